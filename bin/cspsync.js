@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// Entry point for the `cspsync` command. The code is TypeScript run through Node 24's type stripping;
+// npm scripts and `npx cspsync` put the project's Node 24 (devDependency `node`) first on PATH.
+const [major] = process.versions.node.split(".").map(Number);
+if (major < 24) {
+  console.error(`cspsync needs Node.js 24 or newer (this is ${process.version}); run it through npm / npx.`);
+  process.exit(1);
+}
+await import("../src/cli/main.ts");

@@ -1,0 +1,64 @@
+import fs from "node:fs";
+import path from "node:path";
+import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import pg from "pg";
+import { openNodeSqlite } from "./sqlite-driver.ts";
+import type { Database } from "./schema.ts";
+import { migrateToLatest } from "./migrate.ts";
+
+export type Dialect = "sqlite" | "postgres";
+
+export type Store = {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Human-readable location without credentials, safe for logs. */
+  describe: string;
+  close(): Promise<void>;
+};
+
+// PostgreSQL DATE would otherwise come back as a JS Date in local time; cspsync treats dates as plain
+// `YYYY-MM-DD` strings everywhere. NUMERIC already comes back as a string.
+const PG_DATE_OID = 1082;
+pg.types.setTypeParser(PG_DATE_OID, (value: string) => value);
+// COUNT(*) is a bigint in PostgreSQL; counts stay far below 2^53.
+pg.types.setTypeParser(20, (value: string) => Number(value));
+
+export function dialectOf(url: string): Dialect {
+  return /^postgres(ql)?:\/\//i.test(url) ? "postgres" : "sqlite";
+}
+
+export function sqliteFilename(url: string): string {
+  const withoutScheme = url.replace(/^sqlite:(\/\/)?/i, "").replace(/^file:(\/\/)?/i, "");
+  return withoutScheme === "" ? ":memory:" : withoutScheme;
+}
+
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):([^@/]+)@/, "//$1:***@");
+}
+
+/** Opens the database named by `url`, migrating it forward; refuses a schema newer than this code. */
+export async function openStore(url: string, options: { migrate?: boolean } = {}): Promise<Store> {
+  const dialect = dialectOf(url);
+  const db =
+    dialect === "postgres"
+      ? new Kysely<Database>({
+          dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) }),
+        })
+      : new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqliteFile(url) }) });
+  const store: Store = { db, dialect, describe: redactUrl(url), close: () => db.destroy() };
+  if (options.migrate !== false) {
+    try {
+      await migrateToLatest(store);
+    } catch (error) {
+      await db.destroy();
+      throw error;
+    }
+  }
+  return store;
+}
+
+function openSqliteFile(url: string) {
+  const filename = sqliteFilename(url);
+  if (filename !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
+  return openNodeSqlite(filename);
+}

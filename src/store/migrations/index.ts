@@ -1,0 +1,5 @@
+import { foundation } from "./0001_foundation.ts";
+import type { CspsyncMigration } from "./types.ts";
+
+/** Every migration, oldest first. Names sort in this order; never rename or reorder a shipped one. */
+export const migrations: readonly CspsyncMigration[] = [foundation];
