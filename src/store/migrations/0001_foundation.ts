@@ -136,6 +136,11 @@ export const foundation: CspsyncMigration = {
       .columns(["organization_id", "event_key"])
       .execute();
     await db.schema
+      .createIndex("charge_lines_import_event")
+      .on("charge_lines")
+      .columns(["import_id", "event_key"])
+      .execute();
+    await db.schema
       .createIndex("charge_lines_customer")
       .on("charge_lines")
       .columns(["organization_id", "customer_tenant_id", "motion"])

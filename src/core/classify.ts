@@ -1,0 +1,69 @@
+import type { ChargeLine, Classification } from "./billing.ts";
+import { daysInclusive } from "./dates.ts";
+import { signOf } from "./money.ts";
+
+/**
+ * Puts every reconciliation line into exactly one billing motion. The rules read structured data only
+ * (product identity, BillingFrequency, charge and term dates), never TermAndBillingCycle or other free text,
+ * because Microsoft does not standardise those (csp-billing-data.md §3.2, §5.1).
+ */
+
+// A one-year term is 365/366 days, but co-terming and calendar alignment shorten it (§5.1); anything
+// from ten months up is a long commitment, anything shorter is a monthly term.
+const LONG_TERM_MIN_DAYS = 300;
+
+export function classifyLine(line: ChargeLine): Classification {
+  const billable = !isZeroValueTrial(line);
+  const trialNote = billable ? "" : "; zero-value trial line, not billable";
+  const azure = azureReason(line);
+  if (azure) return { motion: "azure", billable, reason: azure + trialNote };
+  const annual = upfrontOrAnnualReason(line);
+  if (annual) return { motion: "seat-annual", billable, reason: annual + trialNote };
+  return { motion: "seat-monthly", billable, reason: monthlyReason(line) + trialNote };
+}
+
+function isZeroValueTrial(line: ChargeLine): boolean {
+  const trial = line.productQualifiers.some((q) => q.trim().toLowerCase() === "trial");
+  return trial && signOf(line.subtotal) === 0;
+}
+
+/**
+ * Azure plan consumption (and Azure reservations/savings plans bought under the plan) comes from the Azure
+ * catalog, whose product ids start with "DZH" (§2.2 examples), and carries a meter description (§2.2).
+ */
+function azureReason(line: ChargeLine): string | null {
+  if (/^DZH/i.test(line.productId)) return `Azure catalog product ${line.productId}`;
+  if (line.meterDescription) return "Azure meter line (MeterDescription present)";
+  return null;
+}
+
+function upfrontOrAnnualReason(line: ChargeLine): string | null {
+  const frequency = (line.billingFrequency ?? "").trim().toLowerCase();
+  if (frequency === "annual" || frequency === "triennial" || frequency === "biennial") {
+    return `BillingFrequency ${line.billingFrequency}: billed per year`;
+  }
+  if (frequency !== "") return null;
+  // Blank BillingFrequency on billed data means a one-time payment for the whole term (§3.3, §5.1).
+  if (!line.chargeEnd && !line.subscriptionEnd)
+    return "one-time purchase without a term end (billed up front)";
+  const termDays = termLengthDays(line);
+  if (termDays !== null && termDays >= LONG_TERM_MIN_DAYS) {
+    return `BillingFrequency blank with a ${termDays}-day term ${line.subscriptionStart}..${line.subscriptionEnd}: billed up front for the term`;
+  }
+  return null;
+}
+
+function monthlyReason(line: ChargeLine): string {
+  if (line.billingFrequency) return `BillingFrequency ${line.billingFrequency}`;
+  const termDays = termLengthDays(line);
+  return termDays === null
+    ? "no yearly billing signal"
+    : `BillingFrequency blank with a ${termDays}-day term`;
+}
+
+function termLengthDays(line: ChargeLine): number | null {
+  if (line.subscriptionStart && line.subscriptionEnd)
+    return daysInclusive(line.subscriptionStart, line.subscriptionEnd);
+  if (line.chargeEnd) return daysInclusive(line.chargeStart, line.chargeEnd);
+  return null;
+}

@@ -1,0 +1,195 @@
+import type { BillingMotion, ChargeType } from "./billing.ts";
+import { PAIRED_CHARGE_TYPES } from "./billing.ts";
+import type { IsoDate, IsoInstant } from "./dates.ts";
+import { Dec, signOf, type DecimalString } from "./money.ts";
+
+/**
+ * A charge event is what an MSP bills as one line: a purchase, a renewal, a cycle charge, or a seat change
+ * whose credit and charge halves share a ReferenceId (csp-billing-data.md §3.1, §5.3). Event amounts are sums
+ * of the source Subtotals, so they always add up exactly to the file.
+ */
+export type EventKind =
+  | "purchase"
+  | "renewal"
+  | "cycle"
+  | "usage"
+  | "seat-change"
+  | "cancellation"
+  | "conversion"
+  | "billing-plan-change"
+  | "credit"
+  | "other";
+
+export type EventLine = {
+  lineKey: string;
+  invoiceNumber: string;
+  customerTenantId: string;
+  subscriptionId: string;
+  motion: BillingMotion;
+  billable: boolean;
+  chargeType: ChargeType;
+  orderDate: IsoInstant | null;
+  chargeStart: IsoDate;
+  chargeEnd: IsoDate | null;
+  subscriptionStart: IsoDate | null;
+  subscriptionEnd: IsoDate | null;
+  productId: string;
+  skuId: string;
+  availabilityId: string | null;
+  productName: string;
+  skuName: string | null;
+  billingFrequency: string | null;
+  unitPrice: DecimalString;
+  effectiveUnitPrice: DecimalString;
+  billableQuantity: DecimalString;
+  subtotal: DecimalString;
+  total: DecimalString;
+  currency: string;
+};
+
+export type ChargeEvent = {
+  eventKey: string;
+  invoiceNumber: string;
+  customerTenantId: string;
+  subscriptionId: string;
+  motion: BillingMotion;
+  billable: boolean;
+  kind: EventKind;
+  chargeType: ChargeType;
+  orderDate: IsoInstant | null;
+  chargeStart: IsoDate;
+  chargeEnd: IsoDate | null;
+  termStart: IsoDate | null;
+  termEnd: IsoDate | null;
+  productId: string;
+  skuId: string;
+  availabilityId: string | null;
+  productName: string;
+  skuName: string | null;
+  billingFrequency: string | null;
+  /** Net seats (or usage units) the event adds; negative for reductions and refunds. */
+  seatDelta: DecimalString;
+  /** Seats the subscription has after the event (quantity of the charge half; 0 after a full refund). */
+  seatsAfter: DecimalString;
+  /** Prorated price per unit actually charged (of the charge half of a pair). */
+  effectiveUnitPrice: DecimalString;
+  /** Price-list price per unit for the charge cycle, the basis of retail pricing. */
+  listUnitPrice: DecimalString;
+  /** Sum of the lines' Subtotals (pre-tax, billing currency). */
+  amount: DecimalString;
+  total: DecimalString;
+  currency: string;
+  lineCount: number;
+};
+
+/** Lines of one subscription sharing a ReferenceId and a paired charge type form one event; others stand alone. */
+export function eventKeyFor(
+  line: Pick<EventLine, "lineKey" | "invoiceNumber" | "subscriptionId" | "chargeType"> & {
+    referenceId: string | null;
+  },
+): string {
+  if (line.referenceId && PAIRED_CHARGE_TYPES.has(line.chargeType)) {
+    return `pair:${line.invoiceNumber}:${line.subscriptionId}:${line.referenceId}:${line.chargeType}`;
+  }
+  return `line:${line.lineKey}`;
+}
+
+export function isGroupedEventKey(eventKey: string): boolean {
+  return eventKey.startsWith("pair:");
+}
+
+function lineSign(line: EventLine): -1 | 0 | 1 {
+  return signOf(line.subtotal) || signOf(line.effectiveUnitPrice);
+}
+
+function kindOf(chargeType: ChargeType, motion: BillingMotion): EventKind {
+  switch (chargeType) {
+    case "new":
+      return motion === "azure" ? "usage" : "purchase";
+    case "renew":
+      return motion === "azure" ? "usage" : "renewal";
+    case "cycleCharge":
+      return "cycle";
+    case "addQuantity":
+    case "removeQuantity":
+      return "seat-change";
+    case "cancelImmediate":
+      return "cancellation";
+    case "convert":
+    case "moveQuantity":
+      return "conversion";
+    case "changeBillingPlan":
+      return "billing-plan-change";
+    case "customerCredit":
+      return "credit";
+    default:
+      return "other";
+  }
+}
+
+/** Builds one event from all of its lines (one line, or both halves of a pair). */
+export function buildEvent(eventKey: string, lines: readonly EventLine[]): ChargeEvent {
+  if (lines.length === 0) throw new Error(`event ${eventKey} has no lines`);
+  // The charge half leads (it names the seats after the change and the prorated price); ties break on the
+  // line key so the same lines always give the same event.
+  const ordered = [...lines].sort(
+    (a, b) =>
+      lineSign(b) - lineSign(a) ||
+      new Dec(b.billableQuantity).comparedTo(a.billableQuantity) ||
+      a.lineKey.localeCompare(b.lineKey),
+  );
+  const lead = ordered[0]!;
+  let seatDelta = new Dec(0);
+  let seatsAfter = new Dec(0);
+  let amount = new Dec(0);
+  let total = new Dec(0);
+  for (const line of ordered) {
+    const sign = lineSign(line);
+    seatDelta = seatDelta.plus(new Dec(line.billableQuantity).times(sign === 0 ? 1 : sign));
+    if (sign >= 0) seatsAfter = seatsAfter.plus(line.billableQuantity);
+    amount = amount.plus(line.subtotal);
+    total = total.plus(line.total);
+  }
+  const starts = ordered.map((l) => l.chargeStart).sort();
+  const ends = ordered
+    .map((l) => l.chargeEnd)
+    .filter((d): d is string => d !== null)
+    .sort();
+  const orderDates = ordered
+    .map((l) => l.orderDate)
+    .filter((d): d is string => d !== null)
+    .sort();
+  return {
+    eventKey,
+    invoiceNumber: lead.invoiceNumber,
+    customerTenantId: lead.customerTenantId,
+    subscriptionId: lead.subscriptionId,
+    motion: lead.motion,
+    billable: ordered.some((l) => l.billable),
+    kind: kindOf(lead.chargeType, lead.motion),
+    chargeType: lead.chargeType,
+    orderDate: orderDates[0] ?? null,
+    chargeStart: starts[0]!,
+    chargeEnd: ends.at(-1) ?? null,
+    termStart: lead.subscriptionStart,
+    termEnd: lead.subscriptionEnd,
+    productId: lead.productId,
+    skuId: lead.skuId,
+    availabilityId: lead.availabilityId,
+    productName: lead.productName,
+    skuName: lead.skuName,
+    billingFrequency: lead.billingFrequency,
+    seatDelta: plain(seatDelta),
+    seatsAfter: plain(seatsAfter),
+    effectiveUnitPrice: lead.effectiveUnitPrice,
+    listUnitPrice: lead.unitPrice,
+    amount: plain(amount),
+    total: plain(total),
+    currency: lead.currency,
+    lineCount: ordered.length,
+  };
+}
+
+function plain(value: Dec): DecimalString {
+  return value.isZero() ? "0" : value.toFixed();
+}

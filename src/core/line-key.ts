@@ -1,0 +1,82 @@
+import { createHash } from "node:crypto";
+import type { ChargeLine } from "./billing.ts";
+import { canonicalDecimal, isDecimalText } from "./money.ts";
+import { parseInstant } from "./dates.ts";
+
+/**
+ * Reconciliation lines have no id (csp-billing-data.md §6), so cspsync derives one from the content:
+ * a hash over every column in a normalised form (so the same data as CSV or as JSON Lines, with M/D/YYYY or
+ * ISO dates, hashes the same), plus the occurrence index of byte-identical rows within one file, which
+ * really occur and must both be kept.
+ */
+const HASHED_AS_DECIMAL = new Set(["PCToBCExchangeRate"]);
+const HASHED_AS_INSTANT = new Set(["PCToBCExchangeRateDate"]);
+
+export function contentHash(line: ChargeLine): string {
+  const typed = [
+    line.customerTenantId,
+    line.invoiceNumber,
+    line.orderDate ?? "",
+    line.productId,
+    line.skuId,
+    line.chargeType,
+    line.unitPrice,
+    line.quantity ?? "",
+    line.subtotal,
+    line.taxTotal,
+    line.total,
+    line.currency,
+    line.subscriptionId,
+    line.chargeStart,
+    line.chargeEnd ?? "",
+    line.effectiveUnitPrice,
+    line.billableQuantity,
+    line.subscriptionStart ?? "",
+    line.subscriptionEnd ?? "",
+    line.referenceId ?? "",
+    JSON.stringify(line.productQualifiers),
+  ];
+  const untyped = Object.keys(line.source)
+    .filter((column) => !TYPED_COLUMNS.has(column))
+    .sort()
+    .map((column) => `${column}=${normaliseUntyped(column, line.source[column] ?? "")}`);
+  return createHash("sha256")
+    .update([...typed, ...untyped].join("\u001f"))
+    .digest("hex")
+    .slice(0, 40);
+}
+
+export function lineKey(hash: string, occurrence: number): string {
+  return `${hash}-${occurrence}`;
+}
+
+const TYPED_COLUMNS = new Set([
+  "CustomerId",
+  "InvoiceNumber",
+  "OrderDate",
+  "ProductId",
+  "SkuId",
+  "ChargeType",
+  "UnitPrice",
+  "Quantity",
+  "Subtotal",
+  "TaxTotal",
+  "Total",
+  "Currency",
+  "SubscriptionId",
+  "ChargeStartDate",
+  "ChargeEndDate",
+  "EffectiveUnitPrice",
+  "BillableQuantity",
+  "SubscriptionStartDate",
+  "SubscriptionEndDate",
+  "ReferenceId",
+  "ProductQualifiers",
+]);
+
+function normaliseUntyped(column: string, value: string): string {
+  const trimmed = value.trim();
+  if (HASHED_AS_DECIMAL.has(column) && isDecimalText(trimmed)) return canonicalDecimal(trimmed);
+  if (HASHED_AS_INSTANT.has(column)) return parseInstant(trimmed) ?? trimmed;
+  return trimmed;
+}

@@ -1,0 +1,50 @@
+import { Decimal } from "decimal.js";
+
+/**
+ * Money and quantities are decimal strings in the domain and Decimal values while computing.
+ * A dedicated Decimal clone keeps cspsync's rules independent of anyone else's global configuration:
+ * 40 significant digits (far beyond any invoice), and an explicit rounding mode wherever we round.
+ */
+export const Dec = Decimal.clone({
+  precision: 40,
+  rounding: Decimal.ROUND_HALF_UP,
+  toExpNeg: -40,
+  toExpPos: 40,
+});
+export type Dec = Decimal;
+
+export type DecimalString = string;
+
+const PLAIN_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** True when `text` is a number cspsync accepts from a file: digits, optional sign, point and exponent. */
+export function isDecimalText(text: string): boolean {
+  return PLAIN_NUMBER.test(text);
+}
+
+/** Canonical decimal string: no exponent, no trailing zeros, "-0" becomes "0". */
+export function canonicalDecimal(text: string): DecimalString {
+  const value = new Dec(text);
+  return value.isZero() ? "0" : value.toFixed();
+}
+
+export function dec(value: DecimalString | number | Dec): Dec {
+  return new Dec(value);
+}
+
+export function sumDecimals(values: Iterable<DecimalString>): DecimalString {
+  let total = new Dec(0);
+  for (const value of values) total = total.plus(value);
+  return total.isZero() ? "0" : total.toFixed();
+}
+
+/** Rounds to `places` decimals, half away from zero (the usual invoice rule). */
+export function roundMoney(value: Dec | DecimalString, places = 2): DecimalString {
+  const rounded = new Dec(value).toDecimalPlaces(places, Decimal.ROUND_HALF_UP);
+  return rounded.isZero() ? "0" : rounded.toFixed();
+}
+
+export function signOf(value: DecimalString): -1 | 0 | 1 {
+  const d = new Dec(value);
+  return d.isZero() ? 0 : d.isNegative() ? -1 : 1;
+}

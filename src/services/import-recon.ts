@@ -1,0 +1,521 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { Kysely, Transaction } from "kysely";
+import { sql } from "kysely";
+import type { BillingMotion, ChargeLine } from "../core/billing.ts";
+import { classifyLine } from "../core/classify.ts";
+import {
+  buildEvent,
+  eventKeyFor,
+  isGroupedEventKey,
+  type ChargeEvent,
+  type EventLine,
+} from "../core/events.ts";
+import { contentHash, lineKey } from "../core/line-key.ts";
+import { ReconFileError } from "../sources/reconciliation/errors.ts";
+import { EmptyReconFileError, openReconFile, type ReconFormat } from "../sources/reconciliation/reader.ts";
+import { toChargeLine } from "../sources/reconciliation/row.ts";
+import type { Store } from "../store/db.ts";
+import { DEFAULT_ORGANIZATION_ID } from "../store/migrations/0001_foundation.ts";
+import type { ChargeEventsTable, ChargeLinesTable, Database } from "../store/schema.ts";
+import { eventRow, lineRowToEventLine } from "../store/billing-rows.ts";
+
+export type ImportStatus = "imported" | "rejected" | "empty";
+
+export type ImportSummary = {
+  importId: string;
+  file: string;
+  format: ReconFormat | "unknown";
+  status: ImportStatus;
+  invoices: string[];
+  lines: number;
+  newLines: number;
+  knownLines: number;
+  customers: number;
+  newEvents: number;
+  linesByMotion: Record<BillingMotion, number>;
+  notBillable: number;
+  /** Why the file was rejected (or found empty): the place and the reason. */
+  problem?: { row?: number; column?: string; reason: string; message: string };
+};
+
+export type ImportProgress = { bytesRead: number; sizeBytes: number; rows: number };
+export type ImportOptions = {
+  organizationId?: string;
+  delimiter?: string;
+  batchSize?: number;
+  onProgress?: (progress: ImportProgress) => void;
+};
+
+type FileTotals = Omit<
+  ImportSummary,
+  "importId" | "file" | "format" | "status" | "problem" | "invoices" | "customers"
+> & {
+  invoices: Map<string, { currency: string; first: string; last: string }>;
+  customers: Set<string>;
+};
+
+const DEFAULT_BATCH = 400;
+
+/**
+ * Imports one reconciliation file in one transaction: either every line of the file is stored (new ones
+ * added, known ones recognised by their line key) or, if any row is bad, nothing is.
+ */
+export async function importReconFile(
+  store: Store,
+  filePath: string,
+  options: ImportOptions = {},
+): Promise<ImportSummary> {
+  const organizationId = options.organizationId ?? DEFAULT_ORGANIZATION_ID;
+  const importId = randomUUID();
+  const startedAt = new Date().toISOString();
+  const fileHash = createHash("sha256");
+  let format: ReconFormat | "unknown" = "unknown";
+  let fileName = filePath.split(/[\\/]/).pop() ?? filePath;
+  const totals: FileTotals = {
+    invoices: new Map(),
+    customers: new Set(),
+    lines: 0,
+    newLines: 0,
+    knownLines: 0,
+    newEvents: 0,
+    linesByMotion: { "seat-monthly": 0, azure: 0, "seat-annual": 0 },
+    notBillable: 0,
+  };
+  try {
+    const recon = await openReconFile(filePath, {
+      delimiter: options.delimiter,
+      onChunk: (chunk) => fileHash.update(chunk),
+    });
+    format = recon.format;
+    fileName = recon.file;
+    await store.db.transaction().execute(async (trx) => {
+      await insertImportRow(trx, { importId, organizationId, fileName, format: recon.format, startedAt });
+      const writer = new BatchWriter(trx, organizationId, importId, totals);
+      let batch: ChargeLine[] = [];
+      for await (const { row, fields } of recon.rows) {
+        batch.push(toChargeLine(fields, recon.mapping, recon.file, row));
+        if (batch.length >= (options.batchSize ?? DEFAULT_BATCH)) {
+          await writer.write(batch);
+          batch = [];
+          options.onProgress?.({
+            bytesRead: recon.bytesRead(),
+            sizeBytes: recon.sizeBytes,
+            rows: totals.lines,
+          });
+        }
+      }
+      await writer.write(batch);
+      options.onProgress?.({ bytesRead: recon.sizeBytes, sizeBytes: recon.sizeBytes, rows: totals.lines });
+      await writer.finish();
+      await trx
+        .updateTable("imports")
+        .set({
+          finished_at: new Date().toISOString(),
+          file_sha256: fileHash.digest("hex"),
+          line_count: totals.lines,
+          new_line_count: totals.newLines,
+          known_line_count: totals.knownLines,
+          summary: JSON.stringify(publicTotals(totals)),
+        })
+        .where("id", "=", importId)
+        .execute();
+    });
+    return { importId, file: fileName, format, status: "imported", ...publicTotals(totals) };
+  } catch (error) {
+    if (!(error instanceof ReconFileError)) throw error;
+    const status: ImportStatus = error instanceof EmptyReconFileError ? "empty" : "rejected";
+    const problem = { row: error.row, column: error.column, reason: error.reason, message: error.message };
+    const emptyTotals = publicTotals({
+      ...totals,
+      invoices: new Map(),
+      customers: new Set(),
+      lines: 0,
+      newLines: 0,
+      knownLines: 0,
+      newEvents: 0,
+      notBillable: 0,
+      linesByMotion: { "seat-monthly": 0, azure: 0, "seat-annual": 0 },
+    });
+    await store.db.transaction().execute(async (trx) => {
+      await insertImportRow(trx, {
+        importId,
+        organizationId,
+        fileName,
+        format,
+        startedAt,
+        status,
+        error: error.message,
+      });
+    });
+    return { importId, file: fileName, format, status, ...emptyTotals, problem };
+  }
+}
+
+function publicTotals(totals: FileTotals) {
+  return {
+    invoices: [...totals.invoices.keys()].sort(),
+    lines: totals.lines,
+    newLines: totals.newLines,
+    knownLines: totals.knownLines,
+    customers: totals.customers.size,
+    newEvents: totals.newEvents,
+    linesByMotion: { ...totals.linesByMotion },
+    notBillable: totals.notBillable,
+  };
+}
+
+async function insertImportRow(
+  trx: Kysely<Database>,
+  row: {
+    importId: string;
+    organizationId: string;
+    fileName: string;
+    format: string;
+    startedAt: string;
+    status?: ImportStatus;
+    error?: string;
+  },
+) {
+  await trx
+    .insertInto("imports")
+    .values({
+      id: row.importId,
+      organization_id: row.organizationId,
+      file_name: row.fileName,
+      file_sha256: "",
+      file_format: row.format,
+      status: row.status ?? "imported",
+      started_at: row.startedAt,
+      finished_at: new Date().toISOString(),
+      line_count: 0,
+      new_line_count: 0,
+      known_line_count: 0,
+      error: row.error ?? null,
+      summary: "{}",
+    })
+    .execute();
+}
+
+/** Writes parsed lines batch by batch; memory stays bounded by the batch, whatever the file size. */
+class BatchWriter {
+  private readonly trx: Transaction<Database>;
+  private readonly organizationId: string;
+  private readonly importId: string;
+  private readonly totals: FileTotals;
+  private readonly now = new Date().toISOString();
+
+  constructor(trx: Transaction<Database>, organizationId: string, importId: string, totals: FileTotals) {
+    this.trx = trx;
+    this.organizationId = organizationId;
+    this.importId = importId;
+    this.totals = totals;
+  }
+
+  async write(lines: ChargeLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    const hashes = lines.map(contentHash);
+    const keys = await this.assignOccurrences(hashes);
+    const rows: ChargeLinesTable[] = lines.map((line, i) => this.lineRow(line, keys[i]!));
+    const inserted = await this.insertLines(rows);
+    this.totals.lines += rows.length;
+    this.totals.newLines += inserted.size;
+    this.totals.knownLines += rows.length - inserted.size;
+    const singleEvents: ChargeEvent[] = [];
+    for (const row of rows) {
+      this.totals.linesByMotion[row.motion as BillingMotion] += 1;
+      if (!row.is_billable) this.totals.notBillable += 1;
+      this.totals.customers.add(row.customer_tenant_id);
+      if (inserted.has(row.line_key) && !isGroupedEventKey(row.event_key)) {
+        singleEvents.push(buildEvent(row.event_key, [lineRowToEventLine(row)]));
+      }
+    }
+    this.trackInvoices(lines);
+    await this.insertEvents(singleEvents);
+    await this.upsertCustomers(lines);
+    await this.upsertSubscriptions(lines);
+  }
+
+  /** Events of paired lines can only be built when both halves are stored, possibly from an earlier file. */
+  async finish(): Promise<void> {
+    let after = "";
+    for (;;) {
+      const page = await this.trx
+        .selectFrom("charge_lines")
+        .select("event_key")
+        .distinct()
+        .where("import_id", "=", this.importId)
+        .where("event_key", ">", after)
+        .where("event_key", "like", "pair:%")
+        .orderBy("event_key")
+        .limit(200)
+        .execute();
+      if (page.length === 0) break;
+      after = page.at(-1)!.event_key;
+      await this.rebuildEvents(page.map((r) => r.event_key));
+    }
+    await this.trx.deleteFrom("import_line_occurrences").where("import_id", "=", this.importId).execute();
+    await this.upsertInvoices();
+  }
+
+  private async rebuildEvents(eventKeys: string[]): Promise<void> {
+    const lines = await this.trx
+      .selectFrom("charge_lines")
+      .selectAll()
+      .where("organization_id", "=", this.organizationId)
+      .where("event_key", "in", eventKeys)
+      .execute();
+    const byEvent = new Map<string, EventLine[]>();
+    for (const line of lines) {
+      const group = byEvent.get(line.event_key) ?? [];
+      group.push(lineRowToEventLine(line));
+      byEvent.set(line.event_key, group);
+    }
+    const events = [...byEvent].map(([key, group]) => buildEvent(key, group));
+    for (const event of events) {
+      const row = eventRow(this.organizationId, event);
+      const { organization_id: _o, event_key: _e, ...changes } = row;
+      await this.trx
+        .insertInto("charge_events")
+        .values(row)
+        .onConflict((oc) => oc.columns(["organization_id", "event_key"]).doUpdateSet(changes))
+        .execute();
+    }
+    this.totals.newEvents += events.length;
+  }
+
+  /** Line key = content hash + how many identical rows this file had before this one. */
+  private async assignOccurrences(hashes: string[]): Promise<string[]> {
+    const distinct = [...new Set(hashes)];
+    const seenBefore = new Map<string, number>();
+    const stored = await this.trx
+      .selectFrom("import_line_occurrences")
+      .select(["content_hash", "seen"])
+      .where("import_id", "=", this.importId)
+      .where("content_hash", "in", distinct)
+      .execute();
+    for (const row of stored) seenBefore.set(row.content_hash, row.seen);
+    const seen = new Map(seenBefore);
+    const keys = hashes.map((hash) => {
+      const occurrence = seen.get(hash) ?? 0;
+      seen.set(hash, occurrence + 1);
+      return lineKey(hash, occurrence);
+    });
+    const updates = distinct.map((hash) => ({
+      import_id: this.importId,
+      content_hash: hash,
+      seen: seen.get(hash)!,
+    }));
+    await this.trx
+      .insertInto("import_line_occurrences")
+      .values(updates)
+      .onConflict((oc) => oc.columns(["import_id", "content_hash"]).doUpdateSet({ seen: sql`excluded.seen` }))
+      .execute();
+    return keys;
+  }
+
+  private lineRow(line: ChargeLine, key: string): ChargeLinesTable {
+    const classification = classifyLine(line);
+    return {
+      organization_id: this.organizationId,
+      line_key: key,
+      import_id: this.importId,
+      source_row: line.sourceRow,
+      invoice_number: line.invoiceNumber,
+      customer_tenant_id: line.customerTenantId,
+      subscription_id: line.subscriptionId,
+      event_key: eventKeyFor({ ...line, lineKey: key }),
+      motion: classification.motion,
+      is_billable: classification.billable ? 1 : 0,
+      classification: classification.reason,
+      charge_type: line.chargeType,
+      order_date: line.orderDate,
+      charge_start: line.chargeStart,
+      charge_end: line.chargeEnd,
+      subscription_start: line.subscriptionStart,
+      subscription_end: line.subscriptionEnd,
+      product_id: line.productId,
+      sku_id: line.skuId,
+      availability_id: line.availabilityId,
+      product_name: line.productName,
+      sku_name: line.skuName,
+      billing_frequency: line.billingFrequency,
+      unit_price: line.unitPrice,
+      effective_unit_price: line.effectiveUnitPrice,
+      quantity: line.quantity,
+      billable_quantity: line.billableQuantity,
+      subtotal: line.subtotal,
+      tax_total: line.taxTotal,
+      total: line.total,
+      currency: line.currency,
+      reference_id: line.referenceId,
+      source: JSON.stringify(line.source),
+    };
+  }
+
+  private async insertLines(rows: ChargeLinesTable[]): Promise<Set<string>> {
+    const inserted = await this.trx
+      .insertInto("charge_lines")
+      .values(rows)
+      .onConflict((oc) => oc.columns(["organization_id", "line_key"]).doNothing())
+      .returning("line_key")
+      .execute();
+    return new Set(inserted.map((r) => r.line_key));
+  }
+
+  private async insertEvents(events: ChargeEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const rows: ChargeEventsTable[] = events.map((event) => eventRow(this.organizationId, event));
+    await this.trx
+      .insertInto("charge_events")
+      .values(rows)
+      .onConflict((oc) => oc.columns(["organization_id", "event_key"]).doNothing())
+      .execute();
+    this.totals.newEvents += events.length;
+  }
+
+  private trackInvoices(lines: ChargeLine[]) {
+    for (const line of lines) {
+      const invoice = this.totals.invoices.get(line.invoiceNumber);
+      const last = line.chargeEnd ?? line.chargeStart;
+      if (!invoice) {
+        this.totals.invoices.set(line.invoiceNumber, {
+          currency: line.currency,
+          first: line.chargeStart,
+          last,
+        });
+        continue;
+      }
+      if (line.chargeStart < invoice.first) invoice.first = line.chargeStart;
+      if (last > invoice.last) invoice.last = last;
+    }
+  }
+
+  private async upsertInvoices(): Promise<void> {
+    for (const [invoiceNumber, seen] of this.totals.invoices) {
+      const existing = await this.trx
+        .selectFrom("invoices")
+        .selectAll()
+        .where("organization_id", "=", this.organizationId)
+        .where("invoice_number", "=", invoiceNumber)
+        .executeTakeFirst();
+      if (!existing) {
+        const fileName = await this.fileName();
+        await this.trx
+          .insertInto("invoices")
+          .values({
+            organization_id: this.organizationId,
+            invoice_number: invoiceNumber,
+            currency: seen.currency,
+            first_charge_date: seen.first,
+            last_charge_date: seen.last,
+            source_file: fileName,
+            first_import_id: this.importId,
+            created_at: this.now,
+            updated_at: this.now,
+          })
+          .execute();
+        continue;
+      }
+      const first =
+        existing.first_charge_date && existing.first_charge_date < seen.first
+          ? existing.first_charge_date
+          : seen.first;
+      const last =
+        existing.last_charge_date && existing.last_charge_date > seen.last
+          ? existing.last_charge_date
+          : seen.last;
+      await this.trx
+        .updateTable("invoices")
+        .set({ first_charge_date: first, last_charge_date: last, updated_at: this.now })
+        .where("organization_id", "=", this.organizationId)
+        .where("invoice_number", "=", invoiceNumber)
+        .execute();
+    }
+  }
+
+  private async fileName(): Promise<string> {
+    const row = await this.trx
+      .selectFrom("imports")
+      .select("file_name")
+      .where("id", "=", this.importId)
+      .executeTakeFirstOrThrow();
+    return row.file_name;
+  }
+
+  private async upsertCustomers(lines: ChargeLine[]): Promise<void> {
+    const latest = new Map<string, ChargeLine>();
+    for (const line of lines) latest.set(line.customerTenantId, line);
+    const rows = [...latest.values()].map((line) => ({
+      organization_id: this.organizationId,
+      tenant_id: line.customerTenantId,
+      name: line.customerName,
+      domain: line.customerDomain,
+      country: line.customerCountry,
+      created_at: this.now,
+      updated_at: this.now,
+    }));
+    await this.trx
+      .insertInto("customers")
+      .values(rows)
+      .onConflict((oc) =>
+        oc.columns(["organization_id", "tenant_id"]).doUpdateSet({
+          name: sql`excluded.name`,
+          domain: sql`coalesce(excluded.domain, customers.domain)`,
+          country: sql`coalesce(excluded.country, customers.country)`,
+          updated_at: sql`excluded.updated_at`,
+        }),
+      )
+      .execute();
+  }
+
+  /** A subscription keeps the details of its latest term (renewals move the term dates forward). */
+  private async upsertSubscriptions(lines: ChargeLine[]): Promise<void> {
+    const latest = new Map<string, ChargeLine>();
+    for (const line of lines) {
+      const known = latest.get(line.subscriptionId);
+      if (!known || (line.subscriptionStart ?? "") >= (known.subscriptionStart ?? ""))
+        latest.set(line.subscriptionId, line);
+    }
+    const rows = [...latest.values()].map((line) => ({
+      organization_id: this.organizationId,
+      subscription_id: line.subscriptionId,
+      customer_tenant_id: line.customerTenantId,
+      product_id: line.productId,
+      sku_id: line.skuId,
+      availability_id: line.availabilityId,
+      product_name: line.productName,
+      sku_name: line.skuName,
+      subscription_description: line.subscriptionDescription,
+      term_start: line.subscriptionStart,
+      term_end: line.subscriptionEnd,
+      billing_frequency: line.billingFrequency,
+      term_and_billing_cycle: line.termAndBillingCycle,
+      created_at: this.now,
+      updated_at: this.now,
+    }));
+    await this.trx
+      .insertInto("subscriptions")
+      .values(rows)
+      .onConflict((oc) =>
+        oc
+          .columns(["organization_id", "subscription_id"])
+          .doUpdateSet({
+            product_id: sql`excluded.product_id`,
+            sku_id: sql`excluded.sku_id`,
+            availability_id: sql`excluded.availability_id`,
+            product_name: sql`excluded.product_name`,
+            sku_name: sql`excluded.sku_name`,
+            subscription_description: sql`excluded.subscription_description`,
+            term_start: sql`excluded.term_start`,
+            term_end: sql`excluded.term_end`,
+            billing_frequency: sql`excluded.billing_frequency`,
+            term_and_billing_cycle: sql`excluded.term_and_billing_cycle`,
+            updated_at: sql`excluded.updated_at`,
+          })
+          .where(
+            sql<boolean>`(subscriptions.term_start is null or excluded.term_start >= subscriptions.term_start)`,
+          ),
+      )
+      .execute();
+  }
+}

@@ -1,0 +1,278 @@
+import fs from "node:fs";
+import path from "node:path";
+import readline from "node:readline";
+import { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { parse as parseCsv, CsvError } from "csv-parse";
+import {
+  columnForHeader,
+  mapHeader,
+  RECON_COLUMN_NAMES,
+  type HeaderMapping,
+  type ReconColumn,
+} from "./columns.ts";
+import { ReconFileError } from "./errors.ts";
+
+/**
+ * Streams the rows of a reconciliation file without holding it in memory. Accepts the portal/distributor CSV
+ * and the JSON Lines records of the Graph export (gzipped or not); the format is recognised from the bytes,
+ * not the file name. Each row comes out as fields aligned with `mapping`.
+ */
+export type ReconFormat = "csv" | "csv.gz" | "jsonl" | "jsonl.gz";
+export type ReconRow = { row: number; fields: string[] };
+export type ReconFile = {
+  file: string;
+  format: ReconFormat;
+  mapping: HeaderMapping;
+  rows: AsyncIterable<ReconRow>;
+  /** Compressed bytes consumed so far, for progress reporting. */
+  bytesRead(): number;
+  sizeBytes: number;
+};
+
+export type ReadOptions = {
+  delimiter?: string;
+  /** sees every raw byte of the file, e.g. to hash it */ onChunk?: (chunk: Buffer) => void;
+};
+
+/** Reasons a file holds nothing to import, which are reported rather than treated as failures. */
+export class EmptyReconFileError extends ReconFileError {}
+
+const MIN_RECOGNISED_COLUMNS = 8;
+
+export async function openReconFile(filePath: string, options: ReadOptions = {}): Promise<ReconFile> {
+  const file = path.basename(filePath);
+  const sizeBytes = fs.statSync(filePath).size;
+  const raw = fs.createReadStream(filePath, { highWaterMark: 1 << 20 });
+  const { stream: head, firstBytes } = await peek(raw, options.onChunk);
+  const gzipped = firstBytes[0] === 0x1f && firstBytes[1] === 0x8b;
+  const text = gzipped ? head.pipe(createGunzip()) : head;
+  const { stream, firstBytes: firstText } = await peek(text);
+  const firstChar = firstText
+    .toString("utf8")
+    .replace(/^\uFEFF/, "")
+    .trimStart()[0];
+  if (firstChar === undefined) throw new EmptyReconFileError(file, "the file is empty");
+  const bytesRead = () => raw.bytesRead;
+  if (firstChar === "{") {
+    return {
+      file,
+      format: gzipped ? "jsonl.gz" : "jsonl",
+      ...(await jsonLinesRows(stream, file)),
+      bytesRead,
+      sizeBytes,
+    };
+  }
+  const csv = await csvRows(stream, file, options.delimiter ?? ",");
+  return { file, format: gzipped ? "csv.gz" : "csv", ...csv, bytesRead, sizeBytes };
+}
+
+/** Reads the first chunk of a stream and gives back a stream that still starts at the beginning. */
+async function peek(
+  stream: Readable,
+  onChunk?: (chunk: Buffer) => void,
+): Promise<{ stream: Readable; firstBytes: Buffer }> {
+  const iterator = stream[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  const firstBytes: Buffer = first.done ? Buffer.alloc(0) : Buffer.from(first.value as Buffer);
+  async function* replay() {
+    if (first.done) return;
+    onChunk?.(firstBytes);
+    yield firstBytes;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      onChunk?.(next.value as Buffer);
+      yield next.value as Buffer;
+    }
+  }
+  return { stream: Readable.from(replay(), { objectMode: false }), firstBytes };
+}
+
+async function csvRows(
+  stream: Readable,
+  file: string,
+  delimiter: string,
+): Promise<{ mapping: HeaderMapping; rows: AsyncIterable<ReconRow> }> {
+  const parser = stream.pipe(
+    parseCsv({
+      bom: true,
+      delimiter,
+      skip_empty_lines: true,
+      relax_column_count: false,
+      relax_quotes: false,
+    }),
+  );
+  const iterator: AsyncIterator<string[]> = parser[Symbol.asyncIterator]();
+  const header = await nextCsvRecord(iterator, file, 1);
+  if (!header) throw new EmptyReconFileError(file, "the file is empty");
+  const mapping = checkHeader(header, file, delimiter);
+  let row = 1;
+  const rows = {
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        const fields = await nextCsvRecord(iterator, file, row + 1);
+        if (!fields) break;
+        row += 1;
+        yield { row, fields };
+      }
+      if (row === 1) throw new EmptyReconFileError(file, "the file has a header but no data rows");
+    },
+  };
+  return { mapping, rows };
+}
+
+async function nextCsvRecord(
+  iterator: AsyncIterator<string[]>,
+  file: string,
+  row: number,
+): Promise<string[] | null> {
+  try {
+    const next = await iterator.next();
+    return next.done ? null : next.value;
+  } catch (error) {
+    throw csvError(error, file, row);
+  }
+}
+
+function csvError(error: unknown, file: string, row: number): ReconFileError {
+  if (!(error instanceof CsvError))
+    return new ReconFileError(file, error instanceof Error ? error.message : String(error), { row });
+  switch (error.code) {
+    case "CSV_RECORD_INCONSISTENT_FIELDS_LENGTH": {
+      const found = Array.isArray(error.record) ? error.record.length : undefined;
+      return new ReconFileError(
+        file,
+        `expected ${String((error as unknown as { columns?: unknown[] }).columns?.length ?? "the header's")} fields but found ${found ?? "a different number"} (truncated or malformed row)`,
+        { row },
+      );
+    }
+    case "CSV_QUOTE_NOT_CLOSED":
+      return new ReconFileError(file, "a quoted field is never closed (the file looks truncated)", { row });
+    case "CSV_INVALID_CLOSING_QUOTE":
+    case "CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE":
+      return new ReconFileError(file, 'a quote inside a field is not escaped as ""', { row });
+    default:
+      return new ReconFileError(file, error.message, { row });
+  }
+}
+
+function checkHeader(header: string[], file: string, delimiter: string): HeaderMapping {
+  const mapping = mapHeader(header);
+  if (mapping.recognized < MIN_RECOGNISED_COLUMNS) {
+    const other = [";", "\t", "|", ","].find(
+      (d) => d !== delimiter && (header[0] ?? "").split(d).length >= MIN_RECOGNISED_COLUMNS,
+    );
+    if (header.length === 1 && other) {
+      const shown = other === "\t" ? "tab" : `"${other}"`;
+      throw new ReconFileError(
+        file,
+        `fields are separated by ${shown}, expected "${delimiter}" (use --delimiter to read this file)`,
+        { row: 1 },
+      );
+    }
+    throw new ReconFileError(
+      file,
+      `this is not an NCE invoice reconciliation file: the header has ${mapping.recognized} of the ${RECON_COLUMN_NAMES.length} known columns`,
+      { row: 1 },
+    );
+  }
+  if (mapping.missingRequired.length > 0) {
+    throw new ReconFileError(
+      file,
+      `required column(s) missing from the header: ${mapping.missingRequired.join(", ")}`,
+      { row: 1 },
+    );
+  }
+  if (mapping.duplicates.length > 0) {
+    throw new ReconFileError(file, `column(s) appear twice in the header: ${mapping.duplicates.join(", ")}`, {
+      row: 1,
+    });
+  }
+  return mapping;
+}
+
+/** JSON Lines records carry the same attributes as keys; every record is laid out on the canonical columns. */
+async function jsonLinesRows(
+  stream: Readable,
+  file: string,
+): Promise<{ mapping: HeaderMapping; rows: AsyncIterable<ReconRow> }> {
+  const mapping = mapHeader(RECON_COLUMN_NAMES);
+  const lines = readline.createInterface({ input: stream, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  let lineNumber = 0;
+  const nextRecord = async (): Promise<{ row: number; record: Record<string, unknown> } | null> => {
+    for (;;) {
+      const next = await lines.next();
+      if (next.done) return null;
+      lineNumber += 1;
+      const text = (next.value as string).replace(/^\uFEFF/, "").trim();
+      if (text === "") continue;
+      return { row: lineNumber, record: parseJsonRecord(text, file, lineNumber) };
+    }
+  };
+  const first = await nextRecord();
+  if (!first) throw new EmptyReconFileError(file, "the file is empty");
+  const keyMapping = mapHeader(Object.keys(first.record));
+  if (keyMapping.recognized < MIN_RECOGNISED_COLUMNS) {
+    throw new ReconFileError(
+      file,
+      "this is not an NCE reconciliation export: the records lack the known attributes",
+      { row: first.row },
+    );
+  }
+  if (keyMapping.missingRequired.length > 0) {
+    throw new ReconFileError(
+      file,
+      `required attribute(s) missing: ${keyMapping.missingRequired.join(", ")}`,
+      { row: first.row },
+    );
+  }
+  const rows = {
+    async *[Symbol.asyncIterator]() {
+      for (let current: typeof first | null = first; current; current = await nextRecord()) {
+        yield { row: current.row, fields: recordFields(current.record) };
+      }
+    },
+  };
+  return { mapping, rows };
+}
+
+function parseJsonRecord(text: string, file: string, row: number): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    // Keep each number's source text so money never passes through a float.
+    parsed = JSON.parse(text, (_key, value: unknown, context?: { source?: string }) =>
+      typeof value === "number" && context?.source !== undefined ? { __number: context.source } : value,
+    );
+  } catch (error) {
+    throw new ReconFileError(
+      file,
+      `not valid JSON (${error instanceof Error ? error.message : String(error)})`,
+      { row },
+    );
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ReconFileError(file, "each line must be one JSON object", { row });
+  }
+  return parsed as Record<string, unknown>;
+}
+
+const CANONICAL_INDEX = new Map<ReconColumn, number>(RECON_COLUMN_NAMES.map((name, index) => [name, index]));
+
+function recordFields(record: Record<string, unknown>): string[] {
+  const fields = new Array<string>(RECON_COLUMN_NAMES.length).fill("");
+  for (const [key, value] of Object.entries(record)) {
+    const column = columnForHeader(key);
+    if (column) fields[CANONICAL_INDEX.get(column)!] = jsonValueText(value);
+  }
+  return fields;
+}
+
+function jsonValueText(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "string") return value;
+  if (typeof value === "object" && value !== null && "__number" in value)
+    return String((value as { __number: string }).__number);
+  if (typeof value === "boolean") return String(value);
+  return JSON.stringify(value, (_k, v: unknown) =>
+    typeof v === "object" && v !== null && "__number" in v ? Number((v as { __number: string }).__number) : v,
+  );
+}
