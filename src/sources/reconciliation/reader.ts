@@ -63,7 +63,9 @@ export async function openReconFile(filePath: string, options: ReadOptions = {})
       sizeBytes,
     };
   }
-  const csv = await csvRows(stream, file, options.delimiter ?? ",");
+  const delimiter = options.delimiter ?? ",";
+  checkDelimiter(firstText.toString("utf8"), file, delimiter);
+  const csv = await csvRows(stream, file, delimiter);
   return { file, format: gzipped ? "csv.gz" : "csv", ...csv, bytesRead, sizeBytes };
 }
 
@@ -87,6 +89,26 @@ async function peek(
   return { stream: Readable.from(replay(), { objectMode: false }), firstBytes };
 }
 
+/**
+ * A file written with another separator (a spreadsheet's regional setting) would otherwise fail later with
+ * a confusing quoting error, so the header line is checked for the expected separator up front.
+ */
+function checkDelimiter(firstChunk: string, file: string, delimiter: string) {
+  const headerLine = firstChunk.replace(/^\uFEFF/, "").split(/\r?\n/, 1)[0] ?? "";
+  const count = (d: string) => headerLine.split(d).length - 1;
+  if (count(delimiter) >= MIN_RECOGNISED_COLUMNS - 1) return;
+  const other = [",", ";", "\t", "|"].find((d) => d !== delimiter && count(d) >= MIN_RECOGNISED_COLUMNS - 1);
+  if (!other) return;
+  const shown = (d: string) => (d === "\t" ? "tab" : `"${d}"`);
+  throw new ReconFileError(
+    file,
+    `fields are separated by ${shown(other)}, expected ${shown(delimiter)} (use --delimiter to read this file)`,
+    {
+      row: 1,
+    },
+  );
+}
+
 async function csvRows(
   stream: Readable,
   file: string,
@@ -102,14 +124,14 @@ async function csvRows(
     }),
   );
   const iterator: AsyncIterator<string[]> = parser[Symbol.asyncIterator]();
-  const header = await nextCsvRecord(iterator, file, 1);
+  const header = await nextCsvRecord(iterator, file, 0);
   if (!header) throw new EmptyReconFileError(file, "the file is empty");
-  const mapping = checkHeader(header, file, delimiter);
+  const mapping = checkHeader(header, file);
   let row = 1;
   const rows = {
     async *[Symbol.asyncIterator]() {
       for (;;) {
-        const fields = await nextCsvRecord(iterator, file, row + 1);
+        const fields = await nextCsvRecord(iterator, file, header.length);
         if (!fields) break;
         row += 1;
         yield { row, fields };
@@ -123,52 +145,43 @@ async function csvRows(
 async function nextCsvRecord(
   iterator: AsyncIterator<string[]>,
   file: string,
-  row: number,
+  headerFields: number,
 ): Promise<string[] | null> {
   try {
     const next = await iterator.next();
     return next.done ? null : next.value;
   } catch (error) {
-    throw csvError(error, file, row);
+    throw csvError(error, file, headerFields);
   }
 }
 
-function csvError(error: unknown, file: string, row: number): ReconFileError {
-  if (!(error instanceof CsvError))
-    return new ReconFileError(file, error instanceof Error ? error.message : String(error), { row });
+/** The parser reads ahead, so the failing row comes from its own record count (header = row 1). */
+function csvError(error: unknown, file: string, headerFields: number): ReconFileError {
+  if (!(error instanceof CsvError)) {
+    return new ReconFileError(file, error instanceof Error ? error.message : String(error));
+  }
+  const records = (error as unknown as { records?: number }).records;
+  const where = { row: typeof records === "number" ? records + 1 : undefined };
   switch (error.code) {
     case "CSV_RECORD_INCONSISTENT_FIELDS_LENGTH": {
-      const found = Array.isArray(error.record) ? error.record.length : undefined;
-      return new ReconFileError(
-        file,
-        `expected ${String((error as unknown as { columns?: unknown[] }).columns?.length ?? "the header's")} fields but found ${found ?? "a different number"} (truncated or malformed row)`,
-        { row },
-      );
+      const found = Array.isArray(error.record) ? error.record.length : "a different number of";
+      const reason = `expected ${headerFields} fields but found ${found} (truncated or malformed row)`;
+      return new ReconFileError(file, reason, where);
     }
     case "CSV_QUOTE_NOT_CLOSED":
-      return new ReconFileError(file, "a quoted field is never closed (the file looks truncated)", { row });
+      return new ReconFileError(file, "a quoted field is never closed (the file looks truncated)", where);
     case "CSV_INVALID_CLOSING_QUOTE":
     case "CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE":
-      return new ReconFileError(file, 'a quote inside a field is not escaped as ""', { row });
+    case "CSV_INVALID_OPENING_QUOTE":
+      return new ReconFileError(file, 'a quote inside a field is not escaped as ""', where);
     default:
-      return new ReconFileError(file, error.message, { row });
+      return new ReconFileError(file, error.message, where);
   }
 }
 
-function checkHeader(header: string[], file: string, delimiter: string): HeaderMapping {
+function checkHeader(header: string[], file: string): HeaderMapping {
   const mapping = mapHeader(header);
   if (mapping.recognized < MIN_RECOGNISED_COLUMNS) {
-    const other = [";", "\t", "|", ","].find(
-      (d) => d !== delimiter && (header[0] ?? "").split(d).length >= MIN_RECOGNISED_COLUMNS,
-    );
-    if (header.length === 1 && other) {
-      const shown = other === "\t" ? "tab" : `"${other}"`;
-      throw new ReconFileError(
-        file,
-        `fields are separated by ${shown}, expected "${delimiter}" (use --delimiter to read this file)`,
-        { row: 1 },
-      );
-    }
     throw new ReconFileError(
       file,
       `this is not an NCE invoice reconciliation file: the header has ${mapping.recognized} of the ${RECON_COLUMN_NAMES.length} known columns`,
