@@ -81,6 +81,9 @@ for (const dialect of DIALECTS) {
             currency: "USD",
             first_charge_date: "2024-02-29",
             last_charge_date: null,
+            line_count: 0,
+            subtotal: "1209.600000000000000001",
+            total: "-0.1",
             source_file: "f.csv",
             first_import_id: "imp",
             created_at: now,
@@ -89,6 +92,8 @@ for (const dialect of DIALECTS) {
           .execute();
         const row = await store.db.selectFrom("invoices").selectAll().executeTakeFirstOrThrow();
         assert.equal(row.first_charge_date, "2024-02-29");
+        assert.equal(row.subtotal, "1209.600000000000000001");
+        assert.equal(row.total, "-0.1");
         await store.close();
       } finally {
         await database.drop();

@@ -11,6 +11,7 @@ import {
   type EventLine,
 } from "../core/events.ts";
 import { contentHash, lineKey } from "../core/line-key.ts";
+import { Dec } from "../core/money.ts";
 import { ReconFileError } from "../sources/reconciliation/errors.ts";
 import { EmptyReconFileError, openReconFile, type ReconFormat } from "../sources/reconciliation/reader.ts";
 import { toChargeLine } from "../sources/reconciliation/row.ts";
@@ -50,11 +51,21 @@ type FileTotals = Omit<
   ImportSummary,
   "importId" | "file" | "format" | "status" | "problem" | "invoices" | "customers"
 > & {
-  invoices: Map<string, { currency: string; first: string; last: string }>;
+  invoices: Map<string, InvoiceTally>;
   customers: Set<string>;
 };
 
 const DEFAULT_BATCH = 400;
+
+/** What one file adds to an invoice: its date range, and the count and sums of lines new to cspsync. */
+type InvoiceTally = {
+  currency: string;
+  first: string;
+  last: string;
+  newLines: number;
+  subtotal: Dec;
+  total: Dec;
+};
 
 /**
  * Imports one reconciliation file in one transaction: either every line of the file is stored (new ones
@@ -229,7 +240,7 @@ class BatchWriter {
         singleEvents.push(buildEvent(row.event_key, [lineRowToEventLine(row)]));
       }
     }
-    this.trackInvoices(lines);
+    this.trackInvoices(lines, rows, inserted);
     await this.insertEvents(singleEvents);
     await this.upsertCustomers(lines);
     await this.upsertSubscriptions(lines);
@@ -373,21 +384,30 @@ class BatchWriter {
     this.totals.newEvents += events.length;
   }
 
-  private trackInvoices(lines: ChargeLine[]) {
-    for (const line of lines) {
-      const invoice = this.totals.invoices.get(line.invoiceNumber);
+  private trackInvoices(lines: ChargeLine[], rows: ChargeLinesTable[], inserted: Set<string>) {
+    lines.forEach((line, i) => {
       const last = line.chargeEnd ?? line.chargeStart;
+      let invoice = this.totals.invoices.get(line.invoiceNumber);
       if (!invoice) {
-        this.totals.invoices.set(line.invoiceNumber, {
+        const zero = new Dec(0);
+        invoice = {
           currency: line.currency,
           first: line.chargeStart,
           last,
-        });
-        continue;
+          newLines: 0,
+          subtotal: zero,
+          total: zero,
+        };
+        this.totals.invoices.set(line.invoiceNumber, invoice);
       }
       if (line.chargeStart < invoice.first) invoice.first = line.chargeStart;
       if (last > invoice.last) invoice.last = last;
-    }
+      if (inserted.has(rows[i]!.line_key)) {
+        invoice.newLines += 1;
+        invoice.subtotal = invoice.subtotal.plus(line.subtotal);
+        invoice.total = invoice.total.plus(line.total);
+      }
+    });
   }
 
   private async upsertInvoices(): Promise<void> {
@@ -408,6 +428,9 @@ class BatchWriter {
             currency: seen.currency,
             first_charge_date: seen.first,
             last_charge_date: seen.last,
+            line_count: seen.newLines,
+            subtotal: seen.subtotal.toFixed(),
+            total: seen.total.toFixed(),
             source_file: fileName,
             first_import_id: this.importId,
             created_at: this.now,
@@ -426,7 +449,14 @@ class BatchWriter {
           : seen.last;
       await this.trx
         .updateTable("invoices")
-        .set({ first_charge_date: first, last_charge_date: last, updated_at: this.now })
+        .set({
+          first_charge_date: first,
+          last_charge_date: last,
+          line_count: Number(existing.line_count) + seen.newLines,
+          subtotal: seen.subtotal.plus(existing.subtotal).toFixed(),
+          total: seen.total.plus(existing.total).toFixed(),
+          updated_at: this.now,
+        })
         .where("organization_id", "=", this.organizationId)
         .where("invoice_number", "=", invoiceNumber)
         .execute();

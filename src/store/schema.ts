@@ -33,6 +33,9 @@ export interface InvoicesTable {
   currency: string;
   first_charge_date: string | null;
   last_charge_date: string | null;
+  line_count: number;
+  subtotal: string;
+  total: string;
   source_file: string;
   first_import_id: string;
   created_at: string;

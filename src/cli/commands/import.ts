@@ -1,0 +1,61 @@
+import { parseArgs } from "node:util";
+import { importReconFile, type ImportSummary } from "../../services/import-recon.ts";
+import { MOTION_LABELS, BILLING_MOTIONS } from "../../core/billing.ts";
+import { withStore } from "../context.ts";
+import { printJson, progressBar, UsageError } from "../output.ts";
+
+export const importHelp = `cspsync import FILE... [--json] [--delimiter CHAR] [--db URL]
+
+Imports NCE invoice reconciliation files (CSV as downloaded from Partner Center or a distributor, or the
+gzipped JSON Lines of the Graph export). Each file is stored whole or not at all; files already imported
+add nothing. Exits with 1 when any file was rejected.`;
+
+export async function importCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { json: { type: "boolean" }, delimiter: { type: "string" }, db: { type: "string" } },
+  });
+  if (positionals.length === 0) throw new UsageError("import needs at least one FILE");
+  const delimiter = values.delimiter === "tab" || values.delimiter === "\\t" ? "\t" : values.delimiter;
+  const summaries: ImportSummary[] = await withStore(values.db, async (store) => {
+    const results: ImportSummary[] = [];
+    for (const file of positionals) {
+      const bar = values.json ? progressBar("") : progressBar(file);
+      try {
+        results.push(
+          await importReconFile(store, file, {
+            delimiter,
+            onProgress: (p) =>
+              bar.update(p.bytesRead, p.sizeBytes, `${p.rows.toLocaleString("en-US")} lines`),
+          }),
+        );
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new UsageError(`${file}: no such file`);
+        throw error;
+      } finally {
+        bar.finish();
+      }
+    }
+    return results;
+  });
+  if (values.json) printJson({ files: summaries });
+  else for (const summary of summaries) process.stdout.write(describeImport(summary));
+  return summaries.some((s) => s.status === "rejected") ? 1 : 0;
+}
+
+export function describeImport(s: ImportSummary): string {
+  if (s.status === "rejected") return `${s.file}: REJECTED, nothing stored\n  ${s.problem?.message}\n`;
+  if (s.status === "empty") return `${s.file}: nothing to import (${s.problem?.reason})\n`;
+  const motions = BILLING_MOTIONS.map((m) => `${MOTION_LABELS[m]} ${s.linesByMotion[m]}`).join(", ");
+  return [
+    `${s.file}: imported (${s.format})`,
+    `  invoices   ${s.invoices.join(", ")}`,
+    `  lines      ${s.lines} (${s.newLines} new, ${s.knownLines} already known)`,
+    `  customers  ${s.customers}`,
+    `  motions    ${motions}`,
+    `  not billable ${s.notBillable} (zero-value trials)`,
+    `  rejected rows 0`,
+    "",
+  ].join("\n");
+}
