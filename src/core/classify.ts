@@ -8,9 +8,10 @@ import { signOf } from "./money.ts";
  * because Microsoft does not standardise those (csp-billing-data.md §3.2, §5.1).
  */
 
-// A one-year term is 365/366 days, but co-terming and calendar alignment shorten it (§5.1); anything
-// from ten months up is a long commitment, anything shorter is a monthly term.
-const LONG_TERM_MIN_DAYS = 300;
+// A monthly term is at most 31 days; a yearly one is 365/366 days but co-terming and calendar alignment can
+// shorten it to any length (§5.1, custom term end dates). So a blank-frequency term longer than two months
+// can only be a longer commitment paid up front.
+const LONG_TERM_MIN_DAYS = 63;
 
 export function classifyLine(line: ChargeLine): Classification {
   const billable = !isZeroValueTrial(line);

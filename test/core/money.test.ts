@@ -1,0 +1,38 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { canonicalDecimal, isDecimalText, roundMoney, signOf, sumDecimals } from "../../src/core/money.ts";
+
+describe("money is exact", () => {
+  it("sums decimal strings without float error", () => {
+    assert.equal(sumDecimals(["0.1", "0.2"]), "0.3");
+    assert.equal(sumDecimals(["-94.08", "112.89"]), "18.81");
+    assert.equal(sumDecimals(["1209.600000000000000001", "-1209.6"]), "0.000000000000000001");
+    assert.equal(sumDecimals([]), "0");
+  });
+
+  it("canonicalises numbers from files: exponents, trailing zeros, negative zero", () => {
+    assert.equal(canonicalDecimal("1E-05"), "0.00001");
+    assert.equal(canonicalDecimal("100.800"), "100.8");
+    assert.equal(canonicalDecimal("-0.00"), "0");
+    assert.equal(canonicalDecimal("+5"), "5");
+    assert.equal(canonicalDecimal(".5"), "0.5");
+  });
+
+  it("accepts only plain numbers (no thousands separators, no decimal commas, no currency signs)", () => {
+    for (const ok of ["0", "-9.408", "0.03825", "1e-7", "3.", "+1"]) assert.ok(isDecimalText(ok), ok);
+    for (const bad of ["1,234.5", "12,5", "$5", "NaN", "Infinity", "", "1.2.3", "0x10", "5 "])
+      assert.ok(!isDecimalText(bad), bad);
+  });
+
+  it("rounds half away from zero, explicitly", () => {
+    assert.equal(roundMoney("2.345"), "2.35");
+    assert.equal(roundMoney("-2.345"), "-2.35");
+    assert.equal(roundMoney("2.344"), "2.34");
+    assert.equal(roundMoney("1.005"), "1.01");
+    assert.equal(roundMoney("-0.001"), "0");
+  });
+
+  it("knows the sign of a decimal string", () => {
+    assert.deepEqual(["-0.01", "0", "0.00", "7"].map(signOf), [-1, 0, 0, 1]);
+  });
+});
