@@ -58,8 +58,20 @@ export function parseInstant(text: string): IsoInstant | null {
   return null;
 }
 
+// Billing files repeat the same few dates on every row; remembering recent answers avoids re-parsing them.
+const recentDates = new Map<string, IsoDate | null>();
+
 /** Parses any accepted date or instant text to its UTC calendar day, or null. */
 export function parseDate(text: string): IsoDate | null {
+  const known = recentDates.get(text);
+  if (known !== undefined) return known;
+  const parsed = parseDateUncached(text);
+  if (recentDates.size > 4096) recentDates.clear();
+  recentDates.set(text, parsed);
+  return parsed;
+}
+
+function parseDateUncached(text: string): IsoDate | null {
   const dateOnly = ISO_DATE_ONLY.exec(text);
   if (dateOnly) return validDay(Number(dateOnly[1]), Number(dateOnly[2]), Number(dateOnly[3])) ? text : null;
   const instant = parseInstant(text);

@@ -12,6 +12,10 @@ export function openNodeSqlite(filename: string): SqliteDatabase & { raw: Databa
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
   db.exec("PRAGMA busy_timeout = 10000");
+  // Imports insert many rows keyed by hashes (random B-tree positions): a larger page cache keeps the
+  // index pages in memory instead of re-reading them for every batch.
+  db.exec("PRAGMA cache_size = -65536");
+  db.exec("PRAGMA temp_store = MEMORY");
   const cache = new Map<string, SqliteStatement>();
   return {
     raw: db,
@@ -20,7 +24,7 @@ export function openNodeSqlite(filename: string): SqliteDatabase & { raw: Databa
       let statement = cache.get(sql);
       if (!statement) {
         statement = wrapStatement(db.prepare(sql));
-        if (cache.size > 500) cache.clear();
+        if (cache.size > 200) cache.clear();
         cache.set(sql, statement);
       }
       return statement;

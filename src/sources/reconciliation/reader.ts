@@ -172,7 +172,7 @@ function csvError(error: unknown, file: string, headerFields: number): ReconFile
       return new ReconFileError(file, "a quoted field is never closed (the file looks truncated)", where);
     case "CSV_INVALID_CLOSING_QUOTE":
     case "CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE":
-    case "CSV_INVALID_OPENING_QUOTE":
+    case "INVALID_OPENING_QUOTE":
       return new ReconFileError(file, 'a quote inside a field is not escaped as ""', where);
     default:
       return new ReconFileError(file, error.message, where);
