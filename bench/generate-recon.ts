@@ -94,13 +94,13 @@ export async function generateRecon(file: string, lines: number): Promise<void> 
           UnitPrice: unit,
           EffectiveUnitPrice: eup,
           BillableQuantity: quantity,
-          Subtotal: (Number(eup) * Number(quantity)).toFixed(2),
+          Subtotal: new Dec(eup).times(quantity).toFixed(2, Dec.ROUND_DOWN),
           ChargeStartDate: "6/1/2024",
           ChargeEndDate: "6/30/2024",
           SubscriptionDescription: "Azure plan",
           SubscriptionStartDate: "1/1/2024",
-          MeterDescription: product,
-          UnitType: "1 Hour",
+          MeterDescription: meter,
+          UnitType: unitType,
           BillingFrequency: "",
         });
       } else {
@@ -140,7 +140,7 @@ export async function generateRecon(file: string, lines: number): Promise<void> 
           EffectiveUnitPrice: price,
           Quantity: String(seats),
           BillableQuantity: String(seats),
-          Subtotal: (Number(price) * seats).toFixed(2),
+          Subtotal: new Dec(price).times(seats).toFixed(2),
         });
         if (random() < 0.2) {
           const ref = guid(customer * 1000 + i, "fefe0000");
@@ -155,7 +155,7 @@ export async function generateRecon(file: string, lines: number): Promise<void> 
             EffectiveUnitPrice: `-${eup}`,
             Quantity: String(seats),
             BillableQuantity: String(seats),
-            Subtotal: (-Number(eup) * seats).toFixed(2),
+            Subtotal: new Dec(eup).times(-seats).toFixed(2),
           });
           rows.push({
             ...base,
@@ -167,7 +167,7 @@ export async function generateRecon(file: string, lines: number): Promise<void> 
             EffectiveUnitPrice: eup,
             Quantity: String(seats + 2),
             BillableQuantity: String(seats + 2),
-            Subtotal: (Number(eup) * (seats + 2)).toFixed(2),
+            Subtotal: new Dec(eup).times(seats + 2).toFixed(2),
           });
         }
       }

@@ -20,8 +20,17 @@ function file(name: string, content: string | Buffer): string {
 }
 
 async function storedCounts(store: Store) {
-  const count = async (table: "charge_lines" | "charge_events" | "invoices" | "customers" | "subscriptions") =>
-    Number((await store.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow()).n);
+  const count = async (
+    table: "charge_lines" | "charge_events" | "invoices" | "customers" | "subscriptions",
+  ) =>
+    Number(
+      (
+        await store.db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   return {
     lines: await count("charge_lines"),
     events: await count("charge_events"),
@@ -50,7 +59,13 @@ for (const dialect of DIALECTS) {
     after(async () => cleanup());
 
     const nothingStored = async () =>
-      assert.deepEqual(await storedCounts(store), { lines: 0, events: 0, invoices: 0, customers: 0, subscriptions: 0 });
+      assert.deepEqual(await storedCounts(store), {
+        lines: 0,
+        events: 0,
+        invoices: 0,
+        customers: 0,
+        subscriptions: 0,
+      });
 
     it("a CSV that is not a reconciliation file", async () => {
       const summary = await importReconFile(store, file("people.csv", "name,age,city\nAda,36,London\n"));
@@ -61,17 +76,26 @@ for (const dialect of DIALECTS) {
     it("a header without a required column names the column", async () => {
       const columns = RECON_COLUMN_NAMES.filter((c) => c !== "SubscriptionId" && c !== "BillableQuantity");
       const summary = await importReconFile(store, file("no-sub.csv", toCsv([baseRow()], { columns })));
-      assertRejected(summary, { row: 1, reason: /required column\(s\) missing from the header: SubscriptionId, BillableQuantity/ });
+      assertRejected(summary, {
+        row: 1,
+        reason: /required column\(s\) missing from the header: SubscriptionId, BillableQuantity/,
+      });
       await nothingStored();
     });
 
     it("an unparsable number deep in the file, after earlier batches were written, leaves nothing behind", async () => {
       const rows = juneRows();
       rows[20] = { ...rows[20]!, Subtotal: "12,5x" };
-      const summary = await importReconFile(store, writeCsv(path.join(dir, "bad-number.csv"), rows), { batchSize: 3 });
+      const summary = await importReconFile(store, writeCsv(path.join(dir, "bad-number.csv"), rows), {
+        batchSize: 3,
+      });
       assertRejected(summary, { row: 22, column: "Subtotal", reason: /"12,5x" is not a number/ });
       await nothingStored();
-      const recorded = await store.db.selectFrom("imports").selectAll().where("id", "=", summary.importId).executeTakeFirstOrThrow();
+      const recorded = await store.db
+        .selectFrom("imports")
+        .selectAll()
+        .where("id", "=", summary.importId)
+        .executeTakeFirstOrThrow();
       assert.equal(recorded.status, "rejected");
       assert.match(recorded.error ?? "", /row 22, column Subtotal/);
     });
@@ -84,7 +108,10 @@ for (const dialect of DIALECTS) {
     });
 
     it("a required value left empty", async () => {
-      const summary = await importReconFile(store, writeCsv(path.join(dir, "empty-value.csv"), [baseRow({ CustomerId: "" })]));
+      const summary = await importReconFile(
+        store,
+        writeCsv(path.join(dir, "empty-value.csv"), [baseRow({ CustomerId: "" })]),
+      );
       assertRejected(summary, { row: 2, column: "CustomerId", reason: /is empty but a value is required/ });
     });
 
@@ -97,7 +124,11 @@ for (const dialect of DIALECTS) {
     });
 
     it("a quoted field that never closes", async () => {
-      const csv = toCsv([baseRow()]) + toCsv([baseRow({ CustomerName: 'Open "quote' })]).split("\r\n")[1]!.replace('"Open', '"Open');
+      const csv =
+        toCsv([baseRow()]) +
+        toCsv([baseRow({ CustomerName: 'Open "quote' })])
+          .split("\r\n")[1]!
+          .replace('"Open', '"Open');
       const broken = csv.replace(/"Open ""quote"/, '"Open quote');
       const summary = await importReconFile(store, file("unclosed.csv", broken));
       assertRejected(summary, { row: 3, reason: /quoted field is never closed|not escaped/ });
@@ -105,9 +136,16 @@ for (const dialect of DIALECTS) {
     });
 
     it("a file separated by semicolons says so", async () => {
-      const summary = await importReconFile(store, file("semicolons.csv", toCsv([baseRow()], { delimiter: ";" })));
+      const summary = await importReconFile(
+        store,
+        file("semicolons.csv", toCsv([baseRow()], { delimiter: ";" })),
+      );
       assertRejected(summary, { row: 1, reason: /separated by ";", expected ","/ });
-      const accepted = await importReconFile(store, file("semicolons-ok.csv", toCsv([baseRow()], { delimiter: ";" })), { delimiter: ";" });
+      const accepted = await importReconFile(
+        store,
+        file("semicolons-ok.csv", toCsv([baseRow()], { delimiter: ";" })),
+        { delimiter: ";" },
+      );
       assert.equal(accepted.status, "imported");
       assert.equal(accepted.newLines, 1);
       await store.db.deleteFrom("charge_events").execute();
@@ -145,10 +183,23 @@ describe("header variants", () => {
   it("accepts documented spellings, any case, and missing optional columns", async () => {
     const { store, cleanup } = await createTestStore("sqlite");
     try {
-      const columns = RECON_COLUMN_NAMES.filter((c) => !["ProductCategory", "PromotionId", "PublisherId", "Quantity"].includes(c)).map((c) =>
-        c === "MpnId" ? "MPNID" : c === "ReferenceId" ? "ReferenceID" : c === "ResellerMpnId" ? "Tier2MpnId" : c === "CustomerId" ? "customerid" : c,
+      const columns = RECON_COLUMN_NAMES.filter(
+        (c) => !["ProductCategory", "PromotionId", "PublisherId", "Quantity"].includes(c),
+      ).map((c) =>
+        c === "MpnId"
+          ? "MPNID"
+          : c === "ReferenceId"
+            ? "ReferenceID"
+            : c === "ResellerMpnId"
+              ? "Tier2MpnId"
+              : c === "CustomerId"
+                ? "customerid"
+                : c,
       );
-      const summary = await importReconFile(store, file("variants.csv", toCsv([baseRow({ ReferenceId: "X-1" })], { columns, eol: "\n" })));
+      const summary = await importReconFile(
+        store,
+        file("variants.csv", toCsv([baseRow({ ReferenceId: "X-1" })], { columns, eol: "\n" })),
+      );
       assert.equal(summary.status, "imported", summary.problem?.message);
       const line = await store.db.selectFrom("charge_lines").selectAll().executeTakeFirstOrThrow();
       assert.equal(line.reference_id, "x-1");

@@ -1,4 +1,4 @@
-import { baseRow, CONTOSO, FABRIKAM, type ReconRow } from "./recon-builder.ts";
+import { baseRow, FABRIKAM, type ReconRow } from "./recon-builder.ts";
 
 /**
  * One month (June 2024 invoice G100000001) with every NCE charge type, priced with the documented

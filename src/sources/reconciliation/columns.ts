@@ -62,7 +62,7 @@ export const RECON_COLUMN_NAMES: readonly ReconColumn[] = RECON_COLUMNS.map((c) 
 export function normalizeHeader(name: string): string {
   return name
     .replace(/^\uFEFF/, "")
-    .replace(/[\s_\-]/g, "")
+    .replace(/[\s_-]/g, "")
     .toLowerCase();
 }
 
