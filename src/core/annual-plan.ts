@@ -1,0 +1,180 @@
+import { createHash } from "node:crypto";
+import type { ChargeEvent } from "./events.ts";
+import { daysInclusive, type IsoDate } from "./dates.ts";
+import { Dec, roundMoney, type DecimalString } from "./money.ts";
+import { roundUnit, sellUnitPrice, type PricingStrategy } from "./pricing.ts";
+
+/**
+ * Plans the Seat-based Annual sync for one mapping: every billable annual charge event on or after the sync
+ * date that has not been written yet becomes exactly one PSA line (prism-connect-behaviour.md §3.12).
+ * The plan is plain data, so it can be shown as a dry run and applied write by write.
+ */
+export type AnnualMapping = {
+  connectionId: string;
+  customerTenantId: string;
+  customerName: string;
+  psaCompanyId: string;
+  agreementId: string;
+  syncDate: IsoDate | null;
+  pricing: PricingStrategy;
+};
+
+export type PlannedLine = {
+  /** Deterministic idempotency key, stamped into the PSA record and recorded before the write. */
+  writeKey: string;
+  eventKey: string;
+  customerTenantId: string;
+  subscriptionId: string;
+  productId: string;
+  skuId: string;
+  productName: string;
+  description: string;
+  /** Seats (or units) billed; always positive. Credits carry negative unit amounts. */
+  quantity: DecimalString;
+  unitCost: DecimalString;
+  /** Null: keep the PSA product's own price (cost-only pricing). */
+  unitPrice: DecimalString | null;
+  extendedCost: DecimalString;
+  extendedPrice: DecimalString | null;
+  effectiveDate: IsoDate;
+  billable: boolean;
+  isCredit: boolean;
+  warnings: string[];
+};
+
+export type SkippedEvent = { eventKey: string; subscriptionId: string; reason: string };
+export type AnnualPlan = { lines: PlannedLine[]; skipped: SkippedEvent[] };
+
+export function annualWriteKey(connectionId: string, customerTenantId: string, eventKey: string): string {
+  // The agreement is deliberately not part of the key: remapping a customer must not bill a charge again.
+  const digest = createHash("sha256").update(`${connectionId}|${customerTenantId}|${eventKey}`).digest("hex");
+  return `cspsync-${digest.slice(0, 24)}`;
+}
+
+export function planAnnualLines(
+  mapping: AnnualMapping,
+  events: readonly ChargeEvent[],
+  alreadyWritten: ReadonlySet<string>,
+): AnnualPlan {
+  const lines: PlannedLine[] = [];
+  const skipped: SkippedEvent[] = [];
+  for (const event of events) {
+    if (event.motion !== "seat-annual" || event.customerTenantId !== mapping.customerTenantId) continue;
+    const skip = (reason: string) =>
+      skipped.push({ eventKey: event.eventKey, subscriptionId: event.subscriptionId, reason });
+    if (mapping.syncDate && event.chargeStart < mapping.syncDate) {
+      skip(`charge date ${event.chargeStart} is before the mapping's sync date ${mapping.syncDate}`);
+      continue;
+    }
+    if (!event.billable) {
+      skip("zero-value trial, not billable");
+      continue;
+    }
+    if (new Dec(event.amount).isZero() && new Dec(event.seatDelta).isZero()) {
+      skip("nothing to bill: the event nets to zero seats and zero amount");
+      continue;
+    }
+    const writeKey = annualWriteKey(mapping.connectionId, mapping.customerTenantId, event.eventKey);
+    if (alreadyWritten.has(writeKey)) continue;
+    lines.push(planLine(mapping, event, writeKey));
+  }
+  return { lines, skipped };
+}
+
+function planLine(mapping: AnnualMapping, event: ChargeEvent, writeKey: string): PlannedLine {
+  const amount = new Dec(event.amount);
+  const isCredit = amount.isNegative();
+  const seats = new Dec(event.seatDelta).abs();
+  // Bill the seats at amount / seats when that reproduces the distributor's amount to the cent; otherwise
+  // one unit carrying the exact amount, so the customer invoice always matches the distributor's.
+  let quantity = seats.isZero() ? new Dec(1) : seats;
+  let unitCost = roundUnit(amount.dividedBy(quantity));
+  if (roundMoney(new Dec(unitCost).times(quantity)) !== roundMoney(amount)) {
+    quantity = new Dec(1);
+    unitCost = roundUnit(amount);
+  }
+  const retailPerUnit = retailTotal(event, seats, amount).dividedBy(quantity);
+  const unitPrice = sellUnitPrice(mapping.pricing, unitCost, retailPerUnit.toFixed());
+  const warnings: string[] = [];
+  if (unitPrice !== null && !isCredit && new Dec(unitPrice).lessThan(unitCost)) {
+    warnings.push(`Sell price ${unitPrice} is below cost ${unitCost} per unit for ${event.productName}`);
+  }
+  return {
+    writeKey,
+    eventKey: event.eventKey,
+    customerTenantId: event.customerTenantId,
+    subscriptionId: event.subscriptionId,
+    productId: event.productId,
+    skuId: event.skuId,
+    productName: event.skuName ?? event.productName,
+    description: describeEvent(event),
+    quantity: quantity.toFixed(),
+    unitCost,
+    unitPrice,
+    extendedCost: roundMoney(new Dec(unitCost).times(quantity)),
+    extendedPrice: unitPrice === null ? null : roundMoney(new Dec(unitPrice).times(quantity)),
+    effectiveDate: event.chargeStart,
+    billable: event.billable,
+    isCredit,
+    warnings,
+  };
+}
+
+/**
+ * The event at list price: list unit price × share of the term × seats, signed like the amount. A conversion
+ * nets two products, so its retail is its amount scaled by the charged product's list-to-cost ratio.
+ */
+function retailTotal(event: ChargeEvent, seats: Dec, amount: Dec): Dec {
+  const list = new Dec(event.listUnitPrice).abs();
+  const cost = new Dec(event.effectiveUnitPrice).abs();
+  if (event.kind === "conversion" || seats.isZero()) {
+    return cost.isZero() ? amount : amount.times(list.times(prorationFactor(event)).dividedBy(cost));
+  }
+  return list.times(prorationFactor(event)).times(seats).times(amount.isNegative() ? -1 : 1);
+}
+
+/** Share of the term the charge covers: 1 for a full-term purchase, days left / term days for a change. */
+export function prorationFactor(
+  event: Pick<ChargeEvent, "chargeStart" | "chargeEnd" | "termStart" | "termEnd">,
+): Dec {
+  if (!event.chargeEnd || !event.termStart || !event.termEnd) return new Dec(1);
+  const termDays = daysInclusive(event.termStart, event.termEnd);
+  const chargeDays = daysInclusive(event.chargeStart, event.chargeEnd);
+  if (termDays <= 0 || chargeDays >= termDays) return new Dec(1);
+  return new Dec(chargeDays).dividedBy(termDays);
+}
+
+function seatsText(seats: Dec): string {
+  return `${seats.toFixed()} seat${seats.equals(1) ? "" : "s"}`;
+}
+
+/** A line an MSP's customer can read on the invoice: product, seats, period and why. */
+export function describeEvent(event: ChargeEvent): string {
+  const product = event.skuName ?? event.productName;
+  const seats = new Dec(event.seatDelta).abs();
+  const period = event.chargeEnd ? `${event.chargeStart} to ${event.chargeEnd}` : `from ${event.chargeStart}`;
+  const term = event.termStart && event.termEnd ? `${event.termStart} to ${event.termEnd}` : period;
+  switch (event.kind) {
+    case "purchase":
+      return event.chargeEnd
+        ? `${product}: ${seatsText(seats)}, annual term ${term}`
+        : `${product}: ${seats.toFixed()} × one-time purchase on ${event.chargeStart}`;
+    case "renewal":
+      return `${product}: ${seatsText(seats)}, renewal for the term ${term}`;
+    case "seat-change": {
+      const days = event.chargeEnd
+        ? ` (${daysInclusive(event.chargeStart, event.chargeEnd)} days of the term)`
+        : "";
+      const direction = new Dec(event.seatDelta).isNegative() ? "−" : "+";
+      return `${product}: ${direction}${seatsText(seats)} (now ${event.seatsAfter}), prorated ${period}${days}`;
+    }
+    case "cancellation":
+      return `${product}: cancellation refund for ${seatsText(seats)}, ${period}`;
+    case "conversion":
+      return `${product}: upgrade to ${event.seatsAfter} seats, prorated ${period}`;
+    case "billing-plan-change":
+      return `${product}: ${seatsText(seats)} billed annually, ${period}`;
+    default:
+      return `${product}: ${event.chargeType} ${period}`;
+  }
+}
