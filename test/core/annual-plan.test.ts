@@ -114,9 +114,9 @@ describe("Seat-based Annual plan (prism-connect-behaviour.md §3.12)", () => {
     assert.deepEqual([line.quantity, line.unitCost, line.extendedCost], ["3", "-47.7367", "-143.21"]);
     const odd = event({
       kind: "cancellation",
-      seatDelta: "-7",
+      seatDelta: "-300",
       amount: "-100.01",
-      effectiveUnitPrice: "-14.287",
+      effectiveUnitPrice: "-0.3334",
     });
     const oddLine = planAnnualLines(mapping, [odd], new Set()).lines[0]!;
     assert.deepEqual([oddLine.quantity, oddLine.unitCost, oddLine.extendedCost], ["1", "-100.01", "-100.01"]);
@@ -197,7 +197,7 @@ describe("Seat-based Annual plan (prism-connect-behaviour.md §3.12)", () => {
         termStart: "2024-06-05",
         termEnd: "2025-06-04",
       }).toFixed(4),
-      "0.4932",
+      "0.4986",
     );
     assert.equal(
       prorationFactor({
