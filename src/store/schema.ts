@@ -143,7 +143,111 @@ export interface ImportLineOccurrencesTable {
   seen: number;
 }
 
+export interface ConnectionsTable {
+  id: string;
+  organization_id: string;
+  vendor: "connectwise" | "autotask";
+  name: string;
+  /** Non-secret settings needed to reach the PSA (JSON). */
+  config: string;
+  /** AES-256-GCM ciphertext of the credential JSON; never leaves the server. */
+  secrets: string;
+  seat_annual_enabled: Flag;
+  /** Vendor settings for writing charges (JSON). */
+  settings: string;
+  last_test_at: string | null;
+  last_test_ok: Flag | null;
+  last_test_message: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MappingsTable {
+  organization_id: string;
+  connection_id: string;
+  customer_tenant_id: string;
+  motion: string;
+  psa_company_id: string | null;
+  psa_company_name: string | null;
+  agreement_id: string | null;
+  agreement_name: string | null;
+  sync_date: string | null;
+  pricing_strategy: string;
+  markup_percent: string | null;
+  enabled: Flag;
+  created_at: string;
+  updated_at: string;
+}
+
+export type RunStatus = "running" | "no-change" | "success" | "warning" | "error" | "abandoned";
+
+export interface SyncRunsTable {
+  id: string;
+  organization_id: string;
+  connection_id: string;
+  trigger: string;
+  scope: string;
+  status: RunStatus;
+  started_at: string;
+  heartbeat_at: string;
+  finished_at: string | null;
+  written: number;
+  unchanged: number;
+  warnings: number;
+  errors: number;
+  psa_requests: number;
+  message: string | null;
+}
+
+export interface SyncItemsTable {
+  id: string;
+  run_id: string;
+  sequence: number;
+  organization_id: string;
+  customer_tenant_id: string | null;
+  motion: string | null;
+  subscription_id: string | null;
+  event_key: string | null;
+  write_key: string | null;
+  outcome: "written" | "found-existing" | "planned" | "skipped" | "warning" | "error";
+  psa_record_id: string | null;
+  message: string | null;
+  details: string;
+  created_at: string;
+}
+
+export interface PsaWritesTable {
+  connection_id: string;
+  write_key: string;
+  organization_id: string;
+  customer_tenant_id: string;
+  motion: string;
+  event_key: string;
+  target_id: string;
+  status: "pending" | "confirmed" | "failed";
+  psa_record_id: string | null;
+  payload: string;
+  attempts: number;
+  last_run_id: string | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AppSettingsTable {
+  organization_id: string;
+  key: string;
+  value: string;
+  updated_at: string;
+}
+
 export interface Database {
+  connections: ConnectionsTable;
+  mappings: MappingsTable;
+  sync_runs: SyncRunsTable;
+  sync_items: SyncItemsTable;
+  psa_writes: PsaWritesTable;
+  app_settings: AppSettingsTable;
   organizations: OrganizationsTable;
   imports: ImportsTable;
   invoices: InvoicesTable;

@@ -1,5 +1,6 @@
 import { foundation } from "./0001_foundation.ts";
+import { sync } from "./0002_sync.ts";
 import type { CspsyncMigration } from "./types.ts";
 
 /** Every migration, oldest first. Names sort in this order; never rename or reorder a shipped one. */
-export const migrations: readonly CspsyncMigration[] = [foundation];
+export const migrations: readonly CspsyncMigration[] = [foundation, sync];

@@ -1,0 +1,73 @@
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+
+/**
+ * PSA credentials are encrypted at rest with AES-256-GCM. The key comes from CSPSYNC_SECRET_KEY (32 bytes,
+ * base64 or hex) or, on the embedded default, from a key file generated once in the data directory with
+ * owner-only permissions. Each ciphertext is bound to the row it belongs to (additional authenticated data),
+ * so a ciphertext copied onto another connection does not decrypt.
+ */
+const VERSION = "v1";
+const KEY_FILE = "secret.key";
+
+export class SecretBox {
+  private readonly key: Buffer;
+
+  constructor(key: Buffer) {
+    if (key.length !== 32) throw new Error("the secret key must be 32 bytes (AES-256)");
+    this.key = key;
+  }
+
+  seal(plaintext: string, boundTo: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", this.key, iv);
+    cipher.setAAD(Buffer.from(boundTo, "utf8"));
+    const ciphertext = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
+    return [
+      VERSION,
+      iv.toString("base64"),
+      cipher.getAuthTag().toString("base64"),
+      ciphertext.toString("base64"),
+    ].join(":");
+  }
+
+  open(sealed: string, boundTo: string): string {
+    const [version, iv, tag, ciphertext] = sealed.split(":");
+    if (version !== VERSION || !iv || !tag || ciphertext === undefined)
+      throw new Error("unrecognised secret format");
+    const decipher = createDecipheriv("aes-256-gcm", this.key, Buffer.from(iv, "base64"));
+    decipher.setAAD(Buffer.from(boundTo, "utf8"));
+    decipher.setAuthTag(Buffer.from(tag, "base64"));
+    try {
+      return Buffer.concat([decipher.update(Buffer.from(ciphertext, "base64")), decipher.final()]).toString(
+        "utf8",
+      );
+    } catch {
+      throw new Error(
+        "stored credentials cannot be decrypted with the current secret key (was CSPSYNC_SECRET_KEY changed?)",
+      );
+    }
+  }
+}
+
+export function parseSecretKey(text: string): Buffer {
+  const trimmed = text.trim();
+  const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, "hex") : Buffer.from(trimmed, "base64");
+  if (key.length !== 32)
+    throw new Error("CSPSYNC_SECRET_KEY must be 32 bytes, written as 64 hex digits or base64");
+  return key;
+}
+
+/** The configured key, or the data directory's key file, created with 0600 permissions on first use. */
+export function loadSecretBox(dataDir: string, envKey: string | undefined): SecretBox {
+  if (envKey) return new SecretBox(parseSecretKey(envKey));
+  const file = path.join(dataDir, KEY_FILE);
+  fs.mkdirSync(dataDir, { recursive: true });
+  try {
+    fs.writeFileSync(file, randomBytes(32).toString("base64") + "\n", { mode: 0o600, flag: "wx" });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  return new SecretBox(parseSecretKey(fs.readFileSync(file, "utf8")));
+}
