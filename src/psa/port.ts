@@ -1,0 +1,47 @@
+import type { BillingMotion } from "../core/billing.ts";
+import type { PlannedLine } from "../core/annual-plan.ts";
+
+/**
+ * What the sync engine needs from a PSA, whichever vendor it is. Each vendor adapter implements it on top
+ * of its client; the engine never sees vendor payloads.
+ */
+export type PsaCompany = { id: string; name: string; identifier?: string };
+
+export type TargetValidity = { ok: true } | { ok: false; reason: string };
+
+export type PsaAgreement = {
+  id: string;
+  name: string;
+  companyId: string;
+  /** Vendor words for the kind of agreement/contract, e.g. "One-Time billing cycle" or "Fixed Price". */
+  type: string;
+  billingCycle: string | null;
+  startDate: string | null;
+  endDate: string | null;
+  status: string;
+  validFor: Record<BillingMotion, TargetValidity>;
+};
+
+export type ConnectionTest = { ok: boolean; message: string; checks: { name: string; ok: boolean; message: string }[] };
+
+export type ProductMatch = { ok: true; productRef: string; label: string } | { ok: false; reason: string };
+
+export type WrittenRecord = { recordId: string };
+
+export interface PsaAdapter {
+  readonly vendor: "connectwise" | "autotask";
+  testConnection(): Promise<ConnectionTest>;
+  searchCompanies(name: string): Promise<PsaCompany[]>;
+  getCompany(id: string): Promise<PsaCompany | null>;
+  listAgreements(companyId: string): Promise<PsaAgreement[]>;
+  /** Re-reads the agreement/contract and says whether annual charges may be written to it, and how to fix it if not. */
+  checkAnnualTarget(companyId: string, agreementId: string): Promise<{ ok: true; agreement: PsaAgreement } | { ok: false; reason: string }>;
+  /** Finds the PSA product a planned line is billed as (catalog item, product or billing code). */
+  matchProduct(line: PlannedLine): Promise<ProductMatch>;
+  /** Looks a write up by its idempotency key, as stamped into the PSA record. */
+  findAnnualLine(agreementId: string, writeKey: string): Promise<WrittenRecord | null>;
+  /** Creates the addition / contract charge, stamping `line.writeKey` into it. */
+  writeAnnualLine(agreementId: string, line: PlannedLine, product: Extract<ProductMatch, { ok: true }>): Promise<WrittenRecord>;
+  /** HTTP requests sent so far (benchmarks and run records). */
+  requestCount(): number;
+}

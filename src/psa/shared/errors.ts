@@ -1,0 +1,125 @@
+export type Vendor = "connectwise" | "autotask";
+
+export type PsaErrorInit = {
+  vendor: Vendor;
+  method: string;
+  /** Must already be redacted (see `redactSecrets`): errors end up in logs and the UI. */
+  url: string;
+  status?: number;
+  /** Server error code, e.g. ConnectWise "InvalidObject" or Autotask "Itgenatr005". */
+  code?: string;
+  /** Server messages, most specific first (e.g. each validation error). */
+  details?: string[];
+  /** Short description of what went wrong when the status alone does not say it. */
+  reason?: string;
+  cause?: unknown;
+};
+
+/** Base of every PSA failure; the message always names vendor, method, redacted URL, status and server text. */
+export class PsaError extends Error {
+  readonly vendor: Vendor;
+  readonly method: string;
+  readonly url: string;
+  readonly status?: number;
+  readonly code?: string;
+  readonly details: string[];
+
+  constructor(init: PsaErrorInit) {
+    super(describe(init), init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = new.target.name;
+    this.vendor = init.vendor;
+    this.method = init.method;
+    this.url = init.url;
+    if (init.status !== undefined) this.status = init.status;
+    if (init.code !== undefined) this.code = init.code;
+    this.details = init.details ?? [];
+  }
+}
+
+function describe(init: PsaErrorInit): string {
+  const parts = [`${init.vendor} ${init.method} ${init.url}`];
+  if (init.status !== undefined) parts.push(`HTTP ${init.status}`);
+  if (init.reason !== undefined) parts.push(init.reason);
+  if (init.code !== undefined) parts.push(init.code);
+  const head = parts.join(" ");
+  return init.details && init.details.length > 0 ? `${head}: ${init.details.join("; ")}` : head;
+}
+
+/** A non-retryable HTTP error response, or the last one once retries are exhausted. */
+export class PsaHttpError extends PsaError {}
+/** The server rejected the data (ConnectWise 400 InvalidObject errors[], Autotask 500 {"errors":[...]}). */
+export class PsaValidationError extends PsaHttpError {}
+export class PsaNotFoundError extends PsaHttpError {}
+/** 401/403: credentials or the API member's permissions. */
+export class PsaAuthError extends PsaHttpError {}
+/** 429 still returned after all retries. */
+export class PsaRateLimitedError extends PsaHttpError {}
+/** The server could not be reached; nothing was sent, so the request had no effect. */
+export class PsaNetworkError extends PsaError {}
+/**
+ * A non-idempotent request may or may not have been applied (timeout, connection reset after sending,
+ * 502-504 on POST/PATCH). The caller must look the record up before writing again, or it may duplicate.
+ */
+export class PsaOutcomeUnknownError extends PsaError {}
+
+/** Default mapping of an HTTP error status to its typed error; vendor hooks may refine it. */
+export function httpErrorForStatus(init: PsaErrorInit & { status: number }): PsaHttpError {
+  const { status } = init;
+  if (status === 401 || status === 403) return new PsaAuthError(init);
+  if (status === 404) return new PsaNotFoundError(init);
+  if (status === 429) return new PsaRateLimitedError(init);
+  if (status === 400 || status === 422) return new PsaValidationError(init);
+  return new PsaHttpError(init);
+}
+
+/**
+ * Server code and messages from the error bodies both PSAs use: ConnectWise `{code, message, errors:[{message}]}`
+ * (connectwise-api.md §5.3) and Autotask `{"errors": ["..."]}` or ASP.NET `{"Message": "..."}` (autotask-api.md §10).
+ */
+export function extractServerMessages(body: unknown): { code?: string; details: string[] } {
+  if (typeof body === "string") return { details: body.trim() === "" ? [] : [body.trim().slice(0, 500)] };
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return { details: [] };
+  const record = body as Record<string, unknown>;
+  const details: string[] = [];
+  for (const key of ["message", "Message", "error"]) {
+    const value = record[key];
+    if (typeof value === "string" && value !== "") details.push(value);
+  }
+  if (Array.isArray(record.errors)) {
+    for (const entry of record.errors) {
+      const text = messageOf(entry);
+      if (text !== undefined) details.push(text);
+    }
+  }
+  const code = typeof record.code === "string" ? record.code : undefined;
+  return code === undefined ? { details } : { code, details };
+}
+
+function messageOf(entry: unknown): string | undefined {
+  if (typeof entry === "string") return entry;
+  if (entry === null || typeof entry !== "object") return undefined;
+  const { message, field, code } = entry as Record<string, unknown>;
+  const text = typeof message === "string" ? message : typeof code === "string" ? code : undefined;
+  if (text === undefined) return undefined;
+  return typeof field === "string" && field !== "" ? `${field}: ${text}` : text;
+}
+
+/**
+ * Replaces every secret value (and its URL-encoded form) with "***". Secrets shorter than 4 characters
+ * are ignored: redacting them would mangle ordinary text without protecting anything real.
+ */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let redacted = text;
+  const variants = new Set<string>();
+  for (const secret of secrets) {
+    if (secret.length < 4) continue;
+    variants.add(secret);
+    variants.add(encodeURIComponent(secret));
+    variants.add(new URLSearchParams({ s: secret }).toString().slice(2));
+  }
+  // Longest first, so a secret containing another is replaced whole.
+  for (const variant of [...variants].sort((a, b) => b.length - a.length)) {
+    redacted = redacted.split(variant).join("***");
+  }
+  return redacted;
+}

@@ -1,0 +1,331 @@
+import {
+  extractServerMessages,
+  httpErrorForStatus,
+  PsaError,
+  PsaNetworkError,
+  PsaOutcomeUnknownError,
+  redactSecrets,
+} from "./errors.ts";
+import type { Vendor } from "./errors.ts";
+import { parseJson, stringifyJson } from "./json.ts";
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export type PsaRequest = {
+  method: HttpMethod;
+  /** Absolute URL. */
+  url: string;
+  headers?: Record<string, string>;
+  /** Serialized with stringifyJson and sent as application/json. */
+  body?: unknown;
+  /** Default: GET/PUT/DELETE true, POST/PATCH false. Decides whether an ambiguous failure may be retried. */
+  idempotent?: boolean;
+  /** Requests with the same key share the concurrency cap (Autotask: the entity endpoint); default "*". */
+  concurrencyKey?: string;
+};
+
+export type PsaResponse = {
+  status: number;
+  headers: Headers;
+  /** parseJson of the body; null when empty; the raw text when it is not JSON. */
+  body: unknown;
+  url: string;
+};
+
+/**
+ * A vendor hook's verdict on a response: "retry" (only when the server certainly did not apply the request,
+ * e.g. an Autotask thread-limit refusal), a PsaError to fail with, or undefined for the default handling.
+ */
+export type ResponseVerdict = "retry" | PsaError | undefined;
+
+type LogBase = { vendor: Vendor; method: HttpMethod; url: string; attempt: number };
+/** Structured events. URLs and messages are redacted; headers are never logged. */
+export type TransportLogEvent =
+  | (LogBase & { type: "request"; status: number; durationMs: number })
+  | (LogBase & { type: "retry"; delayMs: number; reason: string })
+  | (LogBase & { type: "error"; errorName: string; message: string });
+
+export type TransportOptions = {
+  vendor: Vendor;
+  /** Autotask allows 3 concurrent requests per endpoint (autotask-api.md §11). */
+  maxConcurrentPerKey: number;
+  /** Total attempts including the first; default 5. */
+  maxAttempts?: number;
+  /** Capped exponential backoff with full jitter; defaults 250 ms and 30 s (connectwise-api.md §5.4). */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Per attempt, including reading the body; default 30 s. */
+  timeoutMs?: number;
+  /** Values that must never appear in errors or logs; read at use time so rotated secrets are covered. */
+  secrets: () => string[];
+  logger?: (event: TransportLogEvent) => void;
+  classifyResponse?: (response: PsaResponse, request: PsaRequest) => ResponseVerdict;
+  fetchImpl?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  /** Clock for Retry-After HTTP dates. */
+  now?: () => number;
+};
+
+export type TransportStats = {
+  /** Calls to request(). */
+  requests: number;
+  /** HTTP attempts (requests plus retries). */
+  attempts: number;
+  retries: number;
+  /** Attempts per method. */
+  byMethod: Record<string, number>;
+  /** Responses per status; attempts that got no response count as "network". */
+  byStatus: Record<string, number>;
+};
+
+/** Connection errors raised before any byte of the request left this machine. */
+const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ENETUNREACH", "EHOSTUNREACH"]);
+const AMBIGUOUS_GATEWAY_STATUSES = new Set([502, 503, 504]);
+
+type AttemptResult =
+  { kind: "response"; response: PsaResponse } | { kind: "failure"; sent: boolean; reason: string };
+
+type Decision =
+  | { kind: "done"; response: PsaResponse }
+  | { kind: "retry"; error: PsaError; delayMs?: number }
+  | { kind: "fail"; error: PsaError };
+
+export class PsaTransport {
+  readonly #options: TransportOptions;
+  readonly #semaphores = new Map<string, Semaphore>();
+  #stats: TransportStats = emptyStats();
+
+  constructor(options: TransportOptions) {
+    if (!(options.maxConcurrentPerKey >= 1)) throw new RangeError("maxConcurrentPerKey must be at least 1");
+    this.#options = options;
+  }
+
+  /** Resolves only for 2xx responses; otherwise rejects with a PsaError subclass. */
+  async request(request: PsaRequest): Promise<PsaResponse> {
+    this.#stats.requests += 1;
+    const bodyText = request.body === undefined ? undefined : stringifyJson(request.body);
+    const maxAttempts = this.#options.maxAttempts ?? 5;
+    for (let attempt = 1; ; attempt += 1) {
+      const result = await this.#withSlot(request.concurrencyKey ?? "*", () =>
+        this.#attempt(request, bodyText, attempt),
+      );
+      const decision = this.#decide(request, result);
+      if (decision.kind === "done") return decision.response;
+      if (decision.kind === "fail" || attempt >= maxAttempts) {
+        this.#log({ ...this.#logBase(request, attempt), type: "error", ...describeError(decision.error) });
+        throw decision.error;
+      }
+      const delayMs = this.#retryDelay(attempt, decision.delayMs);
+      this.#stats.retries += 1;
+      this.#log({
+        ...this.#logBase(request, attempt),
+        type: "retry",
+        delayMs,
+        reason: decision.error.message,
+      });
+      await (this.#options.sleep ?? defaultSleep)(delayMs);
+    }
+  }
+
+  stats(): TransportStats {
+    return structuredClone(this.#stats);
+  }
+
+  resetStats(): void {
+    this.#stats = emptyStats();
+  }
+
+  async #withSlot<T>(key: string, run: () => Promise<T>): Promise<T> {
+    let semaphore = this.#semaphores.get(key);
+    if (!semaphore) {
+      semaphore = new Semaphore(this.#options.maxConcurrentPerKey);
+      this.#semaphores.set(key, semaphore);
+    }
+    await semaphore.acquire();
+    try {
+      return await run();
+    } finally {
+      semaphore.release();
+    }
+  }
+
+  async #attempt(request: PsaRequest, bodyText: string | undefined, attempt: number): Promise<AttemptResult> {
+    this.#stats.attempts += 1;
+    increment(this.#stats.byMethod, request.method);
+    const timeoutMs = this.#options.timeoutMs ?? 30_000;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const startedAt = performance.now();
+    const headers: Record<string, string> = { accept: "application/json", ...request.headers };
+    if (bodyText !== undefined) headers["content-type"] = "application/json";
+    try {
+      const fetchImpl = this.#options.fetchImpl ?? fetch;
+      const init: RequestInit = { method: request.method, headers, signal: controller.signal };
+      if (bodyText !== undefined) init.body = bodyText;
+      const raw = await fetchImpl(request.url, init);
+      const text = await raw.text();
+      const response = { status: raw.status, headers: raw.headers, body: parseBody(text), url: request.url };
+      increment(this.#stats.byStatus, String(raw.status));
+      const durationMs = Math.round(performance.now() - startedAt);
+      this.#log({ ...this.#logBase(request, attempt), type: "request", status: raw.status, durationMs });
+      return { kind: "response", response };
+    } catch (error) {
+      increment(this.#stats.byStatus, "network");
+      if (controller.signal.aborted)
+        return { kind: "failure", sent: true, reason: `timed out after ${timeoutMs} ms` };
+      const code = errorCode(error);
+      const reason = [code, innermostMessage(error)].filter(Boolean).join(" ");
+      return { kind: "failure", sent: code === undefined || !NOT_SENT_CODES.has(code), reason };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #decide(request: PsaRequest, result: AttemptResult): Decision {
+    const idempotent = request.idempotent ?? !(request.method === "POST" || request.method === "PATCH");
+    const base = { vendor: this.#options.vendor, method: request.method, url: this.#redact(request.url) };
+    if (result.kind === "failure") {
+      const reason = this.#redact(result.reason);
+      if (!result.sent) return { kind: "retry", error: new PsaNetworkError({ ...base, reason }) };
+      if (idempotent) return { kind: "retry", error: new PsaNetworkError({ ...base, reason }) };
+      return {
+        kind: "fail",
+        error: new PsaOutcomeUnknownError({
+          ...base,
+          reason: `${reason}; the request may have been applied`,
+        }),
+      };
+    }
+
+    const { response } = result;
+    const verdict = this.#options.classifyResponse?.(response, request);
+    if (verdict instanceof PsaError) return { kind: "fail", error: verdict };
+    const isSuccess = response.status >= 200 && response.status < 300;
+    if (verdict === undefined && isSuccess) return { kind: "done", response };
+
+    const server = extractServerMessages(response.body);
+    const init = {
+      ...base,
+      status: response.status,
+      details: server.details.map((detail) => this.#redact(detail)),
+      ...(server.code === undefined ? {} : { code: this.#redact(server.code) }),
+    };
+    const error = httpErrorForStatus(init);
+    const delayMs = this.#retryAfterMs(response.headers);
+    // A 429 (or a vendor "retry") means the server refused the request, so even a POST is safe to resend.
+    if (verdict === "retry" || response.status === 429) return { kind: "retry", error, delayMs };
+    if (response.status >= 500 && idempotent) return { kind: "retry", error, delayMs };
+    if (AMBIGUOUS_GATEWAY_STATUSES.has(response.status)) {
+      return {
+        kind: "fail",
+        error: new PsaOutcomeUnknownError({
+          ...init,
+          reason: "gateway error; the request may have been applied",
+        }),
+      };
+    }
+    return { kind: "fail", error };
+  }
+
+  /** Retry-After (seconds or HTTP date) when present, else capped exponential backoff with full jitter. */
+  #retryDelay(attempt: number, retryAfterMs: number | undefined): number {
+    const maxDelayMs = this.#options.maxDelayMs ?? 30_000;
+    if (retryAfterMs !== undefined) return Math.min(retryAfterMs, maxDelayMs);
+    const ceiling = Math.min(maxDelayMs, (this.#options.baseDelayMs ?? 250) * 2 ** (attempt - 1));
+    return Math.floor(ceiling * (this.#options.random ?? Math.random)());
+  }
+
+  #retryAfterMs(headers: Headers): number | undefined {
+    const value = headers.get("retry-after")?.trim();
+    if (!value) return undefined;
+    if (/^\d+$/.test(value)) return Number(value) * 1000;
+    const at = Date.parse(value);
+    if (Number.isNaN(at)) return undefined;
+    return Math.max(0, at - (this.#options.now ?? Date.now)());
+  }
+
+  #redact(text: string): string {
+    return redactSecrets(text, this.#options.secrets());
+  }
+
+  #logBase(request: PsaRequest, attempt: number): LogBase {
+    return { vendor: this.#options.vendor, method: request.method, url: this.#redact(request.url), attempt };
+  }
+
+  #log(event: TransportLogEvent): void {
+    this.#options.logger?.(event);
+  }
+}
+
+function describeError(error: PsaError): { errorName: string; message: string } {
+  return { errorName: error.name, message: error.message };
+}
+
+function parseBody(text: string): unknown {
+  if (text.trim() === "") return null;
+  try {
+    return parseJson(text);
+  } catch {
+    return text; // Autotask sometimes answers errors in plain text (autotask-api.md §10).
+  }
+}
+
+/** fetch wraps socket errors (sometimes in an AggregateError); the code sits somewhere in the cause chain. */
+function errorCode(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current && depth < 5; depth += 1) {
+    const { code, cause, errors } = current as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof code === "string") return code;
+    if (Array.isArray(errors) && errors.length > 0) return errorCode(errors[0]);
+    current = cause;
+  }
+  return undefined;
+}
+
+function innermostMessage(error: unknown): string {
+  let current = error as { message?: unknown; cause?: unknown } | undefined;
+  let message = "";
+  for (let depth = 0; current && depth < 5; depth += 1) {
+    if (typeof current.message === "string" && current.message !== "") message = current.message;
+    current = current.cause as typeof current;
+  }
+  return message;
+}
+
+function increment(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
+function emptyStats(): TransportStats {
+  return { requests: 0, attempts: 0, retries: 0, byMethod: {}, byStatus: {} };
+}
+
+function defaultSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** FIFO counting semaphore: requests beyond the cap wait their turn instead of tripping server limits. */
+class Semaphore {
+  readonly #capacity: number;
+  #inUse = 0;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.#inUse < this.#capacity) {
+      this.#inUse += 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** Hands the slot straight to the next waiter so a newcomer cannot jump the queue. */
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#inUse -= 1;
+  }
+}

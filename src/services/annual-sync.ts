@@ -1,0 +1,434 @@
+import { randomUUID } from "node:crypto";
+import { planAnnualLines, type AnnualPlan, type PlannedLine } from "../core/annual-plan.ts";
+import { listChargeEvents } from "../store/billing-repository.ts";
+import type { Store } from "../store/db.ts";
+import type { RunStatus, SyncItemsTable } from "../store/schema.ts";
+import { PsaOutcomeUnknownError } from "../psa/shared/errors.ts";
+import type { PsaAdapter, ProductMatch } from "../psa/port.ts";
+import type { Mapping, MappingService } from "./mappings.ts";
+
+/**
+ * The Seat-based Annual sync: plan, then apply. Planning reads the stored charge events and the write
+ * ledger and produces the exact PSA lines; applying writes them one by one, each under an idempotency key
+ * that is recorded before the request and stamped into the PSA record. A write whose outcome is unknown is
+ * looked up in the PSA before it is ever sent again, so crashes, timeouts and double clicks cannot bill twice.
+ */
+export type SyncTrigger = "manual" | "schedule" | "import" | "cli";
+export type SyncScope = { customerTenantId?: string };
+
+export type PlannedMapping = {
+  mapping: Mapping;
+  customerName: string;
+  problem: string | null;
+  plan: AnnualPlan;
+};
+
+export type ItemResult = {
+  outcome: SyncItemsTable["outcome"];
+  customerTenantId: string | null;
+  subscriptionId: string | null;
+  eventKey: string | null;
+  writeKey: string | null;
+  psaRecordId: string | null;
+  message: string | null;
+  line?: PlannedLine;
+};
+
+export type RunSummary = {
+  runId: string;
+  status: RunStatus;
+  written: number;
+  unchanged: number;
+  warnings: number;
+  errors: number;
+  psaRequests: number;
+  items: ItemResult[];
+};
+
+export class RunAlreadyActiveError extends Error {
+  readonly activeRunId: string;
+  constructor(activeRunId: string) {
+    super(`a sync for this connection is already running (run ${activeRunId})`);
+    this.name = "RunAlreadyActiveError";
+    this.activeRunId = activeRunId;
+  }
+}
+
+const STALE_RUN_MS = 2 * 60_000;
+const MAX_WRITE_ATTEMPTS = 3;
+
+export type AnnualSyncDeps = {
+  store: Store;
+  organizationId: string;
+  mappings: MappingService;
+  adapter: PsaAdapter;
+  connectionId: string;
+  now?: () => Date;
+};
+
+export class AnnualSync {
+  private readonly deps: AnnualSyncDeps;
+
+  constructor(deps: AnnualSyncDeps) {
+    this.deps = deps;
+  }
+
+  /** What a sync would write now, mapping by mapping, without changing anything anywhere. */
+  async plan(scope: SyncScope = {}): Promise<PlannedMapping[]> {
+    const { store, organizationId, connectionId, adapter } = this.deps;
+    const mappings = await this.deps.mappings.enabled(connectionId, "seat-annual", scope.customerTenantId);
+    const written = await this.confirmedKeys();
+    const result: PlannedMapping[] = [];
+    for (const mapping of mappings) {
+      const customer = await store.db
+        .selectFrom("customers")
+        .select("name")
+        .where("organization_id", "=", organizationId)
+        .where("tenant_id", "=", mapping.customerTenantId)
+        .executeTakeFirst();
+      const customerName = customer?.name ?? mapping.customerTenantId;
+      const empty: AnnualPlan = { lines: [], skipped: [] };
+      if (!mapping.psaCompanyId || !mapping.agreementId) {
+        result.push({
+          mapping,
+          customerName,
+          problem: "the mapping has no PSA company and agreement",
+          plan: empty,
+        });
+        continue;
+      }
+      const check = await adapter.checkAnnualTarget(mapping.psaCompanyId, mapping.agreementId);
+      if (!check.ok) {
+        result.push({ mapping, customerName, problem: check.reason, plan: empty });
+        continue;
+      }
+      const events = await listChargeEvents(store, organizationId, {
+        customerTenantId: mapping.customerTenantId,
+        motion: "seat-annual",
+        sinceChargeDate: mapping.syncDate ?? undefined,
+      });
+      const plan = planAnnualLines(
+        {
+          connectionId,
+          customerTenantId: mapping.customerTenantId,
+          customerName,
+          psaCompanyId: mapping.psaCompanyId,
+          agreementId: mapping.agreementId,
+          syncDate: mapping.syncDate,
+          pricing: mapping.pricing,
+        },
+        events,
+        written,
+      );
+      result.push({ mapping, customerName, problem: null, plan });
+    }
+    return result;
+  }
+
+  /** Plans and applies under a database-enforced lock: one active run per connection. */
+  async run(trigger: SyncTrigger, scope: SyncScope = {}): Promise<RunSummary> {
+    const runId = await this.startRun(trigger, scope);
+    const requestsBefore = this.deps.adapter.requestCount();
+    const items: ItemResult[] = [];
+    const heartbeat = setInterval(() => void this.heartbeat(runId), 20_000);
+    try {
+      for (const planned of await this.plan(scope)) {
+        if (planned.problem) {
+          await this.record(runId, items, {
+            outcome: "error",
+            customerTenantId: planned.mapping.customerTenantId,
+            subscriptionId: null,
+            eventKey: null,
+            writeKey: null,
+            psaRecordId: null,
+            message: `${planned.customerName}: ${planned.problem}`,
+          });
+          continue;
+        }
+        for (const line of planned.plan.lines) {
+          await this.record(runId, items, await this.apply(runId, planned.mapping, line));
+          await this.heartbeat(runId);
+        }
+      }
+      return await this.finishRun(runId, items, this.deps.adapter.requestCount() - requestsBefore);
+    } catch (error) {
+      await this.record(runId, items, {
+        outcome: "error",
+        customerTenantId: null,
+        subscriptionId: null,
+        eventKey: null,
+        writeKey: null,
+        psaRecordId: null,
+        message: `An unexpected error occurred: ${error instanceof Error ? error.message : String(error)}`,
+      });
+      return await this.finishRun(runId, items, this.deps.adapter.requestCount() - requestsBefore);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async apply(runId: string, mapping: Mapping, line: PlannedLine): Promise<ItemResult> {
+    const base = {
+      customerTenantId: line.customerTenantId,
+      subscriptionId: line.subscriptionId,
+      eventKey: line.eventKey,
+      writeKey: line.writeKey,
+      line,
+    };
+    const agreementId = mapping.agreementId!;
+    const product = await this.deps.adapter.matchProduct(line);
+    if (!product.ok)
+      return {
+        ...base,
+        outcome: "error",
+        psaRecordId: null,
+        message: `${line.productName}: ${product.reason}`,
+      };
+    const ledger = await this.reserve(runId, mapping, line);
+    if (ledger.status === "confirmed") {
+      return {
+        ...base,
+        outcome: "found-existing",
+        psaRecordId: ledger.psa_record_id,
+        message: "already written",
+      };
+    }
+    try {
+      // An earlier attempt may have reached the PSA even though nobody saw the answer: look before writing.
+      if (ledger.attempts > 0) {
+        const existing = await this.deps.adapter.findAnnualLine(agreementId, line.writeKey);
+        if (existing) {
+          await this.confirm(mapping, line, existing.recordId, runId);
+          return {
+            ...base,
+            outcome: "found-existing",
+            psaRecordId: existing.recordId,
+            message: "found in the PSA from an earlier attempt",
+          };
+        }
+      }
+      const recordId = await this.writeLookingBeforeRetrying(runId, mapping, line, product, agreementId);
+      await this.confirm(mapping, line, recordId, runId);
+      const warning = line.warnings.length > 0;
+      return {
+        ...base,
+        outcome: warning ? "warning" : "written",
+        psaRecordId: recordId,
+        message: warning ? line.warnings.join("; ") : null,
+      };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await this.deps.store.db
+        .updateTable("psa_writes")
+        .set({ status: "failed", last_error: message, updated_at: this.now() })
+        .where("connection_id", "=", this.deps.connectionId)
+        .where("write_key", "=", line.writeKey)
+        .execute();
+      return { ...base, outcome: "error", psaRecordId: null, message };
+    }
+  }
+
+  private async writeLookingBeforeRetrying(
+    runId: string,
+    mapping: Mapping,
+    line: PlannedLine,
+    product: Extract<ProductMatch, { ok: true }>,
+    agreementId: string,
+  ): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      await this.countAttempt(line, runId);
+      try {
+        return (await this.deps.adapter.writeAnnualLine(agreementId, line, product)).recordId;
+      } catch (error) {
+        if (!(error instanceof PsaOutcomeUnknownError)) throw error;
+        const existing = await this.deps.adapter.findAnnualLine(agreementId, line.writeKey);
+        if (existing) return existing.recordId;
+        if (attempt >= MAX_WRITE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /** Records the intended write before it is sent; returns the ledger row (possibly from an earlier run). */
+  private async reserve(runId: string, mapping: Mapping, line: PlannedLine) {
+    const now = this.now();
+    await this.deps.store.db
+      .insertInto("psa_writes")
+      .values({
+        connection_id: this.deps.connectionId,
+        write_key: line.writeKey,
+        organization_id: this.deps.organizationId,
+        customer_tenant_id: line.customerTenantId,
+        motion: mapping.motion,
+        event_key: line.eventKey,
+        target_id: mapping.agreementId!,
+        status: "pending",
+        psa_record_id: null,
+        payload: JSON.stringify(line),
+        attempts: 0,
+        last_run_id: runId,
+        last_error: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) => oc.columns(["connection_id", "write_key"]).doNothing())
+      .execute();
+    return this.deps.store.db
+      .selectFrom("psa_writes")
+      .selectAll()
+      .where("connection_id", "=", this.deps.connectionId)
+      .where("write_key", "=", line.writeKey)
+      .executeTakeFirstOrThrow();
+  }
+
+  private async countAttempt(line: PlannedLine, runId: string) {
+    await this.deps.store.db
+      .updateTable("psa_writes")
+      .set((eb) => ({ attempts: eb("attempts", "+", 1), last_run_id: runId, updated_at: this.now() }))
+      .where("connection_id", "=", this.deps.connectionId)
+      .where("write_key", "=", line.writeKey)
+      .execute();
+  }
+
+  private async confirm(_mapping: Mapping, line: PlannedLine, recordId: string, runId: string) {
+    await this.deps.store.db
+      .updateTable("psa_writes")
+      .set({
+        status: "confirmed",
+        psa_record_id: recordId,
+        last_error: null,
+        last_run_id: runId,
+        updated_at: this.now(),
+      })
+      .where("connection_id", "=", this.deps.connectionId)
+      .where("write_key", "=", line.writeKey)
+      .execute();
+  }
+
+  private async confirmedKeys(): Promise<Set<string>> {
+    const rows = await this.deps.store.db
+      .selectFrom("psa_writes")
+      .select("write_key")
+      .where("connection_id", "=", this.deps.connectionId)
+      .where("status", "=", "confirmed")
+      .execute();
+    return new Set(rows.map((r) => r.write_key));
+  }
+
+  private async startRun(trigger: SyncTrigger, scope: SyncScope): Promise<string> {
+    const { store, connectionId, organizationId } = this.deps;
+    const id = randomUUID();
+    const insert = () =>
+      store.db
+        .insertInto("sync_runs")
+        .values({
+          id,
+          organization_id: organizationId,
+          connection_id: connectionId,
+          trigger,
+          scope: JSON.stringify({ motion: "seat-annual", ...scope }),
+          status: "running",
+          started_at: this.now(),
+          heartbeat_at: this.now(),
+          finished_at: null,
+          written: 0,
+          unchanged: 0,
+          warnings: 0,
+          errors: 0,
+          psa_requests: 0,
+          message: null,
+        })
+        .execute();
+    try {
+      await insert();
+      return id;
+    } catch (error) {
+      const active = await store.db
+        .selectFrom("sync_runs")
+        .select(["id", "heartbeat_at"])
+        .where("connection_id", "=", connectionId)
+        .where("status", "=", "running")
+        .executeTakeFirst();
+      if (!active) throw error;
+      // A run whose process died stops sending heartbeats; after a while another run may take over.
+      if (Date.parse(active.heartbeat_at) > this.clock().getTime() - STALE_RUN_MS)
+        throw new RunAlreadyActiveError(active.id);
+      await store.db
+        .updateTable("sync_runs")
+        .set({
+          status: "abandoned",
+          finished_at: this.now(),
+          message: "the process running it stopped; a later run took over",
+        })
+        .where("id", "=", active.id)
+        .where("status", "=", "running")
+        .execute();
+      await insert();
+      return id;
+    }
+  }
+
+  private async heartbeat(runId: string) {
+    await this.deps.store.db
+      .updateTable("sync_runs")
+      .set({ heartbeat_at: this.now() })
+      .where("id", "=", runId)
+      .execute();
+  }
+
+  private async record(runId: string, items: ItemResult[], item: ItemResult) {
+    items.push(item);
+    await this.deps.store.db
+      .insertInto("sync_items")
+      .values({
+        id: randomUUID(),
+        run_id: runId,
+        sequence: items.length,
+        organization_id: this.deps.organizationId,
+        customer_tenant_id: item.customerTenantId,
+        motion: "seat-annual",
+        subscription_id: item.subscriptionId,
+        event_key: item.eventKey,
+        write_key: item.writeKey,
+        outcome: item.outcome,
+        psa_record_id: item.psaRecordId,
+        message: item.message,
+        details: JSON.stringify(item.line ?? {}),
+        created_at: this.now(),
+      })
+      .execute();
+  }
+
+  private async finishRun(runId: string, items: ItemResult[], psaRequests: number): Promise<RunSummary> {
+    const count = (...outcomes: ItemResult["outcome"][]) =>
+      items.filter((i) => outcomes.includes(i.outcome)).length;
+    const written = count("written", "warning");
+    const unchanged = count("found-existing");
+    const warnings = count("warning");
+    const errors = count("error");
+    const status: RunStatus =
+      errors > 0 ? "error" : warnings > 0 ? "warning" : written + unchanged > 0 ? "success" : "no-change";
+    await this.deps.store.db
+      .updateTable("sync_runs")
+      .set({
+        status,
+        finished_at: this.now(),
+        heartbeat_at: this.now(),
+        written,
+        unchanged,
+        warnings,
+        errors,
+        psa_requests: psaRequests,
+      })
+      .where("id", "=", runId)
+      .execute();
+    return { runId, status, written, unchanged, warnings, errors, psaRequests, items };
+  }
+
+  private clock(): Date {
+    return this.deps.now?.() ?? new Date();
+  }
+
+  private now(): string {
+    return this.clock().toISOString();
+  }
+}

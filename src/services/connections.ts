@@ -1,0 +1,275 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import type { SecretBox } from "../security/secrets.ts";
+import type { Store } from "../store/db.ts";
+import type { ConnectionsTable } from "../store/schema.ts";
+
+/**
+ * PSA connections: what cspsync needs to reach a PSA and to write charges there. Credentials are sealed with
+ * the SecretBox before they touch the database and are never returned: callers only learn which are set.
+ */
+export const VENDORS = ["connectwise", "autotask"] as const;
+export type Vendor = (typeof VENDORS)[number];
+
+const nonEmpty = z.string().trim().min(1);
+
+export const connectWiseConfigSchema = z.object({
+  site: z.url({ message: "site must be a URL such as https://na.myconnectwise.net" }),
+  companyId: nonEmpty,
+  publicKey: nonEmpty,
+  clientId: nonEmpty,
+});
+export const connectWiseSecretsSchema = z.object({ privateKey: nonEmpty });
+export const connectWiseSettingsSchema = z.object({
+  /** How a CSP product finds its catalog item: by identifier (the SKU), by vendor SKU, or either. */
+  catalogMatch: z.enum(["identifier", "vendor-sku", "either"]).default("either"),
+  /** Catalog item identifier used when no item matches the product. */
+  fallbackCatalogItem: z.string().trim().min(1).optional(),
+});
+
+export const autotaskConfigSchema = z.object({
+  username: nonEmpty,
+  /** Where zone discovery starts; the public default unless the operator points it elsewhere. */
+  discoveryUrl: z.url().optional(),
+});
+export const autotaskSecretsSchema = z.object({ secret: nonEmpty, integrationCode: nonEmpty });
+export const autotaskSettingsSchema = z.object({
+  /** Product charged on Fixed Price contracts (Products id), or else a billing code (allocation code id). */
+  chargeProductId: z.coerce.number().int().positive().optional(),
+  chargeBillingCodeId: z.coerce.number().int().positive().optional(),
+});
+
+export type ConnectWiseConfig = z.infer<typeof connectWiseConfigSchema>;
+export type ConnectWiseSecrets = z.infer<typeof connectWiseSecretsSchema>;
+export type ConnectWiseSettings = z.infer<typeof connectWiseSettingsSchema>;
+export type AutotaskConfig = z.infer<typeof autotaskConfigSchema>;
+export type AutotaskSecrets = z.infer<typeof autotaskSecretsSchema>;
+export type AutotaskSettings = z.infer<typeof autotaskSettingsSchema>;
+
+export type ConnectionDetails =
+  | {
+      vendor: "connectwise";
+      config: ConnectWiseConfig;
+      secrets: ConnectWiseSecrets;
+      settings: ConnectWiseSettings;
+    }
+  | { vendor: "autotask"; config: AutotaskConfig; secrets: AutotaskSecrets; settings: AutotaskSettings };
+
+/** A connection as shown to people and API clients: no secret values, only whether each one is set. */
+export type ConnectionView = {
+  id: string;
+  vendor: Vendor;
+  name: string;
+  config: Record<string, unknown>;
+  secretsSet: Record<string, boolean>;
+  settings: Record<string, unknown>;
+  seatAnnualEnabled: boolean;
+  lastTest: { at: string; ok: boolean; message: string } | null;
+  createdAt: string;
+  updatedAt: string;
+};
+
+export class ConnectionInputError extends Error {
+  readonly field: string | undefined;
+  constructor(message: string, field?: string) {
+    super(message);
+    this.name = "ConnectionInputError";
+    this.field = field;
+  }
+}
+
+function schemasFor(vendor: Vendor) {
+  return vendor === "connectwise"
+    ? {
+        config: connectWiseConfigSchema,
+        secrets: connectWiseSecretsSchema,
+        settings: connectWiseSettingsSchema,
+      }
+    : { config: autotaskConfigSchema, secrets: autotaskSecretsSchema, settings: autotaskSettingsSchema };
+}
+
+function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, part: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issue.path.length ? `${part}.${issue.path.join(".")}` : part;
+  throw new ConnectionInputError(`${field}: ${issue.message}`, field);
+}
+
+export class ConnectionService {
+  private readonly store: Store;
+  private readonly box: SecretBox;
+  private readonly organizationId: string;
+
+  constructor(store: Store, box: SecretBox, organizationId: string) {
+    this.store = store;
+    this.box = box;
+    this.organizationId = organizationId;
+  }
+
+  async create(input: {
+    vendor: Vendor;
+    name: string;
+    config: unknown;
+    secrets: unknown;
+    settings?: unknown;
+  }): Promise<ConnectionView> {
+    const schemas = schemasFor(input.vendor);
+    const config = parseOrThrow(schemas.config as z.ZodType<unknown>, input.config, "config");
+    const secrets = parseOrThrow(schemas.secrets as z.ZodType<unknown>, input.secrets, "secrets");
+    const settings = parseOrThrow(schemas.settings as z.ZodType<unknown>, input.settings ?? {}, "settings");
+    const name = parseOrThrow(nonEmpty, input.name, "name");
+    const id = randomUUID();
+    const now = new Date().toISOString();
+    await this.store.db
+      .insertInto("connections")
+      .values({
+        id,
+        organization_id: this.organizationId,
+        vendor: input.vendor,
+        name,
+        config: JSON.stringify(config),
+        secrets: this.box.seal(JSON.stringify(secrets), id),
+        seat_annual_enabled: 0,
+        settings: JSON.stringify(settings),
+        last_test_at: null,
+        last_test_ok: null,
+        last_test_message: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    return this.view(id);
+  }
+
+  /** Changes what is given; secrets not given keep their stored value (they are write-only). */
+  async update(
+    id: string,
+    input: {
+      name?: string;
+      config?: unknown;
+      secrets?: unknown;
+      settings?: unknown;
+      seatAnnualEnabled?: boolean;
+    },
+  ): Promise<ConnectionView> {
+    const row = await this.row(id);
+    const current = this.decode(row);
+    const schemas = schemasFor(row.vendor);
+    const merge = (base: object, patch: unknown) => ({
+      ...base,
+      ...(typeof patch === "object" && patch !== null ? patch : {}),
+    });
+    const changes: Partial<ConnectionsTable> = { updated_at: new Date().toISOString() };
+    if (input.name !== undefined) changes.name = parseOrThrow(nonEmpty, input.name, "name");
+    if (input.config !== undefined)
+      changes.config = JSON.stringify(
+        parseOrThrow(schemas.config as z.ZodType<unknown>, merge(current.config, input.config), "config"),
+      );
+    if (input.secrets !== undefined) {
+      const secrets = parseOrThrow(
+        schemas.secrets as z.ZodType<unknown>,
+        merge(current.secrets, input.secrets),
+        "secrets",
+      );
+      changes.secrets = this.box.seal(JSON.stringify(secrets), id);
+    }
+    if (input.settings !== undefined)
+      changes.settings = JSON.stringify(
+        parseOrThrow(
+          schemas.settings as z.ZodType<unknown>,
+          merge(current.settings, input.settings),
+          "settings",
+        ),
+      );
+    if (input.seatAnnualEnabled !== undefined) changes.seat_annual_enabled = input.seatAnnualEnabled ? 1 : 0;
+    await this.store.db
+      .updateTable("connections")
+      .set(changes)
+      .where("id", "=", id)
+      .where("organization_id", "=", this.organizationId)
+      .execute();
+    return this.view(id);
+  }
+
+  async list(): Promise<ConnectionView[]> {
+    const rows = await this.store.db
+      .selectFrom("connections")
+      .selectAll()
+      .where("organization_id", "=", this.organizationId)
+      .orderBy("created_at")
+      .execute();
+    return rows.map((row) => this.toView(row));
+  }
+
+  async view(id: string): Promise<ConnectionView> {
+    return this.toView(await this.row(id));
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.row(id);
+    await this.store.db.deleteFrom("connections").where("id", "=", id).execute();
+  }
+
+  /** Full details including decrypted credentials — for building a PSA client, never for output. */
+  async details(
+    idOrRow: string | ConnectionsTable,
+  ): Promise<ConnectionDetails & { id: string; name: string; seatAnnualEnabled: boolean }>;
+  async details(idOrRow: string | ConnectionsTable) {
+    const row = typeof idOrRow === "string" ? await this.row(idOrRow) : idOrRow;
+    return {
+      id: row.id,
+      name: row.name,
+      seatAnnualEnabled: Number(row.seat_annual_enabled) === 1,
+      ...this.decode(row),
+    };
+  }
+
+  async recordTest(id: string, ok: boolean, message: string): Promise<void> {
+    await this.store.db
+      .updateTable("connections")
+      .set({ last_test_at: new Date().toISOString(), last_test_ok: ok ? 1 : 0, last_test_message: message })
+      .where("id", "=", id)
+      .execute();
+  }
+
+  async row(id: string): Promise<ConnectionsTable> {
+    const row = await this.store.db
+      .selectFrom("connections")
+      .selectAll()
+      .where("id", "=", id)
+      .where("organization_id", "=", this.organizationId)
+      .executeTakeFirst();
+    if (!row) throw new ConnectionInputError(`no connection with id ${id}`, "id");
+    return row;
+  }
+
+  private decode(row: ConnectionsTable): ConnectionDetails {
+    const schemas = schemasFor(row.vendor);
+    return {
+      vendor: row.vendor,
+      config: schemas.config.parse(JSON.parse(row.config)),
+      secrets: schemas.secrets.parse(JSON.parse(this.box.open(row.secrets, row.id))),
+      settings: schemas.settings.parse(JSON.parse(row.settings)),
+    } as ConnectionDetails;
+  }
+
+  private toView(row: ConnectionsTable): ConnectionView {
+    const secretFields = Object.keys(schemasFor(row.vendor).secrets.shape);
+    return {
+      id: row.id,
+      vendor: row.vendor,
+      name: row.name,
+      config: JSON.parse(row.config) as Record<string, unknown>,
+      // The ciphertext always holds every required secret; listing them tells the UI which are set.
+      secretsSet: Object.fromEntries(secretFields.map((f) => [f, true])),
+      settings: JSON.parse(row.settings) as Record<string, unknown>,
+      seatAnnualEnabled: Number(row.seat_annual_enabled) === 1,
+      lastTest: row.last_test_at
+        ? { at: row.last_test_at, ok: Number(row.last_test_ok) === 1, message: row.last_test_message ?? "" }
+        : null,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+}

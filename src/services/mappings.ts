@@ -1,0 +1,210 @@
+import { z } from "zod";
+import { BILLING_MOTIONS, type BillingMotion } from "../core/billing.ts";
+import { parseDate } from "../core/dates.ts";
+import { isDecimalText } from "../core/money.ts";
+import { DEFAULT_PRICING, PRICING_STRATEGIES, type PricingStrategy } from "../core/pricing.ts";
+import type { PsaAdapter } from "../psa/port.ts";
+import type { Store } from "../store/db.ts";
+import type { MappingsTable } from "../store/schema.ts";
+
+/** Every customer has one mapping entry per billing motion, each with its own PSA target and settings. */
+export type Mapping = {
+  connectionId: string;
+  customerTenantId: string;
+  motion: BillingMotion;
+  psaCompanyId: string | null;
+  psaCompanyName: string | null;
+  agreementId: string | null;
+  agreementName: string | null;
+  syncDate: string | null;
+  pricing: PricingStrategy;
+  enabled: boolean;
+  updatedAt: string | null;
+};
+
+export const mappingInputSchema = z
+  .object({
+    psaCompanyId: z.string().trim().min(1),
+    agreementId: z.string().trim().min(1),
+    syncDate: z
+      .string()
+      .refine((v) => parseDate(v) === v, "syncDate must be a date as YYYY-MM-DD")
+      .nullable()
+      .optional(),
+    pricing: z.enum(PRICING_STRATEGIES).default("cost-and-retail"),
+    markupPercent: z.string().refine(isDecimalText, "markupPercent must be a number").optional(),
+    enabled: z.boolean().default(true),
+  })
+  .refine((m) => m.pricing !== "markup" || m.markupPercent !== undefined, {
+    message: "markupPercent is required with markup pricing",
+    path: ["markupPercent"],
+  });
+export type MappingInput = z.input<typeof mappingInputSchema>;
+
+export class MappingError extends Error {
+  readonly field: string | undefined;
+  constructor(message: string, field?: string) {
+    super(message);
+    this.name = "MappingError";
+    this.field = field;
+  }
+}
+
+function pricingOf(row: Pick<MappingsTable, "pricing_strategy" | "markup_percent">): PricingStrategy {
+  if (row.pricing_strategy === "markup" && row.markup_percent !== null)
+    return { strategy: "markup", markupPercent: row.markup_percent };
+  if (row.pricing_strategy === "cost-only") return { strategy: "cost-only" };
+  return DEFAULT_PRICING;
+}
+
+function toMapping(row: MappingsTable): Mapping {
+  return {
+    connectionId: row.connection_id,
+    customerTenantId: row.customer_tenant_id,
+    motion: row.motion as BillingMotion,
+    psaCompanyId: row.psa_company_id,
+    psaCompanyName: row.psa_company_name,
+    agreementId: row.agreement_id,
+    agreementName: row.agreement_name,
+    syncDate: row.sync_date,
+    pricing: pricingOf(row),
+    enabled: Number(row.enabled) === 1,
+    updatedAt: row.updated_at,
+  };
+}
+
+function emptyMapping(connectionId: string, customerTenantId: string, motion: BillingMotion): Mapping {
+  return {
+    connectionId,
+    customerTenantId,
+    motion,
+    psaCompanyId: null,
+    psaCompanyName: null,
+    agreementId: null,
+    agreementName: null,
+    syncDate: null,
+    pricing: DEFAULT_PRICING,
+    enabled: false,
+    updatedAt: null,
+  };
+}
+
+export class MappingService {
+  private readonly store: Store;
+  private readonly organizationId: string;
+
+  constructor(store: Store, organizationId: string) {
+    this.store = store;
+    this.organizationId = organizationId;
+  }
+
+  /** The three entries of a customer (unmapped motions come back as disabled, empty entries). */
+  async forCustomer(connectionId: string, customerTenantId: string): Promise<Mapping[]> {
+    const rows = await this.store.db
+      .selectFrom("mappings")
+      .selectAll()
+      .where("connection_id", "=", connectionId)
+      .where("customer_tenant_id", "=", customerTenantId)
+      .execute();
+    return BILLING_MOTIONS.map((motion) => {
+      const row = rows.find((r) => r.motion === motion);
+      return row ? toMapping(row) : emptyMapping(connectionId, customerTenantId, motion);
+    });
+  }
+
+  async forConnection(connectionId: string): Promise<Mapping[]> {
+    const rows = await this.store.db
+      .selectFrom("mappings")
+      .selectAll()
+      .where("connection_id", "=", connectionId)
+      .execute();
+    return rows.map(toMapping);
+  }
+
+  async enabled(connectionId: string, motion: BillingMotion, customerTenantId?: string): Promise<Mapping[]> {
+    let query = this.store.db
+      .selectFrom("mappings")
+      .selectAll()
+      .where("connection_id", "=", connectionId)
+      .where("motion", "=", motion)
+      .where("enabled", "=", 1);
+    if (customerTenantId) query = query.where("customer_tenant_id", "=", customerTenantId);
+    return (await query.orderBy("customer_tenant_id").execute()).map(toMapping);
+  }
+
+  /**
+   * Saves one entry. A Seat-based Annual entry is checked against the PSA first: an agreement that cannot
+   * take annual charges is refused with the reason and how to set it up, and nothing is saved.
+   */
+  async save(
+    connectionId: string,
+    customerTenantId: string,
+    motion: BillingMotion,
+    input: MappingInput,
+    adapter: PsaAdapter | null,
+  ): Promise<Mapping> {
+    const parsed = mappingInputSchema.safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new MappingError(`${issue.path.join(".") || "mapping"}: ${issue.message}`, issue.path.join("."));
+    }
+    const customer = await this.store.db
+      .selectFrom("customers")
+      .select("tenant_id")
+      .where("organization_id", "=", this.organizationId)
+      .where("tenant_id", "=", customerTenantId)
+      .executeTakeFirst();
+    if (!customer)
+      throw new MappingError(
+        `no customer with tenant id ${customerTenantId} in the billing data`,
+        "customer",
+      );
+    const value = parsed.data;
+    let companyName: string | null = null;
+    let agreementName: string | null = null;
+    if (adapter) {
+      const company = await adapter.getCompany(value.psaCompanyId);
+      if (!company) throw new MappingError(`PSA company ${value.psaCompanyId} was not found`, "psaCompanyId");
+      companyName = company.name;
+      if (motion === "seat-annual") {
+        const check = await adapter.checkAnnualTarget(value.psaCompanyId, value.agreementId);
+        if (!check.ok) throw new MappingError(check.reason, "agreementId");
+        agreementName = check.agreement.name;
+      } else {
+        const agreement = (await adapter.listAgreements(value.psaCompanyId)).find(
+          (a) => a.id === value.agreementId,
+        );
+        if (!agreement)
+          throw new MappingError(
+            `agreement ${value.agreementId} does not belong to company ${company.name}`,
+            "agreementId",
+          );
+        agreementName = agreement.name;
+      }
+    }
+    const now = new Date().toISOString();
+    const row: MappingsTable = {
+      organization_id: this.organizationId,
+      connection_id: connectionId,
+      customer_tenant_id: customerTenantId,
+      motion,
+      psa_company_id: value.psaCompanyId,
+      psa_company_name: companyName,
+      agreement_id: value.agreementId,
+      agreement_name: agreementName,
+      sync_date: value.syncDate ?? null,
+      pricing_strategy: value.pricing,
+      markup_percent: value.pricing === "markup" ? (value.markupPercent ?? null) : null,
+      enabled: value.enabled ? 1 : 0,
+      created_at: now,
+      updated_at: now,
+    };
+    const { created_at: _created, connection_id: _c, customer_tenant_id: _t, motion: _m, ...changes } = row;
+    await this.store.db
+      .insertInto("mappings")
+      .values(row)
+      .onConflict((oc) => oc.columns(["connection_id", "customer_tenant_id", "motion"]).doUpdateSet(changes))
+      .execute();
+    return (await this.forCustomer(connectionId, customerTenantId)).find((m) => m.motion === motion)!;
+  }
+}
