@@ -7,6 +7,19 @@ import {
   invoicesHelp,
 } from "./commands/listings.ts";
 import { importCommand, importHelp } from "./commands/import.ts";
+import { connectionCommand, connectionHelp, settingsCommand, settingsHelp } from "./commands/connections.ts";
+import {
+  mapCommand,
+  mapHelp,
+  psaCommand,
+  psaHelp,
+  runCommand,
+  runsCommand,
+  runsHelp,
+  syncCommand,
+  syncHelp,
+} from "./commands/sync.ts";
+import { emulatorCommand, emulatorHelp } from "./commands/emulator.ts";
 import { UsageError } from "./output.ts";
 
 type Command = { run: (argv: string[]) => Promise<number>; help: string; summary: string };
@@ -20,6 +33,34 @@ const commands: Record<string, Command> = {
   invoices: { run: invoicesCommand, help: invoicesHelp, summary: "list imported invoices" },
   customers: { run: customersCommand, help: customersHelp, summary: "list customers in the billing data" },
   charges: { run: chargesCommand, help: chargesHelp, summary: "list a customer's charge events" },
+  connection: {
+    run: connectionCommand,
+    help: connectionHelp,
+    summary: "add, list, test or remove PSA connections",
+  },
+  settings: {
+    run: settingsCommand,
+    help: settingsHelp,
+    summary: "show or change a connection's sync settings",
+  },
+  psa: { run: psaCommand, help: psaHelp, summary: "look up PSA companies and agreements/contracts" },
+  map: {
+    run: mapCommand,
+    help: mapHelp,
+    summary: "map a customer's billing motion to a PSA agreement/contract",
+  },
+  sync: {
+    run: syncCommand,
+    help: syncHelp,
+    summary: "write new Seat-based Annual charges into the PSA (or --dry-run)",
+  },
+  runs: { run: runsCommand, help: runsHelp, summary: "list sync runs" },
+  run: { run: runCommand, help: runsHelp, summary: "show one sync run with every item" },
+  emulator: {
+    run: emulatorCommand,
+    help: emulatorHelp,
+    summary: "run a local ConnectWise or Autotask emulator",
+  },
 };
 
 function usage(): string {

@@ -1,0 +1,65 @@
+import { loadConfig, type AppConfig } from "./config.ts";
+import { createAdapter, type AdapterOptions } from "./psa/factory.ts";
+import type { PsaAdapter } from "./psa/port.ts";
+import { parseAllowedHosts } from "./security/hosts.ts";
+import { loadSecretBox } from "./security/secrets.ts";
+import { AnnualSync } from "./services/annual-sync.ts";
+import { ConnectionService } from "./services/connections.ts";
+import { MappingService } from "./services/mappings.ts";
+import { openStore, type Store } from "./store/db.ts";
+import { DEFAULT_ORGANIZATION_ID } from "./store/migrations/0001_foundation.ts";
+
+/**
+ * Everything a cspsync process needs, wired once: the store, the secret box, the services, and adapters
+ * for stored PSA connections. The CLI, the HTTP API and the workers all start from here.
+ */
+export type App = {
+  config: AppConfig;
+  store: Store;
+  organizationId: string;
+  connections: ConnectionService;
+  mappings: MappingService;
+  adapterFor(connectionId: string): Promise<PsaAdapter>;
+  annualSync(connectionId: string): Promise<AnnualSync>;
+  close(): Promise<void>;
+};
+
+export type AppOptions = {
+  databaseUrl?: string;
+  env?: NodeJS.ProcessEnv;
+  transport?: AdapterOptions["transport"];
+};
+
+export async function createApp(options: AppOptions = {}): Promise<App> {
+  const env = options.env ?? process.env;
+  const config = loadConfig(env, options.databaseUrl ? { databaseUrl: options.databaseUrl } : {});
+  const store = await openStore(config.databaseUrl);
+  const box = loadSecretBox(config.dataDir, env.CSPSYNC_SECRET_KEY);
+  const organizationId = DEFAULT_ORGANIZATION_ID;
+  const connections = new ConnectionService(store, box, organizationId);
+  const mappings = new MappingService(store, organizationId);
+  const adapterOptions: AdapterOptions = {
+    allowedHosts: parseAllowedHosts(env.CSPSYNC_PSA_ALLOWED_HOSTS),
+    ...(options.transport ? { transport: options.transport } : {}),
+  };
+  const adapterFor = async (connectionId: string) =>
+    createAdapter(await connections.details(connectionId), adapterOptions);
+  return {
+    config,
+    store,
+    organizationId,
+    connections,
+    mappings,
+    adapterFor,
+    async annualSync(connectionId) {
+      return new AnnualSync({
+        store,
+        organizationId,
+        mappings,
+        adapter: await adapterFor(connectionId),
+        connectionId,
+      });
+    },
+    close: () => store.close(),
+  };
+}

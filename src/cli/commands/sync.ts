@@ -1,0 +1,275 @@
+import { parseArgs } from "node:util";
+import { MOTION_LABELS } from "../../core/billing.ts";
+import { describePricing } from "../../core/pricing.ts";
+import { findCustomer } from "../../store/billing-repository.ts";
+import { getRun, listRuns } from "../../store/runs-repository.ts";
+import { RunAlreadyActiveError, type PlannedMapping, type RunSummary } from "../../services/annual-sync.ts";
+import { parseMotion } from "./listings.ts";
+import { resolveConnection, withApp } from "./connections.ts";
+import { printJson, renderTable, UsageError } from "../output.ts";
+
+export const mapHelp = `cspsync map CONNECTION --customer TENANT-ID|NAME --motion seat-monthly|azure|seat-annual
+                       --company PSA-COMPANY-ID --agreement AGREEMENT-ID
+                       [--sync-date YYYY-MM-DD] [--pricing cost-and-retail|cost-only|markup] [--markup PERCENT]
+                       [--disable] [--json]
+
+Maps one customer's billing motion to a PSA company and agreement/contract. A Seat-based Annual mapping is
+checked against the PSA first (ConnectWise: active agreement with a One-Time billing cycle; Autotask: active
+Fixed Price contract). Only charges dated on or after --sync-date are synced.`;
+
+export const syncHelp = `cspsync sync [CONNECTION] [--customer TENANT-ID|NAME] [--motion seat-annual] [--dry-run] [--json]
+
+Writes every not-yet-synced Seat-based Annual charge of the enabled mappings into the PSA. --dry-run shows
+the exact writes and changes nothing. Exit code 1 if any item failed, 3 if a sync for the connection is
+already running.`;
+
+export const runsHelp = "cspsync runs [--connection CONNECTION] [--json]\ncspsync run RUN-ID [--json]";
+export const psaHelp = `cspsync psa companies CONNECTION --search NAME [--json]
+cspsync psa agreements CONNECTION --company PSA-COMPANY-ID [--json]
+
+Looks up PSA companies and their agreements/contracts (with type, billing cycle, dates and the motions each
+can take), to find the ids that \`cspsync map\` needs.`;
+
+const common = { db: { type: "string" }, json: { type: "boolean" } } as const;
+
+export async function mapCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...common,
+      customer: { type: "string" },
+      motion: { type: "string" },
+      company: { type: "string" },
+      agreement: { type: "string" },
+      "sync-date": { type: "string" },
+      pricing: { type: "string" },
+      markup: { type: "string" },
+      disable: { type: "boolean" },
+    },
+  });
+  const motion = parseMotion(values.motion);
+  if (!values.customer || !motion || !values.company || !values.agreement) {
+    throw new UsageError("map needs --customer, --motion, --company and --agreement");
+  }
+  return withApp(values.db, async (app) => {
+    const connection = await resolveConnection(app, positionals[0]);
+    const customer = await findCustomer(app.store, app.organizationId, values.customer!);
+    if (!customer)
+      throw new UsageError(`no customer "${values.customer}" in the billing data (see cspsync customers)`);
+    const adapter = await app.adapterFor(connection.id);
+    const mapping = await app.mappings.save(
+      connection.id,
+      customer.tenant_id,
+      motion,
+      {
+        psaCompanyId: values.company!,
+        agreementId: values.agreement!,
+        syncDate: values["sync-date"] ?? null,
+        pricing: (values.pricing ?? "cost-and-retail") as "cost-and-retail",
+        ...(values.markup !== undefined ? { markupPercent: values.markup } : {}),
+        enabled: !values.disable,
+      },
+      adapter,
+    );
+    if (values.json) printJson({ mapping });
+    else
+      console.log(
+        `${customer.name} — ${MOTION_LABELS[motion]} → ${mapping.psaCompanyName} / ${mapping.agreementName}` +
+          ` (sync date ${mapping.syncDate ?? "none"}, ${describePricing(mapping.pricing)}, ${mapping.enabled ? "enabled" : "disabled"})`,
+      );
+    return 0;
+  });
+}
+
+export async function syncCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...common,
+      customer: { type: "string" },
+      motion: { type: "string" },
+      "dry-run": { type: "boolean" },
+    },
+  });
+  const motion = parseMotion(values.motion) ?? "seat-annual";
+  if (motion !== "seat-annual")
+    throw new UsageError(`sync of ${MOTION_LABELS[motion]} is not available yet; use --motion seat-annual`);
+  return withApp(values.db, async (app) => {
+    const connection = await resolveConnection(app, positionals[0]);
+    if (!connection.seatAnnualEnabled) {
+      throw new UsageError(
+        `Seat-based Annual subscription sync is off for ${connection.name}; turn it on with cspsync settings ${connection.name} --seat-annual on`,
+      );
+    }
+    let customerTenantId: string | undefined;
+    if (values.customer) {
+      const customer = await findCustomer(app.store, app.organizationId, values.customer);
+      if (!customer) throw new UsageError(`no customer "${values.customer}" in the billing data`);
+      customerTenantId = customer.tenant_id;
+    }
+    const sync = await app.annualSync(connection.id);
+    const scope = customerTenantId ? { customerTenantId } : {};
+    if (values["dry-run"]) {
+      const plan = await sync.plan(scope);
+      if (values.json) printJson({ connectionId: connection.id, dryRun: true, mappings: plan });
+      else printPlan(plan);
+      return plan.some((p) => p.problem) ? 1 : 0;
+    }
+    try {
+      const summary = await sync.run("cli", scope);
+      if (values.json) printJson(summary);
+      else printSummary(summary);
+      return summary.errors > 0 ? 1 : 0;
+    } catch (error) {
+      if (error instanceof RunAlreadyActiveError) {
+        console.error(error.message);
+        return 3;
+      }
+      throw error;
+    }
+  });
+}
+
+function printPlan(plan: PlannedMapping[]) {
+  if (plan.length === 0) console.log("No enabled Seat-based Annual mappings.");
+  for (const entry of plan) {
+    console.log(
+      `${entry.customerName} → agreement ${entry.mapping.agreementName ?? entry.mapping.agreementId}`,
+    );
+    if (entry.problem) console.log(`  ERROR ${entry.problem}`);
+    else if (entry.plan.lines.length === 0) console.log("  nothing to write");
+    for (const line of entry.plan.lines) {
+      const price = line.unitPrice === null ? "PSA price" : line.unitPrice;
+      console.log(
+        `  WRITE ${line.writeKey}  ${line.effectiveDate}  qty ${line.quantity} × cost ${line.unitCost} / price ${price}  ${line.description}`,
+      );
+      for (const warning of line.warnings) console.log(`        warning: ${warning}`);
+    }
+    for (const skipped of entry.plan.skipped)
+      console.log(`  skip  ${skipped.subscriptionId}: ${skipped.reason}`);
+  }
+}
+
+function printSummary(summary: RunSummary) {
+  console.log(
+    `Run ${summary.runId}: ${summary.status} — ${summary.written} written, ${summary.unchanged} already present, ` +
+      `${summary.warnings} warnings, ${summary.errors} errors, ${summary.psaRequests} PSA requests`,
+  );
+  for (const item of summary.items) {
+    const what = item.line ? `${item.line.description}` : "";
+    console.log(
+      `  ${item.outcome.padEnd(14)} ${item.psaRecordId ?? ""} ${what} ${item.message ?? ""}`.trimEnd(),
+    );
+  }
+}
+
+export async function runsCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { ...common, connection: { type: "string" } } });
+  return withApp(values.db, async (app) => {
+    const connectionId = values.connection ? (await resolveConnection(app, values.connection)).id : undefined;
+    const runs = await listRuns(app.store, app.organizationId, connectionId ? { connectionId } : {});
+    if (values.json) printJson({ runs });
+    else if (runs.length === 0) console.log("No sync runs yet.");
+    else
+      console.log(
+        renderTable(runs, [
+          { header: "Run", value: (r) => r.id },
+          { header: "Started", value: (r) => r.startedAt },
+          { header: "Trigger", value: (r) => r.trigger },
+          { header: "Status", value: (r) => r.status },
+          { header: "Written", value: (r) => String(r.written), align: "right" },
+          { header: "Present", value: (r) => String(r.unchanged), align: "right" },
+          { header: "Warnings", value: (r) => String(r.warnings), align: "right" },
+          { header: "Errors", value: (r) => String(r.errors), align: "right" },
+        ]),
+      );
+    return 0;
+  });
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: common });
+  if (!positionals[0]) throw new UsageError("run needs a RUN-ID (see cspsync runs)");
+  return withApp(values.db, async (app) => {
+    const detail = await getRun(app.store, app.organizationId, positionals[0]!);
+    if (!detail) throw new UsageError(`no run ${positionals[0]}`);
+    if (values.json) {
+      printJson(detail);
+      return 0;
+    }
+    const { run, items } = detail;
+    console.log(
+      `Run ${run.id} (${run.trigger}) ${run.status}, ${run.startedAt} → ${run.finishedAt ?? "still running"}`,
+    );
+    console.log(
+      `${run.written} written, ${run.unchanged} already present, ${run.warnings} warnings, ${run.errors} errors, ${run.psaRequests} PSA requests\n`,
+    );
+    if (items.length === 0) console.log("No items: nothing new to write.");
+    else
+      console.log(
+        renderTable(items, [
+          { header: "#", value: (i) => String(i.sequence), align: "right" },
+          { header: "Customer", value: (i) => i.customerName ?? i.customerTenantId ?? "" },
+          { header: "Subscription", value: (i) => i.subscriptionId ?? "" },
+          { header: "Outcome", value: (i) => i.outcome },
+          { header: "PSA record", value: (i) => i.psaRecordId ?? "" },
+          {
+            header: "Line / message",
+            value: (i) => [String(i.details.description ?? ""), i.message ?? ""].filter(Boolean).join(" — "),
+          },
+        ]),
+      );
+    return 0;
+  });
+}
+
+export async function psaCommand(argv: string[]): Promise<number> {
+  const [what, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { ...common, search: { type: "string" }, company: { type: "string" } },
+  });
+  return withApp(values.db, async (app) => {
+    const connection = await resolveConnection(app, positionals[0]);
+    const adapter = await app.adapterFor(connection.id);
+    if (what === "companies") {
+      if (!values.search) throw new UsageError("psa companies needs --search NAME");
+      const companies = await adapter.searchCompanies(values.search);
+      if (values.json) printJson({ companies });
+      else
+        console.log(
+          companies.length
+            ? renderTable(companies, [
+                { header: "Id", value: (c) => c.id },
+                { header: "Name", value: (c) => c.name },
+              ])
+            : "No company matches.",
+        );
+      return 0;
+    }
+    if (what === "agreements") {
+      if (!values.company) throw new UsageError("psa agreements needs --company ID");
+      const agreements = await adapter.listAgreements(values.company);
+      if (values.json) printJson({ agreements });
+      else
+        console.log(
+          renderTable(agreements, [
+            { header: "Id", value: (a) => a.id },
+            { header: "Name", value: (a) => a.name },
+            { header: "Type", value: (a) => a.type },
+            { header: "Billing cycle", value: (a) => a.billingCycle ?? "" },
+            { header: "Start", value: (a) => a.startDate ?? "" },
+            { header: "End", value: (a) => a.endDate ?? "" },
+            { header: "Status", value: (a) => a.status },
+            { header: "Annual?", value: (a) => (a.validFor["seat-annual"].ok ? "yes" : "no") },
+            { header: "Monthly?", value: (a) => (a.validFor["seat-monthly"].ok ? "yes" : "no") },
+          ]),
+        );
+      return 0;
+    }
+    throw new UsageError("psa needs companies or agreements");
+  });
+}

@@ -1,0 +1,267 @@
+import type { BillingMotion } from "../../core/billing.ts";
+import type { PlannedLine } from "../../core/annual-plan.ts";
+import { assertHostAllowed } from "../../security/hosts.ts";
+import type { ConnectionDetails } from "../../services/connections.ts";
+import type { AdapterOptions } from "../factory.ts";
+import type {
+  ConnectionTest,
+  PsaAdapter,
+  PsaAgreement,
+  PsaCompany,
+  ProductMatch,
+  TargetValidity,
+} from "../port.ts";
+import { AutotaskClient, DEFAULT_DISCOVERY_BASE_URL } from "./client.ts";
+import type { Contract, Product } from "./models.ts";
+
+export type AutotaskAdapterSettings = { chargeProductId?: number; chargeBillingCodeId?: number };
+
+/**
+ * cspsync's sync engine on Autotask: annual charges become contract charges on a Fixed Price contract
+ * (prism-connect-behaviour.md §3.12), created through the contract's child URL. The idempotency key travels
+ * in the charge's `internalPurchaseOrderNumber` (see idempotency.ts), which is not printed on invoices.
+ * Picklist values (contract type and status, charge type) are read from the tenant's metadata.
+ */
+export class AutotaskAdapter implements PsaAdapter {
+  readonly vendor = "autotask" as const;
+  private readonly client: AutotaskClient;
+  private readonly settings: AutotaskAdapterSettings;
+  private readonly today: () => string;
+  private readonly products = new Map<string, Promise<Product[]>>();
+
+  constructor(
+    client: AutotaskClient,
+    settings: AutotaskAdapterSettings,
+    today: () => string = () => new Date().toISOString().slice(0, 10),
+  ) {
+    this.client = client;
+    this.settings = settings;
+    this.today = today;
+  }
+
+  async testConnection(): Promise<ConnectionTest> {
+    const result = await this.client.testConnection();
+    return {
+      ok: result.ok,
+      message: result.ok
+        ? `Connected to Autotask (${result.zone?.name ?? result.zone?.url ?? "zone found"}); all required rights are present.`
+        : result.problems.join(" "),
+      checks: result.permissions.map((p) => ({
+        name: p.entity,
+        ok: p.missing.length === 0,
+        message:
+          p.missing.length === 0 ? `${p.needs.join(", ")} allowed` : `missing: ${p.missing.join(", ")}`,
+      })),
+    };
+  }
+
+  async searchCompanies(name: string): Promise<PsaCompany[]> {
+    const companies = await this.client.companies.queryAll([
+      this.client.companies.where.contains("companyName", name),
+    ]);
+    return companies
+      .filter((c) => c.isActive !== false)
+      .map((c) => ({
+        id: String(c.id),
+        name: c.companyName,
+        ...(c.companyNumber ? { identifier: c.companyNumber } : {}),
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async getCompany(id: string): Promise<PsaCompany | null> {
+    const numeric = Number(id);
+    if (!Number.isInteger(numeric) || numeric <= 0) return null;
+    const company = await this.client.companies.get(numeric);
+    return company ? { id: String(company.id), name: company.companyName } : null;
+  }
+
+  async listAgreements(companyId: string): Promise<PsaAgreement[]> {
+    const contracts = await this.client.contracts.queryAll([
+      this.client.contracts.where.eq("companyID", Number(companyId)),
+    ]);
+    return Promise.all(contracts.map((c) => this.describe(c)));
+  }
+
+  async checkAnnualTarget(companyId: string, agreementId: string) {
+    const numeric = Number(agreementId);
+    const contract =
+      Number.isInteger(numeric) && numeric > 0 ? await this.client.contracts.get(numeric) : null;
+    if (!contract)
+      return {
+        ok: false as const,
+        reason: `Autotask contract ${agreementId} was not found; it may have been deleted.`,
+      };
+    if (String(contract.companyID) !== companyId) {
+      return {
+        ok: false as const,
+        reason: `Contract "${contract.contractName}" belongs to another company.`,
+      };
+    }
+    const described = await this.describe(contract);
+    const validity = described.validFor["seat-annual"];
+    return validity.ok
+      ? { ok: true as const, agreement: described }
+      : { ok: false as const, reason: validity.reason };
+  }
+
+  async matchProduct(line: PlannedLine): Promise<ProductMatch> {
+    const sku = `${line.productId}:${line.skuId}`;
+    const candidates = new Map<number, Product>();
+    for (const key of [`P1Y:A:${sku}`, sku]) {
+      for (const product of await this.productsBySku(key))
+        if (product.isActive !== false) candidates.set(product.id, product);
+      if (candidates.size > 0) break;
+    }
+    if (candidates.size === 1) {
+      const product = [...candidates.values()][0]!;
+      return { ok: true, productRef: `product:${product.id}`, label: product.name };
+    }
+    if (candidates.size === 0 && this.settings.chargeProductId) {
+      return {
+        ok: true,
+        productRef: `product:${this.settings.chargeProductId}`,
+        label: `product ${this.settings.chargeProductId}`,
+      };
+    }
+    if (candidates.size === 0 && this.settings.chargeBillingCodeId) {
+      return {
+        ok: true,
+        productRef: `billingCode:${this.settings.chargeBillingCodeId}`,
+        label: `billing code ${this.settings.chargeBillingCodeId}`,
+      };
+    }
+    const detail =
+      candidates.size === 0
+        ? `no active Autotask product has SKU ${sku}; set a charge product or billing code in the connection settings`
+        : `${candidates.size} Autotask products have SKU ${sku}`;
+    return { ok: false, reason: `Could not find source product or multiple matches (${detail})` };
+  }
+
+  async findAnnualLine(agreementId: string, writeKey: string) {
+    const charge = await this.client.contractCharges.findByIdempotencyKey(writeKey);
+    return charge && String(charge.contractID) === agreementId ? { recordId: String(charge.id) } : null;
+  }
+
+  async writeAnnualLine(
+    agreementId: string,
+    line: PlannedLine,
+    product: Extract<ProductMatch, { ok: true }>,
+  ) {
+    const [kind, id] = product.productRef.split(":");
+    const chargeType = await this.defaultChargeType();
+    const recordId = await this.client.contractCharges.create(
+      Number(agreementId),
+      {
+        name: line.productName.slice(0, 100),
+        datePurchased: line.effectiveDate,
+        chargeType,
+        unitQuantity: line.quantity,
+        unitCost: line.unitCost,
+        ...(line.unitPrice === null ? {} : { unitPrice: line.unitPrice }),
+        description: line.description,
+        isBillableToCompany: line.billable,
+        ...(kind === "product" ? { productID: Number(id) } : { billingCodeID: Number(id) }),
+      },
+      { idempotencyKey: line.writeKey },
+    );
+    return { recordId: String(recordId) };
+  }
+
+  requestCount(): number {
+    return this.client.stats().requests;
+  }
+
+  private productsBySku(sku: string): Promise<Product[]> {
+    let found = this.products.get(sku);
+    if (!found) {
+      found = this.client.products.queryAll([this.client.products.where.eq("sku", sku)]);
+      this.products.set(sku, found);
+    }
+    return found;
+  }
+
+  /** Charge types are a tenant picklist (autotask-api.md §9): use its default, else its first active value. */
+  private async defaultChargeType(): Promise<number> {
+    const entries = (await this.client.picklists.entries("ContractCharges", "chargeType")).filter(
+      (e) => e.isActive,
+    );
+    const chosen = entries.find((e) => e.isDefault) ?? entries[0];
+    if (!chosen) throw new Error("Autotask has no active ContractCharges.chargeType picklist value");
+    return chosen.value;
+  }
+
+  private async describe(contract: Contract): Promise<PsaAgreement> {
+    const type =
+      (await this.client.picklists.label("Contracts", "contractType", contract.contractType)) ??
+      `type ${contract.contractType}`;
+    const status =
+      (await this.client.picklists.label("Contracts", "status", contract.status)) ??
+      `status ${contract.status}`;
+    const start = contract.startDate.slice(0, 10);
+    const end = contract.endDate.slice(0, 10);
+    let running: string | null = null;
+    if (!/^(active|in effect)$/i.test(status))
+      running = `Contract "${contract.contractName}" is ${status}, not active.`;
+    else if (end < this.today())
+      running = `Contract "${contract.contractName}" ended on ${end}; choose a contract that is still in effect.`;
+    const fixedPrice = /fixed price/i.test(type);
+    const recurring = /recurring service/i.test(type);
+    const annual: TargetValidity = running
+      ? { ok: false, reason: running }
+      : fixedPrice
+        ? { ok: true }
+        : {
+            ok: false,
+            reason:
+              `Contract "${contract.contractName}" is a ${type} contract; annual charges need a Fixed Price contract. ` +
+              "In Autotask, create a Fixed Price contract for the customer's annual licences (activate the Fixed Price contract type under Admin › Contracts if it is not offered), then map it here.",
+          };
+    const monthly: TargetValidity = running
+      ? { ok: false, reason: running }
+      : recurring
+        ? { ok: true }
+        : {
+            ok: false,
+            reason: `Contract "${contract.contractName}" is a ${type} contract; monthly charges need a Recurring Service contract.`,
+          };
+    const validFor: Record<BillingMotion, TargetValidity> = {
+      "seat-annual": annual,
+      "seat-monthly": monthly,
+      azure: monthly,
+    };
+    return {
+      id: String(contract.id),
+      name: contract.contractName,
+      companyId: String(contract.companyID),
+      type,
+      billingCycle: null,
+      startDate: start,
+      endDate: end,
+      status,
+      validFor,
+    };
+  }
+}
+
+export async function createAutotaskAdapter(
+  details: ConnectionDetails,
+  options: AdapterOptions,
+): Promise<PsaAdapter> {
+  if (details.vendor !== "autotask") throw new Error("not an Autotask connection");
+  const discovery = details.config.discoveryUrl ?? DEFAULT_DISCOVERY_BASE_URL;
+  assertHostAllowed(discovery, "autotask", options.allowedHosts);
+  const client = new AutotaskClient({
+    credentials: {
+      userName: details.config.username,
+      secret: details.secrets.secret,
+      integrationCode: details.secrets.integrationCode,
+    },
+    discoveryBaseUrl: discovery,
+    ...(options.transport ? { transport: options.transport } : {}),
+  });
+  // The zone host comes from the PSA itself; it must pass the same allow-list before credentials go there.
+  const zone = await client.zone();
+  assertHostAllowed(zone.url, "autotask", options.allowedHosts);
+  return new AutotaskAdapter(client, details.settings);
+}

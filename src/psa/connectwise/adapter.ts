@@ -1,0 +1,243 @@
+import type { BillingMotion } from "../../core/billing.ts";
+import type { PlannedLine } from "../../core/annual-plan.ts";
+import { PsaNotFoundError } from "../shared/errors.ts";
+import type {
+  ConnectionTest,
+  PsaAdapter,
+  PsaAgreement,
+  PsaCompany,
+  ProductMatch,
+  TargetValidity,
+} from "../port.ts";
+import {
+  agreementBillsOneTime,
+  ConnectWiseClient,
+  isOneTimeBillingCycle,
+  type ConnectWiseClientOptions,
+} from "./client.ts";
+import type { Agreement, BillingCycle, CatalogItem } from "./schemas.ts";
+
+export type ConnectWiseAdapterSettings = {
+  catalogMatch: "identifier" | "vendor-sku" | "either";
+  fallbackCatalogItem?: string;
+};
+
+/**
+ * cspsync's sync engine on ConnectWise Manage: annual charges become additions on an agreement whose billing
+ * cycle is One-Time (prism-connect-behaviour.md §3.12); the idempotency key travels in the addition's
+ * `serialNumber` (see ADDITION_SYNC_KEY_FIELD), which ConnectWise does not print on invoices.
+ */
+export class ConnectWiseAdapter implements PsaAdapter {
+  readonly vendor = "connectwise" as const;
+  private readonly client: ConnectWiseClient;
+  private readonly settings: ConnectWiseAdapterSettings;
+  private readonly today: () => string;
+  private cycles: Promise<BillingCycle[]> | undefined;
+  private readonly catalog = new Map<string, Promise<CatalogItem[]>>();
+
+  constructor(
+    options: ConnectWiseClientOptions,
+    settings: ConnectWiseAdapterSettings,
+    today: () => string = () => new Date().toISOString().slice(0, 10),
+  ) {
+    this.client = new ConnectWiseClient(options);
+    this.settings = settings;
+    this.today = today;
+  }
+
+  async testConnection(): Promise<ConnectionTest> {
+    const result = await this.client.testConnection();
+    const failed = result.checks.filter((c) => !c.ok);
+    return {
+      ok: result.ok,
+      message: result.ok
+        ? `Connected to ${result.companyInfo?.companyName ?? "ConnectWise"}; all required reads are allowed.`
+        : failed.map((c) => c.message).join(" "),
+      checks: result.checks.map((c) => ({ name: c.name, ok: c.ok, message: c.message })),
+    };
+  }
+
+  async searchCompanies(name: string): Promise<PsaCompany[]> {
+    const companies = await this.client.searchCompaniesByName(name, "contains");
+    return companies.map((c) => ({ id: String(c.id), name: c.name, identifier: c.identifier }));
+  }
+
+  async getCompany(id: string): Promise<PsaCompany | null> {
+    const numeric = Number(id);
+    if (!Number.isInteger(numeric) || numeric <= 0) return null;
+    try {
+      const c = await this.client.getCompany(numeric);
+      return { id: String(c.id), name: c.name, identifier: c.identifier };
+    } catch (error) {
+      if (error instanceof PsaNotFoundError) return null;
+      throw error;
+    }
+  }
+
+  async listAgreements(companyId: string): Promise<PsaAgreement[]> {
+    const cycles = await this.billingCycles();
+    const agreements = await this.client.listAgreementsForCompany(Number(companyId));
+    return agreements.map((a) => this.describe(a, cycles));
+  }
+
+  async checkAnnualTarget(companyId: string, agreementId: string) {
+    const numeric = Number(agreementId);
+    let agreement: Agreement;
+    try {
+      if (!Number.isInteger(numeric) || numeric <= 0)
+        throw new PsaNotFoundError({ vendor: "connectwise", method: "GET", url: "", reason: "" });
+      agreement = await this.client.getAgreement(numeric);
+    } catch (error) {
+      if (error instanceof PsaNotFoundError)
+        return {
+          ok: false as const,
+          reason: `ConnectWise agreement ${agreementId} was not found; it may have been deleted.`,
+        };
+      throw error;
+    }
+    const described = this.describe(agreement, await this.billingCycles());
+    if (described.companyId !== companyId) {
+      return {
+        ok: false as const,
+        reason: `Agreement "${agreement.name}" belongs to another company (${agreement.company?.name ?? "unknown"}).`,
+      };
+    }
+    const validity = described.validFor["seat-annual"];
+    return validity.ok
+      ? { ok: true as const, agreement: described }
+      : { ok: false as const, reason: validity.reason };
+  }
+
+  async matchProduct(line: PlannedLine): Promise<ProductMatch> {
+    const sku = `${line.productId}:${line.skuId}`;
+    const candidates = new Map<number, CatalogItem>();
+    const byIdentifier = this.settings.catalogMatch !== "vendor-sku";
+    const byVendorSku = this.settings.catalogMatch !== "identifier";
+    for (const key of [`P1Y:A:${sku}`, sku]) {
+      if (byIdentifier)
+        for (const item of await this.catalogBy("identifier", key)) candidates.set(item.id, item);
+      if (byVendorSku)
+        for (const item of await this.catalogBy("vendorSku", key)) candidates.set(item.id, item);
+      if (candidates.size > 0) break;
+    }
+    const active = [...candidates.values()].filter((item) => item.inactiveFlag !== true);
+    if (active.length === 1)
+      return { ok: true, productRef: String(active[0]!.id), label: active[0]!.identifier };
+    if (active.length === 0 && this.settings.fallbackCatalogItem) {
+      const [fallback, ...more] = await this.catalogBy("identifier", this.settings.fallbackCatalogItem);
+      if (fallback && more.length === 0)
+        return { ok: true, productRef: String(fallback.id), label: fallback.identifier };
+      return {
+        ok: false,
+        reason: `the fallback catalog item "${this.settings.fallbackCatalogItem}" was not found`,
+      };
+    }
+    const detail =
+      active.length === 0
+        ? `no catalog item has identifier or vendor SKU ${sku}`
+        : `${active.length} catalog items match ${sku}`;
+    return { ok: false, reason: `Could not find source product or multiple matches (${detail})` };
+  }
+
+  async findAnnualLine(agreementId: string, writeKey: string) {
+    const [found] = await this.client.findAdditionsBySyncKey(Number(agreementId), writeKey);
+    return found ? { recordId: String(found.id) } : null;
+  }
+
+  async writeAnnualLine(
+    agreementId: string,
+    line: PlannedLine,
+    product: Extract<ProductMatch, { ok: true }>,
+  ) {
+    const addition = await this.client.createAddition(Number(agreementId), {
+      product: { id: Number(product.productRef) },
+      billCustomer: line.billable ? "Billable" : "DoNotBill",
+      quantity: line.quantity,
+      unitCost: line.unitCost,
+      ...(line.unitPrice === null ? {} : { unitPrice: line.unitPrice }),
+      effectiveDate: line.effectiveDate,
+      description: line.description.slice(0, 2000),
+      invoiceDescription: line.description,
+      syncKey: line.writeKey,
+    });
+    return { recordId: String(addition.id) };
+  }
+
+  requestCount(): number {
+    return this.client.transportStats().requests;
+  }
+
+  private billingCycles(): Promise<BillingCycle[]> {
+    this.cycles ??= this.client.listBillingCycles({ orderBy: "id asc" });
+    return this.cycles;
+  }
+
+  private catalogBy(field: "identifier" | "vendorSku", value: string): Promise<CatalogItem[]> {
+    const key = `${field}=${value}`;
+    let found = this.catalog.get(key);
+    if (!found) {
+      found =
+        field === "identifier"
+          ? this.client.findCatalogItemsByIdentifier(value)
+          : this.client.findCatalogItemsByVendorSku(value);
+      this.catalog.set(key, found);
+    }
+    return found;
+  }
+
+  private describe(agreement: Agreement, cycles: readonly BillingCycle[]): PsaAgreement {
+    const cycle = cycles.find((c) => c.id === agreement.billingCycle?.id);
+    const oneTime = agreementBillsOneTime(agreement, cycles);
+    const running = this.runningProblem(agreement);
+    const annual: TargetValidity = running
+      ? { ok: false, reason: running }
+      : oneTime
+        ? { ok: true }
+        : {
+            ok: false,
+            reason:
+              `Agreement "${agreement.name}" bills on the ${cycle?.name ?? "agreement's"} billing cycle; annual charges need an agreement whose billing cycle is One-Time. ` +
+              "In ConnectWise, create an agreement for annual licences and set its billing cycle to One-Time (Invoicing › Recurring Invoice Parameters), then map it here.",
+          };
+    const monthly: TargetValidity = running
+      ? { ok: false, reason: running }
+      : oneTime
+        ? {
+            ok: false,
+            reason: `Agreement "${agreement.name}" bills one time; monthly charges need a recurring agreement.`,
+          }
+        : { ok: true };
+    const validFor: Record<BillingMotion, TargetValidity> = {
+      "seat-annual": annual,
+      "seat-monthly": monthly,
+      azure: monthly,
+    };
+    return {
+      id: String(agreement.id),
+      name: agreement.name,
+      companyId: String(agreement.company?.id ?? ""),
+      type: agreement.type?.name ?? "Agreement",
+      billingCycle: oneTime
+        ? (cycles.find(isOneTimeBillingCycle)?.name ?? "One-Time")
+        : (cycle?.name ?? null),
+      startDate: agreement.startDate?.slice(0, 10) ?? null,
+      endDate: agreement.noEndingDateFlag ? null : (agreement.endDate?.slice(0, 10) ?? null),
+      status: agreement.cancelledFlag ? "Cancelled" : (agreement.agreementStatus ?? "Active"),
+      validFor,
+    };
+  }
+
+  /** Why an agreement cannot take new charges today: cancelled, expired, or not yet started. */
+  private runningProblem(agreement: Agreement): string | null {
+    const today = this.today();
+    if (agreement.cancelledFlag)
+      return `Agreement "${agreement.name}" is cancelled; choose an active agreement.`;
+    const end = agreement.noEndingDateFlag ? null : agreement.endDate?.slice(0, 10);
+    if (end && end < today)
+      return `Agreement "${agreement.name}" expired on ${end}; choose an agreement that is still running.`;
+    if (agreement.agreementStatus && !/^active$/i.test(agreement.agreementStatus)) {
+      return `Agreement "${agreement.name}" is ${agreement.agreementStatus}, not Active.`;
+    }
+    return null;
+  }
+}
