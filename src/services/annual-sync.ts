@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import os from "node:os";
 import { planAnnualLines, type AnnualPlan, type PlannedLine } from "../core/annual-plan.ts";
 import { listChargeEvents } from "../store/billing-repository.ts";
 import type { Store } from "../store/db.ts";
@@ -55,6 +56,20 @@ export class RunAlreadyActiveError extends Error {
 }
 
 const STALE_RUN_MS = 2 * 60_000;
+const OWNER = `${os.hostname()}:${process.pid}`;
+
+/** A run may be taken over when its process is gone: dead on this host, or silent for a while anywhere. */
+function ownerIsGone(owner: string, heartbeatAt: string, now: Date): boolean {
+  if (Date.parse(heartbeatAt) < now.getTime() - STALE_RUN_MS) return true;
+  const [host, pid] = owner.split(":");
+  if (host !== os.hostname() || !pid || Number(pid) === process.pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
 const MAX_WRITE_ATTEMPTS = 3;
 
 export type AnnualSyncDeps = {
@@ -329,6 +344,7 @@ export class AnnualSync {
           status: "running",
           started_at: this.now(),
           heartbeat_at: this.now(),
+          owner: OWNER,
           finished_at: null,
           written: 0,
           unchanged: 0,
@@ -344,7 +360,7 @@ export class AnnualSync {
     } catch (error) {
       const active = await store.db
         .selectFrom("sync_runs")
-        .select(["id", "heartbeat_at"])
+        .select(["id", "heartbeat_at", "owner"])
         .where("connection_id", "=", connectionId)
         .where("status", "=", "running")
         .executeTakeFirst();

@@ -190,6 +190,8 @@ export interface SyncRunsTable {
   status: RunStatus;
   started_at: string;
   heartbeat_at: string;
+  /** host:pid of the process running it, so a crashed run on this host can be taken over at once. */
+  owner: string;
   finished_at: string | null;
   written: number;
   unchanged: number;

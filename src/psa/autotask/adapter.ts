@@ -1,5 +1,6 @@
 import type { BillingMotion } from "../../core/billing.ts";
 import type { PlannedLine } from "../../core/annual-plan.ts";
+import { annualSkuCandidates, microsoftSku } from "../../core/product-identity.ts";
 import { assertHostAllowed } from "../../security/hosts.ts";
 import type { ConnectionDetails } from "../../services/connections.ts";
 import type { AdapterOptions } from "../factory.ts";
@@ -106,9 +107,9 @@ export class AutotaskAdapter implements PsaAdapter {
   }
 
   async matchProduct(line: PlannedLine): Promise<ProductMatch> {
-    const sku = `${line.productId}:${line.skuId}`;
+    const sku = microsoftSku(line.productId, line.skuId);
     const candidates = new Map<number, Product>();
-    for (const key of [`P1Y:A:${sku}`, sku]) {
+    for (const key of annualSkuCandidates(line.productId, line.skuId)) {
       for (const product of await this.productsBySku(key))
         if (product.isActive !== false) candidates.set(product.id, product);
       if (candidates.size > 0) break;

@@ -1,5 +1,6 @@
 import type { BillingMotion } from "../../core/billing.ts";
 import type { PlannedLine } from "../../core/annual-plan.ts";
+import { annualSkuCandidates, microsoftSku } from "../../core/product-identity.ts";
 import { PsaNotFoundError } from "../shared/errors.ts";
 import type {
   ConnectionTest,
@@ -109,11 +110,11 @@ export class ConnectWiseAdapter implements PsaAdapter {
   }
 
   async matchProduct(line: PlannedLine): Promise<ProductMatch> {
-    const sku = `${line.productId}:${line.skuId}`;
+    const sku = microsoftSku(line.productId, line.skuId);
     const candidates = new Map<number, CatalogItem>();
     const byIdentifier = this.settings.catalogMatch !== "vendor-sku";
     const byVendorSku = this.settings.catalogMatch !== "identifier";
-    for (const key of [`P1Y:A:${sku}`, sku]) {
+    for (const key of annualSkuCandidates(line.productId, line.skuId)) {
       if (byIdentifier)
         for (const item of await this.catalogBy("identifier", key)) candidates.set(item.id, item);
       if (byVendorSku)

@@ -51,6 +51,7 @@ export const sync: CspsyncMigration = {
       .addColumn("status", "text", (c) => c.notNull())
       .addColumn("started_at", t.instant, (c) => c.notNull())
       .addColumn("heartbeat_at", t.instant, (c) => c.notNull())
+      .addColumn("owner", "text", (c) => c.notNull())
       .addColumn("finished_at", t.instant)
       .addColumn("written", "integer", (c) => c.notNull().defaultTo(0))
       .addColumn("unchanged", "integer", (c) => c.notNull().defaultTo(0))
