@@ -70,6 +70,7 @@ function ownerIsGone(owner: string, heartbeatAt: string, now: Date): boolean {
     return (error as NodeJS.ErrnoException).code === "ESRCH";
   }
 }
+
 const MAX_WRITE_ATTEMPTS = 3;
 
 export type AnnualSyncDeps = {
@@ -365,8 +366,7 @@ export class AnnualSync {
         .where("status", "=", "running")
         .executeTakeFirst();
       if (!active) throw error;
-      // A run whose process died stops sending heartbeats; after a while another run may take over.
-      if (Date.parse(active.heartbeat_at) > this.clock().getTime() - STALE_RUN_MS)
+      if (!ownerIsGone(active.owner, active.heartbeat_at, this.clock()))
         throw new RunAlreadyActiveError(active.id);
       await store.db
         .updateTable("sync_runs")
