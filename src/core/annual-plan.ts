@@ -130,7 +130,10 @@ function retailTotal(event: ChargeEvent, seats: Dec, amount: Dec): Dec {
   if (event.kind === "conversion" || seats.isZero()) {
     return cost.isZero() ? amount : amount.times(list.times(prorationFactor(event)).dividedBy(cost));
   }
-  return list.times(prorationFactor(event)).times(seats).times(amount.isNegative() ? -1 : 1);
+  return list
+    .times(prorationFactor(event))
+    .times(seats)
+    .times(amount.isNegative() ? -1 : 1);
 }
 
 /** Share of the term the charge covers: 1 for a full-term purchase, days left / term days for a change. */

@@ -22,7 +22,11 @@ export type PsaAgreement = {
   validFor: Record<BillingMotion, TargetValidity>;
 };
 
-export type ConnectionTest = { ok: boolean; message: string; checks: { name: string; ok: boolean; message: string }[] };
+export type ConnectionTest = {
+  ok: boolean;
+  message: string;
+  checks: { name: string; ok: boolean; message: string }[];
+};
 
 export type ProductMatch = { ok: true; productRef: string; label: string } | { ok: false; reason: string };
 
@@ -30,18 +34,27 @@ export type WrittenRecord = { recordId: string };
 
 export interface PsaAdapter {
   readonly vendor: "connectwise" | "autotask";
+  /** How many writes may be in flight at once without tripping the PSA's limits. */
+  readonly writeConcurrency: number;
   testConnection(): Promise<ConnectionTest>;
   searchCompanies(name: string): Promise<PsaCompany[]>;
   getCompany(id: string): Promise<PsaCompany | null>;
   listAgreements(companyId: string): Promise<PsaAgreement[]>;
   /** Re-reads the agreement/contract and says whether annual charges may be written to it, and how to fix it if not. */
-  checkAnnualTarget(companyId: string, agreementId: string): Promise<{ ok: true; agreement: PsaAgreement } | { ok: false; reason: string }>;
+  checkAnnualTarget(
+    companyId: string,
+    agreementId: string,
+  ): Promise<{ ok: true; agreement: PsaAgreement } | { ok: false; reason: string }>;
   /** Finds the PSA product a planned line is billed as (catalog item, product or billing code). */
   matchProduct(line: PlannedLine): Promise<ProductMatch>;
   /** Looks a write up by its idempotency key, as stamped into the PSA record. */
   findAnnualLine(agreementId: string, writeKey: string): Promise<WrittenRecord | null>;
   /** Creates the addition / contract charge, stamping `line.writeKey` into it. */
-  writeAnnualLine(agreementId: string, line: PlannedLine, product: Extract<ProductMatch, { ok: true }>): Promise<WrittenRecord>;
+  writeAnnualLine(
+    agreementId: string,
+    line: PlannedLine,
+    product: Extract<ProductMatch, { ok: true }>,
+  ): Promise<WrittenRecord>;
   /** HTTP requests sent so far (benchmarks and run records). */
   requestCount(): number;
 }

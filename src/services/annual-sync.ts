@@ -71,7 +71,21 @@ function ownerIsGone(owner: string, heartbeatAt: string, now: Date): boolean {
   }
 }
 
-const MAX_WRITE_ATTEMPTS = 3;
+// Each retry follows a lookup that proved the previous attempt did not land, so retrying is safe; the cap only
+// stops a PSA that keeps failing from holding the run forever.
+const MAX_WRITE_ATTEMPTS = 5;
+
+async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}
 
 export type AnnualSyncDeps = {
   store: Store;
@@ -148,6 +162,7 @@ export class AnnualSync {
     const items: ItemResult[] = [];
     const heartbeat = setInterval(() => void this.heartbeat(runId), 20_000);
     try {
+      const writes: { mapping: Mapping; line: PlannedLine }[] = [];
       for (const planned of await this.plan(scope)) {
         if (planned.problem) {
           await this.record(runId, items, {
@@ -161,11 +176,12 @@ export class AnnualSync {
           });
           continue;
         }
-        for (const line of planned.plan.lines) {
-          await this.record(runId, items, await this.apply(runId, planned.mapping, line));
-          await this.heartbeat(runId);
-        }
+        for (const line of planned.plan.lines) writes.push({ mapping: planned.mapping, line });
       }
+      // Writes are independent of each other, so they run side by side up to what the PSA allows.
+      await forEachConcurrently(writes, this.deps.adapter.writeConcurrency, async ({ mapping, line }) => {
+        await this.record(runId, items, await this.apply(runId, mapping, line));
+      });
       return await this.finishRun(runId, items, this.deps.adapter.requestCount() - requestsBefore);
     } catch (error) {
       await this.record(runId, items, {

@@ -258,4 +258,56 @@ export interface Database {
   charge_lines: ChargeLinesTable;
   charge_events: ChargeEventsTable;
   import_line_occurrences: ImportLineOccurrencesTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  api_tokens: ApiTokensTable;
+  login_attempts: LoginAttemptsTable;
+}
+
+export type UserRole = "admin" | "viewer";
+
+export interface UsersTable {
+  id: string;
+  organization_id: string;
+  /** Stored lower-cased; login compares lower-cased input. */
+  email: string;
+  /** `scrypt$N$r$p$salt$hash` (base64url); never leaves the server. */
+  password_hash: string;
+  role: UserRole;
+  created_at: string;
+  updated_at: string;
+  last_login_at: string | null;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the session id in the cookie: a database leak does not yield usable sessions. */
+  id_hash: string;
+  organization_id: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: string;
+  last_seen_at: string;
+  /** Absolute end of the session, whatever the activity. */
+  expires_at: string;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  organization_id: string;
+  name: string;
+  role: UserRole;
+  /** SHA-256 of the token; the token itself is shown once, at creation. */
+  token_hash: string;
+  created_by: string | null;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface LoginAttemptsTable {
+  organization_id: string;
+  /** SHA-256 of the lower-cased e-mail and the client address. */
+  attempt_key: string;
+  failures: number;
+  last_failure_at: string;
+  locked_until: string | null;
 }

@@ -132,7 +132,7 @@ for (const dialect of DIALECTS) {
         { kind: "server-error", status: 500, method: "GET", nth: [4] },
         { kind: "drop-connection", method: "POST", path: "/additions", nth: [5] },
       ]);
-      assert.deepEqual([run.status, run.errors], ["success", 0]);
+      assert.deepEqual([run.status, run.errors], ["success", 0], JSON.stringify(run.items.filter((i) => i.outcome === "error").map((i) => i.message)));
       await assertExactlyOnce(s);
     });
 
@@ -172,7 +172,7 @@ for (const dialect of DIALECTS) {
           ).n,
         );
       for (let i = 0; i < 400 && (await attempted()) < 3; i++) await sleep(25);
-      assert.equal(await attempted(), 3, "the child reached the third write");
+      assert.ok((await attempted()) >= 3, "the child reached the third write");
       await sleep(200);
       child.kill("SIGKILL");
       await new Promise((resolve) => child.once("exit", resolve));

@@ -25,6 +25,8 @@ export type AutotaskAdapterSettings = { chargeProductId?: number; chargeBillingC
  */
 export class AutotaskAdapter implements PsaAdapter {
   readonly vendor = "autotask" as const;
+  /** Autotask allows 3 concurrent requests per endpoint and integration (autotask-api.md §11). */
+  readonly writeConcurrency = 3;
   private readonly client: AutotaskClient;
   private readonly settings: AutotaskAdapterSettings;
   private readonly today: () => string;

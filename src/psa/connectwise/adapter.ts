@@ -30,6 +30,8 @@ export type ConnectWiseAdapterSettings = {
  */
 export class ConnectWiseAdapter implements PsaAdapter {
   readonly vendor = "connectwise" as const;
+  /** The client's own connection cap; ConnectWise publishes no concurrency limit (connectwise-api.md §5.4). */
+  readonly writeConcurrency = 4;
   private readonly client: ConnectWiseClient;
   private readonly settings: ConnectWiseAdapterSettings;
   private readonly today: () => string;

@@ -1,0 +1,549 @@
+import { createHash, randomBytes, randomUUID, scrypt, timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+import type { Store } from "../store/db.ts";
+import type { UserRole, UsersTable } from "../store/schema.ts";
+
+/**
+ * Who may use cspsync over HTTP: users (e-mail + password, with a role), their login sessions, and API
+ * tokens for automation. Passwords are hashed with scrypt and a per-user salt; session ids and API tokens
+ * are stored only as SHA-256 hashes, so reading the database does not let anyone log in. Failed logins are
+ * counted per e-mail and client address, and lock that pair out for an exponentially growing time.
+ */
+export const ROLES = ["admin", "viewer"] as const satisfies readonly UserRole[];
+export type Role = UserRole;
+
+export type UserView = {
+  id: string;
+  email: string;
+  role: Role;
+  createdAt: string;
+  lastLoginAt: string | null;
+};
+
+export type TokenView = {
+  id: string;
+  name: string;
+  role: Role;
+  createdAt: string;
+  lastUsedAt: string | null;
+};
+
+export type SessionInfo = { user: UserView; csrfToken: string; expiresAt: string };
+export type NewSession = SessionInfo & { sessionId: string };
+
+export type AuthOptions = {
+  now?: () => Date;
+  /** A session unused for this long ends (default 12 hours). */
+  sessionIdleMs?: number;
+  /** A session ends this long after login, however active (default 7 days). */
+  sessionAbsoluteMs?: number;
+  /** Failed logins per e-mail and address before the pair is locked out (default 5). */
+  maxFailures?: number;
+  /** First lockout; each further failure doubles it (default 1 minute, at most `lockoutMaxMs`). */
+  lockoutBaseMs?: number;
+  lockoutMaxMs?: number;
+  /** Failures older than this are forgotten (default 24 hours). */
+  failureWindowMs?: number;
+  /** scrypt cost N (a power of two). Stored in each hash, so changing it keeps old passwords valid. */
+  passwordCost?: number;
+};
+
+const DEFAULTS = {
+  sessionIdleMs: 12 * 3_600_000,
+  sessionAbsoluteMs: 7 * 24 * 3_600_000,
+  maxFailures: 5,
+  lockoutBaseMs: 60_000,
+  lockoutMaxMs: 3_600_000,
+  failureWindowMs: 24 * 3_600_000,
+  passwordCost: 2 ** 15,
+};
+
+/** Writes of "last seen / last used" are skipped when the stored value is this fresh. */
+const TOUCH_INTERVAL_MS = 60_000;
+const SCRYPT_BLOCK_SIZE = 8;
+const SCRYPT_PARALLELISM = 1;
+const SCRYPT_KEY_LENGTH = 32;
+const TOKEN_PREFIX = "csps_";
+const SETUP_MARKER_KEY = "auth.setup_completed";
+
+export const emailSchema = z
+  .string()
+  .trim()
+  .max(254)
+  .pipe(z.email({ message: "email must be an e-mail address" }))
+  .transform((e) => e.toLowerCase());
+export const passwordSchema = z
+  .string()
+  .min(8, "password must have at least 8 characters")
+  .max(256, "password must have at most 256 characters");
+export const roleSchema = z.enum(ROLES);
+
+export class AuthInputError extends Error {
+  readonly field: string | undefined;
+  constructor(message: string, field?: string) {
+    super(message);
+    this.name = "AuthInputError";
+    this.field = field;
+  }
+}
+export class AuthConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AuthConflictError";
+  }
+}
+export class AuthNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AuthNotFoundError";
+  }
+}
+export class InvalidCredentialsError extends Error {
+  constructor() {
+    super("wrong e-mail or password");
+    this.name = "InvalidCredentialsError";
+  }
+}
+export class LoginLockedError extends Error {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super(`too many failed logins; try again in ${retryAfterSeconds} seconds`);
+    this.name = "LoginLockedError";
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+function randomToken(): string {
+  return randomBytes(32).toString("base64url");
+}
+
+/** Compares two strings in time independent of where they differ. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+function deriveKey(password: string, salt: Buffer, cost: number): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    scrypt(
+      password.normalize("NFC"),
+      salt,
+      SCRYPT_KEY_LENGTH,
+      { N: cost, r: SCRYPT_BLOCK_SIZE, p: SCRYPT_PARALLELISM, maxmem: 256 * cost * SCRYPT_BLOCK_SIZE },
+      (error, key) => (error ? reject(error) : resolve(key)),
+    ),
+  );
+}
+
+export async function hashPassword(password: string, cost: number = DEFAULTS.passwordCost): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await deriveKey(password, salt, cost);
+  return ["scrypt", cost, SCRYPT_BLOCK_SIZE, SCRYPT_PARALLELISM, salt.toString("base64url"), key.toString("base64url")].join("$");
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, cost, blockSize, parallelism, salt, hash] = stored.split("$");
+  if (scheme !== "scrypt" || !salt || !hash) return false;
+  if (Number(blockSize) !== SCRYPT_BLOCK_SIZE || Number(parallelism) !== SCRYPT_PARALLELISM) return false;
+  const expected = Buffer.from(hash, "base64url");
+  const actual = await deriveKey(password, Buffer.from(salt, "base64url"), Number(cost));
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+function toUserView(row: UsersTable): UserView {
+  return {
+    id: row.id,
+    email: row.email,
+    role: row.role,
+    createdAt: row.created_at,
+    lastLoginAt: row.last_login_at,
+  };
+}
+
+function parseInput<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new AuthInputError(result.error.issues[0]?.message ?? `${field} is invalid`, field);
+}
+
+export class AuthService {
+  private readonly store: Store;
+  private readonly organizationId: string;
+  private readonly options: typeof DEFAULTS;
+  private readonly clock: () => Date;
+  /** Hash checked for unknown e-mails, so a login takes as long whether or not the user exists. */
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(store: Store, organizationId: string, options: AuthOptions = {}) {
+    this.store = store;
+    this.organizationId = organizationId;
+    const { now, ...rest } = options;
+    this.options = { ...DEFAULTS, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
+    this.clock = now ?? (() => new Date());
+  }
+
+  private now(): Date {
+    return this.clock();
+  }
+
+  // ---- users -------------------------------------------------------------------------------------------
+
+  async needsSetup(): Promise<boolean> {
+    return (await this.userCount()) === 0;
+  }
+
+  async userCount(): Promise<number> {
+    const row = await this.store.db
+      .selectFrom("users")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async listUsers(): Promise<UserView[]> {
+    const rows = await this.store.db
+      .selectFrom("users")
+      .selectAll()
+      .where("organization_id", "=", this.organizationId)
+      .orderBy("email")
+      .execute();
+    return rows.map(toUserView);
+  }
+
+  async createUser(input: { email: string; password: string; role: Role }): Promise<UserView> {
+    const email = parseInput(emailSchema, input.email, "email");
+    const password = parseInput(passwordSchema, input.password, "password");
+    const role = parseInput(roleSchema, input.role, "role");
+    if (await this.findUserByEmail(email)) throw new AuthConflictError(`a user with e-mail ${email} already exists`);
+    const row = await this.userRow(email, await hashPassword(password, this.options.passwordCost), role);
+    try {
+      await this.store.db.insertInto("users").values(row).execute();
+    } catch (error) {
+      if (await this.findUserByEmail(email)) throw new AuthConflictError(`a user with e-mail ${email} already exists`);
+      throw error;
+    }
+    return toUserView(row);
+  }
+
+  /**
+   * Creates the first admin, once: a marker row written in the same transaction makes a second setup fail
+   * even when two arrive at the same moment.
+   */
+  async setup(input: { email: string; password: string }): Promise<UserView> {
+    const email = parseInput(emailSchema, input.email, "email");
+    const password = parseInput(passwordSchema, input.password, "password");
+    if (!(await this.needsSetup())) throw new AuthConflictError("setup is already complete");
+    const row = await this.userRow(email, await hashPassword(password, this.options.passwordCost), "admin");
+    try {
+      await this.store.db.transaction().execute(async (trx) => {
+        const existing = await trx
+          .selectFrom("users")
+          .select((eb) => eb.fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow();
+        if (Number(existing.n) > 0) throw new AuthConflictError("setup is already complete");
+        await trx
+          .insertInto("app_settings")
+          .values({
+            organization_id: this.organizationId,
+            key: SETUP_MARKER_KEY,
+            value: JSON.stringify(row.created_at),
+            updated_at: row.created_at,
+          })
+          .execute();
+        await trx.insertInto("users").values(row).execute();
+      });
+    } catch (error) {
+      if (error instanceof AuthConflictError) throw error;
+      if (!(await this.needsSetup())) throw new AuthConflictError("setup is already complete");
+      const marker = await this.store.db
+        .selectFrom("app_settings")
+        .select("key")
+        .where("organization_id", "=", this.organizationId)
+        .where("key", "=", SETUP_MARKER_KEY)
+        .executeTakeFirst();
+      if (marker) throw new AuthConflictError("setup is already complete");
+      throw error;
+    }
+    return toUserView(row);
+  }
+
+  /**
+   * Creates the first admin from CSPSYNC_ADMIN_EMAIL / CSPSYNC_ADMIN_PASSWORD when no user exists yet.
+   * An existing user base is never touched, so the variables may stay set.
+   */
+  async ensureAdminFromEnv(env: NodeJS.ProcessEnv): Promise<"created" | "exists" | "not-configured"> {
+    const email = env.CSPSYNC_ADMIN_EMAIL;
+    const password = env.CSPSYNC_ADMIN_PASSWORD;
+    if (!email && !password) return "not-configured";
+    if (!email || !password)
+      throw new AuthInputError("CSPSYNC_ADMIN_EMAIL and CSPSYNC_ADMIN_PASSWORD must be set together");
+    if (!(await this.needsSetup())) return "exists";
+    try {
+      await this.setup({ email, password });
+    } catch (error) {
+      if (error instanceof AuthConflictError) return "exists";
+      if (error instanceof AuthInputError)
+        throw new AuthInputError(`CSPSYNC_ADMIN_${error.field === "email" ? "EMAIL" : "PASSWORD"}: ${error.message}`);
+      throw error;
+    }
+    return "created";
+  }
+
+  /** Deletes a user and their sessions; the last admin cannot be deleted (nobody could administer cspsync). */
+  async deleteUser(id: string): Promise<void> {
+    const user = await this.store.db
+      .selectFrom("users")
+      .selectAll()
+      .where("organization_id", "=", this.organizationId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (!user) throw new AuthNotFoundError(`no user with id ${id}`);
+    if (user.role === "admin") {
+      const admins = await this.store.db
+        .selectFrom("users")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("organization_id", "=", this.organizationId)
+        .where("role", "=", "admin")
+        .executeTakeFirstOrThrow();
+      if (Number(admins.n) <= 1) throw new AuthConflictError("the last admin cannot be deleted");
+    }
+    await this.store.db.deleteFrom("sessions").where("user_id", "=", id).execute();
+    await this.store.db.deleteFrom("users").where("id", "=", id).execute();
+  }
+
+  private async userRow(email: string, passwordHash: string, role: Role): Promise<UsersTable> {
+    const now = this.now().toISOString();
+    return {
+      id: randomUUID(),
+      organization_id: this.organizationId,
+      email,
+      password_hash: passwordHash,
+      role,
+      created_at: now,
+      updated_at: now,
+      last_login_at: null,
+    };
+  }
+
+  private async findUserByEmail(email: string): Promise<UsersTable | undefined> {
+    return this.store.db.selectFrom("users").selectAll().where("email", "=", email).executeTakeFirst();
+  }
+
+  // ---- login and sessions ------------------------------------------------------------------------------
+
+  /**
+   * Checks the password and opens a session. Refused without checking anything while the e-mail and
+   * address pair is locked out; every failure counts towards (and lengthens) the lockout.
+   */
+  async login(emailInput: string, password: string, clientAddress: string): Promise<NewSession> {
+    const email = String(emailInput).trim().toLowerCase();
+    const attemptKey = sha256(`${email}\n${clientAddress}`);
+    const now = this.now();
+    const attempt = await this.store.db
+      .selectFrom("login_attempts")
+      .selectAll()
+      .where("organization_id", "=", this.organizationId)
+      .where("attempt_key", "=", attemptKey)
+      .executeTakeFirst();
+    if (attempt?.locked_until && Date.parse(attempt.locked_until) > now.getTime())
+      throw new LoginLockedError(Math.ceil((Date.parse(attempt.locked_until) - now.getTime()) / 1000));
+    const user = await this.findUserByEmail(email);
+    const valid = user
+      ? await verifyPassword(password, user.password_hash)
+      : (await verifyPassword(password, await this.dummyPasswordHash())) && false;
+    if (!user || !valid) {
+      await this.recordFailure(attemptKey, now);
+      throw new InvalidCredentialsError();
+    }
+    await this.store.db
+      .deleteFrom("login_attempts")
+      .where("organization_id", "=", this.organizationId)
+      .where("attempt_key", "=", attemptKey)
+      .execute();
+    await this.store.db
+      .updateTable("users")
+      .set({ last_login_at: now.toISOString() })
+      .where("id", "=", user.id)
+      .execute();
+    return this.openSession({ ...user, last_login_at: now.toISOString() });
+  }
+
+  /** Opens a session for a user who has just proven who they are (login, or the setup that created them). */
+  async openSession(user: UsersTable | UserView): Promise<NewSession> {
+    const view = "password_hash" in user ? toUserView(user) : user;
+    const sessionId = randomToken();
+    const csrfToken = randomToken();
+    const now = this.now();
+    const expiresAt = new Date(now.getTime() + this.options.sessionAbsoluteMs).toISOString();
+    await this.store.db
+      .insertInto("sessions")
+      .values({
+        id_hash: sha256(sessionId),
+        organization_id: this.organizationId,
+        user_id: view.id,
+        csrf_token: csrfToken,
+        created_at: now.toISOString(),
+        last_seen_at: now.toISOString(),
+        expires_at: expiresAt,
+      })
+      .execute();
+    return { sessionId, csrfToken, expiresAt, user: view };
+  }
+
+  /** The session behind a cookie value, or null when it is unknown, idle too long, or past its end. */
+  async resolveSession(sessionId: string): Promise<SessionInfo | null> {
+    if (!sessionId) return null;
+    const idHash = sha256(sessionId);
+    const row = await this.store.db
+      .selectFrom("sessions")
+      .innerJoin("users", "users.id", "sessions.user_id")
+      .selectAll("users")
+      .select(["sessions.csrf_token", "sessions.last_seen_at", "sessions.expires_at"])
+      .where("sessions.id_hash", "=", idHash)
+      .where("sessions.organization_id", "=", this.organizationId)
+      .executeTakeFirst();
+    if (!row) return null;
+    const now = this.now().getTime();
+    const idleEnd = Date.parse(row.last_seen_at) + this.options.sessionIdleMs;
+    if (Date.parse(row.expires_at) <= now || idleEnd <= now) {
+      await this.store.db.deleteFrom("sessions").where("id_hash", "=", idHash).execute();
+      return null;
+    }
+    if (now - Date.parse(row.last_seen_at) >= TOUCH_INTERVAL_MS)
+      await this.store.db
+        .updateTable("sessions")
+        .set({ last_seen_at: new Date(now).toISOString() })
+        .where("id_hash", "=", idHash)
+        .execute();
+    return { user: toUserView(row), csrfToken: row.csrf_token, expiresAt: row.expires_at };
+  }
+
+  async endSession(sessionId: string): Promise<void> {
+    await this.store.db.deleteFrom("sessions").where("id_hash", "=", sha256(sessionId)).execute();
+  }
+
+  private async recordFailure(attemptKey: string, now: Date): Promise<void> {
+    const db = this.store.db;
+    const stamp = now.toISOString();
+    // Failures long past are forgotten, unless their lockout still runs.
+    await db
+      .deleteFrom("login_attempts")
+      .where("organization_id", "=", this.organizationId)
+      .where("attempt_key", "=", attemptKey)
+      .where("last_failure_at", "<", new Date(now.getTime() - this.options.failureWindowMs).toISOString())
+      .where((eb) => eb.or([eb("locked_until", "is", null), eb("locked_until", "<", stamp)]))
+      .execute();
+    // An atomic increment: parallel guesses cannot slip past the counter.
+    await db
+      .insertInto("login_attempts")
+      .values({
+        organization_id: this.organizationId,
+        attempt_key: attemptKey,
+        failures: 1,
+        last_failure_at: stamp,
+        locked_until: null,
+      })
+      .onConflict((oc) =>
+        oc.columns(["organization_id", "attempt_key"]).doUpdateSet((eb) => ({
+          failures: eb("login_attempts.failures", "+", 1),
+          last_failure_at: stamp,
+        })),
+      )
+      .execute();
+    const row = await db
+      .selectFrom("login_attempts")
+      .select("failures")
+      .where("organization_id", "=", this.organizationId)
+      .where("attempt_key", "=", attemptKey)
+      .executeTakeFirstOrThrow();
+    const failures = Number(row.failures);
+    if (failures < this.options.maxFailures) return;
+    const lockMs = Math.min(
+      this.options.lockoutBaseMs * 2 ** Math.min(failures - this.options.maxFailures, 30),
+      this.options.lockoutMaxMs,
+    );
+    await db
+      .updateTable("login_attempts")
+      .set({ locked_until: new Date(now.getTime() + lockMs).toISOString() })
+      .where("organization_id", "=", this.organizationId)
+      .where("attempt_key", "=", attemptKey)
+      .execute();
+  }
+
+  private dummyPasswordHash(): Promise<string> {
+    this.dummyHash ??= hashPassword(randomToken(), this.options.passwordCost);
+    return this.dummyHash;
+  }
+
+  // ---- API tokens --------------------------------------------------------------------------------------
+
+  async listTokens(): Promise<TokenView[]> {
+    const rows = await this.store.db
+      .selectFrom("api_tokens")
+      .selectAll()
+      .where("organization_id", "=", this.organizationId)
+      .orderBy("created_at")
+      .orderBy("name")
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      role: r.role,
+      createdAt: r.created_at,
+      lastUsedAt: r.last_used_at,
+    }));
+  }
+
+  /** Creates a token; its value is returned here once and stored only as a hash. */
+  async createToken(input: { name: string; role: Role }, createdBy: string | null): Promise<TokenView & { token: string }> {
+    const name = parseInput(z.string().trim().min(1, "name must not be empty").max(100), input.name, "name");
+    const role = parseInput(roleSchema, input.role, "role");
+    const token = `${TOKEN_PREFIX}${randomToken()}`;
+    const row = {
+      id: randomUUID(),
+      organization_id: this.organizationId,
+      name,
+      role,
+      token_hash: sha256(token),
+      created_by: createdBy,
+      created_at: this.now().toISOString(),
+      last_used_at: null,
+    };
+    await this.store.db.insertInto("api_tokens").values(row).execute();
+    return { id: row.id, name, role, createdAt: row.created_at, lastUsedAt: null, token };
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    const result = await this.store.db
+      .deleteFrom("api_tokens")
+      .where("organization_id", "=", this.organizationId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0) throw new AuthNotFoundError(`no API token with id ${id}`);
+  }
+
+  async resolveToken(token: string): Promise<TokenView | null> {
+    if (!token.startsWith(TOKEN_PREFIX)) return null;
+    const row = await this.store.db
+      .selectFrom("api_tokens")
+      .selectAll()
+      .where("token_hash", "=", sha256(token))
+      .executeTakeFirst();
+    if (!row) return null;
+    const now = this.now();
+    if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) >= TOUCH_INTERVAL_MS) {
+      await this.store.db
+        .updateTable("api_tokens")
+        .set({ last_used_at: now.toISOString() })
+        .where("id", "=", row.id)
+        .execute();
+      row.last_used_at = now.toISOString();
+    }
+    return { id: row.id, name: row.name, role: row.role, createdAt: row.created_at, lastUsedAt: row.last_used_at };
+  }
+}
