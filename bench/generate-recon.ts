@@ -182,3 +182,52 @@ export async function generateRecon(file: string, lines: number): Promise<void> 
   out.end();
   await once(out, "finish");
 }
+
+/** A month of annual up-front purchases: `perCustomer` subscriptions for each of `customers` tenants. */
+export async function generateAnnualRecon(
+  file: string,
+  customers: number,
+  perCustomer: number,
+): Promise<string[]> {
+  const out = fs.createWriteStream(file);
+  const tenants: string[] = [];
+  out.write(RECON_COLUMN_NAMES.join(",") + "\r\n");
+  for (let c = 1; c <= customers; c++) {
+    const tenant = guid(c, "a11a0000");
+    tenants.push(tenant);
+    for (let i = 0; i < perCustomer; i++) {
+      const [productId, skuId, product, unit] = PRODUCTS[i % PRODUCTS.length]!;
+      const seats = 1 + ((c * 7 + i * 3) % 25);
+      const price = new Dec(unit).times(12).toFixed();
+      const day = 1 + (i % 28);
+      const row: Record<string, string> = {
+        PartnerId: "0e195b37-4574-4539-bc42-0e539b9684c0",
+        CustomerId: tenant,
+        CustomerName: `Annual Customer ${c}`,
+        InvoiceNumber: "G300000001",
+        ProductId: productId,
+        SkuId: skuId,
+        SkuName: product,
+        ProductName: product,
+        ChargeType: "new",
+        UnitPrice: price,
+        EffectiveUnitPrice: price,
+        Quantity: String(seats),
+        BillableQuantity: String(seats),
+        Subtotal: new Dec(price).times(seats).toFixed(2),
+        Total: new Dec(price).times(seats).toFixed(2),
+        Currency: "USD",
+        SubscriptionId: guid(c * 1000 + i, "5ab5a000"),
+        ChargeStartDate: `6/${day}/2024`,
+        ChargeEndDate: `6/${day - 1 || 30}/2025`,
+        SubscriptionStartDate: `6/${day}/2024`,
+        SubscriptionEndDate: `6/${day - 1 || 30}/2025`,
+        BillingFrequency: "",
+      };
+      out.write(RECON_COLUMN_NAMES.map((col) => csv(row[col] ?? "")).join(",") + "\r\n");
+    }
+  }
+  out.end();
+  await once(out, "finish");
+  return tenants;
+}
