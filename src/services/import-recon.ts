@@ -19,6 +19,8 @@ import type { Store } from "../store/db.ts";
 import { DEFAULT_ORGANIZATION_ID } from "../store/migrations/0001_foundation.ts";
 import type { ChargeEventsTable, ChargeLinesTable, Database } from "../store/schema.ts";
 import { eventRow, lineRowToEventLine } from "../store/billing-rows.ts";
+import { insertIgnoringConflicts } from "../store/bulk-insert.ts";
+import type { Dialect } from "../store/db.ts";
 
 export type ImportStatus = "imported" | "rejected" | "empty";
 
@@ -101,7 +103,7 @@ export async function importReconFile(
     fileName = recon.file;
     await store.db.transaction().execute(async (trx) => {
       await insertImportRow(trx, { importId, organizationId, fileName, format: recon.format, startedAt });
-      const writer = new BatchWriter(trx, organizationId, importId, totals);
+      const writer = new BatchWriter(trx, store.dialect, organizationId, importId, totals);
       let batch: ChargeLine[] = [];
       for await (const { row, fields } of recon.rows) {
         batch.push(toChargeLine(fields, recon.mapping, recon.file, row));
@@ -213,10 +215,18 @@ class BatchWriter {
   private readonly organizationId: string;
   private readonly importId: string;
   private readonly totals: FileTotals;
+  private readonly dialect: Dialect;
   private readonly now = new Date().toISOString();
 
-  constructor(trx: Transaction<Database>, organizationId: string, importId: string, totals: FileTotals) {
+  constructor(
+    trx: Transaction<Database>,
+    dialect: Dialect,
+    organizationId: string,
+    importId: string,
+    totals: FileTotals,
+  ) {
     this.trx = trx;
+    this.dialect = dialect;
     this.organizationId = organizationId;
     this.importId = importId;
     this.totals = totals;
@@ -364,23 +374,24 @@ class BatchWriter {
   }
 
   private async insertLines(rows: ChargeLinesTable[]): Promise<Set<string>> {
-    const inserted = await this.trx
-      .insertInto("charge_lines")
-      .values(rows)
-      .onConflict((oc) => oc.columns(["organization_id", "line_key"]).doNothing())
-      .returning("line_key")
-      .execute();
-    return new Set(inserted.map((r) => r.line_key));
+    const keys = await insertIgnoringConflicts(
+      this.trx,
+      this.dialect,
+      "charge_lines",
+      rows,
+      ["organization_id", "line_key"],
+      "line_key",
+    );
+    return new Set(keys);
   }
 
   private async insertEvents(events: ChargeEvent[]): Promise<void> {
     if (events.length === 0) return;
     const rows: ChargeEventsTable[] = events.map((event) => eventRow(this.organizationId, event));
-    await this.trx
-      .insertInto("charge_events")
-      .values(rows)
-      .onConflict((oc) => oc.columns(["organization_id", "event_key"]).doNothing())
-      .execute();
+    await insertIgnoringConflicts(this.trx, this.dialect, "charge_events", rows, [
+      "organization_id",
+      "event_key",
+    ]);
     this.totals.newEvents += events.length;
   }
 
