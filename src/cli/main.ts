@@ -20,6 +20,7 @@ import {
   syncHelp,
 } from "./commands/sync.ts";
 import { emulatorCommand, emulatorHelp } from "./commands/emulator.ts";
+import { workerCommand, workerHelp } from "./commands/worker.ts";
 import { UsageError } from "./output.ts";
 
 type Command = { run: (argv: string[]) => Promise<number>; help: string; summary: string };

@@ -38,4 +38,6 @@ export {
   dailyCron,
   installDailyCheckSchedule,
   removeDailyCheckSchedule,
+  type DailyCheckOptions,
+  type DailyCheckSchedule,
 } from "./scheduler.ts";

@@ -91,8 +91,9 @@ export function createPgBossQueue(
   options: PgBossQueueOptions = {},
 ): PgBossJobQueue {
   const schema = options.schema ?? "pgboss";
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,49}$/.test(schema))
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,49}$/.test(schema)) {
     throw new RangeError(`Invalid pg-boss schema name "${schema}"`);
+  }
   const leaseSeconds = options.leaseSeconds ?? 60;
   if (!Number.isInteger(leaseSeconds) || leaseSeconds < 1) {
     throw new RangeError("leaseSeconds must be a whole number ≥ 1 for pg-boss");
@@ -207,6 +208,7 @@ export function createPgBossQueue(
       parseCron(cron);
       const timeZone = assertTimeZone(tz);
       resolveSendOptions(sendOptions);
+      encodeJobData(data); // refuse data that would not survive the JSON trip before storing anything
       const relayQueue = scheduleQueueName(scheduleName);
       await whenReady();
       knownQueues.delete(relayQueue); // it may have been deleted by an unschedule elsewhere

@@ -1,7 +1,8 @@
 import { parseArgs } from "node:util";
 import { importReconFile, type ImportSummary } from "../../services/import-recon.ts";
 import { MOTION_LABELS, BILLING_MOTIONS } from "../../core/billing.ts";
-import { withStore } from "../context.ts";
+import { withApp } from "./connections.ts";
+import { enqueueChecksAfterImport, openJobQueue } from "../../services/sync-worker.ts";
 import { printJson, progressBar, UsageError } from "../output.ts";
 
 export const importHelp = `cspsync import FILE... [--json] [--delimiter CHAR] [--db URL]
@@ -18,7 +19,9 @@ export async function importCommand(argv: string[]): Promise<number> {
   });
   if (positionals.length === 0) throw new UsageError("import needs at least one FILE");
   const delimiter = values.delimiter === "tab" || values.delimiter === "\\t" ? "\t" : values.delimiter;
-  const summaries: ImportSummary[] = await withStore(values.db, async (store) => {
+  let queuedChecks = 0;
+  const summaries: ImportSummary[] = await withApp(values.db, async (app) => {
+    const store = app.store;
     const results: ImportSummary[] = [];
     for (const file of positionals) {
       const bar = values.json ? progressBar("") : progressBar(file);
@@ -37,10 +40,20 @@ export async function importCommand(argv: string[]): Promise<number> {
         bar.finish();
       }
     }
+    const queue = openJobQueue(app);
+    try {
+      queuedChecks = await enqueueChecksAfterImport(app, queue, results);
+    } finally {
+      await queue.stop();
+    }
     return results;
   });
-  if (values.json) printJson({ files: summaries });
-  else for (const summary of summaries) process.stdout.write(describeImport(summary));
+  if (values.json) printJson({ files: summaries, queuedChecks });
+  else {
+    for (const summary of summaries) process.stdout.write(describeImport(summary));
+    if (queuedChecks > 0)
+      console.log(`New annual charges: queued a Seat-based Annual check for ${queuedChecks} connection(s).`);
+  }
   return summaries.some((s) => s.status === "rejected") ? 1 : 0;
 }
 

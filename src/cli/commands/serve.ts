@@ -1,0 +1,98 @@
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { createApp } from "../../app.ts";
+import { DEFAULT_MAX_UPLOAD_BYTES, startServer } from "../../http/server.ts";
+import { UsageError } from "../output.ts";
+
+export const serveHelp = `cspsync serve [--port N] [--host H] [--db URL] [--trust-proxy]
+
+Serves the web app and the HTTP API (OpenAPI document at /api/openapi.json, docs at /api/docs).
+On a fresh database, open the printed address to create the first admin, or set CSPSYNC_ADMIN_EMAIL and
+CSPSYNC_ADMIN_PASSWORD to have it created at start.
+
+  --port N        port to listen on (default CSPSYNC_PORT or 8080; 0 picks a free one)
+  --host H        address to listen on (default CSPSYNC_HOST or 127.0.0.1; 0.0.0.0 for every interface)
+  --trust-proxy   trust X-Forwarded-For/-Proto from a reverse proxy (or CSPSYNC_TRUST_PROXY=1)
+
+Uploads are limited to CSPSYNC_MAX_UPLOAD_BYTES per file (default 2 GiB). Stop with Ctrl+C.`;
+
+const envSchema = z.object({
+  CSPSYNC_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  CSPSYNC_HOST: z.string().min(1).optional(),
+  CSPSYNC_TRUST_PROXY: z.enum(["0", "1", "true", "false"]).optional(),
+  CSPSYNC_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().optional(),
+});
+
+function parsePort(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be a number from 0 to 65535, not "${value}"`);
+  return port;
+}
+
+function untilStopped(): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      resolve(signal);
+    };
+    const onInt = () => stop("SIGINT");
+    const onTerm = () => stop("SIGTERM");
+    process.once("SIGINT", onInt);
+    process.once("SIGTERM", onTerm);
+  });
+}
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      db: { type: "string" },
+      "trust-proxy": { type: "boolean" },
+    },
+  });
+  const env = envSchema.safeParse(process.env);
+  if (!env.success) {
+    const issue = env.error.issues[0];
+    throw new UsageError(`invalid environment variable ${String(issue?.path[0])}: ${issue?.message}`);
+  }
+  const port = parsePort(values.port, env.data.CSPSYNC_PORT ?? 8080);
+  const host = values.host ?? env.data.CSPSYNC_HOST ?? "127.0.0.1";
+  const trustProxy = values["trust-proxy"] ?? ["1", "true"].includes(env.data.CSPSYNC_TRUST_PROXY ?? "");
+
+  const app = await createApp(values.db ? { databaseUrl: values.db } : {});
+  let running;
+  try {
+    running = await startServer(app, {
+      port,
+      host,
+      trustProxy,
+      maxUploadBytes: env.data.CSPSYNC_MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES,
+    });
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  console.log(
+    `cspsync is serving ${app.store.describe} at ${running.url} (API docs: ${running.url}/api/docs)`,
+  );
+  const needsSetup =
+    Number(
+      (
+        await app.store.db
+          .selectFrom("users")
+          .select((eb) => eb.fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    ) === 0;
+  if (needsSetup) console.log(`No user yet: open ${running.url} to create the first admin.`);
+  const signal = await untilStopped();
+  console.log(`${signal}: stopping.`);
+  await running.close();
+  await app.close();
+  return 0;
+}

@@ -1,0 +1,128 @@
+import { afterEach, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { importReconFile } from "../../src/services/import-recon.ts";
+import {
+  startConnectWiseEmulator,
+  type ConnectWiseEmulator,
+} from "../../src/psa/connectwise/emulator/index.ts";
+import { DAILY_CHECK_JOB } from "../../src/jobs/index.ts";
+import {
+  enqueueChecksAfterImport,
+  startSyncWorker,
+  type SyncWorker,
+} from "../../src/services/sync-worker.ts";
+import { AppSettingsService } from "../../src/services/app-settings.ts";
+import type { App } from "../../src/app.ts";
+import { DIALECTS } from "../support/stores.ts";
+import { createTestApp, hostOf } from "../support/app.ts";
+import { CONTOSO, baseRow, writeCsv } from "../support/recon-builder.ts";
+import os from "node:os";
+import fs from "node:fs";
+
+const SAMPLE = path.resolve(import.meta.dirname, "../../samples/nce-reconciliation-2024-06.csv");
+
+async function waitForRuns(app: App, count: number) {
+  for (let i = 0; i < 600; i++) {
+    const runs = await app.store.db
+      .selectFrom("sync_runs")
+      .selectAll()
+      .where("status", "!=", "running")
+      .orderBy("started_at")
+      .execute();
+    if (runs.length >= count) return runs;
+    await sleep(50);
+  }
+  throw new Error(`expected ${count} finished runs`);
+}
+
+for (const dialect of DIALECTS) {
+  describe(`background sync jobs (${dialect})`, () => {
+    let emulator: ConnectWiseEmulator;
+    let worker: SyncWorker | undefined;
+    let cleanup: () => Promise<void>;
+    afterEach(async () => {
+      await worker?.stop();
+      await cleanup();
+      await emulator.close();
+    });
+
+    async function setUp() {
+      emulator = await startConnectWiseEmulator({ seed: "demo" });
+      const created = await createTestApp(dialect, [hostOf(emulator.url)]);
+      cleanup = created.cleanup;
+      const app = created.app;
+      await importReconFile(app.store, SAMPLE);
+      const connection = await app.connections.create({
+        vendor: "connectwise",
+        name: "CW",
+        config: {
+          site: emulator.url,
+          companyId: emulator.credentials.companyId,
+          publicKey: emulator.credentials.publicKey,
+          clientId: "00000000-0000-4000-8000-00000000c11e",
+        },
+        secrets: { privateKey: emulator.credentials.privateKey },
+        settings: { fallbackCatalogItem: "O365-E1" },
+      });
+      await app.connections.update(connection.id, { seatAnnualEnabled: true });
+      const adapter = await app.adapterFor(connection.id);
+      const [company] = await adapter.searchCompanies("Contoso");
+      const annual = (await adapter.listAgreements(company!.id)).find((a) => a.validFor["seat-annual"].ok)!;
+      await app.mappings.save(
+        connection.id,
+        CONTOSO.id,
+        "seat-annual",
+        { psaCompanyId: company!.id, agreementId: annual.id },
+        adapter,
+      );
+      return app;
+    }
+
+    it("the daily check, installed at the configured time and zone, queues and runs each enabled connection's sync", async () => {
+      const app = await setUp();
+      await new AppSettingsService(app.store, app.organizationId).set({
+        dailySyncTime: "05:30",
+        timeZone: "Europe/Amsterdam",
+      });
+      worker = await startSyncWorker(app);
+      const schedule = await worker.reschedule();
+      assert.deepEqual([schedule.cron, schedule.timeZone], ["30 5 * * *", "Europe/Amsterdam"]);
+      const installed = await worker.queue.schedules();
+      assert.ok(installed.some((s) => s.cron === "30 5 * * *" && s.timeZone === "Europe/Amsterdam"));
+      // Fire the check now instead of waiting for 05:30.
+      await worker.queue.send(DAILY_CHECK_JOB, {});
+      const [run] = await waitForRuns(app, 1);
+      assert.deepEqual([run!.trigger, run!.status, Number(run!.written)], ["schedule", "success", 8]);
+    });
+
+    it("an import with new annual charges queues a check right away; one without queues nothing", async () => {
+      const app = await setUp();
+      worker = await startSyncWorker(app);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-worker-"));
+      const monthlyOnly = await importReconFile(
+        app.store,
+        writeCsv(path.join(dir, "monthly.csv"), [
+          baseRow({ InvoiceNumber: "G9", SubscriptionId: "99999999-0000-4000-8000-000000000001" }),
+        ]),
+      );
+      assert.equal(await enqueueChecksAfterImport(app, worker.queue, [monthlyOnly]), 0);
+      const annual = baseRow({
+        InvoiceNumber: "G9",
+        SubscriptionId: "99999999-0000-4000-8000-000000000002",
+        BillingFrequency: "",
+        SubscriptionEndDate: "6/17/2025",
+        ChargeEndDate: "6/17/2025",
+        UnitPrice: "150",
+        EffectiveUnitPrice: "150",
+        Subtotal: "1500",
+        Total: "1500",
+      });
+      const withAnnual = await importReconFile(app.store, writeCsv(path.join(dir, "annual.csv"), [annual]));
+      assert.equal(await enqueueChecksAfterImport(app, worker.queue, [withAnnual]), 1);
+      const [run] = await waitForRuns(app, 1);
+      assert.deepEqual([run!.trigger, run!.status, Number(run!.written)], ["import", "success", 9]);
+    });
+  });
+}
