@@ -70,7 +70,8 @@ async function jobTablesExist(store: Store): Promise<boolean> {
   return names.has("job_queue") && names.has("job_schedules");
 }
 
-async function createJobTables(db: JobDb): Promise<void> {
+/** The local driver's schema; migration 0004 runs it, so every database has the tables from the start. */
+export async function createJobTables(db: JobDb): Promise<void> {
   await db.schema
     .createTable("job_queue")
     .ifNotExists()
