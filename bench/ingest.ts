@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -7,8 +7,9 @@ import { generateRecon } from "./generate-recon.ts";
 
 /**
  * npm run bench:ingest -- --lines 1000000
- * Generates a synthetic reconciliation CSV and measures, each in a fresh process: (a) the bare CSV parser
- * over the file, (b) a full import into a new SQLite database. Reports lines/s, peak RSS and the ratio.
+ * Generates a synthetic reconciliation CSV and measures, each in its own process under GNU time: (a) the bare
+ * CSV parser (csv-parse) over the file, (b) the real `cspsync import` into a new SQLite database. Reports
+ * lines/s, peak RSS and the ratio of the two rates.
  */
 const { values } = parseArgs({
   options: { lines: { type: "string", default: "1000000" }, keep: { type: "boolean" } },
@@ -16,34 +17,44 @@ const { values } = parseArgs({
 const lines = Number(values.lines);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-bench-"));
 const file = path.join(dir, `recon-${lines}.csv`);
+const BIN = path.resolve(import.meta.dirname, "../bin/cspsync.js");
+// The V8 settings bin/cspsync.js runs with, so both measurements are taken under the same conditions.
+const NODE_FLAGS = ["--max-semi-space-size=8"];
 
-type Result = { mode: string; lines: number; seconds: number; peakRssMb: number };
-function measure(...args: string[]): Result {
-  const output = execFileSync(
-    process.execPath,
-    [path.join(import.meta.dirname, "ingest-worker.ts"), ...args],
-    {
-      encoding: "utf8",
-      maxBuffer: 1 << 20,
-    },
-  );
-  return JSON.parse(output.trim().split("\n").at(-1)!) as Result;
+type Result = { lines: number; seconds: number; peakRssMb: number };
+
+function measure(args: string[], linesFrom: (stdout: string) => number): Result {
+  const run = spawnSync("/usr/bin/time", ["-f", "TIME %e %M", process.execPath, ...NODE_FLAGS, ...args], {
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+  });
+  const timing = /TIME ([\d.]+) (\d+)/.exec(run.stderr);
+  if (run.status !== 0 || !timing)
+    throw new Error(`measurement failed (exit ${run.status}): ${run.stderr.slice(-2000)}`);
+  return { lines: linesFrom(run.stdout), seconds: Number(timing[1]), peakRssMb: Number(timing[2]) / 1024 };
 }
 
 console.log(`generating ${lines.toLocaleString("en-US")} lines…`);
 await generateRecon(file, lines);
 const sizeMb = fs.statSync(file).size / 1024 / 1024;
-const parse = measure("parse", file);
-const full = measure("import", file, `sqlite:${path.join(dir, "bench.db")}`);
+const parse = measure([path.join(import.meta.dirname, "parse-only.ts"), file], (out) => Number(out.trim()));
+const full = measure(
+  [BIN, "import", file, "--json", "--db", `sqlite:${path.join(dir, "bench.db")}`],
+  (out) => {
+    const summary = JSON.parse(out) as { files: { lines: number; status: string }[] };
+    if (summary.files[0]?.status !== "imported") throw new Error(`import failed: ${out.slice(0, 500)}`);
+    return summary.files[0].lines;
+  },
+);
 const rate = (r: Result) => r.lines / r.seconds;
-const rows = [
+const cpu = os.cpus();
+console.log(
+  `\nfile: ${sizeMb.toFixed(0)} MB, ${lines.toLocaleString("en-US")} lines; node ${process.version}; ${cpu.length} × ${cpu[0]?.model ?? "cpu"}; load ${os.loadavg()[0]!.toFixed(1)}`,
+);
+for (const [label, r] of [
   ["bare CSV parser (csv-parse)", parse],
   ["cspsync import into SQLite", full],
-] as const;
-console.log(
-  `\nfile: ${sizeMb.toFixed(0)} MB, ${lines.toLocaleString("en-US")} lines; node ${process.version}; ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}`,
-);
-for (const [label, r] of rows) {
+] as const) {
   console.log(
     `${label.padEnd(30)} ${Math.round(rate(r)).toLocaleString("en-US").padStart(10)} lines/s  ${r.seconds.toFixed(1).padStart(6)} s  peak RSS ${r.peakRssMb.toFixed(0)} MB`,
   );
