@@ -21,6 +21,7 @@ import {
 } from "./commands/sync.ts";
 import { emulatorCommand, emulatorHelp } from "./commands/emulator.ts";
 import { workerCommand, workerHelp } from "./commands/worker.ts";
+import { serveCommand, serveHelp } from "./commands/serve.ts";
 import { UsageError } from "./output.ts";
 
 type Command = { run: (argv: string[]) => Promise<number>; help: string; summary: string };

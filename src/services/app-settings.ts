@@ -93,7 +93,9 @@ export class AppSettingsService {
         await trx
           .insertInto("app_settings")
           .values({ organization_id: this.organizationId, key: KEYS[field], value, updated_at: updatedAt })
-          .onConflict((oc) => oc.columns(["organization_id", "key"]).doUpdateSet({ value, updated_at: updatedAt }))
+          .onConflict((oc) =>
+            oc.columns(["organization_id", "key"]).doUpdateSet({ value, updated_at: updatedAt }),
+          )
           .execute();
       }
     });

@@ -143,7 +143,14 @@ function deriveKey(password: string, salt: Buffer, cost: number): Promise<Buffer
 export async function hashPassword(password: string, cost: number = DEFAULTS.passwordCost): Promise<string> {
   const salt = randomBytes(16);
   const key = await deriveKey(password, salt, cost);
-  return ["scrypt", cost, SCRYPT_BLOCK_SIZE, SCRYPT_PARALLELISM, salt.toString("base64url"), key.toString("base64url")].join("$");
+  return [
+    "scrypt",
+    cost,
+    SCRYPT_BLOCK_SIZE,
+    SCRYPT_PARALLELISM,
+    salt.toString("base64url"),
+    key.toString("base64url"),
+  ].join("$");
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
@@ -183,7 +190,10 @@ export class AuthService {
     this.store = store;
     this.organizationId = organizationId;
     const { now, ...rest } = options;
-    this.options = { ...DEFAULTS, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
+    this.options = {
+      ...DEFAULTS,
+      ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
+    };
     this.clock = now ?? (() => new Date());
   }
 
@@ -219,12 +229,14 @@ export class AuthService {
     const email = parseInput(emailSchema, input.email, "email");
     const password = parseInput(passwordSchema, input.password, "password");
     const role = parseInput(roleSchema, input.role, "role");
-    if (await this.findUserByEmail(email)) throw new AuthConflictError(`a user with e-mail ${email} already exists`);
-    const row = await this.userRow(email, await hashPassword(password, this.options.passwordCost), role);
+    if (await this.findUserByEmail(email))
+      throw new AuthConflictError(`a user with e-mail ${email} already exists`);
+    const row = this.userRow(email, await hashPassword(password, this.options.passwordCost), role);
     try {
       await this.store.db.insertInto("users").values(row).execute();
     } catch (error) {
-      if (await this.findUserByEmail(email)) throw new AuthConflictError(`a user with e-mail ${email} already exists`);
+      if (await this.findUserByEmail(email))
+        throw new AuthConflictError(`a user with e-mail ${email} already exists`);
       throw error;
     }
     return toUserView(row);
@@ -238,7 +250,7 @@ export class AuthService {
     const email = parseInput(emailSchema, input.email, "email");
     const password = parseInput(passwordSchema, input.password, "password");
     if (!(await this.needsSetup())) throw new AuthConflictError("setup is already complete");
-    const row = await this.userRow(email, await hashPassword(password, this.options.passwordCost), "admin");
+    const row = this.userRow(email, await hashPassword(password, this.options.passwordCost), "admin");
     try {
       await this.store.db.transaction().execute(async (trx) => {
         const existing = await trx
@@ -288,7 +300,9 @@ export class AuthService {
     } catch (error) {
       if (error instanceof AuthConflictError) return "exists";
       if (error instanceof AuthInputError)
-        throw new AuthInputError(`CSPSYNC_ADMIN_${error.field === "email" ? "EMAIL" : "PASSWORD"}: ${error.message}`);
+        throw new AuthInputError(
+          `CSPSYNC_ADMIN_${error.field === "email" ? "EMAIL" : "PASSWORD"}: ${error.message}`,
+        );
       throw error;
     }
     return "created";
@@ -316,7 +330,7 @@ export class AuthService {
     await this.store.db.deleteFrom("users").where("id", "=", id).execute();
   }
 
-  private async userRow(email: string, passwordHash: string, role: Role): Promise<UsersTable> {
+  private userRow(email: string, passwordHash: string, role: Role): UsersTable {
     const now = this.now().toISOString();
     return {
       id: randomUUID(),
@@ -352,10 +366,12 @@ export class AuthService {
       .executeTakeFirst();
     if (attempt?.locked_until && Date.parse(attempt.locked_until) > now.getTime())
       throw new LoginLockedError(Math.ceil((Date.parse(attempt.locked_until) - now.getTime()) / 1000));
+    // The dummy hash is made on the first login whoever logs in, so neither path is slower the first time.
+    const dummyHash = await this.dummyPasswordHash();
     const user = await this.findUserByEmail(email);
-    const valid = user
-      ? await verifyPassword(password, user.password_hash)
-      : (await verifyPassword(password, await this.dummyPasswordHash())) && false;
+    let valid = false;
+    if (user) valid = await verifyPassword(password, user.password_hash);
+    else await verifyPassword(password, dummyHash); // the same work as a real check: no user enumeration
     if (!user || !valid) {
       await this.recordFailure(attemptKey, now);
       throw new InvalidCredentialsError();
@@ -380,6 +396,16 @@ export class AuthService {
     const csrfToken = randomToken();
     const now = this.now();
     const expiresAt = new Date(now.getTime() + this.options.sessionAbsoluteMs).toISOString();
+    // Sessions that ended without a logout are removed here, so the table does not grow forever.
+    await this.store.db
+      .deleteFrom("sessions")
+      .where((eb) =>
+        eb.or([
+          eb("expires_at", "<=", now.toISOString()),
+          eb("last_seen_at", "<=", new Date(now.getTime() - this.options.sessionIdleMs).toISOString()),
+        ]),
+      )
+      .execute();
     await this.store.db
       .insertInto("sessions")
       .values({
@@ -430,11 +456,11 @@ export class AuthService {
   private async recordFailure(attemptKey: string, now: Date): Promise<void> {
     const db = this.store.db;
     const stamp = now.toISOString();
-    // Failures long past are forgotten, unless their lockout still runs.
+    // Failures long past are forgotten (any e-mail and address: the table stays small), unless their
+    // lockout still runs.
     await db
       .deleteFrom("login_attempts")
       .where("organization_id", "=", this.organizationId)
-      .where("attempt_key", "=", attemptKey)
       .where("last_failure_at", "<", new Date(now.getTime() - this.options.failureWindowMs).toISOString())
       .where((eb) => eb.or([eb("locked_until", "is", null), eb("locked_until", "<", stamp)]))
       .execute();
@@ -500,7 +526,10 @@ export class AuthService {
   }
 
   /** Creates a token; its value is returned here once and stored only as a hash. */
-  async createToken(input: { name: string; role: Role }, createdBy: string | null): Promise<TokenView & { token: string }> {
+  async createToken(
+    input: { name: string; role: Role },
+    createdBy: string | null,
+  ): Promise<TokenView & { token: string }> {
     const name = parseInput(z.string().trim().min(1, "name must not be empty").max(100), input.name, "name");
     const role = parseInput(roleSchema, input.role, "role");
     const token = `${TOKEN_PREFIX}${randomToken()}`;
@@ -544,6 +573,12 @@ export class AuthService {
         .execute();
       row.last_used_at = now.toISOString();
     }
-    return { id: row.id, name: row.name, role: row.role, createdAt: row.created_at, lastUsedAt: row.last_used_at };
+    return {
+      id: row.id,
+      name: row.name,
+      role: row.role,
+      createdAt: row.created_at,
+      lastUsedAt: row.last_used_at,
+    };
   }
 }

@@ -3,9 +3,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createApp, type App } from "../../app.ts";
-import { startAutotaskEmulator, type AutotaskEmulator } from "../../psa/autotask/emulator/index.ts";
+import type { AutotaskEmulator } from "../../psa/autotask/emulator/index.ts";
 import { ConnectWiseClient } from "../../psa/connectwise/client.ts";
-import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../psa/connectwise/emulator/index.ts";
+import type { ConnectWiseEmulator } from "../../psa/connectwise/emulator/index.ts";
 import { importReconFile } from "../../services/import-recon.ts";
 import { UsageError } from "../output.ts";
 
@@ -139,6 +139,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
   fs.rmSync(dataDir, { recursive: true, force: true });
   fs.mkdirSync(dataDir, { recursive: true });
 
+  // The emulators load only here, so other commands do not pay for them at start-up.
+  const { startConnectWiseEmulator } = await import("../../psa/connectwise/emulator/index.ts");
+  const { startAutotaskEmulator } = await import("../../psa/autotask/emulator/index.ts");
   const connectWise = await startConnectWiseEmulator({ seed: "demo" });
   const autotask = await startAutotaskEmulator({ seed: "demo" });
   const stopEmulators = async () => {

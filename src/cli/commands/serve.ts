@@ -3,8 +3,9 @@ import { z } from "zod";
 import { createApp } from "../../app.ts";
 import { DEFAULT_MAX_UPLOAD_BYTES, startServer } from "../../http/server.ts";
 import { UsageError } from "../output.ts";
+import { enqueueChecksAfterImport, startSyncWorker, type SyncWorker } from "../../services/sync-worker.ts";
 
-export const serveHelp = `cspsync serve [--port N] [--host H] [--db URL] [--trust-proxy]
+export const serveHelp = `cspsync serve [--port N] [--host H] [--db URL] [--trust-proxy] [--no-worker]
 
 Serves the web app and the HTTP API (OpenAPI document at /api/openapi.json, docs at /api/docs).
 On a fresh database, open the printed address to create the first admin, or set CSPSYNC_ADMIN_EMAIL and
@@ -13,6 +14,9 @@ CSPSYNC_ADMIN_PASSWORD to have it created at start.
   --port N        port to listen on (default CSPSYNC_PORT or 8080; 0 picks a free one)
   --host H        address to listen on (default CSPSYNC_HOST or 127.0.0.1; 0.0.0.0 for every interface)
   --trust-proxy   trust X-Forwarded-For/-Proto from a reverse proxy (or CSPSYNC_TRUST_PROXY=1)
+  --no-worker     do not run background syncing in this process (run \`cspsync worker\` processes instead)
+
+Unless --no-worker is given, the server also runs the daily check and queued syncs (see cspsync worker).
 
 Uploads are limited to CSPSYNC_MAX_UPLOAD_BYTES per file (default 2 GiB). Stop with Ctrl+C.`;
 
@@ -53,6 +57,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       host: { type: "string" },
       db: { type: "string" },
       "trust-proxy": { type: "boolean" },
+      "no-worker": { type: "boolean" },
     },
   });
   const env = envSchema.safeParse(process.env);
@@ -66,14 +71,24 @@ export async function serveCommand(argv: string[]): Promise<number> {
 
   const app = await createApp(values.db ? { databaseUrl: values.db } : {});
   let running;
+  let worker: SyncWorker | undefined;
   try {
+    worker = values["no-worker"] ? undefined : await startSyncWorker(app);
+    const background = worker;
     running = await startServer(app, {
       port,
       host,
       trustProxy,
       maxUploadBytes: env.data.CSPSYNC_MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES,
+      ...(background
+        ? {
+            afterImport: (files) => enqueueChecksAfterImport(app, background.queue, files),
+            afterSettingsChange: () => background.reschedule(),
+          }
+        : {}),
     });
   } catch (error) {
+    await worker?.stop();
     await app.close();
     throw error;
   }
@@ -93,6 +108,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const signal = await untilStopped();
   console.log(`${signal}: stopping.`);
   await running.close();
+  await worker?.stop();
   await app.close();
   return 0;
 }

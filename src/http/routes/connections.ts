@@ -1,0 +1,206 @@
+import { z } from "zod";
+import type { PsaAdapter } from "../../psa/port.ts";
+import { HostNotAllowedError } from "../../security/hosts.ts";
+import {
+  autotaskConfigSchema,
+  autotaskSecretsSchema,
+  autotaskSettingsSchema,
+  connectWiseConfigSchema,
+  connectWiseSecretsSchema,
+  connectWiseSettingsSchema,
+} from "../../services/connections.ts";
+import { PsaError } from "../../psa/shared/errors.ts";
+import type { ApiInstance, ServerContext } from "../context.ts";
+import { ApiError, ERROR_RESPONSES } from "../errors.ts";
+import {
+  connectionSchema,
+  connectionTestSchema,
+  idParams,
+  noContent,
+  psaAgreementSchema,
+  psaCompanySchema,
+} from "../schemas.ts";
+
+const name = z.string().trim().min(1).max(200);
+const createBody = z.discriminatedUnion("vendor", [
+  z.object({
+    vendor: z.literal("connectwise"),
+    name,
+    config: connectWiseConfigSchema,
+    secrets: connectWiseSecretsSchema,
+    settings: connectWiseSettingsSchema.optional(),
+  }),
+  z.object({
+    vendor: z.literal("autotask"),
+    name,
+    config: autotaskConfigSchema,
+    secrets: autotaskSecretsSchema,
+    settings: autotaskSettingsSchema.optional(),
+  }),
+]);
+const patchBody = z.object({
+  name: name.optional(),
+  config: z.record(z.string(), z.unknown()).optional(),
+  secrets: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .meta({ description: "Only the secrets given change; omitted ones keep their stored value." }),
+  settings: z.record(z.string(), z.unknown()).optional(),
+  seatAnnualEnabled: z.boolean().optional(),
+});
+
+/** The PSA adapter of a connection; a host the operator has not allowed is a configuration error (422). */
+export async function adapterFor(ctx: ServerContext, connectionId: string): Promise<PsaAdapter> {
+  const connection = await ctx.app.connections.view(connectionId);
+  try {
+    return await ctx.app.adapterFor(connectionId);
+  } catch (error) {
+    if (error instanceof HostNotAllowedError)
+      throw new ApiError(
+        422,
+        "validation",
+        error.message,
+        connection.vendor === "connectwise" ? "config.site" : "config.discoveryUrl",
+      );
+    throw error;
+  }
+}
+
+/** PSA connections (secrets write-only), the connection test, and PSA look-ups. */
+export function registerConnectionRoutes(fastify: ApiInstance, ctx: ServerContext): void {
+  const { connections } = ctx.app;
+
+  fastify.get(
+    "/api/connections",
+    {
+      schema: {
+        tags: ["connections"],
+        summary: "List PSA connections",
+        response: { 200: z.object({ connections: z.array(connectionSchema) }), ...ERROR_RESPONSES },
+      },
+    },
+    async () => ({ connections: await connections.list() }),
+  );
+
+  fastify.post(
+    "/api/connections",
+    {
+      config: { access: "admin" },
+      schema: {
+        tags: ["connections"],
+        summary: "Create a PSA connection (admin)",
+        body: createBody,
+        response: { 201: z.object({ connection: connectionSchema }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => reply.status(201).send({ connection: await connections.create(request.body) }),
+  );
+
+  fastify.get(
+    "/api/connections/:id",
+    {
+      schema: {
+        tags: ["connections"],
+        summary: "One PSA connection",
+        params: idParams,
+        response: { 200: z.object({ connection: connectionSchema }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => ({ connection: await connections.view(request.params.id) }),
+  );
+
+  fastify.patch(
+    "/api/connections/:id",
+    {
+      config: { access: "admin" },
+      schema: {
+        tags: ["connections"],
+        summary: "Change a PSA connection (admin)",
+        params: idParams,
+        body: patchBody,
+        response: { 200: z.object({ connection: connectionSchema }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => ({ connection: await connections.update(request.params.id, request.body) }),
+  );
+
+  fastify.delete(
+    "/api/connections/:id",
+    {
+      config: { access: "admin" },
+      schema: {
+        tags: ["connections"],
+        summary: "Delete a PSA connection with its mappings and runs (admin)",
+        params: idParams,
+        response: { 204: noContent, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      await connections.remove(request.params.id);
+      return reply.status(204).send();
+    },
+  );
+
+  fastify.post(
+    "/api/connections/:id/test",
+    {
+      config: { access: "admin" },
+      schema: {
+        tags: ["connections"],
+        summary: "Test the connection's credentials and permissions (admin); stored as lastTest",
+        params: idParams,
+        response: { 200: connectionTestSchema, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const adapter = await adapterFor(ctx, request.params.id);
+      let result;
+      try {
+        result = await adapter.testConnection();
+      } catch (error) {
+        // A PSA that cannot be reached or refuses the credentials is a failed test, not a failed request.
+        if (!(error instanceof PsaError)) throw error;
+        result = {
+          ok: false,
+          message: error.message,
+          checks: [{ name: "connect", ok: false, message: error.message }],
+        };
+      }
+      await connections.recordTest(request.params.id, result.ok, result.message);
+      return result;
+    },
+  );
+
+  fastify.get(
+    "/api/connections/:id/psa/companies",
+    {
+      schema: {
+        tags: ["psa"],
+        summary: "Search the PSA's companies by name",
+        params: idParams,
+        querystring: z.object({ search: z.string().trim().min(1, "search must not be empty").max(200) }),
+        response: { 200: z.object({ companies: z.array(psaCompanySchema) }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const adapter = await adapterFor(ctx, request.params.id);
+      return { companies: await adapter.searchCompanies(request.query.search) };
+    },
+  );
+
+  fastify.get(
+    "/api/connections/:id/psa/companies/:companyId/agreements",
+    {
+      schema: {
+        tags: ["psa"],
+        summary: "A PSA company's agreements/contracts, with the motions each can take",
+        params: z.object({ id: z.string().min(1), companyId: z.string().min(1) }),
+        response: { 200: z.object({ agreements: z.array(psaAgreementSchema) }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const adapter = await adapterFor(ctx, request.params.id);
+      return { agreements: await adapter.listAgreements(request.params.companyId) };
+    },
+  );
+}

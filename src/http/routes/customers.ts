@@ -1,0 +1,233 @@
+import { z } from "zod";
+import { BILLING_MOTIONS, MOTION_LABELS, type BillingMotion } from "../../core/billing.ts";
+import { DEFAULT_PRICING } from "../../core/pricing.ts";
+import type { App } from "../../app.ts";
+import { listCustomers } from "../../store/billing-repository.ts";
+import { mappingInputSchema, type Mapping } from "../../services/mappings.ts";
+import type { ApiInstance, ServerContext } from "../context.ts";
+import { ApiError, ERROR_RESPONSES, notFound } from "../errors.ts";
+import {
+  customerSchema,
+  lastSyncSchema,
+  mappingSchema,
+  motionSchema,
+  plannedMappingSchema,
+  runSummarySchema,
+} from "../schemas.ts";
+import { adapterFor } from "./connections.ts";
+
+type LastSync = z.infer<typeof lastSyncSchema>;
+const NEVER_SYNCED: LastSync = { lastSyncAt: null, lastStatus: null, lastMessage: null };
+const entryKey = (tenantId: string, motion: string) => `${tenantId}\n${motion}`;
+
+/**
+ * The last sync of each customer entry of a connection: the most recent run that had items for it, with
+ * the worst outcome among those items (error over warning over written) and the message that explains it.
+ */
+async function lastSyncs(app: App, connectionId: string): Promise<Map<string, LastSync>> {
+  const db = app.store.db;
+  const latest = await db
+    .selectFrom("sync_items")
+    .innerJoin("sync_runs", "sync_runs.id", "sync_items.run_id")
+    .select(["sync_items.customer_tenant_id as tenant", "sync_items.motion as motion"])
+    .select((eb) => eb.fn.max("sync_runs.started_at").as("started"))
+    .where("sync_runs.connection_id", "=", connectionId)
+    .where("sync_runs.organization_id", "=", app.organizationId)
+    .where("sync_items.customer_tenant_id", "is not", null)
+    .groupBy(["sync_items.customer_tenant_id", "sync_items.motion"])
+    .execute();
+  const result = new Map<string, LastSync>();
+  if (latest.length === 0) return result;
+  const latestStart = new Map(latest.map((r) => [entryKey(r.tenant ?? "", r.motion ?? ""), r.started]));
+  const items = await db
+    .selectFrom("sync_items")
+    .innerJoin("sync_runs", "sync_runs.id", "sync_items.run_id")
+    .select([
+      "sync_items.customer_tenant_id as tenant",
+      "sync_items.motion as motion",
+      "sync_items.outcome as outcome",
+      "sync_items.message as message",
+      "sync_items.created_at as createdAt",
+      "sync_runs.started_at as started",
+      "sync_runs.finished_at as finished",
+    ])
+    .where("sync_runs.connection_id", "=", connectionId)
+    .where("sync_runs.started_at", "in", [...new Set(latest.map((r) => r.started))])
+    .where("sync_items.customer_tenant_id", "is not", null)
+    .orderBy("sync_items.sequence")
+    .execute();
+  const rank = { written: 0, warning: 1, error: 2 } as const;
+  for (const item of items) {
+    const key = entryKey(item.tenant ?? "", item.motion ?? "");
+    if (latestStart.get(key) !== item.started) continue;
+    const status = item.outcome === "error" ? "error" : item.outcome === "warning" ? "warning" : "written";
+    const known = result.get(key);
+    const at = item.finished ?? item.createdAt;
+    if (!known || rank[status] > rank[known.lastStatus ?? "written"]) {
+      result.set(key, {
+        lastSyncAt: at,
+        lastStatus: status,
+        lastMessage: status === "written" ? null : item.message,
+      });
+    } else if (known.lastSyncAt !== null && at > known.lastSyncAt) {
+      known.lastSyncAt = at;
+    }
+  }
+  return result;
+}
+
+function entryOf(mapping: Mapping | undefined, motion: BillingMotion, last: LastSync | undefined) {
+  return {
+    motion,
+    psaCompanyId: mapping?.psaCompanyId ?? null,
+    psaCompanyName: mapping?.psaCompanyName ?? null,
+    agreementId: mapping?.agreementId ?? null,
+    agreementName: mapping?.agreementName ?? null,
+    syncDate: mapping?.syncDate ?? null,
+    // An unmapped motion reads like MappingService.forCustomer's empty entry: default pricing, disabled.
+    pricing: mapping?.pricing ?? DEFAULT_PRICING,
+    enabled: mapping?.enabled ?? false,
+    ...(last ?? NEVER_SYNCED),
+  };
+}
+
+async function customerExists(app: App, tenantId: string): Promise<boolean> {
+  const row = await app.store.db
+    .selectFrom("customers")
+    .select("tenant_id")
+    .where("organization_id", "=", app.organizationId)
+    .where("tenant_id", "=", tenantId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Customers with their three mapping entries, saving a mapping, and Sync now. */
+export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext): void {
+  const { app } = ctx;
+
+  fastify.get(
+    "/api/connections/:id/customers",
+    {
+      schema: {
+        tags: ["customers"],
+        summary: "Customers of the billing data with their mapping entries for this connection",
+        params: z.object({ id: z.string().min(1) }),
+        querystring: z.object({ search: z.string().trim().max(200).optional() }),
+        response: { 200: z.object({ customers: z.array(customerSchema) }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const connectionId = request.params.id;
+      await app.connections.view(connectionId);
+      const customers = await listCustomers(app.store, app.organizationId, request.query.search || undefined);
+      const mappings = new Map(
+        (await app.mappings.forConnection(connectionId)).map((m) => [
+          entryKey(m.customerTenantId, m.motion),
+          m,
+        ]),
+      );
+      const last = await lastSyncs(app, connectionId);
+      return {
+        customers: customers.map((c) => ({
+          tenantId: c.tenantId,
+          name: c.name,
+          domain: c.domain,
+          country: c.country,
+          mappings: BILLING_MOTIONS.map((motion) =>
+            entryOf(
+              mappings.get(entryKey(c.tenantId, motion)),
+              motion,
+              last.get(entryKey(c.tenantId, motion)),
+            ),
+          ),
+        })),
+      };
+    },
+  );
+
+  fastify.put(
+    "/api/connections/:id/customers/:tenantId/mappings/:motion",
+    {
+      config: { access: "admin" },
+      schema: {
+        tags: ["customers"],
+        summary: "Save one mapping entry (admin); a Seat-based Annual target is checked in the PSA first",
+        params: z.object({ id: z.string().min(1), tenantId: z.string().min(1), motion: motionSchema }),
+        body: mappingInputSchema,
+        response: {
+          200: z.object({ mapping: z.object({ ...mappingSchema.shape, ...lastSyncSchema.shape }) }),
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async (request) => {
+      const { id, tenantId, motion } = request.params;
+      await app.connections.view(id);
+      if (!(await customerExists(app, tenantId)))
+        throw notFound(`no customer with tenant id ${tenantId} in the billing data`);
+      const adapter = await adapterFor(ctx, id);
+      const mapping = await app.mappings.save(id, tenantId, motion, request.body, adapter);
+      const last = (await lastSyncs(app, id)).get(entryKey(tenantId, motion)) ?? NEVER_SYNCED;
+      return { mapping: { ...mapping, ...last } };
+    },
+  );
+
+  fastify.post(
+    "/api/connections/:id/sync",
+    {
+      config: { access: "admin" },
+      schema: {
+        tags: ["sync"],
+        summary: "Sync Seat-based Annual charges now (admin), or show what would be written (dryRun)",
+        params: z.object({ id: z.string().min(1) }),
+        body: z
+          .object({
+            customerTenantId: z.string().trim().min(1).optional(),
+            motion: motionSchema.optional(),
+            dryRun: z.boolean().optional(),
+          })
+          .optional(),
+        response: {
+          200: z.union([
+            runSummarySchema,
+            z
+              .object({ dryRun: z.literal(true), mappings: z.array(plannedMappingSchema) })
+              .meta({ id: "SyncPlan" }),
+          ]),
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async (request) => {
+      const body = request.body ?? {};
+      const connection = await app.connections.view(request.params.id);
+      const motion = body.motion ?? "seat-annual";
+      if (motion !== "seat-annual")
+        throw new ApiError(
+          422,
+          "validation",
+          `sync of ${MOTION_LABELS[motion]} is not available yet`,
+          "motion",
+        );
+      if (!connection.seatAnnualEnabled)
+        throw new ApiError(
+          422,
+          "validation",
+          `Seat-based Annual subscription sync is off for ${connection.name}; turn it on in the connection's settings first`,
+          "seatAnnualEnabled",
+        );
+      if (body.customerTenantId && !(await customerExists(app, body.customerTenantId)))
+        throw new ApiError(
+          422,
+          "validation",
+          `no customer with tenant id ${body.customerTenantId} in the billing data`,
+          "customerTenantId",
+        );
+      await adapterFor(ctx, connection.id);
+      const sync = await app.annualSync(connection.id);
+      const scope = body.customerTenantId ? { customerTenantId: body.customerTenantId } : {};
+      if (body.dryRun) return { dryRun: true as const, mappings: await sync.plan(scope) };
+      return sync.run("manual", scope);
+    },
+  );
+}

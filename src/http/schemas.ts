@@ -1,0 +1,331 @@
+import { z } from "zod";
+import { BILLING_MOTIONS } from "../core/billing.ts";
+import { PRICING_STRATEGIES } from "../core/pricing.ts";
+import { ROLES } from "../services/auth.ts";
+import { VENDORS } from "../services/connections.ts";
+import type { ImportStatus } from "../services/import-recon.ts";
+import type { RunStatus, SyncItemsTable } from "../store/schema.ts";
+
+/**
+ * Response shapes of the HTTP API. They mirror the service types field by field; the serializer drops any
+ * field not listed here, so a value that is not declared (a secret, say) can never reach a client.
+ * Response schemas carry no transforms or refinements: the serializer encodes through them.
+ */
+const instant = z
+  .string()
+  .meta({ description: "ISO-8601 instant, UTC", example: "2024-07-01T06:00:00.000Z" });
+const date = z.string().meta({ description: "YYYY-MM-DD", example: "2024-06-01" });
+const decimal = z.string().meta({ description: "exact decimal number as a string", example: "12.5" });
+
+/** True only when `List` names every member of `Union`: a new status in the store fails the type check here. */
+type Covers<Union, List extends readonly unknown[]> = [Exclude<Union, List[number]>] extends [never]
+  ? true
+  : false;
+
+const RUN_STATUSES = [
+  "running",
+  "no-change",
+  "success",
+  "warning",
+  "error",
+  "abandoned",
+] as const satisfies readonly RunStatus[];
+const ITEM_OUTCOMES = [
+  "written",
+  "found-existing",
+  "planned",
+  "skipped",
+  "warning",
+  "error",
+] as const satisfies readonly SyncItemsTable["outcome"][];
+const IMPORT_STATUSES = ["imported", "rejected", "empty"] as const satisfies readonly ImportStatus[];
+const _listsAreComplete: [
+  Covers<RunStatus, typeof RUN_STATUSES>,
+  Covers<SyncItemsTable["outcome"], typeof ITEM_OUTCOMES>,
+  Covers<ImportStatus, typeof IMPORT_STATUSES>,
+] = [true, true, true];
+
+export const motionSchema = z.enum(BILLING_MOTIONS);
+export const roleSchema = z.enum(ROLES);
+export const vendorSchema = z.enum(VENDORS);
+
+export const userSchema = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    role: roleSchema,
+    createdAt: instant,
+    lastLoginAt: instant.nullable(),
+  })
+  .meta({ id: "User" });
+export const sessionUserSchema = z.object({ id: z.string(), email: z.string(), role: roleSchema });
+export const sessionSchema = z
+  .object({ user: sessionUserSchema, csrfToken: z.string() })
+  .meta({ id: "Session" });
+
+export const tokenSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    role: roleSchema,
+    createdAt: instant,
+    lastUsedAt: instant.nullable(),
+  })
+  .meta({ id: "ApiToken" });
+export const newTokenSchema = z
+  .object({ id: z.string(), name: z.string(), role: roleSchema, token: z.string() })
+  .meta({ id: "NewApiToken", description: "The token is shown only here; cspsync stores a hash of it." });
+
+export const connectionSchema = z
+  .object({
+    id: z.string(),
+    vendor: vendorSchema,
+    name: z.string(),
+    config: z.record(z.string(), z.unknown()),
+    secretsSet: z
+      .record(z.string(), z.boolean())
+      .meta({ description: "Which credentials are stored; their values are never returned." }),
+    settings: z.record(z.string(), z.unknown()),
+    seatAnnualEnabled: z.boolean(),
+    lastTest: z.object({ at: instant, ok: z.boolean(), message: z.string() }).nullable(),
+    createdAt: instant,
+    updatedAt: instant,
+  })
+  .meta({ id: "Connection" });
+
+export const connectionTestSchema = z
+  .object({
+    ok: z.boolean(),
+    message: z.string(),
+    checks: z.array(z.object({ name: z.string(), ok: z.boolean(), message: z.string() })),
+  })
+  .meta({ id: "ConnectionTest" });
+
+const validitySchema = z.object({ ok: z.boolean(), reason: z.string().optional() });
+
+export const psaCompanySchema = z
+  .object({ id: z.string(), name: z.string(), identifier: z.string().optional() })
+  .meta({ id: "PsaCompany" });
+export const psaAgreementSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    companyId: z.string(),
+    type: z.string(),
+    billingCycle: z.string().nullable(),
+    startDate: date.nullable(),
+    endDate: date.nullable(),
+    status: z.string(),
+    validFor: z.object({
+      "seat-monthly": validitySchema,
+      azure: validitySchema,
+      "seat-annual": validitySchema,
+    }),
+  })
+  .meta({ id: "PsaAgreement" });
+
+export const pricingSchema = z.object({
+  strategy: z.enum(PRICING_STRATEGIES),
+  markupPercent: decimal.optional(),
+});
+
+export const mappingSchema = z
+  .object({
+    connectionId: z.string(),
+    customerTenantId: z.string(),
+    motion: motionSchema,
+    psaCompanyId: z.string().nullable(),
+    psaCompanyName: z.string().nullable(),
+    agreementId: z.string().nullable(),
+    agreementName: z.string().nullable(),
+    syncDate: date.nullable(),
+    pricing: pricingSchema,
+    enabled: z.boolean(),
+    updatedAt: instant.nullable(),
+  })
+  .meta({ id: "Mapping" });
+
+export const lastSyncSchema = z.object({
+  lastSyncAt: instant.nullable(),
+  lastStatus: z.enum(["written", "warning", "error"]).nullable(),
+  lastMessage: z.string().nullable(),
+});
+
+export const mappingEntrySchema = z
+  .object({
+    motion: motionSchema,
+    psaCompanyId: z.string().nullable(),
+    psaCompanyName: z.string().nullable(),
+    agreementId: z.string().nullable(),
+    agreementName: z.string().nullable(),
+    syncDate: date.nullable(),
+    pricing: pricingSchema,
+    enabled: z.boolean(),
+    ...lastSyncSchema.shape,
+  })
+  .meta({ id: "MappingEntry" });
+
+export const customerSchema = z
+  .object({
+    tenantId: z.string(),
+    name: z.string(),
+    domain: z.string().nullable(),
+    country: z.string().nullable(),
+    mappings: z
+      .array(mappingEntrySchema)
+      .meta({ description: "seat-monthly, azure, seat-annual, in this order" }),
+  })
+  .meta({ id: "CustomerWithMappings" });
+
+export const runSchema = z
+  .object({
+    id: z.string(),
+    connectionId: z.string(),
+    trigger: z.string(),
+    scope: z.record(z.string(), z.unknown()),
+    status: z.enum(RUN_STATUSES),
+    startedAt: instant,
+    finishedAt: instant.nullable(),
+    written: z.number(),
+    unchanged: z.number(),
+    warnings: z.number(),
+    errors: z.number(),
+    psaRequests: z.number(),
+    message: z.string().nullable(),
+  })
+  .meta({ id: "Run" });
+
+const outcomeSchema = z.enum(ITEM_OUTCOMES);
+
+export const runItemSchema = z
+  .object({
+    sequence: z.number(),
+    customerTenantId: z.string().nullable(),
+    customerName: z.string().nullable(),
+    motion: z.string().nullable(),
+    subscriptionId: z.string().nullable(),
+    eventKey: z.string().nullable(),
+    writeKey: z.string().nullable(),
+    outcome: outcomeSchema,
+    psaRecordId: z.string().nullable(),
+    message: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: "RunItem" });
+
+export const plannedLineSchema = z
+  .object({
+    writeKey: z.string(),
+    eventKey: z.string(),
+    customerTenantId: z.string(),
+    subscriptionId: z.string(),
+    productId: z.string(),
+    skuId: z.string(),
+    productName: z.string(),
+    description: z.string(),
+    quantity: decimal,
+    unitCost: decimal,
+    unitPrice: decimal.nullable(),
+    extendedCost: decimal,
+    extendedPrice: decimal.nullable(),
+    effectiveDate: date,
+    billable: z.boolean(),
+    isCredit: z.boolean(),
+    warnings: z.array(z.string()),
+  })
+  .meta({ id: "PlannedLine" });
+
+export const runSummarySchema = z
+  .object({
+    runId: z.string(),
+    status: runSchema.shape.status,
+    written: z.number(),
+    unchanged: z.number(),
+    warnings: z.number(),
+    errors: z.number(),
+    psaRequests: z.number(),
+    items: z.array(
+      z.object({
+        outcome: outcomeSchema,
+        customerTenantId: z.string().nullable(),
+        subscriptionId: z.string().nullable(),
+        eventKey: z.string().nullable(),
+        writeKey: z.string().nullable(),
+        psaRecordId: z.string().nullable(),
+        message: z.string().nullable(),
+        line: plannedLineSchema.optional(),
+      }),
+    ),
+  })
+  .meta({ id: "RunSummary" });
+
+export const plannedMappingSchema = z
+  .object({
+    mapping: mappingSchema,
+    customerName: z.string(),
+    problem: z.string().nullable(),
+    plan: z.object({
+      lines: z.array(plannedLineSchema),
+      skipped: z.array(z.object({ eventKey: z.string(), subscriptionId: z.string(), reason: z.string() })),
+    }),
+  })
+  .meta({ id: "PlannedMapping" });
+
+export const invoiceSchema = z
+  .object({
+    invoiceNumber: z.string(),
+    currency: z.string(),
+    firstChargeDate: date.nullable(),
+    lastChargeDate: date.nullable(),
+    lines: z.number(),
+    subtotal: decimal,
+    total: decimal,
+    sourceFile: z.string(),
+  })
+  .meta({ id: "InvoiceSummary" });
+
+export const importRecordSchema = z
+  .object({
+    id: z.string(),
+    fileName: z.string(),
+    format: z.string(),
+    status: z.enum(IMPORT_STATUSES),
+    startedAt: instant,
+    lines: z.number(),
+    newLines: z.number(),
+    knownLines: z.number(),
+    error: z.string().nullable(),
+  })
+  .meta({ id: "ImportRecord" });
+
+export const importSummarySchema = z
+  .object({
+    importId: z.string(),
+    file: z.string(),
+    format: z.enum(["csv", "csv.gz", "jsonl", "jsonl.gz", "unknown"]),
+    status: z.enum(IMPORT_STATUSES),
+    invoices: z.array(z.string()),
+    lines: z.number(),
+    newLines: z.number(),
+    knownLines: z.number(),
+    customers: z.number(),
+    newEvents: z.number(),
+    linesByMotion: z.object({ "seat-monthly": z.number(), azure: z.number(), "seat-annual": z.number() }),
+    notBillable: z.number(),
+    problem: z
+      .object({
+        row: z.number().optional(),
+        column: z.string().optional(),
+        reason: z.string(),
+        message: z.string(),
+      })
+      .optional(),
+  })
+  .meta({ id: "ImportSummary" });
+
+export const settingsSchema = z
+  .object({ dailySyncTime: z.string(), timeZone: z.string() })
+  .meta({ id: "Settings" });
+
+export const idParams = z.object({ id: z.string().min(1) });
+export const noContent = z.undefined().meta({ description: "No content" });

@@ -1,0 +1,191 @@
+import fs from "node:fs";
+import path from "node:path";
+import fastifyCookie from "@fastify/cookie";
+import fastifyMultipart from "@fastify/multipart";
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyInstance } from "fastify";
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { App } from "../app.ts";
+import { AppSettingsService, type AppSettings } from "../services/app-settings.ts";
+import { AuthService, type AuthOptions } from "../services/auth.ts";
+import type { ImportSummary } from "../services/import-recon.ts";
+import { installAuthentication, SESSION_COOKIE } from "./auth.ts";
+import type { ApiInstance, ServerContext } from "./context.ts";
+import { ERROR_RESPONSES, installErrorHandling } from "./errors.ts";
+import { registerAuthRoutes } from "./routes/auth.ts";
+import { registerConnectionRoutes } from "./routes/connections.ts";
+import { registerCustomerRoutes } from "./routes/customers.ts";
+import { registerDataRoutes } from "./routes/data.ts";
+import { registerImportRoutes, removeStaleUploads } from "./routes/imports.ts";
+import { installSecurityHeaders } from "./security-headers.ts";
+import { DEFAULT_WEB_ROOT, installWebApp } from "./web-app.ts";
+
+export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
+const JSON_BODY_LIMIT = 1024 * 1024;
+
+export type BuildServerOptions = {
+  /** The built web app; default web/dist of this checkout. Not served when it has no index.html. */
+  webRoot?: string;
+  /** Trust X-Forwarded-* from a reverse proxy (client address, https). */
+  trustProxy?: boolean;
+  /** Clock for sessions and login lockouts. */
+  now?: () => Date;
+  /** Largest accepted upload per file, in bytes (default 2 GiB). */
+  maxUploadBytes?: number;
+  /** Where uploads are streamed before import (default `<data dir>/uploads`). */
+  uploadDir?: string;
+  /** Log destination and level; default: standard output at the app's log level. `false` silences it. */
+  log?: false | { level?: string; stream?: { write(line: string): void } };
+  /** Session lifetimes, lockout and password-hash cost (see AuthService). */
+  auth?: Omit<AuthOptions, "now">;
+  /**
+   * Called after an upload with every file's result (e.g. to queue a sync check when annual charges
+   * arrived). Its failure is logged; the upload's answer stands.
+   */
+  afterImport?: (files: ImportSummary[]) => Promise<unknown> | unknown;
+  /** Runs after PUT /api/settings stored new values (the sync worker reinstalls its daily check). */
+  afterSettingsChange?: (settings: AppSettings) => Promise<unknown> | unknown;
+};
+
+export type StartServerOptions = BuildServerOptions & {
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1 (this machine only); 0.0.0.0 listens on every interface. */
+  host?: string;
+  /** Where CSPSYNC_ADMIN_EMAIL / CSPSYNC_ADMIN_PASSWORD are read from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+};
+
+export type RunningServer = { server: FastifyInstance; url: string; close(): Promise<void> };
+
+function packageVersion(): string {
+  const file = path.resolve(import.meta.dirname, "../../package.json");
+  const parsed = z.object({ version: z.string() }).safeParse(JSON.parse(fs.readFileSync(file, "utf8")));
+  return parsed.success ? parsed.data.version : "unknown";
+}
+
+function loggerOptions(app: App, log: BuildServerOptions["log"]) {
+  if (log === false) return false;
+  return {
+    level: log?.level ?? app.config.logLevel,
+    ...(log?.stream ? { stream: log.stream } : {}),
+    // Default serializers log no headers or bodies; this keeps credentials out even if that changes.
+    redact: {
+      paths: [
+        "req.headers.authorization",
+        "req.headers.cookie",
+        'req.headers["x-csrf-token"]',
+        'res.headers["set-cookie"]',
+      ],
+      censor: "***",
+    },
+  };
+}
+
+/**
+ * The HTTP API (api-contract.md) and the web app, on one Fastify instance, ready for `inject` or `listen`.
+ * Every route has zod schemas for what it accepts and returns; the OpenAPI document is generated from them.
+ */
+export async function buildServer(app: App, options: BuildServerOptions = {}): Promise<FastifyInstance> {
+  const now = options.now ?? (() => new Date());
+  const maxUploadBytes = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  const uploadDir = options.uploadDir ?? path.join(app.config.dataDir, "uploads");
+  removeStaleUploads(uploadDir, now());
+  const version = packageVersion();
+  const fastify = Fastify({
+    logger: loggerOptions(app, options.log),
+    trustProxy: options.trustProxy ?? false,
+    bodyLimit: JSON_BODY_LIMIT,
+  }).withTypeProvider<ZodTypeProvider>();
+  fastify.setValidatorCompiler(validatorCompiler);
+  fastify.setSerializerCompiler(serializerCompiler);
+  installErrorHandling(fastify);
+  installSecurityHeaders(fastify);
+
+  await fastify.register(fastifyCookie);
+  await fastify.register(fastifyMultipart, {
+    limits: { fileSize: maxUploadBytes, files: 50, fields: 20, fieldSize: 64 * 1024, parts: 100 },
+  });
+  await fastify.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: {
+        title: "cspsync API",
+        version,
+        description:
+          "Microsoft CSP billing into ConnectWise Manage and Autotask. Authenticate with the session cookie " +
+          "(plus the X-CSRF-Token header on writes) or an API token as `Authorization: Bearer <token>`.",
+      },
+      components: {
+        securitySchemes: {
+          session: { type: "apiKey", in: "cookie", name: SESSION_COOKIE },
+          token: { type: "http", scheme: "bearer" },
+        },
+      },
+      security: [{ session: [] }, { token: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await fastify.register(fastifySwaggerUi, { routePrefix: "/api/docs" });
+
+  const ctx: ServerContext = {
+    app,
+    auth: new AuthService(app.store, app.organizationId, { ...options.auth, now }),
+    settings: new AppSettingsService(app.store, app.organizationId, now),
+    version,
+    uploadDir,
+    maxUploadBytes,
+    afterImport: options.afterImport ?? (() => undefined),
+    afterSettingsChange: options.afterSettingsChange ?? (() => undefined),
+  };
+  installAuthentication(fastify, ctx.auth);
+  const api = fastify as unknown as ApiInstance;
+  registerAuthRoutes(api, ctx);
+  registerConnectionRoutes(api, ctx);
+  registerCustomerRoutes(api, ctx);
+  registerDataRoutes(api, ctx);
+  registerImportRoutes(api, ctx);
+  api.get(
+    "/api/openapi.json",
+    {
+      config: { access: "public" },
+      schema: {
+        security: [],
+        tags: ["system"],
+        summary: "This OpenAPI document",
+        response: { 200: z.record(z.string(), z.unknown()), ...ERROR_RESPONSES },
+      },
+    },
+    async () => fastify.swagger() as unknown as Record<string, unknown>,
+  );
+  await installWebApp(fastify, options.webRoot ?? DEFAULT_WEB_ROOT);
+  await fastify.ready();
+  return fastify;
+}
+
+/** Creates the configured admin if there is no user yet, builds the server, and listens. */
+export async function startServer(app: App, options: StartServerOptions = {}): Promise<RunningServer> {
+  const auth = new AuthService(app.store, app.organizationId, {
+    ...options.auth,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const admin = await auth.ensureAdminFromEnv(options.env ?? process.env);
+  const server = await buildServer(app, options);
+  if (admin === "created") server.log.info("created the admin user from CSPSYNC_ADMIN_EMAIL");
+  try {
+    const url = await server.listen({ port: options.port ?? 8080, host: options.host ?? "127.0.0.1" });
+    return { server, url, close: () => server.close() };
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+}
