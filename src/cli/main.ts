@@ -22,6 +22,7 @@ import {
 import { emulatorCommand, emulatorHelp } from "./commands/emulator.ts";
 import { workerCommand, workerHelp } from "./commands/worker.ts";
 import { serveCommand, serveHelp } from "./commands/serve.ts";
+import { demoCommand, demoHelp } from "./commands/demo.ts";
 import { UsageError } from "./output.ts";
 
 type Command = { run: (argv: string[]) => Promise<number>; help: string; summary: string };

@@ -4,82 +4,18 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { importReconFile } from "../../src/services/import-recon.ts";
-import {
-  startConnectWiseEmulator,
-  type ConnectWiseEmulator,
-} from "../../src/psa/connectwise/emulator/index.ts";
-import { ConnectWiseClient } from "../../src/psa/connectwise/client.ts";
 import { RunAlreadyActiveError } from "../../src/services/annual-sync.ts";
 import type { FaultRule } from "../../src/psa/shared/emulator-kit.ts";
-import type { App } from "../../src/app.ts";
 import { DIALECTS } from "../support/stores.ts";
-import { createTestApp, hostOf } from "../support/app.ts";
+import { mappedConnectWise, SAMPLE, type MappedConnectWise } from "../support/connectwise-setup.ts";
+import { createTestApp } from "../support/app.ts";
 import { CONTOSO } from "../support/recon-builder.ts";
 
-const SAMPLE = path.resolve(import.meta.dirname, "../../samples/nce-reconciliation-2024-06.csv");
 const BIN = path.resolve(import.meta.dirname, "../../bin/cspsync.js");
 const ANNUAL_LINES = 8;
 
-type Setup = {
-  emulator: ConnectWiseEmulator;
-  app: App;
-  env: NodeJS.ProcessEnv;
-  databaseUrl: string;
-  connectionId: string;
-  agreementId: string;
-  client: ConnectWiseClient;
-  cleanup(): Promise<void>;
-};
-
-/** A mapped Contoso annual agreement on a fresh emulator and database, nothing synced yet. */
-async function setUp(dialect: (typeof DIALECTS)[number]): Promise<Setup> {
-  const emulator = await startConnectWiseEmulator({ seed: "demo" });
-  const { app, env, databaseUrl, cleanup } = await createTestApp(dialect, [hostOf(emulator.url)]);
-  const credentials = {
-    siteUrl: emulator.url,
-    companyId: emulator.credentials.companyId,
-    publicKey: emulator.credentials.publicKey,
-    privateKey: emulator.credentials.privateKey,
-    clientId: "00000000-0000-4000-8000-00000000c11e",
-  };
-  await importReconFile(app.store, SAMPLE);
-  const connection = await app.connections.create({
-    vendor: "connectwise",
-    name: "CW",
-    config: {
-      site: emulator.url,
-      companyId: credentials.companyId,
-      publicKey: credentials.publicKey,
-      clientId: credentials.clientId,
-    },
-    secrets: { privateKey: credentials.privateKey },
-    settings: { fallbackCatalogItem: "O365-E1" },
-  });
-  await app.connections.update(connection.id, { seatAnnualEnabled: true });
-  const adapter = await app.adapterFor(connection.id);
-  const [company] = await adapter.searchCompanies("Contoso");
-  const annual = (await adapter.listAgreements(company!.id)).find((a) => a.validFor["seat-annual"].ok)!;
-  await app.mappings.save(
-    connection.id,
-    CONTOSO.id,
-    "seat-annual",
-    { psaCompanyId: company!.id, agreementId: annual.id },
-    adapter,
-  );
-  return {
-    emulator,
-    app,
-    env,
-    databaseUrl,
-    connectionId: connection.id,
-    agreementId: annual.id,
-    client: new ConnectWiseClient(credentials),
-    async cleanup() {
-      await cleanup();
-      await emulator.close();
-    },
-  };
-}
+type Setup = MappedConnectWise;
+const setUp = mappedConnectWise;
 
 /** Every annual charge is in the PSA exactly once, and the ledger knows each one. */
 async function assertExactlyOnce(s: Setup) {
@@ -132,7 +68,11 @@ for (const dialect of DIALECTS) {
         { kind: "server-error", status: 500, method: "GET", nth: [4] },
         { kind: "drop-connection", method: "POST", path: "/additions", nth: [5] },
       ]);
-      assert.deepEqual([run.status, run.errors], ["success", 0], JSON.stringify(run.items.filter((i) => i.outcome === "error").map((i) => i.message)));
+      assert.deepEqual(
+        [run.status, run.errors],
+        ["success", 0],
+        JSON.stringify(run.items.filter((i) => i.outcome === "error").map((i) => i.message)),
+      );
       await assertExactlyOnce(s);
     });
 

@@ -3,10 +3,6 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { importReconFile } from "../../src/services/import-recon.ts";
-import {
-  startConnectWiseEmulator,
-  type ConnectWiseEmulator,
-} from "../../src/psa/connectwise/emulator/index.ts";
 import { DAILY_CHECK_JOB } from "../../src/jobs/index.ts";
 import {
   enqueueChecksAfterImport,
@@ -16,12 +12,10 @@ import {
 import { AppSettingsService } from "../../src/services/app-settings.ts";
 import type { App } from "../../src/app.ts";
 import { DIALECTS } from "../support/stores.ts";
-import { createTestApp, hostOf } from "../support/app.ts";
-import { CONTOSO, baseRow, writeCsv } from "../support/recon-builder.ts";
+import { mappedConnectWise } from "../support/connectwise-setup.ts";
+import { baseRow, writeCsv } from "../support/recon-builder.ts";
 import os from "node:os";
 import fs from "node:fs";
-
-const SAMPLE = path.resolve(import.meta.dirname, "../../samples/nce-reconciliation-2024-06.csv");
 
 async function waitForRuns(app: App, count: number) {
   for (let i = 0; i < 600; i++) {
@@ -39,45 +33,17 @@ async function waitForRuns(app: App, count: number) {
 
 for (const dialect of DIALECTS) {
   describe(`background sync jobs (${dialect})`, () => {
-    let emulator: ConnectWiseEmulator;
     let worker: SyncWorker | undefined;
     let cleanup: () => Promise<void>;
     afterEach(async () => {
       await worker?.stop();
       await cleanup();
-      await emulator.close();
     });
 
     async function setUp() {
-      emulator = await startConnectWiseEmulator({ seed: "demo" });
-      const created = await createTestApp(dialect, [hostOf(emulator.url)]);
-      cleanup = created.cleanup;
-      const app = created.app;
-      await importReconFile(app.store, SAMPLE);
-      const connection = await app.connections.create({
-        vendor: "connectwise",
-        name: "CW",
-        config: {
-          site: emulator.url,
-          companyId: emulator.credentials.companyId,
-          publicKey: emulator.credentials.publicKey,
-          clientId: "00000000-0000-4000-8000-00000000c11e",
-        },
-        secrets: { privateKey: emulator.credentials.privateKey },
-        settings: { fallbackCatalogItem: "O365-E1" },
-      });
-      await app.connections.update(connection.id, { seatAnnualEnabled: true });
-      const adapter = await app.adapterFor(connection.id);
-      const [company] = await adapter.searchCompanies("Contoso");
-      const annual = (await adapter.listAgreements(company!.id)).find((a) => a.validFor["seat-annual"].ok)!;
-      await app.mappings.save(
-        connection.id,
-        CONTOSO.id,
-        "seat-annual",
-        { psaCompanyId: company!.id, agreementId: annual.id },
-        adapter,
-      );
-      return app;
+      const setup = await mappedConnectWise(dialect);
+      cleanup = setup.cleanup;
+      return setup.app;
     }
 
     it("the daily check, installed at the configured time and zone, queues and runs each enabled connection's sync", async () => {

@@ -1,0 +1,448 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
+import type { App } from "../../src/app.ts";
+import { buildWebApp } from "../../src/cli/commands/demo.ts";
+import { startServer, type RunningServer } from "../../src/http/server.ts";
+import { startAutotaskEmulator, type AutotaskEmulator } from "../../src/psa/autotask/emulator/index.ts";
+import { ConnectWiseClient } from "../../src/psa/connectwise/client.ts";
+import {
+  startConnectWiseEmulator,
+  type ConnectWiseEmulator,
+} from "../../src/psa/connectwise/emulator/index.ts";
+import { createTestApp, hostOf } from "../support/app.ts";
+import { baseRow, toCsv } from "../support/recon-builder.ts";
+
+/**
+ * The whole web app in real Chromium against the real server and both PSA emulators: first-run admin,
+ * connect a PSA, turn on Seat-based Annual sync, import the sample, map a customer through the
+ * company/agreement search, Sync now, and find the charges in the run detail — for ConnectWise and Autotask.
+ * Any console error fails the test. Screenshots of the main screens go to test-results/screenshots/.
+ */
+const CHROMIUM = process.env.CSPSYNC_CHROMIUM ?? "/usr/bin/chromium";
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const SAMPLE = path.join(ROOT, "samples/nce-reconciliation-2024-06.csv");
+const SCREENSHOTS = path.join(ROOT, "test-results/screenshots");
+const ADMIN = { email: "admin@example.com", password: "correct horse battery staple" };
+const VIEWER = { email: "viewer@example.com", password: "viewer password 1" };
+const CW_CLIENT_ID = "00000000-0000-4000-8000-00000000c11e";
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+
+describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
+  let connectWise: ConnectWiseEmulator;
+  let autotask: AutotaskEmulator;
+  let app: App;
+  let cleanup: () => Promise<void>;
+  let server: RunningServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let webRoot: string;
+  const consoleErrors: string[] = [];
+
+  const watch = (target: Page) => {
+    target.on("console", (message) => {
+      if (message.type() === "error") consoleErrors.push(`${message.text()} (${message.location().url})`);
+    });
+    target.on("pageerror", (error) => consoleErrors.push(`page error: ${error.message}`));
+  };
+
+  /** Saves the page at desktop and phone width. */
+  const screenshot = async (name: string, target: Page = page) => {
+    await target.screenshot({ path: path.join(SCREENSHOTS, `${name}-1280.png`), fullPage: true });
+    await target.setViewportSize(PHONE);
+    await target.screenshot({ path: path.join(SCREENSHOTS, `${name}-390.png`), fullPage: true });
+    await target.setViewportSize(DESKTOP);
+  };
+
+  const heading = (name: string | RegExp) => page.getByRole("heading", { level: 1, name });
+  const nav = () => page.getByRole("navigation", { name: "Main" });
+
+  before(async () => {
+    if (!fs.existsSync(CHROMIUM))
+      assert.fail(
+        `Chromium is not installed at ${CHROMIUM}: the browser tests need Debian's chromium ` +
+          "(apt-get install -y chromium; .ci/run installs it). They never download a browser.",
+      );
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    webRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-web-"));
+    await buildWebApp(webRoot);
+
+    connectWise = await startConnectWiseEmulator({ seed: "demo" });
+    autotask = await startAutotaskEmulator({ seed: "demo" });
+    // The annual sample has two products no catalog item matches; the fallback item catches them.
+    await new ConnectWiseClient({
+      siteUrl: connectWise.url,
+      ...connectWise.credentials,
+      clientId: CW_CLIENT_ID,
+    }).createCatalogItem({
+      identifier: "CSP-LICENSE",
+      description: "Microsoft CSP licence",
+      customerDescription: "Microsoft CSP licence",
+      subcategory: { id: 2 },
+      type: { id: 2 },
+      productClass: "NonInventory",
+    });
+    ({ app, cleanup } = await createTestApp("sqlite", [hostOf(connectWise.url), hostOf(autotask.url)]));
+    server = await startServer(app, {
+      port: 0,
+      host: "127.0.0.1",
+      webRoot,
+      log: false,
+      env: {},
+      auth: { passwordCost: 2 ** 10 },
+    });
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    context = await browser.newContext({ viewport: DESKTOP, locale: "en-US", timezoneId: "UTC" });
+    context.setDefaultTimeout(15_000);
+    page = await context.newPage();
+    watch(page);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await cleanup?.();
+    await connectWise?.close();
+    await autotask?.close();
+    if (webRoot) fs.rmSync(webRoot, { recursive: true, force: true });
+  });
+
+  const noConsoleErrors = () => assert.deepEqual(consoleErrors, [], "the browser console shows errors");
+
+  it("first start: creates the admin account and lands on an empty dashboard", async () => {
+    await page.goto(server.url);
+    await heading(/create the admin account/).waitFor();
+    await page.getByLabel("Email").fill(ADMIN.email);
+    await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
+    await page.getByLabel("Repeat the password").fill(ADMIN.password);
+    await screenshot("01-setup");
+    await page.getByRole("button", { name: "Create admin account" }).click();
+    await heading("Dashboard").waitFor();
+    await page.getByText("No PSA is connected yet.").waitFor();
+    await screenshot("02-dashboard-empty");
+    noConsoleErrors();
+  });
+
+  it("imports the sample with a bad file; each file gets its own result, the bad row its reason", async () => {
+    const badFile = path.join(webRoot, "bad-unit-price.csv");
+    fs.writeFileSync(badFile, toCsv([baseRow(), baseRow({ UnitPrice: "twelve" })]));
+    await nav().getByRole("link", { name: "Import", exact: true }).click();
+    await heading("Import billing data").waitFor();
+    await page.getByLabel("Reconciliation files").setInputFiles([SAMPLE, badFile]);
+    await page.getByRole("button", { name: "Upload 2 files" }).click();
+    const result = page.getByRole("article", { name: `Result for ${path.basename(SAMPLE)}` });
+    await result.getByText("Imported", { exact: true }).waitFor();
+    assert.match(await result.innerText(), /26 lines: 26 new, 0 already known · 2 customers/);
+    const rejected = page.getByRole("article", { name: "Result for bad-unit-price.csv" });
+    await rejected.getByText("Rejected", { exact: true }).waitFor();
+    assert.match(await rejected.innerText(), /Row 3, column UnitPrice: "twelve" is not a number/);
+    assert.match(await rejected.innerText(), /Nothing of this file was stored/);
+    await page.getByRole("table").getByText(path.basename(SAMPLE)).waitFor();
+    await screenshot("03-import");
+    noConsoleErrors();
+  });
+
+  it("connects ConnectWise; the connection test passes and the secret is shown only as set", async () => {
+    await nav().getByRole("link", { name: "Connections" }).click();
+    await heading("Connections").waitFor();
+    await screenshot("04-connections-empty");
+    await page.getByRole("button", { name: "Connect ConnectWise" }).click();
+    const dialog = page.getByRole("dialog", { name: "Connect ConnectWise" });
+    await dialog.getByLabel("Site").fill(connectWise.url);
+    await dialog.getByLabel("Company ID").fill(connectWise.credentials.companyId);
+    await dialog.getByLabel("Public key").fill(connectWise.credentials.publicKey);
+    await dialog.getByLabel("Private key").fill(connectWise.credentials.privateKey);
+    await dialog.getByLabel("Client ID").fill(CW_CLIENT_ID);
+    await dialog.getByRole("button", { name: "Connect" }).click();
+    await dialog.getByText("Connection test passed.").waitFor();
+    await dialog.getByRole("button", { name: "Done" }).click();
+    const card = page.getByRole("article", { name: "ConnectWise" });
+    await card.getByText("Connected", { exact: true }).waitFor();
+
+    await card.getByRole("button", { name: "Edit ConnectWise" }).click();
+    const edit = page.getByRole("dialog", { name: "Edit ConnectWise" });
+    const privateKey = edit.getByLabel(/Private key/);
+    assert.equal(await privateKey.inputValue(), "", "a stored secret is never sent back to the browser");
+    await edit.getByText("set", { exact: true }).waitFor();
+    await screenshot("05-connection-edit");
+    await edit.getByRole("button", { name: "Cancel" }).click();
+    assert.ok(!(await page.content()).includes(connectWise.credentials.privateKey));
+    noConsoleErrors();
+  });
+
+  it("turns on Seat-based Annual sync and sets the fallback catalog item in the PSA settings", async () => {
+    await nav().getByRole("link", { name: "PSA settings — ConnectWise" }).click();
+    await heading("ConnectWise — PSA settings").waitFor();
+    await page.getByLabel("Seat-based Annual subscription sync").check();
+    await page.getByLabel("Catalog match").selectOption("either");
+    await page.getByLabel(/Fallback catalog item/).fill("CSP-LICENSE");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Settings saved.").waitFor();
+    await screenshot("06-psa-settings-connectwise");
+    const [connection] = await app.connections.list();
+    assert.equal(connection?.seatAnnualEnabled, true);
+    assert.equal(connection?.settings.fallbackCatalogItem, "CSP-LICENSE");
+    noConsoleErrors();
+  });
+
+  /** Finds the customer, opens its Seat-based Annual pencil and maps it through the searches. */
+  async function mapAnnualEntry(options: {
+    connectionName: string;
+    companySearch: string;
+    companyName: string;
+    invalidAgreement: string;
+    invalidReason: RegExp;
+    agreement: string;
+    shotPrefix: string;
+  }): Promise<Locator> {
+    await nav()
+      .getByRole("link", { name: `Microsoft CSP — ${options.connectionName}` })
+      .click();
+    await heading(`${options.connectionName} — Microsoft CSP`).waitFor();
+    await page.getByText("2 customers").waitFor();
+    await page.getByLabel("Search customers by name").fill("contoso");
+    await page.getByText("1 customer matching “contoso”").waitFor();
+    const customer = page.getByRole("region", { name: "Contoso Dental, LLC" });
+    const rows = customer.getByRole("row");
+    assert.deepEqual(
+      (await customer.getByRole("rowheader").allInnerTexts()).map((t) => t.trim()),
+      ["Seat-based Monthly", "Azure Plan", "Seat-based Annual"],
+    );
+    assert.equal(await rows.count(), 4);
+    await screenshot(`${options.shotPrefix}-customers`);
+
+    await customer.getByRole("button", { name: "Edit Seat-based Annual for Contoso Dental, LLC" }).click();
+    const dialog = page.getByRole("dialog", { name: "Seat-based Annual — Contoso Dental, LLC" });
+    await dialog.getByLabel("Search company by name").fill(options.companySearch);
+    await dialog.getByRole("radio", { name: options.companyName }).check();
+    const invalid = dialog.getByRole("radio", { name: options.invalidAgreement, exact: true });
+    await invalid.waitFor();
+    assert.equal(await invalid.isDisabled(), true, `${options.invalidAgreement} must be disabled`);
+    const invalidOption = dialog.locator(`label[data-agreement="${options.invalidAgreement}"]`);
+    assert.match(await invalidOption.innerText(), options.invalidReason);
+    await dialog.getByRole("radio", { name: options.agreement, exact: true }).check();
+    await screenshot(`${options.shotPrefix}-mapping-form`);
+    await dialog.getByRole("button", { name: "Sync now" }).click();
+    await dialog.getByText("Sync finished:").waitFor({ timeout: 30_000 });
+    return dialog;
+  }
+
+  /** Opens the run detail from the sync result and returns the PSA record ids of its items. */
+  async function runDetailRecords(dialog: Locator, shotName: string): Promise<string[]> {
+    await dialog.getByRole("link", { name: "Open the run details" }).click();
+    await heading("Sync status").waitFor();
+    const items = page.getByRole("table").locator("tbody tr");
+    assert.equal(await items.count(), 8);
+    const texts = await items.allInnerTexts();
+    assert.ok(
+      texts.every((t) => /Contoso Dental, LLC/.test(t) && /Written/.test(t)),
+      texts.join("\n"),
+    );
+    const premium = texts.find((t) => /5 seats, annual term 2024-06-05 to 2025-06-04/.test(t));
+    assert.ok(premium, "the Business Premium charge is listed with its description");
+    assert.match(premium, /11111111-0000-4000-8000-000000000002/, "next to its subscription");
+    assert.match(premium, /\$264\.00/, "money is formatted in the data's currency");
+    assert.match(premium, /Jun 5, 2024/, "dates are formatted for the locale");
+    await screenshot(shotName);
+    return texts.map((t) => /PSA record\s+(\d+)/.exec(t)?.[1] ?? "");
+  }
+
+  it("maps Contoso's Seat-based Annual entry to the One-Time agreement, syncs now and shows the charges in the run", async () => {
+    const dialog = await mapAnnualEntry({
+      connectionName: "ConnectWise",
+      companySearch: "Contoso",
+      companyName: "Contoso Dental Group",
+      invalidAgreement: "Microsoft CSP - Contoso Dental Group",
+      invalidReason: /Not available for Seat-based Annual: .*billing cycle is One-Time/,
+      agreement: "Microsoft CSP Annual - Contoso Dental Group",
+      shotPrefix: "07-connectwise",
+    });
+    assert.match(await dialog.innerText(), /Success[\s\S]*8\s+written/);
+    await screenshot("08-connectwise-sync-result");
+    const records = await runDetailRecords(dialog, "09-connectwise-run-detail");
+    const additions = connectWise.data().tables.additions;
+    for (const id of records)
+      assert.ok(
+        additions.some((a) => String(a.id) === id),
+        `addition ${id} exists in the emulated ConnectWise`,
+      );
+    noConsoleErrors();
+  });
+
+  it("connects Autotask and maps the same customer to a Fixed Price contract; the charges land", async () => {
+    await nav().getByRole("link", { name: "Connections" }).click();
+    await page.getByRole("button", { name: "Connect Autotask" }).click();
+    const connect = page.getByRole("dialog", { name: "Connect Autotask" });
+    const user = autotask.users[0]!;
+    await connect.getByLabel("API user name").fill(user.userName);
+    await connect.getByLabel("Secret").fill(user.secret);
+    await connect.getByLabel("Tracking identifier (integration code)").fill(user.integrationCode);
+    await connect.getByLabel(/Zone discovery URL/).fill(autotask.apiBaseUrl);
+    await connect.getByRole("button", { name: "Connect" }).click();
+    await connect.getByText("Connection test passed.").waitFor();
+    await connect.getByRole("link", { name: "PSA settings" }).click();
+
+    await heading("Autotask — PSA settings").waitFor();
+    const billingCode = autotask.state.list("BillingCodes").find((c) => c.name === "Software Licences");
+    assert.ok(billingCode);
+    await page.getByLabel("Seat-based Annual subscription sync").check();
+    await page.getByLabel(/Billing code ID/).fill(String(billingCode.id));
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Settings saved.").waitFor();
+    await screenshot("10-psa-settings-autotask");
+
+    const dialog = await mapAnnualEntry({
+      connectionName: "Autotask",
+      companySearch: "Harbor",
+      companyName: "Harborview Dental Group",
+      invalidAgreement: "Managed Services & Microsoft Cloud",
+      invalidReason: /Not available for Seat-based Annual: .*annual charges need a Fixed Price contract/,
+      agreement: "Microsoft Annual Subscriptions",
+      shotPrefix: "11-autotask",
+    });
+    assert.match(
+      await dialog.innerText(),
+      /1 inactive or expired contract is not shown/,
+      "the expired contract is not offered",
+    );
+    assert.match(await dialog.innerText(), /Success[\s\S]*8\s+written/);
+    const records = await runDetailRecords(dialog, "12-autotask-run-detail");
+    for (const id of records) {
+      const charge = autotask.state.get("ContractCharges", Number(id));
+      assert.ok(charge, `contract charge ${id} exists in the emulated Autotask`);
+      assert.equal(String(charge.contractID), "29684001");
+    }
+    noConsoleErrors();
+  });
+
+  it("shows both runs in the sync history and on the dashboard cards", async () => {
+    await nav().getByRole("link", { name: "Sync history" }).click();
+    await heading("Sync history").waitFor();
+    const rows = page.getByRole("table").locator("tbody tr");
+    assert.equal(await rows.count(), 2);
+    const texts = await rows.allInnerTexts();
+    assert.ok(texts.some((t) => /ConnectWise/.test(t) && /Sync now/.test(t) && /Success/.test(t)));
+    assert.ok(texts.some((t) => /Autotask/.test(t) && /Success/.test(t)));
+    await screenshot("13-sync-history");
+
+    await nav().getByRole("link", { name: "Dashboard" }).click();
+    const card = page.getByRole("article", { name: "ConnectWise" });
+    await card.getByText("Success", { exact: true }).waitFor();
+    assert.match(await card.innerText(), /8\s+written/);
+    assert.match(await page.locator(".stats").innerText(), /2\s+Customers[\s\S]*1\s+Invoices/);
+    await screenshot("14-dashboard");
+    noConsoleErrors();
+  });
+
+  it("settings: daily sync time, an API token shown once, and a viewer user", async () => {
+    await nav().getByRole("link", { name: "Settings", exact: true }).click();
+    await heading("Settings").waitFor();
+    await page.getByLabel("Time of day").fill("07:30");
+    await page.getByLabel("Time zone").selectOption("Europe/Amsterdam");
+    await page.getByRole("region", { name: "Daily sync" }).getByRole("button", { name: "Save" }).click();
+    await page.getByText("Daily sync settings saved.").waitFor();
+
+    await page.getByLabel("Name", { exact: true }).fill("Nightly export");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const token = await page.getByTestId("new-token").innerText();
+    assert.match(token, /\S{20,}/);
+    const reply = await fetch(`${server.url}/api/runs`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(reply.status, 200, "the new token works for the API");
+
+    await page.getByLabel("Email").fill(VIEWER.email);
+    await page.getByLabel("Password", { exact: true }).fill(VIEWER.password);
+    await page.getByLabel("Role", { exact: true }).last().selectOption("viewer");
+    await page.getByRole("button", { name: "Add user" }).click();
+    await page.getByText(`${VIEWER.email} can now sign in.`).waitFor();
+    await screenshot("15-settings");
+    noConsoleErrors();
+  });
+
+  it("a viewer sees the data but no edit buttons", async () => {
+    const viewerContext = await browser.newContext({ viewport: DESKTOP, locale: "en-US", timezoneId: "UTC" });
+    const viewer = await viewerContext.newPage();
+    watch(viewer);
+    try {
+      await viewer.goto(server.url);
+      await viewer.getByLabel("Email").fill(VIEWER.email);
+      await viewer.getByLabel("Password").fill(VIEWER.password);
+      await viewer.getByRole("button", { name: "Sign in" }).click();
+      await viewer.getByRole("heading", { level: 1, name: "Dashboard" }).waitFor();
+      await viewer.getByRole("link", { name: "Microsoft CSP — ConnectWise" }).click();
+      await viewer.getByRole("region", { name: "Contoso Dental, LLC" }).waitFor();
+      assert.equal(await viewer.getByRole("button", { name: /^Edit / }).count(), 0);
+      assert.match(await viewer.getByRole("region", { name: "Contoso Dental, LLC" }).innerText(), /Synced/);
+      await viewer.getByRole("link", { name: "Connections" }).click();
+      await viewer.getByRole("article", { name: "ConnectWise" }).waitFor();
+      assert.equal(await viewer.getByRole("button", { name: /^(Edit|Test|Connect) / }).count(), 0);
+      await viewer.getByRole("link", { name: "PSA settings — ConnectWise" }).click();
+      await viewer.getByLabel("Seat-based Annual subscription sync").waitFor();
+      assert.equal(await viewer.getByLabel("Seat-based Annual subscription sync").isDisabled(), true);
+      assert.equal(await viewer.getByRole("button", { name: "Save" }).count(), 0);
+      await screenshot("16-viewer-psa-settings", viewer);
+    } finally {
+      await viewerContext.close();
+    }
+    noConsoleErrors();
+  });
+
+  it("works with the keyboard: skip link, the pencil opens with Enter, Escape closes and returns focus", async () => {
+    await nav().getByRole("link", { name: "Microsoft CSP — ConnectWise" }).click();
+    await page.getByLabel("Search customers by name").fill("contoso");
+    const pencil = page.getByRole("button", { name: "Edit Seat-based Monthly for Contoso Dental, LLC" });
+    await pencil.waitFor();
+    await page.reload();
+    await heading("ConnectWise — Microsoft CSP").waitFor();
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Skip to content");
+
+    await pencil.focus();
+    await page.keyboard.press("Enter");
+    const dialog = page.getByRole("dialog", { name: "Seat-based Monthly — Contoso Dental, LLC" });
+    await dialog.waitFor();
+    assert.equal(
+      await dialog.evaluate((d) => d.contains(document.activeElement)),
+      true,
+      "focus moves into the form",
+    );
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached" });
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.getAttribute("aria-label")),
+      "Edit Seat-based Monthly for Contoso Dental, LLC",
+      "focus returns to the pencil",
+    );
+    noConsoleErrors();
+  });
+
+  it("logs out; a reload shows the sign-in page and signing in again returns to the same page", async () => {
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByText("You have signed out.").waitFor();
+    await page.reload();
+    await heading("Sign in").waitFor();
+    await screenshot("17-sign-in");
+    await page.getByLabel("Email").fill(ADMIN.email);
+    await page.getByLabel("Password").fill(ADMIN.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await heading("ConnectWise — Microsoft CSP").waitFor();
+    noConsoleErrors();
+  });
+});

@@ -1,0 +1,74 @@
+import path from "node:path";
+import type { App } from "../../src/app.ts";
+import { ConnectWiseClient } from "../../src/psa/connectwise/client.ts";
+import {
+  startConnectWiseEmulator,
+  type ConnectWiseEmulator,
+} from "../../src/psa/connectwise/emulator/index.ts";
+import { importReconFile } from "../../src/services/import-recon.ts";
+import type { Dialect } from "../../src/store/db.ts";
+import { createTestApp, hostOf } from "./app.ts";
+import { CONTOSO } from "./recon-builder.ts";
+
+export const SAMPLE = path.resolve(import.meta.dirname, "../../samples/nce-reconciliation-2024-06.csv");
+export const CLIENT_ID = "00000000-0000-4000-8000-00000000c11e";
+
+export type MappedConnectWise = {
+  emulator: ConnectWiseEmulator;
+  app: App;
+  env: NodeJS.ProcessEnv;
+  databaseUrl: string;
+  connectionId: string;
+  agreementId: string;
+  /** A client of its own, to look at what cspsync wrote. */
+  client: ConnectWiseClient;
+  cleanup(): Promise<void>;
+};
+
+/**
+ * The June sample imported, a ConnectWise connection to a fresh demo emulator with annual sync on and a
+ * fallback catalog item, and Contoso mapped to its One-Time agreement: ready to sync, nothing synced.
+ */
+export async function mappedConnectWise(dialect: Dialect): Promise<MappedConnectWise> {
+  const emulator = await startConnectWiseEmulator({ seed: "demo" });
+  const { app, env, databaseUrl, cleanup } = await createTestApp(dialect, [hostOf(emulator.url)]);
+  const { companyId, publicKey, privateKey } = emulator.credentials;
+  await importReconFile(app.store, SAMPLE);
+  const connection = await app.connections.create({
+    vendor: "connectwise",
+    name: "CW",
+    config: { site: emulator.url, companyId, publicKey, clientId: CLIENT_ID },
+    secrets: { privateKey },
+    settings: { fallbackCatalogItem: "O365-E1" },
+  });
+  await app.connections.update(connection.id, { seatAnnualEnabled: true });
+  const adapter = await app.adapterFor(connection.id);
+  const [company] = await adapter.searchCompanies("Contoso");
+  const annual = (await adapter.listAgreements(company!.id)).find((a) => a.validFor["seat-annual"].ok)!;
+  await app.mappings.save(
+    connection.id,
+    CONTOSO.id,
+    "seat-annual",
+    { psaCompanyId: company!.id, agreementId: annual.id },
+    adapter,
+  );
+  return {
+    emulator,
+    app,
+    env,
+    databaseUrl,
+    connectionId: connection.id,
+    agreementId: annual.id,
+    client: new ConnectWiseClient({
+      siteUrl: emulator.url,
+      companyId,
+      publicKey,
+      privateKey,
+      clientId: CLIENT_ID,
+    }),
+    async cleanup() {
+      await cleanup();
+      await emulator.close();
+    },
+  };
+}

@@ -1,0 +1,159 @@
+import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
+import { VENDOR_LABELS, type ApiError, type ConnectionView } from "./api.ts";
+import { EmptyState, PageHeader } from "./components.tsx";
+import { useResource, useSession } from "./hooks.ts";
+import { Link, match, useLocation } from "./router.tsx";
+import { ConnectionsPage } from "./pages/Connections.tsx";
+import { CustomersPage } from "./pages/Customers.tsx";
+import { DashboardPage } from "./pages/Dashboard.tsx";
+import { ImportPage } from "./pages/Import.tsx";
+import { PsaSettingsPage } from "./pages/PsaSettings.tsx";
+import { RunDetailPage, RunsPage } from "./pages/Runs.tsx";
+import { SettingsPage } from "./pages/Settings.tsx";
+
+/** The connections, shared by the navigation and the pages (connecting a PSA adds its menu items). */
+export type ConnectionsState = {
+  connections: ConnectionView[] | undefined;
+  error: ApiError | null;
+  reload: () => void;
+};
+const ConnectionsContext = createContext<ConnectionsState>({
+  connections: undefined,
+  error: null,
+  reload: () => {},
+});
+
+export function useConnections(): ConnectionsState {
+  return useContext(ConnectionsContext);
+}
+
+function NavLink({ to, children, exact }: { to: string; children: ReactNode; exact?: boolean }) {
+  const { path } = useLocation();
+  const active = exact ? path === to : path === to || path.startsWith(`${to}/`);
+  return (
+    <Link
+      to={to}
+      className={active ? "nav-link active" : "nav-link"}
+      aria-current={active ? "page" : undefined}
+    >
+      {children}
+    </Link>
+  );
+}
+
+function Navigation({ connections }: { connections: ConnectionView[] | undefined }) {
+  return (
+    <nav aria-label="Main" className="nav">
+      <ul>
+        <li>
+          <NavLink to="/" exact>
+            Dashboard
+          </NavLink>
+        </li>
+        <li>
+          <NavLink to="/connections">Connections</NavLink>
+        </li>
+        {connections?.map((c) => (
+          <li key={c.id} className="nav-group">
+            <span className="nav-group-title" title={VENDOR_LABELS[c.vendor]}>
+              {c.name}
+            </span>
+            <ul>
+              <li>
+                <NavLink to={`/psa/${c.id}/csp`}>
+                  Microsoft CSP<span className="visually-hidden"> — {c.name}</span>
+                </NavLink>
+              </li>
+              <li>
+                <NavLink to={`/psa/${c.id}/settings`}>
+                  PSA settings<span className="visually-hidden"> — {c.name}</span>
+                </NavLink>
+              </li>
+            </ul>
+          </li>
+        ))}
+        <li>
+          <NavLink to="/runs">Sync history</NavLink>
+        </li>
+        <li>
+          <NavLink to="/import">Import</NavLink>
+        </li>
+        <li>
+          <NavLink to="/settings">Settings</NavLink>
+        </li>
+      </ul>
+    </nav>
+  );
+}
+
+function Routes() {
+  const { path } = useLocation();
+  let params: Record<string, string> | null;
+  if (path === "/") return <DashboardPage />;
+  if (path === "/connections") return <ConnectionsPage />;
+  if ((params = match("/psa/:id/settings", path))) return <PsaSettingsPage key={params.id} id={params.id!} />;
+  if ((params = match("/psa/:id/csp", path))) return <CustomersPage key={params.id} id={params.id!} />;
+  if (path === "/runs") return <RunsPage />;
+  if ((params = match("/runs/:id", path))) return <RunDetailPage key={params.id} id={params.id!} />;
+  if (path === "/import") return <ImportPage />;
+  if (path === "/settings") return <SettingsPage />;
+  return (
+    <>
+      <PageHeader title="Page not found" />
+      <EmptyState title={`There is no page at ${path}.`}>
+        <Link to="/">Go to the dashboard</Link>
+      </EmptyState>
+    </>
+  );
+}
+
+export function Layout() {
+  const session = useSession();
+  const { path } = useLocation();
+  const connections = useResource<{ connections: ConnectionView[] }>("/api/connections");
+  const [menuOpen, setMenuOpen] = useState(false);
+  useEffect(() => setMenuOpen(false), [path]);
+
+  return (
+    <ConnectionsContext.Provider
+      value={{
+        connections: connections.data?.connections,
+        error: connections.error,
+        reload: connections.reload,
+      }}
+    >
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Link to="/" className="brand">
+          cspsync
+        </Link>
+        <button
+          type="button"
+          className="menu-toggle"
+          aria-expanded={menuOpen}
+          aria-controls="sidebar"
+          onClick={() => setMenuOpen((open) => !open)}
+        >
+          Menu
+        </button>
+        <div className="user">
+          <span className="user-email">{session.user.email}</span>
+          <span className="badge badge-neutral">{session.user.role}</span>
+          <button type="button" className="button secondary small" onClick={() => void session.logout()}>
+            Log out
+          </button>
+        </div>
+      </header>
+      <div className="shell">
+        <aside id="sidebar" className={menuOpen ? "sidebar open" : "sidebar"}>
+          <Navigation connections={connections.data?.connections} />
+        </aside>
+        <main id="main" className="content">
+          <Routes />
+        </main>
+      </div>
+    </ConnectionsContext.Provider>
+  );
+}

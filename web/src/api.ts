@@ -1,0 +1,332 @@
+/**
+ * The cspsync HTTP API as the web app sees it (see the API contract). Types mirror the JSON the server
+ * sends; money stays a decimal string all the way to the screen.
+ */
+
+export type Role = "admin" | "viewer";
+export type User = { id: string; email: string; role: Role };
+export type Vendor = "connectwise" | "autotask";
+export type Motion = "seat-monthly" | "azure" | "seat-annual";
+export const MOTIONS: readonly Motion[] = ["seat-monthly", "azure", "seat-annual"];
+export const MOTION_LABELS: Record<Motion, string> = {
+  "seat-monthly": "Seat-based Monthly",
+  azure: "Azure Plan",
+  "seat-annual": "Seat-based Annual",
+};
+export const VENDOR_LABELS: Record<Vendor, string> = { connectwise: "ConnectWise", autotask: "Autotask" };
+
+export type RunStatus = "running" | "no-change" | "success" | "warning" | "error" | "abandoned";
+export type ItemOutcome = "written" | "found-existing" | "planned" | "skipped" | "warning" | "error";
+
+export type RunView = {
+  id: string;
+  connectionId: string;
+  trigger: string;
+  scope: Record<string, unknown>;
+  status: RunStatus;
+  startedAt: string;
+  finishedAt: string | null;
+  written: number;
+  unchanged: number;
+  warnings: number;
+  errors: number;
+  psaRequests: number;
+  message: string | null;
+};
+
+/** The planned PSA line a run item was about (empty for items that never got that far). */
+export type PlannedLineDetails = {
+  productName?: string;
+  description?: string;
+  quantity?: string;
+  unitCost?: string;
+  unitPrice?: string | null;
+  extendedCost?: string;
+  extendedPrice?: string | null;
+  effectiveDate?: string;
+  isCredit?: boolean;
+  currency?: string;
+};
+
+export type RunItemView = {
+  sequence: number;
+  customerTenantId: string | null;
+  customerName: string | null;
+  motion: string | null;
+  subscriptionId: string | null;
+  eventKey: string | null;
+  writeKey: string | null;
+  outcome: ItemOutcome;
+  psaRecordId: string | null;
+  message: string | null;
+  details: PlannedLineDetails;
+};
+
+export type RunSummary = {
+  runId: string;
+  status: RunStatus;
+  written: number;
+  unchanged: number;
+  warnings: number;
+  errors: number;
+  psaRequests: number;
+  items: (Omit<RunItemView, "sequence" | "customerName" | "motion" | "details"> & {
+    line?: PlannedLineDetails;
+  })[];
+};
+
+export type ConnectionView = {
+  id: string;
+  vendor: Vendor;
+  name: string;
+  config: Record<string, unknown>;
+  secretsSet: Record<string, boolean>;
+  settings: Record<string, unknown>;
+  seatAnnualEnabled: boolean;
+  lastTest: { at: string; ok: boolean; message: string } | null;
+  createdAt: string;
+  updatedAt: string;
+};
+
+export type ConnectionTest = {
+  ok: boolean;
+  message: string;
+  checks: { name: string; ok: boolean; message: string }[];
+};
+
+export type DashboardView = {
+  connections: {
+    id: string;
+    name: string;
+    vendor: Vendor;
+    seatAnnualEnabled: boolean;
+    lastSuccessfulSync: string | null;
+    lastRun: RunView | null;
+  }[];
+  customers: number;
+  invoices: number;
+};
+
+export type InvoiceSummary = {
+  invoiceNumber: string;
+  currency: string;
+  firstChargeDate: string | null;
+  lastChargeDate: string | null;
+  lines: number;
+  subtotal: string;
+  total: string;
+  sourceFile: string;
+};
+
+export type PsaCompany = { id: string; name: string; identifier?: string };
+export type TargetValidity = { ok: true } | { ok: false; reason: string };
+export type PsaAgreement = {
+  id: string;
+  name: string;
+  companyId: string;
+  type: string;
+  billingCycle: string | null;
+  startDate: string | null;
+  endDate: string | null;
+  status: string;
+  validFor: Record<Motion, TargetValidity>;
+};
+
+export type PricingName = "cost-and-retail" | "cost-only" | "markup";
+export type Pricing = { strategy: PricingName; markupPercent?: string };
+
+export type CustomerMapping = {
+  motion: Motion;
+  psaCompanyId: string | null;
+  psaCompanyName: string | null;
+  agreementId: string | null;
+  agreementName: string | null;
+  syncDate: string | null;
+  pricing: Pricing;
+  enabled: boolean;
+  lastSyncAt: string | null;
+  lastStatus: "written" | "warning" | "error" | null;
+  lastMessage: string | null;
+};
+
+export type CustomerView = {
+  tenantId: string;
+  name: string;
+  domain: string | null;
+  country: string | null;
+  mappings: CustomerMapping[];
+};
+
+export type MappingInput = {
+  psaCompanyId: string;
+  agreementId: string;
+  syncDate: string | null;
+  pricing: PricingName;
+  markupPercent?: string;
+  enabled: boolean;
+};
+
+export type ImportSummary = {
+  importId: string;
+  file: string;
+  format: string;
+  status: "imported" | "rejected" | "empty";
+  invoices: string[];
+  lines: number;
+  newLines: number;
+  knownLines: number;
+  customers: number;
+  newEvents: number;
+  linesByMotion: Record<Motion, number>;
+  notBillable: number;
+  problem?: { row?: number; column?: string; reason: string; message: string };
+};
+
+export type ImportRecord = {
+  id: string;
+  fileName: string;
+  format: string;
+  status: string;
+  startedAt: string;
+  lines: number;
+  newLines: number;
+  knownLines: number;
+  error: string | null;
+};
+
+export type SyncSettings = { dailySyncTime: string; timeZone: string };
+export type ApiToken = {
+  id: string;
+  name: string;
+  role: Role;
+  createdAt: string;
+  lastUsedAt: string | null;
+};
+export type UserRecord = User & { createdAt?: string; lastLoginAt?: string | null };
+
+/** An error reply from the API: its code, a message meant for people, and the field it is about. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly field: string | undefined;
+  constructor(status: number, code: string, message: string, field?: string) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+let csrfToken: string | null = null;
+let onUnauthorized: () => void = () => {};
+
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+/** Called when the session has ended on the server (expired, or logged out elsewhere). */
+export function setUnauthorizedHandler(handler: () => void): void {
+  onUnauthorized = handler;
+}
+
+async function errorFrom(response: Response): Promise<ApiError> {
+  let body: unknown = null;
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON (a proxy error page, for instance): fall back to the status text.
+  }
+  const error = (body as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
+  const retryAfter = response.headers.get("Retry-After");
+  let message = error?.message ?? (response.statusText || `The server answered ${response.status}`);
+  if (response.status === 429 && retryAfter) message = `${message} Try again in ${retryAfter} seconds.`;
+  return new ApiError(response.status, error?.code ?? "internal", message, error?.field);
+}
+
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  } catch {
+    throw new ApiError(0, "network", "cspsync could not be reached. Check your connection and try again.");
+  }
+  if (!response.ok) {
+    const error = await errorFrom(response);
+    if (response.status === 401 && !path.startsWith("/api/session") && !path.startsWith("/api/setup"))
+      onUnauthorized();
+    throw error;
+  }
+  if (response.status === 204) return undefined as T;
+  return (await response.json()) as T;
+}
+
+export const api = {
+  get: <T>(path: string) => request<T>("GET", path),
+  post: <T>(path: string, body?: unknown) => request<T>("POST", path, body ?? {}),
+  put: <T>(path: string, body: unknown) => request<T>("PUT", path, body),
+  patch: <T>(path: string, body: unknown) => request<T>("PATCH", path, body),
+  delete: <T = void>(path: string) => request<T>("DELETE", path),
+};
+
+export function query(params: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params))
+    if (value !== undefined && value !== "") search.set(key, String(value));
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+export type UploadProgress = { loaded: number; total: number };
+
+/** Uploads files as multipart/form-data with XHR, whose upload events give real progress. */
+export function uploadFiles(
+  files: File[],
+  onProgress: (progress: UploadProgress) => void,
+): Promise<{ files: ImportSummary[] }> {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    for (const file of files) form.append("file", file, file.name);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/imports");
+    xhr.setRequestHeader("Accept", "application/json");
+    if (csrfToken) xhr.setRequestHeader("X-CSRF-Token", csrfToken);
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress({ loaded: event.loaded, total: event.total });
+    });
+    xhr.addEventListener("load", () => {
+      let body: unknown = null;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        // handled below
+      }
+      if (xhr.status >= 200 && xhr.status < 300 && body) {
+        resolve(body as { files: ImportSummary[] });
+        return;
+      }
+      const error = (body as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
+      if (xhr.status === 401) onUnauthorized();
+      reject(
+        new ApiError(
+          xhr.status,
+          error?.code ?? "internal",
+          error?.message ?? `The upload failed (${xhr.status} ${xhr.statusText})`,
+          error?.field,
+        ),
+      );
+    });
+    xhr.addEventListener("error", () =>
+      reject(new ApiError(0, "network", "The upload was interrupted. Check your connection and try again.")),
+    );
+    xhr.send(form);
+  });
+}

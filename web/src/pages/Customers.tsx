@@ -1,0 +1,217 @@
+import { useState } from "react";
+import {
+  MOTION_LABELS,
+  query,
+  VENDOR_LABELS,
+  type ConnectionView,
+  type CustomerMapping,
+  type CustomerView,
+  type Pricing,
+} from "../api.ts";
+import { Badge, EmptyState, ErrorMessage, Loading, Notice, PageHeader } from "../components.tsx";
+import { formatDate, formatInstant } from "../format.ts";
+import { useDebounced, useDocumentTitle, useResource, useSession } from "../hooks.ts";
+import { Link } from "../router.tsx";
+import { MappingForm } from "./MappingForm.tsx";
+
+export function pricingLabel(pricing: Pricing): string {
+  switch (pricing.strategy) {
+    case "cost-and-retail":
+      return "Cost and retail";
+    case "cost-only":
+      return "Cost only";
+    case "markup":
+      return `Cost + ${pricing.markupPercent ?? "?"} % markup`;
+  }
+}
+
+function MappingStatus({ mapping }: { mapping: CustomerMapping }) {
+  if (!mapping.psaCompanyId) return <Badge tone="neutral">Not mapped</Badge>;
+  if (!mapping.enabled) return <Badge tone="neutral">Sync off</Badge>;
+  switch (mapping.lastStatus) {
+    case "written":
+      return <Badge tone="ok">Synced</Badge>;
+    case "warning":
+      return <Badge tone="warn">Warning</Badge>;
+    case "error":
+      return <Badge tone="bad">Error</Badge>;
+    default:
+      return <Badge tone="info">Mapped</Badge>;
+  }
+}
+
+function CustomerEntries({
+  customer,
+  canEdit,
+  onEdit,
+}: {
+  customer: CustomerView;
+  canEdit: boolean;
+  onEdit: (mapping: CustomerMapping) => void;
+}) {
+  const headingId = `customer-${customer.tenantId}`;
+  return (
+    <section className="customer" aria-labelledby={headingId}>
+      <header className="customer-header">
+        <h2 id={headingId}>{customer.name}</h2>
+        <p className="muted">
+          {[customer.domain, customer.country].filter(Boolean).join(" · ") || customer.tenantId}
+        </p>
+      </header>
+      <table className="table responsive mappings">
+        <caption className="visually-hidden">Billing motions of {customer.name}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Billing motion</th>
+            <th scope="col">PSA company</th>
+            <th scope="col">Agreement / contract</th>
+            <th scope="col">Sync from</th>
+            <th scope="col">Pricing</th>
+            <th scope="col">Last sync</th>
+            <th scope="col">Status</th>
+            {canEdit && (
+              <th scope="col">
+                <span className="visually-hidden">Edit</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>
+          {customer.mappings.map((m) => (
+            <tr key={m.motion} data-motion={m.motion}>
+              <th scope="row" data-label="Billing motion">
+                {MOTION_LABELS[m.motion]}
+              </th>
+              <td data-label="PSA company">
+                {m.psaCompanyName ?? (m.psaCompanyId ? `#${m.psaCompanyId}` : "—")}
+              </td>
+              <td data-label="Agreement">{m.agreementName ?? (m.agreementId ? `#${m.agreementId}` : "—")}</td>
+              <td data-label="Sync from">{m.psaCompanyId ? formatDate(m.syncDate) : "—"}</td>
+              <td data-label="Pricing">{m.psaCompanyId ? pricingLabel(m.pricing) : "—"}</td>
+              <td data-label="Last sync">{m.lastSyncAt ? formatInstant(m.lastSyncAt) : "—"}</td>
+              <td data-label="Status">
+                <MappingStatus mapping={m} />
+                {m.lastMessage && m.lastStatus !== "written" && (
+                  <span className="block small muted">{m.lastMessage}</span>
+                )}
+              </td>
+              {canEdit && (
+                <td data-label="">
+                  <button
+                    type="button"
+                    className="icon-button pencil"
+                    aria-label={`Edit ${MOTION_LABELS[m.motion]} for ${customer.name}`}
+                    title={`Edit ${MOTION_LABELS[m.motion]}`}
+                    onClick={() => onEdit(m)}
+                  >
+                    <span aria-hidden="true">✎</span>
+                  </button>
+                </td>
+              )}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+export function CustomersPage({ id }: { id: string }) {
+  const { isAdmin } = useSession();
+  const connection = useResource<{ connection: ConnectionView }>(`/api/connections/${id}`);
+  const [search, setSearch] = useState("");
+  const debounced = useDebounced(search.trim(), 250);
+  const customers = useResource<{ customers: CustomerView[] }>(
+    `/api/connections/${id}/customers${query({ search: debounced })}`,
+  );
+  const [editing, setEditing] = useState<{ customer: CustomerView; mapping: CustomerMapping } | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const c = connection.data?.connection;
+  useDocumentTitle(c ? `${c.name} · Microsoft CSP` : "Microsoft CSP");
+  const list = customers.data?.customers;
+
+  return (
+    <>
+      <PageHeader title={c ? `${c.name} — Microsoft CSP` : "Microsoft CSP"} />
+      <nav className="tabs" aria-label="Microsoft CSP">
+        <Link to={`/psa/${id}/csp`} className="tab active" aria-current="page">
+          Customers
+        </Link>
+        <Link to={`/runs?connectionId=${id}`} className="tab">
+          Sync history
+        </Link>
+        <Link to={`/psa/${id}/settings`} className="tab">
+          Settings
+        </Link>
+      </nav>
+      {connection.error && <ErrorMessage error={connection.error} retry={connection.reload} />}
+      {c && !c.seatAnnualEnabled && (
+        <Notice kind="warning">
+          Seat-based Annual subscription sync is off for this {VENDOR_LABELS[c.vendor]} connection.{" "}
+          <Link to={`/psa/${id}/settings`}>Turn it on in PSA settings</Link> to sync annual charges.
+        </Notice>
+      )}
+      {notice && <Notice kind="success">{notice}</Notice>}
+      <form className="search" role="search" onSubmit={(e) => e.preventDefault()}>
+        <label htmlFor="customer-search">Search customers by name</label>
+        <input
+          id="customer-search"
+          type="search"
+          placeholder="e.g. Contoso"
+          value={search}
+          onChange={(e) => setSearch(e.target.value)}
+        />
+      </form>
+      {customers.error && <ErrorMessage error={customers.error} retry={customers.reload} />}
+      {!list && customers.loading && <Loading label="Loading customers…" />}
+      {list && (
+        <div aria-busy={customers.loading} aria-live="polite">
+          <p className="muted small">
+            {customers.loading
+              ? "Searching…"
+              : `${list.length === 1 ? "1 customer" : `${list.length} customers`}${debounced ? ` matching “${debounced}”` : ""}`}
+          </p>
+          {list.length === 0 &&
+            (debounced ? (
+              <EmptyState title={`No customer matches “${debounced}”.`}>
+                <p>Search looks at customer names in the imported billing data.</p>
+              </EmptyState>
+            ) : (
+              <EmptyState title="No customers yet.">
+                <p>
+                  Customers appear once billing data is imported.{" "}
+                  {isAdmin && <Link to="/import">Import a reconciliation file</Link>}
+                </p>
+              </EmptyState>
+            ))}
+          {list.map((customer) => (
+            <CustomerEntries
+              key={customer.tenantId}
+              customer={customer}
+              canEdit={isAdmin}
+              onEdit={(mapping) => {
+                setNotice(null);
+                setEditing({ customer, mapping });
+              }}
+            />
+          ))}
+        </div>
+      )}
+      {editing && c && (
+        <MappingForm
+          connection={c}
+          customer={editing.customer}
+          mapping={editing.mapping}
+          onClose={() => setEditing(null)}
+          onSaved={(message) => {
+            customers.reload();
+            if (message) {
+              setNotice(message);
+              setEditing(null);
+            }
+          }}
+        />
+      )}
+    </>
+  );
+}
