@@ -58,6 +58,21 @@ const commands: Record<string, Command> = {
     summary: "write new Seat-based Annual charges into the PSA (or --dry-run)",
   },
   runs: { run: runsCommand, help: runsHelp, summary: "list sync runs" },
+  worker: {
+    run: workerCommand,
+    help: workerHelp,
+    summary: "run the daily check and queued syncs in the background",
+  },
+  serve: {
+    run: serveCommand,
+    help: serveHelp,
+    summary: "serve the web app and the HTTP API (and background syncing)",
+  },
+  demo: {
+    run: demoCommand,
+    help: demoHelp,
+    summary: "try cspsync: sample data, both PSA emulators and the web app",
+  },
   run: { run: runCommand, help: runsHelp, summary: "show one sync run with every item" },
   emulator: {
     run: emulatorCommand,
