@@ -36,6 +36,8 @@ export type PlannedLine = {
   unitPrice: DecimalString | null;
   extendedCost: DecimalString;
   extendedPrice: DecimalString | null;
+  /** Billing currency of the amounts (the distributor's invoice currency). */
+  currency: string;
   effectiveDate: IsoDate;
   billable: boolean;
   isCredit: boolean;
@@ -113,6 +115,7 @@ function planLine(mapping: AnnualMapping, event: ChargeEvent, writeKey: string):
     unitPrice,
     extendedCost: roundMoney(new Dec(unitCost).times(quantity)),
     extendedPrice: unitPrice === null ? null : roundMoney(new Dec(unitPrice).times(quantity)),
+    currency: event.currency,
     effectiveDate: event.chargeStart,
     billable: event.billable,
     isCredit,

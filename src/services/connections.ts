@@ -96,6 +96,17 @@ function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, part: string): T 
   throw new ConnectionInputError(`${field}: ${issue.message}`, field);
 }
 
+/** Applies a partial update: given keys replace, `null` removes an optional value, others stay. */
+function merge(base: object, patch: unknown): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...base };
+  if (typeof patch !== "object" || patch === null) return merged;
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete merged[key];
+    else if (value !== undefined) merged[key] = value;
+  }
+  return merged;
+}
+
 export class ConnectionService {
   private readonly store: Store;
   private readonly box: SecretBox;
@@ -156,10 +167,6 @@ export class ConnectionService {
     const row = await this.row(id);
     const current = this.decode(row);
     const schemas = schemasFor(row.vendor);
-    const merge = (base: object, patch: unknown) => ({
-      ...base,
-      ...(typeof patch === "object" && patch !== null ? patch : {}),
-    });
     const changes: Partial<ConnectionsTable> = { updated_at: new Date().toISOString() };
     if (input.name !== undefined) changes.name = parseOrThrow(nonEmpty, input.name, "name");
     if (input.config !== undefined)
