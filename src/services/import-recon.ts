@@ -59,6 +59,9 @@ type FileTotals = Omit<
 
 const DEFAULT_BATCH = 400;
 
+/** Written literally (not as a parameter) so the databases can use their partial indexes of pair lines. */
+const PAIR_LINES = sql<boolean>`event_key like 'pair:%'`;
+
 /** What one file adds to an invoice: its date range, and the count and sums of lines new to cspsync. */
 type InvoiceTally = {
   currency: string;
@@ -266,7 +269,7 @@ class BatchWriter {
         .distinct()
         .where("import_id", "=", this.importId)
         .where("event_key", ">", after)
-        .where("event_key", "like", "pair:%")
+        .where(PAIR_LINES)
         .orderBy("event_key")
         .limit(200)
         .execute();
@@ -284,6 +287,7 @@ class BatchWriter {
       .selectAll()
       .where("organization_id", "=", this.organizationId)
       .where("event_key", "in", eventKeys)
+      .where(PAIR_LINES)
       .execute();
     const byEvent = new Map<string, EventLine[]>();
     for (const line of lines) {

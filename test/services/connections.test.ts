@@ -33,7 +33,7 @@ for (const dialect of DIALECTS) {
         assert.equal(renamed.name, "ConnectWise");
         assert.equal(renamed.config.companyId, "acme2");
         assert.equal(
-          (await app.connections.details(created.id)).secrets.privateKey,
+          ((await app.connections.details(created.id)).secrets as { privateKey: string }).privateKey,
           "very-secret-private-key",
           "untouched secrets keep their value",
         );
