@@ -18,8 +18,10 @@ const lines = Number(values.lines);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-bench-"));
 const file = path.join(dir, `recon-${lines}.csv`);
 const BIN = path.resolve(import.meta.dirname, "../bin/cspsync.js");
-// The V8 settings bin/cspsync.js runs with, so both measurements are taken under the same conditions.
-const NODE_FLAGS = ["--max-semi-space-size=8"];
+// The V8 settings bin/cspsync.js runs with (read from its first line), so both runs use the same ones.
+const NODE_FLAGS = (fs.readFileSync(BIN, "utf8").split("\n")[0] ?? "")
+  .split(/\s+/)
+  .filter((word) => word.startsWith("--"));
 
 type Result = { lines: number; seconds: number; peakRssMb: number };
 

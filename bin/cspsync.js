@@ -1,7 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env -S node --max-semi-space-size=8 --max-old-space-size=192
 // Entry point for the `cspsync` command. The code is TypeScript run through Node 24's type stripping;
 // npm scripts and `npx cspsync` put the project's Node 24 (devDependency `node`) first on PATH. A small young
-// generation keeps memory flat while streaming large billing files (see BENCHMARKS.md).
+// generation and a capped old generation keep memory flat while streaming large billing files (BENCHMARKS.md).
 const [major] = process.versions.node.split(".").map(Number);
 if (major < 24) {
   console.error(`cspsync needs Node.js 24 or newer (this is ${process.version}); run it through npm / npx.`);

@@ -1,83 +1,117 @@
-import {
-  chargesCommand,
-  chargesHelp,
-  customersCommand,
-  customersHelp,
-  invoicesCommand,
-  invoicesHelp,
-} from "./commands/listings.ts";
-import { importCommand, importHelp } from "./commands/import.ts";
-import { connectionCommand, connectionHelp, settingsCommand, settingsHelp } from "./commands/connections.ts";
-import {
-  mapCommand,
-  mapHelp,
-  psaCommand,
-  psaHelp,
-  runCommand,
-  runsCommand,
-  runsHelp,
-  syncCommand,
-  syncHelp,
-} from "./commands/sync.ts";
-import { emulatorCommand, emulatorHelp } from "./commands/emulator.ts";
-import { workerCommand, workerHelp } from "./commands/worker.ts";
-import { serveCommand, serveHelp } from "./commands/serve.ts";
-import { demoCommand, demoHelp } from "./commands/demo.ts";
 import { UsageError } from "./output.ts";
 
-type Command = { run: (argv: string[]) => Promise<number>; help: string; summary: string };
+/**
+ * The `cspsync` command. Each command's module is loaded only when that command runs, so a quick listing or
+ * an import does not pay for the web server, the job queue or the emulators.
+ */
+type CommandModule = { run: (argv: string[]) => Promise<number>; help: string };
+type Command = { summary: string; load: () => Promise<CommandModule> };
 
 const commands: Record<string, Command> = {
   import: {
-    run: importCommand,
-    help: importHelp,
     summary: "import reconciliation files (CSV or gzipped JSON Lines)",
+    load: async () => {
+      const m = await import("./commands/import.ts");
+      return { run: m.importCommand, help: m.importHelp };
+    },
   },
-  invoices: { run: invoicesCommand, help: invoicesHelp, summary: "list imported invoices" },
-  customers: { run: customersCommand, help: customersHelp, summary: "list customers in the billing data" },
-  charges: { run: chargesCommand, help: chargesHelp, summary: "list a customer's charge events" },
+  invoices: {
+    summary: "list imported invoices",
+    load: async () => {
+      const m = await import("./commands/listings.ts");
+      return { run: m.invoicesCommand, help: m.invoicesHelp };
+    },
+  },
+  customers: {
+    summary: "list customers in the billing data",
+    load: async () => {
+      const m = await import("./commands/listings.ts");
+      return { run: m.customersCommand, help: m.customersHelp };
+    },
+  },
+  charges: {
+    summary: "list a customer's charge events",
+    load: async () => {
+      const m = await import("./commands/listings.ts");
+      return { run: m.chargesCommand, help: m.chargesHelp };
+    },
+  },
   connection: {
-    run: connectionCommand,
-    help: connectionHelp,
     summary: "add, list, test or remove PSA connections",
+    load: async () => {
+      const m = await import("./commands/connections.ts");
+      return { run: m.connectionCommand, help: m.connectionHelp };
+    },
   },
   settings: {
-    run: settingsCommand,
-    help: settingsHelp,
     summary: "show or change a connection's sync settings",
+    load: async () => {
+      const m = await import("./commands/connections.ts");
+      return { run: m.settingsCommand, help: m.settingsHelp };
+    },
   },
-  psa: { run: psaCommand, help: psaHelp, summary: "look up PSA companies and agreements/contracts" },
+  psa: {
+    summary: "look up PSA companies and agreements/contracts",
+    load: async () => {
+      const m = await import("./commands/sync.ts");
+      return { run: m.psaCommand, help: m.psaHelp };
+    },
+  },
   map: {
-    run: mapCommand,
-    help: mapHelp,
     summary: "map a customer's billing motion to a PSA agreement/contract",
+    load: async () => {
+      const m = await import("./commands/sync.ts");
+      return { run: m.mapCommand, help: m.mapHelp };
+    },
   },
   sync: {
-    run: syncCommand,
-    help: syncHelp,
     summary: "write new Seat-based Annual charges into the PSA (or --dry-run)",
+    load: async () => {
+      const m = await import("./commands/sync.ts");
+      return { run: m.syncCommand, help: m.syncHelp };
+    },
   },
-  runs: { run: runsCommand, help: runsHelp, summary: "list sync runs" },
-  worker: {
-    run: workerCommand,
-    help: workerHelp,
-    summary: "run the daily check and queued syncs in the background",
+  runs: {
+    summary: "list sync runs",
+    load: async () => {
+      const m = await import("./commands/sync.ts");
+      return { run: m.runsCommand, help: m.runsHelp };
+    },
+  },
+  run: {
+    summary: "show one sync run with every item",
+    load: async () => {
+      const m = await import("./commands/sync.ts");
+      return { run: m.runCommand, help: m.runsHelp };
+    },
   },
   serve: {
-    run: serveCommand,
-    help: serveHelp,
     summary: "serve the web app and the HTTP API (and background syncing)",
+    load: async () => {
+      const m = await import("./commands/serve.ts");
+      return { run: m.serveCommand, help: m.serveHelp };
+    },
+  },
+  worker: {
+    summary: "run the daily check and queued syncs in the background",
+    load: async () => {
+      const m = await import("./commands/worker.ts");
+      return { run: m.workerCommand, help: m.workerHelp };
+    },
   },
   demo: {
-    run: demoCommand,
-    help: demoHelp,
     summary: "try cspsync: sample data, both PSA emulators and the web app",
+    load: async () => {
+      const m = await import("./commands/demo.ts");
+      return { run: m.demoCommand, help: m.demoHelp };
+    },
   },
-  run: { run: runCommand, help: runsHelp, summary: "show one sync run with every item" },
   emulator: {
-    run: emulatorCommand,
-    help: emulatorHelp,
     summary: "run a local ConnectWise or Autotask emulator",
+    load: async () => {
+      const m = await import("./commands/emulator.ts");
+      return { run: m.emulatorCommand, help: m.emulatorHelp };
+    },
   },
 };
 
@@ -100,11 +134,12 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return name ? 0 : 2;
   }
-  const command = commands[name];
-  if (!command) {
+  const entry = commands[name];
+  if (!entry) {
     console.error(`Unknown command "${name}".\n\n${usage()}`);
     return 2;
   }
+  const command = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     console.log(command.help);
     return 0;

@@ -2,7 +2,6 @@ import { parseArgs } from "node:util";
 import { importReconFile, type ImportSummary } from "../../services/import-recon.ts";
 import { MOTION_LABELS, BILLING_MOTIONS } from "../../core/billing.ts";
 import { withApp } from "./connections.ts";
-import { enqueueChecksAfterImport, openJobQueue } from "../../services/sync-worker.ts";
 import { printJson, progressBar, UsageError } from "../output.ts";
 
 export const importHelp = `cspsync import FILE... [--json] [--delimiter CHAR] [--db URL]
@@ -40,11 +39,17 @@ export async function importCommand(argv: string[]): Promise<number> {
         bar.finish();
       }
     }
-    const queue = openJobQueue(app);
-    try {
-      queuedChecks = await enqueueChecksAfterImport(app, queue, results);
-    } finally {
-      await queue.stop();
+    if (
+      results.some((r) => r.status === "imported" && r.newLines > 0 && r.linesByMotion["seat-annual"] > 0)
+    ) {
+      // Loaded only when there is something to queue: the job queue is not needed for a plain import.
+      const { enqueueChecksAfterImport, openJobQueue } = await import("../../services/sync-worker.ts");
+      const queue = openJobQueue(app);
+      try {
+        queuedChecks = await enqueueChecksAfterImport(app, queue, results);
+      } finally {
+        await queue.stop();
+      }
     }
     return results;
   });
