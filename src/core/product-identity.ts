@@ -12,3 +12,28 @@ export function annualSkuCandidates(productId: string, skuId: string): string[] 
   const sku = microsoftSku(productId, skuId);
   return [`P1Y:A:${sku}`, `${sku}:P1Y`, sku];
 }
+
+/**
+ * The active records matching the first SKU spelling that matches any (deduplicated by id). The caller
+ * decides what none, or several, mean for it.
+ */
+export async function matchBySkuSpellings<T extends { id: number }>(
+  productId: string,
+  skuId: string,
+  lookup: (spelling: string) => Promise<T[]>,
+  isActive: (record: T) => boolean,
+): Promise<T[]> {
+  for (const spelling of annualSkuCandidates(productId, skuId)) {
+    const found = new Map<number, T>();
+    for (const record of await lookup(spelling)) if (isActive(record)) found.set(record.id, record);
+    if (found.size > 0) return [...found.values()];
+  }
+  return [];
+}
+
+/** The documented message for a product the PSA does not know, or knows twice (prism-connect-behaviour.md §5). */
+export function productNotMatched(productId: string, skuId: string, matches: number, hint: string): string {
+  const sku = microsoftSku(productId, skuId);
+  const detail = matches === 0 ? `no active ${hint} has SKU ${sku}` : `${matches} ${hint}s match ${sku}`;
+  return `Could not find source product or multiple matches (${detail})`;
+}

@@ -1,6 +1,6 @@
 import type { BillingMotion } from "../../core/billing.ts";
 import type { PlannedLine } from "../../core/annual-plan.ts";
-import { annualSkuCandidates, microsoftSku } from "../../core/product-identity.ts";
+import { matchBySkuSpellings, productNotMatched } from "../../core/product-identity.ts";
 import { assertHostAllowed } from "../../security/hosts.ts";
 import type { ConnectionDetails } from "../../services/connections.ts";
 import type { AdapterOptions } from "../factory.ts";
@@ -109,36 +109,34 @@ export class AutotaskAdapter implements PsaAdapter {
   }
 
   async matchProduct(line: PlannedLine): Promise<ProductMatch> {
-    const sku = microsoftSku(line.productId, line.skuId);
-    const candidates = new Map<number, Product>();
-    for (const key of annualSkuCandidates(line.productId, line.skuId)) {
-      for (const product of await this.productsBySku(key))
-        if (product.isActive !== false) candidates.set(product.id, product);
-      if (candidates.size > 0) break;
-    }
-    if (candidates.size === 1) {
-      const product = [...candidates.values()][0]!;
+    const matches = await matchBySkuSpellings(
+      line.productId,
+      line.skuId,
+      (sku) => this.productsBySku(sku),
+      (p) => p.isActive !== false,
+    );
+    const [product] = matches;
+    if (product && matches.length === 1)
       return { ok: true, productRef: `product:${product.id}`, label: product.name };
-    }
-    if (candidates.size === 0 && this.settings.chargeProductId) {
+    if (matches.length === 0 && this.settings.chargeProductId) {
       return {
         ok: true,
         productRef: `product:${this.settings.chargeProductId}`,
         label: `product ${this.settings.chargeProductId}`,
       };
     }
-    if (candidates.size === 0 && this.settings.chargeBillingCodeId) {
-      return {
-        ok: true,
-        productRef: `billingCode:${this.settings.chargeBillingCodeId}`,
-        label: `billing code ${this.settings.chargeBillingCodeId}`,
-      };
+    if (matches.length === 0 && this.settings.chargeBillingCodeId) {
+      const id = this.settings.chargeBillingCodeId;
+      return { ok: true, productRef: `billingCode:${id}`, label: `billing code ${id}` };
     }
-    const detail =
-      candidates.size === 0
-        ? `no active Autotask product has SKU ${sku}; set a charge product or billing code in the connection settings`
-        : `${candidates.size} Autotask products have SKU ${sku}`;
-    return { ok: false, reason: `Could not find source product or multiple matches (${detail})` };
+    const reason = productNotMatched(line.productId, line.skuId, matches.length, "Autotask product");
+    return {
+      ok: false,
+      reason:
+        matches.length === 0
+          ? `${reason}; set a charge product or billing code in the connection settings`
+          : reason,
+    };
   }
 
   async findAnnualLine(agreementId: string, writeKey: string) {

@@ -1,6 +1,6 @@
 import type { BillingMotion } from "../../core/billing.ts";
 import type { PlannedLine } from "../../core/annual-plan.ts";
-import { annualSkuCandidates, microsoftSku } from "../../core/product-identity.ts";
+import { matchBySkuSpellings, productNotMatched } from "../../core/product-identity.ts";
 import { PsaNotFoundError } from "../shared/errors.ts";
 import type {
   ConnectionTest,
@@ -112,34 +112,30 @@ export class ConnectWiseAdapter implements PsaAdapter {
   }
 
   async matchProduct(line: PlannedLine): Promise<ProductMatch> {
-    const sku = microsoftSku(line.productId, line.skuId);
-    const candidates = new Map<number, CatalogItem>();
-    const byIdentifier = this.settings.catalogMatch !== "vendor-sku";
-    const byVendorSku = this.settings.catalogMatch !== "identifier";
-    for (const key of annualSkuCandidates(line.productId, line.skuId)) {
-      if (byIdentifier)
-        for (const item of await this.catalogBy("identifier", key)) candidates.set(item.id, item);
-      if (byVendorSku)
-        for (const item of await this.catalogBy("vendorSku", key)) candidates.set(item.id, item);
-      if (candidates.size > 0) break;
-    }
-    const active = [...candidates.values()].filter((item) => item.inactiveFlag !== true);
-    if (active.length === 1)
-      return { ok: true, productRef: String(active[0]!.id), label: active[0]!.identifier };
-    if (active.length === 0 && this.settings.fallbackCatalogItem) {
-      const [fallback, ...more] = await this.catalogBy("identifier", this.settings.fallbackCatalogItem);
+    const { catalogMatch, fallbackCatalogItem } = this.settings;
+    const lookup = async (sku: string) => [
+      ...(catalogMatch !== "vendor-sku" ? await this.catalogBy("identifier", sku) : []),
+      ...(catalogMatch !== "identifier" ? await this.catalogBy("vendorSku", sku) : []),
+    ];
+    const matches = await matchBySkuSpellings(
+      line.productId,
+      line.skuId,
+      lookup,
+      (item) => item.inactiveFlag !== true,
+    );
+    const [item] = matches;
+    if (item && matches.length === 1)
+      return { ok: true, productRef: String(item.id), label: item.identifier };
+    if (matches.length === 0 && fallbackCatalogItem) {
+      const [fallback, ...more] = await this.catalogBy("identifier", fallbackCatalogItem);
       if (fallback && more.length === 0)
         return { ok: true, productRef: String(fallback.id), label: fallback.identifier };
-      return {
-        ok: false,
-        reason: `the fallback catalog item "${this.settings.fallbackCatalogItem}" was not found`,
-      };
+      return { ok: false, reason: `the fallback catalog item "${fallbackCatalogItem}" was not found` };
     }
-    const detail =
-      active.length === 0
-        ? `no catalog item has identifier or vendor SKU ${sku}`
-        : `${active.length} catalog items match ${sku}`;
-    return { ok: false, reason: `Could not find source product or multiple matches (${detail})` };
+    return {
+      ok: false,
+      reason: productNotMatched(line.productId, line.skuId, matches.length, "catalog item"),
+    };
   }
 
   async findAnnualLine(agreementId: string, writeKey: string) {
