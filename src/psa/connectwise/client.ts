@@ -48,6 +48,8 @@ import {
 /** Models are pinned so a server upgrade cannot change the shapes cspsync reads (§2). */
 export const DEFAULT_API_VERSION = "2025.8";
 export const DEFAULT_MAX_CONCURRENT = 4;
+/** Under ConnectWise's "more than ~1000 requests/minute will likely be throttled" (§5.4). */
+export const DEFAULT_REQUESTS_PER_MINUTE = 900;
 /** The largest page the server serves (§4.2); fewer round trips for the same data. */
 export const DEFAULT_PAGE_SIZE = 1000;
 
@@ -76,6 +78,11 @@ export type ConnectWiseClientOptions = {
   /** Skip companyinfo discovery with a known codebase such as "v2025_1/" or "v4_6_release/". */
   codebase?: string;
   maxConcurrent?: number;
+  /**
+   * Client-side pacing in requests per minute (false: none). ConnectWise publishes no limit but says more than
+   * ~1000 requests/minute will likely be throttled (§5.4); the default stays safely below.
+   */
+  requestsPerMinute?: number | false;
   pageSize?: number;
   transport?: Partial<
     Pick<
@@ -261,6 +268,9 @@ export class ConnectWiseClient {
       ...options.transport,
       vendor: "connectwise",
       maxConcurrentPerKey: options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT,
+      ...(options.requestsPerMinute === false
+        ? {}
+        : { pacing: { perMinute: options.requestsPerMinute ?? DEFAULT_REQUESTS_PER_MINUTE } }),
       secrets,
       classifyResponse: classifyConnectWiseResponse(secrets),
     });

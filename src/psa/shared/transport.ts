@@ -63,8 +63,13 @@ export type TransportOptions = {
   fetchImpl?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
-  /** Clock for Retry-After HTTP dates. */
+  /** Clock for Retry-After HTTP dates and pacing. */
   now?: () => number;
+  /**
+   * Client-side pacing: at most this many attempts per minute on average, after an initial burst of
+   * `burst` (default a tenth of it). Keeps a sync under a PSA's throttling threshold instead of relying on 429s.
+   */
+  pacing?: { perMinute: number; burst?: number };
 };
 
 export type TransportStats = {
@@ -95,6 +100,8 @@ export class PsaTransport {
   readonly #options: TransportOptions;
   readonly #semaphores = new Map<string, Semaphore>();
   #stats: TransportStats = emptyStats();
+  #tokens: number | undefined;
+  #tokensAt = 0;
 
   constructor(options: TransportOptions) {
     if (!(options.maxConcurrentPerKey >= 1)) throw new RangeError("maxConcurrentPerKey must be at least 1");
@@ -144,10 +151,24 @@ export class PsaTransport {
     }
     await semaphore.acquire();
     try {
+      await this.#pace();
       return await run();
     } finally {
       semaphore.release();
     }
+  }
+
+  /** Token bucket: a full bucket allows a burst; afterwards attempts start at the configured rate. */
+  async #pace(): Promise<void> {
+    const pacing = this.#options.pacing;
+    if (!pacing) return;
+    const now = (this.#options.now ?? Date.now)();
+    const perMs = pacing.perMinute / 60_000;
+    const capacity = Math.max(1, pacing.burst ?? Math.ceil(pacing.perMinute / 10));
+    const tokens = Math.min(capacity, (this.#tokens ?? capacity) + (now - this.#tokensAt) * perMs);
+    this.#tokensAt = now;
+    this.#tokens = tokens - 1;
+    if (tokens < 1) await (this.#options.sleep ?? defaultSleep)(Math.ceil((1 - tokens) / perMs));
   }
 
   async #attempt(request: PsaRequest, bodyText: string | undefined, attempt: number): Promise<AttemptResult> {

@@ -1,4 +1,4 @@
-import { afterEach, test } from "node:test";
+import { afterEach, describe, it, test } from "node:test";
 import assert from "node:assert/strict";
 import { createEmulatorServer } from "../../../src/psa/shared/emulator-kit.ts";
 import type { EmulatorOptions, EmulatorRoute, EmulatorServer } from "../../../src/psa/shared/emulator-kit.ts";
@@ -454,4 +454,34 @@ test("stats count requests, attempts, retries, methods and statuses, and reset",
   });
   transport.resetStats();
   assert.deepEqual(transport.stats(), { requests: 0, attempts: 0, retries: 0, byMethod: {}, byStatus: {} });
+});
+
+describe("client-side pacing", () => {
+  it("allows a burst, then starts attempts no faster than the configured rate", async () => {
+    let now = 0;
+    const waits: number[] = [];
+    const server = createEmulatorServer({
+      name: "pacing",
+      routes: [{ method: "GET", pattern: "/ok", handler: () => ({ status: 200, body: {} }) }],
+    });
+    const { url } = await server.listen();
+    try {
+      const transport = new PsaTransport({
+        vendor: "connectwise",
+        maxConcurrentPerKey: 1,
+        secrets: () => [],
+        now: () => now,
+        sleep: async (ms) => {
+          waits.push(ms);
+          now += ms;
+        },
+        pacing: { perMinute: 600, burst: 3 },
+      });
+      for (let i = 0; i < 6; i++) await transport.request({ method: "GET", url: `${url}/ok` });
+      // 600/min is one every 100 ms: three go at once, then each waits for its token.
+      assert.deepEqual(waits, [100, 100, 100]);
+    } finally {
+      await server.close();
+    }
+  });
 });
