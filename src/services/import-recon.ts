@@ -240,7 +240,8 @@ class BatchWriter {
     const hashes = lines.map(contentHash);
     const keys = await this.assignOccurrences(hashes);
     const rows: ChargeLinesTable[] = lines.map((line, i) => this.lineRow(line, keys[i]!));
-    const inserted = await this.insertLines(rows);
+    // Sorted keys land on neighbouring index pages, which SQLite writes far faster than random ones.
+    const inserted = await this.insertLines([...rows].sort((a, b) => (a.line_key < b.line_key ? -1 : 1)));
     this.totals.lines += rows.length;
     this.totals.newLines += inserted.size;
     this.totals.knownLines += rows.length - inserted.size;
@@ -310,7 +311,7 @@ class BatchWriter {
 
   /** Line key = content hash + how many identical rows this file had before this one. */
   private async assignOccurrences(hashes: string[]): Promise<string[]> {
-    const distinct = [...new Set(hashes)];
+    const distinct = [...new Set(hashes)].sort();
     const seenBefore = new Map<string, number>();
     const stored = await this.trx
       .selectFrom("import_line_occurrences")
@@ -391,7 +392,9 @@ class BatchWriter {
 
   private async insertEvents(events: ChargeEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const rows: ChargeEventsTable[] = events.map((event) => eventRow(this.organizationId, event));
+    const rows: ChargeEventsTable[] = events
+      .map((event) => eventRow(this.organizationId, event))
+      .sort((a, b) => (a.event_key < b.event_key ? -1 : 1));
     await insertIgnoringConflicts(this.trx, this.dialect, "charge_events", rows, [
       "organization_id",
       "event_key",
