@@ -22,6 +22,8 @@ export type PlannedMapping = {
   customerName: string;
   problem: string | null;
   plan: AnnualPlan;
+  /** With a problem: the charge events it keeps from being written, each reported as its own error. */
+  blocked: PlannedLine[];
 };
 
 export type ItemResult = {
@@ -84,7 +86,13 @@ async function forEachConcurrently<T>(
   const worker = async () => {
     while (next < items.length) await work(items[next++]!);
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  // Every worker is waited for, even after one fails: the run must not end (and free its lock) while writes
+  // are still in flight.
+  const settled = await Promise.allSettled(
+    Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker),
+  );
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 export type AnnualSyncDeps = {
@@ -117,40 +125,19 @@ export class AnnualSync {
         .where("tenant_id", "=", mapping.customerTenantId)
         .executeTakeFirst();
       const customerName = customer?.name ?? mapping.customerTenantId;
-      const empty: AnnualPlan = { lines: [], skipped: [] };
+      const pending = await this.pendingLines(mapping, customerName, written);
+      const empty: AnnualPlan = { lines: [], skipped: pending.skipped };
       if (!mapping.psaCompanyId || !mapping.agreementId) {
-        result.push({
-          mapping,
-          customerName,
-          problem: "the mapping has no PSA company and agreement",
-          plan: empty,
-        });
+        const problem = "the mapping has no PSA company and agreement";
+        result.push({ mapping, customerName, problem, plan: empty, blocked: pending.lines });
         continue;
       }
       const check = await adapter.checkAnnualTarget(mapping.psaCompanyId, mapping.agreementId);
       if (!check.ok) {
-        result.push({ mapping, customerName, problem: check.reason, plan: empty });
+        result.push({ mapping, customerName, problem: check.reason, plan: empty, blocked: pending.lines });
         continue;
       }
-      const events = await listChargeEvents(store, organizationId, {
-        customerTenantId: mapping.customerTenantId,
-        motion: "seat-annual",
-        sinceChargeDate: mapping.syncDate ?? undefined,
-      });
-      const plan = planAnnualLines(
-        {
-          connectionId,
-          customerTenantId: mapping.customerTenantId,
-          customerName,
-          psaCompanyId: mapping.psaCompanyId,
-          agreementId: mapping.agreementId,
-          syncDate: mapping.syncDate,
-          pricing: mapping.pricing,
-        },
-        events,
-        written,
-      );
-      result.push({ mapping, customerName, problem: null, plan });
+      result.push({ mapping, customerName, problem: null, plan: pending, blocked: [] });
     }
     return result;
   }
@@ -160,20 +147,13 @@ export class AnnualSync {
     const runId = await this.startRun(trigger, scope);
     const requestsBefore = this.deps.adapter.requestCount();
     const items: ItemResult[] = [];
-    const heartbeat = setInterval(() => void this.heartbeat(runId), 20_000);
+    // A missed heartbeat is harmless (the next one catches up); it must never crash the process mid-write.
+    const heartbeat = setInterval(() => this.heartbeat(runId).catch(() => {}), 20_000);
     try {
       const writes: { mapping: Mapping; line: PlannedLine }[] = [];
       for (const planned of await this.plan(scope)) {
         if (planned.problem) {
-          await this.record(runId, items, {
-            outcome: "error",
-            customerTenantId: planned.mapping.customerTenantId,
-            subscriptionId: null,
-            eventKey: null,
-            writeKey: null,
-            psaRecordId: null,
-            message: `${planned.customerName}: ${planned.problem}`,
-          });
+          await this.recordBlocked(runId, items, planned, planned.problem);
           continue;
         }
         for (const line of planned.plan.lines) writes.push({ mapping: planned.mapping, line });
@@ -199,6 +179,65 @@ export class AnnualSync {
     }
   }
 
+  /** The mapping's annual charge events not yet confirmed in the PSA, as the lines they would become. */
+  private async pendingLines(
+    mapping: Mapping,
+    customerName: string,
+    written: ReadonlySet<string>,
+  ): Promise<AnnualPlan> {
+    const events = await listChargeEvents(this.deps.store, this.deps.organizationId, {
+      customerTenantId: mapping.customerTenantId,
+      motion: "seat-annual",
+      sinceChargeDate: mapping.syncDate ?? undefined,
+    });
+    return planAnnualLines(
+      {
+        connectionId: this.deps.connectionId,
+        customerTenantId: mapping.customerTenantId,
+        customerName,
+        psaCompanyId: mapping.psaCompanyId ?? "",
+        agreementId: mapping.agreementId ?? "",
+        syncDate: mapping.syncDate,
+        pricing: mapping.pricing,
+      },
+      events,
+      written,
+    );
+  }
+
+  /**
+   * A mapping whose target cannot take annual charges fails each charge event it would have written, next to
+   * its subscription; with nothing pending, the mapping itself is reported, so a broken target never goes unseen.
+   */
+  private async recordBlocked(runId: string, items: ItemResult[], planned: PlannedMapping, problem: string) {
+    const message = `${planned.customerName}: ${problem}`;
+    if (planned.blocked.length === 0) {
+      await this.record(runId, items, {
+        outcome: "error",
+        customerTenantId: planned.mapping.customerTenantId,
+        subscriptionId: null,
+        eventKey: null,
+        writeKey: null,
+        psaRecordId: null,
+        message,
+      });
+      return;
+    }
+    for (const line of planned.blocked) {
+      await this.record(runId, items, {
+        outcome: "error",
+        customerTenantId: line.customerTenantId,
+        subscriptionId: line.subscriptionId,
+        eventKey: line.eventKey,
+        writeKey: line.writeKey,
+        psaRecordId: null,
+        message,
+        line,
+      });
+    }
+  }
+
+  /** Writes one line; whatever goes wrong with it (product lookup included) fails that line only. */
   private async apply(runId: string, mapping: Mapping, line: PlannedLine): Promise<ItemResult> {
     const base = {
       customerTenantId: line.customerTenantId,
@@ -207,47 +246,8 @@ export class AnnualSync {
       writeKey: line.writeKey,
       line,
     };
-    const agreementId = mapping.agreementId!;
-    const product = await this.deps.adapter.matchProduct(line);
-    if (!product.ok)
-      return {
-        ...base,
-        outcome: "error",
-        psaRecordId: null,
-        message: `${line.productName}: ${product.reason}`,
-      };
-    const ledger = await this.reserve(runId, mapping, line);
-    if (ledger.status === "confirmed") {
-      return {
-        ...base,
-        outcome: "found-existing",
-        psaRecordId: ledger.psa_record_id,
-        message: "already written",
-      };
-    }
     try {
-      // An earlier attempt may have reached the PSA even though nobody saw the answer: look before writing.
-      if (ledger.attempts > 0) {
-        const existing = await this.deps.adapter.findAnnualLine(agreementId, line.writeKey);
-        if (existing) {
-          await this.confirm(mapping, line, existing.recordId, runId);
-          return {
-            ...base,
-            outcome: "found-existing",
-            psaRecordId: existing.recordId,
-            message: "found in the PSA from an earlier attempt",
-          };
-        }
-      }
-      const recordId = await this.writeLookingBeforeRetrying(runId, mapping, line, product, agreementId);
-      await this.confirm(mapping, line, recordId, runId);
-      const warning = line.warnings.length > 0;
-      return {
-        ...base,
-        outcome: warning ? "warning" : "written",
-        psaRecordId: recordId,
-        message: warning ? line.warnings.join("; ") : null,
-      };
+      return { ...base, ...(await this.applyLine(runId, mapping, line)) };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       await this.deps.store.db
@@ -255,9 +255,44 @@ export class AnnualSync {
         .set({ status: "failed", last_error: message, updated_at: this.now() })
         .where("connection_id", "=", this.deps.connectionId)
         .where("write_key", "=", line.writeKey)
+        .where("status", "!=", "confirmed")
         .execute();
       return { ...base, outcome: "error", psaRecordId: null, message };
     }
+  }
+
+  private async applyLine(
+    runId: string,
+    mapping: Mapping,
+    line: PlannedLine,
+  ): Promise<Pick<ItemResult, "outcome" | "psaRecordId" | "message">> {
+    const agreementId = mapping.agreementId!;
+    const product = await this.deps.adapter.matchProduct(line);
+    if (!product.ok)
+      return { outcome: "error", psaRecordId: null, message: `${line.productName}: ${product.reason}` };
+    const ledger = await this.reserve(runId, mapping, line);
+    if (ledger.status === "confirmed")
+      return { outcome: "found-existing", psaRecordId: ledger.psa_record_id, message: "already written" };
+    // An earlier attempt may have reached the PSA even though nobody saw the answer: look before writing.
+    if (ledger.attempts > 0) {
+      const existing = await this.deps.adapter.findAnnualLine(agreementId, line.writeKey);
+      if (existing) {
+        await this.confirm(mapping, line, existing.recordId, runId);
+        return {
+          outcome: "found-existing",
+          psaRecordId: existing.recordId,
+          message: "found in the PSA from an earlier attempt",
+        };
+      }
+    }
+    const recordId = await this.writeLookingBeforeRetrying(runId, mapping, line, product, agreementId);
+    await this.confirm(mapping, line, recordId, runId);
+    const warning = line.warnings.length > 0;
+    return {
+      outcome: warning ? "warning" : "written",
+      psaRecordId: recordId,
+      message: warning ? line.warnings.join("; ") : null,
+    };
   }
 
   private async writeLookingBeforeRetrying(
@@ -375,12 +410,7 @@ export class AnnualSync {
       await insert();
       return id;
     } catch (error) {
-      const active = await store.db
-        .selectFrom("sync_runs")
-        .select(["id", "heartbeat_at", "owner"])
-        .where("connection_id", "=", connectionId)
-        .where("status", "=", "running")
-        .executeTakeFirst();
+      const active = await this.activeRun();
       if (!active) throw error;
       if (!ownerIsGone(active.owner, active.heartbeat_at, this.clock()))
         throw new RunAlreadyActiveError(active.id);
@@ -394,9 +424,25 @@ export class AnnualSync {
         .where("id", "=", active.id)
         .where("status", "=", "running")
         .execute();
-      await insert();
+      try {
+        await insert();
+      } catch (raced) {
+        // Another process took over the same dead run first; it is now the active one.
+        const winner = await this.activeRun();
+        if (winner) throw new RunAlreadyActiveError(winner.id);
+        throw raced;
+      }
       return id;
     }
+  }
+
+  private activeRun() {
+    return this.deps.store.db
+      .selectFrom("sync_runs")
+      .select(["id", "heartbeat_at", "owner"])
+      .where("connection_id", "=", this.deps.connectionId)
+      .where("status", "=", "running")
+      .executeTakeFirst();
   }
 
   private async heartbeat(runId: string) {

@@ -176,7 +176,12 @@ export class AutotaskAdapter implements PsaAdapter {
   private productsBySku(sku: string): Promise<Product[]> {
     let found = this.products.get(sku);
     if (!found) {
-      found = this.client.products.queryAll([this.client.products.where.eq("sku", sku)]);
+      found = this.client.products
+        .queryAll([this.client.products.where.eq("sku", sku)])
+        .catch((error: unknown) => {
+          this.products.delete(sku); // a failed lookup is asked again, not remembered
+          throw error;
+        });
       this.products.set(sku, found);
     }
     return found;

@@ -167,7 +167,11 @@ export class ConnectWiseAdapter implements PsaAdapter {
   }
 
   private billingCycles(): Promise<BillingCycle[]> {
-    this.cycles ??= this.client.listBillingCycles({ orderBy: "id asc" });
+    // A failed read is not cached: the next caller asks again instead of inheriting the failure.
+    this.cycles ??= this.client.listBillingCycles({ orderBy: "id asc" }).catch((error: unknown) => {
+      this.cycles = undefined;
+      throw error;
+    });
     return this.cycles;
   }
 
@@ -175,10 +179,14 @@ export class ConnectWiseAdapter implements PsaAdapter {
     const key = `${field}=${value}`;
     let found = this.catalog.get(key);
     if (!found) {
-      found =
+      found = (
         field === "identifier"
           ? this.client.findCatalogItemsByIdentifier(value)
-          : this.client.findCatalogItemsByVendorSku(value);
+          : this.client.findCatalogItemsByVendorSku(value)
+      ).catch((error: unknown) => {
+        this.catalog.delete(key); // a failed lookup is asked again, not remembered
+        throw error;
+      });
       this.catalog.set(key, found);
     }
     return found;
