@@ -58,6 +58,8 @@ export class RunAlreadyActiveError extends Error {
 }
 
 const STALE_RUN_MS = 2 * 60_000;
+/** How long after an interrupted attempt its request may still land in the PSA (well above request timeouts). */
+const IN_DOUBT_MS = 2 * 60_000;
 const OWNER = `${os.hostname()}:${process.pid}`;
 
 /** A run may be taken over when its process is gone: dead on this host, or silent for a while anywhere. */
@@ -273,15 +275,28 @@ export class AnnualSync {
     const ledger = await this.reserve(runId, mapping, line);
     if (ledger.status === "confirmed")
       return { outcome: "found-existing", psaRecordId: ledger.psa_record_id, message: "already written" };
-    // An earlier attempt may have reached the PSA even though nobody saw the answer: look before writing.
+    // An earlier attempt may have reached the PSA even though nobody saw the answer: look before writing,
+    // on the agreement it was sent to (the customer may have been remapped since) and on the current one.
     if (ledger.attempts > 0) {
-      const existing = await this.deps.adapter.findAnnualLine(agreementId, line.writeKey);
-      if (existing) {
+      const targets = [...new Set([ledger.target_id, agreementId])];
+      for (const target of targets) {
+        const existing = await this.deps.adapter.findAnnualLine(target, line.writeKey);
+        if (!existing) continue;
         await this.confirm(mapping, line, existing.recordId, runId);
         return {
           outcome: "found-existing",
           psaRecordId: existing.recordId,
           message: "found in the PSA from an earlier attempt",
+        };
+      }
+      // A request from a run that was interrupted moments ago may still be on its way to the PSA; writing now
+      // could bill twice, so the line waits for the next run, when the PSA has settled.
+      const lastAttemptAt = Date.parse(ledger.updated_at);
+      if (ledger.last_run_id !== runId && this.clock().getTime() - lastAttemptAt < IN_DOUBT_MS) {
+        return {
+          outcome: "error",
+          psaRecordId: null,
+          message: `an interrupted run's write of this line may still reach the PSA; it is left for a run after ${new Date(lastAttemptAt + IN_DOUBT_MS).toISOString()}`,
         };
       }
     }
@@ -303,7 +318,7 @@ export class AnnualSync {
     agreementId: string,
   ): Promise<string> {
     for (let attempt = 1; ; attempt++) {
-      await this.countAttempt(line, runId);
+      await this.countAttempt(line, runId, agreementId);
       try {
         return (await this.deps.adapter.writeAnnualLine(agreementId, line, product)).recordId;
       } catch (error) {
@@ -347,10 +362,15 @@ export class AnnualSync {
       .executeTakeFirstOrThrow();
   }
 
-  private async countAttempt(line: PlannedLine, runId: string) {
+  private async countAttempt(line: PlannedLine, runId: string, agreementId: string) {
     await this.deps.store.db
       .updateTable("psa_writes")
-      .set((eb) => ({ attempts: eb("attempts", "+", 1), last_run_id: runId, updated_at: this.now() }))
+      .set((eb) => ({
+        attempts: eb("attempts", "+", 1),
+        last_run_id: runId,
+        target_id: agreementId,
+        updated_at: this.now(),
+      }))
       .where("connection_id", "=", this.deps.connectionId)
       .where("write_key", "=", line.writeKey)
       .execute();
