@@ -13,6 +13,10 @@ import { signOf } from "./money.ts";
 // can only be a longer commitment paid up front.
 const LONG_TERM_MIN_DAYS = 63;
 
+// Partner Center's billing-cycle names for a single payment (SDK BillingCycleType `OneTime`, `None`, §3.3):
+// a file that spells the blank BillingFrequency out this way means the same thing.
+const ONE_TIME_FREQUENCIES: ReadonlySet<string> = new Set(["onetime", "one-time", "one time", "none"]);
+
 export function classifyLine(line: ChargeLine): Classification {
   const billable = !isZeroValueTrial(line);
   const trialNote = billable ? "" : "; zero-value trial line, not billable";
@@ -43,7 +47,7 @@ function upfrontOrAnnualReason(line: ChargeLine): string | null {
   if (frequency === "annual" || frequency === "triennial" || frequency === "biennial") {
     return `BillingFrequency ${line.billingFrequency}: billed per year`;
   }
-  if (frequency !== "") return null;
+  if (frequency !== "" && !ONE_TIME_FREQUENCIES.has(frequency)) return null;
   // Blank BillingFrequency on billed data means a one-time payment for the whole term (§3.3, §5.1).
   if (!line.chargeEnd && !line.subscriptionEnd)
     return "one-time purchase without a term end (billed up front)";

@@ -139,14 +139,15 @@ export function buildEvent(eventKey: string, lines: readonly EventLine[]): Charg
       a.lineKey.localeCompare(b.lineKey),
   );
   const lead = ordered[0]!;
+  const halfSign = pairHalfSigns(ordered);
   let seatDelta = new Dec(0);
   let seatsAfter = new Dec(0);
   let amount = new Dec(0);
   let total = new Dec(0);
   for (const line of ordered) {
-    const sign = lineSign(line);
-    seatDelta = seatDelta.plus(new Dec(line.billableQuantity).times(sign === 0 ? 1 : sign));
-    if (sign >= 0) seatsAfter = seatsAfter.plus(line.billableQuantity);
+    const sign = halfSign(line);
+    seatDelta = seatDelta.plus(new Dec(line.billableQuantity).times(sign));
+    if (sign > 0) seatsAfter = seatsAfter.plus(line.billableQuantity);
     amount = amount.plus(line.subtotal);
     total = total.plus(line.total);
   }
@@ -188,6 +189,29 @@ export function buildEvent(eventKey: string, lines: readonly EventLine[]): Charg
     currency: lead.currency,
     lineCount: ordered.length,
   };
+}
+
+/**
+ * Which lines of an event are charges (+1) and which are credits (−1). A zero-value line has no sign of its
+ * own: in a trial conversion the free trial half is the credit and the paid half the charge (§5.2 "Trial →
+ * paid"), so beside a positive line it is the credit and beside a negative one the charge. When every line is
+ * zero (a free product), the quantities tell: seats grow on addQuantity and shrink on removeQuantity. A
+ * standalone zero line (a trial purchase) counts its seats as added.
+ */
+function pairHalfSigns(lines: readonly EventLine[]): (line: EventLine) => 1 | -1 {
+  const signs = lines.map(lineSign);
+  const hasPositive = signs.includes(1);
+  const hasNegative = signs.includes(-1);
+  if (lines.length === 1 || hasPositive || hasNegative) {
+    return (line) => {
+      const sign = lineSign(line);
+      if (sign !== 0) return sign;
+      return hasPositive ? -1 : 1;
+    };
+  }
+  const byQuantity = [...lines].sort((a, b) => new Dec(a.billableQuantity).comparedTo(b.billableQuantity));
+  const charge = lines[0]!.chargeType === "removeQuantity" ? byQuantity[0]! : byQuantity.at(-1)!;
+  return (line) => (line === charge ? 1 : -1);
 }
 
 function plain(value: Dec): DecimalString {

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { ChargeLine } from "./billing.ts";
 import { canonicalDecimal, isDecimalText } from "./money.ts";
 import { parseInstant } from "./dates.ts";
+import { RECON_COLUMN_NAMES } from "../sources/reconciliation/columns.ts";
 
 /**
  * Reconciliation lines have no id (csp-billing-data.md §6), so cspsync derives one from the content:
@@ -11,12 +12,18 @@ import { parseInstant } from "./dates.ts";
  */
 const HASHED_AS_DECIMAL = new Set(["PCToBCExchangeRate"]);
 const HASHED_AS_INSTANT = new Set(["PCToBCExchangeRateDate"]);
+// Only the reconciliation columns identify a line. Columns a distributor or a v1 response adds
+// (`attributes`, a notes column…) are stored but not hashed: a re-export that adds or drops one must still
+// be recognised as the same data (§6).
+const HASHED_COLUMNS: ReadonlySet<string> = new Set(RECON_COLUMN_NAMES);
 
 export function contentHash(line: ChargeLine): string {
   const typed = [
     line.customerTenantId,
     line.invoiceNumber,
-    line.orderDate ?? "",
+    // The portal CSV writes OrderDate as a day (`10/3/2020`), the APIs as an instant with time (§2.2): the
+    // UTC day is what both forms share.
+    line.orderDate?.slice(0, 10) ?? "",
     line.productId,
     line.skuId,
     line.chargeType,
@@ -37,7 +44,7 @@ export function contentHash(line: ChargeLine): string {
     JSON.stringify(line.productQualifiers),
   ];
   const untyped = Object.keys(line.source)
-    .filter((column) => !TYPED_COLUMNS.has(column))
+    .filter((column) => HASHED_COLUMNS.has(column) && !TYPED_COLUMNS.has(column))
     .sort()
     .map((column) => `${column}=${normaliseUntyped(column, line.source[column] ?? "")}`);
   return createHash("sha256")
@@ -78,5 +85,19 @@ function normaliseUntyped(column: string, value: string): string {
   const trimmed = value.trim();
   if (HASHED_AS_DECIMAL.has(column) && isDecimalText(trimmed)) return canonicalDecimal(trimmed);
   if (HASHED_AS_INSTANT.has(column)) return parseInstant(trimmed) ?? trimmed;
+  if (trimmed.startsWith("[")) return canonicalJsonArray(trimmed) ?? trimmed;
   return trimmed;
+}
+
+/**
+ * PriceAdjustmentDescription is a JSON array written as text in CSV and may be a real array in JSON; both
+ * forms (and any spacing) hash the same.
+ */
+function canonicalJsonArray(text: string): string | null {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? JSON.stringify(parsed) : null;
+  } catch {
+    return null;
+  }
 }

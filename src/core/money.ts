@@ -15,11 +15,17 @@ export type Dec = Decimal;
 
 export type DecimalString = string;
 
-const PLAIN_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const PLAIN_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?$/;
+
+// Billing amounts and rates sit far inside ±1e±40; a larger exponent is a damaged field, and writing
+// e.g. 1e999999999 out in plain digits would exhaust memory.
+const MAX_EXPONENT = 60;
 
 /** True when `text` is a number cspsync accepts from a file: digits, optional sign, point and exponent. */
 export function isDecimalText(text: string): boolean {
-  return PLAIN_NUMBER.test(text);
+  const match = PLAIN_NUMBER.exec(text);
+  if (!match) return false;
+  return match[2] === undefined || Math.abs(Number(match[2])) <= MAX_EXPONENT;
 }
 
 /** Canonical decimal string: no exponent, no trailing zeros, "-0" becomes "0". */

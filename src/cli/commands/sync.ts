@@ -19,7 +19,8 @@ Fixed Price contract). Only charges dated on or after --sync-date are synced.`;
 
 export const syncHelp = `cspsync sync [CONNECTION] [--customer TENANT-ID|NAME] [--motion seat-annual] [--dry-run] [--json]
 
-Writes every not-yet-synced Seat-based Annual charge of the enabled mappings into the PSA. --dry-run shows
+Writes every not-yet-synced Seat-based Annual charge of the enabled mappings into the PSA (of CONNECTION, or of
+every connection with the annual sync on). --dry-run shows
 the exact writes and changes nothing. Exit code 1 if any item failed, 3 if a sync for the connection is
 already running.`;
 
@@ -97,10 +98,16 @@ export async function syncCommand(argv: string[]): Promise<number> {
   if (motion !== "seat-annual")
     throw new UsageError(`sync of ${MOTION_LABELS[motion]} is not available yet; use --motion seat-annual`);
   return withApp(values.db, async (app) => {
-    const connection = await resolveConnection(app, positionals[0]);
-    if (!connection.seatAnnualEnabled) {
+    // No connection named: every connection with the annual sync on, one after the other.
+    const connections = positionals[0]
+      ? [await resolveConnection(app, positionals[0])]
+      : (await app.connections.list()).filter((c) => c.seatAnnualEnabled);
+    if (connections.length === 0)
+      throw new UsageError("no connection has Seat-based Annual subscription sync on");
+    const off = connections.find((c) => !c.seatAnnualEnabled);
+    if (off) {
       throw new UsageError(
-        `Seat-based Annual subscription sync is off for ${connection.name}; turn it on with cspsync settings ${connection.name} --seat-annual on`,
+        `Seat-based Annual subscription sync is off for ${off.name}; turn it on with cspsync settings ${off.name} --seat-annual on`,
       );
     }
     let customerTenantId: string | undefined;
@@ -109,26 +116,33 @@ export async function syncCommand(argv: string[]): Promise<number> {
       if (!customer) throw new UsageError(`no customer "${values.customer}" in the billing data`);
       customerTenantId = customer.tenant_id;
     }
-    const sync = await app.annualSync(connection.id);
     const scope = customerTenantId ? { customerTenantId } : {};
-    if (values["dry-run"]) {
-      const plan = await sync.plan(scope);
-      if (values.json) printJson({ connectionId: connection.id, dryRun: true, mappings: plan });
-      else printPlan(plan);
-      return plan.some((p) => p.problem) ? 1 : 0;
-    }
-    try {
-      const summary = await sync.run("cli", scope);
-      if (values.json) printJson(summary);
-      else printSummary(summary);
-      return summary.errors > 0 ? 1 : 0;
-    } catch (error) {
-      if (error instanceof RunAlreadyActiveError) {
-        console.error(error.message);
-        return 3;
+    let exitCode = 0;
+    const results: unknown[] = [];
+    for (const connection of connections) {
+      const sync = await app.annualSync(connection.id);
+      if (connections.length > 1 && !values.json) console.log(`== ${connection.name}`);
+      if (values["dry-run"]) {
+        const plan = await sync.plan(scope);
+        results.push({ connectionId: connection.id, dryRun: true, mappings: plan });
+        if (!values.json) printPlan(plan);
+        if (plan.some((p) => p.problem)) exitCode = Math.max(exitCode, 1);
+        continue;
       }
-      throw error;
+      try {
+        const summary = await sync.run("cli", scope);
+        results.push({ connectionId: connection.id, ...summary });
+        if (!values.json) printSummary(summary);
+        if (summary.errors > 0) exitCode = Math.max(exitCode, 1);
+      } catch (error) {
+        if (!(error instanceof RunAlreadyActiveError)) throw error;
+        results.push({ connectionId: connection.id, alreadyRunning: error.activeRunId });
+        console.error(`${connection.name}: ${error.message}`);
+        exitCode = 3;
+      }
     }
+    if (values.json) printJson(connections.length === 1 ? results[0] : { connections: results });
+    return exitCode;
   });
 }
 
@@ -138,8 +152,10 @@ function printPlan(plan: PlannedMapping[]) {
     console.log(
       `${entry.customerName} → agreement ${entry.mapping.agreementName ?? entry.mapping.agreementId}`,
     );
-    if (entry.problem) console.log(`  ERROR ${entry.problem}`);
-    else if (entry.plan.lines.length === 0) console.log("  nothing to write");
+    if (entry.problem) {
+      console.log(`  ERROR ${entry.problem}`);
+      for (const line of entry.blocked) console.log(`  blocked ${line.effectiveDate}  ${line.description}`);
+    } else if (entry.plan.lines.length === 0) console.log("  nothing to write");
     for (const line of entry.plan.lines) {
       const price = line.unitPrice === null ? "PSA price" : line.unitPrice;
       console.log(

@@ -46,13 +46,16 @@ export async function openReconFile(filePath: string, options: ReadOptions = {})
   const raw = fs.createReadStream(filePath, { highWaterMark: 1 << 20 });
   const { stream: head, firstBytes } = await peek(raw, options.onChunk);
   const gzipped = firstBytes[0] === 0x1f && firstBytes[1] === 0x8b;
-  const text = gzipped ? head.pipe(createGunzip()) : head;
-  const { stream, firstBytes: firstText } = await peek(text);
+  const text = gzipped ? gunzip(head, file) : head;
+  const { stream, firstBytes: firstText } = await peek(text).catch((error: unknown) => {
+    throw streamError(error, file);
+  });
   const firstChar = firstText
     .toString("utf8")
     .replace(/^\uFEFF/, "")
     .trimStart()[0];
   if (firstChar === undefined) throw new EmptyReconFileError(file, "the file is empty");
+  checkIsText(firstText, firstChar, file);
   const bytesRead = () => raw.bytesRead;
   if (firstChar === "{") {
     return {
@@ -67,6 +70,51 @@ export async function openReconFile(filePath: string, options: ReadOptions = {})
   checkDelimiter(firstText.toString("utf8"), file, delimiter);
   const csv = await csvRows(stream, file, delimiter);
   return { file, format: gzipped ? "csv.gz" : "csv", ...csv, bytesRead, sizeBytes };
+}
+
+/** Decompresses; a damaged archive surfaces as an error of the returned stream, never as an unhandled one. */
+function gunzip(compressed: Readable, file: string): Readable {
+  const gunzipper = createGunzip();
+  compressed.on("error", (error) => gunzipper.destroy(streamError(error, file)));
+  return compressed.pipe(gunzipper);
+}
+
+/** Errors of the byte stream itself (unreadable file, damaged gzip) as a file error with a readable reason. */
+function streamError(error: unknown, file: string): ReconFileError {
+  if (error instanceof ReconFileError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (typeof code === "string" && code.startsWith("Z_")) {
+    return new ReconFileError(file, `the gzip data is damaged or truncated (${message})`);
+  }
+  return new ReconFileError(file, `the file could not be read (${message})`);
+}
+
+/**
+ * Files that are plainly something else get a reason a user can act on, instead of a CSV quoting error on
+ * row 1: a spreadsheet saved as .xlsx (a zip archive), any other binary data, or one JSON array rather than
+ * JSON Lines. UTF-16 text with its byte order mark is left to the CSV parser, which decodes it.
+ */
+function checkIsText(firstText: Buffer, firstChar: string, file: string) {
+  if (firstText[0] === 0x50 && firstText[1] === 0x4b && firstText[2] === 0x03 && firstText[3] === 0x04) {
+    throw new ReconFileError(
+      file,
+      "this is a zip archive (an Excel .xlsx workbook?), not a CSV or JSON Lines file; save or export it as CSV",
+      { row: 1 },
+    );
+  }
+  const utf16 =
+    (firstText[0] === 0xff && firstText[1] === 0xfe) || (firstText[0] === 0xfe && firstText[1] === 0xff);
+  if (!utf16 && firstText.includes(0)) {
+    throw new ReconFileError(file, "this is binary data, not a CSV or JSON Lines text file", { row: 1 });
+  }
+  if (firstChar === "[") {
+    throw new ReconFileError(
+      file,
+      "this is a JSON array; cspsync reads JSON Lines (one JSON object per line), as the Graph billing export writes them",
+      { row: 1 },
+    );
+  }
 }
 
 /** Reads the first chunk of a stream and gives back a stream that still starts at the beginning. */
@@ -114,15 +162,20 @@ async function csvRows(
   file: string,
   delimiter: string,
 ): Promise<{ mapping: HeaderMapping; rows: AsyncIterable<ReconRow> }> {
-  const parser = stream.pipe(
-    parseCsv({
-      bom: true,
-      delimiter,
-      skip_empty_lines: true,
-      relax_column_count: false,
-      relax_quotes: false,
-    }),
-  );
+  const parser = parseCsv({
+    bom: true,
+    delimiter,
+    // Files pieced together from several exports can mix Windows and Unix line ends.
+    record_delimiter: ["\r\n", "\n"],
+    skip_empty_lines: true,
+    // A spreadsheet that saved a CSV often leaves rows holding only separators at the end.
+    skip_records_with_empty_values: true,
+    relax_column_count: false,
+    relax_quotes: false,
+  });
+  // pipe() does not pass errors on: without this, a damaged gzip stream would crash the process.
+  stream.on("error", (error) => parser.destroy(streamError(error, file)));
+  stream.pipe(parser);
   const iterator: AsyncIterator<string[]> = parser[Symbol.asyncIterator]();
   const header = await nextCsvRecord(iterator, file, 0);
   if (!header) throw new EmptyReconFileError(file, "the file is empty");
@@ -157,9 +210,7 @@ async function nextCsvRecord(
 
 /** The parser reads ahead, so the failing row comes from its own record count (header = row 1). */
 function csvError(error: unknown, file: string, headerFields: number): ReconFileError {
-  if (!(error instanceof CsvError)) {
-    return new ReconFileError(file, error instanceof Error ? error.message : String(error));
-  }
+  if (!(error instanceof CsvError)) return streamError(error, file);
   const records = (error as unknown as { records?: number }).records;
   const where = { row: typeof records === "number" ? records + 1 : undefined };
   switch (error.code) {
@@ -213,7 +264,9 @@ async function jsonLinesRows(
   let lineNumber = 0;
   const nextRecord = async (): Promise<{ row: number; record: Record<string, unknown> } | null> => {
     for (;;) {
-      const next = await lines.next();
+      const next = await lines.next().catch((error: unknown) => {
+        throw streamError(error, file);
+      });
       if (next.done) return null;
       lineNumber += 1;
       const text = (next.value as string).replace(/^\uFEFF/, "").trim();
@@ -241,7 +294,7 @@ async function jsonLinesRows(
   const rows = {
     async *[Symbol.asyncIterator]() {
       for (let current: typeof first | null = first; current; current = await nextRecord()) {
-        yield { row: current.row, fields: recordFields(current.record) };
+        yield { row: current.row, fields: recordFields(current.record, mapping) };
       }
     },
   };
@@ -270,11 +323,24 @@ function parseJsonRecord(text: string, file: string, row: number): Record<string
 
 const CANONICAL_INDEX = new Map<ReconColumn, number>(RECON_COLUMN_NAMES.map((name, index) => [name, index]));
 
-function recordFields(record: Record<string, unknown>): string[] {
-  const fields = new Array<string>(RECON_COLUMN_NAMES.length).fill("");
+/**
+ * Lays a record out on the canonical columns. Attributes that are not reconciliation columns are kept like a
+ * CSV's extra columns: each new one gets the next field slot in `mapping.extras`, so later records find it.
+ */
+function recordFields(record: Record<string, unknown>, mapping: HeaderMapping): string[] {
+  const fields = new Array<string>(RECON_COLUMN_NAMES.length + mapping.extras.length).fill("");
   for (const [key, value] of Object.entries(record)) {
     const column = columnForHeader(key);
-    if (column) fields[CANONICAL_INDEX.get(column)!] = jsonValueText(value);
+    if (column) {
+      fields[CANONICAL_INDEX.get(column)!] = jsonValueText(value);
+      continue;
+    }
+    let extra = mapping.extras.find((e) => e.name === key);
+    if (!extra) {
+      extra = { index: RECON_COLUMN_NAMES.length + mapping.extras.length, name: key };
+      mapping.extras.push(extra);
+    }
+    fields[extra.index] = jsonValueText(value);
   }
   return fields;
 }
