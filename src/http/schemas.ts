@@ -268,6 +268,19 @@ export const plannedMappingSchema = z
       lines: z.array(plannedLineSchema),
       skipped: z.array(z.object({ eventKey: z.string(), subscriptionId: z.string(), reason: z.string() })),
     }),
+    products: z
+      .record(
+        z.string(),
+        z.union([
+          z.object({ ok: z.literal(true), productRef: z.string(), label: z.string() }),
+          z.object({ ok: z.literal(false), reason: z.string() }),
+        ]),
+      )
+      .optional()
+      .meta({
+        description:
+          "Dry runs: the PSA product each line (by write key) would be billed as, or why none matches.",
+      }),
   })
   .meta({ id: "PlannedMapping" });
 

@@ -24,6 +24,8 @@ export type PlannedMapping = {
   plan: AnnualPlan;
   /** With a problem: the charge events it keeps from being written, each reported as its own error. */
   blocked: PlannedLine[];
+  /** For a dry run: the PSA product each line would be billed as, or why none matches (by write key). */
+  products?: Record<string, ProductMatch>;
 };
 
 export type ItemResult = {
@@ -113,8 +115,11 @@ export class AnnualSync {
     this.deps = deps;
   }
 
-  /** What a sync would write now, mapping by mapping, without changing anything anywhere. */
-  async plan(scope: SyncScope = {}): Promise<PlannedMapping[]> {
+  /**
+   * What a sync would write now, mapping by mapping, without changing anything anywhere. With
+   * `resolveProducts` (dry runs) each line also says which PSA product it would be billed as — reads only.
+   */
+  async plan(scope: SyncScope = {}, options: { resolveProducts?: boolean } = {}): Promise<PlannedMapping[]> {
     const { store, organizationId, connectionId, adapter } = this.deps;
     const mappings = await this.deps.mappings.enabled(connectionId, "seat-annual", scope.customerTenantId);
     const written = await this.confirmedKeys();
@@ -139,7 +144,12 @@ export class AnnualSync {
         result.push({ mapping, customerName, problem: check.reason, plan: empty, blocked: pending.lines });
         continue;
       }
-      result.push({ mapping, customerName, problem: null, plan: pending, blocked: [] });
+      const entry: PlannedMapping = { mapping, customerName, problem: null, plan: pending, blocked: [] };
+      if (options.resolveProducts) {
+        entry.products = {};
+        for (const line of pending.lines) entry.products[line.writeKey] = await adapter.matchProduct(line);
+      }
+      result.push(entry);
     }
     return result;
   }

@@ -176,8 +176,11 @@ for (const dialect of DIALECTS) {
         adapter,
       );
       const sync = await app.annualSync(connectionId);
-      const plan = await sync.plan();
+      const plan = await sync.plan({}, { resolveProducts: true });
       assert.equal(plan[0]!.plan.lines.length, 8);
+      // The dry run already says which lines have no catalog item.
+      const unresolved = Object.values(plan[0]!.products ?? {}).filter((p) => !p.ok);
+      assert.equal(unresolved.length, 2);
       assert.equal(posts(), 0, "planning writes nothing");
       const first = await sync.run("manual");
       assert.equal(first.status, "error");

@@ -123,7 +123,7 @@ export async function syncCommand(argv: string[]): Promise<number> {
       const sync = await app.annualSync(connection.id);
       if (connections.length > 1 && !values.json) console.log(`== ${connection.name}`);
       if (values["dry-run"]) {
-        const plan = await sync.plan(scope);
+        const plan = await sync.plan(scope, { resolveProducts: true });
         results.push({ connectionId: connection.id, dryRun: true, mappings: plan });
         if (!values.json) printPlan(plan);
         if (plan.some((p) => p.problem)) exitCode = Math.max(exitCode, 1);
@@ -161,6 +161,9 @@ function printPlan(plan: PlannedMapping[]) {
       console.log(
         `  WRITE ${line.writeKey}  ${line.effectiveDate}  qty ${line.quantity} × cost ${line.unitCost} / price ${price}  ${line.description}`,
       );
+      const product = entry.products?.[line.writeKey];
+      if (product)
+        console.log(product.ok ? `        as ${product.label}` : `        ERROR ${product.reason}`);
       for (const warning of line.warnings) console.log(`        warning: ${warning}`);
     }
     for (const skipped of entry.plan.skipped)

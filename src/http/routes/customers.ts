@@ -226,7 +226,8 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
       await adapterFor(ctx, connection.id);
       const sync = await app.annualSync(connection.id);
       const scope = body.customerTenantId ? { customerTenantId: body.customerTenantId } : {};
-      if (body.dryRun) return { dryRun: true as const, mappings: await sync.plan(scope) };
+      if (body.dryRun)
+        return { dryRun: true as const, mappings: await sync.plan(scope, { resolveProducts: true }) };
       return sync.run("manual", scope);
     },
   );
