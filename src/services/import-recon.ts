@@ -106,7 +106,13 @@ export async function importReconFile(
     fileName = recon.file;
     await store.db.transaction().execute(async (trx) => {
       await insertImportRow(trx, { importId, organizationId, fileName, format: recon.format, startedAt });
-      const writer = new BatchWriter(trx, store.dialect, organizationId, importId, totals);
+      const writer = new BatchWriter(trx, {
+        dialect: store.dialect,
+        organizationId,
+        importId,
+        fileLabel: recon.file,
+        totals,
+      });
       let batch: ChargeLine[] = [];
       for await (const { row, fields } of recon.rows) {
         batch.push(toChargeLine(fields, recon.mapping, recon.file, row));
@@ -219,20 +225,26 @@ class BatchWriter {
   private readonly importId: string;
   private readonly totals: FileTotals;
   private readonly dialect: Dialect;
+  /** The file's name, for errors that point at a row. */
+  private readonly fileLabel: string;
   private readonly now = new Date().toISOString();
 
   constructor(
     trx: Transaction<Database>,
-    dialect: Dialect,
-    organizationId: string,
-    importId: string,
-    totals: FileTotals,
+    context: {
+      dialect: Dialect;
+      organizationId: string;
+      importId: string;
+      fileLabel: string;
+      totals: FileTotals;
+    },
   ) {
     this.trx = trx;
-    this.dialect = dialect;
-    this.organizationId = organizationId;
-    this.importId = importId;
-    this.totals = totals;
+    this.dialect = context.dialect;
+    this.organizationId = context.organizationId;
+    this.importId = context.importId;
+    this.fileLabel = context.fileLabel;
+    this.totals = context.totals;
   }
 
   async write(lines: ChargeLine[]): Promise<void> {
@@ -418,6 +430,18 @@ class BatchWriter {
         };
         this.totals.invoices.set(line.invoiceNumber, invoice);
       }
+      // Microsoft issues one invoice per billing currency (csp-billing-data.md §1): another currency on the
+      // same invoice means the file is not what it claims to be, and its totals could not be added up.
+      if (line.currency !== invoice.currency) {
+        throw new ReconFileError(
+          this.fileLabel,
+          `invoice ${line.invoiceNumber} is in ${invoice.currency} but this line is in ${line.currency}`,
+          {
+            row: line.sourceRow,
+            column: "Currency",
+          },
+        );
+      }
       if (line.chargeStart < invoice.first) invoice.first = line.chargeStart;
       if (last > invoice.last) invoice.last = last;
       if (inserted.has(rows[i]!.line_key)) {
@@ -436,6 +460,13 @@ class BatchWriter {
         .where("organization_id", "=", this.organizationId)
         .where("invoice_number", "=", invoiceNumber)
         .executeTakeFirst();
+      if (existing && existing.currency !== seen.currency) {
+        throw new ReconFileError(
+          this.fileLabel,
+          `invoice ${invoiceNumber} was imported earlier in ${existing.currency}; this file has it in ${seen.currency}`,
+          { column: "Currency" },
+        );
+      }
       if (!existing) {
         const fileName = await this.fileName();
         await this.trx

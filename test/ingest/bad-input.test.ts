@@ -212,3 +212,27 @@ describe("header variants", () => {
     }
   });
 });
+
+describe("one currency per invoice", () => {
+  it("refuses a file whose invoice mixes currencies, or changes an earlier invoice's currency", async () => {
+    const { store, cleanup } = await createTestStore("sqlite");
+    try {
+      const mixed = await importReconFile(
+        store,
+        file("mixed.csv", toCsv([baseRow(), baseRow({ Currency: "EUR", SubscriptionId: "x-2" })])),
+      );
+      assert.equal(mixed.status, "rejected");
+      assert.deepEqual([mixed.problem?.row, mixed.problem?.column], [3, "Currency"]);
+      assert.match(mixed.problem?.reason ?? "", /invoice G002297372 is in USD but this line is in EUR/);
+      assert.equal((await importReconFile(store, file("usd.csv", toCsv([baseRow()])))).status, "imported");
+      const later = await importReconFile(
+        store,
+        file("eur.csv", toCsv([baseRow({ Currency: "EUR", SubscriptionId: "x-3" })])),
+      );
+      assert.equal(later.status, "rejected");
+      assert.match(later.problem?.reason ?? "", /imported earlier in USD; this file has it in EUR/);
+    } finally {
+      await cleanup();
+    }
+  });
+});
