@@ -10,7 +10,7 @@ import {
   type ChargeEvent,
   type EventLine,
 } from "../core/events.ts";
-import { contentHash, lineKey } from "../core/line-key.ts";
+import { contentHash, lineKey } from "../sources/reconciliation/line-key.ts";
 import { Dec } from "../core/money.ts";
 import { ReconFileError } from "../sources/reconciliation/errors.ts";
 import { EmptyReconFileError, openReconFile, type ReconFormat } from "../sources/reconciliation/reader.ts";

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import type { ChargeLine } from "./billing.ts";
-import { canonicalDecimal, isDecimalText } from "./money.ts";
-import { parseInstant } from "./dates.ts";
-import { RECON_COLUMN_NAMES } from "../sources/reconciliation/columns.ts";
+import type { ChargeLine } from "../../core/billing.ts";
+import { canonicalDecimal, isDecimalText } from "../../core/money.ts";
+import { parseInstant } from "../../core/dates.ts";
+import { RECON_COLUMN_NAMES } from "./columns.ts";
 
 /**
  * Reconciliation lines have no id (csp-billing-data.md §6), so cspsync derives one from the content:
