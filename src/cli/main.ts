@@ -85,6 +85,13 @@ const commands: Record<string, Command> = {
       return { run: m.runCommand, help: m.runsHelp };
     },
   },
+  products: {
+    summary: "preview or sync the product catalog (ConnectWise catalog items / Autotask services)",
+    load: async () => {
+      const m = await import("./commands/products.ts");
+      return { run: m.productsCommand, help: m.productsHelp };
+    },
+  },
   serve: {
     summary: "serve the web app and the HTTP API (and background syncing)",
     load: async () => {

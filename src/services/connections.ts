@@ -25,6 +25,13 @@ export const connectWiseSettingsSchema = z.object({
   catalogMatch: z.enum(["identifier", "vendor-sku", "either"]).default("either"),
   /** Catalog item identifier used when no item matches the product. */
   fallbackCatalogItem: z.string().trim().min(1).optional(),
+  /** Product catalog sync: off, every product in the billing data, or those of mapped customers. */
+  productSyncMode: z.enum(["off", "all", "in-use"]).optional(),
+  /** Subcategory and product type of new catalog items, by id or name; category id; taxable flag. */
+  productSubcategory: z.union([z.coerce.number().int().positive(), z.string().trim().min(1)]).optional(),
+  productType: z.union([z.coerce.number().int().positive(), z.string().trim().min(1)]).optional(),
+  productCategoryId: z.coerce.number().int().positive().optional(),
+  productTaxable: z.boolean().optional(),
 });
 
 export const autotaskConfigSchema = z.object({
@@ -37,6 +44,13 @@ export const autotaskSettingsSchema = z.object({
   /** Product charged on Fixed Price contracts (Products id), or else a billing code (allocation code id). */
   chargeProductId: z.coerce.number().int().positive().optional(),
   chargeBillingCodeId: z.coerce.number().int().positive().optional(),
+  /** Product catalog sync: off, every product in the billing data, or those of mapped customers. */
+  productSyncMode: z.enum(["off", "all", "in-use"]).optional(),
+  /** Billing code (recurring contract service) and optional vendor of the services product sync creates. */
+  serviceBillingCodeId: z.coerce.number().int().positive().optional(),
+  serviceVendorCompanyId: z.coerce.number().int().positive().optional(),
+  /** The service the Azure Plan sync puts on Recurring Service contracts, when not found by SKU or name. */
+  azureServiceId: z.coerce.number().int().positive().optional(),
 });
 
 export type ConnectWiseConfig = z.infer<typeof connectWiseConfigSchema>;

@@ -243,7 +243,23 @@ export interface AppSettingsTable {
   updated_at: string;
 }
 
+/** Product catalog sync: the PSA record cspsync created or linked for each product key. */
+export interface SyncedProductsTable {
+  organization_id: string;
+  connection_id: string;
+  product_key: string;
+  product_name: string;
+  psa_record_id: string | null;
+  owned: Flag;
+  status: "pending" | "synced";
+  price: string | null;
+  cost: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
+  synced_products: SyncedProductsTable;
   connections: ConnectionsTable;
   mappings: MappingsTable;
   sync_runs: SyncRunsTable;

@@ -1,0 +1,105 @@
+import { parseArgs } from "node:util";
+import type { ProductPlanItem } from "../../core/product-plan.ts";
+import { parseAllowedHosts } from "../../security/hosts.ts";
+import {
+  createCatalogTarget,
+  productSettingsFrom,
+  ProductSync,
+  type ProductItemResult,
+} from "../../services/product-sync.ts";
+import { resolveConnection, withApp } from "./connections.ts";
+import { printJson, renderTable, UsageError } from "../output.ts";
+
+export const productsHelp = `cspsync products preview|sync CONNECTION [--mode all|in-use] [--json]
+        ConnectWise: [--subcategory ID|NAME] [--type ID|NAME] [--category ID] [--taxable]
+        Autotask:    [--billing-code ID] [--vendor-company ID]
+
+Product catalog sync: the products of the imported billing data become ConnectWise catalog items (identified
+by SKU, P1Y:A / P1Y:M prefixes for annual terms, linked to existing items through the vendor SKU) or Autotask
+services named PC_<SKU>. --mode all takes every product seen; in-use only those billed to customers with an
+enabled mapping. The mode and defaults come from the connection's settings; the flags override them.
+preview lists, per product, create / link / update / skip and every conflict, and writes nothing; sync applies
+it (running it again does nothing). Exit code 1 if any product failed or has a conflict.`;
+
+export async function productsCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      db: { type: "string" },
+      json: { type: "boolean" },
+      mode: { type: "string" },
+      subcategory: { type: "string" },
+      type: { type: "string" },
+      category: { type: "string" },
+      taxable: { type: "boolean" },
+      "billing-code": { type: "string" },
+      "vendor-company": { type: "string" },
+    },
+  });
+  const [action, connectionName] = positionals;
+  if (action !== "preview" && action !== "sync") throw new UsageError("say preview or sync");
+  if (values.mode !== undefined && values.mode !== "all" && values.mode !== "in-use")
+    throw new UsageError("--mode is all or in-use");
+  return withApp(values.db, async (app) => {
+    const connection = await resolveConnection(app, connectionName);
+    const stored = JSON.parse((await app.connections.row(connection.id)).settings) as Record<string, unknown>;
+    const settings = await productSettingsFrom(connection.vendor, stored, {
+      productSyncMode: values.mode,
+      productSubcategory: values.subcategory,
+      productType: values.type,
+      productCategoryId: values.category,
+      productTaxable: values.taxable,
+      serviceBillingCodeId: values["billing-code"],
+      serviceVendorCompanyId: values["vendor-company"],
+    });
+    if (settings.mode === "off") {
+      throw new UsageError(`product sync is off for ${connection.name}; pass --mode all or --mode in-use`);
+    }
+    const target = await createCatalogTarget(await app.connections.details(connection.id), settings, {
+      allowedHosts: parseAllowedHosts(process.env.CSPSYNC_PSA_ALLOWED_HOSTS),
+    });
+    const sync = new ProductSync({
+      store: app.store,
+      organizationId: app.organizationId,
+      connectionId: connection.id,
+      target,
+    });
+    if (action === "preview") {
+      const preview = await sync.preview(settings.mode);
+      if (values.json) printJson({ preview });
+      else printPlan(connection.name, preview.plan.items);
+      return preview.plan.counts.conflict > 0 ? 1 : 0;
+    }
+    const result = await sync.sync(settings.mode);
+    if (values.json) printJson({ result });
+    else printResult(connection.name, result.items);
+    return result.counts.conflict + result.counts.failed > 0 ? 1 : 0;
+  });
+}
+
+function printPlan(connection: string, items: ProductPlanItem[]): void {
+  console.log(`Product sync preview for ${connection} (nothing written)\n`);
+  console.log(
+    renderTable(items, [
+      { header: "Product", value: (i) => i.key },
+      { header: "Name", value: (i) => i.name },
+      { header: "Action", value: (i) => i.action },
+      { header: "PSA record", value: (i) => i.recordLabel ?? "" },
+      { header: "Details", value: (i) => [i.reason, ...i.notes].join("; ") },
+    ]),
+  );
+}
+
+function printResult(connection: string, items: ProductItemResult[]): void {
+  console.log(`Product sync for ${connection}\n`);
+  console.log(
+    renderTable(items, [
+      { header: "Product", value: (i) => i.key },
+      { header: "Action", value: (i) => i.action },
+      { header: "Result", value: (i) => i.status },
+      { header: "PSA id", value: (i) => i.recordId ?? "" },
+      { header: "Details", value: (i) => [i.message, ...i.notes].join("; ") },
+    ]),
+  );
+}

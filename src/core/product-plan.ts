@@ -1,0 +1,390 @@
+import { daysInclusive } from "./dates.ts";
+import { Dec, type DecimalString } from "./money.ts";
+
+/**
+ * The product catalog sync as a pure plan (prism-connect-behaviour.md §3.4–§3.6): which products the billing
+ * data holds, and per product what the PSA needs — create, link, update price/cost, skip — or the conflict
+ * that stops it, computed before anything is written.
+ */
+
+export const PRODUCT_SYNC_MODES = ["off", "all", "in-use"] as const;
+export type ProductSyncMode = (typeof PRODUCT_SYNC_MODES)[number];
+
+/**
+ * Term/billing variants. NCE annual-term products carry `P1Y:A` (billed annually) or `P1Y:M` (billed monthly)
+ * in front of the SKU so the monthly and annual versions of one offer are separate PSA products (§2, §3.4).
+ * Multi-year terms get `P3Y:` the same way [inferred: the sources only name P1Y]; monthly terms and one-time
+ * purchases have no prefix.
+ */
+export type ProductVariant = "monthly" | "one-time" | "P1Y:A" | "P1Y:M" | "P3Y:A" | "P3Y:M";
+
+export const VARIANT_LABELS: Record<ProductVariant, string> = {
+  monthly: "monthly term",
+  "one-time": "one-time purchase",
+  "P1Y:A": "annual term, billed annually",
+  "P1Y:M": "annual term, billed monthly",
+  "P3Y:A": "multi-year term, billed annually",
+  "P3Y:M": "multi-year term, billed monthly",
+};
+
+// A monthly term is at most 31 days; co-terming can shorten a yearly one, so anything past two months is a
+// longer commitment (the same threshold classify.ts uses). A yearly term never exceeds 366 days.
+const LONG_TERM_MIN_DAYS = 63;
+const ONE_YEAR_MAX_DAYS = 400;
+
+// Charges that bill a whole billing period at the catalog price; prorations and credits do not.
+const FULL_PERIOD_CHARGES: ReadonlySet<string> = new Set(["new", "renew", "cycleCharge"]);
+
+export function productVariant(line: {
+  billingFrequency: string | null;
+  subscriptionStart: string | null;
+  subscriptionEnd: string | null;
+  chargeStart: string;
+}): ProductVariant {
+  if (!line.subscriptionEnd) return "one-time";
+  const days = daysInclusive(line.subscriptionStart ?? line.chargeStart, line.subscriptionEnd);
+  if (days < LONG_TERM_MIN_DAYS) return "monthly";
+  const term = days <= ONE_YEAR_MAX_DAYS ? "P1Y" : "P3Y";
+  const monthly = (line.billingFrequency ?? "").trim().toLowerCase() === "monthly";
+  return `${term}:${monthly ? "M" : "A"}`;
+}
+
+/** `ProductId:SkuId` with the variant prefix: the key a product is known by in cspsync and in the PSA. */
+export function productKey(productId: string, skuId: string, variant: ProductVariant): string {
+  const sku = `${productId}:${skuId}`;
+  return variant === "monthly" || variant === "one-time" ? sku : `${variant}:${sku}`;
+}
+
+/** Autotask services the sync creates are named "PC_" + SKU, so they are easy to spot (§3.6). */
+export function autotaskServiceName(key: string): string {
+  return `PC_${key}`;
+}
+
+// ------------------------------------------------------------------------------------------ products
+
+/** One group of charge lines that share product, term, billing and price (the store aggregates lines). */
+export type ProductLineGroup = {
+  customerTenantId: string;
+  motion: string;
+  productId: string;
+  skuId: string;
+  productName: string;
+  skuName: string | null;
+  billingFrequency: string | null;
+  subscriptionStart: string | null;
+  subscriptionEnd: string | null;
+  chargeType: string;
+  isBillable: boolean;
+  unitPrice: DecimalString;
+  effectiveUnitPrice: DecimalString;
+  /** The latest charge start among the group's lines. */
+  lastChargeStart: string;
+};
+
+export type CatalogProduct = {
+  key: string;
+  productId: string;
+  skuId: string;
+  variant: ProductVariant;
+  name: string;
+  /** Retail (list) unit price for one billing period of the variant; null when nothing was billed yet. */
+  price: DecimalString | null;
+  /** What the partner pays per unit for one billing period; null when nothing was billed yet. */
+  cost: DecimalString | null;
+  /** Where price and cost come from: a full-period charge, only a list price (prorations), or nothing (trials). */
+  priceSource: "full-period charge" | "list price" | "none";
+  /** Azure consumption is billed by the Azure Plan sync, not as a catalog product. */
+  azure: boolean;
+  customerTenantIds: string[];
+};
+
+/**
+ * The products of the billing data, one per key. `inUseBy` (tenant ids with an enabled mapping) limits
+ * them to products billed to mapped customers; null means every product seen.
+ */
+export function collectCatalogProducts(
+  groups: readonly ProductLineGroup[],
+  inUseBy: ReadonlySet<string> | null,
+): CatalogProduct[] {
+  const byKey = new Map<string, { groups: ProductLineGroup[]; variant: ProductVariant }>();
+  for (const group of groups) {
+    if (inUseBy && !inUseBy.has(group.customerTenantId)) continue;
+    const variant = productVariant({ ...group, chargeStart: group.lastChargeStart });
+    const key = productKey(group.productId, group.skuId, variant);
+    const entry = byKey.get(key) ?? { groups: [], variant };
+    entry.groups.push(group);
+    byKey.set(key, entry);
+  }
+  return [...byKey.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, entry]) => toProduct(key, entry.variant, entry.groups));
+}
+
+function toProduct(key: string, variant: ProductVariant, groups: ProductLineGroup[]): CatalogProduct {
+  const latestFirst = [...groups].sort(compareLatestFirst);
+  const billed = latestFirst.filter((g) => g.isBillable);
+  const full = billed.find((g) => FULL_PERIOD_CHARGES.has(g.chargeType));
+  // A zero-value trial says nothing about the price; it must never overwrite a catalog price.
+  const priced = full ?? billed[0];
+  const latest = latestFirst[0]!;
+  return {
+    key,
+    productId: latest.productId,
+    skuId: latest.skuId,
+    variant,
+    name: latest.skuName?.trim() || latest.productName,
+    price: priced ? canonical(priced.unitPrice) : null,
+    // Without a full-period charge the effective price is a proration; the list price is the best estimate.
+    cost: priced ? canonical(full ? full.effectiveUnitPrice : priced.unitPrice) : null,
+    priceSource: full ? "full-period charge" : priced ? "list price" : "none",
+    azure: groups.some((g) => g.motion === "azure"),
+    customerTenantIds: [...new Set(groups.map((g) => g.customerTenantId))].sort(),
+  };
+}
+
+function compareLatestFirst(a: ProductLineGroup, b: ProductLineGroup): number {
+  if (a.lastChargeStart !== b.lastChargeStart) return a.lastChargeStart < b.lastChargeStart ? 1 : -1;
+  // Same day: the higher price first, so the choice never depends on row order.
+  return (
+    new Dec(b.unitPrice).comparedTo(new Dec(a.unitPrice)) ||
+    a.customerTenantId.localeCompare(b.customerTenantId)
+  );
+}
+
+function canonical(value: DecimalString): DecimalString {
+  const d = new Dec(value);
+  return d.isZero() ? "0" : d.toFixed();
+}
+
+// ------------------------------------------------------------------------------------------ plan
+
+/** A PSA catalog record, vendor-neutral: a ConnectWise catalog item or an Autotask service. */
+export type PsaCatalogRecord = {
+  id: string;
+  /** How people know it: the CW identifier, the AT service name. */
+  label: string;
+  /** The keys it answers to, upper-cased: CW identifier and vendor SKU; AT service name. */
+  keys: string[];
+  active: boolean;
+  price: DecimalString | null;
+  cost: DecimalString | null;
+};
+
+/** What cspsync remembers per product (the synced_products table). */
+export type TrackedProduct = {
+  productKey: string;
+  psaRecordId: string | null;
+  /** True when cspsync created the record, false when it linked an existing one. */
+  owned: boolean;
+  /** pending: a create was sent and its outcome is not known yet. */
+  status: "pending" | "synced";
+};
+
+export type ProductAction = "create" | "link" | "update" | "skip" | "conflict";
+
+export type PriceChanges = { price?: DecimalString; cost?: DecimalString };
+
+export type ProductPlanItem = {
+  key: string;
+  name: string;
+  variant: ProductVariant;
+  action: ProductAction;
+  /** The PSA record linked, updated or skipped; null for create and conflict. */
+  recordId: string | null;
+  recordLabel: string | null;
+  /** Whether cspsync owns the record after this action (created by it). */
+  owned: boolean;
+  /** Price/cost to write: everything for create, the differences for link/update. */
+  changes: PriceChanges;
+  reason: string;
+  notes: string[];
+  product: CatalogProduct;
+};
+
+export type ProductPlan = {
+  vendor: "connectwise" | "autotask";
+  items: ProductPlanItem[];
+  counts: Record<ProductAction, number>;
+};
+
+export type PlanInput = {
+  vendor: "connectwise" | "autotask";
+  products: readonly CatalogProduct[];
+  records: readonly PsaCatalogRecord[];
+  tracked: readonly TrackedProduct[];
+};
+
+const VENDOR_WORDS = {
+  connectwise: { record: "catalog item", psa: "ConnectWise" },
+  autotask: { record: "service", psa: "Autotask" },
+} as const;
+
+/** The keys a product claims in the PSA: CW identifier/vendor SKU spellings; the AT service name. */
+export function claimKeys(vendor: "connectwise" | "autotask", product: CatalogProduct): string[] {
+  if (vendor === "autotask") return [autotaskServiceName(product.key).toUpperCase()];
+  const keys = [product.key];
+  // Some catalogs spell the annual SKU with a `:P1Y` suffix (product-identity.ts).
+  if (product.variant === "P1Y:A") keys.push(`${product.productId}:${product.skuId}:P1Y`);
+  return keys.map((k) => k.toUpperCase());
+}
+
+export function planProductSync(input: PlanInput): ProductPlan {
+  const recordsById = new Map(input.records.map((r) => [r.id, r]));
+  const trackedByKey = new Map(input.tracked.map((t) => [t.productKey, t]));
+  // A record already tracked for one product can never be linked to another.
+  const takenIds = new Set(input.tracked.flatMap((t) => (t.psaRecordId ? [t.psaRecordId] : [])));
+  const items = input.products.map((product) =>
+    planOne(input.vendor, product, trackedByKey.get(product.key), recordsById, input.records, takenIds),
+  );
+  const counts: Record<ProductAction, number> = { create: 0, link: 0, update: 0, skip: 0, conflict: 0 };
+  for (const item of items) counts[item.action] += 1;
+  return { vendor: input.vendor, items, counts };
+}
+
+function planOne(
+  vendor: "connectwise" | "autotask",
+  product: CatalogProduct,
+  tracked: TrackedProduct | undefined,
+  recordsById: ReadonlyMap<string, PsaCatalogRecord>,
+  records: readonly PsaCatalogRecord[],
+  takenIds: ReadonlySet<string>,
+): ProductPlanItem {
+  const words = VENDOR_WORDS[vendor];
+  const base = {
+    key: product.key,
+    name: product.name,
+    variant: product.variant,
+    product,
+    notes: [] as string[],
+  };
+  if (product.azure) {
+    return {
+      ...base,
+      action: "skip",
+      recordId: null,
+      recordLabel: null,
+      owned: false,
+      changes: {},
+      reason: "Azure consumption is billed by the Azure Plan sync, not as a catalog product",
+    };
+  }
+  const current = tracked?.psaRecordId ? recordsById.get(tracked.psaRecordId) : undefined;
+  if (tracked && current) return keepUpToDate(base, current, tracked.owned, words.psa);
+  if (tracked?.psaRecordId) {
+    base.notes.push(
+      `${words.record} ${tracked.psaRecordId} that cspsync ${tracked.owned ? "created" : "linked"} no longer exists in ${words.psa}`,
+    );
+  }
+  const claims = new Set(claimKeys(vendor, product));
+  const matches = records.filter((r) => !takenIds.has(r.id) && r.keys.some((k) => claims.has(k)));
+
+  // A create whose outcome was never learned: the record carrying our key is the one we created.
+  if (tracked?.status === "pending" && !tracked.psaRecordId && matches.length === 1) {
+    const item = keepUpToDate(base, matches[0]!, tracked.owned, words.psa);
+    return { ...item, action: "link", reason: `found the ${words.record} an interrupted sync created` };
+  }
+  if (vendor === "autotask") return autotaskCreateOrConflict(base, matches);
+  return connectWiseLinkOrCreate(base, matches);
+}
+
+type ItemBase = Pick<ProductPlanItem, "key" | "name" | "variant" | "product" | "notes">;
+
+function keepUpToDate(
+  base: ItemBase,
+  record: PsaCatalogRecord,
+  owned: boolean,
+  psa: string,
+): ProductPlanItem {
+  const changes = priceChanges(base.product, record);
+  const notes = [...base.notes];
+  if (!record.active) notes.push(`inactive in ${psa}: price and cost kept current, left inactive`);
+  const changed = Object.keys(changes).length > 0;
+  return {
+    ...base,
+    notes,
+    action: changed ? "update" : "skip",
+    recordId: record.id,
+    recordLabel: record.label,
+    owned,
+    changes,
+    reason: changed ? describeChanges(changes, record) : "up to date",
+  };
+}
+
+function autotaskCreateOrConflict(base: ItemBase, matches: PsaCatalogRecord[]): ProductPlanItem {
+  const name = autotaskServiceName(base.key);
+  const clash = matches[0];
+  if (!clash) return createItem(base, `new service ${name}`);
+  return {
+    ...base,
+    action: "conflict",
+    recordId: null,
+    recordLabel: clash.label,
+    owned: false,
+    changes: {},
+    reason:
+      `Autotask service ${clash.id} ("${clash.label}") already has the name ${name} and was not created by cspsync; ` +
+      `creating it would fail with "AutoTask returned an error response: Violation of UNIQUE KEY constraint 'IX_service'… duplicate key". ` +
+      `Rename or remove service ${clash.id} in Autotask, then run the product sync again.`,
+  };
+}
+
+function connectWiseLinkOrCreate(base: ItemBase, matches: PsaCatalogRecord[]): ProductPlanItem {
+  const active = matches.filter((r) => r.active);
+  const candidates = active.length > 0 ? active : matches;
+  if (candidates.length === 0) return createItem(base, `new catalog item ${base.key}`);
+  if (candidates.length > 1) {
+    const list = candidates.map((r) => `${r.id} "${r.label}"`).join(", ");
+    return {
+      ...base,
+      action: "conflict",
+      recordId: null,
+      recordLabel: null,
+      owned: false,
+      changes: {},
+      reason:
+        `${candidates.length} ConnectWise catalog items carry SKU ${base.key} (${list}); cspsync cannot tell which to link. ` +
+        `Keep the SKU on one of them (change the vendor SKU/identifier of the others, or deactivate them), then run the product sync again.`,
+    };
+  }
+  const record = candidates[0]!;
+  const item = keepUpToDate(base, record, false, "ConnectWise");
+  const what = Object.keys(item.changes).length > 0 ? `; ${item.reason}` : "";
+  return { ...item, action: "link", reason: `existing catalog item ${record.label} carries the SKU${what}` };
+}
+
+function createItem(base: ItemBase, reason: string): ProductPlanItem {
+  // Nothing billed yet (a trial): created at zero, corrected by the first sync after a billed charge.
+  const price = base.product.price ?? "0";
+  const cost = base.product.cost ?? "0";
+  const notes =
+    base.product.priceSource === "none" ? [...base.notes, "no billed price yet: created at 0"] : base.notes;
+  return {
+    ...base,
+    notes,
+    action: "create",
+    recordId: null,
+    recordLabel: null,
+    owned: true,
+    changes: { price, cost },
+    reason: `${reason} at price ${price}, cost ${cost}`,
+  };
+}
+
+function priceChanges(product: CatalogProduct, record: PsaCatalogRecord): PriceChanges {
+  const changes: PriceChanges = {};
+  if (product.price !== null && !sameAmount(record.price, product.price)) changes.price = product.price;
+  if (product.cost !== null && !sameAmount(record.cost, product.cost)) changes.cost = product.cost;
+  return changes;
+}
+
+function sameAmount(current: DecimalString | null, wanted: DecimalString): boolean {
+  return current !== null && new Dec(current).equals(new Dec(wanted));
+}
+
+function describeChanges(changes: PriceChanges, record: PsaCatalogRecord): string {
+  const parts: string[] = [];
+  if (changes.price !== undefined) parts.push(`price ${record.price ?? "none"} → ${changes.price}`);
+  if (changes.cost !== undefined) parts.push(`cost ${record.cost ?? "none"} → ${changes.cost}`);
+  return parts.join(", ");
+}

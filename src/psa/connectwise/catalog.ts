@@ -1,0 +1,176 @@
+import { z } from "zod";
+import type {
+  PriceChanges,
+  ProductPlanItem,
+  ProductVariant,
+  PsaCatalogRecord,
+} from "../../core/product-plan.ts";
+import type { CatalogTarget, CreatedRecord } from "../../services/product-sync.ts";
+import { ProductSyncSetupError } from "../../services/product-sync.ts";
+import { PsaOutcomeUnknownError } from "../shared/errors.ts";
+import type { CatalogItem, NamedRecord } from "./schemas.ts";
+import type { ConnectWiseClient, NewCatalogItem } from "./client.ts";
+import * as where from "./conditions.ts";
+
+/**
+ * The product catalog sync's ConnectWise side (prism-connect-behaviour.md §3.5; connectwise-api.md §7.7):
+ * catalog items identified by SKU (identifier) with the SKU also in `vendorSku`, which is how existing items
+ * are linked. New items get the configured subcategory, type, category and taxable flag.
+ */
+
+const idOrName = z.union([z.coerce.number().int().positive(), z.string().trim().min(1)]);
+
+export const connectWiseCatalogSettingsSchema = z.object({
+  /** Subcategory of new items, by id or name; default "Microsoft 365" (the demo seed's). */
+  productSubcategory: idOrName.default("Microsoft 365"),
+  /** Product type of new items, by id or name; default "Software Licensing". */
+  productType: idOrName.default("Software Licensing"),
+  /** Category id of new items; none: ConnectWise keeps the subcategory's own. */
+  productCategoryId: z.coerce.number().int().positive().optional(),
+  /** "Set New Products to Taxable" (§3.3). */
+  productTaxable: z.boolean().default(false),
+});
+export type ConnectWiseCatalogSettings = z.infer<typeof connectWiseCatalogSettingsSchema>;
+
+// connectwise-api.md §7.7: identifier and description ≤ 60, vendorSku ≤ 50.
+const DESCRIPTION_MAX = 60;
+
+const VARIANT_SUFFIX: Record<ProductVariant, string> = {
+  monthly: "",
+  "one-time": "",
+  "P1Y:A": " (annual)",
+  "P1Y:M": " (annual, billed monthly)",
+  "P3Y:A": " (multi-year)",
+  "P3Y:M": " (multi-year, billed monthly)",
+};
+
+export function catalogItemRecord(item: CatalogItem): PsaCatalogRecord {
+  const keys = [item.identifier, item.vendorSku].filter((k): k is string => !!k).map((k) => k.toUpperCase());
+  return {
+    id: String(item.id),
+    label: item.identifier,
+    keys,
+    active: item.inactiveFlag !== true,
+    price: item.price ?? null,
+    cost: item.cost ?? null,
+  };
+}
+
+export function catalogDescription(name: string, variant: ProductVariant): string {
+  const suffix = VARIANT_SUFFIX[variant];
+  const room = DESCRIPTION_MAX - suffix.length;
+  const trimmed = name.length > room ? `${name.slice(0, room - 1).trimEnd()}…` : name;
+  return `${trimmed}${suffix}`;
+}
+
+type Resolved = { subcategoryId: number; typeId: number; categoryId: number | undefined; taxable: boolean };
+
+export class ConnectWiseCatalogTarget implements CatalogTarget {
+  readonly vendor = "connectwise" as const;
+  readonly recordWord = "catalog item";
+  readonly #client: ConnectWiseClient;
+  readonly #settings: ConnectWiseCatalogSettings;
+  #resolved: Resolved | undefined;
+
+  constructor(client: ConnectWiseClient, settings: ConnectWiseCatalogSettings) {
+    this.#client = client;
+    this.#settings = settings;
+  }
+
+  /** Looks the configured subcategory and type up (by id or name) and says plainly what is wrong. */
+  async prepare(): Promise<void> {
+    const subcategory = this.#pick(
+      "product subcategory",
+      this.#settings.productSubcategory,
+      await this.#client.listProductSubcategories(),
+    );
+    const type = this.#pick(
+      "product type",
+      this.#settings.productType,
+      await this.#client.listProductTypes(),
+    );
+    this.#resolved = {
+      subcategoryId: subcategory.id,
+      typeId: type.id,
+      categoryId: this.#settings.productCategoryId,
+      taxable: this.#settings.productTaxable,
+    };
+  }
+
+  async read(): Promise<PsaCatalogRecord[]> {
+    return (await this.#client.listCatalogItems({ orderBy: "id asc" })).map(catalogItemRecord);
+  }
+
+  async create(item: ProductPlanItem): Promise<CreatedRecord> {
+    const settings = this.#resolved;
+    if (!settings) throw new Error("prepare() must run before create()");
+    const product = item.product;
+    const input: NewCatalogItem = {
+      identifier: item.key,
+      description: catalogDescription(product.name, product.variant),
+      customerDescription: `${product.name} (${product.productId}:${product.skuId})`,
+      subcategory: { id: settings.subcategoryId },
+      type: { id: settings.typeId },
+      productClass: "NonInventory",
+      price: item.changes.price ?? "0",
+      cost: item.changes.cost ?? "0",
+      vendorSku: item.key,
+      manufacturerPartNumber: `${product.productId}:${product.skuId}`,
+      taxableFlag: settings.taxable,
+      recurringFlag: product.variant !== "one-time",
+    };
+    const created = await this.#createWithRecovery(input);
+    const notes: string[] = [];
+    if (settings.categoryId !== undefined) {
+      // The client's create input has no category, so it is set right after (connectwise-api.md §5.1 PATCH).
+      try {
+        await this.#client.patchCatalogItem(created.id, [
+          { op: "replace", path: "category", value: { id: settings.categoryId } },
+        ]);
+      } catch (error) {
+        notes.push(`created, but setting category ${settings.categoryId} failed: ${messageOf(error)}`);
+      }
+    }
+    return { recordId: String(created.id), label: created.identifier, notes };
+  }
+
+  async updatePrices(recordId: string, changes: PriceChanges): Promise<void> {
+    await this.#client.updateCatalogItem(Number(recordId), changes);
+  }
+
+  requestCount(): number {
+    return this.#client.transportStats().requests;
+  }
+
+  /** A lost response may hide a committed create: the identifier is unique, so look it up before failing. */
+  async #createWithRecovery(input: NewCatalogItem): Promise<CatalogItem> {
+    try {
+      return await this.#client.createCatalogItem(input);
+    } catch (error) {
+      if (!(error instanceof PsaOutcomeUnknownError)) throw error;
+      const found = await this.#client.listCatalogItems({
+        conditions: where.eq("identifier", input.identifier),
+      });
+      if (found.length === 1) return found[0]!;
+      throw error;
+    }
+  }
+
+  #pick(what: string, wanted: number | string, records: NamedRecord[]): NamedRecord {
+    const active = records.filter((r) => r.inactiveFlag !== true);
+    const match =
+      typeof wanted === "number"
+        ? active.find((r) => r.id === wanted)
+        : active.find((r) => r.name.trim().toLowerCase() === wanted.trim().toLowerCase());
+    if (match) return match;
+    const available = active.map((r) => `${r.name} (${r.id})`).join(", ") || "none";
+    throw new ProductSyncSetupError(
+      `ConnectWise has no active ${what} ${typeof wanted === "number" ? `with id ${wanted}` : `named "${wanted}"`}; ` +
+        `new catalog items need one. Available: ${available}. Set it in the connection's product settings.`,
+    );
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

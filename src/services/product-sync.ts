@@ -1,0 +1,408 @@
+import type { Kysely } from "kysely";
+import { z } from "zod";
+import {
+  collectCatalogProducts,
+  planProductSync,
+  PRODUCT_SYNC_MODES,
+  type PriceChanges,
+  type ProductAction,
+  type ProductLineGroup,
+  type ProductPlan,
+  type ProductPlanItem,
+  type ProductSyncMode,
+  type PsaCatalogRecord,
+  type TrackedProduct,
+} from "../core/product-plan.ts";
+import { PsaOutcomeUnknownError } from "../psa/shared/errors.ts";
+import { assertHostAllowed } from "../security/hosts.ts";
+import type { Store } from "../store/db.ts";
+import type { Database, Flag, SyncedProductsTable } from "../store/schema.ts";
+import type { ConnectionDetails } from "./connections.ts";
+import type { AutotaskCatalogSettings } from "../psa/autotask/catalog.ts";
+import type { ConnectWiseCatalogSettings } from "../psa/connectwise/catalog.ts";
+
+/**
+ * Product catalog sync (prism-connect-behaviour.md §3.4–§3.6): the products of the billing data become
+ * ConnectWise catalog items or Autotask services. `preview` reads the data and the PSA and returns the plan;
+ * `sync` applies it, one product at a time, remembering each PSA record in `synced_products` so a re-run has
+ * nothing to do.
+ */
+
+export class ProductSyncSetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProductSyncSetupError";
+  }
+}
+
+export type CreatedRecord = { recordId: string; label: string; notes: string[] };
+
+/** One PSA's catalog, as the product sync needs it. */
+export interface CatalogTarget {
+  readonly vendor: "connectwise" | "autotask";
+  readonly recordWord: string;
+  /** Checks the configured defaults against the PSA (read-only); throws ProductSyncSetupError. */
+  prepare(): Promise<void>;
+  read(): Promise<PsaCatalogRecord[]>;
+  create(item: ProductPlanItem): Promise<CreatedRecord>;
+  updatePrices(recordId: string, changes: PriceChanges): Promise<void>;
+  requestCount(): number;
+}
+
+// ------------------------------------------------------------------------------------------ settings
+
+export const productSyncModeSchema = z.enum(PRODUCT_SYNC_MODES).default("off");
+
+// ------------------------------------------------------------------------------------------ store
+
+// ------------------------------------------------------------------------------------------ results
+
+export type ProductItemStatus = "written" | "unchanged" | "conflict" | "failed";
+
+export type ProductItemResult = {
+  key: string;
+  name: string;
+  action: ProductAction;
+  status: ProductItemStatus;
+  recordId: string | null;
+  message: string;
+  notes: string[];
+};
+
+export type ProductPreview = {
+  connectionId: string;
+  vendor: "connectwise" | "autotask";
+  mode: Exclude<ProductSyncMode, "off">;
+  plan: ProductPlan;
+};
+
+export type ProductSyncResult = ProductPreview & {
+  items: ProductItemResult[];
+  counts: Record<ProductItemStatus, number>;
+  psaRequests: number;
+};
+
+export type ProductSyncOptions = {
+  store: Store;
+  organizationId: string;
+  connectionId: string;
+  target: CatalogTarget;
+  now?: () => Date;
+};
+
+export class ProductSync {
+  readonly #options: ProductSyncOptions;
+  readonly #db: Kysely<Database>;
+
+  constructor(options: ProductSyncOptions) {
+    this.#options = options;
+    // synced_products comes with migration 0005; Database is widened here rather than everywhere.
+    this.#db = options.store.db;
+  }
+
+  /** The plan, computed from the billing data and a read of the PSA; nothing is written. */
+  async preview(mode: ProductSyncMode): Promise<ProductPreview> {
+    if (mode === "off") throw new ProductSyncSetupError("product sync is off for this connection");
+    const { target } = this.#options;
+    await target.prepare();
+    const [groups, inUse, records, tracked] = await Promise.all([
+      this.#productGroups(),
+      mode === "in-use" ? this.#mappedTenants() : Promise.resolve(null),
+      target.read(),
+      this.#tracked(),
+    ]);
+    const products = collectCatalogProducts(groups, inUse);
+    const plan = planProductSync({ vendor: target.vendor, products, records, tracked });
+    return { connectionId: this.#options.connectionId, vendor: target.vendor, mode, plan };
+  }
+
+  /** Applies the plan; each product's failure stays with that product. */
+  async sync(mode: ProductSyncMode): Promise<ProductSyncResult> {
+    const preview = await this.preview(mode);
+    const tracked = new Map((await this.#tracked()).map((t) => [t.productKey, t]));
+    const items: ProductItemResult[] = [];
+    for (const item of preview.plan.items) items.push(await this.#apply(item, tracked.get(item.key)));
+    const counts: Record<ProductItemStatus, number> = { written: 0, unchanged: 0, conflict: 0, failed: 0 };
+    for (const item of items) counts[item.status] += 1;
+    return { ...preview, items, counts, psaRequests: this.#options.target.requestCount() };
+  }
+
+  /** What cspsync tracks for this connection. */
+  async tracked(): Promise<TrackedProduct[]> {
+    return this.#tracked();
+  }
+
+  async #apply(item: ProductPlanItem, prior: TrackedProduct | undefined): Promise<ProductItemResult> {
+    const result = (
+      status: ProductItemStatus,
+      message: string,
+      recordId = item.recordId,
+      notes = item.notes,
+    ) => ({
+      key: item.key,
+      name: item.name,
+      action: item.action,
+      status,
+      recordId,
+      message,
+      notes,
+    });
+    switch (item.action) {
+      case "skip":
+        return result("unchanged", item.reason);
+      case "conflict":
+        return result("conflict", item.reason);
+      case "create":
+        return this.#create(item, prior, result);
+      case "link":
+      case "update":
+        try {
+          if (Object.keys(item.changes).length > 0)
+            await this.#options.target.updatePrices(item.recordId!, item.changes);
+          await this.#remember(item, item.recordId!, item.owned, "synced");
+          return result("written", item.reason);
+        } catch (error) {
+          return result("failed", messageOf(error));
+        }
+    }
+  }
+
+  async #create(
+    item: ProductPlanItem,
+    prior: TrackedProduct | undefined,
+    result: (
+      status: ProductItemStatus,
+      message: string,
+      recordId?: string | null,
+      notes?: string[],
+    ) => ProductItemResult,
+  ): Promise<ProductItemResult> {
+    // Recorded before the request: if the answer is lost, the next run finds the record by its key.
+    await this.#remember(item, null, true, "pending");
+    try {
+      const created = await this.#options.target.create(item);
+      await this.#remember(item, created.recordId, true, "synced");
+      return result(
+        "written",
+        `created ${this.#options.target.recordWord} ${created.label}`,
+        created.recordId,
+        [...item.notes, ...created.notes],
+      );
+    } catch (error) {
+      // Only an unknown outcome keeps the pending mark; a refused create must not adopt someone else's record.
+      if (!(error instanceof PsaOutcomeUnknownError)) await this.#restore(item.key, prior);
+      return result("failed", messageOf(error), null);
+    }
+  }
+
+  async #remember(
+    item: ProductPlanItem,
+    recordId: string | null,
+    owned: boolean,
+    status: SyncedProductsTable["status"],
+  ): Promise<void> {
+    const now = (this.#options.now ?? (() => new Date()))().toISOString();
+    const values = {
+      product_name: item.name,
+      psa_record_id: recordId,
+      owned: (owned ? 1 : 0) as Flag,
+      status,
+      price: item.product.price,
+      cost: item.product.cost,
+      updated_at: now,
+    };
+    await this.#db
+      .insertInto("synced_products")
+      .values({
+        ...values,
+        organization_id: this.#options.organizationId,
+        connection_id: this.#options.connectionId,
+        product_key: item.key,
+        created_at: now,
+      })
+      .onConflict((oc) => oc.columns(["connection_id", "product_key"]).doUpdateSet(values))
+      .execute();
+  }
+
+  async #restore(key: string, prior: TrackedProduct | undefined): Promise<void> {
+    const row = this.#db
+      .updateTable("synced_products")
+      .where("connection_id", "=", this.#options.connectionId)
+      .where("product_key", "=", key);
+    if (prior) {
+      await row
+        .set({ psa_record_id: prior.psaRecordId, owned: prior.owned ? 1 : 0, status: prior.status })
+        .execute();
+    } else {
+      await this.#db
+        .deleteFrom("synced_products")
+        .where("connection_id", "=", this.#options.connectionId)
+        .where("product_key", "=", key)
+        .execute();
+    }
+  }
+
+  async #tracked(): Promise<TrackedProduct[]> {
+    const rows = await this.#db
+      .selectFrom("synced_products")
+      .select(["product_key", "psa_record_id", "owned", "status"])
+      .where("organization_id", "=", this.#options.organizationId)
+      .where("connection_id", "=", this.#options.connectionId)
+      .execute();
+    return rows.map((r) => ({
+      productKey: r.product_key,
+      psaRecordId: r.psa_record_id,
+      owned: Number(r.owned) === 1,
+      status: r.status,
+    }));
+  }
+
+  /** Lines grouped by everything the plan reads, so a million lines come back as a few hundred rows. */
+  async #productGroups(): Promise<ProductLineGroup[]> {
+    const keys = [
+      "customer_tenant_id",
+      "motion",
+      "product_id",
+      "sku_id",
+      "billing_frequency",
+      "subscription_start",
+      "subscription_end",
+      "charge_type",
+      "is_billable",
+      "unit_price",
+      "effective_unit_price",
+    ] as const;
+    const rows = await this.#db
+      .selectFrom("charge_lines")
+      .select(keys)
+      .select((eb) => [
+        eb.fn.max("product_name").as("product_name"),
+        eb.fn.max("sku_name").as("sku_name"),
+        eb.fn.max("charge_start").as("last_charge_start"),
+      ])
+      .where("organization_id", "=", this.#options.organizationId)
+      .groupBy([...keys])
+      .execute();
+    return rows.map((r) => ({
+      customerTenantId: r.customer_tenant_id,
+      motion: r.motion,
+      productId: r.product_id,
+      skuId: r.sku_id,
+      productName: r.product_name,
+      skuName: r.sku_name,
+      billingFrequency: r.billing_frequency,
+      subscriptionStart: r.subscription_start,
+      subscriptionEnd: r.subscription_end,
+      chargeType: r.charge_type,
+      isBillable: Number(r.is_billable) === 1,
+      unitPrice: String(r.unit_price),
+      effectiveUnitPrice: String(r.effective_unit_price),
+      lastChargeStart: String(r.last_charge_start),
+    }));
+  }
+
+  /** Customers with an enabled mapping (any motion) on this connection: the "in use" set. */
+  async #mappedTenants(): Promise<Set<string>> {
+    const rows = await this.#db
+      .selectFrom("mappings")
+      .select("customer_tenant_id")
+      .distinct()
+      .where("organization_id", "=", this.#options.organizationId)
+      .where("connection_id", "=", this.#options.connectionId)
+      .where("enabled", "=", 1)
+      .execute();
+    return new Set(rows.map((r) => r.customer_tenant_id));
+  }
+}
+
+// ------------------------------------------------------------------------------------------ wiring
+
+export type ProductSettings =
+  | { vendor: "connectwise"; mode: ProductSyncMode; catalog: ConnectWiseCatalogSettings }
+  | { vendor: "autotask"; mode: ProductSyncMode; catalog: AutotaskCatalogSettings };
+
+/**
+ * Product settings from a connection's stored settings object (unknown keys are ignored), with overrides,
+ * e.g. from CLI flags. Invalid values are reported as a setup error naming the field.
+ */
+export async function productSettingsFrom(
+  vendor: "connectwise" | "autotask",
+  stored: Record<string, unknown>,
+  overrides: Record<string, unknown> = {},
+): Promise<ProductSettings> {
+  const raw = { ...stored, ...withoutUndefined(overrides) };
+  const mode = parseSetting(productSyncModeSchema, raw.productSyncMode, "productSyncMode");
+  if (vendor === "connectwise") {
+    const { connectWiseCatalogSettingsSchema } = await import("../psa/connectwise/catalog.ts");
+    return { vendor, mode, catalog: parseSetting(connectWiseCatalogSettingsSchema, raw, "settings") };
+  }
+  const { autotaskCatalogSettingsSchema } = await import("../psa/autotask/catalog.ts");
+  return { vendor, mode, catalog: parseSetting(autotaskCatalogSettingsSchema, raw, "settings") };
+}
+
+export type TargetOptions = {
+  allowedHosts: readonly string[];
+  transport?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number; timeoutMs?: number };
+};
+
+/** The PSA side for a stored connection, refusing hosts that are not allowed before any request. */
+export async function createCatalogTarget(
+  details: ConnectionDetails,
+  settings: ProductSettings,
+  options: TargetOptions,
+): Promise<CatalogTarget> {
+  if (details.vendor === "connectwise" && settings.vendor === "connectwise") {
+    const [{ ConnectWiseClient, resolveApiOrigin }, { ConnectWiseCatalogTarget }] = await Promise.all([
+      import("../psa/connectwise/client.ts"),
+      import("../psa/connectwise/catalog.ts"),
+    ]);
+    assertHostAllowed(details.config.site, "connectwise", options.allowedHosts);
+    assertHostAllowed(resolveApiOrigin(details.config.site), "connectwise", options.allowedHosts);
+    const client = new ConnectWiseClient({
+      siteUrl: details.config.site,
+      companyId: details.config.companyId,
+      publicKey: details.config.publicKey,
+      privateKey: details.secrets.privateKey,
+      clientId: details.config.clientId,
+      ...(options.transport ? { transport: options.transport } : {}),
+    });
+    return new ConnectWiseCatalogTarget(client, settings.catalog);
+  }
+  if (details.vendor === "autotask" && settings.vendor === "autotask") {
+    const [{ AutotaskClient, DEFAULT_DISCOVERY_BASE_URL }, { AutotaskCatalogTarget }] = await Promise.all([
+      import("../psa/autotask/client.ts"),
+      import("../psa/autotask/catalog.ts"),
+    ]);
+    const discovery = details.config.discoveryUrl ?? DEFAULT_DISCOVERY_BASE_URL;
+    assertHostAllowed(discovery, "autotask", options.allowedHosts);
+    const client = new AutotaskClient({
+      credentials: {
+        userName: details.config.username,
+        secret: details.secrets.secret,
+        integrationCode: details.secrets.integrationCode,
+      },
+      discoveryBaseUrl: discovery,
+      ...(options.transport ? { transport: options.transport } : {}),
+    });
+    // The zone host comes from the PSA itself; it must pass the same allow-list before credentials go there.
+    assertHostAllowed((await client.zone()).url, "autotask", options.allowedHosts);
+    return new AutotaskCatalogTarget(client, settings.catalog);
+  }
+  throw new Error("the product settings are for another PSA than the connection");
+}
+
+function parseSetting<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const path = [field, ...issue.path.map(String)].join(".");
+  throw new ProductSyncSetupError(`${path}: ${issue.message}`);
+}
+
+function withoutUndefined(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,278 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  autotaskServiceName,
+  collectCatalogProducts,
+  planProductSync,
+  productKey,
+  productVariant,
+  type CatalogProduct,
+  type ProductLineGroup,
+  type PsaCatalogRecord,
+} from "../../src/core/product-plan.ts";
+
+function group(overrides: Partial<ProductLineGroup> = {}): ProductLineGroup {
+  return {
+    customerTenantId: "tenant-a",
+    motion: "seat-monthly",
+    productId: "CFQ7TTC0LDPB",
+    skuId: "0001",
+    productName: "Microsoft 365 Business Standard",
+    skuName: "Microsoft 365 Business Standard",
+    billingFrequency: "Monthly",
+    subscriptionStart: "2024-06-18",
+    subscriptionEnd: "2024-07-17",
+    chargeType: "new",
+    isBillable: true,
+    unitPrice: "12.50",
+    effectiveUnitPrice: "10.08",
+    lastChargeStart: "2024-06-18",
+    ...overrides,
+  };
+}
+
+function product(overrides: Partial<CatalogProduct> = {}): CatalogProduct {
+  return {
+    key: "CFQ7TTC0LDPB:0001",
+    productId: "CFQ7TTC0LDPB",
+    skuId: "0001",
+    variant: "monthly",
+    name: "Microsoft 365 Business Standard",
+    price: "12.5",
+    cost: "10.08",
+    priceSource: "full-period charge",
+    azure: false,
+    customerTenantIds: ["tenant-a"],
+    ...overrides,
+  };
+}
+
+function record(overrides: Partial<PsaCatalogRecord> = {}): PsaCatalogRecord {
+  return { id: "1", label: "X", keys: [], active: true, price: "12.5", cost: "10.08", ...overrides };
+}
+
+describe("product variants and keys (prism-connect-behaviour.md §2, §3.4)", () => {
+  it("prefixes annual-term SKUs with P1Y:A (billed annually) or P1Y:M (billed monthly), monthly has none", () => {
+    const annual = {
+      subscriptionStart: "2024-06-05",
+      subscriptionEnd: "2025-06-04",
+      chargeStart: "2024-06-05",
+    };
+    assert.equal(productVariant({ ...annual, billingFrequency: null }), "P1Y:A");
+    assert.equal(productVariant({ ...annual, billingFrequency: "Annual" }), "P1Y:A");
+    assert.equal(productVariant({ ...annual, billingFrequency: "Monthly" }), "P1Y:M");
+    const monthly = {
+      subscriptionStart: "2024-06-18",
+      subscriptionEnd: "2024-07-17",
+      chargeStart: "2024-06-18",
+    };
+    assert.equal(productVariant({ ...monthly, billingFrequency: "Monthly" }), "monthly");
+    assert.equal(
+      productVariant({
+        subscriptionStart: null,
+        subscriptionEnd: null,
+        chargeStart: "2024-06-18",
+        billingFrequency: null,
+      }),
+      "one-time",
+    );
+    // A co-termed annual subscription is shorter than a year but still an annual commitment.
+    assert.equal(
+      productVariant({
+        subscriptionStart: "2024-06-01",
+        subscriptionEnd: "2024-12-31",
+        chargeStart: "2024-06-01",
+        billingFrequency: "Monthly",
+      }),
+      "P1Y:M",
+    );
+    assert.equal(productKey("CFQ7TTC0LCHC", "0002", "P1Y:A"), "P1Y:A:CFQ7TTC0LCHC:0002");
+    assert.equal(productKey("CFQ7TTC0LCHC", "0002", "P1Y:M"), "P1Y:M:CFQ7TTC0LCHC:0002");
+    assert.equal(productKey("CFQ7TTC0LCHC", "0002", "monthly"), "CFQ7TTC0LCHC:0002");
+    assert.equal(autotaskServiceName("P1Y:A:CFQ7TTC0LCHC:0002"), "PC_P1Y:A:CFQ7TTC0LCHC:0002");
+  });
+});
+
+describe("collecting products from the billing data", () => {
+  it("makes one product per SKU and variant, priced from the latest full-period charge", () => {
+    const products = collectCatalogProducts(
+      [
+        group({ lastChargeStart: "2024-06-01", unitPrice: "12.5", effectiveUnitPrice: "12.5" }),
+        group({ lastChargeStart: "2024-06-18", unitPrice: "10.08", effectiveUnitPrice: "9.5" }),
+        // A proration is newer but not a full-period price.
+        group({ chargeType: "addQuantity", lastChargeStart: "2024-06-25", effectiveUnitPrice: "-4.1" }),
+        group({
+          billingFrequency: null,
+          subscriptionStart: "2024-06-05",
+          subscriptionEnd: "2025-06-04",
+          productId: "CFQ7TTC0LCHC",
+          skuId: "0002",
+          unitPrice: "264",
+          effectiveUnitPrice: "264",
+          customerTenantId: "tenant-b",
+        }),
+      ],
+      null,
+    );
+    assert.deepEqual(
+      products.map((p) => [p.key, p.price, p.cost, p.priceSource, p.customerTenantIds]),
+      [
+        ["CFQ7TTC0LDPB:0001", "10.08", "9.5", "full-period charge", ["tenant-a"]],
+        ["P1Y:A:CFQ7TTC0LCHC:0002", "264", "264", "full-period charge", ["tenant-b"]],
+      ],
+    );
+  });
+
+  it("in-use mode keeps only products billed to customers with an enabled mapping", () => {
+    const groups = [group(), group({ customerTenantId: "tenant-b", productId: "OTHER" })];
+    assert.deepEqual(
+      collectCatalogProducts(groups, new Set(["tenant-b"])).map((p) => p.key),
+      ["OTHER:0001"],
+    );
+  });
+
+  it("falls back to the list price when only prorations or trials were billed", () => {
+    const [only] = collectCatalogProducts(
+      [group({ chargeType: "addQuantity", unitPrice: "12.50", effectiveUnitPrice: "-3.2" })],
+      null,
+    );
+    assert.equal(only!.cost, "12.5");
+    assert.equal(only!.priceSource, "list price");
+  });
+});
+
+describe("planning the ConnectWise catalog (prism-connect-behaviour.md §3.5)", () => {
+  it("creates what is missing, links through the vendor SKU, updates only price and cost of tracked items", () => {
+    const plan = planProductSync({
+      vendor: "connectwise",
+      products: [
+        product({ key: "NEW:0001", productId: "NEW" }),
+        product({ key: "P1Y:A:LINK:0001", productId: "LINK", variant: "P1Y:A", price: "120", cost: "100" }),
+        product({ key: "OWN:0001", productId: "OWN", price: "15", cost: "12" }),
+        product({ key: "SAME:0001", productId: "SAME" }),
+      ],
+      records: [
+        record({
+          id: "7",
+          label: "M365-ANNUAL",
+          keys: ["M365-ANNUAL", "P1Y:A:LINK:0001"],
+          price: "110",
+          cost: "100",
+        }),
+        record({ id: "8", label: "OWN:0001", keys: ["OWN:0001"], price: "14", cost: "12" }),
+        record({ id: "9", label: "SAME:0001", keys: ["SAME:0001"], active: false }),
+      ],
+      tracked: [
+        { productKey: "OWN:0001", psaRecordId: "8", owned: true, status: "synced" },
+        { productKey: "SAME:0001", psaRecordId: "9", owned: true, status: "synced" },
+      ],
+    });
+    assert.deepEqual(
+      plan.items.map((i) => [i.key, i.action, i.recordId, i.owned, i.changes]),
+      [
+        ["NEW:0001", "create", null, true, { price: "12.5", cost: "10.08" }],
+        ["P1Y:A:LINK:0001", "link", "7", false, { price: "120" }],
+        ["OWN:0001", "update", "8", true, { price: "15" }],
+        ["SAME:0001", "skip", "9", true, {}],
+      ],
+    );
+    assert.match(plan.items[3]!.notes.join(), /inactive.*left inactive/);
+    assert.deepEqual(plan.counts, { create: 1, link: 1, update: 1, skip: 1, conflict: 0 });
+  });
+
+  it("reports two items carrying the same SKU as a conflict instead of guessing", () => {
+    const plan = planProductSync({
+      vendor: "connectwise",
+      products: [product()],
+      records: [
+        record({ id: "3", label: "A", keys: ["A", "CFQ7TTC0LDPB:0001"] }),
+        record({ id: "4", label: "B", keys: ["B", "CFQ7TTC0LDPB:0001"] }),
+      ],
+      tracked: [],
+    });
+    assert.equal(plan.items[0]!.action, "conflict");
+    assert.match(
+      plan.items[0]!.reason,
+      /2 ConnectWise catalog items carry SKU CFQ7TTC0LDPB:0001 \(3 "A", 4 "B"\)/,
+    );
+  });
+
+  it("prefers the one active item over inactive duplicates and never links a record tracked for another product", () => {
+    const plan = planProductSync({
+      vendor: "connectwise",
+      products: [product(), product({ key: "OTHER:0001", productId: "OTHER" })],
+      records: [
+        record({ id: "3", label: "A", keys: ["CFQ7TTC0LDPB:0001"], active: false }),
+        record({ id: "4", label: "B", keys: ["CFQ7TTC0LDPB:0001"] }),
+        record({ id: "5", label: "C", keys: ["OTHER:0001"] }),
+      ],
+      tracked: [{ productKey: "ELSEWHERE", psaRecordId: "5", owned: true, status: "synced" }],
+    });
+    assert.deepEqual(
+      plan.items.map((i) => [i.key, i.action, i.recordId]),
+      [
+        ["CFQ7TTC0LDPB:0001", "link", "4"],
+        ["OTHER:0001", "create", null],
+      ],
+    );
+  });
+});
+
+describe("planning Autotask services (prism-connect-behaviour.md §3.6, §5)", () => {
+  it("follows a tracked service by id whatever its name, and recreates one that was deleted", () => {
+    const plan = planProductSync({
+      vendor: "autotask",
+      products: [product(), product({ key: "GONE:0001", productId: "GONE" })],
+      records: [record({ id: "30", label: "Renamed by the MSP", keys: ["RENAMED BY THE MSP"], price: "11" })],
+      tracked: [
+        { productKey: "CFQ7TTC0LDPB:0001", psaRecordId: "30", owned: true, status: "synced" },
+        { productKey: "GONE:0001", psaRecordId: "31", owned: true, status: "synced" },
+      ],
+    });
+    assert.deepEqual(
+      plan.items.map((i) => [i.key, i.action, i.recordId, i.changes]),
+      [
+        ["CFQ7TTC0LDPB:0001", "update", "30", { price: "12.5" }],
+        ["GONE:0001", "create", null, { price: "12.5", cost: "10.08" }],
+      ],
+    );
+    assert.match(plan.items[1]!.notes[0]!, /service 31 that cspsync created no longer exists/);
+  });
+
+  it("reports a same-named service cspsync did not create with the IX_service error and the fix", () => {
+    const plan = planProductSync({
+      vendor: "autotask",
+      products: [product()],
+      records: [record({ id: "44", label: "PC_CFQ7TTC0LDPB:0001", keys: ["PC_CFQ7TTC0LDPB:0001"] })],
+      tracked: [],
+    });
+    const [item] = plan.items;
+    assert.equal(item!.action, "conflict");
+    assert.match(item!.reason, /Violation of UNIQUE KEY constraint 'IX_service'/);
+    assert.match(item!.reason, /Rename or remove service 44 in Autotask/);
+  });
+
+  it("adopts the service an interrupted create left behind instead of calling it a collision", () => {
+    const plan = planProductSync({
+      vendor: "autotask",
+      products: [product()],
+      records: [record({ id: "45", label: "PC_CFQ7TTC0LDPB:0001", keys: ["PC_CFQ7TTC0LDPB:0001"] })],
+      tracked: [{ productKey: "CFQ7TTC0LDPB:0001", psaRecordId: null, owned: true, status: "pending" }],
+    });
+    assert.deepEqual(
+      [plan.items[0]!.action, plan.items[0]!.recordId, plan.items[0]!.owned],
+      ["link", "45", true],
+    );
+  });
+
+  it("skips Azure consumption, which the Azure Plan sync bills", () => {
+    const plan = planProductSync({
+      vendor: "autotask",
+      products: [product({ azure: true })],
+      records: [],
+      tracked: [],
+    });
+    assert.equal(plan.items[0]!.action, "skip");
+    assert.match(plan.items[0]!.reason, /Azure Plan sync/);
+  });
+});
