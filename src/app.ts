@@ -1,9 +1,10 @@
 import { loadConfig, type AppConfig } from "./config.ts";
-import { createAdapter, type AdapterOptions } from "./psa/factory.ts";
+import { createAdapter, createAzureTarget, type AdapterOptions } from "./psa/factory.ts";
 import type { PsaAdapter } from "./psa/port.ts";
 import { parseAllowedHosts } from "./security/hosts.ts";
 import { loadSecretBox } from "./security/secrets.ts";
 import { AnnualSync } from "./services/annual-sync.ts";
+import { AzureSync } from "./services/azure-sync.ts";
 import { ConnectionService } from "./services/connections.ts";
 import { MappingService } from "./services/mappings.ts";
 import { openStore, type Store } from "./store/db.ts";
@@ -21,6 +22,7 @@ export type App = {
   mappings: MappingService;
   adapterFor(connectionId: string): Promise<PsaAdapter>;
   annualSync(connectionId: string): Promise<AnnualSync>;
+  azureSync(connectionId: string): Promise<AzureSync>;
   close(): Promise<void>;
 };
 
@@ -57,6 +59,15 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
         organizationId,
         mappings,
         adapter: await adapterFor(connectionId),
+        connectionId,
+      });
+    },
+    async azureSync(connectionId) {
+      return new AzureSync({
+        store,
+        organizationId,
+        mappings,
+        target: await createAzureTarget(await connections.details(connectionId), adapterOptions),
         connectionId,
       });
     },

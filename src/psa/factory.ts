@@ -1,7 +1,9 @@
 import { assertHostAllowed } from "../security/hosts.ts";
 import type { ConnectionDetails } from "../services/connections.ts";
+import type { AzurePsaTarget } from "../services/azure-sync.ts";
 import { ConnectWiseAdapter } from "./connectwise/adapter.ts";
-import { resolveApiOrigin } from "./connectwise/client.ts";
+import { createConnectWiseAzureTarget } from "./connectwise/azure.ts";
+import { resolveApiOrigin, type ConnectWiseClientOptions } from "./connectwise/client.ts";
 import type { PsaAdapter } from "./port.ts";
 
 export type AdapterOptions = {
@@ -10,26 +12,42 @@ export type AdapterOptions = {
   transport?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number; timeoutMs?: number };
 };
 
+type ConnectWiseDetails = Extract<ConnectionDetails, { vendor: "connectwise" }>;
+
+/** The client options of a stored ConnectWise connection, once its site and API hosts pass the allow-list. */
+export function connectWiseClientOptions(
+  details: ConnectWiseDetails,
+  options: AdapterOptions,
+): ConnectWiseClientOptions {
+  assertHostAllowed(details.config.site, "connectwise", options.allowedHosts);
+  assertHostAllowed(resolveApiOrigin(details.config.site), "connectwise", options.allowedHosts);
+  return {
+    siteUrl: details.config.site,
+    companyId: details.config.companyId,
+    publicKey: details.config.publicKey,
+    privateKey: details.secrets.privateKey,
+    clientId: details.config.clientId,
+    ...(options.transport ? { transport: options.transport } : {}),
+  };
+}
+
 /** Builds the PSA adapter for a stored connection, refusing hosts that are not allowed before any request. */
 export async function createAdapter(
   details: ConnectionDetails,
   options: AdapterOptions,
 ): Promise<PsaAdapter> {
-  if (details.vendor === "connectwise") {
-    assertHostAllowed(details.config.site, "connectwise", options.allowedHosts);
-    assertHostAllowed(resolveApiOrigin(details.config.site), "connectwise", options.allowedHosts);
-    return new ConnectWiseAdapter(
-      {
-        siteUrl: details.config.site,
-        companyId: details.config.companyId,
-        publicKey: details.config.publicKey,
-        privateKey: details.secrets.privateKey,
-        clientId: details.config.clientId,
-        ...(options.transport ? { transport: options.transport } : {}),
-      },
-      details.settings,
-    );
-  }
+  if (details.vendor === "connectwise")
+    return new ConnectWiseAdapter(connectWiseClientOptions(details, options), details.settings);
   const { createAutotaskAdapter } = await import("./autotask/adapter.ts");
   return createAutotaskAdapter(details, options);
+}
+
+/** Builds the Azure Plan target for a stored connection, under the same host allow-list as its adapter. */
+export async function createAzureTarget(
+  details: ConnectionDetails,
+  options: AdapterOptions,
+): Promise<AzurePsaTarget> {
+  if (details.vendor === "connectwise") return createConnectWiseAzureTarget(details, options);
+  const { createAutotaskAzureTarget } = await import("./autotask/azure.ts");
+  return createAutotaskAzureTarget(details, options);
 }

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { BillingMotion } from "../core/billing.ts";
+import { PsaOutcomeUnknownError } from "../psa/shared/errors.ts";
 import type { Store } from "../store/db.ts";
+import type { Mapping, MappingService } from "./mappings.ts";
 import type { PsaWritesTable, RunStatus, SyncItemsTable } from "../store/schema.ts";
 
 /**
@@ -99,6 +101,48 @@ export type IntendedWrite = {
   targetId: string;
   payload: unknown;
 };
+
+/** A result of a motion, with the line it is about (kept as the item's details). */
+export type MotionItem<L> = RecordedItem & { line?: L };
+
+/** What a failed line needs to be reported as its own error. */
+export type ReportedLine = {
+  customerTenantId: string;
+  eventKey: string;
+  writeKey: string;
+  subscriptionId?: string;
+};
+
+/** A mapping as a motion plans it: its pending lines, or the problem that keeps them from the PSA. */
+export type PlannedEntry<P extends { lines: L[] }, L> = {
+  mapping: Mapping;
+  customerName: string;
+  problem: string | null;
+  plan: P;
+  /** With a problem: the lines it keeps from being written, each reported as its own error. */
+  blocked: L[];
+};
+
+/** A line a motion writes: it names itself and carries the warnings its write reports. */
+export type WritableLine = ReportedLine & { warnings: readonly string[] };
+
+/** One keyed write as a motion hands it over: its line, where it goes, and how to look for it and send it. */
+export type KeyedWrite<P extends { ok: true }, L extends WritableLine> = {
+  line: L;
+  targetId: string;
+  /** What messages call the write: the line's product, the month's description. */
+  label: string;
+  /** What the in-doubt message calls it: "line", "month". */
+  noun: string;
+  /** What the write needs from the PSA first (its product); a reason instead fails it before the ledger. */
+  prepare(): Promise<P | { ok: false; reason: string }>;
+  find(targetId: string): Promise<{ recordId: string } | null>;
+  send(targetId: string, prepared: P): Promise<{ recordId: string }>;
+};
+
+type TargetCheck = { ok: true } | { ok: false; reason: string };
+
+export type WriteOutcome = Pick<RecordedItem, "outcome" | "psaRecordId" | "message">;
 
 export class SyncBookkeeping {
   private readonly deps: BookkeepingDeps;
@@ -330,4 +374,230 @@ export class SyncBookkeeping {
     if (ledger.last_run_id === runId || this.clock().getTime() - lastAttemptAt >= IN_DOUBT_MS) return null;
     return new Date(lastAttemptAt + IN_DOUBT_MS);
   }
+
+  /**
+   * Plans and applies under the run lock: `work` records each result into the run's items; an unexpected
+   * failure is recorded as one more error, and the run always ends with its totals.
+   */
+  async runLocked<T extends RecordedItem>(
+    trigger: SyncTrigger,
+    scope: SyncScope,
+    psa: { requestCount(): number },
+    work: (runId: string, items: T[]) => Promise<void>,
+  ): Promise<RunTotals & { items: T[] }> {
+    const runId = await this.startRun(trigger, scope);
+    const requestsBefore = psa.requestCount();
+    const items: T[] = [];
+    // A missed heartbeat is harmless (the next one catches up); it must never crash the process mid-write.
+    const heartbeat = setInterval(() => this.heartbeat(runId).catch(() => {}), 20_000);
+    try {
+      await work(runId, items);
+    } catch (error) {
+      // The motions' items only add optional details to RecordedItem, so a bare one fits among them.
+      const all: RecordedItem[] = items;
+      const message = `An unexpected error occurred: ${error instanceof Error ? error.message : String(error)}`;
+      const failure: RecordedItem = {
+        outcome: "error",
+        customerTenantId: null,
+        subscriptionId: null,
+        eventKey: null,
+        writeKey: null,
+        psaRecordId: null,
+        message,
+      };
+      await this.record(runId, all, failure, {});
+    } finally {
+      clearInterval(heartbeat);
+    }
+    return { ...(await this.finishRun(runId, items, psa.requestCount() - requestsBefore)), items };
+  }
+
+  /**
+   * Writes once, under the write's idempotency key: recorded in the ledger before the request, looked up in the
+   * PSA before it is ever sent again, confirmed after. Whatever goes wrong fails this write only.
+   */
+  async applyWrite<P extends { ok: true }, L extends WritableLine>(
+    runId: string,
+    write: KeyedWrite<P, L>,
+  ): Promise<MotionItem<L>> {
+    const { line } = write;
+    try {
+      return { ...reported(line), line, ...(await this.applyUnguarded(runId, write)) };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await this.markFailed(line.writeKey, message);
+      return { ...reported(line), line, outcome: "error", psaRecordId: null, message };
+    }
+  }
+
+  private async applyUnguarded<P extends { ok: true }, L extends WritableLine>(
+    runId: string,
+    write: KeyedWrite<P, L>,
+  ): Promise<WriteOutcome> {
+    const { line } = write;
+    const prepared = await write.prepare();
+    if (!prepared.ok)
+      return { outcome: "error", psaRecordId: null, message: `${write.label}: ${prepared.reason}` };
+    const ledger = await this.reserve(runId, {
+      writeKey: line.writeKey,
+      customerTenantId: line.customerTenantId,
+      eventKey: line.eventKey,
+      targetId: write.targetId,
+      payload: line,
+    });
+    if (ledger.status === "confirmed")
+      return { outcome: "found-existing", psaRecordId: ledger.psa_record_id, message: "already written" };
+    // An earlier attempt may have reached the PSA even though nobody saw the answer: look before writing,
+    // on the target it was sent to (the customer may have been remapped since) and on the current one.
+    if (ledger.attempts > 0) {
+      for (const target of [...new Set([ledger.target_id, write.targetId])]) {
+        const existing = await write.find(target);
+        if (!existing) continue;
+        await this.confirm(runId, write.line.writeKey, existing.recordId);
+        return {
+          outcome: "found-existing",
+          psaRecordId: existing.recordId,
+          message: "found in the PSA from an earlier attempt",
+        };
+      }
+      // A request from a run that was interrupted moments ago may still be on its way to the PSA; writing now
+      // could bill twice, so the write waits for the next run, when the PSA has settled.
+      const waitUntil = this.inDoubtUntil(ledger, runId);
+      if (waitUntil) {
+        return {
+          outcome: "error",
+          psaRecordId: null,
+          message: `an interrupted run's write of this ${write.noun} may still reach the PSA; it is left for a run after ${waitUntil.toISOString()}`,
+        };
+      }
+    }
+    const recordId = await this.sendLookingBeforeRetrying(runId, write, prepared);
+    await this.confirm(runId, write.line.writeKey, recordId);
+    const warning = line.warnings.length > 0;
+    return {
+      outcome: warning ? "warning" : "written",
+      psaRecordId: recordId,
+      message: warning ? line.warnings.join("; ") : null,
+    };
+  }
+
+  private async sendLookingBeforeRetrying<P extends { ok: true }, L extends WritableLine>(
+    runId: string,
+    write: KeyedWrite<P, L>,
+    prepared: P,
+  ): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      await this.countAttempt(runId, write.line.writeKey, write.targetId);
+      try {
+        return (await write.send(write.targetId, prepared)).recordId;
+      } catch (error) {
+        if (!(error instanceof PsaOutcomeUnknownError)) throw error;
+        const existing = await write.find(write.targetId);
+        if (existing) return existing.recordId;
+        if (attempt >= MAX_WRITE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /** Runs a motion: plans under the run lock, then writes the plan (see writePlanned). */
+  runPlanned<L extends ReportedLine>(
+    trigger: SyncTrigger,
+    scope: SyncScope,
+    psa: { requestCount(): number; readonly writeConcurrency: number },
+    plan: () => Promise<readonly PlannedEntry<{ lines: L[] }, L>[]>,
+    apply: (runId: string, mapping: Mapping, line: L) => Promise<MotionItem<L>>,
+  ): Promise<RunTotals & { items: MotionItem<L>[] }> {
+    return this.runLocked<MotionItem<L>>(trigger, scope, psa, async (runId, items) =>
+      this.writePlanned(runId, items, await plan(), psa.writeConcurrency, (mapping, line) =>
+        apply(runId, mapping, line),
+      ),
+    );
+  }
+
+  /**
+   * Plans each enabled mapping of the motion: the lines not yet confirmed in the PSA, or — when the mapped
+   * target cannot take them — the problem, with the lines it blocks.
+   */
+  async planMappings<P extends { lines: L[] }, L>(
+    scope: SyncScope,
+    mappings: MappingService,
+    pending: (mapping: Mapping, customerName: string, written: ReadonlySet<string>) => Promise<P>,
+    check: (companyId: string, agreementId: string) => Promise<TargetCheck>,
+  ): Promise<PlannedEntry<P, L>[]> {
+    const { store, organizationId, connectionId, motion } = this.deps;
+    const enabled = await mappings.enabled(connectionId, motion, scope.customerTenantId);
+    const written = await this.confirmedKeys();
+    const result: PlannedEntry<P, L>[] = [];
+    for (const mapping of enabled) {
+      const customer = await store.db
+        .selectFrom("customers")
+        .select("name")
+        .where("organization_id", "=", organizationId)
+        .where("tenant_id", "=", mapping.customerTenantId)
+        .executeTakeFirst();
+      const customerName = customer?.name ?? mapping.customerTenantId;
+      const plan = await pending(mapping, customerName, written);
+      const problem =
+        !mapping.psaCompanyId || !mapping.agreementId
+          ? "the mapping has no PSA company and agreement"
+          : await check(mapping.psaCompanyId, mapping.agreementId).then((c) => (c.ok ? null : c.reason));
+      if (problem) {
+        const empty: P = { ...plan, lines: [] };
+        result.push({ mapping, customerName, problem, plan: empty, blocked: plan.lines });
+      } else result.push({ mapping, customerName, problem: null, plan, blocked: [] });
+    }
+    return result;
+  }
+
+  /**
+   * Applies a plan: each line of the sound mappings, side by side up to what the PSA allows (they are
+   * independent of each other); a mapping with a problem fails each line it blocks, or itself when it blocks
+   * none, so a broken target never goes unseen.
+   */
+  async writePlanned<L extends ReportedLine>(
+    runId: string,
+    items: MotionItem<L>[],
+    planned: readonly PlannedEntry<{ lines: L[] }, L>[],
+    concurrency: number,
+    apply: (mapping: Mapping, line: L) => Promise<MotionItem<L>>,
+  ): Promise<void> {
+    const record = (item: MotionItem<L>) => this.record(runId, items, item, item.line);
+    const writes: { mapping: Mapping; line: L }[] = [];
+    for (const entry of planned) {
+      if (!entry.problem) {
+        for (const line of entry.plan.lines) writes.push({ mapping: entry.mapping, line });
+        continue;
+      }
+      const failed = {
+        outcome: "error" as const,
+        psaRecordId: null,
+        message: `${entry.customerName}: ${entry.problem}`,
+      };
+      if (entry.blocked.length === 0) {
+        await record({
+          ...failed,
+          customerTenantId: entry.mapping.customerTenantId,
+          subscriptionId: null,
+          eventKey: null,
+          writeKey: null,
+        });
+      }
+      for (const line of entry.blocked) await record({ ...failed, ...reported(line), line });
+    }
+    await forEachConcurrently(writes, concurrency, async ({ mapping, line }) => {
+      await record(await apply(mapping, line));
+    });
+  }
+}
+
+/** The item fields that name a line. */
+export function reported(
+  line: ReportedLine,
+): Pick<RecordedItem, "customerTenantId" | "subscriptionId" | "eventKey" | "writeKey"> {
+  return {
+    customerTenantId: line.customerTenantId,
+    subscriptionId: line.subscriptionId ?? null,
+    eventKey: line.eventKey,
+    writeKey: line.writeKey,
+  };
 }

@@ -3,7 +3,14 @@ import { MOTION_LABELS } from "../../core/billing.ts";
 import { describePricing } from "../../core/pricing.ts";
 import { findCustomer } from "../../store/billing-repository.ts";
 import { getRun, listRuns } from "../../store/runs-repository.ts";
-import { RunAlreadyActiveError, type PlannedMapping, type RunSummary } from "../../services/annual-sync.ts";
+import type { App } from "../../app.ts";
+import {
+  RunAlreadyActiveError,
+  type PlannedMapping,
+  type RunSummary,
+  type SyncScope,
+} from "../../services/annual-sync.ts";
+import type { AzureRunSummary, PlannedAzureMapping } from "../../services/azure-sync.ts";
 import { parseMotion } from "./listings.ts";
 import { resolveConnection, withApp } from "./connections.ts";
 import { printJson, renderTable, UsageError } from "../output.ts";
@@ -17,12 +24,13 @@ Maps one customer's billing motion to a PSA company and agreement/contract. A Se
 checked against the PSA first (ConnectWise: active agreement with a One-Time billing cycle; Autotask: active
 Fixed Price contract). Only charges dated on or after --sync-date are synced.`;
 
-export const syncHelp = `cspsync sync [CONNECTION] [--customer TENANT-ID|NAME] [--motion seat-annual] [--dry-run] [--json]
+export const syncHelp = `cspsync sync [CONNECTION] [--customer TENANT-ID|NAME] [--motion seat-annual|azure] [--dry-run] [--json]
 
-Writes every not-yet-synced Seat-based Annual charge of the enabled mappings into the PSA (of CONNECTION, or of
-every connection with the annual sync on). --dry-run shows
-the exact writes and changes nothing. Exit code 1 if any item failed, 3 if a sync for the connection is
-already running.`;
+Writes every not-yet-synced charge of the enabled mappings into the PSA (of CONNECTION, or of every connection
+with the sync on). --motion seat-annual (the default) writes Seat-based Annual charges of connections with the
+annual sync on; --motion azure writes one line per month of Azure Plan usage for connections with an enabled
+Azure Plan mapping. --dry-run shows the exact writes and changes nothing. Exit code 1 if any item failed, 3 if a
+sync for the connection is already running.`;
 
 export const runsHelp = "cspsync runs [--connection CONNECTION] [--json]\ncspsync run RUN-ID [--json]";
 export const psaHelp = `cspsync psa companies CONNECTION --search NAME [--json]
@@ -95,21 +103,15 @@ export async function syncCommand(argv: string[]): Promise<number> {
     },
   });
   const motion = parseMotion(values.motion) ?? "seat-annual";
-  if (motion !== "seat-annual")
-    throw new UsageError(`sync of ${MOTION_LABELS[motion]} is not available yet; use --motion seat-annual`);
+  if (motion !== "seat-annual" && motion !== "azure")
+    throw new UsageError(
+      `sync of ${MOTION_LABELS[motion]} is not available yet; use --motion seat-annual or --motion azure`,
+    );
   return withApp(values.db, async (app) => {
-    // No connection named: every connection with the annual sync on, one after the other.
-    const connections = positionals[0]
-      ? [await resolveConnection(app, positionals[0])]
-      : (await app.connections.list()).filter((c) => c.seatAnnualEnabled);
-    if (connections.length === 0)
-      throw new UsageError("no connection has Seat-based Annual subscription sync on");
-    const off = connections.find((c) => !c.seatAnnualEnabled);
-    if (off) {
-      throw new UsageError(
-        `Seat-based Annual subscription sync is off for ${off.name}; turn it on with cspsync settings ${off.name} --seat-annual on`,
-      );
-    }
+    const connections =
+      motion === "azure"
+        ? await azureConnections(app, positionals[0])
+        : await annualConnections(app, positionals[0]);
     let customerTenantId: string | undefined;
     if (values.customer) {
       const customer = await findCustomer(app.store, app.organizationId, values.customer);
@@ -120,19 +122,25 @@ export async function syncCommand(argv: string[]): Promise<number> {
     let exitCode = 0;
     const results: unknown[] = [];
     for (const connection of connections) {
-      const sync = await app.annualSync(connection.id);
+      const sync =
+        motion === "azure"
+          ? motionSync(
+              await app.azureSync(connection.id),
+              printAzurePlan,
+              // Without its PSA product no month can be written, so a dry run reports that as a failure.
+              (p) => Boolean(p.problem) || p.product?.ok === false,
+            )
+          : motionSync(await app.annualSync(connection.id), printPlan, (p) => Boolean(p.problem));
       if (connections.length > 1 && !values.json) console.log(`== ${connection.name}`);
       if (values["dry-run"]) {
-        const plan = await sync.plan(scope, { resolveProducts: true });
-        results.push({ connectionId: connection.id, dryRun: true, mappings: plan });
-        if (!values.json) printPlan(plan);
-        if (plan.some((p) => p.problem)) exitCode = Math.max(exitCode, 1);
+        const plan = await sync.plan(scope, !values.json);
+        results.push({ connectionId: connection.id, dryRun: true, mappings: plan.mappings });
+        if (plan.failed) exitCode = Math.max(exitCode, 1);
         continue;
       }
       try {
-        const summary = await sync.run("cli", scope);
+        const summary = await sync.run(scope, !values.json);
         results.push({ connectionId: connection.id, ...summary });
-        if (!values.json) printSummary(summary);
         if (summary.errors > 0) exitCode = Math.max(exitCode, 1);
       } catch (error) {
         if (!(error instanceof RunAlreadyActiveError)) throw error;
@@ -144,6 +152,87 @@ export async function syncCommand(argv: string[]): Promise<number> {
     if (values.json) printJson(connections.length === 1 ? results[0] : { connections: results });
     return exitCode;
   });
+}
+
+type NamedConnection = { id: string; name: string };
+
+/** The named connection, or every connection with the annual sync on; the sync must be on for each. */
+async function annualConnections(app: App, name: string | undefined): Promise<NamedConnection[]> {
+  const connections = name
+    ? [await resolveConnection(app, name)]
+    : (await app.connections.list()).filter((c) => c.seatAnnualEnabled);
+  if (connections.length === 0)
+    throw new UsageError("no connection has Seat-based Annual subscription sync on");
+  const off = connections.find((c) => !c.seatAnnualEnabled);
+  if (off) {
+    throw new UsageError(
+      `Seat-based Annual subscription sync is off for ${off.name}; turn it on with cspsync settings ${off.name} --seat-annual on`,
+    );
+  }
+  return connections;
+}
+
+/** The named connection, or every connection with at least one enabled Azure Plan mapping. */
+async function azureConnections(app: App, name: string | undefined): Promise<NamedConnection[]> {
+  if (name) return [await resolveConnection(app, name)];
+  const connections: NamedConnection[] = [];
+  for (const connection of await app.connections.list()) {
+    if ((await app.mappings.enabled(connection.id, "azure")).length > 0) connections.push(connection);
+  }
+  if (connections.length === 0)
+    throw new UsageError("no connection has an enabled Azure Plan mapping (see cspsync map --motion azure)");
+  return connections;
+}
+
+/** One motion's sync as the command drives it: plan or run, printing for people when asked. */
+type MotionSync = {
+  plan(scope: SyncScope, print: boolean): Promise<{ mappings: unknown[]; failed: boolean }>;
+  run(scope: SyncScope, print: boolean): Promise<{ errors: number }>;
+};
+
+function motionSync<E>(
+  sync: {
+    plan(scope: SyncScope, options: { resolveProducts: boolean }): Promise<E[]>;
+    run(trigger: "cli", scope: SyncScope): Promise<RunSummary | AzureRunSummary>;
+  },
+  printPlanned: (plan: E[]) => void,
+  fails: (entry: E) => boolean,
+): MotionSync {
+  return {
+    async plan(scope, print) {
+      const plan = await sync.plan(scope, { resolveProducts: true });
+      if (print) printPlanned(plan);
+      return { mappings: plan, failed: plan.some(fails) };
+    },
+    async run(scope, print) {
+      const summary = await sync.run("cli", scope);
+      if (print) printSummary(summary);
+      return summary;
+    },
+  };
+}
+
+function printAzurePlan(plan: PlannedAzureMapping[]) {
+  if (plan.length === 0) console.log("No enabled Azure Plan mappings.");
+  for (const entry of plan) {
+    console.log(
+      `${entry.customerName} → agreement ${entry.mapping.agreementName ?? entry.mapping.agreementId}`,
+    );
+    if (entry.problem) {
+      console.log(`  ERROR ${entry.problem}`);
+      for (const line of entry.blocked) console.log(`  blocked ${line.month}  ${line.description}`);
+    } else if (entry.plan.lines.length === 0) console.log("  nothing to write");
+    for (const line of entry.plan.lines) {
+      const price = line.unitPrice === null ? "PSA price" : line.unitPrice;
+      console.log(
+        `  WRITE ${line.writeKey}  ${line.month}  cost ${line.unitCost} / price ${price}  ${line.description}`,
+      );
+      for (const warning of line.warnings) console.log(`        warning: ${warning}`);
+    }
+    if (entry.product)
+      console.log(entry.product.ok ? `  as ${entry.product.label}` : `  ERROR ${entry.product.reason}`);
+    for (const skipped of entry.plan.skipped) console.log(`  skip  ${skipped.month}: ${skipped.reason}`);
+  }
 }
 
 function printPlan(plan: PlannedMapping[]) {
@@ -171,7 +260,7 @@ function printPlan(plan: PlannedMapping[]) {
   }
 }
 
-function printSummary(summary: RunSummary) {
+function printSummary(summary: RunSummary | AzureRunSummary) {
   console.log(
     `Run ${summary.runId}: ${summary.status} — ${summary.written} written, ${summary.unchanged} already present, ` +
       `${summary.warnings} warnings, ${summary.errors} errors, ${summary.psaRequests} PSA requests`,

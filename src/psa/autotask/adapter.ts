@@ -250,11 +250,14 @@ export class AutotaskAdapter implements PsaAdapter {
   }
 }
 
-export async function createAutotaskAdapter(
-  details: ConnectionDetails,
+/**
+ * A client for a stored Autotask connection, refusing hosts that are not allowed: the discovery host before
+ * any request, and the zone host (which comes from the PSA itself) before credentials go there.
+ */
+export async function connectAutotaskClient(
+  details: Extract<ConnectionDetails, { vendor: "autotask" }>,
   options: AdapterOptions,
-): Promise<PsaAdapter> {
-  if (details.vendor !== "autotask") throw new Error("not an Autotask connection");
+): Promise<AutotaskClient> {
   const discovery = details.config.discoveryUrl ?? DEFAULT_DISCOVERY_BASE_URL;
   assertHostAllowed(discovery, "autotask", options.allowedHosts);
   const client = new AutotaskClient({
@@ -266,8 +269,15 @@ export async function createAutotaskAdapter(
     discoveryBaseUrl: discovery,
     ...(options.transport ? { transport: options.transport } : {}),
   });
-  // The zone host comes from the PSA itself; it must pass the same allow-list before credentials go there.
   const zone = await client.zone();
   assertHostAllowed(zone.url, "autotask", options.allowedHosts);
-  return new AutotaskAdapter(client, details.settings);
+  return client;
+}
+
+export async function createAutotaskAdapter(
+  details: ConnectionDetails,
+  options: AdapterOptions,
+): Promise<PsaAdapter> {
+  if (details.vendor !== "autotask") throw new Error("not an Autotask connection");
+  return new AutotaskAdapter(await connectAutotaskClient(details, options), details.settings);
 }

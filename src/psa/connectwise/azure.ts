@@ -1,0 +1,130 @@
+import type { AzureMonthLine } from "../../core/azure-plan.ts";
+import type { ConnectionDetails } from "../../services/connections.ts";
+import type { AzurePsaTarget } from "../../services/azure-sync.ts";
+import { connectWiseClientOptions, type AdapterOptions } from "../factory.ts";
+import type { ProductMatch, PsaAdapter } from "../port.ts";
+import { ConnectWiseAdapter, type ConnectWiseAdapterSettings } from "./adapter.ts";
+import { ConnectWiseClient } from "./client.ts";
+import type { CatalogItem } from "./schemas.ts";
+
+/** The catalog item Azure months are billed as, by identifier or vendor SKU, unless a fallback is set. */
+export const AZURE_CATALOG_SKU = "AZURE-PLAN";
+
+/**
+ * Azure Plan sync on ConnectWise Manage (prism-connect-behaviour.md §3.11, §4.1): each month of Azure usage is
+ * one addition on the mapped recurring agreement, quantity 1, dated from the first to the last day of the
+ * month (effectiveDate / cancelledDate), carrying the month's cost and price. Like annual lines, the write key
+ * travels in the addition's `serialNumber` (ADDITION_SYNC_KEY_FIELD, connectwise-api.md §7.3), so a lost
+ * response is resolved by looking the key up (§4.1 conditions).
+ */
+export class ConnectWiseAzureTarget implements AzurePsaTarget {
+  readonly vendor = "connectwise" as const;
+  readonly writeConcurrency: number;
+  private readonly client: ConnectWiseClient;
+  /** The annual adapter already decides which agreements take monthly charges (validFor.azure); reused. */
+  private readonly agreements: PsaAdapter;
+  private readonly settings: ConnectWiseAdapterSettings;
+  private product: Promise<ProductMatch> | undefined;
+
+  constructor(client: ConnectWiseClient, agreements: PsaAdapter, settings: ConnectWiseAdapterSettings) {
+    this.client = client;
+    this.agreements = agreements;
+    this.settings = settings;
+    this.writeConcurrency = agreements.writeConcurrency;
+  }
+
+  async checkAzureTarget(companyId: string, agreementId: string) {
+    const agreement = (await this.agreements.listAgreements(companyId)).find((a) => a.id === agreementId);
+    if (!agreement)
+      return {
+        ok: false as const,
+        reason: `ConnectWise agreement ${agreementId} was not found for this company; it may have been deleted or moved.`,
+      };
+    const validity = agreement.validFor.azure;
+    if (!validity.ok) return { ok: false as const, reason: validity.reason };
+    return { ok: true as const, agreement };
+  }
+
+  matchAzureProduct(): Promise<ProductMatch> {
+    // One product for every month; a failed lookup is asked again, not remembered.
+    this.product ??= this.findProduct().catch((error: unknown) => {
+      this.product = undefined;
+      throw error;
+    });
+    return this.product;
+  }
+
+  async findAzureMonth(agreementId: string, line: AzureMonthLine) {
+    const [found] = await this.client.findAdditionsBySyncKey(Number(agreementId), line.writeKey);
+    return found ? { recordId: String(found.id) } : null;
+  }
+
+  async writeAzureMonth(
+    agreementId: string,
+    line: AzureMonthLine,
+    product: Extract<ProductMatch, { ok: true }>,
+  ) {
+    const addition = await this.client.createAddition(Number(agreementId), {
+      product: { id: Number(product.productRef) },
+      billCustomer: "Billable",
+      quantity: line.quantity,
+      unitCost: line.unitCost,
+      ...(line.unitPrice === null ? {} : { unitPrice: line.unitPrice }),
+      effectiveDate: line.periodStart,
+      cancelledDate: line.periodEnd,
+      description: line.description,
+      invoiceDescription: line.description,
+      syncKey: line.writeKey,
+    });
+    return { recordId: String(addition.id) };
+  }
+
+  requestCount(): number {
+    return this.client.transportStats().requests + this.agreements.requestCount();
+  }
+
+  private async findProduct(): Promise<ProductMatch> {
+    const usable = (item: CatalogItem) => item.inactiveFlag !== true && item.productClass !== "Bundle";
+    const byId = new Map<number, CatalogItem>();
+    for (const item of [
+      ...(await this.client.findCatalogItemsByIdentifier(AZURE_CATALOG_SKU)),
+      ...(await this.client.findCatalogItemsByVendorSku(AZURE_CATALOG_SKU)),
+    ])
+      if (usable(item)) byId.set(item.id, item);
+    const matches = [...byId.values()];
+    const [item] = matches;
+    if (item && matches.length === 1)
+      return { ok: true, productRef: String(item.id), label: item.identifier };
+    if (matches.length > 1)
+      return {
+        ok: false,
+        reason: `${matches.length} active catalog items have the identifier or vendor SKU ${AZURE_CATALOG_SKU}; keep one`,
+      };
+    const fallback = this.settings.fallbackCatalogItem;
+    if (fallback) {
+      const [found, ...more] = (await this.client.findCatalogItemsByIdentifier(fallback)).filter(usable);
+      if (found && more.length === 0)
+        return { ok: true, productRef: String(found.id), label: found.identifier };
+      return { ok: false, reason: `the fallback catalog item "${fallback}" was not found` };
+    }
+    return {
+      ok: false,
+      reason: `no catalog item for Azure usage: create one with the identifier or vendor SKU ${AZURE_CATALOG_SKU}, or set a fallback catalog item on the connection`,
+    };
+  }
+}
+
+/** Builds the Azure target for a stored ConnectWise connection, refusing hosts that are not allowed. */
+export function createConnectWiseAzureTarget(
+  details: ConnectionDetails,
+  options: AdapterOptions,
+  today?: () => string,
+): ConnectWiseAzureTarget {
+  if (details.vendor !== "connectwise") throw new Error("not a ConnectWise connection");
+  const clientOptions = connectWiseClientOptions(details, options);
+  return new ConnectWiseAzureTarget(
+    new ConnectWiseClient(clientOptions),
+    new ConnectWiseAdapter(clientOptions, details.settings, today),
+    details.settings,
+  );
+}

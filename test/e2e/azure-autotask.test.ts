@@ -1,0 +1,103 @@
+import { afterEach, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { azureWriteKey } from "../../src/core/azure-plan.ts";
+import { DIALECTS } from "../support/stores.ts";
+import { CONTOSO } from "../support/recon-builder.ts";
+import { azureAutotask, JUNE_AZURE, type AzureAutotask } from "../support/azure-setup.ts";
+
+/** The contract's services and their billing periods around June, as Autotask shows them (autotask-api.md §8.4, §8.6). */
+async function azureState(s: AzureAutotask) {
+  const { client } = s;
+  const services = await client.contractServices.queryAll([
+    client.contractServices.where.eq("contractID", s.recurringContractId),
+  ]);
+  const result = [];
+  for (const service of services) {
+    const units = await client.contractServiceUnits.queryAll([
+      client.contractServiceUnits.where.eq("contractServiceID", service.id),
+    ]);
+    const around = units
+      .filter((u) => u.startDate.slice(0, 10) >= "2024-05-01" && u.startDate.slice(0, 10) <= "2024-08-01")
+      .sort((a, b) => a.startDate.localeCompare(b.startDate))
+      .map((u) => [u.startDate.slice(0, 10), u.units, u.price, u.cost]);
+    result.push({
+      serviceID: service.serviceID,
+      key: service.internalDescription,
+      invoiceDescription: service.invoiceDescription,
+      periods: around,
+    });
+  }
+  return result;
+}
+
+function expectedJune(s: AzureAutotask) {
+  return [
+    {
+      serviceID: s.azureServiceId,
+      key: azureWriteKey(s.connectionId, CONTOSO.id, JUNE_AZURE.month),
+      invoiceDescription: JUNE_AZURE.description,
+      periods: [
+        ["2024-05-01", 0, JUNE_AZURE.price, JUNE_AZURE.cost],
+        [JUNE_AZURE.first, 1, JUNE_AZURE.price, JUNE_AZURE.cost],
+        // Set back to zero for the following month (prism-connect-behaviour.md §3.11).
+        [JUNE_AZURE.next, 0, "0", "0"],
+        ["2024-08-01", 0, "0", "0"],
+      ],
+    },
+  ];
+}
+
+for (const dialect of DIALECTS) {
+  describe(`Azure Plan sync into Autotask (${dialect}; prism-connect-behaviour.md §3.11)`, () => {
+    let s: AzureAutotask;
+    afterEach(async () => s?.cleanup());
+
+    it("bills the month on a quantity-1 contract service, zeroed from the next month; a second sync writes nothing", async () => {
+      s = await azureAutotask(dialect);
+      const first = await (await s.sync()).run("manual");
+      assert.deepEqual(
+        [first.status, first.written, first.errors],
+        ["success", 1, 0],
+        JSON.stringify(first.items.map((i) => i.message)),
+      );
+      assert.deepEqual(await azureState(s), expectedJune(s));
+
+      s.emulator.server.clearRequestLog();
+      const second = await (await s.sync()).run("manual");
+      assert.deepEqual([second.status, second.written, second.items.length], ["no-change", 0, 0]);
+      assert.deepEqual(await azureState(s), expectedJune(s));
+      const writes = s.emulator.server.requestLog().filter((r) => r.write);
+      assert.deepEqual(writes, [], "the second sync wrote nothing to Autotask");
+    });
+
+    for (const [step, path] of [
+      ["contract service create", "re:/Contracts/\\d+/Services$/i"],
+      ["adjustment", "re:/ContractServiceAdjustments$/i"],
+    ] as const) {
+      it(`a lost response to the ${step}: Autotask's state is read back, every step happens exactly once`, async () => {
+        s = await azureAutotask(dialect);
+        const [fault] = s.emulator.addFaults([{ kind: "lose-response", method: "POST", path, nth: [1] }]);
+        const run = await (await s.sync()).run("manual");
+        assert.deepEqual(
+          [run.status, run.written, run.errors],
+          ["success", 1, 0],
+          JSON.stringify(run.items.map((i) => i.message)),
+        );
+        assert.ok(
+          s.emulator.server.faults().some((f) => f.id === fault!.id && f.fired > 0),
+          "the response was lost",
+        );
+        const lost = s.emulator.server.requestLog().filter((r) => r.status === "lost");
+        assert.deepEqual(
+          lost.map((r) => r.write),
+          [true],
+          "exactly one committed write lost its response",
+        );
+        assert.deepEqual(await azureState(s), expectedJune(s));
+        const again = await (await s.sync()).run("manual");
+        assert.equal(again.written, 0);
+        assert.deepEqual(await azureState(s), expectedJune(s));
+      });
+    }
+  });
+}
