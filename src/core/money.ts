@@ -34,10 +34,6 @@ export function canonicalDecimal(text: string): DecimalString {
   return value.isZero() ? "0" : value.toFixed();
 }
 
-export function dec(value: DecimalString | number | Dec): Dec {
-  return new Dec(value);
-}
-
 export function sumDecimals(values: Iterable<DecimalString>): DecimalString {
   let total = new Dec(0);
   for (const value of values) total = total.plus(value);
