@@ -21,10 +21,13 @@ export type App = {
   connections: ConnectionService;
   mappings: MappingService;
   adapterFor(connectionId: string): Promise<PsaAdapter>;
-  annualSync(connectionId: string): Promise<AnnualSync>;
-  azureSync(connectionId: string): Promise<AzureSync>;
+  annualSync(connectionId: string, options?: SyncOptions): Promise<AnnualSync>;
+  azureSync(connectionId: string, options?: SyncOptions): Promise<AzureSync>;
   close(): Promise<void>;
 };
+
+/** A clock other than the system's, for looking at a sync from a later moment (tests, replays). */
+export type SyncOptions = { now?: () => Date };
 
 export type AppOptions = {
   databaseUrl?: string;
@@ -53,8 +56,9 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     connections,
     mappings,
     adapterFor,
-    async annualSync(connectionId) {
+    async annualSync(connectionId, options = {}) {
       return new AnnualSync({
+        ...options,
         store,
         organizationId,
         mappings,
@@ -62,8 +66,9 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
         connectionId,
       });
     },
-    async azureSync(connectionId) {
+    async azureSync(connectionId, options = {}) {
       return new AzureSync({
+        ...options,
         store,
         organizationId,
         mappings,

