@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import type { ChargeEvent } from "./events.ts";
 import { daysInclusive, type IsoDate } from "./dates.ts";
 import { Dec, roundMoney, type DecimalString } from "./money.ts";
-import { roundUnit, sellUnitPrice, type PricingStrategy } from "./pricing.ts";
+import { priceLine, roundUnit, type PricedBy, type PriceRule, type PricingStrategy } from "./pricing.ts";
+import { microsoftSku } from "./product-identity.ts";
 
 /**
  * Plans the Seat-based Annual sync for one mapping: every billable annual charge event on or after the sync
@@ -17,6 +18,8 @@ export type AnnualMapping = {
   agreementId: string;
   syncDate: IsoDate | null;
   pricing: PricingStrategy;
+  /** The connection's price rules; the one in effect for a line beats `pricing` (see priceLine). */
+  priceRules?: readonly PriceRule[];
 };
 
 export type PlannedLine = {
@@ -36,6 +39,10 @@ export type PlannedLine = {
   unitPrice: DecimalString | null;
   extendedCost: DecimalString;
   extendedPrice: DecimalString | null;
+  /** The price rule that set `unitPrice`; null when the mapping's pricing strategy did. */
+  pricedBy: PricedBy | null;
+  /** Sold below cost: a warning, or held for approval when the connection says so. */
+  belowCost: boolean;
   /** Billing currency of the amounts (the distributor's invoice currency). */
   currency: string;
   effectiveDate: IsoDate;
@@ -96,9 +103,20 @@ function planLine(mapping: AnnualMapping, event: ChargeEvent, writeKey: string):
     unitCost = roundUnit(amount);
   }
   const retailPerUnit = retailTotal(event, seats, amount).dividedBy(quantity);
-  const unitPrice = sellUnitPrice(mapping.pricing, unitCost, retailPerUnit.toFixed());
+  const { unitPrice, pricedBy, belowCost } = priceLine(
+    {
+      cost: unitCost,
+      list: retailPerUnit.toFixed(),
+      date: event.chargeStart,
+      productKey: microsoftSku(event.productId, event.skuId),
+      tenantId: event.customerTenantId,
+      units: fullTermUnits(event, seats, quantity).toFixed(),
+    },
+    mapping.pricing,
+    mapping.priceRules ?? [],
+  );
   const warnings: string[] = [];
-  if (unitPrice !== null && !isCredit && new Dec(unitPrice).lessThan(unitCost)) {
+  if (unitPrice !== null && belowCost) {
     warnings.push(`Sell price ${unitPrice} is below cost ${unitCost} per unit for ${event.productName}`);
   }
   return {
@@ -115,12 +133,22 @@ function planLine(mapping: AnnualMapping, event: ChargeEvent, writeKey: string):
     unitPrice,
     extendedCost: roundMoney(new Dec(unitCost).times(quantity)),
     extendedPrice: unitPrice === null ? null : roundMoney(new Dec(unitPrice).times(quantity)),
+    pricedBy,
+    belowCost,
     currency: event.currency,
     effectiveDate: event.chargeStart,
     billable: event.billable,
     isCredit,
     warnings,
   };
+}
+
+/**
+ * How many seats-for-a-whole-term one unit of the line stands for, so a fixed price per seat is prorated like
+ * the cost: the share of the term for a seat change, the seat count when one unit carries the whole amount.
+ */
+function fullTermUnits(event: ChargeEvent, seats: Dec, quantity: Dec): Dec {
+  return (seats.isZero() ? new Dec(1) : seats).times(prorationFactor(event)).dividedBy(quantity);
 }
 
 /**

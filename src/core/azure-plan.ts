@@ -1,8 +1,14 @@
 import { createHash } from "node:crypto";
 import type { ChargeEvent } from "./events.ts";
 import type { IsoDate } from "./dates.ts";
-import { Dec, roundMoney, type DecimalString } from "./money.ts";
-import type { PricingStrategy } from "./pricing.ts";
+import { Dec, type DecimalString } from "./money.ts";
+import {
+  AZURE_PLAN_PRODUCT_KEY,
+  priceLine,
+  type PricedBy,
+  type PriceRule,
+  type PricingStrategy,
+} from "./pricing.ts";
 
 /**
  * Plans the Azure Plan sync for one mapping (prism-connect-behaviour.md §3.11): each calendar month of Azure
@@ -17,6 +23,8 @@ export type AzureMapping = {
   customerName: string;
   syncDate: IsoDate | null;
   pricing: PricingStrategy;
+  /** The connection's price rules; the one in effect for a month beats `pricing` (see priceLine). */
+  priceRules?: readonly PriceRule[];
 };
 
 /** "YYYY-MM" */
@@ -35,6 +43,10 @@ export type AzureMonthLine = {
   unitCost: DecimalString;
   /** Null: keep the PSA product's own price (cost-only pricing). */
   unitPrice: DecimalString | null;
+  /** The price rule that set `unitPrice`; null when the mapping's pricing strategy did. */
+  pricedBy: PricedBy | null;
+  /** Sold below cost: a warning, or held for approval when the connection says so. */
+  belowCost: boolean;
   currency: string;
   periodStart: IsoDate;
   periodEnd: IsoDate;
@@ -141,10 +153,23 @@ function planMonth(
   writeKey: string,
 ): AzureMonthLine {
   const unitCost = cost.toFixed();
-  const unitPrice = monthPrice(mapping.pricing, cost, events);
+  const { unitPrice, pricedBy, belowCost } = priceLine(
+    {
+      cost: unitCost,
+      list: monthListValue(events).toFixed(),
+      date: firstDayOf(month),
+      productKey: AZURE_PLAN_PRODUCT_KEY,
+      tenantId: mapping.customerTenantId,
+      units: "1",
+      // A whole month on one line: its price is rounded to the cent.
+      places: 2,
+    },
+    mapping.pricing,
+    mapping.priceRules ?? [],
+  );
   const isCredit = cost.isNegative();
   const warnings: string[] = [];
-  if (unitPrice !== null && !isCredit && new Dec(unitPrice).lessThan(cost)) {
+  if (unitPrice !== null && belowCost) {
     warnings.push(`Sell price ${unitPrice} is below cost ${unitCost} for ${describeAzureMonth(month)}`);
   }
   return {
@@ -156,6 +181,8 @@ function planMonth(
     quantity: "1",
     unitCost,
     unitPrice,
+    pricedBy,
+    belowCost,
     currency: events[0]!.currency,
     periodStart: firstDayOf(month),
     periodEnd: lastDayOf(month),
@@ -167,26 +194,13 @@ function planMonth(
 }
 
 /**
- * The month's sell price, rounded to the cent because it is a whole month on one line:
- * - cost-and-retail: the month's list value, each usage line at list price × billed quantity (Azure usage is
- *   not prorated, so that is "prorated like cost"); a line without a list price or quantity (a credit such
- *   as an Azure credit offer) passes through at its amount, so the customer gets the credit in full;
- * - markup: the month's cost × (1 + percent / 100);
- * - cost-only: null, the PSA's own price stays.
+ * The month's list value, the basis of cost-and-retail pricing: each usage line at list price × billed
+ * quantity (Azure usage is not prorated, so that is "prorated like cost"); a line without a list price or
+ * quantity (a credit such as an Azure credit offer) passes through at its amount, so the customer gets the
+ * credit in full. Markup and fixed prices come from the cost (see priceLine).
  */
-export function monthPrice(
-  pricing: PricingStrategy,
-  cost: Dec,
-  events: readonly ChargeEvent[],
-): DecimalString | null {
-  switch (pricing.strategy) {
-    case "cost-only":
-      return null;
-    case "markup":
-      return roundMoney(cost.times(new Dec(pricing.markupPercent).dividedBy(100).plus(1)));
-    case "cost-and-retail":
-      return roundMoney(events.reduce((sum, event) => sum.plus(listValue(event)), new Dec(0)));
-  }
+function monthListValue(events: readonly ChargeEvent[]): Dec {
+  return events.reduce((sum, event) => sum.plus(listValue(event)), new Dec(0));
 }
 
 function listValue(event: ChargeEvent): Dec {

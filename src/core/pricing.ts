@@ -1,3 +1,4 @@
+import type { IsoDate } from "./dates.ts";
 import { Dec, type DecimalString } from "./money.ts";
 
 /**
@@ -48,4 +49,163 @@ export function describePricing(pricing: PricingStrategy): string {
     case "cost-and-retail":
       return "cost and retail";
   }
+}
+
+/**
+ * Price rules: an MSP's own sell prices, per product, per customer or per customer and product, each from an
+ * effective date (and until an optional end date, inclusive). A rule either marks the cost up by a percentage
+ * or sets a fixed unit price. Where no rule applies, the mapping's pricing strategy prices the line as before.
+ */
+export const PRICE_RULE_KINDS = ["markup", "fixed"] as const;
+export type PriceRuleKind = (typeof PRICE_RULE_KINDS)[number];
+
+export type PriceRule = {
+  id: string;
+  name: string;
+  /** `ProductId` (every SKU of the product) or `ProductId:SkuId`, as the billing data names them; null: any. */
+  productKey: string | null;
+  /** The customer's tenant id; null: any customer. */
+  customerTenantId: string | null;
+  kind: PriceRuleKind;
+  /** markup: percent on cost ("20" is +20 %); fixed: the sell price of one unit. */
+  value: DecimalString;
+  effectiveFrom: IsoDate;
+  /** Last day the rule applies, inclusive; null: open-ended. */
+  effectiveTo: IsoDate | null;
+};
+
+/**
+ * The product key every Azure Plan month is priced under: a month sums many meters, so a product rule for
+ * Azure names the plan as a whole.
+ */
+export const AZURE_PLAN_PRODUCT_KEY = "AZURE-PLAN";
+
+/** Product keys compare upper-case, so a key typed in any case matches the data's spelling. */
+export function normalizeProductKey(key: string): string {
+  return key.trim().toUpperCase();
+}
+
+/** What a planner knows about a line when it prices it. */
+export type LineToPrice = {
+  /** Unit cost of the line (negative for credits). */
+  cost: DecimalString;
+  /** The line's list (retail) value per unit, prorated like the cost; used by cost-and-retail pricing. */
+  list: DecimalString;
+  /** The date the charge applies from: picks the rule in effect. */
+  date: IsoDate;
+  /** `ProductId:SkuId` as the data names it (or AZURE_PLAN_PRODUCT_KEY); null: only customer rules apply. */
+  productKey: string | null;
+  tenantId: string;
+  /**
+   * How many full-price product units one unit of the line stands for, for fixed prices: 1 for a seat billed
+   * for its whole term, the share of the term for a prorated seat, the seat count when one unit carries several.
+   */
+  units?: DecimalString;
+  /** Decimals the sell price is rounded to, half away from zero: 4 for unit prices (default), 2 for totals. */
+  places?: number;
+};
+
+export type PricedBy = { ruleId: string; ruleName: string; description: string };
+
+export type LinePrice = {
+  /** Sell price per unit, or null when the PSA's own price should stay (cost-only pricing). */
+  unitPrice: DecimalString | null;
+  /** The rule that priced the line; null when the mapping's pricing strategy did. */
+  pricedBy: PricedBy | null;
+  /** A charge (not a credit) sold below its cost: warned about, or held for approval. */
+  belowCost: boolean;
+};
+
+function ruleMatchLevel(rule: PriceRule, line: LineToPrice): number | null {
+  if (rule.customerTenantId !== null && rule.customerTenantId !== line.tenantId) return null;
+  let productLevel = 0;
+  if (rule.productKey !== null) {
+    if (line.productKey === null) return null;
+    const key = normalizeProductKey(line.productKey);
+    const ruleKey = normalizeProductKey(rule.productKey);
+    if (ruleKey === key) productLevel = 2;
+    else if (ruleKey === key.split(":")[0]) productLevel = 1;
+    else return null;
+  }
+  // Customer and product beats product beats customer; within each, an exact SKU beats its whole product.
+  const customerLevel = rule.customerTenantId === null ? 0 : 1;
+  if (productLevel === 0) return customerLevel === 1 ? 1 : null;
+  return customerLevel === 1 ? 3 + productLevel : 1 + productLevel;
+}
+
+function inEffect(rule: PriceRule, date: IsoDate): boolean {
+  return rule.effectiveFrom <= date && (rule.effectiveTo === null || date <= rule.effectiveTo);
+}
+
+/**
+ * The rule that prices a line: among the rules in effect on the line's date, the most specific (customer and
+ * product, then product, then customer), then the latest effective date; ties (same scope, same date) go to
+ * the name, then the id, so the answer never depends on storage order. Null when none applies.
+ */
+export function resolvePriceRule(line: LineToPrice, rules: readonly PriceRule[]): PriceRule | null {
+  let best: { rule: PriceRule; level: number } | null = null;
+  for (const rule of rules) {
+    const level = ruleMatchLevel(rule, line);
+    if (level === null || !inEffect(rule, line.date)) continue;
+    if (!best || outranks(rule, level, best.rule, best.level)) best = { rule, level };
+  }
+  return best?.rule ?? null;
+}
+
+function outranks(rule: PriceRule, level: number, other: PriceRule, otherLevel: number): boolean {
+  if (level !== otherLevel) return level > otherLevel;
+  if (rule.effectiveFrom !== other.effectiveFrom) return rule.effectiveFrom > other.effectiveFrom;
+  if (rule.name !== other.name) return rule.name < other.name;
+  return rule.id < other.id;
+}
+
+export function describePriceRule(rule: Pick<PriceRule, "kind" | "value">): string {
+  return rule.kind === "markup" ? `cost + ${rule.value}%` : `fixed price ${rule.value}`;
+}
+
+function rulePrice(rule: PriceRule, line: LineToPrice, places: number): DecimalString {
+  if (rule.kind === "markup") return markedUp(line.cost, rule.value, places);
+  // A credit of a fixed-price product refunds the fixed price: the price takes the cost's sign.
+  const sign = new Dec(line.cost).isNegative() ? -1 : 1;
+  return roundTo(new Dec(rule.value).times(line.units ?? 1).times(sign), places);
+}
+
+function markedUp(cost: DecimalString, percent: DecimalString, places: number): DecimalString {
+  return roundTo(new Dec(cost).times(new Dec(percent).dividedBy(100).plus(1)), places);
+}
+
+function roundTo(value: Dec, places: number): DecimalString {
+  const rounded = value.toDecimalPlaces(places, Dec.ROUND_HALF_UP);
+  return rounded.isZero() ? "0" : rounded.toFixed();
+}
+
+function strategyPrice(strategy: PricingStrategy, line: LineToPrice, places: number): DecimalString | null {
+  switch (strategy.strategy) {
+    case "cost-only":
+      return null;
+    case "markup":
+      return markedUp(line.cost, strategy.markupPercent, places);
+    case "cost-and-retail":
+      return roundTo(new Dec(line.list), places);
+  }
+}
+
+/**
+ * Prices one line: the price rule in effect for it (see resolvePriceRule), else the mapping's strategy.
+ * Every planner (annual, Azure, monthly) prices through here, so a rule means the same on every motion.
+ */
+export function priceLine(
+  line: LineToPrice,
+  mappingStrategy: PricingStrategy,
+  rules: readonly PriceRule[],
+): LinePrice {
+  const places = line.places ?? UNIT_PLACES;
+  const rule = resolvePriceRule(line, rules);
+  const unitPrice = rule ? rulePrice(rule, line, places) : strategyPrice(mappingStrategy, line, places);
+  const cost = new Dec(line.cost);
+  return {
+    unitPrice,
+    pricedBy: rule ? { ruleId: rule.id, ruleName: rule.name, description: describePriceRule(rule) } : null,
+    belowCost: unitPrice !== null && cost.isPositive() && !cost.isZero() && new Dec(unitPrice).lessThan(cost),
+  };
 }
