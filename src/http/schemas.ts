@@ -37,6 +37,7 @@ const ITEM_OUTCOMES = [
   "skipped",
   "warning",
   "error",
+  "held",
 ] as const satisfies readonly SyncItemsTable["outcome"][];
 const IMPORT_STATUSES = ["imported", "rejected", "empty"] as const satisfies readonly ImportStatus[];
 const _listsAreComplete: [

@@ -2,7 +2,9 @@ import { planAnnualLines, type AnnualPlan, type PlannedLine } from "../core/annu
 import { listChargeEvents } from "../store/billing-repository.ts";
 import type { Store } from "../store/db.ts";
 import type { PsaAdapter, ProductMatch } from "../psa/port.ts";
+import type { PriceRule } from "../core/pricing.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
+import { priceRulesFor } from "./pricing.ts";
 import {
   SyncBookkeeping,
   type MotionItem,
@@ -51,11 +53,12 @@ export class AnnualSync {
    * `resolveProducts` (dry runs) each line also says which PSA product it would be billed as — reads only.
    */
   async plan(scope: SyncScope = {}, options: { resolveProducts?: boolean } = {}): Promise<PlannedMapping[]> {
-    const { adapter } = this.deps;
+    const { adapter, store, organizationId, connectionId } = this.deps;
+    const rules = await priceRulesFor(store, organizationId, connectionId);
     const planned: PlannedMapping[] = await this.books.planMappings(
       scope,
       this.deps.mappings,
-      (mapping, customerName, written) => this.pendingLines(mapping, customerName, written),
+      (mapping, customerName, written) => this.pendingLines(mapping, customerName, written, rules),
       (companyId, agreementId) => adapter.checkAnnualTarget(companyId, agreementId),
     );
     for (const entry of planned) {
@@ -81,6 +84,7 @@ export class AnnualSync {
     mapping: Mapping,
     customerName: string,
     written: ReadonlySet<string>,
+    priceRules: readonly PriceRule[],
   ): Promise<AnnualPlan> {
     const events = await listChargeEvents(this.deps.store, this.deps.organizationId, {
       customerTenantId: mapping.customerTenantId,
@@ -96,6 +100,7 @@ export class AnnualSync {
         agreementId: mapping.agreementId ?? "",
         syncDate: mapping.syncDate,
         pricing: mapping.pricing,
+        priceRules,
       },
       events,
       written,

@@ -2,7 +2,9 @@ import { planAzureMonths, type AzureMonthLine, type AzurePlan } from "../core/az
 import { listChargeEvents } from "../store/billing-repository.ts";
 import type { Store } from "../store/db.ts";
 import type { ProductMatch, PsaAgreement, WrittenRecord } from "../psa/port.ts";
+import type { PriceRule } from "../core/pricing.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
+import { priceRulesFor } from "./pricing.ts";
 import {
   SyncBookkeeping,
   type MotionItem,
@@ -78,11 +80,12 @@ export class AzureSync {
     scope: SyncScope = {},
     options: { resolveProducts?: boolean } = {},
   ): Promise<PlannedAzureMapping[]> {
-    const { target } = this.deps;
+    const { target, store, organizationId, connectionId } = this.deps;
+    const rules = await priceRulesFor(store, organizationId, connectionId);
     const planned: PlannedAzureMapping[] = await this.books.planMappings(
       scope,
       this.deps.mappings,
-      (mapping, customerName, written) => this.pendingMonths(mapping, customerName, written),
+      (mapping, customerName, written) => this.pendingMonths(mapping, customerName, written, rules),
       (companyId, agreementId) => target.checkAzureTarget(companyId, agreementId),
     );
     for (const entry of planned) {
@@ -107,6 +110,7 @@ export class AzureSync {
     mapping: Mapping,
     customerName: string,
     written: ReadonlySet<string>,
+    priceRules: readonly PriceRule[],
   ): Promise<AzurePlan> {
     const events = await listChargeEvents(this.deps.store, this.deps.organizationId, {
       customerTenantId: mapping.customerTenantId,
@@ -119,6 +123,7 @@ export class AzureSync {
         customerName,
         syncDate: mapping.syncDate,
         pricing: mapping.pricing,
+        priceRules,
       },
       events,
       written,

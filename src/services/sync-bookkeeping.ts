@@ -4,6 +4,7 @@ import type { BillingMotion } from "../core/billing.ts";
 import { PsaOutcomeUnknownError } from "../psa/shared/errors.ts";
 import type { Store } from "../store/db.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
+import { PriceHoldGate } from "./price-holds.ts";
 import type { PsaWritesTable, RunStatus, SyncItemsTable } from "../store/schema.ts";
 
 /**
@@ -260,7 +261,8 @@ export class SyncBookkeeping {
     const count = (...outcomes: ItemOutcome[]) => items.filter((i) => outcomes.includes(i.outcome)).length;
     const written = count("written", "warning");
     const unchanged = count("found-existing");
-    const warnings = count("warning");
+    // A line held for approval is a warning: nothing failed, but someone has to look at it.
+    const warnings = count("warning", "held");
     const errors = count("error");
     const status: RunStatus =
       errors > 0 ? "error" : warnings > 0 ? "warning" : written + unchanged > 0 ? "success" : "no-change";
@@ -584,8 +586,24 @@ export class SyncBookkeeping {
       }
       for (const line of entry.blocked) await record({ ...failed, ...reported(line), line });
     }
+    const holds = await PriceHoldGate.forRun({ ...this.deps, now: () => this.now() });
     await forEachConcurrently(writes, concurrency, async ({ mapping, line }) => {
-      await record(await apply(mapping, line));
+      const decision = await holds.decide(runId, line);
+      if (decision.kind === "waiting") return;
+      if (decision.kind === "held") {
+        await record({
+          ...reported(line),
+          line,
+          outcome: "held",
+          psaRecordId: null,
+          message: decision.message,
+        });
+        return;
+      }
+      const item = await apply(mapping, line);
+      if (decision.kind === "approved" && item.outcome !== "error")
+        item.message = [item.message, decision.note].filter(Boolean).join("; ");
+      await record(item);
     });
   }
 }

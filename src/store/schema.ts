@@ -211,7 +211,8 @@ export interface SyncItemsTable {
   subscription_id: string | null;
   event_key: string | null;
   write_key: string | null;
-  outcome: "written" | "found-existing" | "planned" | "skipped" | "warning" | "error";
+  /** held: below cost and waiting for approval (see price_holds); not written. */
+  outcome: "written" | "found-existing" | "planned" | "skipped" | "warning" | "error" | "held";
   psa_record_id: string | null;
   message: string | null;
   details: string;
@@ -258,7 +259,54 @@ export interface SyncedProductsTable {
   updated_at: string;
 }
 
+/** A connection's price rule (see core/pricing.ts PriceRule). */
+export interface PriceRulesTable {
+  id: string;
+  organization_id: string;
+  connection_id: string;
+  name: string;
+  product_key: string | null;
+  customer_tenant_id: string | null;
+  kind: "markup" | "fixed";
+  value: string;
+  effective_from: string;
+  effective_to: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PricingSettingsTable {
+  connection_id: string;
+  organization_id: string;
+  /** What a sell price below cost does: warn (write it, with a warning) or hold it for approval. */
+  below_cost: "warn" | "hold";
+  updated_at: string;
+}
+
+/** A line held because it sells below cost; written by the next sync once approved at this price. */
+export interface PriceHoldsTable {
+  connection_id: string;
+  write_key: string;
+  organization_id: string;
+  customer_tenant_id: string;
+  motion: string;
+  event_key: string;
+  description: string;
+  unit_cost: string;
+  unit_price: string;
+  /** JSON of the rule that priced it (PricedBy), or null for the mapping's strategy. */
+  priced_by: string | null;
+  status: "held" | "approved";
+  held_at: string;
+  held_run_id: string | null;
+  approved_by: string | null;
+  approved_at: string | null;
+}
+
 export interface Database {
+  price_rules: PriceRulesTable;
+  pricing_settings: PricingSettingsTable;
+  price_holds: PriceHoldsTable;
   synced_products: SyncedProductsTable;
   connections: ConnectionsTable;
   mappings: MappingsTable;
