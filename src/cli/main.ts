@@ -85,6 +85,20 @@ const commands: Record<string, Command> = {
       return { run: m.runCommand, help: m.runsHelp };
     },
   },
+  "price-rules": {
+    summary: "list, add or remove price rules; set what a sell price below cost does",
+    load: async () => {
+      const m = await import("./commands/pricing.ts");
+      return { run: m.priceRulesCommand, help: m.priceRulesHelp };
+    },
+  },
+  holds: {
+    summary: "list lines held for approval (sold below cost) and approve them",
+    load: async () => {
+      const m = await import("./commands/pricing.ts");
+      return { run: m.holdsCommand, help: m.holdsHelp };
+    },
+  },
   products: {
     summary: "preview or sync the product catalog (ConnectWise catalog items / Autotask services)",
     load: async () => {

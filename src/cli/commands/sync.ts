@@ -11,6 +11,7 @@ import {
   type SyncScope,
 } from "../../services/annual-sync.ts";
 import type { AzureRunSummary, PlannedAzureMapping } from "../../services/azure-sync.ts";
+import { previewHolds } from "../../services/price-holds.ts";
 import { parseMotion } from "./listings.ts";
 import { resolveConnection, withApp } from "./connections.ts";
 import { printJson, renderTable, UsageError } from "../output.ts";
@@ -134,7 +135,14 @@ export async function syncCommand(argv: string[]): Promise<number> {
       if (connections.length > 1 && !values.json) console.log(`== ${connection.name}`);
       if (values["dry-run"]) {
         const plan = await sync.plan(scope, !values.json);
-        results.push({ connectionId: connection.id, dryRun: true, mappings: plan.mappings });
+        const holds = await previewHolds(app.store, connection.id, plannedLines(plan.mappings));
+        if (!values.json) printHolds(holds);
+        results.push({
+          connectionId: connection.id,
+          dryRun: true,
+          mappings: plan.mappings,
+          holds: Object.fromEntries(holds),
+        });
         if (plan.failed) exitCode = Math.max(exitCode, 1);
         continue;
       }
@@ -152,6 +160,27 @@ export async function syncCommand(argv: string[]): Promise<number> {
     if (values.json) printJson(connections.length === 1 ? results[0] : { connections: results });
     return exitCode;
   });
+}
+
+/** Every planned line of a dry run, whatever the motion. */
+function plannedLines(mappings: unknown[]): object[] {
+  return mappings.flatMap((entry) => (entry as { plan: { lines: object[] } }).plan.lines);
+}
+
+function printHolds(holds: Map<string, string>) {
+  const say = {
+    "would hold": "would be held for approval",
+    held: "held, waiting for approval",
+    approved: "approved",
+  };
+  for (const [key, state] of holds)
+    console.log(`  HOLD ${key}: sells below cost; ${say[state as keyof typeof say] ?? state}`);
+}
+
+/** "priced by rule …" under a planned line, when a price rule set its price. */
+function pricedByText(line: { pricedBy?: unknown }): string | null {
+  const by = line.pricedBy as { ruleName: string; description: string } | null | undefined;
+  return by ? `priced by rule ${by.ruleName} (${by.description})` : null;
 }
 
 type NamedConnection = { id: string; name: string };
@@ -227,6 +256,8 @@ function printAzurePlan(plan: PlannedAzureMapping[]) {
       console.log(
         `  WRITE ${line.writeKey}  ${line.month}  cost ${line.unitCost} / price ${price}  ${line.description}`,
       );
+      const priced = pricedByText(line);
+      if (priced) console.log(`        ${priced}`);
       for (const warning of line.warnings) console.log(`        warning: ${warning}`);
     }
     if (entry.product)
@@ -250,6 +281,8 @@ function printPlan(plan: PlannedMapping[]) {
       console.log(
         `  WRITE ${line.writeKey}  ${line.effectiveDate}  qty ${line.quantity} × cost ${line.unitCost} / price ${price}  ${line.description}`,
       );
+      const priced = pricedByText(line);
+      if (priced) console.log(`        ${priced}`);
       const product = entry.products?.[line.writeKey];
       if (product)
         console.log(product.ok ? `        as ${product.label}` : `        ERROR ${product.reason}`);
@@ -266,7 +299,8 @@ function printSummary(summary: RunSummary | AzureRunSummary) {
       `${summary.warnings} warnings, ${summary.errors} errors, ${summary.psaRequests} PSA requests`,
   );
   for (const item of summary.items) {
-    const what = item.line ? `${item.line.description}` : "";
+    const priced = item.line ? pricedByText(item.line) : null;
+    const what = item.line ? `${item.line.description}${priced ? ` [${priced}]` : ""}` : "";
     console.log(
       `  ${item.outcome.padEnd(14)} ${item.psaRecordId ?? ""} ${what} ${item.message ?? ""}`.trimEnd(),
     );
@@ -325,7 +359,10 @@ export async function runCommand(argv: string[]): Promise<number> {
           { header: "PSA record", value: (i) => i.psaRecordId ?? "" },
           {
             header: "Line / message",
-            value: (i) => [String(i.details.description ?? ""), i.message ?? ""].filter(Boolean).join(" — "),
+            value: (i) =>
+              [String(i.details.description ?? ""), pricedByText(i.details) ?? "", i.message ?? ""]
+                .filter(Boolean)
+                .join(" — "),
           },
         ]),
       );

@@ -1,0 +1,253 @@
+import os from "node:os";
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { findCustomer } from "../../store/billing-repository.ts";
+import type { App } from "../../app.ts";
+import { PricingError, PricingService, type HoldView, type PriceRuleView } from "../../services/pricing.ts";
+import { resolveConnection, withApp } from "./connections.ts";
+import { printJson, renderTable, UsageError } from "../output.ts";
+
+export const priceRulesHelp = `cspsync price-rules list CONNECTION [--json]
+cspsync price-rules add CONNECTION [--product SKU] [--customer TENANT-ID|NAME] --markup PCT | --price AMOUNT
+                        --from YYYY-MM-DD [--to YYYY-MM-DD] [--name NAME] [--json]
+cspsync price-rules remove CONNECTION RULE-ID
+cspsync price-rules below-cost CONNECTION [warn|hold]
+
+Price rules set the sell price of matching lines, beating the mapping's pricing strategy: --product (a product
+id for every SKU of it, ProductId:SkuId for one SKU, AZURE-PLAN for Azure Plan months), --customer, or both.
+--markup marks the cost up by PCT percent; --price is a fixed price per unit (per seat for the term, prorated
+like the cost). The most specific rule wins (customer and product, then product, then customer), then the
+latest --from on or before the charge's date; --to is the last day a rule applies.
+below-cost shows or sets what a sell price below cost does: warn (default; written with a warning) or hold
+(not written until approved with cspsync holds approve).`;
+
+export const holdsHelp = `cspsync holds CONNECTION [--json]
+cspsync holds approve CONNECTION WRITE-KEY… | --all [--by NAME] [--json]
+
+Lists the lines held for approval because they sell below cost (with the connection's below-cost setting on
+hold), and approves them at the price they were held at: the next sync writes them. --by names who approved
+(default: the signed-in system user); who and when are recorded.`;
+
+const common = { db: { type: "string" }, json: { type: "boolean" } } as const;
+
+/** Service fields as the command's options, so an error names what the user typed. */
+const OPTION_OF: Record<string, string> = {
+  name: "--name",
+  productKey: "--product",
+  customerTenantId: "--customer",
+  value: "--markup/--price",
+  kind: "--markup/--price",
+  effectiveFrom: "--from",
+  effectiveTo: "--to",
+};
+
+const addOptionsSchema = z
+  .object({
+    product: z.string().optional(),
+    customer: z.string().optional(),
+    markup: z.string().optional(),
+    price: z.string().optional(),
+    from: z.string({ message: "--from DATE is required" }),
+    to: z.string().optional(),
+    name: z.string().optional(),
+  })
+  .refine((o) => o.product !== undefined || o.customer !== undefined, {
+    message: "give --product SKU, --customer TENANT, or both",
+  })
+  .refine((o) => (o.markup === undefined) !== (o.price === undefined), {
+    message: "give exactly one of --markup PCT or --price AMOUNT",
+  });
+
+export async function priceRulesCommand(argv: string[]): Promise<number> {
+  const [action, ...rest] = argv;
+  switch (action) {
+    case "list":
+      return listRules(rest);
+    case "add":
+      return addRule(rest);
+    case "remove":
+      return removeRule(rest);
+    case "below-cost":
+      return belowCost(rest);
+    default:
+      throw new UsageError("price-rules needs list, add, remove or below-cost");
+  }
+}
+
+function serviceOf(app: App): PricingService {
+  return new PricingService(app.store, app.organizationId);
+}
+
+/** Reports a service validation error with the option it came from. */
+async function asUsage<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof PricingError)) throw error;
+    const option = error.field ? OPTION_OF[error.field] : undefined;
+    const message = option ? error.message.replace(/^[\w.]+: /, `${option}: `) : error.message;
+    throw new UsageError(message);
+  }
+}
+
+function printRules(rules: PriceRuleView[]) {
+  if (rules.length === 0) {
+    console.log("No price rules: every line is priced by its mapping's pricing strategy.");
+    return;
+  }
+  console.log(
+    renderTable(rules, [
+      { header: "Id", value: (r) => r.id },
+      { header: "Name", value: (r) => r.name },
+      { header: "Product", value: (r) => r.productKey ?? "any" },
+      { header: "Customer", value: (r) => r.customerTenantId ?? "any" },
+      { header: "Price", value: (r) => r.description },
+      { header: "From", value: (r) => r.effectiveFrom },
+      { header: "To", value: (r) => r.effectiveTo ?? "" },
+    ]),
+  );
+}
+
+async function listRules(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: common });
+  return withApp(values.db, async (app) => {
+    const connection = await resolveConnection(app, positionals[0]);
+    const rules = await serviceOf(app).listRules(connection.id);
+    if (values.json) printJson({ rules });
+    else printRules(rules);
+    return 0;
+  });
+}
+
+async function addRule(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...common,
+      product: { type: "string" },
+      customer: { type: "string" },
+      markup: { type: "string" },
+      price: { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
+      name: { type: "string" },
+    },
+  });
+  const parsed = addOptionsSchema.safeParse(values);
+  if (!parsed.success) throw new UsageError(parsed.error.issues[0]!.message);
+  const options = parsed.data;
+  return withApp(values.db, async (app) => {
+    const connection = await resolveConnection(app, positionals[0]);
+    let customerTenantId: string | null = null;
+    if (options.customer !== undefined) {
+      const customer = await findCustomer(app.store, app.organizationId, options.customer);
+      if (!customer)
+        throw new UsageError(
+          `--customer: no customer "${options.customer}" in the billing data (see cspsync customers)`,
+        );
+      customerTenantId = customer.tenant_id;
+    }
+    const rule = await asUsage(() =>
+      serviceOf(app).addRule(connection.id, {
+        ...(options.name !== undefined ? { name: options.name } : {}),
+        productKey: options.product ?? null,
+        customerTenantId,
+        kind: options.markup !== undefined ? "markup" : "fixed",
+        value: options.markup ?? options.price,
+        effectiveFrom: options.from,
+        effectiveTo: options.to ?? null,
+      }),
+    );
+    if (values.json) printJson({ rule });
+    else console.log(`Added price rule ${rule.id}: ${rule.name} (${rule.description})`);
+    return 0;
+  });
+}
+
+async function removeRule(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: common });
+  if (!positionals[1])
+    throw new UsageError("price-rules remove needs CONNECTION and RULE-ID (see price-rules list)");
+  return withApp(values.db, async (app) => {
+    const connection = await resolveConnection(app, positionals[0]);
+    await asUsage(() => serviceOf(app).removeRule(connection.id, positionals[1]!));
+    console.log(`Removed price rule ${positionals[1]}.`);
+    return 0;
+  });
+}
+
+async function belowCost(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: common });
+  return withApp(values.db, async (app) => {
+    const connection = await resolveConnection(app, positionals[0]);
+    const service = serviceOf(app);
+    const action =
+      positionals[1] === undefined
+        ? await service.belowCost(connection.id)
+        : await asUsage(() => service.setBelowCost(connection.id, positionals[1]));
+    if (values.json) printJson({ belowCost: action });
+    else
+      console.log(
+        `${connection.name}: a sell price below cost is ${action === "hold" ? "held for approval" : "written with a warning"}.`,
+      );
+    return 0;
+  });
+}
+
+function printHolds(holds: HoldView[]) {
+  if (holds.length === 0) {
+    console.log("No lines held for approval.");
+    return;
+  }
+  console.log(
+    renderTable(holds, [
+      { header: "Key", value: (h) => h.writeKey },
+      { header: "Customer", value: (h) => h.customerName ?? h.customerTenantId },
+      { header: "Line", value: (h) => h.description },
+      { header: "Cost", value: (h) => h.unitCost, align: "right" },
+      { header: "Price", value: (h) => h.unitPrice, align: "right" },
+      { header: "Priced by", value: (h) => (h.pricedBy ? `rule ${h.pricedBy.ruleName}` : "mapping") },
+      { header: "Status", value: (h) => (h.status === "approved" ? `approved by ${h.approvedBy}` : "held") },
+    ]),
+  );
+}
+
+export async function holdsCommand(argv: string[]): Promise<number> {
+  if (argv[0] === "approve") return approveHolds(argv.slice(1));
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: common });
+  return withApp(values.db, async (app) => {
+    const connection = await resolveConnection(app, positionals[0]);
+    const holds = await serviceOf(app).listHolds(connection.id);
+    if (values.json) printJson({ holds });
+    else printHolds(holds);
+    return 0;
+  });
+}
+
+async function approveHolds(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...common, all: { type: "boolean" }, by: { type: "string" } },
+  });
+  const [connectionName, ...keys] = positionals;
+  if (!connectionName) throw new UsageError("holds approve needs CONNECTION");
+  if (values.all === keys.length > 0)
+    throw new UsageError("holds approve needs the WRITE-KEYs to approve, or --all (not both)");
+  const by = values.by?.trim() || os.userInfo().username;
+  return withApp(values.db, async (app) => {
+    const connection = await resolveConnection(app, connectionName);
+    const approved = await asUsage(() =>
+      serviceOf(app).approve(connection.id, values.all ? { all: true } : { writeKeys: keys }, by),
+    );
+    if (values.json) printJson({ approved });
+    else
+      console.log(
+        approved.length === 0
+          ? "Nothing to approve."
+          : `Approved ${approved.length} line${approved.length === 1 ? "" : "s"} as ${by}; the next sync writes them.`,
+      );
+    return 0;
+  });
+}
