@@ -28,7 +28,8 @@ const decimalText = (field: string) =>
     .string()
     .trim()
     .refine(isDecimalText, `${field} must be a number such as 12.5`)
-    .transform(canonicalDecimal);
+    // Zod still runs transforms after a failed check; a non-number passes through to be reported.
+    .transform((v) => (isDecimalText(v) ? canonicalDecimal(v) : v));
 
 /** A product key as the billing data names it: `ProductId`, or `ProductId:SkuId`, or AZURE-PLAN. */
 const PRODUCT_KEY = /^[A-Za-z0-9-]+(:[A-Za-z0-9-]+)?$/;
@@ -57,14 +58,17 @@ export const priceRuleInputSchema = z
     message: "effectiveTo must be on or after effectiveFrom",
     path: ["effectiveTo"],
   })
-  .refine((r) => r.kind !== "fixed" || !new Dec(r.value).isNegative(), {
+  .refine((r) => r.kind !== "fixed" || !isDecimalText(r.value) || !new Dec(r.value).isNegative(), {
     message: "a fixed price must not be negative",
     path: ["value"],
   })
-  .refine((r) => r.kind !== "markup" || new Dec(r.value).greaterThanOrEqualTo(-100), {
-    message: "a markup must not be below -100 (that would be a negative price)",
-    path: ["value"],
-  });
+  .refine(
+    (r) => r.kind !== "markup" || !isDecimalText(r.value) || new Dec(r.value).greaterThanOrEqualTo(-100),
+    {
+      message: "a markup must not be below -100 (that would be a negative price)",
+      path: ["value"],
+    },
+  );
 export type PriceRuleInput = z.input<typeof priceRuleInputSchema>;
 
 export type PriceRuleView = PriceRule & { description: string; createdAt: string; updatedAt: string };

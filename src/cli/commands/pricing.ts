@@ -233,7 +233,7 @@ async function approveHolds(argv: string[]): Promise<number> {
   });
   const [connectionName, ...keys] = positionals;
   if (!connectionName) throw new UsageError("holds approve needs CONNECTION");
-  if (values.all === keys.length > 0)
+  if (Boolean(values.all) === keys.length > 0)
     throw new UsageError("holds approve needs the WRITE-KEYs to approve, or --all (not both)");
   const by = values.by?.trim() || os.userInfo().username;
   return withApp(values.db, async (app) => {
