@@ -233,6 +233,14 @@ export const plannedLineSchema = z
     billable: z.boolean(),
     isCredit: z.boolean(),
     warnings: z.array(z.string()),
+    pricedBy: z
+      .object({ ruleId: z.string(), ruleName: z.string(), description: z.string() })
+      .nullable()
+      .optional()
+      .meta({
+        description: "The price rule that set unitPrice; null when the mapping's pricing strategy did.",
+      }),
+    belowCost: z.boolean().optional(),
   })
   .meta({ id: "PlannedLine" });
 
