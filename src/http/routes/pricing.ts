@@ -50,7 +50,6 @@ const priceRuleBody = z
     effectiveTo: z.string().nullable().optional(),
   })
   .meta({
-    id: "PriceRuleInput",
     description:
       "A rule needs productKey, customerTenantId or both. The most specific rule wins (customer and product, " +
       "then product, then customer), then the latest effectiveFrom on or before the charge's date.",
@@ -77,6 +76,8 @@ export const holdSchema = z
 const pricingSettingsSchema = z
   .object({ belowCost: z.enum(BELOW_COST_ACTIONS) })
   .meta({ id: "PricingSettings", description: "warn: written with a warning; hold: held for approval" });
+
+const pricingSettingsBody = z.object({ belowCost: z.enum(BELOW_COST_ACTIONS) });
 
 const approveBody = z
   .union([
@@ -205,7 +206,7 @@ export function registerPricingRoutes(fastify: ApiInstance, ctx: ServerContext):
         tags: ["pricing"],
         summary: "Set what a sell price below cost does: warn or hold for approval (admin)",
         params: idParams,
-        body: pricingSettingsSchema,
+        body: pricingSettingsBody,
         response: { 200: pricingSettingsSchema, ...ERROR_RESPONSES },
       },
     },
