@@ -1,0 +1,370 @@
+import { createHash } from "node:crypto";
+import type { ChargeEvent, EventKind } from "./events.ts";
+import { addDays, daysInclusive, type IsoDate } from "./dates.ts";
+import { Dec, roundMoney, type DecimalString } from "./money.ts";
+import { roundUnit, sellUnitPrice, type PricingStrategy } from "./pricing.ts";
+
+/**
+ * Plans the Seat-based Monthly sync for one mapping (prism-connect-behaviour.md §3.9, §3.16). The billing data
+ * gives, per subscription, a seat timeline: the charge cycles (new, renew, cycleCharge) set the seats and the
+ * price of each cycle, seat changes and cancellations move the seats on their dates. The timeline is cut into
+ * segments of constant seats, product and price; each PSA then gets the writes that make its records equal
+ * the segments (ConnectWise: one addition per segment, the last one ongoing; Autotask: unit adjustments).
+ * The plan compares the segments with what the PSA holds now, so a re-run plans nothing, a record edited in
+ * the PSA is set back, and a write whose answer was lost is found instead of repeated.
+ */
+export const START_POINTS = ["most-recent", "next"] as const;
+export type StartPoint = (typeof START_POINTS)[number];
+
+export type MonthlyMapping = {
+  connectionId: string;
+  customerTenantId: string;
+  /** Where the mapping starts: the invoice that was the most recent when it was enabled, or the next one. */
+  startPoint: StartPoint;
+  /** The most recent invoice with the customer's monthly charges when the mapping was enabled (null: none). */
+  startInvoice: string | null;
+  pricing: PricingStrategy;
+};
+
+/** A stretch of a subscription's life with constant seats, product and price. */
+export type Segment = {
+  /** Deterministic key of the PSA record holding the segment (its start and product identify it). */
+  key: string;
+  subscriptionId: string;
+  productId: string;
+  skuId: string;
+  productName: string;
+  start: IsoDate;
+  /** Last day billed; null while the subscription runs on. */
+  end: IsoDate | null;
+  quantity: DecimalString;
+  unitCost: DecimalString;
+  /** Null: keep the PSA product's own price (cost-only pricing). */
+  unitPrice: DecimalString | null;
+  currency: string;
+  /** The invoice whose charges started the segment. */
+  invoiceNumber: string;
+};
+
+export type SubscriptionTimeline = {
+  subscriptionId: string;
+  segments: Segment[];
+  /** Price changes inside a charge cycle, which are not prorated (§5). */
+  warnings: PriceWarning[];
+};
+
+export type PriceWarning = { date: IsoDate; message: string };
+
+export type MonthlyTimelines = {
+  invoices: string[];
+  timelines: SubscriptionTimeline[];
+  skipped: { invoiceNumber: string; reason: string }[];
+};
+
+/** The key of one write; the agreement is left out so remapping a customer never bills a segment twice. */
+export function monthlyWriteKey(
+  connectionId: string,
+  customerTenantId: string,
+  subscriptionId: string,
+  ...parts: string[]
+): string {
+  const digest = createHash("sha256")
+    .update([connectionId, customerTenantId, "seat-monthly", subscriptionId, ...parts].join("|"))
+    .digest("hex");
+  return `cspsync-${digest.slice(0, 24)}`;
+}
+
+const CYCLE_KINDS: ReadonlySet<EventKind> = new Set(["purchase", "renewal", "cycle"]);
+const SEAT_KINDS: ReadonlySet<EventKind> = new Set([
+  ...CYCLE_KINDS,
+  "seat-change",
+  "cancellation",
+  "conversion",
+  "billing-plan-change",
+]);
+
+/** The invoices a mapping syncs, oldest first (Microsoft numbers invoices in issue order). */
+export function includedInvoices(
+  mapping: Pick<MonthlyMapping, "startPoint" | "startInvoice">,
+  invoiceNumbers: Iterable<string>,
+): { included: string[]; skipped: string[] } {
+  const all = [...new Set(invoiceNumbers)].sort();
+  const anchor = mapping.startInvoice;
+  if (anchor === null) return { included: all, skipped: [] };
+  const keep = (n: string) => (mapping.startPoint === "next" ? n > anchor : n >= anchor);
+  return { included: all.filter(keep), skipped: all.filter((n) => !keep(n)) };
+}
+
+export function monthlyTimelines(mapping: MonthlyMapping, events: readonly ChargeEvent[]): MonthlyTimelines {
+  const mine = events.filter(
+    (e) => e.motion === "seat-monthly" && e.customerTenantId === mapping.customerTenantId,
+  );
+  const { included, skipped } = includedInvoices(
+    mapping,
+    mine.map((e) => e.invoiceNumber),
+  );
+  const invoices = new Set(included);
+  const bySubscription = new Map<string, ChargeEvent[]>();
+  for (const event of mine) {
+    if (!invoices.has(event.invoiceNumber) || !event.billable || !SEAT_KINDS.has(event.kind)) continue;
+    bySubscription.set(event.subscriptionId, [...(bySubscription.get(event.subscriptionId) ?? []), event]);
+  }
+  const latest = included.at(-1) ?? null;
+  const timelines = [...bySubscription.keys()]
+    .sort()
+    .map((id) => subscriptionTimeline(mapping, bySubscription.get(id)!, latest));
+  const reason =
+    mapping.startPoint === "next"
+      ? "before the mapping's start point (the invoice after the most recent one when it was enabled)"
+      : "before the mapping's start point (the most recent invoice when it was enabled)";
+  return {
+    invoices: included,
+    timelines,
+    skipped: skipped.map((invoiceNumber) => ({ invoiceNumber, reason })),
+  };
+}
+
+const KIND_ORDER = (kind: EventKind) => (CYCLE_KINDS.has(kind) ? 0 : kind === "cancellation" ? 2 : 1);
+
+function byTime(a: ChargeEvent, b: ChargeEvent): number {
+  return (
+    a.chargeStart.localeCompare(b.chargeStart) ||
+    KIND_ORDER(a.kind) - KIND_ORDER(b.kind) ||
+    (a.orderDate ?? "").localeCompare(b.orderDate ?? "") ||
+    a.eventKey.localeCompare(b.eventKey)
+  );
+}
+
+/** The price basis of a charge cycle: the cycle's own per-seat cost and list price. */
+type Basis = { cost: Dec; list: Dec; cycle: ChargeEvent | null };
+
+type OpenSegment = Omit<Segment, "end" | "key">;
+
+function subscriptionTimeline(
+  mapping: MonthlyMapping,
+  events: readonly ChargeEvent[],
+  latestInvoice: string | null,
+): SubscriptionTimeline {
+  const ordered = [...events].sort(byTime);
+  const segments: Segment[] = [];
+  const warnings: PriceWarning[] = [];
+  let basis: Basis | null = null;
+  let open: OpenSegment | null = null;
+  let coveredUntil: IsoDate | null = null;
+  const close = (end: IsoDate | null) => {
+    // A subscription refunded on its first day never ran: it has no segment.
+    if (open && (end === null || end >= open.start))
+      segments.push({ ...open, end, key: segmentKey(mapping, open) });
+    open = null;
+  };
+  for (const event of ordered) {
+    if (CYCLE_KINDS.has(event.kind)) {
+      basis = { cost: new Dec(event.effectiveUnitPrice), list: new Dec(event.listUnitPrice), cycle: event };
+      if (event.chargeEnd && (!coveredUntil || event.chargeEnd > coveredUntil))
+        coveredUntil = event.chargeEnd;
+    } else {
+      basis ??= { cost: new Dec(event.listUnitPrice), list: new Dec(event.listUnitPrice), cycle: null };
+      warnings.push(...priceChanges(event, basis));
+    }
+    const quantity = event.kind === "cancellation" ? "0" : event.seatsAfter;
+    const next: OpenSegment | null = new Dec(quantity).isZero()
+      ? null
+      : segmentOf(mapping, event, basis, quantity);
+    if (open && next && sameTerms(open, next)) continue;
+    close(open ? addDays(event.chargeStart, -1) : null);
+    open = next;
+  }
+  const last = ordered.at(-1);
+  // A subscription the latest invoice no longer charges was not renewed: it ends where its last cycle ends.
+  const lapsed = last && latestInvoice !== null && !ordered.some((e) => e.invoiceNumber === latestInvoice);
+  close(lapsed ? coveredUntil : null);
+  return { subscriptionId: ordered[0]!.subscriptionId, segments, warnings };
+}
+
+function segmentOf(mapping: MonthlyMapping, event: ChargeEvent, basis: Basis, quantity: string): OpenSegment {
+  const unitCost = roundUnit(basis.cost);
+  return {
+    subscriptionId: event.subscriptionId,
+    productId: event.productId,
+    skuId: event.skuId,
+    productName: event.skuName ?? event.productName,
+    start: event.chargeStart,
+    quantity,
+    unitCost,
+    unitPrice: sellUnitPrice(mapping.pricing, unitCost, basis.list.toFixed()),
+    currency: event.currency,
+    invoiceNumber: event.invoiceNumber,
+  };
+}
+
+function sameTerms(a: OpenSegment, b: OpenSegment): boolean {
+  return (
+    a.productId === b.productId &&
+    a.skuId === b.skuId &&
+    new Dec(a.quantity).equals(b.quantity) &&
+    a.unitCost === b.unitCost &&
+    a.unitPrice === b.unitPrice
+  );
+}
+
+function segmentKey(mapping: MonthlyMapping, segment: OpenSegment): string {
+  return monthlyWriteKey(
+    mapping.connectionId,
+    mapping.customerTenantId,
+    segment.subscriptionId,
+    "segment",
+    segment.start,
+    `${segment.productId}:${segment.skuId}`,
+  );
+}
+
+/**
+ * A seat change inside a cycle is charged at the price of its own day. When that differs from the cycle's
+ * price, the change is not prorated (the segment keeps the cycle's price) and the run says so, in the
+ * documented words (§5). The change's full-cycle cost is its prorated price scaled back by the cycle's days
+ * over its own billable days (csp-billing-data.md §4); compared to the cent, as Microsoft rounds prices.
+ */
+function priceChanges(event: ChargeEvent, basis: Basis): PriceWarning[] {
+  const warnings: PriceWarning[] = [];
+  const on = event.chargeStart;
+  const list = new Dec(event.listUnitPrice);
+  if (!list.isZero() && roundMoney(list) !== roundMoney(basis.list))
+    warnings.push({
+      date: on,
+      message: `Subscription retail unit price changed from ${roundUnit(basis.list)} to ${roundUnit(list)} on ${on}`,
+    });
+  const cycle = basis.cycle;
+  if (cycle?.chargeEnd && event.chargeEnd && event.chargeEnd >= on) {
+    const cycleDays = daysInclusive(cycle.chargeStart, cycle.chargeEnd);
+    const billableDays = daysInclusive(on, event.chargeEnd);
+    const fullCost = new Dec(event.effectiveUnitPrice).abs().times(cycleDays).dividedBy(billableDays);
+    if (!fullCost.isZero() && roundMoney(fullCost) !== roundMoney(basis.cost))
+      warnings.push({
+        date: on,
+        message: `Subscription cost unit price changed from ${roundUnit(basis.cost)} to ${roundUnit(fullCost)} on ${on}`,
+      });
+  }
+  return warnings;
+}
+
+/** Readable name of a segment, for PSA descriptions and run items. */
+export function describeSegment(segment: Segment): string {
+  const seats = new Dec(segment.quantity).equals(1) ? "1 seat" : `${segment.quantity} seats`;
+  return `${segment.productName}, ${seats} from ${segment.start}`;
+}
+
+// ------------------------------------------------------------------------------------------ ConnectWise
+
+/** A cspsync addition as read back from the agreement. */
+export type SyncedAddition = {
+  recordId: string;
+  syncKey: string;
+  quantity: DecimalString;
+  effectiveDate: IsoDate;
+  cancelledDate: IsoDate | null;
+  /** When ConnectWise last changed it: part of an update's key, so a second edit is corrected again. */
+  lastUpdated: string;
+};
+
+type LineBase = {
+  writeKey: string;
+  /** What the ledger and run items show: `monthly:<subscription>:<segment start>[:<step>]`. */
+  eventKey: string;
+  customerTenantId: string;
+  subscriptionId: string;
+  description: string;
+  warnings: string[];
+};
+
+export type CreateAdditionLine = LineBase & {
+  action: "create-addition";
+  segment: Segment;
+};
+
+export type UpdateAdditionLine = LineBase & {
+  action: "update-addition";
+  segment: Segment;
+  recordId: string;
+  /** Only the fields that differ from the segment. */
+  changes: { quantity?: DecimalString; cancelledDate?: IsoDate | null };
+};
+
+export type ConnectWiseMonthlyLine = CreateAdditionLine | UpdateAdditionLine;
+
+/**
+ * The ConnectWise writes: an addition per segment (effective and cancelled dates, so ConnectWise prorates
+ * them), the open segment being the subscription's one ongoing addition. An addition whose quantity or end
+ * differs from its segment is set back with one PATCH; a changed quantity means someone edited it, and the
+ * write warns with both numbers.
+ */
+export function planConnectWiseMonthly(
+  mapping: MonthlyMapping,
+  timelines: readonly SubscriptionTimeline[],
+  additions: readonly SyncedAddition[],
+  vendorName = "ConnectWise",
+): ConnectWiseMonthlyLine[] {
+  const bySyncKey = new Map(additions.map((a) => [a.syncKey, a]));
+  const lines: ConnectWiseMonthlyLine[] = [];
+  for (const timeline of timelines) {
+    const pending = [...timeline.warnings];
+    for (const segment of timeline.segments) {
+      const base = {
+        customerTenantId: mapping.customerTenantId,
+        subscriptionId: segment.subscriptionId,
+        description: describeSegment(segment),
+      };
+      // A price warning travels with the first write of the segment it happened in.
+      const inSegment = pending.filter(
+        (w) => w.date >= segment.start && (!segment.end || w.date <= segment.end),
+      );
+      const existing = bySyncKey.get(segment.key);
+      if (!existing) {
+        lines.push({
+          ...base,
+          action: "create-addition",
+          writeKey: segment.key,
+          eventKey: `monthly:${segment.subscriptionId}:${segment.start}`,
+          segment,
+          warnings: inSegment.map((w) => w.message),
+        });
+        pending.splice(0, pending.length, ...pending.filter((w) => !inSegment.includes(w)));
+        continue;
+      }
+      const update = additionChanges(existing, segment);
+      if (!update) continue;
+      const warnings = [...inSegment.map((w) => w.message)];
+      pending.splice(0, pending.length, ...pending.filter((w) => !inSegment.includes(w)));
+      if (update.quantity !== undefined)
+        warnings.push(
+          `${segment.productName} (subscription ${segment.subscriptionId}) had quantity ${existing.quantity} in ${vendorName}; set back to the billed ${segment.quantity}`,
+        );
+      lines.push({
+        ...base,
+        action: "update-addition",
+        writeKey: monthlyWriteKey(
+          mapping.connectionId,
+          mapping.customerTenantId,
+          segment.subscriptionId,
+          "update",
+          existing.recordId,
+          existing.lastUpdated,
+          segment.quantity,
+          segment.end ?? "ongoing",
+        ),
+        eventKey: `monthly:${segment.subscriptionId}:${segment.start}:update`,
+        segment,
+        recordId: existing.recordId,
+        changes: update,
+        warnings,
+      });
+    }
+  }
+  return lines;
+}
+
+function additionChanges(existing: SyncedAddition, segment: Segment): UpdateAdditionLine["changes"] | null {
+  const changes: UpdateAdditionLine["changes"] = {};
+  if (!new Dec(existing.quantity).equals(segment.quantity)) changes.quantity = segment.quantity;
+  if (existing.cancelledDate !== segment.end) changes.cancelledDate = segment.end;
+  return Object.keys(changes).length > 0 ? changes : null;
+}
