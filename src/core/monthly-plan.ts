@@ -368,3 +368,187 @@ function additionChanges(existing: SyncedAddition, segment: Segment): UpdateAddi
   if (existing.cancelledDate !== segment.end) changes.cancelledDate = segment.end;
   return Object.keys(changes).length > 0 ? changes : null;
 }
+
+// ------------------------------------------------------------------------------------------ Autotask
+
+/** A contract's billing periods: they start on the contract's start day, every `months` months. */
+export type ContractWindow = { start: IsoDate; end: IsoDate; periodMonths: number };
+
+/** One row of ContractServiceUnits (autotask-api.md §8.6): the units in force from `start` to `end`. */
+export type UnitRow = { start: IsoDate; end: IsoDate; units: number };
+
+/** The subscription's contract service as read back, or null before cspsync created it. */
+export type SyncedContractService = { contractServiceId: string; rows: UnitRow[] } | null;
+
+export type AdjustUnitsLine = LineBase & {
+  action: "adjust-units";
+  /** Key of the subscription's contract service, stamped in its internal description. */
+  serviceKey: string;
+  productId: string;
+  skuId: string;
+  productName: string;
+  effectiveDate: IsoDate;
+  unitChange: number;
+  /** Units the contract service holds from `effectiveDate` once the adjustment is in. */
+  unitsAfter: number;
+  /** Null: the price and cost stay (a step to zero seats). */
+  unitCost: DecimalString | null;
+  /** Null: the price stays (cost-only pricing, or a step to zero seats). */
+  unitPrice: DecimalString | null;
+  /** For a new contract service: its first invoice description. */
+  invoiceDescription: string;
+};
+
+type Step = { date: IsoDate; units: number; segment: Segment | null };
+
+function addMonths(day: IsoDate, months: number): IsoDate {
+  const [year, month, date] = day.split("-").map(Number) as [number, number, number];
+  const target = new Date(Date.UTC(year, month - 1 + months, 1));
+  const lastDay = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
+  target.setUTCDate(Math.min(date, lastDay));
+  return target.toISOString().slice(0, 10);
+}
+
+/** The start of the contract period holding `day`. */
+export function periodStartOf(window: ContractWindow, day: IsoDate): IsoDate {
+  let start = window.start;
+  for (let i = 1; ; i++) {
+    const next = addMonths(window.start, i * window.periodMonths);
+    if (next > day) return start;
+    start = next;
+  }
+}
+
+/** The timeline as unit steps: each segment's seats from its start, and zero after a subscription ended. */
+function unitSteps(timeline: SubscriptionTimeline, window: ContractWindow): Step[] {
+  const steps: Step[] = [];
+  let previousEnd: IsoDate | null = null;
+  for (const segment of timeline.segments) {
+    if (previousEnd !== null && addDays(previousEnd, 1) !== segment.start)
+      steps.push({ date: addDays(previousEnd, 1), units: 0, segment: null });
+    steps.push({ date: segment.start, units: Number(segment.quantity), segment });
+    previousEnd = segment.end;
+  }
+  if (previousEnd !== null && addDays(previousEnd, 1) <= window.end)
+    steps.push({ date: addDays(previousEnd, 1), units: 0, segment: null });
+  return steps;
+}
+
+function unitsAt(rows: readonly UnitRow[], day: IsoDate): number {
+  return rows.find((r) => r.start <= day && day <= r.end)?.units ?? 0;
+}
+
+/**
+ * The Autotask writes for one subscription: unit adjustments on its own contract service (created with the
+ * first one), each the difference between the units the data bills from its date and what Autotask shows
+ * there with the earlier adjustments of the plan counted. Units someone changed in Autotask are set back from
+ * the next period on (the edited period cannot take a second adjustment), with a warning.
+ */
+export function planAutotaskMonthly(
+  mapping: MonthlyMapping,
+  timelines: readonly SubscriptionTimeline[],
+  window: ContractWindow,
+  services: ReadonlyMap<string, SyncedContractService>,
+): AdjustUnitsLine[] {
+  return timelines.flatMap((timeline) =>
+    planSubscriptionUnits(mapping, timeline, window, services.get(timeline.subscriptionId) ?? null),
+  );
+}
+
+function planSubscriptionUnits(
+  mapping: MonthlyMapping,
+  timeline: SubscriptionTimeline,
+  window: ContractWindow,
+  service: SyncedContractService,
+): AdjustUnitsLine[] {
+  const steps = unitSteps(timeline, window);
+  const first = timeline.segments[0];
+  if (!first) return [];
+  const rows = service?.rows ?? [];
+  const planned: AdjustUnitsLine[] = [];
+  const shown = (day: IsoDate) =>
+    unitsAt(rows, day) + planned.filter((p) => p.effectiveDate <= day).reduce((s, p) => s + p.unitChange, 0);
+  const billed = (day: IsoDate) => [...steps].reverse().find((s) => s.date <= day)?.units ?? 0;
+  const pending = [...timeline.warnings];
+  const add = (step: Step, units: number, warnings: string[]) => {
+    const segment = step.segment ?? timeline.segments.filter((s) => s.start <= step.date).at(-1) ?? first;
+    const inPeriod = pending.filter(
+      (w) => w.date <= step.date || periodStartOf(window, w.date) === periodStartOf(window, step.date),
+    );
+    pending.splice(0, pending.length, ...pending.filter((w) => !inPeriod.includes(w)));
+    const from = shown(step.date);
+    planned.push({
+      action: "adjust-units",
+      writeKey: monthlyWriteKey(
+        mapping.connectionId,
+        mapping.customerTenantId,
+        timeline.subscriptionId,
+        "units",
+        step.date,
+        String(from),
+        String(units),
+      ),
+      eventKey: `monthly:${timeline.subscriptionId}:${step.date}`,
+      customerTenantId: mapping.customerTenantId,
+      subscriptionId: timeline.subscriptionId,
+      description: `${segment.productName}, ${units} seats from ${step.date}`,
+      serviceKey: serviceKeyOf(mapping, timeline.subscriptionId),
+      productId: segment.productId,
+      skuId: segment.skuId,
+      productName: segment.productName,
+      effectiveDate: step.date,
+      unitChange: units - from,
+      unitsAfter: units,
+      unitCost: step.segment ? segment.unitCost : null,
+      unitPrice: step.segment ? segment.unitPrice : null,
+      invoiceDescription: `${segment.productName} (subscription ${timeline.subscriptionId})`,
+      warnings: [...inPeriod.map((w) => w.message), ...warnings],
+    });
+  };
+  const segmentAt = (day: IsoDate) =>
+    timeline.segments.find((s) => s.start <= day && (s.end === null || day <= s.end)) ?? null;
+  const nextPeriod = (day: IsoDate) => addMonths(periodStartOf(window, day), window.periodMonths);
+  // A period already holding an adjustment (one planned now, or a unit change Autotask shows inside it)
+  // cannot take another: the change moves to the next period's start.
+  const occupied = (day: IsoDate) => {
+    const period = periodStartOf(window, day);
+    const inPeriod = (d: IsoDate) => d !== day && periodStartOf(window, d) === period;
+    return (
+      planned.some((p) => inPeriod(p.effectiveDate)) ||
+      rows.some((r, i) => inPeriod(r.start) && r.units !== (rows[i - 1]?.units ?? 0))
+    );
+  };
+  for (const step of steps) {
+    let date = step.date;
+    const warnings: string[] = [];
+    if (shown(date) === step.units || date > window.end) continue;
+    if (occupied(date)) {
+      date = nextPeriod(date);
+      if (date > window.end || shown(date) === billed(date)) continue;
+      warnings.push(
+        `${first.productName} (subscription ${timeline.subscriptionId}): Autotask takes one adjustment per billing period, so the change to ${step.units} seats on ${step.date} is billed from ${date}`,
+      );
+    }
+    if (date < window.start) continue;
+    add({ date, units: billed(date), segment: segmentAt(date) }, billed(date), warnings);
+  }
+  // Corrections: a unit row that differs from the data is set back at the next period's start.
+  let checkedFrom = first.start;
+  for (let guard = 0; guard < 24; guard++) {
+    const row = rows.find((r) => r.start >= checkedFrom && shown(r.start) !== billed(r.start));
+    if (!row) break;
+    const fix = nextPeriod(row.start);
+    if (fix > window.end) break;
+    checkedFrom = fix;
+    if (shown(fix) === billed(fix) || planned.some((p) => p.effectiveDate === fix)) continue;
+    const psaUnits = shown(row.start);
+    add({ date: fix, units: billed(fix), segment: segmentAt(fix) }, billed(fix), [
+      `${first.productName} (subscription ${timeline.subscriptionId}) had quantity ${psaUnits} in Autotask; set back to the billed ${billed(row.start)} from ${fix}`,
+    ]);
+  }
+  return planned.sort((a, b) => a.effectiveDate.localeCompare(b.effectiveDate));
+}
+
+export function serviceKeyOf(mapping: MonthlyMapping, subscriptionId: string): string {
+  return monthlyWriteKey(mapping.connectionId, mapping.customerTenantId, subscriptionId, "contract-service");
+}
