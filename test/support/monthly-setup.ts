@@ -23,6 +23,8 @@ const TRANSPORT = { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000 };
 export type MonthlyConnectWise = {
   emulator: ConnectWiseEmulator;
   app: App;
+  env: NodeJS.ProcessEnv;
+  databaseUrl: string;
   connectionId: string;
   agreementId: number;
   /** Catalog item id per product of the monthly data. */
@@ -45,7 +47,7 @@ async function importRows(app: App, dir: string, name: string, rows: ReconRow[])
  */
 export async function monthlyConnectWise(dialect: Dialect): Promise<MonthlyConnectWise> {
   const emulator = await startConnectWiseEmulator({ seed: "demo" });
-  const { app, cleanup } = await createTestApp(dialect, [hostOf(emulator.url)]);
+  const { app, env, databaseUrl, cleanup } = await createTestApp(dialect, [hostOf(emulator.url)]);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-monthly-"));
   const done = async () => {
     await cleanup();
@@ -106,6 +108,8 @@ export async function monthlyConnectWise(dialect: Dialect): Promise<MonthlyConne
     return {
       emulator,
       app,
+      env,
+      databaseUrl,
       connectionId: connection.id,
       agreementId: Number(monthly.id),
       catalog,
