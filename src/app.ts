@@ -1,5 +1,5 @@
 import { loadConfig, type AppConfig } from "./config.ts";
-import { createAdapter, createAzureTarget, type AdapterOptions } from "./psa/factory.ts";
+import { createAdapter, createAzureTarget, createMonthlyTarget, type AdapterOptions } from "./psa/factory.ts";
 import type { PsaAdapter } from "./psa/port.ts";
 import { parseAllowedHosts } from "./security/hosts.ts";
 import { loadSecretBox } from "./security/secrets.ts";
@@ -7,6 +7,7 @@ import { AnnualSync } from "./services/annual-sync.ts";
 import { AzureSync } from "./services/azure-sync.ts";
 import { ConnectionService } from "./services/connections.ts";
 import { MappingService } from "./services/mappings.ts";
+import { MonthlySync, type MonthlyLine } from "./services/monthly-sync.ts";
 import { openStore, type Store } from "./store/db.ts";
 import { DEFAULT_ORGANIZATION_ID } from "./store/migrations/0001_foundation.ts";
 
@@ -23,6 +24,7 @@ export type App = {
   adapterFor(connectionId: string): Promise<PsaAdapter>;
   annualSync(connectionId: string, options?: SyncOptions): Promise<AnnualSync>;
   azureSync(connectionId: string, options?: SyncOptions): Promise<AzureSync>;
+  monthlySync(connectionId: string, options?: SyncOptions): Promise<MonthlySync<MonthlyLine>>;
   close(): Promise<void>;
 };
 
@@ -73,6 +75,16 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
         organizationId,
         mappings,
         target: await createAzureTarget(await connections.details(connectionId), adapterOptions),
+        connectionId,
+      });
+    },
+    async monthlySync(connectionId, options = {}) {
+      return new MonthlySync({
+        ...options,
+        store,
+        organizationId,
+        mappings,
+        target: await createMonthlyTarget(await connections.details(connectionId), adapterOptions),
         connectionId,
       });
     },

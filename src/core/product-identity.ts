@@ -14,6 +14,14 @@ export function annualSkuCandidates(productId: string, skuId: string): string[] 
 }
 
 /**
+ * Monthly-billed seats are billed as the plain SKU: the `P1Y:A` / `:P1Y` spellings mark the annual-billed
+ * variant, which a monthly line must not pick up.
+ */
+export function monthlySkuCandidates(productId: string, skuId: string): string[] {
+  return [microsoftSku(productId, skuId)];
+}
+
+/**
  * The active records matching the first SKU spelling that matches any (deduplicated by id). The caller
  * decides what none, or several, mean for it.
  */
@@ -22,8 +30,9 @@ export async function matchBySkuSpellings<T extends { id: number }>(
   skuId: string,
   lookup: (spelling: string) => Promise<T[]>,
   isActive: (record: T) => boolean,
+  spellings: (productId: string, skuId: string) => string[] = annualSkuCandidates,
 ): Promise<T[]> {
-  for (const spelling of annualSkuCandidates(productId, skuId)) {
+  for (const spelling of spellings(productId, skuId)) {
     const found = new Map<number, T>();
     for (const record of await lookup(spelling)) if (isActive(record)) found.set(record.id, record);
     if (found.size > 0) return [...found.values()];

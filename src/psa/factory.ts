@@ -3,6 +3,8 @@ import type { ConnectionDetails } from "../services/connections.ts";
 import type { AzurePsaTarget } from "../services/azure-sync.ts";
 import { ConnectWiseAdapter } from "./connectwise/adapter.ts";
 import { createConnectWiseAzureTarget } from "./connectwise/azure.ts";
+import { createConnectWiseMonthlyTarget } from "./connectwise/monthly.ts";
+import type { MonthlyLine, MonthlyPsaTarget } from "../services/monthly-sync.ts";
 import { resolveApiOrigin, type ConnectWiseClientOptions } from "./connectwise/client.ts";
 import type { PsaAdapter } from "./port.ts";
 
@@ -50,4 +52,14 @@ export async function createAzureTarget(
   if (details.vendor === "connectwise") return createConnectWiseAzureTarget(details, options);
   const { createAutotaskAzureTarget } = await import("./autotask/azure.ts");
   return createAutotaskAzureTarget(details, options);
+}
+
+/** Builds the Seat-based Monthly target for a stored connection, under the same host allow-list as its adapter. */
+export async function createMonthlyTarget(
+  details: ConnectionDetails,
+  options: AdapterOptions,
+): Promise<MonthlyPsaTarget<MonthlyLine>> {
+  if (details.vendor === "connectwise") return createConnectWiseMonthlyTarget(details, options);
+  const { createAutotaskMonthlyTarget } = await import("./autotask/monthly.ts");
+  return createAutotaskMonthlyTarget(details, options);
 }

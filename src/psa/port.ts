@@ -46,7 +46,10 @@ export interface PsaAdapter {
     agreementId: string,
   ): Promise<{ ok: true; agreement: PsaAgreement } | { ok: false; reason: string }>;
   /** Finds the PSA product a planned line is billed as (catalog item, product or billing code). */
-  matchProduct(line: PlannedLine): Promise<ProductMatch>;
+  matchProduct(
+    line: Pick<PlannedLine, "productId" | "skuId">,
+    spellings?: (productId: string, skuId: string) => string[],
+  ): Promise<ProductMatch>;
   /** Looks a write up by its idempotency key, as stamped into the PSA record. */
   findAnnualLine(agreementId: string, writeKey: string): Promise<WrittenRecord | null>;
   /** Creates the addition / contract charge, stamping `line.writeKey` into it. */

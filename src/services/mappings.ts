@@ -2,6 +2,7 @@ import { z } from "zod";
 import { BILLING_MOTIONS, type BillingMotion } from "../core/billing.ts";
 import { parseDate } from "../core/dates.ts";
 import { isDecimalText } from "../core/money.ts";
+import { START_POINTS, type StartPoint } from "../core/monthly-plan.ts";
 import { DEFAULT_PRICING, PRICING_STRATEGIES, type PricingStrategy } from "../core/pricing.ts";
 import type { PsaAdapter } from "../psa/port.ts";
 import type { Store } from "../store/db.ts";
@@ -19,6 +20,10 @@ export type Mapping = {
   syncDate: string | null;
   pricing: PricingStrategy;
   enabled: boolean;
+  /** Seat-based Monthly: start from the most recent invoice when enabled, or from the next one. */
+  startPoint: StartPoint;
+  /** Seat-based Monthly: the most recent invoice of the customer when the entry was enabled (null: none). */
+  startInvoice: string | null;
   updatedAt: string | null;
 };
 
@@ -34,6 +39,7 @@ export const mappingInputSchema = z
     pricing: z.enum(PRICING_STRATEGIES).default("cost-and-retail"),
     markupPercent: z.string().refine(isDecimalText, "markupPercent must be a number").optional(),
     enabled: z.boolean().default(true),
+    startPoint: z.enum(START_POINTS).default("most-recent"),
   })
   .refine((m) => m.pricing !== "markup" || m.markupPercent !== undefined, {
     message: "markupPercent is required with markup pricing",
@@ -69,6 +75,8 @@ function toMapping(row: MappingsTable): Mapping {
     syncDate: row.sync_date,
     pricing: pricingOf(row),
     enabled: Number(row.enabled) === 1,
+    startPoint: row.start_point === "next" ? "next" : "most-recent",
+    startInvoice: row.start_invoice,
     updatedAt: row.updated_at,
   };
 }
@@ -85,6 +93,8 @@ function emptyMapping(connectionId: string, customerTenantId: string, motion: Bi
     syncDate: null,
     pricing: DEFAULT_PRICING,
     enabled: false,
+    startPoint: "most-recent",
+    startInvoice: null,
     updatedAt: null,
   };
 }
@@ -183,6 +193,9 @@ export class MappingService {
       }
     }
     const now = new Date().toISOString();
+    const previous = (await this.forCustomer(connectionId, customerTenantId)).find(
+      (m) => m.motion === motion,
+    )!;
     const row: MappingsTable = {
       organization_id: this.organizationId,
       connection_id: connectionId,
@@ -196,6 +209,8 @@ export class MappingService {
       pricing_strategy: value.pricing,
       markup_percent: value.pricing === "markup" ? (value.markupPercent ?? null) : null,
       enabled: value.enabled ? 1 : 0,
+      start_point: value.startPoint,
+      start_invoice: await this.startInvoice(motion, customerTenantId, value, previous),
       created_at: now,
       updated_at: now,
     };
@@ -206,5 +221,30 @@ export class MappingService {
       .onConflict((oc) => oc.columns(["connection_id", "customer_tenant_id", "motion"]).doUpdateSet(changes))
       .execute();
     return (await this.forCustomer(connectionId, customerTenantId)).find((m) => m.motion === motion)!;
+  }
+
+  /**
+   * The invoice a Seat-based Monthly entry starts from is fixed when it is enabled (§3.9): the customer's most
+   * recent invoice then. It stays while the entry stays enabled with the same start point, so later imports
+   * do not move it.
+   */
+  private async startInvoice(
+    motion: BillingMotion,
+    customerTenantId: string,
+    value: { enabled: boolean; startPoint: StartPoint },
+    previous: Mapping,
+  ): Promise<string | null> {
+    if (motion !== "seat-monthly") return null;
+    if (previous.enabled && previous.updatedAt !== null && previous.startPoint === value.startPoint)
+      return previous.startInvoice;
+    if (!value.enabled) return null;
+    const latest = await this.store.db
+      .selectFrom("charge_events")
+      .select((eb) => eb.fn.max("invoice_number").as("invoice"))
+      .where("organization_id", "=", this.organizationId)
+      .where("customer_tenant_id", "=", customerTenantId)
+      .where("motion", "=", "seat-monthly")
+      .executeTakeFirst();
+    return latest?.invoice ?? null;
   }
 }

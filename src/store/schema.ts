@@ -175,6 +175,10 @@ export interface MappingsTable {
   pricing_strategy: string;
   markup_percent: string | null;
   enabled: Flag;
+  /** Seat-based Monthly: "most-recent" or "next" (migration 0008). */
+  start_point: string;
+  /** Seat-based Monthly: the most recent invoice when the mapping was enabled. */
+  start_invoice: string | null;
   created_at: string;
   updated_at: string;
 }

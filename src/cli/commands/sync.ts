@@ -12,6 +12,9 @@ import {
 } from "../../services/annual-sync.ts";
 import type { AzureRunSummary, PlannedAzureMapping } from "../../services/azure-sync.ts";
 import { previewHolds } from "../../services/price-holds.ts";
+import type { PricedBy } from "../../core/pricing.ts";
+import type { MonthlyLine, MonthlyRunSummary, PlannedMonthlyMapping } from "../../services/monthly-sync.ts";
+import { START_POINTS, type StartPoint } from "../../core/monthly-plan.ts";
 import { parseMotion } from "./listings.ts";
 import { resolveConnection, withApp } from "./connections.ts";
 import { printJson, renderTable, UsageError } from "../output.ts";
@@ -19,17 +22,21 @@ import { printJson, renderTable, UsageError } from "../output.ts";
 export const mapHelp = `cspsync map CONNECTION --customer TENANT-ID|NAME --motion seat-monthly|azure|seat-annual
                        --company PSA-COMPANY-ID --agreement AGREEMENT-ID
                        [--sync-date YYYY-MM-DD] [--pricing cost-and-retail|cost-only|markup] [--markup PERCENT]
+                       [--start most-recent|next]
                        [--disable] [--json]
 
 Maps one customer's billing motion to a PSA company and agreement/contract. A Seat-based Annual mapping is
 checked against the PSA first (ConnectWise: active agreement with a One-Time billing cycle; Autotask: active
-Fixed Price contract). Only charges dated on or after --sync-date are synced.`;
+Fixed Price contract). Only charges dated on or after --sync-date are synced. A Seat-based Monthly mapping
+starts from the customer's most recent invoice when it is enabled (--start most-recent, the default) or from
+the next one (--start next).`;
 
-export const syncHelp = `cspsync sync [CONNECTION] [--customer TENANT-ID|NAME] [--motion seat-annual|azure] [--dry-run] [--json]
+export const syncHelp = `cspsync sync [CONNECTION] [--customer TENANT-ID|NAME] [--motion seat-annual|seat-monthly|azure] [--dry-run] [--json]
 
 Writes every not-yet-synced charge of the enabled mappings into the PSA (of CONNECTION, or of every connection
 with the sync on). --motion seat-annual (the default) writes Seat-based Annual charges of connections with the
-annual sync on; --motion azure writes one line per month of Azure Plan usage for connections with an enabled
+annual sync on; --motion seat-monthly makes the mapped recurring agreements/contracts bill the monthly seat
+timelines (ConnectWise additions, Autotask unit adjustments); --motion azure writes one line per month of Azure Plan usage for connections with an enabled
 Azure Plan mapping. --dry-run shows the exact writes and changes nothing. Exit code 1 if any item failed, 3 if a
 sync for the connection is already running.`;
 
@@ -53,6 +60,7 @@ export async function mapCommand(argv: string[]): Promise<number> {
       company: { type: "string" },
       agreement: { type: "string" },
       "sync-date": { type: "string" },
+      start: { type: "string" },
       pricing: { type: "string" },
       markup: { type: "string" },
       disable: { type: "boolean" },
@@ -62,6 +70,8 @@ export async function mapCommand(argv: string[]): Promise<number> {
   if (!values.customer || !motion || !values.company || !values.agreement) {
     throw new UsageError("map needs --customer, --motion, --company and --agreement");
   }
+  if (values.start !== undefined && !START_POINTS.includes(values.start as StartPoint))
+    throw new UsageError(`--start must be one of ${START_POINTS.join(", ")}`);
   return withApp(values.db, async (app) => {
     const connection = await resolveConnection(app, positionals[0]);
     const customer = await findCustomer(app.store, app.organizationId, values.customer!);
@@ -79,6 +89,7 @@ export async function mapCommand(argv: string[]): Promise<number> {
         pricing: (values.pricing ?? "cost-and-retail") as "cost-and-retail",
         ...(values.markup !== undefined ? { markupPercent: values.markup } : {}),
         enabled: !values.disable,
+        ...(values.start !== undefined ? { startPoint: values.start as StartPoint } : {}),
       },
       adapter,
     );
@@ -86,7 +97,10 @@ export async function mapCommand(argv: string[]): Promise<number> {
     else
       console.log(
         `${customer.name} — ${MOTION_LABELS[motion]} → ${mapping.psaCompanyName} / ${mapping.agreementName}` +
-          ` (sync date ${mapping.syncDate ?? "none"}, ${describePricing(mapping.pricing)}, ${mapping.enabled ? "enabled" : "disabled"})`,
+          ` (sync date ${mapping.syncDate ?? "none"}, ${describePricing(mapping.pricing)}, ${mapping.enabled ? "enabled" : "disabled"}` +
+          (motion === "seat-monthly"
+            ? `, starts ${mapping.startPoint === "next" ? "after" : "from"} invoice ${mapping.startInvoice ?? "(none yet)"})`
+            : ")"),
       );
     return 0;
   });
@@ -104,15 +118,11 @@ export async function syncCommand(argv: string[]): Promise<number> {
     },
   });
   const motion = parseMotion(values.motion) ?? "seat-annual";
-  if (motion !== "seat-annual" && motion !== "azure")
-    throw new UsageError(
-      `sync of ${MOTION_LABELS[motion]} is not available yet; use --motion seat-annual or --motion azure`,
-    );
   return withApp(values.db, async (app) => {
     const connections =
-      motion === "azure"
-        ? await azureConnections(app, positionals[0])
-        : await annualConnections(app, positionals[0]);
+      motion === "seat-annual"
+        ? await annualConnections(app, positionals[0])
+        : await mappedConnections(app, positionals[0], motion);
     let customerTenantId: string | undefined;
     if (values.customer) {
       const customer = await findCustomer(app.store, app.organizationId, values.customer);
@@ -123,8 +133,14 @@ export async function syncCommand(argv: string[]): Promise<number> {
     let exitCode = 0;
     const results: unknown[] = [];
     for (const connection of connections) {
-      const sync =
-        motion === "azure"
+      const monthly = motion === "seat-monthly" ? await app.monthlySync(connection.id) : null;
+      const sync = monthly
+        ? motionSync(
+            { plan: (scope) => monthly.plan(scope), run: (trigger, scope) => monthly.run(trigger, scope) },
+            printMonthlyPlan,
+            (p) => Boolean(p.problem),
+          )
+        : motion === "azure"
           ? motionSync(
               await app.azureSync(connection.id),
               printAzurePlan,
@@ -178,8 +194,10 @@ function printHolds(holds: Map<string, string>) {
 }
 
 /** "priced by rule …" under a planned line, when a price rule set its price. */
-function pricedByText(line: { pricedBy?: unknown }): string | null {
-  const by = line.pricedBy as { ruleName: string; description: string } | null | undefined;
+/** The rule that priced a line: on the line itself, or (monthly) on the segment the line writes. */
+function pricedByText(line: object): string | null {
+  type Priced = { pricedBy?: PricedBy | null };
+  const by = (line as Priced).pricedBy ?? (line as { segment?: Priced | null }).segment?.pricedBy;
   return by ? `priced by rule ${by.ruleName} (${by.description})` : null;
 }
 
@@ -201,15 +219,21 @@ async function annualConnections(app: App, name: string | undefined): Promise<Na
   return connections;
 }
 
-/** The named connection, or every connection with at least one enabled Azure Plan mapping. */
-async function azureConnections(app: App, name: string | undefined): Promise<NamedConnection[]> {
+/** The named connection, or every connection with at least one enabled mapping of the motion. */
+async function mappedConnections(
+  app: App,
+  name: string | undefined,
+  motion: "azure" | "seat-monthly",
+): Promise<NamedConnection[]> {
   if (name) return [await resolveConnection(app, name)];
   const connections: NamedConnection[] = [];
   for (const connection of await app.connections.list()) {
-    if ((await app.mappings.enabled(connection.id, "azure")).length > 0) connections.push(connection);
+    if ((await app.mappings.enabled(connection.id, motion)).length > 0) connections.push(connection);
   }
   if (connections.length === 0)
-    throw new UsageError("no connection has an enabled Azure Plan mapping (see cspsync map --motion azure)");
+    throw new UsageError(
+      `no connection has an enabled ${MOTION_LABELS[motion]} mapping (see cspsync map --motion ${motion})`,
+    );
   return connections;
 }
 
@@ -222,7 +246,7 @@ type MotionSync = {
 function motionSync<E>(
   sync: {
     plan(scope: SyncScope, options: { resolveProducts: boolean }): Promise<E[]>;
-    run(trigger: "cli", scope: SyncScope): Promise<RunSummary | AzureRunSummary>;
+    run(trigger: "cli", scope: SyncScope): Promise<Summary>;
   },
   printPlanned: (plan: E[]) => void,
   fails: (entry: E) => boolean,
@@ -293,7 +317,32 @@ function printPlan(plan: PlannedMapping[]) {
   }
 }
 
-function printSummary(summary: RunSummary | AzureRunSummary) {
+type Summary = RunSummary | AzureRunSummary | MonthlyRunSummary<MonthlyLine>;
+
+function printMonthlyPlan(plan: PlannedMonthlyMapping<MonthlyLine>[]) {
+  if (plan.length === 0) console.log("No enabled Seat-based Monthly mappings.");
+  for (const entry of plan) {
+    console.log(
+      `${entry.customerName} → agreement ${entry.mapping.agreementName ?? entry.mapping.agreementId}` +
+        ` (invoices ${entry.plan.invoices.join(", ") || "none"})`,
+    );
+    if (entry.problem) {
+      console.log(`  ERROR ${entry.problem}`);
+      for (const line of entry.blocked) console.log(`  blocked ${line.description}`);
+    } else if (entry.plan.lines.length === 0) console.log("  nothing to write");
+    for (const line of entry.plan.lines) {
+      const priced = pricedByText(line);
+      console.log(
+        `  WRITE ${line.writeKey}  ${line.action}  ${line.description}${priced ? ` [${priced}]` : ""}`,
+      );
+      for (const warning of line.warnings) console.log(`        warning: ${warning}`);
+    }
+    for (const skipped of entry.plan.skipped)
+      console.log(`  skip  ${skipped.invoiceNumber}: ${skipped.reason}`);
+  }
+}
+
+function printSummary(summary: Summary) {
   console.log(
     `Run ${summary.runId}: ${summary.status} — ${summary.written} written, ${summary.unchanged} already present, ` +
       `${summary.warnings} warnings, ${summary.errors} errors, ${summary.psaRequests} PSA requests`,

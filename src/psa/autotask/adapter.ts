@@ -108,12 +108,16 @@ export class AutotaskAdapter implements PsaAdapter {
       : { ok: false as const, reason: validity.reason };
   }
 
-  async matchProduct(line: PlannedLine): Promise<ProductMatch> {
+  async matchProduct(
+    line: Pick<PlannedLine, "productId" | "skuId">,
+    spellings?: (productId: string, skuId: string) => string[],
+  ): Promise<ProductMatch> {
     const matches = await matchBySkuSpellings(
       line.productId,
       line.skuId,
       (sku) => this.productsBySku(sku),
       (p) => p.isActive !== false,
+      spellings,
     );
     const [product] = matches;
     if (product && matches.length === 1)

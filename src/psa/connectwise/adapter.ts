@@ -111,7 +111,10 @@ export class ConnectWiseAdapter implements PsaAdapter {
       : { ok: false as const, reason: validity.reason };
   }
 
-  async matchProduct(line: PlannedLine): Promise<ProductMatch> {
+  async matchProduct(
+    line: Pick<PlannedLine, "productId" | "skuId">,
+    spellings?: (productId: string, skuId: string) => string[],
+  ): Promise<ProductMatch> {
     const { catalogMatch, fallbackCatalogItem } = this.settings;
     const lookup = async (sku: string) => [
       ...(catalogMatch !== "vendor-sku" ? await this.catalogBy("identifier", sku) : []),
@@ -122,6 +125,7 @@ export class ConnectWiseAdapter implements PsaAdapter {
       line.skuId,
       lookup,
       (item) => item.inactiveFlag !== true,
+      spellings,
     );
     const [item] = matches;
     if (item && matches.length === 1)

@@ -4,7 +4,16 @@ import { auth } from "./0003_auth.ts";
 import { jobs } from "./0004_jobs.ts";
 import { products } from "./0005_products.ts";
 import { pricing } from "./0007_pricing.ts";
+import { monthlyStart } from "./0008_monthly_start.ts";
 import type { CspsyncMigration } from "./types.ts";
 
 /** Every migration, oldest first. Names sort in this order; never rename or reorder a shipped one. */
-export const migrations: readonly CspsyncMigration[] = [foundation, sync, auth, jobs, products, pricing];
+export const migrations: readonly CspsyncMigration[] = [
+  foundation,
+  sync,
+  auth,
+  jobs,
+  products,
+  pricing,
+  monthlyStart,
+];

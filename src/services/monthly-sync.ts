@@ -1,0 +1,142 @@
+import { monthlyTimelines, type MonthlyTimelines } from "../core/monthly-plan.ts";
+import type { PriceRule } from "../core/pricing.ts";
+import { priceRulesFor } from "./pricing.ts";
+import { listChargeEvents } from "../store/billing-repository.ts";
+import type { Store } from "../store/db.ts";
+import type { PsaAgreement } from "../psa/port.ts";
+import type { Mapping, MappingService } from "./mappings.ts";
+import {
+  SyncBookkeeping,
+  type MotionItem,
+  type PlannedEntry,
+  type RunTotals,
+  type SyncScope,
+  type SyncTrigger,
+  type WritableLine,
+} from "./sync-bookkeeping.ts";
+
+export { RunAlreadyActiveError, type SyncScope, type SyncTrigger } from "./sync-bookkeeping.ts";
+
+/**
+ * The Seat-based Monthly sync (prism-connect-behaviour.md §3.9): plan, then apply, on the bookkeeping the
+ * annual and Azure syncs share. The plan compares the seat timelines of the billing data with what the mapped
+ * agreement/contract holds now, so each write is only what is missing; each is keyed (recorded in the ledger
+ * before the request), and a write whose outcome is unknown is looked up in the PSA before it is sent again.
+ */
+
+/** One write of the monthly motion; each vendor's lines add what they need to be sent. */
+export type MonthlyLine = WritableLine & { subscriptionId: string; description: string; action: string };
+
+export type MonthlyPlan<L extends MonthlyLine> = {
+  lines: L[];
+  invoices: string[];
+  skipped: MonthlyTimelines["skipped"];
+};
+
+type Prepared = { ok: true };
+
+/** What the monthly sync needs from a PSA; each vendor implements it next to its adapter. */
+export interface MonthlyPsaTarget<L extends MonthlyLine, P extends Prepared = Prepared> {
+  readonly vendor: "connectwise" | "autotask";
+  readonly writeConcurrency: number;
+  checkMonthlyTarget(
+    companyId: string,
+    agreementId: string,
+  ): Promise<{ ok: true; agreement: PsaAgreement } | { ok: false; reason: string }>;
+  /** Reads what cspsync wrote to the agreement/contract and plans the writes that make it equal the data. */
+  planMonthly(mapping: Mapping, agreementId: string | null, timelines: MonthlyTimelines): Promise<L[]>;
+  /** What a write needs first (its PSA product), or why it cannot be written. */
+  prepareMonthly(line: L): Promise<P | { ok: false; reason: string }>;
+  /** The write's PSA record if it is already in place (looked up before any retry). */
+  findMonthly(agreementId: string, line: L): Promise<{ recordId: string } | null>;
+  writeMonthly(agreementId: string, line: L, prepared: P): Promise<{ recordId: string }>;
+  requestCount(): number;
+}
+
+export type PlannedMonthlyMapping<L extends MonthlyLine> = PlannedEntry<MonthlyPlan<L>, L>;
+export type MonthlyItemResult<L extends MonthlyLine> = MotionItem<L>;
+export type MonthlyRunSummary<L extends MonthlyLine> = RunTotals & { items: MonthlyItemResult<L>[] };
+
+const MOTION = "seat-monthly";
+
+export type MonthlySyncDeps<L extends MonthlyLine, P extends Prepared> = {
+  store: Store;
+  organizationId: string;
+  mappings: MappingService;
+  target: MonthlyPsaTarget<L, P>;
+  connectionId: string;
+  now?: () => Date;
+};
+
+export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
+  private readonly deps: MonthlySyncDeps<L, P>;
+  private readonly books: SyncBookkeeping;
+
+  constructor(deps: MonthlySyncDeps<L, P>) {
+    this.deps = deps;
+    this.books = new SyncBookkeeping({ ...deps, motion: MOTION });
+  }
+
+  /** What a sync would write now, mapping by mapping, without changing anything anywhere. */
+  async plan(scope: SyncScope = {}): Promise<PlannedMonthlyMapping<L>[]> {
+    const { target, store, organizationId, connectionId } = this.deps;
+    const rules = await priceRulesFor(store, organizationId, connectionId);
+    return this.books.planMappings(
+      scope,
+      this.deps.mappings,
+      (mapping) => this.pending(mapping, rules),
+      (companyId, agreementId) => target.checkMonthlyTarget(companyId, agreementId),
+    );
+  }
+
+  /** Plans and applies under a database-enforced lock: one active run per connection, whatever the motion. */
+  run(trigger: SyncTrigger, scope: SyncScope = {}): Promise<MonthlyRunSummary<L>> {
+    return this.books.runPlanned(
+      trigger,
+      scope,
+      this.deps.target,
+      () => this.plan(scope),
+      (runId, mapping, line) => this.apply(runId, mapping, line),
+    );
+  }
+
+  private async pending(mapping: Mapping, priceRules: readonly PriceRule[]): Promise<MonthlyPlan<L>> {
+    const { target } = this.deps;
+    const events = await listChargeEvents(this.deps.store, this.deps.organizationId, {
+      customerTenantId: mapping.customerTenantId,
+      motion: MOTION,
+    });
+    const timelines = monthlyTimelines(
+      {
+        connectionId: this.deps.connectionId,
+        customerTenantId: mapping.customerTenantId,
+        startPoint: mapping.startPoint,
+        startInvoice: mapping.startInvoice,
+        pricing: mapping.pricing,
+        priceRules,
+      },
+      events,
+    );
+    // The PSA's records are only read from a target that can take the lines; otherwise the whole timeline is
+    // planned, and reported as blocked by the target's problem.
+    const usable =
+      mapping.psaCompanyId && mapping.agreementId
+        ? (await target.checkMonthlyTarget(mapping.psaCompanyId, mapping.agreementId)).ok
+        : false;
+    const lines = await target.planMonthly(mapping, usable ? mapping.agreementId : null, timelines);
+    return { lines, invoices: timelines.invoices, skipped: timelines.skipped };
+  }
+
+  private apply(runId: string, mapping: Mapping, line: L): Promise<MonthlyItemResult<L>> {
+    const { target } = this.deps;
+    return this.books.applyWrite(runId, {
+      line,
+      targetId: mapping.agreementId!,
+      label: line.description,
+      noun: "change",
+      prepare: () => target.prepareMonthly(line),
+      find: (agreementId) => target.findMonthly(agreementId, line),
+      send: (agreementId, prepared) => target.writeMonthly(agreementId, line, prepared),
+    });
+  }
+}

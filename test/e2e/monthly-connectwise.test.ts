@@ -1,0 +1,161 @@
+import { afterEach, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { DIALECTS } from "../support/stores.ts";
+import {
+  AFTER_JULY,
+  AFTER_JUNE,
+  MONTHLY_PRODUCTS,
+  MONTHLY_SUBS,
+  PRICE_WARNINGS,
+  type ExpectedSegment,
+} from "../support/monthly-data.ts";
+import { monthlyConnectWise, type MonthlyConnectWise } from "../support/monthly-setup.ts";
+
+/** The agreement's additions as ConnectWise bills them, in a stable order. */
+async function additions(s: MonthlyConnectWise) {
+  const rows = await s.client.listAdditions(s.agreementId);
+  return rows
+    .map((a) => ({
+      product: a.product?.id,
+      quantity: a.quantity,
+      cost: a.unitCost,
+      price: a.unitPrice,
+      from: a.effectiveDate?.slice(0, 10),
+      to: a.cancelledDate?.slice(0, 10) ?? null,
+      billCustomer: a.billCustomer,
+    }))
+    .sort((a, b) => (a.product ?? 0) - (b.product ?? 0) || a.from!.localeCompare(b.from!));
+}
+
+function expected(s: MonthlyConnectWise, segments: ExpectedSegment[]) {
+  return segments
+    .map((e) => ({
+      product: s.catalog[e.sub],
+      quantity: e.quantity,
+      cost: e.cost,
+      price: e.price,
+      from: e.from,
+      to: e.to,
+      billCustomer: "Billable",
+    }))
+    .sort((a, b) => a.product - b.product || a.from.localeCompare(b.from));
+}
+
+function writesSent(s: MonthlyConnectWise) {
+  return s.emulator.server.requestLog().filter((r) => r.method !== "GET");
+}
+
+for (const dialect of DIALECTS) {
+  describe(`Seat-based Monthly sync into ConnectWise (${dialect}; prism-connect-behaviour.md §3.9)`, () => {
+    let s: MonthlyConnectWise;
+    afterEach(async () => s?.cleanup());
+
+    it("bills two months of seat changes, new, lapsed and cancelled subscriptions; re-runs write nothing", async () => {
+      s = await monthlyConnectWise(dialect);
+      const june = await (await s.sync()).run("manual");
+      assert.deepEqual(
+        [june.status, june.written, june.errors],
+        ["success", 5, 0],
+        JSON.stringify(june.items),
+      );
+      assert.deepEqual(await additions(s), expected(s, AFTER_JUNE));
+
+      s.emulator.server.clearRequestLog();
+      const again = await (await s.sync()).run("manual");
+      assert.deepEqual([again.status, again.items.length], ["no-change", 0]);
+      assert.deepEqual(writesSent(s), [], "a re-run sent no write");
+
+      await s.importJuly();
+      const july = await (await s.sync()).run("manual");
+      assert.equal(july.errors, 0, JSON.stringify(july.items.filter((i) => i.outcome === "error")));
+      assert.deepEqual(await additions(s), expected(s, AFTER_JULY));
+      // New segments: standard from Jul 3, premium from Jul 16, teams; ends set on standard, premium,
+      // exchange (not renewed) and visio (cancelled).
+      assert.equal(july.written, 7);
+      const warned = july.items.filter((i) => i.outcome === "warning");
+      assert.deepEqual(
+        warned.map((i) => [i.subscriptionId, i.message]),
+        [[MONTHLY_SUBS.premium, PRICE_WARNINGS.join("; ")]],
+      );
+
+      s.emulator.server.clearRequestLog();
+      const rerun = await (await s.sync()).run("manual");
+      assert.deepEqual([rerun.status, rerun.items.length], ["no-change", 0]);
+      assert.deepEqual(writesSent(s), []);
+      const ongoing = (await s.client.listAdditions(s.agreementId)).filter((a) => !a.cancelledDate);
+      assert.deepEqual(
+        ongoing.map((a) => [a.product?.id, a.quantity]).sort(),
+        [
+          [s.catalog.standard, "12"],
+          [s.catalog.premium, "7"],
+          [s.catalog.teams, "4"],
+        ].sort(),
+        "one ongoing addition per running subscription, at its current seats",
+      );
+    });
+
+    it("a quantity edited in ConnectWise is set back to the billed one, with a warning naming both", async () => {
+      s = await monthlyConnectWise(dialect);
+      await (await s.sync()).run("manual");
+      const rows = await s.client.listAdditions(s.agreementId);
+      const edited = rows.find((a) => a.product?.id === s.catalog.standard && !a.cancelledDate)!;
+      await s.client.updateAddition(s.agreementId, edited.id, { quantity: "20" });
+
+      const run = await (await s.sync()).run("manual");
+      assert.deepEqual([run.status, run.written, run.warnings], ["warning", 1, 1]);
+      assert.equal(run.items[0]!.subscriptionId, MONTHLY_SUBS.standard);
+      assert.equal(
+        run.items[0]!.message,
+        `${MONTHLY_PRODUCTS.standard.SkuName} (subscription ${MONTHLY_SUBS.standard}) had quantity 20 in ConnectWise; set back to the billed 15`,
+      );
+      assert.deepEqual(await additions(s), expected(s, AFTER_JUNE));
+
+      // A second edit of the same addition is corrected again.
+      await s.client.updateAddition(s.agreementId, edited.id, { quantity: "20" });
+      await s.importJuly();
+      const july = await (await s.sync()).run("manual");
+      assert.equal(july.errors, 0);
+      assert.deepEqual(await additions(s), expected(s, AFTER_JULY));
+      assert.ok(july.items.some((i) => i.message?.includes("had quantity 20 in ConnectWise")));
+    });
+
+    it("a dry run plans the writes without sending any", async () => {
+      s = await monthlyConnectWise(dialect);
+      s.emulator.server.clearRequestLog();
+      const [planned] = await (await s.sync()).plan();
+      assert.equal(planned!.problem, null);
+      assert.deepEqual(
+        planned!.plan.lines.map((l) => [l.action, l.description]),
+        [
+          ["create-addition", `${MONTHLY_PRODUCTS.standard.SkuName}, 10 seats from 2024-06-01`],
+          ["create-addition", `${MONTHLY_PRODUCTS.standard.SkuName}, 15 seats from 2024-06-11`],
+          ["create-addition", `${MONTHLY_PRODUCTS.premium.SkuName}, 5 seats from 2024-06-01`],
+          ["create-addition", `${MONTHLY_PRODUCTS.exchange.SkuName}, 3 seats from 2024-06-01`],
+          ["create-addition", `${MONTHLY_PRODUCTS.visio.SkuName}, 2 seats from 2024-06-20`],
+        ],
+      );
+      assert.deepEqual(writesSent(s), []);
+      assert.deepEqual(await additions(s), []);
+    });
+
+    it("lost responses (a create and an update) are looked up by key: nothing is written twice", async () => {
+      s = await monthlyConnectWise(dialect);
+      s.emulator.server.addFaults([{ kind: "lose-response", method: "POST", path: "/additions", nth: [1] }]);
+      const june = await (await s.sync()).run("manual");
+      assert.deepEqual([june.written, june.errors], [5, 0]);
+      assert.deepEqual(await additions(s), expected(s, AFTER_JUNE));
+
+      await s.importJuly();
+      s.emulator.server.addFaults([{ kind: "lose-response", method: "PATCH", path: "/additions", nth: [1] }]);
+      const july = await (await s.sync()).run("manual");
+      assert.equal(july.errors, 0);
+      assert.ok(
+        s.emulator.server.faults().every((f) => f.fired > 0),
+        "both responses were lost",
+      );
+      assert.deepEqual(await additions(s), expected(s, AFTER_JULY));
+      const rerun = await (await s.sync()).run("manual");
+      assert.deepEqual([rerun.status, rerun.items.length], ["no-change", 0]);
+    });
+  });
+}
