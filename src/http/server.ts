@@ -25,6 +25,7 @@ import { registerConnectionRoutes } from "./routes/connections.ts";
 import { registerCustomerRoutes } from "./routes/customers.ts";
 import { registerDataRoutes } from "./routes/data.ts";
 import { registerImportRoutes, removeStaleUploads } from "./routes/imports.ts";
+import { registerProductRoutes } from "./routes/products.ts";
 import { installSecurityHeaders } from "./security-headers.ts";
 import { DEFAULT_WEB_ROOT, installWebApp } from "./web-app.ts";
 
@@ -154,6 +155,7 @@ export async function buildServer(app: App, options: BuildServerOptions = {}): P
   registerCustomerRoutes(api, ctx);
   registerDataRoutes(api, ctx);
   registerImportRoutes(api, ctx);
+  registerProductRoutes(api, ctx);
   api.get(
     "/api/openapi.json",
     {

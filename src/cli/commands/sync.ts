@@ -11,6 +11,7 @@ import {
   type SyncScope,
 } from "../../services/annual-sync.ts";
 import type { AzureRunSummary, PlannedAzureMapping } from "../../services/azure-sync.ts";
+import { isSyncable, syncFor } from "../../services/motion-sync.ts";
 import { parseMotion } from "./listings.ts";
 import { resolveConnection, withApp } from "./connections.ts";
 import { printJson, renderTable, UsageError } from "../output.ts";
@@ -103,7 +104,7 @@ export async function syncCommand(argv: string[]): Promise<number> {
     },
   });
   const motion = parseMotion(values.motion) ?? "seat-annual";
-  if (motion !== "seat-annual" && motion !== "azure")
+  if (!isSyncable(motion) || motion === "seat-monthly")
     throw new UsageError(
       `sync of ${MOTION_LABELS[motion]} is not available yet; use --motion seat-annual or --motion azure`,
     );
@@ -125,12 +126,12 @@ export async function syncCommand(argv: string[]): Promise<number> {
       const sync =
         motion === "azure"
           ? motionSync(
-              await app.azureSync(connection.id),
+              await syncFor(app, motion, connection.id),
               printAzurePlan,
               // Without its PSA product no month can be written, so a dry run reports that as a failure.
               (p) => Boolean(p.problem) || p.product?.ok === false,
             )
-          : motionSync(await app.annualSync(connection.id), printPlan, (p) => Boolean(p.problem));
+          : motionSync(await syncFor(app, motion, connection.id), printPlan, (p) => Boolean(p.problem));
       if (connections.length > 1 && !values.json) console.log(`== ${connection.name}`);
       if (values["dry-run"]) {
         const plan = await sync.plan(scope, !values.json);

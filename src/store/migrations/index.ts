@@ -3,7 +3,8 @@ import { sync } from "./0002_sync.ts";
 import { auth } from "./0003_auth.ts";
 import { jobs } from "./0004_jobs.ts";
 import { products } from "./0005_products.ts";
+import { productRuns } from "./0009_product_runs.ts";
 import type { CspsyncMigration } from "./types.ts";
 
 /** Every migration, oldest first. Names sort in this order; never rename or reorder a shipped one. */
-export const migrations: readonly CspsyncMigration[] = [foundation, sync, auth, jobs, products];
+export const migrations: readonly CspsyncMigration[] = [foundation, sync, auth, jobs, products, productRuns];
