@@ -12,6 +12,8 @@ import {
   type PsaAgreement,
   type PsaCompany,
   type RunSummary,
+  type SyncResults,
+  SYNCABLE_MOTIONS,
 } from "../api.ts";
 import {
   describedBy,
@@ -234,11 +236,12 @@ function AgreementPicker({
   );
 }
 
-function SyncResult({ result }: { result: RunSummary }) {
+export function SyncResult({ result }: { result: RunSummary }) {
+  const titleId = `sync-result-${result.runId}`;
   return (
-    <section className="sync-result" aria-labelledby="sync-result-title" role="status">
-      <h3 id="sync-result-title">
-        Sync finished: <RunStatusBadge status={result.status} />
+    <section className="sync-result" aria-labelledby={titleId} role="status" data-motion={result.motion}>
+      <h3 id={titleId}>
+        {MOTION_LABELS[result.motion]} sync finished: <RunStatusBadge status={result.status} />
       </h3>
       <ul className="counts">
         <li>
@@ -308,7 +311,9 @@ export function MappingForm({
   const [problems, setProblems] = useState<Record<string, string>>({});
   const [result, setResult] = useState<RunSummary | null>(null);
   const annual = mapping.motion === "seat-annual";
-  const canSyncNow = annual && connection.seatAnnualEnabled;
+  const syncable = SYNCABLE_MOTIONS.includes(mapping.motion);
+  // Saving enables an Azure Plan entry, which is all its sync needs; annual also needs the connection's switch.
+  const canSyncNow = syncable && (!annual || connection.seatAnnualEnabled);
   const base = `/api/connections/${connection.id}`;
 
   const validate = (): MappingInput | null => {
@@ -343,12 +348,12 @@ export function MappingForm({
       return null;
     }
     onSaved(null);
-    const summary = await api.post<RunSummary>(`${base}/sync`, {
+    const results = await api.post<SyncResults>(`${base}/sync`, {
       customerTenantId: customer.tenantId,
-      motion: "seat-annual",
+      motion: mapping.motion,
     });
     onSaved(null);
-    return summary;
+    return results.runs[0] ?? null;
   });
 
   const submit = async (event: FormEvent, andSync: boolean) => {
@@ -457,9 +462,9 @@ export function MappingForm({
               <Link to={`/psa/${connection.id}/settings`}>PSA settings</Link>.
             </p>
           )}
-          {!annual && (
+          {!syncable && (
             <p className="hint grow">
-              cspsync writes Seat-based Annual charges; this entry is saved for later.
+              Syncing {MOTION_LABELS[mapping.motion]} is not available yet; this entry is saved for later.
             </p>
           )}
           <button type="button" className="button secondary" onClick={onClose}>
