@@ -385,7 +385,7 @@ export function ProductsPage({ id }: { id: string }) {
             {c.vendor === "connectwise" ? "ConnectWise catalog items" : "Autotask PC_<SKU> services"} on{" "}
             {VENDOR_LABELS[c.vendor]}. Nothing is ever deleted.
           </p>
-          <SettingsForm key={c.updatedAt} connection={c} onSaved={connection.reload} />
+          <SettingsForm connection={c} onSaved={connection.reload} />
           <div className="form-actions">
             {!on && <p className="hint grow">Choose a product sync mode and save to preview or sync.</p>}
             <button
