@@ -21,6 +21,8 @@ export type App = {
   organizationId: string;
   connections: ConnectionService;
   mappings: MappingService;
+  /** The PSA host allow-list and transport settings every PSA client of this process is built with. */
+  psaOptions: AdapterOptions;
   adapterFor(connectionId: string): Promise<PsaAdapter>;
   annualSync(connectionId: string, options?: SyncOptions): Promise<AnnualSync>;
   azureSync(connectionId: string, options?: SyncOptions): Promise<AzureSync>;
@@ -57,6 +59,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     organizationId,
     connections,
     mappings,
+    psaOptions: adapterOptions,
     adapterFor,
     async annualSync(connectionId, options = {}) {
       return new AnnualSync({

@@ -22,6 +22,8 @@ import {
 } from "../services/auth.ts";
 import { ConnectionInputError } from "../services/connections.ts";
 import { MappingError } from "../services/mappings.ts";
+import { ProductRunActiveError } from "../services/product-runs.ts";
+import { ProductSyncSetupError } from "../services/product-sync.ts";
 
 /** Every error response has this one shape (api-contract.md, "Errors"). */
 export const ERROR_CODES = [
@@ -120,6 +122,12 @@ export function toApiError(error: unknown, request?: FastifyRequest): ApiError {
       "retry-after": String(error.retryAfterSeconds),
     });
   if (error instanceof RunAlreadyActiveError) return new ApiError(409, "conflict", error.message);
+  if (error instanceof ProductRunActiveError) return new ApiError(409, "conflict", error.message);
+  if (error instanceof ProductSyncSetupError) {
+    // Its message starts with the setting at fault ("productSyncMode: …", "settings.productType: …").
+    const field = /^([\w.]+):/.exec(error.message)?.[1];
+    return new ApiError(422, "validation", error.message, field);
+  }
   if (error instanceof HostNotAllowedError) return new ApiError(422, "validation", error.message);
   if (error instanceof PsaError) return new ApiError(502, "psa_error", psaMessage(error));
   const status = (error as FastifyError | undefined)?.statusCode;

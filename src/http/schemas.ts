@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { START_POINTS } from "../core/monthly-plan.ts";
 import { BILLING_MOTIONS } from "../core/billing.ts";
 import { PRICING_STRATEGIES } from "../core/pricing.ts";
 import { ROLES } from "../services/auth.ts";
@@ -142,6 +143,14 @@ export const mappingSchema = z
     syncDate: date.nullable(),
     pricing: pricingSchema,
     enabled: z.boolean(),
+    startPoint: z.enum(START_POINTS).meta({
+      description:
+        "Seat-based Monthly: sync from the invoice that was the most recent when the entry was enabled, or from the next one",
+    }),
+    startInvoice: z
+      .string()
+      .nullable()
+      .meta({ description: "Seat-based Monthly: that invoice, fixed when the entry is enabled" }),
     updatedAt: instant.nullable(),
   })
   .meta({ id: "Mapping" });
@@ -162,6 +171,14 @@ export const mappingEntrySchema = z
     syncDate: date.nullable(),
     pricing: pricingSchema,
     enabled: z.boolean(),
+    startPoint: z.enum(START_POINTS).meta({
+      description:
+        "Seat-based Monthly: sync from the invoice that was the most recent when the entry was enabled, or from the next one",
+    }),
+    startInvoice: z
+      .string()
+      .nullable()
+      .meta({ description: "Seat-based Monthly: that invoice, fixed when the entry is enabled" }),
     ...lastSyncSchema.shape,
   })
   .meta({ id: "MappingEntry" });
@@ -244,8 +261,68 @@ export const plannedLineSchema = z
   })
   .meta({ id: "PlannedLine" });
 
+export const azureMonthLineSchema = z
+  .object({
+    writeKey: z.string(),
+    eventKey: z.string(),
+    month: z.string().meta({ description: "YYYY-MM" }),
+    customerTenantId: z.string(),
+    description: z.string(),
+    quantity: decimal,
+    unitCost: decimal,
+    unitPrice: decimal.nullable(),
+    currency: z.string(),
+    periodStart: date,
+    periodEnd: date,
+    eventKeys: z.array(z.string()),
+    subscriptionIds: z.array(z.string()),
+    isCredit: z.boolean(),
+    warnings: z.array(z.string()),
+  })
+  .meta({ id: "AzureMonthLine" });
+
+const pricedBySchema = z.object({ ruleId: z.string(), ruleName: z.string(), description: z.string() });
+
+export const monthlySegmentSchema = z
+  .object({
+    key: z.string(),
+    subscriptionId: z.string(),
+    productId: z.string(),
+    skuId: z.string(),
+    productName: z.string(),
+    start: date,
+    end: date.nullable().meta({ description: "Last day billed; null while the subscription runs on." }),
+    quantity: decimal,
+    unitCost: decimal,
+    unitPrice: decimal.nullable(),
+    pricedBy: pricedBySchema.nullable(),
+    currency: z.string(),
+    invoiceNumber: z.string(),
+  })
+  .meta({ id: "MonthlySegment" });
+
+/** A Seat-based Monthly write: a ConnectWise addition created or updated, or an Autotask unit adjustment. */
+export const monthlyLineSchema = z
+  .object({
+    writeKey: z.string(),
+    eventKey: z.string(),
+    customerTenantId: z.string(),
+    subscriptionId: z.string(),
+    description: z.string(),
+    action: z
+      .string()
+      .meta({ description: "create-addition, update-addition (ConnectWise) or adjust-units (Autotask)" }),
+    warnings: z.array(z.string()).readonly(),
+    segment: monthlySegmentSchema.nullable().optional(),
+    effectiveDate: date.optional(),
+    unitChange: z.number().optional(),
+    unitsAfter: z.number().optional(),
+  })
+  .meta({ id: "MonthlyLine" });
+
 export const runSummarySchema = z
   .object({
+    motion: motionSchema,
     runId: z.string(),
     status: runSchema.shape.status,
     written: z.number(),
@@ -262,7 +339,7 @@ export const runSummarySchema = z
         writeKey: z.string().nullable(),
         psaRecordId: z.string().nullable(),
         message: z.string().nullable(),
-        line: plannedLineSchema.optional(),
+        line: z.union([plannedLineSchema, azureMonthLineSchema, monthlyLineSchema]).optional(),
       }),
     ),
   })
@@ -292,6 +369,116 @@ export const plannedMappingSchema = z
       }),
   })
   .meta({ id: "PlannedMapping" });
+
+const productMatchSchema = z.union([
+  z.object({ ok: z.literal(true), productRef: z.string(), label: z.string() }),
+  z.object({ ok: z.literal(false), reason: z.string() }),
+]);
+
+export const plannedAzureMappingSchema = z
+  .object({
+    mapping: mappingSchema,
+    customerName: z.string(),
+    problem: z.string().nullable(),
+    plan: z.object({
+      lines: z.array(azureMonthLineSchema),
+      skipped: z.array(z.object({ month: z.string(), reason: z.string() })),
+    }),
+    product: productMatchSchema
+      .optional()
+      .meta({ description: "Dry runs: the PSA product the months would be billed as, or why none matches." }),
+  })
+  .meta({ id: "PlannedAzureMapping" });
+
+export const plannedMonthlyMappingSchema = z
+  .object({
+    mapping: mappingSchema,
+    customerName: z.string(),
+    problem: z.string().nullable(),
+    plan: z.object({
+      lines: z.array(monthlyLineSchema),
+      invoices: z.array(z.string()),
+      skipped: z.array(z.object({ invoiceNumber: z.string(), reason: z.string() })),
+    }),
+  })
+  .meta({ id: "PlannedMonthlyMapping" });
+
+/** One motion's dry run. */
+export const motionPlanSchema = z
+  .union([
+    z.object({ motion: z.literal("seat-annual"), mappings: z.array(plannedMappingSchema) }),
+    z.object({ motion: z.literal("azure"), mappings: z.array(plannedAzureMappingSchema) }),
+    z.object({ motion: z.literal("seat-monthly"), mappings: z.array(plannedMonthlyMappingSchema) }),
+  ])
+  .meta({ id: "MotionPlan" });
+
+const productStatusSchema = z.enum(["written", "unchanged", "conflict", "failed"]);
+const productActionSchema = z.enum(["create", "link", "update", "skip", "conflict"]);
+
+export const productPreviewItemSchema = z
+  .object({
+    key: z
+      .string()
+      .meta({ description: "ProductId:SkuId with its term prefix, e.g. P1Y:A:CFQ7TTC0LF8Q:0001" }),
+    name: z.string(),
+    variant: z.string(),
+    action: productActionSchema,
+    recordId: z.string().nullable(),
+    recordLabel: z.string().nullable(),
+    price: decimal.nullable(),
+    cost: decimal.nullable(),
+    changes: z.object({ price: decimal.optional(), cost: decimal.optional() }),
+    reason: z.string(),
+    notes: z.array(z.string()),
+  })
+  .meta({ id: "ProductPreviewItem" });
+
+export const productPreviewSchema = z
+  .object({
+    connectionId: z.string(),
+    vendor: vendorSchema,
+    mode: z.enum(["all", "in-use"]),
+    counts: z.object({
+      create: z.number(),
+      link: z.number(),
+      update: z.number(),
+      skip: z.number(),
+      conflict: z.number(),
+    }),
+    items: z.array(productPreviewItemSchema),
+  })
+  .meta({ id: "ProductPreview" });
+
+export const productRunSchema = z
+  .object({
+    id: z.string(),
+    connectionId: z.string(),
+    trigger: z.string(),
+    mode: z.string(),
+    status: z.enum(RUN_STATUSES),
+    startedAt: instant,
+    finishedAt: instant.nullable(),
+    written: z.number(),
+    unchanged: z.number(),
+    conflicts: z.number(),
+    failed: z.number(),
+    psaRequests: z.number(),
+    message: z.string().nullable(),
+  })
+  .meta({ id: "ProductRun" });
+
+export const productRunItemSchema = z
+  .object({
+    sequence: z.number(),
+    key: z.string(),
+    name: z.string(),
+    action: productActionSchema,
+    status: productStatusSchema,
+    recordId: z.string().nullable(),
+    message: z.string(),
+    notes: z.array(z.string()),
+  })
+  .meta({ id: "ProductRunItem" });
 
 export const invoiceSchema = z
   .object({

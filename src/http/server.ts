@@ -26,6 +26,7 @@ import { registerCustomerRoutes } from "./routes/customers.ts";
 import { registerDataRoutes } from "./routes/data.ts";
 import { registerImportRoutes, removeStaleUploads } from "./routes/imports.ts";
 import { registerPricingRoutes } from "./routes/pricing.ts";
+import { registerProductRoutes } from "./routes/products.ts";
 import { installSecurityHeaders } from "./security-headers.ts";
 import { DEFAULT_WEB_ROOT, installWebApp } from "./web-app.ts";
 
@@ -156,6 +157,7 @@ export async function buildServer(app: App, options: BuildServerOptions = {}): P
   registerDataRoutes(api, ctx);
   registerImportRoutes(api, ctx);
   registerPricingRoutes(api, ctx);
+  registerProductRoutes(api, ctx);
   api.get(
     "/api/openapi.json",
     {

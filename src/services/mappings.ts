@@ -143,8 +143,8 @@ export class MappingService {
   }
 
   /**
-   * Saves one entry. A Seat-based Annual entry is checked against the PSA first: an agreement that cannot
-   * take annual charges is refused with the reason and how to set it up, and nothing is saved.
+   * Saves one entry. The agreement/contract is checked against the PSA first: one that cannot take the
+   * entry's motion is refused with the reason and how to set it up, and nothing is saved.
    */
   async save(
     connectionId: string,
@@ -189,6 +189,9 @@ export class MappingService {
             `agreement ${value.agreementId} does not belong to company ${company.name}`,
             "agreementId",
           );
+        // Monthly seats and Azure need a recurring agreement / Recurring Service contract.
+        const validity = agreement.validFor[motion];
+        if (!validity.ok) throw new MappingError(validity.reason, "agreementId");
         agreementName = agreement.name;
       }
     }

@@ -1,4 +1,5 @@
 import type { App } from "../app.ts";
+import type { BillingMotion } from "../core/billing.ts";
 import {
   createJobQueue,
   DAILY_CHECK_JOB,
@@ -9,15 +10,26 @@ import {
 import { AppSettingsService } from "./app-settings.ts";
 import { RunAlreadyActiveError, type SyncTrigger } from "./annual-sync.ts";
 import type { ImportSummary } from "./import-recon.ts";
+import { enabledMotions, syncFor } from "./motion-sync.ts";
+import { ProductRunActiveError, runProductSync } from "./product-runs.ts";
 
 /**
- * Background syncing: a "sync-connection" job runs the Seat-based Annual sync of one connection (serialised
- * per connection by the queue, and by the database's one-active-run rule), and the daily check — installed at
- * the configured time and time zone — queues one for every connection that has the sync turned on. New
- * billing data can queue the same check right after an import.
+ * Background syncing: a "sync-connection" job runs the billing sync of one connection — one motion, or every
+ * motion switched on for it (serialised per connection by the queue, and by the database's one-active-run
+ * rule) — and the daily check, installed at the configured time and time zone, queues one for every
+ * connection with a motion on, plus a product catalog sync where its mode is not off. New billing data can
+ * queue the same billing check right after an import.
  */
 export const SYNC_CONNECTION_JOB = "sync-connection";
-export type SyncJobData = { connectionId: string; trigger: SyncTrigger; customerTenantId?: string };
+export const SYNC_PRODUCTS_JOB = "sync-products";
+export type SyncJobData = {
+  connectionId: string;
+  trigger: SyncTrigger;
+  customerTenantId?: string;
+  /** One motion only; without it every motion switched on for the connection. */
+  motion?: BillingMotion;
+};
+export type ProductJobData = { connectionId: string; trigger: SyncTrigger };
 
 export function openJobQueue(app: App, options: JobQueueOptions = {}): JobQueue {
   return createJobQueue(app.store, app.config.databaseUrl, options);
@@ -33,26 +45,67 @@ export function enqueueSync(queue: JobQueue, data: SyncJobData): Promise<string 
   });
 }
 
-/** Queues a check for every connection with Seat-based Annual sync on; returns how many were queued. */
+/** Queues a check for every connection with at least one motion on; returns how many were queued. */
 export async function enqueueChecks(app: App, queue: JobQueue, trigger: SyncTrigger): Promise<number> {
   let queued = 0;
   for (const connection of await app.connections.list()) {
-    if (!connection.seatAnnualEnabled) continue;
+    if ((await enabledMotions(app, connection)).length === 0) continue;
     if ((await enqueueSync(queue, { connectionId: connection.id, trigger })) !== null) queued += 1;
   }
   return queued;
 }
 
-/** After an import that brought new annual charges, the daily check need not wait for its hour. */
+/** Queues a product catalog sync for every connection whose product sync mode is not off. */
+export async function enqueueProductSyncs(app: App, queue: JobQueue, trigger: SyncTrigger): Promise<number> {
+  let queued = 0;
+  for (const connection of await app.connections.list()) {
+    const mode = connection.settings.productSyncMode;
+    if (mode !== "all" && mode !== "in-use") continue;
+    const data: ProductJobData = { connectionId: connection.id, trigger };
+    const sent = await queue.send(SYNC_PRODUCTS_JOB, data, {
+      serialKey: `products:${connection.id}`,
+      retryLimit: 3,
+      retryDelaySeconds: 60,
+      retryBackoff: true,
+    });
+    if (sent !== null) queued += 1;
+  }
+  return queued;
+}
+
+// Motions whose new lines are worth syncing right after an import rather than at the daily hour.
+const SYNC_AFTER_IMPORT: readonly BillingMotion[] = ["seat-annual", "azure"];
+
+/** After an import that brought new annual or Azure charges, the daily check need not wait for its hour. */
 export async function enqueueChecksAfterImport(
   app: App,
   queue: JobQueue,
   summaries: readonly ImportSummary[],
 ): Promise<number> {
-  const newAnnual = summaries.some(
-    (s) => s.status === "imported" && s.newLines > 0 && s.linesByMotion["seat-annual"] > 0,
+  const fresh = summaries.some(
+    (s) => s.status === "imported" && s.newLines > 0 && SYNC_AFTER_IMPORT.some((m) => s.linesByMotion[m] > 0),
   );
-  return newAnnual ? enqueueChecks(app, queue, "import") : 0;
+  return fresh ? enqueueChecks(app, queue, "import") : 0;
+}
+
+/** Runs the job's motions one after the other; a busy connection makes the whole job come back later. */
+async function runSyncJob(app: App, data: SyncJobData): Promise<void> {
+  const connection = await app.connections.view(data.connectionId).catch(() => null);
+  if (!connection) return; // removed since it was queued
+  const on = await enabledMotions(app, connection);
+  // A motion switched off since the job was queued is not synced.
+  const motions = data.motion ? on.filter((m) => m === data.motion) : on;
+  const scope = data.customerTenantId ? { customerTenantId: data.customerTenantId } : {};
+  let busy: RunAlreadyActiveError | null = null;
+  for (const motion of motions) {
+    try {
+      await (await syncFor(app, motion, data.connectionId)).run(data.trigger, scope);
+    } catch (error) {
+      if (!(error instanceof RunAlreadyActiveError)) throw error;
+      busy = error;
+    }
+  }
+  if (busy) throw new Error(`${busy.message}; will try again`);
 }
 
 export type SyncWorker = {
@@ -66,23 +119,23 @@ export async function startSyncWorker(
   options: { queue?: JobQueue; concurrency?: number } = {},
 ): Promise<SyncWorker> {
   const queue = options.queue ?? openJobQueue(app);
-  await queue.work<SyncJobData>(
-    SYNC_CONNECTION_JOB,
-    async (job) => {
-      const connection = await app.connections.view(job.data.connectionId).catch(() => null);
-      if (!connection?.seatAnnualEnabled) return; // removed or switched off since it was queued
-      const scope = job.data.customerTenantId ? { customerTenantId: job.data.customerTenantId } : {};
-      try {
-        await (await app.annualSync(job.data.connectionId)).run(job.data.trigger, scope);
-      } catch (error) {
-        if (error instanceof RunAlreadyActiveError) throw new Error(`${error.message}; will try again`);
-        throw error;
-      }
-    },
-    { concurrency: options.concurrency ?? 2 },
-  );
+  await queue.work<SyncJobData>(SYNC_CONNECTION_JOB, (job) => runSyncJob(app, job.data), {
+    concurrency: options.concurrency ?? 2,
+  });
+  await queue.work<ProductJobData>(SYNC_PRODUCTS_JOB, async (job) => {
+    const connection = await app.connections.view(job.data.connectionId).catch(() => null);
+    const mode = connection?.settings.productSyncMode;
+    if (mode !== "all" && mode !== "in-use") return; // removed or switched off since it was queued
+    try {
+      await runProductSync(app, job.data.connectionId, job.data.trigger);
+    } catch (error) {
+      if (error instanceof ProductRunActiveError) throw new Error(`${error.message}; will try again`);
+      throw error;
+    }
+  });
   await queue.work(DAILY_CHECK_JOB, async () => {
     await enqueueChecks(app, queue, "schedule");
+    await enqueueProductSyncs(app, queue, "schedule");
   });
   await queue.start();
   const settings = new AppSettingsService(app.store, app.organizationId);

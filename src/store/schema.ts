@@ -307,11 +307,47 @@ export interface PriceHoldsTable {
   approved_at: string | null;
 }
 
+export type ProductRunStatus = "running" | "no-change" | "success" | "warning" | "error" | "abandoned";
+
+/** Product catalog sync history (migration 0009): one row per run. */
+export interface ProductSyncRunsTable {
+  id: string;
+  organization_id: string;
+  connection_id: string;
+  trigger: string;
+  mode: string;
+  status: ProductRunStatus;
+  started_at: string;
+  finished_at: string | null;
+  written: number;
+  unchanged: number;
+  conflicts: number;
+  failed: number;
+  psa_requests: number;
+  message: string | null;
+}
+
+/** One product's result in a product sync run. */
+export interface ProductSyncItemsTable {
+  run_id: string;
+  sequence: number;
+  product_key: string;
+  name: string;
+  action: string;
+  status: string;
+  psa_record_id: string | null;
+  message: string;
+  /** JSON array of strings. */
+  notes: string;
+}
+
 export interface Database {
   price_rules: PriceRulesTable;
   pricing_settings: PricingSettingsTable;
   price_holds: PriceHoldsTable;
   synced_products: SyncedProductsTable;
+  product_sync_runs: ProductSyncRunsTable;
+  product_sync_items: ProductSyncItemsTable;
   connections: ConnectionsTable;
   mappings: MappingsTable;
   sync_runs: SyncRunsTable;

@@ -75,14 +75,24 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     connectWise = await startConnectWiseEmulator({ seed: "demo" });
     autotask = await startAutotaskEmulator({ seed: "demo" });
     // The annual sample has two products no catalog item matches; the fallback item catches them.
-    await new ConnectWiseClient({
+    const cw = new ConnectWiseClient({
       siteUrl: connectWise.url,
       ...connectWise.credentials,
       clientId: CW_CLIENT_ID,
-    }).createCatalogItem({
+    });
+    await cw.createCatalogItem({
       identifier: "CSP-LICENSE",
       description: "Microsoft CSP licence",
       customerDescription: "Microsoft CSP licence",
+      subcategory: { id: 2 },
+      type: { id: 2 },
+      productClass: "NonInventory",
+    });
+    // Azure Plan months are billed as this catalog item.
+    await cw.createCatalogItem({
+      identifier: "AZURE-PLAN",
+      description: "Azure plan",
+      customerDescription: "Microsoft Azure plan usage",
       subcategory: { id: 2 },
       type: { id: 2 },
       productClass: "NonInventory",
@@ -349,6 +359,94 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     assert.match(await card.innerText(), /8\s+written/);
     assert.match(await page.locator(".stats").innerText(), /2\s+Customers[\s\S]*1\s+Invoices/);
     await screenshot("14-dashboard");
+    noConsoleErrors();
+  });
+
+  it("maps Contoso's Azure Plan entry to the recurring agreement and syncs that entry from its row", async () => {
+    await nav().getByRole("link", { name: "Microsoft CSP — ConnectWise" }).click();
+    await heading("ConnectWise — Microsoft CSP").waitFor();
+    await page.getByLabel("Search customers by name").fill("contoso");
+    const customer = page.getByRole("region", { name: "Contoso Dental, LLC" });
+    await customer.getByRole("button", { name: "Edit Azure Plan for Contoso Dental, LLC" }).click();
+    const dialog = page.getByRole("dialog", { name: "Azure Plan — Contoso Dental, LLC" });
+    await dialog.getByLabel("Search company by name").fill("Contoso");
+    await dialog.getByRole("radio", { name: "Contoso Dental Group" }).check();
+    const annual = dialog.getByRole("radio", {
+      name: "Microsoft CSP Annual - Contoso Dental Group",
+      exact: true,
+    });
+    await annual.waitFor();
+    assert.equal(await annual.isDisabled(), true, "a One-Time agreement cannot take Azure Plan months");
+    assert.match(
+      await dialog.locator('label[data-agreement="Microsoft CSP Annual - Contoso Dental Group"]').innerText(),
+      /Not available for Azure Plan: .*monthly charges need a recurring agreement/,
+    );
+    await dialog.getByRole("radio", { name: "Microsoft CSP - Contoso Dental Group", exact: true }).check();
+    await dialog.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByText("Saved Azure Plan for Contoso Dental, LLC.").waitFor();
+    const azureRow = customer.locator('tr[data-motion="azure"]');
+    assert.match(
+      await azureRow.innerText(),
+      /Contoso Dental Group[\s\S]*Microsoft CSP - Contoso Dental Group/,
+    );
+
+    await customer
+      .getByRole("button", { name: "Sync Azure Plan for Contoso Dental, LLC", exact: true })
+      .click();
+    const result = page.locator('section.sync-result[data-motion="azure"]');
+    await result.getByText("Azure Plan sync finished:").waitFor({ timeout: 30_000 });
+    assert.match(await result.innerText(), /Success[\s\S]*1\s+written/);
+    assert.match(await result.innerText(), /Azure plan usage June 2024/);
+    await azureRow.getByText("Synced", { exact: true }).waitFor();
+    await screenshot("13a-connectwise-azure-synced");
+    const months = connectWise
+      .data()
+      .tables.additions.filter((a) => a.description === "Azure plan usage June 2024");
+    assert.equal(months.length, 1, "one addition for the month");
+    assert.deepEqual([String(months[0]!.unitCost), String(months[0]!.quantity)], ["64.24", "1"]);
+
+    await nav().getByRole("link", { name: "Sync history" }).click();
+    const latest = page.getByRole("table").locator("tbody tr").first();
+    await latest.getByText("Azure Plan", { exact: true }).waitFor();
+    assert.match(await latest.innerText(), /ConnectWise[\s\S]*Sync now[\s\S]*Success/);
+    noConsoleErrors();
+  });
+
+  it("previews the product catalog sync, syncs it and shows it in the product sync history", async () => {
+    await nav().getByRole("link", { name: "Products — ConnectWise" }).click();
+    await heading("ConnectWise — Products").waitFor();
+    await page.getByText("No product sync has run yet.").waitFor();
+    assert.equal(
+      await page.getByRole("button", { name: "Preview" }).isDisabled(),
+      true,
+      "off until a mode is saved",
+    );
+    await page.getByLabel("Product sync mode").selectOption("all");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await page.getByText("Product settings saved.").waitFor();
+    await page.getByRole("button", { name: "Preview" }).click();
+    const preview = page.getByRole("region", { name: /Preview/ });
+    await preview.getByText(/Nothing has been written/).waitFor();
+    assert.equal(await preview.locator("tbody tr").count(), 12);
+    assert.match(await preview.locator('tr[data-product="CFQ7TTC0LFLX:0002"]').innerText(), /Create/);
+    assert.match(
+      await preview.locator('tr[data-product="CFQ7TTC0LDPB:0001"]').innerText(),
+      /Link[\s\S]*M365-STD/,
+    );
+    const before = connectWise.data().tables.catalogItems.length;
+    await screenshot("13b-products-preview");
+
+    await page.getByRole("button", { name: "Sync products" }).click();
+    const run = page.getByRole("status").filter({ hasText: "Product sync of" });
+    await run.getByText("Success", { exact: true }).waitFor({ timeout: 30_000 });
+    assert.match(await run.innerText(), /10 written · 2 unchanged · 0 conflicts · 0 failed/);
+    assert.equal(connectWise.data().tables.catalogItems.length, before + 6, "six catalog items created");
+    assert.ok(connectWise.data().tables.catalogItems.some((i) => i.identifier === "P1Y:A:CFQ7TTC0LFLZ:0002"));
+    const history = page.getByRole("region", { name: "Product sync history" }).locator("tbody tr");
+    await history.first().getByText("Success", { exact: true }).waitFor();
+    assert.equal(await history.count(), 1);
+    assert.match(await history.first().innerText(), /manual[\s\S]*all[\s\S]*10[\s\S]*2[\s\S]*0[\s\S]*0/);
+    await screenshot("13c-products-synced");
     noConsoleErrors();
   });
 

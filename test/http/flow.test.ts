@@ -258,26 +258,47 @@ for (const dialect of DIALECTS) {
 
     it("Sync now: refused while annual sync is off; dry run plans without writing; then writes", async () => {
       const url = `/api/connections/${connectionId}/sync`;
-      const off = await admin.post(url, {});
+      const off = await admin.post(url, { motion: "seat-annual" });
       assert.equal(off.status, 422);
       assert.equal(errorOf(off.body).field, "seatAnnualEnabled");
+      const nothing = await admin.post(url, {});
+      assert.deepEqual([nothing.status, errorOf(nothing.body).field], [422, "motion"]);
+      assert.match(errorOf(nothing.body).message, /nothing to sync/);
       await admin.patch(`/api/connections/${connectionId}`, { seatAnnualEnabled: true });
       const azure = await admin.post(url, { motion: "azure" });
       assert.deepEqual([azure.status, errorOf(azure.body).field], [422, "motion"]);
+      assert.match(errorOf(azure.body).message, /no enabled Azure Plan entry/);
+      const monthly = await admin.post(url, { motion: "seat-monthly" });
+      assert.deepEqual(
+        [monthly.status, errorOf(monthly.body).code, errorOf(monthly.body).field],
+        [422, "validation", "motion"],
+      );
+      assert.match(errorOf(monthly.body).message, /no enabled Seat-based Monthly entry/);
 
       const dry = await admin.post(url, { dryRun: true, customerTenantId: CONTOSO.id });
       assert.equal(dry.status, 200, dry.text);
       const plan = dry.body as {
         dryRun: boolean;
-        mappings: { problem: string | null; plan: { lines: unknown[] } }[];
+        plans: { motion: string; mappings: { problem: string | null; plan: { lines: unknown[] } }[] }[];
       };
       assert.equal(plan.dryRun, true);
-      assert.deepEqual([plan.mappings[0]?.problem, plan.mappings[0]?.plan.lines.length], [null, 8]);
+      assert.deepEqual(
+        plan.plans.map((p) => p.motion),
+        ["seat-annual"],
+      );
+      const [annual] = plan.plans;
+      assert.deepEqual([annual?.mappings[0]?.problem, annual?.mappings[0]?.plan.lines.length], [null, 8]);
       assert.equal(posts(), 0, "a dry run writes nothing");
 
       const run = await admin.post(url, {});
       assert.equal(run.status, 200, run.text);
-      const summary = run.body as RunSummary;
+      const runs = (run.body as { runs: (RunSummary & { motion: string })[] }).runs;
+      assert.deepEqual(
+        runs.map((r) => r.motion),
+        ["seat-annual"],
+        "only the motion switched on runs",
+      );
+      const summary = runs[0]!;
       assert.deepEqual([summary.status, summary.written, summary.errors], ["error", 6, 2]);
       assert.equal(posts(), 6);
 
@@ -323,7 +344,9 @@ for (const dialect of DIALECTS) {
         settings: { fallbackCatalogItem: "CSP-LICENSE" },
       });
       assert.equal(patched.status, 200);
-      const run = (await admin.post(`/api/connections/${connectionId}/sync`, {})).body as RunSummary;
+      const reply = await admin.post(`/api/connections/${connectionId}/sync`, {});
+      const [run] = (reply.body as { runs: RunSummary[] }).runs;
+      assert.ok(run, reply.text);
       assert.deepEqual([run.status, run.written, run.errors], ["success", 2, 0]);
       const additions = await client.listAdditions(Number(annualAgreementId), { orderBy: "id asc" });
       assert.equal(additions.length, 8);

@@ -13,6 +13,7 @@ import { AppSettingsService } from "../../src/services/app-settings.ts";
 import type { App } from "../../src/app.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { mappedConnectWise } from "../support/connectwise-setup.ts";
+import { azureConnectWise } from "../support/azure-setup.ts";
 import { baseRow, writeCsv } from "../support/recon-builder.ts";
 import os from "node:os";
 import fs from "node:fs";
@@ -89,6 +90,36 @@ for (const dialect of DIALECTS) {
       assert.equal(await enqueueChecksAfterImport(app, worker.queue, [withAnnual]), 1);
       const [run] = await waitForRuns(app, 1);
       assert.deepEqual([run!.trigger, run!.status, Number(run!.written)], ["import", "success", 9]);
+    });
+
+    it("the daily check runs every motion switched on (annual and Azure Plan) and the product sync when its mode is not off", async () => {
+      const setup = await azureConnectWise(dialect);
+      cleanup = setup.cleanup;
+      const { app } = setup;
+      await app.connections.update(setup.connectionId, { settings: { productSyncMode: "all" } });
+      worker = await startSyncWorker(app);
+      await worker.queue.send(DAILY_CHECK_JOB, {});
+      const runs = await waitForRuns(app, 2);
+      assert.deepEqual(
+        runs.map((r) => [JSON.parse(r.scope).motion, r.trigger, r.status, Number(r.written)]).sort(),
+        [
+          ["azure", "schedule", "success", 1],
+          ["seat-annual", "schedule", "success", 8],
+        ],
+      );
+      let products: { trigger: string; status: string; written: number }[] = [];
+      for (let i = 0; i < 600 && products.length === 0; i++) {
+        products = await app.store.db
+          .selectFrom("product_sync_runs")
+          .select(["trigger", "status", "written"])
+          .where("status", "!=", "running")
+          .execute();
+        if (products.length === 0) await sleep(50);
+      }
+      assert.deepEqual(
+        products.map((p) => [p.trigger, p.status, Number(p.written)]),
+        [["schedule", "success", 10]],
+      );
     });
   });
 }

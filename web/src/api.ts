@@ -63,6 +63,7 @@ export type RunItemView = {
 };
 
 export type RunSummary = {
+  motion: Motion;
   runId: string;
   status: RunStatus;
   written: number;
@@ -74,6 +75,59 @@ export type RunSummary = {
     line?: PlannedLineDetails;
   })[];
 };
+
+/** What Sync now answers: one run per motion it covered. */
+export type SyncResults = { runs: RunSummary[] };
+/** The motions cspsync can sync now; Seat-based Monthly entries can be saved but not synced yet. */
+export const SYNCABLE_MOTIONS: readonly Motion[] = ["seat-monthly", "azure", "seat-annual"];
+
+export type ProductAction = "create" | "link" | "update" | "skip" | "conflict";
+export type ProductPreviewItem = {
+  key: string;
+  name: string;
+  variant: string;
+  action: ProductAction;
+  recordId: string | null;
+  recordLabel: string | null;
+  price: string | null;
+  cost: string | null;
+  changes: { price?: string; cost?: string };
+  reason: string;
+  notes: string[];
+};
+export type ProductPreview = {
+  connectionId: string;
+  vendor: Vendor;
+  mode: "all" | "in-use";
+  counts: Record<ProductAction, number>;
+  items: ProductPreviewItem[];
+};
+export type ProductRun = {
+  id: string;
+  connectionId: string;
+  trigger: string;
+  mode: string;
+  status: RunStatus;
+  startedAt: string;
+  finishedAt: string | null;
+  written: number;
+  unchanged: number;
+  conflicts: number;
+  failed: number;
+  psaRequests: number;
+  message: string | null;
+};
+export type ProductRunItem = {
+  sequence: number;
+  key: string;
+  name: string;
+  action: ProductAction;
+  status: "written" | "unchanged" | "conflict" | "failed";
+  recordId: string | null;
+  message: string;
+  notes: string[];
+};
+export type ProductRunDetail = { run: ProductRun; items: ProductRunItem[] };
 
 export type ConnectionView = {
   id: string;
@@ -144,6 +198,9 @@ export type CustomerMapping = {
   syncDate: string | null;
   pricing: Pricing;
   enabled: boolean;
+  /** Seat-based Monthly: sync from the most recent invoice when enabled, or from the next one. */
+  startPoint: StartPoint;
+  startInvoice: string | null;
   lastSyncAt: string | null;
   lastStatus: "written" | "warning" | "error" | null;
   lastMessage: string | null;
@@ -164,7 +221,10 @@ export type MappingInput = {
   pricing: PricingName;
   markupPercent?: string;
   enabled: boolean;
+  startPoint?: StartPoint;
 };
+
+export type StartPoint = "most-recent" | "next";
 
 export type ImportSummary = {
   importId: string;

@@ -1,12 +1,7 @@
 import { parseArgs } from "node:util";
 import type { ProductPlanItem } from "../../core/product-plan.ts";
-import { parseAllowedHosts } from "../../security/hosts.ts";
-import {
-  createCatalogTarget,
-  productSettingsFrom,
-  ProductSync,
-  type ProductItemResult,
-} from "../../services/product-sync.ts";
+import { previewProducts, productSyncOf, runProductSync } from "../../services/product-runs.ts";
+import type { ProductItemResult } from "../../services/product-sync.ts";
 import { resolveConnection, withApp } from "./connections.ts";
 import { printJson, renderTable, UsageError } from "../output.ts";
 
@@ -41,38 +36,31 @@ export async function productsCommand(argv: string[]): Promise<number> {
   if (action !== "preview" && action !== "sync") throw new UsageError("say preview or sync");
   if (values.mode !== undefined && values.mode !== "all" && values.mode !== "in-use")
     throw new UsageError("--mode is all or in-use");
+  const overrides = {
+    productSyncMode: values.mode,
+    productSubcategory: values.subcategory,
+    productType: values.type,
+    productCategoryId: values.category,
+    productTaxable: values.taxable,
+    serviceBillingCodeId: values["billing-code"],
+    serviceVendorCompanyId: values["vendor-company"],
+  };
   return withApp(values.db, async (app) => {
     const connection = await resolveConnection(app, connectionName);
-    const stored = JSON.parse((await app.connections.row(connection.id)).settings) as Record<string, unknown>;
-    const settings = await productSettingsFrom(connection.vendor, stored, {
-      productSyncMode: values.mode,
-      productSubcategory: values.subcategory,
-      productType: values.type,
-      productCategoryId: values.category,
-      productTaxable: values.taxable,
-      serviceBillingCodeId: values["billing-code"],
-      serviceVendorCompanyId: values["vendor-company"],
-    });
-    if (settings.mode === "off") {
+    const { mode } = await productSyncOf(app, connection.id, overrides);
+    if (mode === "off") {
       throw new UsageError(`product sync is off for ${connection.name}; pass --mode all or --mode in-use`);
     }
-    const target = await createCatalogTarget(await app.connections.details(connection.id), settings, {
-      allowedHosts: parseAllowedHosts(process.env.CSPSYNC_PSA_ALLOWED_HOSTS),
-    });
-    const sync = new ProductSync({
-      store: app.store,
-      organizationId: app.organizationId,
-      connectionId: connection.id,
-      target,
-    });
     if (action === "preview") {
-      const preview = await sync.preview(settings.mode);
+      const preview = await previewProducts(app, connection.id, overrides);
       if (values.json) printJson({ preview });
       else printPlan(connection.name, preview.plan.items);
       return preview.plan.counts.conflict > 0 ? 1 : 0;
     }
-    const result = await sync.sync(settings.mode);
-    if (values.json) printJson({ result });
+    // Recorded in the product sync history like the web app's and the scheduler's runs.
+    const { run, result } = await runProductSync(app, connection.id, "cli", overrides);
+    if (!result) throw new Error(`product sync failed: ${run.message ?? "unknown error"}`);
+    if (values.json) printJson({ result, runId: run.id });
     else printResult(connection.name, result.items);
     return result.counts.conflict + result.counts.failed > 0 ? 1 : 0;
   });

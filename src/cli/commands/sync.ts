@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { MOTION_LABELS } from "../../core/billing.ts";
+import { MOTION_LABELS, type BillingMotion } from "../../core/billing.ts";
 import { describePricing } from "../../core/pricing.ts";
 import { findCustomer } from "../../store/billing-repository.ts";
 import { getRun, listRuns } from "../../store/runs-repository.ts";
@@ -15,6 +15,7 @@ import { previewHolds } from "../../services/price-holds.ts";
 import type { PricedBy } from "../../core/pricing.ts";
 import type { MonthlyLine, MonthlyRunSummary, PlannedMonthlyMapping } from "../../services/monthly-sync.ts";
 import { START_POINTS, type StartPoint } from "../../core/monthly-plan.ts";
+import { syncFor } from "../../services/motion-sync.ts";
 import { parseMotion } from "./listings.ts";
 import { resolveConnection, withApp } from "./connections.ts";
 import { printJson, renderTable, UsageError } from "../output.ts";
@@ -133,21 +134,7 @@ export async function syncCommand(argv: string[]): Promise<number> {
     let exitCode = 0;
     const results: unknown[] = [];
     for (const connection of connections) {
-      const monthly = motion === "seat-monthly" ? await app.monthlySync(connection.id) : null;
-      const sync = monthly
-        ? motionSync(
-            { plan: (scope) => monthly.plan(scope), run: (trigger, scope) => monthly.run(trigger, scope) },
-            printMonthlyPlan,
-            (p) => Boolean(p.problem),
-          )
-        : motion === "azure"
-          ? motionSync(
-              await app.azureSync(connection.id),
-              printAzurePlan,
-              // Without its PSA product no month can be written, so a dry run reports that as a failure.
-              (p) => Boolean(p.problem) || p.product?.ok === false,
-            )
-          : motionSync(await app.annualSync(connection.id), printPlan, (p) => Boolean(p.problem));
+      const sync = await motionSyncFor(app, motion, connection.id);
       if (connections.length > 1 && !values.json) console.log(`== ${connection.name}`);
       if (values["dry-run"]) {
         const plan = await sync.plan(scope, !values.json);
@@ -242,6 +229,29 @@ type MotionSync = {
   plan(scope: SyncScope, print: boolean): Promise<{ mappings: unknown[]; failed: boolean }>;
   run(scope: SyncScope, print: boolean): Promise<{ errors: number }>;
 };
+
+/** The motion's sync service on a connection, with the dry-run printer and failure test that suit its plan. */
+async function motionSyncFor(app: App, motion: BillingMotion, connectionId: string): Promise<MotionSync> {
+  switch (motion) {
+    case "seat-monthly": {
+      const monthly = await syncFor(app, motion, connectionId);
+      return motionSync(
+        { plan: (scope) => monthly.plan(scope), run: (trigger, scope) => monthly.run(trigger, scope) },
+        printMonthlyPlan,
+        (p) => Boolean(p.problem),
+      );
+    }
+    case "azure":
+      return motionSync(
+        await syncFor(app, motion, connectionId),
+        printAzurePlan,
+        // Without its PSA product no month can be written, so a dry run reports that as a failure.
+        (p) => Boolean(p.problem) || p.product?.ok === false,
+      );
+    case "seat-annual":
+      return motionSync(await syncFor(app, motion, connectionId), printPlan, (p) => Boolean(p.problem));
+  }
+}
 
 function motionSync<E>(
   sync: {

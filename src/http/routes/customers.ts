@@ -1,17 +1,20 @@
 import { z } from "zod";
-import { BILLING_MOTIONS, MOTION_LABELS, type BillingMotion } from "../../core/billing.ts";
+import { BILLING_MOTIONS, type BillingMotion } from "../../core/billing.ts";
 import { DEFAULT_PRICING } from "../../core/pricing.ts";
 import type { App } from "../../app.ts";
 import { listCustomers } from "../../store/billing-repository.ts";
+import type { ConnectionView } from "../../services/connections.ts";
 import { mappingInputSchema, type Mapping } from "../../services/mappings.ts";
+import { enabledMotions, motionOffReason, syncFor } from "../../services/motion-sync.ts";
+import type { SyncScope } from "../../services/sync-bookkeeping.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { ApiError, ERROR_RESPONSES, notFound } from "../errors.ts";
 import {
   customerSchema,
   lastSyncSchema,
   mappingSchema,
+  motionPlanSchema,
   motionSchema,
-  plannedMappingSchema,
   runSummarySchema,
 } from "../schemas.ts";
 import { adapterFor } from "./connections.ts";
@@ -87,6 +90,8 @@ function entryOf(mapping: Mapping | undefined, motion: BillingMotion, last: Last
     // An unmapped motion reads like MappingService.forCustomer's empty entry: default pricing, disabled.
     pricing: mapping?.pricing ?? DEFAULT_PRICING,
     enabled: mapping?.enabled ?? false,
+    startPoint: mapping?.startPoint ?? "most-recent",
+    startInvoice: mapping?.startInvoice ?? null,
     ...(last ?? NEVER_SYNCED),
   };
 }
@@ -151,7 +156,8 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
       config: { access: "admin" },
       schema: {
         tags: ["customers"],
-        summary: "Save one mapping entry (admin); a Seat-based Annual target is checked in the PSA first",
+        summary:
+          "Save one mapping entry (admin); the agreement/contract is checked in the PSA for the motion first",
         params: z.object({ id: z.string().min(1), tenantId: z.string().min(1), motion: motionSchema }),
         body: mappingInputSchema,
         response: {
@@ -178,7 +184,9 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
       config: { access: "admin" },
       schema: {
         tags: ["sync"],
-        summary: "Sync Seat-based Annual charges now (admin), or show what would be written (dryRun)",
+        summary:
+          "Sync now (admin): one motion, or every motion switched on for the connection (or for the customer); " +
+          "dryRun shows what would be written",
         params: z.object({ id: z.string().min(1) }),
         body: z
           .object({
@@ -189,10 +197,8 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
           .optional(),
         response: {
           200: z.union([
-            runSummarySchema,
-            z
-              .object({ dryRun: z.literal(true), mappings: z.array(plannedMappingSchema) })
-              .meta({ id: "SyncPlan" }),
+            z.object({ runs: z.array(runSummarySchema) }).meta({ id: "SyncResults" }),
+            z.object({ dryRun: z.literal(true), plans: z.array(motionPlanSchema) }).meta({ id: "SyncPlans" }),
           ]),
           ...ERROR_RESPONSES,
         },
@@ -201,21 +207,6 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
     async (request) => {
       const body = request.body ?? {};
       const connection = await app.connections.view(request.params.id);
-      const motion = body.motion ?? "seat-annual";
-      if (motion !== "seat-annual")
-        throw new ApiError(
-          422,
-          "validation",
-          `sync of ${MOTION_LABELS[motion]} is not available yet`,
-          "motion",
-        );
-      if (!connection.seatAnnualEnabled)
-        throw new ApiError(
-          422,
-          "validation",
-          `Seat-based Annual subscription sync is off for ${connection.name}; turn it on in the connection's settings first`,
-          "seatAnnualEnabled",
-        );
       if (body.customerTenantId && !(await customerExists(app, body.customerTenantId)))
         throw new ApiError(
           422,
@@ -223,12 +214,65 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
           `no customer with tenant id ${body.customerTenantId} in the billing data`,
           "customerTenantId",
         );
+      const motions = await motionsToSync(app, connection, body.motion, body.customerTenantId);
       await adapterFor(ctx, connection.id);
-      const sync = await app.annualSync(connection.id);
       const scope = body.customerTenantId ? { customerTenantId: body.customerTenantId } : {};
-      if (body.dryRun)
-        return { dryRun: true as const, mappings: await sync.plan(scope, { resolveProducts: true }) };
-      return sync.run("manual", scope);
+      if (body.dryRun) {
+        const plans = [];
+        for (const motion of motions) plans.push(await dryRun(app, connection.id, motion, scope));
+        return { dryRun: true as const, plans };
+      }
+      const runs = [];
+      for (const motion of motions) {
+        const summary = await (await syncFor(app, motion, connection.id)).run("manual", scope);
+        runs.push({ motion, ...summary });
+      }
+      return { runs };
     },
   );
+}
+
+/**
+ * The motions a Sync now covers. A motion asked for must be switched on; without one, every motion that is
+ * on — for a customer, those of its entries that are enabled. Nothing to sync is a validation error.
+ */
+async function motionsToSync(
+  app: App,
+  connection: ConnectionView,
+  motion: BillingMotion | undefined,
+  customerTenantId: string | undefined,
+): Promise<BillingMotion[]> {
+  if (motion) {
+    const off = await motionOffReason(app, connection, motion);
+    if (off) throw new ApiError(422, "validation", off.message, off.field);
+    return [motion];
+  }
+  let motions = await enabledMotions(app, connection);
+  if (customerTenantId) {
+    const entries = await app.mappings.forCustomer(connection.id, customerTenantId);
+    motions = motions.filter((m) => entries.some((e) => e.motion === m && e.enabled));
+  }
+  if (motions.length === 0)
+    throw new ApiError(
+      422,
+      "validation",
+      customerTenantId
+        ? "this customer has no enabled entry whose motion is switched on; map one, or turn Seat-based Annual subscription sync on"
+        : `nothing to sync on ${connection.name}: turn Seat-based Annual subscription sync on, or map a Seat-based Monthly or Azure Plan entry`,
+      "motion",
+    );
+  return motions;
+}
+
+async function dryRun(app: App, connectionId: string, motion: BillingMotion, scope: SyncScope) {
+  if (motion === "seat-monthly") {
+    const sync = await syncFor(app, "seat-monthly", connectionId);
+    return { motion, mappings: await sync.plan(scope) };
+  }
+  if (motion === "azure") {
+    const sync = await syncFor(app, "azure", connectionId);
+    return { motion, mappings: await sync.plan(scope, { resolveProducts: true }) };
+  }
+  const sync = await syncFor(app, "seat-annual", connectionId);
+  return { motion, mappings: await sync.plan(scope, { resolveProducts: true }) };
 }

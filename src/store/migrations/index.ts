@@ -5,6 +5,7 @@ import { jobs } from "./0004_jobs.ts";
 import { products } from "./0005_products.ts";
 import { pricing } from "./0007_pricing.ts";
 import { monthlyStart } from "./0008_monthly_start.ts";
+import { productRuns } from "./0009_product_runs.ts";
 import type { CspsyncMigration } from "./types.ts";
 
 /** Every migration, oldest first. Names sort in this order; never rename or reorder a shipped one. */
@@ -16,4 +17,5 @@ export const migrations: readonly CspsyncMigration[] = [
   products,
   pricing,
   monthlyStart,
+  productRuns,
 ];

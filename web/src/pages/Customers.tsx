@@ -1,18 +1,30 @@
 import { useState } from "react";
 import {
+  api,
   MOTION_LABELS,
   query,
+  SYNCABLE_MOTIONS,
   VENDOR_LABELS,
   type ConnectionView,
   type CustomerMapping,
   type CustomerView,
   type Pricing,
+  type SyncResults,
 } from "../api.ts";
 import { Badge, EmptyState, ErrorMessage, Loading, Notice, PageHeader } from "../components.tsx";
 import { formatDate, formatInstant } from "../format.ts";
-import { useDebounced, useDocumentTitle, useResource, useSession } from "../hooks.ts";
+import { useAction, useDebounced, useDocumentTitle, useResource, useSession } from "../hooks.ts";
 import { Link } from "../router.tsx";
-import { MappingForm } from "./MappingForm.tsx";
+import { MappingForm, SyncResult } from "./MappingForm.tsx";
+
+/** What one Sync now covers: the whole connection, one customer, or one customer's entry. */
+type SyncRequest = { customerTenantId?: string; motion?: CustomerMapping["motion"]; label: string };
+
+/** Whether Sync now can run this entry: mapped, enabled, a motion cspsync syncs, and its switch on. */
+function canSync(mapping: CustomerMapping, connection: ConnectionView | undefined): boolean {
+  if (!mapping.psaCompanyId || !mapping.enabled || !SYNCABLE_MOTIONS.includes(mapping.motion)) return false;
+  return mapping.motion !== "seat-annual" || connection?.seatAnnualEnabled === true;
+}
 
 export function pricingLabel(pricing: Pricing): string {
   switch (pricing.strategy) {
@@ -42,14 +54,21 @@ function MappingStatus({ mapping }: { mapping: CustomerMapping }) {
 
 function CustomerEntries({
   customer,
+  connection,
   canEdit,
+  busy,
   onEdit,
+  onSync,
 }: {
   customer: CustomerView;
+  connection: ConnectionView | undefined;
   canEdit: boolean;
+  busy: boolean;
   onEdit: (mapping: CustomerMapping) => void;
+  onSync: (request: SyncRequest) => void;
 }) {
   const headingId = `customer-${customer.tenantId}`;
+  const anySyncable = customer.mappings.some((m) => canSync(m, connection));
   return (
     <section className="customer" aria-labelledby={headingId}>
       <header className="customer-header">
@@ -57,6 +76,16 @@ function CustomerEntries({
         <p className="muted">
           {[customer.domain, customer.country].filter(Boolean).join(" · ") || customer.tenantId}
         </p>
+        {canEdit && anySyncable && (
+          <button
+            type="button"
+            className="button secondary small"
+            disabled={busy}
+            onClick={() => onSync({ customerTenantId: customer.tenantId, label: customer.name })}
+          >
+            Sync {customer.name}
+          </button>
+        )}
       </header>
       <table className="table responsive mappings">
         <caption className="visually-hidden">Billing motions of {customer.name}</caption>
@@ -96,7 +125,24 @@ function CustomerEntries({
                 )}
               </td>
               {canEdit && (
-                <td data-label="">
+                <td data-label="" className="actions">
+                  {canSync(m, connection) && (
+                    <button
+                      type="button"
+                      className="button secondary small"
+                      disabled={busy}
+                      aria-label={`Sync ${MOTION_LABELS[m.motion]} for ${customer.name}`}
+                      onClick={() =>
+                        onSync({
+                          customerTenantId: customer.tenantId,
+                          motion: m.motion,
+                          label: `${MOTION_LABELS[m.motion]} of ${customer.name}`,
+                        })
+                      }
+                    >
+                      Sync
+                    </button>
+                  )}
                   <button
                     type="button"
                     className="icon-button pencil"
@@ -126,16 +172,39 @@ export function CustomersPage({ id }: { id: string }) {
   );
   const [editing, setEditing] = useState<{ customer: CustomerView; mapping: CustomerMapping } | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [synced, setSynced] = useState<{ label: string; results: SyncResults } | null>(null);
   const c = connection.data?.connection;
+  const sync = useAction(async (request: SyncRequest) => {
+    setNotice(null);
+    setSynced(null);
+    const { label, ...body } = request;
+    const results = await api.post<SyncResults>(`/api/connections/${id}/sync`, body);
+    setSynced({ label, results });
+    customers.reload();
+  });
   useDocumentTitle(c ? `${c.name} · Microsoft CSP` : "Microsoft CSP");
   const list = customers.data?.customers;
 
   return (
     <>
-      <PageHeader title={c ? `${c.name} — Microsoft CSP` : "Microsoft CSP"} />
+      <PageHeader title={c ? `${c.name} — Microsoft CSP` : "Microsoft CSP"}>
+        {isAdmin && c && (
+          <button
+            type="button"
+            className="button primary"
+            disabled={sync.busy}
+            onClick={() => void sync.run({ label: `every customer of ${c.name}` })}
+          >
+            {sync.busy ? "Syncing…" : "Sync all customers"}
+          </button>
+        )}
+      </PageHeader>
       <nav className="tabs" aria-label="Microsoft CSP">
         <Link to={`/psa/${id}/csp`} className="tab active" aria-current="page">
           Customers
+        </Link>
+        <Link to={`/psa/${id}/products`} className="tab">
+          Products
         </Link>
         <Link to={`/runs?connectionId=${id}`} className="tab">
           Sync history
@@ -148,10 +217,20 @@ export function CustomersPage({ id }: { id: string }) {
       {c && !c.seatAnnualEnabled && (
         <Notice kind="warning">
           Seat-based Annual subscription sync is off for this {VENDOR_LABELS[c.vendor]} connection.{" "}
-          <Link to={`/psa/${id}/settings`}>Turn it on in PSA settings</Link> to sync annual charges.
+          <Link to={`/psa/${id}/settings`}>Turn it on in PSA settings</Link> to sync annual charges. Azure
+          Plan entries sync once mapped.
         </Notice>
       )}
       {notice && <Notice kind="success">{notice}</Notice>}
+      {sync.error && <ErrorMessage error={sync.error} />}
+      {synced && (
+        <section className="sync-results" aria-label={`Sync of ${synced.label}`}>
+          <p className="muted">Synced {synced.label}.</p>
+          {synced.results.runs.map((run) => (
+            <SyncResult key={run.runId} result={run} />
+          ))}
+        </section>
+      )}
       <form className="search" role="search" onSubmit={(e) => e.preventDefault()}>
         <label htmlFor="customer-search">Search customers by name</label>
         <input
@@ -188,11 +267,14 @@ export function CustomersPage({ id }: { id: string }) {
             <CustomerEntries
               key={customer.tenantId}
               customer={customer}
+              connection={c}
               canEdit={isAdmin}
+              busy={sync.busy}
               onEdit={(mapping) => {
                 setNotice(null);
                 setEditing({ customer, mapping });
               }}
+              onSync={(request) => void sync.run(request)}
             />
           ))}
         </div>

@@ -12,6 +12,9 @@ import {
   type PsaAgreement,
   type PsaCompany,
   type RunSummary,
+  type SyncResults,
+  SYNCABLE_MOTIONS,
+  type StartPoint,
 } from "../api.ts";
 import {
   describedBy,
@@ -234,11 +237,12 @@ function AgreementPicker({
   );
 }
 
-function SyncResult({ result }: { result: RunSummary }) {
+export function SyncResult({ result }: { result: RunSummary }) {
+  const titleId = `sync-result-${result.runId}`;
   return (
-    <section className="sync-result" aria-labelledby="sync-result-title" role="status">
-      <h3 id="sync-result-title">
-        Sync finished: <RunStatusBadge status={result.status} />
+    <section className="sync-result" aria-labelledby={titleId} role="status" data-motion={result.motion}>
+      <h3 id={titleId}>
+        {MOTION_LABELS[result.motion]} sync finished: <RunStatusBadge status={result.status} />
       </h3>
       <ul className="counts">
         <li>
@@ -305,10 +309,14 @@ export function MappingForm({
   const [pricing, setPricing] = useState<PricingName>(mapping.pricing.strategy);
   const [markup, setMarkup] = useState(mapping.pricing.markupPercent ?? "");
   const [enabled, setEnabled] = useState(mapping.psaCompanyId ? mapping.enabled : true);
+  const [startPoint, setStartPoint] = useState<StartPoint>(mapping.startPoint);
+  const monthly = mapping.motion === "seat-monthly";
   const [problems, setProblems] = useState<Record<string, string>>({});
   const [result, setResult] = useState<RunSummary | null>(null);
   const annual = mapping.motion === "seat-annual";
-  const canSyncNow = annual && connection.seatAnnualEnabled;
+  const syncable = SYNCABLE_MOTIONS.includes(mapping.motion);
+  // Saving enables an Azure Plan entry, which is all its sync needs; annual also needs the connection's switch.
+  const canSyncNow = syncable && (!annual || connection.seatAnnualEnabled);
   const base = `/api/connections/${connection.id}`;
 
   const validate = (): MappingInput | null => {
@@ -326,6 +334,7 @@ export function MappingForm({
       syncDate: syncDate || null,
       pricing,
       ...(pricing === "markup" ? { markupPercent: markup.trim() } : {}),
+      ...(monthly ? { startPoint } : {}),
       enabled,
     };
   };
@@ -343,12 +352,12 @@ export function MappingForm({
       return null;
     }
     onSaved(null);
-    const summary = await api.post<RunSummary>(`${base}/sync`, {
+    const results = await api.post<SyncResults>(`${base}/sync`, {
       customerTenantId: customer.tenantId,
-      motion: "seat-annual",
+      motion: mapping.motion,
     });
     onSaved(null);
-    return summary;
+    return results.runs[0] ?? null;
   });
 
   const submit = async (event: FormEvent, andSync: boolean) => {
@@ -386,26 +395,48 @@ export function MappingForm({
           error={fieldError("agreementId")}
         />
         <fieldset>
-          <legend>3. Sync date and pricing</legend>
+          <legend>3. {monthly ? "Start point" : "Sync date"} and pricing</legend>
           <div className="row">
-            <Field
-              id="sync-date"
-              label={
-                <>
-                  Sync charges from <span className="muted">(optional)</span>
-                </>
-              }
-              hint="Charges dated before this day are left alone. Empty: every charge in the data."
-              error={fieldError("syncDate")}
-            >
-              <input
+            {monthly ? (
+              <Field
+                id="start-point"
+                label="Start from"
+                hint={
+                  mapping.startInvoice
+                    ? `Fixed when the entry was enabled: invoice ${mapping.startInvoice}.`
+                    : "Fixed when the entry is enabled; earlier invoices are left alone."
+                }
+              >
+                <select
+                  id="start-point"
+                  value={startPoint}
+                  aria-describedby="start-point-hint"
+                  onChange={(e) => setStartPoint(e.target.value as StartPoint)}
+                >
+                  <option value="most-recent">The most recent invoice</option>
+                  <option value="next">The next invoice</option>
+                </select>
+              </Field>
+            ) : (
+              <Field
                 id="sync-date"
-                type="date"
-                value={syncDate}
-                aria-describedby={describedBy("sync-date", true, Boolean(fieldError("syncDate")))}
-                onChange={(e) => setSyncDate(e.target.value)}
-              />
-            </Field>
+                label={
+                  <>
+                    Sync charges from <span className="muted">(optional)</span>
+                  </>
+                }
+                hint="Charges dated before this day are left alone. Empty: every charge in the data."
+                error={fieldError("syncDate")}
+              >
+                <input
+                  id="sync-date"
+                  type="date"
+                  value={syncDate}
+                  aria-describedby={describedBy("sync-date", true, Boolean(fieldError("syncDate")))}
+                  onChange={(e) => setSyncDate(e.target.value)}
+                />
+              </Field>
+            )}
             <Field
               id="pricing"
               label="Pricing strategy"
@@ -457,9 +488,9 @@ export function MappingForm({
               <Link to={`/psa/${connection.id}/settings`}>PSA settings</Link>.
             </p>
           )}
-          {!annual && (
+          {!syncable && (
             <p className="hint grow">
-              cspsync writes Seat-based Annual charges; this entry is saved for later.
+              Syncing {MOTION_LABELS[mapping.motion]} is not available yet; this entry is saved for later.
             </p>
           )}
           <button type="button" className="button secondary" onClick={onClose}>

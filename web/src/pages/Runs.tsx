@@ -32,11 +32,13 @@ function triggerLabel(trigger: string): string {
   return TRIGGERS[trigger] ?? trigger;
 }
 
-function scopeLabel(scope: Record<string, unknown>): string {
+function motionLabel(scope: Record<string, unknown>): string {
   const motion = scope.motion as Motion | undefined;
-  const parts = [motion && MOTION_LABELS[motion] ? MOTION_LABELS[motion] : null];
-  if (typeof scope.customerTenantId === "string") parts.push("one customer");
-  return parts.filter(Boolean).join(", ") || "All";
+  return motion && MOTION_LABELS[motion] ? MOTION_LABELS[motion] : "—";
+}
+
+function scopeLabel(scope: Record<string, unknown>): string {
+  return typeof scope.customerTenantId === "string" ? "One customer" : "All customers";
 }
 
 function useConnectionName(): (id: string) => string {
@@ -76,8 +78,8 @@ export function RunsPage() {
       {list && list.length === 0 && (
         <EmptyState title="No sync has run yet.">
           <p>
-            Runs appear here after the daily sync, or after “Sync now” on a customer’s Seat-based Annual
-            entry.
+            Runs appear here after the daily sync, or after “Sync now” on a customer’s Azure Plan or
+            Seat-based Annual entry.
           </p>
         </EmptyState>
       )}
@@ -88,6 +90,7 @@ export function RunsPage() {
             <tr>
               <th scope="col">Started</th>
               <th scope="col">Connection</th>
+              <th scope="col">Billing motion</th>
               <th scope="col">Trigger</th>
               <th scope="col">Status</th>
               <th scope="col" className="num">
@@ -112,6 +115,7 @@ export function RunsPage() {
                   <Link to={`/runs/${run.id}`}>{formatInstant(run.startedAt)}</Link>
                 </th>
                 <td data-label="Connection">{nameOf(run.connectionId)}</td>
+                <td data-label="Billing motion">{motionLabel(run.scope)}</td>
                 <td data-label="Trigger">
                   {triggerLabel(run.trigger)}
                   <span className="block small muted">{scopeLabel(run.scope)}</span>
@@ -235,6 +239,8 @@ export function RunDetailPage({ id }: { id: string }) {
               </dd>
               <dt>Connection</dt>
               <dd>{nameOf(run.connectionId)}</dd>
+              <dt>Billing motion</dt>
+              <dd>{motionLabel(run.scope)}</dd>
               <dt>Trigger</dt>
               <dd>
                 {triggerLabel(run.trigger)} · {scopeLabel(run.scope)}

@@ -1,0 +1,73 @@
+import { BILLING_MOTIONS, MOTION_LABELS, type BillingMotion } from "../core/billing.ts";
+import type { App, SyncOptions } from "../app.ts";
+import type { AnnualSync } from "./annual-sync.ts";
+import type { AzureSync } from "./azure-sync.ts";
+import type { ConnectionView } from "./connections.ts";
+import type { MonthlyLine, MonthlySync } from "./monthly-sync.ts";
+
+/**
+ * The one place that knows which service syncs which billing motion, and when a motion counts as switched on
+ * for a connection. The HTTP "sync now", the background worker and the CLI all go through here, so a motion
+ * added later is added once.
+ */
+
+/** Each motion's sync service. */
+export type MotionSyncs = {
+  "seat-annual": AnnualSync;
+  azure: AzureSync;
+  "seat-monthly": MonthlySync<MonthlyLine>;
+};
+
+/** The order a "sync everything" runs the motions in. */
+export const SYNCABLE_MOTIONS: readonly BillingMotion[] = BILLING_MOTIONS;
+
+/** The sync service of one motion on one connection. */
+export async function syncFor<M extends BillingMotion>(
+  app: App,
+  motion: M,
+  connectionId: string,
+  options: SyncOptions = {},
+): Promise<MotionSyncs[M]> {
+  const services: { [K in BillingMotion]: () => Promise<MotionSyncs[K]> } = {
+    "seat-annual": () => app.annualSync(connectionId, options),
+    azure: () => app.azureSync(connectionId, options),
+    "seat-monthly": () => app.monthlySync(connectionId, options),
+  };
+  return services[motion]();
+}
+
+/**
+ * Why a motion may not be synced on a connection now, or null when it may. Seat-based Annual has its own
+ * switch in the PSA settings; the other motions are on for a connection once one of its entries is enabled.
+ */
+export async function motionOffReason(
+  app: App,
+  connection: Pick<ConnectionView, "id" | "name" | "seatAnnualEnabled">,
+  motion: BillingMotion,
+): Promise<{ field: string; message: string } | null> {
+  if (motion === "seat-annual") {
+    return connection.seatAnnualEnabled
+      ? null
+      : {
+          field: "seatAnnualEnabled",
+          message: `Seat-based Annual subscription sync is off for ${connection.name}; turn it on in the connection's settings first`,
+        };
+  }
+  return (await app.mappings.enabled(connection.id, motion)).length > 0
+    ? null
+    : {
+        field: "motion",
+        message: `${connection.name} has no enabled ${MOTION_LABELS[motion]} entry; map one on the Customers tab first`,
+      };
+}
+
+/** The motions a scheduled or "sync everything" run covers on a connection. */
+export async function enabledMotions(
+  app: App,
+  connection: Pick<ConnectionView, "id" | "name" | "seatAnnualEnabled">,
+): Promise<BillingMotion[]> {
+  const on: BillingMotion[] = [];
+  for (const motion of SYNCABLE_MOTIONS)
+    if ((await motionOffReason(app, connection, motion)) === null) on.push(motion);
+  return on;
+}

@@ -1,0 +1,422 @@
+import { useState, type FormEvent } from "react";
+import {
+  api,
+  VENDOR_LABELS,
+  type ConnectionView,
+  type ProductAction,
+  type ProductPreview,
+  type ProductRun,
+  type ProductRunDetail,
+} from "../api.ts";
+import {
+  Badge,
+  EmptyState,
+  ErrorMessage,
+  Field,
+  Loading,
+  Notice,
+  PageHeader,
+  RunStatusBadge,
+} from "../components.tsx";
+import { formatDuration, formatInstant, formatNumber } from "../format.ts";
+import { useAction, useDocumentTitle, useResource, useSession } from "../hooks.ts";
+import { Link } from "../router.tsx";
+
+const MODES = [
+  { value: "off", label: "Off" },
+  { value: "all", label: "All products in the billing data" },
+  { value: "in-use", label: "In-use products only (customers with an enabled entry)" },
+] as const;
+
+const ACTION_TONES: Record<ProductAction, "ok" | "info" | "neutral" | "bad"> = {
+  create: "ok",
+  link: "info",
+  update: "info",
+  skip: "neutral",
+  conflict: "bad",
+};
+const ACTION_LABELS: Record<ProductAction, string> = {
+  create: "Create",
+  link: "Link",
+  update: "Update",
+  skip: "Skip",
+  conflict: "Conflict",
+};
+const STATUS_TONES = { written: "ok", unchanged: "neutral", conflict: "warn", failed: "bad" } as const;
+
+/** The product settings of each vendor, as text fields (empty means not set). */
+const FIELDS: Record<ConnectionView["vendor"], { key: string; label: string; hint: string }[]> = {
+  connectwise: [
+    {
+      key: "productSubcategory",
+      label: "Subcategory",
+      hint: "Id or name of new catalog items' subcategory.",
+    },
+    { key: "productType", label: "Product type", hint: "Id or name of new catalog items' product type." },
+    {
+      key: "productCategoryId",
+      label: "Category id",
+      hint: "Optional; the subcategory's category by default.",
+    },
+  ],
+  autotask: [
+    {
+      key: "serviceBillingCodeId",
+      label: "Billing code id",
+      hint: "Required: an active Recurring Contract Service billing code for new PC_<SKU> services.",
+    },
+    {
+      key: "serviceVendorCompanyId",
+      label: "Vendor company id",
+      hint: "Optional: the vendor set on new services (reporting).",
+    },
+  ],
+};
+
+const text = (value: unknown) => (value === undefined || value === null ? "" : String(value));
+
+function SettingsForm({ connection, onSaved }: { connection: ConnectionView; onSaved: () => void }) {
+  const { isAdmin } = useSession();
+  const fields = FIELDS[connection.vendor];
+  const [mode, setMode] = useState(text(connection.settings.productSyncMode) || "off");
+  const [values, setValues] = useState(() =>
+    Object.fromEntries(fields.map((f) => [f.key, text(connection.settings[f.key])])),
+  );
+  const [taxable, setTaxable] = useState(connection.settings.productTaxable === true);
+  const [saved, setSaved] = useState(false);
+  const save = useAction(async () => {
+    const settings: Record<string, unknown> = { productSyncMode: mode };
+    for (const f of fields) {
+      const value = values[f.key]!.trim();
+      if (value !== "") settings[f.key] = value;
+      else if (text(connection.settings[f.key]) !== "") settings[f.key] = null;
+    }
+    if (connection.vendor === "connectwise") settings.productTaxable = taxable;
+    await api.patch(`/api/connections/${connection.id}`, { settings });
+    onSaved();
+  });
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setSaved(false);
+    await save.run();
+    setSaved(true);
+  };
+  const errorFor = (key: string) => (save.error?.field === `settings.${key}` ? save.error.message : null);
+  return (
+    <form className="form panel" onSubmit={submit} aria-label="Product sync settings">
+      <fieldset disabled={!isAdmin}>
+        <legend>Product sync settings</legend>
+        <Field
+          id="product-mode"
+          label="Product sync mode"
+          hint="Which products become ConnectWise catalog items / Autotask services. Preview before switching it on."
+          error={errorFor("productSyncMode")}
+        >
+          <select
+            id="product-mode"
+            value={mode}
+            aria-describedby="product-mode-hint"
+            onChange={(e) => {
+              setSaved(false);
+              setMode(e.target.value);
+            }}
+          >
+            {MODES.map((m) => (
+              <option key={m.value} value={m.value}>
+                {m.label}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <div className="row">
+          {fields.map((f) => (
+            <Field key={f.key} id={`product-${f.key}`} label={f.label} hint={f.hint} error={errorFor(f.key)}>
+              <input
+                id={`product-${f.key}`}
+                type="text"
+                spellCheck={false}
+                value={values[f.key]}
+                aria-describedby={`product-${f.key}-hint`}
+                onChange={(e) => {
+                  setSaved(false);
+                  setValues((v) => ({ ...v, [f.key]: e.target.value }));
+                }}
+              />
+            </Field>
+          ))}
+        </div>
+        {connection.vendor === "connectwise" && (
+          <div className="checkbox">
+            <input
+              id="product-taxable"
+              type="checkbox"
+              checked={taxable}
+              onChange={(e) => setTaxable(e.target.checked)}
+            />
+            <label htmlFor="product-taxable">Set new products to taxable</label>
+          </div>
+        )}
+      </fieldset>
+      {save.error && !save.error.field?.startsWith("settings.") && <ErrorMessage error={save.error} />}
+      {saved && !save.error && <Notice kind="success">Product settings saved.</Notice>}
+      {isAdmin && (
+        <div className="form-actions">
+          <button type="submit" className="button secondary" disabled={save.busy}>
+            {save.busy ? "Saving…" : "Save settings"}
+          </button>
+        </div>
+      )}
+    </form>
+  );
+}
+
+function PreviewTable({ preview }: { preview: ProductPreview }) {
+  const counts = (Object.keys(ACTION_LABELS) as ProductAction[])
+    .map((a) => `${formatNumber(preview.counts[a])} ${ACTION_LABELS[a].toLowerCase()}`)
+    .join(" · ");
+  return (
+    <section className="panel" aria-labelledby="preview-title">
+      <h2 id="preview-title">Preview ({preview.mode === "all" ? "all products" : "in-use products"})</h2>
+      <p className="muted">Nothing has been written. {counts}</p>
+      {preview.items.length === 0 ? (
+        <EmptyState title="No products to sync.">
+          <p>Import billing data{preview.mode === "in-use" ? " and map customers" : ""} first.</p>
+        </EmptyState>
+      ) : (
+        <table className="table responsive products">
+          <caption className="visually-hidden">Planned action per product</caption>
+          <thead>
+            <tr>
+              <th scope="col">Product</th>
+              <th scope="col">Action</th>
+              <th scope="col">PSA record</th>
+              <th scope="col">Details</th>
+            </tr>
+          </thead>
+          <tbody>
+            {preview.items.map((item) => (
+              <tr key={item.key} data-product={item.key}>
+                <th scope="row" data-label="Product">
+                  {item.name}
+                  <span className="block small muted">{item.key}</span>
+                </th>
+                <td data-label="Action">
+                  <Badge tone={ACTION_TONES[item.action]}>{ACTION_LABELS[item.action]}</Badge>
+                </td>
+                <td data-label="PSA record">{item.recordLabel ?? "—"}</td>
+                <td data-label="Details">
+                  {item.reason}
+                  {item.notes.map((note) => (
+                    <span key={note} className="block small muted">
+                      {note}
+                    </span>
+                  ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function RunItems({ detail }: { detail: ProductRunDetail }) {
+  const { run, items } = detail;
+  return (
+    <section className="panel" aria-labelledby={`product-run-${run.id}`} role="status">
+      <h2 id={`product-run-${run.id}`}>
+        Product sync of {formatInstant(run.startedAt)}: <RunStatusBadge status={run.status} />
+      </h2>
+      <p className="muted">
+        {formatNumber(run.written)} written · {formatNumber(run.unchanged)} unchanged ·{" "}
+        {formatNumber(run.conflicts)} conflicts · {formatNumber(run.failed)} failed
+      </p>
+      {run.message && <ErrorMessage error={run.message} />}
+      {items.length > 0 && (
+        <table className="table responsive products">
+          <caption className="visually-hidden">Result per product</caption>
+          <thead>
+            <tr>
+              <th scope="col">Product</th>
+              <th scope="col">Action</th>
+              <th scope="col">Result</th>
+              <th scope="col">PSA id</th>
+              <th scope="col">Details</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((item) => (
+              <tr key={item.sequence} data-product={item.key}>
+                <th scope="row" data-label="Product">
+                  {item.name}
+                  <span className="block small muted">{item.key}</span>
+                </th>
+                <td data-label="Action">{ACTION_LABELS[item.action]}</td>
+                <td data-label="Result">
+                  <Badge tone={STATUS_TONES[item.status]}>{item.status}</Badge>
+                </td>
+                <td data-label="PSA id">{item.recordId ?? "—"}</td>
+                <td data-label="Details">{[item.message, ...item.notes].filter(Boolean).join("; ")}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function History({ runs, onOpen }: { runs: ProductRun[] | undefined; onOpen: (id: string) => void }) {
+  if (!runs) return <Loading label="Loading product sync history…" />;
+  if (runs.length === 0)
+    return (
+      <EmptyState title="No product sync has run yet.">
+        <p>Runs appear here after “Sync products” or the daily check.</p>
+      </EmptyState>
+    );
+  return (
+    <table className="table responsive runs">
+      <caption className="visually-hidden">Product sync runs, newest first</caption>
+      <thead>
+        <tr>
+          <th scope="col">Started</th>
+          <th scope="col">Trigger</th>
+          <th scope="col">Mode</th>
+          <th scope="col">Status</th>
+          <th scope="col" className="num">
+            Written
+          </th>
+          <th scope="col" className="num">
+            Unchanged
+          </th>
+          <th scope="col" className="num">
+            Conflicts
+          </th>
+          <th scope="col" className="num">
+            Failed
+          </th>
+          <th scope="col">Duration</th>
+        </tr>
+      </thead>
+      <tbody>
+        {runs.map((run) => (
+          <tr key={run.id}>
+            <th scope="row" data-label="Started">
+              <button type="button" className="link-button" onClick={() => onOpen(run.id)}>
+                {formatInstant(run.startedAt)}
+              </button>
+            </th>
+            <td data-label="Trigger">{run.trigger}</td>
+            <td data-label="Mode">{run.mode}</td>
+            <td data-label="Status">
+              <RunStatusBadge status={run.status} />
+            </td>
+            <td data-label="Written" className="num">
+              {formatNumber(run.written)}
+            </td>
+            <td data-label="Unchanged" className="num">
+              {formatNumber(run.unchanged)}
+            </td>
+            <td data-label="Conflicts" className="num">
+              {formatNumber(run.conflicts)}
+            </td>
+            <td data-label="Failed" className="num">
+              {formatNumber(run.failed)}
+            </td>
+            <td data-label="Duration">{formatDuration(run.startedAt, run.finishedAt)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** Product catalog sync of one connection: settings, preview, Sync products, and the history. */
+export function ProductsPage({ id }: { id: string }) {
+  const { isAdmin } = useSession();
+  const connection = useResource<{ connection: ConnectionView }>(`/api/connections/${id}`);
+  const runs = useResource<{ runs: ProductRun[] }>(`/api/connections/${id}/products/runs`);
+  const [preview, setPreview] = useState<ProductPreview | null>(null);
+  const [detail, setDetail] = useState<ProductRunDetail | null>(null);
+  const c = connection.data?.connection;
+  useDocumentTitle(c ? `${c.name} · Products` : "Products");
+  const base = `/api/connections/${id}/products`;
+  const load = useAction(async () => {
+    setDetail(null);
+    setPreview((await api.get<{ preview: ProductPreview }>(`${base}/preview`)).preview);
+  });
+  const sync = useAction(async () => {
+    setPreview(null);
+    setDetail(await api.post<ProductRunDetail>(`${base}/sync`));
+    runs.reload();
+  });
+  const open = useAction(async (runId: string) => {
+    setPreview(null);
+    setDetail(await api.get<ProductRunDetail>(`${base}/runs/${encodeURIComponent(runId)}`));
+  });
+  const on = c && c.settings.productSyncMode !== undefined && c.settings.productSyncMode !== "off";
+  const busy = load.busy || sync.busy;
+  const error = load.error ?? sync.error ?? open.error;
+
+  return (
+    <>
+      <PageHeader title={c ? `${c.name} — Products` : "Products"} />
+      <nav className="tabs" aria-label="Microsoft CSP">
+        <Link to={`/psa/${id}/csp`} className="tab">
+          Customers
+        </Link>
+        <Link to={`/psa/${id}/products`} className="tab active" aria-current="page">
+          Products
+        </Link>
+        <Link to={`/runs?connectionId=${id}`} className="tab">
+          Sync history
+        </Link>
+        <Link to={`/psa/${id}/settings`} className="tab">
+          Settings
+        </Link>
+      </nav>
+      {connection.error && <ErrorMessage error={connection.error} retry={connection.reload} />}
+      {!c && connection.loading && <Loading label="Loading…" />}
+      {c && (
+        <>
+          <p className="lead">
+            The Microsoft products of the billing data as{" "}
+            {c.vendor === "connectwise" ? "ConnectWise catalog items" : "Autotask PC_<SKU> services"} on{" "}
+            {VENDOR_LABELS[c.vendor]}. Nothing is ever deleted.
+          </p>
+          <SettingsForm connection={c} onSaved={connection.reload} />
+          <div className="form-actions">
+            {!on && <p className="hint grow">Choose a product sync mode and save to preview or sync.</p>}
+            <button
+              type="button"
+              className="button secondary"
+              disabled={!on || busy}
+              onClick={() => void load.run()}
+            >
+              {load.busy ? "Previewing…" : "Preview"}
+            </button>
+            {isAdmin && (
+              <button
+                type="button"
+                className="button primary"
+                disabled={!on || busy}
+                onClick={() => void sync.run()}
+              >
+                {sync.busy ? "Syncing…" : "Sync products"}
+              </button>
+            )}
+          </div>
+          {error && <ErrorMessage error={error} />}
+          {preview && <PreviewTable preview={preview} />}
+          {detail && <RunItems detail={detail} />}
+          <section aria-labelledby="product-history">
+            <h2 id="product-history">Product sync history</h2>
+            {runs.error && <ErrorMessage error={runs.error} retry={runs.reload} />}
+            <History runs={runs.data?.runs} onOpen={(runId) => void open.run(runId)} />
+          </section>
+        </>
+      )}
+    </>
+  );
+}
