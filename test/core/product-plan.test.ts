@@ -42,6 +42,7 @@ function product(overrides: Partial<CatalogProduct> = {}): CatalogProduct {
     cost: "10.08",
     priceSource: "full-period charge",
     azure: false,
+    contractCharges: false,
     customerTenantIds: ["tenant-a"],
     ...overrides,
   };
