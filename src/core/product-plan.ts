@@ -509,6 +509,12 @@ function planChargeProduct(
     const item = keepUpToDate(base, current, tracked.owned, "Autotask");
     if (!current.active)
       item.notes.push("the annual sync uses only active products: its charges take the fallback");
+    const spellings = annualSkuCandidates(product.productId, product.skuId).map((k) => k.toUpperCase());
+    if (!current.keys.some((k) => spellings.includes(k))) {
+      item.notes.push(
+        `its SKU no longer reads ${sku}; the annual sync finds products by SKU, so its charges take the fallback`,
+      );
+    }
     return item;
   }
   if (tracked?.psaRecordId) {
