@@ -486,7 +486,11 @@ type ChargeContext = {
 };
 
 function representative(group: readonly CatalogProduct[]): CatalogProduct {
-  const rank = (p: CatalogProduct) => (p.price === null ? 10 : 0) + VARIANT_PREFERENCE.indexOf(p.variant);
+  const order = (p: CatalogProduct) => {
+    const index = VARIANT_PREFERENCE.indexOf(p.variant);
+    return index < 0 ? VARIANT_PREFERENCE.length : index;
+  };
+  const rank = (p: CatalogProduct) => (p.price === null ? 10 : 0) + order(p);
   return [...group].sort((a, b) => rank(a) - rank(b))[0]!;
 }
 
