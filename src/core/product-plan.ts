@@ -1,5 +1,6 @@
 import { daysInclusive } from "./dates.ts";
 import { Dec, type DecimalString } from "./money.ts";
+import { annualSkuCandidates, microsoftSku } from "./product-identity.ts";
 
 /**
  * The product catalog sync as a pure plan (prism-connect-behaviour.md §3.4–§3.6): which products the billing
@@ -95,6 +96,8 @@ export type CatalogProduct = {
   priceSource: "full-period charge" | "list price" | "none";
   /** Azure consumption is billed by the Azure Plan sync, not as a catalog product. */
   azure: boolean;
+  /** Billed by the Seat-based Annual sync, i.e. as Autotask contract charges (annual or one-time). */
+  contractCharges: boolean;
   customerTenantIds: string[];
 };
 
@@ -138,6 +141,7 @@ function toProduct(key: string, variant: ProductVariant, groups: ProductLineGrou
     cost: priced ? canonical(full ? full.effectiveUnitPrice : priced.unitPrice) : null,
     priceSource: full ? "full-period charge" : priced ? "list price" : "none",
     azure: groups.some((g) => g.motion === "azure"),
+    contractCharges: groups.some((g) => g.motion === "seat-annual"),
     customerTenantIds: [...new Set(groups.map((g) => g.customerTenantId))].sort(),
   };
 }
@@ -182,10 +186,23 @@ export type TrackedProduct = {
 
 export type ProductAction = "create" | "link" | "update" | "skip" | "conflict";
 
+/**
+ * What an item writes: the vendor's catalog record (ConnectWise catalog item, Autotask service) or, on
+ * Autotask only, a Product that Seat-based Annual contract charges reference.
+ */
+export type ProductItemKind = "catalog" | "charge-product";
+
+export function itemKindLabel(vendor: "connectwise" | "autotask", kind: ProductItemKind): string {
+  if (kind === "charge-product") return "Product (for contract charges)";
+  return vendor === "connectwise" ? "Catalog item" : "Service";
+}
+
 export type PriceChanges = { price?: DecimalString; cost?: DecimalString };
 
 export type ProductPlanItem = {
+  /** The product key; charge products are tracked as `product:` + the SKU written to Autotask. */
   key: string;
+  kind: ProductItemKind;
   name: string;
   variant: ProductVariant;
   action: ProductAction;
@@ -211,7 +228,10 @@ export type PlanInput = {
   vendor: "connectwise" | "autotask";
   products: readonly CatalogProduct[];
   records: readonly PsaCatalogRecord[];
+  /** Every tracked record of the connection, charge products (`product:` keys) included. */
   tracked: readonly TrackedProduct[];
+  /** Autotask only: the tenant's Products, and whether a product billing code is set so they can be created. */
+  chargeProducts?: { records: readonly PsaCatalogRecord[]; canCreate: boolean };
 };
 
 const VENDOR_WORDS = {
@@ -230,12 +250,16 @@ export function claimKeys(vendor: "connectwise" | "autotask", product: CatalogPr
 
 export function planProductSync(input: PlanInput): ProductPlan {
   const recordsById = new Map(input.records.map((r) => [r.id, r]));
-  const trackedByKey = new Map(input.tracked.map((t) => [t.productKey, t]));
+  const catalogTracked = input.tracked.filter((t) => !isChargeProductKey(t.productKey));
+  const trackedByKey = new Map(catalogTracked.map((t) => [t.productKey, t]));
   // A record already tracked for one product can never be linked to another.
-  const takenIds = new Set(input.tracked.flatMap((t) => (t.psaRecordId ? [t.psaRecordId] : [])));
+  const takenIds = new Set(catalogTracked.flatMap((t) => (t.psaRecordId ? [t.psaRecordId] : [])));
   const items = input.products.map((product) =>
     planOne(input.vendor, product, trackedByKey.get(product.key), recordsById, input.records, takenIds),
   );
+  if (input.vendor === "autotask" && input.chargeProducts) {
+    items.push(...planChargeProducts(input.products, input.chargeProducts, input.tracked));
+  }
   const counts: Record<ProductAction, number> = { create: 0, link: 0, update: 0, skip: 0, conflict: 0 };
   for (const item of items) counts[item.action] += 1;
   return { vendor: input.vendor, items, counts };
@@ -252,6 +276,7 @@ function planOne(
   const words = VENDOR_WORDS[vendor];
   const base = {
     key: product.key,
+    kind: "catalog" as const,
     name: product.name,
     variant: product.variant,
     product,
@@ -287,7 +312,7 @@ function planOne(
   return connectWiseLinkOrCreate(base, matches);
 }
 
-type ItemBase = Pick<ProductPlanItem, "key" | "name" | "variant" | "product" | "notes">;
+type ItemBase = Pick<ProductPlanItem, "key" | "kind" | "name" | "variant" | "product" | "notes">;
 
 function keepUpToDate(
   base: ItemBase,
@@ -387,4 +412,176 @@ function describeChanges(changes: PriceChanges, record: PsaCatalogRecord): strin
   if (changes.price !== undefined) parts.push(`price ${record.price ?? "none"} → ${changes.price}`);
   if (changes.cost !== undefined) parts.push(`cost ${record.cost ?? "none"} → ${changes.cost}`);
   return parts.join(", ");
+}
+
+// ------------------------------------------------------------------------------------------ charge products
+
+/**
+ * Autotask contract charges reference a Product or a billing code (autotask-api.md §8.3). The annual sync
+ * (psa/autotask/adapter.ts matchProduct) picks the active Product whose `sku` is the first SKU spelling of
+ * product-identity.ts that matches any; only when none does it falls back to the connection's charge product
+ * or billing code. So the product sync makes sure that match exists: it tracks (links) the Product the annual
+ * sync would find, or creates one with the spelling it looks for first.
+ */
+export const CHARGE_PRODUCT_KEY_PREFIX = "product:";
+
+export function isChargeProductKey(key: string): boolean {
+  return key.startsWith(CHARGE_PRODUCT_KEY_PREFIX);
+}
+
+/**
+ * The SKU a created Product carries: `P1Y:A:ProductId:SkuId` (the annual sync's first spelling) for annual and
+ * multi-year terms — the annual sync matches by ProductId:SkuId only, so both terms share one Product — and the
+ * plain `ProductId:SkuId` for a one-time purchase, which has no term to mark and is found by the same lookup.
+ */
+export function chargeProductSku(product: Pick<CatalogProduct, "productId" | "skuId" | "variant">): string {
+  return product.variant === "one-time"
+    ? microsoftSku(product.productId, product.skuId)
+    : annualSkuCandidates(product.productId, product.skuId)[0]!;
+}
+
+/** Autotask Product names are at most 100 characters (§8.9). */
+export const CHARGE_PRODUCT_NAME_MAX = 100;
+
+export function chargeProductName(product: Pick<CatalogProduct, "name">): string {
+  return product.name.trim().slice(0, CHARGE_PRODUCT_NAME_MAX);
+}
+
+// When two terms of one SKU share a Product, its default price comes from the one-year term.
+const VARIANT_PREFERENCE: readonly ProductVariant[] = ["P1Y:A", "P3Y:A", "one-time"];
+
+function planChargeProducts(
+  products: readonly CatalogProduct[],
+  available: { records: readonly PsaCatalogRecord[]; canCreate: boolean },
+  tracked: readonly TrackedProduct[],
+): ProductPlanItem[] {
+  const bySku = new Map<string, CatalogProduct[]>();
+  for (const product of products) {
+    if (product.azure || !product.contractCharges) continue;
+    const sku = chargeProductSku(product);
+    bySku.set(sku, [...(bySku.get(sku) ?? []), product]);
+  }
+  const chargeTracked = tracked.filter((t) => isChargeProductKey(t.productKey));
+  const trackedByKey = new Map(chargeTracked.map((t) => [t.productKey, t]));
+  const recordsById = new Map(available.records.map((r) => [r.id, r]));
+  const context: ChargeContext = {
+    recordsById,
+    records: available.records,
+    takenIds: new Set(chargeTracked.flatMap((t) => (t.psaRecordId ? [t.psaRecordId] : []))),
+    canCreate: available.canCreate,
+  };
+  return [...bySku.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([sku, group]) => {
+      const key = `${CHARGE_PRODUCT_KEY_PREFIX}${sku}`;
+      return planChargeProduct(sku, representative(group), trackedByKey.get(key), context);
+    });
+}
+
+type ChargeContext = {
+  recordsById: ReadonlyMap<string, PsaCatalogRecord>;
+  records: readonly PsaCatalogRecord[];
+  takenIds: ReadonlySet<string>;
+  canCreate: boolean;
+};
+
+function representative(group: readonly CatalogProduct[]): CatalogProduct {
+  const order = (p: CatalogProduct) => {
+    const index = VARIANT_PREFERENCE.indexOf(p.variant);
+    return index < 0 ? VARIANT_PREFERENCE.length : index;
+  };
+  const rank = (p: CatalogProduct) => (p.price === null ? 10 : 0) + order(p);
+  return [...group].sort((a, b) => rank(a) - rank(b))[0]!;
+}
+
+function planChargeProduct(
+  sku: string,
+  product: CatalogProduct,
+  tracked: TrackedProduct | undefined,
+  context: ChargeContext,
+): ProductPlanItem {
+  const base: ItemBase = {
+    key: `${CHARGE_PRODUCT_KEY_PREFIX}${sku}`,
+    kind: "charge-product",
+    name: chargeProductName(product),
+    variant: product.variant,
+    product,
+    notes: [],
+  };
+  const current = tracked?.psaRecordId ? context.recordsById.get(tracked.psaRecordId) : undefined;
+  if (tracked && current) {
+    const item = keepUpToDate(base, current, tracked.owned, "Autotask");
+    if (!current.active)
+      item.notes.push("the annual sync uses only active products: its charges take the fallback");
+    const spellings = annualSkuCandidates(product.productId, product.skuId).map((k) => k.toUpperCase());
+    if (!current.keys.some((k) => spellings.includes(k))) {
+      item.notes.push(
+        `its SKU no longer reads ${sku}; the annual sync finds products by SKU, so its charges take the fallback`,
+      );
+    }
+    return item;
+  }
+  if (tracked?.psaRecordId) {
+    base.notes.push(
+      `product ${tracked.psaRecordId} that cspsync ${tracked.owned ? "created" : "linked"} no longer exists in Autotask`,
+    );
+  }
+  const matches = annualSyncMatches(product, context);
+  const [match] = matches;
+  if (match && matches.length === 1) {
+    const interrupted = tracked?.status === "pending" && !tracked.psaRecordId;
+    const item = keepUpToDate(base, match, interrupted ? tracked.owned : false, "Autotask");
+    const what = Object.keys(item.changes).length > 0 ? `; ${item.reason}` : "";
+    const reason = interrupted
+      ? "found the product an interrupted sync created"
+      : `existing product ${match.id} ("${match.label}") carries the SKU the annual sync looks for${what}`;
+    return { ...item, action: "link", reason };
+  }
+  if (matches.length > 1) return chargeConflict(base, matches);
+  const inactive = context.records.some((r) => !r.active && r.keys.includes(sku.toUpperCase()));
+  if (inactive)
+    base.notes.push(`an inactive product carries SKU ${sku}; the annual sync ignores inactive products`);
+  if (!context.canCreate) {
+    return {
+      ...base,
+      action: "skip",
+      recordId: null,
+      recordLabel: null,
+      owned: false,
+      changes: {},
+      reason:
+        `no Autotask product has SKU ${sku}; set the product billing code (productBillingCodeId) in the product ` +
+        "settings to create one — until then annual charges use the connection's charge product or billing code",
+    };
+  }
+  return createItem(base, `new product "${base.name}" with SKU ${sku}`);
+}
+
+/** The active, untracked-elsewhere Products of the first SKU spelling that has any (as matchProduct). */
+function annualSyncMatches(product: CatalogProduct, context: ChargeContext): PsaCatalogRecord[] {
+  for (const spelling of annualSkuCandidates(product.productId, product.skuId)) {
+    const wanted = spelling.toUpperCase();
+    const found = context.records.filter(
+      (r) => r.active && !context.takenIds.has(r.id) && r.keys.includes(wanted),
+    );
+    if (found.length > 0) return found;
+  }
+  return [];
+}
+
+function chargeConflict(base: ItemBase, matches: readonly PsaCatalogRecord[]): ProductPlanItem {
+  const list = matches.map((r) => `${r.id} "${r.label}"`).join(", ");
+  const sku = microsoftSku(base.product.productId, base.product.skuId);
+  return {
+    ...base,
+    action: "conflict",
+    recordId: null,
+    recordLabel: null,
+    owned: false,
+    changes: {},
+    reason:
+      `${matches.length} active Autotask products carry the same SKU spelling for ${sku} (${list}); the annual sync ` +
+      `cannot choose and fails with "Could not find source product or multiple matches". Deactivate all but one, ` +
+      "or change the SKU of the others, then run the product sync again.",
+  };
 }

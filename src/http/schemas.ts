@@ -415,11 +415,21 @@ export const motionPlanSchema = z
 const productStatusSchema = z.enum(["written", "unchanged", "conflict", "failed"]);
 const productActionSchema = z.enum(["create", "link", "update", "skip", "conflict"]);
 
+const productKindSchema = z.enum(["catalog", "charge-product"]).meta({
+  description:
+    "catalog: the ConnectWise catalog item or Autotask service; charge-product: an Autotask Product for Seat-based Annual contract charges",
+});
+
 export const productPreviewItemSchema = z
   .object({
-    key: z
+    key: z.string().meta({
+      description:
+        "ProductId:SkuId with its term prefix, e.g. P1Y:A:CFQ7TTC0LF8Q:0001; products for contract charges are product: + their SKU",
+    }),
+    kind: productKindSchema,
+    kindLabel: z
       .string()
-      .meta({ description: "ProductId:SkuId with its term prefix, e.g. P1Y:A:CFQ7TTC0LF8Q:0001" }),
+      .meta({ description: 'What is written, e.g. "Service" or "Product (for contract charges)"' }),
     name: z.string(),
     variant: z.string(),
     action: productActionSchema,
@@ -471,6 +481,7 @@ export const productRunItemSchema = z
   .object({
     sequence: z.number(),
     key: z.string(),
+    kind: productKindSchema,
     name: z.string(),
     action: productActionSchema,
     status: productStatusSchema,

@@ -49,6 +49,8 @@ export const autotaskSettingsSchema = z.object({
   /** Billing code (recurring contract service) and optional vendor of the services product sync creates. */
   serviceBillingCodeId: z.coerce.number().int().positive().optional(),
   serviceVendorCompanyId: z.coerce.number().int().positive().optional(),
+  /** Billing code of the Products product sync creates for Seat-based Annual contract charges. */
+  productBillingCodeId: z.coerce.number().int().positive().optional(),
   /** The service the Azure Plan sync puts on Recurring Service contracts, when not found by SKU or name. */
   azureServiceId: z.coerce.number().int().positive().optional(),
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { App } from "../app.ts";
-import type { ProductAction, ProductSyncMode } from "../core/product-plan.ts";
+import { isChargeProductKey } from "../core/product-plan.ts";
+import type { ProductAction, ProductItemKind, ProductSyncMode } from "../core/product-plan.ts";
 import type { Store } from "../store/db.ts";
 import type { ProductRunStatus, ProductSyncRunsTable } from "../store/schema.ts";
 import {
@@ -52,6 +53,7 @@ export type ProductRunView = {
 export type ProductRunItemView = {
   sequence: number;
   key: string;
+  kind: ProductItemKind;
   name: string;
   action: ProductAction;
   status: ProductItemStatus;
@@ -292,6 +294,8 @@ export async function getProductRun(
     items: items.map((i) => ({
       sequence: Number(i.sequence),
       key: i.product_key,
+      // Charge products are recorded under their `product:` key, so the kind needs no column of its own.
+      kind: isChargeProductKey(i.product_key) ? ("charge-product" as const) : ("catalog" as const),
       name: i.name,
       action: i.action as ProductAction,
       status: i.status as ProductItemStatus,

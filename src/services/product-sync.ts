@@ -6,6 +6,7 @@ import {
   PRODUCT_SYNC_MODES,
   type PriceChanges,
   type ProductAction,
+  type ProductItemKind,
   type ProductLineGroup,
   type ProductPlan,
   type ProductPlanItem,
@@ -37,6 +38,18 @@ export class ProductSyncSetupError extends Error {
 
 export type CreatedRecord = { recordId: string; label: string; notes: string[] };
 
+/** The records of one kind a PSA holds, and how to write them. */
+export interface RecordWriter {
+  read(): Promise<PsaCatalogRecord[]>;
+  create(item: ProductPlanItem): Promise<CreatedRecord>;
+  updatePrices(recordId: string, changes: PriceChanges): Promise<void>;
+}
+
+/** Autotask Products that contract charges reference; `canCreate` is known once prepare() has run. */
+export interface ChargeProductWriter extends RecordWriter {
+  canCreate(): boolean;
+}
+
 /** One PSA's catalog, as the product sync needs it. */
 export interface CatalogTarget {
   readonly vendor: "connectwise" | "autotask";
@@ -46,6 +59,8 @@ export interface CatalogTarget {
   read(): Promise<PsaCatalogRecord[]>;
   create(item: ProductPlanItem): Promise<CreatedRecord>;
   updatePrices(recordId: string, changes: PriceChanges): Promise<void>;
+  /** Autotask: Products for the contract charges of the Seat-based Annual sync. */
+  readonly chargeProducts?: ChargeProductWriter;
   requestCount(): number;
 }
 
@@ -61,6 +76,7 @@ export type ProductItemStatus = "written" | "unchanged" | "conflict" | "failed";
 
 export type ProductItemResult = {
   key: string;
+  kind: ProductItemKind;
   name: string;
   action: ProductAction;
   status: ProductItemStatus;
@@ -105,14 +121,24 @@ export class ProductSync {
     if (mode === "off") throw new ProductSyncSetupError("product sync is off for this connection");
     const { target } = this.#options;
     await target.prepare();
-    const [groups, inUse, records, tracked] = await Promise.all([
+    const charge = target.chargeProducts;
+    const [groups, inUse, records, tracked, chargeRecords] = await Promise.all([
       this.#productGroups(),
       mode === "in-use" ? this.#mappedTenants() : Promise.resolve(null),
       target.read(),
       this.#tracked(),
+      charge ? charge.read() : Promise.resolve(null),
     ]);
     const products = collectCatalogProducts(groups, inUse);
-    const plan = planProductSync({ vendor: target.vendor, products, records, tracked });
+    const plan = planProductSync({
+      vendor: target.vendor,
+      products,
+      records,
+      tracked,
+      ...(charge && chargeRecords
+        ? { chargeProducts: { records: chargeRecords, canCreate: charge.canCreate() } }
+        : {}),
+    });
     return { connectionId: this.#options.connectionId, vendor: target.vendor, mode, plan };
   }
 
@@ -140,6 +166,7 @@ export class ProductSync {
       notes = item.notes,
     ) => ({
       key: item.key,
+      kind: item.kind,
       name: item.name,
       action: item.action,
       status,
@@ -158,7 +185,7 @@ export class ProductSync {
       case "update":
         try {
           if (Object.keys(item.changes).length > 0)
-            await this.#options.target.updatePrices(item.recordId!, item.changes);
+            await this.#writer(item).updatePrices(item.recordId!, item.changes);
           await this.#remember(item, item.recordId!, item.owned, "synced");
           return result("written", item.reason);
         } catch (error) {
@@ -180,19 +207,25 @@ export class ProductSync {
     // Recorded before the request: if the answer is lost, the next run finds the record by its key.
     await this.#remember(item, null, true, "pending");
     try {
-      const created = await this.#options.target.create(item);
+      const created = await this.#writer(item).create(item);
       await this.#remember(item, created.recordId, true, "synced");
-      return result(
-        "written",
-        `created ${this.#options.target.recordWord} ${created.label}`,
-        created.recordId,
-        [...item.notes, ...created.notes],
-      );
+      const word = item.kind === "charge-product" ? "product" : this.#options.target.recordWord;
+      return result("written", `created ${word} ${created.label}`, created.recordId, [
+        ...item.notes,
+        ...created.notes,
+      ]);
     } catch (error) {
       // Only an unknown outcome keeps the pending mark; a refused create must not adopt someone else's record.
       if (!(error instanceof PsaOutcomeUnknownError)) await this.#restore(item.key, prior);
       return result("failed", messageOf(error), null);
     }
+  }
+
+  #writer(item: ProductPlanItem): RecordWriter {
+    if (item.kind === "catalog") return this.#options.target;
+    const writer = this.#options.target.chargeProducts;
+    if (!writer) throw new Error(`${this.#options.target.vendor} has no products for contract charges`);
+    return writer;
   }
 
   async #remember(

@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   autotaskServiceName,
+  chargeProductSku,
   collectCatalogProducts,
   planProductSync,
   productKey,
@@ -9,6 +10,7 @@ import {
   type CatalogProduct,
   type ProductLineGroup,
   type PsaCatalogRecord,
+  type TrackedProduct,
 } from "../../src/core/product-plan.ts";
 
 function group(overrides: Partial<ProductLineGroup> = {}): ProductLineGroup {
@@ -42,6 +44,7 @@ function product(overrides: Partial<CatalogProduct> = {}): CatalogProduct {
     cost: "10.08",
     priceSource: "full-period charge",
     azure: false,
+    contractCharges: false,
     customerTenantIds: ["tenant-a"],
     ...overrides,
   };
@@ -274,5 +277,215 @@ describe("planning Autotask services (prism-connect-behaviour.md §3.6, §5)", (
     });
     assert.equal(plan.items[0]!.action, "skip");
     assert.match(plan.items[0]!.reason, /Azure Plan sync/);
+  });
+});
+
+describe("Autotask Products for contract charges (autotask-api.md §8.3, §8.9)", () => {
+  const annual = (overrides: Partial<CatalogProduct> = {}) =>
+    product({
+      key: "P1Y:A:CFQ7TTC0LCHC:0002",
+      productId: "CFQ7TTC0LCHC",
+      skuId: "0002",
+      variant: "P1Y:A",
+      name: "Microsoft 365 Business Premium",
+      price: "264",
+      cost: "250.8",
+      contractCharges: true,
+      ...overrides,
+    });
+  const atProduct = (id: string, sku: string, overrides: Partial<PsaCatalogRecord> = {}) =>
+    record({
+      id,
+      label: `Product ${id}`,
+      keys: [sku.toUpperCase()],
+      price: "264",
+      cost: "250.8",
+      ...overrides,
+    });
+  const plan = (
+    products: CatalogProduct[],
+    records: PsaCatalogRecord[],
+    options: { tracked?: TrackedProduct[]; canCreate?: boolean } = {},
+  ) =>
+    planProductSync({
+      vendor: "autotask",
+      products,
+      records: [],
+      tracked: options.tracked ?? [],
+      chargeProducts: { records, canCreate: options.canCreate ?? true },
+    }).items.filter((i) => i.kind === "charge-product");
+
+  it("collects contract-charge products from Seat-based Annual lines only", () => {
+    const products = collectCatalogProducts(
+      [
+        group(),
+        group({
+          motion: "seat-annual",
+          billingFrequency: "Annual",
+          subscriptionEnd: "2025-06-17",
+          productId: "CFQ7TTC0LCHC",
+          skuId: "0002",
+        }),
+      ],
+      null,
+    );
+    assert.deepEqual(
+      products.map((p) => [p.key, p.contractCharges]),
+      [
+        ["CFQ7TTC0LDPB:0001", false],
+        ["P1Y:A:CFQ7TTC0LCHC:0002", true],
+      ],
+    );
+  });
+
+  it("writes the SKU the annual sync looks up first; one-time purchases keep the plain SKU", () => {
+    assert.equal(chargeProductSku(annual()), "P1Y:A:CFQ7TTC0LCHC:0002");
+    assert.equal(chargeProductSku(annual({ variant: "P3Y:A" })), "P1Y:A:CFQ7TTC0LCHC:0002");
+    assert.equal(chargeProductSku(annual({ variant: "one-time" })), "CFQ7TTC0LCHC:0002");
+  });
+
+  it("creates one product per SKU for annual and one-time charges, none for monthly or Azure", () => {
+    const items = plan(
+      [
+        annual(),
+        annual({ key: "P3Y:A:CFQ7TTC0LCHC:0002", variant: "P3Y:A", price: "792", cost: "752.4" }),
+        product({
+          key: "DG7GMGF0D7FV:0002",
+          productId: "DG7GMGF0D7FV",
+          skuId: "0002",
+          variant: "one-time",
+          name: "W".repeat(120),
+          price: "972.5",
+          cost: "972.5",
+          contractCharges: true,
+        }),
+        product(),
+        annual({ key: "P1Y:A:DZH318Z0BPS6:0001", productId: "DZH318Z0BPS6", skuId: "0001", azure: true }),
+      ],
+      [],
+    );
+    assert.deepEqual(
+      items.map((i) => [i.key, i.action, i.name, i.changes, i.owned]),
+      [
+        ["product:DG7GMGF0D7FV:0002", "create", "W".repeat(100), { price: "972.5", cost: "972.5" }, true],
+        // The one-year term prices the shared product.
+        [
+          "product:P1Y:A:CFQ7TTC0LCHC:0002",
+          "create",
+          "Microsoft 365 Business Premium",
+          { price: "264", cost: "250.8" },
+          true,
+        ],
+      ],
+    );
+    assert.equal(
+      items[1]!.reason,
+      'new product "Microsoft 365 Business Premium" with SKU P1Y:A:CFQ7TTC0LCHC:0002 at price 264, cost 250.8',
+    );
+  });
+
+  it("links the active product of the first SKU spelling that has one, as the annual sync would", () => {
+    const items = plan(
+      [annual()],
+      [
+        atProduct("7", "CFQ7TTC0LCHC:0002"),
+        atProduct("8", "CFQ7TTC0LCHC:0002:P1Y", { price: "300" }),
+        atProduct("9", "P1Y:A:CFQ7TTC0LCHC:0002", { active: false }),
+      ],
+    );
+    assert.deepEqual(
+      items.map((i) => [i.action, i.recordId, i.owned, i.changes]),
+      [["link", "8", false, { price: "264" }]],
+    );
+    assert.match(
+      items[0]!.reason,
+      /existing product 8 \("Product 8"\) carries the SKU the annual sync looks for; price 300 → 264/,
+    );
+  });
+
+  it("reports several active products with one SKU spelling as a conflict with the fix", () => {
+    const items = plan(
+      [annual()],
+      [atProduct("7", "P1Y:A:CFQ7TTC0LCHC:0002"), atProduct("8", "p1y:a:cfq7ttc0lchc:0002")],
+    );
+    assert.equal(items[0]!.action, "conflict");
+    assert.match(
+      items[0]!.reason,
+      /2 active Autotask products carry the same SKU spelling for CFQ7TTC0LCHC:0002 \(7 "Product 7", 8 "Product 8"\)/,
+    );
+    assert.match(items[0]!.reason, /Deactivate all but one, or change the SKU of the others/);
+  });
+
+  it("without a product billing code, skips what it would create and names the setting", () => {
+    const items = plan([annual()], [atProduct("9", "P1Y:A:CFQ7TTC0LCHC:0002", { active: false })], {
+      canCreate: false,
+    });
+    assert.equal(items[0]!.action, "skip");
+    assert.match(items[0]!.reason, /set the product billing code \(productBillingCodeId\)/);
+    assert.deepEqual(items[0]!.notes, [
+      "an inactive product carries SKU P1Y:A:CFQ7TTC0LCHC:0002; the annual sync ignores inactive products",
+    ]);
+  });
+
+  it("follows a tracked product by id: updates price/cost, leaves it inactive, recreates it when deleted", () => {
+    const tracked = (id: string | null, status: TrackedProduct["status"] = "synced"): TrackedProduct[] => [
+      { productKey: "product:P1Y:A:CFQ7TTC0LCHC:0002", psaRecordId: id, owned: true, status },
+    ];
+    const [renamed] = plan(
+      [annual()],
+      [atProduct("5", "P1Y:A:CFQ7TTC0LCHC:0002", { label: "BP annual", cost: "240" })],
+      { tracked: tracked("5") },
+    );
+    assert.deepEqual(
+      [renamed!.action, renamed!.recordId, renamed!.changes],
+      ["update", "5", { cost: "250.8" }],
+    );
+
+    const [inactive] = plan([annual()], [atProduct("5", "P1Y:A:CFQ7TTC0LCHC:0002", { active: false })], {
+      tracked: tracked("5"),
+    });
+    assert.deepEqual([inactive!.action, inactive!.recordId], ["skip", "5"]);
+    assert.match(inactive!.notes.join("; "), /left inactive; the annual sync uses only active products/);
+
+    const [reskued] = plan([annual()], [atProduct("5", "OUR-SKU")], { tracked: tracked("5") });
+    assert.match(reskued!.notes.join(" "), /its SKU no longer reads P1Y:A:CFQ7TTC0LCHC:0002/);
+
+    const [deleted] = plan([annual()], [], { tracked: tracked("5") });
+    assert.deepEqual(
+      [deleted!.action, deleted!.notes],
+      ["create", ["product 5 that cspsync created no longer exists in Autotask"]],
+    );
+
+    const [interrupted] = plan([annual()], [atProduct("6", "P1Y:A:CFQ7TTC0LCHC:0002")], {
+      tracked: tracked(null, "pending"),
+    });
+    assert.deepEqual(
+      [interrupted!.action, interrupted!.recordId, interrupted!.owned, interrupted!.reason],
+      ["link", "6", true, "found the product an interrupted sync created"],
+    );
+  });
+
+  it("never links a product another item already tracks, and ignores the services' tracking", () => {
+    const items = plan([annual()], [atProduct("5", "P1Y:A:CFQ7TTC0LCHC:0002")], {
+      tracked: [
+        { productKey: "product:P1Y:A:OTHER:0001", psaRecordId: "5", owned: false, status: "synced" },
+        { productKey: "P1Y:A:CFQ7TTC0LCHC:0002", psaRecordId: "5", owned: true, status: "synced" },
+      ],
+    });
+    assert.deepEqual([items[0]!.action, items[0]!.recordId], ["create", null]);
+  });
+
+  it("ConnectWise plans no contract-charge products", () => {
+    const items = planProductSync({
+      vendor: "connectwise",
+      products: [annual()],
+      records: [],
+      tracked: [],
+      chargeProducts: { records: [], canCreate: true },
+    }).items;
+    assert.deepEqual(
+      items.map((i) => i.kind),
+      ["catalog"],
+    );
   });
 });

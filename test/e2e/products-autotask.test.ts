@@ -37,6 +37,18 @@ function serviceWrites(setup: MappedAutotask): string[] {
     .map((r) => `${r.method} ${r.path}`);
 }
 
+// Services only: the Products for contract charges have their own test (products-autotask-charges.test.ts).
+function actionCounts(items: ReadonlyArray<{ kind: string; action: string }>): Record<string, number> {
+  const counts: Record<string, number> = { create: 0, link: 0, update: 0, skip: 0, conflict: 0 };
+  for (const item of items) if (item.kind === "catalog") counts[item.action]! += 1;
+  return counts;
+}
+function statusCounts(items: ReadonlyArray<{ kind: string; status: string }>): Record<string, number> {
+  const counts: Record<string, number> = { written: 0, unchanged: 0, conflict: 0, failed: 0 };
+  for (const item of items) if (item.kind === "catalog") counts[item.status]! += 1;
+  return counts;
+}
+
 const services = (setup: MappedAutotask) => setup.emulator.state.list("Services");
 const named = (setup: MappedAutotask, name: string) => services(setup).find((s) => s.name === name);
 
@@ -94,13 +106,19 @@ for (const dialect of DIALECTS) {
       assert.equal(conflict.action, "conflict");
       assert.match(conflict.reason, /Violation of UNIQUE KEY constraint 'IX_service'/);
       assert.match(conflict.reason, new RegExp(`Rename or remove service ${conflictId} in Autotask`));
-      assert.deepEqual(preview.plan.counts, { create: 9, link: 0, update: 0, skip: 2, conflict: 1 });
+      assert.deepEqual(actionCounts(preview.plan.items), {
+        create: 9,
+        link: 0,
+        update: 0,
+        skip: 2,
+        conflict: 1,
+      });
       assert.deepEqual(serviceWrites(setup), []);
     });
 
     it("sync creates exactly the expected services and leaves the conflicting one alone", async () => {
       const result = await (await productSync(setup, settings)).sync("all");
-      assert.deepEqual(result.counts, { written: 9, unchanged: 2, conflict: 1, failed: 0 });
+      assert.deepEqual(statusCounts(result.items), { written: 9, unchanged: 2, conflict: 1, failed: 0 });
       assert.equal(services(setup).length, seeded + CREATED.length);
       const code = await codeId(setup, "Microsoft CSP Licensing");
       for (const [name, price, cost, period] of CREATED) {
@@ -119,7 +137,7 @@ for (const dialect of DIALECTS) {
     it("a second sync writes nothing", async () => {
       setup.emulator.server.clearRequestLog();
       const again = await (await productSync(setup, settings)).sync("all");
-      assert.deepEqual(again.counts, { written: 0, unchanged: 11, conflict: 1, failed: 0 });
+      assert.deepEqual(statusCounts(again.items), { written: 0, unchanged: 11, conflict: 1, failed: 0 });
       assert.deepEqual(serviceWrites(setup), []);
     });
 

@@ -82,8 +82,12 @@ export type SyncResults = { runs: RunSummary[] };
 export const SYNCABLE_MOTIONS: readonly Motion[] = ["seat-monthly", "azure", "seat-annual"];
 
 export type ProductAction = "create" | "link" | "update" | "skip" | "conflict";
+export type ProductItemKind = "catalog" | "charge-product";
 export type ProductPreviewItem = {
   key: string;
+  kind: ProductItemKind;
+  /** "Catalog item", "Service" or "Product (for contract charges)". */
+  kindLabel: string;
   name: string;
   variant: string;
   action: ProductAction;
@@ -120,6 +124,7 @@ export type ProductRun = {
 export type ProductRunItem = {
   sequence: number;
   key: string;
+  kind: ProductItemKind;
   name: string;
   action: ProductAction;
   status: "written" | "unchanged" | "conflict" | "failed";

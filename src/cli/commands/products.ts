@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import type { ProductPlanItem } from "../../core/product-plan.ts";
+import { itemKindLabel, type ProductPlanItem } from "../../core/product-plan.ts";
 import { previewProducts, productSyncOf, runProductSync } from "../../services/product-runs.ts";
 import type { ProductItemResult } from "../../services/product-sync.ts";
 import { resolveConnection, withApp } from "./connections.ts";
@@ -7,11 +7,13 @@ import { printJson, renderTable, UsageError } from "../output.ts";
 
 export const productsHelp = `cspsync products preview|sync CONNECTION [--mode all|in-use] [--json]
         ConnectWise: [--subcategory ID|NAME] [--type ID|NAME] [--category ID] [--taxable]
-        Autotask:    [--billing-code ID] [--vendor-company ID]
+        Autotask:    [--billing-code ID] [--vendor-company ID] [--product-billing-code ID]
 
 Product catalog sync: the products of the imported billing data become ConnectWise catalog items (identified
 by SKU, P1Y:A / P1Y:M prefixes for annual terms, linked to existing items through the vendor SKU) or Autotask
-services named PC_<SKU>. --mode all takes every product seen; in-use only those billed to customers with an
+services named PC_<SKU>, plus, on Autotask, the Products that Seat-based Annual contract charges use (SKU
+P1Y:A:<SKU>, or <SKU> for one-time purchases; created only with --product-billing-code or its setting, else
+linked where one exists). --mode all takes every product seen; in-use only those billed to customers with an
 enabled mapping. The mode and defaults come from the connection's settings; the flags override them.
 preview lists, per product, create / link / update / skip and every conflict, and writes nothing; sync applies
 it (running it again does nothing). Exit code 1 if any product failed or has a conflict.`;
@@ -30,6 +32,7 @@ export async function productsCommand(argv: string[]): Promise<number> {
       taxable: { type: "boolean" },
       "billing-code": { type: "string" },
       "vendor-company": { type: "string" },
+      "product-billing-code": { type: "string" },
     },
   });
   const [action, connectionName] = positionals;
@@ -44,6 +47,7 @@ export async function productsCommand(argv: string[]): Promise<number> {
     productTaxable: values.taxable,
     serviceBillingCodeId: values["billing-code"],
     serviceVendorCompanyId: values["vendor-company"],
+    productBillingCodeId: values["product-billing-code"],
   };
   return withApp(values.db, async (app) => {
     const connection = await resolveConnection(app, connectionName);
@@ -54,7 +58,7 @@ export async function productsCommand(argv: string[]): Promise<number> {
     if (action === "preview") {
       const preview = await previewProducts(app, connection.id, overrides);
       if (values.json) printJson({ preview });
-      else printPlan(connection.name, preview.plan.items);
+      else printPlan(connection.name, preview.vendor, preview.plan.items);
       return preview.plan.counts.conflict > 0 ? 1 : 0;
     }
     // Recorded in the product sync history like the web app's and the scheduler's runs.
@@ -66,12 +70,13 @@ export async function productsCommand(argv: string[]): Promise<number> {
   });
 }
 
-function printPlan(connection: string, items: ProductPlanItem[]): void {
+function printPlan(connection: string, vendor: "connectwise" | "autotask", items: ProductPlanItem[]): void {
   console.log(`Product sync preview for ${connection} (nothing written)\n`);
   console.log(
     renderTable(items, [
       { header: "Product", value: (i) => i.key },
       { header: "Name", value: (i) => i.name },
+      { header: "Kind", value: (i) => itemKindLabel(vendor, i.kind) },
       { header: "Action", value: (i) => i.action },
       { header: "PSA record", value: (i) => i.recordLabel ?? "" },
       { header: "Details", value: (i) => [i.reason, ...i.notes].join("; ") },

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { ProductPlanItem } from "../../core/product-plan.ts";
+import { itemKindLabel, type ProductPlanItem } from "../../core/product-plan.ts";
 import {
   getProductRun,
   listProductRuns,
@@ -20,9 +20,14 @@ const modeQuery = z.object({
 });
 const runDetail = z.object({ run: productRunSchema, items: z.array(productRunItemSchema) });
 
-function previewItem(item: ProductPlanItem): z.infer<typeof productPreviewItemSchema> {
+function previewItem(
+  vendor: "connectwise" | "autotask",
+  item: ProductPlanItem,
+): z.infer<typeof productPreviewItemSchema> {
   return {
     key: item.key,
+    kind: item.kind,
+    kindLabel: itemKindLabel(vendor, item.kind),
     name: item.name,
     variant: item.variant,
     action: item.action,
@@ -64,7 +69,7 @@ export function registerProductRoutes(fastify: ApiInstance, ctx: ServerContext):
           vendor: preview.vendor,
           mode: preview.mode,
           counts: preview.plan.counts,
-          items: preview.plan.items.map(previewItem),
+          items: preview.plan.items.map((item) => previewItem(preview.vendor, item)),
         },
       };
     },

@@ -1,16 +1,16 @@
 import { z } from "zod";
-import { autotaskServiceName, VARIANT_LABELS } from "../../core/product-plan.ts";
+import { autotaskServiceName, chargeProductSku, VARIANT_LABELS } from "../../core/product-plan.ts";
 import type {
   PriceChanges,
   ProductPlanItem,
   ProductVariant,
   PsaCatalogRecord,
 } from "../../core/product-plan.ts";
-import type { CatalogTarget, CreatedRecord } from "../../services/product-sync.ts";
+import type { CatalogTarget, ChargeProductWriter, CreatedRecord } from "../../services/product-sync.ts";
 import { ProductSyncSetupError } from "../../services/product-sync.ts";
 import { PsaOutcomeUnknownError, PsaValidationError } from "../shared/errors.ts";
 import type { AutotaskClient } from "./client.ts";
-import type { Service } from "./models.ts";
+import type { BillingCode, Product, Service } from "./models.ts";
 
 /**
  * The product catalog sync's Autotask side (prism-connect-behaviour.md §3.6; autotask-api.md §8.7, §8.8):
@@ -23,6 +23,11 @@ export const autotaskCatalogSettingsSchema = z.object({
   serviceBillingCodeId: z.coerce.number().int().positive().optional(),
   /** Vendor company set on new services (reporting only). */
   serviceVendorCompanyId: z.coerce.number().int().positive().optional(),
+  /**
+   * Billing code of the Products created for Seat-based Annual contract charges (§8.9 productBillingCodeID).
+   * Optional: without it such Products are linked and kept current but not created.
+   */
+  productBillingCodeId: z.coerce.number().int().positive().optional(),
 });
 export type AutotaskCatalogSettings = z.infer<typeof autotaskCatalogSettingsSchema>;
 
@@ -48,6 +53,7 @@ function periodLabel(variant: ProductVariant): "Monthly" | "Yearly" {
 export class AutotaskCatalogTarget implements CatalogTarget {
   readonly vendor = "autotask" as const;
   readonly recordWord = "service";
+  readonly chargeProducts: AutotaskChargeProducts;
   readonly #client: AutotaskClient;
   readonly #settings: AutotaskCatalogSettings;
   #billingCodeId: number | undefined;
@@ -55,6 +61,7 @@ export class AutotaskCatalogTarget implements CatalogTarget {
   constructor(client: AutotaskClient, settings: AutotaskCatalogSettings) {
     this.#client = client;
     this.#settings = settings;
+    this.chargeProducts = new AutotaskChargeProducts(client, settings.productBillingCodeId);
   }
 
   /** The billing code must exist, be active and be a Recurring Contract Service code; the vendor must exist. */
@@ -89,6 +96,7 @@ export class AutotaskCatalogTarget implements CatalogTarget {
         `vendor company ${vendorId} does not exist in Autotask; pick another or leave the vendor empty`,
       );
     }
+    await this.chargeProducts.prepare();
     this.#billingCodeId = codeId;
   }
 
@@ -157,5 +165,125 @@ export class AutotaskCatalogTarget implements CatalogTarget {
       this.#client.billingCodes.where.eq("isActive", true),
     ]);
     return codes.map((c) => `${c.name ?? "(unnamed)"} (${c.id})`).join(", ") || "none exist";
+  }
+}
+
+// ------------------------------------------------------------------------------------------ charge products
+
+export function productRecord(product: Product): PsaCatalogRecord {
+  return {
+    id: String(product.id),
+    label: product.name,
+    keys: product.sku?.trim() ? [product.sku.trim().toUpperCase()] : [],
+    active: product.isActive !== false,
+    price: product.unitPrice ?? null,
+    cost: product.unitCost ?? null,
+  };
+}
+
+// autotask-api.md §9: billingCodeType 1 is System [7]; read by label first, as tenants may differ.
+const SYSTEM_CODE_TYPE_FALLBACK = 1;
+
+/**
+ * Products for Seat-based Annual contract charges (§8.3 needs a productID or billingCodeID; §8.9): created with
+ * the SKU the annual sync looks up first, then followed by id. Only unit price and unit cost are kept current.
+ */
+export class AutotaskChargeProducts implements ChargeProductWriter {
+  readonly #client: AutotaskClient;
+  readonly #billingCodeId: number | undefined;
+  #prepared = false;
+
+  constructor(client: AutotaskClient, billingCodeId: number | undefined) {
+    this.#client = client;
+    this.#billingCodeId = billingCodeId;
+  }
+
+  /**
+   * Which billing codes Autotask accepts for products is not documented (§8.8 lists six allocation-code kinds
+   * and no rule for products), so any active code that is not a System code is accepted here; the emulator's
+   * own rule is a switch (productBillingCodes). A code Autotask still refuses fails the create, named.
+   */
+  async prepare(): Promise<void> {
+    const codeId = this.#billingCodeId;
+    if (codeId !== undefined) {
+      const code = await this.#client.billingCodes.get(codeId);
+      const problem = !code
+        ? `does not exist in Autotask`
+        : code.isActive !== true
+          ? `("${code.name ?? ""}") is inactive`
+          : code.billingCodeType === (await this.#systemType())
+            ? `("${code.name ?? ""}") is a System code`
+            : null;
+      if (problem) {
+        throw new ProductSyncSetupError(
+          `productBillingCodeId: billing code ${codeId} ${problem}; products for contract charges need an active billing code that is not a System code. Choose one of: ${await this.#codeChoices()}.`,
+        );
+      }
+    }
+    this.#prepared = true;
+  }
+
+  canCreate(): boolean {
+    return this.#prepared && this.#billingCodeId !== undefined;
+  }
+
+  async read(): Promise<PsaCatalogRecord[]> {
+    const products = await this.#client.products.queryAll([this.#client.products.where.gt("id", 0)]);
+    return products.map(productRecord);
+  }
+
+  async create(item: ProductPlanItem): Promise<CreatedRecord> {
+    if (!this.canCreate()) throw new Error("prepare() with a product billing code must run before create()");
+    const product = item.product;
+    const sku = chargeProductSku(product);
+    const periodType = await this.#periodType(product.variant);
+    const input = {
+      name: item.name,
+      sku,
+      productBillingCodeID: this.#billingCodeId!,
+      isActive: true,
+      isSerialized: false,
+      unitPrice: item.changes.price ?? "0",
+      unitCost: item.changes.cost ?? "0",
+      description: `${product.name} (${VARIANT_LABELS[product.variant]}); created by cspsync for contract charges`,
+      ...(periodType === undefined ? {} : { periodType }),
+    };
+    try {
+      return { recordId: String(await this.#client.products.create(input)), label: item.name, notes: [] };
+    } catch (error) {
+      if (error instanceof PsaOutcomeUnknownError) {
+        const found = await this.#client.products.queryAll([this.#client.products.where.eq("sku", sku)]);
+        if (found.length === 1) return { recordId: String(found[0]!.id), label: item.name, notes: [] };
+      }
+      throw error;
+    }
+  }
+
+  async updatePrices(recordId: string, changes: PriceChanges): Promise<void> {
+    const update: { unitPrice?: string; unitCost?: string } = {};
+    if (changes.price !== undefined) update.unitPrice = changes.price;
+    if (changes.cost !== undefined) update.unitCost = changes.cost;
+    await this.#client.products.update(Number(recordId), update);
+  }
+
+  /** Yearly for annual terms, One-Time for one-time purchases, when the tenant has the value (§9 [?]). */
+  async #periodType(variant: ProductVariant): Promise<number | undefined> {
+    const label = variant === "one-time" ? "one-time" : "yearly";
+    const entries = await this.#client.picklists.entries("Products", "periodType");
+    return entries.find((e) => e.isActive && e.label.trim().toLowerCase() === label)?.value;
+  }
+
+  async #systemType(): Promise<number> {
+    const entries = await this.#client.picklists.entries("BillingCodes", "billingCodeType");
+    return entries.find((e) => e.label.trim().toLowerCase() === "system")?.value ?? SYSTEM_CODE_TYPE_FALLBACK;
+  }
+
+  async #codeChoices(): Promise<string> {
+    const system = await this.#systemType();
+    const codes = await this.#client.billingCodes.queryAll([
+      this.#client.billingCodes.where.eq("isActive", true),
+    ]);
+    const usable = codes.filter((c: BillingCode) => c.billingCodeType !== system);
+    return usable.map((c) => `${c.name ?? "(unnamed)"} (${c.id})`).join(", ") || "none exist";
   }
 }

@@ -395,6 +395,55 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     const product = await h.client.products.get(id);
     assert.equal(product?.unitPrice, "420");
     assert.equal(product?.markupRate, "0.1667");
+    const [found] = await h.client.products.queryAll([where.eq("sku", "CFQ7TTC0MM8R:0002:P1Y")]);
+    assert.equal(found?.id, id);
+  });
+
+  it("§8.9 products: missing required fields are named; a System billing code is refused by default", async () => {
+    const raw = await rawRequest(h.emulator, "POST", "/atservicesrest/v1.0/Products", {
+      name: "No flags",
+      productBillingCodeID: SOFTWARE_CODE,
+    });
+    assert.deepEqual(raw, {
+      status: 500,
+      body: { errors: ["Missing Required Field: isActive", "Missing Required Field: isSerialized"] },
+      headers: raw.headers,
+    });
+    const product = { name: "P", isActive: true, isSerialized: false };
+    await assert.rejects(
+      () => h.client.products.create({ ...product, productBillingCodeID: BLOCK_PURCHASE_CODE }),
+      rejectsWith(/^productBillingCodeID must reference an active billing code that is not a System code\.$/),
+    );
+    await assert.rejects(
+      () => h.client.products.create({ ...product, productBillingCodeID: 1 }),
+      rejectsWith(/Reference value on field: productBillingCodeID of type: BillingCode does not exist/),
+    );
+  });
+});
+
+describe("Autotask emulator: which billing codes products take is a switch (§8.9, undocumented)", () => {
+  const product = { name: "P", isActive: true, isSerialized: false };
+  it("'general' takes only General Billing Codes; 'any' takes any existing code", async () => {
+    const general = await startHarness({ switches: { productBillingCodes: "general" } });
+    try {
+      await assert.rejects(
+        () => general.client.products.create({ ...product, productBillingCodeID: RECURRING_CODE }),
+        rejectsWith(/General Billing Code/),
+      );
+      assert.ok(
+        (await general.client.products.create({ ...product, productBillingCodeID: SOFTWARE_CODE })) > 0,
+      );
+    } finally {
+      await general.close();
+    }
+    const any = await startHarness({ switches: { productBillingCodes: "any" } });
+    try {
+      assert.ok(
+        (await any.client.products.create({ ...product, productBillingCodeID: BLOCK_PURCHASE_CODE })) > 0,
+      );
+    } finally {
+      await any.close();
+    }
   });
 });
 

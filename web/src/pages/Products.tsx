@@ -70,6 +70,11 @@ const FIELDS: Record<ConnectionView["vendor"], { key: string; label: string; hin
       label: "Vendor company id",
       hint: "Optional: the vendor set on new services (reporting).",
     },
+    {
+      key: "productBillingCodeId",
+      label: "Product billing code id",
+      hint: "Optional: an active, non-system billing code for new Products that annual contract charges use; without it such Products are only linked.",
+    },
   ],
 };
 
@@ -199,6 +204,9 @@ function PreviewTable({ preview }: { preview: ProductPreview }) {
                 <th scope="row" data-label="Product">
                   {item.name}
                   <span className="block small muted">{item.key}</span>
+                  <span className="block small muted" data-kind={item.kind}>
+                    {item.kindLabel}
+                  </span>
                 </th>
                 <td data-label="Action">
                   <Badge tone={ACTION_TONES[item.action]}>{ACTION_LABELS[item.action]}</Badge>
@@ -251,6 +259,11 @@ function RunItems({ detail }: { detail: ProductRunDetail }) {
                 <th scope="row" data-label="Product">
                   {item.name}
                   <span className="block small muted">{item.key}</span>
+                  {item.kind === "charge-product" && (
+                    <span className="block small muted" data-kind={item.kind}>
+                      Product (for contract charges)
+                    </span>
+                  )}
                 </th>
                 <td data-label="Action">{ACTION_LABELS[item.action]}</td>
                 <td data-label="Result">

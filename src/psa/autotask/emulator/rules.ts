@@ -47,6 +47,12 @@ export type AutotaskEmulatorSwitches = {
   disabledContractTypes: number[];
   /** §8.2: Recurring Service contracts need contractPeriodType on create ("set it on create"). Default true. */
   recurringContractsRequirePeriodType: boolean;
+  /**
+   * §8.9: which billing codes a Product's productBillingCodeID may reference. Not documented: "active-non-system"
+   * (default: any active code whose billingCodeType is not System), "general" (active General Billing Code
+   * material codes only, the strictest plausible rule) or "any" (only that the code exists).
+   */
+  productBillingCodes: "active-non-system" | "general" | "any";
 };
 
 export const DEFAULT_SWITCHES: AutotaskEmulatorSwitches = {
@@ -62,6 +68,7 @@ export const DEFAULT_SWITCHES: AutotaskEmulatorSwitches = {
   chargesOnInactiveContracts: "allow",
   disabledContractTypes: [],
   recurringContractsRequirePeriodType: true,
+  productBillingCodes: "active-non-system",
 };
 
 export type WriteContext = {
@@ -710,6 +717,7 @@ export function createProduct(ctx: WriteContext, body: unknown): number {
   const entity = entityDef("Products");
   const row = newRow(entity, coerce(entity, body, "create", ctx));
   validateProduct(ctx, entity, row);
+  checkProductBillingCode(ctx, row);
   return ctx.store.insert("Products", row).id;
 }
 
@@ -719,6 +727,9 @@ export function updateProduct(ctx: WriteContext, body: unknown, mode: WriteMode)
   const current = existing(entity, requireId(entity, coerced), ctx.store);
   const row = merged(current, coerced);
   validateProduct(ctx, entity, row);
+  // Only a changed code is checked: a product keeps a code that was valid when it was set.
+  if (Number(row.productBillingCodeID) !== Number(current.productBillingCodeID))
+    checkProductBillingCode(ctx, row);
   ctx.store.put("Products", row);
   return row.id;
 }
@@ -727,4 +738,22 @@ function validateProduct(ctx: WriteContext, entity: EntityDef, row: Record<strin
   requireFields(entity, row);
   checkReferences(entity, row, ctx.store);
   row.markupRate = markupRate(row.unitPrice, row.unitCost);
+}
+
+function checkProductBillingCode(ctx: WriteContext, row: Record<string, unknown>): void {
+  const rule = ctx.switches.productBillingCodes;
+  if (rule === "any") return;
+  const code = ctx.store.get("BillingCodes", Number(row.productBillingCodeID));
+  const valid =
+    code !== undefined &&
+    code.isActive === true &&
+    code.billingCodeType !== BILLING_CODE_TYPES.system &&
+    (rule === "active-non-system" || code.useType === BILLING_CODE_USE_TYPES.generalBillingCode);
+  if (!valid) {
+    throw validationError(
+      rule === "general"
+        ? "productBillingCodeID must reference an active General Billing Code (material) billing code."
+        : "productBillingCodeID must reference an active billing code that is not a System code.",
+    );
+  }
 }
