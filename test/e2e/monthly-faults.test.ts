@@ -170,6 +170,27 @@ for (const dialect of DIALECTS) {
       await assertExact(s, AFTER_JULY);
     });
 
+    it("a create that outlasts the request timeout and lands later: left in doubt, never created twice", async () => {
+      s = await monthlyConnectWise(dialect);
+      // Longer than the 5 s request timeout: cspsync gives up on the request while ConnectWise still works on
+      // it, so a look-up right after finds nothing, yet the addition lands a moment later.
+      s.emulator.server.addFaults([
+        { kind: "latency", method: "POST", path: ADDITIONS, nth: [2], latencyMs: 5_600 },
+      ]);
+      const june = await sync(s);
+      await waitFor("the slow create was committed", () =>
+        s.emulator.server.requestLog().some((r) => r.fault === "latency" && r.write),
+      );
+      const keys = (await s.client.listAdditions(s.agreementId)).map((a) => a.serialNumber);
+      assert.equal(new Set(keys).size, keys.length, `no key appears twice: ${keys.join(", ")}`);
+      const deferred = june.items.filter((i) => i.outcome === "error");
+      assert.equal(deferred.length, 1, errorsOf(june));
+      assert.match(deferred[0]!.message ?? "", /may still reach the PSA/);
+      const later = await sync(s, () => new Date(Date.now() + IN_DOUBT_MS));
+      assert.equal(later.errors, 0, errorsOf(later));
+      await assertExact(s, AFTER_JUNE);
+    });
+
     it("two syncs started at once: one runs, the other is refused by the database", async () => {
       s = await monthlyConnectWise(dialect);
       s.emulator.server.setLatency(20);
