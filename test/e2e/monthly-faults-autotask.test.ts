@@ -7,6 +7,7 @@ import type { FaultRule } from "../../src/psa/shared/emulator-kit.ts";
 import { RunAlreadyActiveError } from "../../src/services/monthly-sync.ts";
 import { IN_DOUBT_MS } from "../../src/services/sync-bookkeeping.ts";
 import { DIALECTS } from "../support/stores.ts";
+import { MONTHLY_SUBS } from "../support/monthly-data.ts";
 import { units, UNITS_AFTER_JULY, UNITS_AFTER_JUNE } from "../support/monthly-expect.ts";
 import { monthlyAutotask, type MonthlyAutotask } from "../support/monthly-setup.ts";
 import { syncAfterKill } from "../support/recovery.ts";
@@ -161,6 +162,37 @@ for (const dialect of DIALECTS) {
           `fault ${fault.kind} ${fault.method ?? ""} ${fault.path ?? ""} was injected`,
         );
       await assertExact(s, UNITS_AFTER_JULY);
+    });
+
+    it("a contract-service create that outlasts the request timeout and lands later: left in doubt, never created twice", async () => {
+      s = await monthlyAutotask(dialect);
+      // Longer than the 5 s request timeout: Autotask still creates it after cspsync gave up on the request.
+      s.emulator.addFaults([
+        { kind: "latency", method: "POST", path: SERVICE_CREATE, nth: [1], latencyMs: 5_600 },
+      ]);
+      const june = await sync(s);
+      await waitFor("the slow create was committed", () =>
+        s.emulator.server.requestLog().some((r) => r.fault === "latency" && r.write),
+      );
+      // Standard's second adjustment needs the contract service the first one was creating: it waits too,
+      // instead of creating a second contract service.
+      const deferred = june.items.filter((i) => i.outcome === "error");
+      assert.deepEqual(
+        deferred.map((i) => i.eventKey),
+        [`monthly:${MONTHLY_SUBS.standard}:2024-06-01`, `monthly:${MONTHLY_SUBS.standard}:2024-07-01`],
+        errorsOf(june),
+      );
+      assert.match(
+        deferred[0]!.message ?? "",
+        /^the write of this change timed out and may still reach the PSA/,
+      );
+      assert.match(
+        deferred[1]!.message ?? "",
+        /^not written: it builds on an earlier change of this subscription/,
+      );
+      const later = await sync(s, () => new Date(Date.now() + IN_DOUBT_MS));
+      assert.equal(later.errors, 0, errorsOf(later));
+      await assertExact(s, UNITS_AFTER_JUNE);
     });
 
     it("two syncs started at once: one runs, the other is refused by the database", async () => {
