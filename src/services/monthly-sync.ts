@@ -6,6 +6,7 @@ import type { Store } from "../store/db.ts";
 import type { PsaAgreement } from "../psa/port.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
 import {
+  reported,
   SyncBookkeeping,
   type MotionItem,
   type PlannedEntry,
@@ -39,6 +40,11 @@ type Prepared = { ok: true };
 export interface MonthlyPsaTarget<L extends MonthlyLine, P extends Prepared = Prepared> {
   readonly vendor: "connectwise" | "autotask";
   readonly writeConcurrency: number;
+  /**
+   * Each write of a subscription builds on the ones before it (Autotask: one contract service, unit deltas),
+   * so once one fails in a run the later ones of that subscription wait for the next run.
+   */
+  readonly dependentLines: boolean;
   checkMonthlyTarget(
     companyId: string,
     agreementId: string,
@@ -71,6 +77,8 @@ export type MonthlySyncDeps<L extends MonthlyLine, P extends Prepared> = {
 export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
   private readonly deps: MonthlySyncDeps<L, P>;
   private readonly books: SyncBookkeeping;
+  /** Per run and subscription, why a write failed (see MonthlyPsaTarget.dependentLines). */
+  private readonly failed = new Map<string, string>();
 
   constructor(deps: MonthlySyncDeps<L, P>) {
     this.deps = deps;
@@ -127,7 +135,24 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
     return { lines, invoices: timelines.invoices, skipped: timelines.skipped };
   }
 
-  private apply(runId: string, mapping: Mapping, line: L): Promise<MonthlyItemResult<L>> {
+  private async apply(runId: string, mapping: Mapping, line: L): Promise<MonthlyItemResult<L>> {
+    const { target } = this.deps;
+    const subscription = `${runId}:${line.subscriptionId}`;
+    const earlier = target.dependentLines ? this.failed.get(subscription) : undefined;
+    if (earlier !== undefined)
+      return {
+        ...reported(line),
+        line,
+        outcome: "error",
+        psaRecordId: null,
+        message: `not written: it builds on an earlier change of this subscription that failed (${earlier})`,
+      };
+    const item = await this.write(runId, mapping, line);
+    if (item.outcome === "error") this.failed.set(subscription, item.message ?? "");
+    return item;
+  }
+
+  private write(runId: string, mapping: Mapping, line: L): Promise<MonthlyItemResult<L>> {
     const { target } = this.deps;
     return this.books.applyWrite(runId, {
       line,

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { BillingMotion } from "../core/billing.ts";
-import { PsaOutcomeUnknownError } from "../psa/shared/errors.ts";
+import { PsaOutcomeUnknownError, PsaTimedOutError } from "../psa/shared/errors.ts";
 import type { Store } from "../store/db.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
 import { PriceHoldGate } from "./price-holds.ts";
@@ -496,6 +496,14 @@ export class SyncBookkeeping {
         if (!(error instanceof PsaOutcomeUnknownError)) throw error;
         const existing = await write.find(write.targetId);
         if (existing) return existing.recordId;
+        // A request that timed out may still be at work in the PSA, so not finding it proves nothing yet:
+        // sending it again could write it twice. It waits, like an interrupted run's write, for a later run.
+        if (error instanceof PsaTimedOutError) {
+          const after = new Date(this.clock().getTime() + IN_DOUBT_MS).toISOString();
+          throw new Error(
+            `the write of this ${write.noun} timed out and may still reach the PSA; it is left for a run after ${after}`,
+          );
+        }
         if (attempt >= MAX_WRITE_ATTEMPTS) throw error;
       }
     }

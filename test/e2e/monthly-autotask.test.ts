@@ -3,56 +3,11 @@ import assert from "node:assert/strict";
 import { DIALECTS } from "../support/stores.ts";
 import { MONTHLY_SUBS, PRICE_WARNINGS } from "../support/monthly-data.ts";
 import { monthlyAutotask, type MonthlyAutotask } from "../support/monthly-setup.ts";
-
-/** Units per contract service (by product) from May to September 2024, as Autotask bills them. */
-async function units(s: MonthlyAutotask) {
-  const { contractServices, contractServiceUnits } = s.client;
-  const services = await contractServices.queryAll([contractServices.where.eq("contractID", s.contractId)]);
-  const byProduct: Record<string, string[]> = {};
-  for (const [product, serviceId] of Object.entries(s.services)) {
-    const service = services.filter((cs) => cs.serviceID === serviceId);
-    assert.ok(service.length <= 1, `one contract service for ${product}`);
-    if (!service[0]) continue;
-    const rows = await contractServiceUnits.queryAll([
-      contractServiceUnits.where.eq("contractServiceID", service[0].id),
-    ]);
-    byProduct[product] = rows
-      .map((r) => ({ day: r.startDate.slice(0, 10), units: r.units, price: r.price, cost: r.cost }))
-      .filter((r) => r.day >= "2024-05-01" && r.day < "2024-10-01")
-      .sort((a, b) => a.day.localeCompare(b.day))
-      .map((r) => `${r.day} ${r.units} @${r.price}/${r.cost}`);
-  }
-  return byProduct;
-}
-
-const MONTHS = ["2024-05-01", "2024-06-01", "2024-07-01", "2024-08-01", "2024-09-01"];
-function rows(at: Record<string, number>, price: string, extra: Record<string, number> = {}): string[] {
-  const all = { ...Object.fromEntries(MONTHS.map((m) => [m, 0])), ...extra };
-  let current = 0;
-  return Object.keys(all)
-    .sort()
-    .map((day) => {
-      if (day in at) current = at[day]!;
-      if (day in extra) current = extra[day]!;
-      return `${day} ${current} @${price}/${price}`;
-    });
-}
-
-// One adjustment per billing period (the emulator is set to refuse a second one): a change in a period that
-// already has one is billed from the next period.
-const AFTER_JUNE = {
-  standard: rows({ "2024-06-01": 10, "2024-07-01": 15 }, "12.5"),
-  premium: rows({ "2024-06-01": 5 }, "22"),
-  exchange: rows({ "2024-06-01": 3 }, "4"),
-  visio: rows({}, "8", { "2024-06-20": 2 }),
-};
-const AFTER_JULY = {
-  standard: rows({ "2024-06-01": 10, "2024-07-01": 15, "2024-08-01": 12 }, "12.5"),
-  premium: rows({ "2024-06-01": 5 }, "22", { "2024-07-16": 7 }),
-  exchange: rows({ "2024-06-01": 3, "2024-07-01": 0 }, "4"),
-  teams: rows({}, "4", { "2024-07-10": 4 }),
-  visio: rows({ "2024-07-01": 0 }, "8", { "2024-06-20": 2 }),
-};
+import {
+  units,
+  UNITS_AFTER_JULY as AFTER_JULY,
+  UNITS_AFTER_JUNE as AFTER_JUNE,
+} from "../support/monthly-expect.ts";
 
 function writesSent(s: MonthlyAutotask) {
   return s.emulator.server.requestLog().filter((r) => r.method !== "GET" && !/\/query/i.test(r.path));

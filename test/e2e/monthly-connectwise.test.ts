@@ -7,39 +7,9 @@ import {
   MONTHLY_PRODUCTS,
   MONTHLY_SUBS,
   PRICE_WARNINGS,
-  type ExpectedSegment,
 } from "../support/monthly-data.ts";
 import { monthlyConnectWise, type MonthlyConnectWise } from "../support/monthly-setup.ts";
-
-/** The agreement's additions as ConnectWise bills them, in a stable order. */
-async function additions(s: MonthlyConnectWise) {
-  const rows = await s.client.listAdditions(s.agreementId);
-  return rows
-    .map((a) => ({
-      product: a.product?.id,
-      quantity: a.quantity,
-      cost: a.unitCost,
-      price: a.unitPrice,
-      from: a.effectiveDate?.slice(0, 10),
-      to: a.cancelledDate?.slice(0, 10) ?? null,
-      billCustomer: a.billCustomer,
-    }))
-    .sort((a, b) => (a.product ?? 0) - (b.product ?? 0) || a.from!.localeCompare(b.from!));
-}
-
-function expected(s: MonthlyConnectWise, segments: ExpectedSegment[]) {
-  return segments
-    .map((e) => ({
-      product: s.catalog[e.sub],
-      quantity: e.quantity,
-      cost: e.cost,
-      price: e.price,
-      from: e.from,
-      to: e.to,
-      billCustomer: "Billable",
-    }))
-    .sort((a, b) => a.product - b.product || a.from.localeCompare(b.from));
-}
+import { additions, expectedAdditions as expected } from "../support/monthly-expect.ts";
 
 function writesSent(s: MonthlyConnectWise) {
   return s.emulator.server.requestLog().filter((r) => r.method !== "GET");

@@ -139,6 +139,8 @@ export async function monthlyConnectWise(dialect: Dialect): Promise<MonthlyConne
 export type MonthlyAutotask = {
   emulator: AutotaskEmulator;
   app: App;
+  env: NodeJS.ProcessEnv;
+  databaseUrl: string;
   connectionId: string;
   contractId: number;
   client: AutotaskClient;
@@ -159,7 +161,7 @@ export async function monthlyAutotask(dialect: Dialect): Promise<MonthlyAutotask
     seed: "demo",
     switches: { duplicateAdjustment: "same-period" },
   });
-  const { app, cleanup } = await createTestApp(dialect, [hostOf(emulator.url)]);
+  const { app, env, databaseUrl, cleanup } = await createTestApp(dialect, [hostOf(emulator.url)]);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-monthly-"));
   const done = async () => {
     await cleanup();
@@ -224,6 +226,8 @@ export async function monthlyAutotask(dialect: Dialect): Promise<MonthlyAutotask
     return {
       emulator,
       app,
+      env,
+      databaseUrl,
       connectionId: connection.id,
       contractId,
       client,

@@ -33,6 +33,8 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
   readonly vendor = "autotask" as const;
   /** Each adjustment is computed from the units the ones before it left: they go one at a time. */
   readonly writeConcurrency = 1;
+  /** A later adjustment needs the contract service and the units the earlier ones create. */
+  readonly dependentLines = true;
   private readonly client: AutotaskClient;
   private readonly contracts: AutotaskAdapter;
 

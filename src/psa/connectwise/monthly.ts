@@ -27,6 +27,8 @@ type Prepared = { ok: true; productRef: string | null };
 export class ConnectWiseMonthlyTarget implements MonthlyPsaTarget<ConnectWiseMonthlyLine, Prepared> {
   readonly vendor = "connectwise" as const;
   readonly writeConcurrency: number;
+  /** Each segment is an addition of its own. */
+  readonly dependentLines = false;
   private readonly client: ConnectWiseClient;
   private readonly agreements: PsaAdapter;
 

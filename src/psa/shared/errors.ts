@@ -61,6 +61,11 @@ export class PsaNetworkError extends PsaError {}
  * 502-504 on POST/PATCH). The caller must look the record up before writing again, or it may duplicate.
  */
 export class PsaOutcomeUnknownError extends PsaError {}
+/**
+ * A non-idempotent request timed out: the PSA may still be working on it, so a look-up made now can miss a
+ * record that lands a moment later. Sending it again before the PSA has settled could write it twice.
+ */
+export class PsaTimedOutError extends PsaOutcomeUnknownError {}
 
 /** Default mapping of an HTTP error status to its typed error; vendor hooks may refine it. */
 export function httpErrorForStatus(init: PsaErrorInit & { status: number }): PsaHttpError {

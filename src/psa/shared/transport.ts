@@ -4,6 +4,7 @@ import {
   PsaError,
   PsaNetworkError,
   PsaOutcomeUnknownError,
+  PsaTimedOutError,
   redactSecrets,
 } from "./errors.ts";
 import type { Vendor } from "./errors.ts";
@@ -89,7 +90,8 @@ const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ENETU
 const AMBIGUOUS_GATEWAY_STATUSES = new Set([502, 503, 504]);
 
 type AttemptResult =
-  { kind: "response"; response: PsaResponse } | { kind: "failure"; sent: boolean; reason: string };
+  | { kind: "response"; response: PsaResponse }
+  | { kind: "failure"; sent: boolean; reason: string; timedOut?: boolean };
 
 type Decision =
   | { kind: "done"; response: PsaResponse }
@@ -194,7 +196,7 @@ export class PsaTransport {
     } catch (error) {
       increment(this.#stats.byStatus, "network");
       if (controller.signal.aborted)
-        return { kind: "failure", sent: true, reason: `timed out after ${timeoutMs} ms` };
+        return { kind: "failure", sent: true, reason: `timed out after ${timeoutMs} ms`, timedOut: true };
       const code = errorCode(error);
       const reason = [code, innermostMessage(error)].filter(Boolean).join(" ");
       return { kind: "failure", sent: code === undefined || !NOT_SENT_CODES.has(code), reason };
@@ -210,12 +212,10 @@ export class PsaTransport {
       const reason = this.#redact(result.reason);
       if (!result.sent) return { kind: "retry", error: new PsaNetworkError({ ...base, reason }) };
       if (idempotent) return { kind: "retry", error: new PsaNetworkError({ ...base, reason }) };
+      const unknown = { ...base, reason: `${reason}; the request may have been applied` };
       return {
         kind: "fail",
-        error: new PsaOutcomeUnknownError({
-          ...base,
-          reason: `${reason}; the request may have been applied`,
-        }),
+        error: result.timedOut ? new PsaTimedOutError(unknown) : new PsaOutcomeUnknownError(unknown),
       };
     }
 

@@ -9,6 +9,7 @@ import {
   PsaNetworkError,
   PsaNotFoundError,
   PsaOutcomeUnknownError,
+  PsaTimedOutError,
   PsaRateLimitedError,
   PsaValidationError,
 } from "../../../src/psa/shared/errors.ts";
@@ -269,6 +270,8 @@ test("timeout: a POST becomes an unknown outcome, a GET is retried", async () =>
 
   const postError = await rejection(transport.request({ method: "POST", url: `${url}/things`, body: {} }));
   assert.ok(postError instanceof PsaOutcomeUnknownError);
+  // Told apart from a lost answer: the PSA may still be working on it, so a look-up now proves nothing.
+  assert.ok(postError instanceof PsaTimedOutError);
   assert.match(postError.message, /timed out after 100 ms/);
   assert.deepEqual(sleeps, []);
 
