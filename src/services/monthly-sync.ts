@@ -26,7 +26,13 @@ export { RunAlreadyActiveError, type SyncScope, type SyncTrigger } from "./sync-
  */
 
 /** One write of the monthly motion; each vendor's lines add what they need to be sent. */
-export type MonthlyLine = WritableLine & { subscriptionId: string; description: string; action: string };
+export type MonthlyLine = WritableLine & {
+  subscriptionId: string;
+  description: string;
+  action: string;
+  /** Written before, but its record is gone from the PSA (deleted by someone): written again, with a warning. */
+  rewrite?: boolean;
+};
 
 export type MonthlyPlan<L extends MonthlyLine> = {
   lines: L[];
@@ -45,6 +51,11 @@ export interface MonthlyPsaTarget<L extends MonthlyLine, P extends Prepared = Pr
    * so once one fails in a run the later ones of that subscription wait for the next run.
    */
   readonly dependentLines: boolean;
+  /**
+   * The plan reads each record cspsync wrote back by its key, so a confirmed write planned again means its
+   * record was deleted in the PSA, and writing it again is the only way the PSA bills what the data billed.
+   */
+  readonly readsBackByKey: boolean;
   checkMonthlyTarget(
     companyId: string,
     agreementId: string,
@@ -92,7 +103,7 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
     return this.books.planMappings(
       scope,
       this.deps.mappings,
-      (mapping) => this.pending(mapping, rules),
+      (mapping, _customerName, written) => this.pending(mapping, rules, written),
       (companyId, agreementId) => target.checkMonthlyTarget(companyId, agreementId),
     );
   }
@@ -108,7 +119,11 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
     );
   }
 
-  private async pending(mapping: Mapping, priceRules: readonly PriceRule[]): Promise<MonthlyPlan<L>> {
+  private async pending(
+    mapping: Mapping,
+    priceRules: readonly PriceRule[],
+    written: ReadonlySet<string>,
+  ): Promise<MonthlyPlan<L>> {
     const { target } = this.deps;
     const events = await listChargeEvents(this.deps.store, this.deps.organizationId, {
       customerTenantId: mapping.customerTenantId,
@@ -131,8 +146,17 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
       mapping.psaCompanyId && mapping.agreementId
         ? (await target.checkMonthlyTarget(mapping.psaCompanyId, mapping.agreementId)).ok
         : false;
-    const lines = await target.planMonthly(mapping, usable ? mapping.agreementId : null, timelines);
+    const planned = await target.planMonthly(mapping, usable ? mapping.agreementId : null, timelines);
+    const lines =
+      usable && target.readsBackByKey ? planned.map((l) => this.rewriteIfDeleted(l, written)) : planned;
     return { lines, invoices: timelines.invoices, skipped: timelines.skipped };
+  }
+
+  private rewriteIfDeleted(line: L, written: ReadonlySet<string>): L {
+    if (!written.has(line.writeKey)) return line;
+    const vendor = this.deps.target.vendor === "connectwise" ? "ConnectWise" : "Autotask";
+    const warning = `${line.description}: written earlier (${line.writeKey}) but no longer in ${vendor}, so written again`;
+    return { ...line, rewrite: true, warnings: [...line.warnings, warning] };
   }
 
   private async apply(runId: string, mapping: Mapping, line: L): Promise<MonthlyItemResult<L>> {
@@ -152,8 +176,9 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
     return item;
   }
 
-  private write(runId: string, mapping: Mapping, line: L): Promise<MonthlyItemResult<L>> {
+  private async write(runId: string, mapping: Mapping, line: L): Promise<MonthlyItemResult<L>> {
     const { target } = this.deps;
+    if (line.rewrite) await this.books.reopen(runId, line.writeKey);
     return this.books.applyWrite(runId, {
       line,
       targetId: mapping.agreementId!,

@@ -345,6 +345,26 @@ export class SyncBookkeeping {
       .execute();
   }
 
+  /**
+   * Opens a confirmed write again because its record is gone from the PSA. Attempts are kept, so the write is
+   * still looked up before it is sent; this run becomes its last, so it is not held as another run's in-doubt write.
+   */
+  async reopen(runId: string, writeKey: string): Promise<void> {
+    await this.deps.store.db
+      .updateTable("psa_writes")
+      .set({
+        status: "pending",
+        psa_record_id: null,
+        last_error: "its PSA record was deleted",
+        last_run_id: runId,
+        updated_at: this.now(),
+      })
+      .where("connection_id", "=", this.deps.connectionId)
+      .where("write_key", "=", writeKey)
+      .where("status", "=", "confirmed")
+      .execute();
+  }
+
   /** Notes why a write failed; a write the PSA already confirmed stays confirmed. */
   async markFailed(writeKey: string, message: string): Promise<void> {
     await this.deps.store.db

@@ -89,6 +89,28 @@ for (const dialect of DIALECTS) {
       assert.ok(july.items.some((i) => i.message?.includes("had quantity 20 in ConnectWise")));
     });
 
+    it("an addition deleted in ConnectWise is written again, with a warning; then nothing more", async () => {
+      s = await monthlyConnectWise(dialect);
+      await (await s.sync()).run("manual");
+      const data = s.emulator.data();
+      const gone = data.tables.additions.find(
+        (a) => (a.product as { id: number } | undefined)?.id === s.catalog.premium,
+      )!;
+      data.tables.additions = data.tables.additions.filter((a) => a.id !== gone.id);
+
+      const run = await (await s.sync()).run("manual");
+      assert.deepEqual([run.status, run.written, run.warnings, run.errors], ["warning", 1, 1, 0]);
+      assert.equal(run.items[0]!.subscriptionId, MONTHLY_SUBS.premium);
+      assert.match(run.items[0]!.message ?? "", /no longer in ConnectWise, so written again/);
+      assert.notEqual(run.items[0]!.psaRecordId, String(gone.id));
+      assert.deepEqual(await additions(s), expected(s, AFTER_JUNE));
+
+      s.emulator.server.clearRequestLog();
+      const again = await (await s.sync()).run("manual");
+      assert.deepEqual([again.status, again.items.length], ["no-change", 0]);
+      assert.deepEqual(writesSent(s), []);
+    });
+
     it("a dry run plans the writes without sending any", async () => {
       s = await monthlyConnectWise(dialect);
       s.emulator.server.clearRequestLog();

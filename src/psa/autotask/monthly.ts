@@ -35,6 +35,8 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
   readonly writeConcurrency = 1;
   /** A later adjustment needs the contract service and the units the earlier ones create. */
   readonly dependentLines = true;
+  /** Adjustments cannot be read back (autotask-api.md §8.5); units are compared instead. */
+  readonly readsBackByKey = false;
   private readonly client: AutotaskClient;
   private readonly contracts: AutotaskAdapter;
 

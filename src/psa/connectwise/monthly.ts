@@ -29,6 +29,8 @@ export class ConnectWiseMonthlyTarget implements MonthlyPsaTarget<ConnectWiseMon
   readonly writeConcurrency: number;
   /** Each segment is an addition of its own. */
   readonly dependentLines = false;
+  /** Every addition cspsync wrote carries its key in serialNumber and is read back by it. */
+  readonly readsBackByKey = true;
   private readonly client: ConnectWiseClient;
   private readonly agreements: PsaAdapter;
 
