@@ -310,6 +310,11 @@ type LineBase = {
 export type CreateAdditionLine = LineBase & {
   action: "create-addition";
   segment: Segment;
+  /** The segment's price, where the hold for approval reads it (price-holds.ts): a new addition may be held. */
+  unitCost: DecimalString;
+  unitPrice: DecimalString | null;
+  belowCost: boolean;
+  pricedBy: PricedBy | null;
 };
 
 export type UpdateAdditionLine = LineBase & {
@@ -356,6 +361,10 @@ export function planConnectWiseMonthly(
           writeKey: segment.key,
           eventKey: `monthly:${segment.subscriptionId}:${segment.start}`,
           segment,
+          unitCost: segment.unitCost,
+          unitPrice: segment.unitPrice,
+          belowCost: belowCost(segment).length > 0,
+          pricedBy: segment.pricedBy,
           warnings: inSegment.map((w) => w.message),
         });
         pending.splice(0, pending.length, ...pending.filter((w) => !inSegment.includes(w)));

@@ -1,5 +1,6 @@
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { PricingService } from "../../src/services/pricing.ts";
 import { DIALECTS } from "../support/stores.ts";
 import {
   AFTER_JULY,
@@ -109,6 +110,45 @@ for (const dialect of DIALECTS) {
       const again = await (await s.sync()).run("manual");
       assert.deepEqual([again.status, again.items.length], ["no-change", 0]);
       assert.deepEqual(writesSent(s), []);
+    });
+
+    it("with hold on, a new addition sold below cost is held, then written once approved", async () => {
+      s = await monthlyConnectWise(dialect);
+      const pricing = new PricingService(s.app.store, s.app.organizationId);
+      await pricing.setBelowCost(s.connectionId, "hold");
+      await pricing.addRule(s.connectionId, {
+        name: "Exchange at 1",
+        productKey: MONTHLY_PRODUCTS.exchange.ProductId,
+        kind: "fixed",
+        value: "1",
+        effectiveFrom: "2024-06-01",
+      });
+      const first = await (await s.sync()).run("manual");
+      const held = first.items.filter((i) => i.outcome === "held");
+      assert.deepEqual(
+        held.map((i) => i.subscriptionId),
+        [MONTHLY_SUBS.exchange],
+      );
+      assert.match(
+        held[0]!.message ?? "",
+        /^Held for approval: sell price 1 is below cost .* \(priced by rule Exchange at 1\)/,
+      );
+      assert.deepEqual([first.status, first.written, first.errors], ["warning", 4, 0]);
+      const inPsa = async () =>
+        (await s.client.listAdditions(s.agreementId)).filter((a) => a.product?.id === s.catalog.exchange);
+      assert.deepEqual(await inPsa(), [], "the held addition is not in ConnectWise");
+
+      const quiet = await (await s.sync()).run("manual");
+      assert.deepEqual([quiet.status, quiet.items.length], ["no-change", 0], "held once, not again");
+
+      await pricing.approve(s.connectionId, { all: true }, "billing@example.com");
+      const approved = await (await s.sync()).run("manual");
+      assert.deepEqual([approved.written, approved.errors], [1, 0]);
+      assert.match(approved.items[0]!.message ?? "", /approved by billing@example.com/);
+      assert.deepEqual(
+        (await inPsa()).map((a) => [a.quantity, a.unitPrice]),
+        [["3", "1"]],
+      );
     });
 
     it("a dry run plans the writes without sending any", async () => {
