@@ -261,6 +261,8 @@ export const plannedLineSchema = z
   })
   .meta({ id: "PlannedLine" });
 
+const pricedBySchema = z.object({ ruleId: z.string(), ruleName: z.string(), description: z.string() });
+
 export const azureMonthLineSchema = z
   .object({
     writeKey: z.string(),
@@ -271,6 +273,10 @@ export const azureMonthLineSchema = z
     quantity: decimal,
     unitCost: decimal,
     unitPrice: decimal.nullable(),
+    pricedBy: pricedBySchema.nullable().optional().meta({
+      description: "The price rule that set unitPrice; null when the mapping's pricing strategy did.",
+    }),
+    belowCost: z.boolean().optional(),
     currency: z.string(),
     periodStart: date,
     periodEnd: date,
@@ -280,8 +286,6 @@ export const azureMonthLineSchema = z
     warnings: z.array(z.string()),
   })
   .meta({ id: "AzureMonthLine" });
-
-const pricedBySchema = z.object({ ruleId: z.string(), ruleName: z.string(), description: z.string() });
 
 export const monthlySegmentSchema = z
   .object({
