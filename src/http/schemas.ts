@@ -407,12 +407,33 @@ export const plannedMonthlyMappingSchema = z
   })
   .meta({ id: "PlannedMonthlyMapping" });
 
+const plannedHoldsSchema = z
+  .record(z.string(), z.enum(["would hold", "held", "approved"]))
+  .optional()
+  .meta({
+    description:
+      "With below-cost lines held for approval: per write key of a line selling below cost, whether the sync " +
+      "would hold it, it waits for approval, or it was approved (and will be written).",
+  });
+
 /** One motion's dry run. */
 export const motionPlanSchema = z
   .union([
-    z.object({ motion: z.literal("seat-annual"), mappings: z.array(plannedMappingSchema) }),
-    z.object({ motion: z.literal("azure"), mappings: z.array(plannedAzureMappingSchema) }),
-    z.object({ motion: z.literal("seat-monthly"), mappings: z.array(plannedMonthlyMappingSchema) }),
+    z.object({
+      motion: z.literal("seat-annual"),
+      mappings: z.array(plannedMappingSchema),
+      holds: plannedHoldsSchema,
+    }),
+    z.object({
+      motion: z.literal("azure"),
+      mappings: z.array(plannedAzureMappingSchema),
+      holds: plannedHoldsSchema,
+    }),
+    z.object({
+      motion: z.literal("seat-monthly"),
+      mappings: z.array(plannedMonthlyMappingSchema),
+      holds: plannedHoldsSchema,
+    }),
   ])
   .meta({ id: "MotionPlan" });
 

@@ -272,6 +272,7 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     await page.getByRole("table").locator("tbody tr").first().getByRole("link").click();
     await heading("Sync status").waitFor();
     const items = page.getByRole("table").locator("tbody tr");
+    await items.nth(MONTHLY_WRITTEN).waitFor();
     assert.equal(await items.count(), MONTHLY_WRITTEN + 1);
     const rows = await items.allInnerTexts();
     assert.ok(
@@ -346,6 +347,7 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     await dialog.getByRole("link", { name: "Open the run details" }).click();
     await heading("Sync status").waitFor();
     const items = page.getByRole("table").locator("tbody tr");
+    await items.nth(7).waitFor();
     assert.equal(await items.count(), 8);
     const texts = await items.allInnerTexts();
     assert.ok(
@@ -433,6 +435,7 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     await nav().getByRole("link", { name: "Sync history" }).click();
     await heading("Sync history").waitFor();
     const rows = page.getByRole("table").locator("tbody tr");
+    await rows.nth(2).waitFor();
     assert.equal(await rows.count(), 3);
     const texts = await rows.allInnerTexts();
     assert.ok(texts.some((t) => /ConnectWise/.test(t) && /Seat-based Monthly/.test(t) && /Error/.test(t)));
@@ -630,8 +633,14 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
       name: "Sync Seat-based Annual for Contoso Dental, LLC",
       exact: true,
     });
-    await syncAnnual.click();
     const result = page.locator('section.sync-result[data-motion="seat-annual"]');
+    await page.getByRole("button", { name: "Dry run Contoso Dental, LLC" }).click();
+    await result.getByText("Seat-based Annual dry run: 1 line would be written").waitFor();
+    assert.match(
+      await result.locator("tbody tr").innerText(),
+      /Microsoft 365 Business Premium: 2 seats[\s\S]*\$264\.00[\s\S]*\$200\.00[\s\S]*Priced by rule Premium at 200[\s\S]*Sells below cost: would be held for approval/,
+    );
+    await syncAnnual.click();
     await result.getByText("Seat-based Annual sync finished:").waitFor({ timeout: 30_000 });
     const held = result.locator('li[data-outcome="held"]');
     assert.match(

@@ -145,7 +145,9 @@ export type PlannedEntry = {
   product?: ProductMatch;
 };
 export type ProductMatch = { ok: true; productRef: string; label: string } | { ok: false; reason: string };
-export type MotionPlan = { motion: Motion; mappings: PlannedEntry[] };
+/** What the hold for approval does with a line selling below cost (connections that hold such lines). */
+export type PlannedHold = "would hold" | "held" | "approved";
+export type MotionPlan = { motion: Motion; mappings: PlannedEntry[]; holds?: Record<string, PlannedHold> };
 export type SyncPlans = { dryRun: true; plans: MotionPlan[] };
 
 export type PriceRuleKind = "markup" | "fixed";

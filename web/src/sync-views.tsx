@@ -1,4 +1,10 @@
-import { MOTION_LABELS, type MotionPlan, type PlannedEntry, type RunSummary } from "./api.ts";
+import {
+  MOTION_LABELS,
+  type MotionPlan,
+  type PlannedEntry,
+  type PlannedHold,
+  type RunSummary,
+} from "./api.ts";
 import { EmptyState, ErrorMessage, OutcomeBadge, RunStatusBadge } from "./components.tsx";
 import { formatMoney, formatNumber, plural } from "./format.ts";
 import {
@@ -73,7 +79,23 @@ function productNote(entry: PlannedEntry, writeKey: string | undefined): string 
   return match.ok ? `PSA product ${match.label}` : match.reason;
 }
 
-function PlannedLines({ entry, currency }: { entry: PlannedEntry; currency: string | null }) {
+const HOLD_NOTES: Record<PlannedHold, string> = {
+  "would hold": "Sells below cost: would be held for approval",
+  held: "Sells below cost: held, waiting for approval",
+  approved: "Sells below cost: approved, will be written",
+};
+
+type Holds = Record<string, PlannedHold> | undefined;
+
+function PlannedLines({
+  entry,
+  currency,
+  holds,
+}: {
+  entry: PlannedEntry;
+  currency: string | null;
+  holds: Holds;
+}) {
   return (
     <table className="table responsive items planned-lines">
       <caption className="visually-hidden">Lines a sync would write for {entry.customerName}</caption>
@@ -97,6 +119,7 @@ function PlannedLines({ entry, currency }: { entry: PlannedEntry; currency: stri
         {entry.plan.lines.map((line, index) => {
           const facts = lineFacts(line);
           const product = productNote(entry, line.writeKey);
+          const hold = line.writeKey ? holds?.[line.writeKey] : undefined;
           return (
             <tr key={line.writeKey ?? index} data-write-key={line.writeKey}>
               <td data-label="Line">
@@ -116,6 +139,7 @@ function PlannedLines({ entry, currency }: { entry: PlannedEntry; currency: stri
               </td>
               <td data-label="Notes">
                 <PricedByNote pricedBy={facts.pricedBy} />
+                {hold && <span className="block small text-warn">{HOLD_NOTES[hold]}</span>}
                 {product && <span className="block small muted">{product}</span>}
                 <LineWarnings warnings={facts.warnings} />
               </td>
@@ -127,7 +151,15 @@ function PlannedLines({ entry, currency }: { entry: PlannedEntry; currency: stri
   );
 }
 
-function PlannedEntryView({ entry, currency }: { entry: PlannedEntry; currency: string | null }) {
+function PlannedEntryView({
+  entry,
+  currency,
+  holds,
+}: {
+  entry: PlannedEntry;
+  currency: string | null;
+  holds: Holds;
+}) {
   const skipped = entry.plan.skipped;
   return (
     <div className="planned-entry" data-customer={entry.mapping.customerTenantId}>
@@ -136,7 +168,7 @@ function PlannedEntryView({ entry, currency }: { entry: PlannedEntry; currency: 
         <span className="muted small">— {plural(entry.plan.lines.length, "line")} to write</span>
       </h4>
       {entry.problem && <ErrorMessage error={entry.problem} />}
-      {entry.plan.lines.length > 0 && <PlannedLines entry={entry} currency={currency} />}
+      {entry.plan.lines.length > 0 && <PlannedLines entry={entry} currency={currency} holds={holds} />}
       {skipped.length > 0 && (
         <details className="small">
           <summary>{plural(skipped.length, "charge")} left alone</summary>
@@ -178,7 +210,12 @@ export function DryRunResult({ plans }: { plans: MotionPlan[] }) {
             </h3>
             {plan.mappings.length === 0 && <EmptyState title="No enabled entry to sync." />}
             {plan.mappings.map((entry) => (
-              <PlannedEntryView key={entry.mapping.customerTenantId} entry={entry} currency={currency} />
+              <PlannedEntryView
+                key={entry.mapping.customerTenantId}
+                entry={entry}
+                currency={currency}
+                holds={plan.holds}
+              />
             ))}
           </section>
         );

@@ -250,8 +250,8 @@ export function CustomersPage({ id }: { id: string }) {
       {c && !c.seatAnnualEnabled && (
         <Notice kind="warning">
           Seat-based Annual subscription sync is off for this {VENDOR_LABELS[c.vendor]} connection.{" "}
-          <Link to={`/psa/${id}/settings`}>Turn it on in PSA settings</Link> to sync annual charges. Azure
-          Plan entries sync once mapped.
+          <Link to={`/psa/${id}/settings`}>Turn it on in PSA settings</Link> to sync annual charges.
+          Seat-based Monthly and Azure Plan entries sync once mapped.
         </Notice>
       )}
       {notice && <Notice kind="success">{notice}</Notice>}
