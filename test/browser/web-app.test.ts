@@ -19,7 +19,9 @@ import { baseRow, toCsv } from "../support/recon-builder.ts";
 /**
  * The whole web app in real Chromium against the real server and both PSA emulators: first-run admin,
  * connect a PSA, turn on Seat-based Annual sync, import the sample, map a customer through the
- * company/agreement search, Sync now, and find the charges in the run detail — for ConnectWise and Autotask.
+ * company/agreement search, Sync now, and find the charges in the run detail — for ConnectWise and Autotask;
+ * Seat-based Monthly and Azure Plan entries on ConnectWise, dry runs, and the Pricing page (a price rule, a
+ * below-cost line held and approved).
  * Any console error fails the test. Screenshots of the main screens go to test-results/screenshots/.
  */
 const CHROMIUM = process.env.CSPSYNC_CHROMIUM ?? "/usr/bin/chromium";
