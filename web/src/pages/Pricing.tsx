@@ -350,8 +350,8 @@ function RuleRow({
       <th scope="row" data-label="Rule">
         {rule.name}
       </th>
-      <td data-label="Product" className="mono">
-        {scope.product}
+      <td data-label="Product">
+        <span className={rule.productKey ? "mono" : undefined}>{scope.product}</span>
       </td>
       <td data-label="Customer">{scope.customer}</td>
       <td data-label="Price">{priceLabel(rule, currency)}</td>
