@@ -261,6 +261,8 @@ export const plannedLineSchema = z
   })
   .meta({ id: "PlannedLine" });
 
+const pricedBySchema = z.object({ ruleId: z.string(), ruleName: z.string(), description: z.string() });
+
 export const azureMonthLineSchema = z
   .object({
     writeKey: z.string(),
@@ -271,6 +273,10 @@ export const azureMonthLineSchema = z
     quantity: decimal,
     unitCost: decimal,
     unitPrice: decimal.nullable(),
+    pricedBy: pricedBySchema.nullable().optional().meta({
+      description: "The price rule that set unitPrice; null when the mapping's pricing strategy did.",
+    }),
+    belowCost: z.boolean().optional(),
     currency: z.string(),
     periodStart: date,
     periodEnd: date,
@@ -280,8 +286,6 @@ export const azureMonthLineSchema = z
     warnings: z.array(z.string()),
   })
   .meta({ id: "AzureMonthLine" });
-
-const pricedBySchema = z.object({ ruleId: z.string(), ruleName: z.string(), description: z.string() });
 
 export const monthlySegmentSchema = z
   .object({
@@ -403,12 +407,33 @@ export const plannedMonthlyMappingSchema = z
   })
   .meta({ id: "PlannedMonthlyMapping" });
 
+const plannedHoldsSchema = z
+  .record(z.string(), z.enum(["would hold", "held", "approved"]))
+  .optional()
+  .meta({
+    description:
+      "With below-cost lines held for approval: per write key of a line selling below cost, whether the sync " +
+      "would hold it, it waits for approval, or it was approved (and will be written).",
+  });
+
 /** One motion's dry run. */
 export const motionPlanSchema = z
   .union([
-    z.object({ motion: z.literal("seat-annual"), mappings: z.array(plannedMappingSchema) }),
-    z.object({ motion: z.literal("azure"), mappings: z.array(plannedAzureMappingSchema) }),
-    z.object({ motion: z.literal("seat-monthly"), mappings: z.array(plannedMonthlyMappingSchema) }),
+    z.object({
+      motion: z.literal("seat-annual"),
+      mappings: z.array(plannedMappingSchema),
+      holds: plannedHoldsSchema,
+    }),
+    z.object({
+      motion: z.literal("azure"),
+      mappings: z.array(plannedAzureMappingSchema),
+      holds: plannedHoldsSchema,
+    }),
+    z.object({
+      motion: z.literal("seat-monthly"),
+      mappings: z.array(plannedMonthlyMappingSchema),
+      holds: plannedHoldsSchema,
+    }),
   ])
   .meta({ id: "MotionPlan" });
 

@@ -19,7 +19,9 @@ import { baseRow, toCsv } from "../support/recon-builder.ts";
 /**
  * The whole web app in real Chromium against the real server and both PSA emulators: first-run admin,
  * connect a PSA, turn on Seat-based Annual sync, import the sample, map a customer through the
- * company/agreement search, Sync now, and find the charges in the run detail — for ConnectWise and Autotask.
+ * company/agreement search, Sync now, and find the charges in the run detail — for ConnectWise and Autotask;
+ * Seat-based Monthly and Azure Plan entries on ConnectWise, dry runs, and the Pricing page (a price rule, a
+ * below-cost line held and approved).
  * Any console error fails the test. Screenshots of the main screens go to test-results/screenshots/.
  */
 const CHROMIUM = process.env.CSPSYNC_CHROMIUM ?? "/usr/bin/chromium";
@@ -31,6 +33,8 @@ const VIEWER = { email: "viewer@example.com", password: "viewer password 1" };
 const CW_CLIENT_ID = "00000000-0000-4000-8000-00000000c11e";
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
+/** Contoso's June monthly seat stretches that ConnectWise's demo catalog can bill (all but Microsoft 365 E5). */
+const MONTHLY_WRITTEN = 5;
 
 describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
   let connectWise: ConnectWiseEmulator;
@@ -61,6 +65,7 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
 
   const heading = (name: string | RegExp) => page.getByRole("heading", { level: 1, name });
   const nav = () => page.getByRole("navigation", { name: "Main" });
+  const tabs = () => page.getByRole("navigation", { name: "Microsoft CSP" });
 
   before(async () => {
     if (!fs.existsSync(CHROMIUM))
@@ -135,6 +140,23 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     if (webRoot) fs.rmSync(webRoot, { recursive: true, force: true });
   });
 
+  /** The additions cspsync wrote on Contoso's recurring agreement in the emulated ConnectWise. */
+  const monthlyAdditions = () => {
+    const { agreements, additions } = connectWise.data().tables;
+    const agreement = agreements.find((a) => a.name === "Microsoft CSP - Contoso Dental Group");
+    assert.ok(agreement, "the demo data has Contoso's recurring agreement");
+    return additions.filter(
+      (a) => a.agreementId === agreement.id && String(a.serialNumber ?? "").startsWith("cspsync-"),
+    );
+  };
+
+  /** Takes the one console error an expected API refusal leaves (Chromium logs every 4xx resource). */
+  const expectConsoleError = (pattern: RegExp) => {
+    const index = consoleErrors.findIndex((e) => pattern.test(e));
+    assert.ok(index >= 0, `the console shows ${pattern}: ${consoleErrors.join("; ")}`);
+    consoleErrors.splice(index, 1);
+  };
+
   const noConsoleErrors = () => assert.deepEqual(consoleErrors, [], "the browser console shows errors");
 
   it("first start: creates the admin account and lands on an empty dashboard", async () => {
@@ -195,6 +217,73 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     await screenshot("05-connection-edit");
     await edit.getByRole("button", { name: "Cancel" }).click();
     assert.ok(!(await page.content()).includes(connectWise.credentials.privateKey));
+    noConsoleErrors();
+  });
+
+  it("maps Contoso's Seat-based Monthly entry to the recurring agreement, syncs it and shows the written lines", async () => {
+    // Before the fallback catalog item is set: Microsoft 365 E5 is not in the demo catalog, so its line fails alone.
+    await nav().getByRole("link", { name: "Microsoft CSP — ConnectWise" }).click();
+    await heading("ConnectWise — Microsoft CSP").waitFor();
+    await page.getByLabel("Search customers by name").fill("contoso");
+    await page.getByText("1 customer matching “contoso”").waitFor();
+    const customer = page.getByRole("region", { name: "Contoso Dental, LLC" });
+    await customer.getByRole("button", { name: "Edit Seat-based Monthly for Contoso Dental, LLC" }).click();
+    const dialog = page.getByRole("dialog", { name: "Seat-based Monthly — Contoso Dental, LLC" });
+    await dialog.getByLabel("Search company by name").fill("Contoso");
+    await dialog.getByRole("radio", { name: "Contoso Dental Group" }).check();
+    const annual = dialog.getByRole("radio", {
+      name: "Microsoft CSP Annual - Contoso Dental Group",
+      exact: true,
+    });
+    await annual.waitFor();
+    assert.equal(await annual.isDisabled(), true, "a One-Time agreement cannot take monthly seats");
+    await dialog.getByRole("radio", { name: "Microsoft CSP - Contoso Dental Group", exact: true }).check();
+    assert.equal(await dialog.getByLabel("Start from").inputValue(), "most-recent");
+    await dialog.getByRole("button", { name: "Sync now" }).click();
+    const result = dialog.locator('section.sync-result[data-motion="seat-monthly"]');
+    await result.getByText("Seat-based Monthly sync finished:").waitFor({ timeout: 30_000 });
+    const text = await result.innerText();
+    const written = monthlyAdditions();
+    assert.equal(written.length, MONTHLY_WRITTEN, "one addition per written seat stretch");
+    assert.match(text, new RegExp(`Error[\\s\\S]*${MONTHLY_WRITTEN}\\s+written[\\s\\S]*1\\s+errors`));
+    assert.equal(await result.locator('li[data-outcome="written"]').count(), MONTHLY_WRITTEN);
+    assert.match(
+      await result.locator('li[data-outcome="written"]').first().innerText(),
+      /Written\s+New addition\s+.+, \d+ seats? from 2024-06-\d\d — PSA record \d+/,
+    );
+    const failed = result.locator('li[data-outcome="error"]');
+    assert.match(
+      await failed.innerText(),
+      /Microsoft 365 E5, 5 seats from 2024-06-18: Could not find source product or multiple matches/,
+    );
+    await screenshot("06a-connectwise-monthly-synced");
+    await dialog.locator(".form-actions").getByRole("button", { name: "Close" }).click();
+    await dialog.waitFor({ state: "detached" });
+
+    // The dry run now plans only what is still missing: the E5 stretch.
+    await customer.getByRole("button", { name: "Dry run Contoso Dental, LLC" }).click();
+    const plan = page.locator('section.sync-result[data-motion="seat-monthly"]');
+    await plan.getByText("Seat-based Monthly dry run: 1 line would be written").waitFor();
+    const planned = await plan.locator("tbody tr").innerText();
+    assert.match(planned, /New addition[\s\S]*Microsoft 365 E5, 5 seats from 2024-06-18/);
+    assert.match(planned, /from Jun 18, 2024[\s\S]*5[\s\S]*\$28\.50/);
+    assert.equal(monthlyAdditions().length, MONTHLY_WRITTEN, "a dry run writes nothing");
+    await screenshot("06b-connectwise-monthly-dry-run");
+
+    await nav().getByRole("link", { name: "Sync history" }).click();
+    await page.getByRole("table").locator("tbody tr").first().getByRole("link").click();
+    await heading("Sync status").waitFor();
+    const items = page.getByRole("table").locator("tbody tr");
+    await items.nth(MONTHLY_WRITTEN).waitFor();
+    assert.equal(await items.count(), MONTHLY_WRITTEN + 1);
+    const rows = await items.allInnerTexts();
+    assert.ok(
+      rows.every((t) => /Seat-based Monthly/.test(t)),
+      rows.join("\n"),
+    );
+    assert.equal(rows.filter((t) => /New addition/.test(t) && /Written/.test(t)).length, MONTHLY_WRITTEN);
+    assert.match(rows.find((t) => /Error/.test(t)) ?? "", /Could not find source product/);
+    await screenshot("06c-connectwise-monthly-run-detail");
     noConsoleErrors();
   });
 
@@ -260,6 +349,7 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     await dialog.getByRole("link", { name: "Open the run details" }).click();
     await heading("Sync status").waitFor();
     const items = page.getByRole("table").locator("tbody tr");
+    await items.nth(7).waitFor();
     assert.equal(await items.count(), 8);
     const texts = await items.allInnerTexts();
     assert.ok(
@@ -347,8 +437,10 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     await nav().getByRole("link", { name: "Sync history" }).click();
     await heading("Sync history").waitFor();
     const rows = page.getByRole("table").locator("tbody tr");
-    assert.equal(await rows.count(), 2);
+    await rows.nth(2).waitFor();
+    assert.equal(await rows.count(), 3);
     const texts = await rows.allInnerTexts();
+    assert.ok(texts.some((t) => /ConnectWise/.test(t) && /Seat-based Monthly/.test(t) && /Error/.test(t)));
     assert.ok(texts.some((t) => /ConnectWise/.test(t) && /Sync now/.test(t) && /Success/.test(t)));
     assert.ok(texts.some((t) => /Autotask/.test(t) && /Success/.test(t)));
     await screenshot("13-sync-history");
@@ -385,6 +477,8 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     await dialog.getByRole("button", { name: "Save", exact: true }).click();
     await page.getByText("Saved Azure Plan for Contoso Dental, LLC.").waitFor();
     const azureRow = customer.locator('tr[data-motion="azure"]');
+    // The notice shows as soon as the entry is saved; the list reloads just after it.
+    await azureRow.getByText("Microsoft CSP - Contoso Dental Group").waitFor();
     assert.match(
       await azureRow.innerText(),
       /Contoso Dental Group[\s\S]*Microsoft CSP - Contoso Dental Group/,
@@ -450,6 +544,149 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     noConsoleErrors();
   });
 
+  it("pricing: adds a rule (field errors next to the field), holds a below-cost line and approves it", async () => {
+    // July brings a new annual Business Premium purchase for Contoso; the rule below sells it under its cost.
+    const july = path.join(webRoot, "july.csv");
+    fs.writeFileSync(
+      july,
+      toCsv([
+        baseRow({
+          InvoiceNumber: "G100000002",
+          OrderDate: "7/1/2024",
+          ProductId: "CFQ7TTC0LCHC",
+          SkuId: "0002",
+          SkuName: "Microsoft 365 Business Premium",
+          ProductName: "Microsoft 365 Business Premium",
+          UnitPrice: "264",
+          Quantity: "2",
+          Subtotal: "528",
+          Total: "528",
+          SubscriptionDescription: "Microsoft 365 Business Premium",
+          SubscriptionId: "11111111-0000-4000-8000-0000000000f1",
+          ChargeStartDate: "7/1/2024",
+          ChargeEndDate: "6/30/2025",
+          TermAndBillingCycle: "One-Year commitment for yearly billing",
+          EffectiveUnitPrice: "264",
+          BillableQuantity: "2",
+          BillingFrequency: "",
+          SubscriptionStartDate: "7/1/2024",
+          SubscriptionEndDate: "6/30/2025",
+        }),
+      ]),
+    );
+    await nav().getByRole("link", { name: "Import", exact: true }).click();
+    await page.getByLabel("Reconciliation files").setInputFiles([july]);
+    await page.getByRole("button", { name: "Upload", exact: true }).click();
+    await page
+      .getByRole("article", { name: "Result for july.csv" })
+      .getByText("Imported", { exact: true })
+      .waitFor();
+
+    await nav().getByRole("link", { name: "Pricing — ConnectWise" }).click();
+    await heading("ConnectWise — Pricing").waitFor();
+    await page.getByText("No price rules yet.").waitFor();
+    await page.getByText("No line is waiting for approval.").waitFor();
+    const form = page.getByRole("form", { name: "Add a price rule" });
+    await form.getByRole("button", { name: "Add rule" }).click();
+    assert.match(
+      await form.locator("#rule-product-error").innerText(),
+      /Enter a product, choose a customer, or both/,
+    );
+    assert.match(await form.locator("#rule-from-error").innerText(), /Choose the first day the rule applies/);
+    // A markup below -100 % passes the browser's check; the API names the field and the form shows it there.
+    await form.getByLabel("Product").fill("CFQ7TTC0LCHC:0002");
+    await form.getByLabel("Markup %").fill("-150");
+    await form.getByLabel("Effective from").fill("2024-07-01");
+    await form.getByRole("button", { name: "Add rule" }).click();
+    await form
+      .locator("#rule-value-error")
+      .getByText(/must not be below -100/)
+      .waitFor();
+    assert.equal(await form.getByLabel("Markup %").getAttribute("aria-invalid"), "true");
+    expectConsoleError(/status of 422 .*\/price-rules\)$/);
+
+    await form.getByLabel("Customer").selectOption({ label: "Contoso Dental, LLC" });
+    await form.getByLabel("Price", { exact: true }).selectOption("fixed");
+    await form.getByLabel("Sell price per unit").fill("200");
+    await form.getByLabel(/Name/).fill("Premium at 200");
+    await form.getByRole("button", { name: "Add rule" }).click();
+    await page.getByText("Added the rule Premium at 200.").waitFor();
+    const rule = page.locator('tr[data-rule="Premium at 200"]');
+    assert.match(
+      await rule.innerText(),
+      /CFQ7TTC0LCHC:0002[\s\S]*Contoso Dental, LLC[\s\S]*\$200\.00 per unit[\s\S]*From Jul 1, 2024/,
+    );
+    // The below-cost choice, with the keyboard: the radio group takes the arrow keys.
+    await page.getByRole("radio", { name: /^Warn/ }).focus();
+    await page.keyboard.press("ArrowDown");
+    assert.equal(await page.getByRole("radio", { name: /^Hold for approval/ }).isChecked(), true);
+    await page
+      .getByRole("form", { name: "When a sell price is below cost" })
+      .getByRole("button", { name: "Save" })
+      .click();
+    await page.getByText("Saved: below-cost lines are held for approval.").waitFor();
+
+    // The next annual sync holds the July purchase instead of writing it.
+    const additionsBefore = connectWise.data().tables.additions.length;
+    await tabs().getByRole("link", { name: "Customers" }).click();
+    await heading("ConnectWise — Microsoft CSP").waitFor();
+    await page.getByLabel("Search customers by name").fill("contoso");
+    const syncAnnual = page.getByRole("button", {
+      name: "Sync Seat-based Annual for Contoso Dental, LLC",
+      exact: true,
+    });
+    const result = page.locator('section.sync-result[data-motion="seat-annual"]');
+    await page.getByRole("button", { name: "Dry run Contoso Dental, LLC" }).click();
+    await result.getByText("Seat-based Annual dry run: 1 line would be written").waitFor();
+    // Annual lines carry no currency: the invoices' one currency is fetched for them.
+    await result.locator("tbody tr").getByText("$264.00").waitFor();
+    assert.match(
+      await result.locator("tbody tr").innerText(),
+      /Microsoft 365 Business Premium: 2 seats[\s\S]*\$264\.00[\s\S]*\$200\.00[\s\S]*Priced by rule Premium at 200[\s\S]*Sells below cost: would be held for approval/,
+    );
+    await syncAnnual.click();
+    await result.getByText("Seat-based Annual sync finished:").waitFor({ timeout: 30_000 });
+    const held = result.locator('li[data-outcome="held"]');
+    assert.match(
+      await held.innerText(),
+      /Held for approval[\s\S]*Held for approval: sell price 200 is below cost 264 \(priced by rule Premium at 200\)[\s\S]*Priced by rule Premium at 200/,
+    );
+    assert.match(await result.innerText(), /1\s+held for approval/);
+    assert.equal(connectWise.data().tables.additions.length, additionsBefore, "a held line is not written");
+    await screenshot("13d-pricing-held");
+
+    await nav().getByRole("link", { name: "Pricing — ConnectWise" }).click();
+    const line = page.locator("table.holds tbody tr");
+    await line.getByText("$264.00").waitFor();
+    assert.equal(await line.count(), 1);
+    assert.match(
+      await line.innerText(),
+      /Seat-based Annual[\s\S]*Contoso Dental, LLC[\s\S]*\$264\.00[\s\S]*\$200\.00[\s\S]*Priced by rule Premium at 200[\s\S]*Held/,
+    );
+    await line.getByRole("button", { name: /^Approve / }).click();
+    await page.getByText("1 line approved; the next sync writes it.").waitFor();
+    assert.match(
+      await line.innerText(),
+      new RegExp(`Approved[\\s\\S]*by ${ADMIN.email} on \\w{3} \\d+, \\d{4}`),
+    );
+    await screenshot("13e-pricing");
+
+    await tabs().getByRole("link", { name: "Customers" }).click();
+    await page.getByLabel("Search customers by name").fill("contoso");
+    await syncAnnual.click();
+    await result.getByText("Seat-based Annual sync finished:").waitFor({ timeout: 30_000 });
+    assert.match(await result.innerText(), new RegExp(`1\\s+written[\\s\\S]*approved by ${ADMIN.email}`));
+    assert.equal(connectWise.data().tables.additions.length, additionsBefore + 1, "written once approved");
+    const written = connectWise.data().tables.additions.at(-1)!;
+    assert.deepEqual(
+      [String(written.unitPrice), String(written.unitCost), String(written.quantity)],
+      ["200", "264", "2"],
+    );
+    await nav().getByRole("link", { name: "Pricing — ConnectWise" }).click();
+    await page.getByText("No line is waiting for approval.").waitFor();
+    noConsoleErrors();
+  });
+
   it("settings: daily sync time, an API token shown once, and a viewer user", async () => {
     await nav().getByRole("link", { name: "Settings", exact: true }).click();
     await heading("Settings").waitFor();
@@ -496,6 +733,13 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
       assert.equal(await viewer.getByLabel("Seat-based Annual subscription sync").isDisabled(), true);
       assert.equal(await viewer.getByRole("button", { name: "Save" }).count(), 0);
       await screenshot("16-viewer-psa-settings", viewer);
+      await viewer.getByRole("link", { name: "Pricing — ConnectWise" }).click();
+      await viewer.locator('tr[data-rule="Premium at 200"]').waitFor();
+      assert.equal(await viewer.getByRole("radio", { name: /^Hold for approval/ }).isChecked(), true);
+      assert.equal(await viewer.getByRole("radio", { name: /^Hold for approval/ }).isDisabled(), true);
+      assert.equal(await viewer.getByRole("button", { name: /^(Save|Remove|Approve|Add rule)/ }).count(), 0);
+      assert.equal(await viewer.getByRole("form", { name: "Add a price rule" }).count(), 0);
+      await screenshot("16a-viewer-pricing", viewer);
     } finally {
       await viewerContext.close();
     }

@@ -214,6 +214,34 @@ for (const dialect of DIALECTS) {
         [[JUNE_AZURE.month, JUNE_AZURE.cost, JUNE_AZURE.price, JUNE_AZURE.description]],
       );
       assert.equal(posts(), 0, "a dry run writes nothing");
+
+      // With below-cost lines held for approval, the dry run names the lines a sync would hold.
+      const added = await admin.post(`${base()}/price-rules`, {
+        productKey: "AZURE-PLAN",
+        kind: "fixed",
+        value: "1",
+        effectiveFrom: "2024-01-01",
+      });
+      assert.equal(added.status, 201, added.text);
+      const ruleId = (added.body as { rule: { id: string } }).rule.id;
+      assert.equal((await admin.put(`${base()}/pricing`, { belowCost: "hold" })).status, 200);
+      const holding = await admin.post(url, { motion: "azure", dryRun: true });
+      const [plan] = (
+        holding.body as {
+          plans: {
+            holds: Record<string, string>;
+            mappings: {
+              plan: { lines: { writeKey: string; unitPrice: string; pricedBy: { ruleId: string } }[] };
+            }[];
+          }[];
+        }
+      ).plans;
+      const [month] = plan!.mappings[0]!.plan.lines;
+      assert.deepEqual([month?.unitPrice, month?.pricedBy.ruleId], ["1", ruleId]);
+      assert.deepEqual(plan!.holds, { [month!.writeKey]: "would hold" });
+      assert.equal((await admin.delete(`${base()}/price-rules/${ruleId}`)).status, 204);
+      assert.equal((await admin.put(`${base()}/pricing`, { belowCost: "warn" })).status, 200);
+      assert.equal(posts(), 0, "a dry run writes nothing");
     });
 
     it("Sync now without a motion runs every motion switched on: here only Azure Plan; again, nothing new", async () => {

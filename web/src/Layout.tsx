@@ -7,6 +7,7 @@ import { ConnectionsPage } from "./pages/Connections.tsx";
 import { CustomersPage } from "./pages/Customers.tsx";
 import { DashboardPage } from "./pages/Dashboard.tsx";
 import { ImportPage } from "./pages/Import.tsx";
+import { PricingPage } from "./pages/Pricing.tsx";
 import { ProductsPage } from "./pages/Products.tsx";
 import { PsaSettingsPage } from "./pages/PsaSettings.tsx";
 import { RunDetailPage, RunsPage } from "./pages/Runs.tsx";
@@ -71,6 +72,11 @@ function Navigation({ connections }: { connections: ConnectionView[] | undefined
                 </NavLink>
               </li>
               <li>
+                <NavLink to={`/psa/${c.id}/pricing`}>
+                  Pricing<span className="visually-hidden"> — {c.name}</span>
+                </NavLink>
+              </li>
+              <li>
                 <NavLink to={`/psa/${c.id}/settings`}>
                   PSA settings<span className="visually-hidden"> — {c.name}</span>
                 </NavLink>
@@ -100,6 +106,7 @@ function Routes() {
   if ((params = match("/psa/:id/settings", path))) return <PsaSettingsPage key={params.id} id={params.id!} />;
   if ((params = match("/psa/:id/csp", path))) return <CustomersPage key={params.id} id={params.id!} />;
   if ((params = match("/psa/:id/products", path))) return <ProductsPage key={params.id} id={params.id!} />;
+  if ((params = match("/psa/:id/pricing", path))) return <PricingPage key={params.id} id={params.id!} />;
   if (path === "/runs") return <RunsPage />;
   if ((params = match("/runs/:id", path))) return <RunDetailPage key={params.id} id={params.id!} />;
   if (path === "/import") return <ImportPage />;

@@ -16,7 +16,7 @@ export const MOTION_LABELS: Record<Motion, string> = {
 export const VENDOR_LABELS: Record<Vendor, string> = { connectwise: "ConnectWise", autotask: "Autotask" };
 
 export type RunStatus = "running" | "no-change" | "success" | "warning" | "error" | "abandoned";
-export type ItemOutcome = "written" | "found-existing" | "planned" | "skipped" | "warning" | "error";
+export type ItemOutcome = "written" | "found-existing" | "planned" | "skipped" | "warning" | "error" | "held";
 
 export type RunView = {
   id: string;
@@ -34,8 +34,38 @@ export type RunView = {
   message: string | null;
 };
 
-/** The planned PSA line a run item was about (empty for items that never got that far). */
+/** The price rule that set a line's sell price. */
+export type PricedBy = { ruleId: string; ruleName: string; description: string };
+
+/** A Seat-based Monthly stretch of constant seats, product and price. */
+export type MonthlySegment = {
+  key: string;
+  subscriptionId: string;
+  productId: string;
+  skuId: string;
+  productName: string;
+  start: string;
+  /** Last day billed; null while the subscription runs on. */
+  end: string | null;
+  quantity: string;
+  unitCost: string;
+  unitPrice: string | null;
+  pricedBy: PricedBy | null;
+  currency: string;
+  invoiceNumber: string;
+};
+
+/** The monthly writes: a ConnectWise addition created or updated, or an Autotask unit adjustment. */
+export type MonthlyAction = "create-addition" | "update-addition" | "adjust-units";
+
+/**
+ * The planned PSA line a run item or a dry run is about, whichever motion planned it (fields a motion does not
+ * have are absent; empty for items that never got that far).
+ */
 export type PlannedLineDetails = {
+  writeKey?: string;
+  customerTenantId?: string;
+  subscriptionId?: string;
   productName?: string;
   description?: string;
   quantity?: string;
@@ -46,6 +76,19 @@ export type PlannedLineDetails = {
   effectiveDate?: string;
   isCredit?: boolean;
   currency?: string;
+  warnings?: readonly string[];
+  /** Seat-based Annual and Azure Plan lines. */
+  pricedBy?: PricedBy | null;
+  belowCost?: boolean;
+  /** Azure Plan months. */
+  month?: string;
+  periodStart?: string;
+  periodEnd?: string;
+  /** Seat-based Monthly lines. */
+  action?: MonthlyAction | string;
+  segment?: MonthlySegment | null;
+  unitChange?: number;
+  unitsAfter?: number;
 };
 
 export type RunItemView = {
@@ -78,8 +121,77 @@ export type RunSummary = {
 
 /** What Sync now answers: one run per motion it covered. */
 export type SyncResults = { runs: RunSummary[] };
-/** The motions cspsync can sync now; Seat-based Monthly entries can be saved but not synced yet. */
+/** The motions Sync now covers (all three). */
 export const SYNCABLE_MOTIONS: readonly Motion[] = ["seat-monthly", "azure", "seat-annual"];
+
+/** A dry run of one motion: per mapped entry, the lines a sync would write now (nothing is written). */
+export type PlannedEntry = {
+  mapping: { customerTenantId: string; motion: Motion; enabled: boolean };
+  customerName: string;
+  problem: string | null;
+  plan: {
+    lines: PlannedLineDetails[];
+    skipped: {
+      reason: string;
+      eventKey?: string;
+      subscriptionId?: string;
+      month?: string;
+      invoiceNumber?: string;
+    }[];
+  };
+  /** Seat-based Annual: the PSA product each line (by write key) would be billed as, or why none matches. */
+  products?: Record<string, ProductMatch>;
+  /** Azure Plan: the PSA product the months would be billed as. */
+  product?: ProductMatch;
+};
+export type ProductMatch = { ok: true; productRef: string; label: string } | { ok: false; reason: string };
+/** What the hold for approval does with a line selling below cost (connections that hold such lines). */
+export type PlannedHold = "would hold" | "held" | "approved";
+export type MotionPlan = { motion: Motion; mappings: PlannedEntry[]; holds?: Record<string, PlannedHold> };
+export type SyncPlans = { dryRun: true; plans: MotionPlan[] };
+
+export type PriceRuleKind = "markup" | "fixed";
+export type PriceRule = {
+  id: string;
+  name: string;
+  /** ProductId, ProductId:SkuId or AZURE-PLAN; null: any product. */
+  productKey: string | null;
+  /** null: any customer. */
+  customerTenantId: string | null;
+  kind: PriceRuleKind;
+  /** markup: percent on cost; fixed: sell price per unit. */
+  value: string;
+  effectiveFrom: string;
+  effectiveTo: string | null;
+  description: string;
+  createdAt: string;
+  updatedAt: string;
+};
+export type PriceRuleInput = {
+  name?: string;
+  productKey: string | null;
+  customerTenantId: string | null;
+  kind: PriceRuleKind;
+  value: string;
+  effectiveFrom: string;
+  effectiveTo: string | null;
+};
+export type BelowCostAction = "warn" | "hold";
+export type HeldLine = {
+  writeKey: string;
+  motion: string;
+  customerTenantId: string;
+  customerName: string | null;
+  eventKey: string;
+  description: string;
+  unitCost: string;
+  unitPrice: string;
+  pricedBy: PricedBy | null;
+  status: "held" | "approved";
+  heldAt: string;
+  approvedBy: string | null;
+  approvedAt: string | null;
+};
 
 export type ProductAction = "create" | "link" | "update" | "skip" | "conflict";
 export type ProductItemKind = "catalog" | "charge-product";

@@ -1,5 +1,6 @@
 import { useEffect, useId, useRef, type ReactNode } from "react";
 import type { ApiError, ItemOutcome, RunStatus } from "./api.ts";
+import { Link } from "./router.tsx";
 
 export function Loading({ label }: { label: string }) {
   return (
@@ -82,6 +83,7 @@ const OUTCOME_LABELS: Record<ItemOutcome, [string, Tone]> = {
   skipped: ["Skipped", "neutral"],
   warning: ["Warning", "warn"],
   error: ["Error", "bad"],
+  held: ["Held for approval", "warn"],
 };
 
 export function OutcomeBadge({ outcome }: { outcome: ItemOutcome }) {
@@ -180,5 +182,37 @@ export function PageHeader({ title, children }: { title: string; children?: Reac
       <h1 tabIndex={-1}>{title}</h1>
       {children && <div className="page-actions">{children}</div>}
     </div>
+  );
+}
+
+const CONNECTION_TABS = [
+  { key: "csp", label: "Customers", path: (id: string) => `/psa/${id}/csp` },
+  { key: "products", label: "Products", path: (id: string) => `/psa/${id}/products` },
+  { key: "pricing", label: "Pricing", path: (id: string) => `/psa/${id}/pricing` },
+  { key: "runs", label: "Sync history", path: (id: string) => `/runs?connectionId=${id}` },
+  { key: "settings", label: "Settings", path: (id: string) => `/psa/${id}/settings` },
+] as const;
+
+/** The pages of one connection's Microsoft CSP integration, as tabs. */
+export function ConnectionTabs({
+  id,
+  current,
+}: {
+  id: string;
+  current: (typeof CONNECTION_TABS)[number]["key"];
+}) {
+  return (
+    <nav className="tabs" aria-label="Microsoft CSP">
+      {CONNECTION_TABS.map((tab) => (
+        <Link
+          key={tab.key}
+          to={tab.path(id)}
+          className={tab.key === current ? "tab active" : "tab"}
+          aria-current={tab.key === current ? "page" : undefined}
+        >
+          {tab.label}
+        </Link>
+      ))}
+    </nav>
   );
 }

@@ -6,6 +6,7 @@ import { listCustomers } from "../../store/billing-repository.ts";
 import type { ConnectionView } from "../../services/connections.ts";
 import { mappingInputSchema, type Mapping } from "../../services/mappings.ts";
 import { enabledMotions, motionOffReason, syncFor } from "../../services/motion-sync.ts";
+import { previewHolds } from "../../services/price-holds.ts";
 import type { SyncScope } from "../../services/sync-bookkeeping.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { ApiError, ERROR_RESPONSES, notFound } from "../errors.ts";
@@ -264,7 +265,14 @@ async function motionsToSync(
   return motions;
 }
 
+/** One motion's dry run, with what the hold for approval would do with each below-cost line (by write key). */
 async function dryRun(app: App, connectionId: string, motion: BillingMotion, scope: SyncScope) {
+  const plan = await motionPlan(app, connectionId, motion, scope);
+  const lines = (plan.mappings as { plan: { lines: object[] } }[]).flatMap((m) => m.plan.lines);
+  return { ...plan, holds: Object.fromEntries(await previewHolds(app.store, connectionId, lines)) };
+}
+
+async function motionPlan(app: App, connectionId: string, motion: BillingMotion, scope: SyncScope) {
   if (motion === "seat-monthly") {
     const sync = await syncFor(app, "seat-monthly", connectionId);
     return { motion, mappings: await sync.plan(scope) };

@@ -9,16 +9,35 @@ import {
   type CustomerMapping,
   type CustomerView,
   type Pricing,
+  type SyncPlans,
   type SyncResults,
 } from "../api.ts";
-import { Badge, EmptyState, ErrorMessage, Loading, Notice, PageHeader } from "../components.tsx";
+import {
+  Badge,
+  ConnectionTabs,
+  EmptyState,
+  ErrorMessage,
+  Loading,
+  Notice,
+  PageHeader,
+} from "../components.tsx";
 import { formatDate, formatInstant } from "../format.ts";
 import { useAction, useDebounced, useDocumentTitle, useResource, useSession } from "../hooks.ts";
 import { Link } from "../router.tsx";
-import { MappingForm, SyncResult } from "./MappingForm.tsx";
+import { DryRunResult, SyncResult } from "../sync-views.tsx";
+import { MappingForm } from "./MappingForm.tsx";
 
-/** What one Sync now covers: the whole connection, one customer, or one customer's entry. */
-type SyncRequest = { customerTenantId?: string; motion?: CustomerMapping["motion"]; label: string };
+/** What one Sync now (or dry run) covers: the whole connection, one customer, or one customer's entry. */
+type SyncRequest = {
+  customerTenantId?: string;
+  motion?: CustomerMapping["motion"];
+  dryRun?: boolean;
+  label: string;
+};
+
+/** The answer shown under the page header: a sync's runs, or a dry run's plans. */
+type SyncPanel =
+  { kind: "runs"; label: string; results: SyncResults } | { kind: "plans"; label: string; plans: SyncPlans };
 
 /** Whether Sync now can run this entry: mapped, enabled, a motion cspsync syncs, and its switch on. */
 function canSync(mapping: CustomerMapping, connection: ConnectionView | undefined): boolean {
@@ -77,14 +96,26 @@ function CustomerEntries({
           {[customer.domain, customer.country].filter(Boolean).join(" · ") || customer.tenantId}
         </p>
         {canEdit && anySyncable && (
-          <button
-            type="button"
-            className="button secondary small"
-            disabled={busy}
-            onClick={() => onSync({ customerTenantId: customer.tenantId, label: customer.name })}
-          >
-            Sync {customer.name}
-          </button>
+          <span className="customer-actions">
+            <button
+              type="button"
+              className="button secondary small"
+              disabled={busy}
+              onClick={() =>
+                onSync({ customerTenantId: customer.tenantId, dryRun: true, label: customer.name })
+              }
+            >
+              Dry run {customer.name}
+            </button>
+            <button
+              type="button"
+              className="button secondary small"
+              disabled={busy}
+              onClick={() => onSync({ customerTenantId: customer.tenantId, label: customer.name })}
+            >
+              Sync {customer.name}
+            </button>
+          </span>
         )}
       </header>
       <table className="table responsive mappings">
@@ -172,14 +203,19 @@ export function CustomersPage({ id }: { id: string }) {
   );
   const [editing, setEditing] = useState<{ customer: CustomerView; mapping: CustomerMapping } | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [synced, setSynced] = useState<{ label: string; results: SyncResults } | null>(null);
+  const [panel, setPanel] = useState<SyncPanel | null>(null);
   const c = connection.data?.connection;
   const sync = useAction(async (request: SyncRequest) => {
     setNotice(null);
-    setSynced(null);
+    setPanel(null);
     const { label, ...body } = request;
+    if (body.dryRun) {
+      const plans = await api.post<SyncPlans>(`/api/connections/${id}/sync`, body);
+      setPanel({ kind: "plans", label, plans });
+      return;
+    }
     const results = await api.post<SyncResults>(`/api/connections/${id}/sync`, body);
-    setSynced({ label, results });
+    setPanel({ kind: "runs", label, results });
     customers.reload();
   });
   useDocumentTitle(c ? `${c.name} · Microsoft CSP` : "Microsoft CSP");
@@ -189,46 +225,54 @@ export function CustomersPage({ id }: { id: string }) {
     <>
       <PageHeader title={c ? `${c.name} — Microsoft CSP` : "Microsoft CSP"}>
         {isAdmin && c && (
-          <button
-            type="button"
-            className="button primary"
-            disabled={sync.busy}
-            onClick={() => void sync.run({ label: `every customer of ${c.name}` })}
-          >
-            {sync.busy ? "Syncing…" : "Sync all customers"}
-          </button>
+          <>
+            <button
+              type="button"
+              className="button secondary"
+              disabled={sync.busy}
+              onClick={() => void sync.run({ dryRun: true, label: `every customer of ${c.name}` })}
+            >
+              Dry run all customers
+            </button>
+            <button
+              type="button"
+              className="button primary"
+              disabled={sync.busy}
+              onClick={() => void sync.run({ label: `every customer of ${c.name}` })}
+            >
+              {sync.busy ? "Working…" : "Sync all customers"}
+            </button>
+          </>
         )}
       </PageHeader>
-      <nav className="tabs" aria-label="Microsoft CSP">
-        <Link to={`/psa/${id}/csp`} className="tab active" aria-current="page">
-          Customers
-        </Link>
-        <Link to={`/psa/${id}/products`} className="tab">
-          Products
-        </Link>
-        <Link to={`/runs?connectionId=${id}`} className="tab">
-          Sync history
-        </Link>
-        <Link to={`/psa/${id}/settings`} className="tab">
-          Settings
-        </Link>
-      </nav>
+      <ConnectionTabs id={id} current="csp" />
       {connection.error && <ErrorMessage error={connection.error} retry={connection.reload} />}
       {c && !c.seatAnnualEnabled && (
         <Notice kind="warning">
           Seat-based Annual subscription sync is off for this {VENDOR_LABELS[c.vendor]} connection.{" "}
-          <Link to={`/psa/${id}/settings`}>Turn it on in PSA settings</Link> to sync annual charges. Azure
-          Plan entries sync once mapped.
+          <Link to={`/psa/${id}/settings`}>Turn it on in PSA settings</Link> to sync annual charges.
+          Seat-based Monthly and Azure Plan entries sync once mapped.
         </Notice>
       )}
       {notice && <Notice kind="success">{notice}</Notice>}
       {sync.error && <ErrorMessage error={sync.error} />}
-      {synced && (
-        <section className="sync-results" aria-label={`Sync of ${synced.label}`}>
-          <p className="muted">Synced {synced.label}.</p>
-          {synced.results.runs.map((run) => (
+      {panel?.kind === "runs" && (
+        <section className="sync-results" aria-label={`Sync of ${panel.label}`}>
+          <p className="muted">Synced {panel.label}.</p>
+          {panel.results.runs.map((run) => (
             <SyncResult key={run.runId} result={run} />
           ))}
+        </section>
+      )}
+      {panel?.kind === "plans" && (
+        <section className="sync-results" aria-label={`Dry run of ${panel.label}`} role="status">
+          <p className="muted">
+            Dry run of {panel.label}: nothing has been written.{" "}
+            <button type="button" className="link-button" onClick={() => setPanel(null)}>
+              Close
+            </button>
+          </p>
+          <DryRunResult plans={panel.plans.plans} />
         </section>
       )}
       <form className="search" role="search" onSubmit={(e) => e.preventDefault()}>

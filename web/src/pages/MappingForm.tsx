@@ -16,18 +16,11 @@ import {
   SYNCABLE_MOTIONS,
   type StartPoint,
 } from "../api.ts";
-import {
-  describedBy,
-  ErrorMessage,
-  Field,
-  Loading,
-  Modal,
-  OutcomeBadge,
-  RunStatusBadge,
-} from "../components.tsx";
-import { formatDate, formatNumber, todayIso } from "../format.ts";
+import { describedBy, ErrorMessage, Field, Loading, Modal } from "../components.tsx";
+import { formatDate, todayIso } from "../format.ts";
 import { useAction, useDebounced, useResource } from "../hooks.ts";
 import { Link } from "../router.tsx";
+import { SyncResult } from "../sync-views.tsx";
 
 const PRICING: { value: PricingName; label: string; hint: string }[] = [
   {
@@ -234,51 +227,6 @@ function AgreementPicker({
         </p>
       )}
     </fieldset>
-  );
-}
-
-export function SyncResult({ result }: { result: RunSummary }) {
-  const titleId = `sync-result-${result.runId}`;
-  return (
-    <section className="sync-result" aria-labelledby={titleId} role="status" data-motion={result.motion}>
-      <h3 id={titleId}>
-        {MOTION_LABELS[result.motion]} sync finished: <RunStatusBadge status={result.status} />
-      </h3>
-      <ul className="counts">
-        <li>
-          <strong>{formatNumber(result.written)}</strong> written
-        </li>
-        <li>
-          <strong>{formatNumber(result.unchanged)}</strong> already in the PSA
-        </li>
-        <li>
-          <strong>{formatNumber(result.warnings)}</strong> warnings
-        </li>
-        <li>
-          <strong>{formatNumber(result.errors)}</strong> errors
-        </li>
-      </ul>
-      {result.items.length === 0 && <p className="muted">Nothing new to write for this customer.</p>}
-      {result.items.length > 0 && (
-        <ul className="result-items">
-          {result.items.map((item, index) => {
-            const line = item.line;
-            return (
-              <li key={item.writeKey ?? index}>
-                <OutcomeBadge outcome={item.outcome} /> {line?.description ?? item.subscriptionId ?? ""}
-                {item.psaRecordId && <span className="muted"> — PSA record {item.psaRecordId}</span>}
-                {item.message && item.outcome !== "written" && (
-                  <span className="block small">{item.message}</span>
-                )}
-              </li>
-            );
-          })}
-        </ul>
-      )}
-      <p>
-        <Link to={`/runs/${result.runId}`}>Open the run details</Link>
-      </p>
-    </section>
   );
 }
 

@@ -10,6 +10,7 @@ import {
 } from "../api.ts";
 import {
   Badge,
+  ConnectionTabs,
   EmptyState,
   ErrorMessage,
   Field,
@@ -20,7 +21,6 @@ import {
 } from "../components.tsx";
 import { formatDuration, formatInstant, formatNumber } from "../format.ts";
 import { useAction, useDocumentTitle, useResource, useSession } from "../hooks.ts";
-import { Link } from "../router.tsx";
 
 const MODES = [
   { value: "off", label: "Off" },
@@ -375,20 +375,7 @@ export function ProductsPage({ id }: { id: string }) {
   return (
     <>
       <PageHeader title={c ? `${c.name} — Products` : "Products"} />
-      <nav className="tabs" aria-label="Microsoft CSP">
-        <Link to={`/psa/${id}/csp`} className="tab">
-          Customers
-        </Link>
-        <Link to={`/psa/${id}/products`} className="tab active" aria-current="page">
-          Products
-        </Link>
-        <Link to={`/runs?connectionId=${id}`} className="tab">
-          Sync history
-        </Link>
-        <Link to={`/psa/${id}/settings`} className="tab">
-          Settings
-        </Link>
-      </nav>
+      <ConnectionTabs id={id} current="products" />
       {connection.error && <ErrorMessage error={connection.error} retry={connection.reload} />}
       {!c && connection.loading && <Loading label="Loading…" />}
       {c && (

@@ -2,7 +2,6 @@ import { useState } from "react";
 import {
   MOTION_LABELS,
   query,
-  type InvoiceSummary,
   type ItemOutcome,
   type Motion,
   type RunItemView,
@@ -16,9 +15,10 @@ import {
   PageHeader,
   RunStatusBadge,
 } from "../components.tsx";
-import { formatDate, formatDuration, formatInstant, formatMoney, formatNumber } from "../format.ts";
+import { formatDuration, formatInstant, formatMoney, formatNumber } from "../format.ts";
 import { useDocumentTitle, useResource } from "../hooks.ts";
 import { useConnections } from "../Layout.tsx";
+import { ActionBadge, lineFacts, PricedByNote, UnitPrice, useFallbackCurrency } from "../lines.tsx";
 import { Link, navigate, useLocation } from "../router.tsx";
 
 const TRIGGERS: Record<string, string> = {
@@ -77,10 +77,7 @@ export function RunsPage() {
       {!list && runs.loading && <Loading label="Loading sync history…" />}
       {list && list.length === 0 && (
         <EmptyState title="No sync has run yet.">
-          <p>
-            Runs appear here after the daily sync, or after “Sync now” on a customer’s Azure Plan or
-            Seat-based Annual entry.
-          </p>
+          <p>Runs appear here after the daily sync, or after “Sync now” on a customer’s entry.</p>
         </EmptyState>
       )}
       {list && list.length > 0 && (
@@ -147,21 +144,23 @@ export function RunsPage() {
 
 const FILTERS: { value: string; label: string; keep: (o: ItemOutcome) => boolean }[] = [
   { value: "all", label: "All items", keep: () => true },
-  { value: "problems", label: "Warnings and errors", keep: (o) => o === "warning" || o === "error" },
+  {
+    value: "problems",
+    label: "Warnings, holds and errors",
+    keep: (o) => o === "warning" || o === "error" || o === "held",
+  },
   { value: "written", label: "Written", keep: (o) => o === "written" || o === "warning" },
 ];
 
 /** The data's currency: items carry it when the API sends it, else the one currency of the invoices. */
 function useCurrency(items: RunItemView[] | undefined): (item: RunItemView) => string | null {
-  const needsFallback = items?.some((i) => !i.details.currency) ?? false;
-  const invoices = useResource<{ invoices: InvoiceSummary[] }>(needsFallback ? "/api/invoices" : null);
-  const currencies = new Set(invoices.data?.invoices.map((i) => i.currency));
-  const fallback = currencies.size === 1 ? [...currencies][0]! : null;
-  return (item) => item.details.currency ?? fallback;
+  const needsFallback = items?.some((i) => !i.details.currency && !i.details.segment) ?? false;
+  const fallback = useFallbackCurrency(needsFallback);
+  return (item) => item.details.currency ?? item.details.segment?.currency ?? fallback;
 }
 
 function ItemRow({ item, currency }: { item: RunItemView; currency: string | null }) {
-  const d = item.details;
+  const facts = lineFacts(item.details);
   return (
     <tr data-outcome={item.outcome}>
       <td data-label="#" className="num">
@@ -174,23 +173,22 @@ function ItemRow({ item, currency }: { item: RunItemView; currency: string | nul
         )}
       </td>
       <td data-label="Subscription">
-        {d.productName ?? "—"}
-        {d.description && <span className="block small">{d.description}</span>}
+        {facts.product ?? "—"} <ActionBadge action={facts.action} />
+        {facts.description && facts.description !== facts.product && (
+          <span className="block small">{facts.description}</span>
+        )}
         {item.subscriptionId && <span className="block small muted mono">{item.subscriptionId}</span>}
       </td>
-      <td data-label="Date">{formatDate(d.effectiveDate)}</td>
+      <td data-label="Date">{facts.when}</td>
       <td data-label="Qty" className="num">
-        {formatNumber(d.quantity)}
+        {facts.quantity}
       </td>
       <td data-label="Unit cost" className="num">
-        {formatMoney(d.unitCost, currency, { unit: true })}
+        {formatMoney(facts.unitCost, currency, { unit: true })}
       </td>
       <td data-label="Unit price" className="num">
-        {d.unitPrice === null ? (
-          <span className="muted">PSA price</span>
-        ) : (
-          formatMoney(d.unitPrice, currency, { unit: true })
-        )}
+        <UnitPrice value={facts.unitPrice} currency={currency} />
+        <PricedByNote pricedBy={facts.pricedBy} />
       </td>
       <td data-label="Result" className="result">
         <OutcomeBadge outcome={item.outcome} />

@@ -1,0 +1,639 @@
+import { useState, type FormEvent } from "react";
+import {
+  api,
+  MOTION_LABELS,
+  type ApiError,
+  type BelowCostAction,
+  type ConnectionView,
+  type CustomerView,
+  type HeldLine,
+  type Motion,
+  type PriceRule,
+  type PriceRuleInput,
+  type PriceRuleKind,
+} from "../api.ts";
+import {
+  Badge,
+  ConnectionTabs,
+  describedBy,
+  EmptyState,
+  ErrorMessage,
+  Field,
+  Loading,
+  Notice,
+  PageHeader,
+} from "../components.tsx";
+import { formatDate, formatInstant, formatMoney, plural } from "../format.ts";
+import { useAction, useDocumentTitle, useResource, useSession, type Resource } from "../hooks.ts";
+import { PricedByNote, useFallbackCurrency } from "../lines.tsx";
+
+/**
+ * Pricing of one connection: the price rules that set sell prices ahead of each mapping's strategy, what a
+ * sell price below cost does (warn, or hold the line for approval), and the lines held for approval.
+ * Viewers see everything; only admins change it (the API refuses them anyway).
+ */
+type Customers = Map<string, string>;
+
+const KIND_LABELS: Record<PriceRuleKind, string> = {
+  markup: "Markup % on cost",
+  fixed: "Fixed sell price per unit",
+};
+
+const BELOW_COST: { value: BelowCostAction; label: string; hint: string }[] = [
+  {
+    value: "warn",
+    label: "Warn",
+    hint: "The line is written at its price and the run shows a warning.",
+  },
+  {
+    value: "hold",
+    label: "Hold for approval",
+    hint: "The line is not written until someone approves it here; the next sync then writes it.",
+  },
+];
+
+function priceLabel(rule: PriceRule, currency: string | null): string {
+  return rule.kind === "markup"
+    ? `Cost + ${rule.value} %`
+    : `${formatMoney(rule.value, currency, { unit: true })} per unit`;
+}
+
+function effectiveLabel(rule: PriceRule): string {
+  return rule.effectiveTo
+    ? `${formatDate(rule.effectiveFrom)} – ${formatDate(rule.effectiveTo)}`
+    : `From ${formatDate(rule.effectiveFrom)}`;
+}
+
+function scopeLabel(rule: PriceRule, customers: Customers): { product: string; customer: string } {
+  return {
+    product: rule.productKey ?? "Any product",
+    customer: rule.customerTenantId
+      ? (customers.get(rule.customerTenantId) ?? rule.customerTenantId)
+      : "Any customer",
+  };
+}
+
+/** The API's message for a field, without the field name it starts with ("value: value must …"). */
+function fieldMessage(error: ApiError | null, field: string): string | null {
+  if (!error || error.field !== field) return null;
+  return error.message.startsWith(`${field}: `) ? error.message.slice(field.length + 2) : error.message;
+}
+
+function BelowCostForm({ connectionId, onSaved }: { connectionId: string; onSaved: () => void }) {
+  const { isAdmin } = useSession();
+  const current = useResource<{ belowCost: BelowCostAction }>(`/api/connections/${connectionId}/pricing`);
+  const [choice, setChoice] = useState<BelowCostAction | null>(null);
+  const [saved, setSaved] = useState(false);
+  const value = choice ?? current.data?.belowCost ?? "warn";
+  const save = useAction(async () => {
+    await api.put(`/api/connections/${connectionId}/pricing`, { belowCost: value });
+    current.reload();
+    onSaved();
+    return true;
+  });
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setSaved(false);
+    if (await save.run()) setSaved(true);
+  };
+  if (current.error) return <ErrorMessage error={current.error} retry={current.reload} />;
+  if (!current.data) return <Loading label="Loading the below-cost setting…" />;
+  return (
+    <form className="form panel" onSubmit={(e) => void submit(e)} aria-labelledby="below-cost-title">
+      <fieldset disabled={!isAdmin}>
+        <legend id="below-cost-title">When a sell price is below cost</legend>
+        {BELOW_COST.map((option) => (
+          <label key={option.value} className={value === option.value ? "option selected" : "option"}>
+            <input
+              type="radio"
+              name="below-cost"
+              value={option.value}
+              checked={value === option.value}
+              aria-describedby={`below-cost-${option.value}-hint`}
+              onChange={() => {
+                setSaved(false);
+                setChoice(option.value);
+              }}
+            />
+            <span>
+              <span className="option-title">{option.label}</span>
+              <span className="option-detail" id={`below-cost-${option.value}-hint`}>
+                {option.hint}
+              </span>
+            </span>
+          </label>
+        ))}
+      </fieldset>
+      {save.error && <ErrorMessage error={save.error} />}
+      {saved && !save.error && (
+        <Notice kind="success">
+          Saved: below-cost lines are {value === "hold" ? "held for approval" : "written with a warning"}.
+        </Notice>
+      )}
+      {isAdmin && (
+        <div className="form-actions">
+          <button type="submit" className="button secondary" disabled={save.busy}>
+            {save.busy ? "Saving…" : "Save"}
+          </button>
+        </div>
+      )}
+    </form>
+  );
+}
+
+type RuleDraft = {
+  name: string;
+  productKey: string;
+  customerTenantId: string;
+  kind: PriceRuleKind;
+  value: string;
+  effectiveFrom: string;
+  effectiveTo: string;
+};
+
+const EMPTY_DRAFT: RuleDraft = {
+  name: "",
+  productKey: "",
+  customerTenantId: "",
+  kind: "markup",
+  value: "",
+  effectiveFrom: "",
+  effectiveTo: "",
+};
+
+/** Checks what the browser can before asking the API, which checks everything again. */
+function validateRule(draft: RuleDraft): Record<string, string> {
+  const found: Record<string, string> = {};
+  if (!draft.productKey.trim() && !draft.customerTenantId)
+    found.productKey = "Enter a product, choose a customer, or both.";
+  else if (draft.productKey.trim() && !/^[A-Za-z0-9-]+(:[A-Za-z0-9-]+)?$/.test(draft.productKey.trim()))
+    found.productKey = "Enter a product id, ProductId:SkuId or AZURE-PLAN, e.g. CFQ7TTC0LCHC:0002.";
+  if (!/^-?\d+(\.\d+)?$/.test(draft.value.trim()))
+    found.value =
+      draft.kind === "markup" ? "Enter the markup as a number, e.g. 15." : "Enter the price, e.g. 19.50.";
+  else if (draft.kind === "fixed" && draft.value.trim().startsWith("-"))
+    found.value = "A fixed price must not be negative.";
+  if (!draft.effectiveFrom) found.effectiveFrom = "Choose the first day the rule applies.";
+  if (draft.effectiveTo && draft.effectiveFrom && draft.effectiveTo < draft.effectiveFrom)
+    found.effectiveTo = "The last day must be on or after the first day.";
+  return found;
+}
+
+function toInput(draft: RuleDraft): PriceRuleInput {
+  return {
+    ...(draft.name.trim() ? { name: draft.name.trim() } : {}),
+    productKey: draft.productKey.trim() || null,
+    customerTenantId: draft.customerTenantId || null,
+    kind: draft.kind,
+    value: draft.value.trim(),
+    effectiveFrom: draft.effectiveFrom,
+    effectiveTo: draft.effectiveTo || null,
+  };
+}
+
+function AddRuleForm({
+  connectionId,
+  customers,
+  onAdded,
+}: {
+  connectionId: string;
+  customers: CustomerView[];
+  onAdded: (rule: PriceRule) => void;
+}) {
+  const [draft, setDraft] = useState<RuleDraft>(EMPTY_DRAFT);
+  const [problems, setProblems] = useState<Record<string, string>>({});
+  const add = useAction(async (input: PriceRuleInput) => {
+    const { rule } = await api.post<{ rule: PriceRule }>(
+      `/api/connections/${connectionId}/price-rules`,
+      input,
+    );
+    return rule;
+  });
+  const set = (key: keyof RuleDraft) => (value: string) => setDraft((d) => ({ ...d, [key]: value }));
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const found = validateRule(draft);
+    setProblems(found);
+    add.setError(null);
+    if (Object.keys(found).length > 0) return;
+    const rule = await add.run(toInput(draft));
+    if (rule) {
+      setDraft(EMPTY_DRAFT);
+      onAdded(rule);
+    }
+  };
+  const error = (field: string) => problems[field] ?? fieldMessage(add.error, field);
+  const fields = ["name", "productKey", "customerTenantId", "kind", "value", "effectiveFrom", "effectiveTo"];
+  const general = add.error && !fields.includes(add.error.field ?? "") ? add.error : null;
+  const input = (id: string, field: keyof RuleDraft, props: { hint?: boolean; type?: string } = {}) => (
+    <input
+      id={id}
+      type={props.type ?? "text"}
+      spellCheck={false}
+      value={draft[field]}
+      aria-invalid={error(field) ? true : undefined}
+      aria-describedby={describedBy(id, props.hint ?? false, Boolean(error(field)))}
+      onChange={(e) => set(field)(e.target.value)}
+    />
+  );
+  return (
+    <form className="form panel" onSubmit={(e) => void submit(e)} aria-labelledby="add-rule-title" noValidate>
+      <h3 id="add-rule-title">Add a price rule</h3>
+      <div className="row">
+        <Field
+          id="rule-product"
+          label="Product"
+          hint="ProductId (every SKU), ProductId:SkuId, or AZURE-PLAN. Empty: any product."
+          error={error("productKey")}
+        >
+          {input("rule-product", "productKey", { hint: true })}
+        </Field>
+        <Field id="rule-customer" label="Customer" error={error("customerTenantId")}>
+          <select
+            id="rule-customer"
+            value={draft.customerTenantId}
+            aria-describedby={describedBy("rule-customer", false, Boolean(error("customerTenantId")))}
+            onChange={(e) => set("customerTenantId")(e.target.value)}
+          >
+            <option value="">Any customer</option>
+            {customers.map((c) => (
+              <option key={c.tenantId} value={c.tenantId}>
+                {c.name}
+              </option>
+            ))}
+          </select>
+        </Field>
+      </div>
+      <div className="row">
+        <Field id="rule-kind" label="Price" error={error("kind")}>
+          <select
+            id="rule-kind"
+            value={draft.kind}
+            onChange={(e) => set("kind")(e.target.value as PriceRuleKind)}
+          >
+            {(Object.keys(KIND_LABELS) as PriceRuleKind[]).map((kind) => (
+              <option key={kind} value={kind}>
+                {KIND_LABELS[kind]}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field
+          id="rule-value"
+          label={draft.kind === "markup" ? "Markup %" : "Sell price per unit"}
+          hint={
+            draft.kind === "markup"
+              ? "Percent on the distributor's cost, e.g. 15."
+              : "Per seat for the term; prorated like the cost."
+          }
+          error={error("value")}
+        >
+          {input("rule-value", "value", { hint: true })}
+        </Field>
+      </div>
+      <div className="row">
+        <Field id="rule-from" label="Effective from" error={error("effectiveFrom")}>
+          {input("rule-from", "effectiveFrom", { type: "date" })}
+        </Field>
+        <Field
+          id="rule-to"
+          label={
+            <>
+              Until <span className="muted">(optional)</span>
+            </>
+          }
+          hint="The last day the rule applies. Empty: open-ended."
+          error={error("effectiveTo")}
+        >
+          {input("rule-to", "effectiveTo", { hint: true, type: "date" })}
+        </Field>
+        <Field
+          id="rule-name"
+          label={
+            <>
+              Name <span className="muted">(optional)</span>
+            </>
+          }
+          hint="Shown as “priced by rule …”. Empty: made from the scope and price."
+          error={error("name")}
+        >
+          {input("rule-name", "name", { hint: true })}
+        </Field>
+      </div>
+      {general && <ErrorMessage error={general} />}
+      <div className="form-actions">
+        <button type="submit" className="button primary" disabled={add.busy}>
+          {add.busy ? "Adding…" : "Add rule"}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function RuleRow({
+  rule,
+  customers,
+  currency,
+  canEdit,
+  onRemove,
+}: {
+  rule: PriceRule;
+  customers: Customers;
+  currency: string | null;
+  canEdit: boolean;
+  onRemove: (rule: PriceRule) => Promise<unknown>;
+}) {
+  const [confirming, setConfirming] = useState(false);
+  const scope = scopeLabel(rule, customers);
+  return (
+    <tr data-rule={rule.name}>
+      <th scope="row" data-label="Rule">
+        {rule.name}
+      </th>
+      <td data-label="Product">
+        <span className={rule.productKey ? "mono" : undefined}>{scope.product}</span>
+      </td>
+      <td data-label="Customer">{scope.customer}</td>
+      <td data-label="Price">{priceLabel(rule, currency)}</td>
+      <td data-label="Effective">{effectiveLabel(rule)}</td>
+      {canEdit && (
+        <td data-label="" className="actions">
+          {confirming ? (
+            <span className="confirm">
+              <button
+                type="button"
+                className="button danger small"
+                aria-label={`Confirm removing ${rule.name}`}
+                onClick={() => void onRemove(rule)}
+              >
+                Remove
+              </button>
+              <button type="button" className="button secondary small" onClick={() => setConfirming(false)}>
+                Keep
+              </button>
+            </span>
+          ) : (
+            <button
+              type="button"
+              className="button secondary small"
+              aria-label={`Remove ${rule.name}`}
+              onClick={() => setConfirming(true)}
+            >
+              Remove
+            </button>
+          )}
+        </td>
+      )}
+    </tr>
+  );
+}
+
+function RulesTable(props: {
+  rules: PriceRule[];
+  customers: Customers;
+  currency: string | null;
+  canEdit: boolean;
+  onRemove: (rule: PriceRule) => Promise<unknown>;
+}) {
+  if (props.rules.length === 0)
+    return (
+      <EmptyState title="No price rules yet.">
+        <p>Without a rule, each customer entry’s pricing strategy sets the sell price.</p>
+      </EmptyState>
+    );
+  return (
+    <table className="table responsive price-rules">
+      <caption className="visually-hidden">Price rules of this connection</caption>
+      <thead>
+        <tr>
+          <th scope="col">Rule</th>
+          <th scope="col">Product</th>
+          <th scope="col">Customer</th>
+          <th scope="col">Price</th>
+          <th scope="col">Effective</th>
+          {props.canEdit && (
+            <th scope="col">
+              <span className="visually-hidden">Remove</span>
+            </th>
+          )}
+        </tr>
+      </thead>
+      <tbody>
+        {props.rules.map((rule) => (
+          <RuleRow key={rule.id} rule={rule} {...props} />
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function HoldStatus({ hold }: { hold: HeldLine }) {
+  if (hold.status === "held") return <Badge tone="warn">Held</Badge>;
+  return (
+    <>
+      <Badge tone="ok">Approved</Badge>
+      <span className="block small">
+        by {hold.approvedBy ?? "—"} on {formatInstant(hold.approvedAt)}
+      </span>
+      <span className="block small muted">The next sync writes it.</span>
+    </>
+  );
+}
+
+function HoldsTable({
+  holds,
+  currency,
+  canEdit,
+  busy,
+  onApprove,
+}: {
+  holds: HeldLine[];
+  currency: string | null;
+  canEdit: boolean;
+  busy: boolean;
+  onApprove: (keys: string[]) => void;
+}) {
+  return (
+    <table className="table responsive holds">
+      <caption className="visually-hidden">Lines held for approval</caption>
+      <thead>
+        <tr>
+          <th scope="col">Line</th>
+          <th scope="col">Customer</th>
+          <th scope="col" className="num">
+            Unit cost
+          </th>
+          <th scope="col" className="num">
+            Sell price
+          </th>
+          <th scope="col">Held</th>
+          <th scope="col">Status</th>
+          {canEdit && (
+            <th scope="col">
+              <span className="visually-hidden">Approve</span>
+            </th>
+          )}
+        </tr>
+      </thead>
+      <tbody>
+        {holds.map((hold) => (
+          <tr key={hold.writeKey} data-write-key={hold.writeKey} data-status={hold.status}>
+            <th scope="row" data-label="Line">
+              {hold.description}
+              <span className="block small muted">{MOTION_LABELS[hold.motion as Motion] ?? hold.motion}</span>
+            </th>
+            <td data-label="Customer">{hold.customerName ?? hold.customerTenantId}</td>
+            <td data-label="Unit cost" className="num">
+              {formatMoney(hold.unitCost, currency, { unit: true })}
+            </td>
+            <td data-label="Sell price" className="num">
+              {formatMoney(hold.unitPrice, currency, { unit: true })}
+              <PricedByNote pricedBy={hold.pricedBy} />
+            </td>
+            <td data-label="Held">{formatInstant(hold.heldAt)}</td>
+            <td data-label="Status">
+              <HoldStatus hold={hold} />
+            </td>
+            {canEdit && (
+              <td data-label="" className="actions">
+                {hold.status === "held" && (
+                  <button
+                    type="button"
+                    className="button secondary small"
+                    disabled={busy}
+                    aria-label={`Approve ${hold.description}`}
+                    onClick={() => onApprove([hold.writeKey])}
+                  >
+                    Approve
+                  </button>
+                )}
+              </td>
+            )}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Holds({
+  connectionId,
+  holds,
+  currency,
+}: {
+  connectionId: string;
+  holds: Resource<{ holds: HeldLine[] }>;
+  currency: string | null;
+}) {
+  const { isAdmin } = useSession();
+  const [notice, setNotice] = useState<string | null>(null);
+  const approve = useAction(async (which: { writeKeys: string[] } | { all: true }) => {
+    setNotice(null);
+    const { approved } = await api.post<{ approved: HeldLine[] }>(
+      `/api/connections/${connectionId}/holds/approve`,
+      which,
+    );
+    setNotice(
+      `${plural(approved.length, "line")} approved; the next sync writes ${approved.length === 1 ? "it" : "them"}.`,
+    );
+    holds.reload();
+  });
+  const list = holds.data?.holds;
+  const waiting = list?.filter((h) => h.status === "held").length ?? 0;
+  return (
+    <section aria-labelledby="holds-title">
+      <div className="section-header">
+        <h2 id="holds-title">Held for approval</h2>
+        {isAdmin && waiting > 1 && (
+          <button
+            type="button"
+            className="button secondary"
+            disabled={approve.busy}
+            onClick={() => void approve.run({ all: true })}
+          >
+            Approve all ({waiting})
+          </button>
+        )}
+      </div>
+      {holds.error && <ErrorMessage error={holds.error} retry={holds.reload} />}
+      {approve.error && <ErrorMessage error={approve.error} />}
+      {notice && <Notice kind="success">{notice}</Notice>}
+      {!list && holds.loading && <Loading label="Loading held lines…" />}
+      {list && list.length === 0 && (
+        <EmptyState title="No line is waiting for approval.">
+          <p>With “Hold for approval”, lines that would sell below cost wait here until approved.</p>
+        </EmptyState>
+      )}
+      {list && list.length > 0 && (
+        <HoldsTable
+          holds={list}
+          currency={currency}
+          canEdit={isAdmin}
+          busy={approve.busy}
+          onApprove={(keys) => void approve.run({ writeKeys: keys })}
+        />
+      )}
+    </section>
+  );
+}
+
+export function PricingPage({ id }: { id: string }) {
+  const { isAdmin } = useSession();
+  const connection = useResource<{ connection: ConnectionView }>(`/api/connections/${id}`);
+  const rules = useResource<{ rules: PriceRule[] }>(`/api/connections/${id}/price-rules`);
+  const customerList = useResource<{ customers: CustomerView[] }>(`/api/connections/${id}/customers`);
+  const [notice, setNotice] = useState<string | null>(null);
+  const holds = useResource<{ holds: HeldLine[] }>(`/api/connections/${id}/holds`);
+  const currency = useFallbackCurrency(true);
+  const c = connection.data?.connection;
+  useDocumentTitle(c ? `${c.name} · Pricing` : "Pricing");
+  const customers: Customers = new Map(customerList.data?.customers.map((x) => [x.tenantId, x.name]));
+  const remove = useAction(async (rule: PriceRule) => {
+    setNotice(null);
+    await api.delete(`/api/connections/${id}/price-rules/${encodeURIComponent(rule.id)}`);
+    setNotice(`Removed the rule ${rule.name}.`);
+    rules.reload();
+  });
+
+  return (
+    <>
+      <PageHeader title={c ? `${c.name} — Pricing` : "Pricing"} />
+      <ConnectionTabs id={id} current="pricing" />
+      {connection.error && <ErrorMessage error={connection.error} retry={connection.reload} />}
+      <p className="lead">
+        Price rules set the sell price of matching lines on every billing motion, ahead of each customer
+        entry’s pricing strategy: the most specific rule wins (customer and product, then product, then
+        customer), then the latest start. Lines already written keep their price.
+      </p>
+      {!isAdmin && <Notice>You can view pricing; changing it needs an admin.</Notice>}
+      <BelowCostForm connectionId={id} onSaved={holds.reload} />
+      <section aria-labelledby="rules-title">
+        <h2 id="rules-title">Price rules</h2>
+        {rules.error && <ErrorMessage error={rules.error} retry={rules.reload} />}
+        {remove.error && <ErrorMessage error={remove.error} />}
+        {notice && <Notice kind="success">{notice}</Notice>}
+        {!rules.data && rules.loading && <Loading label="Loading price rules…" />}
+        {rules.data && (
+          <RulesTable
+            rules={rules.data.rules}
+            customers={customers}
+            currency={currency}
+            canEdit={isAdmin}
+            onRemove={(rule) => remove.run(rule)}
+          />
+        )}
+        {isAdmin && (
+          <AddRuleForm
+            connectionId={id}
+            customers={customerList.data?.customers ?? []}
+            onAdded={(rule) => {
+              setNotice(`Added the rule ${rule.name}.`);
+              rules.reload();
+            }}
+          />
+        )}
+      </section>
+      <Holds connectionId={id} holds={holds} currency={currency} />
+    </>
+  );
+}
