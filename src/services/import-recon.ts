@@ -10,7 +10,7 @@ import {
   type ChargeEvent,
   type EventLine,
 } from "../core/events.ts";
-import { contentHash, lineKey } from "../sources/reconciliation/line-key.ts";
+import { contentHash } from "../sources/reconciliation/line-key.ts";
 import { Dec } from "../core/money.ts";
 import { ReconFileError } from "../sources/reconciliation/errors.ts";
 import { EmptyReconFileError, openReconFile, type ReconFormat } from "../sources/reconciliation/reader.ts";
@@ -21,6 +21,7 @@ import type { ChargeEventsTable, ChargeLinesTable, Database } from "../store/sch
 import { eventRow, lineRowToEventLine } from "../store/billing-rows.ts";
 import { insertIgnoringConflicts } from "../store/bulk-insert.ts";
 import type { Dialect } from "../store/db.ts";
+import { LineOccurrences } from "./line-occurrences.ts";
 
 export type ImportStatus = "imported" | "rejected" | "empty";
 
@@ -228,6 +229,7 @@ class BatchWriter {
   /** The file's name, for errors that point at a row. */
   private readonly fileLabel: string;
   private readonly now = new Date().toISOString();
+  private readonly occurrences: LineOccurrences;
 
   constructor(
     trx: Transaction<Database>,
@@ -245,15 +247,18 @@ class BatchWriter {
     this.importId = context.importId;
     this.fileLabel = context.fileLabel;
     this.totals = context.totals;
+    this.occurrences = new LineOccurrences(trx, context);
   }
 
   async write(lines: ChargeLine[]): Promise<void> {
     if (lines.length === 0) return;
     const hashes = lines.map(contentHash);
-    const keys = await this.assignOccurrences(hashes);
+    const occurrences = await this.occurrences.assign(hashes);
+    const keys = occurrences.keys;
     const rows: ChargeLinesTable[] = lines.map((line, i) => this.lineRow(line, keys[i]!));
     // Sorted keys land on neighbouring index pages, which SQLite writes far faster than random ones.
     const inserted = await this.insertLines([...rows].sort((a, b) => (a.line_key < b.line_key ? -1 : 1)));
+    await this.occurrences.record(occurrences, hashes, inserted);
     this.totals.lines += rows.length;
     this.totals.newLines += inserted.size;
     this.totals.knownLines += rows.length - inserted.size;
@@ -290,7 +295,7 @@ class BatchWriter {
       after = page.at(-1)!.event_key;
       await this.rebuildEvents(page.map((r) => r.event_key));
     }
-    await this.trx.deleteFrom("import_line_occurrences").where("import_id", "=", this.importId).execute();
+    await this.occurrences.clear();
     await this.upsertInvoices();
   }
 
@@ -319,36 +324,6 @@ class BatchWriter {
         .execute();
     }
     this.totals.newEvents += events.length;
-  }
-
-  /** Line key = content hash + how many identical rows this file had before this one. */
-  private async assignOccurrences(hashes: string[]): Promise<string[]> {
-    const distinct = [...new Set(hashes)].sort();
-    const seenBefore = new Map<string, number>();
-    const stored = await this.trx
-      .selectFrom("import_line_occurrences")
-      .select(["content_hash", "seen"])
-      .where("import_id", "=", this.importId)
-      .where("content_hash", "in", distinct)
-      .execute();
-    for (const row of stored) seenBefore.set(row.content_hash, row.seen);
-    const seen = new Map(seenBefore);
-    const keys = hashes.map((hash) => {
-      const occurrence = seen.get(hash) ?? 0;
-      seen.set(hash, occurrence + 1);
-      return lineKey(hash, occurrence);
-    });
-    const updates = distinct.map((hash) => ({
-      import_id: this.importId,
-      content_hash: hash,
-      seen: seen.get(hash)!,
-    }));
-    await this.trx
-      .insertInto("import_line_occurrences")
-      .values(updates)
-      .onConflict((oc) => oc.columns(["import_id", "content_hash"]).doUpdateSet({ seen: sql`excluded.seen` }))
-      .execute();
-    return keys;
   }
 
   private lineRow(line: ChargeLine, key: string): ChargeLinesTable {
