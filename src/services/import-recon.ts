@@ -19,7 +19,7 @@ import type { Store } from "../store/db.ts";
 import { DEFAULT_ORGANIZATION_ID } from "../store/migrations/0001_foundation.ts";
 import type { ChargeEventsTable, ChargeLinesTable, Database } from "../store/schema.ts";
 import { eventRow, lineRowToEventLine } from "../store/billing-rows.ts";
-import { insertIgnoringConflicts } from "../store/bulk-insert.ts";
+import { insertIgnoringConflicts, takeExcluded, upsertRows } from "../store/bulk-insert.ts";
 import type { Dialect } from "../store/db.ts";
 import { LineOccurrences } from "./line-occurrences.ts";
 
@@ -59,6 +59,23 @@ type FileTotals = Omit<
 };
 
 const DEFAULT_BATCH = 400;
+
+/** A subscription keeps the details of its latest term: older lines never overwrite newer ones. */
+const SUBSCRIPTION_UPDATE =
+  takeExcluded([
+    "product_id",
+    "sku_id",
+    "availability_id",
+    "product_name",
+    "sku_name",
+    "subscription_description",
+    "term_start",
+    "term_end",
+    "billing_frequency",
+    "term_and_billing_cycle",
+    "updated_at",
+  ]) +
+  ` where ("subscriptions"."term_start" is null or excluded."term_start" >= "subscriptions"."term_start")`;
 
 /** Written literally (not as a parameter) so the databases can use their partial indexes of pair lines. */
 const PAIR_LINES = sql<boolean>`event_key like 'pair:%'`;
@@ -314,15 +331,18 @@ class BatchWriter {
       byEvent.set(line.event_key, group);
     }
     const events = [...byEvent].map(([key, group]) => buildEvent(key, group));
-    for (const event of events) {
-      const row = eventRow(this.organizationId, event);
-      const { organization_id: _o, event_key: _e, ...changes } = row;
-      await this.trx
-        .insertInto("charge_events")
-        .values(row)
-        .onConflict((oc) => oc.columns(["organization_id", "event_key"]).doUpdateSet(changes))
-        .execute();
-    }
+    const rows = events
+      .map((event) => eventRow(this.organizationId, event))
+      .sort((a, b) => (a.event_key < b.event_key ? -1 : 1));
+    const changed = Object.keys(rows[0] ?? {}).filter((c) => c !== "organization_id" && c !== "event_key");
+    await upsertRows(
+      this.trx,
+      this.dialect,
+      "charge_events",
+      rows,
+      ["organization_id", "event_key"],
+      takeExcluded(changed),
+    );
     this.totals.newEvents += events.length;
   }
 
@@ -508,18 +528,15 @@ class BatchWriter {
       created_at: this.now,
       updated_at: this.now,
     }));
-    await this.trx
-      .insertInto("customers")
-      .values(rows)
-      .onConflict((oc) =>
-        oc.columns(["organization_id", "tenant_id"]).doUpdateSet({
-          name: sql`excluded.name`,
-          domain: sql`coalesce(excluded.domain, customers.domain)`,
-          country: sql`coalesce(excluded.country, customers.country)`,
-          updated_at: sql`excluded.updated_at`,
-        }),
-      )
-      .execute();
+    await upsertRows(
+      this.trx,
+      this.dialect,
+      "customers",
+      rows,
+      ["organization_id", "tenant_id"],
+      `"name" = excluded."name", "domain" = coalesce(excluded."domain", "customers"."domain"), ` +
+        `"country" = coalesce(excluded."country", "customers"."country"), "updated_at" = excluded."updated_at"`,
+    );
   }
 
   /** A subscription keeps the details of its latest term (renewals move the term dates forward). */
@@ -547,29 +564,13 @@ class BatchWriter {
       created_at: this.now,
       updated_at: this.now,
     }));
-    await this.trx
-      .insertInto("subscriptions")
-      .values(rows)
-      .onConflict((oc) =>
-        oc
-          .columns(["organization_id", "subscription_id"])
-          .doUpdateSet({
-            product_id: sql`excluded.product_id`,
-            sku_id: sql`excluded.sku_id`,
-            availability_id: sql`excluded.availability_id`,
-            product_name: sql`excluded.product_name`,
-            sku_name: sql`excluded.sku_name`,
-            subscription_description: sql`excluded.subscription_description`,
-            term_start: sql`excluded.term_start`,
-            term_end: sql`excluded.term_end`,
-            billing_frequency: sql`excluded.billing_frequency`,
-            term_and_billing_cycle: sql`excluded.term_and_billing_cycle`,
-            updated_at: sql`excluded.updated_at`,
-          })
-          .where(
-            sql<boolean>`(subscriptions.term_start is null or excluded.term_start >= subscriptions.term_start)`,
-          ),
-      )
-      .execute();
+    await upsertRows(
+      this.trx,
+      this.dialect,
+      "subscriptions",
+      rows,
+      ["organization_id", "subscription_id"],
+      SUBSCRIPTION_UPDATE,
+    );
   }
 }

@@ -17,8 +17,9 @@ function statement(
   conflict: readonly string[],
   rows: number,
   returning?: string,
+  update?: string,
 ) {
-  const key = `${dialect}|${table}|${columns.join(",")}|${rows}|${returning ?? ""}`;
+  const key = `${dialect}|${table}|${columns.join(",")}|${rows}|${returning ?? ""}|${update ?? ""}`;
   let sql = statements.get(key);
   if (!sql) {
     let n = 0;
@@ -26,7 +27,7 @@ function statement(
     const tuple = () => `(${columns.map(placeholder).join(",")})`;
     const values = Array.from({ length: rows }, tuple).join(",");
     const quoted = columns.map((c) => `"${c}"`).join(",");
-    sql = `insert into "${table}" (${quoted}) values ${values} on conflict (${conflict.map((c) => `"${c}"`).join(",")}) do nothing`;
+    sql = `insert into "${table}" (${quoted}) values ${values} on conflict (${conflict.map((c) => `"${c}"`).join(",")}) ${update ? `do update set ${update}` : "do nothing"}`;
     if (returning) sql += ` returning "${returning}"`;
     if (statements.size > 64) statements.clear();
     statements.set(key, sql);
@@ -44,10 +45,45 @@ export async function insertIgnoringConflicts<T extends keyof Database & string>
 ): Promise<string[]> {
   if (rows.length === 0) return [];
   const columns = Object.keys(rows[0]!) as (keyof Database[T] & string)[];
-  const parameters: unknown[] = [];
-  for (const row of rows) for (const column of columns) parameters.push(row[column]);
   const result = await db.executeQuery<Record<string, string>>(
-    CompiledQuery.raw(statement(dialect, table, columns, conflict, rows.length, returning), parameters),
+    CompiledQuery.raw(
+      statement(dialect, table, columns, conflict, rows.length, returning),
+      parametersOf(rows, columns),
+    ),
   );
   return returning ? result.rows.map((r) => String(r[returning])) : [];
+}
+
+/**
+ * Multi-row INSERT … ON CONFLICT DO UPDATE SET `update` (SQL text both dialects read, e.g.
+ * `"name" = excluded."name"`, optionally followed by `where …`). Rows must not repeat a conflict key.
+ */
+export async function upsertRows<T extends keyof Database & string>(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  table: T,
+  rows: readonly Database[T][],
+  conflict: readonly (keyof Database[T] & string)[],
+  update: string,
+): Promise<void> {
+  if (rows.length === 0) return;
+  const columns = Object.keys(rows[0]!) as (keyof Database[T] & string)[];
+  await db.executeQuery(
+    CompiledQuery.raw(
+      statement(dialect, table, columns, conflict, rows.length, undefined, update),
+      parametersOf(rows, columns),
+    ),
+  );
+}
+
+/** `"column" = excluded."column"` for each column, the usual update part of an upsert. */
+export function takeExcluded(columns: readonly string[]): string {
+  return columns.map((c) => `"${c}" = excluded."${c}"`).join(", ");
+}
+
+function parametersOf<R>(rows: readonly R[], columns: readonly (keyof R)[]): unknown[] {
+  const parameters = new Array<unknown>(rows.length * columns.length);
+  let i = 0;
+  for (const row of rows) for (const column of columns) parameters[i++] = row[column];
+  return parameters;
 }
