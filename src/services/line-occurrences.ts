@@ -100,12 +100,12 @@ type Batch = {
 };
 
 /**
- * A fixed 8 MB Bloom filter over hex content hashes (which are uniformly distributed already, so their bits
+ * A fixed 4 MB Bloom filter over hex content hashes (which are uniformly distributed already, so their bits
  * serve as the filter's hash functions). At a million lines it answers "maybe" for about one never-seen hash
- * in ten million; at ten million lines for a few in a hundred, which only costs lookups.
+ * in a hundred thousand; at ten million lines for four in ten, which only costs lookups, never a wrong key.
  */
 class BloomFilter {
-  private static readonly BITS = 1 << 26;
+  private static readonly BITS = 1 << 25;
   private static readonly PROBES = 7;
   private readonly words = new Uint32Array(BloomFilter.BITS >>> 5);
 
