@@ -2,8 +2,8 @@
  * A streaming CSV record parser for reconciliation files (RFC 4180): fields quoted with `"` and `""` escapes,
  * embedded separators and line breaks, `\r\n` and `\n` line ends mixed. It reads the exact dialect cspsync
  * used csv-parse for (bom, skip_empty_lines, skip_records_with_empty_values, strict quotes and field counts),
- * with the same records and the same failing record for every error, but scans a string buffer with indexOf,
- * which is several times faster for the common unquoted field.
+ * with the same records and the same failing record for every error, but scans a string buffer with indexOf
+ * and splits unquoted stretches in one call, which reads these files about twice as fast.
  */
 export type CsvProblem = "field-count" | "unclosed-quote" | "stray-quote";
 
