@@ -20,8 +20,19 @@ function pad(n: number, width = 2): string {
   return String(n).padStart(width, "0");
 }
 
+const recentInstants = new Map<string, IsoInstant | null>();
+
 /** Parses any accepted date or instant text to an instant in UTC, or null when it is not a valid date. */
 export function parseInstant(text: string): IsoInstant | null {
+  const known = recentInstants.get(text);
+  if (known !== undefined) return known;
+  const parsed = parseInstantUncached(text);
+  if (recentInstants.size > 4096) recentInstants.clear();
+  recentInstants.set(text, parsed);
+  return parsed;
+}
+
+function parseInstantUncached(text: string): IsoInstant | null {
   const us = US_DATE.exec(text);
   if (us) {
     const [, m, d, y, hh, mm, ss, ampm] = us;

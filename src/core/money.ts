@@ -28,10 +28,18 @@ export function isDecimalText(text: string): boolean {
   return match[2] === undefined || Math.abs(Number(match[2])) <= MAX_EXPONENT;
 }
 
+// Billing files repeat the same prices and quantities on many rows; recent answers are remembered.
+const recentCanonical = new Map<string, DecimalString>();
+
 /** Canonical decimal string: no exponent, no trailing zeros, "-0" becomes "0". */
 export function canonicalDecimal(text: string): DecimalString {
+  const known = recentCanonical.get(text);
+  if (known !== undefined) return known;
   const value = new Dec(text);
-  return value.isZero() ? "0" : value.toFixed();
+  const canonical = value.isZero() ? "0" : value.toFixed();
+  if (recentCanonical.size > 4096) recentCanonical.clear();
+  recentCanonical.set(text, canonical);
+  return canonical;
 }
 
 export function sumDecimals(values: Iterable<DecimalString>): DecimalString {

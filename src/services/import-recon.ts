@@ -10,7 +10,7 @@ import {
   type ChargeEvent,
   type EventLine,
 } from "../core/events.ts";
-import { contentHash, lineKey } from "../sources/reconciliation/line-key.ts";
+import { contentHash } from "../sources/reconciliation/line-key.ts";
 import { Dec } from "../core/money.ts";
 import { ReconFileError } from "../sources/reconciliation/errors.ts";
 import { EmptyReconFileError, openReconFile, type ReconFormat } from "../sources/reconciliation/reader.ts";
@@ -19,8 +19,9 @@ import type { Store } from "../store/db.ts";
 import { DEFAULT_ORGANIZATION_ID } from "../store/migrations/0001_foundation.ts";
 import type { ChargeEventsTable, ChargeLinesTable, Database } from "../store/schema.ts";
 import { eventRow, lineRowToEventLine } from "../store/billing-rows.ts";
-import { insertIgnoringConflicts } from "../store/bulk-insert.ts";
+import { insertIgnoringConflicts, takeExcluded, upsertRows } from "../store/bulk-insert.ts";
 import type { Dialect } from "../store/db.ts";
+import { LineOccurrences } from "./line-occurrences.ts";
 
 export type ImportStatus = "imported" | "rejected" | "empty";
 
@@ -58,6 +59,23 @@ type FileTotals = Omit<
 };
 
 const DEFAULT_BATCH = 400;
+
+/** A subscription keeps the details of its latest term: older lines never overwrite newer ones. */
+const SUBSCRIPTION_UPDATE =
+  takeExcluded([
+    "product_id",
+    "sku_id",
+    "availability_id",
+    "product_name",
+    "sku_name",
+    "subscription_description",
+    "term_start",
+    "term_end",
+    "billing_frequency",
+    "term_and_billing_cycle",
+    "updated_at",
+  ]) +
+  ` where ("subscriptions"."term_start" is null or excluded."term_start" >= "subscriptions"."term_start")`;
 
 /** Written literally (not as a parameter) so the databases can use their partial indexes of pair lines. */
 const PAIR_LINES = sql<boolean>`event_key like 'pair:%'`;
@@ -228,6 +246,7 @@ class BatchWriter {
   /** The file's name, for errors that point at a row. */
   private readonly fileLabel: string;
   private readonly now = new Date().toISOString();
+  private readonly occurrences: LineOccurrences;
 
   constructor(
     trx: Transaction<Database>,
@@ -245,15 +264,18 @@ class BatchWriter {
     this.importId = context.importId;
     this.fileLabel = context.fileLabel;
     this.totals = context.totals;
+    this.occurrences = new LineOccurrences(trx, context);
   }
 
   async write(lines: ChargeLine[]): Promise<void> {
     if (lines.length === 0) return;
     const hashes = lines.map(contentHash);
-    const keys = await this.assignOccurrences(hashes);
+    const occurrences = await this.occurrences.assign(hashes);
+    const keys = occurrences.keys;
     const rows: ChargeLinesTable[] = lines.map((line, i) => this.lineRow(line, keys[i]!));
     // Sorted keys land on neighbouring index pages, which SQLite writes far faster than random ones.
     const inserted = await this.insertLines([...rows].sort((a, b) => (a.line_key < b.line_key ? -1 : 1)));
+    await this.occurrences.record(occurrences, hashes, inserted);
     this.totals.lines += rows.length;
     this.totals.newLines += inserted.size;
     this.totals.knownLines += rows.length - inserted.size;
@@ -290,7 +312,7 @@ class BatchWriter {
       after = page.at(-1)!.event_key;
       await this.rebuildEvents(page.map((r) => r.event_key));
     }
-    await this.trx.deleteFrom("import_line_occurrences").where("import_id", "=", this.importId).execute();
+    await this.occurrences.clear();
     await this.upsertInvoices();
   }
 
@@ -309,46 +331,19 @@ class BatchWriter {
       byEvent.set(line.event_key, group);
     }
     const events = [...byEvent].map(([key, group]) => buildEvent(key, group));
-    for (const event of events) {
-      const row = eventRow(this.organizationId, event);
-      const { organization_id: _o, event_key: _e, ...changes } = row;
-      await this.trx
-        .insertInto("charge_events")
-        .values(row)
-        .onConflict((oc) => oc.columns(["organization_id", "event_key"]).doUpdateSet(changes))
-        .execute();
-    }
+    const rows = events
+      .map((event) => eventRow(this.organizationId, event))
+      .sort((a, b) => (a.event_key < b.event_key ? -1 : 1));
+    const changed = Object.keys(rows[0] ?? {}).filter((c) => c !== "organization_id" && c !== "event_key");
+    await upsertRows(
+      this.trx,
+      this.dialect,
+      "charge_events",
+      rows,
+      ["organization_id", "event_key"],
+      takeExcluded(changed),
+    );
     this.totals.newEvents += events.length;
-  }
-
-  /** Line key = content hash + how many identical rows this file had before this one. */
-  private async assignOccurrences(hashes: string[]): Promise<string[]> {
-    const distinct = [...new Set(hashes)].sort();
-    const seenBefore = new Map<string, number>();
-    const stored = await this.trx
-      .selectFrom("import_line_occurrences")
-      .select(["content_hash", "seen"])
-      .where("import_id", "=", this.importId)
-      .where("content_hash", "in", distinct)
-      .execute();
-    for (const row of stored) seenBefore.set(row.content_hash, row.seen);
-    const seen = new Map(seenBefore);
-    const keys = hashes.map((hash) => {
-      const occurrence = seen.get(hash) ?? 0;
-      seen.set(hash, occurrence + 1);
-      return lineKey(hash, occurrence);
-    });
-    const updates = distinct.map((hash) => ({
-      import_id: this.importId,
-      content_hash: hash,
-      seen: seen.get(hash)!,
-    }));
-    await this.trx
-      .insertInto("import_line_occurrences")
-      .values(updates)
-      .onConflict((oc) => oc.columns(["import_id", "content_hash"]).doUpdateSet({ seen: sql`excluded.seen` }))
-      .execute();
-    return keys;
   }
 
   private lineRow(line: ChargeLine, key: string): ChargeLinesTable {
@@ -533,18 +528,15 @@ class BatchWriter {
       created_at: this.now,
       updated_at: this.now,
     }));
-    await this.trx
-      .insertInto("customers")
-      .values(rows)
-      .onConflict((oc) =>
-        oc.columns(["organization_id", "tenant_id"]).doUpdateSet({
-          name: sql`excluded.name`,
-          domain: sql`coalesce(excluded.domain, customers.domain)`,
-          country: sql`coalesce(excluded.country, customers.country)`,
-          updated_at: sql`excluded.updated_at`,
-        }),
-      )
-      .execute();
+    await upsertRows(
+      this.trx,
+      this.dialect,
+      "customers",
+      rows,
+      ["organization_id", "tenant_id"],
+      `"name" = excluded."name", "domain" = coalesce(excluded."domain", "customers"."domain"), ` +
+        `"country" = coalesce(excluded."country", "customers"."country"), "updated_at" = excluded."updated_at"`,
+    );
   }
 
   /** A subscription keeps the details of its latest term (renewals move the term dates forward). */
@@ -572,29 +564,13 @@ class BatchWriter {
       created_at: this.now,
       updated_at: this.now,
     }));
-    await this.trx
-      .insertInto("subscriptions")
-      .values(rows)
-      .onConflict((oc) =>
-        oc
-          .columns(["organization_id", "subscription_id"])
-          .doUpdateSet({
-            product_id: sql`excluded.product_id`,
-            sku_id: sql`excluded.sku_id`,
-            availability_id: sql`excluded.availability_id`,
-            product_name: sql`excluded.product_name`,
-            sku_name: sql`excluded.sku_name`,
-            subscription_description: sql`excluded.subscription_description`,
-            term_start: sql`excluded.term_start`,
-            term_end: sql`excluded.term_end`,
-            billing_frequency: sql`excluded.billing_frequency`,
-            term_and_billing_cycle: sql`excluded.term_and_billing_cycle`,
-            updated_at: sql`excluded.updated_at`,
-          })
-          .where(
-            sql<boolean>`(subscriptions.term_start is null or excluded.term_start >= subscriptions.term_start)`,
-          ),
-      )
-      .execute();
+    await upsertRows(
+      this.trx,
+      this.dialect,
+      "subscriptions",
+      rows,
+      ["organization_id", "subscription_id"],
+      SUBSCRIPTION_UPDATE,
+    );
   }
 }

@@ -43,14 +43,12 @@ export function contentHash(line: ChargeLine): string {
     line.referenceId ?? "",
     JSON.stringify(line.productQualifiers),
   ];
-  const untyped = Object.keys(line.source)
-    .filter((column) => HASHED_COLUMNS.has(column) && !TYPED_COLUMNS.has(column))
-    .sort()
-    .map((column) => `${column}=${normaliseUntyped(column, line.source[column] ?? "")}`);
-  return createHash("sha256")
-    .update([...typed, ...untyped].join("\u001f"))
-    .digest("hex")
-    .slice(0, 40);
+  // The source record holds exactly the non-empty columns, so this is its hashed untyped columns, sorted.
+  for (const column of UNTYPED_SORTED) {
+    const value = line.source[column];
+    if (value !== undefined) typed.push(`${column}=${normaliseUntyped(column, value)}`);
+  }
+  return createHash("sha256").update(typed.join("\u001f")).digest("hex").slice(0, 40);
 }
 
 export function lineKey(hash: string, occurrence: number): string {
@@ -80,6 +78,8 @@ const TYPED_COLUMNS = new Set([
   "ReferenceId",
   "ProductQualifiers",
 ]);
+
+const UNTYPED_SORTED = [...HASHED_COLUMNS].filter((column) => !TYPED_COLUMNS.has(column)).sort();
 
 function normaliseUntyped(column: string, value: string): string {
   const trimmed = value.trim();
