@@ -2,8 +2,6 @@ import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import os from "node:os";
-import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { RunAlreadyActiveError, type RunSummary } from "../../src/services/annual-sync.ts";
 import type { PlannedLine } from "../../src/core/annual-plan.ts";
 import { AutotaskAdapter } from "../../src/psa/autotask/adapter.ts";
@@ -12,14 +10,13 @@ import { startAutotaskEmulator } from "../../src/psa/autotask/emulator/index.ts"
 import type { FaultRule } from "../../src/psa/shared/emulator-kit.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { mappedAutotask, type MappedAutotask } from "../support/autotask-setup.ts";
-import { syncAfterKill } from "../support/recovery.ts";
+import { killDuringWrite, syncAfterKill } from "../support/recovery.ts";
 
 /**
  * The fault scenarios of annual-faults.test.ts on the Autotask emulator: Autotask has no idempotency keys
  * (autotask-api.md §1), so every contract charge must be found again by the key in its
  * internalPurchaseOrderNumber instead of being created twice.
  */
-const BIN = path.resolve(import.meta.dirname, "../../bin/cspsync.js");
 const ANNUAL_LINES = 8;
 /** Contract charge creates go through the contract's child URL (autotask-api.md §4). */
 const CHARGE_CREATE = String.raw`re:/\/Contracts\/\d+\/Charges\/?$/i`;
@@ -61,14 +58,6 @@ async function assertExactlyOnce(s: Setup, chargesBefore: number) {
 
 function errorsOf(run: RunSummary): string {
   return JSON.stringify(run.items.filter((i) => i.outcome === "error").map((i) => i.message));
-}
-
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>) {
-  for (let i = 0; i < 400; i++) {
-    if (await condition()) return;
-    await sleep(25);
-  }
-  assert.fail(`timed out waiting until ${what}`);
 }
 
 for (const dialect of DIALECTS) {
@@ -242,23 +231,15 @@ for (const dialect of DIALECTS) {
 
     it("a process killed while a contract-charge create is in flight, then a new run: zero duplicates, zero missing", async () => {
       await setUp();
-      // The third create stays in flight long enough to kill the process; Autotask still commits it.
-      const [slow] = s.emulator.addFaults([
-        { kind: "latency", method: "POST", path: CHARGE_CREATE, nth: [3], latencyMs: 1500 },
-      ]);
-      const child = spawn(process.execPath, [BIN, "sync", "AT", "--db", s.databaseUrl], {
-        env: { ...process.env, ...s.env },
-        stdio: "ignore",
+      // The third create stays in flight long enough to kill the process; Autotask still commits it, and the
+      // next run must find it, not repeat it.
+      await killDuringWrite(s, "AT", "seat-annual", {
+        kind: "latency",
+        method: "POST",
+        path: CHARGE_CREATE,
+        nth: [3],
+        latencyMs: 1500,
       });
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      const slowFault = () => s.emulator.server.faults().find((f) => f.id === slow!.id)!;
-      await waitFor("the third create reached Autotask", () => slowFault().fired === 1);
-      child.kill("SIGKILL");
-      await exited;
-      // Autotask finishes the orphaned request on its own; the next run must find it, not repeat it.
-      await waitFor("the orphaned create was committed", () =>
-        s.emulator.server.requestLog().some((r) => r.fault === "latency" && r.write),
-      );
       const recovery = await syncAfterKill(s.app, s.connectionId);
       assert.ok(
         recovery[0]!.items.some((i) => i.outcome === "found-existing"),

@@ -1,16 +1,12 @@
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import type { FaultRule } from "../../src/psa/shared/emulator-kit.ts";
 import { RunAlreadyActiveError } from "../../src/services/monthly-sync.ts";
 import { IN_DOUBT_MS } from "../../src/services/sync-bookkeeping.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { MONTHLY_SUBS } from "../support/monthly-data.ts";
 import { units, UNITS_AFTER_JULY, UNITS_AFTER_JUNE } from "../support/monthly-expect.ts";
 import { monthlyAutotask, type MonthlyAutotask } from "../support/monthly-setup.ts";
-import { syncAfterKill } from "../support/recovery.ts";
+import { killDuringWrite, runStatuses, syncAfterKill, waitFor } from "../support/recovery.ts";
 
 /**
  * The Seat-based Monthly sync into Autotask under faults and restarts. Unit adjustments are deltas that
@@ -18,7 +14,6 @@ import { syncAfterKill } from "../support/recovery.ts";
  * ContractServiceUnits it rewrote (§8.6): whatever fails, is lost or is killed, the contract ends billing
  * exactly the seats of the data, and a re-run writes nothing.
  */
-const BIN = path.resolve(import.meta.dirname, "../../bin/cspsync.js");
 const ADJUSTMENTS = "re:/ContractServiceAdjustments$/i";
 /** Contract services are created through the contract's child URL (§8.4). */
 const SERVICE_CREATE = String.raw`re:/\/Contracts\/\d+\/Services\/?$/i`;
@@ -51,36 +46,6 @@ async function assertExact(s: Setup, expected: Units) {
   assert.deepEqual(writesSent(s), [], "a re-run sent no write");
 }
 
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>) {
-  for (let i = 0; i < 400; i++) {
-    if (await condition()) return;
-    await sleep(25);
-  }
-  assert.fail(`timed out waiting until ${what}`);
-}
-
-/** Runs `cspsync sync AT --motion seat-monthly` and kills it while the write the fault slows is in flight. */
-async function killDuringWrite(s: Setup, slow: FaultRule) {
-  const [fault] = s.emulator.addFaults([slow]);
-  const args = [BIN, "sync", "AT", "--motion", "seat-monthly", "--db", s.databaseUrl];
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...s.env }, stdio: "ignore" });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const fired = () => s.emulator.server.faults().find((f) => f.id === fault!.id)?.fired ?? 0;
-  await waitFor("the slowed write reached Autotask", () => fired() === 1);
-  child.kill("SIGKILL");
-  await exited;
-  // Autotask finishes the orphaned request on its own; the next run must see its effect, not repeat it.
-  await waitFor("the orphaned write was committed", () =>
-    s.emulator.server.requestLog().some((r) => r.fault === "latency" && r.write),
-  );
-  s.emulator.server.clearFaults();
-}
-
-async function runStatuses(s: Setup): Promise<string[]> {
-  const runs = await s.app.store.db.selectFrom("sync_runs").select("status").orderBy("started_at").execute();
-  return runs.map((r) => r.status);
-}
-
 for (const dialect of DIALECTS) {
   describe(`Seat-based Monthly sync into Autotask under faults and restarts (${dialect})`, () => {
     let s: Setup;
@@ -88,7 +53,7 @@ for (const dialect of DIALECTS) {
 
     it("a process killed while a unit adjustment is in flight, then new runs: exact units, nothing adjusted twice", async () => {
       s = await monthlyAutotask(dialect);
-      await killDuringWrite(s, {
+      await killDuringWrite(s, "AT", "seat-monthly", {
         kind: "latency",
         method: "POST",
         path: ADJUSTMENTS,
@@ -96,7 +61,7 @@ for (const dialect of DIALECTS) {
         latencyMs: 1500,
       });
       const recovery = await syncAfterKill(s.app, s.connectionId, "seat-monthly");
-      assert.deepEqual(await runStatuses(s), ["abandoned", ...recovery.map((r) => r.status)]);
+      assert.deepEqual(await runStatuses(s.app), ["abandoned", ...recovery.map((r) => r.status)]);
       assert.equal(
         recovery.reduce((sum, r) => sum + r.written, 0),
         2,
@@ -109,7 +74,7 @@ for (const dialect of DIALECTS) {
       s = await monthlyAutotask(dialect);
       assert.equal((await sync(s)).errors, 0);
       await s.importJuly();
-      await killDuringWrite(s, {
+      await killDuringWrite(s, "AT", "seat-monthly", {
         kind: "latency",
         method: "POST",
         path: ADJUSTMENTS,
@@ -123,7 +88,7 @@ for (const dialect of DIALECTS) {
 
     it("a process killed while a contract service is being created: one contract service, exact units", async () => {
       s = await monthlyAutotask(dialect);
-      await killDuringWrite(s, {
+      await killDuringWrite(s, "AT", "seat-monthly", {
         kind: "latency",
         method: "POST",
         path: SERVICE_CREATE,
@@ -201,7 +166,7 @@ for (const dialect of DIALECTS) {
       assert.equal(refused.length, 1);
       assert.ok((refused[0] as PromiseRejectedResult).reason instanceof RunAlreadyActiveError);
       // June moves a change to the next period, which the run reports as a warning.
-      assert.deepEqual(await runStatuses(s), ["warning"]);
+      assert.deepEqual(await runStatuses(s.app), ["warning"]);
       s.emulator.server.setLatency(0);
       await assertExact(s, UNITS_AFTER_JUNE);
     });

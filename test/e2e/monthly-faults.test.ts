@@ -1,8 +1,5 @@
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { FaultRule } from "../../src/psa/shared/emulator-kit.ts";
 import { RunAlreadyActiveError } from "../../src/services/monthly-sync.ts";
 import { IN_DOUBT_MS } from "../../src/services/sync-bookkeeping.ts";
@@ -11,14 +8,13 @@ import type { MONTHLY_SUBS } from "../support/monthly-data.ts";
 import { AFTER_JULY, AFTER_JUNE, type ExpectedSegment } from "../support/monthly-data.ts";
 import { additions, expectedAdditions } from "../support/monthly-expect.ts";
 import { monthlyConnectWise, type MonthlyConnectWise } from "../support/monthly-setup.ts";
-import { syncAfterKill } from "../support/recovery.ts";
+import { killDuringWrite, runStatuses, syncAfterKill, waitFor } from "../support/recovery.ts";
 
 /**
  * The Seat-based Monthly sync into ConnectWise under faults and restarts: whatever fails, is lost or is
  * killed, the agreement ends holding exactly the additions the billing data makes, each once, and a re-run
  * writes nothing.
  */
-const BIN = path.resolve(import.meta.dirname, "../../bin/cspsync.js");
 const ADDITIONS = String.raw`re:/\/agreements\/\d+\/additions$/`;
 const ADDITION = String.raw`re:/\/agreements\/\d+\/additions\/\d+$/`;
 
@@ -56,42 +52,6 @@ async function assertOngoing(s: Setup, expected: [keyof typeof MONTHLY_SUBS, str
   );
 }
 
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>) {
-  for (let i = 0; i < 400; i++) {
-    if (await condition()) return;
-    await sleep(25);
-  }
-  assert.fail(`timed out waiting until ${what}`);
-}
-
-/** Runs `cspsync sync CW --motion seat-monthly` and kills it while the write the fault slows is in flight. */
-async function killDuringWrite(s: Setup, slow: FaultRule) {
-  const [fault] = s.emulator.server.addFaults([slow]);
-  const child = spawn(
-    process.execPath,
-    [BIN, "sync", "CW", "--motion", "seat-monthly", "--db", s.databaseUrl],
-    {
-      env: { ...process.env, ...s.env },
-      stdio: "ignore",
-    },
-  );
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const fired = () => s.emulator.server.faults().find((f) => f.id === fault!.id)?.fired ?? 0;
-  await waitFor("the slowed write reached ConnectWise", () => fired() === 1);
-  child.kill("SIGKILL");
-  await exited;
-  // ConnectWise finishes the orphaned request on its own; the next run must find it, not repeat it.
-  await waitFor("the orphaned write was committed", () =>
-    s.emulator.server.requestLog().some((r) => r.fault === "latency" && r.write),
-  );
-  s.emulator.server.clearFaults();
-}
-
-async function runStatuses(s: Setup): Promise<string[]> {
-  const runs = await s.app.store.db.selectFrom("sync_runs").select("status").orderBy("started_at").execute();
-  return runs.map((r) => r.status);
-}
-
 for (const dialect of DIALECTS) {
   describe(`Seat-based Monthly sync into ConnectWise under faults and restarts (${dialect})`, () => {
     let s: Setup;
@@ -99,7 +59,7 @@ for (const dialect of DIALECTS) {
 
     it("a process killed while an addition create is in flight, then new runs: exact additions, zero duplicates", async () => {
       s = await monthlyConnectWise(dialect);
-      await killDuringWrite(s, {
+      await killDuringWrite(s, "CW", "seat-monthly", {
         kind: "latency",
         method: "POST",
         path: ADDITIONS,
@@ -115,7 +75,7 @@ for (const dialect of DIALECTS) {
         AFTER_JUNE.length - landed,
         "only the additions that had not landed were written",
       );
-      assert.deepEqual(await runStatuses(s), ["abandoned", ...recovery.map((r) => r.status)]);
+      assert.deepEqual(await runStatuses(s.app), ["abandoned", ...recovery.map((r) => r.status)]);
       await assertExact(s, AFTER_JUNE);
     });
 
@@ -123,7 +83,7 @@ for (const dialect of DIALECTS) {
       s = await monthlyConnectWise(dialect);
       assert.equal((await sync(s)).errors, 0);
       await s.importJuly();
-      await killDuringWrite(s, {
+      await killDuringWrite(s, "CW", "seat-monthly", {
         kind: "latency",
         method: "PATCH",
         path: ADDITION,
@@ -196,7 +156,7 @@ for (const dialect of DIALECTS) {
       const refused = results.filter((r) => r.status === "rejected");
       assert.equal(refused.length, 1);
       assert.ok((refused[0] as PromiseRejectedResult).reason instanceof RunAlreadyActiveError);
-      assert.deepEqual(await runStatuses(s), ["success"]);
+      assert.deepEqual(await runStatuses(s.app), ["success"]);
       s.emulator.server.setLatency(0);
       await assertExact(s, AFTER_JUNE);
     });
