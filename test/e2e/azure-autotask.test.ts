@@ -3,7 +3,13 @@ import assert from "node:assert/strict";
 import { azureWriteKey } from "../../src/core/azure-plan.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { CONTOSO } from "../support/recon-builder.ts";
-import { azureAutotask, JUNE_AZURE, type AzureAutotask } from "../support/azure-setup.ts";
+import {
+  azureAutotask,
+  importJulyAzure,
+  JULY_AZURE,
+  JUNE_AZURE,
+  type AzureAutotask,
+} from "../support/azure-setup.ts";
 
 /** The contract's services and their billing periods around June, as Autotask shows them (autotask-api.md §8.4, §8.6). */
 async function azureState(s: AzureAutotask) {
@@ -68,6 +74,36 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await azureState(s), expectedJune(s));
       const writes = s.emulator.server.requestLog().filter((r) => r.write);
       assert.deepEqual(writes, [], "the second sync wrote nothing to Autotask");
+    });
+
+    it("two consecutive months: July is billed on a second contract service, zeroed from August; June unchanged", async () => {
+      s = await azureAutotask(dialect);
+      assert.equal((await (await s.sync()).run("manual")).written, 1);
+      await importJulyAzure(s.app);
+      const july = await (await s.sync()).run("manual");
+      assert.deepEqual([july.status, july.written, july.errors], ["success", 1, 0]);
+      assert.deepEqual(await azureState(s), [
+        ...expectedJune(s),
+        {
+          serviceID: s.azureServiceId,
+          key: azureWriteKey(s.connectionId, CONTOSO.id, JULY_AZURE.month),
+          invoiceDescription: JULY_AZURE.description,
+          periods: [
+            ["2024-05-01", 0, JULY_AZURE.price, JULY_AZURE.cost],
+            ["2024-06-01", 0, JULY_AZURE.price, JULY_AZURE.cost],
+            [JULY_AZURE.first, 1, JULY_AZURE.price, JULY_AZURE.cost],
+            [JULY_AZURE.next, 0, "0", "0"],
+          ],
+        },
+      ]);
+
+      s.emulator.server.clearRequestLog();
+      const again = await (await s.sync()).run("manual");
+      assert.deepEqual([again.status, again.items.length], ["no-change", 0]);
+      assert.deepEqual(
+        s.emulator.server.requestLog().filter((r) => r.write),
+        [],
+      );
     });
 
     for (const [step, path] of [

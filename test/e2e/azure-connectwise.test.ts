@@ -3,7 +3,13 @@ import assert from "node:assert/strict";
 import { azureWriteKey } from "../../src/core/azure-plan.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { CONTOSO } from "../support/recon-builder.ts";
-import { azureConnectWise, JUNE_AZURE, type AzureConnectWise } from "../support/azure-setup.ts";
+import {
+  azureConnectWise,
+  importJulyAzure,
+  JULY_AZURE,
+  JUNE_AZURE,
+  type AzureConnectWise,
+} from "../support/azure-setup.ts";
 
 /** The agreement's additions as cspsync's Azure sync should have left them. */
 async function azureAdditions(s: AzureConnectWise) {
@@ -21,19 +27,21 @@ async function azureAdditions(s: AzureConnectWise) {
   }));
 }
 
-function expectedJune(s: AzureConnectWise) {
+function expectedMonth(s: AzureConnectWise, month: typeof JUNE_AZURE | typeof JULY_AZURE) {
   return {
-    key: azureWriteKey(s.connectionId, CONTOSO.id, JUNE_AZURE.month),
+    key: azureWriteKey(s.connectionId, CONTOSO.id, month.month),
     product: s.catalogItemId,
     quantity: "1",
-    cost: JUNE_AZURE.cost,
-    price: JUNE_AZURE.price,
-    from: JUNE_AZURE.first,
-    to: JUNE_AZURE.last,
-    description: JUNE_AZURE.description,
-    invoiceDescription: JUNE_AZURE.description,
+    cost: month.cost,
+    price: month.price,
+    from: month.first,
+    to: month.last,
+    description: month.description,
+    invoiceDescription: month.description,
   };
 }
+
+const expectedJune = (s: AzureConnectWise) => expectedMonth(s, JUNE_AZURE);
 
 for (const dialect of DIALECTS) {
   describe(`Azure Plan sync into ConnectWise (${dialect}; prism-connect-behaviour.md §3.11)`, () => {
@@ -57,6 +65,23 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await azureAdditions(s), [expectedJune(s)]);
       const writes = s.emulator.server.requestLog().filter((r) => r.method !== "GET");
       assert.deepEqual(writes, [], "the second sync sent no write to ConnectWise");
+    });
+
+    it("two consecutive months: July's usage is a second addition of its own; June's is left as it was", async () => {
+      s = await azureConnectWise(dialect);
+      assert.equal((await (await s.sync()).run("manual")).written, 1);
+      await importJulyAzure(s.app);
+      const july = await (await s.sync()).run("manual");
+      assert.deepEqual([july.status, july.written, july.errors], ["success", 1, 0]);
+      assert.deepEqual(await azureAdditions(s), [expectedJune(s), expectedMonth(s, JULY_AZURE)]);
+
+      s.emulator.server.clearRequestLog();
+      const again = await (await s.sync()).run("manual");
+      assert.deepEqual([again.status, again.items.length], ["no-change", 0]);
+      assert.deepEqual(
+        s.emulator.server.requestLog().filter((r) => r.method !== "GET"),
+        [],
+      );
     });
 
     it("a dry run plans the month without writing anything", async () => {

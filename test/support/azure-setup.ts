@@ -6,7 +6,11 @@ import type { Dialect } from "../../src/store/db.ts";
 import { hostOf } from "./app.ts";
 import { mappedAutotask, type MappedAutotask } from "./autotask-setup.ts";
 import { mappedConnectWise, type MappedConnectWise } from "./connectwise-setup.ts";
-import { CONTOSO } from "./recon-builder.ts";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { importReconFile } from "../../src/services/import-recon.ts";
+import { baseRow, CONTOSO, writeCsv } from "./recon-builder.ts";
 
 /** What the June sample bills Contoso for Azure: 0.12 + 69.12 − 5 at cost; list 0.045 × 3.1618 + 69.12 − 5. */
 export const JUNE_AZURE = {
@@ -18,6 +22,99 @@ export const JUNE_AZURE = {
   last: "2024-06-30",
   next: "2024-07-01",
 } as const;
+
+/**
+ * Contoso's Azure usage on the next invoice: 4 GB-months of tables at 0.03825 (0.153, billed 0.15; list 0.045 ×
+ * 4 = 0.18) and 750 VM hours at 0.096 (72; list the same), no credit: cost 72.15, retail 72.18.
+ */
+export const JULY_AZURE = {
+  month: "2024-07",
+  cost: "72.15",
+  price: "72.18",
+  description: "Azure plan usage July 2024",
+  first: "2024-07-01",
+  last: "2024-07-31",
+  next: "2024-08-01",
+} as const;
+
+function julyAzureRow(meter: {
+  productId: string;
+  skuId: string;
+  skuName: string;
+  productName: string;
+  unitPrice: string;
+  effectiveUnitPrice: string;
+  quantity: string;
+  subtotal: string;
+  unitType: string;
+  term: string;
+}) {
+  return baseRow({
+    InvoiceNumber: "G100000002",
+    OrderDate: "7/1/2024",
+    ProductId: meter.productId,
+    SkuId: meter.skuId,
+    AvailabilityId: "",
+    SkuName: meter.skuName,
+    ProductName: meter.productName,
+    ChargeType: "new",
+    UnitPrice: meter.unitPrice,
+    Quantity: "",
+    Subtotal: meter.subtotal,
+    Total: meter.subtotal,
+    SubscriptionDescription: "Azure plan",
+    SubscriptionId: "11111111-0000-4000-8000-00000000000a",
+    ChargeStartDate: "7/1/2024",
+    ChargeEndDate: "7/31/2024",
+    TermAndBillingCycle: meter.term,
+    EffectiveUnitPrice: meter.effectiveUnitPrice,
+    UnitType: meter.unitType,
+    BillableQuantity: meter.quantity,
+    BillingFrequency: "",
+    PCToBCExchangeRateDate: "7/1/2024",
+    MeterDescription: meter.skuName,
+    SubscriptionStartDate: "1/1/2024",
+    SubscriptionEndDate: "",
+  });
+}
+
+/** Imports JULY_AZURE as a reconciliation file of its own, in the real column layout. */
+export async function importJulyAzure(app: App): Promise<void> {
+  const rows = [
+    julyAzureRow({
+      productId: "DZH318Z0BNZ5",
+      skuId: "006G",
+      skuName: "Tables - LRS",
+      productName: "Tables",
+      unitPrice: "0.045",
+      effectiveUnitPrice: "0.03825",
+      quantity: "4",
+      subtotal: "0.15",
+      unitType: "1 GB/Month",
+      term: "Data Stored (GB/Month)",
+    }),
+    julyAzureRow({
+      productId: "DZH318Z0BPS6",
+      skuId: "0070",
+      skuName: "D2 v3",
+      productName: "Virtual Machines Dv3 Series",
+      unitPrice: "0.096",
+      effectiveUnitPrice: "0.096",
+      quantity: "750",
+      subtotal: "72",
+      unitType: "1 Hour",
+      term: "One-Month commitment for monthly billing",
+    }),
+  ];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-azure-"));
+  try {
+    const summary = await importReconFile(app.store, writeCsv(path.join(dir, "july-azure.csv"), rows));
+    if (summary.status !== "imported")
+      throw new Error(`July Azure import failed: ${JSON.stringify(summary)}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 const TRANSPORT = { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000 };
 
