@@ -18,9 +18,6 @@ export type MotionSyncs = {
   "seat-monthly": MonthlySync<MonthlyLine>;
 };
 
-/** The order a "sync everything" runs the motions in. */
-export const SYNCABLE_MOTIONS: readonly BillingMotion[] = BILLING_MOTIONS;
-
 /** The sync service of one motion on one connection. */
 export async function syncFor<M extends BillingMotion>(
   app: App,
@@ -67,7 +64,7 @@ export async function enabledMotions(
   connection: Pick<ConnectionView, "id" | "name" | "seatAnnualEnabled">,
 ): Promise<BillingMotion[]> {
   const on: BillingMotion[] = [];
-  for (const motion of SYNCABLE_MOTIONS)
+  for (const motion of BILLING_MOTIONS)
     if ((await motionOffReason(app, connection, motion)) === null) on.push(motion);
   return on;
 }

@@ -121,8 +121,6 @@ export type RunSummary = {
 
 /** What Sync now answers: one run per motion it covered. */
 export type SyncResults = { runs: RunSummary[] };
-/** The motions Sync now covers (all three). */
-export const SYNCABLE_MOTIONS: readonly Motion[] = ["seat-monthly", "azure", "seat-annual"];
 
 /** A dry run of one motion: per mapped entry, the lines a sync would write now (nothing is written). */
 export type PlannedEntry = {

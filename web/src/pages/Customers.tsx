@@ -3,7 +3,6 @@ import {
   api,
   MOTION_LABELS,
   query,
-  SYNCABLE_MOTIONS,
   VENDOR_LABELS,
   type ConnectionView,
   type CustomerMapping,
@@ -39,9 +38,9 @@ type SyncRequest = {
 type SyncPanel =
   { kind: "runs"; label: string; results: SyncResults } | { kind: "plans"; label: string; plans: SyncPlans };
 
-/** Whether Sync now can run this entry: mapped, enabled, a motion cspsync syncs, and its switch on. */
+/** Whether Sync now can run this entry: mapped, enabled, and (annual) the connection's switch on. */
 function canSync(mapping: CustomerMapping, connection: ConnectionView | undefined): boolean {
-  if (!mapping.psaCompanyId || !mapping.enabled || !SYNCABLE_MOTIONS.includes(mapping.motion)) return false;
+  if (!mapping.psaCompanyId || !mapping.enabled) return false;
   return mapping.motion !== "seat-annual" || connection?.seatAnnualEnabled === true;
 }
 

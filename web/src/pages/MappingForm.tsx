@@ -13,7 +13,6 @@ import {
   type PsaCompany,
   type RunSummary,
   type SyncResults,
-  SYNCABLE_MOTIONS,
   type StartPoint,
 } from "../api.ts";
 import { describedBy, ErrorMessage, Field, Loading, Modal } from "../components.tsx";
@@ -262,9 +261,9 @@ export function MappingForm({
   const [problems, setProblems] = useState<Record<string, string>>({});
   const [result, setResult] = useState<RunSummary | null>(null);
   const annual = mapping.motion === "seat-annual";
-  const syncable = SYNCABLE_MOTIONS.includes(mapping.motion);
-  // Saving enables an Azure Plan entry, which is all its sync needs; annual also needs the connection's switch.
-  const canSyncNow = syncable && (!annual || connection.seatAnnualEnabled);
+  // Saving enables a Monthly or Azure Plan entry, which is all its sync needs; annual also needs the
+  // connection's switch.
+  const canSyncNow = !annual || connection.seatAnnualEnabled;
   const base = `/api/connections/${connection.id}`;
 
   const validate = (): MappingInput | null => {
@@ -434,11 +433,6 @@ export function MappingForm({
             <p className="hint grow">
               Sync now needs Seat-based Annual subscription sync, which is off in{" "}
               <Link to={`/psa/${connection.id}/settings`}>PSA settings</Link>.
-            </p>
-          )}
-          {!syncable && (
-            <p className="hint grow">
-              Syncing {MOTION_LABELS[mapping.motion]} is not available yet; this entry is saved for later.
             </p>
           )}
           <button type="button" className="button secondary" onClick={onClose}>
