@@ -221,6 +221,8 @@ export class ProductSync {
       // Only an unknown outcome keeps the pending mark; a refused create must not adopt someone else's record.
       const unknown = error instanceof PsaOutcomeUnknownError || error instanceof WriteInDoubtError;
       if (!unknown) await this.#restore(item.key, prior);
+      // The wait for a timed-out create counts from its last send, which may have followed a resend.
+      if (error instanceof WriteInDoubtError) await this.#remember(item, null, true, "pending");
       return result("failed", messageOf(error), null);
     }
   }
