@@ -182,6 +182,8 @@ export type TrackedProduct = {
   owned: boolean;
   /** pending: a create was sent and its outcome is not known yet. */
   status: "pending" | "synced";
+  /** When the row last changed; for a pending create, when it was sent (ISO instant). */
+  updatedAt?: string;
 };
 
 export type ProductAction = "create" | "link" | "update" | "skip" | "conflict";
@@ -216,6 +218,8 @@ export type ProductPlanItem = {
   reason: string;
   notes: string[];
   product: CatalogProduct;
+  /** A skip because an earlier create may still land: the instant after which a run may send it again. */
+  waitUntil?: string;
 };
 
 export type ProductPlan = {
@@ -232,6 +236,11 @@ export type PlanInput = {
   tracked: readonly TrackedProduct[];
   /** Autotask only: the tenant's Products, and whether a product billing code is set so they can be created. */
   chargeProducts?: { records: readonly PsaCatalogRecord[]; canCreate: boolean };
+  /**
+   * A pending create sent less than `ms` before `now` and not found may still land in the PSA: it is not sent
+   * again until then. Without it a pending create that is not found is sent again.
+   */
+  inDoubt?: { now: Date; ms: number };
 };
 
 const VENDOR_WORDS = {
@@ -255,10 +264,10 @@ export function planProductSync(input: PlanInput): ProductPlan {
   // A record already tracked for one product can never be linked to another.
   const takenIds = new Set(catalogTracked.flatMap((t) => (t.psaRecordId ? [t.psaRecordId] : [])));
   const items = input.products.map((product) =>
-    planOne(input.vendor, product, trackedByKey.get(product.key), recordsById, input.records, takenIds),
+    planOne(input, product, trackedByKey.get(product.key), recordsById, takenIds),
   );
   if (input.vendor === "autotask" && input.chargeProducts) {
-    items.push(...planChargeProducts(input.products, input.chargeProducts, input.tracked));
+    items.push(...planChargeProducts(input.products, input.chargeProducts, input.tracked, input.inDoubt));
   }
   const counts: Record<ProductAction, number> = { create: 0, link: 0, update: 0, skip: 0, conflict: 0 };
   for (const item of items) counts[item.action] += 1;
@@ -266,13 +275,13 @@ export function planProductSync(input: PlanInput): ProductPlan {
 }
 
 function planOne(
-  vendor: "connectwise" | "autotask",
+  input: PlanInput,
   product: CatalogProduct,
   tracked: TrackedProduct | undefined,
   recordsById: ReadonlyMap<string, PsaCatalogRecord>,
-  records: readonly PsaCatalogRecord[],
   takenIds: ReadonlySet<string>,
 ): ProductPlanItem {
+  const { vendor, records } = input;
   const words = VENDOR_WORDS[vendor];
   const base = {
     key: product.key,
@@ -308,11 +317,41 @@ function planOne(
     const item = keepUpToDate(base, matches[0]!, tracked.owned, words.psa);
     return { ...item, action: "link", reason: `found the ${words.record} an interrupted sync created` };
   }
+  const waiting = matches.length === 0 ? waitForPendingCreate(base, tracked, input.inDoubt, words) : null;
+  if (waiting) return waiting;
   if (vendor === "autotask") return autotaskCreateOrConflict(base, matches);
   return connectWiseLinkOrCreate(base, matches);
 }
 
 type ItemBase = Pick<ProductPlanItem, "key" | "kind" | "name" | "variant" | "product" | "notes">;
+
+/**
+ * A create sent moments ago whose answer never came may still be at work in the PSA: not finding its record
+ * proves nothing yet, and sending it again could make two. It is left for a run after the in-doubt window.
+ */
+function waitForPendingCreate(
+  base: ItemBase,
+  tracked: TrackedProduct | undefined,
+  inDoubt: PlanInput["inDoubt"],
+  words: { record: string; psa: string },
+): ProductPlanItem | null {
+  if (!inDoubt || tracked?.status !== "pending" || tracked.psaRecordId || !tracked.updatedAt) return null;
+  const until = Date.parse(tracked.updatedAt) + inDoubt.ms;
+  if (!(inDoubt.now.getTime() < until)) return null;
+  const waitUntil = new Date(until).toISOString();
+  return {
+    ...base,
+    action: "skip",
+    recordId: null,
+    recordLabel: null,
+    owned: false,
+    changes: {},
+    reason:
+      `the create of this ${words.record} sent at ${tracked.updatedAt} got no answer and is not in ${words.psa} yet; ` +
+      `it may still arrive, so it is left for a run after ${waitUntil}`,
+    waitUntil,
+  };
+}
 
 function keepUpToDate(
   base: ItemBase,
@@ -454,6 +493,7 @@ function planChargeProducts(
   products: readonly CatalogProduct[],
   available: { records: readonly PsaCatalogRecord[]; canCreate: boolean },
   tracked: readonly TrackedProduct[],
+  inDoubt: PlanInput["inDoubt"],
 ): ProductPlanItem[] {
   const bySku = new Map<string, CatalogProduct[]>();
   for (const product of products) {
@@ -469,6 +509,7 @@ function planChargeProducts(
     records: available.records,
     takenIds: new Set(chargeTracked.flatMap((t) => (t.psaRecordId ? [t.psaRecordId] : []))),
     canCreate: available.canCreate,
+    inDoubt,
   };
   return [...bySku.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -483,6 +524,7 @@ type ChargeContext = {
   records: readonly PsaCatalogRecord[];
   takenIds: ReadonlySet<string>;
   canCreate: boolean;
+  inDoubt: PlanInput["inDoubt"];
 };
 
 function representative(group: readonly CatalogProduct[]): CatalogProduct {
@@ -538,6 +580,11 @@ function planChargeProduct(
     return { ...item, action: "link", reason };
   }
   if (matches.length > 1) return chargeConflict(base, matches);
+  const waiting = waitForPendingCreate(base, tracked, context.inDoubt, {
+    record: "product",
+    psa: "Autotask",
+  });
+  if (waiting) return waiting;
   const inactive = context.records.some((r) => !r.active && r.keys.includes(sku.toUpperCase()));
   if (inactive)
     base.notes.push(`an inactive product carries SKU ${sku}; the annual sync ignores inactive products`);

@@ -15,6 +15,7 @@ import {
   type TrackedProduct,
 } from "../core/product-plan.ts";
 import { PsaOutcomeUnknownError } from "../psa/shared/errors.ts";
+import { IN_DOUBT_MS, WriteInDoubtError } from "../psa/shared/write-once.ts";
 import { assertHostAllowed } from "../security/hosts.ts";
 import type { Store } from "../store/db.ts";
 import type { Database, Flag, SyncedProductsTable } from "../store/schema.ts";
@@ -135,6 +136,7 @@ export class ProductSync {
       products,
       records,
       tracked,
+      inDoubt: { now: this.#now(), ms: IN_DOUBT_MS },
       ...(charge && chargeRecords
         ? { chargeProducts: { records: chargeRecords, canCreate: charge.canCreate() } }
         : {}),
@@ -176,7 +178,8 @@ export class ProductSync {
     });
     switch (item.action) {
       case "skip":
-        return result("unchanged", item.reason);
+        // Waiting for an earlier create that may still land is not done: the run says so and a later one finishes.
+        return result(item.waitUntil ? "failed" : "unchanged", item.reason);
       case "conflict":
         return result("conflict", item.reason);
       case "create":
@@ -216,7 +219,10 @@ export class ProductSync {
       ]);
     } catch (error) {
       // Only an unknown outcome keeps the pending mark; a refused create must not adopt someone else's record.
-      if (!(error instanceof PsaOutcomeUnknownError)) await this.#restore(item.key, prior);
+      const unknown = error instanceof PsaOutcomeUnknownError || error instanceof WriteInDoubtError;
+      if (!unknown) await this.#restore(item.key, prior);
+      // The wait for a timed-out create counts from its last send, which may have followed a resend.
+      if (error instanceof WriteInDoubtError) await this.#remember(item, null, true, "pending");
       return result("failed", messageOf(error), null);
     }
   }
@@ -234,7 +240,7 @@ export class ProductSync {
     owned: boolean,
     status: SyncedProductsTable["status"],
   ): Promise<void> {
-    const now = (this.#options.now ?? (() => new Date()))().toISOString();
+    const now = this.#now().toISOString();
     const values = {
       product_name: item.name,
       psa_record_id: recordId,
@@ -278,7 +284,7 @@ export class ProductSync {
   async #tracked(): Promise<TrackedProduct[]> {
     const rows = await this.#db
       .selectFrom("synced_products")
-      .select(["product_key", "psa_record_id", "owned", "status"])
+      .select(["product_key", "psa_record_id", "owned", "status", "updated_at"])
       .where("organization_id", "=", this.#options.organizationId)
       .where("connection_id", "=", this.#options.connectionId)
       .execute();
@@ -287,7 +293,12 @@ export class ProductSync {
       psaRecordId: r.psa_record_id,
       owned: Number(r.owned) === 1,
       status: r.status,
+      updatedAt: r.updated_at,
     }));
+  }
+
+  #now(): Date {
+    return (this.#options.now ?? (() => new Date()))();
   }
 
   /** Lines grouped by everything the plan reads, so a million lines come back as a few hundred rows. */

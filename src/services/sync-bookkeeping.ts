@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { BillingMotion } from "../core/billing.ts";
-import { PsaOutcomeUnknownError, PsaTimedOutError } from "../psa/shared/errors.ts";
+import { IN_DOUBT_MS, sendLookingBeforeRetrying } from "../psa/shared/write-once.ts";
 import type { Store } from "../store/db.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
 import { PriceHoldGate } from "./price-holds.ts";
@@ -49,11 +49,8 @@ export class RunAlreadyActiveError extends Error {
 }
 
 const STALE_RUN_MS = 2 * 60_000;
-/** How long after an interrupted attempt its request may still land in the PSA (well above request timeouts). */
-export const IN_DOUBT_MS = 2 * 60_000;
-// Each retry follows a lookup that proved the previous attempt did not land, so retrying is safe; the cap only
-// stops a PSA that keeps failing from holding the run forever.
-export const MAX_WRITE_ATTEMPTS = 5;
+// How long an interrupted attempt may still land, and the cap on sends per run: shared with the product sync.
+export { IN_DOUBT_MS, MAX_WRITE_ATTEMPTS } from "../psa/shared/write-once.ts";
 const OWNER = `${os.hostname()}:${process.pid}`;
 
 /** A run may be taken over when its process is gone: dead on this host, or silent for a while anywhere. */
@@ -508,25 +505,14 @@ export class SyncBookkeeping {
     write: KeyedWrite<P, L>,
     prepared: P,
   ): Promise<string> {
-    for (let attempt = 1; ; attempt++) {
-      await this.countAttempt(runId, write.line.writeKey, write.targetId);
-      try {
-        return (await write.send(write.targetId, prepared)).recordId;
-      } catch (error) {
-        if (!(error instanceof PsaOutcomeUnknownError)) throw error;
-        const existing = await write.find(write.targetId);
-        if (existing) return existing.recordId;
-        // A request that timed out may still be at work in the PSA, so not finding it proves nothing yet:
-        // sending it again could write it twice. It waits, like an interrupted run's write, for a later run.
-        if (error instanceof PsaTimedOutError) {
-          const after = new Date(this.clock().getTime() + IN_DOUBT_MS).toISOString();
-          throw new Error(
-            `the write of this ${write.noun} timed out and may still reach the PSA; it is left for a run after ${after}`,
-          );
-        }
-        if (attempt >= MAX_WRITE_ATTEMPTS) throw error;
-      }
-    }
+    const sent = await sendLookingBeforeRetrying({
+      noun: write.noun,
+      send: () => write.send(write.targetId, prepared),
+      find: async () => (await write.find(write.targetId)) ?? undefined,
+      beforeAttempt: () => this.countAttempt(runId, write.line.writeKey, write.targetId),
+      now: () => this.clock(),
+    });
+    return sent.recordId;
   }
 
   /** Runs a motion: plans under the run lock, then writes the plan (see writePlanned). */

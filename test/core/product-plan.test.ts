@@ -489,3 +489,84 @@ describe("Autotask Products for contract charges (autotask-api.md §8.3, §8.9)"
     );
   });
 });
+
+describe("a pending create whose record is not found (issue 6: faults never duplicate)", () => {
+  const sentAt = "2024-07-01T10:00:00.000Z";
+  const inDoubt = (now: string) => ({ now: new Date(now), ms: 120_000 });
+  const pending = (productKey: string): TrackedProduct[] => [
+    { productKey, psaRecordId: null, owned: true, status: "pending", updatedAt: sentAt },
+  ];
+  const annual = product({
+    key: "P1Y:A:CFQ7TTC0LCHC:0002",
+    productId: "CFQ7TTC0LCHC",
+    skuId: "0002",
+    variant: "P1Y:A",
+    contractCharges: true,
+  });
+
+  for (const vendor of ["connectwise", "autotask"] as const) {
+    it(`${vendor}: waits while the create may still land, then creates it`, () => {
+      const planAt = (now: string) =>
+        planProductSync({
+          vendor,
+          products: [product()],
+          records: [],
+          tracked: pending("CFQ7TTC0LDPB:0001"),
+          inDoubt: inDoubt(now),
+        }).items[0]!;
+      const waiting = planAt("2024-07-01T10:01:59.999Z");
+      assert.deepEqual(
+        [waiting.action, waiting.recordId, waiting.changes, waiting.waitUntil],
+        ["skip", null, {}, "2024-07-01T10:02:00.000Z"],
+      );
+      assert.match(
+        waiting.reason,
+        /sent at 2024-07-01T10:00:00.000Z got no answer .* left for a run after 2024-07-01T10:02:00.000Z$/,
+      );
+      const later = planAt("2024-07-01T10:02:00.000Z");
+      assert.deepEqual([later.action, later.waitUntil], ["create", undefined]);
+    });
+  }
+
+  it("links the record once it has landed, even inside the window", () => {
+    const item = planProductSync({
+      vendor: "connectwise",
+      products: [product()],
+      records: [record({ id: "7", label: "CFQ7TTC0LDPB:0001", keys: ["CFQ7TTC0LDPB:0001"] })],
+      tracked: pending("CFQ7TTC0LDPB:0001"),
+      inDoubt: inDoubt("2024-07-01T10:00:30.000Z"),
+    }).items[0]!;
+    assert.deepEqual(
+      [item.action, item.recordId, item.owned, item.waitUntil],
+      ["link", "7", true, undefined],
+    );
+  });
+
+  it("Autotask Products for contract charges wait the same way", () => {
+    const planAt = (now: string) =>
+      planProductSync({
+        vendor: "autotask",
+        products: [annual],
+        records: [],
+        tracked: pending("product:P1Y:A:CFQ7TTC0LCHC:0002"),
+        chargeProducts: { records: [], canCreate: true },
+        inDoubt: inDoubt(now),
+      }).items.find((i) => i.kind === "charge-product")!;
+    assert.deepEqual(
+      [planAt("2024-07-01T10:00:01.000Z").action, planAt("2024-07-01T10:00:01.000Z").waitUntil],
+      ["skip", "2024-07-01T10:02:00.000Z"],
+    );
+    assert.equal(planAt("2024-07-01T10:05:00.000Z").action, "create");
+  });
+
+  it("a synced row or a row without its send time is never held", () => {
+    const item = planProductSync({
+      vendor: "connectwise",
+      products: [product()],
+      records: [],
+      tracked: [{ productKey: "CFQ7TTC0LDPB:0001", psaRecordId: null, owned: true, status: "pending" }],
+      inDoubt: inDoubt(sentAt),
+    }).items[0]!;
+    assert.equal(item.action, "create");
+  });
+});

@@ -8,7 +8,8 @@ import type {
 } from "../../core/product-plan.ts";
 import type { CatalogTarget, ChargeProductWriter, CreatedRecord } from "../../services/product-sync.ts";
 import { ProductSyncSetupError } from "../../services/product-sync.ts";
-import { PsaOutcomeUnknownError, PsaValidationError } from "../shared/errors.ts";
+import { PsaValidationError } from "../shared/errors.ts";
+import { sendLookingBeforeRetrying } from "../shared/write-once.ts";
 import type { AutotaskClient } from "./client.ts";
 import type { BillingCode, Product, Service } from "./models.ts";
 
@@ -128,12 +129,14 @@ export class AutotaskCatalogTarget implements CatalogTarget {
         : { vendorCompanyID: this.#settings.serviceVendorCompanyId }),
     };
     try {
-      return { recordId: String(await this.#client.services.create(input)), label: name, notes: [] };
+      const id = await sendLookingBeforeRetrying({
+        noun: "service",
+        send: () => this.#client.services.create(input),
+        // Service names are unique in Autotask (IX_service), so the name tells whether the create landed.
+        find: async () => (await this.#byName(name))[0]?.id,
+      });
+      return { recordId: String(id), label: name, notes: [] };
     } catch (error) {
-      if (error instanceof PsaOutcomeUnknownError) {
-        const found = await this.#byName(name);
-        if (found.length === 1) return { recordId: String(found[0]!.id), label: name, notes: [] };
-      }
       if (error instanceof PsaValidationError && /IX_service/i.test(error.message)) {
         throw new Error(
           `${error.message} — a service named ${name} already exists and was not created by cspsync. Rename or remove it in Autotask, then run the product sync again.`,
@@ -248,15 +251,26 @@ export class AutotaskChargeProducts implements ChargeProductWriter {
       description: `${product.name} (${VARIANT_LABELS[product.variant]}); created by cspsync for contract charges`,
       ...(periodType === undefined ? {} : { periodType }),
     };
-    try {
-      return { recordId: String(await this.#client.products.create(input)), label: item.name, notes: [] };
-    } catch (error) {
-      if (error instanceof PsaOutcomeUnknownError) {
-        const found = await this.#client.products.queryAll([this.#client.products.where.eq("sku", sku)]);
-        if (found.length === 1) return { recordId: String(found[0]!.id), label: item.name, notes: [] };
-      }
-      throw error;
-    }
+    const id = await sendLookingBeforeRetrying({
+      noun: "product",
+      send: () => this.#client.products.create(input),
+      find: async () => this.#activeBySku(sku),
+    });
+    return { recordId: String(id), label: item.name, notes: [] };
+  }
+
+  /**
+   * The active Product with the SKU, if any: Product SKUs are not unique, but the plan creates one only when
+   * no active Product carries it (inactive ones may), so an active one found after a lost answer is ours.
+   */
+  async #activeBySku(sku: string): Promise<number | undefined> {
+    const found = await this.#client.products.queryAll([
+      this.#client.products.where.eq("sku", sku),
+      this.#client.products.where.eq("isActive", true),
+    ]);
+    if (found.length > 1)
+      throw new Error(`${found.length} active Autotask products carry SKU ${sku}; resolve them by hand`);
+    return found[0]?.id;
   }
 
   async updatePrices(recordId: string, changes: PriceChanges): Promise<void> {

@@ -7,10 +7,9 @@ import type {
 } from "../../core/product-plan.ts";
 import type { CatalogTarget, CreatedRecord } from "../../services/product-sync.ts";
 import { ProductSyncSetupError } from "../../services/product-sync.ts";
-import { PsaOutcomeUnknownError } from "../shared/errors.ts";
+import { sendLookingBeforeRetrying } from "../shared/write-once.ts";
 import type { CatalogItem, NamedRecord } from "./schemas.ts";
 import type { ConnectWiseClient, NewCatalogItem } from "./client.ts";
-import * as where from "./conditions.ts";
 
 /**
  * The product catalog sync's ConnectWise side (prism-connect-behaviour.md §3.5; connectwise-api.md §7.7):
@@ -142,18 +141,14 @@ export class ConnectWiseCatalogTarget implements CatalogTarget {
     return this.#client.transportStats().requests;
   }
 
-  /** A lost response may hide a committed create: the identifier is unique, so look it up before failing. */
-  async #createWithRecovery(input: NewCatalogItem): Promise<CatalogItem> {
-    try {
-      return await this.#client.createCatalogItem(input);
-    } catch (error) {
-      if (!(error instanceof PsaOutcomeUnknownError)) throw error;
-      const found = await this.#client.listCatalogItems({
-        conditions: where.eq("identifier", input.identifier),
-      });
-      if (found.length === 1) return found[0]!;
-      throw error;
-    }
+  /** The identifier is unique in ConnectWise: after an unknown outcome it tells whether the create landed. */
+  #createWithRecovery(input: NewCatalogItem): Promise<CatalogItem> {
+    return sendLookingBeforeRetrying({
+      noun: "catalog item",
+      send: () => this.#client.createCatalogItem(input),
+      find: async () =>
+        onlyOne(await this.#client.findCatalogItemsByIdentifier(input.identifier), input.identifier),
+    });
   }
 
   #pick(what: string, wanted: number | string, records: NamedRecord[]): NamedRecord {
@@ -173,4 +168,13 @@ export class ConnectWiseCatalogTarget implements CatalogTarget {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Two records under one identity cannot be told apart, and sending a third would only add to them. */
+function onlyOne(found: CatalogItem[], identifier: string): CatalogItem | undefined {
+  if (found.length > 1)
+    throw new Error(
+      `${found.length} ConnectWise catalog items carry identifier ${identifier}; resolve them by hand`,
+    );
+  return found[0];
 }
