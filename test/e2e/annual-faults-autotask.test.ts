@@ -2,7 +2,7 @@ import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import os from "node:os";
-import { RunAlreadyActiveError, type RunSummary } from "../../src/services/annual-sync.ts";
+import { RunAlreadyActiveError } from "../../src/services/annual-sync.ts";
 import type { PlannedLine } from "../../src/core/annual-plan.ts";
 import { AutotaskAdapter } from "../../src/psa/autotask/adapter.ts";
 import { AutotaskClient } from "../../src/psa/autotask/client.ts";
@@ -10,7 +10,7 @@ import { startAutotaskEmulator } from "../../src/psa/autotask/emulator/index.ts"
 import type { FaultRule } from "../../src/psa/shared/emulator-kit.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { mappedAutotask, type MappedAutotask } from "../support/autotask-setup.ts";
-import { killDuringWrite, syncAfterKill } from "../support/recovery.ts";
+import { errorsOf, killDuringWrite, syncAfterKill } from "../support/recovery.ts";
 
 /**
  * The fault scenarios of annual-faults.test.ts on the Autotask emulator: Autotask has no idempotency keys
@@ -54,10 +54,6 @@ async function assertExactlyOnce(s: Setup, chargesBefore: number) {
     assert.equal(found.length, 1, `exactly one charge carries ${write.write_key}`);
     assert.equal(String(found[0]!.id), write.psa_record_id, "the ledger points at that charge");
   }
-}
-
-function errorsOf(run: RunSummary): string {
-  return JSON.stringify(run.items.filter((i) => i.outcome === "error").map((i) => i.message));
 }
 
 for (const dialect of DIALECTS) {

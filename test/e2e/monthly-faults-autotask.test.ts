@@ -6,7 +6,7 @@ import { DIALECTS } from "../support/stores.ts";
 import { MONTHLY_SUBS } from "../support/monthly-data.ts";
 import { units, UNITS_AFTER_JULY, UNITS_AFTER_JUNE } from "../support/monthly-expect.ts";
 import { monthlyAutotask, type MonthlyAutotask } from "../support/monthly-setup.ts";
-import { killDuringWrite, runStatuses, syncAfterKill, waitFor } from "../support/recovery.ts";
+import { errorsOf, killDuringWrite, runStatuses, syncAfterKill, waitFor } from "../support/recovery.ts";
 
 /**
  * The Seat-based Monthly sync into Autotask under faults and restarts. Unit adjustments are deltas that
@@ -24,10 +24,6 @@ type Units = Record<string, string[]>;
 
 const sync = (s: Setup, now?: () => Date) =>
   s.app.monthlySync(s.connectionId, now ? { now } : {}).then((m) => m.run("manual"));
-
-function errorsOf(run: { items: { outcome: string; message: string | null }[] }): string {
-  return JSON.stringify(run.items.filter((i) => i.outcome === "error").map((i) => i.message));
-}
 
 function writesSent(s: Setup) {
   return s.emulator.server.requestLog().filter((r) => r.method !== "GET" && !/\/query/i.test(r.path));

@@ -8,7 +8,7 @@ import type { MONTHLY_SUBS } from "../support/monthly-data.ts";
 import { AFTER_JULY, AFTER_JUNE, type ExpectedSegment } from "../support/monthly-data.ts";
 import { additions, expectedAdditions } from "../support/monthly-expect.ts";
 import { monthlyConnectWise, type MonthlyConnectWise } from "../support/monthly-setup.ts";
-import { killDuringWrite, runStatuses, syncAfterKill, waitFor } from "../support/recovery.ts";
+import { errorsOf, killDuringWrite, runStatuses, syncAfterKill, waitFor } from "../support/recovery.ts";
 
 /**
  * The Seat-based Monthly sync into ConnectWise under faults and restarts: whatever fails, is lost or is
@@ -22,10 +22,6 @@ type Setup = MonthlyConnectWise;
 
 const sync = (s: Setup, now?: () => Date) =>
   s.app.monthlySync(s.connectionId, now ? { now } : {}).then((m) => m.run("manual"));
-
-function errorsOf(run: { items: { outcome: string; message: string | null }[] }): string {
-  return JSON.stringify(run.items.filter((i) => i.outcome === "error").map((i) => i.message));
-}
 
 /** The agreement bills exactly the segments, each addition carries its own key, and a re-run writes nothing. */
 async function assertExact(s: Setup, segments: ExpectedSegment[]) {

@@ -1,34 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import {
-  createCatalogTarget,
-  productSettingsFrom,
-  ProductSync,
-  ProductSyncSetupError,
-} from "../../src/services/product-sync.ts";
+import { ProductSyncSetupError } from "../../src/services/product-sync.ts";
 import { DIALECTS } from "../support/stores.ts";
-import { hostOf } from "../support/app.ts";
 import { mappedAutotask, type MappedAutotask } from "../support/autotask-setup.ts";
-
-async function codeId(setup: MappedAutotask, name: string): Promise<number> {
-  const [code] = await setup.client.billingCodes.queryAll([setup.client.billingCodes.where.eq("name", name)]);
-  return code!.id;
-}
-
-async function productSync(setup: MappedAutotask, settings: Record<string, unknown>): Promise<ProductSync> {
-  const details = await setup.app.connections.details(setup.connectionId);
-  const product = await productSettingsFrom("autotask", {}, { productSyncMode: "all", ...settings });
-  const target = await createCatalogTarget(details, product, {
-    allowedHosts: [hostOf(setup.emulator.url)],
-    transport: { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000 },
-  });
-  return new ProductSync({
-    store: setup.app.store,
-    organizationId: setup.app.organizationId,
-    connectionId: setup.connectionId,
-    target,
-  });
-}
+import { autotaskProductSync, billingCodeId } from "../support/product-setup.ts";
 
 /** Writes to Autotask Products (queries excluded). */
 function productWrites(setup: MappedAutotask): string[] {
@@ -52,9 +27,9 @@ for (const dialect of DIALECTS) {
     let seededBp: number;
     before(async () => {
       setup = await mappedAutotask(dialect);
-      softwareCode = await codeId(setup, "Software Licences");
+      softwareCode = await billingCodeId(setup, "Software Licences");
       settings = {
-        serviceBillingCodeId: await codeId(setup, "Microsoft CSP Licensing"),
+        serviceBillingCodeId: await billingCodeId(setup, "Microsoft CSP Licensing"),
         productBillingCodeId: softwareCode,
       };
       seededBp = bySku(setup, "CFQ7TTC0LCHC:0002:P1Y")[0]!.id;
@@ -63,9 +38,9 @@ for (const dialect of DIALECTS) {
     after(async () => setup.cleanup());
 
     it("refuses a System billing code for products, naming the setting and the usable codes", async () => {
-      const sync = await productSync(setup, {
+      const sync = await autotaskProductSync(setup, {
         ...settings,
-        productBillingCodeId: await codeId(setup, "Block Hour Purchase"),
+        productBillingCodeId: await billingCodeId(setup, "Block Hour Purchase"),
       });
       await assert.rejects(sync.preview("all"), (error: Error) => {
         assert.ok(error instanceof ProductSyncSetupError);
@@ -81,7 +56,7 @@ for (const dialect of DIALECTS) {
 
     it("without a product billing code, links what exists and says how to create the rest", async () => {
       const preview = await (
-        await productSync(setup, { serviceBillingCodeId: settings.serviceBillingCodeId })
+        await autotaskProductSync(setup, { serviceBillingCodeId: settings.serviceBillingCodeId })
       ).preview("all");
       const items = chargeItems(preview.plan.items);
       assert.deepEqual(
@@ -98,7 +73,7 @@ for (const dialect of DIALECTS) {
     });
 
     it("previews create / link per product, beside the services, and writes nothing", async () => {
-      const preview = await (await productSync(setup, settings)).preview("all");
+      const preview = await (await autotaskProductSync(setup, settings)).preview("all");
       const items = chargeItems(preview.plan.items);
       assert.deepEqual(
         items.map((i) => [i.key, i.action, i.name, i.recordId, i.changes]),
@@ -144,7 +119,7 @@ for (const dialect of DIALECTS) {
 
     it("sync creates the products with the SKU the annual sync looks for first, and links the existing one", async () => {
       const before = products(setup).length;
-      const result = await (await productSync(setup, settings)).sync("all");
+      const result = await (await autotaskProductSync(setup, settings)).sync("all");
       const items = chargeItems(result.items);
       assert.deepEqual(
         items.map((i) => i.status),
@@ -200,7 +175,7 @@ for (const dialect of DIALECTS) {
 
     it("a second product sync writes nothing", async () => {
       setup.emulator.server.clearRequestLog();
-      const again = await (await productSync(setup, settings)).sync("all");
+      const again = await (await autotaskProductSync(setup, settings)).sync("all");
       assert.deepEqual(
         chargeItems(again.items).map((i) => [i.action, i.status]),
         Array(5).fill(["skip", "unchanged"]),
@@ -216,7 +191,7 @@ for (const dialect of DIALECTS) {
       const [renamed] = bySku(setup, "P1Y:A:CFQ7TTC0LFLZ:0002");
       await setup.client.products.update(renamed!.id, { name: "E3 annual (our name)" });
 
-      const result = await (await productSync(setup, settings)).sync("all");
+      const result = await (await autotaskProductSync(setup, settings)).sync("all");
       const outcome = (key: string) => result.items.find((i) => i.key === key)!;
       const recreated = outcome("product:P1Y:A:CFQ7TTC0HD33:0002");
       assert.deepEqual([recreated.action, recreated.status], ["create", "written"]);

@@ -1,34 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import {
-  createCatalogTarget,
-  productSettingsFrom,
-  ProductSync,
-  ProductSyncSetupError,
-} from "../../src/services/product-sync.ts";
+import { ProductSyncSetupError } from "../../src/services/product-sync.ts";
 import { DIALECTS } from "../support/stores.ts";
-import { hostOf } from "../support/app.ts";
 import { mappedAutotask, type MappedAutotask } from "../support/autotask-setup.ts";
-
-async function codeId(setup: MappedAutotask, name: string): Promise<number> {
-  const [code] = await setup.client.billingCodes.queryAll([setup.client.billingCodes.where.eq("name", name)]);
-  return code!.id;
-}
-
-async function productSync(setup: MappedAutotask, settings: Record<string, unknown>): Promise<ProductSync> {
-  const details = await setup.app.connections.details(setup.connectionId);
-  const product = await productSettingsFrom("autotask", {}, { productSyncMode: "all", ...settings });
-  const target = await createCatalogTarget(details, product, {
-    allowedHosts: [hostOf(setup.emulator.url)],
-    transport: { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000 },
-  });
-  return new ProductSync({
-    store: setup.app.store,
-    organizationId: setup.app.organizationId,
-    connectionId: setup.connectionId,
-    target,
-  });
-}
+import { autotaskProductSync, billingCodeId } from "../support/product-setup.ts";
 
 function serviceWrites(setup: MappedAutotask): string[] {
   return setup.emulator.server
@@ -74,10 +49,10 @@ for (const dialect of DIALECTS) {
     let conflictId: number;
     before(async () => {
       setup = await mappedAutotask(dialect);
-      settings = { serviceBillingCodeId: await codeId(setup, "Microsoft CSP Licensing") };
+      settings = { serviceBillingCodeId: await billingCodeId(setup, "Microsoft CSP Licensing") };
       conflictId = await setup.client.services.create({
         name: CONFLICT_NAME,
-        billingCodeID: await codeId(setup, "Recurring Contract Services"),
+        billingCodeID: await billingCodeId(setup, "Recurring Contract Services"),
         periodType: 2,
         unitPrice: "99",
         unitCost: "1",
@@ -88,8 +63,8 @@ for (const dialect of DIALECTS) {
     after(async () => setup.cleanup());
 
     it("refuses a billing code that is not a Recurring Contract Service code, naming the valid ones", async () => {
-      const sync = await productSync(setup, {
-        serviceBillingCodeId: await codeId(setup, "Software Licences"),
+      const sync = await autotaskProductSync(setup, {
+        serviceBillingCodeId: await billingCodeId(setup, "Software Licences"),
       });
       await assert.rejects(sync.preview("all"), (error: Error) => {
         assert.ok(error instanceof ProductSyncSetupError);
@@ -101,7 +76,7 @@ for (const dialect of DIALECTS) {
     });
 
     it("previews every service to create and reports the name collision with the fix", async () => {
-      const preview = await (await productSync(setup, settings)).preview("all");
+      const preview = await (await autotaskProductSync(setup, settings)).preview("all");
       const conflict = preview.plan.items.find((i) => i.key === "CFQ7TTC0LDPB:0001")!;
       assert.equal(conflict.action, "conflict");
       assert.match(conflict.reason, /Violation of UNIQUE KEY constraint 'IX_service'/);
@@ -117,10 +92,10 @@ for (const dialect of DIALECTS) {
     });
 
     it("sync creates exactly the expected services and leaves the conflicting one alone", async () => {
-      const result = await (await productSync(setup, settings)).sync("all");
+      const result = await (await autotaskProductSync(setup, settings)).sync("all");
       assert.deepEqual(statusCounts(result.items), { written: 9, unchanged: 2, conflict: 1, failed: 0 });
       assert.equal(services(setup).length, seeded + CREATED.length);
-      const code = await codeId(setup, "Microsoft CSP Licensing");
+      const code = await billingCodeId(setup, "Microsoft CSP Licensing");
       for (const [name, price, cost, period] of CREATED) {
         const service = named(setup, name)!;
         assert.ok(service, `service ${name} exists`);
@@ -136,7 +111,7 @@ for (const dialect of DIALECTS) {
 
     it("a second sync writes nothing", async () => {
       setup.emulator.server.clearRequestLog();
-      const again = await (await productSync(setup, settings)).sync("all");
+      const again = await (await autotaskProductSync(setup, settings)).sync("all");
       assert.deepEqual(statusCounts(again.items), { written: 0, unchanged: 11, conflict: 1, failed: 0 });
       assert.deepEqual(serviceWrites(setup), []);
     });
@@ -149,7 +124,7 @@ for (const dialect of DIALECTS) {
       const deleted = named(setup, "PC_P1Y:M:CFQ7TTC0LH18:0001")!;
       setup.emulator.state.store.delete("Services", deleted.id);
 
-      const result = await (await productSync(setup, settings)).sync("all");
+      const result = await (await autotaskProductSync(setup, settings)).sync("all");
       const outcome = (key: string) => result.items.find((i) => i.key === key)!;
       assert.deepEqual(
         [outcome("CFQ7TTC0LFLX:0002").action, outcome("CFQ7TTC0LFLX:0002").recordId],

@@ -11,6 +11,11 @@ import { IN_DOUBT_MS } from "../../src/services/sync-bookkeeping.ts";
 
 type Run = RunTotals & { items: { outcome: string; message: string | null }[] };
 
+/** A run's error messages, for assertion messages. */
+export function errorsOf(run: { items: readonly { outcome: string; message: string | null }[] }): string {
+  return JSON.stringify(run.items.filter((i) => i.outcome === "error").map((i) => i.message));
+}
+
 /**
  * The runs after a sync process was killed mid-write. Writes run side by side, so the kill can fall between
  * recording an attempt and sending it; such a write cannot be told apart from one still on its way, and the
