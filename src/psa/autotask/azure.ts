@@ -1,3 +1,4 @@
+import { checkTargetFor } from "../target-check.ts";
 import { nextMonthStart, type AzureMonthLine } from "../../core/azure-plan.ts";
 import type { ConnectionDetails } from "../../services/connections.ts";
 import type { AzurePsaTarget } from "../../services/azure-sync.ts";
@@ -46,16 +47,8 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
     this.writeConcurrency = this.contracts.writeConcurrency;
   }
 
-  async checkAzureTarget(companyId: string, agreementId: string) {
-    const contract = (await this.contracts.listAgreements(companyId)).find((c) => c.id === agreementId);
-    if (!contract)
-      return {
-        ok: false as const,
-        reason: `Autotask contract ${agreementId} was not found for this company; it may have been deleted.`,
-      };
-    const validity = contract.validFor.azure;
-    if (!validity.ok) return { ok: false as const, reason: validity.reason };
-    return { ok: true as const, agreement: contract };
+  checkAzureTarget(companyId: string, agreementId: string) {
+    return checkTargetFor(this.contracts, "azure", companyId, agreementId);
   }
 
   matchAzureProduct(): Promise<ProductMatch> {

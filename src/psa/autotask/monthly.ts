@@ -1,3 +1,4 @@
+import { checkTargetFor } from "../target-check.ts";
 import {
   planAutotaskMonthly,
   serviceKeyOf,
@@ -45,16 +46,8 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
     this.contracts = new AutotaskAdapter(client, settings, today);
   }
 
-  async checkMonthlyTarget(companyId: string, agreementId: string) {
-    const contract = (await this.contracts.listAgreements(companyId)).find((c) => c.id === agreementId);
-    if (!contract)
-      return {
-        ok: false as const,
-        reason: `Autotask contract ${agreementId} was not found for this company; it may have been deleted.`,
-      };
-    const validity = contract.validFor["seat-monthly"];
-    if (!validity.ok) return { ok: false as const, reason: validity.reason };
-    return { ok: true as const, agreement: contract };
+  checkMonthlyTarget(companyId: string, agreementId: string) {
+    return checkTargetFor(this.contracts, "seat-monthly", companyId, agreementId);
   }
 
   async planMonthly(mapping: Mapping, agreementId: string | null, timelines: MonthlyTimelines) {

@@ -1,3 +1,4 @@
+import { checkTargetFor } from "../target-check.ts";
 import type { AzureMonthLine } from "../../core/azure-plan.ts";
 import type { ConnectionDetails } from "../../services/connections.ts";
 import type { AzurePsaTarget } from "../../services/azure-sync.ts";
@@ -33,16 +34,8 @@ export class ConnectWiseAzureTarget implements AzurePsaTarget {
     this.writeConcurrency = agreements.writeConcurrency;
   }
 
-  async checkAzureTarget(companyId: string, agreementId: string) {
-    const agreement = (await this.agreements.listAgreements(companyId)).find((a) => a.id === agreementId);
-    if (!agreement)
-      return {
-        ok: false as const,
-        reason: `ConnectWise agreement ${agreementId} was not found for this company; it may have been deleted or moved.`,
-      };
-    const validity = agreement.validFor.azure;
-    if (!validity.ok) return { ok: false as const, reason: validity.reason };
-    return { ok: true as const, agreement };
+  checkAzureTarget(companyId: string, agreementId: string) {
+    return checkTargetFor(this.agreements, "azure", companyId, agreementId);
   }
 
   matchAzureProduct(): Promise<ProductMatch> {

@@ -1,3 +1,4 @@
+import { checkTargetFor } from "../target-check.ts";
 import {
   planConnectWiseMonthly,
   type ConnectWiseMonthlyLine,
@@ -40,16 +41,8 @@ export class ConnectWiseMonthlyTarget implements MonthlyPsaTarget<ConnectWiseMon
     this.writeConcurrency = agreements.writeConcurrency;
   }
 
-  async checkMonthlyTarget(companyId: string, agreementId: string) {
-    const agreement = (await this.agreements.listAgreements(companyId)).find((a) => a.id === agreementId);
-    if (!agreement)
-      return {
-        ok: false as const,
-        reason: `ConnectWise agreement ${agreementId} was not found for this company; it may have been deleted or moved.`,
-      };
-    const validity = agreement.validFor["seat-monthly"];
-    if (!validity.ok) return { ok: false as const, reason: validity.reason };
-    return { ok: true as const, agreement };
+  checkMonthlyTarget(companyId: string, agreementId: string) {
+    return checkTargetFor(this.agreements, "seat-monthly", companyId, agreementId);
   }
 
   async planMonthly(mapping: Mapping, agreementId: string | null, timelines: MonthlyTimelines) {
