@@ -16,10 +16,10 @@ import {
 } from "../core/product-plan.ts";
 import { PsaOutcomeUnknownError } from "../psa/shared/errors.ts";
 import { IN_DOUBT_MS, WriteInDoubtError } from "../psa/shared/write-once.ts";
-import { assertHostAllowed } from "../security/hosts.ts";
 import type { Store } from "../store/db.ts";
 import type { Database, Flag, SyncedProductsTable } from "../store/schema.ts";
 import type { ConnectionDetails } from "./connections.ts";
+import type { AdapterOptions } from "../psa/factory.ts";
 import type { AutotaskCatalogSettings } from "../psa/autotask/catalog.ts";
 import type { ConnectWiseCatalogSettings } from "../psa/connectwise/catalog.ts";
 
@@ -384,10 +384,8 @@ export async function productSettingsFrom(
   return { vendor, mode, catalog: parseSetting(autotaskCatalogSettingsSchema, raw, "settings") };
 }
 
-export type TargetOptions = {
-  allowedHosts: readonly string[];
-  transport?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number; timeoutMs?: number };
-};
+/** Hosts and retry timing for the PSA client: the same as the billing syncs' adapters take. */
+export type TargetOptions = AdapterOptions;
 
 /** The PSA side for a stored connection, refusing hosts that are not allowed before any request. */
 export async function createCatalogTarget(
@@ -396,41 +394,21 @@ export async function createCatalogTarget(
   options: TargetOptions,
 ): Promise<CatalogTarget> {
   if (details.vendor === "connectwise" && settings.vendor === "connectwise") {
-    const [{ ConnectWiseClient, resolveApiOrigin }, { ConnectWiseCatalogTarget }] = await Promise.all([
-      import("../psa/connectwise/client.ts"),
-      import("../psa/connectwise/catalog.ts"),
-    ]);
-    assertHostAllowed(details.config.site, "connectwise", options.allowedHosts);
-    assertHostAllowed(resolveApiOrigin(details.config.site), "connectwise", options.allowedHosts);
-    const client = new ConnectWiseClient({
-      siteUrl: details.config.site,
-      companyId: details.config.companyId,
-      publicKey: details.config.publicKey,
-      privateKey: details.secrets.privateKey,
-      clientId: details.config.clientId,
-      ...(options.transport ? { transport: options.transport } : {}),
-    });
+    const [{ ConnectWiseClient }, { ConnectWiseCatalogTarget }, { connectWiseClientOptions }] =
+      await Promise.all([
+        import("../psa/connectwise/client.ts"),
+        import("../psa/connectwise/catalog.ts"),
+        import("../psa/factory.ts"),
+      ]);
+    const client = new ConnectWiseClient(connectWiseClientOptions(details, options));
     return new ConnectWiseCatalogTarget(client, settings.catalog);
   }
   if (details.vendor === "autotask" && settings.vendor === "autotask") {
-    const [{ AutotaskClient, DEFAULT_DISCOVERY_BASE_URL }, { AutotaskCatalogTarget }] = await Promise.all([
-      import("../psa/autotask/client.ts"),
+    const [{ connectAutotaskClient }, { AutotaskCatalogTarget }] = await Promise.all([
+      import("../psa/autotask/adapter.ts"),
       import("../psa/autotask/catalog.ts"),
     ]);
-    const discovery = details.config.discoveryUrl ?? DEFAULT_DISCOVERY_BASE_URL;
-    assertHostAllowed(discovery, "autotask", options.allowedHosts);
-    const client = new AutotaskClient({
-      credentials: {
-        userName: details.config.username,
-        secret: details.secrets.secret,
-        integrationCode: details.secrets.integrationCode,
-      },
-      discoveryBaseUrl: discovery,
-      ...(options.transport ? { transport: options.transport } : {}),
-    });
-    // The zone host comes from the PSA itself; it must pass the same allow-list before credentials go there.
-    assertHostAllowed((await client.zone()).url, "autotask", options.allowedHosts);
-    return new AutotaskCatalogTarget(client, settings.catalog);
+    return new AutotaskCatalogTarget(await connectAutotaskClient(details, options), settings.catalog);
   }
   throw new Error("the product settings are for another PSA than the connection");
 }
