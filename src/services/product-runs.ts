@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { App } from "../app.ts";
 import { isChargeProductKey } from "../core/product-plan.ts";
-import type { ProductAction, ProductItemKind, ProductSyncMode } from "../core/product-plan.ts";
+import type { ProductAction, ProductSyncMode } from "../core/product-plan.ts";
 import type { Store } from "../store/db.ts";
 import type { ProductRunStatus, ProductSyncRunsTable } from "../store/schema.ts";
 import {
@@ -50,17 +50,8 @@ export type ProductRunView = {
   message: string | null;
 };
 
-export type ProductRunItemView = {
-  sequence: number;
-  key: string;
-  kind: ProductItemKind;
-  name: string;
-  action: ProductAction;
-  status: ProductItemStatus;
-  recordId: string | null;
-  message: string;
-  notes: string[];
-};
+/** One product's result as the history shows it: the run's result, in its order. */
+export type ProductRunItemView = ProductItemResult & { sequence: number };
 
 // Product syncs do not heartbeat; a run still "running" after this long belonged to a process that died.
 const STALE_PRODUCT_RUN_MS = 30 * 60_000;
