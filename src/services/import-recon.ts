@@ -1,8 +1,8 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
+import fs from "node:fs";
 import type { Kysely, Transaction } from "kysely";
 import { sql } from "kysely";
-import type { BillingMotion, ChargeLine } from "../core/billing.ts";
-import { classifyLine } from "../core/classify.ts";
+import type { BillingMotion } from "../core/billing.ts";
 import {
   buildEvent,
   eventKeyFor,
@@ -10,11 +10,11 @@ import {
   type ChargeEvent,
   type EventLine,
 } from "../core/events.ts";
-import { contentHash } from "../sources/reconciliation/line-key.ts";
 import { Dec } from "../core/money.ts";
 import { ReconFileError } from "../sources/reconciliation/errors.ts";
-import { EmptyReconFileError, openReconFile, type ReconFormat } from "../sources/reconciliation/reader.ts";
-import { toChargeLine } from "../sources/reconciliation/row.ts";
+import { EmptyReconFileError, type ReconFormat } from "../sources/reconciliation/reader.ts";
+import { readLines, type ReadLine } from "../sources/reconciliation/read-lines.ts";
+import { readLinesInWorker } from "../sources/reconciliation/read-lines-parallel.ts";
 import type { Store } from "../store/db.ts";
 import { DEFAULT_ORGANIZATION_ID } from "../store/migrations/0001_foundation.ts";
 import type { ChargeEventsTable, ChargeLinesTable, Database } from "../store/schema.ts";
@@ -47,6 +47,11 @@ export type ImportOptions = {
   organizationId?: string;
   delimiter?: string;
   batchSize?: number;
+  /**
+   * Read the file on a worker thread while this one writes to the database. Default: for files of
+   * PARALLEL_READ_FROM_BYTES or more, where it pays for the thread's start-up.
+   */
+  parallelRead?: boolean;
   onProgress?: (progress: ImportProgress) => void;
 };
 
@@ -59,6 +64,7 @@ type FileTotals = Omit<
 };
 
 const DEFAULT_BATCH = 400;
+export const PARALLEL_READ_FROM_BYTES = 4 << 20;
 
 /** A subscription keeps the details of its latest term: older lines never overwrite newer ones. */
 const SUBSCRIPTION_UPDATE =
@@ -102,7 +108,6 @@ export async function importReconFile(
   const organizationId = options.organizationId ?? DEFAULT_ORGANIZATION_ID;
   const importId = randomUUID();
   const startedAt = new Date().toISOString();
-  const fileHash = createHash("sha256");
   let format: ReconFormat | "unknown" = "unknown";
   let fileName = filePath.split(/[\\/]/).pop() ?? filePath;
   const totals: FileTotals = {
@@ -116,50 +121,51 @@ export async function importReconFile(
     notBillable: 0,
   };
   try {
-    const recon = await openReconFile(filePath, {
-      delimiter: options.delimiter,
-      onChunk: (chunk) => fileHash.update(chunk),
-    });
-    format = recon.format;
-    fileName = recon.file;
-    await store.db.transaction().execute(async (trx) => {
-      await insertImportRow(trx, { importId, organizationId, fileName, format: recon.format, startedAt });
-      const writer = new BatchWriter(trx, {
-        dialect: store.dialect,
-        organizationId,
-        importId,
-        fileLabel: recon.file,
-        totals,
-      });
-      let batch: ChargeLine[] = [];
-      for await (const { row, fields } of recon.rows) {
-        batch.push(toChargeLine(fields, recon.mapping, recon.file, row));
-        if (batch.length >= (options.batchSize ?? DEFAULT_BATCH)) {
-          await writer.write(batch);
-          batch = [];
+    const readOptions = { delimiter: options.delimiter, batchSize: options.batchSize ?? DEFAULT_BATCH };
+    const parallel = options.parallelRead ?? fileSize(filePath) >= PARALLEL_READ_FROM_BYTES;
+    const source = await (parallel ? readLinesInWorker : readLines)(filePath, readOptions);
+    format = source.format;
+    fileName = source.file;
+    try {
+      await store.db.transaction().execute(async (trx) => {
+        await insertImportRow(trx, { importId, organizationId, fileName, format: source.format, startedAt });
+        const writer = new BatchWriter(trx, {
+          dialect: store.dialect,
+          organizationId,
+          importId,
+          fileLabel: source.file,
+          totals,
+        });
+        for await (const batch of source.batches) {
+          await writer.write(batch.lines);
           options.onProgress?.({
-            bytesRead: recon.bytesRead(),
-            sizeBytes: recon.sizeBytes,
+            bytesRead: batch.bytesRead,
+            sizeBytes: source.sizeBytes,
             rows: totals.lines,
           });
         }
-      }
-      await writer.write(batch);
-      options.onProgress?.({ bytesRead: recon.sizeBytes, sizeBytes: recon.sizeBytes, rows: totals.lines });
-      await writer.finish();
-      await trx
-        .updateTable("imports")
-        .set({
-          finished_at: new Date().toISOString(),
-          file_sha256: fileHash.digest("hex"),
-          line_count: totals.lines,
-          new_line_count: totals.newLines,
-          known_line_count: totals.knownLines,
-          summary: JSON.stringify(publicTotals(totals)),
-        })
-        .where("id", "=", importId)
-        .execute();
-    });
+        options.onProgress?.({
+          bytesRead: source.sizeBytes,
+          sizeBytes: source.sizeBytes,
+          rows: totals.lines,
+        });
+        await writer.finish();
+        await trx
+          .updateTable("imports")
+          .set({
+            finished_at: new Date().toISOString(),
+            file_sha256: source.sha256(),
+            line_count: totals.lines,
+            new_line_count: totals.newLines,
+            known_line_count: totals.knownLines,
+            summary: JSON.stringify(publicTotals(totals)),
+          })
+          .where("id", "=", importId)
+          .execute();
+      });
+    } finally {
+      await source.close();
+    }
     return { importId, file: fileName, format, status: "imported", ...publicTotals(totals) };
   } catch (error) {
     if (!(error instanceof ReconFileError)) throw error;
@@ -188,6 +194,15 @@ export async function importReconFile(
       });
     });
     return { importId, file: fileName, format, status, ...emptyTotals, problem };
+  }
+}
+
+/** Size on disk, or 0 when it cannot be read (the reader then reports why). */
+function fileSize(filePath: string): number {
+  try {
+    return fs.statSync(filePath).size;
+  } catch {
+    return 0;
   }
 }
 
@@ -267,12 +282,13 @@ class BatchWriter {
     this.occurrences = new LineOccurrences(trx, context);
   }
 
-  async write(lines: ChargeLine[]): Promise<void> {
-    if (lines.length === 0) return;
-    const hashes = lines.map(contentHash);
+  async write(read: ReadLine[]): Promise<void> {
+    if (read.length === 0) return;
+    const hashes = read.map((r) => r.hash);
     const occurrences = await this.occurrences.assign(hashes);
     const keys = occurrences.keys;
-    const rows: ChargeLinesTable[] = lines.map((line, i) => this.lineRow(line, keys[i]!));
+    const rows: ChargeLinesTable[] = read.map((r, i) => this.lineRow(r, keys[i]!));
+    const lines = read.map((r) => r.line);
     // Sorted keys land on neighbouring index pages, which SQLite writes far faster than random ones.
     const inserted = await this.insertLines([...rows].sort((a, b) => (a.line_key < b.line_key ? -1 : 1)));
     await this.occurrences.record(occurrences, hashes, inserted);
@@ -346,8 +362,7 @@ class BatchWriter {
     this.totals.newEvents += events.length;
   }
 
-  private lineRow(line: ChargeLine, key: string): ChargeLinesTable {
-    const classification = classifyLine(line);
+  private lineRow({ line, classification, sourceJson }: ReadLine, key: string): ChargeLinesTable {
     return {
       organization_id: this.organizationId,
       line_key: key,
@@ -381,7 +396,7 @@ class BatchWriter {
       total: line.total,
       currency: line.currency,
       reference_id: line.referenceId,
-      source: JSON.stringify(line.source),
+      source: sourceJson,
     };
   }
 
@@ -409,7 +424,7 @@ class BatchWriter {
     this.totals.newEvents += events.length;
   }
 
-  private trackInvoices(lines: ChargeLine[], rows: ChargeLinesTable[], inserted: Set<string>) {
+  private trackInvoices(lines: ReadLine["line"][], rows: ChargeLinesTable[], inserted: Set<string>) {
     lines.forEach((line, i) => {
       const last = line.chargeEnd ?? line.chargeStart;
       let invoice = this.totals.invoices.get(line.invoiceNumber);
@@ -516,8 +531,8 @@ class BatchWriter {
     return row.file_name;
   }
 
-  private async upsertCustomers(lines: ChargeLine[]): Promise<void> {
-    const latest = new Map<string, ChargeLine>();
+  private async upsertCustomers(lines: ReadLine["line"][]): Promise<void> {
+    const latest = new Map<string, ReadLine["line"]>();
     for (const line of lines) latest.set(line.customerTenantId, line);
     const rows = [...latest.values()].map((line) => ({
       organization_id: this.organizationId,
@@ -540,8 +555,8 @@ class BatchWriter {
   }
 
   /** A subscription keeps the details of its latest term (renewals move the term dates forward). */
-  private async upsertSubscriptions(lines: ChargeLine[]): Promise<void> {
-    const latest = new Map<string, ChargeLine>();
+  private async upsertSubscriptions(lines: ReadLine["line"][]): Promise<void> {
+    const latest = new Map<string, ReadLine["line"]>();
     for (const line of lines) {
       const known = latest.get(line.subscriptionId);
       if (!known || (line.subscriptionStart ?? "") >= (known.subscriptionStart ?? ""))

@@ -1,0 +1,121 @@
+import { Worker } from "node:worker_threads";
+import { ReconFileError } from "./errors.ts";
+import { EmptyReconFileError } from "./reader.ts";
+import type { LineBatch, LineSource, ReadLinesOptions } from "./read-lines.ts";
+
+/**
+ * readLines on a worker thread: parsing, typing, hashing and classifying a line cost about as much CPU as
+ * storing it, so a large import reads on one core while the database is written on the other. The worker
+ * reads at most a few batches ahead of what has been stored, so memory stays bounded whatever the file size;
+ * file errors come back as the same ReconFileError (file, row, column) the inline reader throws.
+ */
+export type ReaderMessage =
+  | { kind: "opened"; file: string; format: LineSource["format"]; sizeBytes: number }
+  | { kind: "batch"; batch: LineBatch }
+  | { kind: "end"; sha256: string }
+  | { kind: "failed"; error: SentError };
+
+export type SentError = {
+  message: string;
+  stack?: string;
+  reconFile?: { file: string; reason: string; row?: number; column?: string; empty: boolean };
+};
+
+/** Batches the worker may read before the writer has taken them. */
+export const BATCHES_AHEAD = 3;
+
+export async function readLinesInWorker(filePath: string, options: ReadLinesOptions): Promise<LineSource> {
+  const worker = new Worker(new URL("./read-lines-worker.ts", import.meta.url), {
+    workerData: { filePath, options },
+    // The reader needs little heap of its own; a bounded one keeps the two threads' total predictable.
+    resourceLimits: { maxOldGenerationSizeMb: 64 },
+  });
+  const inbox = new Inbox();
+  worker.on("message", (message: ReaderMessage) => inbox.push(message));
+  worker.on("error", (error) => inbox.push({ kind: "failed", error: sendableError(error) }));
+  worker.on("exit", (code) =>
+    inbox.push({ kind: "failed", error: { message: `the file reader thread stopped (exit code ${code})` } }),
+  );
+  const opened = await inbox.next();
+  if (opened.kind !== "opened") {
+    await worker.terminate();
+    throw opened.kind === "failed" ? revivedError(opened.error) : new Error(`unexpected ${opened.kind}`);
+  }
+  let digest: string | null = null;
+  async function* batches(): AsyncGenerator<LineBatch> {
+    try {
+      for (;;) {
+        const message = await inbox.next();
+        if (message.kind === "batch") {
+          worker.postMessage("more");
+          yield message.batch;
+        } else if (message.kind === "end") {
+          digest = message.sha256;
+          return;
+        } else if (message.kind === "failed") throw revivedError(message.error);
+      }
+    } finally {
+      await worker.terminate();
+    }
+  }
+  return {
+    file: opened.file,
+    format: opened.format,
+    sizeBytes: opened.sizeBytes,
+    batches: batches(),
+    close: async () => {
+      await worker.terminate();
+    },
+    sha256: () => {
+      if (digest === null) throw new Error("the file has not been read to its end");
+      return digest;
+    },
+  };
+}
+
+export function sendableError(error: unknown): SentError {
+  if (error instanceof ReconFileError) {
+    return {
+      message: error.message,
+      reconFile: {
+        file: error.file,
+        reason: error.reason,
+        row: error.row,
+        column: error.column,
+        empty: error instanceof EmptyReconFileError,
+      },
+    };
+  }
+  if (error instanceof Error) return { message: error.message, stack: error.stack };
+  return { message: String(error) };
+}
+
+function revivedError(sent: SentError): Error {
+  const recon = sent.reconFile;
+  if (recon) {
+    const ErrorType = recon.empty ? EmptyReconFileError : ReconFileError;
+    return new ErrorType(recon.file, recon.reason, { row: recon.row, column: recon.column });
+  }
+  const error = new Error(sent.message);
+  if (sent.stack) error.stack = sent.stack;
+  return error;
+}
+
+/** Messages in arrival order, awaited one at a time. */
+class Inbox {
+  private readonly queue: ReaderMessage[] = [];
+  private waiting: ((message: ReaderMessage) => void) | null = null;
+
+  push(message: ReaderMessage): void {
+    const waiting = this.waiting;
+    this.waiting = null;
+    if (waiting) waiting(message);
+    else this.queue.push(message);
+  }
+
+  next(): Promise<ReaderMessage> {
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+}

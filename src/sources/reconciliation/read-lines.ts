@@ -1,0 +1,76 @@
+import { createHash } from "node:crypto";
+import type { ChargeLine, Classification } from "../../core/billing.ts";
+import { classifyLine } from "../../core/classify.ts";
+import { contentHash } from "./line-key.ts";
+import { openReconFile, type ReconFormat } from "./reader.ts";
+import { toChargeLine } from "./row.ts";
+
+/**
+ * Everything about a line that needs no database: its typed fields, content hash, billing motion, and its
+ * source record as it is stored (JSON). Computed in batches so the work can run on another thread than the
+ * one writing to the database (see read-lines-parallel.ts).
+ */
+export type ReadLine = {
+  line: Omit<ChargeLine, "source">;
+  hash: string;
+  classification: Classification;
+  sourceJson: string;
+};
+
+export type LineBatch = { lines: ReadLine[]; bytesRead: number };
+
+export type LineSource = {
+  file: string;
+  format: ReconFormat;
+  sizeBytes: number;
+  batches: AsyncIterable<LineBatch>;
+  /** SHA-256 of the file's bytes; known once every batch has been read. */
+  sha256(): string;
+  /** Stops reading (needed only when the batches are not read to their end). */
+  close(): Promise<void>;
+};
+
+export type ReadLinesOptions = { delimiter?: string; batchSize: number };
+
+/** Opens a reconciliation file (errors about the file itself surface here) and reads it batch by batch. */
+export async function readLines(filePath: string, options: ReadLinesOptions): Promise<LineSource> {
+  const fileHash = createHash("sha256");
+  let digest: string | null = null;
+  const recon = await openReconFile(filePath, {
+    delimiter: options.delimiter,
+    onChunk: (chunk) => fileHash.update(chunk),
+  });
+  async function* batches(): AsyncGenerator<LineBatch> {
+    let lines: ReadLine[] = [];
+    for await (const { row, fields } of recon.rows) {
+      const full = toChargeLine(fields, recon.mapping, recon.file, row);
+      const { source, ...line } = full;
+      lines.push({
+        line,
+        hash: contentHash(full),
+        classification: classifyLine(full),
+        sourceJson: JSON.stringify(source),
+      });
+      if (lines.length >= options.batchSize) {
+        yield { lines, bytesRead: recon.bytesRead() };
+        lines = [];
+      }
+    }
+    digest = fileHash.digest("hex");
+    if (lines.length > 0) yield { lines, bytesRead: recon.sizeBytes };
+  }
+  const reading = batches();
+  return {
+    file: recon.file,
+    format: recon.format,
+    sizeBytes: recon.sizeBytes,
+    batches: reading,
+    close: async () => {
+      await reading.return(undefined);
+    },
+    sha256: () => {
+      if (digest === null) throw new Error("the file has not been read to its end");
+      return digest;
+    },
+  };
+}
