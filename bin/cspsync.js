@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=16 --max-old-space-size=160
+#!/usr/bin/env -S node --max-semi-space-size=8 --max-old-space-size=160
 // Entry point for the `cspsync` command. The code is TypeScript run through Node 24's type stripping;
 // npm scripts and `npx cspsync` put the project's Node 24 (devDependency `node`) first on PATH. A small young
 // generation and a capped old generation keep memory flat while streaming large billing files (BENCHMARKS.md).

@@ -1,7 +1,7 @@
 import type { BillingMotion, ChargeType } from "./billing.ts";
 import { PAIRED_CHARGE_TYPES } from "./billing.ts";
 import type { IsoDate, IsoInstant } from "./dates.ts";
-import { Dec, signOf, type DecimalString } from "./money.ts";
+import { canonicalDecimal, Dec, negated, signOf, type DecimalString } from "./money.ts";
 
 /**
  * A charge event is what an MSP bills as one line: a purchase, a renewal, a cycle charge, or a seat change
@@ -127,6 +127,17 @@ function kindOf(chargeType: ChargeType, motion: BillingMotion): EventKind {
   }
 }
 
+/** What a line that is an event on its own adds to its fields as that event; null for a half of a pair. */
+export type StandaloneEventFields = Pick<ChargeEvent, "kind" | "seatDelta" | "seatsAfter">;
+
+export function standaloneEventFields(
+  line: EventLine & { referenceId: string | null },
+): StandaloneEventFields | null {
+  if (isGroupedEventKey(eventKeyFor(line))) return null;
+  const event = buildEvent(`line:${line.lineKey}`, [line]);
+  return { kind: event.kind, seatDelta: event.seatDelta, seatsAfter: event.seatsAfter };
+}
+
 /** Builds one event from all of its lines (one line, or both halves of a pair). */
 export function buildEvent(eventKey: string, lines: readonly EventLine[]): ChargeEvent {
   if (lines.length === 0) throw new Error(`event ${eventKey} has no lines`);
@@ -139,18 +150,7 @@ export function buildEvent(eventKey: string, lines: readonly EventLine[]): Charg
       a.lineKey.localeCompare(b.lineKey),
   );
   const lead = ordered[0]!;
-  const halfSign = pairHalfSigns(ordered);
-  let seatDelta = new Dec(0);
-  let seatsAfter = new Dec(0);
-  let amount = new Dec(0);
-  let total = new Dec(0);
-  for (const line of ordered) {
-    const sign = halfSign(line);
-    seatDelta = seatDelta.plus(new Dec(line.billableQuantity).times(sign));
-    if (sign > 0) seatsAfter = seatsAfter.plus(line.billableQuantity);
-    amount = amount.plus(line.subtotal);
-    total = total.plus(line.total);
-  }
+  const { seatDelta, seatsAfter, amount, total } = eventSums(ordered);
   const starts = ordered.map((l) => l.chargeStart).sort();
   const ends = ordered
     .map((l) => l.chargeEnd)
@@ -180,14 +180,48 @@ export function buildEvent(eventKey: string, lines: readonly EventLine[]): Charg
     productName: lead.productName,
     skuName: lead.skuName,
     billingFrequency: lead.billingFrequency,
-    seatDelta: plain(seatDelta),
-    seatsAfter: plain(seatsAfter),
+    seatDelta,
+    seatsAfter,
     effectiveUnitPrice: lead.effectiveUnitPrice,
     listUnitPrice: lead.unitPrice,
-    amount: plain(amount),
-    total: plain(total),
+    amount,
+    total,
     currency: lead.currency,
     lineCount: ordered.length,
+  };
+}
+
+/** Net seats, seats after, and the sums of Subtotal and Total over an event's lines (charge half first). */
+function eventSums(ordered: readonly EventLine[]) {
+  const halfSign = pairHalfSigns(ordered);
+  if (ordered.length === 1) {
+    // Most events are one line, where every sum is that line's own value; imports build one per line.
+    const line = ordered[0]!;
+    const seats = canonicalDecimal(line.billableQuantity);
+    const charge = halfSign(line) > 0;
+    return {
+      seatDelta: charge ? seats : negated(seats),
+      seatsAfter: charge ? seats : "0",
+      amount: canonicalDecimal(line.subtotal),
+      total: canonicalDecimal(line.total),
+    };
+  }
+  let seatDelta = new Dec(0);
+  let seatsAfter = new Dec(0);
+  let amount = new Dec(0);
+  let total = new Dec(0);
+  for (const line of ordered) {
+    const sign = halfSign(line);
+    seatDelta = seatDelta.plus(new Dec(line.billableQuantity).times(sign));
+    if (sign > 0) seatsAfter = seatsAfter.plus(line.billableQuantity);
+    amount = amount.plus(line.subtotal);
+    total = total.plus(line.total);
+  }
+  return {
+    seatDelta: plain(seatDelta),
+    seatsAfter: plain(seatsAfter),
+    amount: plain(amount),
+    total: plain(total),
   };
 }
 

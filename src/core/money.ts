@@ -54,7 +54,17 @@ export function roundMoney(value: Dec | DecimalString, places = 2): DecimalStrin
   return rounded.isZero() ? "0" : rounded.toFixed();
 }
 
+/** Sign of a decimal string, read from its digits (a Decimal is not needed to see a sign). */
 export function signOf(value: DecimalString): -1 | 0 | 1 {
-  const d = new Dec(value);
-  return d.isZero() ? 0 : d.isNegative() ? -1 : 1;
+  const exponent = value.search(/[eE]/);
+  const mantissa = exponent === -1 ? value : value.slice(0, exponent);
+  if (!/[1-9]/.test(mantissa)) return 0;
+  return mantissa.trimStart().startsWith("-") ? -1 : 1;
+}
+
+/** The canonical decimal string of minus `value`. */
+export function negated(value: DecimalString): DecimalString {
+  const canonical = canonicalDecimal(value);
+  if (canonical === "0") return canonical;
+  return canonical.startsWith("-") ? canonical.slice(1) : `-${canonical}`;
 }

@@ -3,13 +3,7 @@ import fs from "node:fs";
 import type { Kysely, Transaction } from "kysely";
 import { sql } from "kysely";
 import type { BillingMotion } from "../core/billing.ts";
-import {
-  buildEvent,
-  eventKeyFor,
-  isGroupedEventKey,
-  type ChargeEvent,
-  type EventLine,
-} from "../core/events.ts";
+import { buildEvent, eventKeyFor, isGroupedEventKey, type EventLine } from "../core/events.ts";
 import { Dec } from "../core/money.ts";
 import { ReconFileError } from "../sources/reconciliation/errors.ts";
 import { EmptyReconFileError, type ReconFormat } from "../sources/reconciliation/reader.ts";
@@ -17,7 +11,7 @@ import { readLines, type ReadLine } from "../sources/reconciliation/read-lines.t
 import { readLinesInWorker } from "../sources/reconciliation/read-lines-parallel.ts";
 import type { Store } from "../store/db.ts";
 import { DEFAULT_ORGANIZATION_ID } from "../store/migrations/0001_foundation.ts";
-import type { ChargeEventsTable, ChargeLinesTable, Database } from "../store/schema.ts";
+import type { ChargeLinesTable, Database } from "../store/schema.ts";
 import { eventRow, lineRowToEventLine } from "../store/billing-rows.ts";
 import { insertIgnoringConflicts, takeExcluded, upsertRows } from "../store/bulk-insert.ts";
 import type { Dialect } from "../store/db.ts";
@@ -155,6 +149,7 @@ export async function importReconFile(
           .set({
             finished_at: new Date().toISOString(),
             file_sha256: source.sha256(),
+            source_fields: JSON.stringify(source.sourceFields()),
             line_count: totals.lines,
             new_line_count: totals.newLines,
             known_line_count: totals.knownLines,
@@ -295,17 +290,14 @@ class BatchWriter {
     this.totals.lines += rows.length;
     this.totals.newLines += inserted.size;
     this.totals.knownLines += rows.length - inserted.size;
-    const singleEvents: ChargeEvent[] = [];
     for (const row of rows) {
       this.totals.linesByMotion[row.motion as BillingMotion] += 1;
       if (!row.is_billable) this.totals.notBillable += 1;
       this.totals.customers.add(row.customer_tenant_id);
-      if (inserted.has(row.line_key) && !isGroupedEventKey(row.event_key)) {
-        singleEvents.push(buildEvent(row.event_key, [lineRowToEventLine(row)]));
-      }
+      // A line that is an event on its own is read as one through the charge_events view.
+      if (inserted.has(row.line_key) && !isGroupedEventKey(row.event_key)) this.totals.newEvents += 1;
     }
     this.trackInvoices(lines, rows, inserted);
-    await this.insertEvents(singleEvents);
     await this.upsertCustomers(lines);
     await this.upsertSubscriptions(lines);
   }
@@ -354,7 +346,7 @@ class BatchWriter {
     await upsertRows(
       this.trx,
       this.dialect,
-      "charge_events",
+      "charge_pair_events",
       rows,
       ["organization_id", "event_key"],
       takeExcluded(changed),
@@ -362,7 +354,7 @@ class BatchWriter {
     this.totals.newEvents += events.length;
   }
 
-  private lineRow({ line, classification, sourceJson }: ReadLine, key: string): ChargeLinesTable {
+  private lineRow({ line, classification, standalone, sourceJson }: ReadLine, key: string): ChargeLinesTable {
     return {
       organization_id: this.organizationId,
       line_key: key,
@@ -397,6 +389,9 @@ class BatchWriter {
       currency: line.currency,
       reference_id: line.referenceId,
       source: sourceJson,
+      kind: standalone?.kind ?? null,
+      seat_delta: standalone?.seatDelta ?? null,
+      seats_after: standalone?.seatsAfter ?? null,
     };
   }
 
@@ -410,18 +405,6 @@ class BatchWriter {
       "line_key",
     );
     return new Set(keys);
-  }
-
-  private async insertEvents(events: ChargeEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    const rows: ChargeEventsTable[] = events
-      .map((event) => eventRow(this.organizationId, event))
-      .sort((a, b) => (a.event_key < b.event_key ? -1 : 1));
-    await insertIgnoringConflicts(this.trx, this.dialect, "charge_events", rows, [
-      "organization_id",
-      "event_key",
-    ]);
-    this.totals.newEvents += events.length;
   }
 
   private trackInvoices(lines: ReadLine["line"][], rows: ChargeLinesTable[], inserted: Set<string>) {

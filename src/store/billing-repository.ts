@@ -1,7 +1,7 @@
 import type { BillingMotion } from "../core/billing.ts";
 import type { ChargeEvent } from "../core/events.ts";
 import type { Store } from "./db.ts";
-import { eventFromRow } from "./billing-rows.ts";
+import { eventFromRow, sourceRecordOf } from "./billing-rows.ts";
 
 /** Read side of the imported billing data, as the CLI, API and sync planner need it. */
 export type InvoiceSummary = {
@@ -120,4 +120,17 @@ export async function listChargeEvents(
   if (filter.sinceChargeDate) query = query.where("charge_start", ">=", filter.sinceChargeDate);
   const rows = await query.orderBy("charge_start").orderBy("subscription_id").orderBy("event_key").execute();
   return rows.map(eventFromRow);
+}
+
+/** A stored line's source record as {column: value} (its non-empty fields), whichever form it was stored in. */
+export async function lineSourceRecord(
+  store: Store,
+  line: { source: string; import_id: string },
+): Promise<Record<string, string>> {
+  const owner = await store.db
+    .selectFrom("imports")
+    .select("source_fields")
+    .where("id", "=", line.import_id)
+    .executeTakeFirst();
+  return sourceRecordOf(line.source, owner?.source_fields ?? null);
 }

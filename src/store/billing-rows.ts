@@ -3,6 +3,23 @@ import type { ChargeEvent, EventKind, EventLine } from "../core/events.ts";
 import type { ChargeEventsTable, ChargeLinesTable } from "./schema.ts";
 
 /** Conversions between stored rows and domain values, kept in one place so both directions agree. */
+
+/**
+ * A stored line's source record as {column: value}, its non-empty fields only: `source` is the row's fields
+ * named by its import's `source_fields`, or, for lines stored before those existed, the record itself.
+ */
+export function sourceRecordOf(source: string, sourceFields: string | null): Record<string, string> {
+  const parsed = JSON.parse(source) as string[] | Record<string, string>;
+  if (!Array.isArray(parsed)) return parsed;
+  const names = JSON.parse(sourceFields ?? "[]") as string[];
+  const record: Record<string, string> = {};
+  parsed.forEach((value, i) => {
+    const name = names[i];
+    if (name && value !== "") record[name] = value;
+  });
+  return record;
+}
+
 export function lineRowToEventLine(row: ChargeLinesTable): EventLine {
   return {
     lineKey: row.line_key,

@@ -41,9 +41,7 @@ export async function openStore(url: string, options: { migrate?: boolean } = {}
   const dialect = dialectOf(url);
   const db =
     dialect === "postgres"
-      ? new Kysely<Database>({
-          dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) }),
-        })
+      ? new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(url) }) })
       : new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqliteFile(url) }) });
   const store: Store = { db, dialect, describe: redactUrl(url), close: () => db.destroy() };
   if (options.migrate !== false) {
@@ -55,6 +53,19 @@ export async function openStore(url: string, options: { migrate?: boolean } = {}
     }
   }
   return store;
+}
+
+/**
+ * A pool whose idle connections may be closed by the server (a restart, a failover, an administrator): the
+ * pool drops such a connection and the next query opens a new one, so it is reported, not fatal. Without a
+ * listener the error would end the process.
+ */
+function postgresPool(url: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  pool.on("error", (error) => {
+    console.warn(`cspsync: an idle PostgreSQL connection closed (${error.message}); it will be reopened`);
+  });
+  return pool;
 }
 
 function openSqliteFile(url: string) {

@@ -60,3 +60,9 @@ export async function migrateToLatest(store: Store): Promise<string[]> {
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }
+
+/** Applies the migrations up to and including `name`: how an upgrade from an older schema is tested. */
+export async function migrateUpTo(store: Store, name: string): Promise<void> {
+  const { error } = await migrator(store).migrateTo(name);
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+}

@@ -25,6 +25,8 @@ export interface ImportsTable {
   known_line_count: number;
   error: string | null;
   summary: string;
+  /** JSON array: the names of the fields in its lines' `source` arrays (null before migration 0010). */
+  source_fields: string | null;
 }
 
 export interface InvoicesTable {
@@ -103,7 +105,15 @@ export interface ChargeLinesTable {
   total: string;
   currency: string;
   reference_id: string | null;
+  /**
+   * The source record: a JSON array of the row's fields as read, named by the import's `source_fields`;
+   * lines imported before migration 0010 hold a JSON object instead. Read it with sourceRecordOf.
+   */
   source: string;
+  /** The line's event fields when it is an event on its own (see charge_events); null for halves of a pair. */
+  kind: string | null;
+  seat_delta: string | null;
+  seats_after: string | null;
 }
 
 export interface ChargeEventsTable {
@@ -360,7 +370,9 @@ export interface Database {
   customers: CustomersTable;
   subscriptions: SubscriptionsTable;
   charge_lines: ChargeLinesTable;
+  /** A view (migration 0010): lines that are events on their own, plus charge_pair_events. Read only. */
   charge_events: ChargeEventsTable;
+  charge_pair_events: ChargeEventsTable;
   import_line_occurrences: ImportLineOccurrencesTable;
   users: UsersTable;
   sessions: SessionsTable;

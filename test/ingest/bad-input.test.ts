@@ -10,6 +10,7 @@ import { RECON_COLUMN_NAMES } from "../../src/sources/reconciliation/columns.ts"
 import { DIALECTS, createTestStore } from "../support/stores.ts";
 import { baseRow, toCsv, toJsonLines, writeCsv } from "../support/recon-builder.ts";
 import { juneRows } from "../support/scenarios.ts";
+import { lineSourceRecord } from "../../src/store/billing-repository.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-bad-"));
 let fileCounter = 0;
@@ -148,7 +149,7 @@ for (const dialect of DIALECTS) {
       );
       assert.equal(accepted.status, "imported");
       assert.equal(accepted.newLines, 1);
-      await store.db.deleteFrom("charge_events").execute();
+      await store.db.deleteFrom("charge_pair_events").execute();
       await store.db.deleteFrom("charge_lines").execute();
       await store.db.deleteFrom("invoices").execute();
       await store.db.deleteFrom("subscriptions").execute();
@@ -204,7 +205,7 @@ describe("header variants", () => {
       const line = await store.db.selectFrom("charge_lines").selectAll().executeTakeFirstOrThrow();
       assert.equal(line.reference_id, "x-1");
       assert.equal(line.quantity, null);
-      const source = JSON.parse(line.source) as Record<string, string>;
+      const source = await lineSourceRecord(store, line);
       assert.equal(source.MpnId, "6034453");
       assert.equal(source.ResellerMpnId, "0");
     } finally {

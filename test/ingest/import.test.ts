@@ -9,6 +9,7 @@ import { sumDecimals } from "../../src/core/money.ts";
 import { DIALECTS, createTestStore } from "../support/stores.ts";
 import { writeCsv, writeJsonLinesGz } from "../support/recon-builder.ts";
 import { INVOICE, SUBS, juneRows } from "../support/scenarios.ts";
+import { lineSourceRecord } from "../../src/store/billing-repository.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-import-"));
 const juneCsv = writeCsv(path.join(dir, "june.csv"), juneRows(), { bom: true });
@@ -168,7 +169,7 @@ for (const dialect of DIALECTS) {
       assert.equal(fab.order_date, "2024-06-01T15:00:00.000Z");
       assert.equal(fab.charge_start, "2024-06-01");
       assert.equal(fab.total, "45");
-      const source = JSON.parse(fab.source) as Record<string, string>;
+      const source = await lineSourceRecord(store, fab);
       const fixture = juneRows().find((r) => r.SubscriptionId === SUBS.fabrikam)!;
       assert.equal(source.PriceAdjustmentDescription, fixture.PriceAdjustmentDescription);
       assert.match(source.PriceAdjustmentDescription ?? "", /, and a ""partner"" discount/);

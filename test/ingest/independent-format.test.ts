@@ -7,6 +7,7 @@ import { gzipSync } from "node:zlib";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import type { Store } from "../../src/store/db.ts";
 import { createTestStore } from "../support/stores.ts";
+import { lineSourceRecord } from "../../src/store/billing-repository.ts";
 
 /**
  * Independent check of the importer against reconciliation files written by hand from
@@ -179,10 +180,10 @@ describe("independent reconciliation files: a full month as the portal writes it
       [33, "renew"],
       [34, "addQuantity"],
     ]);
-    const raw = JSON.parse((await lineRows(store)).find((l) => l.source_row === 12)!.source) as Record<
-      string,
-      string
-    >;
+    const raw = await lineSourceRecord(
+      store,
+      (await lineRows(store)).find((l) => l.source_row === 12)!,
+    );
     assert.equal(raw.ChargeType, "Cancel", "the source keeps the spelling of the file");
   });
 
@@ -298,8 +299,9 @@ describe("independent reconciliation files: a full month as the portal writes it
 
   it("keeps every source column, the quoted text intact, and the unknown extra column", async () => {
     const rows = await lineRows(store);
-    const source = (n: number) =>
-      JSON.parse(rows.find((l) => l.source_row === n)!.source) as Record<string, string>;
+    const sources = new Map<number, Record<string, string>>();
+    for (const row of rows) sources.set(row.source_row, await lineSourceRecord(store, row));
+    const source = (n: number) => sources.get(n)!;
     assert.equal(
       source(24).PriceAdjustmentDescription,
       '["Price for given billing period","You are getting a discount due to a pre-determined override.","You are getting a discount for being a partner.","You are getting a price guarantee for your price.","Price for given term"]',
@@ -379,7 +381,7 @@ describe("independent reconciliation files: v1 JSON Lines keeps its extra attrib
       assert.equal(summary.format, "jsonl.gz");
       assert.equal(summary.newLines, 4);
       const lines = await lineRows(store);
-      const first = JSON.parse(lines[0]!.source) as Record<string, string>;
+      const first = await lineSourceRecord(store, lines[0]!);
       assert.equal(first.billingProvider, "one_time");
       assert.equal(first.attributes, '{"objectType":"OneTimeInvoiceLineItem"}');
       assert.equal(
@@ -396,8 +398,8 @@ describe("independent reconciliation files: v1 JSON Lines keeps its extra attrib
           ["4a7b0e6f", "10.08", "4", "40.32", "40.32"],
         ],
       );
-      assert.equal((JSON.parse(lines[1]!.source) as Record<string, string>).ResellerMpnId, "6048879");
-      assert.equal((JSON.parse(lines[3]!.source) as Record<string, string>).ResellerMpnId, "0");
+      assert.equal((await lineSourceRecord(store, lines[1]!)).ResellerMpnId, "6048879");
+      assert.equal((await lineSourceRecord(store, lines[3]!)).ResellerMpnId, "0");
       assert.equal(lines[2]!.is_billable, 0);
     } finally {
       await cleanup();

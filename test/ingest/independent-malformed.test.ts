@@ -7,6 +7,7 @@ import { gzipSync } from "node:zlib";
 import { importReconFile, type ImportSummary } from "../../src/services/import-recon.ts";
 import type { Store } from "../../src/store/db.ts";
 import { createTestStore } from "../support/stores.ts";
+import { lineSourceRecord } from "../../src/store/billing-repository.ts";
 
 /**
  * Independent check of how malformed reconciliation files are refused: each is rejected (or reported empty)
@@ -98,7 +99,7 @@ describe("independent malformed reconciliation files are refused precisely, noth
     );
     assert.equal(withoutCategory.status, "imported", withoutCategory.problem?.message);
     assert.equal(withoutCategory.newLines, 1);
-    await store.db.deleteFrom("charge_events").execute();
+    await store.db.deleteFrom("charge_pair_events").execute();
     await store.db.deleteFrom("charge_lines").execute();
     await store.db.deleteFrom("invoices").execute();
     await store.db.deleteFrom("subscriptions").execute();
@@ -269,7 +270,7 @@ describe("independent tolerable irregularities are imported (sqlite)", () => {
         .selectAll()
         .where("import_id", "=", extended.importId)
         .executeTakeFirstOrThrow();
-      assert.equal((JSON.parse(added.source) as Record<string, string>)["Reseller Margin %"], "7");
+      assert.equal((await lineSourceRecord(store, added))["Reseller Margin %"], "7");
     } finally {
       await cleanup();
     }

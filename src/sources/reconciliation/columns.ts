@@ -113,3 +113,18 @@ export function mapHeader(headers: readonly string[]): HeaderMapping {
   );
   return { indexOf, extras, missingRequired, recognized, duplicates };
 }
+
+/**
+ * The name each field of a row is stored under (see the `source` column of charge_lines): the canonical
+ * column name for a reconciliation column, a header's own name for any other column, "" for a column that
+ * is ignored (a duplicate or blank header). For JSON Lines, read after the last row: extras are added as met.
+ */
+export function sourceFieldNames(mapping: HeaderMapping): string[] {
+  const names: string[] = [];
+  for (const name of RECON_COLUMN_NAMES) {
+    const index = mapping.indexOf[name];
+    if (index !== -1) names[index] = name;
+  }
+  for (const extra of mapping.extras) names[extra.index] = extra.name;
+  return Array.from(names, (name) => name ?? "");
+}

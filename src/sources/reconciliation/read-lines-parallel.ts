@@ -12,7 +12,7 @@ import type { LineBatch, LineSource, ReadLinesOptions } from "./read-lines.ts";
 export type ReaderMessage =
   | { kind: "opened"; file: string; format: LineSource["format"]; sizeBytes: number }
   | { kind: "batch"; batch: LineBatch }
-  | { kind: "end"; sha256: string }
+  | { kind: "end"; sha256: string; sourceFields: string[] }
   | { kind: "failed"; error: SentError };
 
 export type SentError = {
@@ -41,7 +41,7 @@ export async function readLinesInWorker(filePath: string, options: ReadLinesOpti
     await worker.terminate();
     throw opened.kind === "failed" ? revivedError(opened.error) : new Error(`unexpected ${opened.kind}`);
   }
-  let digest: string | null = null;
+  let end: { sha256: string; sourceFields: string[] } | null = null;
   async function* batches(): AsyncGenerator<LineBatch> {
     try {
       for (;;) {
@@ -50,7 +50,7 @@ export async function readLinesInWorker(filePath: string, options: ReadLinesOpti
           worker.postMessage("more");
           yield message.batch;
         } else if (message.kind === "end") {
-          digest = message.sha256;
+          end = message;
           return;
         } else if (message.kind === "failed") throw revivedError(message.error);
       }
@@ -58,6 +58,10 @@ export async function readLinesInWorker(filePath: string, options: ReadLinesOpti
       await worker.terminate();
     }
   }
+  const endOfFile = () => {
+    if (end === null) throw new Error("the file has not been read to its end");
+    return end;
+  };
   return {
     file: opened.file,
     format: opened.format,
@@ -66,10 +70,8 @@ export async function readLinesInWorker(filePath: string, options: ReadLinesOpti
     close: async () => {
       await worker.terminate();
     },
-    sha256: () => {
-      if (digest === null) throw new Error("the file has not been read to its end");
-      return digest;
-    },
+    sha256: () => endOfFile().sha256,
+    sourceFields: () => endOfFile().sourceFields,
   };
 }
 

@@ -22,7 +22,7 @@ try {
     credit -= 1;
     send({ kind: "batch", batch });
   }
-  send({ kind: "end", sha256: source.sha256() });
+  send({ kind: "end", sha256: source.sha256(), sourceFields: source.sourceFields() });
 } catch (error) {
   send({ kind: "failed", error: sendableError(error) });
 }

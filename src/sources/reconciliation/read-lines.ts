@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import type { ChargeLine, Classification } from "../../core/billing.ts";
 import { classifyLine } from "../../core/classify.ts";
+import { standaloneEventFields, type StandaloneEventFields } from "../../core/events.ts";
 import { contentHash } from "./line-key.ts";
+import { sourceFieldNames } from "./columns.ts";
 import { openReconFile, type ReconFormat } from "./reader.ts";
 import { toChargeLine } from "./row.ts";
 
@@ -14,6 +16,9 @@ export type ReadLine = {
   line: Omit<ChargeLine, "source">;
   hash: string;
   classification: Classification;
+  /** The line's fields as an event on its own; null when it is half of a credit/charge pair. */
+  standalone: StandaloneEventFields | null;
+  /** The row's fields as read, as a JSON array; `sourceFields` names them. */
   sourceJson: string;
 };
 
@@ -26,6 +31,8 @@ export type LineSource = {
   batches: AsyncIterable<LineBatch>;
   /** SHA-256 of the file's bytes; known once every batch has been read. */
   sha256(): string;
+  /** The names of the stored source fields, in order; known once every batch has been read. */
+  sourceFields(): string[];
   /** Stops reading (needed only when the batches are not read to their end). */
   close(): Promise<void>;
 };
@@ -36,6 +43,7 @@ export type ReadLinesOptions = { delimiter?: string; batchSize: number };
 export async function readLines(filePath: string, options: ReadLinesOptions): Promise<LineSource> {
   const fileHash = createHash("sha256");
   let digest: string | null = null;
+  let fieldNames: string[] | null = null;
   const recon = await openReconFile(filePath, {
     delimiter: options.delimiter,
     onChunk: (chunk) => fileHash.update(chunk),
@@ -44,12 +52,15 @@ export async function readLines(filePath: string, options: ReadLinesOptions): Pr
     let lines: ReadLine[] = [];
     for await (const { row, fields } of recon.rows) {
       const full = toChargeLine(fields, recon.mapping, recon.file, row);
-      const { source, ...line } = full;
+      const { source: _source, ...line } = full;
+      const classification = classifyLine(full);
       lines.push({
         line,
         hash: contentHash(full),
-        classification: classifyLine(full),
-        sourceJson: JSON.stringify(source),
+        classification,
+        // The line key is not known yet (it depends on earlier rows); the event fields do not depend on it.
+        standalone: standaloneEventFields({ ...line, ...classification, lineKey: "" }),
+        sourceJson: JSON.stringify(fields),
       });
       if (lines.length >= options.batchSize) {
         yield { lines, bytesRead: recon.bytesRead() };
@@ -57,6 +68,7 @@ export async function readLines(filePath: string, options: ReadLinesOptions): Pr
       }
     }
     digest = fileHash.digest("hex");
+    fieldNames = sourceFieldNames(recon.mapping);
     if (lines.length > 0) yield { lines, bytesRead: recon.sizeBytes };
   }
   const reading = batches();
@@ -67,6 +79,10 @@ export async function readLines(filePath: string, options: ReadLinesOptions): Pr
     batches: reading,
     close: async () => {
       await reading.return(undefined);
+    },
+    sourceFields: () => {
+      if (fieldNames === null) throw new Error("the file has not been read to its end");
+      return fieldNames;
     },
     sha256: () => {
       if (digest === null) throw new Error("the file has not been read to its end");

@@ -6,6 +6,7 @@ import { products } from "./0005_products.ts";
 import { pricing } from "./0007_pricing.ts";
 import { monthlyStart } from "./0008_monthly_start.ts";
 import { productRuns } from "./0009_product_runs.ts";
+import { lineEvents } from "./0010_line_events.ts";
 import type { CspsyncMigration } from "./types.ts";
 
 /** Every migration, oldest first. Names sort in this order; never rename or reorder a shipped one. */
@@ -18,4 +19,5 @@ export const migrations: readonly CspsyncMigration[] = [
   pricing,
   monthlyStart,
   productRuns,
+  lineEvents,
 ];

@@ -1,0 +1,94 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { importReconFile, type ImportSummary } from "../../src/services/import-recon.ts";
+import type { Store } from "../../src/store/db.ts";
+import { DIALECTS, createTestStore } from "../support/stores.ts";
+import { baseRow, writeCsv, writeJsonLinesGz } from "../support/recon-builder.ts";
+import { juneRows } from "../support/scenarios.ts";
+
+/**
+ * Large files are read on a worker thread while the database is written on the main one. Reading there or
+ * inline must store exactly the same lines, keys and events, and fail the same way on bad input.
+ */
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-parallel-read-"));
+const june = juneRows();
+// Identical rows in different batches exercise the occurrence index across worker batches.
+const rows = [...june, june[0]!, ...june, june[3]!];
+const csv = writeCsv(path.join(dir, "june.csv"), rows);
+const jsonl = writeJsonLinesGz(path.join(dir, "june.jsonl.gz"), rows);
+const badNumber = writeCsv(path.join(dir, "bad-number.csv"), [
+  ...june,
+  { ...june[2]!, Subtotal: "12,5O" },
+  ...june,
+]);
+const mixedCurrency = writeCsv(path.join(dir, "mixed-currency.csv"), [
+  ...rows,
+  baseRow({ InvoiceNumber: june[0]!.InvoiceNumber, Currency: "EUR", SubscriptionId: "x-9" }),
+]);
+
+async function stored(store: Store) {
+  const lines = await store.db
+    .selectFrom("charge_lines")
+    .select(["source_row", "line_key", "event_key", "kind", "seat_delta", "source"])
+    .orderBy("source_row")
+    .execute();
+  const events = await store.db.selectFrom("charge_events").selectAll().orderBy("event_key").execute();
+  return { lines, events };
+}
+
+function withoutId(summary: ImportSummary) {
+  const { importId: _id, ...rest } = summary;
+  return rest;
+}
+
+for (const dialect of DIALECTS) {
+  describe(`reading on a worker thread (${dialect})`, () => {
+    let inline: Store;
+    let parallel: Store;
+    const cleanups: (() => Promise<void>)[] = [];
+    before(async () => {
+      for (const target of ["inline", "parallel"] as const) {
+        const { store, cleanup } = await createTestStore(dialect);
+        cleanups.push(cleanup);
+        if (target === "inline") inline = store;
+        else parallel = store;
+      }
+    });
+    after(async () => {
+      for (const cleanup of cleanups) await cleanup();
+    });
+
+    it("stores the same lines, keys, source records and events as reading inline, CSV and JSON Lines", async () => {
+      for (const file of [csv, jsonl]) {
+        const byInline = await importReconFile(inline, file, { parallelRead: false, batchSize: 7 });
+        const byWorker = await importReconFile(parallel, file, { parallelRead: true, batchSize: 7 });
+        assert.equal(byWorker.status, "imported", byWorker.problem?.message);
+        assert.deepEqual(withoutId(byWorker), withoutId(byInline));
+      }
+      const expected = await stored(inline);
+      assert.equal(expected.lines.length, rows.length);
+      assert.deepEqual(await stored(parallel), expected);
+    });
+
+    it("rejects a bad number with the same file, row and column, and stores nothing of the file", async () => {
+      const before = await stored(parallel);
+      const byInline = await importReconFile(inline, badNumber, { parallelRead: false, batchSize: 4 });
+      const byWorker = await importReconFile(parallel, badNumber, { parallelRead: true, batchSize: 4 });
+      assert.equal(byWorker.status, "rejected");
+      assert.deepEqual(byWorker.problem, byInline.problem);
+      assert.deepEqual([byWorker.problem?.row, byWorker.problem?.column], [june.length + 2, "Subtotal"]);
+      assert.deepEqual(await stored(parallel), before);
+    });
+
+    it("stops the reader when the writer refuses a row (another currency on the invoice)", async () => {
+      const before = await stored(parallel);
+      const summary = await importReconFile(parallel, mixedCurrency, { parallelRead: true, batchSize: 4 });
+      assert.equal(summary.status, "rejected");
+      assert.deepEqual([summary.problem?.row, summary.problem?.column], [rows.length + 2, "Currency"]);
+      assert.deepEqual(await stored(parallel), before);
+    });
+  });
+}
