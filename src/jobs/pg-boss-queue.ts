@@ -99,8 +99,12 @@ export function createPgBossQueue(
     throw new RangeError("leaseSeconds must be a whole number ≥ 1 for pg-boss");
   }
   const onError = options.onError ?? defaultErrorReporter;
+  let closed = false;
   const pool = new pg.Pool({ connectionString, max: options.poolSize ?? 5 });
-  pool.on("error", (error) => onError(error, "PostgreSQL connection"));
+  // Once the queue is stopping, a connection the server closes is part of shutting down, not a failure.
+  pool.on("error", (error) => {
+    if (!closed) onError(error, "PostgreSQL connection");
+  });
   const boss = new PgBoss({
     db: { executeSql: (text: string, values: unknown[]) => pool.query(text, values) },
     schema,
@@ -165,7 +169,6 @@ export function createPgBossQueue(
     heartbeatIntervalMs: Math.floor((leaseSeconds * 1000) / 3),
     onError,
   });
-  let closed = false;
   let ready: Promise<unknown> | undefined;
   // pg-boss installs or migrates its schema on start; sending needs that too, so it happens on first use.
   const whenReady = async (): Promise<void> => {

@@ -37,6 +37,17 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
     async drop() {
       const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
       await client.connect();
+      // A pool's end() resolves while its connections are still closing; forcing the drop at that moment
+      // would send them "terminating connection" errors. Give them a moment to go, then force what is left
+      // (a killed child process's connections, a test that failed half-way).
+      for (let waited = 0; waited < 2_000; waited += 20) {
+        const { rows } = await client.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1",
+          [name],
+        );
+        if (rows[0]!.n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await client.end();
     },
