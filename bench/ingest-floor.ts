@@ -9,7 +9,7 @@ import { toChargeLine } from "../src/sources/reconciliation/row.ts";
 import { contentHash, lineKey } from "../src/sources/reconciliation/line-key.ts";
 
 /**
- * npm run bench:ingest-floor -- --lines 1000000
+ * npm run bench:ingest-floor -- --lines 1000000 [--integer-keys]
  * What SQLite itself can take on this machine, before cspsync does any work: rows shaped like the typed part
  * of a stored charge line (31 values taken from real generated lines), inserted through node:sqlite with
  * 32-row prepared statements in one transaction, nothing else done. Three shapes, each under cspsync's own
@@ -21,7 +21,11 @@ import { contentHash, lineKey } from "../src/sources/reconciliation/line-key.ts"
  *                     recognises known lines;
  *   typed + key + source   all three, the least a stored line is.
  */
-const { values } = parseArgs({ options: { lines: { type: "string", default: "1000000" } } });
+const { values } = parseArgs({
+  options: { lines: { type: "string", default: "1000000" }, "integer-keys": { type: "boolean" } },
+});
+// --integer-keys: the line key as a 64-bit integer taken from the hash instead of text (a smaller index).
+const integerKeys = values["integer-keys"] === true;
 const lines = Number(values.lines);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-floor-"));
 
@@ -75,6 +79,11 @@ async function sampleLines(count: number): Promise<Sample[]> {
   return samples;
 }
 
+function keyOf(hash: string, occurrence: number): SQLInputValue {
+  if (!integerKeys) return lineKey(hash, occurrence);
+  return BigInt.asIntN(64, BigInt(`0x${hash.slice(0, 16)}`) + BigInt(occurrence));
+}
+
 type Shape = "typed" | "typed + source" | "typed + key" | "typed + key + source";
 const withKey = (shape: Shape) => shape.includes("key");
 const withSource = (shape: Shape) => shape.includes("source");
@@ -109,7 +118,7 @@ function measure(samples: Sample[], shape: Shape, durability: Durability) {
   for (let i = 0; i < lines; i++) {
     const sample = samples[i % samples.length]!;
     for (const value of sample.typed) parameters.push(value ?? null);
-    if (withKey(shape)) parameters.push(lineKey(sample.hash, Math.floor(i / samples.length)));
+    if (withKey(shape)) parameters.push(keyOf(sample.hash, Math.floor(i / samples.length)));
     if (withSource(shape)) parameters.push(sample.source);
     if (parameters.length === ROWS_PER_STATEMENT * columns.length) {
       insert.run(...parameters);
@@ -128,7 +137,7 @@ function measure(samples: Sample[], shape: Shape, durability: Durability) {
 const samples = await sampleLines(Math.min(lines, 20_000));
 const cpu = os.cpus();
 console.log(
-  `${lines.toLocaleString("en-US")} rows; node ${process.version}; ${cpu.length} × ${cpu[0]?.model ?? "cpu"}; load ${os.loadavg()[0]!.toFixed(1)}`,
+  `${lines.toLocaleString("en-US")} rows${integerKeys ? ", integer keys" : ""}; node ${process.version}; ${cpu.length} × ${cpu[0]?.model ?? "cpu"}; load ${os.loadavg()[0]!.toFixed(1)}`,
 );
 for (const durability of ["cspsync settings", "no durability"] as const) {
   for (const shape of ["typed", "typed + source", "typed + key", "typed + key + source"] as const) {
