@@ -9,6 +9,7 @@ import type { Store } from "../../src/store/db.ts";
 import { RECON_COLUMN_NAMES } from "../../src/sources/reconciliation/columns.ts";
 import { DIALECTS, createTestStore } from "../support/stores.ts";
 import { baseRow, toCsv, toJsonLines, writeCsv } from "../support/recon-builder.ts";
+import { MAX_RECORD_CHARS } from "../../src/sources/reconciliation/csv-records.ts";
 import { juneRows } from "../support/scenarios.ts";
 import { lineSourceRecord } from "../../src/store/billing-repository.ts";
 
@@ -133,6 +134,20 @@ for (const dialect of DIALECTS) {
       const broken = csv.replace(/"Open ""quote"/, '"Open quote');
       const summary = await importReconFile(store, file("unclosed.csv", broken));
       assertRejected(summary, { row: 3, reason: /quoted field is never closed|not escaped/ });
+      await nothingStored();
+    });
+
+    it("a quote that never closes early in a large file is reported at its row, without reading on to the end", async () => {
+      const rows = toCsv(Array.from({ length: 4_000 }, (_, i) => baseRow({ SubscriptionId: `long-${i}` })));
+      const [header, ...data] = rows.split("\r\n");
+      // From the opened quote on, the text holds no other quote, so nothing ever closes it.
+      const unquoted = data.map((row) => row.replaceAll('"', ""));
+      const broken = unquoted[1]!.replace(/^([^,]*,[^,]*,)/, '$1"');
+      const rest = unquoted.slice(2);
+      const text = [header, data[0], broken, ...rest].join("\r\n");
+      assert.ok(text.length > 2 * MAX_RECORD_CHARS, "the rest of the file is longer than the limit");
+      const summary = await importReconFile(store, file("runaway-quote.csv", text));
+      assertRejected(summary, { row: 3, reason: /over a million characters without ending.*never closed/ });
       await nothingStored();
     });
 

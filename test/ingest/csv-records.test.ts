@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse as parseCsv, CsvError } from "csv-parse/sync";
-import { CsvRecordParser, CsvSyntaxError } from "../../src/sources/reconciliation/csv-records.ts";
+import {
+  CsvRecordParser,
+  CsvSyntaxError,
+  MAX_RECORD_CHARS,
+} from "../../src/sources/reconciliation/csv-records.ts";
 import { Utf8Chunks } from "../../src/sources/reconciliation/reader.ts";
 
 /** What csv-parse, as cspsync configured it before, makes of a text: the records, or the failing record. */
@@ -94,6 +98,26 @@ describe("CSV record parser (same records and errors as csv-parse in cspsync's d
         ["1;2", "3"],
       ],
     });
+  });
+
+  it("gives up on a record that runs past MAX_RECORD_CHARS instead of holding the rest of the text", () => {
+    const parser = new CsvRecordParser(",");
+    const records: string[][] = [];
+    parser.push('a,b\n1,2\n3,"open', records);
+    const line = "4,5\n".repeat(1024);
+    let pushed = 0;
+    assert.throws(
+      () => {
+        for (; pushed < 4 * MAX_RECORD_CHARS; pushed += line.length) parser.push(line, records);
+      },
+      (error: unknown) =>
+        error instanceof CsvSyntaxError && error.problem === "record-too-long" && error.record === 3,
+    );
+    assert.ok(pushed <= MAX_RECORD_CHARS + line.length, `stopped after ${pushed} characters`);
+    assert.deepEqual(records, [
+      ["a", "b"],
+      ["1", "2"],
+    ]);
   });
 
   it("agrees with csv-parse on 3,000 random texts built from the tricky characters", () => {

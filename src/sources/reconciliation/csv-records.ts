@@ -5,7 +5,14 @@
  * with the same records and the same failing record for every error, but scans a string buffer with indexOf
  * and splits unquoted stretches in one call, which reads these files about twice as fast.
  */
-export type CsvProblem = "field-count" | "unclosed-quote" | "stray-quote";
+export type CsvProblem = "field-count" | "unclosed-quote" | "stray-quote" | "record-too-long";
+
+/**
+ * The longest record accepted, in characters. Reconciliation rows are a few kilobytes; a record that runs on
+ * for a mebibyte is a quote that never closes, and waiting for the end of the file to say so would hold the
+ * rest of the file in memory.
+ */
+export const MAX_RECORD_CHARS = 1 << 20;
 
 export class CsvSyntaxError extends Error {
   readonly problem: CsvProblem;
@@ -80,7 +87,10 @@ export class CsvRecordParser {
           }
         }
         const record = this.readRecord(buf, pos, end);
-        if (record === NEED_MORE) break;
+        if (record === NEED_MORE) {
+          if (length - pos > MAX_RECORD_CHARS) this.fail("record-too-long");
+          break;
+        }
         this.accept(record.fields, out);
         pos = record.next;
       }

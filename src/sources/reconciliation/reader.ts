@@ -12,7 +12,7 @@ import {
   type ReconColumn,
 } from "./columns.ts";
 import { ReconFileError } from "./errors.ts";
-import { CsvRecordParser, CsvSyntaxError } from "./csv-records.ts";
+import { CsvRecordParser, CsvSyntaxError, MAX_RECORD_CHARS } from "./csv-records.ts";
 
 /**
  * Streams the rows of a reconciliation file without holding it in memory. Accepts the portal/distributor CSV
@@ -250,8 +250,13 @@ function syntaxError(error: CsvSyntaxError, file: string): ReconFileError {
       return new ReconFileError(file, "a quoted field is never closed (the file looks truncated)", where);
     case "stray-quote":
       return new ReconFileError(file, 'a quote inside a field is not escaped as ""', where);
+    case "record-too-long":
+      return new ReconFileError(file, RECORD_TOO_LONG, where);
   }
 }
+
+const RECORD_TOO_LONG =
+  "the row runs on for over a million characters without ending; a quote that is never closed is the usual cause";
 
 async function csvRows(
   stream: Readable,
@@ -268,6 +273,7 @@ async function csvRows(
     skip_records_with_empty_values: true,
     relax_column_count: false,
     relax_quotes: false,
+    max_record_size: MAX_RECORD_CHARS,
   });
   // pipe() does not pass errors on: without this, a damaged gzip stream would crash the process.
   stream.on("error", (error) => parser.destroy(streamError(error, file)));
@@ -317,6 +323,8 @@ function csvError(error: unknown, file: string, headerFields: number): ReconFile
     }
     case "CSV_QUOTE_NOT_CLOSED":
       return new ReconFileError(file, "a quoted field is never closed (the file looks truncated)", where);
+    case "CSV_MAX_RECORD_SIZE":
+      return new ReconFileError(file, RECORD_TOO_LONG, where);
     case "CSV_INVALID_CLOSING_QUOTE":
     case "CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE":
     case "INVALID_OPENING_QUOTE":
