@@ -151,6 +151,14 @@ for (const dialect of DIALECTS) {
       await nothingStored();
     });
 
+    it("a JSON Lines record that never ends is reported at its line, without reading on to the end", async () => {
+      const good = toJsonLines([baseRow()]).trimEnd();
+      const runaway = `{"CustomerName": "${"x".repeat(3 * MAX_RECORD_CHARS)}`;
+      const summary = await importReconFile(store, file("runaway.jsonl", `${good}\n${runaway}`));
+      assertRejected(summary, { row: 2, reason: /over a million characters without ending/ });
+      await nothingStored();
+    });
+
     it("a file separated by semicolons says so", async () => {
       const summary = await importReconFile(
         store,

@@ -1,6 +1,5 @@
 import fs from "node:fs";
 import path from "node:path";
-import readline from "node:readline";
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { parse as parseCsv, CsvError } from "csv-parse";
@@ -364,8 +363,10 @@ async function jsonLinesRows(
   file: string,
 ): Promise<{ mapping: HeaderMapping; rows: AsyncIterable<ReconRow> }> {
   const mapping = mapHeader(RECON_COLUMN_NAMES);
-  const lines = readline.createInterface({ input: stream, crlfDelay: Infinity })[Symbol.asyncIterator]();
   let lineNumber = 0;
+  const lines = textLines(stream, () => {
+    throw new ReconFileError(file, RECORD_TOO_LONG, { row: lineNumber + 1 });
+  });
   const nextRecord = async (): Promise<{ row: number; record: Record<string, unknown> } | null> => {
     for (;;) {
       const next = await lines.next().catch((error: unknown) => {
@@ -403,6 +404,28 @@ async function jsonLinesRows(
     },
   };
   return { mapping, rows };
+}
+
+/**
+ * The lines of a text stream (`\n` or `\r\n`), each without its line end. A line longer than
+ * MAX_RECORD_CHARS calls `tooLong` as soon as that is certain, instead of waiting for a line end that may never
+ * come.
+ */
+async function* textLines(stream: Readable, tooLong: () => never): AsyncGenerator<string> {
+  const decoder = new Utf8Chunks();
+  let pending = "";
+  const complete = function* (text: string) {
+    const lines = (pending + text).split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) {
+      if (line.length > MAX_RECORD_CHARS) tooLong();
+      yield line.endsWith("\r") ? line.slice(0, -1) : line;
+    }
+    if (pending.length > MAX_RECORD_CHARS) tooLong();
+  };
+  for await (const chunk of stream) yield* complete(decoder.write(chunk as Buffer));
+  yield* complete(decoder.end());
+  if (pending !== "") yield pending;
 }
 
 function parseJsonRecord(text: string, file: string, row: number): Record<string, unknown> {
