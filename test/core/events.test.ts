@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { buildEvent, eventKeyFor, type EventLine } from "../../src/core/events.ts";
+import { buildEvent, eventKeyFor, standaloneEventFields, type EventLine } from "../../src/core/events.ts";
 
 function eventLine(overrides: Partial<EventLine>): EventLine {
   return {
@@ -113,6 +113,35 @@ describe("charge events (csp-billing-data.md §5.3)", () => {
     });
     const event = buildEvent("line:u", [usage]);
     assert.deepEqual([event.kind, event.seatDelta, event.amount], ["usage", "3.1618", "0.12"]);
+  });
+
+  it("a line on its own gives canonical sums whatever its spelling (as PostgreSQL NUMERIC returns it)", () => {
+    const line = eventLine({
+      chargeType: "new",
+      billableQuantity: "7.000",
+      subtotal: "1746.7300",
+      total: "1.74673E+3",
+      effectiveUnitPrice: "249.53",
+    });
+    const event = buildEvent("line:n", [line]);
+    assert.deepEqual(
+      [event.seatDelta, event.seatsAfter, event.amount, event.total],
+      ["7", "7", "1746.73", "1746.73"],
+    );
+    const refund = buildEvent("line:r", [eventLine({ ...line, subtotal: "-0.50", total: "-0.5" })]);
+    assert.deepEqual([refund.seatDelta, refund.seatsAfter, refund.amount], ["-7", "0", "-0.5"]);
+    const free = buildEvent("line:f", [eventLine({ ...line, subtotal: "0.00", effectiveUnitPrice: "-0" })]);
+    assert.deepEqual([free.seatDelta, free.seatsAfter, free.amount], ["7", "7", "0"]);
+  });
+
+  it("standalone event fields are the one-line event's; a pair half has none", () => {
+    const alone = eventLine({ chargeType: "cancelImmediate", subtotal: "-143.21", billableQuantity: "3" });
+    assert.deepEqual(standaloneEventFields({ ...alone, referenceId: null }), {
+      kind: "cancellation",
+      seatDelta: "-3",
+      seatsAfter: "0",
+    });
+    assert.equal(standaloneEventFields({ ...eventLine({}), referenceId: "r-1" }), null);
   });
 
   it("refuses an event without lines", () => {

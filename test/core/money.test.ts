@@ -1,6 +1,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { canonicalDecimal, isDecimalText, roundMoney, signOf, sumDecimals } from "../../src/core/money.ts";
+import {
+  canonicalDecimal,
+  isDecimalText,
+  negated,
+  roundMoney,
+  signOf,
+  sumDecimals,
+} from "../../src/core/money.ts";
 
 describe("money is exact", () => {
   it("sums decimal strings without float error", () => {
@@ -34,5 +41,13 @@ describe("money is exact", () => {
 
   it("knows the sign of a decimal string", () => {
     assert.deepEqual(["-0.01", "0", "0.00", "7"].map(signOf), [-1, 0, 0, 1]);
+    assert.deepEqual(
+      ["-0", "+0.0", "0E+5", "1E-5", "-2.5e3", "+.5", "-.05"].map(signOf),
+      [0, 0, 0, 1, -1, 1, -1],
+    );
+  });
+
+  it("negates into canonical form", () => {
+    assert.deepEqual(["7.50", "-7.5", "0.00", "-0", "1E+2"].map(negated), ["-7.5", "7.5", "0", "0", "-100"]);
   });
 });
