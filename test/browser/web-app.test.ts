@@ -665,6 +665,8 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     );
     await line.getByRole("button", { name: /^Approve / }).click();
     await page.getByText("1 line approved; the next sync writes it.").waitFor();
+    // The message comes with the answer; the list of holds is read again after it.
+    await line.getByText("Approved", { exact: true }).waitFor();
     assert.match(
       await line.innerText(),
       new RegExp(`Approved[\\s\\S]*by ${ADMIN.email} on \\w{3} \\d+, \\d{4}`),
