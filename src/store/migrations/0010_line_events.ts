@@ -26,87 +26,71 @@ export const lineEvents: CspsyncMigration = {
         and charge_lines.event_key not like 'pair:%'
     `.execute(db);
     await db.schema.alterTable("charge_events").renameTo("charge_pair_events").execute();
-    await db
-      .deleteFrom("charge_pair_events")
-      .where(sql<boolean>`event_key not like 'pair:%'`)
-      .execute();
+    await db.deleteFrom("charge_pair_events").where(STANDS_ALONE).execute();
     await db.schema
       .createIndex("charge_lines_single_events")
       .on("charge_lines")
       .columns(["organization_id", "customer_tenant_id", "motion", "charge_start"])
-      .where(sql<boolean>`event_key not like 'pair:%'`)
+      .where(STANDS_ALONE)
       .execute();
     await db.schema
       .createView("charge_events")
       .as(
         db
           .selectFrom("charge_lines")
-          .select([
-            "organization_id",
-            "event_key",
-            "invoice_number",
-            "customer_tenant_id",
-            "subscription_id",
-            "motion",
-            "is_billable",
-            "kind",
-            "charge_type",
-            "order_date",
-            "charge_start",
-            "charge_end",
-            "subscription_start as term_start",
-            "subscription_end as term_end",
-            "product_id",
-            "sku_id",
-            "availability_id",
-            "product_name",
-            "sku_name",
-            "billing_frequency",
-            "seat_delta",
-            "seats_after",
-            "effective_unit_price",
-            "unit_price as list_unit_price",
-            "subtotal as amount",
-            "total",
-            "currency",
-            sql<number>`1`.as("line_count"),
-          ])
-          .where(sql<boolean>`event_key not like 'pair:%'`)
-          .unionAll(
-            db
-              .selectFrom("charge_pair_events")
-              .select([
-                "organization_id",
-                "event_key",
-                "invoice_number",
-                "customer_tenant_id",
-                "subscription_id",
-                "motion",
-                "is_billable",
-                "kind",
-                "charge_type",
-                "order_date",
-                "charge_start",
-                "charge_end",
-                "term_start",
-                "term_end",
-                "product_id",
-                "sku_id",
-                "availability_id",
-                "product_name",
-                "sku_name",
-                "billing_frequency",
-                "seat_delta",
-                "seats_after",
-                "effective_unit_price",
-                "list_unit_price",
-                "amount",
-                "total",
-                "currency",
-                "line_count",
-              ]),
-          ),
+          .select(EVENT_COLUMNS.map(lineColumnAs))
+          .where(STANDS_ALONE)
+          .unionAll(db.selectFrom("charge_pair_events").select(EVENT_COLUMNS)),
       )
       .execute();
   },
 };
+
+/** Written literally (not as a parameter) so the databases can use the partial index of single lines. */
+const STANDS_ALONE = sql<boolean>`event_key not like 'pair:%'`;
+
+/** The columns of charge_events, as charge_pair_events has them. */
+const EVENT_COLUMNS = [
+  "organization_id",
+  "event_key",
+  "invoice_number",
+  "customer_tenant_id",
+  "subscription_id",
+  "motion",
+  "is_billable",
+  "kind",
+  "charge_type",
+  "order_date",
+  "charge_start",
+  "charge_end",
+  "term_start",
+  "term_end",
+  "product_id",
+  "sku_id",
+  "availability_id",
+  "product_name",
+  "sku_name",
+  "billing_frequency",
+  "seat_delta",
+  "seats_after",
+  "effective_unit_price",
+  "list_unit_price",
+  "amount",
+  "total",
+  "currency",
+  "line_count",
+] as const;
+
+/** Where a line that is an event on its own keeps an event column under another name, or as a constant. */
+const LINE_SOURCES: Partial<Record<(typeof EVENT_COLUMNS)[number], string>> = {
+  term_start: "subscription_start",
+  term_end: "subscription_end",
+  list_unit_price: "unit_price",
+  amount: "subtotal",
+};
+
+function lineColumnAs(column: (typeof EVENT_COLUMNS)[number]) {
+  if (column === "line_count") return sql<number>`1`.as(column);
+  const source = LINE_SOURCES[column];
+  return source ? `${source} as ${column}` : column;
+}
