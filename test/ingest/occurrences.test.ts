@@ -1,11 +1,11 @@
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import type { Store } from "../../src/store/db.ts";
-import { DIALECTS, createTestStore } from "../support/stores.ts";
+import { DIALECTS, storesForSuite } from "../support/stores.ts";
 import { writeCsv } from "../support/recon-builder.ts";
 import { juneRows } from "../support/scenarios.ts";
 
@@ -32,27 +32,14 @@ async function keysByRow(store: Store, importId: string): Promise<string[]> {
 
 for (const dialect of DIALECTS) {
   describe(`occurrence index of identical rows (${dialect})`, () => {
-    let small: Store;
-    let large: Store;
-    const cleanups: (() => Promise<void>)[] = [];
-    before(async () => {
-      for (const target of ["small", "large"] as const) {
-        const { store, cleanup } = await createTestStore(dialect);
-        cleanups.push(cleanup);
-        if (target === "small") small = store;
-        else large = store;
-      }
-    });
-    after(async () => {
-      for (const cleanup of cleanups) await cleanup();
-    });
+    const stores = storesForSuite(dialect, ["small", "large"]);
 
     it("numbers copies 0, 1, 2, 3 across batches, the same as in one batch", async () => {
-      const bySmall = await importReconFile(small, repeatedCsv, { batchSize: 2 });
-      const byLarge = await importReconFile(large, repeatedCsv, { batchSize: 1000 });
+      const bySmall = await importReconFile(stores.small, repeatedCsv, { batchSize: 2 });
+      const byLarge = await importReconFile(stores.large, repeatedCsv, { batchSize: 1000 });
       assert.equal(bySmall.newLines, repeated.length);
-      const keys = await keysByRow(small, bySmall.importId);
-      assert.deepEqual(keys, await keysByRow(large, byLarge.importId));
+      const keys = await keysByRow(stores.small, bySmall.importId);
+      assert.deepEqual(keys, await keysByRow(stores.large, byLarge.importId));
       const copiesOfFirst = [0, 6, repeated.length - 3, repeated.length - 1].map((i) => keys[i]!);
       const hash = copiesOfFirst[0]!.replace(/-0$/, "");
       assert.deepEqual(
@@ -64,22 +51,22 @@ for (const dialect of DIALECTS) {
     });
 
     it("re-importing adds nothing; one more copy adds exactly one line, numbered after the others", async () => {
-      const again = await importReconFile(small, repeatedCsv, { batchSize: 2 });
+      const again = await importReconFile(stores.small, repeatedCsv, { batchSize: 2 });
       assert.equal(again.newLines, 0);
       assert.equal(again.knownLines, repeated.length);
-      const more = await importReconFile(small, oneMoreCsv, { batchSize: 2 });
+      const more = await importReconFile(stores.small, oneMoreCsv, { batchSize: 2 });
       assert.equal(more.newLines, 1);
       assert.equal(more.knownLines, repeated.length);
-      const [added] = await keysByRow(small, more.importId);
+      const [added] = await keysByRow(stores.small, more.importId);
       const first = (
-        await small.db
+        await stores.small.db
           .selectFrom("charge_lines")
           .select("line_key")
           .where("source_row", "=", 2)
           .executeTakeFirstOrThrow()
       ).line_key;
       assert.equal(added, first.replace(/-0$/, "-4"));
-      const scratch = await small.db.selectFrom("import_line_occurrences").selectAll().execute();
+      const scratch = await stores.small.db.selectFrom("import_line_occurrences").selectAll().execute();
       assert.deepEqual(scratch, []);
     });
   });

@@ -1,11 +1,11 @@
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { importReconFile, type ImportSummary } from "../../src/services/import-recon.ts";
 import type { Store } from "../../src/store/db.ts";
-import { DIALECTS, createTestStore } from "../support/stores.ts";
+import { DIALECTS, storesForSuite } from "../support/stores.ts";
 import { baseRow, writeCsv, writeJsonLinesGz } from "../support/recon-builder.ts";
 import { juneRows } from "../support/scenarios.ts";
 
@@ -46,49 +46,42 @@ function withoutId(summary: ImportSummary) {
 
 for (const dialect of DIALECTS) {
   describe(`reading on a worker thread (${dialect})`, () => {
-    let inline: Store;
-    let parallel: Store;
-    const cleanups: (() => Promise<void>)[] = [];
-    before(async () => {
-      for (const target of ["inline", "parallel"] as const) {
-        const { store, cleanup } = await createTestStore(dialect);
-        cleanups.push(cleanup);
-        if (target === "inline") inline = store;
-        else parallel = store;
-      }
-    });
-    after(async () => {
-      for (const cleanup of cleanups) await cleanup();
-    });
+    const stores = storesForSuite(dialect, ["inline", "parallel"]);
 
     it("stores the same lines, keys, source records and events as reading inline, CSV and JSON Lines", async () => {
       for (const file of [csv, jsonl]) {
-        const byInline = await importReconFile(inline, file, { parallelRead: false, batchSize: 7 });
-        const byWorker = await importReconFile(parallel, file, { parallelRead: true, batchSize: 7 });
+        const byInline = await importReconFile(stores.inline, file, { parallelRead: false, batchSize: 7 });
+        const byWorker = await importReconFile(stores.parallel, file, { parallelRead: true, batchSize: 7 });
         assert.equal(byWorker.status, "imported", byWorker.problem?.message);
         assert.deepEqual(withoutId(byWorker), withoutId(byInline));
       }
-      const expected = await stored(inline);
+      const expected = await stored(stores.inline);
       assert.equal(expected.lines.length, rows.length);
-      assert.deepEqual(await stored(parallel), expected);
+      assert.deepEqual(await stored(stores.parallel), expected);
     });
 
     it("rejects a bad number with the same file, row and column, and stores nothing of the file", async () => {
-      const before = await stored(parallel);
-      const byInline = await importReconFile(inline, badNumber, { parallelRead: false, batchSize: 4 });
-      const byWorker = await importReconFile(parallel, badNumber, { parallelRead: true, batchSize: 4 });
+      const before = await stored(stores.parallel);
+      const byInline = await importReconFile(stores.inline, badNumber, { parallelRead: false, batchSize: 4 });
+      const byWorker = await importReconFile(stores.parallel, badNumber, {
+        parallelRead: true,
+        batchSize: 4,
+      });
       assert.equal(byWorker.status, "rejected");
       assert.deepEqual(byWorker.problem, byInline.problem);
       assert.deepEqual([byWorker.problem?.row, byWorker.problem?.column], [june.length + 2, "Subtotal"]);
-      assert.deepEqual(await stored(parallel), before);
+      assert.deepEqual(await stored(stores.parallel), before);
     });
 
     it("stops the reader when the writer refuses a row (another currency on the invoice)", async () => {
-      const before = await stored(parallel);
-      const summary = await importReconFile(parallel, mixedCurrency, { parallelRead: true, batchSize: 4 });
+      const before = await stored(stores.parallel);
+      const summary = await importReconFile(stores.parallel, mixedCurrency, {
+        parallelRead: true,
+        batchSize: 4,
+      });
       assert.equal(summary.status, "rejected");
       assert.deepEqual([summary.problem?.row, summary.problem?.column], [rows.length + 2, "Currency"]);
-      assert.deepEqual(await stored(parallel), before);
+      assert.deepEqual(await stored(stores.parallel), before);
     });
   });
 }

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
+import { after, before } from "node:test";
 import pg from "pg";
 import { openStore, type Dialect, type Store } from "../../src/store/db.ts";
 
@@ -68,4 +69,24 @@ export async function createTestStore(
       await database.drop();
     },
   };
+}
+
+/**
+ * Stores of one dialect, one per name, opened before a suite's tests and dropped after them; call inside
+ * `describe`. Read them as `stores.name` in the tests (they exist once the suite has started).
+ */
+export function storesForSuite<Name extends string>(
+  dialect: Dialect,
+  names: readonly Name[],
+): Record<Name, Store> {
+  const opened = new Map<Name, Awaited<ReturnType<typeof createTestStore>>>();
+  before(async () => {
+    for (const name of names) opened.set(name, await createTestStore(dialect));
+  });
+  after(async () => {
+    for (const { cleanup } of opened.values()) await cleanup();
+  });
+  const stores = {} as Record<Name, Store>;
+  for (const name of names) Object.defineProperty(stores, name, { get: () => opened.get(name)!.store });
+  return stores;
 }
