@@ -1,7 +1,13 @@
 import { Worker } from "node:worker_threads";
 import { ReconFileError } from "./errors.ts";
 import { EmptyReconFileError } from "./reader.ts";
-import type { LineBatch, LineSource, ReadLinesOptions } from "./read-lines.ts";
+import {
+  endOfFileAccessors,
+  type FileEnd,
+  type LineBatch,
+  type LineSource,
+  type ReadLinesOptions,
+} from "./read-lines.ts";
 
 /**
  * readLines on a worker thread: parsing, typing, hashing and classifying a line cost about as much CPU as
@@ -12,7 +18,7 @@ import type { LineBatch, LineSource, ReadLinesOptions } from "./read-lines.ts";
 export type ReaderMessage =
   | { kind: "opened"; file: string; format: LineSource["format"]; sizeBytes: number }
   | { kind: "batch"; batch: LineBatch }
-  | { kind: "end"; sha256: string; sourceFields: string[] }
+  | ({ kind: "end" } & FileEnd)
   | { kind: "failed"; error: SentError };
 
 export type SentError = {
@@ -41,7 +47,7 @@ export async function readLinesInWorker(filePath: string, options: ReadLinesOpti
     await worker.terminate();
     throw opened.kind === "failed" ? revivedError(opened.error) : new Error(`unexpected ${opened.kind}`);
   }
-  let end: { sha256: string; sourceFields: string[] } | null = null;
+  let end: FileEnd | null = null;
   async function* batches(): AsyncGenerator<LineBatch> {
     try {
       for (;;) {
@@ -58,10 +64,6 @@ export async function readLinesInWorker(filePath: string, options: ReadLinesOpti
       await worker.terminate();
     }
   }
-  const endOfFile = () => {
-    if (end === null) throw new Error("the file has not been read to its end");
-    return end;
-  };
   return {
     file: opened.file,
     format: opened.format,
@@ -70,8 +72,7 @@ export async function readLinesInWorker(filePath: string, options: ReadLinesOpti
     close: async () => {
       await worker.terminate();
     },
-    sha256: () => endOfFile().sha256,
-    sourceFields: () => endOfFile().sourceFields,
+    ...endOfFileAccessors(() => end),
   };
 }
 

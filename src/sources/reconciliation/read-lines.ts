@@ -37,13 +37,24 @@ export type LineSource = {
   close(): Promise<void>;
 };
 
+/** What is known of a file once it has been read to its end. */
+export type FileEnd = { sha256: string; sourceFields: string[] };
+
+export function endOfFileAccessors(end: () => FileEnd | null): Pick<LineSource, "sha256" | "sourceFields"> {
+  const known = () => {
+    const value = end();
+    if (value === null) throw new Error("the file has not been read to its end");
+    return value;
+  };
+  return { sha256: () => known().sha256, sourceFields: () => known().sourceFields };
+}
+
 export type ReadLinesOptions = { delimiter?: string; batchSize: number };
 
 /** Opens a reconciliation file (errors about the file itself surface here) and reads it batch by batch. */
 export async function readLines(filePath: string, options: ReadLinesOptions): Promise<LineSource> {
   const fileHash = createHash("sha256");
-  let digest: string | null = null;
-  let fieldNames: string[] | null = null;
+  let end: FileEnd | null = null;
   const recon = await openReconFile(filePath, {
     delimiter: options.delimiter,
     onChunk: (chunk) => fileHash.update(chunk),
@@ -67,8 +78,7 @@ export async function readLines(filePath: string, options: ReadLinesOptions): Pr
         lines = [];
       }
     }
-    digest = fileHash.digest("hex");
-    fieldNames = sourceFieldNames(recon.mapping);
+    end = { sha256: fileHash.digest("hex"), sourceFields: sourceFieldNames(recon.mapping) };
     if (lines.length > 0) yield { lines, bytesRead: recon.sizeBytes };
   }
   const reading = batches();
@@ -80,13 +90,6 @@ export async function readLines(filePath: string, options: ReadLinesOptions): Pr
     close: async () => {
       await reading.return(undefined);
     },
-    sourceFields: () => {
-      if (fieldNames === null) throw new Error("the file has not been read to its end");
-      return fieldNames;
-    },
-    sha256: () => {
-      if (digest === null) throw new Error("the file has not been read to its end");
-      return digest;
-    },
+    ...endOfFileAccessors(() => end),
   };
 }
