@@ -47,19 +47,7 @@ export async function insertIgnoringConflicts<T extends keyof Database & string>
   conflict: readonly (keyof Database[T] & string)[],
   returning?: keyof Database[T] & string,
 ): Promise<string[]> {
-  if (rows.length === 0) return [];
-  const columns = Object.keys(rows[0]!) as (keyof Database[T] & string)[];
-  const returned: string[] = [];
-  for (const chunk of chunks(rows)) {
-    const result = await db.executeQuery<Record<string, string>>(
-      CompiledQuery.raw(
-        statement(dialect, table, columns, conflict, chunk.length, returning),
-        parametersOf(chunk, columns),
-      ),
-    );
-    if (returning) for (const r of result.rows) returned.push(String(r[returning]));
-  }
-  return returned;
+  return insertInChunks(db, dialect, table, rows, conflict, { returning });
 }
 
 /**
@@ -74,16 +62,31 @@ export async function upsertRows<T extends keyof Database & string>(
   conflict: readonly (keyof Database[T] & string)[],
   update: string,
 ): Promise<void> {
-  if (rows.length === 0) return;
+  await insertInChunks(db, dialect, table, rows, conflict, { update });
+}
+
+/** The rows in power-of-two chunks through the cached statement; the `returning` column's values, in order. */
+async function insertInChunks<T extends keyof Database & string>(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  table: T,
+  rows: readonly Database[T][],
+  conflict: readonly (keyof Database[T] & string)[],
+  options: { returning?: keyof Database[T] & string; update?: string },
+): Promise<string[]> {
+  if (rows.length === 0) return [];
   const columns = Object.keys(rows[0]!) as (keyof Database[T] & string)[];
+  const returned: string[] = [];
   for (const chunk of chunks(rows)) {
-    await db.executeQuery(
+    const result = await db.executeQuery<Record<string, string>>(
       CompiledQuery.raw(
-        statement(dialect, table, columns, conflict, chunk.length, undefined, update),
+        statement(dialect, table, columns, conflict, chunk.length, options.returning, options.update),
         parametersOf(chunk, columns),
       ),
     );
+    if (options.returning) for (const r of result.rows) returned.push(String(r[options.returning]));
   }
+  return returned;
 }
 
 const MAX_CHUNK = 256;
