@@ -292,15 +292,7 @@ function planOne(
     notes: [] as string[],
   };
   if (product.azure) {
-    return {
-      ...base,
-      action: "skip",
-      recordId: null,
-      recordLabel: null,
-      owned: false,
-      changes: {},
-      reason: "Azure consumption is billed by the Azure Plan sync, not as a catalog product",
-    };
+    return skipItem(base, "Azure consumption is billed by the Azure Plan sync, not as a catalog product");
   }
   const current = tracked?.psaRecordId ? recordsById.get(tracked.psaRecordId) : undefined;
   if (tracked && current) return keepUpToDate(base, current, tracked.owned, words.psa);
@@ -340,15 +332,11 @@ function waitForPendingCreate(
   if (!(inDoubt.now.getTime() < until)) return null;
   const waitUntil = new Date(until).toISOString();
   return {
-    ...base,
-    action: "skip",
-    recordId: null,
-    recordLabel: null,
-    owned: false,
-    changes: {},
-    reason:
+    ...skipItem(
+      base,
       `the create of this ${words.record} sent at ${tracked.updatedAt} got no answer and is not in ${words.psa} yet; ` +
-      `it may still arrive, so it is left for a run after ${waitUntil}`,
+        `it may still arrive, so it is left for a run after ${waitUntil}`,
+    ),
     waitUntil,
   };
 }
@@ -415,6 +403,11 @@ function connectWiseLinkOrCreate(base: ItemBase, matches: PsaCatalogRecord[]): P
   const item = keepUpToDate(base, record, false, "ConnectWise");
   const what = Object.keys(item.changes).length > 0 ? `; ${item.reason}` : "";
   return { ...item, action: "link", reason: `existing catalog item ${record.label} carries the SKU${what}` };
+}
+
+/** Nothing to write for this product, and why. */
+function skipItem(base: ItemBase, reason: string): ProductPlanItem {
+  return { ...base, action: "skip", recordId: null, recordLabel: null, owned: false, changes: {}, reason };
 }
 
 function createItem(base: ItemBase, reason: string): ProductPlanItem {
@@ -589,17 +582,11 @@ function planChargeProduct(
   if (inactive)
     base.notes.push(`an inactive product carries SKU ${sku}; the annual sync ignores inactive products`);
   if (!context.canCreate) {
-    return {
-      ...base,
-      action: "skip",
-      recordId: null,
-      recordLabel: null,
-      owned: false,
-      changes: {},
-      reason:
-        `no Autotask product has SKU ${sku}; set the product billing code (productBillingCodeId) in the product ` +
+    return skipItem(
+      base,
+      `no Autotask product has SKU ${sku}; set the product billing code (productBillingCodeId) in the product ` +
         "settings to create one — until then annual charges use the connection's charge product or billing code",
-    };
+    );
   }
   return createItem(base, `new product "${base.name}" with SKU ${sku}`);
 }
