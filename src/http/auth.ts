@@ -20,7 +20,8 @@ export type Access = "public" | "viewer" | "admin";
 
 export type Principal =
   | { kind: "session"; role: Role; user: UserView; sessionId: string; csrfToken: string }
-  | { kind: "token"; role: Role; token: TokenView };
+  /** A token acts for its owner, with the token's role (never above the owner's: see AuthService). */
+  | { kind: "token"; role: Role; token: TokenView; user: UserView };
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -66,9 +67,12 @@ async function authenticate(
   const header = request.headers.authorization;
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const token = match ? await auth.resolveToken(match[1]!) : null;
-    if (!token) throw unauthorized("the API token is not valid (revoked, mistyped, or not a Bearer token)");
-    return { kind: "token", role: token.role, token };
+    const resolved = match ? await auth.resolveToken(match[1]!) : null;
+    if (!resolved)
+      throw unauthorized(
+        "the API token is not valid (revoked, expired, its user deleted or demoted, mistyped, or not a Bearer token)",
+      );
+    return { kind: "token", role: resolved.token.role, token: resolved.token, user: resolved.owner };
   }
   const sessionId = request.cookies[SESSION_COOKIE];
   if (!sessionId) return null;

@@ -65,6 +65,7 @@ export const sessionSchema = z
   .object({ user: sessionUserSchema, csrfToken: z.string() })
   .meta({ id: "Session" });
 
+export const tokenStatusSchema = z.enum(["active", "expired", "owner-deleted", "owner-demoted"]);
 export const tokenSchema = z
   .object({
     id: z.string(),
@@ -72,10 +73,22 @@ export const tokenSchema = z
     role: roleSchema,
     createdAt: instant,
     lastUsedAt: instant.nullable(),
+    expiresAt: instant.nullable().meta({ description: "null: the token never expires" }),
+    owner: z
+      .object({ id: z.string(), email: z.string() })
+      .nullable()
+      .meta({ description: "The user the token acts for; null once that user is deleted" }),
+    status: tokenStatusSchema.meta({ description: "active, or why the token no longer works" }),
   })
   .meta({ id: "ApiToken" });
 export const newTokenSchema = z
-  .object({ id: z.string(), name: z.string(), role: roleSchema, token: z.string() })
+  .object({
+    id: z.string(),
+    name: z.string(),
+    role: roleSchema,
+    expiresAt: instant.nullable(),
+    token: z.string(),
+  })
   .meta({ id: "NewApiToken", description: "The token is shown only here; cspsync stores a hash of it." });
 
 export const connectionSchema = z
@@ -87,6 +100,11 @@ export const connectionSchema = z
     secretsSet: z
       .record(z.string(), z.boolean())
       .meta({ description: "Which credentials are stored; their values are never returned." }),
+    credentialsReadable: z.boolean().meta({
+      description:
+        "False when the stored credentials cannot be decrypted with the server's secret key (it was changed): " +
+        "re-enter them (PATCH with every secret) or restore the key.",
+    }),
     settings: z.record(z.string(), z.unknown()),
     seatAnnualEnabled: z.boolean(),
     lastTest: z.object({ at: instant, ok: z.boolean(), message: z.string() }).nullable(),

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import fastifyCookie from "@fastify/cookie";
 import fastifyMultipart from "@fastify/multipart";
+import fastifyRateLimit from "@fastify/rate-limit";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -27,21 +28,30 @@ import { registerDataRoutes } from "./routes/data.ts";
 import { registerImportRoutes, removeStaleUploads } from "./routes/imports.ts";
 import { registerPricingRoutes } from "./routes/pricing.ts";
 import { registerProductRoutes } from "./routes/products.ts";
-import { installSecurityHeaders } from "./security-headers.ts";
+import type { LoginThrottleOptions } from "./login-throttle.ts";
+import { answerClientError, answerFrameworkError, installSecurityHeaders } from "./security-headers.ts";
+import { fastifyTrustProxy, type TrustProxy } from "./trust-proxy.ts";
 import { DEFAULT_WEB_ROOT, installWebApp } from "./web-app.ts";
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
+export const DEFAULT_MAX_UPLOAD_FILES = 10;
 const JSON_BODY_LIMIT = 1024 * 1024;
 
 export type BuildServerOptions = {
   /** The built web app; default web/dist of this checkout. Not served when it has no index.html. */
   webRoot?: string;
-  /** Trust X-Forwarded-* from a reverse proxy (client address, https). */
-  trustProxy?: boolean;
+  /** Which reverse proxies' X-Forwarded-* to believe (client address, https); see trust-proxy.ts. */
+  trustProxy?: TrustProxy;
+  /** Login throttles against password spraying (defaults in login-throttle.ts). */
+  loginThrottle?: LoginThrottleOptions;
   /** Clock for sessions and login lockouts. */
   now?: () => Date;
   /** Largest accepted upload per file, in bytes (default 2 GiB). */
   maxUploadBytes?: number;
+  /** Most files in one upload request (default 10). */
+  maxUploadFiles?: number;
+  /** Largest accepted upload request, all its files together, in bytes (default: maxUploadBytes). */
+  maxUploadTotalBytes?: number;
   /** Where uploads are streamed before import (default `<data dir>/uploads`). */
   uploadDir?: string;
   /** Log destination and level; default: standard output at the app's log level. `false` silences it. */
@@ -99,13 +109,19 @@ function loggerOptions(app: App, log: BuildServerOptions["log"]) {
 export async function buildServer(app: App, options: BuildServerOptions = {}): Promise<FastifyInstance> {
   const now = options.now ?? (() => new Date());
   const maxUploadBytes = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  const maxUploadFiles = options.maxUploadFiles ?? DEFAULT_MAX_UPLOAD_FILES;
+  const maxUploadTotalBytes = options.maxUploadTotalBytes ?? maxUploadBytes;
   const uploadDir = options.uploadDir ?? path.join(app.config.dataDir, "uploads");
   removeStaleUploads(uploadDir, now());
   const version = packageVersion();
   const fastify = Fastify({
     logger: loggerOptions(app, options.log),
-    trustProxy: options.trustProxy ?? false,
+    trustProxy: fastifyTrustProxy(options.trustProxy ?? false),
     bodyLimit: JSON_BODY_LIMIT,
+    // Answers given before any hook runs (a malformed URL, a request that is not valid HTTP) get the
+    // security headers there.
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<ZodTypeProvider>();
   fastify.setValidatorCompiler(validatorCompiler);
   fastify.setSerializerCompiler(serializerCompiler);
@@ -113,8 +129,11 @@ export async function buildServer(app: App, options: BuildServerOptions = {}): P
   installSecurityHeaders(fastify);
 
   await fastify.register(fastifyCookie);
+  // Limits are applied where they are needed (login), not to every route.
+  await fastify.register(fastifyRateLimit, { global: false });
+  warnOfUntrustedProxy(fastify, options.trustProxy ?? false);
   await fastify.register(fastifyMultipart, {
-    limits: { fileSize: maxUploadBytes, files: 50, fields: 20, fieldSize: 64 * 1024, parts: 100 },
+    limits: { fileSize: maxUploadBytes, files: maxUploadFiles, fields: 20, fieldSize: 64 * 1024, parts: 100 },
   });
   await fastify.register(fastifySwagger, {
     openapi: {
@@ -146,8 +165,11 @@ export async function buildServer(app: App, options: BuildServerOptions = {}): P
     version,
     uploadDir,
     maxUploadBytes,
+    maxUploadFiles,
+    maxUploadTotalBytes,
     afterImport: options.afterImport ?? (() => undefined),
     afterSettingsChange: options.afterSettingsChange ?? (() => undefined),
+    loginThrottle: options.loginThrottle ?? {},
   };
   installAuthentication(fastify, ctx.auth);
   const api = fastify as unknown as ApiInstance;
@@ -174,6 +196,24 @@ export async function buildServer(app: App, options: BuildServerOptions = {}): P
   await installWebApp(fastify, options.webRoot ?? DEFAULT_WEB_ROOT);
   await fastify.ready();
   return fastify;
+}
+
+/**
+ * Behind a proxy that cspsync does not trust, every user shares the proxy's address, so one attacker can
+ * lock everybody out of an account; said once, in the log, when a forwarded request first arrives.
+ */
+function warnOfUntrustedProxy(fastify: FastifyInstance, trustProxy: TrustProxy): void {
+  if (trustProxy !== false) return;
+  let warned = false;
+  fastify.addHook("onRequest", async (request) => {
+    if (warned || request.headers["x-forwarded-for"] === undefined) return;
+    warned = true;
+    request.log.warn(
+      "a request arrived through a proxy (X-Forwarded-For), but CSPSYNC_TRUST_PROXY is off: every user " +
+        "behind it shares one address for the login lockout; set CSPSYNC_TRUST_PROXY to the number of " +
+        "proxies in front of cspsync (or their addresses)",
+    );
+  });
 }
 
 /** Creates the configured admin if there is no user yet, builds the server, and listens. */

@@ -1,13 +1,17 @@
 import { createHash, randomBytes, randomUUID, scrypt, timingSafeEqual } from "node:crypto";
+import { sql } from "kysely";
 import { z } from "zod";
+import { MAX_PASSWORD_LENGTH, passwordProblem } from "../security/password-policy.ts";
 import type { Store } from "../store/db.ts";
-import type { UserRole, UsersTable } from "../store/schema.ts";
+import type { ApiTokensTable, UserRole, UsersTable } from "../store/schema.ts";
 
 /**
  * Who may use cspsync over HTTP: users (e-mail + password, with a role), their login sessions, and API
  * tokens for automation. Passwords are hashed with scrypt and a per-user salt; session ids and API tokens
  * are stored only as SHA-256 hashes, so reading the database does not let anyone log in. Failed logins are
- * counted per e-mail and client address, and lock that pair out for an exponentially growing time.
+ * counted per e-mail and client address, and lock that pair out for an exponentially growing time. API tokens
+ * belong to the user who made them: they work only while that user exists, never with more than the user's
+ * role, and until their expiry.
  */
 export const ROLES = ["admin", "viewer"] as const satisfies readonly UserRole[];
 export type Role = UserRole;
@@ -26,7 +30,18 @@ export type TokenView = {
   role: Role;
   createdAt: string;
   lastUsedAt: string | null;
+  /** null: never expires. */
+  expiresAt: string | null;
+  /** The user the token acts for; null when that user is gone (the token no longer works). */
+  owner: { id: string; email: string } | null;
+  /** "active", or why the token no longer works. */
+  status: TokenStatus;
 };
+export type TokenStatus = "active" | "expired" | "owner-deleted" | "owner-demoted";
+
+/** How long a new API token lives unless another lifetime (or "never") is chosen. */
+export const DEFAULT_TOKEN_DAYS = 90;
+export const MAX_TOKEN_DAYS = 3650;
 
 export type SessionInfo = { user: UserView; csrfToken: string; expiresAt: string };
 export type NewSession = SessionInfo & { sessionId: string };
@@ -72,10 +87,13 @@ export const emailSchema = z
   .max(254)
   .pipe(z.email({ message: "email must be an e-mail address" }))
   .transform((e) => e.toLowerCase());
-export const passwordSchema = z
-  .string()
-  .min(8, "password must have at least 8 characters")
-  .max(256, "password must have at most 256 characters");
+/** A new password (setup, new user, change, reset): length and the common-password check. */
+export const passwordSchema = z.string().superRefine((password, context) => {
+  const problem = passwordProblem(password);
+  if (problem) context.addIssue({ code: "custom", message: problem });
+});
+/** A password being checked, not chosen: only bounded, so a login never reveals the policy. */
+export const enteredPasswordSchema = z.string().max(MAX_PASSWORD_LENGTH);
 export const roleSchema = z.enum(ROLES);
 
 export class AuthInputError extends Error {
@@ -172,6 +190,14 @@ function toUserView(row: UsersTable): UserView {
   };
 }
 
+/** The password a user chooses, refused with the reason when it is too short or too easy to guess. */
+function newPassword(password: unknown, email: string): string {
+  if (typeof password !== "string") throw new AuthInputError("password must be a string", "password");
+  const problem = passwordProblem(password, email);
+  if (problem) throw new AuthInputError(problem, "password");
+  return password;
+}
+
 function parseInput<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
@@ -227,7 +253,7 @@ export class AuthService {
 
   async createUser(input: { email: string; password: string; role: Role }): Promise<UserView> {
     const email = parseInput(emailSchema, input.email, "email");
-    const password = parseInput(passwordSchema, input.password, "password");
+    const password = newPassword(input.password, email);
     const role = parseInput(roleSchema, input.role, "role");
     if (await this.findUserByEmail(email))
       throw new AuthConflictError(`a user with e-mail ${email} already exists`);
@@ -248,7 +274,7 @@ export class AuthService {
    */
   async setup(input: { email: string; password: string }): Promise<UserView> {
     const email = parseInput(emailSchema, input.email, "email");
-    const password = parseInput(passwordSchema, input.password, "password");
+    const password = newPassword(input.password, email);
     if (!(await this.needsSetup())) throw new AuthConflictError("setup is already complete");
     const row = this.userRow(email, await hashPassword(password, this.options.passwordCost), "admin");
     try {
@@ -310,6 +336,70 @@ export class AuthService {
 
   /** Deletes a user and their sessions; the last admin cannot be deleted (nobody could administer cspsync). */
   async deleteUser(id: string): Promise<void> {
+    const user = await this.userById(id);
+    if (user.role === "admin" && (await this.adminCount()) <= 1)
+      throw new AuthConflictError("the last admin cannot be deleted");
+    await this.store.db.deleteFrom("sessions").where("user_id", "=", id).execute();
+    await this.store.db.deleteFrom("users").where("id", "=", id).execute();
+  }
+
+  /**
+   * A user changes their own password: the current one must be right (a stolen session alone cannot take
+   * the account over). Every other session of the user ends; the one that asked stays.
+   */
+  async changeOwnPassword(
+    userId: string,
+    input: { currentPassword: string; newPassword: string },
+    keepSessionId?: string,
+  ): Promise<void> {
+    const user = await this.userById(userId);
+    if (!(await verifyPassword(String(input.currentPassword), user.password_hash)))
+      throw new AuthInputError("the current password is wrong", "currentPassword");
+    const password = newPassword(input.newPassword, user.email);
+    if (await verifyPassword(password, user.password_hash))
+      throw new AuthInputError("the new password must differ from the current one", "newPassword");
+    await this.storePassword(user.id, password, keepSessionId);
+  }
+
+  /** An admin sets another user's password; all of that user's sessions end. */
+  async resetPassword(userId: string, password: string): Promise<void> {
+    const user = await this.userById(userId);
+    await this.storePassword(user.id, newPassword(password, user.email));
+  }
+
+  /**
+   * Changes a user's role. The last admin cannot be demoted. A demoted user's admin tokens stop working at
+   * once (see `resolveToken`), and their sessions act with the new role from the next request.
+   */
+  async setRole(userId: string, roleInput: Role): Promise<UserView> {
+    const role = parseInput(roleSchema, roleInput, "role");
+    const user = await this.userById(userId);
+    if (user.role === "admin" && role !== "admin" && (await this.adminCount()) <= 1)
+      throw new AuthConflictError("the last admin cannot be demoted");
+    const updatedAt = this.now().toISOString();
+    await this.store.db
+      .updateTable("users")
+      .set({ role, updated_at: updatedAt })
+      .where("id", "=", user.id)
+      .execute();
+    return toUserView({ ...user, role, updated_at: updatedAt });
+  }
+
+  private async storePassword(userId: string, password: string, keepSessionId?: string): Promise<void> {
+    const hash = await hashPassword(password, this.options.passwordCost);
+    await this.store.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable("users")
+        .set({ password_hash: hash, updated_at: this.now().toISOString() })
+        .where("id", "=", userId)
+        .execute();
+      let ended = trx.deleteFrom("sessions").where("user_id", "=", userId);
+      if (keepSessionId) ended = ended.where("id_hash", "!=", sha256(keepSessionId));
+      await ended.execute();
+    });
+  }
+
+  private async userById(id: string): Promise<UsersTable> {
     const user = await this.store.db
       .selectFrom("users")
       .selectAll()
@@ -317,17 +407,17 @@ export class AuthService {
       .where("id", "=", id)
       .executeTakeFirst();
     if (!user) throw new AuthNotFoundError(`no user with id ${id}`);
-    if (user.role === "admin") {
-      const admins = await this.store.db
-        .selectFrom("users")
-        .select((eb) => eb.fn.countAll<number>().as("n"))
-        .where("organization_id", "=", this.organizationId)
-        .where("role", "=", "admin")
-        .executeTakeFirstOrThrow();
-      if (Number(admins.n) <= 1) throw new AuthConflictError("the last admin cannot be deleted");
-    }
-    await this.store.db.deleteFrom("sessions").where("user_id", "=", id).execute();
-    await this.store.db.deleteFrom("users").where("id", "=", id).execute();
+    return user;
+  }
+
+  private async adminCount(): Promise<number> {
+    const admins = await this.store.db
+      .selectFrom("users")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("organization_id", "=", this.organizationId)
+      .where("role", "=", "admin")
+      .executeTakeFirstOrThrow();
+    return Number(admins.n);
   }
 
   private userRow(email: string, passwordHash: string, role: Role): UsersTable {
@@ -351,31 +441,23 @@ export class AuthService {
   // ---- login and sessions ------------------------------------------------------------------------------
 
   /**
-   * Checks the password and opens a session. Refused without checking anything while the e-mail and
-   * address pair is locked out; every failure counts towards (and lengthens) the lockout.
+   * Checks the password and opens a session. Every attempt is counted as a failure before the password is
+   * checked, in the same statement that checks the lockout (see `countAttempt`), so parallel guesses cannot
+   * slip past the counter: with 5 allowed failures, at most 5 guesses per e-mail and address are ever
+   * checked, however many arrive at once. A success clears the count.
    */
   async login(emailInput: string, password: string, clientAddress: string): Promise<NewSession> {
     const email = String(emailInput).trim().toLowerCase();
     const attemptKey = sha256(`${email}\n${clientAddress}`);
     const now = this.now();
-    const attempt = await this.store.db
-      .selectFrom("login_attempts")
-      .selectAll()
-      .where("organization_id", "=", this.organizationId)
-      .where("attempt_key", "=", attemptKey)
-      .executeTakeFirst();
-    if (attempt?.locked_until && Date.parse(attempt.locked_until) > now.getTime())
-      throw new LoginLockedError(Math.ceil((Date.parse(attempt.locked_until) - now.getTime()) / 1000));
+    await this.countAttempt(attemptKey, now);
     // The dummy hash is made on the first login whoever logs in, so neither path is slower the first time.
     const dummyHash = await this.dummyPasswordHash();
     const user = await this.findUserByEmail(email);
     let valid = false;
     if (user) valid = await verifyPassword(password, user.password_hash);
     else await verifyPassword(password, dummyHash); // the same work as a real check: no user enumeration
-    if (!user || !valid) {
-      await this.recordFailure(attemptKey, now);
-      throw new InvalidCredentialsError();
-    }
+    if (!user || !valid) throw new InvalidCredentialsError();
     await this.store.db
       .deleteFrom("login_attempts")
       .where("organization_id", "=", this.organizationId)
@@ -453,52 +535,77 @@ export class AuthService {
     await this.store.db.deleteFrom("sessions").where("id_hash", "=", sha256(sessionId)).execute();
   }
 
-  private async recordFailure(attemptKey: string, now: Date): Promise<void> {
+  /**
+   * Counts one attempt for the e-mail and address, or refuses it while they are locked out. One statement
+   * on both databases: the upsert's `WHERE` only lets the count rise while no lockout runs, and the count
+   * that reaches the limit sets the lockout in the same row update. Its duration (base × 2^(failures − limit),
+   * capped) is chosen by a CASE over precomputed instants, so no date arithmetic runs in SQL.
+   */
+  private async countAttempt(attemptKey: string, now: Date): Promise<void> {
     const db = this.store.db;
     const stamp = now.toISOString();
+    const windowStart = new Date(now.getTime() - this.options.failureWindowMs).toISOString();
     // Failures long past are forgotten (any e-mail and address: the table stays small), unless their
     // lockout still runs.
     await db
       .deleteFrom("login_attempts")
       .where("organization_id", "=", this.organizationId)
-      .where("last_failure_at", "<", new Date(now.getTime() - this.options.failureWindowMs).toISOString())
+      .where("last_failure_at", "<", windowStart)
       .where((eb) => eb.or([eb("locked_until", "is", null), eb("locked_until", "<", stamp)]))
       .execute();
-    // An atomic increment: parallel guesses cannot slip past the counter.
-    await db
+    const max = this.options.maxFailures;
+    const lockEnds = this.lockoutEnds(now);
+    const lockAfter = (count: ReturnType<typeof sql<number>>) => {
+      const cap = lockEnds.at(-1)!;
+      const steps = lockEnds.slice(0, -1).map((end, extra) => sql`when ${sql.lit(extra)} then ${end}`);
+      const duration =
+        steps.length === 0
+          ? sql`${cap}`
+          : sql`case ${count} - ${sql.lit(max)} ${sql.join(steps, sql` `)} else ${cap} end`;
+      return sql<string | null>`case when ${count} >= ${sql.lit(max)} then ${duration} else null end`;
+    };
+    const counted = sql<number>`case when login_attempts.last_failure_at < ${windowStart} then 1 else login_attempts.failures + 1 end`;
+    const row = await db
       .insertInto("login_attempts")
       .values({
         organization_id: this.organizationId,
         attempt_key: attemptKey,
         failures: 1,
         last_failure_at: stamp,
-        locked_until: null,
+        locked_until: max <= 1 ? lockEnds[0]! : null,
       })
       .onConflict((oc) =>
-        oc.columns(["organization_id", "attempt_key"]).doUpdateSet((eb) => ({
-          failures: eb("login_attempts.failures", "+", 1),
-          last_failure_at: stamp,
-        })),
+        oc
+          .columns(["organization_id", "attempt_key"])
+          .doUpdateSet({ failures: counted, last_failure_at: stamp, locked_until: lockAfter(counted) })
+          .where((eb) =>
+            eb.or([
+              eb("login_attempts.locked_until", "is", null),
+              eb("login_attempts.locked_until", "<=", stamp),
+            ]),
+          ),
       )
-      .execute();
-    const row = await db
+      .returning("failures")
+      .executeTakeFirst();
+    if (row) return;
+    const lock = await db
       .selectFrom("login_attempts")
-      .select("failures")
+      .select("locked_until")
       .where("organization_id", "=", this.organizationId)
       .where("attempt_key", "=", attemptKey)
-      .executeTakeFirstOrThrow();
-    const failures = Number(row.failures);
-    if (failures < this.options.maxFailures) return;
-    const lockMs = Math.min(
-      this.options.lockoutBaseMs * 2 ** Math.min(failures - this.options.maxFailures, 30),
-      this.options.lockoutMaxMs,
-    );
-    await db
-      .updateTable("login_attempts")
-      .set({ locked_until: new Date(now.getTime() + lockMs).toISOString() })
-      .where("organization_id", "=", this.organizationId)
-      .where("attempt_key", "=", attemptKey)
-      .execute();
+      .executeTakeFirst();
+    const until = lock?.locked_until ? Date.parse(lock.locked_until) : now.getTime() + 1000;
+    throw new LoginLockedError(Math.max(1, Math.ceil((until - now.getTime()) / 1000)));
+  }
+
+  /** When a lockout that starts now ends, for 0, 1, 2, … failures past the limit; the last entry is the cap. */
+  private lockoutEnds(now: Date): string[] {
+    const ends: string[] = [];
+    for (let extra = 0; ; extra += 1) {
+      const ms = Math.min(this.options.lockoutBaseMs * 2 ** extra, this.options.lockoutMaxMs);
+      ends.push(new Date(now.getTime() + ms).toISOString());
+      if (ms >= this.options.lockoutMaxMs || extra >= 30) return ends;
+    }
   }
 
   private dummyPasswordHash(): Promise<string> {
@@ -511,27 +618,37 @@ export class AuthService {
   async listTokens(): Promise<TokenView[]> {
     const rows = await this.store.db
       .selectFrom("api_tokens")
-      .selectAll()
-      .where("organization_id", "=", this.organizationId)
-      .orderBy("created_at")
-      .orderBy("name")
+      .leftJoin("users", "users.id", "api_tokens.created_by")
+      .selectAll("api_tokens")
+      .select(["users.email as owner_email", "users.role as owner_role"])
+      .where("api_tokens.organization_id", "=", this.organizationId)
+      .orderBy("api_tokens.created_at")
+      .orderBy("api_tokens.name")
       .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      role: r.role,
-      createdAt: r.created_at,
-      lastUsedAt: r.last_used_at,
-    }));
+    return rows.map((row) => this.tokenView(row, row.owner_email, row.owner_role));
   }
 
-  /** Creates a token; its value is returned here once and stored only as a hash. */
+  /**
+   * Creates a token owned by `owner` (the user behind the session or token that asks); its value is returned
+   * here once and stored only as a hash. A token never gets a role above its owner's. `expiresInDays`:
+   * default 90, or "never" (explicitly).
+   */
   async createToken(
-    input: { name: string; role: Role },
-    createdBy: string | null,
+    input: { name: string; role: Role; expiresInDays?: number | "never" },
+    owner: UserView,
   ): Promise<TokenView & { token: string }> {
     const name = parseInput(z.string().trim().min(1, "name must not be empty").max(100), input.name, "name");
     const role = parseInput(roleSchema, input.role, "role");
+    if (!roleCovers(owner.role, role))
+      throw new AuthInputError(`a ${owner.role} cannot create a token with the ${role} role`, "role");
+    const days = parseInput(
+      z.union([z.literal("never"), z.number().int().min(1).max(MAX_TOKEN_DAYS)], {
+        error: `expiresInDays must be a whole number of days from 1 to ${MAX_TOKEN_DAYS}, or "never"`,
+      }),
+      input.expiresInDays ?? DEFAULT_TOKEN_DAYS,
+      "expiresInDays",
+    );
+    const now = this.now();
     const token = `${TOKEN_PREFIX}${randomToken()}`;
     const row = {
       id: randomUUID(),
@@ -539,12 +656,13 @@ export class AuthService {
       name,
       role,
       token_hash: sha256(token),
-      created_by: createdBy,
-      created_at: this.now().toISOString(),
+      created_by: owner.id,
+      created_at: now.toISOString(),
       last_used_at: null,
+      expires_at: days === "never" ? null : new Date(now.getTime() + days * 86_400_000).toISOString(),
     };
     await this.store.db.insertInto("api_tokens").values(row).execute();
-    return { id: row.id, name, role, createdAt: row.created_at, lastUsedAt: null, token };
+    return { ...this.tokenView(row, owner.email, owner.role), token };
   }
 
   async revokeToken(id: string): Promise<void> {
@@ -556,29 +674,82 @@ export class AuthService {
     if (Number(result.numDeletedRows) === 0) throw new AuthNotFoundError(`no API token with id ${id}`);
   }
 
-  async resolveToken(token: string): Promise<TokenView | null> {
+  /**
+   * The token and the user it acts for, or null when it is unknown, expired, or its owner is gone or no
+   * longer holds the token's role. Decided on every request, so a deletion or demotion takes effect at once.
+   */
+  async resolveToken(token: string): Promise<{ token: TokenView; owner: UserView } | null> {
     if (!token.startsWith(TOKEN_PREFIX)) return null;
     const row = await this.store.db
       .selectFrom("api_tokens")
-      .selectAll()
-      .where("token_hash", "=", sha256(token))
+      .innerJoin("users", "users.id", "api_tokens.created_by")
+      .selectAll("users")
+      .select([
+        "api_tokens.id as token_id",
+        "api_tokens.organization_id as token_organization_id",
+        "api_tokens.name as token_name",
+        "api_tokens.role as token_role",
+        "api_tokens.created_at as token_created_at",
+        "api_tokens.last_used_at as token_last_used_at",
+        "api_tokens.expires_at as token_expires_at",
+      ])
+      .where("api_tokens.token_hash", "=", sha256(token))
       .executeTakeFirst();
-    if (!row) return null;
+    if (!row || row.token_organization_id !== this.organizationId) return null;
     const now = this.now();
-    if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) >= TOUCH_INTERVAL_MS) {
+    const owner = toUserView(row);
+    const view = this.tokenView(
+      {
+        id: row.token_id,
+        name: row.token_name,
+        role: row.token_role,
+        created_at: row.token_created_at,
+        last_used_at: row.token_last_used_at,
+        expires_at: row.token_expires_at,
+        created_by: owner.id,
+      },
+      owner.email,
+      owner.role,
+    );
+    if (view.status !== "active") return null;
+    if (!row.token_last_used_at || now.getTime() - Date.parse(row.token_last_used_at) >= TOUCH_INTERVAL_MS) {
       await this.store.db
         .updateTable("api_tokens")
         .set({ last_used_at: now.toISOString() })
-        .where("id", "=", row.id)
+        .where("id", "=", row.token_id)
         .execute();
-      row.last_used_at = now.toISOString();
+      view.lastUsedAt = now.toISOString();
     }
+    return { token: view, owner };
+  }
+
+  private tokenView(
+    row: Pick<ApiTokensTable, "id" | "name" | "role" | "created_at" | "last_used_at" | "expires_at"> & {
+      created_by?: string | null;
+    },
+    ownerEmail: string | null,
+    ownerRole: Role | null,
+  ): TokenView {
+    const ownerId = "created_by" in row ? row.created_by : undefined;
+    let status: TokenStatus = "active";
+    if (ownerEmail === null || ownerRole === null) status = "owner-deleted";
+    else if (!roleCovers(ownerRole, row.role)) status = "owner-demoted";
+    else if (row.expires_at !== null && Date.parse(row.expires_at) <= this.now().getTime())
+      status = "expired";
     return {
       id: row.id,
       name: row.name,
       role: row.role,
       createdAt: row.created_at,
       lastUsedAt: row.last_used_at,
+      expiresAt: row.expires_at,
+      owner: ownerEmail === null ? null : { id: ownerId ?? "", email: ownerEmail },
+      status,
     };
   }
+}
+
+/** Whether a user with role `holder` may act with `wanted`: an admin may do what a viewer may, not the reverse. */
+export function roleCovers(holder: Role, wanted: Role): boolean {
+  return holder === "admin" || wanted === "viewer";
 }

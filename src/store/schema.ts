@@ -414,9 +414,12 @@ export interface ApiTokensTable {
   role: UserRole;
   /** SHA-256 of the token; the token itself is shown once, at creation. */
   token_hash: string;
+  /** The owner: the token works only while this user exists, and never with more than their role. */
   created_by: string | null;
   created_at: string;
   last_used_at: string | null;
+  /** The token stops working at this instant; null: it never expires (chosen explicitly). */
+  expires_at: string | null;
 }
 
 export interface LoginAttemptsTable {

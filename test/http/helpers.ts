@@ -18,6 +18,9 @@ export const CONTRACT_ROUTES: readonly (readonly [string, string])[] = [
   ["GET", "/api/users"],
   ["POST", "/api/users"],
   ["DELETE", "/api/users/{id}"],
+  ["PATCH", "/api/users/{id}"],
+  ["PUT", "/api/users/{id}/password"],
+  ["PUT", "/api/session/password"],
   ["GET", "/api/tokens"],
   ["POST", "/api/tokens"],
   ["DELETE", "/api/tokens/{id}"],
@@ -54,6 +57,9 @@ export const CONTRACT_ROUTES: readonly (readonly [string, string])[] = [
   ["PUT", "/api/settings"],
   ["GET", "/api/openapi.json"],
 ];
+
+/** Writes any logged-in user may make about themselves (a viewer changing their own password). */
+export const SELF_SERVICE_ROUTES = new Set(["PUT /api/session/password"]);
 
 /** Routes anyone may call (api-contract.md: health, setup, session, OpenAPI and docs). */
 export const PUBLIC_ROUTES = new Set([

@@ -19,7 +19,7 @@ describe("HTTP server: OpenAPI, docs, web app, headers and limits", () => {
     fs.writeFileSync(path.join(webRoot, "index.html"), "<!doctype html><title>cspsync app</title>");
     fs.mkdirSync(path.join(webRoot, "assets"));
     fs.writeFileSync(path.join(webRoot, "assets", "app-1a2b3c.js"), "console.log('app')");
-    h = await startHarness("sqlite", { server: { webRoot, trustProxy: true, maxUploadBytes: 1024 } });
+    h = await startHarness("sqlite", { server: { webRoot, trustProxy: 1, maxUploadBytes: 1024 } });
     await h.client().setup();
   });
   after(async () => {

@@ -1,11 +1,12 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { createApp } from "../../app.ts";
+import { createApp, reportUnreadableCredentials } from "../../app.ts";
 import { DEFAULT_MAX_UPLOAD_BYTES, startServer } from "../../http/server.ts";
+import { parseTrustProxy, TrustProxyError, type TrustProxy } from "../../http/trust-proxy.ts";
 import { UsageError } from "../output.ts";
 import { enqueueChecksAfterImport, startSyncWorker, type SyncWorker } from "../../services/sync-worker.ts";
 
-export const serveHelp = `cspsync serve [--port N] [--host H] [--db URL] [--trust-proxy] [--no-worker]
+export const serveHelp = `cspsync serve [--port N] [--host H] [--db URL] [--trust-proxy HOPS|ADDRESSES] [--no-worker]
 
 Serves the web app and the HTTP API (OpenAPI document at /api/openapi.json, docs at /api/docs).
 On a fresh database, open the printed address to create the first admin, or set CSPSYNC_ADMIN_EMAIL and
@@ -13,7 +14,9 @@ CSPSYNC_ADMIN_PASSWORD to have it created at start.
 
   --port N        port to listen on (default CSPSYNC_PORT or 8080; 0 picks a free one)
   --host H        address to listen on (default CSPSYNC_HOST or 127.0.0.1; 0.0.0.0 for every interface)
-  --trust-proxy   trust X-Forwarded-For/-Proto from a reverse proxy (or CSPSYNC_TRUST_PROXY=1)
+  --trust-proxy   believe X-Forwarded-For/-Proto from reverse proxies: the number of proxies in front of
+                  cspsync (usually 1), or their addresses/CIDR ranges, comma-separated (or
+                  CSPSYNC_TRUST_PROXY); off by default
   --no-worker     do not run background syncing in this process (run \`cspsync worker\` processes instead)
 
 Unless --no-worker is given, the server also runs the daily check and queued syncs (see cspsync worker).
@@ -23,9 +26,19 @@ Uploads are limited to CSPSYNC_MAX_UPLOAD_BYTES per file (default 2 GiB). Stop w
 const envSchema = z.object({
   CSPSYNC_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   CSPSYNC_HOST: z.string().min(1).optional(),
-  CSPSYNC_TRUST_PROXY: z.enum(["0", "1", "true", "false"]).optional(),
+  CSPSYNC_TRUST_PROXY: z.string().optional(),
   CSPSYNC_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().optional(),
 });
+
+function trustProxySetting(flag: string | undefined, variable: string | undefined): TrustProxy {
+  const [name, value] = flag === undefined ? ["CSPSYNC_TRUST_PROXY", variable] : ["--trust-proxy", flag];
+  try {
+    return parseTrustProxy(value);
+  } catch (error) {
+    if (error instanceof TrustProxyError) throw new UsageError(`${name}: ${error.message}`);
+    throw error;
+  }
+}
 
 function parsePort(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -56,7 +69,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       port: { type: "string" },
       host: { type: "string" },
       db: { type: "string" },
-      "trust-proxy": { type: "boolean" },
+      "trust-proxy": { type: "string" },
       "no-worker": { type: "boolean" },
     },
   });
@@ -67,12 +80,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   const port = parsePort(values.port, env.data.CSPSYNC_PORT ?? 8080);
   const host = values.host ?? env.data.CSPSYNC_HOST ?? "127.0.0.1";
-  const trustProxy = values["trust-proxy"] ?? ["1", "true"].includes(env.data.CSPSYNC_TRUST_PROXY ?? "");
+  const trustProxy = trustProxySetting(values["trust-proxy"], env.data.CSPSYNC_TRUST_PROXY);
 
   const app = await createApp(values.db ? { databaseUrl: values.db } : {});
   let running;
   let worker: SyncWorker | undefined;
   try {
+    await reportUnreadableCredentials(app);
     worker = values["no-worker"] ? undefined : await startSyncWorker(app);
     const background = worker;
     running = await startServer(app, {

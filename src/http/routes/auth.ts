@@ -1,8 +1,16 @@
 import { z } from "zod";
-import { emailSchema, passwordSchema, type NewSession } from "../../services/auth.ts";
+import {
+  DEFAULT_TOKEN_DAYS,
+  emailSchema,
+  enteredPasswordSchema,
+  MAX_TOKEN_DAYS,
+  passwordSchema,
+  type NewSession,
+} from "../../services/auth.ts";
 import { clearSessionCookie, requirePrincipal, setSessionCookie } from "../auth.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
-import { ERROR_RESPONSES, unauthorized } from "../errors.ts";
+import { ERROR_RESPONSES, forbidden, unauthorized } from "../errors.ts";
+import { loginThrottle } from "../login-throttle.ts";
 import {
   idParams,
   newTokenSchema,
@@ -16,7 +24,8 @@ import {
 /** Health, first-run setup, login sessions, users and API tokens. */
 export function registerAuthRoutes(fastify: ApiInstance, ctx: ServerContext): void {
   const { auth } = ctx;
-  const credentials = z.object({ email: z.string().max(254), password: z.string().max(256) });
+  const credentials = z.object({ email: z.string().max(254), password: enteredPasswordSchema });
+  const throttleLogin = loginThrottle(fastify, ctx.loginThrottle);
   const sessionBody = (session: NewSession) => ({
     user: { id: session.user.id, email: session.user.email, role: session.user.role },
     csrfToken: session.csrfToken,
@@ -79,12 +88,14 @@ export function registerAuthRoutes(fastify: ApiInstance, ctx: ServerContext): vo
         tags: ["auth"],
         summary: "Log in; sets the session cookie",
         description:
-          "After 5 failed logins for one e-mail from one address, further attempts get 429 with Retry-After.",
+          "After 5 failed logins for one e-mail from one address, further attempts get 429 with Retry-After. " +
+          "Logins for one e-mail from all addresses together, and all logins to this server, are throttled too.",
         body: credentials,
         response: { 200: sessionSchema, ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
+      await throttleLogin(request);
       const session = await auth.login(request.body.email, request.body.password, request.ip);
       setSessionCookie(reply, request, session.sessionId, session.expiresAt);
       return sessionBody(session);
@@ -172,6 +183,59 @@ export function registerAuthRoutes(fastify: ApiInstance, ctx: ServerContext): vo
     },
   );
 
+  fastify.patch(
+    "/api/users/:id",
+    {
+      config: { access: "admin" },
+      schema: {
+        tags: ["auth"],
+        summary: "Change a user's role (admin; not the last admin's)",
+        description: "A demoted user's admin API tokens stop working at once.",
+        params: idParams,
+        body: z.object({ role: roleSchema }),
+        response: { 200: z.object({ user: userSchema }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => ({ user: await auth.setRole(request.params.id, request.body.role) }),
+  );
+
+  fastify.put(
+    "/api/users/:id/password",
+    {
+      config: { access: "admin" },
+      schema: {
+        tags: ["auth"],
+        summary: "Set another user's password (admin); all of their sessions end",
+        params: idParams,
+        body: z.object({ password: passwordSchema }),
+        response: { 204: noContent, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      await auth.resetPassword(request.params.id, request.body.password);
+      return reply.status(204).send();
+    },
+  );
+
+  fastify.put(
+    "/api/session/password",
+    {
+      config: { access: "viewer" },
+      schema: {
+        tags: ["auth"],
+        summary: "Change your own password (logged-in users); your other sessions end",
+        body: z.object({ currentPassword: enteredPasswordSchema, newPassword: passwordSchema }),
+        response: { 204: noContent, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const principal = requirePrincipal(request);
+      if (principal.kind !== "session") throw forbidden("an API token cannot change a password; log in");
+      await auth.changeOwnPassword(principal.user.id, request.body, principal.sessionId);
+      return reply.status(204).send();
+    },
+  );
+
   fastify.get(
     "/api/tokens",
     {
@@ -191,15 +255,25 @@ export function registerAuthRoutes(fastify: ApiInstance, ctx: ServerContext): vo
       schema: {
         tags: ["auth"],
         summary: "Create an API token (admin); the token is shown once",
-        body: z.object({ name: z.string().trim().min(1).max(100), role: roleSchema }),
+        description:
+          `The token acts for the user who creates it (a token made with a token acts for that token's user) ` +
+          `and stops working when that user is deleted or loses the token's role. It expires after ` +
+          `expiresInDays (default ${DEFAULT_TOKEN_DAYS}), or never with "never".`,
+        body: z.object({
+          name: z.string().trim().min(1).max(100),
+          role: roleSchema,
+          expiresInDays: z
+            .union([z.number().int().min(1).max(MAX_TOKEN_DAYS), z.literal("never")])
+            .optional(),
+        }),
         response: { 201: newTokenSchema, ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
       const principal = requirePrincipal(request);
-      const createdBy = principal.kind === "session" ? principal.user.id : null;
-      const token = await auth.createToken(request.body, createdBy);
-      return reply.status(201).send({ id: token.id, name: token.name, role: token.role, token: token.token });
+      const token = await auth.createToken(request.body, principal.user);
+      const { id, name, role, expiresAt } = token;
+      return reply.status(201).send({ id, name, role, expiresAt, token: token.token });
     },
   );
 

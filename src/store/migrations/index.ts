@@ -7,6 +7,7 @@ import { pricing } from "./0007_pricing.ts";
 import { monthlyStart } from "./0008_monthly_start.ts";
 import { productRuns } from "./0009_product_runs.ts";
 import { lineEvents } from "./0010_line_events.ts";
+import { tokenOwners } from "./0011_token_owners.ts";
 import type { CspsyncMigration } from "./types.ts";
 
 /** Every migration, oldest first. Names sort in this order; never rename or reorder a shipped one. */
@@ -20,4 +21,5 @@ export const migrations: readonly CspsyncMigration[] = [
   monthlyStart,
   productRuns,
   lineEvents,
+  tokenOwners,
 ];
