@@ -106,6 +106,13 @@ const commands: Record<string, Command> = {
       return { run: m.productsCommand, help: m.productsHelp };
     },
   },
+  user: {
+    summary: "list users, reset a password or change a role (operator recovery, no sign-in needed)",
+    load: async () => {
+      const m = await import("./commands/users.ts");
+      return { run: m.userCommand, help: m.userHelp };
+    },
+  },
   serve: {
     summary: "serve the web app and the HTTP API (and background syncing)",
     load: async () => {

@@ -703,10 +703,21 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     assert.match(token, /\S{20,}/);
     const reply = await fetch(`${server.url}/api/runs`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(reply.status, 200, "the new token works for the API");
+    const tokenRow = page.getByRole("row", { name: /Nightly export/ });
+    assert.match(
+      await tokenRow.innerText(),
+      new RegExp(`${ADMIN.email}[\\s\\S]*Active`),
+      "owner and status shown",
+    );
+    assert.doesNotMatch(await tokenRow.getByRole("cell").nth(5).innerText(), /Never/, "expires by default");
 
     await page.getByLabel("Email").fill(VIEWER.email);
-    await page.getByLabel("Password", { exact: true }).fill(VIEWER.password);
+    await page.getByLabel("Password", { exact: true }).fill("Password123!");
     await page.getByLabel("Role", { exact: true }).last().selectOption("viewer");
+    await page.getByRole("button", { name: "Add user" }).click();
+    await page.getByText(/too easy to guess: it is a small variation of a commonly used password/).waitFor();
+    expectConsoleError(/status of 400 .*\/api\/users/);
+    await page.getByLabel("Password", { exact: true }).fill(VIEWER.password);
     await page.getByRole("button", { name: "Add user" }).click();
     await page.getByText(`${VIEWER.email} can now sign in.`).waitFor();
     await screenshot("15-settings");

@@ -1,7 +1,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ADMIN, startHarness, type Client, type Harness, type Reply } from "../http/helpers.ts";
+import { createTestApp } from "../support/app.ts";
+import { runCli } from "../support/cli.ts";
 import { DIALECTS } from "../support/stores.ts";
+import { AuthService } from "../../src/services/auth.ts";
 import { parseTrustProxy } from "../../src/http/trust-proxy.ts";
 import { passwordProblem } from "../../src/security/password-policy.ts";
 
@@ -393,6 +396,50 @@ for (const dialect of DIALECTS) {
         password: "a phrase the admin chose",
       });
       assert.equal(missing.status, 404);
+    });
+  });
+}
+
+for (const dialect of DIALECTS) {
+  describe(`operator recovery from the command line (${dialect})`, () => {
+    it("user reset-password sets a new password from an environment variable; a weak one is refused", async () => {
+      const { app, env, databaseUrl, cleanup } = await createTestApp(dialect, []);
+      try {
+        const auth = new AuthService(app.store, app.organizationId, { passwordCost: 1024 });
+        await auth.setup({ email: ADMIN.email, password: ADMIN.password });
+        const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+          runCli(["user", ...args, "--db", databaseUrl], { env: { ...env, ...extra } });
+
+        const weak = await cli(["reset-password", ADMIN.email, "--password-env", "NEW_PASSWORD"], {
+          NEW_PASSWORD: "Password123!",
+        });
+        assert.equal(weak.code, 2, weak.stderr);
+        assert.match(weak.stderr, /too easy to guess/);
+        const reset = await cli(["reset-password", ADMIN.email, "--password-env", "NEW_PASSWORD"], {
+          NEW_PASSWORD: "recovered by the operator",
+        });
+        assert.equal(reset.code, 0, reset.stderr);
+        assert.ok(!reset.stdout.includes("recovered by the operator"), "the password is never printed");
+        await assert.rejects(
+          auth.login(ADMIN.email, ADMIN.password, "127.0.0.1"),
+          /wrong e-mail or password/,
+        );
+        assert.equal(
+          (await auth.login(ADMIN.email, "recovered by the operator", "127.0.0.1")).user.email,
+          ADMIN.email,
+        );
+
+        const demote = await cli(["role", ADMIN.email, "viewer"]);
+        assert.equal(demote.code, 1);
+        assert.match(demote.stderr, /last admin cannot be demoted/);
+        const listed = await cli(["list", "--json"]);
+        assert.deepEqual(
+          (JSON.parse(listed.stdout) as Array<{ email: string; role: string }>).map((u) => [u.email, u.role]),
+          [[ADMIN.email, "admin"]],
+        );
+      } finally {
+        await cleanup();
+      }
     });
   });
 }

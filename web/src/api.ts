@@ -250,6 +250,8 @@ export type ConnectionView = {
   name: string;
   config: Record<string, unknown>;
   secretsSet: Record<string, boolean>;
+  /** False when the server's secret key cannot decrypt the stored credentials: they have to be entered again. */
+  credentialsReadable: boolean;
   settings: Record<string, unknown>;
   seatAnnualEnabled: boolean;
   lastTest: { at: string; ok: boolean; message: string } | null;
@@ -370,12 +372,18 @@ export type ImportRecord = {
 };
 
 export type SyncSettings = { dailySyncTime: string; timeZone: string };
+export type ApiTokenStatus = "active" | "expired" | "owner-deleted" | "owner-demoted";
 export type ApiToken = {
   id: string;
   name: string;
   role: Role;
   createdAt: string;
   lastUsedAt: string | null;
+  /** null: never expires. */
+  expiresAt: string | null;
+  /** The user the token acts for; null once that user is deleted. */
+  owner: { id: string; email: string } | null;
+  status: ApiTokenStatus;
 };
 export type UserRecord = User & { createdAt?: string; lastLoginAt?: string | null };
 

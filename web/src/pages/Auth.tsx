@@ -5,7 +5,8 @@ import { useAction, useDocumentTitle } from "../hooks.ts";
 
 type SessionReply = { user: User; csrfToken: string };
 
-const MIN_PASSWORD = 8;
+/** The server also refuses common passwords and easy variations of them (it says why). */
+const MIN_PASSWORD = 12;
 
 /** First start: nobody can sign in yet, so the first person creates the admin account. */
 export function SetupPage({ onDone }: { onDone: (reply: SessionReply) => void }) {
@@ -52,7 +53,7 @@ export function SetupPage({ onDone }: { onDone: (reply: SessionReply) => void })
         <Field
           id="setup-password"
           label="Password"
-          hint={`At least ${MIN_PASSWORD} characters.`}
+          hint={`At least ${MIN_PASSWORD} characters, not a common password: a phrase of unrelated words works well.`}
           error={setup.error?.field === "password" ? setup.error.message : null}
         >
           <input

@@ -1,5 +1,12 @@
 import { useMemo, useState, type FormEvent } from "react";
-import { api, type ApiToken, type Role, type SyncSettings, type UserRecord } from "../api.ts";
+import {
+  api,
+  type ApiToken,
+  type ApiTokenStatus,
+  type Role,
+  type SyncSettings,
+  type UserRecord,
+} from "../api.ts";
 import { EmptyState, ErrorMessage, Field, Loading, Notice, PageHeader } from "../components.tsx";
 import { formatInstant } from "../format.ts";
 import { useAction, useDocumentTitle, useResource, useSession } from "../hooks.ts";
@@ -105,17 +112,36 @@ function DailySyncForm({
   );
 }
 
+const PASSWORD_HINT =
+  "At least 12 characters, not a common password: a phrase of unrelated words works well.";
+
+const TOKEN_LIFETIMES: Array<{ value: string; label: string }> = [
+  { value: "30", label: "30 days" },
+  { value: "90", label: "90 days" },
+  { value: "365", label: "1 year" },
+  { value: "never", label: "Never (until revoked)" },
+];
+
+const TOKEN_STATUS: Record<ApiTokenStatus, string> = {
+  active: "Active",
+  expired: "Expired",
+  "owner-deleted": "Not working: its user was removed",
+  "owner-demoted": "Not working: its user is no longer an admin",
+};
+
 function ApiTokens() {
   const { isAdmin } = useSession();
   const tokens = useResource<ApiToken[] | { tokens: ApiToken[] }>("/api/tokens");
   const [name, setName] = useState("");
   const [role, setRole] = useState<Role>("viewer");
+  const [lifetime, setLifetime] = useState("90");
   const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
   const [copied, setCopied] = useState(false);
   const create = useAction(async () => {
     const reply = await api.post<{ id: string; name: string; role: Role; token: string }>("/api/tokens", {
       name: name.trim(),
       role,
+      expiresInDays: lifetime === "never" ? "never" : Number(lifetime),
     });
     setCreated({ name: reply.name, token: reply.token });
     setCopied(false);
@@ -144,7 +170,8 @@ function ApiTokens() {
       <h2 id="tokens-title">API tokens</h2>
       <p className="hint">
         For scripts and automation: send <code>Authorization: Bearer &lt;token&gt;</code>. A viewer token can
-        only read.
+        only read. A token acts for the person who created it and stops working when that person is removed or
+        loses the token&apos;s role.
       </p>
       {created && (
         <div className="alert alert-success" role="status">
@@ -171,8 +198,11 @@ function ApiTokens() {
             <tr>
               <th scope="col">Name</th>
               <th scope="col">Role</th>
+              <th scope="col">Owner</th>
               <th scope="col">Created</th>
               <th scope="col">Last used</th>
+              <th scope="col">Expires</th>
+              <th scope="col">Status</th>
               {isAdmin && (
                 <th scope="col">
                   <span className="visually-hidden">Actions</span>
@@ -187,8 +217,13 @@ function ApiTokens() {
                   {t.name}
                 </th>
                 <td data-label="Role">{t.role}</td>
+                <td data-label="Owner" className="break">
+                  {t.owner?.email ?? "—"}
+                </td>
                 <td data-label="Created">{formatInstant(t.createdAt)}</td>
                 <td data-label="Last used">{t.lastUsedAt ? formatInstant(t.lastUsedAt) : "Never"}</td>
+                <td data-label="Expires">{t.expiresAt ? formatInstant(t.expiresAt) : "Never"}</td>
+                <td data-label="Status">{TOKEN_STATUS[t.status]}</td>
                 {isAdmin && (
                   <td data-label="">
                     <button
@@ -237,6 +272,15 @@ function ApiTokens() {
                 <option value="admin">Admin</option>
               </select>
             </Field>
+            <Field id="token-lifetime" label="Expires after">
+              <select id="token-lifetime" value={lifetime} onChange={(e) => setLifetime(e.target.value)}>
+                {TOKEN_LIFETIMES.map((option) => (
+                  <option key={option.value} value={option.value}>
+                    {option.label}
+                  </option>
+                ))}
+              </select>
+            </Field>
           </div>
           {create.error && create.error.field !== "name" && <ErrorMessage error={create.error} />}
           <div className="form-actions">
@@ -265,10 +309,21 @@ function Users() {
     users.reload();
   });
   const remove = useAction(async (user: UserRecord) => {
-    if (!window.confirm(`Remove ${user.email}? They can no longer sign in.`)) return;
+    if (
+      !window.confirm(`Remove ${user.email}? They can no longer sign in, and their API tokens stop working.`)
+    )
+      return;
     await api.delete(`/api/users/${user.id}`);
     users.reload();
   });
+  const changeRole = useAction(async (user: UserRecord, newRole: Role) => {
+    const warning = newRole === "viewer" ? ` Their admin API tokens stop working.` : "";
+    if (!window.confirm(`Make ${user.email} ${newRole === "admin" ? "an admin" : "a viewer"}?${warning}`))
+      return;
+    await api.patch(`/api/users/${user.id}`, { role: newRole });
+    users.reload();
+  });
+  const [resetting, setResetting] = useState<UserRecord | null>(null);
   const list = Array.isArray(users.data) ? users.data : users.data?.users;
   const errorFor = (field: string) => (add.error?.field === field ? add.error.message : null);
 
@@ -297,18 +352,42 @@ function Users() {
                   {u.email}
                   {u.id === me.id && <span className="muted"> (you)</span>}
                 </th>
-                <td data-label="Role">{u.role}</td>
+                <td data-label="Role">
+                  {u.id === me.id ? (
+                    u.role
+                  ) : (
+                    <select
+                      aria-label={`Role of ${u.email}`}
+                      value={u.role}
+                      disabled={changeRole.busy}
+                      onChange={(e) => void changeRole.run(u, e.target.value as Role)}
+                    >
+                      <option value="viewer">viewer</option>
+                      <option value="admin">admin</option>
+                    </select>
+                  )}
+                </td>
                 <td data-label="Last sign-in">{u.lastLoginAt ? formatInstant(u.lastLoginAt) : "Never"}</td>
                 <td data-label="">
                   {u.id !== me.id && (
-                    <button
-                      type="button"
-                      className="button danger small"
-                      aria-label={`Remove ${u.email}`}
-                      onClick={() => void remove.run(u)}
-                    >
-                      Remove
-                    </button>
+                    <span className="button-group">
+                      <button
+                        type="button"
+                        className="button secondary small"
+                        aria-label={`Set a new password for ${u.email}`}
+                        onClick={() => setResetting(u)}
+                      >
+                        Set password
+                      </button>
+                      <button
+                        type="button"
+                        className="button danger small"
+                        aria-label={`Remove ${u.email}`}
+                        onClick={() => void remove.run(u)}
+                      >
+                        Remove
+                      </button>
+                    </span>
                   )}
                 </td>
               </tr>
@@ -317,6 +396,8 @@ function Users() {
         </table>
       )}
       {remove.error && <ErrorMessage error={remove.error} />}
+      {changeRole.error && <ErrorMessage error={changeRole.error} />}
+      {resetting && <ResetPassword user={resetting} onDone={() => setResetting(null)} />}
       <form
         className="form inline-form"
         onSubmit={(e) => {
@@ -337,12 +418,7 @@ function Users() {
               onChange={(e) => setEmail(e.target.value)}
             />
           </Field>
-          <Field
-            id="user-password"
-            label="Password"
-            hint="At least 8 characters."
-            error={errorFor("password")}
-          >
+          <Field id="user-password" label="Password" hint={PASSWORD_HINT} error={errorFor("password")}>
             <input
               id="user-password"
               type="password"
@@ -374,6 +450,120 @@ function Users() {
   );
 }
 
+/** An admin sets another user's password (they forgot it); that user's sessions end. */
+function ResetPassword({ user, onDone }: { user: UserRecord; onDone: () => void }) {
+  const [password, setPassword] = useState("");
+  const [done, setDone] = useState(false);
+  const reset = useAction(async () => {
+    await api.put(`/api/users/${user.id}/password`, { password });
+    setDone(true);
+    setPassword("");
+  });
+  return (
+    <form
+      className="form inline-form"
+      aria-label={`New password for ${user.email}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        void reset.run();
+      }}
+    >
+      <h3>New password for {user.email}</h3>
+      <Field
+        id="reset-password"
+        label="New password"
+        hint={`${PASSWORD_HINT} Their sessions end; tell them the new password yourself.`}
+        error={reset.error?.field === "password" ? reset.error.message : null}
+      >
+        <input
+          id="reset-password"
+          type="password"
+          autoComplete="new-password"
+          required
+          aria-describedby="reset-password-hint"
+          value={password}
+          onChange={(e) => {
+            setDone(false);
+            setPassword(e.target.value);
+          }}
+        />
+      </Field>
+      {reset.error && reset.error.field !== "password" && <ErrorMessage error={reset.error} />}
+      {done && !reset.error && <Notice kind="success">The password of {user.email} was changed.</Notice>}
+      <div className="form-actions">
+        <button type="submit" className="button primary" disabled={reset.busy}>
+          {reset.busy ? "Saving…" : "Set password"}
+        </button>
+        <button type="button" className="button secondary" onClick={onDone}>
+          Close
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** Anyone signed in changes their own password; their other sessions end. */
+function OwnPassword() {
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [done, setDone] = useState(false);
+  const change = useAction(async () => {
+    await api.put("/api/session/password", { currentPassword: current, newPassword: next });
+    setDone(true);
+    setCurrent("");
+    setNext("");
+  });
+  const errorFor = (field: string) => (change.error?.field === field ? change.error.message : null);
+  return (
+    <section className="panel" aria-labelledby="own-password-title">
+      <h2 id="own-password-title">Your password</h2>
+      <form
+        className="form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setDone(false);
+          void change.run();
+        }}
+      >
+        <div className="row">
+          <Field id="current-password" label="Current password" error={errorFor("currentPassword")}>
+            <input
+              id="current-password"
+              type="password"
+              autoComplete="current-password"
+              required
+              value={current}
+              onChange={(e) => setCurrent(e.target.value)}
+            />
+          </Field>
+          <Field id="new-password" label="New password" hint={PASSWORD_HINT} error={errorFor("newPassword")}>
+            <input
+              id="new-password"
+              type="password"
+              autoComplete="new-password"
+              required
+              aria-describedby="new-password-hint"
+              value={next}
+              onChange={(e) => setNext(e.target.value)}
+            />
+          </Field>
+        </div>
+        {change.error && !["currentPassword", "newPassword"].includes(change.error.field ?? "") && (
+          <ErrorMessage error={change.error} />
+        )}
+        {done && !change.error && (
+          <Notice kind="success">Password changed. Your other sessions were signed out.</Notice>
+        )}
+        <div className="form-actions">
+          <button type="submit" className="button primary" disabled={change.busy}>
+            {change.busy ? "Changing…" : "Change password"}
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
 export function SettingsPage() {
   useDocumentTitle("Settings");
   const { isAdmin } = useSession();
@@ -381,6 +571,7 @@ export function SettingsPage() {
     <>
       <PageHeader title="Settings" />
       <DailySync />
+      <OwnPassword />
       <ApiTokens />
       {isAdmin && <Users />}
     </>
