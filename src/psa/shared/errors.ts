@@ -54,6 +54,11 @@ export class PsaNotFoundError extends PsaHttpError {}
 export class PsaAuthError extends PsaHttpError {}
 /** 429 still returned after all retries. */
 export class PsaRateLimitedError extends PsaHttpError {}
+/**
+ * The PSA answered with a redirect cspsync does not follow: to another host (credentials never cross hosts,
+ * so nothing was sent there), a write (never re-sent), or too many hops. Not retried.
+ */
+export class PsaRedirectError extends PsaHttpError {}
 /** The server could not be reached; nothing was sent, so the request had no effect. */
 export class PsaNetworkError extends PsaError {}
 /**
@@ -110,21 +115,58 @@ function messageOf(entry: unknown): string | undefined {
 }
 
 /**
- * Replaces every secret value (and its URL-encoded form) with "***". Secrets shorter than 4 characters
- * are ignored: redacting them would mangle ordinary text without protecting anything real.
+ * Replaces every secret value with "***", together with the forms it takes on the wire: URL-encoded
+ * (encodeURIComponent and form encoding, upper- or lower-case escapes), base64 and base64url (with and without
+ * padding), and the part of its base64 that is fixed when it sits inside a longer base64 value such as a Basic
+ * authorization token. Secrets shorter than 4 characters are ignored: redacting them would mangle ordinary
+ * text without protecting anything real.
  */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
   let redacted = text;
   const variants = new Set<string>();
   for (const secret of secrets) {
     if (secret.length < 4) continue;
-    variants.add(secret);
-    variants.add(encodeURIComponent(secret));
-    variants.add(new URLSearchParams({ s: secret }).toString().slice(2));
+    for (const form of secretForms(secret)) variants.add(form);
   }
   // Longest first, so a secret containing another is replaced whole.
   for (const variant of [...variants].sort((a, b) => b.length - a.length)) {
     redacted = redacted.split(variant).join("***");
   }
   return redacted;
+}
+
+/** Fragments of base64 shorter than this are not redacted: they would match ordinary base64 by chance. */
+const MIN_BASE64_FRAGMENT = 8;
+
+function secretForms(secret: string): string[] {
+  const bytes = Buffer.from(secret, "utf8");
+  const uri = encodeURIComponent(secret);
+  const form = new URLSearchParams({ s: secret }).toString().slice(2);
+  const base64 = bytes.toString("base64");
+  const forms = [
+    secret,
+    uri,
+    lowerEscapes(uri),
+    form,
+    lowerEscapes(form),
+    base64,
+    base64.replace(/=+$/, ""),
+    encodeURIComponent(base64),
+    bytes.toString("base64url"),
+  ];
+  // Inside a longer base64 value the secret's encoding depends on its byte offset modulo 3. At each offset
+  // the characters that encode only the secret's bytes are the same whatever surrounds it: the first group
+  // (mixed with preceding bytes) and the last partial group (mixed with following bytes) are dropped.
+  for (const offset of [0, 1, 2]) {
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString("base64");
+    const fixedEnd = Math.floor((offset + bytes.length) / 3) * 4;
+    const core = encoded.slice(offset === 0 ? 0 : 4, fixedEnd);
+    if (core.length < MIN_BASE64_FRAGMENT) continue;
+    forms.push(core, core.replaceAll("+", "-").replaceAll("/", "_"), encodeURIComponent(core));
+  }
+  return forms;
+}
+
+function lowerEscapes(encoded: string): string {
+  return encoded.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase());
 }
