@@ -29,6 +29,8 @@ export function connectWiseClientOptions(
     publicKey: details.config.publicKey,
     privateKey: details.secrets.privateKey,
     clientId: details.config.clientId,
+    // The first URL passing is not enough: every request and redirect hop is checked again before it leaves.
+    checkUrl: (url) => assertHostAllowed(url, "connectwise", options.allowedHosts),
     ...(options.transport ? { transport: options.transport } : {}),
   };
 }

@@ -153,12 +153,14 @@ export function registerConnectionRoutes(fastify: ApiInstance, ctx: ServerContex
       },
     },
     async (request) => {
-      const adapter = await adapterFor(ctx, request.params.id);
       let result;
       try {
+        // Building the adapter already talks to Autotask (zone discovery), so its failures count too.
+        const adapter = await adapterFor(ctx, request.params.id);
         result = await adapter.testConnection();
       } catch (error) {
-        // A PSA that cannot be reached or refuses the credentials is a failed test, not a failed request.
+        // A PSA that cannot be reached, redirects elsewhere or refuses the credentials is a failed test, not a
+        // failed request.
         if (!(error instanceof PsaError)) throw error;
         result = {
           ok: false,

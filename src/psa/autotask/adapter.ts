@@ -256,7 +256,8 @@ export class AutotaskAdapter implements PsaAdapter {
 
 /**
  * A client for a stored Autotask connection, refusing hosts that are not allowed: the discovery host before
- * any request, and the zone host (which comes from the PSA itself) before credentials go there.
+ * any request, and the zone host (which comes from the PSA itself) before credentials go there. The client
+ * checks every later URL too (paging URLs and redirect targets also come from the PSA).
  */
 export async function connectAutotaskClient(
   details: Extract<ConnectionDetails, { vendor: "autotask" }>,
@@ -271,6 +272,7 @@ export async function connectAutotaskClient(
       integrationCode: details.secrets.integrationCode,
     },
     discoveryBaseUrl: discovery,
+    checkUrl: (url) => assertHostAllowed(url, "autotask", options.allowedHosts),
     ...(options.transport ? { transport: options.transport } : {}),
   });
   const zone = await client.zone();

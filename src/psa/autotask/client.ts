@@ -110,6 +110,11 @@ export type AutotaskClientOptions = {
   discoveryBaseUrl?: string;
   /** Skip discovery and use this zone URL (the `url` ZoneInformation returns, e.g. ".../ATServicesRest/"). */
   zoneUrl?: string;
+  /**
+   * Refuses a URL before anything is sent to it (throws), e.g. the host allow-list. Checked on every attempt:
+   * discovery, the zone the PSA names, nextPageUrl and redirect targets.
+   */
+  checkUrl?: (url: string) => void;
   transport?: Pick<
     TransportOptions,
     "maxAttempts" | "baseDelayMs" | "maxDelayMs" | "timeoutMs" | "logger" | "fetchImpl" | "sleep" | "random"
@@ -180,6 +185,8 @@ type SendRequest = {
   idempotent?: boolean;
   /** Zone discovery and ThresholdInformation itself bypass the quota guard. */
   skipQuota?: boolean;
+  /** Sent without the credential headers (zone discovery). */
+  anonymous?: boolean;
 };
 
 /** What cspsync needs from each entity (§4), checked by testConnection. */
@@ -274,6 +281,7 @@ export class AutotaskClient {
       },
       vendor: "autotask",
       maxConcurrentPerKey: MAX_CONCURRENT_PER_ENDPOINT,
+      ...(options.checkUrl ? { checkUrl: options.checkUrl } : {}),
       secrets: () => [options.credentials.secret, options.credentials.integrationCode],
       classifyResponse: (response, request) => this.#classify(response, request),
     });
@@ -345,12 +353,14 @@ export class AutotaskClient {
   async #discoverZone(): Promise<ZoneInformation> {
     const base = (this.#options.discoveryBaseUrl ?? DEFAULT_DISCOVERY_BASE_URL).replace(/\/?$/, "/");
     const url = `${base}zoneInformation?user=${encodeURIComponent(this.#options.credentials.userName)}`;
-    // ZoneInformation is exempt from thread limiting (§11), so it gets its own concurrency key.
+    // ZoneInformation is exempt from thread limiting (§11), so it gets its own concurrency key. It answers
+    // without credentials, so none are sent: the discovery host only ever learns the user name.
     return this.#send(zoneInformationSchema, {
       method: "GET",
       url,
       endpoint: "ZoneInformation",
       skipQuota: true,
+      anonymous: true,
     });
   }
 
@@ -424,7 +434,11 @@ export class AutotaskClient {
     try {
       result.threshold = await this.thresholdInformation();
     } catch (error) {
-      result.problems.push(describeConnectionError("Autotask refused the API credentials", error));
+      const prefix =
+        error instanceof PsaAuthError
+          ? "Autotask refused the API credentials"
+          : "The API credentials could not be checked";
+      result.problems.push(describeConnectionError(prefix, error));
       return result;
     }
     for (const requirement of REQUIRED_ACCESS) {
@@ -557,7 +571,7 @@ export class AutotaskClient {
       throw fail("nextPageUrl is not an absolute URL");
     }
     if (origin !== new URL(base).origin)
-      throw fail("nextPageUrl points outside the Autotask zone; not followed");
+      throw fail("nextPageUrl points outside the Autotask zone; not followed, nothing was sent there");
     if (seen.has(next)) throw fail("nextPageUrl repeats a page already read");
     if (tooMany) throw fail("too many pages; stopping");
   }
@@ -671,7 +685,7 @@ export class AutotaskClient {
     const psaRequest: PsaRequest = {
       method: request.method,
       url: request.url,
-      headers: this.#authHeaders(),
+      headers: request.anonymous ? {} : this.#authHeaders(),
       concurrencyKey: request.endpoint,
     };
     if (request.body !== undefined) psaRequest.body = request.body;

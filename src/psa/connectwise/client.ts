@@ -84,6 +84,11 @@ export type ConnectWiseClientOptions = {
    */
   requestsPerMinute?: number | false;
   pageSize?: number;
+  /**
+   * Refuses a URL before anything is sent to it (throws), e.g. the host allow-list. Checked on every attempt,
+   * redirect targets included.
+   */
+  checkUrl?: (url: string) => void;
   transport?: Partial<
     Pick<
       TransportOptions,
@@ -272,6 +277,7 @@ export class ConnectWiseClient {
         ? {}
         : { pacing: { perMinute: options.requestsPerMinute ?? DEFAULT_REQUESTS_PER_MINUTE } }),
       secrets,
+      ...(options.checkUrl ? { checkUrl: options.checkUrl } : {}),
       classifyResponse: classifyConnectWiseResponse(secrets),
     });
   }

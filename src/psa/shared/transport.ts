@@ -4,6 +4,7 @@ import {
   PsaError,
   PsaNetworkError,
   PsaOutcomeUnknownError,
+  PsaRedirectError,
   PsaTimedOutError,
   redactSecrets,
 } from "./errors.ts";
@@ -59,6 +60,12 @@ export type TransportOptions = {
   timeoutMs?: number;
   /** Values that must never appear in errors or logs; read at use time so rotated secrets are covered. */
   secrets: () => string[];
+  /**
+   * Called with the URL before every attempt (retries, redirect hops and paging URLs the PSA hands back
+   * included); throws to refuse it, e.g. a host outside the allow-list. The error is passed on unchanged
+   * and nothing is sent. Also decides how a redirect to another host is described.
+   */
+  checkUrl?: (url: string) => void;
   logger?: (event: TransportLogEvent) => void;
   classifyResponse?: (response: PsaResponse, request: PsaRequest) => ResponseVerdict;
   fetchImpl?: typeof fetch;
@@ -88,6 +95,9 @@ export type TransportStats = {
 /** Connection errors raised before any byte of the request left this machine. */
 const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ENETUNREACH", "EHOSTUNREACH"]);
 const AMBIGUOUS_GATEWAY_STATUSES = new Set([502, 503, 504]);
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Same-origin hops a GET may take; a PSA API has no reason to chain redirects. */
+const MAX_REDIRECTS = 3;
 
 type AttemptResult =
   | { kind: "response"; response: PsaResponse }
@@ -95,6 +105,7 @@ type AttemptResult =
 
 type Decision =
   | { kind: "done"; response: PsaResponse }
+  | { kind: "redirect"; response: PsaResponse }
   | { kind: "retry"; error: PsaError; delayMs?: number }
   | { kind: "fail"; error: PsaError };
 
@@ -113,22 +124,36 @@ export class PsaTransport {
   /** Resolves only for 2xx responses; otherwise rejects with a PsaError subclass. */
   async request(request: PsaRequest): Promise<PsaResponse> {
     this.#stats.requests += 1;
-    const bodyText = request.body === undefined ? undefined : stringifyJson(request.body);
+    let bodyText = request.body === undefined ? undefined : stringifyJson(request.body);
     const maxAttempts = this.#options.maxAttempts ?? 5;
+    let current = request;
+    let redirects = 0;
     for (let attempt = 1; ; attempt += 1) {
-      const result = await this.#withSlot(request.concurrencyKey ?? "*", () =>
-        this.#attempt(request, bodyText, attempt),
+      this.#check(current, attempt);
+      const result = await this.#withSlot(current.concurrencyKey ?? "*", () =>
+        this.#attempt(current, bodyText, attempt),
       );
-      const decision = this.#decide(request, result);
+      const decision = this.#decide(current, result);
       if (decision.kind === "done") return decision.response;
+      if (decision.kind === "redirect") {
+        const next = this.#followRedirect(current, decision.response, redirects);
+        if (next instanceof PsaError) {
+          this.#log({ ...this.#logBase(current, attempt), type: "error", ...describeError(next) });
+          throw next;
+        }
+        current = next;
+        bodyText = undefined;
+        redirects += 1;
+        continue;
+      }
       if (decision.kind === "fail" || attempt >= maxAttempts) {
-        this.#log({ ...this.#logBase(request, attempt), type: "error", ...describeError(decision.error) });
+        this.#log({ ...this.#logBase(current, attempt), type: "error", ...describeError(decision.error) });
         throw decision.error;
       }
       const delayMs = this.#retryDelay(attempt, decision.delayMs);
       this.#stats.retries += 1;
       this.#log({
-        ...this.#logBase(request, attempt),
+        ...this.#logBase(current, attempt),
         type: "retry",
         delayMs,
         reason: decision.error.message,
@@ -139,6 +164,95 @@ export class PsaTransport {
 
   stats(): TransportStats {
     return structuredClone(this.#stats);
+  }
+
+  /** The caller's URL policy, before anything is sent; its error goes out unchanged (and says nothing was sent). */
+  #check(request: PsaRequest, attempt: number): void {
+    try {
+      this.#options.checkUrl?.(request.url);
+    } catch (error) {
+      const described =
+        error instanceof Error
+          ? { errorName: error.name, message: this.#redact(error.message) }
+          : { errorName: "Error", message: this.#redact(String(error)) };
+      this.#log({ ...this.#logBase(request, attempt), type: "error", ...described });
+      throw error;
+    }
+  }
+
+  /**
+   * Redirects are never followed by fetch itself, because it would send the credential headers (and, on a
+   * 307/308, the body) to wherever the PSA points. cspsync's rules:
+   * - Another origin (scheme, host or port) is never followed, even an allow-listed one: credentials never
+   *   cross hosts, so nothing is sent there. The operator changes the connection's address if the PSA moved.
+   * - A GET may follow up to MAX_REDIRECTS same-origin hops: it changes nothing, and the credentials stay on
+   *   the host they were meant for.
+   * - A write (POST, PUT, PATCH, DELETE) is never re-sent. A 301/302/307/308 means the server did not apply
+   *   it at this URL, so it fails as refused; a 303 is the one redirect that can follow an applied write, so
+   *   its outcome is reported as unknown and the caller looks the record up before writing again.
+   */
+  #followRedirect(request: PsaRequest, response: PsaResponse, hops: number): PsaRequest | PsaError {
+    const init = {
+      vendor: this.#options.vendor,
+      method: request.method,
+      url: this.#redact(request.url),
+      status: response.status,
+    };
+    const location = response.headers.get("location");
+    let target: URL | undefined;
+    try {
+      if (location) target = new URL(location, request.url);
+    } catch {
+      target = undefined;
+    }
+    if (!target || (target.protocol !== "https:" && target.protocol !== "http:")) {
+      return new PsaRedirectError({
+        ...init,
+        reason: "the PSA answered with a redirect without a usable Location; not followed",
+      });
+    }
+    const crossOrigin = target.origin !== new URL(request.url).origin;
+    let said = `the PSA answered with a redirect to ${this.#describeTarget(target)}`;
+    if (crossOrigin) {
+      said += this.#allows(target.href)
+        ? ", which is another host; cspsync does not forward credentials across hosts, so nothing was sent there"
+        : ", which is not an allowed host; nothing was sent there";
+    }
+    if (request.method !== "GET") {
+      if (response.status === 303) {
+        return new PsaOutcomeUnknownError({
+          ...init,
+          reason: `${said}; a 303 answer to a ${request.method} can mean the PSA applied it, so it was not repeated`,
+        });
+      }
+      return new PsaRedirectError({
+        ...init,
+        reason: `${said}; cspsync does not re-send a ${request.method} to a redirect, and a redirect means the PSA did not apply it`,
+      });
+    }
+    if (crossOrigin) return new PsaRedirectError({ ...init, reason: said });
+    if (hops >= MAX_REDIRECTS) {
+      return new PsaRedirectError({
+        ...init,
+        reason: `${said}; more than ${MAX_REDIRECTS} redirects, not followed`,
+      });
+    }
+    const { body: _none, ...get } = request;
+    return { ...get, url: target.href };
+  }
+
+  #allows(url: string): boolean {
+    try {
+      this.#options.checkUrl?.(url);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Origin and path, redacted; a query string (which may carry anything) is shown as "?…". */
+  #describeTarget(target: URL): string {
+    return this.#redact(`${target.origin}${target.pathname}${target.search ? "?…" : ""}`);
   }
 
   resetStats(): void {
@@ -184,7 +298,13 @@ export class PsaTransport {
     if (bodyText !== undefined) headers["content-type"] = "application/json";
     try {
       const fetchImpl = this.#options.fetchImpl ?? fetch;
-      const init: RequestInit = { method: request.method, headers, signal: controller.signal };
+      // fetch must not follow redirects itself: see #followRedirect.
+      const init: RequestInit = {
+        method: request.method,
+        headers,
+        signal: controller.signal,
+        redirect: "manual",
+      };
       if (bodyText !== undefined) init.body = bodyText;
       const raw = await fetchImpl(request.url, init);
       const text = await raw.text();
@@ -220,6 +340,7 @@ export class PsaTransport {
     }
 
     const { response } = result;
+    if (REDIRECT_STATUSES.has(response.status)) return { kind: "redirect", response };
     const verdict = this.#options.classifyResponse?.(response, request);
     if (verdict instanceof PsaError) return { kind: "fail", error: verdict };
     const isSuccess = response.status >= 200 && response.status < 300;
