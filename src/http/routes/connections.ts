@@ -50,6 +50,10 @@ const patchBody = z.object({
   seatAnnualEnabled: z.boolean().optional(),
 });
 
+/** A PSA record id in a path: both PSAs number their records, so anything else is the caller's mistake. */
+const psaId = (field: string) =>
+  z.string().regex(/^[1-9][0-9]{0,14}$/, `${field} must be a whole number greater than zero`);
+
 /** The PSA adapter of a connection; a host the operator has not allowed is a configuration error (422). */
 export async function adapterFor(ctx: ServerContext, connectionId: string): Promise<PsaAdapter> {
   const connection = await ctx.app.connections.view(connectionId);
@@ -208,7 +212,7 @@ export function registerConnectionRoutes(fastify: ApiInstance, ctx: ServerContex
       schema: {
         tags: ["psa"],
         summary: "A PSA company's agreements/contracts, with the motions each can take",
-        params: z.object({ id: z.string().min(1), companyId: z.string().min(1) }),
+        params: z.object({ id: z.string().min(1), companyId: psaId("companyId") }),
         response: { 200: z.object({ agreements: z.array(psaAgreementSchema) }), ...ERROR_RESPONSES },
       },
     },
