@@ -15,6 +15,7 @@ import { PsaTransport } from "../../src/psa/shared/transport.ts";
 import { assertHostAllowed, HostNotAllowedError } from "../../src/security/hosts.ts";
 import type { ConnectionDetails } from "../../src/services/connections.ts";
 import { startHarness, type Client, type Harness } from "../http/helpers.ts";
+import { DIALECTS } from "../support/stores.ts";
 
 /**
  * Attacks on the PSA credentials through the PSA's own answers: an allowed host redirecting elsewhere, a
@@ -475,88 +476,92 @@ describe("PsaTransport: checkUrl is asked before every attempt", () => {
 
 // ------------------------------------------------------------------------------------------- HTTP API
 
-describe("POST /api/connections/:id/test reports a redirect as a failed test", () => {
-  let h: Harness;
-  let admin: Client;
-  let cw: ConnectWiseEmulator;
-  let at: AutotaskEmulator;
-  let cwFront: LocalServer;
-  let atFront: LocalServer;
-  let discoveryFront: LocalServer;
-  let collector: LocalServer;
-  const redirectAll: Rule = (seen) =>
-    /zoneInformation|companyinfo/i.test(seen.url)
-      ? undefined
-      : { status: 307, headers: { location: `${collector.url}${seen.url}` } };
+for (const dialect of DIALECTS) {
+  describe(`POST /api/connections/:id/test reports a redirect as a failed test (${dialect})`, () => {
+    let h: Harness;
+    let admin: Client;
+    let cw: ConnectWiseEmulator;
+    let at: AutotaskEmulator;
+    let cwFront: LocalServer;
+    let atFront: LocalServer;
+    let discoveryFront: LocalServer;
+    let collector: LocalServer;
+    const redirectAll: Rule = (seen) =>
+      /zoneInformation|companyinfo/i.test(seen.url)
+        ? undefined
+        : { status: 307, headers: { location: `${collector.url}${seen.url}` } };
 
-  before(async () => {
-    cw = await startConnectWiseEmulator({ seed: "demo" });
-    at = await startAutotaskEmulator({ now: () => new Date("2025-06-15T12:00:00Z") });
-    collector = await startCollector(true);
-    cwFront = await startFront(cw.url, () => redirectAll, true);
-    atFront = await startFront(at.url, () => redirectAll, true);
-    const redirectDiscovery = redirectTo(
-      302,
-      () => collector.url,
-      () => true,
-    );
-    discoveryFront = await startFront(at.url, () => redirectDiscovery, true);
-    h = await startHarness("sqlite", { allowedHosts: [cwFront.host, atFront.host, discoveryFront.host] });
-    admin = h.client();
-    await admin.setup();
-  });
-  after(async () => {
-    await h.cleanup();
-    await Promise.all([cw, at, collector, cwFront, atFront, discoveryFront].map((server) => server.close()));
-  });
+    before(async () => {
+      cw = await startConnectWiseEmulator({ seed: "demo" });
+      at = await startAutotaskEmulator({ now: () => new Date("2025-06-15T12:00:00Z") });
+      collector = await startCollector(true);
+      cwFront = await startFront(cw.url, () => redirectAll, true);
+      atFront = await startFront(at.url, () => redirectAll, true);
+      const redirectDiscovery = redirectTo(
+        302,
+        () => collector.url,
+        () => true,
+      );
+      discoveryFront = await startFront(at.url, () => redirectDiscovery, true);
+      h = await startHarness(dialect, { allowedHosts: [cwFront.host, atFront.host, discoveryFront.host] });
+      admin = h.client();
+      await admin.setup();
+    });
+    after(async () => {
+      await h.cleanup();
+      await Promise.all(
+        [cw, at, collector, cwFront, atFront, discoveryFront].map((server) => server.close()),
+      );
+    });
 
-  it("for ConnectWise and Autotask: 200 with ok false, the target named, stored as lastTest", async () => {
-    const created = [
-      await admin.post("/api/connections", {
-        vendor: "connectwise",
-        name: "CW behind a redirect",
-        config: {
-          site: cwFront.url,
-          companyId: cw.credentials.companyId,
-          publicKey: cw.credentials.publicKey,
-          clientId: "00000000-0000-4000-8000-00000000c11e",
-        },
-        secrets: { privateKey: cw.credentials.privateKey },
-      }),
-      await admin.post("/api/connections", {
-        vendor: "autotask",
-        name: "Autotask behind a redirect",
-        config: { username: DEMO_API_USER.userName, discoveryUrl: `${atFront.url}/atservicesrest/v1.0/` },
-        secrets: { secret: DEMO_API_USER.secret, integrationCode: DEMO_API_USER.integrationCode },
-      }),
-      await admin.post("/api/connections", {
-        vendor: "autotask",
-        name: "Autotask discovery behind a redirect",
-        config: {
-          username: DEMO_API_USER.userName,
-          discoveryUrl: `${discoveryFront.url}/atservicesrest/v1.0/`,
-        },
-        secrets: { secret: DEMO_API_USER.secret, integrationCode: DEMO_API_USER.integrationCode },
-      }),
-    ];
-    for (const reply of created) {
-      assert.equal(reply.status, 201, reply.text);
-      const id = (reply.body as { connection: { id: string } }).connection.id;
-      const test = await admin.post(`/api/connections/${id}/test`);
-      assert.equal(test.status, 200, test.text);
-      const result = test.body as { ok: boolean; message: string };
-      assert.equal(result.ok, false);
-      assert.ok(result.message.includes(`redirect to ${collector.url}/`), result.message);
-      assert.match(result.message, NOT_ALLOWED);
-      const view = await admin.get(`/api/connections/${id}`);
-      const lastTest = (view.body as { connection: { lastTest: { ok: boolean; message: string } } })
-        .connection.lastTest;
-      assert.deepEqual([lastTest.ok, lastTest.message], [false, result.message]);
-    }
-    assertNothingCollected(collector, [
-      cw.credentials.privateKey,
-      DEMO_API_USER.secret,
-      DEMO_API_USER.integrationCode,
-    ]);
+    it("for ConnectWise and Autotask: 200 with ok false, the target named, stored as lastTest", async () => {
+      const created = [
+        await admin.post("/api/connections", {
+          vendor: "connectwise",
+          name: "CW behind a redirect",
+          config: {
+            site: cwFront.url,
+            companyId: cw.credentials.companyId,
+            publicKey: cw.credentials.publicKey,
+            clientId: "00000000-0000-4000-8000-00000000c11e",
+          },
+          secrets: { privateKey: cw.credentials.privateKey },
+        }),
+        await admin.post("/api/connections", {
+          vendor: "autotask",
+          name: "Autotask behind a redirect",
+          config: { username: DEMO_API_USER.userName, discoveryUrl: `${atFront.url}/atservicesrest/v1.0/` },
+          secrets: { secret: DEMO_API_USER.secret, integrationCode: DEMO_API_USER.integrationCode },
+        }),
+        await admin.post("/api/connections", {
+          vendor: "autotask",
+          name: "Autotask discovery behind a redirect",
+          config: {
+            username: DEMO_API_USER.userName,
+            discoveryUrl: `${discoveryFront.url}/atservicesrest/v1.0/`,
+          },
+          secrets: { secret: DEMO_API_USER.secret, integrationCode: DEMO_API_USER.integrationCode },
+        }),
+      ];
+      for (const reply of created) {
+        assert.equal(reply.status, 201, reply.text);
+        const id = (reply.body as { connection: { id: string } }).connection.id;
+        const test = await admin.post(`/api/connections/${id}/test`);
+        assert.equal(test.status, 200, test.text);
+        const result = test.body as { ok: boolean; message: string };
+        assert.equal(result.ok, false);
+        assert.ok(result.message.includes(`redirect to ${collector.url}/`), result.message);
+        assert.match(result.message, NOT_ALLOWED);
+        const view = await admin.get(`/api/connections/${id}`);
+        const lastTest = (view.body as { connection: { lastTest: { ok: boolean; message: string } } })
+          .connection.lastTest;
+        assert.deepEqual([lastTest.ok, lastTest.message], [false, result.message]);
+      }
+      assertNothingCollected(collector, [
+        cw.credentials.privateKey,
+        DEMO_API_USER.secret,
+        DEMO_API_USER.integrationCode,
+      ]);
+    });
   });
-});
+}
