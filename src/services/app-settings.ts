@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_ID_CHARS } from "../core/limits.ts";
 import { assertTimeZone, TimeZoneError } from "../jobs/cron.ts";
 import { dailyCron, DailyTimeError } from "../jobs/scheduler.ts";
 import type { Store } from "../store/db.ts";
@@ -44,8 +45,14 @@ export function isTimeZone(value: string): boolean {
 }
 
 export const appSettingsSchema = z.object({
-  dailySyncTime: z.string().refine(isDailyTime, "dailySyncTime must be a 24-hour time as HH:MM, e.g. 06:30"),
-  timeZone: z.string().refine(isTimeZone, 'timeZone must be an IANA time zone such as "Europe/Amsterdam"'),
+  dailySyncTime: z
+    .string()
+    .max(MAX_ID_CHARS)
+    .refine(isDailyTime, "dailySyncTime must be a 24-hour time as HH:MM, e.g. 06:30"),
+  timeZone: z
+    .string()
+    .max(MAX_ID_CHARS)
+    .refine(isTimeZone, 'timeZone must be an IANA time zone such as "Europe/Amsterdam"'),
 });
 
 export class AppSettingsService {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { BILLING_MOTIONS, type BillingMotion } from "../core/billing.ts";
 import { parseDate } from "../core/dates.ts";
+import { MAX_ID_CHARS } from "../core/limits.ts";
 import { isDecimalText } from "../core/money.ts";
 import { START_POINTS, type StartPoint } from "../core/monthly-plan.ts";
 import { DEFAULT_PRICING, PRICING_STRATEGIES, type PricingStrategy } from "../core/pricing.ts";
@@ -29,15 +30,20 @@ export type Mapping = {
 
 export const mappingInputSchema = z
   .object({
-    psaCompanyId: z.string().trim().min(1),
-    agreementId: z.string().trim().min(1),
+    psaCompanyId: z.string().trim().min(1).max(MAX_ID_CHARS),
+    agreementId: z.string().trim().min(1).max(MAX_ID_CHARS),
     syncDate: z
       .string()
+      .max(MAX_ID_CHARS)
       .refine((v) => parseDate(v) === v, "syncDate must be a date as YYYY-MM-DD")
       .nullable()
       .optional(),
     pricing: z.enum(PRICING_STRATEGIES).default("cost-and-retail"),
-    markupPercent: z.string().refine(isDecimalText, "markupPercent must be a number").optional(),
+    markupPercent: z
+      .string()
+      .max(MAX_ID_CHARS)
+      .refine(isDecimalText, "markupPercent must be a number")
+      .optional(),
     enabled: z.boolean().default(true),
     startPoint: z.enum(START_POINTS).default("most-recent"),
   })

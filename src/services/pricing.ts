@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { parseDate } from "../core/dates.ts";
+import { MAX_ID_CHARS } from "../core/limits.ts";
 import { canonicalDecimal, Dec, isDecimalText } from "../core/money.ts";
 import {
   describePriceRule,
@@ -22,11 +23,15 @@ export type BelowCostAction = (typeof BELOW_COST_ACTIONS)[number];
 export const DEFAULT_BELOW_COST: BelowCostAction = "warn";
 
 const isoDate = (field: string) =>
-  z.string().refine((v) => parseDate(v) === v, `${field} must be a date as YYYY-MM-DD`);
+  z
+    .string()
+    .max(MAX_ID_CHARS)
+    .refine((v) => parseDate(v) === v, `${field} must be a date as YYYY-MM-DD`);
 const decimalText = (field: string) =>
   z
     .string()
     .trim()
+    .max(MAX_ID_CHARS)
     .refine(isDecimalText, `${field} must be a number such as 12.5`)
     // Zod still runs transforms after a failed check; a non-number passes through to be reported.
     .transform((v) => (isDecimalText(v) ? canonicalDecimal(v) : v));
@@ -40,11 +45,18 @@ export const priceRuleInputSchema = z
     productKey: z
       .string()
       .trim()
+      .max(MAX_ID_CHARS)
       .regex(PRODUCT_KEY, "productKey must be a product id or ProductId:SkuId, e.g. CFQ7TTC0LCHC:0002")
       .transform(normalizeProductKey)
       .nullable()
       .optional(),
-    customerTenantId: z.string().trim().min(1, "customerTenantId must not be empty").nullable().optional(),
+    customerTenantId: z
+      .string()
+      .trim()
+      .min(1, "customerTenantId must not be empty")
+      .max(MAX_ID_CHARS)
+      .nullable()
+      .optional(),
     kind: z.enum(PRICE_RULE_KINDS, { message: "kind must be markup or fixed" }),
     value: decimalText("value"),
     effectiveFrom: isoDate("effectiveFrom"),

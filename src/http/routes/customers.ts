@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { BILLING_MOTIONS, type BillingMotion } from "../../core/billing.ts";
+import { MAX_ID_CHARS } from "../../core/limits.ts";
 import { DEFAULT_PRICING } from "../../core/pricing.ts";
 import type { App } from "../../app.ts";
 import { listCustomers } from "../../store/billing-repository.ts";
@@ -191,7 +192,7 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
         params: z.object({ id: z.string().min(1) }),
         body: z
           .object({
-            customerTenantId: z.string().trim().min(1).optional(),
+            customerTenantId: z.string().trim().min(1).max(MAX_ID_CHARS).optional(),
             motion: motionSchema.optional(),
             dryRun: z.boolean().optional(),
           })

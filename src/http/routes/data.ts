@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_ID_CHARS } from "../../core/limits.ts";
 import { listInvoices } from "../../store/billing-repository.ts";
 import { getRun, listRuns } from "../../store/runs-repository.ts";
 import { appSettingsSchema } from "../../services/app-settings.ts";
@@ -138,7 +139,7 @@ export function registerDataRoutes(fastify: ApiInstance, ctx: ServerContext): vo
         tags: ["runs"],
         summary: "Sync runs, newest first",
         querystring: z.object({
-          connectionId: z.string().min(1).optional(),
+          connectionId: z.string().min(1).max(MAX_ID_CHARS).optional(),
           limit: z.coerce.number().int().min(1).max(500).default(50),
         }),
         response: { 200: z.object({ runs: z.array(runSchema) }), ...ERROR_RESPONSES },

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
+import { MAX_ID_CHARS } from "../../core/limits.ts";
 import { PRICE_RULE_KINDS } from "../../core/pricing.ts";
 import { BELOW_COST_ACTIONS, PricingError, PricingService } from "../../services/pricing.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
@@ -41,13 +42,13 @@ export const priceRuleSchema = z
 
 const priceRuleBody = z
   .object({
-    name: z.string().optional(),
-    productKey: z.string().nullable().optional(),
-    customerTenantId: z.string().nullable().optional(),
+    name: z.string().max(200).optional(),
+    productKey: z.string().max(MAX_ID_CHARS).nullable().optional(),
+    customerTenantId: z.string().max(MAX_ID_CHARS).nullable().optional(),
     kind: z.enum(PRICE_RULE_KINDS),
-    value: z.string(),
-    effectiveFrom: z.string(),
-    effectiveTo: z.string().nullable().optional(),
+    value: z.string().max(MAX_ID_CHARS),
+    effectiveFrom: z.string().max(MAX_ID_CHARS),
+    effectiveTo: z.string().max(MAX_ID_CHARS).nullable().optional(),
   })
   .meta({
     description:
@@ -81,7 +82,9 @@ const pricingSettingsBody = z.object({ belowCost: z.enum(BELOW_COST_ACTIONS) });
 
 const approveBody = z
   .union([
-    z.object({ writeKeys: z.array(z.string().min(1)).min(1, "writeKeys must name at least one line") }),
+    z.object({
+      writeKeys: z.array(z.string().min(1).max(MAX_ID_CHARS)).min(1, "writeKeys must name at least one line"),
+    }),
     z.object({ all: z.literal(true) }),
   ])
   .meta({ description: "The held lines to approve by write key, or every held line with all: true." });

@@ -1,3 +1,5 @@
+import { MAX_ID_CHARS, MAX_TEXT_CHARS } from "../../core/limits.ts";
+
 /**
  * The 47 columns of the NCE invoice reconciliation file, in Microsoft's documented order
  * (csp-billing-data.md §2.1). Header names are matched case-insensitively and ignoring spaces and
@@ -127,4 +129,30 @@ export function sourceFieldNames(mapping: HeaderMapping): string[] {
   }
   for (const extra of mapping.extras) names[extra.index] = extra.name;
   return Array.from(names, (name) => name ?? "");
+}
+
+/** Columns of names and descriptions; every other reconciliation column holds an id, code, date or amount. */
+const TEXT_COLUMNS: ReadonlySet<string> = new Set<ReconColumn>([
+  "CustomerName",
+  "CustomerDomainName",
+  "SkuName",
+  "ProductName",
+  "PriceAdjustmentDescription",
+  "PublisherName",
+  "SubscriptionDescription",
+  "TermAndBillingCycle",
+  "UnitType",
+  "MeterDescription",
+  "CreditReasonCode",
+  "ProductQualifiers",
+  "ProductCategory",
+]);
+const ID_COLUMNS: ReadonlySet<string> = new Set(RECON_COLUMN_NAMES.filter((name) => !TEXT_COLUMNS.has(name)));
+
+/**
+ * The longest value a field may hold (see core/limits.ts): names and descriptions MAX_TEXT_CHARS, ids, codes,
+ * dates and amounts MAX_ID_CHARS; a column that is not a reconciliation column MAX_TEXT_CHARS.
+ */
+export function maxFieldChars(column: string): number {
+  return ID_COLUMNS.has(column) ? MAX_ID_CHARS : MAX_TEXT_CHARS;
 }

@@ -2,7 +2,14 @@ import type { ChargeLine } from "../../core/billing.ts";
 import { canonicalChargeType } from "../../core/billing.ts";
 import { parseDate, parseInstant } from "../../core/dates.ts";
 import { canonicalDecimal, Dec, isDecimalText } from "../../core/money.ts";
-import { RECON_COLUMN_NAMES, type HeaderMapping, type ReconColumn } from "./columns.ts";
+import { MAX_ID_CHARS } from "../../core/limits.ts";
+import {
+  maxFieldChars,
+  RECON_COLUMN_NAMES,
+  sourceFieldNames,
+  type HeaderMapping,
+  type ReconColumn,
+} from "./columns.ts";
 import { ReconFileError } from "./errors.ts";
 
 /** Reads the fields of one data row by canonical column name and turns them into a typed ChargeLine. */
@@ -12,6 +19,7 @@ export function toChargeLine(
   file: string,
   row: number,
 ): ChargeLine {
+  checkFieldLengths(fields, mapping, file, row);
   const read = new FieldReader(fields, mapping, file, row);
   const subtotal = read.decimal("Subtotal");
   const taxTotal = read.optionalDecimal("TaxTotal") ?? "0";
@@ -56,6 +64,30 @@ export function toChargeLine(
     promotionId: read.text("PromotionId"),
     source: read.sourceRecord(),
   };
+}
+
+/**
+ * Refuses a field longer than its column allows (names and descriptions 1,000 characters, ids and codes 200;
+ * see maxFieldChars), naming its row and column. Every field is checked, as every field is stored.
+ */
+function checkFieldLengths(
+  fields: readonly string[],
+  mapping: HeaderMapping,
+  file: string,
+  row: number,
+): void {
+  for (let index = 0; index < fields.length; index += 1) {
+    const length = fields[index]!.length;
+    // Nearly every field is shorter than the smallest limit; the column is looked up only for longer ones.
+    if (length <= MAX_ID_CHARS) continue;
+    const column = sourceFieldNames(mapping)[index] || `#${index + 1}`;
+    const max = maxFieldChars(column);
+    if (length > max)
+      throw new ReconFileError(file, `is ${length} characters long; at most ${max} are accepted`, {
+        row,
+        column,
+      });
+  }
 }
 
 class FieldReader {
