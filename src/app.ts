@@ -1,6 +1,8 @@
 import { loadConfig, type AppConfig } from "./config.ts";
 import { createAdapter, createAzureTarget, createMonthlyTarget, type AdapterOptions } from "./psa/factory.ts";
 import type { PsaAdapter } from "./psa/port.ts";
+import fs from "node:fs";
+import { ensurePrivateDir, warnOnConsole, type Warn } from "./security/files.ts";
 import { parseAllowedHosts } from "./security/hosts.ts";
 import { loadSecretBox } from "./security/secrets.ts";
 import { AnnualSync } from "./services/annual-sync.ts";
@@ -30,6 +32,16 @@ export type App = {
   close(): Promise<void>;
 };
 
+/**
+ * Warns about every connection whose stored credentials this process's key cannot decrypt (the key was
+ * changed or lost), so it is said at start-up rather than as a failed sync later. Returns how many.
+ */
+export async function reportUnreadableCredentials(app: App, warn: Warn = warnOnConsole): Promise<number> {
+  const unreadable = await app.connections.unreadableCredentials();
+  for (const connection of unreadable) warn(connection.message);
+  return unreadable.length;
+}
+
 /** A clock other than the system's, for looking at a sync from a later moment (tests, replays). */
 export type SyncOptions = { now?: () => Date };
 
@@ -37,13 +49,25 @@ export type AppOptions = {
   databaseUrl?: string;
   env?: NodeJS.ProcessEnv;
   transport?: AdapterOptions["transport"];
+  /** Where warnings about file permissions go (default: the console). */
+  warn?: Warn;
 };
 
 export async function createApp(options: AppOptions = {}): Promise<App> {
   const env = options.env ?? process.env;
   const config = loadConfig(env, options.databaseUrl ? { databaseUrl: options.databaseUrl } : {});
-  const store = await openStore(config.databaseUrl);
-  const box = loadSecretBox(config.dataDir, env.CSPSYNC_SECRET_KEY);
+  const warn = options.warn ?? warnOnConsole;
+  // The data directory is created 0700 where it is first needed (database, key file, uploads); one that
+  // exists already is narrowed to that.
+  if (fs.existsSync(config.dataDir)) ensurePrivateDir(config.dataDir, { tighten: true, warn });
+  const store = await openStore(config.databaseUrl, { warn });
+  let box;
+  try {
+    box = loadSecretBox(config.dataDir, env.CSPSYNC_SECRET_KEY, warn);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const organizationId = DEFAULT_ORGANIZATION_ID;
   const connections = new ConnectionService(store, box, organizationId);
   const mappings = new MappingService(store, organizationId);

@@ -20,7 +20,7 @@ import {
   InvalidCredentialsError,
   LoginLockedError,
 } from "../services/auth.ts";
-import { ConnectionInputError } from "../services/connections.ts";
+import { ConnectionInputError, CredentialsUnreadableError } from "../services/connections.ts";
 import { MappingError } from "../services/mappings.ts";
 import { ProductRunActiveError } from "../services/product-runs.ts";
 import { ProductSyncSetupError } from "../services/product-sync.ts";
@@ -33,6 +33,7 @@ export const ERROR_CODES = [
   "csrf",
   "not_found",
   "conflict",
+  "credentials_unreadable",
   "rate_limited",
   "psa_error",
   "internal",
@@ -111,6 +112,9 @@ export function toApiError(error: unknown, request?: FastifyRequest): ApiError {
     if (error.field === "id") return notFound(error.message);
     return new ApiError(422, "validation", error.message, error.field);
   }
+  // The key changed since the credentials were stored: the connection needs them again (or the old key).
+  if (error instanceof CredentialsUnreadableError)
+    return new ApiError(409, "credentials_unreadable", error.message, "secrets");
   if (error instanceof MappingError) return new ApiError(422, "validation", error.message, error.field);
   if (error instanceof AppSettingsError) return new ApiError(422, "validation", error.message, error.field);
   if (error instanceof AuthInputError) return new ApiError(422, "validation", error.message, error.field);

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { ensurePrivateDir, PRIVATE_FILE_MODE, tightenIfExists, type Warn } from "./files.ts";
 
 /**
  * PSA credentials are encrypted at rest with AES-256-GCM. The key comes from CSPSYNC_SECRET_KEY (32 bytes,
@@ -10,6 +11,16 @@ import path from "node:path";
  */
 const VERSION = "v1";
 const KEY_FILE = "secret.key";
+
+/** A sealed value that this key cannot open: the key changed (or the value was tampered with). */
+export class SecretUnreadableError extends Error {
+  constructor(
+    message = "stored credentials cannot be decrypted with the current secret key (was CSPSYNC_SECRET_KEY changed?)",
+  ) {
+    super(message);
+    this.name = "SecretUnreadableError";
+  }
+}
 
 export class SecretBox {
   private readonly key: Buffer;
@@ -35,18 +46,16 @@ export class SecretBox {
   open(sealed: string, boundTo: string): string {
     const [version, iv, tag, ciphertext] = sealed.split(":");
     if (version !== VERSION || !iv || !tag || ciphertext === undefined)
-      throw new Error("unrecognised secret format");
-    const decipher = createDecipheriv("aes-256-gcm", this.key, Buffer.from(iv, "base64"));
-    decipher.setAAD(Buffer.from(boundTo, "utf8"));
-    decipher.setAuthTag(Buffer.from(tag, "base64"));
+      throw new SecretUnreadableError("unrecognised secret format");
     try {
+      const decipher = createDecipheriv("aes-256-gcm", this.key, Buffer.from(iv, "base64"));
+      decipher.setAAD(Buffer.from(boundTo, "utf8"));
+      decipher.setAuthTag(Buffer.from(tag, "base64"));
       return Buffer.concat([decipher.update(Buffer.from(ciphertext, "base64")), decipher.final()]).toString(
         "utf8",
       );
     } catch {
-      throw new Error(
-        "stored credentials cannot be decrypted with the current secret key (was CSPSYNC_SECRET_KEY changed?)",
-      );
+      throw new SecretUnreadableError();
     }
   }
 }
@@ -59,15 +68,22 @@ export function parseSecretKey(text: string): Buffer {
   return key;
 }
 
-/** The configured key, or the data directory's key file, created with 0600 permissions on first use. */
-export function loadSecretBox(dataDir: string, envKey: string | undefined): SecretBox {
+/**
+ * The configured key, or the data directory's key file, created with 0600 permissions on first use (in a
+ * 0700 directory); an existing key file that others may read is narrowed to 0600, with a warning.
+ */
+export function loadSecretBox(dataDir: string, envKey: string | undefined, warn?: Warn): SecretBox {
   if (envKey) return new SecretBox(parseSecretKey(envKey));
   const file = path.join(dataDir, KEY_FILE);
-  fs.mkdirSync(dataDir, { recursive: true });
+  ensurePrivateDir(dataDir, warn ? { warn } : {});
   try {
-    fs.writeFileSync(file, randomBytes(32).toString("base64") + "\n", { mode: 0o600, flag: "wx" });
+    fs.writeFileSync(file, randomBytes(32).toString("base64") + "\n", {
+      mode: PRIVATE_FILE_MODE,
+      flag: "wx",
+    });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    tightenIfExists(file, warn);
   }
   return new SecretBox(parseSecretKey(fs.readFileSync(file, "utf8")));
 }

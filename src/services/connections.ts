@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import type { SecretBox } from "../security/secrets.ts";
+import { MAX_ID_CHARS, MAX_SECRET_CHARS, MAX_TEXT_CHARS } from "../core/limits.ts";
+import { SecretUnreadableError, type SecretBox } from "../security/secrets.ts";
 import type { Store } from "../store/db.ts";
 import type { ConnectionsTable } from "../store/schema.ts";
 
@@ -11,25 +12,29 @@ import type { ConnectionsTable } from "../store/schema.ts";
 export const VENDORS = ["connectwise", "autotask"] as const;
 export type Vendor = (typeof VENDORS)[number];
 
-const nonEmpty = z.string().trim().min(1);
+const nonEmpty = z.string().trim().min(1).max(MAX_TEXT_CHARS);
+const identifier = z.string().trim().min(1).max(MAX_ID_CHARS);
+const secret = z.string().trim().min(1).max(MAX_SECRET_CHARS);
+const connectionName = z.string().trim().min(1).max(200);
+const url = (message?: string) => z.url(message ? { message } : undefined).max(MAX_TEXT_CHARS);
 
 export const connectWiseConfigSchema = z.object({
-  site: z.url({ message: "site must be a URL such as https://na.myconnectwise.net" }),
-  companyId: nonEmpty,
-  publicKey: nonEmpty,
-  clientId: nonEmpty,
+  site: url("site must be a URL such as https://na.myconnectwise.net"),
+  companyId: identifier,
+  publicKey: identifier,
+  clientId: identifier,
 });
-export const connectWiseSecretsSchema = z.object({ privateKey: nonEmpty });
+export const connectWiseSecretsSchema = z.object({ privateKey: secret });
 export const connectWiseSettingsSchema = z.object({
   /** How a CSP product finds its catalog item: by identifier (the SKU), by vendor SKU, or either. */
   catalogMatch: z.enum(["identifier", "vendor-sku", "either"]).default("either"),
   /** Catalog item identifier used when no item matches the product. */
-  fallbackCatalogItem: z.string().trim().min(1).optional(),
+  fallbackCatalogItem: nonEmpty.optional(),
   /** Product catalog sync: off, every product in the billing data, or those of mapped customers. */
   productSyncMode: z.enum(["off", "all", "in-use"]).optional(),
   /** Subcategory and product type of new catalog items, by id or name; category id; taxable flag. */
-  productSubcategory: z.union([z.coerce.number().int().positive(), z.string().trim().min(1)]).optional(),
-  productType: z.union([z.coerce.number().int().positive(), z.string().trim().min(1)]).optional(),
+  productSubcategory: z.union([z.coerce.number().int().positive(), nonEmpty]).optional(),
+  productType: z.union([z.coerce.number().int().positive(), nonEmpty]).optional(),
   productCategoryId: z.coerce.number().int().positive().optional(),
   productTaxable: z.boolean().optional(),
 });
@@ -37,9 +42,9 @@ export const connectWiseSettingsSchema = z.object({
 export const autotaskConfigSchema = z.object({
   username: nonEmpty,
   /** Where zone discovery starts; the public default unless the operator points it elsewhere. */
-  discoveryUrl: z.url().optional(),
+  discoveryUrl: url().optional(),
 });
-export const autotaskSecretsSchema = z.object({ secret: nonEmpty, integrationCode: nonEmpty });
+export const autotaskSecretsSchema = z.object({ secret, integrationCode: secret });
 export const autotaskSettingsSchema = z.object({
   /** Product charged on Fixed Price contracts (Products id), or else a billing code (allocation code id). */
   chargeProductId: z.coerce.number().int().positive().optional(),
@@ -78,6 +83,8 @@ export type ConnectionView = {
   name: string;
   config: Record<string, unknown>;
   secretsSet: Record<string, boolean>;
+  /** False when the stored credentials cannot be decrypted with this process's secret key. */
+  credentialsReadable: boolean;
   settings: Record<string, unknown>;
   seatAnnualEnabled: boolean;
   lastTest: { at: string; ok: boolean; message: string } | null;
@@ -91,6 +98,26 @@ export class ConnectionInputError extends Error {
     super(message);
     this.name = "ConnectionInputError";
     this.field = field;
+  }
+}
+
+/** What to tell people when a connection's stored credentials cannot be decrypted with the current key. */
+export function credentialsUnreadableMessage(connection: { id: string; name: string }): string {
+  return (
+    `stored credentials of connection "${connection.name}" (${connection.id}) cannot be decrypted with this ` +
+    "key: re-enter them or restore the key (CSPSYNC_SECRET_KEY / data/secret.key)"
+  );
+}
+
+/** A connection's credentials were sealed with another secret key than this process has. */
+export class CredentialsUnreadableError extends Error {
+  readonly connectionId: string;
+  readonly connectionName: string;
+  constructor(connection: { id: string; name: string }) {
+    super(credentialsUnreadableMessage(connection));
+    this.name = "CredentialsUnreadableError";
+    this.connectionId = connection.id;
+    this.connectionName = connection.name;
   }
 }
 
@@ -145,7 +172,7 @@ export class ConnectionService {
     const config = parseOrThrow(schemas.config as z.ZodType<unknown>, input.config, "config");
     const secrets = parseOrThrow(schemas.secrets as z.ZodType<unknown>, input.secrets, "secrets");
     const settings = parseOrThrow(schemas.settings as z.ZodType<unknown>, input.settings ?? {}, "settings");
-    const name = parseOrThrow(nonEmpty, input.name, "name");
+    const name = parseOrThrow(connectionName, input.name, "name");
     const id = randomUUID();
     const now = new Date().toISOString();
     await this.store.db
@@ -181,18 +208,20 @@ export class ConnectionService {
     },
   ): Promise<ConnectionView> {
     const row = await this.row(id);
-    const current = this.decode(row);
+    const current = this.decodeSettings(row);
     const schemas = schemasFor(row.vendor);
     const changes: Partial<ConnectionsTable> = { updated_at: new Date().toISOString() };
-    if (input.name !== undefined) changes.name = parseOrThrow(nonEmpty, input.name, "name");
+    if (input.name !== undefined) changes.name = parseOrThrow(connectionName, input.name, "name");
     if (input.config !== undefined)
       changes.config = JSON.stringify(
         parseOrThrow(schemas.config as z.ZodType<unknown>, merge(current.config, input.config), "config"),
       );
     if (input.secrets !== undefined) {
+      // Credentials this key cannot read are replaced whole: every secret has to be given again.
+      const stored = this.readable(row) ? this.decodeSecrets(row) : {};
       const secrets = parseOrThrow(
         schemas.secrets as z.ZodType<unknown>,
-        merge(current.secrets, input.secrets),
+        merge(stored, input.secrets),
         "secrets",
       );
       changes.secrets = this.box.seal(JSON.stringify(secrets), id);
@@ -234,6 +263,19 @@ export class ConnectionService {
     await this.store.db.deleteFrom("connections").where("id", "=", id).execute();
   }
 
+  /** The connections whose stored credentials this key cannot decrypt (checked at start-up). */
+  async unreadableCredentials(): Promise<{ id: string; name: string; message: string }[]> {
+    const rows = await this.store.db
+      .selectFrom("connections")
+      .selectAll()
+      .where("organization_id", "=", this.organizationId)
+      .orderBy("created_at")
+      .execute();
+    return rows
+      .filter((row) => !this.readable(row))
+      .map((row) => ({ id: row.id, name: row.name, message: credentialsUnreadableMessage(row) }));
+  }
+
   /** Full details including decrypted credentials — for building a PSA client, never for output. */
   async details(
     idOrRow: string | ConnectionsTable,
@@ -268,24 +310,53 @@ export class ConnectionService {
   }
 
   private decode(row: ConnectionsTable): ConnectionDetails {
+    return { ...this.decodeSettings(row), secrets: this.decodeSecrets(row) } as ConnectionDetails;
+  }
+
+  /** Everything but the credentials: needs no key. */
+  private decodeSettings(row: ConnectionsTable) {
     const schemas = schemasFor(row.vendor);
     return {
       vendor: row.vendor,
       config: schemas.config.parse(JSON.parse(row.config)),
-      secrets: schemas.secrets.parse(JSON.parse(this.box.open(row.secrets, row.id))),
       settings: schemas.settings.parse(JSON.parse(row.settings)),
-    } as ConnectionDetails;
+    };
+  }
+
+  private decodeSecrets(row: ConnectionsTable): Record<string, unknown> {
+    let plaintext: string;
+    try {
+      plaintext = this.box.open(row.secrets, row.id);
+    } catch (error) {
+      if (error instanceof SecretUnreadableError) throw new CredentialsUnreadableError(row);
+      throw error;
+    }
+    return schemasFor(row.vendor).secrets.parse(JSON.parse(plaintext));
+  }
+
+  /** Whether this process's key opens the row's credentials. */
+  private readable(row: ConnectionsTable): boolean {
+    try {
+      this.box.open(row.secrets, row.id);
+      return true;
+    } catch (error) {
+      if (error instanceof SecretUnreadableError) return false;
+      throw error;
+    }
   }
 
   private toView(row: ConnectionsTable): ConnectionView {
     const secretFields = Object.keys(schemasFor(row.vendor).secrets.shape);
+    const credentialsReadable = this.readable(row);
     return {
       id: row.id,
       vendor: row.vendor,
       name: row.name,
       config: JSON.parse(row.config) as Record<string, unknown>,
-      // The ciphertext always holds every required secret; listing them tells the UI which are set.
-      secretsSet: Object.fromEntries(secretFields.map((f) => [f, true])),
+      // The ciphertext always holds every required secret; listing them tells the UI which are set. Secrets
+      // this key cannot read count as not set: they have to be entered again.
+      secretsSet: Object.fromEntries(secretFields.map((f) => [f, credentialsReadable])),
+      credentialsReadable,
       settings: JSON.parse(row.settings) as Record<string, unknown>,
       seatAnnualEnabled: Number(row.seat_annual_enabled) === 1,
       lastTest: row.last_test_at

@@ -1,7 +1,7 @@
-import fs from "node:fs";
 import path from "node:path";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
+import { ensurePrivateDir, ensurePrivateFile, tightenIfExists, type Warn } from "../security/files.ts";
 import { openNodeSqlite } from "./sqlite-driver.ts";
 import type { Database } from "./schema.ts";
 import { migrateToLatest } from "./migrate.ts";
@@ -36,13 +36,19 @@ export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:@/]+):([^@/]+)@/, "//$1:***@");
 }
 
-/** Opens the database named by `url`, migrating it forward; refuses a schema newer than this code. */
-export async function openStore(url: string, options: { migrate?: boolean } = {}): Promise<Store> {
+/**
+ * Opens the database named by `url`, migrating it forward; refuses a schema newer than this code. `warn`
+ * hears about an SQLite file whose permissions were too wide (default: the console).
+ */
+export async function openStore(
+  url: string,
+  options: { migrate?: boolean; warn?: Warn } = {},
+): Promise<Store> {
   const dialect = dialectOf(url);
   const db =
     dialect === "postgres"
       ? new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(url) }) })
-      : new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqliteFile(url) }) });
+      : new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqliteFile(url, options.warn) }) });
   const store: Store = { db, dialect, describe: redactUrl(url), close: () => db.destroy() };
   if (options.migrate !== false) {
     try {
@@ -68,8 +74,17 @@ function postgresPool(url: string): pg.Pool {
   return pool;
 }
 
-function openSqliteFile(url: string) {
+/**
+ * The database file is created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database
+ * file's mode, so they are owner-only too. A directory that has to be created is 0700; an existing file (or
+ * a left-over -wal/-shm/-journal) that others may read is narrowed to 0600, with a warning.
+ */
+function openSqliteFile(url: string, warn?: Warn) {
   const filename = sqliteFilename(url);
-  if (filename !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
+  if (filename !== ":memory:") {
+    ensurePrivateDir(path.dirname(path.resolve(filename)), warn ? { warn } : {});
+    ensurePrivateFile(filename, warn);
+    for (const suffix of ["-wal", "-shm", "-journal"]) tightenIfExists(`${filename}${suffix}`, warn);
+  }
   return openNodeSqlite(filename);
 }

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { createApp, type App } from "../../app.ts";
+import { createApp, reportUnreadableCredentials, type App } from "../../app.ts";
 import type { ConnectionView } from "../../services/connections.ts";
 import { printJson, renderTable, UsageError } from "../output.ts";
 
@@ -26,6 +26,7 @@ const common = { db: { type: "string" }, json: { type: "boolean" } } as const;
 export async function withApp<T>(db: string | undefined, work: (app: App) => Promise<T>): Promise<T> {
   const app = await createApp(db ? { databaseUrl: db } : {});
   try {
+    await reportUnreadableCredentials(app);
     return await work(app);
   } finally {
     await app.close();
@@ -155,6 +156,7 @@ async function listConnections(argv: string[]): Promise<number> {
         { header: "Name", value: (c) => c.name },
         { header: "PSA", value: (c) => c.vendor },
         { header: "Seat-based Annual", value: (c) => (c.seatAnnualEnabled ? "on" : "off") },
+        { header: "Credentials", value: (c) => (c.credentialsReadable ? "ok" : "UNREADABLE") },
         {
           header: "Last test",
           value: (c) => (c.lastTest ? `${c.lastTest.ok ? "OK" : "FAILED"} ${c.lastTest.at}` : "never"),

@@ -201,6 +201,11 @@ function ConnectionForm({
             </Field>
           );
         })}
+        {existing && !existing.credentialsReadable && (
+          <p className="alert alert-error" role="status">
+            {credentialsUnreadableMessage(existing)} Enter every credential again to save.
+          </p>
+        )}
         {generalError && save.error && <ErrorMessage error={save.error} />}
         <div className="form-actions">
           <button type="button" className="button secondary" onClick={onClose}>
@@ -236,7 +241,16 @@ function TestResult({ test }: { test: ConnectionTest }) {
   );
 }
 
+/** The server's words for credentials its key cannot decrypt (services/connections.ts). */
+function credentialsUnreadableMessage(c: ConnectionView): string {
+  return (
+    `Stored credentials of connection "${c.name}" cannot be decrypted with this key: re-enter them or restore ` +
+    "the key (CSPSYNC_SECRET_KEY / data/secret.key)."
+  );
+}
+
 function connectionStatus(c: ConnectionView) {
+  if (!c.credentialsReadable) return <Badge tone="bad">Credentials unreadable</Badge>;
   if (!c.lastTest) return <Badge tone="neutral">Not tested</Badge>;
   return c.lastTest.ok ? <Badge tone="ok">Connected</Badge> : <Badge tone="bad">Connection failed</Badge>;
 }
@@ -285,6 +299,14 @@ function ConnectionCard({
           )}
         </dd>
       </dl>
+      {!c.credentialsReadable && (
+        <div className="alert alert-error" role="alert">
+          <p>
+            {credentialsUnreadableMessage(c)}
+            {isAdmin && " Use Edit to enter them again."}
+          </p>
+        </div>
+      )}
       {test && <TestResult test={test} />}
       {runTest.error && <ErrorMessage error={runTest.error} />}
       <div className="card-actions">
