@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { createApp, reportUnreadableCredentials } from "../../app.ts";
-import { DEFAULT_MAX_UPLOAD_BYTES, startServer } from "../../http/server.ts";
+import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_FILES, startServer } from "../../http/server.ts";
 import { parseTrustProxy, TrustProxyError, type TrustProxy } from "../../http/trust-proxy.ts";
 import { UsageError } from "../output.ts";
 import { enqueueChecksAfterImport, startSyncWorker, type SyncWorker } from "../../services/sync-worker.ts";
@@ -21,13 +21,17 @@ CSPSYNC_ADMIN_PASSWORD to have it created at start.
 
 Unless --no-worker is given, the server also runs the daily check and queued syncs (see cspsync worker).
 
-Uploads are limited to CSPSYNC_MAX_UPLOAD_BYTES per file (default 2 GiB). Stop with Ctrl+C.`;
+Uploads are limited to CSPSYNC_MAX_UPLOAD_BYTES per file (default 2 GiB), CSPSYNC_MAX_UPLOAD_FILES files per
+upload (default 10) and CSPSYNC_MAX_UPLOAD_TOTAL_BYTES per upload (default: CSPSYNC_MAX_UPLOAD_BYTES).
+Stop with Ctrl+C.`;
 
 const envSchema = z.object({
   CSPSYNC_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   CSPSYNC_HOST: z.string().min(1).optional(),
   CSPSYNC_TRUST_PROXY: z.string().optional(),
   CSPSYNC_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().optional(),
+  CSPSYNC_MAX_UPLOAD_FILES: z.coerce.number().int().positive().optional(),
+  CSPSYNC_MAX_UPLOAD_TOTAL_BYTES: z.coerce.number().int().positive().optional(),
 });
 
 function trustProxySetting(flag: string | undefined, variable: string | undefined): TrustProxy {
@@ -94,6 +98,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
       host,
       trustProxy,
       maxUploadBytes: env.data.CSPSYNC_MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES,
+      maxUploadFiles: env.data.CSPSYNC_MAX_UPLOAD_FILES ?? DEFAULT_MAX_UPLOAD_FILES,
+      maxUploadTotalBytes:
+        env.data.CSPSYNC_MAX_UPLOAD_TOTAL_BYTES ??
+        env.data.CSPSYNC_MAX_UPLOAD_BYTES ??
+        DEFAULT_MAX_UPLOAD_BYTES,
       ...(background
         ? {
             afterImport: (files) => enqueueChecksAfterImport(app, background.queue, files),

@@ -1,8 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { MultipartFile } from "@fastify/multipart";
+import type { FastifyRequest } from "fastify";
 import { z } from "zod";
+import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../../security/files.ts";
 import { importReconFile, type ImportSummary } from "../../services/import-recon.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { ApiError, ERROR_RESPONSES } from "../errors.ts";
@@ -33,27 +35,86 @@ export function removeStaleUploads(uploadDir: string, now: Date): void {
 }
 
 /**
- * Streams one uploaded file to its own temporary directory (never holding it in memory), imports it, and
- * removes it again whatever happened.
+ * Streams every `file` part of the upload to its own owner-only temporary directory (never holding it in
+ * memory), within the limits: bytes per file, files per request (both enforced by @fastify/multipart) and
+ * bytes per request (counted here). Over any of them the request is refused with a 413 naming the limit;
+ * the caller removes `dir` whatever happened.
  */
-async function importPart(ctx: ServerContext, part: MultipartFile): Promise<ImportSummary> {
-  fs.mkdirSync(ctx.uploadDir, { recursive: true });
-  const dir = fs.mkdtempSync(path.join(ctx.uploadDir, "upload-"));
-  const fileName = safeFileName(part.filename);
+async function receiveFiles(ctx: ServerContext, request: FastifyRequest, dir: string): Promise<string[]> {
+  const received: string[] = [];
+  let total = 0;
+  const totalTooLarge = () =>
+    new ApiError(
+      413,
+      "validation",
+      `the upload is larger than the limit of ${ctx.maxUploadTotalBytes} bytes for all its files together ` +
+        "(CSPSYNC_MAX_UPLOAD_TOTAL_BYTES)",
+      "file",
+    );
   try {
-    const target = path.join(dir, fileName);
-    await pipeline(part.file, fs.createWriteStream(target, { flags: "wx" }));
-    // Over the limit the stream just ends early: a cut-off file must never reach the importer.
-    if (part.file.truncated)
-      throw new ApiError(
+    for await (const part of request.parts()) {
+      if (part.type !== "file") continue;
+      if (part.fieldname !== "file") {
+        part.file.resume();
+        continue;
+      }
+      const fileName = safeFileName(part.filename);
+      const fileDir = path.join(dir, String(received.length + 1));
+      fs.mkdirSync(fileDir, { mode: PRIVATE_DIR_MODE });
+      const filePath = path.join(fileDir, fileName);
+      const counter = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          total += chunk.length;
+          done(total > ctx.maxUploadTotalBytes ? totalTooLarge() : null, chunk);
+        },
+      });
+      await pipeline(
+        part.file,
+        counter,
+        fs.createWriteStream(filePath, { flags: "wx", mode: PRIVATE_FILE_MODE }),
+      );
+      // Over the limit the stream just ends early: a cut-off file must never reach the importer.
+      if (part.file.truncated) throw fileTooLarge(ctx, fileName);
+      received.push(filePath);
+    }
+  } catch (error) {
+    throw uploadLimitError(ctx, error);
+  }
+  return received;
+}
+
+function fileTooLarge(ctx: ServerContext, fileName: string): ApiError {
+  return new ApiError(
+    413,
+    "validation",
+    `${fileName} is larger than the upload limit of ${ctx.maxUploadBytes} bytes per file (CSPSYNC_MAX_UPLOAD_BYTES)`,
+    "file",
+  );
+}
+
+/** @fastify/multipart's limit errors, with the limit named. */
+function uploadLimitError(ctx: ServerContext, error: unknown): unknown {
+  switch ((error as { code?: string } | undefined)?.code) {
+    case "FST_FILES_LIMIT":
+      return new ApiError(
         413,
         "validation",
-        `${fileName} is larger than the upload limit of ${ctx.maxUploadBytes} bytes`,
+        `an upload may hold at most ${ctx.maxUploadFiles} files (CSPSYNC_MAX_UPLOAD_FILES); send the others ` +
+          "in another upload",
         "file",
       );
-    return await importReconFile(ctx.app.store, target, { organizationId: ctx.app.organizationId });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    case "FST_REQ_FILE_TOO_LARGE":
+      return fileTooLarge(ctx, safeFileName((error as { part?: { filename?: string } }).part?.filename));
+    case "FST_PARTS_LIMIT":
+    case "FST_FIELDS_LIMIT":
+      return new ApiError(
+        413,
+        "validation",
+        "the upload has too many parts; send only parts named file",
+        "file",
+      );
+    default:
+      return error;
   }
 }
 
@@ -67,7 +128,9 @@ export function registerImportRoutes(fastify: ApiInstance, ctx: ServerContext): 
         summary: "Upload and import reconciliation files (admin)",
         description:
           "multipart/form-data with one or more `file` parts (CSV or JSON Lines, optionally gzipped). Each file is " +
-          "streamed to disk and imported whole or not at all; the answer has one result per file.",
+          "streamed to disk and imported whole or not at all; the answer has one result per file. An upload holds at " +
+          "most CSPSYNC_MAX_UPLOAD_FILES files (default 10) of at most CSPSYNC_MAX_UPLOAD_BYTES each, together at " +
+          "most CSPSYNC_MAX_UPLOAD_TOTAL_BYTES; over a limit it is refused with 413 and nothing is imported.",
         consumes: ["multipart/form-data"],
         // Documents the form; the parts are streamed by the handler, never parsed up front.
         body: z.unknown().meta({
@@ -86,14 +149,19 @@ export function registerImportRoutes(fastify: ApiInstance, ctx: ServerContext): 
           "send the files as multipart/form-data in parts named file",
           "file",
         );
+      // The whole upload is received before anything is imported: a request refused for a limit imports
+      // nothing and leaves nothing behind.
+      ensurePrivateDir(ctx.uploadDir);
+      const dir = fs.mkdtempSync(path.join(ctx.uploadDir, "upload-"));
       const files: ImportSummary[] = [];
-      for await (const part of request.parts()) {
-        if (part.type !== "file") continue;
-        if (part.fieldname !== "file") {
-          part.file.resume();
-          continue;
-        }
-        files.push(await importPart(ctx, part));
+      try {
+        const received = await receiveFiles(ctx, request, dir);
+        for (const filePath of received)
+          files.push(
+            await importReconFile(ctx.app.store, filePath, { organizationId: ctx.app.organizationId }),
+          );
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
       }
       if (files.length === 0)
         throw new ApiError(400, "validation", "no part named file in the upload", "file");
