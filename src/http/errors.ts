@@ -20,6 +20,7 @@ import {
   InvalidCredentialsError,
   LoginLockedError,
 } from "../services/auth.ts";
+import { ConnectionMoveError } from "../services/connection-moves.ts";
 import { ConnectionInputError, CredentialsUnreadableError } from "../services/connections.ts";
 import { MappingError } from "../services/mappings.ts";
 import { ProductRunActiveError } from "../services/product-runs.ts";
@@ -108,6 +109,8 @@ export function toApiError(error: unknown, request?: FastifyRequest): ApiError {
     const where = field ?? (error as FastifyError).validationContext ?? "request";
     return new ApiError(400, "validation", `${where}: ${issue}`, field);
   }
+  if (error instanceof ConnectionMoveError)
+    return new ApiError(400, "validation", error.message, error.field);
   if (error instanceof ConnectionInputError) {
     if (error.field === "id") return notFound(error.message);
     return new ApiError(422, "validation", error.message, error.field);

@@ -1,3 +1,4 @@
+import { assertSecretsFollowMove } from "./connection-moves.ts";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { MAX_ID_CHARS, MAX_SECRET_CHARS, MAX_TEXT_CHARS } from "../core/limits.ts";
@@ -209,6 +210,12 @@ export class ConnectionService {
   ): Promise<ConnectionView> {
     const row = await this.row(id);
     const current = this.decodeSettings(row);
+    // Before anything is stored: a connection moved to another host gets no stored secret, only ones
+    // entered with the move (connection-moves.ts).
+    assertSecretsFollowMove(row.vendor, current.config, {
+      config: asRecord(input.config),
+      secrets: asRecord(input.secrets),
+    });
     const schemas = schemasFor(row.vendor);
     const changes: Partial<ConnectionsTable> = { updated_at: new Date().toISOString() };
     if (input.name !== undefined) changes.name = parseOrThrow(connectionName, input.name, "name");
@@ -366,4 +373,11 @@ export class ConnectionService {
       updatedAt: row.updated_at,
     };
   }
+}
+
+/** An update's object part, or undefined when absent or not an object (the schema then names the problem). */
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }

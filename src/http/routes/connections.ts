@@ -10,7 +10,6 @@ import {
   connectWiseSettingsSchema,
 } from "../../services/connections.ts";
 import { PsaError } from "../../psa/shared/errors.ts";
-import { assertSecretsFollowMove, ConnectionMoveError } from "../../services/connection-moves.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { ApiError, ERROR_RESPONSES } from "../errors.ts";
 import {
@@ -127,15 +126,6 @@ export function registerConnectionRoutes(fastify: ApiInstance, ctx: ServerContex
       },
     },
     async (request) => {
-      const current = await connections.view(request.params.id);
-      try {
-        // Before anything is stored: a new host gets no stored secret, only ones entered with the move.
-        assertSecretsFollowMove(current.vendor, current.config, request.body);
-      } catch (error) {
-        if (error instanceof ConnectionMoveError)
-          throw new ApiError(400, "validation", error.message, error.field);
-        throw error;
-      }
       return { connection: await connections.update(request.params.id, request.body) };
     },
   );
