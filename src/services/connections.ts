@@ -252,13 +252,17 @@ export class ConnectionService {
   }
 
   async list(): Promise<ConnectionView[]> {
-    const rows = await this.store.db
+    return (await this.rows()).map((row) => this.toView(row));
+  }
+
+  /** Every connection of the organization, oldest first. */
+  private async rows(): Promise<ConnectionsTable[]> {
+    return this.store.db
       .selectFrom("connections")
       .selectAll()
       .where("organization_id", "=", this.organizationId)
       .orderBy("created_at")
       .execute();
-    return rows.map((row) => this.toView(row));
   }
 
   async view(id: string): Promise<ConnectionView> {
@@ -272,13 +276,7 @@ export class ConnectionService {
 
   /** The connections whose stored credentials this key cannot decrypt (checked at start-up). */
   async unreadableCredentials(): Promise<{ id: string; name: string; message: string }[]> {
-    const rows = await this.store.db
-      .selectFrom("connections")
-      .selectAll()
-      .where("organization_id", "=", this.organizationId)
-      .orderBy("created_at")
-      .execute();
-    return rows
+    return (await this.rows())
       .filter((row) => !this.readable(row))
       .map((row) => ({ id: row.id, name: row.name, message: credentialsUnreadableMessage(row) }));
   }
