@@ -4,7 +4,7 @@ import type { FaultRule } from "../../psa/shared/emulator-kit.ts";
 import { UsageError } from "../output.ts";
 
 export const emulatorHelp = `cspsync emulator connectwise|autotask [--port N] [--host H] [--seed demo|empty] [--latency MS]
-                                    [--data FILE] [--faults JSON|@FILE]
+                                    [--data FILE] [--faults JSON|@FILE] [--fault-seed N]
 
 Runs a local PSA emulator with the real API paths, auth, query language, paging, errors and billing rules,
 for demos and tests. Its state lives in memory, or in --data FILE so it survives restarts. Faults (latency,
@@ -18,6 +18,13 @@ function readFaults(value: string | undefined): FaultRule[] | undefined {
   return (Array.isArray(parsed) ? parsed : [parsed]) as FaultRule[];
 }
 
+/** The seed of probability faults: the same seed gives the same schedule for the same requests. */
+function parseFaultSeed(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 0xffffffff)
+    throw new UsageError(`--fault-seed must be a whole number from 0 to 4294967295, not "${value}"`);
+  return Number(value);
+}
+
 export async function emulatorCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -29,6 +36,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
       latency: { type: "string" },
       data: { type: "string" },
       faults: { type: "string" },
+      "fault-seed": { type: "string" },
     },
   });
   const vendor = positionals[0];
@@ -43,6 +51,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
     latencyMs: values.latency ? Number(values.latency) : 0,
     ...(values.data ? { dataFile: values.data } : {}),
     ...(values.faults ? { faults: readFaults(values.faults) } : {}),
+    ...(values["fault-seed"] === undefined ? {} : { faultSeed: parseFaultSeed(values["fault-seed"]) }),
   };
   let close: () => Promise<void>;
   if (vendor === "connectwise") {

@@ -268,7 +268,15 @@ export function createEmulatorServer(options: EmulatorOptions): EmulatorServer {
     const method = (req.method ?? "GET").toUpperCase();
     const url = new URL(req.url ?? "/", "http://emulator.invalid");
     const action = `${method} ${url.pathname.slice(ADMIN_PREFIX.length).replace(/\/$/, "")}`;
-    const body = rawBody.trim() === "" ? undefined : parseJson(rawBody);
+    // Control bodies carry no money: plain JSON, so a fault's `probability: 0.5` stays a number (the
+    // decimal-preserving reader used for emulated API bodies would keep it as a decimal string).
+    let body: unknown;
+    try {
+      body = rawBody.trim() === "" ? undefined : JSON.parse(rawBody);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return send(res, { status: 400, body: { message: `the body is not JSON: ${message}` } });
+    }
     switch (action) {
       case "GET health":
         return send(res, { status: 200, body: { ok: true, name: options.name } });

@@ -31,6 +31,8 @@ export type AutotaskEmulatorOptions = {
   /** State is loaded from here at start (if present) and saved after every committed write. */
   dataFile?: string;
   faults?: FaultRule[];
+  /** Seed for probability faults, so a fault schedule is reproducible. Default 1. */
+  faultSeed?: number;
   switches?: Partial<AutotaskEmulatorSwitches>;
   limits?: Partial<AutotaskEmulatorLimits>;
   /** API users; default one full-access user (DEMO_API_USER). */
@@ -221,6 +223,7 @@ export async function startAutotaskEmulator(
     },
     notFound: (ctx) => notFoundReply(routes, ctx),
     faults: (options.faults ?? []).map(withAutotaskDefaults),
+    ...(options.faultSeed === undefined ? {} : { seed: options.faultSeed }),
     rateLimitBody: { errors: ["API request threshold exceeded. Try again later."] },
     threadLimitBody: threadLimitBody("requested", limits.threadsPerEndpoint),
     onReset: () => {
