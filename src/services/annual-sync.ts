@@ -1,3 +1,4 @@
+import type { RunLockConfig } from "../config.ts";
 import { planAnnualLines, type AnnualPlan, type PlannedLine } from "../core/annual-plan.ts";
 import { listChargeEvents } from "../store/billing-repository.ts";
 import type { Store } from "../store/db.ts";
@@ -37,6 +38,8 @@ export type AnnualSyncDeps = {
   adapter: PsaAdapter;
   connectionId: string;
   now?: () => Date;
+  /** How runs hold the connection's lock (see SyncBookkeeping). */
+  runLock?: RunLockConfig;
 };
 
 export class AnnualSync {

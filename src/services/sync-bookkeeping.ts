@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
+import fs from "node:fs";
 import os from "node:os";
+import type { RunLockConfig } from "../config.ts";
 import type { BillingMotion } from "../core/billing.ts";
 import { IN_DOUBT_MS, sendLookingBeforeRetrying } from "../psa/shared/write-once.ts";
+import { databaseNowSql } from "../store/db-clock.ts";
 import type { Store } from "../store/db.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
 import { PriceHoldGate } from "./price-holds.ts";
@@ -12,6 +15,13 @@ import type { PsaWritesTable, RunStatus, SyncItemsTable } from "../store/schema.
  * partial unique index; a run whose process died is taken over), heartbeats, per-item results, run totals, and
  * the PSA write ledger — each write's idempotency key recorded before the request, its attempts counted, and
  * the PSA record confirmed after. The motions differ only in what they plan and how they write it.
+ *
+ * Fencing: a run that was taken over (its process froze — a paused VM, a sleeping laptop, a long GC — and
+ * another node took the lock) must not go on writing when it wakes up. Every statement after which cspsync
+ * sends a write or records its result (counting an attempt, confirming, reopening, failing a write, the
+ * heartbeat and the run's end) carries the condition "this run is still the connection's running run", in
+ * the same statement, so it is decided atomically by the database. A run that finds itself superseded stops
+ * before sending anything more and notes it in its record; its outcome, set by the run that took over, stays.
  */
 export type SyncTrigger = "manual" | "schedule" | "import" | "cli";
 export type SyncScope = { customerTenantId?: string };
@@ -48,21 +58,72 @@ export class RunAlreadyActiveError extends Error {
   }
 }
 
-const STALE_RUN_MS = 2 * 60_000;
+/** Defaults of the run lock; `cspsync` reads them from CSPSYNC_RUN_STALE_SECONDS / CSPSYNC_PSA_TIMEOUT_SECONDS. */
+export const DEFAULT_RUN_LOCK: RunLockConfig = {
+  nodeName: os.hostname(),
+  staleRunMs: 2 * 60_000,
+  psaTimeoutMs: 30_000,
+};
 // How long an interrupted attempt may still land, and the cap on sends per run: shared with the product sync.
 export { IN_DOUBT_MS, MAX_WRITE_ATTEMPTS } from "../psa/shared/write-once.ts";
-const OWNER = `${os.hostname()}:${process.pid}`;
 
-/** A run may be taken over when its process is gone: dead on this host, or silent for a while anywhere. */
-function ownerIsGone(owner: string, heartbeatAt: string, now: Date): boolean {
-  if (Date.parse(heartbeatAt) < now.getTime() - STALE_RUN_MS) return true;
-  const [host, pid] = owner.split(":");
-  if (host !== os.hostname() || !pid || Number(pid) === process.pid) return false;
+/** Linux's id of this boot: a pid recorded before a reboot is not the process running now. */
+const BOOT_ID = readBootId();
+
+function readBootId(): string {
   try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "ESRCH";
+    return fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Who runs a run: `node:pid:bootId`. Node names may not contain ":" here; they are replaced. */
+function ownerToken(nodeName: string): string {
+  return `${nodeName.replaceAll(":", "_")}:${process.pid}:${BOOT_ID}`;
+}
+
+/** Why a running run may be taken over, or null while its process may still be at work. */
+function whyOwnerIsGone(
+  owner: string,
+  heartbeatAt: string,
+  databaseNow: Date,
+  lock: RunLockConfig,
+): string | null {
+  const [node, pidText, boot] = owner.split(":");
+  const pid = Number(pidText);
+  const sameBoot = boot === undefined || boot === "" || BOOT_ID === "" || boot === BOOT_ID;
+  if (node === ownerToken(lock.nodeName).split(":")[0] && sameBoot && Number.isInteger(pid) && pid > 0) {
+    // On this node the process table is the truth: a live process keeps its run however long it has been
+    // silent (it may be frozen and wake up mid-write); a finished one is gone at once.
+    if (pid === process.pid) return null;
+    try {
+      process.kill(pid, 0);
+      return null;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") return null;
+      return `its process (pid ${pid} on ${node}) has ended`;
+    }
+  }
+  const silentMs = databaseNow.getTime() - Date.parse(heartbeatAt);
+  if (silentMs < lock.staleRunMs) return null;
+  return (
+    `its process on ${node} has not sent a heartbeat for ${Math.round(silentMs / 1000)} s by the database's ` +
+    `clock (a run is taken over after ${lock.staleRunMs / 1000} s, longer than the ${lock.psaTimeoutMs / 1000} s ` +
+    "a PSA request may take, so nothing it had in flight can still land)"
+  );
+}
+
+/** The run no longer holds its connection's lock: another run took it over while this one was silent. */
+export class RunSupersededError extends Error {
+  readonly runId: string;
+  constructor(runId: string) {
+    super(
+      `run ${runId} no longer holds the connection's sync lock (a later run took it over while this one was ` +
+        "not responding); it stopped before sending anything more",
+    );
+    this.name = "RunSupersededError";
+    this.runId = runId;
   }
 }
 
@@ -90,6 +151,8 @@ export type BookkeepingDeps = {
   connectionId: string;
   motion: BillingMotion;
   now?: () => Date;
+  /** Node name, take-over time and PSA request timeout (default DEFAULT_RUN_LOCK). */
+  runLock?: RunLockConfig;
 };
 
 export type IntendedWrite = {
@@ -157,7 +220,23 @@ export class SyncBookkeeping {
     return this.clock().toISOString();
   }
 
-  /** Starts a run under the database's one-active-run rule; throws RunAlreadyActiveError when one is active. */
+  private get lock(): RunLockConfig {
+    return this.deps.runLock ?? DEFAULT_RUN_LOCK;
+  }
+
+  /** The condition every fenced statement carries: `runId` is still its connection's running run. */
+  private stillOwns(runId: string) {
+    return this.deps.store.db
+      .selectFrom("sync_runs")
+      .select("sync_runs.id")
+      .where("sync_runs.id", "=", runId)
+      .where("sync_runs.status", "=", "running");
+  }
+
+  /**
+   * Starts a run under the database's one-active-run rule; throws RunAlreadyActiveError when one is active.
+   * A run whose process is gone (see whyOwnerIsGone) is taken over, and the record says why.
+   */
   async startRun(trigger: SyncTrigger, scope: SyncScope): Promise<string> {
     const { store, connectionId, organizationId } = this.deps;
     const id = randomUUID();
@@ -172,8 +251,8 @@ export class SyncBookkeeping {
           scope: JSON.stringify({ motion: this.deps.motion, ...scope }),
           status: "running",
           started_at: this.now(),
-          heartbeat_at: this.now(),
-          owner: OWNER,
+          heartbeat_at: databaseNowSql(store.dialect),
+          owner: ownerToken(this.lock.nodeName),
           finished_at: null,
           written: 0,
           unchanged: 0,
@@ -189,18 +268,21 @@ export class SyncBookkeeping {
     } catch (error) {
       const active = await this.activeRun();
       if (!active) throw error;
-      if (!ownerIsGone(active.owner, active.heartbeat_at, this.clock()))
-        throw new RunAlreadyActiveError(active.id);
-      await store.db
+      const why = whyOwnerIsGone(active.owner, active.heartbeat_at, new Date(active.database_now), this.lock);
+      if (why === null) throw new RunAlreadyActiveError(active.id);
+      // Compare-and-set on the heartbeat: a run that woke up and beat its heart meanwhile keeps its lock.
+      const abandoned = await store.db
         .updateTable("sync_runs")
         .set({
           status: "abandoned",
           finished_at: this.now(),
-          message: "the process running it stopped; a later run took over",
+          message: `taken over by run ${id}: ${why}`,
         })
         .where("id", "=", active.id)
         .where("status", "=", "running")
-        .execute();
+        .where("heartbeat_at", "=", active.heartbeat_at)
+        .executeTakeFirst();
+      if (Number(abandoned.numUpdatedRows) === 0) throw new RunAlreadyActiveError(active.id);
       try {
         await insert();
       } catch (raced) {
@@ -217,17 +299,26 @@ export class SyncBookkeeping {
     return this.deps.store.db
       .selectFrom("sync_runs")
       .select(["id", "heartbeat_at", "owner"])
+      .select(databaseNowSql(this.deps.store.dialect).as("database_now"))
       .where("connection_id", "=", this.deps.connectionId)
       .where("status", "=", "running")
       .executeTakeFirst();
   }
 
-  async heartbeat(runId: string): Promise<void> {
-    await this.deps.store.db
+  /** Beats on the database's clock; false when the run was taken over (nothing is changed then). */
+  async heartbeat(runId: string): Promise<boolean> {
+    const result = await this.deps.store.db
       .updateTable("sync_runs")
-      .set({ heartbeat_at: this.now() })
+      .set({ heartbeat_at: databaseNowSql(this.deps.store.dialect) })
       .where("id", "=", runId)
-      .execute();
+      .where("status", "=", "running")
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** How often a run beats: well inside the take-over time, at most every 20 s. */
+  heartbeatIntervalMs(): number {
+    return Math.max(250, Math.min(20_000, Math.floor(this.lock.staleRunMs / 4)));
   }
 
   /** Appends one result to the run (sync_items are never rewritten). */
@@ -263,12 +354,12 @@ export class SyncBookkeeping {
     const errors = count("error");
     const status: RunStatus =
       errors > 0 ? "error" : warnings > 0 ? "warning" : written + unchanged > 0 ? "success" : "no-change";
-    await this.deps.store.db
+    const ended = await this.deps.store.db
       .updateTable("sync_runs")
       .set({
         status,
         finished_at: this.now(),
-        heartbeat_at: this.now(),
+        heartbeat_at: databaseNowSql(this.deps.store.dialect),
         written,
         unchanged,
         warnings,
@@ -276,8 +367,32 @@ export class SyncBookkeeping {
         psa_requests: psaRequests,
       })
       .where("id", "=", runId)
-      .execute();
+      .where("status", "=", "running")
+      .executeTakeFirst();
+    // A run taken over keeps the outcome the taking run gave it ("abandoned", and why); a late end only adds
+    // that it woke up and stopped.
+    if (Number(ended.numUpdatedRows) === 0) {
+      await this.noteSuperseded(runId);
+      return { runId, status: "abandoned", written, unchanged, warnings, errors, psaRequests };
+    }
     return { runId, status, written, unchanged, warnings, errors, psaRequests };
+  }
+
+  /** Adds to a taken-over run's record that it resumed later and stopped; its outcome is left as it is. */
+  private async noteSuperseded(runId: string): Promise<void> {
+    const row = await this.deps.store.db
+      .selectFrom("sync_runs")
+      .select("message")
+      .where("id", "=", runId)
+      .executeTakeFirst();
+    const note = "it resumed afterwards, found the lock taken and stopped without sending anything more";
+    if (!row || (row.message ?? "").includes(note)) return;
+    await this.deps.store.db
+      .updateTable("sync_runs")
+      .set({ message: [row.message, note].filter(Boolean).join("; ") })
+      .where("id", "=", runId)
+      .where("status", "!=", "running")
+      .execute();
   }
 
   /** Records the intended write before it is sent; returns the ledger row (possibly from an earlier run). */
@@ -297,6 +412,7 @@ export class SyncBookkeeping {
         psa_record_id: null,
         payload: JSON.stringify(write.payload),
         attempts: 0,
+        in_flight: 0,
         last_run_id: runId,
         last_error: null,
         created_at: now,
@@ -312,34 +428,57 @@ export class SyncBookkeeping {
       .executeTakeFirstOrThrow();
   }
 
-  /** Counted just before each request, so a later run knows an attempt may have reached the PSA. */
+  /**
+   * Counted just before each request, so a later run knows an attempt may have reached the PSA — and fenced:
+   * a run that lost its lock gets RunSupersededError here, before sending. The attempt is in flight until the
+   * PSA answers it (settleAttempt / confirm).
+   */
   async countAttempt(runId: string, writeKey: string, targetId: string): Promise<void> {
-    await this.deps.store.db
+    const result = await this.deps.store.db
       .updateTable("psa_writes")
       .set((eb) => ({
         attempts: eb("attempts", "+", 1),
+        in_flight: 1,
         last_run_id: runId,
         target_id: targetId,
         updated_at: this.now(),
       }))
       .where("connection_id", "=", this.deps.connectionId)
       .where("write_key", "=", writeKey)
+      .where(({ exists }) => exists(this.stillOwns(runId)))
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new RunSupersededError(runId);
+  }
+
+  /** The PSA answered the attempt without applying it (refused it, or failed): nothing of it is on its way. */
+  async settleAttempt(runId: string, writeKey: string): Promise<void> {
+    await this.deps.store.db
+      .updateTable("psa_writes")
+      .set({ in_flight: 0, updated_at: this.now() })
+      .where("connection_id", "=", this.deps.connectionId)
+      .where("write_key", "=", writeKey)
+      .where("last_run_id", "=", runId)
+      .where(({ exists }) => exists(this.stillOwns(runId)))
       .execute();
   }
 
+  /** Fenced like countAttempt: a run taken over leaves the record for the run that took over to find by key. */
   async confirm(runId: string, writeKey: string, recordId: string): Promise<void> {
-    await this.deps.store.db
+    const result = await this.deps.store.db
       .updateTable("psa_writes")
       .set({
         status: "confirmed",
         psa_record_id: recordId,
+        in_flight: 0,
         last_error: null,
         last_run_id: runId,
         updated_at: this.now(),
       })
       .where("connection_id", "=", this.deps.connectionId)
       .where("write_key", "=", writeKey)
-      .execute();
+      .where(({ exists }) => exists(this.stillOwns(runId)))
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new RunSupersededError(runId);
   }
 
   /**
@@ -359,17 +498,19 @@ export class SyncBookkeeping {
       .where("connection_id", "=", this.deps.connectionId)
       .where("write_key", "=", writeKey)
       .where("status", "=", "confirmed")
+      .where(({ exists }) => exists(this.stillOwns(runId)))
       .execute();
   }
 
   /** Notes why a write failed; a write the PSA already confirmed stays confirmed. */
-  async markFailed(writeKey: string, message: string): Promise<void> {
+  async markFailed(runId: string, writeKey: string, message: string): Promise<void> {
     await this.deps.store.db
       .updateTable("psa_writes")
       .set({ status: "failed", last_error: message, updated_at: this.now() })
       .where("connection_id", "=", this.deps.connectionId)
       .where("write_key", "=", writeKey)
       .where("status", "!=", "confirmed")
+      .where(({ exists }) => exists(this.stillOwns(runId)))
       .execute();
   }
 
@@ -388,8 +529,13 @@ export class SyncBookkeeping {
    * A pending write whose last attempt came from another run moments ago may still reach the PSA; the time
    * after which it may be sent again, or null when that is safe now.
    */
-  inDoubtUntil(ledger: Pick<PsaWritesTable, "last_run_id" | "updated_at">, runId: string): Date | null {
+  inDoubtUntil(
+    ledger: Pick<PsaWritesTable, "last_run_id" | "updated_at" | "in_flight">,
+    runId: string,
+  ): Date | null {
     const lastAttemptAt = Date.parse(ledger.updated_at);
+    // The PSA answered the last attempt (a refusal, a clean 500): nothing of it can still land.
+    if (!Number(ledger.in_flight)) return null;
     if (ledger.last_run_id === runId || this.clock().getTime() - lastAttemptAt >= IN_DOUBT_MS) return null;
     return new Date(lastAttemptAt + IN_DOUBT_MS);
   }
@@ -408,13 +554,16 @@ export class SyncBookkeeping {
     const requestsBefore = psa.requestCount();
     const items: T[] = [];
     // A missed heartbeat is harmless (the next one catches up); it must never crash the process mid-write.
-    const heartbeat = setInterval(() => this.heartbeat(runId).catch(() => {}), 20_000);
+    const heartbeat = setInterval(() => this.heartbeat(runId).catch(() => {}), this.heartbeatIntervalMs());
     try {
       await work(runId, items);
     } catch (error) {
       // The motions' items only add optional details to RecordedItem, so a bare one fits among them.
       const all: RecordedItem[] = items;
-      const message = `An unexpected error occurred: ${error instanceof Error ? error.message : String(error)}`;
+      const message =
+        error instanceof RunSupersededError
+          ? error.message
+          : `An unexpected error occurred: ${error instanceof Error ? error.message : String(error)}`;
       const failure: RecordedItem = {
         outcome: "error",
         customerTenantId: null,
@@ -443,8 +592,10 @@ export class SyncBookkeeping {
     try {
       return { ...reported(line), line, ...(await this.applyUnguarded(runId, write)) };
     } catch (error) {
+      // A run that lost its lock stops as a whole, not write by write.
+      if (error instanceof RunSupersededError) throw error;
       const message = error instanceof Error ? error.message : String(error);
-      await this.markFailed(line.writeKey, message);
+      await this.markFailed(runId, line.writeKey, message);
       return { ...reported(line), line, outcome: "error", psaRecordId: null, message };
     }
   }
@@ -510,6 +661,7 @@ export class SyncBookkeeping {
       send: () => write.send(write.targetId, prepared),
       find: async () => (await write.find(write.targetId)) ?? undefined,
       beforeAttempt: () => this.countAttempt(runId, write.line.writeKey, write.targetId),
+      afterAnswer: () => this.settleAttempt(runId, write.line.writeKey),
       now: () => this.clock(),
     });
     return sent.recordId;

@@ -204,7 +204,10 @@ export interface SyncRunsTable {
   status: RunStatus;
   started_at: string;
   heartbeat_at: string;
-  /** host:pid of the process running it, so a crashed run on this host can be taken over at once. */
+  /**
+   * `node:pid:bootId` of the process running it (node: CSPSYNC_NODE_NAME or the host name), so a crashed
+   * run on this host is taken over at once and a live one never; older rows hold `host:pid`.
+   */
   owner: string;
   finished_at: string | null;
   written: number;
@@ -245,6 +248,8 @@ export interface PsaWritesTable {
   psa_record_id: string | null;
   payload: string;
   attempts: number;
+  /** 1 from counting an attempt until the PSA answers it: a request that may still land (migration 0012). */
+  in_flight: number;
   last_run_id: string | null;
   last_error: string | null;
   created_at: string;

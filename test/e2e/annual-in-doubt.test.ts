@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { AnnualSync } from "../../src/services/annual-sync.ts";
+import { RunSupersededError, SyncBookkeeping } from "../../src/services/sync-bookkeeping.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { mappedConnectWise } from "../support/connectwise-setup.ts";
 
@@ -37,6 +38,7 @@ for (const dialect of DIALECTS) {
             psa_record_id: null,
             payload: JSON.stringify(line),
             attempts: 1,
+            in_flight: 1,
             last_run_id: "run-of-a-dead-process",
             last_error: null,
             created_at: now.toISOString(),
@@ -56,6 +58,89 @@ for (const dialect of DIALECTS) {
         const additions = await s.client.listAdditions(Number(s.agreementId));
         assert.equal(additions.filter((a) => a.serialNumber === line.writeKey).length, 1);
         assert.equal(additions.length, 8);
+      } finally {
+        await s.cleanup();
+      }
+    });
+
+    it("a write the PSA refused (a clean 500, nothing committed) is not held: the next run writes it at once", async () => {
+      const s = await mappedConnectWise(dialect);
+      try {
+        s.emulator.server.addFaults({
+          kind: "server-error",
+          status: 500,
+          method: "POST",
+          path: "/additions",
+          nth: [1],
+        });
+        const first = await (await s.app.annualSync(s.connectionId)).run("manual");
+        assert.deepEqual([first.written, first.errors], [7, 1]);
+        const refusedKey = first.items.find((i) => i.outcome === "error")!.writeKey!;
+        const ledger = await s.app.store.db
+          .selectFrom("psa_writes")
+          .select(["attempts", "in_flight", "status"])
+          .where("write_key", "=", refusedKey)
+          .executeTakeFirstOrThrow();
+        assert.deepEqual([ledger.attempts, Number(ledger.in_flight), ledger.status], [1, 0, "failed"]);
+
+        const second = await (await s.app.annualSync(s.connectionId)).run("manual");
+        assert.deepEqual([second.written, second.errors], [1, 0], JSON.stringify(second.items));
+        const additions = await s.client.listAdditions(Number(s.agreementId));
+        assert.equal(additions.filter((a) => a.serialNumber === refusedKey).length, 1);
+        assert.equal(additions.length, 8);
+      } finally {
+        await s.cleanup();
+      }
+    });
+
+    it("a run that lost its lock cannot count an attempt, confirm a write or overwrite its outcome", async () => {
+      const s = await mappedConnectWise(dialect);
+      try {
+        const books = new SyncBookkeeping({
+          store: s.app.store,
+          organizationId: s.app.organizationId,
+          connectionId: s.connectionId,
+          motion: "seat-annual",
+        });
+        const runId = await books.startRun("cli", {});
+        await books.reserve(runId, {
+          writeKey: "cspsync-000000000000000000000001",
+          customerTenantId: "t",
+          eventKey: "e",
+          targetId: s.agreementId,
+          payload: {},
+        });
+        await books.countAttempt(runId, "cspsync-000000000000000000000001", s.agreementId);
+        // Another node takes the run over.
+        await s.app.store.db
+          .updateTable("sync_runs")
+          .set({ status: "abandoned", message: "taken over by run other" })
+          .where("id", "=", runId)
+          .execute();
+        await assert.rejects(
+          books.countAttempt(runId, "cspsync-000000000000000000000001", s.agreementId),
+          RunSupersededError,
+        );
+        await assert.rejects(
+          books.confirm(runId, "cspsync-000000000000000000000001", "42"),
+          RunSupersededError,
+        );
+        assert.equal(await books.heartbeat(runId), false);
+        const totals = await books.finishRun(runId, [], 0);
+        assert.equal(totals.status, "abandoned");
+        const run = await s.app.store.db
+          .selectFrom("sync_runs")
+          .selectAll()
+          .where("id", "=", runId)
+          .executeTakeFirstOrThrow();
+        assert.equal(run.status, "abandoned");
+        assert.match(run.message ?? "", /^taken over by run other; it resumed afterwards/);
+        const ledger = await s.app.store.db
+          .selectFrom("psa_writes")
+          .select(["attempts", "status"])
+          .where("write_key", "=", "cspsync-000000000000000000000001")
+          .executeTakeFirstOrThrow();
+        assert.deepEqual([ledger.attempts, ledger.status], [1, "pending"]);
       } finally {
         await s.cleanup();
       }

@@ -1,4 +1,4 @@
-import { PsaOutcomeUnknownError, PsaTimedOutError } from "./errors.ts";
+import { PsaError, PsaNetworkError, PsaOutcomeUnknownError, PsaTimedOutError } from "./errors.ts";
 
 /**
  * How every create whose answer can be lost is sent (the billing syncs' additions and charges, the product
@@ -34,6 +34,11 @@ export type LookedUpWrite<R> = {
   find: () => Promise<R | undefined>;
   /** Runs before each send, e.g. to count the attempt in a ledger. */
   beforeAttempt?: () => Promise<void>;
+  /**
+   * Runs when a send failed in a way that has certainly ended (see `psaAnswered`), so nothing of that attempt
+   * is still on its way; a success is recorded by the caller.
+   */
+  afterAnswer?: () => Promise<void>;
   now?: () => Date;
 };
 
@@ -48,6 +53,7 @@ export async function sendLookingBeforeRetrying<R>(write: LookedUpWrite<R>): Pro
     try {
       return await write.send();
     } catch (error) {
+      if (psaAnswered(error)) await write.afterAnswer?.();
       if (!(error instanceof PsaOutcomeUnknownError)) throw error;
       const existing = await write.find();
       if (existing !== undefined) return existing;
@@ -58,4 +64,21 @@ export async function sendLookingBeforeRetrying<R>(write: LookedUpWrite<R>): Pro
       if (attempt >= MAX_WRITE_ATTEMPTS) throw error;
     }
   }
+}
+
+/**
+ * Whether a failed send has certainly ended at the PSA, or may land without harm: a create that cannot reach
+ * the PSA fails as PsaNetworkError only when nothing left this machine (after sending it is an unknown
+ * outcome), and an idempotent update (Autotask's absolute PATCH) may land twice without changing anything;
+ * or an HTTP status came back that is not a gateway timeout (504: the PSA behind the gateway may still be
+ * at work). A create that timed out or whose connection dropped after sending may still land.
+ */
+export function psaAnswered(error: unknown): boolean {
+  if (error instanceof PsaNetworkError) return true;
+  return (
+    error instanceof PsaError &&
+    error.status !== undefined &&
+    error.status !== 504 &&
+    !(error instanceof PsaTimedOutError)
+  );
 }

@@ -8,6 +8,7 @@ import { monthlyStart } from "./0008_monthly_start.ts";
 import { productRuns } from "./0009_product_runs.ts";
 import { lineEvents } from "./0010_line_events.ts";
 import { tokenOwners } from "./0011_token_owners.ts";
+import { writeInFlight } from "./0012_write_in_flight.ts";
 import type { CspsyncMigration } from "./types.ts";
 
 /** Every migration, oldest first. Names sort in this order; never rename or reorder a shipped one. */
@@ -22,4 +23,5 @@ export const migrations: readonly CspsyncMigration[] = [
   productRuns,
   lineEvents,
   tokenOwners,
+  writeInFlight,
 ];
