@@ -32,7 +32,40 @@ export type ProductMatch = { ok: true; productRef: string; label: string } | { o
 
 export type WrittenRecord = { recordId: string };
 
-export interface PsaAdapter {
+/** A record in the PSA that carries a cspsync write key (see KeyedRecordSource). */
+export type KeyedRecord = {
+  writeKey: string;
+  recordId: string;
+  /** Whether the customer has been invoiced for it; null when the PSA cannot say. */
+  billed: boolean | null;
+  /** When the PSA created it, as the PSA wrote it; null when the PSA does not say. */
+  createdAt: string | null;
+  description: string;
+};
+
+/** "removed": the record is no longer in the PSA; otherwise it is still there, and why. */
+export type RemoveOutcome = "removed" | { kept: string };
+
+/** How the run history names what a source lists, e.g. agreement / additions. */
+export type KeyedRecordNames = { target: string; records: string };
+
+/**
+ * Reads back every record cspsync stamped with a write key on one agreement/contract, so records that carry
+ * the same key more than once (double billing) can be found, and removes a later copy where the PSA allows
+ * it and nobody has been invoiced for it yet.
+ */
+export interface KeyedRecordSource {
+  readonly keyedRecordNames?: KeyedRecordNames;
+  /** Every record on the agreement/contract that carries a cspsync write key, in as few requests as the PSA allows. */
+  listKeyedRecords(targetId: string): Promise<KeyedRecord[]>;
+  /**
+   * Deletes a record cspsync created (it must carry a write key) when the PSA allows it and it has not been
+   * invoiced; anything else is kept, with the reason.
+   */
+  removeRecord(targetId: string, recordId: string): Promise<RemoveOutcome>;
+}
+
+export interface PsaAdapter extends KeyedRecordSource {
   readonly vendor: "connectwise" | "autotask";
   /** How many writes may be in flight at once without tripping the PSA's limits. */
   readonly writeConcurrency: number;

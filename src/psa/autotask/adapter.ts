@@ -13,6 +13,7 @@ import type {
   TargetValidity,
 } from "../port.ts";
 import { AutotaskClient, DEFAULT_DISCOVERY_BASE_URL } from "./client.ts";
+import { AutotaskChargeRecords, CHARGE_RECORD_NAMES } from "./keyed-records.ts";
 import type { Contract, Product } from "./models.ts";
 
 export type AutotaskAdapterSettings = { chargeProductId?: number; chargeBillingCodeId?: number };
@@ -31,6 +32,8 @@ export class AutotaskAdapter implements PsaAdapter {
   private readonly settings: AutotaskAdapterSettings;
   private readonly today: () => string;
   private readonly products = new Map<string, Promise<Product[]>>();
+  private readonly keyed: AutotaskChargeRecords;
+  readonly keyedRecordNames = CHARGE_RECORD_NAMES;
 
   constructor(
     client: AutotaskClient,
@@ -38,6 +41,7 @@ export class AutotaskAdapter implements PsaAdapter {
     today: () => string = () => new Date().toISOString().slice(0, 10),
   ) {
     this.client = client;
+    this.keyed = new AutotaskChargeRecords(client);
     this.settings = settings;
     this.today = today;
   }
@@ -171,6 +175,14 @@ export class AutotaskAdapter implements PsaAdapter {
       { idempotencyKey: line.writeKey },
     );
     return { recordId: String(recordId) };
+  }
+
+  listKeyedRecords(agreementId: string) {
+    return this.keyed.listKeyedRecords(agreementId);
+  }
+
+  removeRecord(agreementId: string, recordId: string) {
+    return this.keyed.removeRecord(agreementId, recordId);
   }
 
   requestCount(): number {

@@ -6,6 +6,7 @@ import type { AdapterOptions } from "../factory.ts";
 import type { ProductMatch } from "../port.ts";
 import { AutotaskAdapter, connectAutotaskClient, type AutotaskAdapterSettings } from "./adapter.ts";
 import type { AutotaskClient } from "./client.ts";
+import { AutotaskContractServiceRecords, CONTRACT_SERVICE_RECORD_NAMES } from "./keyed-records.ts";
 import type { ContractService, ContractServiceUnit, Service } from "./models.ts";
 
 /** The Service Azure months are billed as: SKU `AZURE-PLAN`, or named like product sync names it. */
@@ -35,6 +36,8 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
   readonly vendor = "autotask" as const;
   readonly writeConcurrency: number;
   private readonly client: AutotaskClient;
+  private readonly keyed: AutotaskContractServiceRecords;
+  readonly keyedRecordNames = CONTRACT_SERVICE_RECORD_NAMES;
   /** The annual adapter already decides which contracts take monthly charges (validFor.azure); reused. */
   private readonly contracts: AutotaskAdapter;
   private readonly settings: AutotaskAzureSettings;
@@ -42,6 +45,7 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
 
   constructor(client: AutotaskClient, settings: AutotaskAzureSettings, today?: () => string) {
     this.client = client;
+    this.keyed = new AutotaskContractServiceRecords(client);
     this.settings = settings;
     this.contracts = new AutotaskAdapter(client, settings, today);
     this.writeConcurrency = this.contracts.writeConcurrency;
@@ -100,6 +104,14 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
       });
     }
     return { recordId: String(service.id) };
+  }
+
+  listKeyedRecords(agreementId: string) {
+    return this.keyed.listKeyedRecords(agreementId);
+  }
+
+  removeRecord(agreementId: string, recordId: string) {
+    return this.keyed.removeRecord(agreementId, recordId);
   }
 
   requestCount(): number {

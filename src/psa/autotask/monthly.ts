@@ -15,6 +15,7 @@ import type { MonthlyPsaTarget } from "../../services/monthly-sync.ts";
 import type { AdapterOptions } from "../factory.ts";
 import { AutotaskAdapter, connectAutotaskClient, type AutotaskAdapterSettings } from "./adapter.ts";
 import type { AutotaskClient } from "./client.ts";
+import { AutotaskContractServiceRecords, CONTRACT_SERVICE_RECORD_NAMES } from "./keyed-records.ts";
 import type { Contract, ContractService } from "./models.ts";
 
 type Prepared = { ok: true; serviceId: number };
@@ -39,10 +40,13 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
   /** Adjustments cannot be read back (autotask-api.md §8.5); units are compared instead. */
   readonly readsBackByKey = false;
   private readonly client: AutotaskClient;
+  private readonly keyed: AutotaskContractServiceRecords;
+  readonly keyedRecordNames = CONTRACT_SERVICE_RECORD_NAMES;
   private readonly contracts: AutotaskAdapter;
 
   constructor(client: AutotaskClient, settings: AutotaskAdapterSettings, today?: () => string) {
     this.client = client;
+    this.keyed = new AutotaskContractServiceRecords(client);
     this.contracts = new AutotaskAdapter(client, settings, today);
   }
 
@@ -115,6 +119,14 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
       ...(line.unitCost === null ? {} : { adjustedUnitCost: line.unitCost }),
     });
     return { recordId: String(service.id) };
+  }
+
+  listKeyedRecords(agreementId: string) {
+    return this.keyed.listKeyedRecords(agreementId);
+  }
+
+  removeRecord(agreementId: string, recordId: string) {
+    return this.keyed.removeRecord(agreementId, recordId);
   }
 
   requestCount(): number {

@@ -16,6 +16,7 @@ import {
   isOneTimeBillingCycle,
   type ConnectWiseClientOptions,
 } from "./client.ts";
+import { CONNECTWISE_KEYED_RECORD_NAMES, ConnectWiseKeyedRecords } from "./keyed-records.ts";
 import type { Agreement, BillingCycle, CatalogItem } from "./schemas.ts";
 
 export type ConnectWiseAdapterSettings = {
@@ -37,6 +38,8 @@ export class ConnectWiseAdapter implements PsaAdapter {
   private readonly today: () => string;
   private cycles: Promise<BillingCycle[]> | undefined;
   private readonly catalog = new Map<string, Promise<CatalogItem[]>>();
+  private readonly keyed: ConnectWiseKeyedRecords;
+  readonly keyedRecordNames = CONNECTWISE_KEYED_RECORD_NAMES;
 
   constructor(
     options: ConnectWiseClientOptions,
@@ -44,6 +47,7 @@ export class ConnectWiseAdapter implements PsaAdapter {
     today: () => string = () => new Date().toISOString().slice(0, 10),
   ) {
     this.client = new ConnectWiseClient(options);
+    this.keyed = new ConnectWiseKeyedRecords(this.client);
     this.settings = settings;
     this.today = today;
   }
@@ -164,6 +168,14 @@ export class ConnectWiseAdapter implements PsaAdapter {
       syncKey: line.writeKey,
     });
     return { recordId: String(addition.id) };
+  }
+
+  listKeyedRecords(agreementId: string) {
+    return this.keyed.listKeyedRecords(agreementId);
+  }
+
+  removeRecord(agreementId: string, recordId: string) {
+    return this.keyed.removeRecord(agreementId, recordId);
   }
 
   requestCount(): number {

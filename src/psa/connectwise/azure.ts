@@ -6,6 +6,7 @@ import { connectWiseClientOptions, type AdapterOptions } from "../factory.ts";
 import type { ProductMatch, PsaAdapter } from "../port.ts";
 import { ConnectWiseAdapter, type ConnectWiseAdapterSettings } from "./adapter.ts";
 import { ConnectWiseClient } from "./client.ts";
+import { CONNECTWISE_KEYED_RECORD_NAMES, ConnectWiseKeyedRecords } from "./keyed-records.ts";
 import type { CatalogItem } from "./schemas.ts";
 
 /** The catalog item Azure months are billed as, by identifier or vendor SKU, unless a fallback is set. */
@@ -22,6 +23,8 @@ export class ConnectWiseAzureTarget implements AzurePsaTarget {
   readonly vendor = "connectwise" as const;
   readonly writeConcurrency: number;
   private readonly client: ConnectWiseClient;
+  private readonly keyed: ConnectWiseKeyedRecords;
+  readonly keyedRecordNames = CONNECTWISE_KEYED_RECORD_NAMES;
   /** The annual adapter already decides which agreements take monthly charges (validFor.azure); reused. */
   private readonly agreements: PsaAdapter;
   private readonly settings: ConnectWiseAdapterSettings;
@@ -29,6 +32,7 @@ export class ConnectWiseAzureTarget implements AzurePsaTarget {
 
   constructor(client: ConnectWiseClient, agreements: PsaAdapter, settings: ConnectWiseAdapterSettings) {
     this.client = client;
+    this.keyed = new ConnectWiseKeyedRecords(client);
     this.agreements = agreements;
     this.settings = settings;
     this.writeConcurrency = agreements.writeConcurrency;
@@ -70,6 +74,14 @@ export class ConnectWiseAzureTarget implements AzurePsaTarget {
       syncKey: line.writeKey,
     });
     return { recordId: String(addition.id) };
+  }
+
+  listKeyedRecords(agreementId: string) {
+    return this.keyed.listKeyedRecords(agreementId);
+  }
+
+  removeRecord(agreementId: string, recordId: string) {
+    return this.keyed.removeRecord(agreementId, recordId);
   }
 
   requestCount(): number {

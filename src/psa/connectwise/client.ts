@@ -116,6 +116,8 @@ export type ListOptions = {
   pageSize?: number;
   /** Default navigable (Link header with rel="next"); forward-only pages by id (§4.3). */
   paging?: Paging;
+  /** Only these fields come back (`fields`, §4.1); the caller's schema must allow the others to be missing. */
+  fields?: readonly string[];
 };
 
 export type PatchOperation = { op: "add" | "replace" | "remove"; path: string; value?: unknown };
@@ -537,6 +539,12 @@ export class ConnectWiseClient {
     );
   }
 
+  /** `DELETE` an addition (§5.1, 204). ConnectWise keeps no trace of it afterwards, so callers decide first. */
+  async deleteAddition(agreementId: number, additionId: number): Promise<void> {
+    const path = `/finance/agreements/${positiveId(agreementId)}/additions/${positiveId(additionId)}`;
+    await this.#send("DELETE", path);
+  }
+
   // ------------------------------------------------------------------------------------------ catalog
 
   listCatalogItems(options: ListOptions = {}): Promise<CatalogItem[]> {
@@ -648,6 +656,7 @@ export class ConnectWiseClient {
       conditions: text(options.conditions),
       customFieldConditions: text(options.customFieldConditions),
       childConditions: options.childConditions,
+      fields: options.fields?.join(","),
       orderBy: options.orderBy,
       pageSize,
       page: forwardOnly ? undefined : 1,

@@ -13,6 +13,7 @@ import { connectWiseClientOptions, type AdapterOptions } from "../factory.ts";
 import type { ProductMatch, PsaAdapter } from "../port.ts";
 import { ConnectWiseAdapter } from "./adapter.ts";
 import { ConnectWiseClient } from "./client.ts";
+import { CONNECTWISE_KEYED_RECORD_NAMES, ConnectWiseKeyedRecords } from "./keyed-records.ts";
 import type { Addition } from "./schemas.ts";
 
 type Prepared = { ok: true; productRef: string | null };
@@ -33,10 +34,13 @@ export class ConnectWiseMonthlyTarget implements MonthlyPsaTarget<ConnectWiseMon
   /** Every addition cspsync wrote carries its key in serialNumber and is read back by it. */
   readonly readsBackByKey = true;
   private readonly client: ConnectWiseClient;
+  private readonly keyed: ConnectWiseKeyedRecords;
+  readonly keyedRecordNames = CONNECTWISE_KEYED_RECORD_NAMES;
   private readonly agreements: PsaAdapter;
 
   constructor(client: ConnectWiseClient, agreements: PsaAdapter) {
     this.client = client;
+    this.keyed = new ConnectWiseKeyedRecords(client);
     this.agreements = agreements;
     this.writeConcurrency = agreements.writeConcurrency;
   }
@@ -105,6 +109,14 @@ export class ConnectWiseMonthlyTarget implements MonthlyPsaTarget<ConnectWiseMon
       syncKey: line.writeKey,
     });
     return { recordId: String(addition.id) };
+  }
+
+  listKeyedRecords(agreementId: string) {
+    return this.keyed.listKeyedRecords(agreementId);
+  }
+
+  removeRecord(agreementId: string, recordId: string) {
+    return this.keyed.removeRecord(agreementId, recordId);
   }
 
   requestCount(): number {

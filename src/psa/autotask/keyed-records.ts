@@ -1,0 +1,148 @@
+import { PsaAuthError, PsaNotFoundError, PsaValidationError } from "../shared/errors.ts";
+import { isWriteKey, WRITE_KEY_PREFIX } from "../shared/keyed-records.ts";
+import type { KeyedRecord, KeyedRecordNames, KeyedRecordSource, RemoveOutcome } from "../port.ts";
+import type { AutotaskClient } from "./client.ts";
+import { CHARGE_IDEMPOTENCY_FIELD } from "./idempotency.ts";
+
+export const CHARGE_RECORD_NAMES: KeyedRecordNames = {
+  target: "contract",
+  records: "contract charges",
+};
+
+export const CONTRACT_SERVICE_RECORD_NAMES: KeyedRecordNames = {
+  target: "contract",
+  records: "contract services",
+};
+
+/**
+ * The contract charges cspsync wrote to one contract (Seat-based Annual), found by the key in
+ * `internalPurchaseOrderNumber`. Autotask marks a charge `isBilled` once it is invoiced and only lets an
+ * unbilled charge be deleted (through the contract's child URL), so that is exactly what is removed.
+ */
+export class AutotaskChargeRecords implements KeyedRecordSource {
+  readonly keyedRecordNames = CHARGE_RECORD_NAMES;
+  private readonly client: AutotaskClient;
+
+  constructor(client: AutotaskClient) {
+    this.client = client;
+  }
+
+  /** One query (500 charges a page), only the fields needed. */
+  async listKeyedRecords(targetId: string): Promise<KeyedRecord[]> {
+    const charges = this.client.contractCharges;
+    const found = await charges.select(
+      [
+        charges.where.eq("contractID", Number(targetId)),
+        charges.where.beginsWith(CHARGE_IDEMPOTENCY_FIELD, WRITE_KEY_PREFIX),
+      ],
+      [CHARGE_IDEMPOTENCY_FIELD, "isBilled", "createDate", "name", "description"],
+    );
+    return found.flatMap((charge) => {
+      const writeKey = charge.internalPurchaseOrderNumber;
+      if (!isWriteKey(writeKey)) return [];
+      return [
+        {
+          writeKey,
+          recordId: String(charge.id),
+          billed: charge.isBilled ?? null,
+          createdAt: charge.createDate ?? null,
+          description: charge.description ?? charge.name,
+        },
+      ];
+    });
+  }
+
+  /** Two requests: the charge is read again right before the delete. */
+  async removeRecord(targetId: string, recordId: string): Promise<RemoveOutcome> {
+    const contractId = Number(targetId);
+    const chargeId = Number(recordId);
+    if (!Number.isSafeInteger(chargeId) || chargeId < 1)
+      return { kept: `"${recordId}" is not an Autotask contract charge id` };
+    const charge = await this.client.contractCharges.get(chargeId);
+    if (!charge) return "removed"; // already gone
+    if (String(charge.contractID) !== targetId)
+      return { kept: `it is on contract ${charge.contractID}, not ${targetId}` };
+    if (!isWriteKey(charge.internalPurchaseOrderNumber))
+      return { kept: "it carries no cspsync key; cspsync only removes charges it wrote" };
+    if (charge.isBilled === true) return { kept: "it is already billed; credit it by hand" };
+    if (charge.isBilled !== false)
+      return { kept: "Autotask does not say whether it is billed; check it and delete or credit it by hand" };
+    try {
+      await this.client.contractCharges.delete(contractId, chargeId);
+    } catch (error) {
+      if (error instanceof PsaNotFoundError) return "removed";
+      if (error instanceof PsaValidationError || error instanceof PsaAuthError)
+        return { kept: `Autotask refused to delete it (${error.message})` };
+      throw error;
+    }
+    return "removed";
+  }
+}
+
+/**
+ * The contract services cspsync wrote to one contract (Azure Plan months and Seat-based Monthly
+ * subscriptions), found by the key in `internalDescription`. Autotask's API cannot delete a contract service
+ * (nor query or undo the adjustments that set its units), so a later copy is always kept and the run history
+ * says what to do by hand. A service counts as billed once a period with units on it has been approved and
+ * posted (`approveAndPostDate` on its unit rows).
+ */
+export class AutotaskContractServiceRecords implements KeyedRecordSource {
+  readonly keyedRecordNames = CONTRACT_SERVICE_RECORD_NAMES;
+  private readonly client: AutotaskClient;
+
+  constructor(client: AutotaskClient) {
+    this.client = client;
+  }
+
+  /** One query for the keyed services, and one for posted unit rows when there are any (500 a page each). */
+  async listKeyedRecords(targetId: string): Promise<KeyedRecord[]> {
+    const contractId = Number(targetId);
+    const services = this.client.contractServices;
+    const keyed = (
+      await services.select(
+        [
+          services.where.eq("contractID", contractId),
+          services.where.beginsWith("internalDescription", WRITE_KEY_PREFIX),
+        ],
+        ["internalDescription", "invoiceDescription"],
+      )
+    ).filter((service) => isWriteKey(service.internalDescription));
+    if (keyed.length === 0) return [];
+    const posted = await this.postedServiceIds(contractId);
+    return keyed.map((service) => ({
+      writeKey: service.internalDescription as string,
+      recordId: String(service.id),
+      billed: posted.has(service.id),
+      createdAt: null,
+      description: service.invoiceDescription ?? "",
+    }));
+  }
+
+  /** Never deletes; one query to say whether it is invoiced yet, which decides what to do by hand. */
+  async removeRecord(targetId: string, recordId: string): Promise<RemoveOutcome> {
+    const serviceId = Number(recordId);
+    if (!Number.isSafeInteger(serviceId) || serviceId < 1)
+      return { kept: `"${recordId}" is not an Autotask contract service id` };
+    const billed = (await this.postedServiceIds(Number(targetId), serviceId)).has(serviceId);
+    return {
+      kept: billed
+        ? "Autotask's API cannot delete contract services and it is already invoiced; adjust it to 0 units in Autotask and credit what it billed by hand"
+        : "Autotask's API cannot delete contract services; it is not invoiced yet, so set it to 0 units in Autotask before its next period is posted",
+    };
+  }
+
+  /** Contract services with a posted period that had units (only `serviceId` when given). */
+  private async postedServiceIds(contractId: number, serviceId?: number): Promise<Set<number>> {
+    const units = this.client.contractServiceUnits;
+    const rows = await units.select(
+      [
+        units.where.eq("contractID", contractId),
+        ...(serviceId === undefined ? [] : [units.where.eq("contractServiceID", serviceId)]),
+        units.where.exist("approveAndPostDate"),
+        units.where.gt("units", 0),
+      ],
+      ["contractServiceID"],
+    );
+    return new Set(rows.map((row) => row.contractServiceID));
+  }
+}
