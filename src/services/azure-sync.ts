@@ -1,7 +1,7 @@
 import { planAzureMonths, type AzureMonthLine, type AzurePlan } from "../core/azure-plan.ts";
 import { listChargeEvents } from "../store/billing-repository.ts";
 import type { Store } from "../store/db.ts";
-import type { ProductMatch, PsaAgreement, WrittenRecord } from "../psa/port.ts";
+import type { KeyedRecordSource, ProductMatch, PsaAgreement, WrittenRecord } from "../psa/port.ts";
 import type { PriceRule } from "../core/pricing.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
 import { priceRulesFor } from "./pricing.ts";
@@ -43,6 +43,8 @@ export interface AzurePsaTarget {
     line: AzureMonthLine,
     product: Extract<ProductMatch, { ok: true }>,
   ): Promise<WrittenRecord>;
+  listKeyedRecords?: KeyedRecordSource["listKeyedRecords"];
+  removeRecord?: KeyedRecordSource["removeRecord"];
   requestCount(): number;
 }
 

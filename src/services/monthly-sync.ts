@@ -3,7 +3,7 @@ import type { PriceRule } from "../core/pricing.ts";
 import { priceRulesFor } from "./pricing.ts";
 import { listChargeEvents } from "../store/billing-repository.ts";
 import type { Store } from "../store/db.ts";
-import type { PsaAgreement } from "../psa/port.ts";
+import type { KeyedRecordSource, PsaAgreement } from "../psa/port.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
 import {
   reported,
@@ -67,6 +67,8 @@ export interface MonthlyPsaTarget<L extends MonthlyLine, P extends Prepared = Pr
   /** The write's PSA record if it is already in place (looked up before any retry). */
   findMonthly(agreementId: string, line: L): Promise<{ recordId: string } | null>;
   writeMonthly(agreementId: string, line: L, prepared: P): Promise<{ recordId: string }>;
+  listKeyedRecords?: KeyedRecordSource["listKeyedRecords"];
+  removeRecord?: KeyedRecordSource["removeRecord"];
   requestCount(): number;
 }
 
