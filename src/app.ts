@@ -73,7 +73,8 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   const mappings = new MappingService(store, organizationId);
   const adapterOptions: AdapterOptions = {
     allowedHosts: parseAllowedHosts(env.CSPSYNC_PSA_ALLOWED_HOSTS),
-    ...(options.transport ? { transport: options.transport } : {}),
+    // No PSA request outlasts the timeout the run lock counts on (CSPSYNC_PSA_TIMEOUT_SECONDS).
+    transport: { timeoutMs: config.runLock.psaTimeoutMs, ...options.transport },
   };
   const adapterFor = async (connectionId: string) =>
     createAdapter(await connections.details(connectionId), adapterOptions);
@@ -88,6 +89,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     async annualSync(connectionId, options = {}) {
       return new AnnualSync({
         ...options,
+        runLock: config.runLock,
         store,
         organizationId,
         mappings,
@@ -98,6 +100,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     async azureSync(connectionId, options = {}) {
       return new AzureSync({
         ...options,
+        runLock: config.runLock,
         store,
         organizationId,
         mappings,
@@ -108,6 +111,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     async monthlySync(connectionId, options = {}) {
       return new MonthlySync({
         ...options,
+        runLock: config.runLock,
         store,
         organizationId,
         mappings,

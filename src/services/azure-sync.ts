@@ -1,3 +1,4 @@
+import type { RunLockConfig } from "../config.ts";
 import { planAzureMonths, type AzureMonthLine, type AzurePlan } from "../core/azure-plan.ts";
 import { listChargeEvents } from "../store/billing-repository.ts";
 import type { Store } from "../store/db.ts";
@@ -66,6 +67,8 @@ export type AzureSyncDeps = {
   target: AzurePsaTarget;
   connectionId: string;
   now?: () => Date;
+  /** How runs hold the connection's lock (see SyncBookkeeping). */
+  runLock?: RunLockConfig;
 };
 
 export class AzureSync {

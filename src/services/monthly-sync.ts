@@ -1,3 +1,4 @@
+import type { RunLockConfig } from "../config.ts";
 import { monthlyTimelines, type MonthlyTimelines } from "../core/monthly-plan.ts";
 import type { PriceRule } from "../core/pricing.ts";
 import { priceRulesFor } from "./pricing.ts";
@@ -85,6 +86,8 @@ export type MonthlySyncDeps<L extends MonthlyLine, P extends Prepared> = {
   target: MonthlyPsaTarget<L, P>;
   connectionId: string;
   now?: () => Date;
+  /** How runs hold the connection's lock (see SyncBookkeeping). */
+  runLock?: RunLockConfig;
 };
 
 export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {

@@ -4,9 +4,11 @@ import os from "node:os";
 import type { RunLockConfig } from "../config.ts";
 import type { BillingMotion } from "../core/billing.ts";
 import { IN_DOUBT_MS, sendLookingBeforeRetrying } from "../psa/shared/write-once.ts";
+import type { KeyedRecordSource } from "../psa/port.ts";
 import { databaseNowSql } from "../store/db-clock.ts";
 import type { Store } from "../store/db.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
+import { findDuplicateKeys, keyedRecordSourceOf } from "./duplicate-keys.ts";
 import { PriceHoldGate } from "./price-holds.ts";
 import type { PsaWritesTable, RunStatus, SyncItemsTable } from "../store/schema.ts";
 
@@ -66,6 +68,9 @@ export const DEFAULT_RUN_LOCK: RunLockConfig = {
 };
 // How long an interrupted attempt may still land, and the cap on sends per run: shared with the product sync.
 export { IN_DOUBT_MS, MAX_WRITE_ATTEMPTS } from "../psa/shared/write-once.ts";
+
+/** How far back the daily check reads written keys back from the PSA to look for a key written twice. */
+const DUPLICATE_LOOKBACK_MS = 7 * 24 * 3_600_000;
 
 /** Linux's id of this boot: a pid recorded before a reboot is not the process running now. */
 const BOOT_ID = readBootId();
@@ -667,19 +672,97 @@ export class SyncBookkeeping {
     return sent.recordId;
   }
 
-  /** Runs a motion: plans under the run lock, then writes the plan (see writePlanned). */
+  /**
+   * Runs a motion: plans under the run lock, writes the plan (see writePlanned), then reads the PSA back for
+   * records carrying one write key twice (see checkDuplicateKeys).
+   */
   runPlanned<L extends ReportedLine>(
     trigger: SyncTrigger,
     scope: SyncScope,
-    psa: { requestCount(): number; readonly writeConcurrency: number },
+    psa: { requestCount(): number; readonly writeConcurrency: number } & Partial<KeyedRecordSource>,
     plan: () => Promise<readonly PlannedEntry<{ lines: L[] }, L>[]>,
     apply: (runId: string, mapping: Mapping, line: L) => Promise<MotionItem<L>>,
   ): Promise<RunTotals & { items: MotionItem<L>[] }> {
-    return this.runLocked<MotionItem<L>>(trigger, scope, psa, async (runId, items) =>
-      this.writePlanned(runId, items, await plan(), psa.writeConcurrency, (mapping, line) =>
+    return this.runLocked<MotionItem<L>>(trigger, scope, psa, async (runId, items) => {
+      const planned = await plan();
+      await this.writePlanned(runId, items, planned, psa.writeConcurrency, (mapping, line) =>
         apply(runId, mapping, line),
-      ),
-    );
+      );
+      await this.checkDuplicateKeys(runId, items, planned, trigger, keyedRecordSourceOf(psa));
+    });
+  }
+
+  /**
+   * Defence in depth: fencing keeps a taken-over run from writing, but a process frozen between counting an
+   * attempt and sending it can still leave a key on two records. After a run, the keys it wrote are read
+   * back from their agreements/contracts; the daily check (trigger "schedule") reads back every key written
+   * in the last week, which also catches a copy that landed after the run that took over had looked. A key
+   * found twice is an error naming the records; a later copy the PSA lets cspsync remove (not yet invoiced)
+   * is removed, and the item says which. A target that cannot be read is a warning.
+   */
+  private async checkDuplicateKeys<L extends ReportedLine>(
+    runId: string,
+    items: MotionItem<L>[],
+    planned: readonly PlannedEntry<{ lines: L[] }, L>[],
+    trigger: SyncTrigger,
+    source: ReturnType<typeof keyedRecordSourceOf>,
+  ): Promise<void> {
+    if (!source) return;
+    const written = await this.keysToCheck(items, trigger);
+    if (written.size === 0) return;
+    const customerOf = new Map(planned.map((e) => [e.mapping.agreementId ?? "", e.mapping.customerTenantId]));
+    const findings = await findDuplicateKeys(source, [...new Set(written.values())], {
+      keys: new Set(written.keys()),
+      remove: true,
+    });
+    for (const finding of findings) {
+      await this.record(
+        runId,
+        items,
+        {
+          outcome: finding.writeKey === null ? "warning" : "error",
+          customerTenantId: customerOf.get(finding.targetId) ?? null,
+          subscriptionId: null,
+          eventKey: null,
+          writeKey: finding.writeKey,
+          psaRecordId: finding.kept,
+          message: finding.message,
+        },
+        finding,
+      );
+    }
+  }
+
+  /** Write key → the agreement/contract it was written to: this run's writes, or the last week's (daily check). */
+  private async keysToCheck<L extends ReportedLine>(
+    items: readonly MotionItem<L>[],
+    trigger: SyncTrigger,
+  ): Promise<Map<string, string>> {
+    const { store, connectionId, motion } = this.deps;
+    const confirmed = () =>
+      store.db
+        .selectFrom("psa_writes")
+        .select(["write_key", "target_id"])
+        .where("connection_id", "=", connectionId)
+        .where("motion", "=", motion)
+        .where("status", "=", "confirmed");
+    const rows: { write_key: string; target_id: string }[] = [];
+    if (trigger === "schedule") {
+      const since = new Date(this.clock().getTime() - DUPLICATE_LOOKBACK_MS).toISOString();
+      rows.push(...(await confirmed().where("updated_at", ">=", since).execute()));
+    } else {
+      const keys = items
+        .filter((i) => i.writeKey && ["written", "warning", "found-existing"].includes(i.outcome))
+        .map((i) => i.writeKey!);
+      // In slices: a run may write thousands of lines, more than a statement may bind.
+      for (let i = 0; i < keys.length; i += 500)
+        rows.push(
+          ...(await confirmed()
+            .where("write_key", "in", keys.slice(i, i + 500))
+            .execute()),
+        );
+    }
+    return new Map(rows.map((r) => [r.write_key, r.target_id]));
   }
 
   /**
