@@ -83,9 +83,14 @@ function readBootId(): string {
   }
 }
 
-/** Who runs a run: `node:pid:bootId`. Node names may not contain ":" here; they are replaced. */
+/** A node name as the owner token holds it (":" separates the token's parts). */
+function nodeOf(nodeName: string): string {
+  return nodeName.replaceAll(":", "_");
+}
+
+/** Who runs a run: `node:pid:bootId`. */
 function ownerToken(nodeName: string): string {
-  return `${nodeName.replaceAll(":", "_")}:${process.pid}:${BOOT_ID}`;
+  return `${nodeOf(nodeName)}:${process.pid}:${BOOT_ID}`;
 }
 
 /** Why a running run may be taken over, or null while its process may still be at work. */
@@ -98,7 +103,7 @@ function whyOwnerIsGone(
   const [node, pidText, boot] = owner.split(":");
   const pid = Number(pidText);
   const sameBoot = boot === undefined || boot === "" || BOOT_ID === "" || boot === BOOT_ID;
-  if (node === ownerToken(lock.nodeName).split(":")[0] && sameBoot && Number.isInteger(pid) && pid > 0) {
+  if (node === nodeOf(lock.nodeName) && sameBoot && Number.isInteger(pid) && pid > 0) {
     // On this node the process table is the truth: a live process keeps its run however long it has been
     // silent (it may be frozen and wake up mid-write); a finished one is gone at once.
     if (pid === process.pid) return null;
