@@ -45,6 +45,7 @@ export async function openStore(
   options: { migrate?: boolean; warn?: Warn } = {},
 ): Promise<Store> {
   const dialect = dialectOf(url);
+  if (dialect === "postgres") await probePostgres(url);
   const db =
     dialect === "postgres"
       ? new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(url) }) })
@@ -59,6 +60,27 @@ export async function openStore(
     }
   }
   return store;
+}
+
+/** How long opening a PostgreSQL database waits for the server to answer before giving up. */
+const CONNECT_TIMEOUT_MS = 15_000;
+
+/**
+ * Connects once before anything else, so that a server that cannot be reached (refused, unknown host, no
+ * answer within CONNECT_TIMEOUT_MS, wrong database or credentials) fails the open at once with where and why,
+ * rather than hanging in the pool for as long as the operating system retries.
+ */
+async function probePostgres(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  client.on("error", () => undefined); // reported through connect() below
+  try {
+    await client.connect();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message || error.name : String(error);
+    throw new Error(`cannot connect to the database ${redactUrl(url)}: ${reason}`, { cause: error });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /**

@@ -1,7 +1,9 @@
-import { Migrator, type Migration, type MigrationProvider } from "kysely";
+import { Migrator, sql, type Migration, type MigrationProvider } from "kysely";
 import type { Store } from "./db.ts";
 import { migrations } from "./migrations/index.ts";
 import { columnTypes } from "./migrations/types.ts";
+import { SETUP_LOCK_SQL, SETUP_LOCK_WAIT_MS, SETUP_UNLOCK_SQL } from "./setup-lock.ts";
+import { SQLITE_BUSY_TIMEOUT_MS } from "./sqlite-driver.ts";
 
 const MIGRATION_TABLE = "cspsync_migration";
 const MIGRATION_LOCK_TABLE = "cspsync_migration_lock";
@@ -51,7 +53,23 @@ export async function appliedMigrations(store: Store): Promise<string[]> {
   return rows.map((row) => String((row as { name: unknown }).name));
 }
 
+/**
+ * Brings the schema up to date; safe when several processes open the same database at once (workers started
+ * together): when something is left to apply, the migration runs under a database-wide lock (see
+ * withSetupLock) and re-reads what is applied once it holds it, so exactly one process migrates and the others
+ * find the work done. An up-to-date database takes no lock.
+ */
 export async function migrateToLatest(store: Store): Promise<string[]> {
+  if (await isUpToDate(store)) return [];
+  return withSetupLock(store, () => migrateNow(store));
+}
+
+async function isUpToDate(store: Store): Promise<boolean> {
+  const applied = new Set(await appliedMigrations(store));
+  return migrations.every((m) => applied.has(m.name)) && applied.size === migrations.length;
+}
+
+async function migrateNow(store: Store): Promise<string[]> {
   const applied = await appliedMigrations(store);
   const knownNames = new Set(migrations.map((m) => m.name));
   const unknown = applied.filter((name) => !knownNames.has(name));
@@ -59,6 +77,44 @@ export async function migrateToLatest(store: Store): Promise<string[]> {
   const { error, results } = await migrator(store).migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+/**
+ * Runs `work` while no other cspsync process changes the schema. PostgreSQL: the set-up advisory lock
+ * (setup-lock.ts) held on one connection for the whole of `work`. SQLite: `work` runs inside one
+ * BEGIN IMMEDIATE transaction, SQLite's single write lock, so it is also all-or-nothing.
+ */
+async function withSetupLock<T>(store: Store, work: () => Promise<T>): Promise<T> {
+  if (store.dialect === "postgres") {
+    return store.db.connection().execute(async (connection) => {
+      await sql`SELECT set_config('lock_timeout', ${`${SETUP_LOCK_WAIT_MS}ms`}, false)`.execute(connection);
+      await sql.raw(SETUP_LOCK_SQL).execute(connection);
+      try {
+        return await work();
+      } finally {
+        await sql.raw(SETUP_UNLOCK_SQL).execute(connection);
+        await sql`RESET lock_timeout`.execute(connection);
+      }
+    });
+  }
+  // SQLite's store has a single connection: the migration's statements run inside this transaction.
+  await sql.raw(`PRAGMA busy_timeout = ${SETUP_LOCK_WAIT_MS}`).execute(store.db);
+  try {
+    await sql.raw("BEGIN IMMEDIATE").execute(store.db);
+  } finally {
+    await sql.raw(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`).execute(store.db);
+  }
+  try {
+    const result = await work();
+    await sql.raw("COMMIT").execute(store.db);
+    return result;
+  } catch (error) {
+    await sql
+      .raw("ROLLBACK")
+      .execute(store.db)
+      .catch(() => undefined);
+    throw error;
+  }
 }
 
 /** Applies the migrations up to and including `name`: how an upgrade from an older schema is tested. */

@@ -1,6 +1,9 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import type { SqliteDatabase, SqliteStatement } from "kysely";
 
+/** How long a statement waits for another process's write lock before failing with "database is locked". */
+export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+
 /**
  * Adapts Node's built-in `node:sqlite` to the small interface Kysely's SqliteDialect expects
  * (it was shaped after better-sqlite3). node:sqlite takes spread parameters and does not bind
@@ -8,10 +11,11 @@ import type { SqliteDatabase, SqliteStatement } from "kysely";
  */
 export function openNodeSqlite(filename: string): SqliteDatabase & { raw: DatabaseSync } {
   const db = new DatabaseSync(filename);
+  // First, so that processes opening a new file at once wait for each other (switching it to WAL included).
+  db.exec(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
-  db.exec("PRAGMA busy_timeout = 10000");
   // Imports insert many rows keyed by hashes (random B-tree positions): a 16 MB page cache keeps the hot
   // index pages in memory without letting the process grow much.
   db.exec("PRAGMA cache_size = -16384");
