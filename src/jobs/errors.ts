@@ -17,3 +17,20 @@ export function errorMessage(error: unknown): string {
 export function defaultErrorReporter(error: unknown, context: string): void {
   console.error(`cspsync job queue: ${context}: ${errorMessage(error)}`);
 }
+
+/** A job whose process stopped holding it (its lease ran out): made runnable again, or failed when out of retries. */
+export type ExpiredLease = {
+  id: string;
+  name: string;
+  /** The run that was lost (1 = the first). */
+  attempt: number;
+  /** True when the job will run again, false when that was its last allowed run. */
+  retried: boolean;
+};
+
+export function defaultLeaseReporter(job: ExpiredLease): void {
+  console.error(
+    `cspsync job queue: "${job.name}" job ${job.id} lost its worker during run ${job.attempt} (lease expired); ` +
+      (job.retried ? "it is queued to run again now" : "it has no retries left and failed"),
+  );
+}

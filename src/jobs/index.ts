@@ -21,6 +21,7 @@ export function createJobQueue(store: Store, databaseUrl: string, options: JobQu
 }
 
 export type * from "./queue.ts";
+export type { ExpiredLease } from "./errors.ts";
 export { DEFAULT_RETRY } from "./queue.ts";
 export { CronError, TimeZoneError, assertTimeZone, nextCronTime, parseCron } from "./cron.ts";
 export { createLocalQueue, type LocalJobQueue, type LocalQueueOptions } from "./local-queue.ts";

@@ -18,14 +18,22 @@ import {
   type WorkOptions,
 } from "./queue.ts";
 import { WorkerPool, type ClaimedJob, type JobStorage } from "./worker-pool.ts";
-import { defaultErrorReporter, errorMessage, isUniqueViolation } from "./errors.ts";
+import {
+  defaultErrorReporter,
+  defaultLeaseReporter,
+  errorMessage,
+  isUniqueViolation,
+  type ExpiredLease,
+} from "./errors.ts";
 
 export type LocalQueueOptions = {
   /** How often an idle queue looks for due jobs and schedules. Default 500 ms. */
   pollIntervalMs?: number;
   /**
-   * How long a claimed job stays reserved without a heartbeat; a job whose process died is retried once
-   * its lease expires. Heartbeats renew it every third of this. Default 60 s.
+   * How long a claimed job stays reserved without a heartbeat. Heartbeats renew it every third of this. A job
+   * whose process died is runnable again (counted as a run, without waiting for its retry delay) as soon as
+   * a live process polls after the lease ran out: another worker starts it within leaseSeconds +
+   * pollIntervalMs. Default 60 s.
    */
   leaseSeconds?: number;
   /** The clock (ms since the epoch) for due times, leases and schedules; tests fast-forward it. */
@@ -33,6 +41,8 @@ export type LocalQueueOptions = {
   /** Completed and failed jobs are deleted this many days after they finished. Default 7. */
   retentionDays?: number;
   onError?: (error: unknown, context: string) => void;
+  /** Hears of every job whose process stopped holding it (lease expired); default: a line on stderr. */
+  onLeaseExpired?: (job: ExpiredLease) => void;
 };
 
 export type LocalJobQueue = JobQueue & {
@@ -64,6 +74,7 @@ export function createLocalQueue(store: Store, options: LocalQueueOptions = {}):
     leaseMs,
     retentionMs: (options.retentionDays ?? 7) * 86_400_000,
     onError,
+    onLeaseExpired: options.onLeaseExpired ?? defaultLeaseReporter,
   });
   const pool = new WorkerPool(storage, {
     pollIntervalMs: options.pollIntervalMs ?? 500,
@@ -174,6 +185,7 @@ type StorageSettings = {
   leaseMs: number;
   retentionMs: number;
   onError: (error: unknown, context: string) => void;
+  onLeaseExpired: (job: ExpiredLease) => void;
 };
 
 class LocalJobStorage implements JobStorage {
@@ -259,21 +271,34 @@ class LocalJobStorage implements JobStorage {
     await this.#failByToken(job.id, job.token, errorMessage(error));
   }
 
-  async #failByToken(id: string, token: string, message: string, expiredBefore?: string): Promise<void> {
+  /**
+   * Records a failed run: retry after the job's retry delay while retries remain, else failed. A run whose
+   * lease expired (`lostBefore`: only if it expired before then) is retried at once: its process died, which
+   * says nothing about the job, so there is nothing to wait for. Returns the new state, or null when the
+   * run no longer held the job.
+   */
+  async #failByToken(
+    id: string,
+    token: string,
+    message: string,
+    lostBefore?: string,
+  ): Promise<{ state: "retry" | "failed"; attempt: number; name: string } | null> {
     const row = await this.#db
       .selectFrom("job_queue")
-      .select(["attempt", "retry_limit", "retry_delay_ms", "retry_backoff"])
+      .select(["name", "attempt", "retry_limit", "retry_delay_ms", "retry_backoff"])
       .where("id", "=", id)
       .where("lease_token", "=", token)
       .where("state", "=", "active")
       .executeTakeFirst();
-    if (!row) return; // the lease was lost and the job already handed on; its new run decides
+    if (!row) return null; // the lease was lost and the job already handed on; its new run decides
     const retry = row.attempt <= row.retry_limit;
     const delayMs =
-      retryDelaySeconds(
-        { retryDelaySeconds: row.retry_delay_ms / 1000, retryBackoff: row.retry_backoff === 1 },
-        row.attempt,
-      ) * 1000;
+      lostBefore !== undefined
+        ? 0
+        : retryDelaySeconds(
+            { retryDelaySeconds: row.retry_delay_ms / 1000, retryBackoff: row.retry_backoff === 1 },
+            row.attempt,
+          ) * 1000;
     let update = this.#db
       .updateTable("job_queue")
       .set({
@@ -287,8 +312,10 @@ class LocalJobStorage implements JobStorage {
       .where("id", "=", id)
       .where("lease_token", "=", token)
       .where("state", "=", "active");
-    if (expiredBefore !== undefined) update = update.where("lease_expires_at", "<", expiredBefore);
-    await update.execute();
+    if (lostBefore !== undefined) update = update.where("lease_expires_at", "<", lostBefore);
+    const result = await update.executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) return null;
+    return { state: retry ? "retry" : "failed", attempt: row.attempt, name: row.name };
   }
 
   async extendLeases(jobs: readonly ClaimedJob[]): Promise<void> {
@@ -310,7 +337,7 @@ class LocalJobStorage implements JobStorage {
     await this.#sweepFinishedJobs();
   }
 
-  /** A job whose lease ran out belongs to a process that died: count the run as failed and retry it. */
+  /** A job whose lease ran out belongs to a process that died: count the run as failed and run it again now. */
   async #recoverExpiredLeases(): Promise<void> {
     const now = this.#iso();
     const expired = await this.#db
@@ -322,12 +349,20 @@ class LocalJobStorage implements JobStorage {
       .execute();
     for (const job of expired) {
       if (job.lease_token === null) continue;
-      await this.#failByToken(
+      const outcome = await this.#failByToken(
         job.id,
         job.lease_token,
         "The job's lease expired: the process running it stopped",
         now,
       );
+      if (outcome) {
+        this.#settings.onLeaseExpired({
+          id: job.id,
+          name: outcome.name,
+          attempt: outcome.attempt,
+          retried: outcome.state === "retry",
+        });
+      }
     }
   }
 

@@ -2,8 +2,9 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import PgBoss from "pg-boss";
 import { z } from "zod";
+import { isDeadlock, pgSetupLock } from "../store/setup-lock.ts";
 import { assertTimeZone, parseCron } from "./cron.ts";
-import { defaultErrorReporter } from "./errors.ts";
+import { defaultErrorReporter, defaultLeaseReporter, errorMessage, type ExpiredLease } from "./errors.ts";
 import {
   assertJobName,
   encodeJobData,
@@ -24,10 +25,12 @@ export type PgBossQueueOptions = {
   pollIntervalMs?: number;
   /**
    * Seconds a claimed job stays reserved without a heartbeat (whole seconds, ≥ 1). Heartbeats renew it
-   * every third of this; pg-boss's maintenance retries jobs whose lease ran out. Default 60.
+   * every third of this. A job whose lease ran out (its process died) is made runnable again at once by the
+   * next lease check of any live process (every sixth of this), so another worker starts it within about
+   * leaseSeconds × 7/6 + pollIntervalMs. Default 60.
    */
   leaseSeconds?: number;
-  /** How often pg-boss's maintenance runs (lease expiry, archiving). Default 60 s. */
+  /** How often pg-boss's archiving of finished jobs runs (once across all processes). Default 60 s. */
   maintenanceIntervalSeconds?: number;
   /** How often this process looks for schedules installed elsewhere, to relay their jobs. Default 60 s. */
   scheduleRefreshSeconds?: number;
@@ -36,6 +39,8 @@ export type PgBossQueueOptions = {
   /** Connections shared by pg-boss and this driver. Default 5. */
   poolSize?: number;
   onError?: (error: unknown, context: string) => void;
+  /** Hears of every job whose process stopped holding it (lease expired); default: a line on stderr. */
+  onLeaseExpired?: (job: ExpiredLease) => void;
 };
 
 export type PgBossJobQueue = JobQueue & {
@@ -85,6 +90,11 @@ const scheduleRow = z.object({
  * when its key is already running and then returns nothing, so one busy key would stall every other key in
  * the queue. The claim below skips keys that are running, serialised per queue by an advisory lock so two
  * processes cannot start the same key at once. It follows pg-boss 10's job table (plans.js fetchNextJob).
+ *
+ * Lease expiry is this driver's too (pg-boss's supervisor is off): pg-boss would hold a job whose worker died
+ * back for its retry delay (a minute or more for syncs, after a maintenance interval of its own); here it is
+ * runnable again as soon as the lease check sees it, counted as an attempt. Creating pg-boss's schema and
+ * queue tables happens under cspsync's set-up lock: processes creating the same queue at once deadlock.
  */
 export function createPgBossQueue(
   connectionString: string,
@@ -99,6 +109,7 @@ export function createPgBossQueue(
     throw new RangeError("leaseSeconds must be a whole number ≥ 1 for pg-boss");
   }
   const onError = options.onError ?? defaultErrorReporter;
+  const onLeaseExpired = options.onLeaseExpired ?? defaultLeaseReporter;
   let closed = false;
   const pool = new pg.Pool({ connectionString, max: options.poolSize ?? 5 });
   // Once the queue is stopping, a connection the server closes is part of shutting down, not a failure.
@@ -108,16 +119,24 @@ export function createPgBossQueue(
   const boss = new PgBoss({
     db: { executeSql: (text: string, values: unknown[]) => pool.query(text, values) },
     schema,
-    maintenanceIntervalSeconds: options.maintenanceIntervalSeconds ?? 60,
+    // Lease expiry and archiving run in PgBossStorage.maintain instead.
+    supervise: false,
   });
   boss.on("error", (error) => onError(error, "pg-boss"));
+  const setupLock = pgSetupLock(pool);
 
   const knownQueues = new Set<string>();
   async function ensureQueue(name: string, policy: PgBoss.QueuePolicy): Promise<void> {
     if (knownQueues.has(name)) return;
-    await boss.createQueue(name, { name, policy });
-    const queue = await boss.getQueue(name);
-    if (queue && queue.policy !== policy) await boss.updateQueue(name, { name, policy });
+    if ((await boss.getQueue(name))?.policy !== policy) {
+      await setupLock(() =>
+        retryOnDeadlock(async () => {
+          await boss.createQueue(name, { name, policy });
+          const queue = await boss.getQueue(name);
+          if (queue && queue.policy !== policy) await boss.updateQueue(name, { name, policy });
+        }),
+      );
+    }
     knownQueues.add(name);
   }
 
@@ -163,7 +182,13 @@ export function createPgBossQueue(
     }
   }
 
-  const storage = new PgBossStorage(pool, boss, schema, leaseSeconds, () => refreshRelays());
+  const storage = new PgBossStorage(pool, boss, {
+    schema,
+    leaseSeconds,
+    maintenanceIntervalSeconds: options.maintenanceIntervalSeconds ?? 60,
+    onLeaseExpired,
+    refreshRelays: () => refreshRelays(),
+  });
   const workers = new WorkerPool(storage, {
     pollIntervalMs: options.pollIntervalMs ?? 1000,
     heartbeatIntervalMs: Math.floor((leaseSeconds * 1000) / 3),
@@ -173,7 +198,7 @@ export function createPgBossQueue(
   // pg-boss installs or migrates its schema on start; sending needs that too, so it happens on first use.
   const whenReady = async (): Promise<void> => {
     if (closed) throw new Error("This job queue was stopped; create a new one");
-    await (ready ??= boss.start());
+    await (ready ??= setupLock(() => boss.start()));
   };
   const workNames: string[] = [];
 
@@ -225,7 +250,7 @@ export function createPgBossQueue(
       const relayQueue = scheduleQueueName(scheduleName);
       await whenReady();
       await boss.unschedule(relayQueue);
-      await boss.deleteQueue(relayQueue);
+      await setupLock(() => retryOnDeadlock(() => boss.deleteQueue(relayQueue)));
       knownQueues.delete(relayQueue);
     },
     async schedules(): Promise<ScheduleInfo[]> {
@@ -251,29 +276,95 @@ export function createPgBossQueue(
   };
 }
 
+/** Runs `work` again (up to three times) when PostgreSQL broke a deadlock by rolling it back. */
+async function retryOnDeadlock<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isDeadlock(error) || attempt >= 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt + Math.random() * 100));
+    }
+  }
+}
+
+type StorageSettings = {
+  schema: string;
+  leaseSeconds: number;
+  maintenanceIntervalSeconds: number;
+  onLeaseExpired: (job: ExpiredLease) => void;
+  refreshRelays: () => Promise<void>;
+};
+
+const LEASE_EXPIRED_MESSAGE = "The job's lease expired: the process running it stopped";
+
 class PgBossStorage implements JobStorage {
   readonly #pool: pg.Pool;
   readonly #boss: PgBoss;
   readonly #schema: string;
   readonly #leaseSeconds: number;
-  readonly #maintain: () => Promise<void>;
+  readonly #settings: StorageSettings;
+  #lastLeaseCheck = Number.NEGATIVE_INFINITY;
+  #lastArchive = Number.NEGATIVE_INFINITY;
 
-  constructor(
-    pool: pg.Pool,
-    boss: PgBoss,
-    schema: string,
-    leaseSeconds: number,
-    maintain: () => Promise<void>,
-  ) {
+  constructor(pool: pg.Pool, boss: PgBoss, settings: StorageSettings) {
     this.#pool = pool;
     this.#boss = boss;
-    this.#schema = schema;
-    this.#leaseSeconds = leaseSeconds;
-    this.#maintain = maintain;
+    this.#schema = settings.schema;
+    this.#leaseSeconds = settings.leaseSeconds;
+    this.#settings = settings;
   }
 
-  maintain(): Promise<void> {
-    return this.#maintain();
+  async maintain(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastLeaseCheck >= (this.#leaseSeconds * 1000) / 6) {
+      this.#lastLeaseCheck = now;
+      await this.#recoverExpiredLeases();
+    }
+    if (now - this.#lastArchive >= this.#settings.maintenanceIntervalSeconds * 1000) {
+      this.#lastArchive = now;
+      await this.#archive();
+    }
+    await this.#settings.refreshRelays();
+  }
+
+  /**
+   * A job whose lease ran out belongs to a process that died (or lost its database): it is runnable again at
+   * once while retries remain, else failed. Any live process does this for every queue.
+   */
+  async #recoverExpiredLeases(): Promise<void> {
+    const { rows } = await this.#pool.query<{ id: string; name: string; state: string; attempt: number }>(
+      `UPDATE ${this.#schema}.job SET
+         state = CASE WHEN retry_count < retry_limit THEN 'retry' ELSE 'failed' END::${this.#schema}.job_state,
+         start_after = CASE WHEN retry_count < retry_limit THEN now() ELSE start_after END,
+         completed_on = CASE WHEN retry_count < retry_limit THEN NULL ELSE now() END,
+         output = jsonb_build_object('message', $1::text)
+       WHERE state = 'active' AND (started_on + expire_in) < now()
+       RETURNING id, name, state::text AS state, retry_count + 1 AS attempt`,
+      [LEASE_EXPIRED_MESSAGE],
+    );
+    for (const row of rows) {
+      this.#settings.onLeaseExpired({
+        id: row.id,
+        name: row.name,
+        attempt: Number(row.attempt),
+        retried: row.state === "retry",
+      });
+    }
+  }
+
+  /** pg-boss's archiving and deletion of old jobs, at most once per interval across all processes. */
+  async #archive(): Promise<void> {
+    const { rows } = await this.#pool.query(
+      `UPDATE ${this.#schema}.version SET maintained_on = now()
+       WHERE EXTRACT(EPOCH FROM (now() - COALESCE(maintained_on, now() - interval '1 week'))) > $1
+       RETURNING true`,
+      [this.#settings.maintenanceIntervalSeconds],
+    );
+    if (rows.length === 0) return;
+    await this.#boss.archive();
+    // pg-boss 10 has drop() (deletes old archived jobs); its type declarations call it purge().
+    await (this.#boss as unknown as { drop(): Promise<void> }).drop();
   }
 
   async claim(name: string): Promise<ClaimedJob | null> {
@@ -337,10 +428,26 @@ class PgBossStorage implements JobStorage {
     );
   }
 
+  /**
+   * Retry or failed, with the backoff delay, as pg-boss's fail computes them (plans.js failJobs), but only for
+   * this run: a run whose lease was lost and whose job was started again elsewhere changes nothing.
+   */
   async fail(job: ClaimedJob, error: unknown): Promise<void> {
-    const message = error instanceof Error ? error.message : String(error);
-    // pg-boss decides retry or failed and the backoff delay from the job's retry settings.
-    await this.#boss.fail(job.name, job.id, { message });
+    const retry = "retry_count < retry_limit";
+    const delay = "retry_delay * 2 ^ LEAST(16, retry_count + 1) / 2";
+    await this.#pool.query(
+      `UPDATE ${this.#schema}.job SET
+         state = CASE WHEN ${retry} THEN 'retry' ELSE 'failed' END::${this.#schema}.job_state,
+         start_after = CASE
+           WHEN NOT (${retry}) THEN start_after
+           WHEN NOT retry_backoff THEN now() + retry_delay * interval '1 second'
+           ELSE now() + (${delay} + ${delay} * random()) * interval '1 second'
+         END,
+         completed_on = CASE WHEN ${retry} THEN NULL ELSE now() END,
+         output = jsonb_build_object('message', $4::text)
+       WHERE name = $1 AND id = $2 AND state = 'active' AND started_on = $3::timestamptz`,
+      [job.name, job.id, job.token, errorMessage(error)],
+    );
   }
 
   async extendLeases(jobs: readonly ClaimedJob[]): Promise<void> {

@@ -1,10 +1,11 @@
 /** Behaviour specific to the pg-boss driver: how schedules and queues are stored in pg-boss. */
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import pg from "pg";
 import { createPgBossQueue, scheduleQueueName, type PgBossJobQueue } from "../../src/jobs/pg-boss-queue.ts";
 import { installDailyCheckSchedule } from "../../src/jobs/scheduler.ts";
 import { createTestDatabase, type TestDatabase } from "../support/stores.ts";
-import { waitFor } from "./helpers.ts";
+import { Gates, waitFor } from "./helpers.ts";
 
 let database: TestDatabase | undefined;
 let queues: PgBossJobQueue[] = [];
@@ -20,12 +21,14 @@ afterEach(async () => {
   assert.deepEqual(reported, [], "background errors were reported");
 });
 
-async function openQueue(): Promise<PgBossJobQueue> {
+async function openQueue(options: { leaseSeconds?: number } = {}): Promise<PgBossJobQueue> {
   database ??= await createTestDatabase("postgres");
   const queue = createPgBossQueue(database.url, {
     pollIntervalMs: 50,
     scheduleRefreshSeconds: 1,
     onError: (error, context) => backgroundErrors.push(`${context}: ${String(error)}`),
+    onLeaseExpired: () => undefined,
+    ...options,
   });
   queues.push(queue);
   return queue;
@@ -95,5 +98,63 @@ describe("pg-boss driver", () => {
     assert.ok(await queue.send("sync", {}));
     assert.equal((await queue.boss.getQueue("sync"))?.policy, "short");
     assert.equal(await queue.boss.getQueueSize("sync"), 4);
+  });
+
+  it("queues started at once on a fresh database (one per process) create pg-boss's tables without deadlocks", async () => {
+    const queues = await Promise.all([1, 2, 3, 4].map(() => openQueue()));
+    for (const queue of queues) {
+      await queue.work("sync-connection", async () => undefined);
+      await queue.work("daily-check", async () => undefined);
+    }
+    const results = await Promise.allSettled(queues.map((queue) => queue.start()));
+    assert.deepEqual(
+      results.filter((r) => r.status === "rejected").map((r) => String(r.reason)),
+      [],
+    );
+    assert.equal((await queues[0]!.boss.getQueue("sync-connection"))?.policy, "short");
+  });
+
+  it("a run that lost its lease and fails late leaves the job's new run alone", async () => {
+    const gates = new Gates();
+    const slow = await openQueue({ leaseSeconds: 60 });
+    await slow.work("job", async () => {
+      await gates.wait("late");
+      throw new Error("the late run failed");
+    });
+    await slow.start();
+    const id = await slow.send("job", {}, { retryLimit: 3, retryDelaySeconds: 3600 });
+    const pool = new pg.Pool({ connectionString: database!.url, max: 1 });
+    try {
+      const job = async () =>
+        (
+          await pool.query<{ state: string; started_on: Date }>(
+            "SELECT state::text AS state, started_on FROM pgboss.job WHERE id = $1",
+            [id],
+          )
+        ).rows[0]!;
+      await waitFor(async () => (await job()).state === "active", "the slow run started");
+      const firstStart = (await job()).started_on.getTime();
+      // The slow process stops heart-beating as far as the database can tell: its lease is over.
+      await pool.query("UPDATE pgboss.job SET expire_in = interval '0' WHERE id = $1", [id]);
+
+      const survivor = await openQueue({ leaseSeconds: 1 });
+      let survivorRuns = 0;
+      await survivor.work("job", async () => {
+        survivorRuns += 1;
+        await gates.wait("survivor");
+      });
+      await survivor.start();
+      await waitFor(async () => survivorRuns === 1, "the survivor runs the job again");
+      assert.notEqual((await job()).started_on.getTime(), firstStart);
+
+      gates.open("late"); // the first run fails now, too late
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal((await job()).state, "active", "the late failure changed nothing");
+      gates.open("survivor");
+      await waitFor(async () => (await job()).state === "completed", "the survivor's run completed");
+    } finally {
+      gates.openAll();
+      await pool.end();
+    }
   });
 });

@@ -10,6 +10,7 @@ import { CronError, TimeZoneError } from "../../src/jobs/cron.ts";
 import { createLocalQueue } from "../../src/jobs/local-queue.ts";
 import { createPgBossQueue } from "../../src/jobs/pg-boss-queue.ts";
 import type { Job, JobQueue } from "../../src/jobs/queue.ts";
+import type { ExpiredLease } from "../../src/jobs/errors.ts";
 import { createTestDatabase, type TestDatabase } from "../support/stores.ts";
 import { Gates, deferred, settle, waitFor } from "./helpers.ts";
 
@@ -19,6 +20,7 @@ type OpenOptions = {
   leaseSeconds?: number;
   /** For a queue whose "process" the test kills: its late errors are expected. */
   ignoreErrors?: boolean;
+  onLeaseExpired?: (job: ExpiredLease) => void;
 };
 
 /** Background errors (polling, claiming, recording outcomes) fail the test unless expected. */
@@ -71,6 +73,7 @@ function localDriver(dialect: "sqlite" | "postgres"): Driver {
             pollIntervalMs: 20,
             leaseSeconds: options.leaseSeconds ?? 30,
             onError: errorLog.reporter(options.ignoreErrors),
+            ...(options.onLeaseExpired ? { onLeaseExpired: options.onLeaseExpired } : {}),
           });
           opened.push({ queue, store });
           return queue;
@@ -116,6 +119,7 @@ const pgBossDriver: Driver = {
           scheduleRefreshSeconds: 1,
           poolSize: 4,
           onError: errorLog.reporter(options.ignoreErrors),
+          ...(options.onLeaseExpired ? { onLeaseExpired: options.onLeaseExpired } : {}),
         });
         opened.push(queue);
         return queue;
@@ -420,7 +424,7 @@ function contract(driver: Driver): void {
       );
     });
 
-    it("retries a job whose process died while running it once the lease expires", async () => {
+    it("runs a job whose process died again once the lease expires, without waiting for its retry delay", async () => {
       const { open, jobState } = await setup();
       const crashed = await open({ leaseSeconds: driver.shortLeaseSeconds, ignoreErrors: true });
       const runs: Array<[string, number]> = [];
@@ -430,16 +434,18 @@ function contract(driver: Driver): void {
         await abandoned.promise; // never finishes before the process "dies"
       });
       await crashed.start();
-      const id = await crashed.send(
-        "crashy",
-        {},
-        { retryLimit: 2, retryDelaySeconds: 0, retryBackoff: false },
-      );
+      // The retry delay is for jobs that failed; a dead process is not the job's fault.
+      const id = await crashed.send("crashy", {}, { retryLimit: 2, retryDelaySeconds: 3600 });
       assert.ok(id);
       await waitFor(() => runs.length === 1, "the first run");
       await crashed.stop({ graceful: false }); // no more heartbeats: the lease runs out
+      const stoppedAt = Date.now();
 
-      const survivor = await open();
+      const lost: ExpiredLease[] = [];
+      const survivor = await open({
+        leaseSeconds: driver.shortLeaseSeconds,
+        onLeaseExpired: (job) => lost.push(job),
+      });
       await survivor.work("crashy", async (job) => {
         runs.push(["survivor", job.attempt]);
       });
@@ -449,6 +455,9 @@ function contract(driver: Driver): void {
         "the job completed by the survivor",
         30_000,
       );
+      // Within the lease, the lease check (pg-boss: a sixth of the lease) and a poll, plus slack.
+      assert.ok(Date.now() - stoppedAt < driver.shortLeaseSeconds * 1000 * 1.2 + 2_000);
+      assert.deepEqual(lost, [{ id, name: "crashy", attempt: 1, retried: true }]);
       // The dead run finishing late must not change the outcome or cause another run.
       abandoned.resolve();
       await survivor.poll();
