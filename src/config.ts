@@ -10,6 +10,7 @@ const envSchema = z.object({
   CSPSYNC_NODE_NAME: z.string().trim().min(1).max(200).optional(),
   CSPSYNC_RUN_STALE_SECONDS: z.coerce.number().int().min(2).max(86_400).default(120),
   CSPSYNC_PSA_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(30),
+  CSPSYNC_JOB_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
 });
 
 /** How sync runs hold their connection's lock (see SyncBookkeeping). */
@@ -27,6 +28,11 @@ export type AppConfig = {
   databaseUrl: string;
   logLevel: "debug" | "info" | "warn" | "error";
   runLock: RunLockConfig;
+  /**
+   * How long a background job stays with its worker without a heartbeat (renewed every third of it): a job
+   * whose worker died runs again on another one about this long after (see src/jobs). CSPSYNC_JOB_LEASE_SECONDS.
+   */
+  jobLeaseSeconds: number;
 };
 
 export function loadConfig(
@@ -53,5 +59,11 @@ export function loadConfig(
     staleRunMs: stale * 1000,
     psaTimeoutMs: timeout * 1000,
   };
-  return { dataDir, databaseUrl, logLevel: parsed.data.CSPSYNC_LOG_LEVEL, runLock };
+  return {
+    dataDir,
+    databaseUrl,
+    logLevel: parsed.data.CSPSYNC_LOG_LEVEL,
+    runLock,
+    jobLeaseSeconds: parsed.data.CSPSYNC_JOB_LEASE_SECONDS,
+  };
 }

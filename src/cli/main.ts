@@ -184,4 +184,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// A command that failed has said why on stderr; whatever it may have left open (a connection pool, a timer)
+// must not keep the process alive doing nothing, where a supervisor would never restart it.
+if (code !== 0) process.exit(code);

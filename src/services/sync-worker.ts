@@ -7,10 +7,13 @@ import {
   type JobQueue,
   type JobQueueOptions,
 } from "../jobs/index.ts";
+import type { ExpiredLease, Job } from "../jobs/index.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { AppSettingsService } from "./app-settings.ts";
 import { RunAlreadyActiveError, type SyncTrigger } from "./annual-sync.ts";
+import { ConnectionInputError, type ConnectionView } from "./connections.ts";
 import type { ImportSummary } from "./import-recon.ts";
-import { enabledMotions, syncFor } from "./motion-sync.ts";
+import { enabledMotions, motionOffReason, syncFor } from "./motion-sync.ts";
 import { ProductRunActiveError, runProductSync } from "./product-runs.ts";
 
 /**
@@ -31,8 +34,26 @@ export type SyncJobData = {
 };
 export type ProductJobData = { connectionId: string; trigger: SyncTrigger };
 
-export function openJobQueue(app: App, options: JobQueueOptions = {}): JobQueue {
-  return createJobQueue(app.store, app.config.databaseUrl, options);
+/**
+ * The job queue of the app's database, with the configured lease (CSPSYNC_JOB_LEASE_SECONDS): a job whose
+ * worker died runs again on a live worker about one lease after its last heartbeat. Lost jobs are logged.
+ */
+export function openJobQueue(app: App, options: JobQueueOptions = {}, logger?: Logger): JobQueue {
+  const leaseSeconds = app.config.jobLeaseSeconds;
+  const onLeaseExpired = logger
+    ? (job: ExpiredLease) =>
+        logger.warn(
+          { jobId: job.id, jobName: job.name, attempt: job.attempt, retried: job.retried },
+          job.retried
+            ? "a job's worker stopped while running it (lease expired); it runs again now"
+            : "a job's worker stopped while running it (lease expired); no retries left, the job failed",
+        )
+    : undefined;
+  const shared = { leaseSeconds, ...(onLeaseExpired ? { onLeaseExpired } : {}) };
+  return createJobQueue(app.store, app.config.databaseUrl, {
+    local: { ...shared, ...options.local },
+    pgBoss: { ...shared, ...options.pgBoss },
+  });
 }
 
 export function enqueueSync(queue: JobQueue, data: SyncJobData): Promise<string | null> {
@@ -88,24 +109,86 @@ export async function enqueueChecksAfterImport(
   return fresh ? enqueueChecks(app, queue, "import") : 0;
 }
 
-/** Runs the job's motions one after the other; a busy connection makes the whole job come back later. */
-async function runSyncJob(app: App, data: SyncJobData): Promise<void> {
-  const connection = await app.connections.view(data.connectionId).catch(() => null);
-  if (!connection) return; // removed since it was queued
+/**
+ * The connection a job is for, or null when it was removed since the job was queued. Any other failure to
+ * read it (the database, say) fails the job, which is then retried: it must not pass for "nothing to do".
+ */
+async function connectionOf(app: App, connectionId: string): Promise<ConnectionView | null> {
+  try {
+    return await app.connections.view(connectionId);
+  } catch (error) {
+    if (error instanceof ConnectionInputError && error.field === "id") return null;
+    throw error;
+  }
+}
+
+function jobFields(job: Job<{ connectionId: string }>) {
+  return { jobId: job.id, jobName: job.name, attempt: job.attempt, connectionId: job.data.connectionId };
+}
+
+/**
+ * Runs the job's motions one after the other. A job that ends without a sync run says why in the log; a busy
+ * connection (another run holds its lock) makes the job fail and come back later, never pass as done.
+ */
+async function runSyncJob(app: App, job: Job<SyncJobData>, log: Logger): Promise<void> {
+  const { data } = job;
+  const fields = jobFields(job);
+  const connection = await connectionOf(app, data.connectionId);
+  if (!connection) {
+    log.info(fields, "sync job skipped: its connection was removed after it was queued");
+    return;
+  }
   const on = await enabledMotions(app, connection);
   // A motion switched off since the job was queued is not synced.
   const motions = data.motion ? on.filter((m) => m === data.motion) : on;
+  if (motions.length === 0) {
+    const reason = data.motion
+      ? ((await motionOffReason(app, connection, data.motion))?.message ?? `${data.motion} is off`)
+      : `no billing motion is switched on for ${connection.name}`;
+    log.info({ ...fields, motion: data.motion }, `sync job skipped: ${reason}`);
+    return;
+  }
   const scope = data.customerTenantId ? { customerTenantId: data.customerTenantId } : {};
   let busy: RunAlreadyActiveError | null = null;
   for (const motion of motions) {
     try {
-      await (await syncFor(app, motion, data.connectionId)).run(data.trigger, scope);
+      const run = await (await syncFor(app, motion, data.connectionId)).run(data.trigger, scope);
+      log.info(
+        { ...fields, motion, runId: run.runId, status: run.status, written: run.written, errors: run.errors },
+        "sync run finished",
+      );
     } catch (error) {
       if (!(error instanceof RunAlreadyActiveError)) throw error;
       busy = error;
+      log.warn(
+        { ...fields, motion, activeRunId: error.activeRunId },
+        "sync not started: another run holds this connection's lock; the job will be retried",
+      );
     }
   }
   if (busy) throw new Error(`${busy.message}; will try again`);
+}
+
+async function runProductJob(app: App, job: Job<ProductJobData>, log: Logger): Promise<void> {
+  const fields = jobFields(job);
+  const connection = await connectionOf(app, job.data.connectionId);
+  if (!connection) {
+    log.info(fields, "product sync job skipped: its connection was removed after it was queued");
+    return;
+  }
+  const mode = connection.settings.productSyncMode;
+  if (mode !== "all" && mode !== "in-use") {
+    log.info(fields, `product sync job skipped: product sync is off for ${connection.name}`);
+    return;
+  }
+  try {
+    const { run } = await runProductSync(app, job.data.connectionId, job.data.trigger);
+    log.info({ ...fields, runId: run.id, status: run.status }, "product sync run finished");
+  } catch (error) {
+    if (!(error instanceof ProductRunActiveError)) throw error;
+    log.warn(fields, "product sync not started: another product run is active; the job will be retried");
+    throw new Error(`${error.message}; will try again`);
+  }
 }
 
 export type SyncWorker = {
@@ -114,36 +197,43 @@ export type SyncWorker = {
   stop(): Promise<void>;
 };
 
-export async function startSyncWorker(
-  app: App,
-  options: { queue?: JobQueue; concurrency?: number } = {},
-): Promise<SyncWorker> {
-  const queue = options.queue ?? openJobQueue(app);
-  await queue.work<SyncJobData>(SYNC_CONNECTION_JOB, (job) => runSyncJob(app, job.data), {
-    concurrency: options.concurrency ?? 2,
-  });
-  await queue.work<ProductJobData>(SYNC_PRODUCTS_JOB, async (job) => {
-    const connection = await app.connections.view(job.data.connectionId).catch(() => null);
-    const mode = connection?.settings.productSyncMode;
-    if (mode !== "all" && mode !== "in-use") return; // removed or switched off since it was queued
-    try {
-      await runProductSync(app, job.data.connectionId, job.data.trigger);
-    } catch (error) {
-      if (error instanceof ProductRunActiveError) throw new Error(`${error.message}; will try again`);
-      throw error;
-    }
-  });
-  await queue.work(DAILY_CHECK_JOB, async () => {
-    await enqueueChecks(app, queue, "schedule");
-    await enqueueProductSyncs(app, queue, "schedule");
-  });
-  await queue.start();
-  const settings = new AppSettingsService(app.store, app.organizationId);
-  const reschedule = async () => {
-    const { dailySyncTime, timeZone } = await settings.get();
-    const installed = await installDailyCheckSchedule(queue, { time: dailySyncTime, timeZone });
-    return { cron: installed.cron, timeZone: installed.timeZone, nextRunAt: installed.nextRunAt };
-  };
-  await reschedule();
-  return { queue, reschedule, stop: () => queue.stop({ graceful: true }) };
+export type SyncWorkerOptions = {
+  /** The queue to work; by default one is opened (openJobQueue) and stopped if starting fails. */
+  queue?: JobQueue;
+  /** Sync jobs this process runs at once. Default 2. */
+  concurrency?: number;
+  /** Default: JSON lines on standard output at CSPSYNC_LOG_LEVEL. */
+  logger?: Logger;
+};
+
+/**
+ * Starts working the sync jobs and installs the daily check. If anything fails on the way, the queue it
+ * opened is stopped before the error is thrown, so a process that could not start has nothing left running.
+ */
+export async function startSyncWorker(app: App, options: SyncWorkerOptions = {}): Promise<SyncWorker> {
+  const log = options.logger ?? createLogger(app.config.logLevel);
+  const queue = options.queue ?? openJobQueue(app, {}, log);
+  try {
+    await queue.work<SyncJobData>(SYNC_CONNECTION_JOB, (job) => runSyncJob(app, job, log), {
+      concurrency: options.concurrency ?? 2,
+    });
+    await queue.work<ProductJobData>(SYNC_PRODUCTS_JOB, (job) => runProductJob(app, job, log));
+    await queue.work(DAILY_CHECK_JOB, async (job) => {
+      const syncs = await enqueueChecks(app, queue, "schedule");
+      const products = await enqueueProductSyncs(app, queue, "schedule");
+      log.info({ jobId: job.id, syncs, products }, "daily check queued syncs");
+    });
+    await queue.start();
+    const settings = new AppSettingsService(app.store, app.organizationId);
+    const reschedule = async () => {
+      const { dailySyncTime, timeZone } = await settings.get();
+      const installed = await installDailyCheckSchedule(queue, { time: dailySyncTime, timeZone });
+      return { cron: installed.cron, timeZone: installed.timeZone, nextRunAt: installed.nextRunAt };
+    };
+    await reschedule();
+    return { queue, reschedule, stop: () => queue.stop({ graceful: true }) };
+  } catch (error) {
+    if (!options.queue) await queue.stop({ graceful: false }).catch(() => undefined);
+    throw error;
+  }
 }

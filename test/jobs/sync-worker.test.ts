@@ -12,11 +12,41 @@ import {
 import { AppSettingsService } from "../../src/services/app-settings.ts";
 import type { App } from "../../src/app.ts";
 import { DIALECTS } from "../support/stores.ts";
-import { mappedConnectWise } from "../support/connectwise-setup.ts";
+import { CLIENT_ID, mappedConnectWise } from "../support/connectwise-setup.ts";
 import { azureConnectWise } from "../support/azure-setup.ts";
 import { baseRow, writeCsv } from "../support/recon-builder.ts";
 import os from "node:os";
 import fs from "node:fs";
+import { sql } from "kysely";
+import { createLogger, type Logger } from "../../src/log.ts";
+import { enqueueSync } from "../../src/services/sync-worker.ts";
+import { waitFor } from "./helpers.ts";
+
+type LogLine = { level: number; msg: string } & Record<string, unknown>;
+
+/** A logger whose JSON lines the test reads (pino levels: 30 info, 40 warn). */
+function captureLog(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = createLogger("debug", { write: (line: string) => void lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}
+
+/** The stored state of a queued job, on either driver. */
+async function jobState(app: App, id: string): Promise<string | undefined> {
+  if (app.store.dialect === "sqlite") {
+    const row = await app.store.db
+      .withTables<{ job_queue: { id: string; state: string } }>()
+      .selectFrom("job_queue")
+      .select("state")
+      .where("id", "=", id)
+      .executeTakeFirst();
+    return row?.state;
+  }
+  const { rows } = await sql<{ state: string }>`
+    SELECT state::text AS state FROM pgboss.job WHERE id = ${id}::uuid
+    UNION ALL SELECT state::text FROM pgboss.archive WHERE id = ${id}::uuid`.execute(app.store.db);
+  return rows[0]?.state;
+}
 
 async function waitForRuns(app: App, count: number) {
   for (let i = 0; i < 600; i++) {
@@ -53,7 +83,7 @@ for (const dialect of DIALECTS) {
         dailySyncTime: "05:30",
         timeZone: "Europe/Amsterdam",
       });
-      worker = await startSyncWorker(app);
+      worker = await startSyncWorker(app, { logger: captureLog().logger });
       const schedule = await worker.reschedule();
       assert.deepEqual([schedule.cron, schedule.timeZone], ["30 5 * * *", "Europe/Amsterdam"]);
       const installed = await worker.queue.schedules();
@@ -66,7 +96,7 @@ for (const dialect of DIALECTS) {
 
     it("an import with new annual charges queues a check right away; one without queues nothing", async () => {
       const app = await setUp();
-      worker = await startSyncWorker(app);
+      worker = await startSyncWorker(app, { logger: captureLog().logger });
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-worker-"));
       const monthlyOnly = await importReconFile(
         app.store,
@@ -97,7 +127,7 @@ for (const dialect of DIALECTS) {
       cleanup = setup.cleanup;
       const { app } = setup;
       await app.connections.update(setup.connectionId, { settings: { productSyncMode: "all" } });
-      worker = await startSyncWorker(app);
+      worker = await startSyncWorker(app, { logger: captureLog().logger });
       await worker.queue.send(DAILY_CHECK_JOB, {});
       const runs = await waitForRuns(app, 2);
       assert.deepEqual(
@@ -120,6 +150,74 @@ for (const dialect of DIALECTS) {
         products.map((p) => [p.trigger, p.status, Number(p.written)]),
         [["schedule", "success", 10]],
       );
+    });
+
+    it("a sync job that ends without a run says why in the log", async () => {
+      const setup = await mappedConnectWise(dialect);
+      cleanup = setup.cleanup;
+      const { app, emulator } = setup;
+      const { logger, lines } = captureLog();
+      worker = await startSyncWorker(app, { logger });
+      const { companyId, publicKey, privateKey } = emulator.credentials;
+      const off = await app.connections.create({
+        vendor: "connectwise",
+        name: "Nothing on",
+        config: { site: emulator.url, companyId, publicKey, clientId: CLIENT_ID },
+        secrets: { privateKey },
+      });
+      // One after the other: a second job for the connection while one is queued would be deduplicated.
+      const completed = async (data: Parameters<typeof enqueueSync>[1]) => {
+        const id = await enqueueSync(worker!.queue, data);
+        assert.ok(id);
+        await waitFor(async () => (await jobState(app, id)) === "completed", `job ${id} completed`);
+      };
+      await completed({ connectionId: off.id, trigger: "manual" });
+      await completed({ connectionId: off.id, trigger: "manual", motion: "seat-annual" });
+      await app.connections.remove(off.id);
+      await completed({ connectionId: off.id, trigger: "import" });
+      const reasons = lines.filter((l) => l.level === 30 && l.msg.startsWith("sync job skipped"));
+      assert.deepEqual(
+        reasons.map((l) => l.msg),
+        [
+          "sync job skipped: no billing motion is switched on for Nothing on",
+          "sync job skipped: Seat-based Annual subscription sync is off for Nothing on; turn it on in the connection's settings first",
+          "sync job skipped: its connection was removed after it was queued",
+        ],
+      );
+      assert.deepEqual(new Set(reasons.map((l) => l.connectionId)), new Set([off.id]));
+      assert.ok(reasons.every((l) => typeof l.jobId === "string" && l.attempt === 1));
+      assert.equal(
+        await app.store.db
+          .selectFrom("sync_runs")
+          .selectAll()
+          .execute()
+          .then((r) => r.length),
+        0,
+      );
+    });
+
+    it("a sync job whose connection is busy with another run is retried later, not completed", async () => {
+      const setup = await mappedConnectWise(dialect);
+      cleanup = setup.cleanup;
+      const { app } = setup;
+      // A run of this connection waits for a slow PSA read while the job comes in.
+      const [slow] = setup.emulator.server.addFaults([
+        { kind: "latency", method: "GET", nth: [1], latencyMs: 1_500 },
+      ]);
+      const manual = (await app.annualSync(setup.connectionId)).run("manual");
+      await waitFor(
+        () => (setup.emulator.server.faults().find((f) => f.id === slow!.id)?.fired ?? 0) === 1,
+        "the manual run holds the connection",
+      );
+      const { logger, lines } = captureLog();
+      worker = await startSyncWorker(app, { logger });
+      const id = await enqueueSync(worker.queue, { connectionId: setup.connectionId, trigger: "import" });
+      await waitFor(async () => (await jobState(app, id!)) === "retry", "the busy job waits for its retry");
+      const busy = lines.find((l) => l.level === 40 && /another run holds/.test(l.msg));
+      assert.ok(busy, JSON.stringify(lines));
+      assert.equal(busy.jobId, id);
+      assert.equal(typeof busy.activeRunId, "string");
+      assert.equal((await manual).status, "success");
     });
   });
 }

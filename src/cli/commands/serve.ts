@@ -4,6 +4,7 @@ import { createApp, reportUnreadableCredentials } from "../../app.ts";
 import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_FILES, startServer } from "../../http/server.ts";
 import { parseTrustProxy, TrustProxyError, type TrustProxy } from "../../http/trust-proxy.ts";
 import { UsageError } from "../output.ts";
+import { untilStopped } from "../signals.ts";
 import { enqueueChecksAfterImport, startSyncWorker, type SyncWorker } from "../../services/sync-worker.ts";
 
 export const serveHelp = `cspsync serve [--port N] [--host H] [--db URL] [--trust-proxy HOPS|ADDRESSES] [--no-worker]
@@ -50,20 +51,6 @@ function parsePort(value: string | undefined, fallback: number): number {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port must be a number from 0 to 65535, not "${value}"`);
   return port;
-}
-
-function untilStopped(): Promise<string> {
-  return new Promise((resolve) => {
-    const stop = (signal: string) => {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
-      resolve(signal);
-    };
-    const onInt = () => stop("SIGINT");
-    const onTerm = () => stop("SIGTERM");
-    process.once("SIGINT", onInt);
-    process.once("SIGTERM", onTerm);
-  });
 }
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -115,6 +102,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     await app.close();
     throw error;
   }
+  // Listening before the banner: whoever waits for the banner may stop the server right after it.
+  const stopped = untilStopped();
   console.log(
     `cspsync is serving ${app.store.describe} at ${running.url} (API docs: ${running.url}/api/docs)`,
   );
@@ -128,7 +117,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       ).n,
     ) === 0;
   if (needsSetup) console.log(`No user yet: open ${running.url} to create the first admin.`);
-  const signal = await untilStopped();
+  const signal = await stopped;
   console.log(`${signal}: stopping.`);
   await running.close();
   await worker?.stop();
