@@ -76,14 +76,20 @@ export function loadSecretBox(dataDir: string, envKey: string | undefined, warn?
   if (envKey) return new SecretBox(parseSecretKey(envKey));
   const file = path.join(dataDir, KEY_FILE);
   ensurePrivateDir(dataDir, warn ? { warn } : {});
+  // Written whole to a file of its own, then linked into place: processes starting together (several
+  // workers on one data directory) either create the key or find a complete one, never a half-written file.
+  const draft = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
   try {
-    fs.writeFileSync(file, randomBytes(32).toString("base64") + "\n", {
+    fs.writeFileSync(draft, randomBytes(32).toString("base64") + "\n", {
       mode: PRIVATE_FILE_MODE,
       flag: "wx",
     });
+    fs.linkSync(draft, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     tightenIfExists(file, warn);
+  } finally {
+    fs.rmSync(draft, { force: true });
   }
   return new SecretBox(parseSecretKey(fs.readFileSync(file, "utf8")));
 }

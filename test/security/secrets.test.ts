@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -62,5 +63,31 @@ describe("PSA host allow-list", () => {
     assertHostAllowed("http://127.0.0.1:8081/x", "autotask", allowed);
     assertHostAllowed("https://cw.internal.example.com", "connectwise", allowed);
     assert.throws(() => assertHostAllowed("http://127.0.0.1:9999", "autotask", allowed), HostNotAllowedError);
+  });
+});
+
+describe("the generated key file under concurrent start-up", () => {
+  it("processes starting together on one data directory all read the same complete key", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-key-race-"));
+    const script = `import { loadSecretBox } from ${JSON.stringify(path.resolve(import.meta.dirname, "../../src/security/secrets.ts"))};
+      process.stdout.write(loadSecretBox(${JSON.stringify(dir)}, undefined).seal("x", "row"));`;
+    const sealed = await Promise.all(
+      Array.from(
+        { length: 6 },
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+              stdio: ["ignore", "pipe", "inherit"],
+            });
+            let out = "";
+            child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+            child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}`))));
+          }),
+      ),
+    );
+    const box = loadSecretBox(dir, undefined);
+    for (const value of sealed) assert.equal(box.open(value, "row"), "x");
+    assert.deepEqual(fs.readdirSync(dir), ["secret.key"], "no draft left behind");
+    assert.equal(fs.statSync(path.join(dir, "secret.key")).mode & 0o777, 0o600);
   });
 });
