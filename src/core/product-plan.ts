@@ -201,6 +201,21 @@ export function itemKindLabel(vendor: "connectwise" | "autotask", kind: ProductI
 
 export type PriceChanges = { price?: DecimalString; cost?: DecimalString };
 
+/**
+ * What the product sync may do to the sell price of a PSA record it did not create but only linked (the MSP's own
+ * record): `never` change it (the default), or change it only once a person has seen and `confirm`ed the change.
+ * Cost always follows the billing data; records cspsync created follow it in price too.
+ */
+export const LINKED_PRICE_UPDATES = ["never", "confirm"] as const;
+export type LinkedPriceUpdates = (typeof LINKED_PRICE_UPDATES)[number];
+
+/** A sell-price difference on a linked record: kept as it is, or planned but written only when confirmed. */
+export type LinkedPriceChange = {
+  from: DecimalString | null;
+  to: DecimalString;
+  handling: "kept" | "needs-confirmation";
+};
+
 export type ProductPlanItem = {
   /** The product key; charge products are tracked as `product:` + the SKU written to Autotask. */
   key: string;
@@ -211,10 +226,15 @@ export type ProductPlanItem = {
   /** The PSA record linked, updated or skipped; null for create and conflict. */
   recordId: string | null;
   recordLabel: string | null;
-  /** Whether cspsync owns the record after this action (created by it). */
+  /** Whether cspsync owns the record after this action (created by it); false for a linked record (the MSP's). */
   owned: boolean;
-  /** Price/cost to write: everything for create, the differences for link/update. */
+  /**
+   * Price/cost to write: everything for create, the differences for link/update. On a linked record the price is
+   * here only when it needs confirmation (see `linkedPrice`).
+   */
   changes: PriceChanges;
+  /** A linked record whose sell price differs from the billing data's: what happens to it. */
+  linkedPrice?: LinkedPriceChange;
   reason: string;
   notes: string[];
   product: CatalogProduct;
@@ -241,7 +261,49 @@ export type PlanInput = {
    * again until then. Without it a pending create that is not found is sent again.
    */
   inDoubt?: { now: Date; ms: number };
+  /** Sell prices of linked records: never changed (the default), or changed once confirmed. */
+  linkedPriceUpdates?: LinkedPriceUpdates;
 };
+
+/** Where the PSA record of an item comes from: created by cspsync, or linked (the MSP's); null when there is none. */
+export function recordOrigin(item: ProductPlanItem): "cspsync" | "linked" | null {
+  if (item.action === "create") return "cspsync";
+  if (item.recordId === null) return null;
+  return item.owned ? "cspsync" : "linked";
+}
+
+/** A linked record's sell-price change that is written only once a person confirms it. */
+export type PriceConfirmationItem = {
+  key: string;
+  kind: ProductItemKind;
+  name: string;
+  recordId: string;
+  recordLabel: string | null;
+  from: DecimalString | null;
+  to: DecimalString;
+  direction: "decrease" | "increase";
+};
+
+/** The sell-price changes of a plan that need a person's confirmation, in plan order. */
+export function pendingPriceConfirmations(plan: ProductPlan): PriceConfirmationItem[] {
+  return plan.items.flatMap((item) => {
+    const change = item.linkedPrice;
+    if (!change || change.handling !== "needs-confirmation" || item.recordId === null) return [];
+    const lower = new Dec(change.to).lessThan(new Dec(change.from ?? "0"));
+    return [
+      {
+        key: item.key,
+        kind: item.kind,
+        name: item.name,
+        recordId: item.recordId,
+        recordLabel: item.recordLabel,
+        from: change.from,
+        to: change.to,
+        direction: lower ? ("decrease" as const) : ("increase" as const),
+      },
+    ];
+  });
+}
 
 const VENDOR_WORDS = {
   connectwise: { record: "catalog item", psa: "ConnectWise" },
@@ -267,7 +329,15 @@ export function planProductSync(input: PlanInput): ProductPlan {
     planOne(input, product, trackedByKey.get(product.key), recordsById, takenIds),
   );
   if (input.vendor === "autotask" && input.chargeProducts) {
-    items.push(...planChargeProducts(input.products, input.chargeProducts, input.tracked, input.inDoubt));
+    items.push(
+      ...planChargeProducts(
+        input.products,
+        input.chargeProducts,
+        input.tracked,
+        input.inDoubt,
+        input.linkedPriceUpdates ?? "never",
+      ),
+    );
   }
   const counts: Record<ProductAction, number> = { create: 0, link: 0, update: 0, skip: 0, conflict: 0 };
   for (const item of items) counts[item.action] += 1;
@@ -295,7 +365,8 @@ function planOne(
     return skipItem(base, "Azure consumption is billed by the Azure Plan sync, not as a catalog product");
   }
   const current = tracked?.psaRecordId ? recordsById.get(tracked.psaRecordId) : undefined;
-  if (tracked && current) return keepUpToDate(base, current, tracked.owned, words.psa);
+  const linkedPrices = input.linkedPriceUpdates ?? "never";
+  if (tracked && current) return keepUpToDate(base, current, tracked.owned, words, linkedPrices);
   if (tracked?.psaRecordId) {
     base.notes.push(
       `${words.record} ${tracked.psaRecordId} that cspsync ${tracked.owned ? "created" : "linked"} no longer exists in ${words.psa}`,
@@ -306,13 +377,13 @@ function planOne(
 
   // A create whose outcome was never learned: the record carrying our key is the one we created.
   if (tracked?.status === "pending" && !tracked.psaRecordId && matches.length === 1) {
-    const item = keepUpToDate(base, matches[0]!, tracked.owned, words.psa);
+    const item = keepUpToDate(base, matches[0]!, tracked.owned, words, linkedPrices);
     return { ...item, action: "link", reason: `found the ${words.record} an interrupted sync created` };
   }
   const waiting = matches.length === 0 ? waitForPendingCreate(base, tracked, input.inDoubt, words) : null;
   if (waiting) return waiting;
   if (vendor === "autotask") return autotaskCreateOrConflict(base, matches);
-  return connectWiseLinkOrCreate(base, matches);
+  return connectWiseLinkOrCreate(base, matches, linkedPrices);
 }
 
 type ItemBase = Pick<ProductPlanItem, "key" | "kind" | "name" | "variant" | "product" | "notes">;
@@ -345,12 +416,34 @@ function keepUpToDate(
   base: ItemBase,
   record: PsaCatalogRecord,
   owned: boolean,
-  psa: string,
+  words: { record: string; psa: string },
+  linkedPrices: LinkedPriceUpdates,
 ): ProductPlanItem {
   const changes = priceChanges(base.product, record);
   const notes = [...base.notes];
-  if (!record.active) notes.push(`inactive in ${psa}: price and cost kept current, left inactive`);
+  if (!record.active) notes.push(`inactive in ${words.psa}: price and cost kept current, left inactive`);
+  // The sell price of a record cspsync only linked is the MSP's: kept, or changed once a person confirms it.
+  let linkedPrice: LinkedPriceChange | undefined;
+  if (!owned && changes.price !== undefined) {
+    const from = record.price;
+    const to = changes.price;
+    if (linkedPrices === "confirm") {
+      linkedPrice = { from, to, handling: "needs-confirmation" };
+      notes.push(
+        `sell price ${from ?? "none"} → ${to} on a ${words.record} cspsync linked, not created: ` +
+          "written only once a person confirms it",
+      );
+    } else {
+      linkedPrice = { from, to, handling: "kept" };
+      delete changes.price;
+      notes.push(
+        `sell price ${from ?? "none"} kept: cspsync linked this ${words.record}, it did not create it ` +
+          `(the billing data's price is ${to}; linkedPriceUpdates is "never")`,
+      );
+    }
+  }
   const changed = Object.keys(changes).length > 0;
+  const unchanged = linkedPrice?.handling === "kept" ? "sell price kept, cost up to date" : "up to date";
   return {
     ...base,
     notes,
@@ -359,7 +452,8 @@ function keepUpToDate(
     recordLabel: record.label,
     owned,
     changes,
-    reason: changed ? describeChanges(changes, record) : "up to date",
+    ...(linkedPrice ? { linkedPrice } : {}),
+    reason: changed ? describeChanges(changes, record, linkedPrice) : unchanged,
   };
 }
 
@@ -381,7 +475,11 @@ function autotaskCreateOrConflict(base: ItemBase, matches: PsaCatalogRecord[]): 
   };
 }
 
-function connectWiseLinkOrCreate(base: ItemBase, matches: PsaCatalogRecord[]): ProductPlanItem {
+function connectWiseLinkOrCreate(
+  base: ItemBase,
+  matches: PsaCatalogRecord[],
+  linkedPrices: LinkedPriceUpdates,
+): ProductPlanItem {
   const active = matches.filter((r) => r.active);
   const candidates = active.length > 0 ? active : matches;
   if (candidates.length === 0) return createItem(base, `new catalog item ${base.key}`);
@@ -400,7 +498,7 @@ function connectWiseLinkOrCreate(base: ItemBase, matches: PsaCatalogRecord[]): P
     };
   }
   const record = candidates[0]!;
-  const item = keepUpToDate(base, record, false, "ConnectWise");
+  const item = keepUpToDate(base, record, false, VENDOR_WORDS.connectwise, linkedPrices);
   const what = Object.keys(item.changes).length > 0 ? `; ${item.reason}` : "";
   return { ...item, action: "link", reason: `existing catalog item ${record.label} carries the SKU${what}` };
 }
@@ -439,9 +537,14 @@ function sameAmount(current: DecimalString | null, wanted: DecimalString): boole
   return current !== null && new Dec(current).equals(new Dec(wanted));
 }
 
-function describeChanges(changes: PriceChanges, record: PsaCatalogRecord): string {
+function describeChanges(
+  changes: PriceChanges,
+  record: PsaCatalogRecord,
+  linkedPrice: LinkedPriceChange | undefined,
+): string {
   const parts: string[] = [];
-  if (changes.price !== undefined) parts.push(`price ${record.price ?? "none"} → ${changes.price}`);
+  const confirm = linkedPrice?.handling === "needs-confirmation" ? " (needs confirmation)" : "";
+  if (changes.price !== undefined) parts.push(`price ${record.price ?? "none"} → ${changes.price}${confirm}`);
   if (changes.cost !== undefined) parts.push(`cost ${record.cost ?? "none"} → ${changes.cost}`);
   return parts.join(", ");
 }
@@ -487,6 +590,7 @@ function planChargeProducts(
   available: { records: readonly PsaCatalogRecord[]; canCreate: boolean },
   tracked: readonly TrackedProduct[],
   inDoubt: PlanInput["inDoubt"],
+  linkedPrices: LinkedPriceUpdates,
 ): ProductPlanItem[] {
   const bySku = new Map<string, CatalogProduct[]>();
   for (const product of products) {
@@ -503,6 +607,7 @@ function planChargeProducts(
     takenIds: new Set(chargeTracked.flatMap((t) => (t.psaRecordId ? [t.psaRecordId] : []))),
     canCreate: available.canCreate,
     inDoubt,
+    linkedPrices,
   };
   return [...bySku.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -518,7 +623,10 @@ type ChargeContext = {
   takenIds: ReadonlySet<string>;
   canCreate: boolean;
   inDoubt: PlanInput["inDoubt"];
+  linkedPrices: LinkedPriceUpdates;
 };
+
+const CHARGE_WORDS = { record: "product", psa: "Autotask" } as const;
 
 function representative(group: readonly CatalogProduct[]): CatalogProduct {
   const order = (p: CatalogProduct) => {
@@ -545,7 +653,7 @@ function planChargeProduct(
   };
   const current = tracked?.psaRecordId ? context.recordsById.get(tracked.psaRecordId) : undefined;
   if (tracked && current) {
-    const item = keepUpToDate(base, current, tracked.owned, "Autotask");
+    const item = keepUpToDate(base, current, tracked.owned, CHARGE_WORDS, context.linkedPrices);
     if (!current.active)
       item.notes.push("the annual sync uses only active products: its charges take the fallback");
     const spellings = annualSkuCandidates(product.productId, product.skuId).map((k) => k.toUpperCase());
@@ -565,7 +673,8 @@ function planChargeProduct(
   const [match] = matches;
   if (match && matches.length === 1) {
     const interrupted = tracked?.status === "pending" && !tracked.psaRecordId;
-    const item = keepUpToDate(base, match, interrupted ? tracked.owned : false, "Autotask");
+    const owned = interrupted ? tracked.owned : false;
+    const item = keepUpToDate(base, match, owned, CHARGE_WORDS, context.linkedPrices);
     const what = Object.keys(item.changes).length > 0 ? `; ${item.reason}` : "";
     const reason = interrupted
       ? "found the product an interrupted sync created"
@@ -573,10 +682,7 @@ function planChargeProduct(
     return { ...item, action: "link", reason };
   }
   if (matches.length > 1) return chargeConflict(base, matches);
-  const waiting = waitForPendingCreate(base, tracked, context.inDoubt, {
-    record: "product",
-    psa: "Autotask",
-  });
+  const waiting = waitForPendingCreate(base, tracked, context.inDoubt, CHARGE_WORDS);
   if (waiting) return waiting;
   const inactive = context.records.some((r) => !r.active && r.keys.includes(sku.toUpperCase()));
   if (inactive)

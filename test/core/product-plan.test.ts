@@ -6,7 +6,9 @@ import {
   collectCatalogProducts,
   planProductSync,
   productKey,
+  pendingPriceConfirmations,
   productVariant,
+  recordOrigin,
   type CatalogProduct,
   type ProductLineGroup,
   type PsaCatalogRecord,
@@ -145,7 +147,7 @@ describe("collecting products from the billing data", () => {
 });
 
 describe("planning the ConnectWise catalog (prism-connect-behaviour.md §3.5)", () => {
-  it("creates what is missing, links through the vendor SKU, updates only price and cost of tracked items", () => {
+  it("creates what is missing, links through the vendor SKU, updates price and cost of its own items, only cost of linked ones", () => {
     const plan = planProductSync({
       vendor: "connectwise",
       products: [
@@ -174,7 +176,8 @@ describe("planning the ConnectWise catalog (prism-connect-behaviour.md §3.5)", 
       plan.items.map((i) => [i.key, i.action, i.recordId, i.owned, i.changes]),
       [
         ["NEW:0001", "create", null, true, { price: "12.5", cost: "10.08" }],
-        ["P1Y:A:LINK:0001", "link", "7", false, { price: "120" }],
+        // Linked, not created by cspsync: its sell price 110 is the MSP's and stays.
+        ["P1Y:A:LINK:0001", "link", "7", false, {}],
         ["OWN:0001", "update", "8", true, { price: "15" }],
         ["SAME:0001", "skip", "9", true, {}],
       ],
@@ -389,18 +392,19 @@ describe("Autotask Products for contract charges (autotask-api.md §8.3, §8.9)"
       [annual()],
       [
         atProduct("7", "CFQ7TTC0LCHC:0002"),
-        atProduct("8", "CFQ7TTC0LCHC:0002:P1Y", { price: "300" }),
+        atProduct("8", "CFQ7TTC0LCHC:0002:P1Y", { price: "300", cost: "240" }),
         atProduct("9", "P1Y:A:CFQ7TTC0LCHC:0002", { active: false }),
       ],
     );
     assert.deepEqual(
       items.map((i) => [i.action, i.recordId, i.owned, i.changes]),
-      [["link", "8", false, { price: "264" }]],
+      [["link", "8", false, { cost: "250.8" }]],
     );
     assert.match(
       items[0]!.reason,
-      /existing product 8 \("Product 8"\) carries the SKU the annual sync looks for; price 300 → 264/,
+      /existing product 8 \("Product 8"\) carries the SKU the annual sync looks for; cost 240 → 250.8$/,
     );
+    assert.match(items[0]!.notes.join(), /sell price 300 kept: cspsync linked this product/);
   });
 
   it("reports several active products with one SKU spelling as a conflict with the fix", () => {
@@ -568,5 +572,141 @@ describe("a pending create whose record is not found (issue 6: faults never dupl
       inDoubt: inDoubt(sentAt),
     }).items[0]!;
     assert.equal(item.action, "create");
+  });
+});
+
+describe("sell prices of linked records (the MSP's own)", () => {
+  // The catalog item the MSP made before cspsync: price 15, cost 12.5; the billing data says 10.08 for both.
+  const billed = product({ price: "10.08", cost: "10.08" });
+  const msps = record({
+    id: "3",
+    label: "M365-STD",
+    keys: ["M365-STD", "CFQ7TTC0LDPB:0001"],
+    price: "15",
+    cost: "12.5",
+  });
+  const planWith = (linkedPriceUpdates?: "never" | "confirm", tracked: TrackedProduct[] = []) =>
+    planProductSync({
+      vendor: "connectwise",
+      products: [billed],
+      records: [msps],
+      tracked,
+      ...(linkedPriceUpdates ? { linkedPriceUpdates } : {}),
+    });
+
+  it("by default keeps the sell price of a linked item, updates its cost, and says so", () => {
+    for (const tracked of [
+      [],
+      [{ productKey: billed.key, psaRecordId: "3", owned: false, status: "synced" as const }],
+    ]) {
+      const plan = planWith(undefined, tracked);
+      const item = plan.items[0]!;
+      assert.deepEqual(
+        [item.action, item.recordId, item.owned, item.changes, recordOrigin(item)],
+        [tracked.length ? "update" : "link", "3", false, { cost: "10.08" }, "linked"],
+      );
+      assert.deepEqual(item.linkedPrice, { from: "15", to: "10.08", handling: "kept" });
+      assert.doesNotMatch(item.reason, /price 15/);
+      assert.match(
+        item.notes.join(),
+        /sell price 15 kept: cspsync linked this catalog item, it did not create it/,
+      );
+      assert.deepEqual(pendingPriceConfirmations(plan), []);
+    }
+  });
+
+  it("a linked item whose only difference is the price has nothing to write", () => {
+    const plan = planProductSync({
+      vendor: "connectwise",
+      products: [billed],
+      records: [{ ...msps, cost: "10.08" }],
+      tracked: [{ productKey: billed.key, psaRecordId: "3", owned: false, status: "synced" }],
+    });
+    assert.deepEqual(
+      [plan.items[0]!.action, plan.items[0]!.changes, plan.items[0]!.reason],
+      ["skip", {}, "sell price kept, cost up to date"],
+    );
+  });
+
+  it("with linkedPriceUpdates confirm, lists the price change as needing confirmation", () => {
+    const plan = planWith("confirm");
+    const item = plan.items[0]!;
+    assert.deepEqual([item.action, item.changes], ["link", { price: "10.08", cost: "10.08" }]);
+    assert.deepEqual(item.linkedPrice, { from: "15", to: "10.08", handling: "needs-confirmation" });
+    assert.match(item.reason, /price 15 → 10.08 \(needs confirmation\), cost 12.5 → 10.08/);
+    assert.deepEqual(pendingPriceConfirmations(plan), [
+      {
+        key: "CFQ7TTC0LDPB:0001",
+        kind: "catalog",
+        name: "Microsoft 365 Business Standard",
+        recordId: "3",
+        recordLabel: "M365-STD",
+        from: "15",
+        to: "10.08",
+        direction: "decrease",
+      },
+    ]);
+    const raised = planProductSync({
+      vendor: "connectwise",
+      products: [product({ price: "18", cost: "15" })],
+      records: [msps],
+      tracked: [],
+      linkedPriceUpdates: "confirm",
+    });
+    assert.equal(pendingPriceConfirmations(raised)[0]!.direction, "increase");
+  });
+
+  it("records cspsync created follow the billing data's price with either setting", () => {
+    for (const setting of ["never", "confirm"] as const) {
+      const plan = planWith(setting, [
+        { productKey: billed.key, psaRecordId: "3", owned: true, status: "synced" },
+      ]);
+      const item = plan.items[0]!;
+      assert.deepEqual(
+        [item.action, item.changes, item.linkedPrice, recordOrigin(item)],
+        ["update", { price: "10.08", cost: "10.08" }, undefined, "cspsync"],
+      );
+      assert.deepEqual(pendingPriceConfirmations(plan), []);
+    }
+    const created = planProductSync({ vendor: "connectwise", products: [billed], records: [], tracked: [] });
+    assert.equal(recordOrigin(created.items[0]!), "cspsync");
+  });
+
+  it("Autotask Products linked for contract charges follow the same rule", () => {
+    const annual = product({
+      key: "P1Y:A:CFQ7TTC0LCHC:0002",
+      productId: "CFQ7TTC0LCHC",
+      skuId: "0002",
+      variant: "P1Y:A",
+      price: "264",
+      cost: "250.8",
+      contractCharges: true,
+    });
+    const linked = record({
+      id: "8",
+      label: "BP (Annual)",
+      keys: ["CFQ7TTC0LCHC:0002:P1Y"],
+      price: "300",
+      cost: "240",
+    });
+    const plan = (linkedPriceUpdates: "never" | "confirm") =>
+      planProductSync({
+        vendor: "autotask",
+        products: [annual],
+        records: [],
+        tracked: [],
+        chargeProducts: { records: [linked], canCreate: true },
+        linkedPriceUpdates,
+      });
+    const kept = plan("never").items.find((i) => i.kind === "charge-product")!;
+    assert.deepEqual(
+      [kept.action, kept.changes, kept.linkedPrice?.handling],
+      ["link", { cost: "250.8" }, "kept"],
+    );
+    const confirm = plan("confirm");
+    assert.deepEqual(
+      pendingPriceConfirmations(confirm).map((c) => [c.kind, c.recordId, c.from, c.to, c.direction]),
+      [["charge-product", "8", "300", "264", "decrease"]],
+    );
   });
 });
