@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { ChargeEvent } from "./events.ts";
-import { daysInclusive, type IsoDate } from "./dates.ts";
+import { addDays, addMonths, daysInclusive, type IsoDate } from "./dates.ts";
 import { Dec, roundMoney, type DecimalString } from "./money.ts";
 import { priceLine, roundUnit, type PricedBy, type PriceRule, type PricingStrategy } from "./pricing.ts";
 import { microsoftSku } from "./product-identity.ts";
@@ -110,7 +110,7 @@ function planLine(mapping: AnnualMapping, event: ChargeEvent, writeKey: string):
       date: event.chargeStart,
       productKey: microsoftSku(event.productId, event.skuId),
       tenantId: event.customerTenantId,
-      units: fullTermUnits(event, seats, quantity).toFixed(),
+      units: fullPeriodUnits(event, seats, quantity).toFixed(),
     },
     mapping.pricing,
     mapping.priceRules ?? [],
@@ -144,16 +144,17 @@ function planLine(mapping: AnnualMapping, event: ChargeEvent, writeKey: string):
 }
 
 /**
- * How many seats-for-a-whole-term one unit of the line stands for, so a fixed price per seat is prorated like
- * the cost: the share of the term for a seat change, the seat count when one unit carries the whole amount.
+ * How many seats-for-a-whole-billing-period one unit of the line stands for, so a fixed price per seat is
+ * prorated like the cost: the share of the billing period for a seat change, the seat count when one unit
+ * carries the whole amount.
  */
-function fullTermUnits(event: ChargeEvent, seats: Dec, quantity: Dec): Dec {
+function fullPeriodUnits(event: ChargeEvent, seats: Dec, quantity: Dec): Dec {
   return (seats.isZero() ? new Dec(1) : seats).times(prorationFactor(event)).dividedBy(quantity);
 }
 
 /**
- * The event at list price: list unit price × share of the term × seats, signed like the amount. A conversion
- * nets two products, so its retail is its amount scaled by the charged product's list-to-cost ratio.
+ * The event at list price: list unit price × share of the billing period × seats, signed like the amount. A
+ * conversion nets two products, so its retail is its amount scaled by the charged product's list-to-cost ratio.
  */
 function retailTotal(event: ChargeEvent, seats: Dec, amount: Dec): Dec {
   const list = new Dec(event.listUnitPrice).abs();
@@ -167,40 +168,101 @@ function retailTotal(event: ChargeEvent, seats: Dec, amount: Dec): Dec {
     .times(amount.isNegative() ? -1 : 1);
 }
 
-/** Share of the term the charge covers: 1 for a full-term purchase, days left / term days for a change. */
-export function prorationFactor(
-  event: Pick<ChargeEvent, "chargeStart" | "chargeEnd" | "termStart" | "termEnd">,
-): Dec {
-  if (!event.chargeEnd || !event.termStart || !event.termEnd) return new Dec(1);
-  const termDays = daysInclusive(event.termStart, event.termEnd);
+type PeriodFields = Pick<ChargeEvent, "chargeStart" | "chargeEnd" | "termStart" | "termEnd"> &
+  Partial<Pick<ChargeEvent, "kind" | "billingFrequency">>;
+
+export type BillingPeriod = { start: IsoDate; end: IsoDate };
+
+// Months in one charge cycle per BillingFrequency (Partner Center's billing cycles, §3.3). Blank (or a
+// one-time spelling) means one payment for the whole term.
+const CYCLE_MONTHS: Readonly<Record<string, number>> = {
+  monthly: 1,
+  annual: 12,
+  yearly: 12,
+  biennial: 24,
+  triennial: 36,
+};
+
+// Charges for a whole billing period: their charge window is the period itself.
+const WHOLE_PERIOD_KINDS: ReadonlySet<string> = new Set(["purchase", "renewal", "cycle"]);
+
+/**
+ * The billing period (charge cycle) a charge belongs to: what UnitPrice, the list price, is the price of. A
+ * term can be longer than its billing period — a three-year term billed annually is charged one year at a
+ * time, and UnitPrice is that year's price — so the period is not the term. Microsoft's ChargeEndDate is the
+ * end of the current cycle for every charge (a seat change runs to it), and a cycle lasts one billing
+ * interval (365/366 days for a yearly one, §4), so the period is the interval that ends on ChargeEndDate.
+ * Without a BillingFrequency the charge is paid up front for the term, and the term is the period — unless
+ * the charge is a whole-period one (purchase, renewal, cycle charge) whose window is shorter than the term:
+ * then it is an instalment, and its own window is the period. Null when the charge has no end date.
+ */
+export function billingPeriod(event: PeriodFields): BillingPeriod | null {
+  if (!event.chargeEnd) return null;
+  const months = CYCLE_MONTHS[(event.billingFrequency ?? "").trim().toLowerCase()];
+  if (months !== undefined) {
+    return { start: addMonths(addDays(event.chargeEnd, 1), -months), end: event.chargeEnd };
+  }
+  const term = event.termStart && event.termEnd ? { start: event.termStart, end: event.termEnd } : null;
+  if (event.kind && WHOLE_PERIOD_KINDS.has(event.kind)) {
+    const window = { start: event.chargeStart, end: event.chargeEnd };
+    if (!term || daysInclusive(window.start, window.end) < daysInclusive(term.start, term.end)) return window;
+  }
+  return term;
+}
+
+/**
+ * Share of the billing period the charge covers: 1 for a whole period (a purchase, a renewal, a year of a
+ * multi-year term billed annually), days charged / days of the period for a seat change or a refund.
+ */
+export function prorationFactor(event: PeriodFields): Dec {
+  const period = billingPeriod(event);
+  if (!period || !event.chargeEnd) return new Dec(1);
+  const periodDays = daysInclusive(period.start, period.end);
   const chargeDays = daysInclusive(event.chargeStart, event.chargeEnd);
-  if (termDays <= 0 || chargeDays >= termDays) return new Dec(1);
-  return new Dec(chargeDays).dividedBy(termDays);
+  if (periodDays <= 0 || chargeDays >= periodDays) return new Dec(1);
+  return new Dec(chargeDays).dividedBy(periodDays);
 }
 
 function seatsText(seats: Dec): string {
   return `${seats.toFixed()} seat${seats.equals(1) ? "" : "s"}`;
 }
 
-/** A line an MSP's customer can read on the invoice: product, seats, period and why. */
+/** The charge window differs from the term: one billing period of a longer term (or a share of one). */
+function withinLongerTerm(event: ChargeEvent): boolean {
+  return (
+    event.chargeEnd !== null &&
+    event.termStart !== null &&
+    event.termEnd !== null &&
+    (event.chargeStart !== event.termStart || event.chargeEnd !== event.termEnd)
+  );
+}
+
+/**
+ * A line an MSP's customer can read on the invoice: product, seats, period and why. A charge for one billing
+ * period of a longer term names that period (what it costs), and says when the term ends.
+ */
 export function describeEvent(event: ChargeEvent): string {
   const product = event.skuName ?? event.productName;
   const seats = new Dec(event.seatDelta).abs();
   const period = event.chargeEnd ? `${event.chargeStart} to ${event.chargeEnd}` : `from ${event.chargeStart}`;
   const term = event.termStart && event.termEnd ? `${event.termStart} to ${event.termEnd}` : period;
+  const termEnds = event.termEnd ? ` (term ends ${event.termEnd})` : "";
   switch (event.kind) {
     case "purchase":
-      return event.chargeEnd
-        ? `${product}: ${seatsText(seats)}, annual term ${term}`
-        : `${product}: ${seats.toFixed()} × one-time purchase on ${event.chargeStart}`;
+      if (!event.chargeEnd)
+        return `${product}: ${seats.toFixed()} × one-time purchase on ${event.chargeStart}`;
+      if (withinLongerTerm(event))
+        return `${product}: ${seatsText(seats)}, billing period ${period}${termEnds}`;
+      return `${product}: ${seatsText(seats)}, ${multiYear(event) ? "term" : "annual term"} ${term}`;
     case "renewal":
-      return `${product}: ${seatsText(seats)}, renewal for the term ${term}`;
+      return withinLongerTerm(event)
+        ? `${product}: ${seatsText(seats)}, renewal for the billing period ${period}${termEnds}`
+        : `${product}: ${seatsText(seats)}, renewal for the term ${term}`;
+    case "cycle":
+      return `${product}: ${seatsText(seats)}, billing period ${period}${termEnds}`;
     case "seat-change": {
-      const days = event.chargeEnd
-        ? ` (${daysInclusive(event.chargeStart, event.chargeEnd)} days of the term)`
-        : "";
       const direction = new Dec(event.seatDelta).isNegative() ? "−" : "+";
-      return `${product}: ${direction}${seatsText(seats)} (now ${event.seatsAfter}), prorated ${period}${days}`;
+      return `${product}: ${direction}${seatsText(seats)} (now ${event.seatsAfter}), prorated ${period}${daysOfPeriod(event)}`;
     }
     case "cancellation":
       return `${product}: cancellation refund for ${seatsText(seats)}, ${period}`;
@@ -211,4 +273,22 @@ export function describeEvent(event: ChargeEvent): string {
     default:
       return `${product}: ${event.chargeType} ${period}`;
   }
+}
+
+/** A term longer than a year (a leap year has 366 days), paid up front: not an "annual" term. */
+function multiYear(event: ChargeEvent): boolean {
+  return (
+    event.termStart !== null && event.termEnd !== null && daysInclusive(event.termStart, event.termEnd) > 366
+  );
+}
+
+/** " (N days of the term)", or of the billing period when that is shorter than the term. */
+function daysOfPeriod(event: ChargeEvent): string {
+  if (!event.chargeEnd) return "";
+  const days = daysInclusive(event.chargeStart, event.chargeEnd);
+  const billing = billingPeriod(event);
+  const isTerm = !billing || (billing.start === event.termStart && billing.end === event.termEnd);
+  return isTerm
+    ? ` (${days} days of the term)`
+    : ` (${days} days of the billing period ${billing.start} to ${billing.end})`;
 }

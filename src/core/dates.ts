@@ -102,3 +102,15 @@ export function addDays(date: IsoDate, days: number): IsoDate {
   const d = new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000);
   return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
 }
+
+/**
+ * The same day `months` calendar months later (earlier when negative); a day the target month lacks becomes
+ * its last day (Jan 31 + 1 month = Feb 28/29).
+ */
+export function addMonths(date: IsoDate, months: number): IsoDate {
+  const [year, month, day] = date.split("-").map(Number) as [number, number, number];
+  const target = new Date(Date.UTC(year, month - 1 + months, 1));
+  const lastDay = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
+  target.setUTCDate(Math.min(day, lastDay));
+  return target.toISOString().slice(0, 10);
+}

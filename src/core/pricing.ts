@@ -98,7 +98,8 @@ export type LineToPrice = {
   tenantId: string;
   /**
    * How many full-price product units one unit of the line stands for, for fixed prices: 1 for a seat billed
-   * for its whole term, the share of the term for a prorated seat, the seat count when one unit carries several.
+   * for a whole billing period (the term when paid up front, one year of a multi-year term billed annually),
+   * the share of that period for a prorated seat, the seat count when one unit carries several.
    */
   units?: DecimalString;
   /** Decimals the sell price is rounded to, half away from zero: 4 for unit prices (default), 2 for totals. */

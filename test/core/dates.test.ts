@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { addDays, daysInclusive, parseDate, parseInstant } from "../../src/core/dates.ts";
+import { addDays, addMonths, daysInclusive, parseDate, parseInstant } from "../../src/core/dates.ts";
 
 describe("dates from reconciliation data (csp-billing-data.md §2.3)", () => {
   it("reads en-US M/D/YYYY, with and without a time", () => {
@@ -41,5 +41,13 @@ describe("dates from reconciliation data (csp-billing-data.md §2.3)", () => {
     assert.equal(daysInclusive("2024-02-01", "2024-02-29"), 29);
     assert.equal(addDays("2024-12-31", 1), "2025-01-01");
     assert.equal(addDays("2024-03-01", -1), "2024-02-29");
+  });
+
+  it("adds calendar months forwards and backwards, keeping the day where the month has it", () => {
+    assert.equal(addMonths("2025-07-15", -12), "2024-07-15");
+    assert.equal(addMonths("2024-07-15", 36), "2027-07-15");
+    assert.equal(addMonths("2024-01-31", 1), "2024-02-29");
+    assert.equal(addMonths("2025-03-31", -1), "2025-02-28");
+    assert.equal(addMonths("2024-11-30", 2), "2025-01-30");
   });
 });
