@@ -272,6 +272,12 @@ export function recordOrigin(item: ProductPlanItem): "cspsync" | "linked" | null
   return item.owned ? "cspsync" : "linked";
 }
 
+/** How a plan marks a linked record's price change that waits for confirmation, in its reason and notes. */
+export const NEEDS_CONFIRMATION = {
+  reason: " (needs confirmation)",
+  note: "written only once a person confirms it",
+};
+
 /** A linked record's sell-price change that is written only once a person confirms it. */
 export type PriceConfirmationItem = {
   key: string;
@@ -431,7 +437,7 @@ function keepUpToDate(
       linkedPrice = { from, to, handling: "needs-confirmation" };
       notes.push(
         `sell price ${from ?? "none"} → ${to} on a ${words.record} cspsync linked, not created: ` +
-          "written only once a person confirms it",
+          NEEDS_CONFIRMATION.note,
       );
     } else {
       linkedPrice = { from, to, handling: "kept" };
@@ -543,7 +549,7 @@ function describeChanges(
   linkedPrice: LinkedPriceChange | undefined,
 ): string {
   const parts: string[] = [];
-  const confirm = linkedPrice?.handling === "needs-confirmation" ? " (needs confirmation)" : "";
+  const confirm = linkedPrice?.handling === "needs-confirmation" ? NEEDS_CONFIRMATION.reason : "";
   if (changes.price !== undefined) parts.push(`price ${record.price ?? "none"} → ${changes.price}${confirm}`);
   if (changes.cost !== undefined) parts.push(`cost ${record.cost ?? "none"} → ${changes.cost}`);
   return parts.join(", ");

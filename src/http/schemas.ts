@@ -480,11 +480,60 @@ export const productPreviewItemSchema = z
     recordLabel: z.string().nullable(),
     price: decimal.nullable(),
     cost: decimal.nullable(),
-    changes: z.object({ price: decimal.optional(), cost: decimal.optional() }),
+    changes: z.object({ price: decimal.optional(), cost: decimal.optional() }).meta({
+      description:
+        "What a sync writes. On a linked record the price is here only when it needs confirmation (linkedPrice).",
+    }),
+    recordOrigin: z
+      .enum(["cspsync", "linked"])
+      .nullable()
+      .meta({
+        description:
+          "cspsync: the PSA record was (or will be) created by cspsync, its price follows the billing data; linked: an " +
+          "existing record cspsync only linked, the MSP's own, whose sell price is never changed without the " +
+          "linkedPriceUpdates setting and a confirmation; null: no record",
+      }),
+    linkedPrice: z
+      .object({
+        from: decimal.nullable(),
+        to: decimal,
+        handling: z.enum(["kept", "needs-confirmation"]),
+      })
+      .nullable()
+      .meta({
+        description:
+          "A linked record whose sell price differs from the billing data's: kept (linkedPriceUpdates never) or " +
+          "written only when the sync is confirmed (linkedPriceUpdates confirm)",
+      }),
     reason: z.string(),
     notes: z.array(z.string()),
   })
   .meta({ id: "ProductPreviewItem" });
+
+export const priceConfirmationSchema = z
+  .object({
+    fingerprint: z.string().meta({
+      description:
+        "Identifies exactly these changes; send it as confirmPriceChanges to POST …/products/sync to write them",
+    }),
+    changes: z.array(
+      z.object({
+        key: z.string(),
+        kind: productKindSchema,
+        name: z.string(),
+        recordId: z.string(),
+        recordLabel: z.string().nullable(),
+        from: decimal.nullable(),
+        to: decimal,
+        direction: z.enum(["decrease", "increase"]),
+      }),
+    ),
+  })
+  .meta({
+    id: "PriceConfirmation",
+    description:
+      "Sell-price changes on linked PSA records (not created by cspsync) that need a person's confirmation",
+  });
 
 export const productPreviewSchema = z
   .object({
@@ -498,7 +547,9 @@ export const productPreviewSchema = z
       skip: z.number(),
       conflict: z.number(),
     }),
+    linkedPriceUpdates: z.enum(["never", "confirm"]),
     items: z.array(productPreviewItemSchema),
+    priceConfirmation: priceConfirmationSchema,
   })
   .meta({ id: "ProductPreview" });
 

@@ -33,6 +33,11 @@ export const connectWiseSettingsSchema = z.object({
   fallbackCatalogItem: nonEmpty.optional(),
   /** Product catalog sync: off, every product in the billing data, or those of mapped customers. */
   productSyncMode: z.enum(["off", "all", "in-use"]).optional(),
+  /**
+   * Sell prices of PSA records product sync linked but did not create (the MSP's): never changed (default), or
+   * changed only after the preview showed the change and a person confirmed it. Cost follows the billing data.
+   */
+  linkedPriceUpdates: z.enum(["never", "confirm"]).optional(),
   /** Subcategory and product type of new catalog items, by id or name; category id; taxable flag. */
   productSubcategory: z.union([z.coerce.number().int().positive(), nonEmpty]).optional(),
   productType: z.union([z.coerce.number().int().positive(), nonEmpty]).optional(),
@@ -52,6 +57,11 @@ export const autotaskSettingsSchema = z.object({
   chargeBillingCodeId: z.coerce.number().int().positive().optional(),
   /** Product catalog sync: off, every product in the billing data, or those of mapped customers. */
   productSyncMode: z.enum(["off", "all", "in-use"]).optional(),
+  /**
+   * Sell prices of PSA records product sync linked but did not create (the MSP's): never changed (default), or
+   * changed only after the preview showed the change and a person confirmed it. Cost follows the billing data.
+   */
+  linkedPriceUpdates: z.enum(["never", "confirm"]).optional(),
   /** Billing code (recurring contract service) and optional vendor of the services product sync creates. */
   serviceBillingCodeId: z.coerce.number().int().positive().optional(),
   serviceVendorCompanyId: z.coerce.number().int().positive().optional(),

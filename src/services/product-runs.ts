@@ -7,8 +7,10 @@ import type { ProductRunStatus, ProductSyncRunsTable } from "../store/schema.ts"
 import {
   createCatalogTarget,
   productSettingsFrom,
+  PriceConfirmationRequiredError,
   ProductSync,
   ProductSyncSetupError,
+  type PriceConfirmationOptions,
   type ProductItemResult,
   type ProductItemStatus,
   type ProductPreview,
@@ -76,6 +78,7 @@ export async function productSyncOf(
     organizationId: app.organizationId,
     connectionId,
     target,
+    linkedPriceUpdates: settings.linkedPriceUpdates,
     ...(now ? { now } : {}),
   });
   return { mode: settings.mode, sync };
@@ -100,23 +103,30 @@ export async function previewProducts(
 
 /**
  * Runs the product sync and records it. A setup problem found once the run has started (a billing code the
- * PSA refuses, say) ends the run as an error with that message, so the history shows it too.
+ * PSA refuses, say) ends the run as an error with that message, so the history shows it too. Sell-price changes
+ * on linked records follow `prices` (held unless confirmed, by default); a refused sync
+ * (PriceConfirmationRequiredError) wrote nothing and leaves no run behind.
  */
 export async function runProductSync(
   app: App,
   connectionId: string,
   trigger: SyncTrigger,
   overrides: ProductOverrides = {},
+  prices: PriceConfirmationOptions = {},
 ): Promise<{ run: ProductRunView; items: ProductRunItemView[]; result: ProductSyncResult | null }> {
   const { mode, sync } = await productSyncOf(app, connectionId, overrides);
   if (!sync) throw offError();
   const runId = await startRun(app, connectionId, trigger, mode);
   let result: ProductSyncResult | null = null;
   try {
-    result = await sync.sync(mode);
+    result = await sync.sync(mode, prices);
     await recordItems(app.store, runId, result.items);
     await finishRun(app.store, runId, result.items, result.psaRequests, null);
   } catch (error) {
+    if (error instanceof PriceConfirmationRequiredError) {
+      await app.store.db.deleteFrom("product_sync_runs").where("id", "=", runId).execute();
+      throw error;
+    }
     await finishRun(app.store, runId, [], 0, error instanceof Error ? error.message : String(error));
   }
   return { ...(await getProductRun(app.store, app.organizationId, runId))!, result };

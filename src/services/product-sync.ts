@@ -1,9 +1,15 @@
+import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import { z } from "zod";
 import {
   collectCatalogProducts,
+  LINKED_PRICE_UPDATES,
+  NEEDS_CONFIRMATION,
+  pendingPriceConfirmations,
   planProductSync,
   PRODUCT_SYNC_MODES,
+  type LinkedPriceUpdates,
+  type PriceConfirmationItem,
   type PriceChanges,
   type ProductAction,
   type ProductItemKind,
@@ -68,6 +74,66 @@ export interface CatalogTarget {
 // ------------------------------------------------------------------------------------------ settings
 
 export const productSyncModeSchema = z.enum(PRODUCT_SYNC_MODES).default("off");
+export const linkedPriceUpdatesSchema = z.enum(LINKED_PRICE_UPDATES).default("never");
+
+// ------------------------------------------------------------------------------------------ price confirmation
+
+/**
+ * The sell-price changes on linked records (the MSP's own) that a sync would write once confirmed, and a
+ * fingerprint of exactly these changes: a sync confirmed with it writes them only while they are still the same.
+ */
+export type PriceConfirmation = { fingerprint: string; changes: PriceConfirmationItem[] };
+
+export function priceConfirmationOf(plan: ProductPlan): PriceConfirmation {
+  const changes = pendingPriceConfirmations(plan);
+  const canonical = changes
+    .map((c) => [c.kind, c.key, c.recordId, c.from, c.to])
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  const fingerprint = createHash("sha256").update(JSON.stringify(canonical)).digest("hex").slice(0, 16);
+  return { fingerprint, changes };
+}
+
+/** One line per change: `M365-STD (CFQ7TTC0LDPB:0001): 15 → 10.08, a decrease`. */
+export function describePriceChange(change: PriceConfirmationItem): string {
+  const record = change.recordLabel ?? change.recordId;
+  return `${record} (${change.key}): ${change.from ?? "none"} → ${change.to}, a ${change.direction}`;
+}
+
+/**
+ * A sync asked for by a person would change sell prices on linked records that nobody confirmed (or that differ
+ * from the ones confirmed): nothing was written.
+ */
+export class PriceConfirmationRequiredError extends Error {
+  readonly confirmation: PriceConfirmation;
+  /** A confirmation was given, but for other changes than the sync found now. */
+  readonly stale: boolean;
+  constructor(confirmation: PriceConfirmation, stale: boolean) {
+    const count = confirmation.changes.length;
+    const what = count === 1 ? "1 sell price change" : `${count} sell price changes`;
+    super(
+      `${what} on linked PSA records (not created by cspsync) ${count === 1 ? "needs" : "need"} confirmation` +
+        `${stale ? ", and they differ from the ones confirmed" : ""}; nothing was written: ` +
+        confirmation.changes.map(describePriceChange).join("; "),
+    );
+    this.name = "PriceConfirmationRequiredError";
+    this.confirmation = confirmation;
+    this.stale = stale;
+  }
+}
+
+/** What a sync does with sell-price changes on linked records that need confirmation. */
+export type PriceConfirmationOptions = {
+  /**
+   * The fingerprint of the changes a person confirmed (from the preview), or `all-planned`: whatever this run
+   * plans, for a caller that lists what it wrote (the CLI's --yes).
+   */
+  confirmed?: { fingerprint: string } | "all-planned";
+  /**
+   * Without a matching confirmation: `refuse` the whole sync before writing anything (a person asked for it and
+   * can confirm), or `hold` those price changes and write the rest (scheduled runs). Default: hold.
+   */
+  unconfirmed?: "refuse" | "hold";
+};
 
 // ------------------------------------------------------------------------------------------ store
 
@@ -90,7 +156,10 @@ export type ProductPreview = {
   connectionId: string;
   vendor: "connectwise" | "autotask";
   mode: Exclude<ProductSyncMode, "off">;
+  linkedPriceUpdates: LinkedPriceUpdates;
   plan: ProductPlan;
+  /** Sell-price changes on linked records a sync writes only once they are confirmed. */
+  priceConfirmation: PriceConfirmation;
 };
 
 export type ProductSyncResult = ProductPreview & {
@@ -104,6 +173,8 @@ export type ProductSyncOptions = {
   organizationId: string;
   connectionId: string;
   target: CatalogTarget;
+  /** The connection's setting for sell prices of linked records; never changed by default. */
+  linkedPriceUpdates?: LinkedPriceUpdates;
   now?: () => Date;
 };
 
@@ -137,19 +208,42 @@ export class ProductSync {
       records,
       tracked,
       inDoubt: { now: this.#now(), ms: IN_DOUBT_MS },
+      linkedPriceUpdates: this.#linkedPriceUpdates(),
       ...(charge && chargeRecords
         ? { chargeProducts: { records: chargeRecords, canCreate: charge.canCreate() } }
         : {}),
     });
-    return { connectionId: this.#options.connectionId, vendor: target.vendor, mode, plan };
+    return {
+      connectionId: this.#options.connectionId,
+      vendor: target.vendor,
+      mode,
+      linkedPriceUpdates: this.#linkedPriceUpdates(),
+      plan,
+      priceConfirmation: priceConfirmationOf(plan),
+    };
   }
 
-  /** Applies the plan; each product's failure stays with that product. */
-  async sync(mode: ProductSyncMode): Promise<ProductSyncResult> {
+  /**
+   * Applies the plan; each product's failure stays with that product. Sell-price changes on linked records are
+   * written only when `prices.confirmed` covers them; otherwise the sync is refused (PriceConfirmationRequiredError,
+   * nothing written) or, by default, those price changes are held and everything else is written.
+   */
+  async sync(mode: ProductSyncMode, prices: PriceConfirmationOptions = {}): Promise<ProductSyncResult> {
     const preview = await this.preview(mode);
+    const { confirmed, unconfirmed = "hold" } = prices;
+    const pending = preview.priceConfirmation;
+    const confirmedNow =
+      pending.changes.length === 0 ||
+      confirmed === "all-planned" ||
+      confirmed?.fingerprint === pending.fingerprint;
+    if (!confirmedNow && unconfirmed === "refuse")
+      throw new PriceConfirmationRequiredError(pending, confirmed !== undefined);
     const tracked = new Map((await this.#tracked()).map((t) => [t.productKey, t]));
     const items: ProductItemResult[] = [];
-    for (const item of preview.plan.items) items.push(await this.#apply(item, tracked.get(item.key)));
+    for (const planned of preview.plan.items) {
+      const item = confirmedNow ? confirmLinkedPrice(planned) : holdLinkedPrice(planned);
+      items.push(await this.#apply(item, tracked.get(item.key)));
+    }
     const counts: Record<ProductItemStatus, number> = { written: 0, unchanged: 0, conflict: 0, failed: 0 };
     for (const item of items) counts[item.status] += 1;
     return { ...preview, items, counts, psaRequests: this.#options.target.requestCount() };
@@ -187,10 +281,11 @@ export class ProductSync {
       case "link":
       case "update":
         try {
-          if (Object.keys(item.changes).length > 0)
-            await this.#writer(item).updatePrices(item.recordId!, item.changes);
+          const writes = Object.keys(item.changes).length > 0;
+          if (writes) await this.#writer(item).updatePrices(item.recordId!, item.changes);
           await this.#remember(item, item.recordId!, item.owned, "synced");
-          return result("written", item.reason);
+          // An update left with nothing to write (its price change held) wrote nothing.
+          return result(writes || item.action === "link" ? "written" : "unchanged", item.reason);
         } catch (error) {
           return result("failed", messageOf(error));
         }
@@ -301,6 +396,10 @@ export class ProductSync {
     return (this.#options.now ?? (() => new Date()))();
   }
 
+  #linkedPriceUpdates(): LinkedPriceUpdates {
+    return this.#options.linkedPriceUpdates ?? "never";
+  }
+
   /** Lines grouped by everything the plan reads, so a million lines come back as a few hundred rows. */
   async #productGroups(): Promise<ProductLineGroup[]> {
     const keys = [
@@ -359,11 +458,35 @@ export class ProductSync {
   }
 }
 
+/** The item with its sell-price change on a linked record confirmed: the result says so. */
+function confirmLinkedPrice(item: ProductPlanItem): ProductPlanItem {
+  if (item.linkedPrice?.handling !== "needs-confirmation") return item;
+  return {
+    ...item,
+    reason: item.reason.replace(NEEDS_CONFIRMATION.reason, " (confirmed)"),
+    notes: item.notes.map((n) => n.replace(NEEDS_CONFIRMATION.note, "written as a person confirmed it")),
+  };
+}
+
+/** The item without its unconfirmed sell-price change on a linked record: cost and the rest still written. */
+function holdLinkedPrice(item: ProductPlanItem): ProductPlanItem {
+  if (item.linkedPrice?.handling !== "needs-confirmation") return item;
+  const { price: _held, ...changes } = item.changes;
+  return {
+    ...item,
+    changes,
+    reason:
+      `${item.reason}; the sell price was not written: it is on a record cspsync linked and needs a person's ` +
+      "confirmation (preview, then sync and confirm)",
+  };
+}
+
 // ------------------------------------------------------------------------------------------ wiring
 
-export type ProductSettings =
+export type ProductSettings = (
   | { vendor: "connectwise"; mode: ProductSyncMode; catalog: ConnectWiseCatalogSettings }
-  | { vendor: "autotask"; mode: ProductSyncMode; catalog: AutotaskCatalogSettings };
+  | { vendor: "autotask"; mode: ProductSyncMode; catalog: AutotaskCatalogSettings }
+) & { linkedPriceUpdates: LinkedPriceUpdates };
 
 /**
  * Product settings from a connection's stored settings object (unknown keys are ignored), with overrides,
@@ -376,12 +499,19 @@ export async function productSettingsFrom(
 ): Promise<ProductSettings> {
   const raw = { ...stored, ...withoutUndefined(overrides) };
   const mode = parseSetting(productSyncModeSchema, raw.productSyncMode, "productSyncMode");
+  const linkedPriceUpdates = parseSetting(
+    linkedPriceUpdatesSchema,
+    raw.linkedPriceUpdates,
+    "linkedPriceUpdates",
+  );
   if (vendor === "connectwise") {
     const { connectWiseCatalogSettingsSchema } = await import("../psa/connectwise/catalog.ts");
-    return { vendor, mode, catalog: parseSetting(connectWiseCatalogSettingsSchema, raw, "settings") };
+    const catalog = parseSetting(connectWiseCatalogSettingsSchema, raw, "settings");
+    return { vendor, mode, linkedPriceUpdates, catalog };
   }
   const { autotaskCatalogSettingsSchema } = await import("../psa/autotask/catalog.ts");
-  return { vendor, mode, catalog: parseSetting(autotaskCatalogSettingsSchema, raw, "settings") };
+  const catalog = parseSetting(autotaskCatalogSettingsSchema, raw, "settings");
+  return { vendor, mode, linkedPriceUpdates, catalog };
 }
 
 /** Hosts and retry timing for the PSA client: the same as the billing syncs' adapters take. */

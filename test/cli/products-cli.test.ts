@@ -32,3 +32,49 @@ describe("cspsync products (ConnectWise emulator)", () => {
     }
   });
 });
+
+describe("cspsync products sync and the sell prices of linked catalog items", () => {
+  it("lists linked price changes and writes nothing without --yes; --yes writes them", async () => {
+    const s = await mappedConnectWise("sqlite");
+    try {
+      await s.app.connections.update(s.connectionId, {
+        settings: { productSyncMode: "all", linkedPriceUpdates: "confirm" },
+      });
+      const std = () => s.emulator.data().tables.catalogItems.find((i) => i.identifier === "M365-STD")!;
+      const writes = () => s.emulator.server.requestLog().filter((r) => r.method !== "GET").length;
+      const run = (...args: string[]) =>
+        runCli(["products", ...args, "CW", "--db", s.databaseUrl], { env: s.env });
+
+      const preview = await run("preview");
+      assert.match(preview.stdout, /Record/);
+      assert.match(preview.stdout, /CFQ7TTC0LDPB:0001 .*M365-STD\s+linked \(yours\)/);
+      assert.match(preview.stdout, /create +created by cspsync/);
+      assert.match(preview.stdout, /price 15 → 10\.08 \(needs confirmation\)/);
+
+      const before = writes();
+      const refused = await run("sync");
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stdout, /Product sync for CW: nothing was written\./);
+      assert.match(refused.stdout, /linkedPriceUpdates is "confirm"/);
+      assert.match(refused.stdout, /CFQ7TTC0LDPB:0001\s+M365-STD\s+15\s+10\.08\s+decrease/);
+      assert.match(refused.stdout, /Run the sync again with --yes to write these sell prices/);
+      const json = await run("sync", "--json");
+      assert.equal(json.code, 1);
+      const body = JSON.parse(json.stdout) as {
+        written: boolean;
+        priceConfirmation: { changes: { key: string; from: string; to: string }[] };
+      };
+      assert.equal(body.written, false);
+      assert.ok(body.priceConfirmation.changes.some((c) => c.key === "CFQ7TTC0LDPB:0001" && c.from === "15"));
+      assert.equal(writes(), before, "nothing was sent to ConnectWise");
+      assert.equal(String(std().price), "15");
+
+      const confirmed = await run("sync", "--yes");
+      assert.equal(confirmed.code, 0, confirmed.stdout + confirmed.stderr);
+      assert.match(confirmed.stdout, /CFQ7TTC0LDPB:0001\s+link\s+written .*price 15 → 10\.08 \(confirmed\)/);
+      assert.deepEqual([String(std().price), String(std().cost)], ["10.08", "10.08"]);
+    } finally {
+      await s.cleanup();
+    }
+  });
+});

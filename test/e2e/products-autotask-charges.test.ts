@@ -91,7 +91,8 @@ for (const dialect of DIALECTS) {
             "link",
             "Microsoft 365 Business Premium",
             String(seededBp),
-            { price: "264", cost: "264" },
+            // The MSP's product: its sell price (414.6) stays, its cost follows the billing data.
+            { cost: "264" },
           ],
           [
             "product:P1Y:A:CFQ7TTC0LFLZ:0002",
@@ -117,7 +118,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(productWrites(setup), []);
     });
 
-    it("sync creates the products with the SKU the annual sync looks for first, and links the existing one", async () => {
+    it("sync creates the products with the SKU the annual sync looks for first, and links the existing one (its price kept)", async () => {
       const before = products(setup).length;
       const result = await (await autotaskProductSync(setup, settings)).sync("all");
       const items = chargeItems(result.items);
@@ -148,7 +149,7 @@ for (const dialect of DIALECTS) {
       const linked = setup.emulator.state.get("Products", seededBp)!;
       assert.deepEqual(
         [linked.name, linked.sku, String(linked.unitPrice), String(linked.unitCost)],
-        ["Microsoft 365 Business Premium (Annual)", "CFQ7TTC0LCHC:0002:P1Y", "264", "264"],
+        ["Microsoft 365 Business Premium (Annual)", "CFQ7TTC0LCHC:0002:P1Y", "414.6", "264"],
       );
     });
 

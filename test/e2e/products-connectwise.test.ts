@@ -75,12 +75,14 @@ for (const dialect of DIALECTS) {
       );
       assert.deepEqual(preview.plan.counts, { create: 6, link: 4, update: 0, skip: 2, conflict: 0 });
       const linkStd = preview.plan.items.find((i) => i.key === "CFQ7TTC0LDPB:0001")!;
-      assert.deepEqual(linkStd.changes, { price: "10.08", cost: "10.08" });
+      // M365-STD is the MSP's item (price 15, cost 12.5): only its cost follows the billing data.
+      assert.deepEqual(linkStd.changes, { cost: "10.08" });
+      assert.deepEqual(linkStd.linkedPrice, { from: "15", to: "10.08", handling: "kept" });
       assert.deepEqual(writes(setup), []);
       assert.equal(catalog(setup).length, seededCount);
     });
 
-    it("sync creates the missing items with the configured defaults and updates linked prices", async () => {
+    it("sync creates the missing items with the configured defaults; linked items keep their sell price", async () => {
       const result = await (await productSync(setup)).sync("all");
       assert.deepEqual(result.counts, { written: 10, unchanged: 2, conflict: 0, failed: 0 });
       assert.equal(catalog(setup).length, seededCount + CREATED.length);
@@ -98,14 +100,14 @@ for (const dialect of DIALECTS) {
         assert.equal(item.taxableFlag, false);
       }
       assert.equal(byIdentifier(setup, "P1Y:A:CFQ7TTC0LFLZ:0002")!.description, "Microsoft 365 E3 (annual)");
-      // Linked items keep their identifier and vendor SKU; only price and cost follow the data.
+      // Linked items keep their identifier, vendor SKU and sell price; only cost follows the data.
       const std = byIdentifier(setup, "M365-STD")!;
       assert.deepEqual(
         [std.vendorSku, String(std.price), String(std.cost)],
-        ["CFQ7TTC0LDPB:0001", "10.08", "10.08"],
+        ["CFQ7TTC0LDPB:0001", "15", "10.08"],
       );
       const premium = byIdentifier(setup, "M365-PREM-ANNUAL")!;
-      assert.deepEqual([String(premium.price), String(premium.cost)], ["264", "264"]);
+      assert.deepEqual([String(premium.price), String(premium.cost)], ["316.8", "264"]);
       // The trial-only product never overwrites a catalog price.
       assert.equal(String(byIdentifier(setup, "PBI-PRO")!.price), "16.8");
     });

@@ -364,7 +364,15 @@ for (const dialect of DIALECTS) {
           mode: string;
           vendor: string;
           counts: Record<string, number>;
-          items: { key: string; action: string; recordLabel: string | null; changes: object }[];
+          items: {
+            key: string;
+            action: string;
+            recordLabel: string | null;
+            changes: object;
+            recordOrigin: string | null;
+            linkedPrice: object | null;
+          }[];
+          priceConfirmation: { changes: unknown[] };
         };
       };
       assert.deepEqual([body.preview.mode, body.preview.vendor], ["all", "connectwise"]);
@@ -373,10 +381,14 @@ for (const dialect of DIALECTS) {
         EXPECTED_PRODUCTS,
       );
       assert.deepEqual(body.preview.counts, { create: 6, link: 4, update: 0, skip: 2, conflict: 0 });
-      assert.deepEqual(body.preview.items.find((i) => i.key === "CFQ7TTC0LDPB:0001")?.changes, {
-        price: "10.08",
-        cost: "10.08",
-      });
+      // M365-STD was in the catalog before (price 15, cost 12.5): linked, its sell price kept, its cost updated.
+      const std = body.preview.items.find((i) => i.key === "CFQ7TTC0LDPB:0001");
+      assert.deepEqual(
+        [std?.changes, std?.recordOrigin, std?.linkedPrice],
+        [{ cost: "10.08" }, "linked", { from: "15", to: "10.08", handling: "kept" }],
+      );
+      assert.equal(body.preview.items.find((i) => i.key === "CFQ7TTC0LFLX:0002")?.recordOrigin, "cspsync");
+      assert.deepEqual(body.preview.priceConfirmation.changes, []);
 
       // In use: products of customers with an enabled entry — Contoso's Azure Plan entry holds every one.
       const inUse = async () =>
@@ -442,6 +454,95 @@ for (const dialect of DIALECTS) {
       assert.equal((await admin.get(`/api/connections/nope/products/runs/${run.id}`)).status, 404);
       assert.equal((await admin.get(`${base()}/products/runs?limit=0`)).status, 400);
       assert.equal((await admin.get(`/api/connections/nope/products/runs`)).status, 404);
+    });
+
+    it("product sync: sell-price changes on linked items need linkedPriceUpdates confirm and the preview's fingerprint, else 409", async () => {
+      const url = `${base()}/products/sync`;
+      const std = () => emulator.data().tables.catalogItems.find((i) => i.identifier === "M365-STD")!;
+      const writes = () => emulator.server.requestLog().filter((r) => r.method !== "GET").length;
+      assert.deepEqual(
+        [String(std().price), String(std().cost)],
+        ["15", "10.08"],
+        "the default kept the price",
+      );
+
+      const bad = await admin.patch(base(), { settings: { linkedPriceUpdates: "always" } });
+      assert.deepEqual([bad.status, errorOf(bad.body).field], [422, "settings.linkedPriceUpdates"]);
+      const saved = await admin.patch(base(), { settings: { linkedPriceUpdates: "confirm" } });
+      assert.equal(saved.status, 200, saved.text);
+
+      type Confirmation = {
+        fingerprint: string;
+        changes: { key: string; recordLabel: string; from: string; to: string; direction: string }[];
+      };
+      const preview = (
+        (await viewer.get(`${base()}/products/preview`)).body as {
+          preview: {
+            linkedPriceUpdates: string;
+            priceConfirmation: Confirmation;
+            items: { key: string; linkedPrice: object | null }[];
+          };
+        }
+      ).preview;
+      assert.equal(preview.linkedPriceUpdates, "confirm");
+      assert.deepEqual(preview.items.find((i) => i.key === "CFQ7TTC0LDPB:0001")?.linkedPrice, {
+        from: "15",
+        to: "10.08",
+        handling: "needs-confirmation",
+      });
+      const listedStd = preview.priceConfirmation.changes.find((c) => c.key === "CFQ7TTC0LDPB:0001");
+      assert.deepEqual(listedStd, {
+        key: "CFQ7TTC0LDPB:0001",
+        kind: "catalog",
+        name: "Microsoft 365 Business Standard",
+        recordId: String(std().id),
+        recordLabel: "M365-STD",
+        from: "15",
+        to: "10.08",
+        direction: "decrease",
+      });
+
+      const before = writes();
+      const runsBefore = ((await admin.get(`${base()}/products/runs`)).body as { runs: unknown[] }).runs
+        .length;
+      for (const body of [{}, { confirmPriceChanges: "0123456789abcdef" }]) {
+        const refused = await admin.post(url, body);
+        assert.equal(refused.status, 409, refused.text);
+        assert.deepEqual(
+          [errorOf(refused.body).code, errorOf(refused.body).field],
+          ["conflict", "confirmPriceChanges"],
+        );
+        assert.match(
+          errorOf(refused.body).message,
+          /M365-STD \(CFQ7TTC0LDPB:0001\): 15 → 10\.08, a decrease/,
+        );
+        assert.match(errorOf(refused.body).message, /nothing was written/);
+        assert.match(errorOf(refused.body).message, new RegExp(preview.priceConfirmation.fingerprint));
+        assert.deepEqual(
+          (refused.body as { priceConfirmation: Confirmation }).priceConfirmation,
+          preview.priceConfirmation,
+        );
+      }
+      assert.equal(writes(), before, "a refused sync writes nothing to ConnectWise");
+      assert.equal(String(std().price), "15");
+      const runsAfter = ((await admin.get(`${base()}/products/runs`)).body as { runs: unknown[] }).runs
+        .length;
+      assert.equal(runsAfter, runsBefore, "and records no run");
+      assert.equal((await admin.post(url, { confirmPriceChanges: 5 })).status, 400);
+      assert.equal((await admin.post(url, { confirm: true })).status, 400);
+
+      const confirmed = await admin.post(url, { confirmPriceChanges: preview.priceConfirmation.fingerprint });
+      assert.equal(confirmed.status, 200, confirmed.text);
+      const item = (confirmed.body as { items: ProductItem[] }).items.find(
+        (i) => i.key === "CFQ7TTC0LDPB:0001",
+      );
+      assert.deepEqual([item?.action, item?.status], ["update", "written"]);
+      assert.deepEqual([String(std().price), String(std().cost)], ["10.08", "10.08"]);
+      assert.equal(writes(), before + preview.priceConfirmation.changes.length, "only the confirmed prices");
+
+      const again = await admin.post(url, {});
+      assert.equal(again.status, 200, "nothing left to confirm");
+      await admin.patch(base(), { settings: { linkedPriceUpdates: "never" } });
     });
 
     it("product sync: a second one while one is running answers 409", async () => {

@@ -1,11 +1,16 @@
 import { parseArgs } from "node:util";
-import { itemKindLabel, type ProductPlanItem } from "../../core/product-plan.ts";
+import {
+  itemKindLabel,
+  recordOrigin,
+  type PriceConfirmationItem,
+  type ProductPlanItem,
+} from "../../core/product-plan.ts";
 import { previewProducts, productSyncOf, runProductSync } from "../../services/product-runs.ts";
-import type { ProductItemResult } from "../../services/product-sync.ts";
+import { PriceConfirmationRequiredError, type ProductItemResult } from "../../services/product-sync.ts";
 import { resolveConnection, withApp } from "./connections.ts";
 import { printJson, renderTable, UsageError } from "../output.ts";
 
-export const productsHelp = `cspsync products preview|sync CONNECTION [--mode all|in-use] [--json]
+export const productsHelp = `cspsync products preview|sync CONNECTION [--mode all|in-use] [--yes] [--json]
         ConnectWise: [--subcategory ID|NAME] [--type ID|NAME] [--category ID] [--taxable]
         Autotask:    [--billing-code ID] [--vendor-company ID] [--product-billing-code ID]
 
@@ -16,7 +21,10 @@ P1Y:A:<SKU>, or <SKU> for one-time purchases; created only with --product-billin
 linked where one exists). --mode all takes every product seen; in-use only those billed to customers with an
 enabled mapping. The mode and defaults come from the connection's settings; the flags override them.
 preview lists, per product, create / link / update / skip and every conflict, and writes nothing; sync applies
-it (running it again does nothing). Exit code 1 if any product failed or has a conflict.`;
+it (running it again does nothing). Exit code 1 if any product failed or has a conflict.
+The sell price of a PSA record cspsync linked but did not create (shown as "linked (yours)") is never changed
+unless the connection's setting linkedPriceUpdates is "confirm"; then sync lists those price changes and writes
+nothing until it is run again with --yes. Cost always follows the billing data.`;
 
 export async function productsCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -33,6 +41,7 @@ export async function productsCommand(argv: string[]): Promise<number> {
       "billing-code": { type: "string" },
       "vendor-company": { type: "string" },
       "product-billing-code": { type: "string" },
+      yes: { type: "boolean" },
     },
   });
   const [action, connectionName] = positionals;
@@ -62,7 +71,20 @@ export async function productsCommand(argv: string[]): Promise<number> {
       return preview.plan.counts.conflict > 0 ? 1 : 0;
     }
     // Recorded in the product sync history like the web app's and the scheduler's runs.
-    const { run, result } = await runProductSync(app, connection.id, "cli", overrides);
+    let synced: Awaited<ReturnType<typeof runProductSync>>;
+    try {
+      synced = await runProductSync(app, connection.id, "cli", overrides, {
+        unconfirmed: "refuse",
+        ...(values.yes ? { confirmed: "all-planned" as const } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof PriceConfirmationRequiredError)) throw error;
+      if (values.json)
+        printJson({ written: false, error: error.message, priceConfirmation: error.confirmation });
+      else printConfirmationNeeded(connection.name, error.confirmation.changes);
+      return 1;
+    }
+    const { run, result } = synced;
     if (!result) throw new Error(`product sync failed: ${run.message ?? "unknown error"}`);
     if (values.json) printJson({ result, runId: run.id });
     else printResult(connection.name, result.items);
@@ -79,9 +101,30 @@ function printPlan(connection: string, vendor: "connectwise" | "autotask", items
       { header: "Kind", value: (i) => itemKindLabel(vendor, i.kind) },
       { header: "Action", value: (i) => i.action },
       { header: "PSA record", value: (i) => i.recordLabel ?? "" },
+      { header: "Record", value: (i) => ORIGIN_LABELS[recordOrigin(i) ?? "none"] },
       { header: "Details", value: (i) => [i.reason, ...i.notes].join("; ") },
     ]),
   );
+}
+
+const ORIGIN_LABELS = { cspsync: "created by cspsync", linked: "linked (yours)", none: "" } as const;
+
+function printConfirmationNeeded(connection: string, changes: readonly PriceConfirmationItem[]): void {
+  console.log(
+    `Product sync for ${connection}: nothing was written. These sell prices are on PSA records cspsync linked ` +
+      'but did not create (yours); the setting linkedPriceUpdates is "confirm", so they change only when you ' +
+      "confirm:\n",
+  );
+  console.log(
+    renderTable(changes, [
+      { header: "Product", value: (c) => c.key },
+      { header: "PSA record", value: (c) => c.recordLabel ?? c.recordId },
+      { header: "Price now", value: (c) => c.from ?? "none", align: "right" },
+      { header: "New price", value: (c) => c.to, align: "right" },
+      { header: "Change", value: (c) => c.direction },
+    ]),
+  );
+  console.log("\nRun the sync again with --yes to write these sell prices (and everything else).");
 }
 
 function printResult(connection: string, items: ProductItemResult[]): void {

@@ -1,15 +1,21 @@
 import { z } from "zod";
-import { itemKindLabel, type ProductPlanItem } from "../../core/product-plan.ts";
+import { itemKindLabel, recordOrigin, type ProductPlanItem } from "../../core/product-plan.ts";
 import {
   getProductRun,
   listProductRuns,
   previewProducts,
   runProductSync,
 } from "../../services/product-runs.ts";
+import { PriceConfirmationRequiredError } from "../../services/product-sync.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
-import { ERROR_RESPONSES, notFound } from "../errors.ts";
+import { ERROR_RESPONSES, errorBodySchema, notFound } from "../errors.ts";
 import type { productPreviewItemSchema } from "../schemas.ts";
-import { productPreviewSchema, productRunItemSchema, productRunSchema } from "../schemas.ts";
+import {
+  priceConfirmationSchema,
+  productPreviewSchema,
+  productRunItemSchema,
+  productRunSchema,
+} from "../schemas.ts";
 
 const params = z.object({ id: z.string().min(1) });
 const modeQuery = z.object({
@@ -19,6 +25,26 @@ const modeQuery = z.object({
     .meta({ description: "Preview another mode than the saved one (nothing is saved)." }),
 });
 const runDetail = z.object({ run: productRunSchema, items: z.array(productRunItemSchema) });
+const syncBody = z
+  .object({
+    confirmPriceChanges: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .optional()
+      .meta({
+        description:
+          "The priceConfirmation.fingerprint of the preview a person confirmed: the sell-price changes on linked " +
+          "records it stands for are written, as long as the sync still finds exactly those. Without it (or when " +
+          "the changes differ) a sync with such changes answers 409 listing them, and writes nothing.",
+      }),
+  })
+  .strict();
+/** 409: another run is active, or sell-price changes on linked records need confirmation (then listed). */
+const syncConflict = errorBodySchema
+  .extend({ priceConfirmation: priceConfirmationSchema.optional() })
+  .meta({ id: "ProductSyncConflict" });
 
 function previewItem(
   vendor: "connectwise" | "autotask",
@@ -36,6 +62,8 @@ function previewItem(
     price: item.product.price,
     cost: item.product.cost,
     changes: item.changes,
+    recordOrigin: recordOrigin(item),
+    linkedPrice: item.linkedPrice ?? null,
     reason: item.reason,
     notes: item.notes,
   };
@@ -69,7 +97,9 @@ export function registerProductRoutes(fastify: ApiInstance, ctx: ServerContext):
           vendor: preview.vendor,
           mode: preview.mode,
           counts: preview.plan.counts,
+          linkedPriceUpdates: preview.linkedPriceUpdates,
           items: preview.plan.items.map((item) => previewItem(preview.vendor, item)),
+          priceConfirmation: preview.priceConfirmation,
         },
       };
     },
@@ -81,16 +111,34 @@ export function registerProductRoutes(fastify: ApiInstance, ctx: ServerContext):
       config: { access: "admin" },
       schema: {
         tags: ["products"],
-        summary: "Run the product catalog sync now (admin); the run is kept in the product sync history",
+        summary:
+          "Run the product catalog sync now (admin); the run is kept in the product sync history. Sell-price " +
+          "changes on linked records need confirmPriceChanges, else 409 lists them and nothing is written.",
         params,
-        body: z.object({}).strict().optional(),
-        response: { 200: runDetail, ...ERROR_RESPONSES },
+        body: syncBody.optional(),
+        response: { 200: runDetail, 409: syncConflict, ...ERROR_RESPONSES },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       await app.connections.view(request.params.id);
-      const { run, items } = await runProductSync(app, request.params.id, "manual");
-      return { run, items };
+      const fingerprint = request.body?.confirmPriceChanges;
+      try {
+        const { run, items } = await runProductSync(
+          app,
+          request.params.id,
+          "manual",
+          {},
+          { unconfirmed: "refuse", ...(fingerprint ? { confirmed: { fingerprint } } : {}) },
+        );
+        return { run, items };
+      } catch (error) {
+        if (!(error instanceof PriceConfirmationRequiredError)) throw error;
+        const message = `${error.message}. Confirm them by sending confirmPriceChanges: "${error.confirmation.fingerprint}".`;
+        return reply.status(409).send({
+          error: { code: "conflict", message, field: "confirmPriceChanges" },
+          priceConfirmation: error.confirmation,
+        });
+      }
     },
   );
 
