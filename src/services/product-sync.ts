@@ -96,7 +96,7 @@ export function priceConfirmationOf(plan: ProductPlan): PriceConfirmation {
 /** One line per change: `M365-STD (CFQ7TTC0LDPB:0001): 15 → 10.08, a decrease`. */
 export function describePriceChange(change: PriceConfirmationItem): string {
   const record = change.recordLabel ?? change.recordId;
-  return `${record} (${change.key}): ${change.from ?? "none"} → ${change.to}, a ${change.direction}`;
+  return `${record} (${change.key}): ${change.from ?? "none"} → ${change.to}, ${change.direction === "increase" ? "an" : "a"} ${change.direction}`;
 }
 
 /**

@@ -206,15 +206,36 @@ export type ProductPreviewItem = {
   price: string | null;
   cost: string | null;
   changes: { price?: string; cost?: string };
+  /** cspsync: created by cspsync; linked: an existing record cspsync only linked (the MSP's own); null: none. */
+  recordOrigin: "cspsync" | "linked" | null;
+  /** A linked record's sell price that differs from the billing data's: kept, or written once confirmed. */
+  linkedPrice: { from: string | null; to: string; handling: "kept" | "needs-confirmation" } | null;
   reason: string;
   notes: string[];
+};
+export type LinkedPriceUpdates = "never" | "confirm";
+/** Sell-price changes on linked records that a sync writes only with their fingerprint as confirmation. */
+export type PriceConfirmation = {
+  fingerprint: string;
+  changes: {
+    key: string;
+    kind: ProductItemKind;
+    name: string;
+    recordId: string;
+    recordLabel: string | null;
+    from: string | null;
+    to: string;
+    direction: "decrease" | "increase";
+  }[];
 };
 export type ProductPreview = {
   connectionId: string;
   vendor: Vendor;
   mode: "all" | "in-use";
+  linkedPriceUpdates: LinkedPriceUpdates;
   counts: Record<ProductAction, number>;
   items: ProductPreviewItem[];
+  priceConfirmation: PriceConfirmation;
 };
 export type ProductRun = {
   id: string;
@@ -392,12 +413,15 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly field: string | undefined;
-  constructor(status: number, code: string, message: string, field?: string) {
+  /** The whole reply, for the few errors that carry more than the message (a product sync's price changes). */
+  readonly body: unknown;
+  constructor(status: number, code: string, message: string, field?: string, body?: unknown) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.field = field;
+    this.body = body;
   }
 }
 
@@ -424,7 +448,7 @@ async function errorFrom(response: Response): Promise<ApiError> {
   const retryAfter = response.headers.get("Retry-After");
   let message = error?.message ?? (response.statusText || `The server answered ${response.status}`);
   if (response.status === 429 && retryAfter) message = `${message} Try again in ${retryAfter} seconds.`;
-  return new ApiError(response.status, error?.code ?? "internal", message, error?.field);
+  return new ApiError(response.status, error?.code ?? "internal", message, error?.field, body);
 }
 
 export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {

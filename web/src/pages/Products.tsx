@@ -1,10 +1,13 @@
 import { useState, type FormEvent } from "react";
 import {
   api,
+  ApiError,
   VENDOR_LABELS,
   type ConnectionView,
+  type PriceConfirmation,
   type ProductAction,
   type ProductPreview,
+  type ProductPreviewItem,
   type ProductRun,
   type ProductRunDetail,
 } from "../api.ts";
@@ -15,6 +18,7 @@ import {
   ErrorMessage,
   Field,
   Loading,
+  Modal,
   Notice,
   PageHeader,
   RunStatusBadge,
@@ -43,6 +47,13 @@ const ACTION_LABELS: Record<ProductAction, string> = {
   conflict: "Conflict",
 };
 const STATUS_TONES = { written: "ok", unchanged: "neutral", conflict: "warn", failed: "bad" } as const;
+
+const LINKED_PRICE_OPTIONS = [
+  { value: "never", label: "Never change them (cost still follows the billing data)" },
+  { value: "confirm", label: "Change them only after I confirm the changes at each sync" },
+] as const;
+
+const ORIGIN_LABELS = { cspsync: "Created by cspsync", linked: "Linked — yours" } as const;
 
 /** The product settings of each vendor, as text fields (empty means not set). */
 const FIELDS: Record<ConnectionView["vendor"], { key: string; label: string; hint: string }[]> = {
@@ -88,9 +99,10 @@ function SettingsForm({ connection, onSaved }: { connection: ConnectionView; onS
     Object.fromEntries(fields.map((f) => [f.key, text(connection.settings[f.key])])),
   );
   const [taxable, setTaxable] = useState(connection.settings.productTaxable === true);
+  const [linkedPrices, setLinkedPrices] = useState(text(connection.settings.linkedPriceUpdates) || "never");
   const [saved, setSaved] = useState(false);
   const save = useAction(async () => {
-    const settings: Record<string, unknown> = { productSyncMode: mode };
+    const settings: Record<string, unknown> = { productSyncMode: mode, linkedPriceUpdates: linkedPrices };
     for (const f of fields) {
       const value = values[f.key]!.trim();
       if (value !== "") settings[f.key] = value;
@@ -129,6 +141,28 @@ function SettingsForm({ connection, onSaved }: { connection: ConnectionView; onS
             {MODES.map((m) => (
               <option key={m.value} value={m.value}>
                 {m.label}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field
+          id="product-linked-prices"
+          label="Sell prices of linked records"
+          hint={`${connection.vendor === "connectwise" ? "Catalog items" : "Products"} that existed before and that cspsync only linked are yours: their sell price changes only if you allow it here, and then only after you confirm the changes.`}
+          error={errorFor("linkedPriceUpdates")}
+        >
+          <select
+            id="product-linked-prices"
+            value={linkedPrices}
+            aria-describedby="product-linked-prices-hint"
+            onChange={(e) => {
+              setSaved(false);
+              setLinkedPrices(e.target.value);
+            }}
+          >
+            {LINKED_PRICE_OPTIONS.map((o) => (
+              <option key={o.value} value={o.value}>
+                {o.label}
               </option>
             ))}
           </select>
@@ -175,14 +209,61 @@ function SettingsForm({ connection, onSaved }: { connection: ConnectionView; onS
   );
 }
 
+/** The record an item writes, and whose it is: created by cspsync or linked (the MSP's own). */
+function RecordCell({ item }: { item: ProductPreviewItem }) {
+  const linked = item.linkedPrice;
+  return (
+    <>
+      {item.recordLabel ?? "—"}
+      {item.recordOrigin && (
+        <span className="block small muted" data-origin={item.recordOrigin}>
+          {ORIGIN_LABELS[item.recordOrigin]}
+        </span>
+      )}
+      {linked && (
+        <span className="block small" data-linked-price={linked.handling}>
+          {linked.handling === "kept"
+            ? `Price ${linked.from ?? "none"} kept (billing data: ${linked.to})`
+            : `Price ${linked.from ?? "none"} → ${linked.to}: needs your confirmation`}
+        </span>
+      )}
+    </>
+  );
+}
+
+/** The sell-price changes on linked records, as a list people can read before they confirm. */
+function PriceChangeList({ confirmation }: { confirmation: PriceConfirmation }) {
+  return (
+    <ul className="price-changes">
+      {confirmation.changes.map((c) => (
+        <li key={`${c.kind}:${c.key}`} data-product={c.key}>
+          <strong>{c.recordLabel ?? c.recordId}</strong> ({c.name}): price {c.from ?? "none"} → {c.to},{" "}
+          {c.direction === "increase" ? "an increase" : "a decrease"}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 function PreviewTable({ preview }: { preview: ProductPreview }) {
   const counts = (Object.keys(ACTION_LABELS) as ProductAction[])
     .map((a) => `${formatNumber(preview.counts[a])} ${ACTION_LABELS[a].toLowerCase()}`)
     .join(" · ");
+  const pending = preview.priceConfirmation.changes.length;
   return (
     <section className="panel" aria-labelledby="preview-title">
       <h2 id="preview-title">Preview ({preview.mode === "all" ? "all products" : "in-use products"})</h2>
       <p className="muted">Nothing has been written. {counts}</p>
+      {pending > 0 && (
+        <Notice kind="warning">
+          <p>
+            {pending === 1 ? "One sell price" : `${formatNumber(pending)} sell prices`} of linked records
+            (yours, not created by cspsync) would change. Sync asks you to confirm{" "}
+            {pending === 1 ? "it" : "them"} first:
+          </p>
+          <PriceChangeList confirmation={preview.priceConfirmation} />
+        </Notice>
+      )}
       {preview.items.length === 0 ? (
         <EmptyState title="No products to sync.">
           <p>Import billing data{preview.mode === "in-use" ? " and map customers" : ""} first.</p>
@@ -211,7 +292,9 @@ function PreviewTable({ preview }: { preview: ProductPreview }) {
                 <td data-label="Action">
                   <Badge tone={ACTION_TONES[item.action]}>{ACTION_LABELS[item.action]}</Badge>
                 </td>
-                <td data-label="PSA record">{item.recordLabel ?? "—"}</td>
+                <td data-label="PSA record">
+                  <RecordCell item={item} />
+                </td>
                 <td data-label="Details">
                   {item.reason}
                   {item.notes.map((note) => (
@@ -345,6 +428,55 @@ function History({ runs, onOpen }: { runs: ProductRun[] | undefined; onOpen: (id
   );
 }
 
+/** The price changes a Sync would write on linked records; Sync goes ahead only when a person confirms them. */
+function ConfirmPriceChanges({
+  confirmation,
+  stale,
+  onConfirm,
+  onCancel,
+}: {
+  confirmation: PriceConfirmation;
+  stale: boolean;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  const count = confirmation.changes.length;
+  const decreases = confirmation.changes.filter((c) => c.direction === "decrease").length;
+  return (
+    <Modal title="Change sell prices of linked records?" onClose={onCancel} wide>
+      {stale && (
+        <Notice kind="warning">
+          The price changes are not the ones shown before (the billing data or the PSA changed). Check them
+          again.
+        </Notice>
+      )}
+      <p>
+        These {count === 1 ? "record was" : `${formatNumber(count)} records were`} in the PSA before cspsync
+        linked {count === 1 ? "it" : "them"}: the sell {count === 1 ? "price is" : "prices are"} yours.
+        {decreases > 0 &&
+          ` ${decreases === 1 ? "One price goes" : `${formatNumber(decreases)} prices go`} down to the billing data's.`}
+      </p>
+      <PriceChangeList confirmation={confirmation} />
+      <p className="muted">Cancel leaves every price as it is and writes nothing.</p>
+      <div className="form-actions">
+        <button type="button" className="button secondary" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="button" className="button primary" onClick={onConfirm}>
+          Change {count === 1 ? "the price" : `${formatNumber(count)} prices`} and sync
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
+/** The price changes a refused sync (409) lists, if that is why it was refused. */
+function priceConfirmationOf(error: unknown): PriceConfirmation | null {
+  if (!(error instanceof ApiError) || error.status !== 409) return null;
+  const body = error.body as { priceConfirmation?: PriceConfirmation } | null;
+  return body?.priceConfirmation ?? null;
+}
+
 /** Product catalog sync of one connection: settings, preview, Sync products, and the history. */
 export function ProductsPage({ id }: { id: string }) {
   const { isAdmin } = useSession();
@@ -359,18 +491,47 @@ export function ProductsPage({ id }: { id: string }) {
     setDetail(null);
     setPreview((await api.get<{ preview: ProductPreview }>(`${base}/preview`)).preview);
   });
+  const [confirming, setConfirming] = useState<{ confirmation: PriceConfirmation; stale: boolean } | null>(
+    null,
+  );
+  const syncNow = async (fingerprint?: string) => {
+    try {
+      const body = fingerprint ? { confirmPriceChanges: fingerprint } : {};
+      const done = await api.post<ProductRunDetail>(`${base}/sync`, body);
+      setPreview(null);
+      setDetail(done);
+      runs.reload();
+    } catch (error) {
+      // Sell-price changes on linked records nobody confirmed (or that changed since): ask, write nothing.
+      const confirmation = priceConfirmationOf(error);
+      if (!confirmation) throw error;
+      setConfirming({ confirmation, stale: fingerprint !== undefined });
+    }
+  };
   const sync = useAction(async () => {
-    setPreview(null);
-    setDetail(await api.post<ProductRunDetail>(`${base}/sync`));
-    runs.reload();
+    setDetail(null);
+    if (c?.settings.linkedPriceUpdates === "confirm") {
+      // Show what would change first; the sync then carries the confirmation of exactly these changes.
+      const fresh = (await api.get<{ preview: ProductPreview }>(`${base}/preview`)).preview;
+      setPreview(fresh);
+      if (fresh.priceConfirmation.changes.length > 0) {
+        setConfirming({ confirmation: fresh.priceConfirmation, stale: false });
+        return;
+      }
+    }
+    await syncNow();
+  });
+  const confirm = useAction(async (fingerprint: string) => {
+    setConfirming(null);
+    await syncNow(fingerprint);
   });
   const open = useAction(async (runId: string) => {
     setPreview(null);
     setDetail(await api.get<ProductRunDetail>(`${base}/runs/${encodeURIComponent(runId)}`));
   });
   const on = c && c.settings.productSyncMode !== undefined && c.settings.productSyncMode !== "off";
-  const busy = load.busy || sync.busy;
-  const error = load.error ?? sync.error ?? open.error;
+  const busy = load.busy || sync.busy || confirm.busy;
+  const error = load.error ?? sync.error ?? confirm.error ?? open.error;
 
   return (
     <>
@@ -403,11 +564,19 @@ export function ProductsPage({ id }: { id: string }) {
                 disabled={!on || busy}
                 onClick={() => void sync.run()}
               >
-                {sync.busy ? "Syncing…" : "Sync products"}
+                {sync.busy || confirm.busy ? "Syncing…" : "Sync products"}
               </button>
             )}
           </div>
           {error && <ErrorMessage error={error} />}
+          {confirming && (
+            <ConfirmPriceChanges
+              confirmation={confirming.confirmation}
+              stale={confirming.stale}
+              onConfirm={() => void confirm.run(confirming.confirmation.fingerprint)}
+              onCancel={() => setConfirming(null)}
+            />
+          )}
           {preview && <PreviewTable preview={preview} />}
           {detail && <RunItems detail={detail} />}
           <section aria-labelledby="product-history">

@@ -1,0 +1,155 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import type { App } from "../../src/app.ts";
+import { buildWebApp } from "../../src/cli/commands/demo.ts";
+import { startServer, type RunningServer } from "../../src/http/server.ts";
+import {
+  startConnectWiseEmulator,
+  type ConnectWiseEmulator,
+} from "../../src/psa/connectwise/emulator/index.ts";
+import { importReconFile } from "../../src/services/import-recon.ts";
+import { createTestApp, hostOf } from "../support/app.ts";
+import { CLIENT_ID, SAMPLE } from "../support/connectwise-setup.ts";
+
+/**
+ * The Products page asks before it changes the sell price of a catalog item cspsync only linked (the MSP's
+ * own): the preview marks the linked item and its price decrease, Sync lists the decrease in a confirm step,
+ * Cancel writes nothing, and only the confirmation writes the price. Real Chromium, real server, the
+ * ConnectWise emulator; see web-app.test.ts for the whole app.
+ */
+const CHROMIUM = process.env.CSPSYNC_CHROMIUM ?? "/usr/bin/chromium";
+const ADMIN = { email: "admin@example.com", password: "correct horse battery staple" };
+
+describe("Products page: confirming sell-price changes of linked catalog items (Chromium, ConnectWise)", () => {
+  let emulator: ConnectWiseEmulator;
+  let app: App;
+  let cleanup: () => Promise<void>;
+  let server: RunningServer;
+  let browser: Browser;
+  let page: Page;
+  let webRoot: string;
+  const consoleErrors: string[] = [];
+
+  const std = () => emulator.data().tables.catalogItems.find((i) => i.identifier === "M365-STD")!;
+  const writes = () => emulator.server.requestLog().filter((r) => r.method !== "GET").length;
+
+  before(async () => {
+    if (!fs.existsSync(CHROMIUM))
+      assert.fail(`Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`);
+    webRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-web-"));
+    await buildWebApp(webRoot);
+    emulator = await startConnectWiseEmulator({ seed: "demo" });
+    ({ app, cleanup } = await createTestApp("sqlite", [hostOf(emulator.url)]));
+    await importReconFile(app.store, SAMPLE);
+    const { companyId, publicKey, privateKey } = emulator.credentials;
+    await app.connections.create({
+      vendor: "connectwise",
+      name: "CW",
+      config: { site: emulator.url, companyId, publicKey, clientId: CLIENT_ID },
+      secrets: { privateKey },
+      settings: { productSyncMode: "all", linkedPriceUpdates: "confirm" },
+    });
+    server = await startServer(app, {
+      port: 0,
+      host: "127.0.0.1",
+      webRoot,
+      log: false,
+      env: {},
+      auth: { passwordCost: 2 ** 10 },
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+      ],
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US" });
+    context.setDefaultTimeout(15_000);
+    page = await context.newPage();
+    page.on("console", (m) => {
+      if (m.type() === "error") consoleErrors.push(m.text());
+    });
+    page.on("pageerror", (error) => consoleErrors.push(`page error: ${error.message}`));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await cleanup?.();
+    await emulator?.close();
+    if (webRoot) fs.rmSync(webRoot, { recursive: true, force: true });
+  });
+
+  it("signs in and opens the Products page", async () => {
+    await page.goto(server.url);
+    await page.getByRole("heading", { level: 1, name: /create the admin account/ }).waitFor();
+    await page.getByLabel("Email").fill(ADMIN.email);
+    await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
+    await page.getByLabel("Repeat the password").fill(ADMIN.password);
+    await page.getByRole("button", { name: "Create admin account" }).click();
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Products — CW" }).click();
+    await page.getByRole("heading", { level: 1, name: "CW — Products" }).waitFor();
+    assert.equal(
+      await page.getByLabel("Sell prices of linked records").inputValue(),
+      "confirm",
+      "the setting is shown as saved",
+    );
+  });
+
+  it("the preview marks M365-STD as linked (yours) and shows its price decrease", async () => {
+    await page.getByRole("button", { name: "Preview" }).click();
+    const preview = page.getByRole("region", { name: /Preview/ });
+    await preview.getByText(/Nothing has been written/).waitFor();
+    const row = preview.locator('tr[data-product="CFQ7TTC0LDPB:0001"]');
+    assert.match(
+      await row.innerText(),
+      /M365-STD[\s\S]*Linked — yours[\s\S]*Price 15 → 10\.08: needs your confirmation/,
+    );
+    assert.match(
+      await preview.locator('tr:has([data-origin="cspsync"])').first().innerText(),
+      /Created by cspsync/,
+    );
+    assert.match(
+      await preview.getByRole("status").innerText(),
+      /sell prices of linked records[\s\S]*M365-STD \(Microsoft 365 Business Standard\): price 15 → 10\.08, a decrease/,
+    );
+  });
+
+  it("Sync asks to confirm, listing the decrease; Cancel writes nothing", async () => {
+    const before = writes();
+    await page.getByRole("button", { name: "Sync products" }).click();
+    const dialog = page.getByRole("dialog", { name: "Change sell prices of linked records?" });
+    await dialog.waitFor();
+    assert.match(
+      await dialog.innerText(),
+      /M365-STD \(Microsoft 365 Business Standard\): price 15 → 10\.08, a decrease/,
+    );
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "detached" });
+    assert.equal(writes(), before, "nothing was sent to ConnectWise");
+    assert.equal(String(std().price), "15");
+    await page.getByText("No product sync has run yet.").waitFor();
+  });
+
+  it("confirming writes the new price", async () => {
+    await page.getByRole("button", { name: "Sync products" }).click();
+    const dialog = page.getByRole("dialog", { name: "Change sell prices of linked records?" });
+    await dialog.getByRole("button", { name: /^Change \d+ prices and sync$/ }).click();
+    const run = page.getByRole("status").filter({ hasText: "Product sync of" });
+    await run.getByText("Success", { exact: true }).waitFor({ timeout: 30_000 });
+    assert.match(
+      await run.locator('tr[data-product="CFQ7TTC0LDPB:0001"]').innerText(),
+      /written[\s\S]*price 15 → 10\.08 \(confirmed\)/,
+    );
+    assert.deepEqual([String(std().price), String(std().cost)], ["10.08", "10.08"]);
+    assert.deepEqual(consoleErrors, [], "the browser console shows no errors");
+  });
+});
