@@ -175,7 +175,10 @@ export const mappingSchema = z
 
 export const lastSyncSchema = z.object({
   lastSyncAt: instant.nullable(),
-  lastStatus: z.enum(["written", "warning", "error"]).nullable(),
+  lastStatus: z
+    .enum(["no-change", "written", "held", "warning", "error"])
+    .nullable()
+    .meta({ description: "How the last run that covered this entry ended for it; null: never synced" }),
   lastMessage: z.string().nullable(),
 });
 

@@ -370,6 +370,31 @@ for (const dialect of DIALECTS) {
       assert.equal((await admin.get(`/api/runs/no-such-run`)).status, 404);
     });
 
+    it("a run that fails as a whole (the PSA refuses the credentials) shows the entry as Error, not Synced", async () => {
+      const wrongKey = await admin.patch(`/api/connections/${connectionId}`, {
+        secrets: { privateKey: "not-the-private-key" },
+      });
+      assert.equal(wrongKey.status, 200);
+      try {
+        const reply = await admin.post(`/api/connections/${connectionId}/sync`, {});
+        const [run] = (reply.body as { runs: RunSummary[] }).runs;
+        assert.ok(run, reply.text);
+        assert.equal(run.status, "error");
+        const entry = (await contoso()).mappings[2]!;
+        assert.equal(entry.lastStatus, "error", "the earlier success does not show through");
+        assert.match(entry.lastMessage ?? "", /401|refused|credentials/i);
+      } finally {
+        const restored = await admin.patch(`/api/connections/${connectionId}`, {
+          secrets: { privateKey: emulator.credentials.privateKey },
+        });
+        assert.equal(restored.status, 200);
+      }
+      const again = await admin.post(`/api/connections/${connectionId}/sync`, {});
+      assert.equal((again.body as { runs: RunSummary[] }).runs[0]!.status, "no-change");
+      const entry = (await contoso()).mappings[2]!;
+      assert.deepEqual([entry.lastStatus, entry.lastMessage], ["no-change", null]);
+    });
+
     it("answers 409 while another run of the connection is active", async () => {
       const now = new Date().toISOString();
       await h.app.store.db

@@ -279,7 +279,8 @@ for (const dialect of DIALECTS) {
         entries.map((e) => [e.motion, e.lastStatus]),
         [
           ["seat-monthly", null],
-          ["azure", "written"],
+          // The last run that covered it had nothing new to write.
+          ["azure", "no-change"],
           ["seat-annual", null],
         ],
       );

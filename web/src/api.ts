@@ -340,7 +340,8 @@ export type CustomerMapping = {
   startPoint: StartPoint;
   startInvoice: string | null;
   lastSyncAt: string | null;
-  lastStatus: "written" | "warning" | "error" | null;
+  /** How the last run that covered the entry ended for it; null: never synced. */
+  lastStatus: "no-change" | "written" | "held" | "warning" | "error" | null;
   lastMessage: string | null;
 };
 

@@ -25,60 +25,92 @@ type LastSync = z.infer<typeof lastSyncSchema>;
 const NEVER_SYNCED: LastSync = { lastSyncAt: null, lastStatus: null, lastMessage: null };
 const entryKey = (tenantId: string, motion: string) => `${tenantId}\n${motion}`;
 
+/** How an entry's last sync ended, worst first when several things happened to it. */
+const STATUS_RANK = { "no-change": 0, written: 1, held: 2, warning: 3, error: 4 } as const;
+type EntryStatus = keyof typeof STATUS_RANK;
+
+function statusOfItem(outcome: string): EntryStatus {
+  if (outcome === "error") return "error";
+  if (outcome === "warning") return "warning";
+  if (outcome === "held") return "held";
+  return "written";
+}
+
 /**
- * The last sync of each customer entry of a connection: the most recent run that had items for it, with
- * the worst outcome among those items (error over warning over written) and the message that explains it.
+ * The last sync of each customer entry of a connection: the most recent run that covered it (its motion, and
+ * every customer or this one), told by what that run did to it — the worst outcome among its items (error,
+ * warning, held, written) with the message that explains it; when the run failed as a whole (a PSA that
+ * refused the credentials, a target that is gone) that failure; and "no-change" when the run had nothing to
+ * write for it. So a run that failed never leaves an entry looking synced.
  */
 async function lastSyncs(app: App, connectionId: string): Promise<Map<string, LastSync>> {
   const db = app.store.db;
-  const latest = await db
-    .selectFrom("sync_items")
-    .innerJoin("sync_runs", "sync_runs.id", "sync_items.run_id")
-    .select(["sync_items.customer_tenant_id as tenant", "sync_items.motion as motion"])
-    .select((eb) => eb.fn.max("sync_runs.started_at").as("started"))
-    .where("sync_runs.connection_id", "=", connectionId)
-    .where("sync_runs.organization_id", "=", app.organizationId)
-    .where("sync_items.customer_tenant_id", "is not", null)
-    .groupBy(["sync_items.customer_tenant_id", "sync_items.motion"])
+  const runs = await db
+    .selectFrom("sync_runs")
+    .select(["id", "scope", "status", "started_at", "finished_at"])
+    .where("connection_id", "=", connectionId)
+    .where("organization_id", "=", app.organizationId)
+    .where("status", "!=", "running")
+    .orderBy("started_at", "desc")
     .execute();
   const result = new Map<string, LastSync>();
-  if (latest.length === 0) return result;
-  const latestStart = new Map(latest.map((r) => [entryKey(r.tenant ?? "", r.motion ?? ""), r.started]));
-  const items = await db
-    .selectFrom("sync_items")
-    .innerJoin("sync_runs", "sync_runs.id", "sync_items.run_id")
-    .select([
-      "sync_items.customer_tenant_id as tenant",
-      "sync_items.motion as motion",
-      "sync_items.outcome as outcome",
-      "sync_items.message as message",
-      "sync_items.created_at as createdAt",
-      "sync_runs.started_at as started",
-      "sync_runs.finished_at as finished",
-    ])
-    .where("sync_runs.connection_id", "=", connectionId)
-    .where("sync_runs.started_at", "in", [...new Set(latest.map((r) => r.started))])
-    .where("sync_items.customer_tenant_id", "is not", null)
-    .orderBy("sync_items.sequence")
+  if (runs.length === 0) return result;
+  const entries = await db
+    .selectFrom("mappings")
+    .select(["customer_tenant_id as tenant", "motion"])
+    .where("connection_id", "=", connectionId)
     .execute();
-  const rank = { written: 0, warning: 1, error: 2 } as const;
-  for (const item of items) {
-    const key = entryKey(item.tenant ?? "", item.motion ?? "");
-    if (latestStart.get(key) !== item.started) continue;
-    const status = item.outcome === "error" ? "error" : item.outcome === "warning" ? "warning" : "written";
-    const known = result.get(key);
-    const at = item.finished ?? item.createdAt;
-    if (!known || rank[status] > rank[known.lastStatus ?? "written"]) {
-      result.set(key, {
-        lastSyncAt: at,
-        lastStatus: status,
-        lastMessage: status === "written" ? null : item.message,
-      });
-    } else if (known.lastSyncAt !== null && at > known.lastSyncAt) {
-      known.lastSyncAt = at;
+  const latestRun = new Map<string, (typeof runs)[number]>();
+  for (const entry of entries) {
+    const covering = runs.find((run) => covers(run.scope, entry.tenant, entry.motion));
+    if (covering) latestRun.set(entryKey(entry.tenant, entry.motion), covering);
+  }
+  const runIds = [...new Set([...latestRun.values()].map((run) => run.id))];
+  const items = [];
+  for (let i = 0; i < runIds.length; i += 500) {
+    items.push(
+      ...(await db
+        .selectFrom("sync_items")
+        .select(["run_id", "customer_tenant_id as tenant", "outcome", "message"])
+        .where("run_id", "in", runIds.slice(i, i + 500))
+        .orderBy("sequence")
+        .execute()),
+    );
+  }
+  const itemsOf = Map.groupBy(items, (item) => item.run_id);
+  for (const [key, run] of latestRun) {
+    const [tenant] = key.split("\n");
+    let status: EntryStatus = "no-change";
+    let message: string | null = null;
+    for (const item of itemsOf.get(run.id) ?? []) {
+      // An item of no customer is the run failing as a whole: it concerns every entry the run covered.
+      if (item.tenant !== null && item.tenant !== tenant) continue;
+      const itemStatus =
+        item.tenant === null && item.outcome !== "error" ? "written" : statusOfItem(item.outcome);
+      if (STATUS_RANK[itemStatus] > STATUS_RANK[status]) {
+        status = itemStatus;
+        message = itemStatus === "written" ? null : item.message;
+      }
     }
+    result.set(key, {
+      lastSyncAt: run.finished_at ?? run.started_at,
+      lastStatus: status,
+      lastMessage: message,
+    });
   }
   return result;
+}
+
+/** Whether a run with this stored scope (`{ motion, customerTenantId? }`) synced the entry. */
+function covers(scope: string, tenant: string, motion: string): boolean {
+  try {
+    const parsed = JSON.parse(scope) as { motion?: unknown; customerTenantId?: unknown };
+    const runMotion = typeof parsed.motion === "string" ? parsed.motion : "seat-annual";
+    if (runMotion !== motion) return false;
+    return parsed.customerTenantId === undefined || parsed.customerTenantId === tenant;
+  } catch {
+    return false;
+  }
 }
 
 function entryOf(mapping: Mapping | undefined, motion: BillingMotion, last: LastSync | undefined) {

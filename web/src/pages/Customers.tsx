@@ -20,7 +20,7 @@ import {
   Notice,
   PageHeader,
 } from "../components.tsx";
-import { formatDate, formatInstant } from "../format.ts";
+import { formatDate, formatInstant, formatNumber } from "../format.ts";
 import { useAction, useDebounced, useDocumentTitle, useResource, useSession } from "../hooks.ts";
 import { Link } from "../router.tsx";
 import { DryRunResult, SyncResult } from "../sync-views.tsx";
@@ -37,6 +37,32 @@ type SyncRequest = {
 /** The answer shown under the page header: a sync's runs, or a dry run's plans. */
 type SyncPanel =
   { kind: "runs"; label: string; results: SyncResults } | { kind: "plans"; label: string; plans: SyncPlans };
+
+/** Customers with something to write, and the lines a sync would write, in a dry run. */
+function planCounts(plans: SyncPlans): { customers: number; lines: number } {
+  const customers = new Set<string>();
+  let lines = 0;
+  for (const plan of plans.plans)
+    for (const entry of plan.mappings) {
+      if (entry.plan.lines.length === 0) continue;
+      customers.add(entry.mapping.customerTenantId);
+      lines += entry.plan.lines.length;
+    }
+  return { customers: customers.size, lines };
+}
+
+/** The banner over a sync's results: what the runs say, never "synced" when they failed or only held lines. */
+function syncOutcome(label: string, results: SyncResults): string {
+  const statuses = results.runs.map((run) => run.status);
+  const held = results.runs.reduce((n, run) => n + run.items.filter((i) => i.outcome === "held").length, 0);
+  if (statuses.includes("error") || statuses.includes("abandoned"))
+    return `The sync of ${label} ended with errors: see below.`;
+  if (held > 0 && results.runs.every((run) => run.written === 0))
+    return `The sync of ${label} wrote nothing: ${formatNumber(held)} ${held === 1 ? "line is" : "lines are"} held for approval.`;
+  if (statuses.includes("warning")) return `Synced ${label}, with warnings: see below.`;
+  if (statuses.every((status) => status === "no-change")) return `Nothing new to sync for ${label}.`;
+  return `Synced ${label}.`;
+}
 
 /** Whether Sync now can run this entry: mapped, enabled, and (annual) the connection's switch on. */
 function canSync(mapping: CustomerMapping, connection: ConnectionView | undefined): boolean {
@@ -58,9 +84,14 @@ export function pricingLabel(pricing: Pricing): string {
 function MappingStatus({ mapping }: { mapping: CustomerMapping }) {
   if (!mapping.psaCompanyId) return <Badge tone="neutral">Not mapped</Badge>;
   if (!mapping.enabled) return <Badge tone="neutral">Sync off</Badge>;
+  // From what the last run that covered the entry did to it, never from the mere fact that a run happened.
   switch (mapping.lastStatus) {
     case "written":
       return <Badge tone="ok">Synced</Badge>;
+    case "no-change":
+      return <Badge tone="ok">No change</Badge>;
+    case "held":
+      return <Badge tone="warn">Held</Badge>;
     case "warning":
       return <Badge tone="warn">Warning</Badge>;
     case "error":
@@ -150,7 +181,7 @@ function CustomerEntries({
               <td data-label="Last sync">{m.lastSyncAt ? formatInstant(m.lastSyncAt) : "—"}</td>
               <td data-label="Status">
                 <MappingStatus mapping={m} />
-                {m.lastMessage && m.lastStatus !== "written" && (
+                {m.lastMessage && m.lastStatus !== "written" && m.lastStatus !== "no-change" && (
                   <span className="block small muted">{m.lastMessage}</span>
                 )}
               </td>
@@ -213,6 +244,19 @@ export function CustomersPage({ id }: { id: string }) {
       setPanel({ kind: "plans", label, plans });
       return;
     }
+    if (!body.customerTenantId && !body.motion) {
+      // Everything at once: show what it would write first, and go on only when a person agrees.
+      const plans = await api.post<SyncPlans>(`/api/connections/${id}/sync`, { ...body, dryRun: true });
+      const { customers: customerCount, lines } = planCounts(plans);
+      if (lines === 0) {
+        setPanel({ kind: "plans", label, plans });
+        return;
+      }
+      const question =
+        `Sync ${formatNumber(customerCount)} ${customerCount === 1 ? "customer" : "customers"} now? ` +
+        `${formatNumber(lines)} ${lines === 1 ? "line is" : "lines are"} written into the PSA.`;
+      if (!window.confirm(question)) return;
+    }
     const results = await api.post<SyncResults>(`/api/connections/${id}/sync`, body);
     setPanel({ kind: "runs", label, results });
     customers.reload();
@@ -257,7 +301,7 @@ export function CustomersPage({ id }: { id: string }) {
       {sync.error && <ErrorMessage error={sync.error} />}
       {panel?.kind === "runs" && (
         <section className="sync-results" aria-label={`Sync of ${panel.label}`}>
-          <p className="muted">Synced {panel.label}.</p>
+          <p className="muted">{syncOutcome(panel.label, panel.results)}</p>
           {panel.results.runs.map((run) => (
             <SyncResult key={run.runId} result={run} />
           ))}
