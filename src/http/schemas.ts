@@ -108,6 +108,12 @@ export const connectionSchema = z
     settings: z.record(z.string(), z.unknown()),
     seatAnnualEnabled: z.boolean(),
     lastTest: z.object({ at: instant, ok: z.boolean(), message: z.string() }).nullable(),
+    lastSync: z
+      .object({ at: instant, runId: z.string(), status: z.string(), message: z.string().nullable() })
+      .nullable()
+      .meta({
+        description: "The connection's most recent finished sync run, and its first error when it failed",
+      }),
     createdAt: instant,
     updatedAt: instant,
   })
@@ -370,6 +376,9 @@ export const runSummarySchema = z
   })
   .meta({ id: "RunSummary" });
 
+/** The PSA record a line matched, with its own name (a catalog item's description, a product's name). */
+const matchedRecordSchema = z.object({ noun: z.string(), label: z.string(), name: z.string() });
+
 export const plannedMappingSchema = z
   .object({
     mapping: mappingSchema,
@@ -383,7 +392,24 @@ export const plannedMappingSchema = z
       .record(
         z.string(),
         z.union([
-          z.object({ ok: z.literal(true), productRef: z.string(), label: z.string() }),
+          z.object({
+            ok: z.literal(true),
+            productRef: z.string(),
+            label: z.string(),
+            record: matchedRecordSchema.optional(),
+            nameMismatch: z
+              .object({
+                chargeProduct: z.string(),
+                psaProduct: z.string(),
+                psaRecord: z.string(),
+                message: z.string(),
+              })
+              .optional()
+              .meta({
+                description:
+                  "The PSA product's name shares no product word with the charge's: it may bill the wrong product (the line carries the message as a warning).",
+              }),
+          }),
           z.object({ ok: z.literal(false), reason: z.string() }),
         ]),
       )
@@ -396,7 +422,12 @@ export const plannedMappingSchema = z
   .meta({ id: "PlannedMapping" });
 
 const productMatchSchema = z.union([
-  z.object({ ok: z.literal(true), productRef: z.string(), label: z.string() }),
+  z.object({
+    ok: z.literal(true),
+    productRef: z.string(),
+    label: z.string(),
+    record: matchedRecordSchema.optional(),
+  }),
   z.object({ ok: z.literal(false), reason: z.string() }),
 ]);
 

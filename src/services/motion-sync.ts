@@ -4,6 +4,12 @@ import type { AnnualSync } from "./annual-sync.ts";
 import type { AzureSync } from "./azure-sync.ts";
 import type { ConnectionView } from "./connections.ts";
 import type { MonthlyLine, MonthlySync } from "./monthly-sync.ts";
+import {
+  RunAlreadyActiveError,
+  SyncBookkeeping,
+  type SyncScope,
+  type SyncTrigger,
+} from "./sync-bookkeeping.ts";
 
 /**
  * The one place that knows which service syncs which billing motion, and when a motion counts as switched on
@@ -31,6 +37,42 @@ export async function syncFor<M extends BillingMotion>(
     "seat-monthly": () => app.monthlySync(connectionId, options),
   };
   return services[motion]();
+}
+
+/** What a motion's run returns (a failed start has only RecordedItems, which every motion's items extend). */
+type MotionRun = Awaited<ReturnType<MotionSyncs[BillingMotion]["run"]>>;
+
+/**
+ * Syncs one motion now and returns its run — also when the sync cannot even start (the PSA cannot be reached,
+ * the credentials cannot be decrypted, the host is not allowed): that is recorded as a failed run with the
+ * reason, so every attempted sync is in the history and its entries show the failure. Only "another run holds
+ * the lock" is thrown (RunAlreadyActiveError): that attempt did not happen.
+ */
+export async function runMotion(
+  app: App,
+  motion: BillingMotion,
+  connectionId: string,
+  trigger: SyncTrigger,
+  scope: SyncScope = {},
+  options: SyncOptions = {},
+): Promise<MotionRun> {
+  let service: MotionSyncs[BillingMotion];
+  try {
+    service = await syncFor(app, motion, connectionId, options);
+  } catch (error) {
+    if (error instanceof RunAlreadyActiveError) throw error;
+    const reason = `the sync could not start: ${error instanceof Error ? error.message : String(error)}`;
+    const books = new SyncBookkeeping({
+      store: app.store,
+      organizationId: app.organizationId,
+      connectionId,
+      motion,
+      runLock: app.config.runLock,
+      ...options,
+    });
+    return books.recordFailedStart(trigger, scope, reason);
+  }
+  return service.run(trigger, scope);
 }
 
 /**

@@ -305,6 +305,62 @@ export class SyncBookkeeping {
     }
   }
 
+  /**
+   * Records a run that failed before it could start (the PSA could not be reached, its credentials cannot be
+   * read, its host is not allowed): a finished run with status "error" and the reason as its one item, so every
+   * attempted sync is in the history. It takes no lock: it writes nothing anywhere else.
+   */
+  async recordFailedStart(
+    trigger: SyncTrigger,
+    scope: SyncScope,
+    reason: string,
+  ): Promise<RunTotals & { items: RecordedItem[] }> {
+    const { store, connectionId, organizationId } = this.deps;
+    const id = randomUUID();
+    const now = this.now();
+    const item: RecordedItem = {
+      outcome: "error",
+      customerTenantId: scope.customerTenantId ?? null,
+      subscriptionId: null,
+      eventKey: null,
+      writeKey: null,
+      psaRecordId: null,
+      message: reason,
+    };
+    await store.db
+      .insertInto("sync_runs")
+      .values({
+        id,
+        organization_id: organizationId,
+        connection_id: connectionId,
+        trigger,
+        scope: JSON.stringify({ motion: this.deps.motion, ...scope }),
+        status: "error",
+        started_at: now,
+        heartbeat_at: databaseNowSql(store.dialect),
+        owner: ownerToken(this.lock.nodeName),
+        finished_at: now,
+        written: 0,
+        unchanged: 0,
+        warnings: 0,
+        errors: 1,
+        psa_requests: 0,
+        message: reason,
+      })
+      .execute();
+    await this.record(id, [], item, {});
+    return {
+      runId: id,
+      status: "error",
+      written: 0,
+      unchanged: 0,
+      warnings: 0,
+      errors: 1,
+      psaRequests: 0,
+      items: [item],
+    };
+  }
+
   private activeRun() {
     return this.deps.store.db
       .selectFrom("sync_runs")

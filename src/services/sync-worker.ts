@@ -13,7 +13,7 @@ import { AppSettingsService } from "./app-settings.ts";
 import { RunAlreadyActiveError, type SyncTrigger } from "./annual-sync.ts";
 import { ConnectionInputError, type ConnectionView } from "./connections.ts";
 import type { ImportSummary } from "./import-recon.ts";
-import { enabledMotions, motionOffReason, syncFor } from "./motion-sync.ts";
+import { enabledMotions, motionOffReason, runMotion } from "./motion-sync.ts";
 import { ProductRunActiveError, runProductSync } from "./product-runs.ts";
 
 /**
@@ -152,7 +152,7 @@ async function runSyncJob(app: App, job: Job<SyncJobData>, log: Logger): Promise
   let busy: RunAlreadyActiveError | null = null;
   for (const motion of motions) {
     try {
-      const run = await (await syncFor(app, motion, data.connectionId)).run(data.trigger, scope);
+      const run = await runMotion(app, motion, data.connectionId, data.trigger, scope);
       log.info(
         { ...fields, motion, runId: run.runId, status: run.status, written: run.written, errors: run.errors },
         "sync run finished",

@@ -276,6 +276,8 @@ export type ConnectionView = {
   settings: Record<string, unknown>;
   seatAnnualEnabled: boolean;
   lastTest: { at: string; ok: boolean; message: string } | null;
+  /** The most recent finished sync run, with its first error when it failed. */
+  lastSync: { at: string; runId: string; status: RunStatus; message: string | null } | null;
   createdAt: string;
   updatedAt: string;
 };

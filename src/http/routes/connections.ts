@@ -8,6 +8,7 @@ import {
   connectWiseConfigSchema,
   connectWiseSecretsSchema,
   connectWiseSettingsSchema,
+  type ConnectionView,
 } from "../../services/connections.ts";
 import { PsaError } from "../../psa/shared/errors.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
@@ -70,9 +71,40 @@ export async function adapterFor(ctx: ServerContext, connectionId: string): Prom
   }
 }
 
+/**
+ * A connection as the API shows it: with its last sync's health beside its last test, so a PSA that stopped
+ * answering shows on the connection, not only in the history.
+ */
+async function withHealth(ctx: ServerContext, view: ConnectionView) {
+  const run = await ctx.app.store.db
+    .selectFrom("sync_runs")
+    .select(["id", "status", "started_at", "finished_at", "message"])
+    .where("connection_id", "=", view.id)
+    .where("status", "!=", "running")
+    .orderBy("started_at", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  if (!run) return { ...view, lastSync: null };
+  let message = run.message;
+  if (run.status === "error" || run.status === "abandoned") {
+    const failure = await ctx.app.store.db
+      .selectFrom("sync_items")
+      .select("message")
+      .where("run_id", "=", run.id)
+      .where("outcome", "=", "error")
+      .orderBy("sequence")
+      .limit(1)
+      .executeTakeFirst();
+    message = failure?.message ?? message;
+  }
+  const at = run.finished_at ?? run.started_at;
+  return { ...view, lastSync: { at, runId: run.id, status: run.status, message } };
+}
+
 /** PSA connections (secrets write-only), the connection test, and PSA look-ups. */
 export function registerConnectionRoutes(fastify: ApiInstance, ctx: ServerContext): void {
   const { connections } = ctx.app;
+  const present = (view: ConnectionView) => withHealth(ctx, view);
 
   fastify.get(
     "/api/connections",
@@ -83,7 +115,7 @@ export function registerConnectionRoutes(fastify: ApiInstance, ctx: ServerContex
         response: { 200: z.object({ connections: z.array(connectionSchema) }), ...ERROR_RESPONSES },
       },
     },
-    async () => ({ connections: await connections.list() }),
+    async () => ({ connections: await Promise.all((await connections.list()).map(present)) }),
   );
 
   fastify.post(
@@ -97,7 +129,8 @@ export function registerConnectionRoutes(fastify: ApiInstance, ctx: ServerContex
         response: { 201: z.object({ connection: connectionSchema }), ...ERROR_RESPONSES },
       },
     },
-    async (request, reply) => reply.status(201).send({ connection: await connections.create(request.body) }),
+    async (request, reply) =>
+      reply.status(201).send({ connection: await present(await connections.create(request.body)) }),
   );
 
   fastify.get(
@@ -110,7 +143,7 @@ export function registerConnectionRoutes(fastify: ApiInstance, ctx: ServerContex
         response: { 200: z.object({ connection: connectionSchema }), ...ERROR_RESPONSES },
       },
     },
-    async (request) => ({ connection: await connections.view(request.params.id) }),
+    async (request) => ({ connection: await present(await connections.view(request.params.id)) }),
   );
 
   fastify.patch(
@@ -126,7 +159,7 @@ export function registerConnectionRoutes(fastify: ApiInstance, ctx: ServerContex
       },
     },
     async (request) => {
-      return { connection: await connections.update(request.params.id, request.body) };
+      return { connection: await present(await connections.update(request.params.id, request.body)) };
     },
   );
 

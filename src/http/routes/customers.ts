@@ -6,7 +6,7 @@ import type { App } from "../../app.ts";
 import { listCustomers } from "../../store/billing-repository.ts";
 import type { ConnectionView } from "../../services/connections.ts";
 import { mappingInputSchema, type Mapping } from "../../services/mappings.ts";
-import { enabledMotions, motionOffReason, syncFor } from "../../services/motion-sync.ts";
+import { enabledMotions, motionOffReason, runMotion, syncFor } from "../../services/motion-sync.ts";
 import { previewHolds } from "../../services/price-holds.ts";
 import type { SyncScope } from "../../services/sync-bookkeeping.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
@@ -249,16 +249,18 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
           "customerTenantId",
         );
       const motions = await motionsToSync(app, connection, body.motion, body.customerTenantId);
-      await adapterFor(ctx, connection.id);
       const scope = body.customerTenantId ? { customerTenantId: body.customerTenantId } : {};
       if (body.dryRun) {
+        // A dry run records nothing: a PSA that cannot be reached is the answer itself.
+        await adapterFor(ctx, connection.id);
         const plans = [];
         for (const motion of motions) plans.push(await dryRun(app, connection.id, motion, scope));
         return { dryRun: true as const, plans };
       }
       const runs = [];
       for (const motion of motions) {
-        const summary = await (await syncFor(app, motion, connection.id)).run("manual", scope);
+        // A sync that cannot start is recorded as a failed run, like every attempt, and answered as one.
+        const summary = await runMotion(app, motion, connection.id, "manual", scope);
         runs.push({ motion, ...summary });
       }
       return { runs };

@@ -9,6 +9,7 @@ import {
   Loading,
   Modal,
   PageHeader,
+  RunStatusBadge,
 } from "../components.tsx";
 import { formatInstant } from "../format.ts";
 import { useAction, useDocumentTitle, useSession } from "../hooks.ts";
@@ -249,8 +250,15 @@ function credentialsUnreadableMessage(c: ConnectionView): string {
   );
 }
 
+/** Whether the last sync, more recent than the last test, failed: then the PSA's health is that failure. */
+function lastSyncFailed(c: ConnectionView): boolean {
+  if (!c.lastSync || !["error", "abandoned"].includes(c.lastSync.status)) return false;
+  return !c.lastTest || c.lastSync.at >= c.lastTest.at;
+}
+
 function connectionStatus(c: ConnectionView) {
   if (!c.credentialsReadable) return <Badge tone="bad">Credentials unreadable</Badge>;
+  if (lastSyncFailed(c)) return <Badge tone="bad">Last sync failed</Badge>;
   if (!c.lastTest) return <Badge tone="neutral">Not tested</Badge>;
   return c.lastTest.ok ? <Badge tone="ok">Connected</Badge> : <Badge tone="bad">Connection failed</Badge>;
 }
@@ -292,7 +300,21 @@ function ConnectionCard({
           {c.lastTest ? (
             <>
               {formatInstant(c.lastTest.at)}
-              {!c.lastTest.ok && <span className="block muted">{c.lastTest.message}</span>}
+              {!c.lastTest.ok && <span className="block muted break">{c.lastTest.message}</span>}
+            </>
+          ) : (
+            "Never"
+          )}
+        </dd>
+        <dt>Last sync</dt>
+        <dd>
+          {c.lastSync ? (
+            <>
+              <Link to={`/runs/${c.lastSync.runId}`}>{formatInstant(c.lastSync.at)}</Link>{" "}
+              <RunStatusBadge status={c.lastSync.status} />
+              {lastSyncFailed(c) && c.lastSync.message && (
+                <span className="block muted break">{c.lastSync.message}</span>
+              )}
             </>
           ) : (
             "Never"
