@@ -161,6 +161,15 @@ function merge(base: object, patch: unknown): Record<string, unknown> {
   return merged;
 }
 
+/** What an update may change; secrets not given keep their stored value. */
+export type ConnectionChanges = {
+  name?: string;
+  config?: unknown;
+  secrets?: unknown;
+  settings?: unknown;
+  seatAnnualEnabled?: boolean;
+};
+
 export class ConnectionService {
   private readonly store: Store;
   private readonly box: SecretBox;
@@ -207,17 +216,11 @@ export class ConnectionService {
     return this.view(id);
   }
 
-  /** Changes what is given; secrets not given keep their stored value (they are write-only). */
-  async update(
+  /** What `update` would store: checked and merged with what is stored, nothing written yet. */
+  private async plannedUpdate(
     id: string,
-    input: {
-      name?: string;
-      config?: unknown;
-      secrets?: unknown;
-      settings?: unknown;
-      seatAnnualEnabled?: boolean;
-    },
-  ): Promise<ConnectionView> {
+    input: ConnectionChanges,
+  ): Promise<{ row: ConnectionsTable; changes: Partial<ConnectionsTable> }> {
     const row = await this.row(id);
     const current = this.decodeSettings(row);
     // Before anything is stored: a connection moved to another host gets no stored secret, only ones
@@ -252,6 +255,21 @@ export class ConnectionService {
         ),
       );
     if (input.seatAnnualEnabled !== undefined) changes.seat_annual_enabled = input.seatAnnualEnabled ? 1 : 0;
+    return { row, changes };
+  }
+
+  /**
+   * The connection's details as they would be after `input`, for testing new values before they replace
+   * working ones. Nothing is stored.
+   */
+  async detailsAfter(id: string, input: ConnectionChanges) {
+    const { row, changes } = await this.plannedUpdate(id, input);
+    return this.details({ ...row, ...changes });
+  }
+
+  /** Changes what is given; secrets not given keep their stored value (they are write-only). */
+  async update(id: string, input: ConnectionChanges): Promise<ConnectionView> {
+    const { changes } = await this.plannedUpdate(id, input);
     await this.store.db
       .updateTable("connections")
       .set(changes)

@@ -149,6 +149,51 @@ for (const dialect of DIALECTS) {
       assert.equal(missing.status, 404);
     });
 
+    it("Save and test: values that fail the test are not saved (working credentials stay), unless saved anyway", async () => {
+      const failing = record(
+        await admin.patch(`/api/connections/${connectionId}`, {
+          secrets: { privateKey: "a-mistyped-private-key" },
+          test: true,
+        }),
+      );
+      assert.equal(failing.status, 422);
+      assert.equal(errorOf(failing.body).field, "test");
+      assert.match(
+        errorOf(failing.body).message,
+        /^Nothing was saved: the connection test with these values failed/,
+      );
+      const stillWorks = record(await admin.post(`/api/connections/${connectionId}/test`));
+      assert.equal((stillWorks.body as { ok: boolean }).ok, true, "the working private key was kept");
+
+      const passing = record(
+        await admin.patch(`/api/connections/${connectionId}`, { name: "CW tested", test: true }),
+      );
+      assert.equal(passing.status, 200);
+      const saved = (passing.body as { connection: { name: string; lastTest: { ok: boolean } } }).connection;
+      assert.deepEqual([saved.name, saved.lastTest.ok], ["CW tested", true]);
+
+      const anyway = record(
+        await admin.patch(`/api/connections/${connectionId}`, {
+          secrets: { privateKey: "a-mistyped-private-key" },
+          test: true,
+          saveAnyway: true,
+        }),
+      );
+      assert.equal(anyway.status, 200);
+      assert.equal(
+        (anyway.body as { connection: { lastTest: { ok: boolean } } }).connection.lastTest.ok,
+        false,
+      );
+      const restored = record(
+        await admin.patch(`/api/connections/${connectionId}`, {
+          name: "CW production",
+          secrets: { privateKey: emulator.credentials.privateKey },
+          test: true,
+        }),
+      );
+      assert.equal(restored.status, 200, restored.text);
+    });
+
     it("tests the connection against the PSA and stores the result as lastTest", async () => {
       const test = record(await admin.post(`/api/connections/${connectionId}/test`));
       assert.equal(test.status, 200);

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import type { PsaAdapter } from "../../psa/port.ts";
+import { createAdapter } from "../../psa/factory.ts";
+import type { ConnectionTest as PsaConnectionTest, PsaAdapter } from "../../psa/port.ts";
 import { HostNotAllowedError } from "../../security/hosts.ts";
 import {
   autotaskConfigSchema,
@@ -8,6 +9,7 @@ import {
   connectWiseConfigSchema,
   connectWiseSecretsSchema,
   connectWiseSettingsSchema,
+  type ConnectionDetails,
   type ConnectionView,
 } from "../../services/connections.ts";
 import { PsaError } from "../../psa/shared/errors.ts";
@@ -48,6 +50,15 @@ const patchBody = z.object({
     .meta({ description: "Only the secrets given change; omitted ones keep their stored value." }),
   settings: z.record(z.string(), z.unknown()).optional(),
   seatAnnualEnabled: z.boolean().optional(),
+  test: z
+    .boolean()
+    .optional()
+    .meta({
+      description:
+        "Test the new values first and save them only when the test passes (the web app's Save and test); " +
+        "a failed test answers 422 (field test) and stores nothing, unless saveAnyway is also true.",
+    }),
+  saveAnyway: z.boolean().optional(),
 });
 
 /** A PSA record id in a path: both PSAs number their records, so anything else is the caller's mistake. */
@@ -60,13 +71,7 @@ export async function adapterFor(ctx: ServerContext, connectionId: string): Prom
   try {
     return await ctx.app.adapterFor(connectionId);
   } catch (error) {
-    if (error instanceof HostNotAllowedError)
-      throw new ApiError(
-        422,
-        "validation",
-        error.message,
-        connection.vendor === "connectwise" ? "config.site" : "config.discoveryUrl",
-      );
+    if (error instanceof HostNotAllowedError) throw hostNotAllowed(error, connection.vendor);
     throw error;
   }
 }
@@ -99,6 +104,31 @@ async function withHealth(ctx: ServerContext, view: ConnectionView) {
   }
   const at = run.finished_at ?? run.started_at;
   return { ...view, lastSync: { at, runId: run.id, status: run.status, message } };
+}
+
+function hostNotAllowed(error: HostNotAllowedError, vendor: ConnectionView["vendor"]): ApiError {
+  const field = vendor === "connectwise" ? "config.site" : "config.discoveryUrl";
+  return new ApiError(422, "validation", error.message, field);
+}
+
+/**
+ * Tests a connection's details (stored, or as they would be after an update). Building the adapter already
+ * talks to Autotask (zone discovery), so its failures count too; a PSA that cannot be reached, redirects
+ * elsewhere, refuses the credentials or is not an allowed host is a failed test, not a failed request.
+ */
+async function testConnection(ctx: ServerContext, details: ConnectionDetails): Promise<PsaConnectionTest> {
+  try {
+    return await (await createAdapter(details, ctx.app.psaOptions)).testConnection();
+  } catch (error) {
+    // A host the operator has not allowed is the request's mistake: nothing was sent (422, naming the field).
+    if (error instanceof HostNotAllowedError) throw hostNotAllowed(error, details.vendor);
+    if (!(error instanceof PsaError)) throw error;
+    return {
+      ok: false,
+      message: error.message,
+      checks: [{ name: "connect", ok: false, message: error.message }],
+    };
+  }
 }
 
 /** PSA connections (secrets write-only), the connection test, and PSA look-ups. */
@@ -159,7 +189,21 @@ export function registerConnectionRoutes(fastify: ApiInstance, ctx: ServerContex
       },
     },
     async (request) => {
-      return { connection: await present(await connections.update(request.params.id, request.body)) };
+      const { test, saveAnyway, ...changes } = request.body;
+      if (!test) return { connection: await present(await connections.update(request.params.id, changes)) };
+      // Tested before saving, so a typo never replaces credentials that work.
+      const result = await testConnection(ctx, await connections.detailsAfter(request.params.id, changes));
+      if (!result.ok && !saveAnyway)
+        throw new ApiError(
+          422,
+          "validation",
+          `Nothing was saved: the connection test with these values failed (${result.message}). ` +
+            "Correct them, or save them anyway.",
+          "test",
+        );
+      await connections.update(request.params.id, changes);
+      await connections.recordTest(request.params.id, result.ok, result.message);
+      return { connection: await present(await connections.view(request.params.id)) };
     },
   );
 
@@ -192,21 +236,7 @@ export function registerConnectionRoutes(fastify: ApiInstance, ctx: ServerContex
       },
     },
     async (request) => {
-      let result;
-      try {
-        // Building the adapter already talks to Autotask (zone discovery), so its failures count too.
-        const adapter = await adapterFor(ctx, request.params.id);
-        result = await adapter.testConnection();
-      } catch (error) {
-        // A PSA that cannot be reached, redirects elsewhere or refuses the credentials is a failed test, not a
-        // failed request.
-        if (!(error instanceof PsaError)) throw error;
-        result = {
-          ok: false,
-          message: error.message,
-          checks: [{ name: "connect", ok: false, message: error.message }],
-        };
-      }
+      const result = await testConnection(ctx, await connections.details(request.params.id));
       await connections.recordTest(request.params.id, result.ok, result.message);
       return result;
     },

@@ -95,7 +95,7 @@ function ConnectionForm({
 }) {
   const [values, setValues] = useState(() => initialValues(vendor, existing));
   const [result, setResult] = useState<SaveResult | null>(null);
-  const save = useAction(async (): Promise<SaveResult> => {
+  const save = useAction(async (saveAnyway: boolean = false): Promise<SaveResult> => {
     const config: Record<string, string> = {};
     const secrets: Record<string, string> = {};
     for (const field of FIELDS[vendor]) {
@@ -108,13 +108,32 @@ function ConnectionForm({
       }
     }
     const name = values.name?.trim() ?? "";
-    const { connection } = existing
-      ? await api.patch<{ connection: ConnectionView }>(`/api/connections/${existing.id}`, {
+    if (existing) {
+      // An existing connection is tested with the new values before they are saved: a typo must never
+      // replace credentials that work. The server answers 422 (field "test") and saves nothing when the
+      // test fails, unless "save anyway" was chosen.
+      const { connection } = await api.patch<{ connection: ConnectionView }>(
+        `/api/connections/${existing.id}`,
+        {
           name,
           config,
           ...(Object.keys(secrets).length ? { secrets } : {}),
-        })
-      : await api.post<{ connection: ConnectionView }>("/api/connections", { vendor, name, config, secrets });
+          test: true,
+          ...(saveAnyway ? { saveAnyway: true } : {}),
+        },
+      );
+      onSaved();
+      const test = connection.lastTest
+        ? { ok: connection.lastTest.ok, message: connection.lastTest.message, checks: [] }
+        : null;
+      return { connection, test, testError: null };
+    }
+    const { connection } = await api.post<{ connection: ConnectionView }>("/api/connections", {
+      vendor,
+      name,
+      config,
+      secrets,
+    });
     onSaved();
     try {
       const test = await api.post<ConnectionTest>(`/api/connections/${connection.id}/test`);
@@ -212,6 +231,16 @@ function ConnectionForm({
           <button type="button" className="button secondary" onClick={onClose}>
             Cancel
           </button>
+          {save.error?.field === "test" && (
+            <button
+              type="button"
+              className="button danger"
+              disabled={save.busy}
+              onClick={() => void save.run(true).then((saved) => saved && setResult(saved))}
+            >
+              Save anyway
+            </button>
+          )}
           <button type="submit" className="button primary" disabled={save.busy}>
             {save.busy ? "Saving and testing…" : existing ? "Save and test" : "Connect"}
           </button>
