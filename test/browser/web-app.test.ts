@@ -215,7 +215,14 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     assert.equal(await privateKey.inputValue(), "", "a stored secret is never sent back to the browser");
     await edit.getByText("set", { exact: true }).waitFor();
     await screenshot("05-connection-edit");
+    // A mistyped key fails the test and is not saved: the working one stays, unless "Save anyway".
+    await privateKey.fill("a-mistyped-private-key");
+    await edit.getByRole("button", { name: "Save and test" }).click();
+    await edit.getByText(/^Nothing was saved: the connection test with these values failed/).waitFor();
+    expectConsoleError(/status of 422 .*\/api\/connections\//);
+    await edit.getByRole("button", { name: "Save anyway" }).waitFor();
     await edit.getByRole("button", { name: "Cancel" }).click();
+    await card.getByText("Connected", { exact: true }).waitFor();
     assert.ok(!(await page.content()).includes(connectWise.credentials.privateKey));
     noConsoleErrors();
   });
@@ -493,6 +500,18 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     assert.match(await result.innerText(), /Azure plan usage June 2024/);
     await azureRow.getByText("Synced", { exact: true }).waitFor();
     await screenshot("13a-connectwise-azure-synced");
+    // "Sync all customers" first says how much it would write and waits for a yes; "no" writes nothing.
+    const additionsBefore = connectWise.data().tables.additions.length;
+    const asked = new Promise<string>((resolve) =>
+      page.once("dialog", (dialog) => {
+        resolve(dialog.message());
+        void dialog.dismiss();
+      }),
+    );
+    await page.getByRole("button", { name: "Sync all customers" }).click();
+    assert.match(await asked, /^Sync \d+ customers? now\? \d+ lines? (is|are) written into the PSA\.$/);
+    await page.getByRole("button", { name: "Sync all customers" }).waitFor();
+    assert.equal(connectWise.data().tables.additions.length, additionsBefore, "declined: nothing written");
     const months = connectWise
       .data()
       .tables.additions.filter((a) => a.description === "Azure plan usage June 2024");
