@@ -12,7 +12,7 @@ const PRODUCTS = [
   ["CFQ7TTC0LDPB", "0001", "Microsoft 365 Business Standard", "12.5"],
   ["CFQ7TTC0LCHC", "0002", "Microsoft 365 Business Premium", "22"],
   ["CFQ7TTC0LH18", "0001", "Microsoft 365 Business Basic", "6"],
-  ["CFQ7TTC0LFLZ", "0002", "Microsoft 365 E3", "36"],
+  ["CFQ7TTC0LFLX", "0002", "Microsoft 365 E3", "36"],
   ["CFQ7TTC0LH16", "0001", "Exchange Online (Plan 1)", "4"],
 ] as const;
 const METERS = [

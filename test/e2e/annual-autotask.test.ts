@@ -72,7 +72,7 @@ const EXPECTED = [
   },
   {
     date: "2024-07-01",
-    product: "billing code",
+    product: "Microsoft 365 E3 (Annual)",
     qty: "3",
     cost: "229.16",
     price: "229.4521",

@@ -75,7 +75,7 @@ const EXPECTED = [
   },
   {
     date: "2024-07-01",
-    item: "M365-E5",
+    item: "M365-E3-ANNUAL",
     qty: "3",
     cost: "229.16",
     price: "229.4521",

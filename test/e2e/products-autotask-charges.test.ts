@@ -25,6 +25,7 @@ for (const dialect of DIALECTS) {
     let settings: Record<string, unknown>;
     let softwareCode: number;
     let seededBp: number;
+    let seededE3: number;
     before(async () => {
       setup = await mappedAutotask(dialect);
       softwareCode = await billingCodeId(setup, "Software Licences");
@@ -33,6 +34,7 @@ for (const dialect of DIALECTS) {
         productBillingCodeId: softwareCode,
       };
       seededBp = bySku(setup, "CFQ7TTC0LCHC:0002:P1Y")[0]!.id;
+      seededE3 = bySku(setup, "CFQ7TTC0LFLX:0002:P1Y")[0]!.id;
       setup.emulator.server.clearRequestLog();
     });
     after(async () => setup.cleanup());
@@ -65,7 +67,7 @@ for (const dialect of DIALECTS) {
           ["product:DG7GMGF0D7FV:0002", "skip"],
           ["product:P1Y:A:CFQ7TTC0HD33:0002", "skip"],
           ["product:P1Y:A:CFQ7TTC0LCHC:0002", "link"],
-          ["product:P1Y:A:CFQ7TTC0LFLZ:0002", "skip"],
+          ["product:P1Y:A:CFQ7TTC0LFLX:0002", "link"],
           ["product:P1Y:A:CFQ7TTC0LH16:0001", "skip"],
         ],
       );
@@ -94,13 +96,7 @@ for (const dialect of DIALECTS) {
             // The MSP's product: its sell price (414.6) stays, its cost follows the billing data.
             { cost: "264" },
           ],
-          [
-            "product:P1Y:A:CFQ7TTC0LFLZ:0002",
-            "create",
-            "Microsoft 365 E3",
-            null,
-            { price: "250", cost: "250" },
-          ],
+          ["product:P1Y:A:CFQ7TTC0LFLX:0002", "link", "Microsoft 365 E3", String(seededE3), { cost: "250" }],
           [
             "product:P1Y:A:CFQ7TTC0LH16:0001",
             "create",
@@ -127,11 +123,10 @@ for (const dialect of DIALECTS) {
         ["written", "written", "written", "written", "written"],
         JSON.stringify(items),
       );
-      assert.equal(products(setup).length, before + 4);
+      assert.equal(products(setup).length, before + 3);
       const expected: Array<[string, string, string, number]> = [
         ["DG7GMGF0D7FV:0002", "Windows Server 2022 Standard - 16 Core License Pack", "972.5", 1],
         ["P1Y:A:CFQ7TTC0HD33:0002", "Visio Plan 2", "180", 5],
-        ["P1Y:A:CFQ7TTC0LFLZ:0002", "Microsoft 365 E3", "250", 5],
         ["P1Y:A:CFQ7TTC0LH16:0001", "Exchange Online (Plan 1)", "48", 5],
       ];
       for (const [sku, name, price, periodType] of expected) {
@@ -151,6 +146,11 @@ for (const dialect of DIALECTS) {
         [linked.name, linked.sku, String(linked.unitPrice), String(linked.unitCost)],
         ["Microsoft 365 Business Premium (Annual)", "CFQ7TTC0LCHC:0002:P1Y", "414.6", "264"],
       );
+      const e3 = setup.emulator.state.get("Products", seededE3)!;
+      assert.deepEqual(
+        [e3.name, e3.sku, String(e3.unitPrice), String(e3.unitCost)],
+        ["Microsoft 365 E3 (Annual)", "CFQ7TTC0LFLX:0002:P1Y", "604.8", "250"],
+      );
     });
 
     it("the annual sync's contract charges now use these products, not the billing code fallback", async () => {
@@ -166,9 +166,9 @@ for (const dialect of DIALECTS) {
         [null, "CFQ7TTC0LCHC:0002:P1Y"],
         [null, "CFQ7TTC0LCHC:0002:P1Y"],
         [null, "CFQ7TTC0LCHC:0002:P1Y"],
+        [null, "CFQ7TTC0LFLX:0002:P1Y"],
         [null, "DG7GMGF0D7FV:0002"],
         [null, "P1Y:A:CFQ7TTC0HD33:0002"],
-        [null, "P1Y:A:CFQ7TTC0LFLZ:0002"],
         [null, "P1Y:A:CFQ7TTC0LH16:0001"],
         [null, "P1Y:A:CFQ7TTC0LH16:0001"],
       ]);
@@ -189,8 +189,8 @@ for (const dialect of DIALECTS) {
       setup.emulator.state.store.delete("Products", deleted!.id);
       const [deactivated] = bySku(setup, "P1Y:A:CFQ7TTC0LH16:0001");
       await setup.client.products.update(deactivated!.id, { isActive: false, unitCost: "40" });
-      const [renamed] = bySku(setup, "P1Y:A:CFQ7TTC0LFLZ:0002");
-      await setup.client.products.update(renamed!.id, { name: "E3 annual (our name)" });
+      const [renamed] = bySku(setup, "DG7GMGF0D7FV:0002");
+      await setup.client.products.update(renamed!.id, { name: "Windows Server 16 cores (our name)" });
 
       const result = await (await autotaskProductSync(setup, settings)).sync("all");
       const outcome = (key: string) => result.items.find((i) => i.key === key)!;
@@ -215,13 +215,13 @@ for (const dialect of DIALECTS) {
       assert.deepEqual([afterDeactivate.isActive, String(afterDeactivate.unitCost)], [false, "48"]);
 
       assert.deepEqual(
-        [
-          outcome("product:P1Y:A:CFQ7TTC0LFLZ:0002").action,
-          outcome("product:P1Y:A:CFQ7TTC0LFLZ:0002").recordId,
-        ],
+        [outcome("product:DG7GMGF0D7FV:0002").action, outcome("product:DG7GMGF0D7FV:0002").recordId],
         ["skip", String(renamed!.id)],
       );
-      assert.equal(setup.emulator.state.get("Products", renamed!.id)!.name, "E3 annual (our name)");
+      assert.equal(
+        setup.emulator.state.get("Products", renamed!.id)!.name,
+        "Windows Server 16 cores (our name)",
+      );
     });
   });
 }

@@ -31,12 +31,12 @@ const named = (setup: MappedAutotask, name: string) => services(setup).find((s) 
 const CONFLICT_NAME = "PC_CFQ7TTC0LDPB:0001";
 const CREATED: Array<[string, string, string, string]> = [
   ["PC_CFQ7TTC0L3PB:0001", "0", "0", "Monthly"],
-  ["PC_CFQ7TTC0LFLX:0002", "28.5", "28.5", "Monthly"],
+  ["PC_CFQ7TTC0LFLZ:0002", "28.5", "28.5", "Monthly"],
   ["PC_CFQ7TTC0LH18:0001", "6", "6", "Monthly"],
   ["PC_DG7GMGF0D7FV:0002", "972.5", "972.5", "Monthly"],
   ["PC_P1Y:A:CFQ7TTC0HD33:0002", "180", "180", "Yearly"],
   ["PC_P1Y:A:CFQ7TTC0LCHC:0002", "264", "264", "Yearly"],
-  ["PC_P1Y:A:CFQ7TTC0LFLZ:0002", "250", "250", "Yearly"],
+  ["PC_P1Y:A:CFQ7TTC0LFLX:0002", "250", "250", "Yearly"],
   ["PC_P1Y:A:CFQ7TTC0LH16:0001", "48", "48", "Yearly"],
   ["PC_P1Y:M:CFQ7TTC0LH18:0001", "6", "6", "Monthly"],
 ];
@@ -117,7 +117,7 @@ for (const dialect of DIALECTS) {
     });
 
     it("follows a renamed service by id, keeps a deactivated one inactive, and recreates a deleted one", async () => {
-      const renamed = named(setup, "PC_CFQ7TTC0LFLX:0002")!;
+      const renamed = named(setup, "PC_CFQ7TTC0LFLZ:0002")!;
       await setup.client.services.update(renamed.id, { name: "M365 E5 (our name)", unitPrice: "30" });
       const deactivated = named(setup, "PC_P1Y:A:CFQ7TTC0HD33:0002")!;
       await setup.client.services.update(deactivated.id, { isActive: false, unitCost: "170" });
@@ -127,7 +127,7 @@ for (const dialect of DIALECTS) {
       const result = await (await autotaskProductSync(setup, settings)).sync("all");
       const outcome = (key: string) => result.items.find((i) => i.key === key)!;
       assert.deepEqual(
-        [outcome("CFQ7TTC0LFLX:0002").action, outcome("CFQ7TTC0LFLX:0002").recordId],
+        [outcome("CFQ7TTC0LFLZ:0002").action, outcome("CFQ7TTC0LFLZ:0002").recordId],
         ["update", String(renamed.id)],
       );
       const afterRename = setup.emulator.state.get("Services", renamed.id)!;

@@ -36,22 +36,20 @@ const byIdentifier = (setup: MappedConnectWise, identifier: string): Row | undef
 const EXPECTED_PLAN = [
   ["CFQ7TTC0L3PB:0001", "link", "PBI-PRO"],
   ["CFQ7TTC0LDPB:0001", "link", "M365-STD"],
-  ["CFQ7TTC0LFLX:0002", "create", null],
+  ["CFQ7TTC0LFLZ:0002", "link", "M365-E5"],
   ["CFQ7TTC0LH18:0001", "link", "M365-BASIC"],
   ["DG7GMGF0D7FV:0002", "create", null],
   ["DZH318Z0BNZ5:006G", "skip", null],
   ["DZH318Z0BPS6:0070", "skip", null],
   ["P1Y:A:CFQ7TTC0HD33:0002", "create", null],
   ["P1Y:A:CFQ7TTC0LCHC:0002", "link", "M365-PREM-ANNUAL"],
-  ["P1Y:A:CFQ7TTC0LFLZ:0002", "create", null],
+  ["P1Y:A:CFQ7TTC0LFLX:0002", "link", "M365-E3-ANNUAL"],
   ["P1Y:A:CFQ7TTC0LH16:0001", "create", null],
   ["P1Y:M:CFQ7TTC0LH18:0001", "create", null],
 ];
 const CREATED: Array<[string, string, string]> = [
-  ["CFQ7TTC0LFLX:0002", "28.5", "28.5"],
   ["DG7GMGF0D7FV:0002", "972.5", "972.5"],
   ["P1Y:A:CFQ7TTC0HD33:0002", "180", "180"],
-  ["P1Y:A:CFQ7TTC0LFLZ:0002", "250", "250"],
   ["P1Y:A:CFQ7TTC0LH16:0001", "48", "48"],
   ["P1Y:M:CFQ7TTC0LH18:0001", "6", "6"],
 ];
@@ -73,7 +71,7 @@ for (const dialect of DIALECTS) {
         preview.plan.items.map((i) => [i.key, i.action, i.recordLabel]),
         EXPECTED_PLAN,
       );
-      assert.deepEqual(preview.plan.counts, { create: 6, link: 4, update: 0, skip: 2, conflict: 0 });
+      assert.deepEqual(preview.plan.counts, { create: 4, link: 6, update: 0, skip: 2, conflict: 0 });
       const linkStd = preview.plan.items.find((i) => i.key === "CFQ7TTC0LDPB:0001")!;
       // M365-STD is the MSP's item (price 15, cost 12.5): only its cost follows the billing data.
       assert.deepEqual(linkStd.changes, { cost: "10.08" });
@@ -99,7 +97,10 @@ for (const dialect of DIALECTS) {
         assert.equal((item.type as Row).id, licensing.id);
         assert.equal(item.taxableFlag, false);
       }
-      assert.equal(byIdentifier(setup, "P1Y:A:CFQ7TTC0LFLZ:0002")!.description, "Microsoft 365 E3 (annual)");
+      assert.equal(
+        byIdentifier(setup, "P1Y:A:CFQ7TTC0LH16:0001")!.description,
+        "Exchange Online (Plan 1) (annual)",
+      );
       // Linked items keep their identifier, vendor SKU and sell price; only cost follows the data.
       const std = byIdentifier(setup, "M365-STD")!;
       assert.deepEqual(

@@ -53,14 +53,14 @@ type ProductItem = { key: string; action: string; status: string; recordId: stri
 const EXPECTED_PRODUCTS = [
   ["CFQ7TTC0L3PB:0001", "link", "PBI-PRO"],
   ["CFQ7TTC0LDPB:0001", "link", "M365-STD"],
-  ["CFQ7TTC0LFLX:0002", "create", null],
+  ["CFQ7TTC0LFLZ:0002", "link", "M365-E5"],
   ["CFQ7TTC0LH18:0001", "link", "M365-BASIC"],
   ["DG7GMGF0D7FV:0002", "create", null],
   ["DZH318Z0BNZ5:006G", "skip", null],
   ["DZH318Z0BPS6:0070", "skip", null],
   ["P1Y:A:CFQ7TTC0HD33:0002", "create", null],
   ["P1Y:A:CFQ7TTC0LCHC:0002", "link", "M365-PREM-ANNUAL"],
-  ["P1Y:A:CFQ7TTC0LFLZ:0002", "create", null],
+  ["P1Y:A:CFQ7TTC0LFLX:0002", "link", "M365-E3-ANNUAL"],
   ["P1Y:A:CFQ7TTC0LH16:0001", "create", null],
   ["P1Y:M:CFQ7TTC0LH18:0001", "create", null],
 ];
@@ -320,7 +320,9 @@ for (const dialect of DIALECTS) {
       assert.ok(lines.every((l) => l.action === "create-addition"));
       assert.equal(posts(), 1, "a dry run writes nothing");
 
-      // Microsoft 365 E5 has no catalog item in the demo catalog: its line fails alone, with the documented error.
+      // With its catalog item inactive, Microsoft 365 E5 has none: its line fails alone, with the documented error.
+      const e5 = emulator.data().tables.catalogItems.find((i) => i.identifier === "M365-E5")!;
+      e5.inactiveFlag = true;
       const run = (await admin.post(url, body)).body as { runs: RunSummary[] };
       assert.deepEqual(
         run.runs.map((r) => [r.motion, r.status, r.written, r.errors]),
@@ -339,6 +341,7 @@ for (const dialect of DIALECTS) {
         "only the failed line is tried again",
       );
       assert.equal(posts(), lines.length, "nothing is written twice");
+      e5.inactiveFlag = false;
       await admin.put(entry, { psaCompanyId: companyId, agreementId: azureAgreement.id, enabled: false });
     });
 
@@ -381,14 +384,14 @@ for (const dialect of DIALECTS) {
         body.preview.items.map((i) => [i.key, i.action, i.recordLabel]),
         EXPECTED_PRODUCTS,
       );
-      assert.deepEqual(body.preview.counts, { create: 6, link: 4, update: 0, skip: 2, conflict: 0 });
+      assert.deepEqual(body.preview.counts, { create: 4, link: 6, update: 0, skip: 2, conflict: 0 });
       // M365-STD was in the catalog before (price 15, cost 12.5): linked, its sell price kept, its cost updated.
       const std = body.preview.items.find((i) => i.key === "CFQ7TTC0LDPB:0001");
       assert.deepEqual(
         [std?.changes, std?.recordOrigin, std?.linkedPrice],
         [{ cost: "10.08" }, "linked", { from: "15", to: "10.08", handling: "kept" }],
       );
-      assert.equal(body.preview.items.find((i) => i.key === "CFQ7TTC0LFLX:0002")?.recordOrigin, "cspsync");
+      assert.equal(body.preview.items.find((i) => i.key === "DG7GMGF0D7FV:0002")?.recordOrigin, "cspsync");
       assert.deepEqual(body.preview.priceConfirmation.changes, []);
 
       // In use: products of customers with an enabled entry — Contoso's Azure Plan entry holds every one.

@@ -300,7 +300,7 @@ export function juneRows(): ReconRow[] {
     }),
     // Monthly → annual billing plan change, prorated annual price (§5.2: 229.16 vs 250).
     row({
-      ProductId: "CFQ7TTC0LFLZ",
+      ProductId: "CFQ7TTC0LFLX",
       SkuId: "0002",
       SkuName: "Microsoft 365 E3",
       ProductName: "Microsoft 365 E3",
@@ -449,7 +449,7 @@ export function juneRows(): ReconRow[] {
     }),
     // E5 telco / non-telco split: two byte-identical rows, both real (§4).
     row({
-      ProductId: "CFQ7TTC0LFLX",
+      ProductId: "CFQ7TTC0LFLZ",
       SkuId: "0002",
       SkuName: "Microsoft 365 E5",
       ProductName: "Microsoft 365 E5",
@@ -462,7 +462,7 @@ export function juneRows(): ReconRow[] {
       Total: "142.50",
     }),
     row({
-      ProductId: "CFQ7TTC0LFLX",
+      ProductId: "CFQ7TTC0LFLZ",
       SkuId: "0002",
       SkuName: "Microsoft 365 E5",
       ProductName: "Microsoft 365 E5",

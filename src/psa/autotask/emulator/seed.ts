@@ -121,7 +121,7 @@ const SERVICES: ServiceSeed[] = [
   },
   {
     name: "Microsoft 365 E3",
-    sku: "CFQ7TTC0LFLX:0001",
+    sku: "CFQ7TTC0LFLX:0002",
     price: "50.4",
     cost: "39.6",
     code: "Microsoft CSP Licensing",
@@ -184,7 +184,7 @@ const PRODUCTS: ProductSeed[] = [
   },
   {
     name: "Microsoft 365 E3 (Annual)",
-    sku: "CFQ7TTC0LFLX:0001:P1Y",
+    sku: "CFQ7TTC0LFLX:0002:P1Y",
     price: "604.8",
     cost: "475.2",
     code: "Software Licences",

@@ -278,7 +278,7 @@ const DEMO_CATALOG: ReadonlyArray<{
   {
     identifier: "M365-E3",
     description: "Microsoft 365 E3",
-    vendorSku: "CFQ7TTC0LFLX:0001",
+    vendorSku: "CFQ7TTC0LFLX:0002",
     price: "43.2",
     cost: "36",
   },
@@ -334,7 +334,7 @@ const DEMO_CATALOG: ReadonlyArray<{
   {
     identifier: "M365-E3-ANNUAL",
     description: "Microsoft 365 E3 (annual)",
-    vendorSku: "P1Y:A:CFQ7TTC0LFLX:0001",
+    vendorSku: "P1Y:A:CFQ7TTC0LFLX:0002",
     price: "518.4",
     cost: "432",
   },
