@@ -1,5 +1,6 @@
 import type { BillingMotion } from "../core/billing.ts";
 import type { PlannedLine } from "../core/annual-plan.ts";
+import type { MatchedRecord } from "../core/product-words.ts";
 
 /**
  * What the sync engine needs from a PSA, whichever vendor it is. Each vendor adapter implements it on top
@@ -28,7 +29,18 @@ export type ConnectionTest = {
   checks: { name: string; ok: boolean; message: string }[];
 };
 
-export type ProductMatch = { ok: true; productRef: string; label: string } | { ok: false; reason: string };
+export type ProductMatch =
+  | {
+      ok: true;
+      productRef: string;
+      label: string;
+      /**
+       * The matched product record and its own name, to check against the charge's product name (see
+       * core/product-words.ts); absent when the match is no product (an Autotask billing code).
+       */
+      record?: MatchedRecord;
+    }
+  | { ok: false; reason: string };
 
 export type WrittenRecord = { recordId: string };
 

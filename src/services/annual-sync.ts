@@ -4,6 +4,7 @@ import { listChargeEvents } from "../store/billing-repository.ts";
 import type { Store } from "../store/db.ts";
 import type { PsaAdapter, ProductMatch } from "../psa/port.ts";
 import type { PriceRule } from "../core/pricing.ts";
+import { productNameMismatch, type ProductNameMismatch } from "../core/product-words.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
 import { priceRulesFor } from "./pricing.ts";
 import {
@@ -25,8 +26,27 @@ export { RunAlreadyActiveError, type SyncScope, type SyncTrigger } from "./sync-
  */
 export type PlannedMapping = PlannedEntry<AnnualPlan, PlannedLine> & {
   /** For a dry run: the PSA product each line would be billed as, or why none matches (by write key). */
-  products?: Record<string, ProductMatch>;
+  products?: Record<string, PlannedProduct>;
 };
+
+/**
+ * A line's PSA product in a dry run; `nameMismatch` when the product's name shares no product word with the
+ * charge's (see core/product-words.ts) — the line then also carries that warning.
+ */
+export type PlannedProduct = ProductMatch & { nameMismatch?: ProductNameMismatch };
+
+/** The name check of a matched product: null when the names agree, or cannot be compared. */
+export function checkProductName(
+  line: Pick<PlannedLine, "productName">,
+  match: ProductMatch,
+): ProductNameMismatch | null {
+  return match.ok && match.record ? productNameMismatch(line.productName, match.record) : null;
+}
+
+/** Adds the name check's warning to the line (once), so the dry run and the written item both report it. */
+function warnOnMismatch(line: PlannedLine, mismatch: ProductNameMismatch | null): void {
+  if (mismatch && !line.warnings.includes(mismatch.message)) line.warnings.push(mismatch.message);
+}
 
 export type ItemResult = MotionItem<PlannedLine>;
 export type RunSummary = RunTotals & { items: ItemResult[] };
@@ -67,7 +87,12 @@ export class AnnualSync {
     for (const entry of planned) {
       if (!options.resolveProducts || entry.problem) continue;
       entry.products = {};
-      for (const line of entry.plan.lines) entry.products[line.writeKey] = await adapter.matchProduct(line);
+      for (const line of entry.plan.lines) {
+        const match = await adapter.matchProduct(line);
+        const mismatch = checkProductName(line, match);
+        warnOnMismatch(line, mismatch);
+        entry.products[line.writeKey] = mismatch ? { ...match, nameMismatch: mismatch } : match;
+      }
     }
     return planned;
   }
@@ -118,7 +143,11 @@ export class AnnualSync {
       targetId: mapping.agreementId!,
       label: line.productName,
       noun: "line",
-      prepare: () => adapter.matchProduct(line),
+      prepare: async () => {
+        const match = await adapter.matchProduct(line);
+        warnOnMismatch(line, checkProductName(line, match));
+        return match;
+      },
       find: (agreementId) => adapter.findAnnualLine(agreementId, line.writeKey),
       send: (agreementId, product) => adapter.writeAnnualLine(agreementId, line, product),
     });

@@ -275,11 +275,28 @@ for (const dialect of DIALECTS) {
       );
       assert.match(errorOf(monthly.body).message, /no enabled Seat-based Monthly entry/);
 
+      // A catalog item whose SKU was typed for the wrong product: the dry run names the mismatch as data.
+      const e3Item = emulator.data().tables.catalogItems.find((i) => i.identifier === "M365-E3-ANNUAL")!;
+      Object.assign(e3Item, { identifier: "M365-E5-ANNUAL", description: "Microsoft 365 E5 (annual)" });
       const dry = await admin.post(url, { dryRun: true, customerTenantId: CONTOSO.id });
+      Object.assign(e3Item, { identifier: "M365-E3-ANNUAL", description: "Microsoft 365 E3 (annual)" });
       assert.equal(dry.status, 200, dry.text);
+      type DryLine = { writeKey: string; productName: string; warnings: string[] };
+      type DryProduct = {
+        ok: boolean;
+        label?: string;
+        nameMismatch?: { psaProduct: string; message: string };
+      };
       const plan = dry.body as {
         dryRun: boolean;
-        plans: { motion: string; mappings: { problem: string | null; plan: { lines: unknown[] } }[] }[];
+        plans: {
+          motion: string;
+          mappings: {
+            problem: string | null;
+            plan: { lines: DryLine[] };
+            products: Record<string, DryProduct>;
+          }[];
+        }[];
       };
       assert.equal(plan.dryRun, true);
       assert.deepEqual(
@@ -288,6 +305,16 @@ for (const dialect of DIALECTS) {
       );
       const [annual] = plan.plans;
       assert.deepEqual([annual?.mappings[0]?.problem, annual?.mappings[0]?.plan.lines.length], [null, 8]);
+      const e3 = annual!.mappings[0]!.plan.lines.find((l) => l.productName === "Microsoft 365 E3")!;
+      const mismatch =
+        'the charge is "Microsoft 365 E3" but it matched catalog item "M365-E5-ANNUAL — Microsoft 365 E5 (annual)": check the product mapping';
+      assert.deepEqual(annual!.mappings[0]!.products[e3.writeKey]!.nameMismatch, {
+        chargeProduct: "Microsoft 365 E3",
+        psaProduct: "M365-E5-ANNUAL — Microsoft 365 E5 (annual)",
+        psaRecord: "catalog item",
+        message: mismatch,
+      });
+      assert.deepEqual(e3.warnings, [mismatch]);
       assert.equal(posts(), 0, "a dry run writes nothing");
 
       const run = await admin.post(url, {});

@@ -5,6 +5,7 @@ import {
   startConnectWiseEmulator,
   type ConnectWiseEmulator,
 } from "../../src/psa/connectwise/emulator/index.ts";
+import { allocateId } from "../../src/psa/connectwise/emulator/state.ts";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import type { Dialect } from "../../src/store/db.ts";
 import { createTestApp, hostOf } from "./app.ts";
@@ -26,6 +27,27 @@ export type MappedConnectWise = {
 };
 
 /**
+ * The fallback catalog item: a catch-all named for no product in particular. (A fallback named after one
+ * product, such as the demo's O365-E1, would bill the sample's Visio and Windows Server charges as Office 365 E1,
+ * and the sync warns about that.)
+ */
+export const FALLBACK_ITEM = "CSP-LICENSE";
+
+/** Adds the catch-all item to the emulator's data directly, so no request of the set-up shows in its log. */
+function addCatchAllItem(emulator: ConnectWiseEmulator): void {
+  const data = emulator.data();
+  const template = data.tables.catalogItems.find((item) => item.identifier === "O365-E1")!;
+  const { vendorSku: _sku, manufacturerPartNumber: _part, ...fields } = template;
+  data.tables.catalogItems.push({
+    ...fields,
+    id: allocateId(data, "catalogItems"),
+    identifier: FALLBACK_ITEM,
+    description: "Microsoft CSP licence",
+    customerDescription: "Microsoft CSP licence",
+  });
+}
+
+/**
  * The June sample imported, a ConnectWise connection to a fresh demo emulator with annual sync on and a
  * fallback catalog item, and Contoso mapped to its One-Time agreement: ready to sync, nothing synced.
  */
@@ -33,13 +55,14 @@ export async function mappedConnectWise(dialect: Dialect): Promise<MappedConnect
   const emulator = await startConnectWiseEmulator({ seed: "demo" });
   const { app, env, databaseUrl, cleanup } = await createTestApp(dialect, [hostOf(emulator.url)]);
   const { companyId, publicKey, privateKey } = emulator.credentials;
+  addCatchAllItem(emulator);
   await importReconFile(app.store, SAMPLE);
   const connection = await app.connections.create({
     vendor: "connectwise",
     name: "CW",
     config: { site: emulator.url, companyId, publicKey, clientId: CLIENT_ID },
     secrets: { privateKey },
-    settings: { fallbackCatalogItem: "O365-E1" },
+    settings: { fallbackCatalogItem: FALLBACK_ITEM },
   });
   await app.connections.update(connection.id, { seatAnnualEnabled: true });
   const adapter = await app.adapterFor(connection.id);

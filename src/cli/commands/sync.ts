@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { MOTION_LABELS, type BillingMotion } from "../../core/billing.ts";
 import { describePricing } from "../../core/pricing.ts";
+import { describeRecord } from "../../core/product-words.ts";
 import { findCustomer } from "../../store/billing-repository.ts";
 import { getRun, listRuns } from "../../store/runs-repository.ts";
 import type { App } from "../../app.ts";
@@ -319,7 +320,11 @@ function printPlan(plan: PlannedMapping[]) {
       if (priced) console.log(`        ${priced}`);
       const product = entry.products?.[line.writeKey];
       if (product)
-        console.log(product.ok ? `        as ${product.label}` : `        ERROR ${product.reason}`);
+        console.log(
+          product.ok
+            ? `        as ${product.record ? describeRecord(product.record) : product.label}`
+            : `        ERROR ${product.reason}`,
+        );
       for (const warning of line.warnings) console.log(`        warning: ${warning}`);
     }
     for (const skipped of entry.plan.skipped)

@@ -32,6 +32,7 @@ export class AutotaskAdapter implements PsaAdapter {
   private readonly settings: AutotaskAdapterSettings;
   private readonly today: () => string;
   private readonly products = new Map<string, Promise<Product[]>>();
+  private chargeProduct: Promise<string | null> | undefined;
   private readonly keyed: AutotaskChargeRecords;
   readonly keyedRecordNames = CHARGE_RECORD_NAMES;
 
@@ -125,12 +126,20 @@ export class AutotaskAdapter implements PsaAdapter {
     );
     const [product] = matches;
     if (product && matches.length === 1)
-      return { ok: true, productRef: `product:${product.id}`, label: product.name };
-    if (matches.length === 0 && this.settings.chargeProductId) {
       return {
         ok: true,
-        productRef: `product:${this.settings.chargeProductId}`,
-        label: `product ${this.settings.chargeProductId}`,
+        productRef: `product:${product.id}`,
+        label: product.name,
+        record: { noun: "Autotask product", label: product.name, name: product.name },
+      };
+    if (matches.length === 0 && this.settings.chargeProductId) {
+      const id = this.settings.chargeProductId;
+      const name = await this.chargeProductName(id);
+      return {
+        ok: true,
+        productRef: `product:${id}`,
+        label: `product ${id}`,
+        ...(name ? { record: { noun: "Autotask product", label: `product ${id}`, name } } : {}),
       };
     }
     if (matches.length === 0 && this.settings.chargeBillingCodeId) {
@@ -187,6 +196,21 @@ export class AutotaskAdapter implements PsaAdapter {
 
   requestCount(): number {
     return this.client.stats().requests;
+  }
+
+  /**
+   * The configured charge product's name, read once, for the product-name check; null when it cannot be read
+   * (the check is then skipped: the write itself reports a product that is gone).
+   */
+  private chargeProductName(id: number): Promise<string | null> {
+    this.chargeProduct ??= this.client.products.get(id).then(
+      (product) => product?.name ?? null,
+      () => {
+        this.chargeProduct = undefined; // a failed read is asked again next time, not remembered
+        return null;
+      },
+    );
+    return this.chargeProduct;
   }
 
   private productsBySku(sku: string): Promise<Product[]> {

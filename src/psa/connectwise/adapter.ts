@@ -131,13 +131,17 @@ export class ConnectWiseAdapter implements PsaAdapter {
       (item) => item.inactiveFlag !== true,
       spellings,
     );
+    const matched = (found: CatalogItem): ProductMatch => ({
+      ok: true,
+      productRef: String(found.id),
+      label: found.identifier,
+      record: { noun: "catalog item", label: found.identifier, name: found.description ?? "" },
+    });
     const [item] = matches;
-    if (item && matches.length === 1)
-      return { ok: true, productRef: String(item.id), label: item.identifier };
+    if (item && matches.length === 1) return matched(item);
     if (matches.length === 0 && fallbackCatalogItem) {
       const [fallback, ...more] = await this.catalogBy("identifier", fallbackCatalogItem);
-      if (fallback && more.length === 0)
-        return { ok: true, productRef: String(fallback.id), label: fallback.identifier };
+      if (fallback && more.length === 0) return matched(fallback);
       return { ok: false, reason: `the fallback catalog item "${fallbackCatalogItem}" was not found` };
     }
     return {
