@@ -234,6 +234,15 @@ export class SyncBookkeeping {
     return this.deps.runLock ?? DEFAULT_RUN_LOCK;
   }
 
+  /** An update of one write's ledger row that holds only while `runId` still owns the connection. */
+  private fencedLedgerRow(runId: string, writeKey: string) {
+    return this.deps.store.db
+      .updateTable("psa_writes")
+      .where("connection_id", "=", this.deps.connectionId)
+      .where("write_key", "=", writeKey)
+      .where(({ exists }) => exists(this.stillOwns(runId)));
+  }
+
   /** The condition every fenced statement carries: `runId` is still its connection's running run. */
   private stillOwns(runId: string) {
     return this.deps.store.db
@@ -500,8 +509,7 @@ export class SyncBookkeeping {
    * PSA answers it (settleAttempt / confirm).
    */
   async countAttempt(runId: string, writeKey: string, targetId: string): Promise<void> {
-    const result = await this.deps.store.db
-      .updateTable("psa_writes")
+    const result = await this.fencedLedgerRow(runId, writeKey)
       .set((eb) => ({
         attempts: eb("attempts", "+", 1),
         in_flight: 1,
@@ -509,29 +517,21 @@ export class SyncBookkeeping {
         target_id: targetId,
         updated_at: this.now(),
       }))
-      .where("connection_id", "=", this.deps.connectionId)
-      .where("write_key", "=", writeKey)
-      .where(({ exists }) => exists(this.stillOwns(runId)))
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw new RunSupersededError(runId);
   }
 
   /** The PSA answered the attempt without applying it (refused it, or failed): nothing of it is on its way. */
   async settleAttempt(runId: string, writeKey: string): Promise<void> {
-    await this.deps.store.db
-      .updateTable("psa_writes")
+    await this.fencedLedgerRow(runId, writeKey)
       .set({ in_flight: 0, updated_at: this.now() })
-      .where("connection_id", "=", this.deps.connectionId)
-      .where("write_key", "=", writeKey)
       .where("last_run_id", "=", runId)
-      .where(({ exists }) => exists(this.stillOwns(runId)))
       .execute();
   }
 
   /** Fenced like countAttempt: a run taken over leaves the record for the run that took over to find by key. */
   async confirm(runId: string, writeKey: string, recordId: string): Promise<void> {
-    const result = await this.deps.store.db
-      .updateTable("psa_writes")
+    const result = await this.fencedLedgerRow(runId, writeKey)
       .set({
         status: "confirmed",
         psa_record_id: recordId,
@@ -540,9 +540,6 @@ export class SyncBookkeeping {
         last_run_id: runId,
         updated_at: this.now(),
       })
-      .where("connection_id", "=", this.deps.connectionId)
-      .where("write_key", "=", writeKey)
-      .where(({ exists }) => exists(this.stillOwns(runId)))
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw new RunSupersededError(runId);
   }
@@ -552,8 +549,7 @@ export class SyncBookkeeping {
    * still looked up before it is sent; this run becomes its last, so it is not held as another run's in-doubt write.
    */
   async reopen(runId: string, writeKey: string): Promise<void> {
-    await this.deps.store.db
-      .updateTable("psa_writes")
+    await this.fencedLedgerRow(runId, writeKey)
       .set({
         status: "pending",
         psa_record_id: null,
@@ -561,22 +557,15 @@ export class SyncBookkeeping {
         last_run_id: runId,
         updated_at: this.now(),
       })
-      .where("connection_id", "=", this.deps.connectionId)
-      .where("write_key", "=", writeKey)
       .where("status", "=", "confirmed")
-      .where(({ exists }) => exists(this.stillOwns(runId)))
       .execute();
   }
 
   /** Notes why a write failed; a write the PSA already confirmed stays confirmed. */
   async markFailed(runId: string, writeKey: string, message: string): Promise<void> {
-    await this.deps.store.db
-      .updateTable("psa_writes")
+    await this.fencedLedgerRow(runId, writeKey)
       .set({ status: "failed", last_error: message, updated_at: this.now() })
-      .where("connection_id", "=", this.deps.connectionId)
-      .where("write_key", "=", writeKey)
       .where("status", "!=", "confirmed")
-      .where(({ exists }) => exists(this.stillOwns(runId)))
       .execute();
   }
 
