@@ -281,36 +281,39 @@ export class SyncBookkeeping {
           message: null,
         })
         .execute();
-    try {
-      await insert();
-      return id;
-    } catch (error) {
-      const active = await this.activeRun();
-      if (!active) throw error;
-      const why = whyOwnerIsGone(active.owner, active.heartbeat_at, new Date(active.database_now), this.lock);
-      if (why === null) throw new RunAlreadyActiveError(active.id);
-      // Compare-and-set on the heartbeat: a run that woke up and beat its heart meanwhile keeps its lock.
-      const abandoned = await store.db
-        .updateTable("sync_runs")
-        .set({
-          status: "abandoned",
-          finished_at: this.now(),
-          message: `taken over by run ${id}: ${why}`,
-        })
-        .where("id", "=", active.id)
-        .where("status", "=", "running")
-        .where("heartbeat_at", "=", active.heartbeat_at)
-        .executeTakeFirst();
-      if (Number(abandoned.numUpdatedRows) === 0) throw new RunAlreadyActiveError(active.id);
+    // Each round either starts the run, or finds the active one: alive (refused), gone (taken over, then the
+    // insert is tried again), or already ended by a run taking it over at this very moment (tried again).
+    for (let round = 1; ; round += 1) {
       try {
         await insert();
-      } catch (raced) {
-        // Another process took over the same dead run first; it is now the active one.
-        const winner = await this.activeRun();
-        if (winner) throw new RunAlreadyActiveError(winner.id);
-        throw raced;
+        return id;
+      } catch (error) {
+        const active = await this.activeRun();
+        if (!active) {
+          if (round < 3) continue;
+          throw error;
+        }
+        const why = whyOwnerIsGone(
+          active.owner,
+          active.heartbeat_at,
+          new Date(active.database_now),
+          this.lock,
+        );
+        if (why === null || round >= 3) throw new RunAlreadyActiveError(active.id);
+        // Compare-and-set on the heartbeat: a run that woke up and beat its heart meanwhile keeps its lock.
+        const abandoned = await store.db
+          .updateTable("sync_runs")
+          .set({
+            status: "abandoned",
+            finished_at: this.now(),
+            message: `taken over by run ${id}: ${why}`,
+          })
+          .where("id", "=", active.id)
+          .where("status", "=", "running")
+          .where("heartbeat_at", "=", active.heartbeat_at)
+          .executeTakeFirst();
+        if (Number(abandoned.numUpdatedRows) === 0) throw new RunAlreadyActiveError(active.id);
       }
-      return id;
     }
   }
 
