@@ -6,6 +6,7 @@ import { createApp, type App } from "../../app.ts";
 import type { AutotaskEmulator } from "../../psa/autotask/emulator/index.ts";
 import { ConnectWiseClient } from "../../psa/connectwise/client.ts";
 import type { ConnectWiseEmulator } from "../../psa/connectwise/emulator/index.ts";
+import { ensurePrivateDir } from "../../security/files.ts";
 import { importReconFile } from "../../services/import-recon.ts";
 import { UsageError } from "../output.ts";
 
@@ -137,7 +138,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
 
   const dataDir = path.resolve("data", "demo");
   fs.rmSync(dataDir, { recursive: true, force: true });
-  fs.mkdirSync(dataDir, { recursive: true });
+  // Created owner-only from the start, like every data directory cspsync makes (security/files.ts).
+  ensurePrivateDir(dataDir);
 
   // The emulators load only here, so other commands do not pay for them at start-up.
   const { startConnectWiseEmulator } = await import("../../psa/connectwise/emulator/index.ts");
