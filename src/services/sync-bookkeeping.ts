@@ -10,7 +10,7 @@ import type { Store } from "../store/db.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
 import { findDuplicateKeys, keyedRecordSourceOf } from "./duplicate-keys.ts";
 import { PriceHoldGate } from "./price-holds.ts";
-import type { PsaWritesTable, RunStatus, SyncItemsTable } from "../store/schema.ts";
+import type { PsaWritesTable, RunStatus, SyncItemsTable, SyncRunsTable } from "../store/schema.ts";
 
 /**
  * The bookkeeping every sync motion shares: the run lock (one active run per connection, enforced by a
@@ -257,30 +257,9 @@ export class SyncBookkeeping {
    * A run whose process is gone (see whyOwnerIsGone) is taken over, and the record says why.
    */
   async startRun(trigger: SyncTrigger, scope: SyncScope): Promise<string> {
-    const { store, connectionId, organizationId } = this.deps;
+    const { store } = this.deps;
     const id = randomUUID();
-    const insert = () =>
-      store.db
-        .insertInto("sync_runs")
-        .values({
-          id,
-          organization_id: organizationId,
-          connection_id: connectionId,
-          trigger,
-          scope: JSON.stringify({ motion: this.deps.motion, ...scope }),
-          status: "running",
-          started_at: this.now(),
-          heartbeat_at: databaseNowSql(store.dialect),
-          owner: ownerToken(this.lock.nodeName),
-          finished_at: null,
-          written: 0,
-          unchanged: 0,
-          warnings: 0,
-          errors: 0,
-          psa_requests: 0,
-          message: null,
-        })
-        .execute();
+    const insert = () => this.insertRun(id, trigger, scope, { status: "running", finished_at: null });
     // Each round either starts the run, or finds the active one: alive (refused), gone (taken over, then the
     // insert is tried again), or already ended by a run taking it over at this very moment (tried again).
     for (let round = 1; ; round += 1) {
@@ -327,9 +306,7 @@ export class SyncBookkeeping {
     scope: SyncScope,
     reason: string,
   ): Promise<RunTotals & { items: RecordedItem[] }> {
-    const { store, connectionId, organizationId } = this.deps;
     const id = randomUUID();
-    const now = this.now();
     const item: RecordedItem = {
       outcome: "error",
       customerTenantId: scope.customerTenantId ?? null,
@@ -339,27 +316,12 @@ export class SyncBookkeeping {
       psaRecordId: null,
       message: reason,
     };
-    await store.db
-      .insertInto("sync_runs")
-      .values({
-        id,
-        organization_id: organizationId,
-        connection_id: connectionId,
-        trigger,
-        scope: JSON.stringify({ motion: this.deps.motion, ...scope }),
-        status: "error",
-        started_at: now,
-        heartbeat_at: databaseNowSql(store.dialect),
-        owner: ownerToken(this.lock.nodeName),
-        finished_at: now,
-        written: 0,
-        unchanged: 0,
-        warnings: 0,
-        errors: 1,
-        psa_requests: 0,
-        message: reason,
-      })
-      .execute();
+    await this.insertRun(id, trigger, scope, {
+      status: "error",
+      finished_at: this.now(),
+      errors: 1,
+      message: reason,
+    });
     await this.record(id, [], item, {});
     return {
       runId: id,
@@ -371,6 +333,37 @@ export class SyncBookkeeping {
       psaRequests: 0,
       items: [item],
     };
+  }
+
+  /** Inserts a run of this connection and motion, started now by this process; `fields` say how it stands. */
+  private insertRun(
+    id: string,
+    trigger: SyncTrigger,
+    scope: SyncScope,
+    fields: Pick<SyncRunsTable, "status" | "finished_at"> &
+      Partial<Pick<SyncRunsTable, "errors" | "message">>,
+  ) {
+    const { store, connectionId, organizationId } = this.deps;
+    return store.db
+      .insertInto("sync_runs")
+      .values({
+        id,
+        organization_id: organizationId,
+        connection_id: connectionId,
+        trigger,
+        scope: JSON.stringify({ motion: this.deps.motion, ...scope }),
+        started_at: this.now(),
+        heartbeat_at: databaseNowSql(store.dialect),
+        owner: ownerToken(this.lock.nodeName),
+        written: 0,
+        unchanged: 0,
+        warnings: 0,
+        errors: 0,
+        psa_requests: 0,
+        message: null,
+        ...fields,
+      })
+      .execute();
   }
 
   private activeRun() {
