@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { sql } from "kysely";
+import type { Store } from "../../src/store/db.ts";
 
 export type Deferred<T = void> = {
   promise: Promise<T>;
@@ -61,4 +63,21 @@ export class Gates {
   openAll(): void {
     for (const gate of this.#gates.values()) gate.resolve();
   }
+}
+
+/** The stored state of a queued job, on either driver (the local queue's table, or pg-boss's). */
+export async function jobState(store: Store, id: string): Promise<string | undefined> {
+  if (store.dialect === "sqlite") {
+    const row = await store.db
+      .withTables<{ job_queue: { id: string; state: string } }>()
+      .selectFrom("job_queue")
+      .select("state")
+      .where("id", "=", id)
+      .executeTakeFirst();
+    return row?.state;
+  }
+  const { rows } = await sql<{ state: string }>`
+    SELECT state::text AS state FROM pgboss.job WHERE id = ${id}::uuid
+    UNION ALL SELECT state::text FROM pgboss.archive WHERE id = ${id}::uuid`.execute(store.db);
+  return rows[0]?.state;
 }

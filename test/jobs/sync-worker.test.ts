@@ -17,10 +17,9 @@ import { azureConnectWise } from "../support/azure-setup.ts";
 import { baseRow, writeCsv } from "../support/recon-builder.ts";
 import os from "node:os";
 import fs from "node:fs";
-import { sql } from "kysely";
 import { createLogger, type Logger } from "../../src/log.ts";
 import { enqueueSync } from "../../src/services/sync-worker.ts";
-import { waitFor } from "./helpers.ts";
+import { jobState, waitFor } from "./helpers.ts";
 
 type LogLine = { level: number; msg: string } & Record<string, unknown>;
 
@@ -29,23 +28,6 @@ function captureLog(): { logger: Logger; lines: LogLine[] } {
   const lines: LogLine[] = [];
   const logger = createLogger("debug", { write: (line: string) => void lines.push(JSON.parse(line)) });
   return { logger, lines };
-}
-
-/** The stored state of a queued job, on either driver. */
-async function jobState(app: App, id: string): Promise<string | undefined> {
-  if (app.store.dialect === "sqlite") {
-    const row = await app.store.db
-      .withTables<{ job_queue: { id: string; state: string } }>()
-      .selectFrom("job_queue")
-      .select("state")
-      .where("id", "=", id)
-      .executeTakeFirst();
-    return row?.state;
-  }
-  const { rows } = await sql<{ state: string }>`
-    SELECT state::text AS state FROM pgboss.job WHERE id = ${id}::uuid
-    UNION ALL SELECT state::text FROM pgboss.archive WHERE id = ${id}::uuid`.execute(app.store.db);
-  return rows[0]?.state;
 }
 
 async function waitForRuns(app: App, count: number) {
@@ -169,7 +151,7 @@ for (const dialect of DIALECTS) {
       const completed = async (data: Parameters<typeof enqueueSync>[1]) => {
         const id = await enqueueSync(worker!.queue, data);
         assert.ok(id);
-        await waitFor(async () => (await jobState(app, id)) === "completed", `job ${id} completed`);
+        await waitFor(async () => (await jobState(app.store, id)) === "completed", `job ${id} completed`);
       };
       await completed({ connectionId: off.id, trigger: "manual" });
       await completed({ connectionId: off.id, trigger: "manual", motion: "seat-annual" });
@@ -212,7 +194,10 @@ for (const dialect of DIALECTS) {
       const { logger, lines } = captureLog();
       worker = await startSyncWorker(app, { logger });
       const id = await enqueueSync(worker.queue, { connectionId: setup.connectionId, trigger: "import" });
-      await waitFor(async () => (await jobState(app, id!)) === "retry", "the busy job waits for its retry");
+      await waitFor(
+        async () => (await jobState(app.store, id!)) === "retry",
+        "the busy job waits for its retry",
+      );
       const busy = lines.find((l) => l.level === 40 && /another run holds/.test(l.msg));
       assert.ok(busy, JSON.stringify(lines));
       assert.equal(busy.jobId, id);

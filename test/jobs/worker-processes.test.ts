@@ -9,12 +9,11 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { sql } from "kysely";
 import { openStore } from "../../src/store/db.ts";
 import { enqueueSync, openJobQueue } from "../../src/services/sync-worker.ts";
 import { DIALECTS, createTestDatabase, type TestDatabase } from "../support/stores.ts";
 import { mappedConnectWise, type MappedConnectWise } from "../support/connectwise-setup.ts";
-import { waitFor } from "./helpers.ts";
+import { jobState, waitFor } from "./helpers.ts";
 
 const BIN = path.resolve(import.meta.dirname, "../../bin/cspsync.js");
 const BANNER = /^cspsync worker on .*: daily check /m;
@@ -155,7 +154,7 @@ for (const dialect of DIALECTS) {
       const killedAt = Date.now();
 
       await waitFor(
-        async () => (await jobState(s, jobId)) === "completed",
+        async () => (await jobState(s.app.store, jobId)) === "completed",
         "the job completed on the second worker",
         30_000,
       );
@@ -215,21 +214,4 @@ for (const dialect of DIALECTS) {
       await expectStartFailure(["serve", "--port", "0", "--db", database.url], env, /Mars\/Olympus_Mons/);
     });
   });
-}
-
-/** The stored state of a queued job, on either driver. */
-async function jobState(s: MappedConnectWise, id: string): Promise<string | undefined> {
-  if (s.app.store.dialect === "sqlite") {
-    const row = await s.app.store.db
-      .withTables<{ job_queue: { id: string; state: string } }>()
-      .selectFrom("job_queue")
-      .select("state")
-      .where("id", "=", id)
-      .executeTakeFirst();
-    return row?.state;
-  }
-  const { rows } = await sql<{ state: string }>`
-    SELECT state::text AS state FROM pgboss.job WHERE id = ${id}::uuid
-    UNION ALL SELECT state::text FROM pgboss.archive WHERE id = ${id}::uuid`.execute(s.app.store.db);
-  return rows[0]?.state;
 }
