@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../support/browser.ts";
 import type { App } from "../../src/app.ts";
 import { buildWebApp } from "../../src/cli/commands/demo.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
@@ -21,7 +22,6 @@ import { CLIENT_ID, SAMPLE } from "../support/connectwise-setup.ts";
  * Cancel writes nothing, and only the confirmation writes the price. Real Chromium, real server, the
  * ConnectWise emulator; see web-app.test.ts for the whole app.
  */
-const CHROMIUM = process.env.CSPSYNC_CHROMIUM ?? "/usr/bin/chromium";
 const ADMIN = { email: "admin@example.com", password: "correct horse battery staple" };
 
 describe("Products page: confirming sell-price changes of linked catalog items (Chromium, ConnectWise)", () => {
@@ -38,8 +38,6 @@ describe("Products page: confirming sell-price changes of linked catalog items (
   const writes = () => emulator.server.requestLog().filter((r) => r.method !== "GET").length;
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM))
-      assert.fail(`Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`);
     webRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-web-"));
     await buildWebApp(webRoot);
     emulator = await startConnectWiseEmulator({ seed: "demo" });
@@ -61,16 +59,7 @@ describe("Products page: confirming sell-price changes of linked catalog items (
       env: {},
       auth: { passwordCost: 2 ** 10 },
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-      ],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US" });
     context.setDefaultTimeout(15_000);
     page = await context.newPage();

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
+import { launchChromium } from "../support/browser.ts";
 import type { App } from "../../src/app.ts";
 import { buildWebApp } from "../../src/cli/commands/demo.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
@@ -24,7 +25,6 @@ import { baseRow, toCsv } from "../support/recon-builder.ts";
  * below-cost line held and approved).
  * Any console error fails the test. Screenshots of the main screens go to test-results/screenshots/.
  */
-const CHROMIUM = process.env.CSPSYNC_CHROMIUM ?? "/usr/bin/chromium";
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const SAMPLE = path.join(ROOT, "samples/nce-reconciliation-2024-06.csv");
 const SCREENSHOTS = path.join(ROOT, "test-results/screenshots");
@@ -68,11 +68,6 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
   const tabs = () => page.getByRole("navigation", { name: "Microsoft CSP" });
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM))
-      assert.fail(
-        `Chromium is not installed at ${CHROMIUM}: the browser tests need Debian's chromium ` +
-          "(apt-get install -y chromium; .ci/run installs it). They never download a browser.",
-      );
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     webRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-web-"));
     await buildWebApp(webRoot);
@@ -119,19 +114,7 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
       auth: { passwordCost: 2 ** 10 },
     });
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: DESKTOP, locale: "en-US", timezoneId: "UTC" });
     context.setDefaultTimeout(15_000);
     page = await context.newPage();
