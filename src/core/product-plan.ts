@@ -235,6 +235,11 @@ export type ProductPlanItem = {
   changes: PriceChanges;
   /** A linked record whose sell price differs from the billing data's: what happens to it. */
   linkedPrice?: LinkedPriceChange;
+  /**
+   * The PSA record's price and cost as they are now, for a plan item on an existing record: with `changes` it
+   * says what changes from what as data, so a screen formats the amounts itself; `reason` says it in a sentence.
+   */
+  current?: { price: DecimalString | null; cost: DecimalString | null };
   reason: string;
   notes: string[];
   product: CatalogProduct;
@@ -459,6 +464,7 @@ function keepUpToDate(
     owned,
     changes,
     ...(linkedPrice ? { linkedPrice } : {}),
+    current: { price: record.price, cost: record.cost },
     reason: changed ? describeChanges(changes, record, linkedPrice) : unchanged,
   };
 }

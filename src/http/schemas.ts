@@ -539,7 +539,14 @@ export const productPreviewItemSchema = z
           "A linked record whose sell price differs from the billing data's: kept (linkedPriceUpdates never) or " +
           "written only when the sync is confirmed (linkedPriceUpdates confirm)",
       }),
-    reason: z.string(),
+    current: z
+      .object({ price: decimal.nullable(), cost: decimal.nullable() })
+      .nullable()
+      .meta({
+        description:
+          "The PSA record's price and cost now (null when there is no record yet): with changes, what changes from what",
+      }),
+    reason: z.string().meta({ description: "The same in a sentence, for the command line and logs" }),
     notes: z.array(z.string()),
   })
   .meta({ id: "ProductPreviewItem" });

@@ -98,17 +98,27 @@ describe("Products page: confirming sell-price changes of linked catalog items (
     const preview = page.getByRole("region", { name: /Preview/ });
     await preview.getByText(/Nothing has been written/).waitFor();
     const row = preview.locator('tr[data-product="CFQ7TTC0LDPB:0001"]');
+    // Amounts are formatted in the billing data's currency once the page knows it (never the server's raw text).
+    await row
+      .getByText(/\$10\.08/)
+      .first()
+      .waitFor();
     assert.match(
       await row.innerText(),
-      /M365-STD[\s\S]*Linked — yours[\s\S]*Price 15 → 10\.08: needs your confirmation/,
+      /M365-STD[\s\S]*Linked — yours[\s\S]*Price \$15\.00 → \$10\.08: needs your confirmation/,
     );
+    assert.match(
+      await row.locator('[data-change="price"]').innerText(),
+      /^Price \$15\.00 → \$10\.08 \(needs confirmation\)$/,
+    );
+    assert.doesNotMatch(await row.innerText(), /price 15 → 10\.08/);
     assert.match(
       await preview.locator('tr:has([data-origin="cspsync"])').first().innerText(),
       /Created by cspsync/,
     );
     assert.match(
       await preview.getByRole("status").innerText(),
-      /sell prices of linked records[\s\S]*M365-STD \(Microsoft 365 Business Standard\): price 15 → 10\.08, a decrease/,
+      /sell prices of linked records[\s\S]*M365-STD \(Microsoft 365 Business Standard\): price \$15\.00 → \$10\.08, a decrease/,
     );
   });
 
@@ -119,7 +129,7 @@ describe("Products page: confirming sell-price changes of linked catalog items (
     await dialog.waitFor();
     assert.match(
       await dialog.innerText(),
-      /M365-STD \(Microsoft 365 Business Standard\): price 15 → 10\.08, a decrease/,
+      /M365-STD \(Microsoft 365 Business Standard\): price \$15\.00 → \$10\.08, a decrease/,
     );
     await dialog.getByRole("button", { name: "Cancel" }).click();
     await dialog.waitFor({ state: "detached" });

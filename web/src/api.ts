@@ -210,6 +210,8 @@ export type ProductPreviewItem = {
   recordOrigin: "cspsync" | "linked" | null;
   /** A linked record's sell price that differs from the billing data's: kept, or written once confirmed. */
   linkedPrice: { from: string | null; to: string; handling: "kept" | "needs-confirmation" } | null;
+  /** The PSA record's price and cost now; null when there is no record yet. */
+  current: { price: string | null; cost: string | null } | null;
   reason: string;
   notes: string[];
 };

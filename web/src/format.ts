@@ -40,7 +40,32 @@ function isDecimalText(value: string): value is DecimalText {
 
 const moneyFormats = new Map<string, Intl.NumberFormat>();
 
-/** Money in the data's currency; unit prices keep up to four decimals as PSAs store them. */
+/** The most decimals a unit amount carries: what ConnectWise and Autotask store for a unit price or cost. */
+export const UNIT_DECIMALS = 4;
+
+/** The label for a column or figure shown with unit decimals, so four decimals never look like noise. */
+export const UNIT_MONEY_TITLE = `per unit, as written to the PSA, up to ${UNIT_DECIMALS} decimals`;
+
+/**
+ * The currency's own minor-unit digits (USD and EUR 2, JPY 0, BHD 3), as Intl resolves them for the currency;
+ * 2 when there is no currency or Intl does not know it.
+ */
+export function currencyDecimals(currency: string | null | undefined): number {
+  if (!currency) return 2;
+  try {
+    return new Intl.NumberFormat("en-US", { style: "currency", currency }).resolvedOptions()
+      .maximumFractionDigits!;
+  } catch {
+    return 2;
+  }
+}
+
+/**
+ * Money in the data's currency. Totals show exactly the currency's own decimals (rounded half-expand by Intl
+ * from the exact decimal string). Unit amounts (`unit: true`) are what the PSA stores per unit: at least the
+ * currency's decimals and up to four where the amount has them, because that is what is written; show them
+ * under a heading or title that says so (UNIT_MONEY_TITLE).
+ */
 export function formatMoney(
   value: string | null | undefined,
   currency: string | null | undefined,
@@ -51,20 +76,17 @@ export function formatMoney(
   const key = `${currency ?? ""}|${options.unit ? "unit" : "total"}`;
   let format = moneyFormats.get(key);
   if (!format) {
+    const digits = currencyDecimals(currency);
+    const fraction = {
+      minimumFractionDigits: digits,
+      maximumFractionDigits: options.unit ? Math.max(digits, UNIT_DECIMALS) : digits,
+    };
     try {
       format = currency
-        ? new Intl.NumberFormat(locale, {
-            style: "currency",
-            currency,
-            minimumFractionDigits: 2,
-            maximumFractionDigits: options.unit ? 4 : 2,
-          })
-        : new Intl.NumberFormat(locale, {
-            minimumFractionDigits: 2,
-            maximumFractionDigits: options.unit ? 4 : 2,
-          });
+        ? new Intl.NumberFormat(locale, { style: "currency", currency, ...fraction })
+        : new Intl.NumberFormat(locale, fraction);
     } catch {
-      format = numberFormat;
+      format = new Intl.NumberFormat(locale, fraction);
     }
     moneyFormats.set(key, format);
   }

@@ -64,6 +64,7 @@ function previewItem(
     changes: item.changes,
     recordOrigin: recordOrigin(item),
     linkedPrice: item.linkedPrice ?? null,
+    current: item.current ?? null,
     reason: item.reason,
     notes: item.notes,
   };

@@ -23,8 +23,9 @@ import {
   PageHeader,
   RunStatusBadge,
 } from "../components.tsx";
-import { formatDuration, formatInstant, formatNumber } from "../format.ts";
+import { formatDuration, formatInstant, formatMoney, formatNumber, UNIT_MONEY_TITLE } from "../format.ts";
 import { useAction, useDocumentTitle, useResource, useSession } from "../hooks.ts";
+import { useFallbackCurrency } from "../lines.tsx";
 
 const MODES = [
   { value: "off", label: "Off" },
@@ -210,7 +211,7 @@ function SettingsForm({ connection, onSaved }: { connection: ConnectionView; onS
 }
 
 /** The record an item writes, and whose it is: created by cspsync or linked (the MSP's own). */
-function RecordCell({ item }: { item: ProductPreviewItem }) {
+function RecordCell({ item, currency }: { item: ProductPreviewItem; currency: string | null }) {
   const linked = item.linkedPrice;
   return (
     <>
@@ -223,29 +224,78 @@ function RecordCell({ item }: { item: ProductPreviewItem }) {
       {linked && (
         <span className="block small" data-linked-price={linked.handling}>
           {linked.handling === "kept"
-            ? `Price ${linked.from ?? "none"} kept (billing data: ${linked.to})`
-            : `Price ${linked.from ?? "none"} → ${linked.to}: needs your confirmation`}
+            ? `Price ${unitMoney(linked.from, currency)} kept (billing data: ${unitMoney(linked.to, currency)})`
+            : `Price ${unitMoney(linked.from, currency)} → ${unitMoney(linked.to, currency)}: needs your confirmation`}
         </span>
       )}
     </>
   );
 }
 
+/** A catalog price or cost: a per-unit amount, written to the PSA with up to four decimals; "none" when unset. */
+function unitMoney(value: string | null, currency: string | null): string {
+  return value === null ? "none" : formatMoney(value, currency, { unit: true });
+}
+
+/**
+ * What a preview item writes, from its structured fields (never the server's reason sentence, which is for the
+ * command line): a new record's price and cost, or each amount that changes on an existing record, from → to.
+ */
+function PlannedChanges({ item, currency }: { item: ProductPreviewItem; currency: string | null }) {
+  const { changes, current } = item;
+  if (item.action === "create")
+    return (
+      <span className="block" data-changes="create">
+        New at price {unitMoney(changes.price ?? null, currency)}, cost{" "}
+        {unitMoney(changes.cost ?? null, currency)}
+      </span>
+    );
+  const rows: { what: string; from: string | null; to: string; note?: string }[] = [];
+  if (changes.price !== undefined)
+    rows.push({
+      what: "Price",
+      from: current?.price ?? null,
+      to: changes.price,
+      ...(item.linkedPrice?.handling === "needs-confirmation" ? { note: " (needs confirmation)" } : {}),
+    });
+  if (changes.cost !== undefined) rows.push({ what: "Cost", from: current?.cost ?? null, to: changes.cost });
+  if (rows.length === 0) return <span className="block">{item.reason}</span>;
+  return (
+    <>
+      {item.action === "link" && item.recordLabel && (
+        <span className="block">Links the existing record {item.recordLabel}</span>
+      )}
+      {rows.map((r) => (
+        <span key={r.what} className="block" data-change={r.what.toLowerCase()}>
+          {r.what} {unitMoney(r.from, currency)} → {unitMoney(r.to, currency)}
+          {r.note}
+        </span>
+      ))}
+    </>
+  );
+}
+
 /** The sell-price changes on linked records, as a list people can read before they confirm. */
-function PriceChangeList({ confirmation }: { confirmation: PriceConfirmation }) {
+function PriceChangeList({
+  confirmation,
+  currency,
+}: {
+  confirmation: PriceConfirmation;
+  currency: string | null;
+}) {
   return (
     <ul className="price-changes">
       {confirmation.changes.map((c) => (
         <li key={`${c.kind}:${c.key}`} data-product={c.key}>
-          <strong>{c.recordLabel ?? c.recordId}</strong> ({c.name}): price {c.from ?? "none"} → {c.to},{" "}
-          {c.direction === "increase" ? "an increase" : "a decrease"}
+          <strong>{c.recordLabel ?? c.recordId}</strong> ({c.name}): price {unitMoney(c.from, currency)} →{" "}
+          {unitMoney(c.to, currency)}, {c.direction === "increase" ? "an increase" : "a decrease"}
         </li>
       ))}
     </ul>
   );
 }
 
-function PreviewTable({ preview }: { preview: ProductPreview }) {
+function PreviewTable({ preview, currency }: { preview: ProductPreview; currency: string | null }) {
   const counts = (Object.keys(ACTION_LABELS) as ProductAction[])
     .map((a) => `${formatNumber(preview.counts[a])} ${ACTION_LABELS[a].toLowerCase()}`)
     .join(" · ");
@@ -261,7 +311,7 @@ function PreviewTable({ preview }: { preview: ProductPreview }) {
             (yours, not created by cspsync) would change. Sync asks you to confirm{" "}
             {pending === 1 ? "it" : "them"} first:
           </p>
-          <PriceChangeList confirmation={preview.priceConfirmation} />
+          <PriceChangeList confirmation={preview.priceConfirmation} currency={currency} />
         </Notice>
       )}
       {preview.items.length === 0 ? (
@@ -276,7 +326,9 @@ function PreviewTable({ preview }: { preview: ProductPreview }) {
               <th scope="col">Product</th>
               <th scope="col">Action</th>
               <th scope="col">PSA record</th>
-              <th scope="col">Details</th>
+              <th scope="col" title={`Prices and costs: ${UNIT_MONEY_TITLE}`}>
+                Details (per unit)
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -293,10 +345,10 @@ function PreviewTable({ preview }: { preview: ProductPreview }) {
                   <Badge tone={ACTION_TONES[item.action]}>{ACTION_LABELS[item.action]}</Badge>
                 </td>
                 <td data-label="PSA record">
-                  <RecordCell item={item} />
+                  <RecordCell item={item} currency={currency} />
                 </td>
                 <td data-label="Details">
-                  {item.reason}
+                  <PlannedChanges item={item} currency={currency} />
                   {item.notes.map((note) => (
                     <span key={note} className="block small muted">
                       {note}
@@ -431,6 +483,7 @@ function History({ runs, onOpen }: { runs: ProductRun[] | undefined; onOpen: (id
 /** The price changes a Sync would write on linked records; Sync goes ahead only when a person confirms them. */
 function ConfirmPriceChanges({
   confirmation,
+  currency,
   stale,
   onConfirm,
   onCancel,
@@ -439,6 +492,7 @@ function ConfirmPriceChanges({
   stale: boolean;
   onConfirm: () => void;
   onCancel: () => void;
+  currency: string | null;
 }) {
   const count = confirmation.changes.length;
   const decreases = confirmation.changes.filter((c) => c.direction === "decrease").length;
@@ -456,7 +510,7 @@ function ConfirmPriceChanges({
         {decreases > 0 &&
           ` ${decreases === 1 ? "One price goes" : `${formatNumber(decreases)} prices go`} down to the billing data's.`}
       </p>
-      <PriceChangeList confirmation={confirmation} />
+      <PriceChangeList confirmation={confirmation} currency={currency} />
       <p className="muted">Cancel leaves every price as it is and writes nothing.</p>
       <div className="form-actions">
         <button type="button" className="button secondary" onClick={onCancel}>
@@ -529,6 +583,8 @@ export function ProductsPage({ id }: { id: string }) {
     setPreview(null);
     setDetail(await api.get<ProductRunDetail>(`${base}/runs/${encodeURIComponent(runId)}`));
   });
+  // Catalog prices are in the billing data's currency (the one currency of the imported invoices).
+  const currency = useFallbackCurrency(preview !== null || confirming !== null);
   const on = c && c.settings.productSyncMode !== undefined && c.settings.productSyncMode !== "off";
   const busy = load.busy || sync.busy || confirm.busy;
   const error = load.error ?? sync.error ?? confirm.error ?? open.error;
@@ -571,13 +627,14 @@ export function ProductsPage({ id }: { id: string }) {
           {error && <ErrorMessage error={error} />}
           {confirming && (
             <ConfirmPriceChanges
+              currency={currency}
               confirmation={confirming.confirmation}
               stale={confirming.stale}
               onConfirm={() => void confirm.run(confirming.confirmation.fingerprint)}
               onCancel={() => setConfirming(null)}
             />
           )}
-          {preview && <PreviewTable preview={preview} />}
+          {preview && <PreviewTable preview={preview} currency={currency} />}
           {detail && <RunItems detail={detail} />}
           <section aria-labelledby="product-history">
             <h2 id="product-history">Product sync history</h2>
