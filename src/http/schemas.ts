@@ -210,6 +210,15 @@ export const mappingEntrySchema = z
   })
   .meta({ id: "MappingEntry" });
 
+/** A motion of a customer with billable charges and no mapped entry: the charges' count and cost per currency. */
+export const unmappedChargesSchema = z
+  .object({
+    motion: motionSchema,
+    lines: z.number().int(),
+    totals: z.array(z.object({ currency: z.string(), amount: decimal })),
+  })
+  .meta({ id: "UnmappedCharges" });
+
 export const customerSchema = z
   .object({
     tenantId: z.string(),
@@ -219,6 +228,10 @@ export const customerSchema = z
     mappings: z
       .array(mappingEntrySchema)
       .meta({ description: "seat-monthly, azure, seat-annual, in this order" }),
+    heldLines: z.number().int().meta({ description: "Lines held for approval on this connection, not yet written" }),
+    unmappedCharges: z.array(unmappedChargesSchema).meta({
+      description: "Motions with billable charges and no mapped entry: what a mapping would bill (cost)",
+    }),
   })
   .meta({ id: "CustomerWithMappings" });
 

@@ -5,6 +5,7 @@ import { DEFAULT_PRICING } from "../../core/pricing.ts";
 import type { App } from "../../app.ts";
 import { listCustomers } from "../../store/billing-repository.ts";
 import type { ConnectionView } from "../../services/connections.ts";
+import { chargeTotals, heldCounts } from "../../services/customer-overview.ts";
 import { mappingInputSchema, type Mapping } from "../../services/mappings.ts";
 import { enabledMotions, motionOffReason, runMotion, syncFor } from "../../services/motion-sync.ts";
 import { previewHolds } from "../../services/price-holds.ts";
@@ -18,6 +19,7 @@ import {
   motionPlanSchema,
   motionSchema,
   runSummarySchema,
+  unmappedChargesSchema,
 } from "../schemas.ts";
 import { adapterFor } from "./connections.ts";
 
@@ -60,10 +62,12 @@ async function lastSyncs(app: App, connectionId: string): Promise<Map<string, La
     .select(["customer_tenant_id as tenant", "motion"])
     .where("connection_id", "=", connectionId)
     .execute();
+  // Each run's scope is read once, not once per entry: 300 customers × 3 motions against every run.
+  const scoped = runs.map((run) => ({ run, scope: parseScope(run.scope) }));
   const latestRun = new Map<string, (typeof runs)[number]>();
   for (const entry of entries) {
-    const covering = runs.find((run) => covers(run.scope, entry.tenant, entry.motion));
-    if (covering) latestRun.set(entryKey(entry.tenant, entry.motion), covering);
+    const covering = scoped.find(({ scope }) => covers(scope, entry.tenant, entry.motion));
+    if (covering) latestRun.set(entryKey(entry.tenant, entry.motion), covering.run);
   }
   const runIds = [...new Set([...latestRun.values()].map((run) => run.id))];
   const items = [];
@@ -101,15 +105,55 @@ async function lastSyncs(app: App, connectionId: string): Promise<Map<string, La
   return result;
 }
 
-/** Whether a run with this stored scope (`{ motion, customerTenantId? }`) synced the entry. */
-function covers(scope: string, tenant: string, motion: string): boolean {
+type RunScope = { motion: string; customerTenantId: unknown } | null;
+
+/** A run's stored scope (`{ motion, customerTenantId? }`); null when it cannot be read (covers nothing). */
+function parseScope(scope: string): RunScope {
   try {
     const parsed = JSON.parse(scope) as { motion?: unknown; customerTenantId?: unknown };
-    const runMotion = typeof parsed.motion === "string" ? parsed.motion : "seat-annual";
-    if (runMotion !== motion) return false;
-    return parsed.customerTenantId === undefined || parsed.customerTenantId === tenant;
+    return {
+      motion: typeof parsed.motion === "string" ? parsed.motion : "seat-annual",
+      customerTenantId: parsed.customerTenantId,
+    };
   } catch {
-    return false;
+    return null;
+  }
+}
+
+/** Whether a run with this scope synced the entry. */
+function covers(scope: RunScope, tenant: string, motion: string): boolean {
+  if (scope === null || scope.motion !== motion) return false;
+  return scope.customerTenantId === undefined || scope.customerTenantId === tenant;
+}
+
+/** The CSP page's status filters: a customer can be in several (mapped for one motion, unmapped for another). */
+export const CUSTOMER_FILTERS = ["all", "unmapped", "mapped", "error", "held"] as const;
+type CustomerFilter = (typeof CUSTOMER_FILTERS)[number];
+type CountsShape = Record<CustomerFilter, z.ZodNumber>;
+
+type CustomerStatusView = {
+  mappings: { psaCompanyId: string | null; lastStatus: LastSync["lastStatus"] }[];
+  heldLines: number;
+  unmappedCharges: unknown[];
+};
+
+/**
+ * unmapped: billable charges in a motion with no mapped entry (what a sync would leave out); mapped: at least
+ * one entry mapped; error: the last run covering one of its entries ended in error for it; held: lines held
+ * for approval and not written.
+ */
+function matchesFilter(customer: CustomerStatusView, filter: CustomerFilter): boolean {
+  switch (filter) {
+    case "all":
+      return true;
+    case "unmapped":
+      return customer.unmappedCharges.length > 0;
+    case "mapped":
+      return customer.mappings.some((m) => m.psaCompanyId !== null);
+    case "error":
+      return customer.mappings.some((m) => m.psaCompanyId !== null && m.lastStatus === "error");
+    case "held":
+      return customer.heldLines > 0;
   }
 }
 
@@ -149,37 +193,74 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
     {
       schema: {
         tags: ["customers"],
-        summary: "Customers of the billing data with their mapping entries for this connection",
+        summary:
+          "Customers of the billing data with their mapping entries for this connection: searched, filtered " +
+          "by status and paged (without pageSize every matching customer is listed)",
         params: z.object({ id: z.string().min(1) }),
-        querystring: z.object({ search: z.string().trim().max(200).optional() }),
-        response: { 200: z.object({ customers: z.array(customerSchema) }), ...ERROR_RESPONSES },
+        querystring: z.object({
+          search: z.string().trim().max(200).optional(),
+          status: z.enum(CUSTOMER_FILTERS).default("all"),
+          page: z.coerce.number().int().min(1).max(100_000).default(1),
+          pageSize: z.coerce.number().int().min(1).max(500).optional(),
+        }),
+        response: {
+          200: z.object({
+            customers: z.array(customerSchema),
+            total: z.number().int().meta({ description: "Customers matching the search and status" }),
+            page: z.number().int(),
+            pageSize: z.number().int(),
+            counts: z
+              .object(Object.fromEntries(CUSTOMER_FILTERS.map((f) => [f, z.number().int()])) as CountsShape)
+              .meta({ description: "Customers matching the search, for each status filter" }),
+          }),
+          ...ERROR_RESPONSES,
+        },
       },
     },
     async (request) => {
       const connectionId = request.params.id;
+      const { search, status, page } = request.query;
       await app.connections.view(connectionId);
-      const customers = await listCustomers(app.store, app.organizationId, request.query.search || undefined);
-      const mappings = new Map(
-        (await app.mappings.forConnection(connectionId)).map((m) => [
-          entryKey(m.customerTenantId, m.motion),
-          m,
-        ]),
-      );
-      const last = await lastSyncs(app, connectionId);
-      return {
-        customers: customers.map((c) => ({
+      // A fixed number of queries whatever the number of customers: every customer's status is needed for
+      // the counts, so it is worked out for all of them in one pass and only the page is sent.
+      const [customers, mappingList, last, charges, held] = await Promise.all([
+        listCustomers(app.store, app.organizationId, search || undefined),
+        app.mappings.forConnection(connectionId),
+        lastSyncs(app, connectionId),
+        chargeTotals(app.store, app.organizationId),
+        heldCounts(app.store, app.organizationId, connectionId),
+      ]);
+      const mappings = new Map(mappingList.map((m) => [entryKey(m.customerTenantId, m.motion), m]));
+      const views = customers.map((c) => {
+        const entries = BILLING_MOTIONS.map((motion) =>
+          entryOf(mappings.get(entryKey(c.tenantId, motion)), motion, last.get(entryKey(c.tenantId, motion))),
+        );
+        const unmappedCharges = BILLING_MOTIONS.flatMap((motion) => {
+          const totals = charges.get(c.tenantId)?.get(motion);
+          const mapped = entries.some((e) => e.motion === motion && e.psaCompanyId !== null);
+          return totals && !mapped ? [{ motion, ...totals }] : [];
+        });
+        return {
           tenantId: c.tenantId,
           name: c.name,
           domain: c.domain,
           country: c.country,
-          mappings: BILLING_MOTIONS.map((motion) =>
-            entryOf(
-              mappings.get(entryKey(c.tenantId, motion)),
-              motion,
-              last.get(entryKey(c.tenantId, motion)),
-            ),
-          ),
-        })),
+          mappings: entries,
+          heldLines: held.get(c.tenantId) ?? 0,
+          unmappedCharges,
+        };
+      });
+      const counts = Object.fromEntries(
+        CUSTOMER_FILTERS.map((f) => [f, views.filter((v) => matchesFilter(v, f)).length]),
+      ) as Record<CustomerFilter, number>;
+      const matching = views.filter((v) => matchesFilter(v, status));
+      const pageSize = request.query.pageSize ?? Math.max(matching.length, 1);
+      return {
+        customers: matching.slice((page - 1) * pageSize, page * pageSize),
+        total: matching.length,
+        page,
+        pageSize,
+        counts,
       };
     },
   );
@@ -232,7 +313,20 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
         response: {
           200: z.union([
             z.object({ runs: z.array(runSummarySchema) }).meta({ id: "SyncResults" }),
-            z.object({ dryRun: z.literal(true), plans: z.array(motionPlanSchema) }).meta({ id: "SyncPlans" }),
+            z
+              .object({
+                dryRun: z.literal(true),
+                plans: z.array(motionPlanSchema),
+                unmapped: z
+                  .array(z.object({ tenantId: z.string(), name: z.string(), ...unmappedChargesSchema.shape }))
+                  .optional()
+                  .meta({
+                    description:
+                      "A dry run of every customer: the customers with billable charges in a motion that is not " +
+                      "mapped, which no sync writes, and what they would bill (cost, per currency)",
+                  }),
+              })
+              .meta({ id: "SyncPlans" }),
           ]),
           ...ERROR_RESPONSES,
         },
@@ -255,7 +349,8 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
         await adapterFor(ctx, connection.id);
         const plans = [];
         for (const motion of motions) plans.push(await dryRun(app, connection.id, motion, scope));
-        return { dryRun: true as const, plans };
+        if (body.customerTenantId || body.motion) return { dryRun: true as const, plans };
+        return { dryRun: true as const, plans, unmapped: await unmappedCharges(app, connection.id) };
       }
       const runs = [];
       for (const motion of motions) {
@@ -318,4 +413,23 @@ async function motionPlan(app: App, connectionId: string, motion: BillingMotion,
   }
   const sync = await syncFor(app, "seat-annual", connectionId);
   return { motion, mappings: await sync.plan(scope, { resolveProducts: true }) };
+}
+
+/** Every customer's billable charges in a motion it has no mapped entry for, by customer name then motion. */
+async function unmappedCharges(app: App, connectionId: string) {
+  const [customers, mappingList, charges] = await Promise.all([
+    listCustomers(app.store, app.organizationId),
+    app.mappings.forConnection(connectionId),
+    chargeTotals(app.store, app.organizationId),
+  ]);
+  const mapped = new Set(
+    mappingList.filter((m) => m.psaCompanyId).map((m) => entryKey(m.customerTenantId, m.motion)),
+  );
+  return customers.flatMap((c) =>
+    BILLING_MOTIONS.flatMap((motion) => {
+      const totals = charges.get(c.tenantId)?.get(motion);
+      if (!totals || mapped.has(entryKey(c.tenantId, motion))) return [];
+      return [{ tenantId: c.tenantId, name: c.name, motion, ...totals }];
+    }),
+  );
 }

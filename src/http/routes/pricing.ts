@@ -226,14 +226,19 @@ export function registerPricingRoutes(fastify: ApiInstance, ctx: ServerContext):
     {
       schema: {
         tags: ["pricing"],
-        summary: "Lines held for approval because they sell below cost (and approved ones not yet written)",
+        summary:
+          "Lines held for approval because they sell below cost (and approved ones not yet written); " +
+          "customerTenantId lists one customer's",
         params: idParams,
+        querystring: z.object({ customerTenantId: z.string().trim().min(1).max(200).optional() }),
         response: { 200: z.object({ holds: z.array(holdSchema) }), ...ERROR_RESPONSES },
       },
     },
     async (request) => {
       await connection(request.params.id);
-      return { holds: await pricing.listHolds(request.params.id) };
+      const holds = await pricing.listHolds(request.params.id);
+      const tenant = request.query.customerTenantId;
+      return { holds: tenant ? holds.filter((h) => h.customerTenantId === tenant) : holds };
     },
   );
 
