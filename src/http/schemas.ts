@@ -228,7 +228,10 @@ export const customerSchema = z
     mappings: z
       .array(mappingEntrySchema)
       .meta({ description: "seat-monthly, azure, seat-annual, in this order" }),
-    heldLines: z.number().int().meta({ description: "Lines held for approval on this connection, not yet written" }),
+    heldLines: z
+      .number()
+      .int()
+      .meta({ description: "Lines held for approval on this connection, not yet written" }),
     unmappedCharges: z.array(unmappedChargesSchema).meta({
       description: "Motions with billable charges and no mapped entry: what a mapping would bill (cost)",
     }),
