@@ -146,7 +146,12 @@ export type ProductMatch = { ok: true; productRef: string; label: string } | { o
 /** What the hold for approval does with a line selling below cost (connections that hold such lines). */
 export type PlannedHold = "would hold" | "held" | "approved";
 export type MotionPlan = { motion: Motion; mappings: PlannedEntry[]; holds?: Record<string, PlannedHold> };
-export type SyncPlans = { dryRun: true; plans: MotionPlan[] };
+export type SyncPlans = {
+  dryRun: true;
+  plans: MotionPlan[];
+  /** Dry run of every customer: customers with charges in a motion no mapping covers, and what they would bill. */
+  unmapped?: (UnmappedCharges & { tenantId: string; name: string })[];
+};
 
 export type PriceRuleKind = "markup" | "fixed";
 export type PriceRule = {
@@ -349,12 +354,32 @@ export type CustomerMapping = {
   lastMessage: string | null;
 };
 
+/** A motion with billable charges and no mapped entry: how many charges and their cost per currency. */
+export type UnmappedCharges = {
+  motion: Motion;
+  lines: number;
+  totals: { currency: string; amount: string }[];
+};
+
 export type CustomerView = {
   tenantId: string;
   name: string;
   domain: string | null;
   country: string | null;
   mappings: CustomerMapping[];
+  /** Lines held for approval on the connection and not yet written. */
+  heldLines: number;
+  unmappedCharges: UnmappedCharges[];
+};
+
+/** The Microsoft CSP page's status filters. */
+export type CustomerFilter = "all" | "unmapped" | "mapped" | "error" | "held";
+export type CustomerPage = {
+  customers: CustomerView[];
+  total: number;
+  page: number;
+  pageSize: number;
+  counts: Record<CustomerFilter, number>;
 };
 
 export type MappingInput = {

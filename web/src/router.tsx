@@ -19,11 +19,16 @@ function snapshot(): string {
   return window.location.pathname + window.location.search;
 }
 
-export function navigate(to: string, options: { replace?: boolean } = {}): void {
+/**
+ * Goes to `to`. `sameView` is for a change within the page a person is on (a filter, the next page of a
+ * list): the URL records it for reload and back, but scroll and focus stay where the person is working.
+ */
+export function navigate(to: string, options: { replace?: boolean; sameView?: boolean } = {}): void {
   if (to === snapshot()) return;
   if (options.replace) window.history.replaceState(null, "", to);
   else window.history.pushState(null, "", to);
   for (const listener of listeners) listener();
+  if (options.sameView) return;
   // A new page starts at the top, and screen readers and keyboard users start at its heading.
   window.scrollTo(0, 0);
   window.requestAnimationFrame(() => document.querySelector<HTMLElement>("main h1")?.focus());

@@ -1,15 +1,19 @@
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import {
   api,
   MOTION_LABELS,
   query,
   VENDOR_LABELS,
   type ConnectionView,
+  type CustomerFilter,
   type CustomerMapping,
+  type CustomerPage,
   type CustomerView,
+  type HeldLine,
   type Pricing,
   type SyncPlans,
   type SyncResults,
+  type UnmappedCharges,
 } from "../api.ts";
 import {
   Badge,
@@ -20,9 +24,10 @@ import {
   Notice,
   PageHeader,
 } from "../components.tsx";
-import { formatDate, formatInstant, formatNumber } from "../format.ts";
+import { formatDate, formatInstant, formatMoney, formatNumber } from "../format.ts";
 import { useAction, useDebounced, useDocumentTitle, useResource, useSession } from "../hooks.ts";
-import { Link } from "../router.tsx";
+import { useFallbackCurrency } from "../lines.tsx";
+import { Link, navigate, useLocation } from "../router.tsx";
 import { DryRunResult, SyncResult } from "../sync-views.tsx";
 import { MappingForm } from "./MappingForm.tsx";
 
@@ -101,6 +106,114 @@ function MappingStatus({ mapping }: { mapping: CustomerMapping }) {
   }
 }
 
+/**
+ * The customer's lines held for approval, where the customer is: a count, and on opening the lines themselves
+ * (what, unit cost, sell price) with Approve; the next sync writes approved lines at their held price.
+ */
+function CustomerHolds({
+  connectionId,
+  customer,
+  canEdit,
+  onApproved,
+}: {
+  connectionId: string;
+  customer: CustomerView;
+  canEdit: boolean;
+  onApproved: () => void;
+}) {
+  const [open, setOpen] = useState(false);
+  const holds = useResource<{ holds: HeldLine[] }>(
+    open ? `/api/connections/${connectionId}/holds${query({ customerTenantId: customer.tenantId })}` : null,
+  );
+  const currency = useFallbackCurrency(open);
+  const approve = useAction(async (writeKeys: string[]) => {
+    await api.post(`/api/connections/${connectionId}/holds/approve`, { writeKeys });
+    holds.reload();
+    onApproved();
+  });
+  const held = holds.data?.holds.filter((h) => h.status === "held") ?? [];
+  const count = customer.heldLines;
+  const panelId = `holds-${customer.tenantId}`;
+  return (
+    <div className="customer-holds">
+      <p>
+        <Badge tone="warn">
+          {formatNumber(count)} {count === 1 ? "line" : "lines"} held for approval
+        </Badge>{" "}
+        <button
+          type="button"
+          className="link-button"
+          aria-expanded={open}
+          aria-controls={panelId}
+          onClick={() => setOpen(!open)}
+        >
+          {open ? "Hide held lines" : "Show held lines"}
+        </button>
+      </p>
+      {open && (
+        <div id={panelId}>
+          {holds.error && <ErrorMessage error={holds.error} retry={holds.reload} />}
+          {approve.error && <ErrorMessage error={approve.error} />}
+          {!holds.data && holds.loading && <Loading label="Loading held lines…" />}
+          {holds.data && (
+            <table className="table holds">
+              <caption className="visually-hidden">Lines of {customer.name} held for approval</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Line</th>
+                  <th scope="col" className="num">
+                    Unit cost
+                  </th>
+                  <th scope="col" className="num">
+                    Sell price
+                  </th>
+                  <th scope="col">Status</th>
+                </tr>
+              </thead>
+              <tbody>
+                {holds.data.holds.map((h) => (
+                  <tr key={h.writeKey} data-write-key={h.writeKey}>
+                    <th scope="row">{h.description}</th>
+                    <td className="num">{formatMoney(h.unitCost, currency, { unit: true })}</td>
+                    <td className="num">{formatMoney(h.unitPrice, currency, { unit: true })}</td>
+                    <td>
+                      {h.status === "approved" ? (
+                        <Badge tone="ok">Approved: the next sync writes it</Badge>
+                      ) : canEdit ? (
+                        <button
+                          type="button"
+                          className="button small secondary"
+                          disabled={approve.busy}
+                          aria-label={`Approve ${h.description} at ${formatMoney(h.unitPrice, currency, { unit: true })}`}
+                          onClick={() => void approve.run([h.writeKey])}
+                        >
+                          Approve
+                        </button>
+                      ) : (
+                        <Badge tone="warn">Held</Badge>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          {canEdit && held.length > 1 && (
+            <button
+              type="button"
+              className="button small secondary"
+              disabled={approve.busy}
+              onClick={() => void approve.run(held.map((h) => h.writeKey))}
+            >
+              Approve all {formatNumber(held.length)} held lines of {customer.name}
+            </button>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
 function CustomerEntries({
   customer,
   connection,
@@ -108,6 +221,7 @@ function CustomerEntries({
   busy,
   onEdit,
   onSync,
+  onApproved,
 }: {
   customer: CustomerView;
   connection: ConnectionView | undefined;
@@ -115,6 +229,7 @@ function CustomerEntries({
   busy: boolean;
   onEdit: (mapping: CustomerMapping) => void;
   onSync: (request: SyncRequest) => void;
+  onApproved: () => void;
 }) {
   const headingId = `customer-${customer.tenantId}`;
   const anySyncable = customer.mappings.some((m) => canSync(m, connection));
@@ -148,6 +263,26 @@ function CustomerEntries({
           </span>
         )}
       </header>
+      {customer.unmappedCharges.length > 0 && (
+        <p className="small unmapped-note">
+          <Badge tone="warn">Charges not mapped</Badge>{" "}
+          {customer.unmappedCharges
+            .map(
+              (u) =>
+                `${MOTION_LABELS[u.motion]}: ${formatNumber(u.lines)} ${u.lines === 1 ? "charge" : "charges"}, ` +
+                totalsText(u.totals),
+            )
+            .join(" · ")}
+        </p>
+      )}
+      {customer.heldLines > 0 && connection && (
+        <CustomerHolds
+          connectionId={connection.id}
+          customer={customer}
+          canEdit={canEdit}
+          onApproved={onApproved}
+        />
+      )}
       <table className="table responsive mappings">
         <caption className="visually-hidden">Billing motions of {customer.name}</caption>
         <thead>
@@ -223,17 +358,167 @@ function CustomerEntries({
   );
 }
 
+const PAGE_SIZE = 25;
+
+const FILTERS: { key: CustomerFilter; label: string }[] = [
+  { key: "all", label: "All" },
+  { key: "unmapped", label: "Unmapped with charges" },
+  { key: "mapped", label: "Mapped" },
+  { key: "error", label: "Error" },
+  { key: "held", label: "Held" },
+];
+
+function isFilter(value: string | null): value is CustomerFilter {
+  return FILTERS.some((f) => f.key === value);
+}
+
+/** "USD 1,234.50 + EUR 80.00": one total per currency, never added across currencies. */
+function totalsText(totals: UnmappedCharges["totals"]): string {
+  return totals.map((t) => formatMoney(t.amount, t.currency)).join(" + ");
+}
+
+/** The status filters as a group of toggle buttons, each with how many customers it shows. */
+function FilterBar({
+  current,
+  counts,
+  onChange,
+}: {
+  current: CustomerFilter;
+  counts: CustomerPage["counts"] | undefined;
+  onChange: (filter: CustomerFilter) => void;
+}) {
+  return (
+    <div className="filter-bar" role="group" aria-label="Show customers">
+      {FILTERS.map((f) => (
+        <button
+          key={f.key}
+          type="button"
+          className={f.key === current ? "button small primary" : "button small secondary"}
+          aria-pressed={f.key === current}
+          data-filter={f.key}
+          onClick={() => onChange(f.key)}
+        >
+          {f.label}
+          {counts && <span className="count"> ({formatNumber(counts[f.key])})</span>}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** Previous / next with where the page is; buttons, so they work from the keyboard. */
+function Pager({
+  page,
+  pageSize,
+  total,
+  onPage,
+}: {
+  page: number;
+  pageSize: number;
+  total: number;
+  onPage: (page: number) => void;
+}) {
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  if (pages <= 1) return null;
+  return (
+    <nav className="pager" aria-label="Customer pages">
+      <button
+        type="button"
+        className="button small secondary"
+        disabled={page <= 1}
+        onClick={() => onPage(page - 1)}
+      >
+        Previous page
+      </button>
+      <span className="pager-position" aria-live="polite">
+        Page {formatNumber(page)} of {formatNumber(pages)}
+      </span>
+      <button
+        type="button"
+        className="button small secondary"
+        disabled={page >= pages}
+        onClick={() => onPage(page + 1)}
+      >
+        Next page
+      </button>
+    </nav>
+  );
+}
+
+/** What a Dry run of every customer leaves out: customers with charges in motions no mapping covers. */
+function UnmappedList({ unmapped }: { unmapped: NonNullable<SyncPlans["unmapped"]> }) {
+  if (unmapped.length === 0)
+    return <p className="muted">Every customer with charges is mapped for each motion it is billed in.</p>;
+  const customers = new Set(unmapped.map((u) => u.tenantId)).size;
+  return (
+    <section className="unmapped-charges" aria-labelledby="unmapped-title">
+      <h3 id="unmapped-title">
+        Not mapped: {formatNumber(customers)} {customers === 1 ? "customer has" : "customers have"} charges no
+        sync writes
+      </h3>
+      <table className="table">
+        <thead>
+          <tr>
+            <th scope="col">Customer</th>
+            <th scope="col">Billing motion</th>
+            <th scope="col">Charges</th>
+            <th scope="col">Would bill (cost)</th>
+          </tr>
+        </thead>
+        <tbody>
+          {unmapped.map((u) => (
+            <tr key={`${u.tenantId}-${u.motion}`} data-tenant={u.tenantId}>
+              <th scope="row">{u.name}</th>
+              <td>{MOTION_LABELS[u.motion]}</td>
+              <td>{formatNumber(u.lines)}</td>
+              <td>{totalsText(u.totals)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
 export function CustomersPage({ id }: { id: string }) {
   const { isAdmin } = useSession();
+  const location = useLocation();
+  const statusParam = location.search.get("status");
+  const status: CustomerFilter = isFilter(statusParam) ? statusParam : "all";
+  const page = Math.max(1, Number.parseInt(location.search.get("page") ?? "1", 10) || 1);
+  const urlSearch = location.search.get("q") ?? "";
   const connection = useResource<{ connection: ConnectionView }>(`/api/connections/${id}`);
-  const [search, setSearch] = useState("");
+  const [search, setSearch] = useState(urlSearch);
   const debounced = useDebounced(search.trim(), 250);
-  const customers = useResource<{ customers: CustomerView[] }>(
-    `/api/connections/${id}/customers${query({ search: debounced })}`,
+  /** Filter, page and search live in the URL, so reload and back show the same list. */
+  const go = (changes: { status?: CustomerFilter; page?: number; q?: string }, replace = false) => {
+    const next = { status, page, q: urlSearch, ...changes };
+    navigate(
+      `/psa/${id}/csp${query({
+        status: next.status === "all" ? undefined : next.status,
+        q: next.q || undefined,
+        page: next.page > 1 ? next.page : undefined,
+      })}`,
+      { replace, sameView: true },
+    );
+  };
+  useEffect(() => {
+    // A new search starts at page 1; the URL is replaced, not pushed, for every pause in typing.
+    if (debounced !== urlSearch) go({ q: debounced, page: 1 }, true);
+  }, [debounced]);
+  const customers = useResource<CustomerPage>(
+    `/api/connections/${id}/customers${query({ search: urlSearch, status, page, pageSize: PAGE_SIZE })}`,
   );
   const [editing, setEditing] = useState<{ customer: CustomerView; mapping: CustomerMapping } | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [panel, setPanel] = useState<SyncPanel | null>(null);
+  const panelHeading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    // The answer to a button at the top of a long page: bring it into view and move focus to it.
+    if (!panel) return;
+    panelHeading.current?.scrollIntoView({ block: "start" });
+    panelHeading.current?.focus();
+  }, [panel]);
   const c = connection.data?.connection;
   const sync = useAction(async (request: SyncRequest) => {
     setNotice(null);
@@ -262,7 +547,9 @@ export function CustomersPage({ id }: { id: string }) {
     customers.reload();
   });
   useDocumentTitle(c ? `${c.name} · Microsoft CSP` : "Microsoft CSP");
-  const list = customers.data?.customers;
+  const data = customers.data;
+  const list = data?.customers;
+  const filterLabel = FILTERS.find((f) => f.key === status)!.label.toLowerCase();
 
   return (
     <>
@@ -300,7 +587,10 @@ export function CustomersPage({ id }: { id: string }) {
       {notice && <Notice kind="success">{notice}</Notice>}
       {sync.error && <ErrorMessage error={sync.error} />}
       {panel?.kind === "runs" && (
-        <section className="sync-results" aria-label={`Sync of ${panel.label}`}>
+        <section className="sync-results" aria-labelledby="sync-panel-title">
+          <h2 id="sync-panel-title" ref={panelHeading} tabIndex={-1}>
+            Sync of {panel.label}
+          </h2>
           <p className="muted">{syncOutcome(panel.label, panel.results)}</p>
           {panel.results.runs.map((run) => (
             <SyncResult key={run.runId} result={run} />
@@ -308,13 +598,17 @@ export function CustomersPage({ id }: { id: string }) {
         </section>
       )}
       {panel?.kind === "plans" && (
-        <section className="sync-results" aria-label={`Dry run of ${panel.label}`} role="status">
+        <section className="sync-results" aria-labelledby="sync-panel-title" role="status">
+          <h2 id="sync-panel-title" ref={panelHeading} tabIndex={-1}>
+            Dry run of {panel.label}
+          </h2>
           <p className="muted">
-            Dry run of {panel.label}: nothing has been written.{" "}
+            Nothing has been written.{" "}
             <button type="button" className="link-button" onClick={() => setPanel(null)}>
               Close
             </button>
           </p>
+          {panel.plans.unmapped && <UnmappedList unmapped={panel.plans.unmapped} />}
           <DryRunResult plans={panel.plans.plans} />
         </section>
       )}
@@ -328,18 +622,35 @@ export function CustomersPage({ id }: { id: string }) {
           onChange={(e) => setSearch(e.target.value)}
         />
       </form>
+      <FilterBar
+        current={status}
+        counts={data?.counts}
+        onChange={(filter) => go({ status: filter, page: 1 })}
+      />
       {customers.error && <ErrorMessage error={customers.error} retry={customers.reload} />}
       {!list && customers.loading && <Loading label="Loading customers…" />}
-      {list && (
-        <div aria-busy={customers.loading} aria-live="polite">
-          <p className="muted small">
+      {data && list && (
+        <div aria-busy={customers.loading}>
+          <p className="muted small" aria-live="polite" data-testid="customer-total">
             {customers.loading
-              ? "Searching…"
-              : `${list.length === 1 ? "1 customer" : `${list.length} customers`}${debounced ? ` matching “${debounced}”` : ""}`}
+              ? "Loading…"
+              : data.total === 0
+                ? "No customers"
+                : `${formatNumber((data.page - 1) * data.pageSize + 1)}–${formatNumber(
+                    (data.page - 1) * data.pageSize + list.length,
+                  )} of ${data.total === 1 ? "1 customer" : `${formatNumber(data.total)} customers`}` +
+                  `${status === "all" ? "" : ` (${filterLabel})`}` +
+                  `${urlSearch ? ` matching “${urlSearch}”` : ""}`}
           </p>
           {list.length === 0 &&
-            (debounced ? (
-              <EmptyState title={`No customer matches “${debounced}”.`}>
+            (urlSearch || status !== "all" ? (
+              <EmptyState
+                title={
+                  urlSearch
+                    ? `No ${status === "all" ? "" : `${filterLabel} `}customer matches “${urlSearch}”.`
+                    : `No ${filterLabel} customers.`
+                }
+              >
                 <p>Search looks at customer names in the imported billing data.</p>
               </EmptyState>
             ) : (
@@ -362,8 +673,15 @@ export function CustomersPage({ id }: { id: string }) {
                 setEditing({ customer, mapping });
               }}
               onSync={(request) => void sync.run(request)}
+              onApproved={customers.reload}
             />
           ))}
+          <Pager
+            page={data.page}
+            pageSize={data.pageSize}
+            total={data.total}
+            onPage={(p) => go({ page: p })}
+          />
         </div>
       )}
       {editing && c && (

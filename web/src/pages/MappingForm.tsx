@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import {
   api,
   MOTION_LABELS,
@@ -55,16 +55,19 @@ function CompanyPicker({
   connectionId,
   vendor,
   company,
+  customerName,
   onPick,
   error,
 }: {
   connectionId: string;
   vendor: ConnectionView["vendor"];
   company: PsaCompany | null;
+  /** An unmapped entry's search starts with the customer's name: the PSA company is usually named alike. */
+  customerName: string;
   onPick: (company: PsaCompany) => void;
   error: string | null;
 }) {
-  const [text, setText] = useState(company?.name ?? "");
+  const [text, setText] = useState(company?.name ?? customerName);
   const search = useDebounced(text.trim(), 300);
   const results = useResource<{ companies: PsaCompany[] }>(
     search.length >= 2 ? `/api/connections/${connectionId}/psa/companies${query({ search })}` : null,
@@ -307,6 +310,25 @@ export function MappingForm({
     return results.runs[0] ?? null;
   });
 
+  const resultHeading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    // The result appears at the top of the dialog, however far down Sync now was: scroll it into view and
+    // move focus to it, inside the dialog, so keyboard and screen-reader users land on what happened.
+    if (!result) return;
+    resultHeading.current?.scrollIntoView({ block: "start" });
+    resultHeading.current?.focus();
+  }, [result]);
+  useEffect(() => {
+    // The dialog focuses its first control (Close) when it opens; start in the company search instead,
+    // after that has happened.
+    const frame = window.requestAnimationFrame(() => {
+      const search = document.getElementById("company-search") as HTMLInputElement | null;
+      search?.focus();
+      search?.select();
+    });
+    return () => window.cancelAnimationFrame(frame);
+  }, []);
+
   const submit = async (event: FormEvent, andSync: boolean) => {
     event.preventDefault();
     const summary = await save.run(andSync);
@@ -322,10 +344,19 @@ export function MappingForm({
   return (
     <Modal title={`${MOTION_LABELS[mapping.motion]} — ${customer.name}`} onClose={onClose} wide>
       <form className="form mapping-form" onSubmit={(e) => void submit(e, false)}>
+        {result && (
+          <section className="sync-now-result" aria-labelledby="sync-now-title">
+            <h3 id="sync-now-title" ref={resultHeading} tabIndex={-1}>
+              Sync now result
+            </h3>
+            <SyncResult result={result} />
+          </section>
+        )}
         <CompanyPicker
           connectionId={connection.id}
           vendor={connection.vendor}
           company={company}
+          customerName={customer.name}
           onPick={(picked) => {
             if (picked.id !== company?.id) setAgreementId(null);
             setCompany(picked);
@@ -427,7 +458,6 @@ export function MappingForm({
           </div>
         </fieldset>
         {generalError && save.error && <ErrorMessage error={save.error} />}
-        {result && <SyncResult result={result} />}
         <div className="form-actions">
           {annual && !connection.seatAnnualEnabled && (
             <p className="hint grow">
