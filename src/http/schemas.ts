@@ -253,6 +253,8 @@ export const runSchema = z
     errors: z.number(),
     psaRequests: z.number(),
     message: z.string().nullable(),
+    customerTenantId: z.string().nullable().meta({ description: "The one customer the run was scoped to" }),
+    customerName: z.string().nullable(),
   })
   .meta({ id: "Run" });
 
@@ -271,8 +273,39 @@ export const runItemSchema = z
     psaRecordId: z.string().nullable(),
     message: z.string().nullable(),
     details: z.record(z.string(), z.unknown()),
+    hold: z
+      .object({
+        writeKey: z.string(),
+        unitCost: z.string().nullable(),
+        unitPrice: z.string().nullable(),
+        status: z.enum(["held", "approved", "written", "replaced"]),
+        approvedBy: z.string().nullable(),
+      })
+      .optional()
+      .meta({
+        description:
+          "Held items: approve with POST /api/connections/{id}/holds/approve { writeKeys: [writeKey] }; status is the hold now",
+      }),
+    target: z
+      .object({
+        companyName: z.string().nullable(),
+        agreementId: z.string().nullable(),
+        agreementName: z.string().nullable(),
+        link: z.string().nullable().meta({ description: "The agreement/contract in the PSA's web app" }),
+      })
+      .optional(),
   })
   .meta({ id: "RunItem" });
+
+export const runTotalsSchema = z
+  .object({
+    lines: z.number(),
+    currency: z.string().nullable(),
+    cost: decimal,
+    price: decimal.nullable(),
+    margin: decimal.nullable(),
+  })
+  .meta({ id: "RunTotals", description: "Written lines: quantity × unit amount, exact" });
 
 export const plannedLineSchema = z
   .object({

@@ -85,7 +85,9 @@ export class PriceHoldGate {
       message:
         `Held for approval: sell price ${priced.unitPrice} is below cost ${priced.unitCost}` +
         (priced.pricedBy ? ` (priced by rule ${priced.pricedBy.ruleName})` : "") +
-        `; approve with cspsync holds approve or the API, and the next sync writes it`,
+        // Neutral on purpose: the action is data (the item's outcome "held" and its write key); the CLI names
+        // the command and the web app shows Approve, each in its own words.
+        `; once approved, the next sync writes it`,
     };
   }
 

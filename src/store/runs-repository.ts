@@ -1,5 +1,7 @@
+import { sql } from "kysely";
+import { Dec, type DecimalString } from "../core/money.ts";
 import type { Store } from "./db.ts";
-import type { SyncItemsTable, SyncRunsTable } from "./schema.ts";
+import type { RunStatus, SyncItemsTable, SyncRunsTable } from "./schema.ts";
 
 /** Sync history: runs and their per-item results, kept for audit and never rewritten once finished. */
 export type RunView = {
@@ -16,6 +18,32 @@ export type RunView = {
   errors: number;
   psaRequests: number;
   message: string | null;
+  /** The one customer the run was scoped to; null for a run over all customers. */
+  customerTenantId: string | null;
+  customerName: string | null;
+};
+
+/**
+ * A held item's approval, as data: the web app shows Approve (POST /api/connections/{id}/holds/approve with the
+ * write key), the CLI names `cspsync holds approve CONNECTION WRITE-KEY`. status is the hold as it stands now:
+ * held (waiting), approved (the next sync writes it), written (the PSA has it), or replaced (held again at
+ * another price since, or no longer recorded).
+ */
+export type ItemHold = {
+  writeKey: string;
+  unitCost: string | null;
+  unitPrice: string | null;
+  status: "held" | "approved" | "written" | "replaced";
+  approvedBy: string | null;
+};
+
+/** The agreement (ConnectWise) or contract (Autotask) a customer's entry writes to, as mapped. */
+export type ItemTarget = {
+  companyName: string | null;
+  agreementId: string | null;
+  agreementName: string | null;
+  /** The agreement/contract in the PSA's web app; filled in where the connection's host is known. */
+  link: string | null;
 };
 
 export type RunItemView = {
@@ -30,14 +58,46 @@ export type RunItemView = {
   psaRecordId: string | null;
   message: string | null;
   details: Record<string, unknown>;
+  /** Only on held items. */
+  hold?: ItemHold;
+  /** The mapped agreement/contract of the item's customer and motion on the run's connection, when mapped. */
+  target?: ItemTarget;
 };
 
-function toRunView(row: SyncRunsTable): RunView {
+/**
+ * What the run's written lines add up to (written and written-with-warning items): the cost and sell price of
+ * quantity × unit amount, exact, per the data's currency. price and margin are null when some line has no sell
+ * price of its own (the PSA keeps its price).
+ */
+export type RunTotals = {
+  lines: number;
+  currency: string | null;
+  cost: DecimalString;
+  price: DecimalString | null;
+  margin: DecimalString | null;
+};
+
+export type RunFilter = {
+  connectionId?: string;
+  motion?: string;
+  status?: RunStatus;
+  /** Runs scoped to this customer, or over all customers with an item of this customer. */
+  customerTenantId?: string;
+  /** Started on or after this day (YYYY-MM-DD, UTC). */
+  from?: string;
+  /** Started on or before this day (YYYY-MM-DD, UTC). */
+  to?: string;
+  limit?: number;
+  offset?: number;
+};
+
+function toRunView(row: SyncRunsTable & { customer_name?: string | null }): RunView {
+  const scope = JSON.parse(row.scope) as Record<string, unknown>;
   return {
     id: row.id,
     connectionId: row.connection_id,
     trigger: row.trigger,
-    scope: JSON.parse(row.scope) as Record<string, unknown>,
+    scope,
     status: row.status,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
@@ -47,28 +107,122 @@ function toRunView(row: SyncRunsTable): RunView {
     errors: Number(row.errors),
     psaRequests: Number(row.psa_requests),
     message: row.message,
+    customerTenantId: typeof scope.customerTenantId === "string" ? scope.customerTenantId : null,
+    customerName: row.customer_name ?? null,
   };
+}
+
+/** The day after a YYYY-MM-DD day, so "to" includes the whole day whatever the instant's time. */
+function nextDay(day: string): string {
+  const date = new Date(`${day}T00:00:00Z`);
+  date.setUTCDate(date.getUTCDate() + 1);
+  return date.toISOString().slice(0, 10);
+}
+
+/**
+ * Sync history, newest first, filtered in the database and paged (limit/offset); total counts every run that
+ * matches. The motion and the scoped customer live in the run's scope JSON, read with each dialect's JSON function.
+ */
+export async function listRunsPage(
+  store: Store,
+  organizationId: string,
+  filter: RunFilter = {},
+): Promise<{ runs: RunView[]; total: number }> {
+  const scopeField = (field: "motion" | "customerTenantId") =>
+    store.dialect === "postgres"
+      ? sql<string | null>`(sync_runs.scope::jsonb ->> ${sql.lit(field)})`
+      : sql<string | null>`json_extract(sync_runs.scope, ${sql.lit(`$.${field}`)})`;
+  let query = store.db.selectFrom("sync_runs").where("sync_runs.organization_id", "=", organizationId);
+  if (filter.connectionId) query = query.where("sync_runs.connection_id", "=", filter.connectionId);
+  if (filter.status) query = query.where("sync_runs.status", "=", filter.status);
+  if (filter.motion) query = query.where(scopeField("motion"), "=", filter.motion);
+  if (filter.from) query = query.where("sync_runs.started_at", ">=", filter.from);
+  if (filter.to) query = query.where("sync_runs.started_at", "<", nextDay(filter.to));
+  const customer = filter.customerTenantId;
+  if (customer)
+    query = query.where((eb) =>
+      eb.or([
+        eb(scopeField("customerTenantId"), "=", customer),
+        eb.exists(
+          eb
+            .selectFrom("sync_items")
+            .select("sync_items.id")
+            .whereRef("sync_items.run_id", "=", "sync_runs.id")
+            .where("sync_items.customer_tenant_id", "=", customer),
+        ),
+      ]),
+    );
+  const total = await query.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+  const rows = await query
+    .leftJoin("customers", (join) =>
+      join
+        .on("customers.tenant_id", "=", scopeField("customerTenantId"))
+        .onRef("customers.organization_id", "=", "sync_runs.organization_id"),
+    )
+    .selectAll("sync_runs")
+    .select("customers.name as customer_name")
+    .orderBy("sync_runs.started_at", "desc")
+    .orderBy("sync_runs.id")
+    .limit(filter.limit ?? 50)
+    .offset(filter.offset ?? 0)
+    .execute();
+  return { runs: rows.map(toRunView), total: Number(total.n) };
 }
 
 export async function listRuns(
   store: Store,
   organizationId: string,
-  filter: { connectionId?: string; limit?: number } = {},
+  filter: RunFilter = {},
 ): Promise<RunView[]> {
-  let query = store.db.selectFrom("sync_runs").selectAll().where("organization_id", "=", organizationId);
-  if (filter.connectionId) query = query.where("connection_id", "=", filter.connectionId);
-  const rows = await query
-    .orderBy("started_at", "desc")
-    .limit(filter.limit ?? 50)
-    .execute();
-  return rows.map(toRunView);
+  return (await listRunsPage(store, organizationId, filter)).runs;
+}
+
+/** Quantity × unit amount of one item's line, whichever motion planned it (monthly lines keep a segment). */
+function lineAmounts(details: Record<string, unknown>): {
+  quantity: string | null;
+  unitCost: string | null;
+  unitPrice: string | null;
+  currency: string | null;
+} {
+  const segment = (details.segment ?? null) as Record<string, unknown> | null;
+  const pick = (key: string) => {
+    const value = segment?.[key] ?? details[key];
+    return typeof value === "string" || typeof value === "number" ? String(value) : null;
+  };
+  // A unit adjustment bills the change in seats, not the seats after it.
+  const quantity = details.unitChange !== undefined ? String(details.unitChange) : pick("quantity");
+  return { quantity, unitCost: pick("unitCost"), unitPrice: pick("unitPrice"), currency: pick("currency") };
+}
+
+function runTotals(items: readonly RunItemView[]): RunTotals {
+  let cost = new Dec(0);
+  let price: Dec | null = new Dec(0);
+  let lines = 0;
+  const currencies = new Set<string>();
+  for (const item of items) {
+    if (item.outcome !== "written" && item.outcome !== "warning") continue;
+    const line = lineAmounts(item.details);
+    if (line.quantity === null || line.unitCost === null) continue;
+    lines++;
+    if (line.currency) currencies.add(line.currency);
+    cost = cost.plus(new Dec(line.quantity).times(line.unitCost));
+    price =
+      price && line.unitPrice !== null ? price.plus(new Dec(line.quantity).times(line.unitPrice)) : null;
+  }
+  return {
+    lines,
+    currency: currencies.size === 1 ? [...currencies][0]! : null,
+    cost: cost.toFixed(),
+    price: price ? price.toFixed() : null,
+    margin: price ? price.minus(cost).toFixed() : null,
+  };
 }
 
 export async function getRun(
   store: Store,
   organizationId: string,
   runId: string,
-): Promise<{ run: RunView; items: RunItemView[] } | null> {
+): Promise<{ run: RunView; items: RunItemView[]; totals: RunTotals } | null> {
   const run = await store.db
     .selectFrom("sync_runs")
     .selectAll()
@@ -76,21 +230,50 @@ export async function getRun(
     .where("id", "=", runId)
     .executeTakeFirst();
   if (!run) return null;
-  const items = await store.db
+  const rows = await store.db
     .selectFrom("sync_items")
     .leftJoin("customers", (join) =>
       join
         .onRef("customers.tenant_id", "=", "sync_items.customer_tenant_id")
         .onRef("customers.organization_id", "=", "sync_items.organization_id"),
     )
+    .leftJoin("mappings", (join) =>
+      join
+        .onRef("mappings.customer_tenant_id", "=", "sync_items.customer_tenant_id")
+        .onRef("mappings.organization_id", "=", "sync_items.organization_id")
+        .onRef("mappings.motion", "=", "sync_items.motion")
+        .on("mappings.connection_id", "=", run.connection_id),
+    )
+    .leftJoin("price_holds", (join) =>
+      join
+        .onRef("price_holds.write_key", "=", "sync_items.write_key")
+        .on("price_holds.connection_id", "=", run.connection_id)
+        .on("sync_items.outcome", "=", "held"),
+    )
+    .leftJoin("psa_writes", (join) =>
+      join
+        .onRef("psa_writes.write_key", "=", "sync_items.write_key")
+        .on("psa_writes.connection_id", "=", run.connection_id)
+        .on("sync_items.outcome", "=", "held"),
+    )
     .selectAll("sync_items")
-    .select("customers.name as customer_name")
+    .select([
+      "customers.name as customer_name",
+      "mappings.psa_company_name as company_name",
+      "mappings.agreement_id as agreement_id",
+      "mappings.agreement_name as agreement_name",
+      "price_holds.status as hold_status",
+      "price_holds.unit_cost as hold_unit_cost",
+      "price_holds.unit_price as hold_unit_price",
+      "price_holds.approved_by as hold_approved_by",
+      "psa_writes.status as write_status",
+    ])
     .where("sync_items.run_id", "=", runId)
     .orderBy("sync_items.sequence")
     .execute();
-  return {
-    run: toRunView(run),
-    items: items.map((i) => ({
+  const items = rows.map((i): RunItemView => {
+    const details = JSON.parse(i.details) as Record<string, unknown>;
+    const view: RunItemView = {
       sequence: Number(i.sequence),
       customerTenantId: i.customer_tenant_id,
       customerName: i.customer_name,
@@ -101,7 +284,53 @@ export async function getRun(
       outcome: i.outcome,
       psaRecordId: i.psa_record_id,
       message: i.message,
-      details: JSON.parse(i.details) as Record<string, unknown>,
-    })),
+      details,
+    };
+    if (i.agreement_id !== null || i.company_name !== null)
+      view.target = {
+        companyName: i.company_name,
+        agreementId: i.agreement_id,
+        agreementName: i.agreement_name,
+        link: null,
+      };
+    if (i.outcome === "held" && i.write_key) {
+      const line = lineAmounts(details);
+      // The hold row is per line, so a later hold at another price replaces this item's question.
+      const samePrice =
+        i.hold_unit_cost !== null &&
+        i.hold_unit_price !== null &&
+        line.unitCost !== null &&
+        line.unitPrice !== null &&
+        new Dec(String(i.hold_unit_cost)).equals(line.unitCost) &&
+        new Dec(String(i.hold_unit_price)).equals(line.unitPrice);
+      view.hold = {
+        writeKey: i.write_key,
+        unitCost: line.unitCost,
+        unitPrice: line.unitPrice,
+        status:
+          i.write_status === "confirmed"
+            ? "written"
+            : samePrice && i.hold_status
+              ? i.hold_status
+              : "replaced",
+        approvedBy: samePrice ? i.hold_approved_by : null,
+      };
+    }
+    return view;
+  });
+  const customerTenantId = (JSON.parse(run.scope) as { customerTenantId?: unknown }).customerTenantId;
+  const customer =
+    typeof customerTenantId === "string"
+      ? await store.db
+          .selectFrom("customers")
+          .select("name")
+          .where("organization_id", "=", organizationId)
+          .where("tenant_id", "=", customerTenantId)
+          .executeTakeFirst()
+      : undefined;
+  return {
+    run: toRunView({ ...run, customer_name: customer?.name ?? null }),
+    items,
+    totals: runTotals(items),
   };
 }

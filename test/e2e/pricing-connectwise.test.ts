@@ -113,7 +113,7 @@ for (const dialect of DIALECTS) {
         [
           [
             exoKey,
-            "Held for approval: sell price 10 is below cost 48 (priced by rule Exchange at 10); approve with cspsync holds approve or the API, and the next sync writes it",
+            "Held for approval: sell price 10 is below cost 48 (priced by rule Exchange at 10); once approved, the next sync writes it",
           ],
         ],
       );

@@ -152,6 +152,7 @@ export async function syncCommand(argv: string[]): Promise<number> {
       }
       try {
         const summary = await sync.run(scope, !values.json);
+        if (!values.json) printHoldCommands(connection.name, summary.items);
         results.push({ connectionId: connection.id, ...summary });
         if (summary.errors > 0) exitCode = Math.max(exitCode, 1);
       } catch (error) {
@@ -228,7 +229,7 @@ async function mappedConnections(
 /** One motion's sync as the command drives it: plan or run, printing for people when asked. */
 type MotionSync = {
   plan(scope: SyncScope, print: boolean): Promise<{ mappings: unknown[]; failed: boolean }>;
-  run(scope: SyncScope, print: boolean): Promise<{ errors: number }>;
+  run(scope: SyncScope, print: boolean): Promise<Summary>;
 };
 
 /** The motion's sync service on a connection, with the dry-run printer and failure test that suit its plan. */
@@ -357,6 +358,22 @@ function printMonthlyPlan(plan: PlannedMonthlyMapping<MonthlyLine>[]) {
   }
 }
 
+/**
+ * The command that approves each line this run held: the stored message says only that it is held and why, so
+ * each interface names its own action (here the command; the web app shows an Approve button).
+ */
+function printHoldCommands(
+  connectionName: string,
+  items: readonly { outcome: string; writeKey: string | null }[],
+): void {
+  const held = items.filter((i) => i.outcome === "held" && i.writeKey);
+  if (held.length === 0) return;
+  const name = /^[\w.-]+$/.test(connectionName) ? connectionName : JSON.stringify(connectionName);
+  console.log(
+    `Held for approval: approve with cspsync holds approve ${name} ${held.map((i) => i.writeKey).join(" ")}`,
+  );
+}
+
 function printSummary(summary: Summary) {
   console.log(
     `Run ${summary.runId}: ${summary.status} — ${summary.written} written, ${summary.unchanged} already present, ` +
@@ -406,6 +423,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       return 0;
     }
     const { run, items } = detail;
+    const connectionName = (await app.connections.list()).find((c) => c.id === run.connectionId)?.name;
     console.log(
       `Run ${run.id} (${run.trigger}) ${run.status}, ${run.startedAt} → ${run.finishedAt ?? "still running"}`,
     );
@@ -430,6 +448,7 @@ export async function runCommand(argv: string[]): Promise<number> {
           },
         ]),
       );
+    if (connectionName) printHoldCommands(connectionName, items);
     return 0;
   });
 }
