@@ -32,6 +32,37 @@ export type RunView = {
   errors: number;
   psaRequests: number;
   message: string | null;
+  /** The one customer the run was scoped to; null for all customers. */
+  customerTenantId: string | null;
+  customerName: string | null;
+};
+
+/** One page of Sync history (GET /api/runs with filters). */
+export type RunPage = { runs: RunView[]; total: number; offset: number; limit: number };
+
+/** A held item's approval as data; status is the hold as it stands now. */
+export type ItemHold = {
+  writeKey: string;
+  unitCost: string | null;
+  unitPrice: string | null;
+  status: "held" | "approved" | "written" | "replaced";
+  approvedBy: string | null;
+};
+
+/** The run detail's totals over its written lines (exact decimals). */
+export type RunTotals = {
+  lines: number;
+  currency: string | null;
+  cost: string;
+  price: string | null;
+  margin: string | null;
+};
+
+export type RunDetail = {
+  run: RunView;
+  connection: { id: string; name: string; vendor: Vendor } | null;
+  items: RunItemView[];
+  totals: RunTotals;
 };
 
 /** The price rule that set a line's sell price. */
@@ -103,6 +134,13 @@ export type RunItemView = {
   psaRecordId: string | null;
   message: string | null;
   details: PlannedLineDetails;
+  hold?: ItemHold;
+  target?: {
+    companyName: string | null;
+    agreementId: string | null;
+    agreementName: string | null;
+    link: string | null;
+  };
 };
 
 export type RunSummary = {
@@ -303,9 +341,17 @@ export type DashboardView = {
     seatAnnualEnabled: boolean;
     lastSuccessfulSync: string | null;
     lastRun: RunView | null;
+    heldLines: number;
+    productSyncMode: string;
+    lastProductRun: ProductRun | null;
   }[];
   customers: number;
   invoices: number;
+  unmappedCustomers: number;
+  erroredRuns: number;
+  erroredRunsSince: string;
+  heldLines: number;
+  dailySync: { dailySyncTime: string; timeZone: string };
 };
 
 export type InvoiceSummary = {

@@ -1,8 +1,79 @@
 import { VENDOR_LABELS, type DashboardView } from "../api.ts";
 import { Badge, EmptyState, ErrorMessage, Loading, PageHeader, RunStatusBadge } from "../components.tsx";
-import { formatInstant, formatNumber } from "../format.ts";
+import { formatInstant, formatNumber, plural } from "../format.ts";
 import { useDocumentTitle, useResource, useSession } from "../hooks.ts";
 import { Link } from "../router.tsx";
+
+type Step = { key: string; text: string; to?: string; action?: string };
+
+/**
+ * The one or two most useful things to do next, in order: connect a PSA, get billing data, map customers with
+ * charges, open runs with errors, approve held lines; with nothing to do, when the daily sync runs next.
+ */
+export function nextSteps(data: DashboardView, isAdmin: boolean): Step[] {
+  const steps: Step[] = [];
+  if (data.connections.length === 0)
+    steps.push({
+      key: "connect",
+      text: isAdmin ? "No PSA is connected yet." : "No PSA is connected yet: an admin has to connect one.",
+      ...(isAdmin ? { to: "/connections", action: "Add a connection" } : {}),
+    });
+  if (data.invoices === 0)
+    steps.push({
+      key: "import",
+      text: "There is no billing data yet.",
+      ...(isAdmin ? { to: "/import", action: "Import a reconciliation file" } : {}),
+    });
+  const first = data.connections[0];
+  if (data.unmappedCustomers > 0 && first)
+    steps.push({
+      key: "map",
+      text: `${plural(data.unmappedCustomers, "customer")} with charges ${data.unmappedCustomers === 1 ? "is" : "are"} not mapped to the PSA.`,
+      to: `/psa/${first.id}/csp`,
+      action: "Map customers",
+    });
+  if (data.erroredRuns > 0)
+    steps.push({
+      key: "errors",
+      text: `${plural(data.erroredRuns, "sync run")} had errors in the last 7 days.`,
+      to: "/runs?status=error",
+      action: "Open the failed runs",
+    });
+  const heldOn = data.connections.find((c) => c.heldLines > 0);
+  if (data.heldLines > 0 && heldOn)
+    steps.push({
+      key: "holds",
+      text: `${plural(data.heldLines, "line")} ${data.heldLines === 1 ? "is" : "are"} held for approval (sold below cost).`,
+      to: `/psa/${heldOn.id}/pricing`,
+      action: "Approve held lines",
+    });
+  if (steps.length === 0)
+    steps.push({
+      key: "ok",
+      text: `All good. The next daily sync runs at ${data.dailySync.dailySyncTime} (${data.dailySync.timeZone}).`,
+    });
+  return steps.slice(0, 2);
+}
+
+function NextSteps({ data, isAdmin }: { data: DashboardView; isAdmin: boolean }) {
+  return (
+    <section className="panel next-steps" aria-labelledby="next-steps">
+      <h2 id="next-steps">Next steps</h2>
+      <ol>
+        {nextSteps(data, isAdmin).map((step) => (
+          <li key={step.key} data-step={step.key}>
+            {step.text}{" "}
+            {step.to && step.action && (
+              <Link to={step.to} className="button secondary small">
+                {step.action}
+              </Link>
+            )}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
 
 export function DashboardPage() {
   useDocumentTitle("Dashboard");
@@ -17,6 +88,7 @@ export function DashboardPage() {
       {!data && dashboard.loading && <Loading label="Loading the dashboard…" />}
       {data && (
         <>
+          <NextSteps data={data} isAdmin={isAdmin} />
           <section aria-labelledby="billing-data" className="stats">
             <h2 id="billing-data" className="visually-hidden">
               Billing data
@@ -28,6 +100,10 @@ export function DashboardPage() {
             <div className="stat">
               <span className="stat-value">{formatNumber(data.invoices)}</span>
               <span className="stat-label">Invoices</span>
+            </div>
+            <div className="stat" data-stat="held">
+              <span className="stat-value">{formatNumber(data.heldLines)}</span>
+              <span className="stat-label">Held for approval</span>
             </div>
             {data.invoices === 0 && (
               <p className="stat-hint">
@@ -95,6 +171,16 @@ export function DashboardPage() {
                         </li>
                       </ul>
                     )}
+                    {c.lastRun?.status === "error" && c.lastRun.message && (
+                      <p className="small text-bad">Last sync failed: {c.lastRun.message}</p>
+                    )}
+                    {c.heldLines > 0 && (
+                      <p className="small">
+                        <Link to={`/psa/${c.id}/pricing`}>
+                          {plural(c.heldLines, "line")} held for approval — approve
+                        </Link>
+                      </p>
+                    )}
                     <div className="card-actions">
                       <Link
                         to={`/psa/${c.id}/csp`}
@@ -125,6 +211,63 @@ export function DashboardPage() {
               </div>
             )}
           </section>
+          {data.connections.length > 0 && (
+            <section aria-labelledby="product-cards">
+              <h2 id="product-cards">Products</h2>
+              <div className="cards">
+                {data.connections.map((c) => (
+                  <article key={c.id} className="card" aria-labelledby={`products-${c.id}`}>
+                    <header className="card-header">
+                      <h3 id={`products-${c.id}`}>{c.name} catalog</h3>
+                    </header>
+                    <dl className="facts">
+                      <dt>Product sync</dt>
+                      <dd>
+                        {c.productSyncMode === "off"
+                          ? "Off"
+                          : c.productSyncMode === "all"
+                            ? "All products"
+                            : "In-use products"}
+                      </dd>
+                      <dt>Last product run</dt>
+                      <dd>
+                        {c.lastProductRun ? (
+                          <>
+                            <RunStatusBadge status={c.lastProductRun.status} />{" "}
+                            {formatInstant(c.lastProductRun.startedAt)}
+                          </>
+                        ) : (
+                          "None yet"
+                        )}
+                      </dd>
+                    </dl>
+                    {c.lastProductRun && (
+                      <ul className="counts" aria-label="Last product run counts">
+                        <li>
+                          <strong>{formatNumber(c.lastProductRun.written)}</strong> created or updated
+                        </li>
+                        <li>
+                          <strong>{formatNumber(c.lastProductRun.unchanged)}</strong> linked or unchanged
+                        </li>
+                        <li>
+                          <strong>{formatNumber(c.lastProductRun.conflicts)}</strong> conflicts
+                        </li>
+                      </ul>
+                    )}
+                    <div className="card-actions">
+                      <Link
+                        to={`/psa/${c.id}/products`}
+                        className="button secondary small"
+                        aria-label={`Products — ${c.name}`}
+                      >
+                        Products
+                      </Link>
+                    </div>
+                  </article>
+                ))}
+              </div>
+            </section>
+          )}
         </>
       )}
     </>

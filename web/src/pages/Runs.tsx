@@ -1,11 +1,16 @@
 import { useState } from "react";
 import {
+  api,
   MOTION_LABELS,
   query,
+  type ItemHold,
   type ItemOutcome,
   type Motion,
+  type RunDetail,
   type RunItemView,
-  type RunView,
+  type RunPage,
+  type RunStatus,
+  type RunTotals,
 } from "../api.ts";
 import {
   EmptyState,
@@ -15,8 +20,8 @@ import {
   PageHeader,
   RunStatusBadge,
 } from "../components.tsx";
-import { formatDuration, formatInstant, formatMoney, formatNumber } from "../format.ts";
-import { useDocumentTitle, useResource } from "../hooks.ts";
+import { formatDuration, formatInstant, formatMoney, formatNumber, UNIT_MONEY_TITLE } from "../format.ts";
+import { useAction, useDocumentTitle, useResource, useSession } from "../hooks.ts";
 import { useConnections } from "../Layout.tsx";
 import { ActionBadge, lineFacts, PricedByNote, UnitPrice, useFallbackCurrency } from "../lines.tsx";
 import { Link, navigate, useLocation } from "../router.tsx";
@@ -41,6 +46,17 @@ function scopeLabel(scope: Record<string, unknown>): string {
   return typeof scope.customerTenantId === "string" ? "One customer" : "All customers";
 }
 
+const PAGE = 50;
+
+const STATUSES: { value: RunStatus; label: string }[] = [
+  { value: "error", label: "Error" },
+  { value: "warning", label: "Warning" },
+  { value: "success", label: "Success" },
+  { value: "no-change", label: "No change" },
+  { value: "running", label: "Running" },
+  { value: "abandoned", label: "Abandoned" },
+];
+
 function useConnectionName(): (id: string) => string {
   const { connections } = useConnections();
   return (id) => connections?.find((c) => c.id === id)?.name ?? "Removed connection";
@@ -50,10 +66,27 @@ export function RunsPage() {
   useDocumentTitle("Sync history");
   const { search } = useLocation();
   const { connections } = useConnections();
-  const connectionId = search.get("connectionId") ?? "";
-  const runs = useResource<{ runs: RunView[] }>(`/api/runs${query({ connectionId, limit: 100 })}`);
+  const filters = {
+    connectionId: search.get("connectionId") ?? "",
+    motion: search.get("motion") ?? "",
+    status: search.get("status") ?? "",
+    customerTenantId: search.get("customerTenantId") ?? "",
+    from: search.get("from") ?? "",
+    to: search.get("to") ?? "",
+  };
+  const offset = Number(search.get("offset") ?? "0") || 0;
+  const { connectionId } = filters;
+  const runs = useResource<RunPage>(`/api/runs${query({ ...filters, limit: PAGE, offset })}`);
+  // Customers are the organization's billing data: any connection's list names them all.
+  const customerSource = connectionId || connections?.[0]?.id;
+  const customers = useResource<{ customers: { tenantId: string; name: string }[] }>(
+    customerSource ? `/api/connections/${customerSource}/customers` : null,
+  );
   const nameOf = useConnectionName();
   const list = runs.data?.runs;
+  const total = runs.data?.total ?? 0;
+  const setFilter = (key: keyof typeof filters, value: string) =>
+    navigate(`/runs${query({ ...filters, [key]: value })}`, { replace: true });
 
   return (
     <>
@@ -63,7 +96,7 @@ export function RunsPage() {
         <select
           id="run-connection"
           value={connectionId}
-          onChange={(e) => navigate(`/runs${query({ connectionId: e.target.value })}`, { replace: true })}
+          onChange={(e) => setFilter("connectionId", e.target.value)}
         >
           <option value="">All connections</option>
           {connections?.map((c) => (
@@ -72,6 +105,46 @@ export function RunsPage() {
             </option>
           ))}
         </select>
+        <label htmlFor="run-motion">Billing motion</label>
+        <select id="run-motion" value={filters.motion} onChange={(e) => setFilter("motion", e.target.value)}>
+          <option value="">All motions</option>
+          {(Object.keys(MOTION_LABELS) as Motion[]).map((m) => (
+            <option key={m} value={m}>
+              {MOTION_LABELS[m]}
+            </option>
+          ))}
+        </select>
+        <label htmlFor="run-status">Status</label>
+        <select id="run-status" value={filters.status} onChange={(e) => setFilter("status", e.target.value)}>
+          <option value="">Any status</option>
+          {STATUSES.map((st) => (
+            <option key={st.value} value={st.value}>
+              {st.label}
+            </option>
+          ))}
+        </select>
+        <label htmlFor="run-customer">Customer</label>
+        <select
+          id="run-customer"
+          value={filters.customerTenantId}
+          onChange={(e) => setFilter("customerTenantId", e.target.value)}
+        >
+          <option value="">All customers</option>
+          {customers.data?.customers.map((c) => (
+            <option key={c.tenantId} value={c.tenantId}>
+              {c.name}
+            </option>
+          ))}
+        </select>
+        <label htmlFor="run-from">From</label>
+        <input
+          id="run-from"
+          type="date"
+          value={filters.from}
+          onChange={(e) => setFilter("from", e.target.value)}
+        />
+        <label htmlFor="run-to">To</label>
+        <input id="run-to" type="date" value={filters.to} onChange={(e) => setFilter("to", e.target.value)} />
       </div>
       {runs.error && <ErrorMessage error={runs.error} retry={runs.reload} />}
       {!list && runs.loading && <Loading label="Loading sync history…" />}
@@ -87,6 +160,7 @@ export function RunsPage() {
             <tr>
               <th scope="col">Started</th>
               <th scope="col">Connection</th>
+              <th scope="col">Customer</th>
               <th scope="col">Billing motion</th>
               <th scope="col">Trigger</th>
               <th scope="col">Status</th>
@@ -112,6 +186,7 @@ export function RunsPage() {
                   <Link to={`/runs/${run.id}`}>{formatInstant(run.startedAt)}</Link>
                 </th>
                 <td data-label="Connection">{nameOf(run.connectionId)}</td>
+                <td data-label="Customer">{run.customerName ?? run.customerTenantId ?? "All customers"}</td>
                 <td data-label="Billing motion">{motionLabel(run.scope)}</td>
                 <td data-label="Trigger">
                   {triggerLabel(run.trigger)}
@@ -137,6 +212,29 @@ export function RunsPage() {
             ))}
           </tbody>
         </table>
+      )}
+      {list && total > PAGE && (
+        <nav className="toolbar" aria-label="Pages">
+          <span className="muted">
+            {formatNumber(offset + 1)}–{formatNumber(offset + list.length)} of {formatNumber(total)}
+          </span>
+          <button
+            type="button"
+            className="button secondary small"
+            disabled={offset === 0}
+            onClick={() => navigate(`/runs${query({ ...filters, offset: Math.max(0, offset - PAGE) })}`)}
+          >
+            Newer
+          </button>
+          <button
+            type="button"
+            className="button secondary small"
+            disabled={offset + PAGE >= total}
+            onClick={() => navigate(`/runs${query({ ...filters, offset: offset + PAGE })}`)}
+          >
+            Older
+          </button>
+        </nav>
       )}
     </>
   );
@@ -197,6 +295,17 @@ function ItemRow({ item, currency }: { item: RunItemView; currency: string | nul
             PSA record <span className="mono">{item.psaRecordId}</span>
           </span>
         )}
+        {item.target?.agreementId && (item.outcome === "written" || item.outcome === "warning") && (
+          <span className="block small">
+            {item.target.link ? (
+              <a href={item.target.link} target="_blank" rel="noreferrer">
+                Open {item.target.agreementName ?? item.target.agreementId} in the PSA
+              </a>
+            ) : (
+              <>In {item.target.agreementName ?? item.target.agreementId}</>
+            )}
+          </span>
+        )}
         {item.message && (
           <span className={item.outcome === "error" ? "block small text-bad" : "block small"}>
             {item.message}
@@ -207,8 +316,92 @@ function ItemRow({ item, currency }: { item: RunItemView; currency: string | nul
   );
 }
 
+const HOLD_STATES: Record<ItemHold["status"], string> = {
+  held: "Waiting for approval",
+  approved: "Approved: the next sync writes it",
+  written: "Approved and written",
+  replaced: "Held again at another price since (see the Pricing page)",
+};
+
+/** The lines this run held because they sell below cost, with Approve where they still wait. */
+function HeldItems({
+  items,
+  connectionId,
+  currency,
+  onApproved,
+}: {
+  items: RunItemView[];
+  connectionId: string;
+  currency: (item: RunItemView) => string | null;
+  onApproved: () => void;
+}) {
+  const { isAdmin } = useSession();
+  const approve = useAction(async (writeKey: string) => {
+    await api.post(`/api/connections/${connectionId}/holds/approve`, { writeKeys: [writeKey] });
+    onApproved();
+  });
+  return (
+    <section className="panel" aria-labelledby="held-title">
+      <h2 id="held-title">Held for approval</h2>
+      <p className="muted">
+        These lines sell below cost, so they were not written. Approve a line to have the next sync write it
+        at this price.
+      </p>
+      {approve.error && <ErrorMessage error={approve.error} />}
+      <ul className="held-items">
+        {items.map((item) => {
+          const hold = item.hold!;
+          const facts = lineFacts(item.details);
+          return (
+            <li key={item.sequence} data-write-key={hold.writeKey} data-hold={hold.status}>
+              <strong>{facts.description ?? facts.product ?? hold.writeKey}</strong>
+              {item.customerName && <span className="muted"> — {item.customerName}</span>}
+              <span className="block small" title={UNIT_MONEY_TITLE}>
+                Sell price {formatMoney(hold.unitPrice, currency(item), { unit: true })} per unit, below cost{" "}
+                {formatMoney(hold.unitCost, currency(item), { unit: true })}
+              </span>
+              <span className="block small">
+                {HOLD_STATES[hold.status]}
+                {hold.approvedBy && hold.status !== "held" ? ` (approved by ${hold.approvedBy})` : ""}
+              </span>
+              {hold.status === "held" && isAdmin && (
+                <button
+                  type="button"
+                  className="button primary small"
+                  disabled={approve.busy}
+                  onClick={() => void approve.run(hold.writeKey)}
+                  aria-label={`Approve ${facts.description ?? hold.writeKey}`}
+                >
+                  Approve
+                </button>
+              )}
+              {hold.status === "held" && !isAdmin && (
+                <span className="block small muted">An admin can approve it.</span>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+    </section>
+  );
+}
+
+function TotalsFacts({ totals, currency }: { totals: RunTotals; currency: string | null }) {
+  const c = totals.currency ?? currency;
+  return (
+    <>
+      <dt>Written lines</dt>
+      <dd>
+        {formatNumber(totals.lines)} · cost {formatMoney(totals.cost, c)} · price{" "}
+        {totals.price === null ? "PSA price" : formatMoney(totals.price, c)}
+        {totals.margin !== null && <> · margin {formatMoney(totals.margin, c)}</>}
+      </dd>
+    </>
+  );
+}
+
 export function RunDetailPage({ id }: { id: string }) {
-  const detail = useResource<{ run: RunView; items: RunItemView[] }>(`/api/runs/${id}`);
+  const detail = useResource<RunDetail>(`/api/runs/${id}`);
   const nameOf = useConnectionName();
   const [filter, setFilter] = useState("all");
   const run = detail.data?.run;
@@ -217,6 +410,14 @@ export function RunDetailPage({ id }: { id: string }) {
   useDocumentTitle(run ? `Sync run ${formatInstant(run.startedAt)}` : "Sync run");
   const keep = FILTERS.find((f) => f.value === filter)?.keep ?? (() => true);
   const shown = items?.filter((i) => keep(i.outcome));
+  const held = items?.filter((i) => i.hold) ?? [];
+  const targets = [
+    ...new Map(
+      (items ?? [])
+        .filter((i) => i.target?.agreementId)
+        .map((i) => [i.target!.agreementId!, i.target!] as const),
+    ).values(),
+  ];
 
   return (
     <>
@@ -236,7 +437,35 @@ export function RunDetailPage({ id }: { id: string }) {
                 <RunStatusBadge status={run.status} />
               </dd>
               <dt>Connection</dt>
-              <dd>{nameOf(run.connectionId)}</dd>
+              <dd>{detail.data?.connection?.name ?? nameOf(run.connectionId)}</dd>
+              <dt>Customer</dt>
+              <dd>{run.customerName ?? run.customerTenantId ?? "All customers"}</dd>
+              {targets.length > 0 && (
+                <>
+                  <dt>Agreement / contract</dt>
+                  <dd>
+                    {targets.map((t) => (
+                      <span key={t.agreementId} className="block">
+                        {t.companyName ? `${t.companyName}: ` : ""}
+                        {t.link ? (
+                          <a href={t.link} target="_blank" rel="noreferrer">
+                            {t.agreementName ?? "Agreement"}
+                          </a>
+                        ) : (
+                          (t.agreementName ?? "Agreement")
+                        )}{" "}
+                        <span className="muted mono">(id {t.agreementId})</span>
+                      </span>
+                    ))}
+                  </dd>
+                </>
+              )}
+              {detail.data && (
+                <TotalsFacts
+                  totals={detail.data.totals}
+                  currency={items?.[0] ? currencyOf(items[0]) : null}
+                />
+              )}
               <dt>Billing motion</dt>
               <dd>{motionLabel(run.scope)}</dd>
               <dt>Trigger</dt>
@@ -266,6 +495,14 @@ export function RunDetailPage({ id }: { id: string }) {
               )}
             </dl>
           </section>
+          {held.length > 0 && (
+            <HeldItems
+              items={held}
+              connectionId={run.connectionId}
+              currency={currencyOf}
+              onApproved={detail.reload}
+            />
+          )}
           <section aria-labelledby="items-title">
             <div className="section-header">
               <h2 id="items-title">Items</h2>
@@ -300,10 +537,10 @@ export function RunDetailPage({ id }: { id: string }) {
                     <th scope="col" className="num">
                       Qty
                     </th>
-                    <th scope="col" className="num">
+                    <th scope="col" className="num" title={UNIT_MONEY_TITLE}>
                       Unit cost
                     </th>
-                    <th scope="col" className="num">
+                    <th scope="col" className="num" title={UNIT_MONEY_TITLE}>
                       Unit price
                     </th>
                     <th scope="col">PSA record / message</th>
