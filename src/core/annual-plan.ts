@@ -2,7 +2,17 @@ import { createHash } from "node:crypto";
 import type { ChargeEvent } from "./events.ts";
 import { addDays, addMonths, daysInclusive, type IsoDate } from "./dates.ts";
 import { Dec, roundMoney, type DecimalString } from "./money.ts";
-import { priceLine, roundUnit, type PricedBy, type PriceRule, type PricingStrategy } from "./pricing.ts";
+import { erpQueryOf, lookupErp, type PriceListIndex } from "./price-list.ts";
+import {
+  atCostNote,
+  priceLine,
+  roundUnit,
+  type PricedBy,
+  type PriceRule,
+  type PriceSource,
+  type PricingStrategy,
+  type RetailLookup,
+} from "./pricing.ts";
 import { microsoftSku } from "./product-identity.ts";
 
 /**
@@ -20,6 +30,8 @@ export type AnnualMapping = {
   pricing: PricingStrategy;
   /** The connection's price rules; the one in effect for a line beats `pricing` (see priceLine). */
   priceRules?: readonly PriceRule[];
+  /** Imported price lists: cost-and-retail takes their ERP (see docs/price-lists.md). */
+  priceList?: PriceListIndex;
 };
 
 export type PlannedLine = {
@@ -43,12 +55,18 @@ export type PlannedLine = {
   pricedBy: PricedBy | null;
   /** Sold below cost: a warning, or held for approval when the connection says so. */
   belowCost: boolean;
+  /** Where the price came from (price list ERP, rule, fallback markup, the data's list price…). */
+  priceSource: PriceSource;
+  /** A charge sold at or below its cost: flagged (not held; see belowCost for what is held). */
+  atOrBelowCost: boolean;
   /** Billing currency of the amounts (the distributor's invoice currency). */
   currency: string;
   effectiveDate: IsoDate;
   billable: boolean;
   isCredit: boolean;
   warnings: string[];
+  /** Said with the written line, not a warning: sold at or below cost once a price list is in use. */
+  notes: string[];
 };
 
 export type SkippedEvent = { eventKey: string; subscriptionId: string; reason: string };
@@ -102,11 +120,12 @@ function planLine(mapping: AnnualMapping, event: ChargeEvent, writeKey: string):
     quantity = new Dec(1);
     unitCost = roundUnit(amount);
   }
-  const retailPerUnit = retailTotal(event, seats, amount).dividedBy(quantity);
-  const { unitPrice, pricedBy, belowCost } = priceLine(
+  const retailPerUnit = retailTotal(event, seats, amount, event.listUnitPrice).dividedBy(quantity);
+  const { unitPrice, pricedBy, belowCost, priceSource, atOrBelowCost, retailWarning } = priceLine(
     {
       cost: unitCost,
       list: retailPerUnit.toFixed(),
+      retail: retailOf(mapping.priceList, event, seats, amount, quantity),
       date: event.chargeStart,
       productKey: microsoftSku(event.productId, event.skuId),
       tenantId: event.customerTenantId,
@@ -116,9 +135,14 @@ function planLine(mapping: AnnualMapping, event: ChargeEvent, writeKey: string):
     mapping.priceRules ?? [],
   );
   const warnings: string[] = [];
+  if (retailWarning) warnings.push(retailWarning);
   if (unitPrice !== null && belowCost) {
     warnings.push(`Sell price ${unitPrice} is below cost ${unitCost} per unit for ${event.productName}`);
   }
+  const notes =
+    atOrBelowCost && !belowCost && mapping.priceList && mapping.priceList.currencies.size > 0
+      ? [atCostNote(unitPrice, unitCost, priceSource)]
+      : [];
   return {
     writeKey,
     eventKey: event.eventKey,
@@ -135,11 +159,14 @@ function planLine(mapping: AnnualMapping, event: ChargeEvent, writeKey: string):
     extendedPrice: unitPrice === null ? null : roundMoney(new Dec(unitPrice).times(quantity)),
     pricedBy,
     belowCost,
+    priceSource,
+    atOrBelowCost,
     currency: event.currency,
     effectiveDate: event.chargeStart,
     billable: event.billable,
     isCredit,
     warnings,
+    notes,
   };
 }
 
@@ -153,11 +180,29 @@ function fullPeriodUnits(event: ChargeEvent, seats: Dec, quantity: Dec): Dec {
 }
 
 /**
- * The event at list price: list unit price × share of the billing period × seats, signed like the amount. A
- * conversion nets two products, so its retail is its amount scaled by the charged product's list-to-cost ratio.
+ * The price list's ERP for the event, per unit of the line, prorated exactly like the list price (the same
+ * share of the billing period, the same seats, a credit negative); undefined when no price list was imported.
  */
-function retailTotal(event: ChargeEvent, seats: Dec, amount: Dec): Dec {
-  const list = new Dec(event.listUnitPrice).abs();
+function retailOf(
+  index: PriceListIndex | undefined,
+  event: ChargeEvent,
+  seats: Dec,
+  amount: Dec,
+  quantity: Dec,
+): RetailLookup | undefined {
+  if (!index || index.currencies.size === 0) return undefined;
+  const match = lookupErp(erpQueryOf(event), index);
+  if (!match.ok) return { missing: match.reason, warn: index.currencies.has(event.currency.toUpperCase()) };
+  return { erp: retailTotal(event, seats, amount, match.erp).dividedBy(quantity).toFixed() };
+}
+
+/**
+ * The event at a per-period retail price (the data's list price or the price list's ERP): unit price × share
+ * of the billing period × seats, signed like the amount. A conversion nets two products, so its retail is its
+ * amount scaled by the charged product's retail-to-cost ratio.
+ */
+function retailTotal(event: ChargeEvent, seats: Dec, amount: Dec, unitRetail: DecimalString): Dec {
+  const list = new Dec(unitRetail).abs();
   const cost = new Dec(event.effectiveUnitPrice).abs();
   if (event.kind === "conversion" || seats.isZero()) {
     return cost.isZero() ? amount : amount.times(list.times(prorationFactor(event)).dividedBy(cost));

@@ -7,6 +7,7 @@ import {
   priceLine,
   type PricedBy,
   type PriceRule,
+  type PriceSource,
   type PricingStrategy,
 } from "./pricing.ts";
 
@@ -47,6 +48,9 @@ export type AzureMonthLine = {
   pricedBy: PricedBy | null;
   /** Sold below cost: a warning, or held for approval when the connection says so. */
   belowCost: boolean;
+  /** Where the price came from; Azure usage is not on the license-based price list, so never its ERP. */
+  priceSource: PriceSource;
+  atOrBelowCost: boolean;
   currency: string;
   periodStart: IsoDate;
   periodEnd: IsoDate;
@@ -153,7 +157,7 @@ function planMonth(
   writeKey: string,
 ): AzureMonthLine {
   const unitCost = cost.toFixed();
-  const { unitPrice, pricedBy, belowCost } = priceLine(
+  const { unitPrice, pricedBy, belowCost, priceSource, atOrBelowCost } = priceLine(
     {
       cost: unitCost,
       list: monthListValue(events).toFixed(),
@@ -183,6 +187,8 @@ function planMonth(
     unitPrice,
     pricedBy,
     belowCost,
+    priceSource,
+    atOrBelowCost,
     currency: events[0]!.currency,
     periodStart: firstDayOf(month),
     periodEnd: lastDayOf(month),

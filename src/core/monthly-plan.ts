@@ -2,7 +2,17 @@ import { createHash } from "node:crypto";
 import type { ChargeEvent, EventKind } from "./events.ts";
 import { addDays, daysInclusive, type IsoDate } from "./dates.ts";
 import { Dec, roundMoney, type DecimalString } from "./money.ts";
-import { priceLine, roundUnit, type PricedBy, type PriceRule, type PricingStrategy } from "./pricing.ts";
+import { erpQueryOf, lookupErp, type PriceListIndex } from "./price-list.ts";
+import {
+  atCostNote,
+  priceLine,
+  roundUnit,
+  type PricedBy,
+  type PriceRule,
+  type PriceSource,
+  type PricingStrategy,
+  type RetailLookup,
+} from "./pricing.ts";
 
 /**
  * Plans the Seat-based Monthly sync for one mapping (prism-connect-behaviour.md §3.9, §3.16). The billing data
@@ -26,6 +36,8 @@ export type MonthlyMapping = {
   pricing: PricingStrategy;
   /** The connection's price rules; the one in effect on a segment's start beats `pricing` (see priceLine). */
   priceRules?: readonly PriceRule[];
+  /** Imported price lists: cost-and-retail takes their ERP per seat and month (see docs/price-lists.md). */
+  priceList?: PriceListIndex;
 };
 
 /** A stretch of a subscription's life with constant seats, product and price. */
@@ -45,6 +57,12 @@ export type Segment = {
   unitPrice: DecimalString | null;
   /** The price rule that set `unitPrice`; null when the mapping's pricing strategy did. */
   pricedBy: PricedBy | null;
+  /** Where the price came from (price list ERP, rule, fallback markup, the data's list price…). */
+  priceSource: PriceSource;
+  /** Sold at or below cost: flagged (not held; belowCost decides holds). */
+  atOrBelowCost: boolean;
+  /** Set when a price list in the currency lacks the segment's product, term or plan. */
+  retailWarning?: string;
   currency: string;
   /** The invoice whose charges started the segment. */
   invoiceNumber: string;
@@ -174,7 +192,10 @@ function subscriptionTimeline(
     const next: OpenSegment | null = new Dec(quantity).isZero()
       ? null
       : segmentOf(mapping, event, basis, quantity);
-    if (next && !(open && sameTerms(open, next))) warnings.push(...belowCost(next));
+    if (next && !(open && sameTerms(open, next))) {
+      if (next.retailWarning) warnings.push({ date: next.start, message: next.retailWarning });
+      warnings.push(...belowCost(next));
+    }
     if (open && next && sameTerms(open, next)) continue;
     close(open ? addDays(event.chargeStart, -1) : null);
     open = next;
@@ -188,10 +209,11 @@ function subscriptionTimeline(
 
 function segmentOf(mapping: MonthlyMapping, event: ChargeEvent, basis: Basis, quantity: string): OpenSegment {
   const unitCost = roundUnit(basis.cost);
-  const { unitPrice, pricedBy } = priceLine(
+  const { unitPrice, pricedBy, priceSource, atOrBelowCost, retailWarning } = priceLine(
     {
       cost: unitCost,
       list: basis.list.toFixed(),
+      retail: monthlyRetail(mapping.priceList, basis.cycle ?? event),
       date: event.chargeStart,
       productKey: `${event.productId}:${event.skuId}`,
       tenantId: mapping.customerTenantId,
@@ -209,9 +231,23 @@ function segmentOf(mapping: MonthlyMapping, event: ChargeEvent, basis: Basis, qu
     unitCost,
     unitPrice,
     pricedBy,
+    priceSource,
+    atOrBelowCost,
+    ...(retailWarning ? { retailWarning } : {}),
     currency: event.currency,
     invoiceNumber: event.invoiceNumber,
   };
+}
+
+/**
+ * The ERP per seat for one billing cycle of the charge cycle's plan: a segment is billed per seat and cycle,
+ * like the cycle's own list price, so nothing is prorated here (ConnectWise prorates the addition's dates).
+ */
+function monthlyRetail(index: PriceListIndex | undefined, cycle: ChargeEvent): RetailLookup | undefined {
+  if (!index || index.currencies.size === 0) return undefined;
+  const match = lookupErp(erpQueryOf(cycle), index);
+  if (match.ok) return { erp: match.erp };
+  return { missing: match.reason, warn: index.currencies.has(cycle.currency.toUpperCase()) };
 }
 
 /** A segment sold below its cost is billed as planned, with the same warning as the other motions. */
@@ -315,6 +351,10 @@ export type CreateAdditionLine = LineBase & {
   unitPrice: DecimalString | null;
   belowCost: boolean;
   pricedBy: PricedBy | null;
+  priceSource: PriceSource;
+  atOrBelowCost: boolean;
+  /** Said with the written addition, not a warning: sold at cost once a price list is in use. */
+  notes?: string[];
 };
 
 export type UpdateAdditionLine = LineBase & {
@@ -365,6 +405,13 @@ export function planConnectWiseMonthly(
           unitPrice: segment.unitPrice,
           belowCost: belowCost(segment).length > 0,
           pricedBy: segment.pricedBy,
+          priceSource: segment.priceSource,
+          atOrBelowCost: segment.atOrBelowCost,
+          ...(segment.atOrBelowCost &&
+          belowCost(segment).length === 0 &&
+          (mapping.priceList?.currencies.size ?? 0) > 0
+            ? { notes: [atCostNote(segment.unitPrice, segment.unitCost, segment.priceSource)] }
+            : {}),
           warnings: inSegment.map((w) => w.message),
         });
         pending.splice(0, pending.length, ...pending.filter((w) => !inSegment.includes(w)));

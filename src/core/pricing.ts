@@ -3,14 +3,16 @@ import { Dec, type DecimalString } from "./money.ts";
 
 /**
  * How a mapping turns distributor cost into the MSP's sell price (prism-connect-behaviour.md §3.7):
- * - cost-and-retail (default): cost from the data, price = the data's list price, prorated like the cost;
+ * - cost-and-retail (default): cost from the data, price = the estimated retail price (ERP) of Microsoft's
+ *   price list, prorated like the cost (docs/price-lists.md); without a price list entry, cost plus the
+ *   optional fallback markup, else the data's list price (which is the partner's price: flagged);
  * - cost-only: cost from the data, the PSA keeps its own price;
  * - markup: price = cost × (1 + percent / 100).
  */
 export const PRICING_STRATEGIES = ["cost-and-retail", "cost-only", "markup"] as const;
 export type PricingStrategyName = (typeof PRICING_STRATEGIES)[number];
 export type PricingStrategy =
-  | { strategy: "cost-and-retail" }
+  | { strategy: "cost-and-retail"; fallbackMarkupPercent?: DecimalString }
   | { strategy: "cost-only" }
   | { strategy: "markup"; markupPercent: DecimalString };
 
@@ -47,9 +49,32 @@ export function describePricing(pricing: PricingStrategy): string {
     case "markup":
       return `cost + ${pricing.markupPercent}%`;
     case "cost-and-retail":
-      return "cost and retail";
+      return pricing.fallbackMarkupPercent !== undefined
+        ? `cost and retail (no retail price: cost + ${pricing.fallbackMarkupPercent}%)`
+        : "cost and retail";
   }
 }
+
+/**
+ * Where a line's sell price came from: a price rule, the price list's ERP, the mapping's fallback markup (no
+ * price list entry), the billing data's own list price (no entry, no fallback: usually the partner's price),
+ * the mapping's markup, or none (cost only: the PSA keeps its price).
+ */
+export const PRICE_SOURCES = [
+  "price-rule",
+  "price-list",
+  "fallback-markup",
+  "microsoft-list",
+  "markup",
+  "cost-only",
+] as const;
+export type PriceSource = (typeof PRICE_SOURCES)[number];
+
+/**
+ * The price list's answer for a line: the ERP per unit prorated like the cost, or why there is none.
+ * `warn` when a price list in the line's currency exists but lacks the line's product, term or plan.
+ */
+export type RetailLookup = { erp: DecimalString } | { missing: string; warn: boolean };
 
 /**
  * Price rules: an MSP's own sell prices, per product, per customer or per customer and product, each from an
@@ -104,6 +129,8 @@ export type LineToPrice = {
   units?: DecimalString;
   /** Decimals the sell price is rounded to, half away from zero: 4 for unit prices (default), 2 for totals. */
   places?: number;
+  /** The price list's ERP for the line (cost-and-retail); absent: no price list applies (Azure usage). */
+  retail?: RetailLookup;
 };
 
 export type PricedBy = { ruleId: string; ruleName: string; description: string };
@@ -115,6 +142,11 @@ export type LinePrice = {
   pricedBy: PricedBy | null;
   /** A charge (not a credit) sold below its cost: warned about, or held for approval. */
   belowCost: boolean;
+  priceSource: PriceSource;
+  /** A charge (not a credit) sold at or below its cost: flagged in dry runs, results and the Pricing page. */
+  atOrBelowCost: boolean;
+  /** A price list in the line's currency has no entry for it: worth a warning on the line. */
+  retailWarning: string | null;
 };
 
 function ruleMatchLevel(rule: PriceRule, line: LineToPrice): number | null {
@@ -180,14 +212,25 @@ function roundTo(value: Dec, places: number): DecimalString {
   return rounded.isZero() ? "0" : rounded.toFixed();
 }
 
-function strategyPrice(strategy: PricingStrategy, line: LineToPrice, places: number): DecimalString | null {
+function strategyPrice(
+  strategy: PricingStrategy,
+  line: LineToPrice,
+  places: number,
+): { price: DecimalString | null; source: PriceSource } {
   switch (strategy.strategy) {
     case "cost-only":
-      return null;
+      return { price: null, source: "cost-only" };
     case "markup":
-      return markedUp(line.cost, strategy.markupPercent, places);
+      return { price: markedUp(line.cost, strategy.markupPercent, places), source: "markup" };
     case "cost-and-retail":
-      return roundTo(new Dec(line.list), places);
+      if (line.retail && "erp" in line.retail)
+        return { price: roundTo(new Dec(line.retail.erp), places), source: "price-list" };
+      if (strategy.fallbackMarkupPercent !== undefined)
+        return {
+          price: markedUp(line.cost, strategy.fallbackMarkupPercent, places),
+          source: "fallback-markup",
+        };
+      return { price: roundTo(new Dec(line.list), places), source: "microsoft-list" };
   }
 }
 
@@ -202,11 +245,44 @@ export function priceLine(
 ): LinePrice {
   const places = line.places ?? UNIT_PLACES;
   const rule = resolvePriceRule(line, rules);
-  const unitPrice = rule ? rulePrice(rule, line, places) : strategyPrice(mappingStrategy, line, places);
+  const { price: unitPrice, source } = rule
+    ? { price: rulePrice(rule, line, places), source: "price-rule" as const }
+    : strategyPrice(mappingStrategy, line, places);
   const cost = new Dec(line.cost);
+  const charge = cost.isPositive() && !cost.isZero();
+  const retail = line.retail;
   return {
     unitPrice,
     pricedBy: rule ? { ruleId: rule.id, ruleName: rule.name, description: describePriceRule(rule) } : null,
-    belowCost: unitPrice !== null && cost.isPositive() && !cost.isZero() && new Dec(unitPrice).lessThan(cost),
+    belowCost: unitPrice !== null && charge && new Dec(unitPrice).lessThan(cost),
+    priceSource: source,
+    atOrBelowCost: unitPrice !== null && charge && new Dec(unitPrice).lessThanOrEqualTo(cost),
+    retailWarning:
+      mappingStrategy.strategy === "cost-and-retail" && !rule && retail && "missing" in retail && retail.warn
+        ? `No price list price: ${retail.missing}`
+        : null,
   };
+}
+
+/** How a flagged line reads in run items and dry runs. */
+export function describePriceSource(source: PriceSource): string {
+  switch (source) {
+    case "price-rule":
+      return "price rule";
+    case "price-list":
+      return "price list ERP";
+    case "fallback-markup":
+      return "fallback markup (no price list entry)";
+    case "microsoft-list":
+      return "billing data list price (no price list entry)";
+    case "markup":
+      return "markup";
+    case "cost-only":
+      return "PSA price (cost only)";
+  }
+}
+
+/** The flag of a line sold at (not below) its cost, as run items and dry runs say it. */
+export function atCostNote(price: DecimalString | null, cost: DecimalString, source: PriceSource): string {
+  return `Sold at cost: price ${price ?? "?"} = cost ${cost} per unit (${describePriceSource(source)})`;
 }

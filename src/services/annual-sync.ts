@@ -7,6 +7,8 @@ import type { PriceRule } from "../core/pricing.ts";
 import { productNameMismatch, type ProductNameMismatch } from "../core/product-words.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
 import { priceRulesFor } from "./pricing.ts";
+import { priceListFor } from "./price-lists.ts";
+import type { PriceListIndex } from "../core/price-list.ts";
 import {
   SyncBookkeeping,
   type MotionItem,
@@ -78,10 +80,11 @@ export class AnnualSync {
   async plan(scope: SyncScope = {}, options: { resolveProducts?: boolean } = {}): Promise<PlannedMapping[]> {
     const { adapter, store, organizationId, connectionId } = this.deps;
     const rules = await priceRulesFor(store, organizationId, connectionId);
+    const priceList = await priceListFor(store, organizationId);
     const planned: PlannedMapping[] = await this.books.planMappings(
       scope,
       this.deps.mappings,
-      (mapping, customerName, written) => this.pendingLines(mapping, customerName, written, rules),
+      (mapping, customerName, written) => this.pendingLines(mapping, customerName, written, rules, priceList),
       (companyId, agreementId) => adapter.checkAnnualTarget(companyId, agreementId),
     );
     for (const entry of planned) {
@@ -113,6 +116,7 @@ export class AnnualSync {
     customerName: string,
     written: ReadonlySet<string>,
     priceRules: readonly PriceRule[],
+    priceList: PriceListIndex,
   ): Promise<AnnualPlan> {
     const events = await listChargeEvents(this.deps.store, this.deps.organizationId, {
       customerTenantId: mapping.customerTenantId,
@@ -129,6 +133,7 @@ export class AnnualSync {
         syncDate: mapping.syncDate,
         pricing: mapping.pricing,
         priceRules,
+        priceList,
       },
       events,
       written,

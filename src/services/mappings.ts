@@ -2,7 +2,7 @@ import { z } from "zod";
 import { BILLING_MOTIONS, type BillingMotion } from "../core/billing.ts";
 import { parseDate } from "../core/dates.ts";
 import { MAX_ID_CHARS } from "../core/limits.ts";
-import { isDecimalText } from "../core/money.ts";
+import { canonicalDecimal, isDecimalText } from "../core/money.ts";
 import { START_POINTS, type StartPoint } from "../core/monthly-plan.ts";
 import { DEFAULT_PRICING, PRICING_STRATEGIES, type PricingStrategy } from "../core/pricing.ts";
 import type { PsaAdapter } from "../psa/port.ts";
@@ -44,12 +44,28 @@ export const mappingInputSchema = z
       .max(MAX_ID_CHARS)
       .refine(isDecimalText, "markupPercent must be a number")
       .optional(),
+    /**
+     * cost-and-retail only: the markup on cost for a line the price list has no entry for (docs/price-lists.md);
+     * without it such a line takes the billing data's list price and is flagged when that is at cost.
+     */
+    fallbackMarkupPercent: z
+      .string()
+      .trim()
+      .max(MAX_ID_CHARS)
+      .refine(isDecimalText, "fallbackMarkupPercent must be a number such as 20")
+      .refine((v) => !isDecimalText(v) || Number(v) >= -100, "fallbackMarkupPercent must not be below -100")
+      .nullable()
+      .optional(),
     enabled: z.boolean().default(true),
     startPoint: z.enum(START_POINTS).default("most-recent"),
   })
   .refine((m) => m.pricing !== "markup" || m.markupPercent !== undefined, {
     message: "markupPercent is required with markup pricing",
     path: ["markupPercent"],
+  })
+  .refine((m) => m.pricing === "cost-and-retail" || !m.fallbackMarkupPercent, {
+    message: "fallbackMarkupPercent applies to cost-and-retail pricing only",
+    path: ["fallbackMarkupPercent"],
   });
 export type MappingInput = z.input<typeof mappingInputSchema>;
 
@@ -66,6 +82,9 @@ function pricingOf(row: Pick<MappingsTable, "pricing_strategy" | "markup_percent
   if (row.pricing_strategy === "markup" && row.markup_percent !== null)
     return { strategy: "markup", markupPercent: row.markup_percent };
   if (row.pricing_strategy === "cost-only") return { strategy: "cost-only" };
+  // cost-and-retail keeps its fallback markup in the same column (docs/price-lists.md).
+  if (row.markup_percent !== null && row.markup_percent !== "")
+    return { strategy: "cost-and-retail", fallbackMarkupPercent: canonicalDecimal(String(row.markup_percent)) };
   return DEFAULT_PRICING;
 }
 
@@ -216,7 +235,12 @@ export class MappingService {
       agreement_name: agreementName,
       sync_date: value.syncDate ?? null,
       pricing_strategy: value.pricing,
-      markup_percent: value.pricing === "markup" ? (value.markupPercent ?? null) : null,
+      markup_percent:
+        value.pricing === "markup"
+          ? (value.markupPercent ?? null)
+          : value.pricing === "cost-and-retail" && value.fallbackMarkupPercent
+            ? canonicalDecimal(value.fallbackMarkupPercent)
+            : null,
       enabled: value.enabled ? 1 : 0,
       start_point: value.startPoint,
       start_invoice: await this.startInvoice(motion, customerTenantId, value, previous),

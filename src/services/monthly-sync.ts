@@ -2,6 +2,8 @@ import type { RunLockConfig } from "../config.ts";
 import { monthlyTimelines, type MonthlyTimelines } from "../core/monthly-plan.ts";
 import type { PriceRule } from "../core/pricing.ts";
 import { priceRulesFor } from "./pricing.ts";
+import { priceListFor } from "./price-lists.ts";
+import type { PriceListIndex } from "../core/price-list.ts";
 import { listChargeEvents } from "../store/billing-repository.ts";
 import type { Store } from "../store/db.ts";
 import type { KeyedRecordSource, PsaAgreement } from "../psa/port.ts";
@@ -105,10 +107,11 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
   async plan(scope: SyncScope = {}): Promise<PlannedMonthlyMapping<L>[]> {
     const { target, store, organizationId, connectionId } = this.deps;
     const rules = await priceRulesFor(store, organizationId, connectionId);
+    const priceList = await priceListFor(store, organizationId);
     return this.books.planMappings(
       scope,
       this.deps.mappings,
-      (mapping, _customerName, written) => this.pending(mapping, rules, written),
+      (mapping, _customerName, written) => this.pending(mapping, rules, written, priceList),
       (companyId, agreementId) => target.checkMonthlyTarget(companyId, agreementId),
     );
   }
@@ -128,6 +131,7 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
     mapping: Mapping,
     priceRules: readonly PriceRule[],
     written: ReadonlySet<string>,
+    priceList: PriceListIndex,
   ): Promise<MonthlyPlan<L>> {
     const { target } = this.deps;
     const events = await listChargeEvents(this.deps.store, this.deps.organizationId, {
@@ -142,6 +146,7 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
         startInvoice: mapping.startInvoice,
         pricing: mapping.pricing,
         priceRules,
+        priceList,
       },
       events,
     );

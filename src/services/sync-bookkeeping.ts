@@ -195,7 +195,11 @@ export type PlannedEntry<P extends { lines: L[] }, L> = {
 };
 
 /** A line a motion writes: it names itself and carries the warnings its write reports. */
-export type WritableLine = ReportedLine & { warnings: readonly string[] };
+export type WritableLine = ReportedLine & {
+  warnings: readonly string[];
+  /** Said in the item's message without making it a warning (e.g. sold at cost: flagged, not warned). */
+  notes?: readonly string[];
+};
 
 /** One keyed write as a motion hands it over: its line, where it goes, and how to look for it and send it. */
 export type KeyedWrite<P extends { ok: true }, L extends WritableLine> = {
@@ -695,10 +699,11 @@ export class SyncBookkeeping {
     const recordId = await this.sendLookingBeforeRetrying(runId, write, prepared);
     await this.confirm(runId, write.line.writeKey, recordId);
     const warning = line.warnings.length > 0;
+    const said = [...line.warnings, ...(line.notes ?? [])];
     return {
       outcome: warning ? "warning" : "written",
       psaRecordId: recordId,
-      message: warning ? line.warnings.join("; ") : null,
+      message: said.length > 0 ? said.join("; ") : null,
     };
   }
 

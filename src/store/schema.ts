@@ -294,6 +294,43 @@ export interface PriceRulesTable {
   updated_at: string;
 }
 
+/** One import of a Microsoft price list file (migration 0013, docs/price-lists.md). */
+export interface PriceListImportsTable {
+  id: string;
+  organization_id: string;
+  file_name: string;
+  sha256: string;
+  market: string;
+  currency: string;
+  row_count: number;
+  entry_count: number;
+  first_effective: string;
+  last_effective: string;
+  imported_at: string;
+  imported_by: string | null;
+}
+
+/** A price list row, kept across imports under its deterministic key. */
+export interface PriceListEntriesTable {
+  organization_id: string;
+  entry_key: string;
+  import_id: string;
+  product_id: string;
+  sku_id: string;
+  term_duration: string;
+  billing_plan: string;
+  market: string;
+  currency: string;
+  unit_price: string;
+  erp_price: string;
+  tier_min: string | null;
+  tier_max: string | null;
+  effective_start: string;
+  effective_end: string | null;
+  product_title: string;
+  sku_title: string;
+}
+
 export interface PricingSettingsTable {
   connection_id: string;
   organization_id: string;
@@ -357,6 +394,8 @@ export interface ProductSyncItemsTable {
 }
 
 export interface Database {
+  price_list_imports: PriceListImportsTable;
+  price_list_entries: PriceListEntriesTable;
   price_rules: PriceRulesTable;
   pricing_settings: PricingSettingsTable;
   price_holds: PriceHoldsTable;

@@ -112,11 +112,17 @@ describe("priceLine: the sell price of one line", () => {
       unitPrice: "12.3457",
       pricedBy: null,
       belowCost: true,
+      priceSource: "microsoft-list",
+      atOrBelowCost: true,
+      retailWarning: null,
     });
     assert.deepEqual(priceLine(line(), { strategy: "cost-only" }, []), {
       unitPrice: null,
       pricedBy: null,
       belowCost: false,
+      priceSource: "cost-only",
+      atOrBelowCost: false,
+      retailWarning: null,
     });
     assert.equal(priceLine(line(), { strategy: "markup", markupPercent: "12.5" }, []).unitPrice, "112.5");
   });
@@ -128,6 +134,9 @@ describe("priceLine: the sell price of one line", () => {
       unitPrice: "38.3333",
       pricedBy: { ruleId: "m", ruleName: "CSP 15%", description: "cost + 15%" },
       belowCost: false,
+      priceSource: "price-rule",
+      atOrBelowCost: false,
+      retailWarning: null,
     });
     assert.equal(priceLine(line({ cost: "33.3333", places: 2 }), RETAIL, [markup]).unitPrice, "38.33");
     // 0.00005 × 1 → 0.0001 (half up), −0.00005 → −0.0001 (half away from zero).

@@ -13,7 +13,7 @@ import {
 } from "../../services/annual-sync.ts";
 import type { AzureRunSummary, PlannedAzureMapping } from "../../services/azure-sync.ts";
 import { previewHolds } from "../../services/price-holds.ts";
-import type { PricedBy } from "../../core/pricing.ts";
+import { describePriceSource, type PricedBy, type PriceSource } from "../../core/pricing.ts";
 import type { MonthlyLine, MonthlyRunSummary, PlannedMonthlyMapping } from "../../services/monthly-sync.ts";
 import { START_POINTS, type StartPoint } from "../../core/monthly-plan.ts";
 import { syncFor } from "../../services/motion-sync.ts";
@@ -31,7 +31,8 @@ Maps one customer's billing motion to a PSA company and agreement/contract. A Se
 checked against the PSA first (ConnectWise: active agreement with a One-Time billing cycle; Autotask: active
 Fixed Price contract). Only charges dated on or after --sync-date are synced. A Seat-based Monthly mapping
 starts from the customer's most recent invoice when it is enabled (--start most-recent, the default) or from
-the next one (--start next).`;
+the next one (--start next). --markup is the markup percent of --pricing markup; with cost-and-retail (the
+default) it is the fallback markup for lines Microsoft's price list has no entry for (see docs/price-lists.md).`;
 
 export const syncHelp = `cspsync sync [CONNECTION] [--customer TENANT-ID|NAME] [--motion seat-annual|seat-monthly|azure] [--dry-run] [--json]
 
@@ -89,7 +90,12 @@ export async function mapCommand(argv: string[]): Promise<number> {
         agreementId: values.agreement!,
         syncDate: values["sync-date"] ?? null,
         pricing: (values.pricing ?? "cost-and-retail") as "cost-and-retail",
-        ...(values.markup !== undefined ? { markupPercent: values.markup } : {}),
+        // With cost-and-retail, --markup is the fallback for lines without a price list entry.
+        ...(values.markup !== undefined
+          ? (values.pricing ?? "cost-and-retail") === "cost-and-retail"
+            ? { fallbackMarkupPercent: values.markup }
+            : { markupPercent: values.markup }
+          : {}),
         enabled: !values.disable,
         ...(values.start !== undefined ? { startPoint: values.start as StartPoint } : {}),
       },
@@ -188,6 +194,17 @@ function pricedByText(line: object): string | null {
   type Priced = { pricedBy?: PricedBy | null };
   const by = (line as Priced).pricedBy ?? (line as { segment?: Priced | null }).segment?.pricedBy;
   return by ? `priced by rule ${by.ruleName} (${by.description})` : null;
+}
+
+/**
+ * Where a planned line's price came from, and "AT OR BELOW COST" when it sells for no more than its cost
+ * (docs/price-lists.md); null for lines that carry no price (monthly updates).
+ */
+function priceFlagText(line: object): string | null {
+  const priced = line as { priceSource?: PriceSource; atOrBelowCost?: boolean };
+  if (!priced.priceSource) return null;
+  const flag = priced.atOrBelowCost ? "AT OR BELOW COST; " : "";
+  return `${flag}price from ${describePriceSource(priced.priceSource)}`;
 }
 
 type NamedConnection = { id: string; name: string };
@@ -319,6 +336,8 @@ function printPlan(plan: PlannedMapping[]) {
       );
       const priced = pricedByText(line);
       if (priced) console.log(`        ${priced}`);
+      const flag = priceFlagText(line);
+      if (flag) console.log(`        ${flag}`);
       const product = entry.products?.[line.writeKey];
       if (product)
         console.log(
@@ -351,6 +370,8 @@ function printMonthlyPlan(plan: PlannedMonthlyMapping<MonthlyLine>[]) {
       console.log(
         `  WRITE ${line.writeKey}  ${line.action}  ${line.description}${priced ? ` [${priced}]` : ""}`,
       );
+      const flag = priceFlagText(line);
+      if (flag) console.log(`        ${flag}`);
       for (const warning of line.warnings) console.log(`        warning: ${warning}`);
     }
     for (const skipped of entry.plan.skipped)

@@ -9,6 +9,7 @@ import { productRuns } from "./0009_product_runs.ts";
 import { lineEvents } from "./0010_line_events.ts";
 import { tokenOwners } from "./0011_token_owners.ts";
 import { writeInFlight } from "./0012_write_in_flight.ts";
+import { priceLists } from "./0013_price_lists.ts";
 import type { CspsyncMigration } from "./types.ts";
 
 /** Every migration, oldest first. Names sort in this order; never rename or reorder a shipped one. */
@@ -24,4 +25,5 @@ export const migrations: readonly CspsyncMigration[] = [
   lineEvents,
   tokenOwners,
   writeInFlight,
+  priceLists,
 ];
