@@ -92,6 +92,13 @@ const commands: Record<string, Command> = {
       return { run: m.priceRulesCommand, help: m.priceRulesHelp };
     },
   },
+  "price-list": {
+    summary: "import Microsoft's NCE price list (ERP, the retail price of cost-and-retail), list or search it",
+    load: async () => {
+      const m = await import("./commands/pricing.ts");
+      return { run: m.priceListCommand, help: m.priceListHelp };
+    },
+  },
   holds: {
     summary: "list lines held for approval (sold below cost) and approve them",
     load: async () => {

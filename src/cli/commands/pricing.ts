@@ -4,6 +4,8 @@ import { z } from "zod";
 import { findCustomer } from "../../store/billing-repository.ts";
 import type { App } from "../../app.ts";
 import { PricingError, PricingService, type HoldView, type PriceRuleView } from "../../services/pricing.ts";
+import { PriceListError, PriceListService } from "../../services/price-lists.ts";
+import { ReconFileError } from "../../sources/reconciliation/errors.ts";
 import { resolveConnection, withApp } from "./connections.ts";
 import { printJson, renderTable, UsageError } from "../output.ts";
 
@@ -248,6 +250,141 @@ async function approveHolds(argv: string[]): Promise<number> {
           ? "Nothing to approve."
           : `Approved ${approved.length} line${approved.length === 1 ? "" : "s"} as ${by}; the next sync writes them.`,
       );
+    return 0;
+  });
+}
+
+export const priceListHelp = `cspsync price-list import FILE.csv [--by NAME] [--json]
+cspsync price-list list [--json]
+cspsync price-list show PRODUCT[:SKU]|WORDS [--json]
+cspsync price-list remove IMPORT-ID
+
+Microsoft's new commerce license-based price list (Partner Center: Pricing → New commerce license-based →
+market → export; extract the downloaded archive and import the .csv inside). Each file is one market and one
+currency; every month you import is kept, so a charge is priced with the list in effect on its term start.
+Importing the same file again adds nothing. "Cost and retail" mappings sell at the list's estimated retail
+price (ERP), prorated like the cost. show looks entries up by product id (ProductId or ProductId:SkuId) or
+by words of the product title. See docs/price-lists.md.`;
+
+export async function priceListCommand(argv: string[]): Promise<number> {
+  const [action, ...rest] = argv;
+  switch (action) {
+    case "import":
+      return importPriceList(rest);
+    case "list":
+      return listPriceLists(rest);
+    case "show":
+      return showPriceList(rest);
+    case "remove":
+      return removePriceList(rest);
+    default:
+      throw new UsageError("price-list needs import, list, show or remove");
+  }
+}
+
+function priceListsOf(app: App): PriceListService {
+  return new PriceListService(app.store, app.organizationId);
+}
+
+async function importPriceList(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...common, by: { type: "string" } },
+  });
+  const file = positionals[0];
+  if (!file) throw new UsageError("give the price list CSV file: cspsync price-list import FILE.csv");
+  return withApp(values.db, async (app) => {
+    let result;
+    try {
+      result = await priceListsOf(app).import(file, { importedBy: values.by ?? os.userInfo().username });
+    } catch (error) {
+      if (error instanceof ReconFileError) {
+        console.error(`error: ${error.message}`);
+        return 1;
+      }
+      throw error;
+    }
+    if (values.json) printJson(result);
+    else {
+      const i = result.import;
+      console.log(
+        result.duplicate
+          ? `${i.fileName} was already imported on ${i.importedAt}: nothing added.`
+          : `Imported ${i.fileName}: ${i.market} ${i.currency}, ${i.entryCount} prices effective ${i.firstEffective} to ${i.lastEffective} (${result.added} new, ${result.replaced} replaced).`,
+      );
+      for (const [reason, count] of Object.entries(result.skipped))
+        console.log(`  skipped ${count} row${count === 1 ? "" : "s"}: ${reason}`);
+    }
+    return 0;
+  });
+}
+
+async function listPriceLists(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: common });
+  return withApp(values.db, async (app) => {
+    const imports = await priceListsOf(app).listImports();
+    if (values.json) printJson({ imports });
+    else if (imports.length === 0)
+      console.log("No price lists imported: cost-and-retail sells at the billing data's list price.");
+    else
+      console.log(
+        renderTable(imports, [
+          { header: "Id", value: (i) => i.id },
+          { header: "File", value: (i) => i.fileName },
+          { header: "Market", value: (i) => i.market },
+          { header: "Currency", value: (i) => i.currency },
+          { header: "Effective", value: (i) => `${i.firstEffective} to ${i.lastEffective}` },
+          { header: "Prices", value: (i) => String(i.entryCount) },
+          { header: "Imported", value: (i) => i.importedAt },
+        ]),
+      );
+    return 0;
+  });
+}
+
+async function showPriceList(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: common });
+  const query = positionals.join(" ").trim();
+  if (!query) throw new UsageError("give a product id (ProductId or ProductId:SkuId) or words of its title");
+  return withApp(values.db, async (app) => {
+    const entries = await priceListsOf(app).lookup(query);
+    if (values.json) printJson({ entries });
+    else if (entries.length === 0) console.log(`No price list entry matches ${query}.`);
+    else
+      console.log(
+        renderTable(entries, [
+          { header: "Product", value: (e) => `${e.productId}:${e.skuId}` },
+          { header: "Title", value: (e) => e.skuTitle || e.productTitle },
+          { header: "Term", value: (e) => e.termDuration },
+          { header: "Plan", value: (e) => e.billingPlan },
+          { header: "Unit price", value: (e) => `${e.unitPrice} ${e.currency}` },
+          { header: "ERP", value: (e) => `${e.erpPrice} ${e.currency}` },
+          {
+            header: "Tier",
+            value: (e) =>
+              e.tierMin === null && e.tierMax === null ? "" : `${e.tierMin ?? ""}-${e.tierMax ?? ""}`,
+          },
+          { header: "From", value: (e) => e.effectiveStart },
+          { header: "To", value: (e) => e.effectiveEnd ?? "" },
+        ]),
+      );
+    return 0;
+  });
+}
+
+async function removePriceList(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: common });
+  const id = positionals[0];
+  if (!id) throw new UsageError("give the import id (see cspsync price-list list)");
+  return withApp(values.db, async (app) => {
+    try {
+      await priceListsOf(app).deleteImport(id);
+    } catch (error) {
+      if (error instanceof PriceListError) throw new UsageError(error.message);
+      throw error;
+    }
+    console.log(`Removed price list import ${id} and the prices it set.`);
     return 0;
   });
 }
