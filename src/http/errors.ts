@@ -8,6 +8,7 @@ import {
   PsaNotFoundError,
   PsaOutcomeUnknownError,
   PsaRateLimitedError,
+  PsaRedirectError,
   PsaValidationError,
 } from "../psa/shared/errors.ts";
 import { HostNotAllowedError } from "../security/hosts.ts";
@@ -47,6 +48,10 @@ export const errorBodySchema = z
       code: z.enum(ERROR_CODES),
       message: z.string(),
       field: z.string().optional(),
+      detail: z.string().optional().meta({
+        description:
+          "The technical account behind the message (request, status, the server's own text), for a Details disclosure and support",
+      }),
     }),
   })
   .meta({ id: "ErrorBody" });
@@ -60,6 +65,8 @@ export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly field: string | undefined;
   readonly headers: Record<string, string>;
+  /** Technical detail kept apart from the message meant for people. */
+  detail: string | undefined;
   constructor(
     status: number,
     code: ErrorCode,
@@ -81,18 +88,87 @@ export const unauthorized = (message = "log in first, or send an API token") =>
   new ApiError(401, "unauthorized", message);
 export const forbidden = (message = "this needs the admin role") => new ApiError(403, "forbidden", message);
 
-function psaMessage(error: PsaError): string {
-  const vendor = error.vendor === "connectwise" ? "ConnectWise" : "Autotask";
+const VENDOR_NAMES = { connectwise: "ConnectWise", autotask: "Autotask" } as const;
+
+/** Where to fix credentials, in the words of each vendor's settings. */
+const CREDENTIALS_HINT = {
+  connectwise: "check the company id, public key and private key in the connection's PSA settings",
+  autotask: "check the API user's username, secret and integration code in the connection's PSA settings",
+} as const;
+
+/** What a socket error code means, for people. */
+const NETWORK_CODES: Record<string, string> = {
+  ENOTFOUND: "the host name was not found (check the address)",
+  EAI_AGAIN: "the host name could not be looked up just now (DNS)",
+  ECONNREFUSED: "the connection was refused (nothing is listening at that address)",
+  ECONNRESET: "the connection was closed before it answered",
+  EHOSTUNREACH: "the host cannot be reached from this server",
+  ENETUNREACH: "the network cannot be reached from this server",
+  ETIMEDOUT: "the connection timed out",
+  UND_ERR_CONNECT_TIMEOUT: "the connection timed out",
+  UND_ERR_SOCKET: "the connection was closed before it answered",
+  CERT_HAS_EXPIRED: "its TLS certificate has expired",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "its TLS certificate is self-signed",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "its TLS certificate could not be verified",
+};
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url.split("/")[2] ?? url;
+  }
+}
+
+/** "timed out after 30 s" from the transport's "timed out after 30000 ms". */
+function timeoutText(reason: string | undefined): string | null {
+  const match = /timed out after (\d+) ms/.exec(reason ?? "");
+  if (!match) return null;
+  const ms = Number(match[1]);
+  return `timed out after ${ms % 1000 === 0 ? ms / 1000 : (ms / 1000).toFixed(1)} s`;
+}
+
+function networkText(reason: string | undefined): string {
+  const timedOut = timeoutText(reason);
+  if (timedOut) return timedOut;
+  const code = /\b([A-Z][A-Z_]{3,})\b/.exec(reason ?? "")?.[1];
+  if (code && NETWORK_CODES[code]) return NETWORK_CODES[code];
+  return "no answer came back";
+}
+
+/**
+ * A PSA failure told once, as a sentence for the person who has to act on it (what happened, with the status,
+ * and what to check); the request, URL and the PSA's raw text go to `detail`. docs/errors.md lists them.
+ */
+export function psaSentence(error: PsaError): { message: string; detail: string } {
+  const vendor = VENDOR_NAMES[error.vendor];
+  const status = error.status;
+  const host = hostOf(error.url);
+  const said = error.details.length > 0 ? `: ${error.details.join("; ")}` : "";
+  let message: string;
   if (error instanceof PsaAuthError)
-    return `${vendor} refused the credentials or the API member lacks a permission: ${error.message}`;
-  if (error instanceof PsaNetworkError) return `${vendor} could not be reached: ${error.message}`;
-  if (error instanceof PsaRateLimitedError)
-    return `${vendor} is limiting requests; try again later: ${error.message}`;
-  if (error instanceof PsaOutcomeUnknownError)
-    return `${vendor} did not confirm the request in time; its outcome is unknown: ${error.message}`;
-  if (error instanceof PsaNotFoundError) return `${vendor} did not find the record: ${error.message}`;
-  if (error instanceof PsaValidationError) return `${vendor} rejected the data: ${error.message}`;
-  return `${vendor} returned an error: ${error.message}`;
+    message =
+      status === 403
+        ? `${vendor} refused the request (403): the API member lacks a permission for it; check its security role`
+        : `${vendor} refused the credentials (${status ?? 401}): ${CREDENTIALS_HINT[error.vendor]}`;
+  else if (error instanceof PsaNetworkError)
+    message = `${vendor} could not be reached at ${host}: ${networkText(error.reason)}`;
+  else if (error instanceof PsaRateLimitedError)
+    message = `${vendor} is limiting requests (429): try again in a few minutes`;
+  else if (error instanceof PsaOutcomeUnknownError)
+    message =
+      `${vendor} did not confirm the change${timeoutText(error.reason) ? ` (${timeoutText(error.reason)})` : ""}: ` +
+      "it may or may not have been made; the next sync looks for it before writing again";
+  else if (error instanceof PsaNotFoundError)
+    message = `${vendor} did not find the record (404): it may have been deleted or merged in ${vendor}`;
+  else if (error instanceof PsaValidationError)
+    message = `${vendor} rejected the data (${status ?? 400})${said || ": it gave no reason"}`;
+  else if (error instanceof PsaRedirectError)
+    message = `${vendor} answered with a redirect cspsync does not follow (${status ?? "3xx"}): check the address in PSA settings`;
+  else if (status !== undefined && status >= 500)
+    message = `${vendor} had an internal error (${status}): try again later; if it persists, check ${vendor}'s status`;
+  else message = `${vendor} answered with an error${status !== undefined ? ` (${status})` : ""}${said}`;
+  return { message, detail: error.message };
 }
 
 function validationField(error: { validation: { instancePath: string }[] }): string | undefined {
@@ -136,7 +212,12 @@ export function toApiError(error: unknown, request?: FastifyRequest): ApiError {
     return new ApiError(422, "validation", error.message, field);
   }
   if (error instanceof HostNotAllowedError) return new ApiError(422, "validation", error.message);
-  if (error instanceof PsaError) return new ApiError(502, "psa_error", psaMessage(error));
+  if (error instanceof PsaError) {
+    const { message, detail } = psaSentence(error);
+    const apiError = new ApiError(502, "psa_error", message);
+    apiError.detail = detail;
+    return apiError;
+  }
   const status = (error as FastifyError | undefined)?.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500) {
     const message = (error as Error).message;
@@ -153,7 +234,12 @@ export function toApiError(error: unknown, request?: FastifyRequest): ApiError {
 
 export function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
   const body: ErrorBody = {
-    error: { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) },
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.field ? { field: error.field } : {}),
+      ...(error.detail ? { detail: error.detail } : {}),
+    },
   };
   return reply.status(error.status).headers(error.headers).send(body);
 }

@@ -26,6 +26,8 @@ export type PsaAgreement = {
 export type ConnectionTest = {
   ok: boolean;
   message: string;
+  /** A failed test's technical account (request, status, the PSA's own text), apart from the message. */
+  detail?: string;
   checks: { name: string; ok: boolean; message: string }[];
 };
 
@@ -77,6 +79,32 @@ export interface KeyedRecordSource {
   removeRecord(targetId: string, recordId: string): Promise<RemoveOutcome>;
 }
 
+/**
+ * The PSA lists the settings pick from instead of asking for raw ids: Autotask billing codes (allocation
+ * codes), products and vendors (companies of type Vendor); ConnectWise product subcategories and types.
+ */
+export const PSA_OPTION_KINDS = {
+  autotask: ["billing-codes", "products", "vendors"],
+  connectwise: ["subcategories", "product-types"],
+} as const;
+export type PsaOptionKind = (typeof PSA_OPTION_KINDS)[keyof typeof PSA_OPTION_KINDS][number];
+/** One choice: its id as stored in the settings, its name, and a detail that tells similar names apart. */
+export type PsaOption = { id: string; name: string; detail?: string };
+
+/** A pick list holds at most this many choices; a search narrows a longer one. */
+export const MAX_OPTIONS = 200;
+
+/** A list the connection's vendor does not have (subcategories on Autotask, vendors on ConnectWise). */
+export class PsaOptionKindError extends Error {
+  readonly kind: string;
+  constructor(kind: string, vendor: "connectwise" | "autotask") {
+    const names = PSA_OPTION_KINDS[vendor].join(", ");
+    super(`${vendor === "autotask" ? "Autotask" : "ConnectWise"} has no ${kind} list here; it has ${names}`);
+    this.name = "PsaOptionKindError";
+    this.kind = kind;
+  }
+}
+
 export interface PsaAdapter extends KeyedRecordSource {
   readonly vendor: "connectwise" | "autotask";
   /** How many writes may be in flight at once without tripping the PSA's limits. */
@@ -85,6 +113,8 @@ export interface PsaAdapter extends KeyedRecordSource {
   searchCompanies(name: string): Promise<PsaCompany[]>;
   getCompany(id: string): Promise<PsaCompany | null>;
   listAgreements(companyId: string): Promise<PsaAgreement[]>;
+  /** Active records of one kind this vendor has (see PSA_OPTION_KINDS) whose name contains `search`, by name. */
+  listOptions(kind: PsaOptionKind, search: string): Promise<PsaOption[]>;
   /** Re-reads the agreement/contract and says whether annual charges may be written to it, and how to fix it if not. */
   checkAnnualTarget(
     companyId: string,

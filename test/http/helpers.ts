@@ -36,6 +36,7 @@ export const CONTRACT_ROUTES: readonly (readonly [string, string])[] = [
   ["POST", "/api/connections/{id}/test"],
   ["GET", "/api/connections/{id}/psa/companies"],
   ["GET", "/api/connections/{id}/psa/companies/{companyId}/agreements"],
+  ["GET", "/api/connections/{id}/psa/options/{kind}"],
   ["GET", "/api/connections/{id}/customers"],
   ["PUT", "/api/connections/{id}/customers/{tenantId}/mappings/{motion}"],
   ["POST", "/api/connections/{id}/sync"],

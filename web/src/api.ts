@@ -330,6 +330,8 @@ export type ConnectionView = {
 export type ConnectionTest = {
   ok: boolean;
   message: string;
+  /** A failed test's technical account, for a Details disclosure. */
+  detail?: string;
   checks: { name: string; ok: boolean; message: string }[];
 };
 
@@ -417,6 +419,10 @@ export type CustomerView = {
   heldLines: number;
   unmappedCharges: UnmappedCharges[];
 };
+
+/** The PSA lists settings pick from (GET /api/connections/:id/psa/options/:kind). */
+export type PsaOptionKind = "billing-codes" | "products" | "vendors" | "subcategories" | "product-types";
+export type PsaOption = { id: string; name: string; detail?: string };
 
 /** The Microsoft CSP page's status filters. */
 export type CustomerFilter = "all" | "unmapped" | "mapped" | "error" | "held";

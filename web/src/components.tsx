@@ -11,17 +11,37 @@ export function Loading({ label }: { label: string }) {
   );
 }
 
+/** The technical account an API error carries beside its sentence (`error.detail`), if any. */
+function errorDetail(error: ApiError | Error | string): string | null {
+  if (typeof error === "string" || !("body" in error)) return null;
+  const detail = (error.body as { error?: { detail?: unknown } } | null)?.error?.detail;
+  return typeof detail === "string" && detail !== "" ? detail : null;
+}
+
+/** An error as a sentence for people; the technical detail, when there is one, under "Details". */
 export function ErrorMessage({ error, retry }: { error: ApiError | Error | string; retry?: () => void }) {
   const message = typeof error === "string" ? error : error.message;
+  const detail = errorDetail(error);
   return (
     <div className="alert alert-error" role="alert">
       <p>{message}</p>
+      {detail && <ErrorDetails detail={detail} />}
       {retry && (
         <button type="button" className="button secondary small" onClick={retry}>
           Try again
         </button>
       )}
     </div>
+  );
+}
+
+/** Technical detail (a request, a status, the server's own words) folded away under "Details". */
+export function ErrorDetails({ detail }: { detail: string }) {
+  return (
+    <details className="error-details">
+      <summary>Details</summary>
+      <pre className="small">{detail}</pre>
+    </details>
   );
 }
 

@@ -1,6 +1,11 @@
 import { z } from "zod";
 import { createAdapter } from "../../psa/factory.ts";
-import type { ConnectionTest as PsaConnectionTest, PsaAdapter } from "../../psa/port.ts";
+import {
+  PSA_OPTION_KINDS,
+  PsaOptionKindError,
+  type ConnectionTest as PsaConnectionTest,
+  type PsaAdapter,
+} from "../../psa/port.ts";
 import { HostNotAllowedError } from "../../security/hosts.ts";
 import {
   autotaskConfigSchema,
@@ -14,7 +19,7 @@ import {
 } from "../../services/connections.ts";
 import { PsaError } from "../../psa/shared/errors.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
-import { ApiError, ERROR_RESPONSES } from "../errors.ts";
+import { ApiError, ERROR_RESPONSES, psaSentence } from "../errors.ts";
 import {
   connectionSchema,
   connectionTestSchema,
@@ -123,11 +128,8 @@ async function testConnection(ctx: ServerContext, details: ConnectionDetails): P
     // A host the operator has not allowed is the request's mistake: nothing was sent (422, naming the field).
     if (error instanceof HostNotAllowedError) throw hostNotAllowed(error, details.vendor);
     if (!(error instanceof PsaError)) throw error;
-    return {
-      ok: false,
-      message: error.message,
-      checks: [{ name: "connect", ok: false, message: error.message }],
-    };
+    const { message, detail } = psaSentence(error);
+    return { ok: false, message, detail, checks: [{ name: "connect", ok: false, message }] };
   }
 }
 
@@ -256,6 +258,42 @@ export function registerConnectionRoutes(fastify: ApiInstance, ctx: ServerContex
     async (request) => {
       const adapter = await adapterFor(ctx, request.params.id);
       return { companies: await adapter.searchCompanies(request.query.search) };
+    },
+  );
+
+  fastify.get(
+    "/api/connections/:id/psa/options/:kind",
+    {
+      schema: {
+        tags: ["psa"],
+        summary:
+          "What the PSA settings pick from instead of raw ids: Autotask billing-codes, products and vendors; " +
+          "ConnectWise subcategories and product-types (active ones, named like q, at most 200)",
+        params: z.object({
+          id: z.string().min(1),
+          kind: z.enum([...PSA_OPTION_KINDS.autotask, ...PSA_OPTION_KINDS.connectwise]),
+        }),
+        querystring: z.object({ q: z.string().trim().max(200).default("") }),
+        response: {
+          200: z.object({
+            options: z.array(
+              z
+                .object({ id: z.string(), name: z.string(), detail: z.string().optional() })
+                .meta({ id: "PsaOption" }),
+            ),
+          }),
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async (request) => {
+      const adapter = await adapterFor(ctx, request.params.id);
+      try {
+        return { options: await adapter.listOptions(request.params.kind, request.query.q) };
+      } catch (error) {
+        if (error instanceof PsaOptionKindError) throw new ApiError(422, "validation", error.message, "kind");
+        throw error;
+      }
     },
   );
 

@@ -9,9 +9,12 @@ import type {
   PsaAdapter,
   PsaAgreement,
   PsaCompany,
+  PsaOption,
+  PsaOptionKind,
   ProductMatch,
   TargetValidity,
 } from "../port.ts";
+import { MAX_OPTIONS, PsaOptionKindError } from "../port.ts";
 import { AutotaskClient, DEFAULT_DISCOVERY_BASE_URL } from "./client.ts";
 import { AutotaskChargeRecords, CHARGE_RECORD_NAMES } from "./keyed-records.ts";
 import type { Contract, Product } from "./models.ts";
@@ -75,6 +78,53 @@ export class AutotaskAdapter implements PsaAdapter {
         ...(c.companyNumber ? { identifier: c.companyNumber } : {}),
       }))
       .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Billing codes (with their use type, the allocation-code kind), products (with their SKU) and vendors
+   * (companies whose type is the picklist's Vendor), active only, named like `search`, at most 200.
+   */
+  async listOptions(kind: PsaOptionKind, search: string): Promise<PsaOption[]> {
+    let options: PsaOption[];
+    if (kind === "billing-codes") {
+      const codes = await this.client.billingCodes.queryAll([
+        this.client.billingCodes.where.eq("isActive", true),
+        ...(search ? [this.client.billingCodes.where.contains("name", search)] : []),
+      ]);
+      const labels = new Map(
+        (await this.client.picklists.entries("BillingCodes", "useType")).map((e) => [e.value, e.label]),
+      );
+      options = codes.map((c) => {
+        const use = c.useType === undefined || c.useType === null ? undefined : labels.get(c.useType);
+        return { id: String(c.id), name: c.name ?? `#${c.id}`, ...(use ? { detail: use } : {}) };
+      });
+    } else if (kind === "products") {
+      const products = await this.client.products.queryAll([
+        this.client.products.where.eq("isActive", true),
+        ...(search ? [this.client.products.where.contains("name", search)] : []),
+      ]);
+      options = products.map((p) => ({
+        id: String(p.id),
+        name: p.name,
+        ...(p.sku ? { detail: p.sku } : {}),
+      }));
+    } else if (kind === "vendors") {
+      const vendorType = await this.client.picklists.value("Companies", "companyType", "Vendor");
+      const companies = await this.client.companies.queryAll([
+        this.client.companies.where.eq("companyType", vendorType),
+        ...(search ? [this.client.companies.where.contains("companyName", search)] : []),
+      ]);
+      options = companies
+        .filter((c) => c.isActive !== false)
+        .map((c) => ({
+          id: String(c.id),
+          name: c.companyName,
+          ...(c.companyNumber ? { detail: c.companyNumber } : {}),
+        }));
+    } else {
+      throw new PsaOptionKindError(kind, "autotask");
+    }
+    return options.sort((a, b) => a.name.localeCompare(b.name)).slice(0, MAX_OPTIONS);
   }
 
   async getCompany(id: string): Promise<PsaCompany | null> {

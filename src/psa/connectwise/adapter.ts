@@ -7,9 +7,12 @@ import type {
   PsaAdapter,
   PsaAgreement,
   PsaCompany,
+  PsaOption,
+  PsaOptionKind,
   ProductMatch,
   TargetValidity,
 } from "../port.ts";
+import { MAX_OPTIONS, PsaOptionKindError } from "../port.ts";
 import {
   agreementBillsOneTime,
   ConnectWiseClient,
@@ -67,6 +70,23 @@ export class ConnectWiseAdapter implements PsaAdapter {
   async searchCompanies(name: string): Promise<PsaCompany[]> {
     const companies = await this.client.searchCompaniesByName(name, "contains");
     return companies.map((c) => ({ id: String(c.id), name: c.name, identifier: c.identifier }));
+  }
+
+  /**
+   * Product subcategories and types, active only, named like `search`. Both are short lists an MSP keeps by
+   * hand, so they are read whole and narrowed here rather than through a conditions string.
+   */
+  async listOptions(kind: PsaOptionKind, search: string): Promise<PsaOption[]> {
+    let records;
+    if (kind === "subcategories") records = await this.client.listProductSubcategories();
+    else if (kind === "product-types") records = await this.client.listProductTypes();
+    else throw new PsaOptionKindError(kind, "connectwise");
+    const wanted = search.toLowerCase();
+    return records
+      .filter((r) => !r.inactiveFlag && r.name.toLowerCase().includes(wanted))
+      .map((r) => ({ id: String(r.id), name: r.name }))
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .slice(0, MAX_OPTIONS);
   }
 
   async getCompany(id: string): Promise<PsaCompany | null> {

@@ -23,6 +23,8 @@ export class PsaError extends Error {
   readonly status?: number;
   readonly code?: string;
   readonly details: string[];
+  /** The transport's own words for the failure ("timed out after 30000 ms", "ECONNREFUSED …"), if any. */
+  readonly reason?: string;
 
   constructor(init: PsaErrorInit) {
     super(describe(init), init.cause === undefined ? undefined : { cause: init.cause });
@@ -33,6 +35,7 @@ export class PsaError extends Error {
     if (init.status !== undefined) this.status = init.status;
     if (init.code !== undefined) this.code = init.code;
     this.details = init.details ?? [];
+    if (init.reason !== undefined) this.reason = init.reason;
   }
 }
 

@@ -4,6 +4,7 @@ import {
   Badge,
   describedBy,
   EmptyState,
+  ErrorDetails,
   ErrorMessage,
   Field,
   Loading,
@@ -256,6 +257,7 @@ function TestResult({ test }: { test: ConnectionTest }) {
       <p>
         <strong>{test.ok ? "Connection test passed." : "Connection test failed."}</strong> {test.message}
       </p>
+      {test.detail && <ErrorDetails detail={test.detail} />}
       {test.checks.length > 0 && (
         <ul className="checks">
           {test.checks.map((check) => (

@@ -3,6 +3,7 @@ import { api, VENDOR_LABELS, type ConnectionView } from "../api.ts";
 import { describedBy, ErrorMessage, Field, Loading, Notice, PageHeader } from "../components.tsx";
 import { useAction, useDocumentTitle, useResource, useSession } from "../hooks.ts";
 import { useConnections } from "../Layout.tsx";
+import { PsaPicker } from "../psa-picker.tsx";
 import { Link } from "../router.tsx";
 
 const CATALOG_MATCH = [
@@ -146,36 +147,38 @@ function SettingsForm({ connection, onSaved }: { connection: ConnectionView; onS
             id="charge-product"
             label={
               <>
-                Charge product ID <span className="muted">(optional)</span>
+                Charge product <span className="muted">(optional)</span>
               </>
             }
             error={errorFor("chargeProductId")}
           >
-            <input
+            <PsaPicker
+              connectionId={connection.id}
+              kind="products"
               id="charge-product"
-              type="text"
-              inputMode="numeric"
-              pattern="[0-9]*"
+              label="Products"
               value={values.chargeProductId}
-              onChange={(e) => set("chargeProductId", e.target.value)}
+              disabled={readOnly}
+              onChange={(id) => set("chargeProductId", id)}
             />
           </Field>
           <Field
             id="charge-billing-code"
             label={
               <>
-                Billing code ID <span className="muted">(optional)</span>
+                Billing code <span className="muted">(optional)</span>
               </>
             }
             error={errorFor("chargeBillingCodeId")}
           >
-            <input
+            <PsaPicker
+              connectionId={connection.id}
+              kind="billing-codes"
               id="charge-billing-code"
-              type="text"
-              inputMode="numeric"
-              pattern="[0-9]*"
+              label="Billing codes"
               value={values.chargeBillingCodeId}
-              onChange={(e) => set("chargeBillingCodeId", e.target.value)}
+              disabled={readOnly}
+              onChange={(id) => set("chargeBillingCodeId", id)}
             />
           </Field>
         </fieldset>
