@@ -123,6 +123,7 @@ export const connectionTestSchema = z
   .object({
     ok: z.boolean(),
     message: z.string(),
+    detail: z.string().optional().meta({ description: "A failed test's technical account, for Details" }),
     checks: z.array(z.object({ name: z.string(), ok: z.boolean(), message: z.string() })),
   })
   .meta({ id: "ConnectionTest" });
