@@ -27,6 +27,7 @@ import { registerCustomerRoutes } from "./routes/customers.ts";
 import { registerDataRoutes } from "./routes/data.ts";
 import { registerImportRoutes, removeStaleUploads } from "./routes/imports.ts";
 import { registerPricingRoutes } from "./routes/pricing.ts";
+import { registerPriceListRoutes } from "./routes/price-lists.ts";
 import { registerProductRoutes } from "./routes/products.ts";
 import type { LoginThrottleOptions } from "./login-throttle.ts";
 import { answerClientError, answerFrameworkError, installSecurityHeaders } from "./security-headers.ts";
@@ -179,6 +180,7 @@ export async function buildServer(app: App, options: BuildServerOptions = {}): P
   registerDataRoutes(api, ctx);
   registerImportRoutes(api, ctx);
   registerPricingRoutes(api, ctx);
+  registerPriceListRoutes(api, ctx);
   registerProductRoutes(api, ctx);
   api.get(
     "/api/openapi.json",

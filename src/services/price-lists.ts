@@ -133,7 +133,8 @@ export class PriceListService {
     return this.save(file, options.importedBy ?? null);
   }
 
-  private async save(file: PriceListFile, importedBy: string | null): Promise<PriceListImportResult> {
+  /** Stores a file already read (an upload is read as it arrives). */
+  async save(file: PriceListFile, importedBy: string | null): Promise<PriceListImportResult> {
     const { db, dialect } = this.store;
     const previous = await db
       .selectFrom("price_list_imports")

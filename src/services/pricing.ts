@@ -4,6 +4,7 @@ import { parseDate } from "../core/dates.ts";
 import { MAX_ID_CHARS } from "../core/limits.ts";
 import { canonicalDecimal, Dec, isDecimalText } from "../core/money.ts";
 import {
+  AZURE_PLAN_PRODUCT_KEY,
   describePriceRule,
   normalizeProductKey,
   PRICE_RULE_KINDS,
@@ -83,7 +84,13 @@ export const priceRuleInputSchema = z
   );
 export type PriceRuleInput = z.input<typeof priceRuleInputSchema>;
 
-export type PriceRuleView = PriceRule & { description: string; createdAt: string; updatedAt: string };
+export type PriceRuleView = PriceRule & {
+  description: string;
+  /** The product's name in the billing data (the SKU's for a SKU key); null for no product or an unknown one. */
+  productName: string | null;
+  createdAt: string;
+  updatedAt: string;
+};
 
 export type HoldView = {
   writeKey: string;
@@ -134,6 +141,7 @@ function toRule(row: PriceRulesTable): PriceRuleView {
   return {
     ...rule,
     description: describePriceRule(rule),
+    productName: null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -178,13 +186,38 @@ export class PricingService {
       .orderBy("name")
       .orderBy("id")
       .execute();
-    return rows.map(toRule);
+    return this.withProductNames(rows.map(toRule));
+  }
+
+  /** Names each rule's product as the billing data names it, so a rule list reads as products, not keys. */
+  private async withProductNames(rules: PriceRuleView[]): Promise<PriceRuleView[]> {
+    const keys = rules.map((r) => r.productKey).filter((k): k is string => k !== null);
+    if (keys.length === 0) return rules;
+    const productIds = [...new Set(keys.map((k) => k.split(":")[0]!))];
+    const rows = await this.store.db
+      .selectFrom("charge_lines")
+      .select(["product_id", "sku_id", "product_name", "sku_name"])
+      .distinct()
+      .where("organization_id", "=", this.organizationId)
+      .where((eb) => eb(eb.fn("upper", ["product_id"]), "in", productIds))
+      .execute();
+    const names = new Map<string, string>();
+    for (const row of rows) {
+      const product = row.product_id.toUpperCase();
+      names.set(`${product}:${row.sku_id.toUpperCase()}`, row.sku_name ?? row.product_name);
+      if (!names.has(product)) names.set(product, row.product_name);
+    }
+    names.set(AZURE_PLAN_PRODUCT_KEY, "Azure Plan");
+    return rules.map((r) => ({
+      ...r,
+      productName: r.productKey ? (names.get(normalizeProductKey(r.productKey)) ?? null) : null,
+    }));
   }
 
   /** The rules a sync prices with (all of them: the planners pick the one in effect per line). */
   async rulesFor(connectionId: string): Promise<PriceRule[]> {
     return (await this.listRules(connectionId)).map(
-      ({ description: _d, createdAt: _c, updatedAt: _u, ...rule }) => rule,
+      ({ description: _d, productName: _n, createdAt: _c, updatedAt: _u, ...rule }) => rule,
     );
   }
 
@@ -255,7 +288,7 @@ export class PricingService {
       .where("id", "=", ruleId)
       .executeTakeFirst();
     if (!row) throw new PricingError(`no price rule ${ruleId} on this connection`, "ruleId", true);
-    return toRule(row);
+    return (await this.withProductNames([toRule(row)]))[0]!;
   }
 
   async belowCost(connectionId: string): Promise<BelowCostAction> {

@@ -35,6 +35,12 @@ export const priceRuleSchema = z
       .nullable()
       .meta({ description: "last day the rule applies, inclusive; null: open-ended" }),
     description: z.string(),
+    productName: z
+      .string()
+      .nullable()
+      .meta({
+        description: "The product's name in the billing data (SKU name for a SKU); null: unknown or any",
+      }),
     createdAt: instant,
     updatedAt: instant,
   })
