@@ -8,12 +8,13 @@ import { ConnectWiseClient } from "../../psa/connectwise/client.ts";
 import type { ConnectWiseEmulator } from "../../psa/connectwise/emulator/index.ts";
 import { ensurePrivateDir } from "../../security/files.ts";
 import { importReconFile } from "../../services/import-recon.ts";
+import { PriceListService } from "../../services/price-lists.ts";
 import { UsageError } from "../output.ts";
 
 export const demoHelp = `cspsync demo [--port N] [--host H]
 
 Starts a complete cspsync to try out, on this machine only: a fresh SQLite database in ./data/demo (wiped
-at every start), the bundled sample billing data imported, ConnectWise and Autotask emulators with demo
+at every start), the bundled sample billing data and Microsoft price list imported, ConnectWise and Autotask emulators with demo
 companies and agreements, both connected with Seat-based Annual subscription sync on, and a demo admin whose
 password is printed. Open the printed URL, pick a customer under Microsoft CSP, map its Seat-based Annual
 entry and press "Sync now". Builds the web app first if web/dist is missing. Stop it with Ctrl+C.`;
@@ -92,10 +93,20 @@ export async function connectDemoPsas(
   return { connectWiseId: connectWiseConnection.id, autotaskId: autotaskConnection.id };
 }
 
+/** The bundled reconciliation files (the price list in samples/ is imported on its own, see priceListFiles). */
 function sampleFiles(): string[] {
   return fs
     .readdirSync(SAMPLES_DIR)
-    .filter((name) => name.endsWith(".csv"))
+    .filter((name) => name.endsWith(".csv") && !name.startsWith("price-list-"))
+    .sort()
+    .map((name) => path.join(SAMPLES_DIR, name));
+}
+
+/** Microsoft price lists bundled with the samples: imported so "cost and retail" shows retail prices. */
+function priceListFiles(): string[] {
+  return fs
+    .readdirSync(SAMPLES_DIR)
+    .filter((name) => name.startsWith("price-list-") && name.endsWith(".csv"))
     .sort()
     .map((name) => path.join(SAMPLES_DIR, name));
 }
@@ -164,6 +175,13 @@ export async function demoCommand(argv: string[]): Promise<number> {
       const summary = await importReconFile(app.store, file);
       console.log(
         `Imported ${path.basename(file)}: ${summary.status}, ${summary.lines} lines, ${summary.customers} customers`,
+      );
+    }
+    const priceLists = new PriceListService(app.store, app.organizationId);
+    for (const file of priceListFiles()) {
+      const result = await priceLists.import(file, { importedBy: DEMO_EMAIL });
+      console.log(
+        `Imported price list ${path.basename(file)}: ${result.import.market} ${result.import.currency}, ${result.import.entryCount} prices`,
       );
     }
     await connectDemoPsas(app, connectWise, autotask);
