@@ -138,7 +138,7 @@ function networkText(reason: string | undefined): string {
 
 /**
  * A PSA failure told once, as a sentence for the person who has to act on it (what happened, with the status,
- * and what to check); the request, URL and the PSA's raw text go to `detail`. docs/errors.md lists them.
+ * and what to check); the request, URL and the PSA's raw text go to `detail`.
  */
 export function psaSentence(error: PsaError): { message: string; detail: string } {
   const vendor = VENDOR_NAMES[error.vendor];
