@@ -174,6 +174,9 @@ for (const dialect of DIALECTS) {
           seatAnnualEnabled: false,
           lastSuccessfulSync: null,
           lastRun: null,
+          heldLines: 0,
+          productSyncMode: "off",
+          lastProductRun: null,
         },
       ]);
     });
