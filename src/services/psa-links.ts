@@ -33,7 +33,18 @@ export function connectWiseAgreementLink(
 ): string | null {
   const origin = originOf(config.site);
   if (!origin) return null;
-  return `${origin}/v4_6_release/services/system_io/router/openrecord.rails?recordType=AgreementFV&recid=${encodeURIComponent(agreementId)}`;
+  return `${connectWiseWebOrigin(origin)}/v4_6_release/services/system_io/router/openrecord.rails?recordType=AgreementFV&recid=${encodeURIComponent(agreementId)}`;
+}
+
+/**
+ * People open Manage on the region's own host; the `api-` host a cloud connection may be configured with
+ * serves only the API (docs/connectwise.md §2), so a link to it would not open the agreement.
+ */
+function connectWiseWebOrigin(origin: string): string {
+  const url = new URL(origin);
+  if (/^api-[^.]+\.(myconnectwise\.net|connectwisedev\.com)$/i.test(url.hostname))
+    url.hostname = url.hostname.slice("api-".length);
+  return url.origin;
 }
 
 /**
