@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { START_POINTS } from "../core/monthly-plan.ts";
 import { BILLING_MOTIONS } from "../core/billing.ts";
-import { PRICING_STRATEGIES } from "../core/pricing.ts";
+import { PRICE_SOURCES, PRICING_STRATEGIES } from "../core/pricing.ts";
 import { ROLES } from "../services/auth.ts";
 import { VENDORS } from "../services/connections.ts";
 import type { ImportStatus } from "../services/import-recon.ts";
@@ -154,6 +154,8 @@ export const psaAgreementSchema = z
 export const pricingSchema = z.object({
   strategy: z.enum(PRICING_STRATEGIES),
   markupPercent: decimal.optional(),
+  /** cost-and-retail: markup on cost for lines without a price list entry (docs/price-lists.md). */
+  fallbackMarkupPercent: decimal.optional(),
 });
 
 export const mappingSchema = z
@@ -335,6 +337,14 @@ export const plannedLineSchema = z
         description: "The price rule that set unitPrice; null when the mapping's pricing strategy did.",
       }),
     belowCost: z.boolean().optional(),
+    priceSource: z.enum(PRICE_SOURCES).optional().meta({
+      description:
+        "Where the price came from: price-list (Microsoft's ERP), fallback-markup, microsoft-list (the data's list price), price-rule, markup, cost-only",
+    }),
+    atOrBelowCost: z
+      .boolean()
+      .optional()
+      .meta({ description: "A charge sold for no more than its cost: flagged, not held (docs/price-lists.md)" }),
   })
   .meta({ id: "PlannedLine" });
 
@@ -354,6 +364,14 @@ export const azureMonthLineSchema = z
       description: "The price rule that set unitPrice; null when the mapping's pricing strategy did.",
     }),
     belowCost: z.boolean().optional(),
+    priceSource: z.enum(PRICE_SOURCES).optional().meta({
+      description:
+        "Where the price came from: price-list (Microsoft's ERP), fallback-markup, microsoft-list (the data's list price), price-rule, markup, cost-only",
+    }),
+    atOrBelowCost: z
+      .boolean()
+      .optional()
+      .meta({ description: "A charge sold for no more than its cost: flagged, not held (docs/price-lists.md)" }),
     currency: z.string(),
     periodStart: date,
     periodEnd: date,
@@ -377,6 +395,14 @@ export const monthlySegmentSchema = z
     unitCost: decimal,
     unitPrice: decimal.nullable(),
     pricedBy: pricedBySchema.nullable(),
+    priceSource: z.enum(PRICE_SOURCES).optional().meta({
+      description:
+        "Where the price came from: price-list (Microsoft's ERP), fallback-markup, microsoft-list (the data's list price), price-rule, markup, cost-only",
+    }),
+    atOrBelowCost: z
+      .boolean()
+      .optional()
+      .meta({ description: "A charge sold for no more than its cost: flagged, not held (docs/price-lists.md)" }),
     currency: z.string(),
     invoiceNumber: z.string(),
   })
