@@ -111,6 +111,9 @@ export type PlannedLineDetails = {
   /** Seat-based Annual and Azure Plan lines. */
   pricedBy?: PricedBy | null;
   belowCost?: boolean;
+  /** Where the price came from (docs/price-lists.md) and whether a charge sells for no more than its cost. */
+  priceSource?: PriceSource;
+  atOrBelowCost?: boolean;
   /** Azure Plan months. */
   month?: string;
   periodStart?: string;
@@ -205,9 +208,49 @@ export type PriceRule = {
   effectiveFrom: string;
   effectiveTo: string | null;
   description: string;
+  /** The product's name in the billing data; null for no product or an unknown one. */
+  productName?: string | null;
   createdAt: string;
   updatedAt: string;
 };
+export type PriceSource =
+  "price-list" | "fallback-markup" | "microsoft-list" | "price-rule" | "markup" | "cost-only";
+/** An imported Microsoft price list (docs/price-lists.md). */
+export type PriceListImport = {
+  id: string;
+  fileName: string;
+  market: string;
+  currency: string;
+  rowCount: number;
+  entryCount: number;
+  firstEffective: string;
+  lastEffective: string;
+  importedAt: string;
+  importedBy: string | null;
+};
+export type PriceListImportResult = {
+  import: PriceListImport;
+  duplicate: boolean;
+  added: number;
+  replaced: number;
+  skipped: Record<string, number>;
+};
+export type PriceListEntry = {
+  productId: string;
+  skuId: string;
+  productTitle: string;
+  skuTitle: string;
+  termDuration: string;
+  billingPlan: string;
+  currency: string;
+  unitPrice: string;
+  erpPrice: string;
+  tierMin: string | null;
+  tierMax: string | null;
+  effectiveStart: string;
+  effectiveEnd: string | null;
+};
+export type BillingProduct = { productKey: string; label: string };
 export type PriceRuleInput = {
   name?: string;
   productKey: string | null;
@@ -382,7 +425,7 @@ export type PsaAgreement = {
 };
 
 export type PricingName = "cost-and-retail" | "cost-only" | "markup";
-export type Pricing = { strategy: PricingName; markupPercent?: string };
+export type Pricing = { strategy: PricingName; markupPercent?: string; fallbackMarkupPercent?: string };
 
 export type CustomerMapping = {
   motion: Motion;
@@ -440,6 +483,7 @@ export type MappingInput = {
   syncDate: string | null;
   pricing: PricingName;
   markupPercent?: string;
+  fallbackMarkupPercent?: string;
   enabled: boolean;
   startPoint?: StartPoint;
 };
@@ -575,6 +619,30 @@ export function query(params: Record<string, string | number | undefined>): stri
 }
 
 export type UploadProgress = { loaded: number; total: number };
+
+/** Uploads one Microsoft price list CSV (multipart, part "file"); errors come back as ApiError. */
+export async function uploadPriceList(file: File): Promise<PriceListImportResult> {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  const response = await fetch("/api/price-lists", {
+    method: "POST",
+    body: form,
+    headers,
+    credentials: "same-origin",
+  });
+  const body = (await response.json().catch(() => null)) as
+    (PriceListImportResult & { error?: { code?: string; message?: string; field?: string } }) | null;
+  if (response.ok && body) return body;
+  if (response.status === 401) onUnauthorized();
+  throw new ApiError(
+    response.status,
+    body?.error?.code ?? "internal",
+    body?.error?.message ?? `The upload failed (${response.status} ${response.statusText})`,
+    body?.error?.field,
+  );
+}
 
 /** Uploads files as multipart/form-data with XHR, whose upload events give real progress. */
 export function uploadFiles(

@@ -258,6 +258,8 @@ export function MappingForm({
   const [syncDate, setSyncDate] = useState(mapping.syncDate ?? "");
   const [pricing, setPricing] = useState<PricingName>(mapping.pricing.strategy);
   const [markup, setMarkup] = useState(mapping.pricing.markupPercent ?? "");
+  // Cost and retail: the markup for lines Microsoft's price list has no entry for (docs/price-lists.md).
+  const [fallback, setFallback] = useState(mapping.pricing.fallbackMarkupPercent ?? "");
   const [enabled, setEnabled] = useState(mapping.psaCompanyId ? mapping.enabled : true);
   const [startPoint, setStartPoint] = useState<StartPoint>(mapping.startPoint);
   const monthly = mapping.motion === "seat-monthly";
@@ -276,6 +278,8 @@ export function MappingForm({
       found.agreementId = `Choose ${connection.vendor === "connectwise" ? "an agreement" : "a contract"}.`;
     if (pricing === "markup" && !/^-?\d+(\.\d+)?$/.test(markup.trim()))
       found.markupPercent = "Enter the markup as a number, e.g. 12.5.";
+    if (pricing === "cost-and-retail" && fallback.trim() && !/^-?\d+(\.\d+)?$/.test(fallback.trim()))
+      found.fallbackMarkupPercent = "Enter the fallback markup as a number, e.g. 20, or leave it empty.";
     setProblems(found);
     if (Object.keys(found).length > 0 || !company || !agreementId) return null;
     return {
@@ -284,6 +288,7 @@ export function MappingForm({
       syncDate: syncDate || null,
       pricing,
       ...(pricing === "markup" ? { markupPercent: markup.trim() } : {}),
+      ...(pricing === "cost-and-retail" && fallback.trim() ? { fallbackMarkupPercent: fallback.trim() } : {}),
       ...(monthly ? { startPoint } : {}),
       enabled,
     };
@@ -339,7 +344,10 @@ export function MappingForm({
   const fieldError = (name: string) =>
     problems[name] ?? (apiField === name ? (save.error?.message ?? null) : null);
   const generalError =
-    save.error && !["psaCompanyId", "agreementId", "markupPercent", "syncDate"].includes(apiField ?? "");
+    save.error &&
+    !["psaCompanyId", "agreementId", "markupPercent", "fallbackMarkupPercent", "syncDate"].includes(
+      apiField ?? "",
+    );
 
   return (
     <Modal title={`${MOTION_LABELS[mapping.motion]} — ${customer.name}`} onClose={onClose} wide>
@@ -443,6 +451,28 @@ export function MappingForm({
                   aria-invalid={fieldError("markupPercent") ? true : undefined}
                   aria-describedby={describedBy("markup", false, Boolean(fieldError("markupPercent")))}
                   onChange={(e) => setMarkup(e.target.value)}
+                />
+              </Field>
+            )}
+            {pricing === "cost-and-retail" && (
+              <Field
+                id="fallback-markup"
+                label="Fallback markup % (optional)"
+                hint="For lines the price list has no retail price for. Empty: the billing data's list price, flagged when at cost."
+                error={fieldError("fallbackMarkupPercent")}
+              >
+                <input
+                  id="fallback-markup"
+                  type="text"
+                  inputMode="decimal"
+                  value={fallback}
+                  aria-invalid={fieldError("fallbackMarkupPercent") ? true : undefined}
+                  aria-describedby={describedBy(
+                    "fallback-markup",
+                    true,
+                    Boolean(fieldError("fallbackMarkupPercent")),
+                  )}
+                  onChange={(e) => setFallback(e.target.value)}
                 />
               </Field>
             )}

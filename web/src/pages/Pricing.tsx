@@ -2,8 +2,16 @@ import { useState, type FormEvent } from "react";
 import {
   api,
   MOTION_LABELS,
+  query,
+  uploadPriceList,
   type ApiError,
   type BelowCostAction,
+  type BillingProduct,
+  type PlannedLineDetails,
+  type PriceListEntry,
+  type PriceListImport,
+  type PriceSource,
+  type SyncPlans,
   type ConnectionView,
   type CustomerView,
   type HeldLine,
@@ -66,7 +74,11 @@ function effectiveLabel(rule: PriceRule): string {
 
 function scopeLabel(rule: PriceRule, customers: Customers): { product: string; customer: string } {
   return {
-    product: rule.productKey ?? "Any product",
+    product: rule.productKey
+      ? rule.productName
+        ? `${rule.productName} (${rule.productKey})`
+        : rule.productKey
+      : "Any product",
     customer: rule.customerTenantId
       ? (customers.get(rule.customerTenantId) ?? rule.customerTenantId)
       : "Any customer",
@@ -166,8 +178,9 @@ function validateRule(draft: RuleDraft): Record<string, string> {
   const found: Record<string, string> = {};
   if (!draft.productKey.trim() && !draft.customerTenantId)
     found.productKey = "Enter a product, choose a customer, or both.";
-  else if (draft.productKey.trim() && !/^[A-Za-z0-9-]+(:[A-Za-z0-9-]+)?$/.test(draft.productKey.trim()))
-    found.productKey = "Enter a product id, ProductId:SkuId or AZURE-PLAN, e.g. CFQ7TTC0LCHC:0002.";
+  else if (draft.productKey.trim() && !PRODUCT_KEY.test(draft.productKey.trim()))
+    found.productKey =
+      "Choose a product from the list, or enter ProductId:SkuId or AZURE-PLAN, e.g. CFQ7TTC0LCHC:0002.";
   if (!/^-?\d+(\.\d+)?$/.test(draft.value.trim()))
     found.value =
       draft.kind === "markup" ? "Enter the markup as a number, e.g. 15." : "Enter the price, e.g. 19.50.";
@@ -189,6 +202,42 @@ function toInput(draft: RuleDraft): PriceRuleInput {
     effectiveFrom: draft.effectiveFrom,
     effectiveTo: draft.effectiveTo || null,
   };
+}
+
+const PRODUCT_KEY = /^[A-Za-z0-9-]+(:[A-Za-z0-9-]+)?$/;
+
+/**
+ * The billing data's products whose name holds the typed text, as "Product name — SKU name (ProductId:SkuId)";
+ * choosing one puts its key in the product field. A typed key that names a product shows that product.
+ */
+function ProductMatches({ text, onChoose }: { text: string; onChoose: (key: string) => void }) {
+  const q = text.trim();
+  const found = useResource<{ products: BillingProduct[] }>(
+    q.length >= 2 ? `/api/billing-products${query({ q: PRODUCT_KEY.test(q) ? q.split(":")[0] : q })}` : null,
+  );
+  const products = q.length >= 2 ? (found.data?.products ?? []) : [];
+  const exact = products.find((p) => p.productKey.toUpperCase() === q.toUpperCase());
+  if (exact)
+    return (
+      <p className="muted" aria-live="polite">
+        {exact.label}
+      </p>
+    );
+  if (products.length === 0) return null;
+  return (
+    <div className="panel" aria-label="Matching products">
+      <p className="muted">Products in the billing data:</p>
+      <ul>
+        {products.map((p) => (
+          <li key={p.productKey}>
+            <button type="button" className="button link" onClick={() => onChoose(p.productKey)}>
+              {p.label}
+            </button>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
 }
 
 function AddRuleForm({
@@ -243,7 +292,7 @@ function AddRuleForm({
         <Field
           id="rule-product"
           label="Product"
-          hint="ProductId (every SKU), ProductId:SkuId, or AZURE-PLAN. Empty: any product."
+          hint="Type a product name to search the billing data, or a ProductId, ProductId:SkuId or AZURE-PLAN. Empty: any product."
           error={error("productKey")}
         >
           {input("rule-product", "productKey", { hint: true })}
@@ -264,6 +313,7 @@ function AddRuleForm({
           </select>
         </Field>
       </div>
+      <ProductMatches text={draft.productKey} onChoose={set("productKey")} />
       <div className="row">
         <Field id="rule-kind" label="Price" error={error("kind")}>
           <select
@@ -577,12 +627,294 @@ function Holds({
   );
 }
 
+const SOURCE_LABELS: Record<PriceSource, string> = {
+  "price-list": "Price list (ERP)",
+  "fallback-markup": "Fallback markup",
+  "microsoft-list": "Billing data list price",
+  "price-rule": "Price rule",
+  markup: "Markup",
+  "cost-only": "PSA price",
+};
+
+/** Microsoft's NCE price lists: upload one, see what is imported, search entries (docs/price-lists.md). */
+function PriceLists({ isAdmin, onImported }: { isAdmin: boolean; onImported: () => void }) {
+  const imports = useResource<{ imports: PriceListImport[] }>("/api/price-lists");
+  const [file, setFile] = useState<File | null>(null);
+  const [result, setResult] = useState<string | null>(null);
+  const [search, setSearch] = useState("");
+  const [searched, setSearched] = useState<string | null>(null);
+  const entries = useResource<{ entries: PriceListEntry[] }>(
+    searched ? `/api/price-lists/entries${query({ q: searched })}` : null,
+  );
+  const upload = useAction(async (chosen: File) => {
+    setResult(null);
+    const done = await uploadPriceList(chosen);
+    const i = done.import;
+    setResult(
+      done.duplicate
+        ? `${i.fileName} was already imported: nothing added.`
+        : `Imported ${i.fileName}: ${i.market} ${i.currency}, ${plural(i.entryCount, "price")} (${done.added} new, ${done.replaced} replaced).`,
+    );
+    imports.reload();
+    onImported();
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (file) void upload.run(file);
+  };
+  const list = imports.data?.imports ?? [];
+  return (
+    <section aria-labelledby="price-lists-title">
+      <h2 id="price-lists-title">Price lists</h2>
+      <p className="lead">
+        “Cost and retail” sells at the estimated retail price (ERP) of Microsoft’s new commerce license-based
+        price list (Partner Center: Pricing → New commerce license-based → market → export; extract the .csv).
+        Each month you import is kept; a charge takes the price in effect on its term start.
+      </p>
+      {imports.error && <ErrorMessage error={imports.error} retry={imports.reload} />}
+      {result && <Notice kind="success">{result}</Notice>}
+      {upload.error && <ErrorMessage error={upload.error} />}
+      {isAdmin && (
+        <form className="form panel" onSubmit={submit} aria-label="Upload a price list">
+          <Field id="price-list-file" label="Price list CSV">
+            <input
+              id="price-list-file"
+              type="file"
+              accept=".csv,text/csv"
+              onChange={(e) => setFile(e.target.files?.[0] ?? null)}
+            />
+          </Field>
+          <div className="form-actions">
+            <button type="submit" className="button primary" disabled={!file || upload.busy}>
+              {upload.busy ? "Importing…" : "Upload price list"}
+            </button>
+          </div>
+        </form>
+      )}
+      {imports.data && list.length === 0 && (
+        <EmptyState title="No price list imported">
+          Cost and retail sells at the billing data’s list price, which is usually your cost.
+        </EmptyState>
+      )}
+      {list.length > 0 && (
+        <table className="table" aria-label="Imported price lists">
+          <thead>
+            <tr>
+              <th scope="col">File</th>
+              <th scope="col">Market</th>
+              <th scope="col">Currency</th>
+              <th scope="col">Prices effective</th>
+              <th scope="col">Prices</th>
+              <th scope="col">Imported</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((i) => (
+              <tr key={i.id}>
+                <td>{i.fileName}</td>
+                <td>{i.market}</td>
+                <td>{i.currency}</td>
+                <td>
+                  {formatDate(i.firstEffective)} – {formatDate(i.lastEffective)}
+                </td>
+                <td>{i.entryCount}</td>
+                <td>{formatInstant(i.importedAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form
+        className="form"
+        role="search"
+        aria-label="Search the price lists"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setSearched(search.trim() || null);
+        }}
+      >
+        <Field
+          id="price-list-search"
+          label="Find a price"
+          hint="A product name, ProductId or ProductId:SkuId."
+        >
+          <input
+            id="price-list-search"
+            type="search"
+            value={search}
+            aria-describedby="price-list-search-hint"
+            onChange={(e) => setSearch(e.target.value)}
+          />
+        </Field>
+        <div className="form-actions">
+          <button type="submit" className="button">
+            Search
+          </button>
+        </div>
+      </form>
+      {entries.error && <ErrorMessage error={entries.error} />}
+      {searched && entries.data && entries.data.entries.length === 0 && <p>No price list entry matches.</p>}
+      {entries.data && entries.data.entries.length > 0 && (
+        <table className="table" aria-label="Price list entries">
+          <thead>
+            <tr>
+              <th scope="col">Product</th>
+              <th scope="col">Term</th>
+              <th scope="col">Billing plan</th>
+              <th scope="col">Partner price</th>
+              <th scope="col">ERP</th>
+              <th scope="col">Seats</th>
+              <th scope="col">Effective</th>
+            </tr>
+          </thead>
+          <tbody>
+            {entries.data.entries.map((e) => (
+              <tr
+                key={`${e.productId}:${e.skuId}:${e.termDuration}:${e.billingPlan}:${e.tierMin ?? ""}:${e.effectiveStart}`}
+              >
+                <td>
+                  {e.skuTitle || e.productTitle} ({e.productId}:{e.skuId})
+                </td>
+                <td>{e.termDuration}</td>
+                <td>{e.billingPlan}</td>
+                <td>{formatMoney(e.unitPrice, e.currency, { unit: true })}</td>
+                <td>{formatMoney(e.erpPrice, e.currency, { unit: true })}</td>
+                <td>
+                  {e.tierMin === null && e.tierMax === null ? "Any" : `${e.tierMin ?? ""}–${e.tierMax ?? ""}`}
+                </td>
+                <td>
+                  {formatDate(e.effectiveStart)}
+                  {e.effectiveEnd ? ` – ${formatDate(e.effectiveEnd)}` : " on"}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+type CheckedLine = PlannedLineDetails & { customerName: string; motion: Motion; source?: PriceSource };
+
+/**
+ * The lines the next sync would write, with where each price comes from, and those sold at or below cost
+ * counted: a dry run, so it is what the sync would do now (nothing is written).
+ */
+function MarginCheck({
+  connectionId,
+  canRun,
+  version,
+  currency,
+}: {
+  connectionId: string;
+  canRun: boolean;
+  version: number;
+  currency: string | null;
+}) {
+  const [lines, setLines] = useState<CheckedLine[] | null>(null);
+  const [checkedAt, setCheckedAt] = useState<number | null>(null);
+  const check = useAction(async () => {
+    const plans = await api.post<SyncPlans>(`/api/connections/${connectionId}/sync`, { dryRun: true });
+    setLines(
+      plans.plans.flatMap((p) =>
+        p.mappings.flatMap((m) =>
+          m.plan.lines
+            .map((l) => {
+              const segment = l.segment as
+                (PlannedLineDetails & { priceSource?: PriceSource }) | null | undefined;
+              const priced =
+                l.unitPrice !== undefined
+                  ? l
+                  : segment
+                    ? { ...l, ...segment, description: l.description }
+                    : l;
+              return {
+                ...priced,
+                customerName: m.customerName,
+                motion: p.motion,
+                source: priced.priceSource,
+                atOrBelowCost: priced.atOrBelowCost ?? false,
+              } as CheckedLine;
+            })
+            .filter((l) => l.unitCost !== undefined),
+        ),
+      ),
+    );
+    setCheckedAt(version);
+  });
+  const flagged = lines?.filter((l) => l.atOrBelowCost) ?? [];
+  const stale = lines !== null && checkedAt !== version;
+  return (
+    <section aria-labelledby="margin-title">
+      <div className="section-header">
+        <h2 id="margin-title">Lines at or below cost</h2>
+        {canRun && (
+          <button type="button" className="button" disabled={check.busy} onClick={() => void check.run()}>
+            {check.busy ? "Checking…" : "Check the next sync’s prices"}
+          </button>
+        )}
+      </div>
+      <p className="muted">
+        A dry run of every enabled customer entry: each line the next sync would write, its price and where
+        the price comes from. Lines sold at or below cost are flagged; they are written, not held.
+      </p>
+      {check.error && <ErrorMessage error={check.error} />}
+      {stale && <Notice kind="warning">The price lists changed since this check; check again.</Notice>}
+      {lines && (
+        <p aria-live="polite">
+          {plural(flagged.length, "line")} of {lines.length} at or below cost.
+        </p>
+      )}
+      {lines && lines.length > 0 && (
+        <table className="table" aria-label="Prices of the next sync">
+          <thead>
+            <tr>
+              <th scope="col">Customer</th>
+              <th scope="col">Line</th>
+              <th scope="col">Unit cost</th>
+              <th scope="col">Unit price</th>
+              <th scope="col">Price from</th>
+              <th scope="col">Margin</th>
+            </tr>
+          </thead>
+          <tbody>
+            {lines.map((l, index) => (
+              <tr key={`${l.writeKey ?? index}`}>
+                <td>{l.customerName}</td>
+                <td>
+                  {l.description} <span className="muted">({MOTION_LABELS[l.motion]})</span>
+                </td>
+                <td>{formatMoney(l.unitCost, l.currency ?? currency, { unit: true })}</td>
+                <td>
+                  {l.unitPrice === null
+                    ? "PSA price"
+                    : formatMoney(l.unitPrice, l.currency ?? currency, { unit: true })}
+                </td>
+                <td>{l.source ? SOURCE_LABELS[l.source] : "—"}</td>
+                <td>
+                  {l.atOrBelowCost ? (
+                    <Badge tone="warn">At or below cost</Badge>
+                  ) : (
+                    <Badge tone="ok">Above cost</Badge>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
 export function PricingPage({ id }: { id: string }) {
   const { isAdmin } = useSession();
   const connection = useResource<{ connection: ConnectionView }>(`/api/connections/${id}`);
   const rules = useResource<{ rules: PriceRule[] }>(`/api/connections/${id}/price-rules`);
   const customerList = useResource<{ customers: CustomerView[] }>(`/api/connections/${id}/customers`);
   const [notice, setNotice] = useState<string | null>(null);
+  const [priceListVersion, setPriceListVersion] = useState(0);
   const holds = useResource<{ holds: HeldLine[] }>(`/api/connections/${id}/holds`);
   const currency = useFallbackCurrency(true);
   const c = connection.data?.connection;
@@ -634,6 +966,8 @@ export function PricingPage({ id }: { id: string }) {
         )}
       </section>
       <Holds connectionId={id} holds={holds} currency={currency} />
+      <PriceLists isAdmin={isAdmin} onImported={() => setPriceListVersion((v) => v + 1)} />
+      <MarginCheck connectionId={id} canRun={isAdmin} version={priceListVersion} currency={currency} />
     </>
   );
 }
