@@ -123,8 +123,11 @@ export async function readPriceList(source: string | Readable, fileName?: string
     }
   } catch (error) {
     if (error instanceof ReconFileError) throw error;
-    if (error instanceof CsvError)
-      throw new PriceListFileError(file, `is not valid CSV (${error.message})`, { row: row + 1 });
+    if (error instanceof CsvError) {
+      // csv-parse counts the record it failed on by its line; the records read so far are one short of it.
+      const line = (error as CsvError & { lines?: number }).lines;
+      throw new PriceListFileError(file, `is not valid CSV (${error.message})`, { row: line ?? row + 1 });
+    }
     throw new PriceListFileError(file, `could not be read (${(error as Error).message})`);
   }
   if (!indexOf) throw new PriceListFileError(file, "the file is empty");
