@@ -5,7 +5,7 @@ import { sql } from "kysely";
 import type { BillingMotion } from "../core/billing.ts";
 import { buildEvent, eventKeyFor, isGroupedEventKey, type EventLine } from "../core/events.ts";
 import { Dec } from "../core/money.ts";
-import { ReconFileError } from "../sources/reconciliation/errors.ts";
+import { ReconFileError, type ReconFileHint } from "../sources/reconciliation/errors.ts";
 import { EmptyReconFileError, type ReconFormat } from "../sources/reconciliation/reader.ts";
 import { readLines, type ReadLine } from "../sources/reconciliation/read-lines.ts";
 import { readLinesInWorker } from "../sources/reconciliation/read-lines-parallel.ts";
@@ -32,8 +32,11 @@ export type ImportSummary = {
   newEvents: number;
   linesByMotion: Record<BillingMotion, number>;
   notBillable: number;
-  /** Why the file was rejected (or found empty): the place and the reason. */
-  problem?: { row?: number; column?: string; reason: string; message: string };
+  /**
+   * Why the file was rejected (or found empty): the place and the reason, and, when the user can act on it,
+   * a hint as data (e.g. the separator the file uses) for each surface to word as its own action.
+   */
+  problem?: { row?: number; column?: string; reason: string; message: string; hint?: ReconFileHint };
 };
 
 export type ImportProgress = { bytesRead: number; sizeBytes: number; rows: number };
@@ -165,7 +168,13 @@ export async function importReconFile(
   } catch (error) {
     if (!(error instanceof ReconFileError)) throw error;
     const status: ImportStatus = error instanceof EmptyReconFileError ? "empty" : "rejected";
-    const problem = { row: error.row, column: error.column, reason: error.reason, message: error.message };
+    const problem = {
+      row: error.row,
+      column: error.column,
+      reason: error.reason,
+      message: error.message,
+      ...(error.hint ? { hint: error.hint } : {}),
+    };
     const emptyTotals = publicTotals({
       ...totals,
       invoices: new Map(),

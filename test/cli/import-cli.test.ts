@@ -4,13 +4,15 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { DIALECTS, createTestDatabase, type TestDatabase } from "../support/stores.ts";
-import { baseRow, writeCsv } from "../support/recon-builder.ts";
+import { baseRow, toCsv, writeCsv } from "../support/recon-builder.ts";
 import { SUBS, juneRows } from "../support/scenarios.ts";
 import { runCli } from "../support/cli.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-cli-"));
 const june = writeCsv(path.join(dir, "june.csv"), juneRows());
 const bad = writeCsv(path.join(dir, "bad.csv"), [baseRow(), baseRow({ EffectiveUnitPrice: "abc" })]);
+const semicolons = path.join(dir, "semicolons.csv");
+fs.writeFileSync(semicolons, toCsv([baseRow({ InvoiceNumber: "G200000002" })], { delimiter: ";" }));
 
 for (const dialect of DIALECTS) {
   describe(`cspsync import and listings (${dialect})`, () => {
@@ -42,6 +44,25 @@ for (const dialect of DIALECTS) {
         /bad\.csv: REJECTED, nothing stored\n\s+bad\.csv, row 3, column EffectiveUnitPrice: "abc" is not a number/,
       );
       assert.match(result.stdout, /june\.csv: imported/);
+    });
+
+    it("a file in another separator is rejected with the option that reads it, and --delimiter reads it", async () => {
+      const refused = await runCli(["import", semicolons, "--db", database.url]);
+      assert.equal(refused.code, 1);
+      assert.match(
+        refused.stdout,
+        /semicolons\.csv: REJECTED, nothing stored\n\s+semicolons\.csv, row 1: fields are separated by ";", expected ","[^\n]*\n\s+read it with --delimiter ';'\n/,
+      );
+      const json = JSON.parse(
+        (await runCli(["import", semicolons, "--json", "--db", database.url])).stdout,
+      ) as {
+        files: { problem?: { hint?: unknown } }[];
+      };
+      assert.deepEqual(json.files[0]!.problem?.hint, { kind: "delimiter", detected: ";", expected: "," });
+      const read = await runCli(["import", semicolons, "--delimiter", "semicolon", "--db", database.url]);
+      assert.equal(read.code, 0, read.stdout + read.stderr);
+      assert.match(read.stdout, /semicolons\.csv: imported \(csv\)/);
+      assert.match(read.stdout, /invoices\s+G200000002/);
     });
 
     it("lists invoices, customers and a customer's charges, as tables and as JSON", async () => {

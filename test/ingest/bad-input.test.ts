@@ -165,6 +165,20 @@ for (const dialect of DIALECTS) {
         file("semicolons.csv", toCsv([baseRow()], { delimiter: ";" })),
       );
       assertRejected(summary, { row: 1, reason: /separated by ";", expected ","/ });
+      assert.deepEqual(summary.problem?.hint, { kind: "delimiter", detected: ";", expected: "," });
+      assert.doesNotMatch(summary.problem?.message ?? "", /--delimiter/);
+      // The worker-thread reader of large files hands the same hint back.
+      const inWorker = await importReconFile(
+        store,
+        file("semicolons-worker.csv", toCsv([baseRow()], { delimiter: ";" })),
+        { parallelRead: true },
+      );
+      assertRejected(inWorker, { row: 1, reason: /separated by ";", expected ","/ });
+      assert.deepEqual(inWorker.problem?.hint, { kind: "delimiter", detected: ";", expected: "," });
+      const tabs = await importReconFile(store, file("tabs.csv", toCsv([baseRow()], { delimiter: "\t" })), {
+        delimiter: "|",
+      });
+      assert.deepEqual(tabs.problem?.hint, { kind: "delimiter", detected: "\t", expected: "|" });
       const accepted = await importReconFile(
         store,
         file("semicolons-ok.csv", toCsv([baseRow()], { delimiter: ";" })),

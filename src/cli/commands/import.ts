@@ -1,10 +1,11 @@
 import { parseArgs } from "node:util";
 import { importReconFile, type ImportSummary } from "../../services/import-recon.ts";
 import { MOTION_LABELS, BILLING_MOTIONS } from "../../core/billing.ts";
+import { DELIMITER_NAMES, type ReconFileHint } from "../../sources/reconciliation/errors.ts";
 import { withApp } from "./connections.ts";
 import { printJson, progressBar, UsageError } from "../output.ts";
 
-export const importHelp = `cspsync import FILE... [--json] [--delimiter CHAR] [--db URL]
+export const importHelp = `cspsync import FILE... [--json] [--delimiter CHAR|comma|semicolon|tab|pipe] [--db URL]
 
 Imports NCE invoice reconciliation files (CSV as downloaded from Partner Center or a distributor, or the
 gzipped JSON Lines of the Graph export). Each file is stored whole or not at all; files already imported
@@ -17,7 +18,7 @@ export async function importCommand(argv: string[]): Promise<number> {
     options: { json: { type: "boolean" }, delimiter: { type: "string" }, db: { type: "string" } },
   });
   if (positionals.length === 0) throw new UsageError("import needs at least one FILE");
-  const delimiter = values.delimiter === "tab" || values.delimiter === "\\t" ? "\t" : values.delimiter;
+  const delimiter = delimiterOption(values.delimiter);
   let queuedChecks = 0;
   const summaries: ImportSummary[] = await withApp(values.db, async (app) => {
     const store = app.store;
@@ -62,8 +63,24 @@ export async function importCommand(argv: string[]): Promise<number> {
   return summaries.some((s) => s.status === "rejected") ? 1 : 0;
 }
 
+/** --delimiter takes the character itself or its name (tab is hard to type in a shell). */
+function delimiterOption(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === "\\t") return "\t";
+  const named = Object.entries(DELIMITER_NAMES).find(([, name]) => name === value.toLowerCase());
+  return named ? named[0] : value;
+}
+
+/** The CLI's wording of a rejection's hint: the option that reads the file. */
+function cliAction(hint: ReconFileHint | undefined): string {
+  if (hint?.kind !== "delimiter") return "";
+  const value = hint.detected === "\t" ? "tab" : `'${hint.detected}'`;
+  return `  read it with --delimiter ${value}\n`;
+}
+
 export function describeImport(s: ImportSummary): string {
-  if (s.status === "rejected") return `${s.file}: REJECTED, nothing stored\n  ${s.problem?.message}\n`;
+  if (s.status === "rejected")
+    return `${s.file}: REJECTED, nothing stored\n  ${s.problem?.message}\n${cliAction(s.problem?.hint)}`;
   if (s.status === "empty") return `${s.file}: nothing to import (${s.problem?.reason})\n`;
   const motions = BILLING_MOTIONS.map((m) => `${MOTION_LABELS[m]} ${s.linesByMotion[m]}`).join(", ");
   return [

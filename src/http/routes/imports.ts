@@ -6,6 +6,7 @@ import type { FastifyRequest } from "fastify";
 import { z } from "zod";
 import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../../security/files.ts";
 import { importReconFile, type ImportSummary } from "../../services/import-recon.ts";
+import { DELIMITER_NAMES } from "../../sources/reconciliation/errors.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { ApiError, ERROR_RESPONSES } from "../errors.ts";
 import { importSummarySchema } from "../schemas.ts";
@@ -40,8 +41,13 @@ export function removeStaleUploads(uploadDir: string, now: Date): void {
  * bytes per request (counted here). Over any of them the request is refused with a 413 naming the limit;
  * the caller removes `dir` whatever happened.
  */
-async function receiveFiles(ctx: ServerContext, request: FastifyRequest, dir: string): Promise<string[]> {
+async function receiveFiles(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  dir: string,
+): Promise<{ files: string[]; delimiter: string | undefined }> {
   const received: string[] = [];
+  let delimiter: string | undefined;
   let total = 0;
   const totalTooLarge = () =>
     new ApiError(
@@ -53,7 +59,10 @@ async function receiveFiles(ctx: ServerContext, request: FastifyRequest, dir: st
     );
   try {
     for await (const part of request.parts()) {
-      if (part.type !== "file") continue;
+      if (part.type === "field") {
+        if (part.fieldname === "delimiter") delimiter = delimiterField(part.value);
+        continue;
+      }
       if (part.fieldname !== "file") {
         part.file.resume();
         continue;
@@ -80,7 +89,27 @@ async function receiveFiles(ctx: ServerContext, request: FastifyRequest, dir: st
   } catch (error) {
     throw uploadLimitError(ctx, error);
   }
-  return received;
+  return { files: received, delimiter };
+}
+
+/**
+ * The `delimiter` field: empty or "auto" reads commas (and a file using another separator is refused with a
+ * hint naming it); otherwise the separator by name or as the character itself.
+ */
+const DELIMITER_FIELD = z.enum(["", "auto", "comma", "semicolon", "tab", "pipe", ",", ";", "\t", "|"]);
+
+function delimiterField(value: unknown): string | undefined {
+  const parsed = DELIMITER_FIELD.safeParse(typeof value === "string" ? value.toLowerCase() : value);
+  if (!parsed.success)
+    throw new ApiError(
+      400,
+      "validation",
+      "the delimiter must be auto, comma, semicolon, tab or pipe",
+      "delimiter",
+    );
+  if (parsed.data === "" || parsed.data === "auto") return undefined;
+  const named = Object.entries(DELIMITER_NAMES).find(([, name]) => name === parsed.data);
+  return named ? named[0] : parsed.data;
 }
 
 function fileTooLarge(ctx: ServerContext, fileName: string): ApiError {
@@ -130,12 +159,18 @@ export function registerImportRoutes(fastify: ApiInstance, ctx: ServerContext): 
           "multipart/form-data with one or more `file` parts (CSV or JSON Lines, optionally gzipped). Each file is " +
           "streamed to disk and imported whole or not at all; the answer has one result per file. An upload holds at " +
           "most CSPSYNC_MAX_UPLOAD_FILES files (default 10) of at most CSPSYNC_MAX_UPLOAD_BYTES each, together at " +
-          "most CSPSYNC_MAX_UPLOAD_TOTAL_BYTES; over a limit it is refused with 413 and nothing is imported.",
+          "most CSPSYNC_MAX_UPLOAD_TOTAL_BYTES; over a limit it is refused with 413 and nothing is imported. An " +
+          "optional `delimiter` field (auto, comma, semicolon, tab or pipe; default auto, which reads commas) sets " +
+          "the CSV separator for every file of the upload. A file using another separator is rejected with " +
+          "`problem.hint` = { kind: delimiter, detected, expected }: upload it again with that delimiter.",
         consumes: ["multipart/form-data"],
         // Documents the form; the parts are streamed by the handler, never parsed up front.
         body: z.unknown().meta({
           type: "object",
-          properties: { file: { type: "array", items: { type: "string", format: "binary" } } },
+          properties: {
+            file: { type: "array", items: { type: "string", format: "binary" } },
+            delimiter: { type: "string", enum: ["auto", "comma", "semicolon", "tab", "pipe"] },
+          },
           required: ["file"],
         }),
         response: { 200: z.object({ files: z.array(importSummarySchema) }), ...ERROR_RESPONSES },
@@ -156,9 +191,12 @@ export function registerImportRoutes(fastify: ApiInstance, ctx: ServerContext): 
       const files: ImportSummary[] = [];
       try {
         const received = await receiveFiles(ctx, request, dir);
-        for (const filePath of received)
+        for (const filePath of received.files)
           files.push(
-            await importReconFile(ctx.app.store, filePath, { organizationId: ctx.app.organizationId }),
+            await importReconFile(ctx.app.store, filePath, {
+              organizationId: ctx.app.organizationId,
+              delimiter: received.delimiter,
+            }),
           );
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });

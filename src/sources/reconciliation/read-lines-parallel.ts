@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { ReconFileError } from "./errors.ts";
+import { ReconFileError, type ReconFileHint } from "./errors.ts";
 import { EmptyReconFileError } from "./reader.ts";
 import {
   endOfFileAccessors,
@@ -24,7 +24,14 @@ export type ReaderMessage =
 export type SentError = {
   message: string;
   stack?: string;
-  reconFile?: { file: string; reason: string; row?: number; column?: string; empty: boolean };
+  reconFile?: {
+    file: string;
+    reason: string;
+    row?: number;
+    column?: string;
+    hint?: ReconFileHint;
+    empty: boolean;
+  };
 };
 
 /** Batches the worker may read before the writer has taken them. */
@@ -85,6 +92,7 @@ export function sendableError(error: unknown): SentError {
         reason: error.reason,
         row: error.row,
         column: error.column,
+        hint: error.hint,
         empty: error instanceof EmptyReconFileError,
       },
     };
@@ -97,7 +105,11 @@ function revivedError(sent: SentError): Error {
   const recon = sent.reconFile;
   if (recon) {
     const ErrorType = recon.empty ? EmptyReconFileError : ReconFileError;
-    return new ErrorType(recon.file, recon.reason, { row: recon.row, column: recon.column });
+    return new ErrorType(recon.file, recon.reason, {
+      row: recon.row,
+      column: recon.column,
+      hint: recon.hint,
+    });
   }
   const error = new Error(sent.message);
   if (sent.stack) error.stack = sent.stack;

@@ -10,7 +10,7 @@ import {
   type HeaderMapping,
   type ReconColumn,
 } from "./columns.ts";
-import { ReconFileError } from "./errors.ts";
+import { DELIMITER_NAMES, RECON_DELIMITERS, ReconFileError } from "./errors.ts";
 import { CsvRecordParser, CsvSyntaxError, MAX_RECORD_CHARS } from "./csv-records.ts";
 
 /**
@@ -150,15 +150,15 @@ function checkDelimiter(firstChunk: string, file: string, delimiter: string) {
   const headerLine = firstChunk.replace(/^\uFEFF/, "").split(/\r?\n/, 1)[0] ?? "";
   const count = (d: string) => headerLine.split(d).length - 1;
   if (count(delimiter) >= MIN_RECOGNISED_COLUMNS - 1) return;
-  const other = [",", ";", "\t", "|"].find((d) => d !== delimiter && count(d) >= MIN_RECOGNISED_COLUMNS - 1);
+  const other = RECON_DELIMITERS.find((d) => d !== delimiter && count(d) >= MIN_RECOGNISED_COLUMNS - 1);
   if (!other) return;
   const shown = (d: string) => (d === "\t" ? "tab" : `"${d}"`);
+  // The sentence names no option: the CLI, the API and the web app each say how to choose the separator.
   throw new ReconFileError(
     file,
-    `fields are separated by ${shown(other)}, expected ${shown(delimiter)} (use --delimiter to read this file)`,
-    {
-      row: 1,
-    },
+    `fields are separated by ${shown(other)}, expected ${shown(delimiter)}; import it again with ` +
+      `${DELIMITER_NAMES[other]} (${shown(other)}) as the delimiter`,
+    { row: 1, hint: { kind: "delimiter", detected: other, expected: delimiter } },
   );
 }
 
