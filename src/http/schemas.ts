@@ -749,6 +749,18 @@ export const importSummarySchema = z
         column: z.string().optional(),
         reason: z.string(),
         message: z.string(),
+        hint: z
+          .object({
+            kind: z.literal("delimiter"),
+            detected: z.enum([",", ";", "\t", "|"]),
+            expected: z.string(),
+          })
+          .optional()
+          .meta({
+            description:
+              "What the user can do, as data: kind delimiter means the fields are separated by `detected`; " +
+              "upload the file again with that delimiter",
+          }),
       })
       .optional(),
   })
