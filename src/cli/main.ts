@@ -93,7 +93,8 @@ const commands: Record<string, Command> = {
     },
   },
   "price-list": {
-    summary: "import Microsoft's NCE price list (ERP, the retail price of cost-and-retail), list or search it",
+    summary:
+      "import Microsoft's NCE price list (ERP, the retail price of cost-and-retail), list or search it",
     load: async () => {
       const m = await import("./commands/pricing.ts");
       return { run: m.priceListCommand, help: m.priceListHelp };

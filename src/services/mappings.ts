@@ -84,7 +84,10 @@ function pricingOf(row: Pick<MappingsTable, "pricing_strategy" | "markup_percent
   if (row.pricing_strategy === "cost-only") return { strategy: "cost-only" };
   // cost-and-retail keeps its fallback markup in the same column (docs/price-lists.md).
   if (row.markup_percent !== null && row.markup_percent !== "")
-    return { strategy: "cost-and-retail", fallbackMarkupPercent: canonicalDecimal(String(row.markup_percent)) };
+    return {
+      strategy: "cost-and-retail",
+      fallbackMarkupPercent: canonicalDecimal(String(row.markup_percent)),
+    };
   return DEFAULT_PRICING;
 }
 

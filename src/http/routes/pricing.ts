@@ -35,12 +35,9 @@ export const priceRuleSchema = z
       .nullable()
       .meta({ description: "last day the rule applies, inclusive; null: open-ended" }),
     description: z.string(),
-    productName: z
-      .string()
-      .nullable()
-      .meta({
-        description: "The product's name in the billing data (SKU name for a SKU); null: unknown or any",
-      }),
+    productName: z.string().nullable().meta({
+      description: "The product's name in the billing data (SKU name for a SKU); null: unknown or any",
+    }),
     createdAt: instant,
     updatedAt: instant,
   })
