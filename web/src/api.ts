@@ -503,8 +503,14 @@ export type ImportSummary = {
   newEvents: number;
   linesByMotion: Record<Motion, number>;
   notBillable: number;
-  problem?: { row?: number; column?: string; reason: string; message: string };
+  problem?: { row?: number; column?: string; reason: string; message: string; hint?: ImportHint };
 };
+
+/** What the user can do about a rejected file, as data: the separator the file uses. */
+export type ImportHint = { kind: "delimiter"; detected: string; expected: string };
+
+/** The CSV separators an upload can be read with; "auto" reads commas and reports another separator. */
+export type ImportDelimiter = "auto" | "comma" | "semicolon" | "tab" | "pipe";
 
 export type ImportRecord = {
   id: string;
@@ -648,9 +654,12 @@ export async function uploadPriceList(file: File): Promise<PriceListImportResult
 export function uploadFiles(
   files: File[],
   onProgress: (progress: UploadProgress) => void,
+  options: { delimiter?: ImportDelimiter } = {},
 ): Promise<{ files: ImportSummary[] }> {
   return new Promise((resolve, reject) => {
     const form = new FormData();
+    // Before the files, so the server knows it before it reads them.
+    if (options.delimiter && options.delimiter !== "auto") form.append("delimiter", options.delimiter);
     for (const file of files) form.append("file", file, file.name);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/imports");

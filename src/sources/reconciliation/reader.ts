@@ -10,7 +10,7 @@ import {
   type HeaderMapping,
   type ReconColumn,
 } from "./columns.ts";
-import { DELIMITER_NAMES, RECON_DELIMITERS, ReconFileError } from "./errors.ts";
+import { RECON_DELIMITERS, ReconFileError } from "./errors.ts";
 import { CsvRecordParser, CsvSyntaxError, MAX_RECORD_CHARS } from "./csv-records.ts";
 
 /**
@@ -153,13 +153,12 @@ function checkDelimiter(firstChunk: string, file: string, delimiter: string) {
   const other = RECON_DELIMITERS.find((d) => d !== delimiter && count(d) >= MIN_RECOGNISED_COLUMNS - 1);
   if (!other) return;
   const shown = (d: string) => (d === "\t" ? "tab" : `"${d}"`);
-  // The sentence names no option: the CLI, the API and the web app each say how to choose the separator.
-  throw new ReconFileError(
-    file,
-    `fields are separated by ${shown(other)}, expected ${shown(delimiter)}; import it again with ` +
-      `${DELIMITER_NAMES[other]} (${shown(other)}) as the delimiter`,
-    { row: 1, hint: { kind: "delimiter", detected: other, expected: delimiter } },
-  );
+  // The sentence names no option: the CLI, the API and the web app each word how to choose the separator
+  // from the hint.
+  throw new ReconFileError(file, `fields are separated by ${shown(other)}, expected ${shown(delimiter)}`, {
+    row: 1,
+    hint: { kind: "delimiter", detected: other, expected: delimiter },
+  });
 }
 
 /** Reads records with cspsync's own parser; they come out in order, then the first error, if any. */

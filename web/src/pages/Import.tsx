@@ -4,6 +4,8 @@ import {
   MOTION_LABELS,
   MOTIONS,
   uploadFiles,
+  type ImportDelimiter,
+  type ImportHint,
   type ImportRecord,
   type ImportSummary,
   type UploadProgress,
@@ -18,9 +20,55 @@ const STATUS: Record<ImportSummary["status"], ["ok" | "bad" | "neutral", string]
   empty: ["neutral", "Empty"],
 };
 
-function FileResult({ summary }: { summary: ImportSummary }) {
+const DELIMITERS: [ImportDelimiter, string][] = [
+  ["auto", "Automatic (comma, as Partner Center writes it)"],
+  ["comma", "Comma ( , )"],
+  ["semicolon", "Semicolon ( ; )"],
+  ["tab", "Tab"],
+  ["pipe", "Pipe ( | )"],
+];
+
+/** The separator a hint names, as the Delimiter choice calls it. */
+const DELIMITER_OF: Record<string, Exclude<ImportDelimiter, "auto">> = {
+  ",": "comma",
+  ";": "semicolon",
+  "\t": "tab",
+  "|": "pipe",
+};
+
+/** Where and why, as a sentence: "bad.csv was not imported. Row 3, column EffectiveUnitPrice: …". */
+function problemSentence(summary: ImportSummary): string {
+  const problem = summary.problem!;
+  const place = [
+    problem.row !== undefined ? `Row ${formatNumber(problem.row)}` : null,
+    problem.column ? `column ${problem.column}` : null,
+  ]
+    .filter(Boolean)
+    .join(", ");
+  const reason = /[.!?]$/.test(problem.reason) ? problem.reason : `${problem.reason}.`;
+  const opening =
+    summary.status === "rejected"
+      ? `${summary.file} was not imported.`
+      : `Nothing was imported from ${summary.file}.`;
+  return place
+    ? `${opening} ${place}: ${reason}`
+    : `${opening} ${reason[0]!.toUpperCase()}${reason.slice(1)}`;
+}
+
+function FileResult({
+  summary,
+  retry,
+  busy,
+}: {
+  summary: ImportSummary;
+  /** Uploads this file again read with the given separator; absent when the file is no longer at hand. */
+  retry?: (delimiter: ImportDelimiter) => void;
+  busy: boolean;
+}) {
   const [tone, label] = STATUS[summary.status] ?? ["neutral", summary.status];
   const problem = summary.problem;
+  const hint: ImportHint | undefined = problem?.hint;
+  const separator = hint?.kind === "delimiter" ? DELIMITER_OF[hint.detected] : undefined;
   return (
     <article className="card file-result" aria-label={`Result for ${summary.file}`}>
       <header className="card-header">
@@ -44,25 +92,41 @@ function FileResult({ summary }: { summary: ImportSummary }) {
         </>
       )}
       {problem && (
-        <div className={summary.status === "rejected" ? "alert alert-error" : "alert alert-info"}>
-          <p>
-            {problem.row !== undefined && <strong>Row {formatNumber(problem.row)}</strong>}
-            {problem.row !== undefined && problem.column && ", "}
-            {problem.column && (
+        <div
+          className={summary.status === "rejected" ? "alert alert-error" : "alert alert-info"}
+          role={summary.status === "rejected" ? "alert" : undefined}
+        >
+          <p>{problemSentence(summary)}</p>
+          {summary.status === "rejected" &&
+            (separator ? (
               <>
-                column <strong>{problem.column}</strong>
+                <p className="small">
+                  Nothing of this file was stored. To read it, import it again with {separator} as the
+                  delimiter{retry ? ", or choose" : ": choose"} {capitalize(separator)} under Delimiter above
+                  and upload it again.
+                </p>
+                {retry && (
+                  <button
+                    type="button"
+                    className="button primary small"
+                    disabled={busy}
+                    onClick={() => retry(separator)}
+                  >
+                    Import again with {separator}
+                  </button>
+                )}
               </>
-            )}
-            {(problem.row !== undefined || problem.column) && ": "}
-            {problem.row !== undefined || problem.column ? problem.reason : problem.message}
-          </p>
-          {summary.status === "rejected" && (
-            <p className="small">Nothing of this file was stored. Fix it and upload it again.</p>
-          )}
+            ) : (
+              <p className="small">Nothing of this file was stored. Fix it and upload it again.</p>
+            ))}
         </div>
       )}
     </article>
   );
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export function ImportPage() {
@@ -71,24 +135,32 @@ export function ImportPage() {
   const history = useResource<{ imports: ImportRecord[] }>("/api/imports");
   const input = useRef<HTMLInputElement>(null);
   const [files, setFiles] = useState<File[]>([]);
+  const [delimiter, setDelimiter] = useState<ImportDelimiter>("auto");
   const [progress, setProgress] = useState<UploadProgress | null>(null);
   const [busy, setBusy] = useState(false);
-  const [results, setResults] = useState<ImportSummary[] | null>(null);
+  /** Each result with the file it came from (the server answers one result per file, in order). */
+  const [results, setResults] = useState<{ summary: ImportSummary; file: File | undefined }[] | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [dragging, setDragging] = useState(false);
 
-  const upload = async (event: FormEvent) => {
-    event.preventDefault();
-    if (files.length === 0) return;
+  /** Uploads `chosen`; `replacing` is the index of the result a retry of one file takes the place of. */
+  const send = async (chosen: File[], separator: ImportDelimiter, replacing?: number) => {
     setBusy(true);
     setError(null);
-    setResults(null);
-    setProgress({ loaded: 0, total: files.reduce((sum, f) => sum + f.size, 0) });
+    if (replacing === undefined) setResults(null);
+    setProgress({ loaded: 0, total: chosen.reduce((sum, f) => sum + f.size, 0) });
     try {
-      const reply = await uploadFiles(files, setProgress);
-      setResults(reply.files);
-      setFiles([]);
-      if (input.current) input.current.value = "";
+      const reply = await uploadFiles(chosen, setProgress, { delimiter: separator });
+      const answered = reply.files.map((summary, index) => ({ summary, file: chosen[index] }));
+      setResults((current) =>
+        replacing === undefined || !current
+          ? answered
+          : current.map((entry, index) => (index === replacing ? (answered[0] ?? entry) : entry)),
+      );
+      if (replacing === undefined) {
+        setFiles([]);
+        if (input.current) input.current.value = "";
+      }
       history.reload();
     } catch (caught) {
       setError(caught instanceof ApiError ? caught : new ApiError(0, "internal", String(caught)));
@@ -96,6 +168,12 @@ export function ImportPage() {
       setBusy(false);
       setProgress(null);
     }
+  };
+
+  const upload = async (event: FormEvent) => {
+    event.preventDefault();
+    if (files.length === 0) return;
+    await send(files, delimiter);
   };
 
   const drop = (event: DragEvent) => {
@@ -141,6 +219,26 @@ export function ImportPage() {
               Choose one or more files, or drop them here.
             </p>
           </div>
+          <div className="field">
+            <label htmlFor="import-delimiter">Delimiter</label>
+            <select
+              id="import-delimiter"
+              value={delimiter}
+              disabled={busy}
+              aria-describedby="import-delimiter-hint"
+              onChange={(e) => setDelimiter(e.target.value as ImportDelimiter)}
+            >
+              {DELIMITERS.map(([value, label]) => (
+                <option key={value} value={value}>
+                  {label}
+                </option>
+              ))}
+            </select>
+            <p className="hint" id="import-delimiter-hint">
+              How the fields of a CSV file are separated. Automatic reads commas and, when a file uses another
+              separator, says which one and offers to import it again with it.
+            </p>
+          </div>
           {files.length > 0 && (
             <ul className="file-list" aria-label="Chosen files">
               {files.map((f) => (
@@ -174,8 +272,13 @@ export function ImportPage() {
         <section aria-labelledby="results-title">
           <h2 id="results-title">Results</h2>
           <div className="cards">
-            {results.map((summary, index) => (
-              <FileResult key={`${summary.importId}-${index}`} summary={summary} />
+            {results.map(({ summary, file }, index) => (
+              <FileResult
+                key={`${summary.importId}-${index}`}
+                summary={summary}
+                busy={busy}
+                retry={file ? (separator) => void send([file], separator, index) : undefined}
+              />
             ))}
           </div>
         </section>
