@@ -481,6 +481,17 @@ function holdLinkedPrice(item: ProductPlanItem): ProductPlanItem {
   };
 }
 
+/**
+ * The item's notes without the plan's sentence about its linked sell price ("sell price 15 → 10.08 on a …"):
+ * for the web, which shows that change from `linkedPrice` as formatted amounts instead of the raw numbers.
+ */
+export function notesBesideLinkedPrice(item: ProductPlanItem): string[] {
+  const linked = item.linkedPrice;
+  if (!linked) return item.notes;
+  const start = `sell price ${linked.from ?? "none"} `;
+  return item.notes.filter((note) => !note.startsWith(start));
+}
+
 // ------------------------------------------------------------------------------------------ wiring
 
 export type ProductSettings = (

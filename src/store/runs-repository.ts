@@ -166,7 +166,29 @@ export async function listRunsPage(
     .limit(filter.limit ?? 50)
     .offset(filter.offset ?? 0)
     .execute();
-  return { runs: rows.map(toRunView), total: Number(total.n) };
+  return { runs: await withFailureReasons(store, rows.map(toRunView)), total: Number(total.n) };
+}
+
+/**
+ * A run that failed item by item (a PSA that could not be reached fails each line, not the run) has no message
+ * of its own: it takes its first error's, so history and dashboard say why it failed, as the connection does.
+ */
+async function withFailureReasons(store: Store, runs: RunView[]): Promise<RunView[]> {
+  const silent = runs
+    .filter((r) => (r.status === "error" || r.status === "abandoned") && !r.message)
+    .map((r) => r.id);
+  if (silent.length === 0) return runs;
+  const errors = await store.db
+    .selectFrom("sync_items")
+    .select(["run_id", "message"])
+    .where("run_id", "in", silent)
+    .where("outcome", "=", "error")
+    .orderBy("run_id")
+    .orderBy("sequence")
+    .execute();
+  const first = new Map<string, string>();
+  for (const e of errors) if (e.message && !first.has(e.run_id)) first.set(e.run_id, e.message);
+  return runs.map((r) => (first.has(r.id) && !r.message ? { ...r, message: first.get(r.id)! } : r));
 }
 
 export async function listRuns(

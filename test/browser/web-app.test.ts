@@ -158,7 +158,13 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     await screenshot("01-setup");
     await page.getByRole("button", { name: "Create admin account" }).click();
     await heading("Dashboard").waitFor();
-    await page.getByText("No PSA is connected yet.").waitFor();
+    // Next steps leads with the connection to add; the Sync results card says the same as its empty state.
+    const steps = page.getByRole("region", { name: "Next steps" });
+    assert.match(
+      await steps.locator('[data-step="connect"]').innerText(),
+      /No PSA is connected yet\.\s*Add a connection/,
+    );
+    await page.locator(".empty-title", { hasText: "No PSA is connected yet." }).waitFor();
     await screenshot("02-dashboard-empty");
     noConsoleErrors();
   });
@@ -401,7 +407,11 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     const billingCode = autotask.state.list("BillingCodes").find((c) => c.name === "Software Licences");
     assert.ok(billingCode);
     await page.getByLabel("Seat-based Annual subscription sync").check();
-    await page.getByLabel(/Billing code ID/).fill(String(billingCode.id));
+    // The billing code is picked by name from the PSA's list; the stored value is its id.
+    await page.getByLabel("Filter billing codes by name").fill("Software");
+    const codes = page.locator("select#charge-billing-code");
+    await codes.locator("option", { hasText: /^Software Licences \(\d+\)/ }).waitFor({ state: "attached" });
+    await codes.selectOption(String(billingCode.id));
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByText("Settings saved.").waitFor();
     await screenshot("10-psa-settings-autotask");

@@ -6,7 +6,7 @@ import {
   previewProducts,
   runProductSync,
 } from "../../services/product-runs.ts";
-import { PriceConfirmationRequiredError } from "../../services/product-sync.ts";
+import { notesBesideLinkedPrice, PriceConfirmationRequiredError } from "../../services/product-sync.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { ERROR_RESPONSES, errorBodySchema, notFound } from "../errors.ts";
 import type { productPreviewItemSchema } from "../schemas.ts";
@@ -66,7 +66,8 @@ function previewItem(
     linkedPrice: item.linkedPrice ?? null,
     current: item.current ?? null,
     reason: item.reason,
-    notes: item.notes,
+    // linkedPrice says the sell-price change as data; its sentence would repeat it with unformatted numbers.
+    notes: notesBesideLinkedPrice(item),
   };
 }
 

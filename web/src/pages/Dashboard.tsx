@@ -80,6 +80,7 @@ export function DashboardPage() {
   const { isAdmin } = useSession();
   const dashboard = useResource<DashboardView>("/api/dashboard");
   const data = dashboard.data;
+  const heldOn = data?.connections.find((c) => c.heldLines > 0);
 
   return (
     <>
@@ -103,7 +104,14 @@ export function DashboardPage() {
             </div>
             <div className="stat" data-stat="held">
               <span className="stat-value">{formatNumber(data.heldLines)}</span>
-              <span className="stat-label">Held for approval</span>
+              <span className="stat-label">
+                {heldOn ? (
+                  // The count leads to where the lines are approved, whatever else Next steps puts first.
+                  <Link to={`/psa/${heldOn.id}/pricing`}>Held for approval</Link>
+                ) : (
+                  "Held for approval"
+                )}
+              </span>
             </div>
             {data.invoices === 0 && (
               <p className="stat-hint">

@@ -194,6 +194,10 @@ export function RunsPage() {
                 </td>
                 <td data-label="Status">
                   <RunStatusBadge status={run.status} />
+                  {/* Why a run failed belongs in the list: an unreachable PSA should not need a click to find. */}
+                  {(run.status === "error" || run.status === "abandoned") && run.message && (
+                    <span className="block small text-bad">{run.message}</span>
+                  )}
                 </td>
                 <td data-label="Written" className="num">
                   {formatNumber(run.written)}
