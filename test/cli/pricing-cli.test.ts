@@ -112,6 +112,22 @@ describe("cspsync price-rules and holds (ConnectWise emulator)", () => {
       const first = await cli("sync", "CW");
       assert.match(first.stdout, /warning — 7 written/);
       assert.match(first.stdout, /held .*Held for approval: sell price 10 is below cost 48/);
+      // The command line names its own way to approve; the message stored for the web (which shows Approve) does not.
+      assert.ok(
+        first.stdout.includes(`Held for approval: approve with cspsync holds approve CW ${key}\n`),
+        first.stdout,
+      );
+      const stored = await s.app.store.db
+        .selectFrom("sync_items")
+        .select(["write_key", "message"])
+        .where("outcome", "=", "held")
+        .execute();
+      assert.deepEqual(
+        stored.map((i) => i.write_key),
+        [key],
+      );
+      assert.match(stored[0]!.message ?? "", /^Held for approval: sell price 10 is below cost 48/);
+      assert.doesNotMatch(stored[0]!.message ?? "", /cspsync|holds approve/);
       const holds = await cli("holds", "CW");
       assert.match(
         holds.stdout,
