@@ -10,6 +10,7 @@ import {
   type ProductPreviewItem,
   type ProductRun,
   type ProductRunDetail,
+  type PsaOptionKind,
 } from "../api.ts";
 import {
   Badge,
@@ -25,6 +26,7 @@ import {
 } from "../components.tsx";
 import { formatDuration, formatInstant, formatMoney, formatNumber, UNIT_MONEY_TITLE } from "../format.ts";
 import { useAction, useDocumentTitle, useResource, useSession } from "../hooks.ts";
+import { PsaPicker } from "../psa-picker.tsx";
 import { useFallbackCurrency } from "../lines.tsx";
 
 const MODES = [
@@ -56,15 +58,27 @@ const LINKED_PRICE_OPTIONS = [
 
 const ORIGIN_LABELS = { cspsync: "Created by cspsync", linked: "Linked — yours" } as const;
 
-/** The product settings of each vendor, as text fields (empty means not set). */
-const FIELDS: Record<ConnectionView["vendor"], { key: string; label: string; hint: string }[]> = {
+/**
+ * The product settings of each vendor (empty means not set). Those naming a PSA record are picked by name from
+ * the PSA's list (`picker`), with the stored id shown; the others are typed.
+ */
+const FIELDS: Record<
+  ConnectionView["vendor"],
+  { key: string; label: string; hint: string; picker?: PsaOptionKind }[]
+> = {
   connectwise: [
     {
       key: "productSubcategory",
       label: "Subcategory",
-      hint: "Id or name of new catalog items' subcategory.",
+      hint: "New catalog items' subcategory, picked by name; none: the one named Microsoft 365.",
+      picker: "subcategories",
     },
-    { key: "productType", label: "Product type", hint: "Id or name of new catalog items' product type." },
+    {
+      key: "productType",
+      label: "Product type",
+      hint: "New catalog items' product type, picked by name; none: the one named Software Licensing.",
+      picker: "product-types",
+    },
     {
       key: "productCategoryId",
       label: "Category id",
@@ -74,18 +88,21 @@ const FIELDS: Record<ConnectionView["vendor"], { key: string; label: string; hin
   autotask: [
     {
       key: "serviceBillingCodeId",
-      label: "Billing code id",
+      label: "Billing code",
       hint: "Required: an active Recurring Contract Service billing code for new PC_<SKU> services.",
+      picker: "billing-codes",
     },
     {
       key: "serviceVendorCompanyId",
-      label: "Vendor company id",
-      hint: "Optional: the vendor set on new services (reporting).",
+      label: "Vendor",
+      hint: "Optional: the vendor company set on new services (reporting).",
+      picker: "vendors",
     },
     {
       key: "productBillingCodeId",
-      label: "Product billing code id",
+      label: "Product billing code",
       hint: "Optional: an active, non-system billing code for new Products that annual contract charges use; without it such Products are only linked.",
+      picker: "billing-codes",
     },
   ],
 };
@@ -171,17 +188,33 @@ function SettingsForm({ connection, onSaved }: { connection: ConnectionView; onS
         <div className="row">
           {fields.map((f) => (
             <Field key={f.key} id={`product-${f.key}`} label={f.label} hint={f.hint} error={errorFor(f.key)}>
-              <input
-                id={`product-${f.key}`}
-                type="text"
-                spellCheck={false}
-                value={values[f.key]}
-                aria-describedby={`product-${f.key}-hint`}
-                onChange={(e) => {
-                  setSaved(false);
-                  setValues((v) => ({ ...v, [f.key]: e.target.value }));
-                }}
-              />
+              {f.picker ? (
+                <PsaPicker
+                  connectionId={connection.id}
+                  kind={f.picker}
+                  id={`product-${f.key}`}
+                  label={f.label}
+                  value={values[f.key]!}
+                  describedBy={`product-${f.key}-hint`}
+                  disabled={!isAdmin}
+                  onChange={(id) => {
+                    setSaved(false);
+                    setValues((v) => ({ ...v, [f.key]: id }));
+                  }}
+                />
+              ) : (
+                <input
+                  id={`product-${f.key}`}
+                  type="text"
+                  spellCheck={false}
+                  value={values[f.key]}
+                  aria-describedby={`product-${f.key}-hint`}
+                  onChange={(e) => {
+                    setSaved(false);
+                    setValues((v) => ({ ...v, [f.key]: e.target.value }));
+                  }}
+                />
+              )}
             </Field>
           ))}
         </div>
