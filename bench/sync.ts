@@ -113,9 +113,9 @@ async function benchVendor(
       );
     const charges = run.written;
     // One write per charge is the floor. ConnectWise: ~1000 requests/minute before throttling, which the client
-    // paces itself under (900/min after a burst of 90; connectwise-api.md
-    // §5.4), and the client's 4 connections at the given latency. Autotask: 3 concurrent requests per endpoint
-    // and 10,000 requests per hour (autotask-api.md §11).
+    // paces itself under (900/min after a burst of 90; docs/connectwise.md §7.3), and the client's 4
+    // connections at the given latency. Autotask: 3 concurrent requests per endpoint and 10,000 requests per
+    // hour (docs/autotask.md §10).
     const concurrency = adapter.writeConcurrency;
     const byLatency = (charges * latencyMs) / 1000 / concurrency;
     // ConnectWise: the client's own pacing (900/min after a burst of 90) is what the threshold allows it.

@@ -11,7 +11,7 @@ export const MOTION_LABELS: Record<BillingMotion, string> = {
   "seat-annual": "Seat-based Annual",
 };
 
-/** NCE charge types (csp-billing-data.md §3.1), in their canonical spelling. */
+/** NCE charge types (docs/billing-data.md §4), in their canonical spelling. */
 export const CHARGE_TYPES = [
   "new",
   "renew",
@@ -37,7 +37,10 @@ export function canonicalChargeType(raw: string): ChargeType {
   return known ?? `other:${raw.trim()}`;
 }
 
-/** Charge types whose lines come as a credit + charge pair linked by ReferenceId (§3.1, §5.2). */
+/**
+ * Charge types whose lines come as a credit + charge pair linked by ReferenceId (docs/billing-data.md §4,
+ * §8.2).
+ */
 export const PAIRED_CHARGE_TYPES: ReadonlySet<ChargeType> = new Set<ChargeType>([
   "addQuantity",
   "removeQuantity",

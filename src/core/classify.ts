@@ -5,16 +5,17 @@ import { signOf } from "./money.ts";
 /**
  * Puts every reconciliation line into exactly one billing motion. The rules read structured data only
  * (product identity, BillingFrequency, charge and term dates), never TermAndBillingCycle or other free text,
- * because Microsoft does not standardise those (csp-billing-data.md §3.2, §5.1).
+ * because Microsoft does not standardise those (docs/billing-data.md §5.4, §5.1).
  */
 
 // A monthly term is at most 31 days; a yearly one is 365/366 days but co-terming and calendar alignment can
-// shorten it to any length (§5.1, custom term end dates). So a blank-frequency term longer than two months
-// can only be a longer commitment paid up front.
+// shorten it to any length (docs/billing-data.md §5.1, custom term end dates). So a blank-frequency term
+// longer than two months can only be a longer commitment paid up front.
 const LONG_TERM_MIN_DAYS = 63;
 
-// Partner Center's billing-cycle names for a single payment (SDK BillingCycleType `OneTime`, `None`, §3.3):
-// a file that spells the blank BillingFrequency out this way means the same thing.
+// Partner Center's billing-cycle names for a single payment (SDK BillingCycleType `OneTime`, `None`,
+// docs/billing-data.md §5.2): a file that spells the blank BillingFrequency out this way means the same
+// thing.
 const ONE_TIME_FREQUENCIES: ReadonlySet<string> = new Set(["onetime", "one-time", "one time", "none"]);
 
 export function classifyLine(line: ChargeLine): Classification {
@@ -34,7 +35,8 @@ function isZeroValueTrial(line: ChargeLine): boolean {
 
 /**
  * Azure plan consumption (and Azure reservations/savings plans bought under the plan) comes from the Azure
- * catalog, whose product ids start with "DZH" (§2.2 examples), and carries a meter description (§2.2).
+ * catalog, whose product ids start with "DZH" (docs/billing-data.md §3.2 examples), and carries a meter
+ * description (§3.2).
  */
 function azureReason(line: ChargeLine): string | null {
   if (/^DZH/i.test(line.productId)) return `Azure catalog product ${line.productId}`;
@@ -48,7 +50,8 @@ function upfrontOrAnnualReason(line: ChargeLine): string | null {
     return `BillingFrequency ${line.billingFrequency}: billed per year`;
   }
   if (frequency !== "" && !ONE_TIME_FREQUENCIES.has(frequency)) return null;
-  // Blank BillingFrequency on billed data means a one-time payment for the whole term (§3.3, §5.1).
+  // Blank BillingFrequency on billed data means a one-time payment for the whole term
+  // (docs/billing-data.md §5.2, §5.1).
   if (!line.chargeEnd && !line.subscriptionEnd)
     return "one-time purchase without a term end (billed up front)";
   const termDays = termLengthDays(line);

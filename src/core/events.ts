@@ -5,7 +5,7 @@ import { canonicalDecimal, Dec, negated, signOf, type DecimalString } from "./mo
 
 /**
  * A charge event is what an MSP bills as one line: a purchase, a renewal, a cycle charge, or a seat change
- * whose credit and charge halves share a ReferenceId (csp-billing-data.md §3.1, §5.3). Event amounts are sums
+ * whose credit and charge halves share a ReferenceId (docs/billing-data.md §4, §8.2). Event amounts are sums
  * of the source Subtotals, so they always add up exactly to the file.
  */
 export type EventKind =
@@ -227,10 +227,10 @@ function eventSums(ordered: readonly EventLine[]) {
 
 /**
  * Which lines of an event are charges (+1) and which are credits (−1). A zero-value line has no sign of its
- * own: in a trial conversion the free trial half is the credit and the paid half the charge (§5.2 "Trial →
- * paid"), so beside a positive line it is the credit and beside a negative one the charge. When every line is
- * zero (a free product), the quantities tell: seats grow on addQuantity and shrink on removeQuantity. A
- * standalone zero line (a trial purchase) counts its seats as added.
+ * own: in a trial conversion the free trial half is the credit and the paid half the charge
+ * (docs/billing-data.md §7 "Trial to paid"), so beside a positive line it is the credit and beside a negative
+ * one the charge. When every line is zero (a free product), the quantities tell: seats grow on addQuantity
+ * and shrink on removeQuantity. A standalone zero line (a trial purchase) counts its seats as added.
  */
 function pairHalfSigns(lines: readonly EventLine[]): (line: EventLine) => 1 | -1 {
   const signs = lines.map(lineSign);

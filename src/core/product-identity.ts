@@ -1,7 +1,7 @@
 /**
  * How a CSP product is recognised in a PSA catalog. Microsoft identifies a SKU as `ProductId:SkuId`
- * (csp-billing-data.md §6.5); PSA catalogs mark the annual (annual term, billed annually) variant of a SKU
- * with a `P1Y:A` prefix (prism-connect-behaviour.md §2, product) or, in some catalogs, a `:P1Y` suffix.
+ * (docs/billing-data.md §8.3); PSA catalogs mark the annual (annual term, billed annually) variant of a SKU
+ * with a `P1Y:A` prefix (docs/sync-behaviour.md §2, product) or, in some catalogs, a `:P1Y` suffix.
  * Candidates come most specific first; the first spelling that matches wins.
  */
 export function microsoftSku(productId: string, skuId: string): string {
@@ -40,7 +40,9 @@ export async function matchBySkuSpellings<T extends { id: number }>(
   return [];
 }
 
-/** The documented message for a product the PSA does not know, or knows twice (prism-connect-behaviour.md §5). */
+/**
+ * The documented message for a product the PSA does not know, or knows twice (docs/sync-behaviour.md §12.2).
+ */
 export function productNotMatched(productId: string, skuId: string, matches: number, hint: string): string {
   const sku = microsoftSku(productId, skuId);
   const detail = matches === 0 ? `no active ${hint} has SKU ${sku}` : `${matches} ${hint}s match ${sku}`;

@@ -3,7 +3,7 @@ import { Dec, type DecimalString } from "./money.ts";
 import { annualSkuCandidates, microsoftSku } from "./product-identity.ts";
 
 /**
- * The product catalog sync as a pure plan (prism-connect-behaviour.md §3.4–§3.6): which products the billing
+ * The product catalog sync as a pure plan (docs/sync-behaviour.md §4): which products the billing
  * data holds, and per product what the PSA needs — create, link, update price/cost, skip — or the conflict
  * that stops it, computed before anything is written.
  */
@@ -13,9 +13,9 @@ export type ProductSyncMode = (typeof PRODUCT_SYNC_MODES)[number];
 
 /**
  * Term/billing variants. NCE annual-term products carry `P1Y:A` (billed annually) or `P1Y:M` (billed monthly)
- * in front of the SKU so the monthly and annual versions of one offer are separate PSA products (§2, §3.4).
- * Multi-year terms get `P3Y:` the same way [inferred: the sources only name P1Y]; monthly terms and one-time
- * purchases have no prefix.
+ * in front of the SKU so the monthly and annual versions of one offer are separate PSA products
+ * (docs/sync-behaviour.md §2, §4.1). Multi-year terms get `P3Y:` the same way [inferred: the sources only
+ * name P1Y]; monthly terms and one-time purchases have no prefix.
  */
 export type ProductVariant = "monthly" | "one-time" | "P1Y:A" | "P1Y:M" | "P3Y:A" | "P3Y:M";
 
@@ -56,7 +56,10 @@ export function productKey(productId: string, skuId: string, variant: ProductVar
   return variant === "monthly" || variant === "one-time" ? sku : `${variant}:${sku}`;
 }
 
-/** Autotask services the sync creates are named "PC_" + SKU, so they are easy to spot (§3.6). */
+/**
+ * Autotask services the sync creates are named "PC_" + SKU, so they are easy to spot
+ * (docs/sync-behaviour.md §4.3).
+ */
 export function autotaskServiceName(key: string): string {
   return `PC_${key}`;
 }
@@ -564,7 +567,7 @@ function describeChanges(
 // ------------------------------------------------------------------------------------------ charge products
 
 /**
- * Autotask contract charges reference a Product or a billing code (autotask-api.md §8.3). The annual sync
+ * Autotask contract charges reference a Product or a billing code (docs/autotask.md §8.3). The annual sync
  * (psa/autotask/adapter.ts matchProduct) picks the active Product whose `sku` is the first SKU spelling of
  * product-identity.ts that matches any; only when none does it falls back to the connection's charge product
  * or billing code. So the product sync makes sure that match exists: it tracks (links) the Product the annual
@@ -587,7 +590,7 @@ export function chargeProductSku(product: Pick<CatalogProduct, "productId" | "sk
     : annualSkuCandidates(product.productId, product.skuId)[0]!;
 }
 
-/** Autotask Product names are at most 100 characters (§8.9). */
+/** Autotask Product names are at most 100 characters (docs/autotask.md §8.9). */
 export const CHARGE_PRODUCT_NAME_MAX = 100;
 
 export function chargeProductName(product: Pick<CatalogProduct, "name">): string {

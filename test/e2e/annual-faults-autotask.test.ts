@@ -14,11 +14,11 @@ import { errorsOf, killDuringWrite, syncAfterKill } from "../support/recovery.ts
 
 /**
  * The fault scenarios of annual-faults.test.ts on the Autotask emulator: Autotask has no idempotency keys
- * (autotask-api.md §1), so every contract charge must be found again by the key in its
+ * (docs/autotask.md §3), so every contract charge must be found again by the key in its
  * internalPurchaseOrderNumber instead of being created twice.
  */
 const ANNUAL_LINES = 8;
-/** Contract charge creates go through the contract's child URL (autotask-api.md §4). */
+/** Contract charge creates go through the contract's child URL (docs/autotask.md §4.2). */
 const CHARGE_CREATE = String.raw`re:/\/Contracts\/\d+\/Charges\/?$/i`;
 
 type Setup = MappedAutotask;
@@ -116,7 +116,8 @@ for (const dialect of DIALECTS) {
 
     it("a product lookup that fails fails only its own lines; the others are written and the next run completes the rest exactly once", async () => {
       await setUp();
-      // A non-retryable Autotask error (500 with an errors array, autotask-api.md §10) on the first product query.
+      // A non-retryable Autotask error (500 with an errors array, docs/autotask.md §9) on the first product
+      // query.
       s.emulator.addFaults([
         {
           kind: "server-error",

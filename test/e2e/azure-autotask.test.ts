@@ -11,7 +11,10 @@ import {
   type AzureAutotask,
 } from "../support/azure-setup.ts";
 
-/** The contract's services and their billing periods around June, as Autotask shows them (autotask-api.md §8.4, §8.6). */
+/**
+ * The contract's services and their billing periods around June, as Autotask shows them
+ * (docs/autotask.md §8.4, §8.6).
+ */
 async function azureState(s: AzureAutotask) {
   const { client } = s;
   const services = await client.contractServices.queryAll([
@@ -45,7 +48,7 @@ function expectedJune(s: AzureAutotask) {
       periods: [
         ["2024-05-01", 0, JUNE_AZURE.price, JUNE_AZURE.cost],
         [JUNE_AZURE.first, 1, JUNE_AZURE.price, JUNE_AZURE.cost],
-        // Set back to zero for the following month (prism-connect-behaviour.md §3.11).
+        // Set back to zero for the following month (docs/sync-behaviour.md §8).
         [JUNE_AZURE.next, 0, "0", "0"],
         ["2024-08-01", 0, "0", "0"],
       ],

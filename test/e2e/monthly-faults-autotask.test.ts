@@ -10,12 +10,12 @@ import { errorsOf, killDuringWrite, runStatuses, syncAfterKill, waitFor } from "
 
 /**
  * The Seat-based Monthly sync into Autotask under faults and restarts. Unit adjustments are deltas that
- * cannot be queried (autotask-api.md §8.5), so a lost or orphaned one can only be recognised in the
+ * cannot be queried (docs/autotask.md §8.5), so a lost or orphaned one can only be recognised in the
  * ContractServiceUnits it rewrote (§8.6): whatever fails, is lost or is killed, the contract ends billing
  * exactly the seats of the data, and a re-run writes nothing.
  */
 const ADJUSTMENTS = "re:/ContractServiceAdjustments$/i";
-/** Contract services are created through the contract's child URL (§8.4). */
+/** Contract services are created through the contract's child URL (docs/autotask.md §8.4). */
 const SERVICE_CREATE = String.raw`re:/\/Contracts\/\d+\/Services\/?$/i`;
 const UNIT_QUERY = "re:/ContractServiceUnits/query$/i";
 

@@ -2,7 +2,7 @@ import { baseRow, CONTOSO, type ReconRow } from "./recon-builder.ts";
 
 /**
  * Two consecutive monthly invoices of Contoso's monthly-billed seats, in the documented NCE shape
- * (csp-billing-data.md §2, §4, §5.2; prorated prices = UnitPrice / cycle days × billable days):
+ * (docs/billing-data.md §3, §6, §7; prorated prices = UnitPrice / cycle days × billable days):
  * - standard (P1M): 10 seats; +5 on Jun 11; renewed at 15 on Jul 1; −3 on Jul 3 (inside the 7-day window);
  * - premium (P1Y billed monthly): 5 seats at 22; +2 on Jul 16 charged at a new price, 24 (a mid-month price
  *   change);
@@ -77,7 +77,7 @@ function charge(
   });
 }
 
-/** The credit and charge halves of a seat change (§5.2), sharing a ReferenceId. */
+/** The credit and charge halves of a seat change (docs/billing-data.md §7), sharing a ReferenceId. */
 function seatChange(
   product: Product,
   invoice: string,

@@ -3,7 +3,7 @@ import { gzipSync } from "node:zlib";
 import { RECON_COLUMN_NAMES, type ReconColumn } from "../../src/sources/reconciliation/columns.ts";
 
 /**
- * Builds reconciliation rows in the documented NCE shape (csp-billing-data.md §2) for tests. Every row
+ * Builds reconciliation rows in the documented NCE shape (docs/billing-data.md §3) for tests. Every row
  * starts from realistic defaults (an M365 Business Standard monthly seat line, transcribed from the
  * documented examples) and a test overrides only what it is about.
  */

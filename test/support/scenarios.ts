@@ -2,7 +2,7 @@ import { baseRow, FABRIKAM, type ReconRow } from "./recon-builder.ts";
 
 /**
  * One month (June 2024 invoice G100000001) with every NCE charge type, priced with the documented
- * formulas (csp-billing-data.md §2.2, §4): EUP = UnitPrice / cycle days × billable days; license Subtotal =
+ * formulas (docs/billing-data.md §3.2, §6): EUP = UnitPrice / cycle days × billable days; license Subtotal =
  * ROUNDDOWN(EUP, 2) is not used by Microsoft's own example (10 × 9.408 = 94.08), so Subtotals below follow
  * the documented example rows.
  */
@@ -43,7 +43,7 @@ function row(overrides: ReconRow): ReconRow {
 
 export function juneRows(): ReconRow[] {
   return [
-    // P1M monthly purchase: 10 seats @ 10.08 (§4 example).
+    // P1M monthly purchase: 10 seats @ 10.08 (docs/billing-data.md §6 example).
     row({
       SubscriptionId: SUBS.monthly,
       UnitPrice: "10.08",
@@ -53,7 +53,8 @@ export function juneRows(): ReconRow[] {
       Subtotal: "100.80",
       Total: "100.80",
     }),
-    // +2 seats on day 3 of the 30-day cycle: credit 10 × -9.408, charge 12 × 9.408 (§4 example).
+    // +2 seats on day 3 of the 30-day cycle: credit 10 × -9.408, charge 12 × 9.408 (docs/billing-data.md §6
+    // example).
     row({
       SubscriptionId: SUBS.monthly,
       ChargeType: "addQuantity",
@@ -80,7 +81,7 @@ export function juneRows(): ReconRow[] {
       Subtotal: "112.89",
       Total: "112.89",
     }),
-    // P1Y annual up front: one line for the whole term, BillingFrequency blank (§5.2).
+    // P1Y annual up front: one line for the whole term, BillingFrequency blank (docs/billing-data.md §7).
     row({
       ...BP,
       ...annualTerm,
@@ -222,7 +223,8 @@ export function juneRows(): ReconRow[] {
       Subtotal: "360",
       Total: "360",
     }),
-    // Annual commitment billed monthly: cycleCharge each month (§5.2), BillingFrequency Monthly.
+    // Annual commitment billed monthly: cycleCharge each month (docs/billing-data.md §7), BillingFrequency
+    // Monthly.
     row({
       ProductId: "CFQ7TTC0LH18",
       SkuId: "0001",
@@ -298,7 +300,7 @@ export function juneRows(): ReconRow[] {
       Subtotal: "0",
       Total: "0",
     }),
-    // Monthly → annual billing plan change, prorated annual price (§5.2: 229.16 vs 250).
+    // Monthly → annual billing plan change, prorated annual price (docs/billing-data.md §6: 229.16 vs 250).
     row({
       ProductId: "CFQ7TTC0LFLX",
       SkuId: "0002",
@@ -346,7 +348,7 @@ export function juneRows(): ReconRow[] {
       Subtotal: "67.50",
       Total: "67.50",
     }),
-    // Azure plan consumption, aggregated per meter, fractional quantities (§2.2 examples).
+    // Azure plan consumption, aggregated per meter, fractional quantities (docs/billing-data.md §7).
     row({
       ProductId: "DZH318Z0BNZ5",
       SkuId: "006G",
@@ -447,7 +449,7 @@ export function juneRows(): ReconRow[] {
       Subtotal: "-6",
       Total: "-6",
     }),
-    // E5 telco / non-telco split: two byte-identical rows, both real (§4).
+    // E5 telco / non-telco split: two byte-identical rows, both real (docs/billing-data.md §3.3, §6).
     row({
       ProductId: "CFQ7TTC0LFLZ",
       SkuId: "0002",

@@ -23,13 +23,13 @@ export type AutotaskAdapterSettings = { chargeProductId?: number; chargeBillingC
 
 /**
  * cspsync's sync engine on Autotask: annual charges become contract charges on a Fixed Price contract
- * (prism-connect-behaviour.md §3.12), created through the contract's child URL. The idempotency key travels
+ * (docs/sync-behaviour.md §9), created through the contract's child URL. The idempotency key travels
  * in the charge's `internalPurchaseOrderNumber` (see idempotency.ts), which is not printed on invoices.
  * Picklist values (contract type and status, charge type) are read from the tenant's metadata.
  */
 export class AutotaskAdapter implements PsaAdapter {
   readonly vendor = "autotask" as const;
-  /** Autotask allows 3 concurrent requests per endpoint and integration (autotask-api.md §11). */
+  /** Autotask allows 3 concurrent requests per endpoint and integration (docs/autotask.md §10). */
   readonly writeConcurrency = 3;
   private readonly client: AutotaskClient;
   private readonly settings: AutotaskAdapterSettings;
@@ -277,7 +277,9 @@ export class AutotaskAdapter implements PsaAdapter {
     return found;
   }
 
-  /** Charge types are a tenant picklist (autotask-api.md §9): use its default, else its first active value. */
+  /**
+   * Charge types are a tenant picklist (docs/autotask.md §7.2): use its default, else its first active value.
+   */
   private async defaultChargeType(): Promise<number> {
     const entries = (await this.client.picklists.entries("ContractCharges", "chargeType")).filter(
       (e) => e.isActive,

@@ -16,16 +16,16 @@ export const AZURE_SERVICE_NAME = `PC_${AZURE_SERVICE_SKU}`;
 export type AutotaskAzureSettings = AutotaskAdapterSettings & { azureServiceId?: number };
 
 /**
- * Azure Plan sync on Autotask (prism-connect-behaviour.md §3.11, §4.2): a quantity-1 contract service on the
+ * Azure Plan sync on Autotask (docs/sync-behaviour.md §8, §5.2): a quantity-1 contract service on the
  * mapped Recurring Service contract, priced at the month's amount, and set back to zero for the following
  * month.
  *
  * Each month gets a contract service of its own. Adjustments are create-only and two of them on one
- * contract service cannot share a day (autotask-api.md §8.5), so a single reused contract service could not
+ * contract service cannot share a day (docs/autotask.md §8.5), so a single reused contract service could not
  * take both "zero from the 1st of next month" and, a month later, "next month's amount from that same 1st".
  * A month is three steps, each done only when the PSA shows it is not yet done, so a retry or a later run
  * resumes where an interrupted one stopped and never repeats a step:
- *  1. the contract service, created with the write key in `internalDescription` (§8.4, not on invoices) and
+ *  1. the contract service, created with the write key in `internalDescription` (not on invoices, §6.5) and
  *     the month's description as its invoice description; found again by contract and key;
  *  2. an adjustment on the month's first day to 1 unit at the month's price and cost (§8.5); done when the
  *     service's unit row starting that day (§8.6) holds 1 unit;
@@ -156,8 +156,9 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
   }
 
   /**
-   * Which of the month's two adjustments Autotask already shows, from the service's unit rows (§8.6): a row
-   * starting on the month's first day with 1 unit, and one starting on the next month's first day with 0.
+   * Which of the month's two adjustments Autotask already shows, from the service's unit rows
+   * (docs/autotask.md §8.6): a row starting on the month's first day with 1 unit, and one starting on the
+   * next month's first day with 0.
    */
   private async monthState(contractId: number, service: ContractService, line: AzureMonthLine) {
     const { where } = this.client.contractServiceUnits;

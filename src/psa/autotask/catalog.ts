@@ -14,7 +14,7 @@ import type { AutotaskClient } from "./client.ts";
 import type { BillingCode, Product, Service } from "./models.ts";
 
 /**
- * The product catalog sync's Autotask side (prism-connect-behaviour.md §3.6; autotask-api.md §8.7, §8.8):
+ * The product catalog sync's Autotask side (docs/sync-behaviour.md §4.3; docs/autotask.md §8.7, §8.8):
  * one service per product named "PC_" + SKU with the configured Recurring Contract Service billing code and
  * optional vendor, followed by id after creation. Only unit price and unit cost are maintained afterwards.
  */
@@ -25,14 +25,14 @@ export const autotaskCatalogSettingsSchema = z.object({
   /** Vendor company set on new services (reporting only). */
   serviceVendorCompanyId: z.coerce.number().int().positive().optional(),
   /**
-   * Billing code of the Products created for Seat-based Annual contract charges (§8.9 productBillingCodeID).
-   * Optional: without it such Products are linked and kept current but not created.
+   * Billing code of the Products created for Seat-based Annual contract charges (docs/autotask.md §8.9
+   * productBillingCodeID). Optional: without it such Products are linked and kept current but not created.
    */
   productBillingCodeId: z.coerce.number().int().positive().optional(),
 });
 export type AutotaskCatalogSettings = z.infer<typeof autotaskCatalogSettingsSchema>;
 
-/** autotask-api.md §8.8: the useType picklist label of the codes services may use. */
+/** docs/autotask.md §8.8: the useType picklist label of the codes services may use. */
 export const RECURRING_SERVICE_USE_TYPE = "Recurring Contract Service";
 
 export function serviceRecord(service: Service): PsaCatalogRecord {
@@ -46,7 +46,10 @@ export function serviceRecord(service: Service): PsaCatalogRecord {
   };
 }
 
-/** Services of annual-billed variants bill per year; everything else per month (§9 periodType). */
+/**
+ * Services of annual-billed variants bill per year; everything else per month (docs/autotask.md §7.3
+ * periodType).
+ */
 function periodLabel(variant: ProductVariant): "Monthly" | "Yearly" {
   return variant === "P1Y:A" || variant === "P3Y:A" ? "Yearly" : "Monthly";
 }
@@ -184,12 +187,13 @@ export function productRecord(product: Product): PsaCatalogRecord {
   };
 }
 
-// autotask-api.md §9: billingCodeType 1 is System [7]; read by label first, as tenants may differ.
+// docs/autotask.md §7.3: billingCodeType 1 is System; read by label first, as tenants may differ.
 const SYSTEM_CODE_TYPE_FALLBACK = 1;
 
 /**
- * Products for Seat-based Annual contract charges (§8.3 needs a productID or billingCodeID; §8.9): created with
- * the SKU the annual sync looks up first, then followed by id. Only unit price and unit cost are kept current.
+ * Products for Seat-based Annual contract charges (docs/autotask.md §8.3 needs a productID or billingCodeID;
+ * §8.9): created with the SKU the annual sync looks up first, then followed by id. Only unit price and unit
+ * cost are kept current.
  */
 export class AutotaskChargeProducts implements ChargeProductWriter {
   readonly #client: AutotaskClient;
@@ -202,9 +206,10 @@ export class AutotaskChargeProducts implements ChargeProductWriter {
   }
 
   /**
-   * Which billing codes Autotask accepts for products is not documented (§8.8 lists six allocation-code kinds
-   * and no rule for products), so any active code that is not a System code is accepted here; the emulator's
-   * own rule is a switch (productBillingCodes). A code Autotask still refuses fails the create, named.
+   * Which billing codes Autotask accepts for products is not documented (docs/autotask.md §8.8 lists six
+   * allocation-code kinds and no rule for products), so any active code that is not a System code is accepted
+   * here; the emulator's own rule is a switch (productBillingCodes). A code Autotask still refuses fails the
+   * create, named.
    */
   async prepare(): Promise<void> {
     const codeId = this.#billingCodeId;
@@ -280,7 +285,10 @@ export class AutotaskChargeProducts implements ChargeProductWriter {
     await this.#client.products.update(Number(recordId), update);
   }
 
-  /** Yearly for annual terms, One-Time for one-time purchases, when the tenant has the value (§9 [?]). */
+  /**
+   * Yearly for annual terms, One-Time for one-time purchases, when the tenant has the value
+   * (docs/autotask.md §7.3 [?]).
+   */
   async #periodType(variant: ProductVariant): Promise<number | undefined> {
     const label = variant === "one-time" ? "one-time" : "yearly";
     const entries = await this.#client.picklists.entries("Products", "periodType");

@@ -82,16 +82,16 @@ import { QuotaTracker } from "./quota.ts";
 import type { QuotaPolicy, QuotaStatus } from "./quota.ts";
 
 /**
- * cspsync's Autotask REST client (autotask-api.md): zone discovery (§2), the three auth headers (§1), the
- * query language with nextPageUrl paging (§5), writes on the right URLs including contract children (§3, §4,
- * §6), metadata-driven picklists (§7), and the hourly threshold and thread limits (§11). Built on the shared
- * PsaTransport: 3 concurrent requests per entity endpoint, retries, redaction.
+ * cspsync's Autotask REST client (docs/autotask.md): zone discovery (§2), the three auth headers (§3), the
+ * query language with nextPageUrl paging (§5), writes on the right URLs including contract children (§4.1,
+ * §4.2, §6), metadata-driven picklists (§7), and the hourly threshold and thread limits (§10). Built on the
+ * shared PsaTransport: 3 concurrent requests per entity endpoint, retries, redaction.
  */
 
 export const DEFAULT_DISCOVERY_BASE_URL = "https://webservices.autotask.net/atservicesrest/v1.0/";
-/** §11: integrations created after 2023.1 get 3 concurrent requests per endpoint. */
+/** docs/autotask.md §10: integrations created after 2023.1 get 3 concurrent requests per endpoint. */
 export const MAX_CONCURRENT_PER_ENDPOINT = 3;
-/** §5.2: GET URLs should stay under about 2048 characters; longer queries go by POST. */
+/** docs/autotask.md §5.2: GET URLs should stay under about 2048 characters; longer queries go by POST. */
 const MAX_GET_URL_LENGTH = 2000;
 
 export type AutotaskCredentials = {
@@ -100,13 +100,13 @@ export type AutotaskCredentials = {
   secret: string;
   /** The integration's tracking identifier (ApiIntegrationCode). */
   integrationCode: string;
-  /** Optional: attribute writes to this resource (§1). */
+  /** Optional: attribute writes to this resource (docs/autotask.md §3). */
   impersonationResourceId?: number;
 };
 
 export type AutotaskClientOptions = {
   credentials: AutotaskCredentials;
-  /** Where zone discovery is asked (§2); tests point it at the emulator. */
+  /** Where zone discovery is asked (docs/autotask.md §2); tests point it at the emulator. */
   discoveryBaseUrl?: string;
   /** Skip discovery and use this zone URL (the `url` ZoneInformation returns, e.g. ".../ATServicesRest/"). */
   zoneUrl?: string;
@@ -121,34 +121,38 @@ export type AutotaskClientOptions = {
   >;
   /** Clock (epoch ms) for caches and the quota. */
   now?: () => number;
-  /** Picklist cache lifetime; default 24 h (§7). */
+  /** Picklist cache lifetime; default 24 h (docs/autotask.md §7.2). */
   picklistTtlMs?: number;
-  /** Hourly-threshold policy (§11); `false` turns the guard off. */
+  /** Hourly-threshold policy (docs/autotask.md §10); `false` turns the guard off. */
   quota?: Partial<QuotaPolicy> | false;
   /** Safety stop for runaway paging. Default 10,000 pages. */
   maxPages?: number;
 };
 
 export type ClientQueryOptions = Omit<QueryOptions, "includeFields"> & {
-  /** POST (default) or GET `?search=` (§3); a GET too long for a URL falls back to POST. */
+  /**
+   * POST (default) or GET `?search=` (docs/autotask.md §4.1); a GET too long for a URL falls back to POST.
+   */
   via?: "POST" | "GET";
 };
 
 export type ReadApi<T extends { id: number }, Field extends string> = {
-  /** `GET /{Entity}/{id}`; null when missing (200 `{"item":null}` or 404, §10). */
+  /** `GET /{Entity}/{id}`; null when missing (200 `{"item":null}` or 404, docs/autotask.md §9). */
   get(id: number): Promise<T | null>;
   /** The first page only. */
   query(filters: readonly AutotaskFilter[], options?: ClientQueryOptions): Promise<QueryPage<T>>;
-  /** Every page, following nextPageUrl with the same method and body (§5.3). */
+  /** Every page, following nextPageUrl with the same method and body (docs/autotask.md §5.3). */
   pages(filters: readonly AutotaskFilter[], options?: ClientQueryOptions): AsyncGenerator<QueryPage<T>>;
   queryAll(filters: readonly AutotaskFilter[], options?: ClientQueryOptions): Promise<T[]>;
-  /** Every page with only the named fields (`IncludeFields`, §5.1): cheaper for large reads. */
+  /**
+   * Every page with only the named fields (`IncludeFields`, docs/autotask.md §5.1): cheaper for large reads.
+   */
   select<K extends Field & keyof T>(
     filters: readonly AutotaskFilter[],
     fields: readonly K[],
     options?: ClientQueryOptions,
   ): Promise<Array<Pick<T, K | "id">>>;
-  /** `POST /{Entity}/query/count` (§5.3). */
+  /** `POST /{Entity}/query/count` (docs/autotask.md §5.3). */
   count(filters: readonly AutotaskFilter[]): Promise<number>;
   /** A filter builder that knows this entity's field names. */
   where: FilterBuilder<Field>;
@@ -180,7 +184,7 @@ type SendRequest = {
   method: HttpMethod;
   url: string;
   body?: unknown;
-  /** Thread-limit endpoint (§11): the entity, also for child URLs. */
+  /** Thread-limit endpoint (docs/autotask.md §10): the entity, also for child URLs. */
   endpoint: string;
   idempotent?: boolean;
   /** Zone discovery and ThresholdInformation itself bypass the quota guard. */
@@ -189,7 +193,7 @@ type SendRequest = {
   anonymous?: boolean;
 };
 
-/** What cspsync needs from each entity (§4), checked by testConnection. */
+/** What cspsync needs from each entity (docs/autotask.md §4.2), checked by testConnection. */
 const REQUIRED_ACCESS: ReadonlyArray<{ entity: string; needs: EntityPermission["needs"] }> = [
   { entity: "Companies", needs: ["query"] },
   { entity: "Contracts", needs: ["query", "create", "update"] },
@@ -235,13 +239,16 @@ export class AutotaskClient {
     update(id: number, changes: ContractUpdate): Promise<number>;
   };
   readonly contractCharges: ReadApi<ContractCharge, ContractChargeField> & {
-    /** `POST /Contracts/{contractId}/Charges` (§4: never the root URL). */
+    /** `POST /Contracts/{contractId}/Charges` (docs/autotask.md §4.2: never the root URL). */
     create(
       contractId: number,
       input: ContractChargeCreate,
       options?: { idempotencyKey?: string },
     ): Promise<number>;
-    /** `PATCH /Contracts/{contractId}/Charges` with the id in the body (§12.1). Only while unbilled (§8.3). */
+    /**
+     * `PATCH /Contracts/{contractId}/Charges` with the id in the body (docs/autotask.md §4.1). Only while
+     * unbilled (docs/autotask.md §8.3).
+     */
     update(contractId: number, id: number, changes: ContractChargeUpdate): Promise<number>;
     delete(contractId: number, id: number): Promise<number>;
     findByIdempotencyKey(key: string): Promise<ContractCharge | null>;
@@ -253,7 +260,7 @@ export class AutotaskClient {
     update(contractId: number, id: number, changes: ContractServiceUpdate): Promise<number>;
   };
   readonly contractServiceAdjustments: {
-    /** `POST /ContractServiceAdjustments` (§8.5); create-only, not queryable. */
+    /** `POST /ContractServiceAdjustments` (docs/autotask.md §8.5); create-only, not queryable. */
     create(input: ContractServiceAdjustmentCreate): Promise<number>;
   };
   readonly contractServiceUnits: ReadApi<ContractServiceUnit, ContractServiceUnitField>;
@@ -273,8 +280,8 @@ export class AutotaskClient {
     const fetchImpl = options.transport?.fetchImpl ?? fetch;
     this.#transport = new PsaTransport({
       ...options.transport,
-      // Every HTTP attempt counts against the tenant's hourly threshold (§11), retries included;
-      // zone discovery runs on the global host and is left out.
+      // Every HTTP attempt counts against the tenant's hourly threshold (docs/autotask.md §10), retries
+      // included; zone discovery runs on the global host and is left out.
       fetchImpl: (input, init) => {
         if (!/\/zoneInformation\?/i.test(String(input))) this.#quota?.noteRequest();
         return fetchImpl(input, init);
@@ -338,7 +345,7 @@ export class AutotaskClient {
     this.billingCodes = this.#readApi("BillingCodes", billingCodeSchema);
   }
 
-  // ------------------------------------------------------------------------------------------- zone §2
+  // -------------------------------------------------------------------------------- zone docs/autotask.md §2
 
   /** Discovers (once, then cached) the tenant's zone. Never hard-coded: tenants live on many hosts. */
   zone(): Promise<ZoneInformation> {
@@ -353,8 +360,9 @@ export class AutotaskClient {
   async #discoverZone(): Promise<ZoneInformation> {
     const base = (this.#options.discoveryBaseUrl ?? DEFAULT_DISCOVERY_BASE_URL).replace(/\/?$/, "/");
     const url = `${base}zoneInformation?user=${encodeURIComponent(this.#options.credentials.userName)}`;
-    // ZoneInformation is exempt from thread limiting (§11), so it gets its own concurrency key. It answers
-    // without credentials, so none are sent: the discovery host only ever learns the user name.
+    // ZoneInformation is exempt from thread limiting (docs/autotask.md §10), so it gets its own concurrency
+    // key. It answers without credentials, so none are sent: the discovery host only ever learns the user
+    // name.
     return this.#send(zoneInformationSchema, {
       method: "GET",
       url,
@@ -366,11 +374,11 @@ export class AutotaskClient {
 
   async #apiBase(): Promise<string> {
     const zone = await this.zone();
-    // ZoneInformation.url ends in ".../ATServicesRest/"; requests go to url + "V1.0/" (§2).
+    // ZoneInformation.url ends in ".../ATServicesRest/"; requests go to url + "V1.0/" (docs/autotask.md §2).
     return `${zone.url.replace(/\/?$/, "/")}V1.0/`;
   }
 
-  // ------------------------------------------------------------------------------------ thresholds §11
+  // ------------------------------------------------------------------------- thresholds docs/autotask.md §10
 
   /** `GET /ThresholdInformation`; also refreshes the quota estimate. Counts as a request itself. */
   async thresholdInformation(): Promise<ThresholdInformation> {
@@ -399,7 +407,7 @@ export class AutotaskClient {
     return this.#transport.stats();
   }
 
-  // ------------------------------------------------------------------------------------------ metadata §7
+  // ---------------------------------------------------------------------------- metadata docs/autotask.md §7
 
   async entityInformation(entity: string): Promise<EntityInformation> {
     const url = joinUrl(await this.#apiBase(), entity, "entityInformation");
@@ -479,7 +487,7 @@ export class AutotaskClient {
     return permission;
   }
 
-  // ------------------------------------------------------------------------------------------ reads §5
+  // ------------------------------------------------------------------------------- reads docs/autotask.md §5
 
   #readApi<Shape extends z.ZodRawShape, Field extends string>(
     entity: string,
@@ -541,7 +549,8 @@ export class AutotaskClient {
     const maxPages = this.#options.maxPages ?? 10_000;
     for (let page = 1; ; page += 1) {
       const request: SendRequest = { method, url, endpoint: entity, idempotent: true };
-      if (method === "POST") request.body = body; // §5.3: repeat the original method and body.
+      // docs/autotask.md §5.3: repeat the original method and body.
+      if (method === "POST") request.body = body;
       const result = (await this.#send(pageSchema(schema), request)) as QueryPage<T>;
       yield result;
       const next = result.pageDetails.nextPageUrl;
@@ -583,11 +592,12 @@ export class AutotaskClient {
       .queryCount;
   }
 
-  // ----------------------------------------------------------------------------------------- writes §6
+  // ------------------------------------------------------------------------------ writes docs/autotask.md §6
 
   async #create(endpoint: string, path: Array<string | number>, input: object): Promise<number> {
     const url = joinUrl(await this.#apiBase(), ...path);
-    // A create is never retried blindly: Autotask has no idempotency keys (§1); see ensure().
+    // A create is never retried blindly: Autotask has no idempotency keys (docs/autotask.md §6.5); see
+    // ensure().
     return (await this.#send(itemIdSchema, { method: "POST", url, body: wireBody(input), endpoint })).itemId;
   }
 
@@ -646,7 +656,7 @@ export class AutotaskClient {
       return { id: await this.#createCharge(contractId, input, key), outcome: "created" };
     } catch (error) {
       if (!(error instanceof PsaOutcomeUnknownError)) throw error;
-      // The create may have been committed: the stamped key tells (§12.15).
+      // The create may have been committed: the stamped key tells (docs/autotask.md §6.5).
       const after = await this.#findChargeByKey(key);
       if (!after) throw error;
       return { id: this.#chargeOnContract(after, contractId, key), outcome: "recovered" };
@@ -729,9 +739,9 @@ export class AutotaskClient {
   }
 
   /**
-   * Autotask-specific error mapping (§10): 500 with `{"errors":[...]}` is a validation/business-rule failure
-   * (not retryable), except the thread-limit refusal (Itgenatr005), which arrives with various statuses and
-   * is safe to retry because nothing was done (§11).
+   * Autotask-specific error mapping (docs/autotask.md §9): 500 with `{"errors":[...]}` is a
+   * validation/business-rule failure (not retryable), except the thread-limit refusal (Itgenatr005), which
+   * arrives with various statuses and is safe to retry because nothing was done (docs/autotask.md §9, §10).
    */
   #classify(response: PsaResponse, request: PsaRequest): ResponseVerdict {
     if (response.status < 400) return undefined;

@@ -3,7 +3,7 @@ import type { JsonNumberText } from "../shared/json.ts";
 import type { DecimalString } from "../../core/money.ts";
 
 /**
- * The Autotask query language (autotask-api.md §5.1, §5.2): a `filter` array of conditions that are ANDed,
+ * The Autotask query language (docs/autotask.md §5.1, §5.2): a `filter` array of conditions that are ANDed,
  * each `{op, field, value, udf}` or an `and`/`or` group with `items`. This module builds and checks it on the
  * client side; the emulator has its own parser/evaluator (emulator/query-engine.ts) so the two can disagree
  * in tests instead of sharing a bug.
@@ -44,7 +44,7 @@ export function isGroup(condition: AutotaskFilter): condition is GroupCondition 
   return condition.op === "and" || condition.op === "or";
 }
 
-/** The documented limits (autotask-api.md §5.2, §11). */
+/** The documented limits (docs/autotask.md §5.2, §10). */
 export const MAX_OR_CONDITIONS = 500;
 export const MAX_UDF_CONDITIONS = 1;
 export const MAX_PAGE_SIZE = 500;
@@ -71,9 +71,15 @@ export type FilterBuilder<Field extends string> = {
   notIn(field: Field, values: readonly FilterScalar[]): ListCondition;
   and(...items: AutotaskFilter[]): GroupCondition;
   or(...items: AutotaskFilter[]): GroupCondition;
-  /** "Every row": the API rejects an empty filter (§5.1, §12.5), so this is the conventional stand-in. */
+  /**
+   * "Every row": the API rejects an empty filter (docs/autotask.md §5.1), so this is the conventional
+   * stand-in.
+   */
   all(): ComparisonCondition;
-  /** The same operators on user-defined fields, addressed by UDF name with `udf: true` (§5.2). */
+  /**
+   * The same operators on user-defined fields, addressed by UDF name with `udf: true`
+   * (docs/autotask.md §5.2).
+   */
   udf: UdfFilterBuilder;
 };
 
@@ -147,7 +153,10 @@ export const where: FilterBuilder<string> = filterBuilder<string>();
 
 export type QueryLimits = { orConditions: number; udfConditions: number };
 
-/** Counts what the API limits: each `or` item and each `in`/`notIn` value is one OR condition (§5.2). */
+/**
+ * Counts what the API limits: each `or` item and each `in`/`notIn` value is one OR condition
+ * (docs/autotask.md §5.2).
+ */
 export function countQueryLimits(filters: readonly AutotaskFilter[]): QueryLimits {
   const limits: QueryLimits = { orConditions: 0, udfConditions: 0 };
   const visit = (condition: AutotaskFilter): void => {
@@ -164,8 +173,8 @@ export function countQueryLimits(filters: readonly AutotaskFilter[]): QueryLimit
 }
 
 /**
- * Rejects, before anything is sent, the queries the API is documented to reject (§5.1, §5.2): an empty
- * filter, empty groups or lists, more than one UDF condition, more than 500 OR conditions.
+ * Rejects, before anything is sent, the queries the API is documented to reject (docs/autotask.md §5.1,
+ * §5.2): an empty filter, empty groups or lists, more than one UDF condition, more than 500 OR conditions.
  */
 export function assertValidFilter(filters: readonly AutotaskFilter[]): void {
   if (filters.length === 0) throw new RangeError("Autotask rejects an empty filter; use where.all()");
@@ -192,13 +201,13 @@ export function assertValidFilter(filters: readonly AutotaskFilter[]): void {
 }
 
 export type QueryOptions = {
-  /** Fields to return; `id` is added because paging keys on it (§5.1). */
+  /** Fields to return; `id` is added because paging keys on it (docs/autotask.md §5.1). */
   includeFields?: readonly string[];
-  /** Page size, 1..500 (§5.1). */
+  /** Page size, 1..500 (docs/autotask.md §5.1). */
   maxRecords?: number;
 };
 
-/** The QueryModel wire body (§5.1), in the key spelling Autotask's own docs use. */
+/** The QueryModel wire body (docs/autotask.md §5.1), in the key spelling Autotask's own docs use. */
 export type QueryModelBody = { filter: AutotaskFilter[]; IncludeFields?: string[]; MaxRecords?: number };
 
 export function queryModel(filters: readonly AutotaskFilter[], options: QueryOptions = {}): QueryModelBody {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 
 /**
- * Autotask has no idempotency keys: a retried POST creates a duplicate (autotask-api.md §1, §12.15). cspsync
+ * Autotask has no idempotency keys: a retried POST creates a duplicate (docs/autotask.md §3, §6.5). cspsync
  * therefore stamps a deterministic key into each contract charge it creates and looks it up before writing
  * again, and after a create whose outcome is unknown.
  *

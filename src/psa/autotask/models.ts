@@ -3,8 +3,8 @@ import { decimalString } from "../shared/json.ts";
 import type { DecimalString } from "../../core/money.ts";
 
 /**
- * Response schemas and write inputs for the Autotask entities cspsync uses (autotask-api.md §8). Every
- * optional field allows null: the API returns null freely (§13 recommendation). Money and quantities are
+ * Response schemas and write inputs for the Autotask entities cspsync uses (docs/autotask.md §8). Every
+ * optional field allows null: the API returns null freely (docs/autotask.md §3). Money and quantities are
  * canonical decimal strings, read exactly from the JSON numbers (see shared/json.ts).
  */
 
@@ -18,7 +18,7 @@ export const userDefinedFieldSchema = z.object({ name: z.string(), value: z.stri
 export type UserDefinedField = z.infer<typeof userDefinedFieldSchema>;
 const udfs = z.array(userDefinedFieldSchema).nullable().optional();
 
-/** §8.1 */
+/** docs/autotask.md §8.1 */
 export const companySchema = z.object({
   id: int,
   companyName: z.string(),
@@ -44,7 +44,7 @@ export const companySchema = z.object({
 });
 export type Company = z.infer<typeof companySchema>;
 
-/** §8.2 */
+/** docs/autotask.md §8.2 */
 export const contractSchema = z.object({
   id: int,
   companyID: int,
@@ -80,7 +80,7 @@ export const contractSchema = z.object({
 });
 export type Contract = z.infer<typeof contractSchema>;
 
-/** §8.3 */
+/** docs/autotask.md §8.3 */
 export const contractChargeSchema = z.object({
   id: int,
   contractID: int,
@@ -113,7 +113,7 @@ export const contractChargeSchema = z.object({
 });
 export type ContractCharge = z.infer<typeof contractChargeSchema>;
 
-/** §8.4: reads carry internalCurrency* prices, never `adjustedPrice` (§12.9). */
+/** docs/autotask.md §8.4: reads carry internalCurrency* prices, never `adjustedPrice`. */
 export const contractServiceSchema = z.object({
   id: int,
   contractID: int,
@@ -129,7 +129,7 @@ export const contractServiceSchema = z.object({
 });
 export type ContractService = z.infer<typeof contractServiceSchema>;
 
-/** §8.6 */
+/** docs/autotask.md §8.6 */
 export const contractServiceUnitSchema = z.object({
   id: int,
   contractID: int,
@@ -147,7 +147,7 @@ export const contractServiceUnitSchema = z.object({
 });
 export type ContractServiceUnit = z.infer<typeof contractServiceUnitSchema>;
 
-/** §8.7 */
+/** docs/autotask.md §8.7 */
 export const serviceSchema = z.object({
   id: int,
   name: z.string(),
@@ -168,7 +168,7 @@ export const serviceSchema = z.object({
 });
 export type Service = z.infer<typeof serviceSchema>;
 
-/** §8.9 */
+/** docs/autotask.md §8.9 */
 export const productSchema = z.object({
   id: int,
   name: z.string(),
@@ -194,7 +194,7 @@ export const productSchema = z.object({
 });
 export type Product = z.infer<typeof productSchema>;
 
-/** §8.8 */
+/** docs/autotask.md §8.8 */
 export const billingCodeSchema = z.object({
   id: int,
   name: optionalString,
@@ -213,7 +213,7 @@ export const billingCodeSchema = z.object({
 });
 export type BillingCode = z.infer<typeof billingCodeSchema>;
 
-// ------------------------------------------------------------------------------------------- metadata §7
+// ------------------------------------------------------------------------------ metadata docs/autotask.md §7
 
 export const entityInformationSchema = z.object({
   info: z.object({
@@ -232,7 +232,7 @@ export const entityInformationSchema = z.object({
 });
 export type EntityInformation = z.infer<typeof entityInformationSchema>["info"];
 
-/** `value` is a string in metadata although the entity field is an integer (§7, §12.13). */
+/** `value` is a string in metadata although the entity field is an integer (docs/autotask.md §7.1). */
 export const picklistValueSchema = z.object({
   value: z.union([z.string(), z.number()]).transform(String),
   label: z.string(),
@@ -277,7 +277,7 @@ export const userDefinedFieldInformationSchema = z.object({
 export type UserDefinedFieldInformation = z.infer<typeof userDefinedFieldInformationSchema>;
 export const udfResponseSchema = z.object({ fields: z.array(userDefinedFieldInformationSchema) });
 
-// --------------------------------------------------------------------------------------- envelopes §3, §5.3
+// --------------------------------------------------------------------- envelopes docs/autotask.md §4.1, §5.3
 
 export const zoneInformationSchema = z.object({
   zoneName: z.string().nullable().optional(),
@@ -287,7 +287,7 @@ export const zoneInformationSchema = z.object({
 });
 export type ZoneInformation = z.infer<typeof zoneInformationSchema>;
 
-/** §11 */
+/** docs/autotask.md §10 */
 export const thresholdInformationSchema = z.object({
   externalRequestThreshold: int,
   requestThresholdTimeframe: int,
@@ -316,10 +316,13 @@ export const countSchema = z.object({ queryCount: int });
 
 // ------------------------------------------------------------------------------------------- write inputs
 
-/** A calendar day `YYYY-MM-DD` (accepted for startDate/endDate/effectiveDate/datePurchased, §1) or ISO datetime. */
+/**
+ * A calendar day `YYYY-MM-DD` (accepted for startDate/endDate/effectiveDate/datePurchased,
+ * docs/autotask.md §3) or ISO datetime.
+ */
 export type AutotaskDate = string;
 
-/** §8.2; `contractType` and `companyID` cannot change after create (§12.12). */
+/** docs/autotask.md §8.2: `contractType` and `companyID` cannot change after create. */
 export type ContractCreate = {
   companyID: number;
   contractName: string;
@@ -341,8 +344,8 @@ export type ContractCreate = {
 export type ContractUpdate = Partial<Omit<ContractCreate, "companyID" | "contractType">>;
 
 /**
- * §8.3. `internalPurchaseOrderNumber` is absent on purpose: it carries cspsync's idempotency key
- * (idempotency.ts) and is written only by `createContractCharge`/`ensureContractCharge`.
+ * docs/autotask.md §8.3. `internalPurchaseOrderNumber` is absent on purpose: it carries cspsync's idempotency
+ * key (idempotency.ts) and is written only by `createContractCharge`/`ensureContractCharge`.
  */
 export type ContractChargeCreate = {
   name: string;
@@ -363,7 +366,7 @@ export type ContractChargeCreate = {
 };
 export type ContractChargeUpdate = Partial<ContractChargeCreate>;
 
-/** §8.4: `adjustedPrice` is the per-unit sell price on this contract (write-only). */
+/** docs/autotask.md §8.4: `adjustedPrice` is the per-unit sell price on this contract (write-only). */
 export type ContractServiceCreate = {
   serviceID: number;
   adjustedPrice?: DecimalString;
@@ -371,10 +374,13 @@ export type ContractServiceCreate = {
   invoiceDescription?: string;
   internalDescription?: string;
 };
-/** §8.4: only these two can change after create. */
+/** docs/autotask.md §8.4: only these two can change after create. */
 export type ContractServiceUpdate = { adjustedPrice?: DecimalString; invoiceDescription?: string };
 
-/** §8.5: `unitChange` is a signed delta; a price-only change is `unitChange: 0` with `adjustedUnitPrice`. */
+/**
+ * docs/autotask.md §8.5: `unitChange` is a signed delta; a price-only change is `unitChange: 0` with
+ * `adjustedUnitPrice`.
+ */
 export type ContractServiceAdjustmentCreate = {
   contractID: number;
   effectiveDate: AutotaskDate;
@@ -386,7 +392,7 @@ export type ContractServiceAdjustmentCreate = {
   allowRepeatService?: boolean;
 };
 
-/** §8.7 */
+/** docs/autotask.md §8.7 */
 export type ServiceCreate = {
   name: string;
   billingCodeID: number;
@@ -403,7 +409,7 @@ export type ServiceCreate = {
 };
 export type ServiceUpdate = Partial<ServiceCreate>;
 
-/** §8.9 */
+/** docs/autotask.md §8.9 */
 export type ProductCreate = {
   name: string;
   productBillingCodeID: number;

@@ -20,11 +20,11 @@ import type { Contract, ContractService } from "./models.ts";
 
 type Prepared = { ok: true; serviceId: number };
 
-/** Months per billing period by contractPeriodType (autotask-api.md §8.2). */
+/** Months per billing period by contractPeriodType (docs/autotask.md §8.2). */
 const PERIOD_MONTHS: Record<number, number> = { 2: 1, 3: 3, 4: 6, 5: 12 };
 
 /**
- * Seat-based Monthly sync on Autotask (prism-connect-behaviour.md §3.9, §4.2; autotask-api.md §8.4–§8.6):
+ * Seat-based Monthly sync on Autotask (docs/sync-behaviour.md §7, §5.2; docs/autotask.md §8.4–§8.6):
  * each subscription gets a contract service of its own on the mapped Recurring Service contract, and its seats
  * move through ContractServiceAdjustments (unit deltas at effective dates, inside the contract's dates, at
  * most one per billing period). Adjustments cannot be queried, so both the plan and the lookup after a lost
@@ -37,7 +37,7 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
   readonly writeConcurrency = 1;
   /** A later adjustment needs the contract service and the units the earlier ones create. */
   readonly dependentLines = true;
-  /** Adjustments cannot be read back (autotask-api.md §8.5); units are compared instead. */
+  /** Adjustments cannot be read back (docs/autotask.md §8.5); units are compared instead. */
   readonly readsBackByKey = false;
   private readonly client: AutotaskClient;
   private readonly keyed: AutotaskContractServiceRecords;

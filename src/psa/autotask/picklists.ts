@@ -2,7 +2,7 @@ import type { FieldInformation } from "./models.ts";
 
 /**
  * Picklists resolved from `/{Entity}/entityInformation/fields` at run time, never hard-coded: tenants add and
- * rename values (autotask-api.md §7 "Client rule", §12.13). Cached per entity for a TTL (default 24 h).
+ * rename values (docs/autotask.md §7.2). Cached per entity for a TTL (default 24 h).
  */
 
 export type PicklistEntry = { value: number; label: string; isActive: boolean; isDefault: boolean };

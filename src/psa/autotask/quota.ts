@@ -1,7 +1,7 @@
 import type { ThresholdInformation } from "./models.ts";
 
 /**
- * Awareness of the tenant-wide hourly request threshold (autotask-api.md §11): 10,000 requests per rolling
+ * Awareness of the tenant-wide hourly request threshold (docs/autotask.md §10): 10,000 requests per rolling
  * 60 minutes, shared with every other integration on the tenant, after which the API refuses everyone.
  * cspsync reads ThresholdInformation now and then (it counts as a request itself, so at most every few
  * minutes and one at a time), adds its own requests since, and backs off before the tenant runs dry so it
@@ -109,7 +109,10 @@ export class QuotaTracker {
     return { action: "refuse", status };
   }
 
-  /** One reading at a time, however many requests are waiting (§11: poll with a concurrency of 1). */
+  /**
+   * One reading at a time, however many requests are waiting (docs/autotask.md §10: poll with a concurrency
+   * of 1).
+   */
   refresh(): Promise<void> {
     this.#refresh ??= this.#read()
       .then((info) => this.observe(info))

@@ -29,12 +29,14 @@ export type ConnectWiseAdapterSettings = {
 
 /**
  * cspsync's sync engine on ConnectWise Manage: annual charges become additions on an agreement whose billing
- * cycle is One-Time (prism-connect-behaviour.md §3.12); the idempotency key travels in the addition's
+ * cycle is One-Time (docs/sync-behaviour.md §9); the idempotency key travels in the addition's
  * `serialNumber` (see ADDITION_SYNC_KEY_FIELD), which ConnectWise does not print on invoices.
  */
 export class ConnectWiseAdapter implements PsaAdapter {
   readonly vendor = "connectwise" as const;
-  /** The client's own connection cap; ConnectWise publishes no concurrency limit (connectwise-api.md §5.4). */
+  /**
+   * The client's own connection cap; ConnectWise publishes no concurrency limit (docs/connectwise.md §7.3).
+   */
   readonly writeConcurrency = 4;
   private readonly client: ConnectWiseClient;
   private readonly settings: ConnectWiseAdapterSettings;

@@ -13,11 +13,11 @@ import type { CatalogItem } from "./schemas.ts";
 export const AZURE_CATALOG_SKU = "AZURE-PLAN";
 
 /**
- * Azure Plan sync on ConnectWise Manage (prism-connect-behaviour.md §3.11, §4.1): each month of Azure usage is
+ * Azure Plan sync on ConnectWise Manage (docs/sync-behaviour.md §8, §5.1): each month of Azure usage is
  * one addition on the mapped recurring agreement, quantity 1, dated from the first to the last day of the
  * month (effectiveDate / cancelledDate), carrying the month's cost and price. Like annual lines, the write key
- * travels in the addition's `serialNumber` (ADDITION_SYNC_KEY_FIELD, connectwise-api.md §7.3), so a lost
- * response is resolved by looking the key up (§4.1 conditions).
+ * travels in the addition's `serialNumber` (ADDITION_SYNC_KEY_FIELD, docs/connectwise.md §9.3), so a lost
+ * response is resolved by looking the key up (§5.1 conditions).
  */
 export class ConnectWiseAzureTarget implements AzurePsaTarget {
   readonly vendor = "connectwise" as const;

@@ -12,7 +12,7 @@ import type { CatalogItem, NamedRecord } from "./schemas.ts";
 import type { ConnectWiseClient, NewCatalogItem } from "./client.ts";
 
 /**
- * The product catalog sync's ConnectWise side (prism-connect-behaviour.md §3.5; connectwise-api.md §7.7):
+ * The product catalog sync's ConnectWise side (docs/sync-behaviour.md §4.2; docs/connectwise.md §9.6):
  * catalog items identified by SKU (identifier) with the SKU also in `vendorSku`, which is how existing items
  * are linked. New items get the configured subcategory, type, category and taxable flag.
  */
@@ -26,12 +26,12 @@ export const connectWiseCatalogSettingsSchema = z.object({
   productType: idOrName.default("Software Licensing"),
   /** Category id of new items; none: ConnectWise keeps the subcategory's own. */
   productCategoryId: z.coerce.number().int().positive().optional(),
-  /** "Set New Products to Taxable" (§3.3). */
+  /** "Set New Products to Taxable" (docs/sync-behaviour.md §3). */
   productTaxable: z.boolean().default(false),
 });
 export type ConnectWiseCatalogSettings = z.infer<typeof connectWiseCatalogSettingsSchema>;
 
-// connectwise-api.md §7.7: identifier and description ≤ 60, vendorSku ≤ 50.
+// docs/connectwise.md §9.6: identifier and description ≤ 60, vendorSku ≤ 50.
 const DESCRIPTION_MAX = 60;
 
 const VARIANT_SUFFIX: Record<ProductVariant, string> = {
@@ -121,7 +121,7 @@ export class ConnectWiseCatalogTarget implements CatalogTarget {
     const created = await this.#createWithRecovery(input);
     const notes: string[] = [];
     if (settings.categoryId !== undefined) {
-      // The client's create input has no category, so it is set right after (connectwise-api.md §5.1 PATCH).
+      // The client's create input has no category, so it is set right after (docs/connectwise.md §6 PATCH).
       try {
         await this.#client.patchCatalogItem(created.id, [
           { op: "replace", path: "category", value: { id: settings.categoryId } },

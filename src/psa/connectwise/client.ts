@@ -40,25 +40,29 @@ import {
 } from "./schemas.ts";
 
 /**
- * ConnectWise Manage REST client (connectwise-api.md): codebase discovery, Basic auth plus clientId, a pinned
- * model version, typed conditions, Link and forward-only paging, JSON-Patch updates and typed errors, on top of
- * the shared PsaTransport (retries, 429 Retry-After, concurrency cap, secret redaction).
+ * ConnectWise Manage REST client (docs/connectwise.md): codebase discovery, Basic auth plus clientId, a
+ * pinned model version, typed conditions, Link and forward-only paging, JSON-Patch updates and typed errors,
+ * on top of the shared PsaTransport (retries, 429 Retry-After, concurrency cap, secret redaction).
  */
 
-/** Models are pinned so a server upgrade cannot change the shapes cspsync reads (§2). */
+/** Models are pinned so a server upgrade cannot change the shapes cspsync reads (docs/connectwise.md §3). */
 export const DEFAULT_API_VERSION = "2025.8";
 export const DEFAULT_MAX_CONCURRENT = 4;
-/** Under ConnectWise's "more than ~1000 requests/minute will likely be throttled" (§5.4). */
+/**
+ * Under ConnectWise's "more than ~1000 requests/minute will likely be throttled" (docs/connectwise.md §7.3).
+ */
 export const DEFAULT_REQUESTS_PER_MINUTE = 900;
-/** The largest page the server serves (§4.2); fewer round trips for the same data. */
+/** The largest page the server serves (docs/connectwise.md §5.2); fewer round trips for the same data. */
 export const DEFAULT_PAGE_SIZE = 1000;
 
 /**
  * The addition field that carries cspsync's deterministic idempotency key: `serialNumber`.
- * - It is a plain string field of the Addition schema (§7.3, ≤50 characters), so `conditions=serialNumber="…"`
- *   finds it (§4.1) without any tenant setup, unlike a custom field, which an administrator must create first.
- * - It is not one of the addition's invoice texts: invoices print `description`/`invoiceDescription` (§7.3, §8).
- *   Whether an invoice template can be set to show addition serial numbers is not documented [inferred].
+ * - It is a plain string field of the Addition schema (docs/connectwise.md §9.3, ≤50 characters), so
+ *   `conditions=serialNumber="…"` finds it (docs/connectwise.md §5.1) without any tenant setup, unlike a
+ *   custom field, which an administrator must create first.
+ * - It is not one of the addition's invoice texts: invoices print `description`/`invoiceDescription`
+ *   (docs/connectwise.md §9.3). Whether an invoice template can be set to show addition serial numbers is not
+ *   documented [inferred].
  * - `Addition` has no `internalNotes` or `vendorSku` field (those belong to Agreement / CatalogItem and ProductItem).
  */
 export const ADDITION_SYNC_KEY_FIELD = "serialNumber";
@@ -66,13 +70,16 @@ export const ADDITION_SYNC_KEY_FIELD = "serialNumber";
 export const SYNC_KEY_PATTERN = /^[A-Za-z0-9:._-]{1,50}$/;
 
 export type ConnectWiseClientOptions = {
-  /** e.g. https://na.myconnectwise.net (mapped to its api- host, §1.1), an api- host, or an emulator URL. */
+  /**
+   * e.g. https://na.myconnectwise.net (mapped to its api- host, docs/connectwise.md §2), an api- host, or an
+   * emulator URL.
+   */
   siteUrl: string;
   /** The company id used at login. */
   companyId: string;
   publicKey: string;
   privateKey: string;
-  /** The integration's clientId GUID from developer.connectwise.com (§2). */
+  /** The integration's clientId GUID from developer.connectwise.com (docs/connectwise.md §3). */
   clientId: string;
   apiVersion?: string;
   /** Skip companyinfo discovery with a known codebase such as "v2025_1/" or "v4_6_release/". */
@@ -80,7 +87,8 @@ export type ConnectWiseClientOptions = {
   maxConcurrent?: number;
   /**
    * Client-side pacing in requests per minute (false: none). ConnectWise publishes no limit but says more than
-   * ~1000 requests/minute will likely be throttled (§5.4); the default stays safely below.
+   * ~1000 requests/minute will likely be throttled (docs/connectwise.md §7.3); the default stays safely
+   * below.
    */
   requestsPerMinute?: number | false;
   pageSize?: number;
@@ -111,12 +119,15 @@ export type ListOptions = {
   conditions?: Condition | string;
   customFieldConditions?: Condition | string;
   childConditions?: string;
-  /** e.g. "name asc"; not allowed with forward-only paging (§4.3). */
+  /** e.g. "name asc"; not allowed with forward-only paging (docs/connectwise.md §5.3). */
   orderBy?: string;
   pageSize?: number;
-  /** Default navigable (Link header with rel="next"); forward-only pages by id (§4.3). */
+  /** Default navigable (Link header with rel="next"); forward-only pages by id (docs/connectwise.md §5.3). */
   paging?: Paging;
-  /** Only these fields come back (`fields`, §4.1); the caller's schema must allow the others to be missing. */
+  /**
+   * Only these fields come back (`fields`, docs/connectwise.md §5.2); the caller's schema must allow the
+   * others to be missing.
+   */
   fields?: readonly string[];
 };
 
@@ -149,7 +160,7 @@ const dateInput = z.union([z.date(), z.string()]).transform((value, ctx) => {
 const idReference = z.object({ id: z.number().int().positive() });
 
 export const newAdditionSchema = z.object({
-  /** By id, or by catalog identifier (resolution by identifier is [inferred], §3). */
+  /** By id, or by catalog identifier (resolution by identifier is [inferred], docs/connectwise.md §4). */
   product: z.union([idReference, z.object({ identifier: z.string().min(1) })]),
   billCustomer: z.enum(BILL_CUSTOMER_VALUES),
   quantity: decimalInput,
@@ -215,7 +226,7 @@ export type CatalogItemChanges = z.input<typeof catalogItemChangesSchema>;
 
 // ---------------------------------------------------------------------------------------------- hosts
 
-/** Cloud tenants must call the `api-` host (§1.1). */
+/** Cloud tenants must call the `api-` host (docs/connectwise.md §2). */
 const UI_TO_API_HOSTS: Record<string, string> = {
   "na.myconnectwise.net": "api-na.myconnectwise.net",
   "eu.myconnectwise.net": "api-eu.myconnectwise.net",
@@ -234,7 +245,10 @@ export function resolveApiOrigin(siteUrl: string): string {
   return url.origin;
 }
 
-/** Query values are encoded strictly, including `'`, `*`, `(` and `)` as the guide asks (§4.1). */
+/**
+ * Query values are encoded strictly, including `'`, `*`, `(` and `)` as the guide asks
+ * (docs/connectwise.md §5.1).
+ */
 function encodeQuery(params: Record<string, string | number | undefined>): string {
   const parts = Object.entries(params)
     .filter((entry): entry is [string, string | number] => entry[1] !== undefined)
@@ -286,10 +300,13 @@ export class ConnectWiseClient {
 
   // ------------------------------------------------------------------------------------------ discovery
 
-  /** `GET /login/companyinfo/{companyId}` (§1.2, no auth): the tenant's codebase, cached for later calls. */
+  /**
+   * `GET /login/companyinfo/{companyId}` (docs/connectwise.md §2, no auth): the tenant's codebase, cached for
+   * later calls.
+   */
   async discoverCodebase(): Promise<CompanyInfo> {
     const url = `${this.#origin}/login/companyinfo/${encodeURIComponent(this.#options.companyId)}`;
-    // companyinfo needs no credentials (§1.2), so none are sent.
+    // companyinfo needs no credentials (docs/connectwise.md §2), so none are sent.
     const { authorization: _unused, ...headers } = this.#headers();
     const response = await this.#transport.request({ method: "GET", url, headers });
     if (response.body === null) {
@@ -306,7 +323,7 @@ export class ConnectWiseClient {
     return info;
   }
 
-  /** `GET /system/info`: a cheap authenticated call (§7.10). */
+  /** `GET /system/info`: a cheap authenticated call (docs/connectwise.md §9.9). */
   async getSystemInfo(): Promise<SystemInfo> {
     return this.#parse(systemInfoSchema, await this.#send("GET", "/system/info"), "system info");
   }
@@ -438,7 +455,10 @@ export class ConnectWiseClient {
     return this.#parse(billingCycleSchema, response, "billing cycle");
   }
 
-  /** The tenant's one-time cycle, found by `billingOptions = "NotRecurring"` since ids vary by tenant (§7.6). */
+  /**
+   * The tenant's one-time cycle, found by `billingOptions = "NotRecurring"` since ids vary by tenant
+   * (docs/connectwise.md §9.5).
+   */
   async findOneTimeBillingCycle(): Promise<BillingCycle | undefined> {
     const cycles = await this.listBillingCycles({ orderBy: "id asc" });
     return cycles.find(isOneTimeBillingCycle);
@@ -471,8 +491,8 @@ export class ConnectWiseClient {
   }
 
   /**
-   * POST an addition (§5.1, 201). A PsaOutcomeUnknownError means it may have been created: look it up with
-   * `findAdditionsBySyncKey` (or use `createAdditionWithRecovery`) before writing again.
+   * POST an addition (docs/connectwise.md §6, 201). A PsaOutcomeUnknownError means it may have been created:
+   * look it up with `findAdditionsBySyncKey` (or use `createAdditionWithRecovery`) before writing again.
    */
   async createAddition(agreementId: number, input: NewAddition): Promise<Addition> {
     const { syncKey, ...fields } = newAdditionSchema.parse(input);
@@ -518,7 +538,7 @@ export class ConnectWiseClient {
     return this.listAdditions(agreementId, { conditions: where.eq(ADDITION_SYNC_KEY_FIELD, syncKey) });
   }
 
-  /** JSON-Patch style update (§5.1); the server answers with the full record. */
+  /** JSON-Patch style update (docs/connectwise.md §6); the server answers with the full record. */
   async patchAddition(
     agreementId: number,
     additionId: number,
@@ -529,7 +549,10 @@ export class ConnectWiseClient {
     return this.#parse(additionSchema, response, "addition");
   }
 
-  /** Typed changes as `replace` operations, e.g. a new quantity or a cancel date at period end (§8). */
+  /**
+   * Typed changes as `replace` operations, e.g. a new quantity or a cancel date at period end
+   * (docs/connectwise.md §6).
+   */
   updateAddition(agreementId: number, additionId: number, changes: AdditionChanges): Promise<Addition> {
     const { syncKey, ...fields } = additionChangesSchema.parse(changes);
     return this.patchAddition(
@@ -539,7 +562,10 @@ export class ConnectWiseClient {
     );
   }
 
-  /** `DELETE` an addition (§5.1, 204). ConnectWise keeps no trace of it afterwards, so callers decide first. */
+  /**
+   * `DELETE` an addition (docs/connectwise.md §6, 204). ConnectWise keeps no trace of it afterwards, so
+   * callers decide first.
+   */
   async deleteAddition(agreementId: number, additionId: number): Promise<void> {
     const path = `/finance/agreements/${positiveId(agreementId)}/additions/${positiveId(additionId)}`;
     await this.#send("DELETE", path);
@@ -559,7 +585,7 @@ export class ConnectWiseClient {
     return this.listCatalogItems({ conditions: where.eq("identifier", identifier) });
   }
 
-  /** The distributor/Microsoft SKU is kept in `vendorSku` (prism-connect-behaviour.md §3.4). */
+  /** The distributor/Microsoft SKU is kept in `vendorSku` (docs/sync-behaviour.md §4.2). */
   findCatalogItemsByVendorSku(vendorSku: string): Promise<CatalogItem[]> {
     return this.listCatalogItems({ conditions: where.eq("vendorSku", vendorSku) });
   }
@@ -635,8 +661,8 @@ export class ConnectWiseClient {
     try {
       return await attempt();
     } catch (error) {
-      // A cloud upgrade moves the codebase; re-read companyinfo once and retry if it changed (§1.2). A 404
-      // means the request was not applied, so repeating a write is safe.
+      // A cloud upgrade moves the codebase; re-read companyinfo once and retry if it changed
+      // (docs/connectwise.md §2). A 404 means the request was not applied, so repeating a write is safe.
       if (!(error instanceof PsaNotFoundError) || this.#codebasePinned) throw error;
       const before = await this.#codebase;
       const after = (await this.discoverCodebase()).codebase;
@@ -706,12 +732,17 @@ export class ConnectWiseClient {
 
 // ---------------------------------------------------------------------------------------------- helpers
 
-/** The one-time cycle is recognised by its billing option, never its id or name (§7.6). */
+/**
+ * The one-time cycle is recognised by its billing option, never its id or name (docs/connectwise.md §9.5).
+ */
 export function isOneTimeBillingCycle(cycle: Pick<BillingCycle, "billingOptions">): boolean {
   return cycle.billingOptions === "NotRecurring";
 }
 
-/** Whether an agreement bills one time: its flag, or its cycle being the one-time cycle (§7.6). */
+/**
+ * Whether an agreement bills one time: its flag, or its cycle being the one-time cycle
+ * (docs/connectwise.md §9.5).
+ */
 export function agreementBillsOneTime(agreement: Agreement, cycles: readonly BillingCycle[]): boolean {
   if (agreement.billOneTimeFlag === true) return true;
   const cycle = cycles.find((candidate) => candidate.id === agreement.billingCycle?.id);
@@ -790,7 +821,10 @@ function replaceOperations(changes: Record<string, unknown>): PatchOperation[] {
   return operations;
 }
 
-/** Paths are top-level field names without a slash (§5.1); a nested path would "succeed" without effect. */
+/**
+ * Paths are top-level field names without a slash (docs/connectwise.md §6); a nested path would "succeed"
+ * without effect.
+ */
 function checkOperations(operations: PatchOperation[]): PatchOperation[] {
   if (operations.length === 0) throw new RangeError("no patch operations given");
   for (const operation of operations) {

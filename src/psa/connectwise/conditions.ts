@@ -3,7 +3,7 @@ import { isDecimalText } from "../../core/money.ts";
 import { toCwDateTime } from "./dates.ts";
 
 /**
- * Typed builder for the ConnectWise `conditions` query language (connectwise-api.md §4.1).
+ * Typed builder for the ConnectWise `conditions` query language (docs/connectwise.md §5.1).
  *
  * Every value goes through one literal writer, so a company name such as `Fred "The Fixer" & Sons` can never
  * break out of its string literal, and money is written from its decimal string without passing through a float.
@@ -22,7 +22,10 @@ export type ComparisonOperator = "=" | "!=" | "<" | "<=" | ">" | ">=";
 
 const FIELD_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/;
 
-/** `[2024-01-01T00:00:00Z]`: accepts a Date or any ISO-8601 text; fractional seconds are dropped (§3). */
+/**
+ * `[2024-01-01T00:00:00Z]`: accepts a Date or any ISO-8601 text; fractional seconds are dropped
+ * (docs/connectwise.md §4).
+ */
 export function dateTime(value: Date | string): DateTimeLiteral {
   return { kind: "datetime", iso: toCwDateTime(value) };
 }
@@ -97,7 +100,8 @@ export function or(...conditions: Condition[]): Condition {
 
 /**
  * Makes user text safe inside a `like` pattern. The guide says a literal `[` is written `[[]` (SQL Server LIKE
- * bracket escaping, §4.1); the same bracket form neutralises the wildcard characters `*`, `%` and `_`.
+ * bracket escaping, docs/connectwise.md §5.1); the same bracket form neutralises the wildcard characters `*`,
+ * `%` and `_`.
  */
 export function likeLiteral(text: string): string {
   return text.replace(/[[*%_]/g, (char) => `[${char}]`);
@@ -131,7 +135,8 @@ function literal(value: ConditionValue): string {
   if (typeof value === "boolean") return value ? "true" : "false";
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw new TypeError(`not a finite number: ${value}`);
-    // Numbers must be "only digits, optionally a decimal point and a negation sign" (§4.1): no exponent.
+    // Numbers must be "only digits, optionally a decimal point and a negation sign"
+    // (docs/connectwise.md §5.1): no exponent.
     if (!Number.isSafeInteger(value))
       throw new TypeError(`use decimal("…") for non-integer values: ${value}`);
     return String(value);
@@ -143,7 +148,8 @@ function literal(value: ConditionValue): string {
 
 /**
  * Double-quoted string. Inside it a backslash escapes `"` and `\` (the JSON convention the guide documents for
- * bodies, §3; for conditions this is [inferred]). Newlines cannot be represented (§3), so they are refused.
+ * bodies, docs/connectwise.md §4; for conditions this is [inferred]). Newlines cannot be represented
+ * (docs/connectwise.md §4), so they are refused.
  */
 function stringLiteral(text: string): string {
   if (/[\r\n]/.test(text)) throw new TypeError("condition strings cannot contain line breaks");

@@ -1,6 +1,6 @@
 /**
  * ConnectWise writes and expects date-times as ISO-8601 UTC with `Z` and no fractional seconds,
- * e.g. `2024-01-01T00:00:00Z` (connectwise-api.md §3).
+ * e.g. `2024-01-01T00:00:00Z` (docs/connectwise.md §4).
  */
 export type CwDateTime = string;
 

@@ -10,7 +10,7 @@ import {
 import type { PsaRequest, PsaResponse, ResponseVerdict } from "../shared/transport.ts";
 import { errorResponseSchema } from "./schemas.ts";
 
-/** One `errors[]` entry of a ConnectWise error body (connectwise-api.md §5.3). */
+/** One `errors[]` entry of a ConnectWise error body (docs/connectwise.md §7.2). */
 export type CwFieldError = {
   code: string | null;
   message: string | null;
@@ -58,7 +58,10 @@ export class ConnectWiseHttpError extends PsaHttpError {
   }
 }
 
-/** A setup problem found before any API call could work, e.g. an unknown company id at companyinfo (§1.2). */
+/**
+ * A setup problem found before any API call could work, e.g. an unknown company id at companyinfo
+ * (docs/connectwise.md §2).
+ */
 export class ConnectWiseConfigurationError extends PsaError {}
 
 /** The server's error body and field errors, when the error came from a ConnectWise response. */
@@ -76,7 +79,8 @@ export function serverErrorOf(error: unknown): CwServerError | undefined {
 
 /**
  * The transport's classifyResponse hook: 4xx answers (except 429, which the transport retries) become typed
- * errors carrying the server's code, message and errors[] (§5.2, §5.3). 5xx and 2xx keep the default handling.
+ * errors carrying the server's code, message and errors[] (docs/connectwise.md §7.1, §7.2). 5xx and 2xx keep
+ * the default handling.
  */
 export function classifyConnectWiseResponse(secrets: () => string[]) {
   return (response: PsaResponse, request: PsaRequest): ResponseVerdict => {

@@ -19,12 +19,12 @@ import type { Addition } from "./schemas.ts";
 type Prepared = { ok: true; productRef: string | null };
 
 /**
- * Seat-based Monthly sync on ConnectWise Manage (prism-connect-behaviour.md §3.9, §4.1; connectwise-api.md
- * §7.3, §9): each segment of a subscription's seat timeline is one addition on the mapped recurring agreement,
- * dated with effectiveDate / cancelledDate so ConnectWise prorates it; the open segment is the subscription's
- * one ongoing addition, whose quantity is the current seats. The segment's key travels in `serialNumber`
- * (ADDITION_SYNC_KEY_FIELD). A quantity or end that differs from the data is set back with a PATCH of absolute
- * values, which a retry can only repeat, never double.
+ * Seat-based Monthly sync on ConnectWise Manage (docs/sync-behaviour.md §7, §5.1; docs/connectwise.md §9.3,
+ * §10): each segment of a subscription's seat timeline is one addition on the mapped recurring
+ * agreement, dated with effectiveDate / cancelledDate so ConnectWise prorates it; the open segment is the
+ * subscription's one ongoing addition, whose quantity is the current seats. The segment's key travels in
+ * `serialNumber` (ADDITION_SYNC_KEY_FIELD). A quantity or end that differs from the data is set back with a
+ * PATCH of absolute values, which a retry can only repeat, never double.
  */
 export class ConnectWiseMonthlyTarget implements MonthlyPsaTarget<ConnectWiseMonthlyLine, Prepared> {
   readonly vendor = "connectwise" as const;

@@ -1,5 +1,5 @@
 /**
- * RFC 5988 `Link` headers as ConnectWise sends them (connectwise-api.md §4.3):
+ * RFC 5988 `Link` headers as ConnectWise sends them (docs/connectwise.md §5.3):
  * `<https://host/...?page=2>; rel="next", <https://host/...?page=4>; rel="last"`.
  */
 export type LinkEntry = { url: string; rel: string | undefined };

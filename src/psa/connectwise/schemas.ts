@@ -2,9 +2,9 @@ import { z } from "zod";
 import { decimalString } from "../shared/json.ts";
 
 /**
- * Response shapes cspsync reads from ConnectWise (connectwise-api.md §7). Only the fields cspsync uses are kept
- * (zod strips the rest); unset values may arrive as null or be missing (§3), so almost everything is nullish.
- * Money and quantities are canonical decimal strings, never floats.
+ * Response shapes cspsync reads from ConnectWise (docs/connectwise.md §9). Only the fields cspsync uses are
+ * kept (zod strips the rest); unset values may arrive as null or be missing (docs/connectwise.md §4), so
+ * almost everything is nullish. Money and quantities are canonical decimal strings, never floats.
  */
 
 const money = decimalString.nullish().transform((value) => value ?? null);
@@ -17,13 +17,13 @@ const flag = z
   .nullish()
   .transform((value) => value ?? null);
 
-/** `_info` is a read-only map of strings (§3). */
+/** `_info` is a read-only map of strings (docs/connectwise.md §4). */
 const info = z
   .record(z.string(), z.string().nullable())
   .nullish()
   .transform((value) => value ?? null);
 
-/** A reference as returned: `{id, name?, identifier?, _info?}` (§7.1). */
+/** A reference as returned: `{id, name?, identifier?, _info?}` (docs/connectwise.md §9.1). */
 export const referenceSchema = z.object({
   id: z.number().int(),
   name: text.optional(),
@@ -47,7 +47,7 @@ export const companySchema = z.object({
 });
 export type Company = z.output<typeof companySchema>;
 
-/** §7.2 */
+/** docs/connectwise.md §9.2 */
 export const agreementSchema = z.object({
   id: z.number().int(),
   name: z.string(),
@@ -72,7 +72,7 @@ export const agreementSchema = z.object({
 });
 export type Agreement = z.output<typeof agreementSchema>;
 
-/** §7.5 */
+/** docs/connectwise.md §9.4 */
 export const agreementTypeSchema = z.object({
   id: z.number().int(),
   name: z.string(),
@@ -85,7 +85,10 @@ export const agreementTypeSchema = z.object({
 });
 export type AgreementType = z.output<typeof agreementTypeSchema>;
 
-/** §7.6: `billingOptions` is the only reliable way to tell cycles apart; ids and names vary by tenant. */
+/**
+ * docs/connectwise.md §9.5: `billingOptions` is the only reliable way to tell cycles apart; ids and names
+ * vary by tenant.
+ */
 export const billingCycleSchema = z.object({
   id: z.number().int(),
   identifier: text,
@@ -99,7 +102,7 @@ export type BillingCycle = z.output<typeof billingCycleSchema>;
 export const BILL_CUSTOMER_VALUES = ["Billable", "DoNotBill", "NoCharge"] as const;
 export type BillCustomer = (typeof BILL_CUSTOMER_VALUES)[number];
 
-/** §7.3 */
+/** docs/connectwise.md §9.3 */
 export const additionSchema = z.object({
   id: z.number().int(),
   agreementId: z
@@ -130,7 +133,7 @@ export const additionSchema = z.object({
 });
 export type Addition = z.output<typeof additionSchema>;
 
-/** §7.7 */
+/** docs/connectwise.md §9.6 */
 export const catalogItemSchema = z.object({
   id: z.number().int(),
   identifier: z.string(),
@@ -152,7 +155,7 @@ export const catalogItemSchema = z.object({
 });
 export type CatalogItem = z.output<typeof catalogItemSchema>;
 
-/** Product types and subcategories, which a new catalog item must reference (§7.7). */
+/** Product types and subcategories, which a new catalog item must reference (docs/connectwise.md §9.6). */
 export const namedRecordSchema = z.object({
   id: z.number().int(),
   name: z.string(),
@@ -160,7 +163,7 @@ export const namedRecordSchema = z.object({
 });
 export type NamedRecord = z.output<typeof namedRecordSchema>;
 
-/** §7.10 `Info` from `/system/info`. */
+/** docs/connectwise.md §9.9 `Info` from `/system/info`. */
 export const systemInfoSchema = z.object({
   version: text,
   isCloud: flag,
@@ -169,7 +172,10 @@ export const systemInfoSchema = z.object({
 });
 export type SystemInfo = z.output<typeof systemInfoSchema>;
 
-/** §1.2: PascalCase keys and `IsCloud` as a string; an unknown company id yields JSON `null`. */
+/**
+ * docs/connectwise.md §2: PascalCase keys and `IsCloud` as a string; an unknown company id yields JSON
+ * `null`.
+ */
 export const companyInfoSchema = z
   .object({
     CompanyName: z.string().nullish(),
@@ -189,7 +195,7 @@ export type CompanyInfo = z.output<typeof companyInfoSchema>;
 
 export const countSchema = z.object({ count: z.number().int().nonnegative() });
 
-/** §5.3 `ErrorResponseMessage`; the 429 body uses `error` instead of `code` (§5.4). */
+/** docs/connectwise.md §7.2 `ErrorResponseMessage`; the 429 body uses `error` instead of `code` (§7.3). */
 export const errorResponseSchema = z.object({
   code: z.string().nullish(),
   error: z.string().nullish(),

@@ -87,7 +87,8 @@ export function httpErrorForStatus(init: PsaErrorInit & { status: number }): Psa
 
 /**
  * Server code and messages from the error bodies both PSAs use: ConnectWise `{code, message, errors:[{message}]}`
- * (connectwise-api.md §5.3) and Autotask `{"errors": ["..."]}` or ASP.NET `{"Message": "..."}` (autotask-api.md §10).
+ * (docs/connectwise.md §7.2) and Autotask `{"errors": ["..."]}` or ASP.NET `{"Message": "..."}`
+ * (docs/autotask.md §9).
  */
 export function extractServerMessages(body: unknown): { code?: string; details: string[] } {
   if (typeof body === "string") return { details: body.trim() === "" ? [] : [body.trim().slice(0, 500)] };

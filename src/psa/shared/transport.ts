@@ -49,11 +49,11 @@ export type TransportLogEvent =
 
 export type TransportOptions = {
   vendor: Vendor;
-  /** Autotask allows 3 concurrent requests per endpoint (autotask-api.md §11). */
+  /** Autotask allows 3 concurrent requests per endpoint (docs/autotask.md §10). */
   maxConcurrentPerKey: number;
   /** Total attempts including the first; default 5. */
   maxAttempts?: number;
-  /** Capped exponential backoff with full jitter; defaults 250 ms and 30 s (connectwise-api.md §5.4). */
+  /** Capped exponential backoff with full jitter; defaults 250 ms and 30 s (docs/connectwise.md §7.3). */
   baseDelayMs?: number;
   maxDelayMs?: number;
   /** Per attempt, including reading the body; default 30 s. */
@@ -409,7 +409,7 @@ function parseBody(text: string): unknown {
   try {
     return parseJson(text);
   } catch {
-    return text; // Autotask sometimes answers errors in plain text (autotask-api.md §10).
+    return text; // Autotask sometimes answers errors in plain text (docs/autotask.md §9).
   }
 }
 

@@ -2,7 +2,7 @@ import type { CspsyncMigration } from "./types.ts";
 
 /**
  * Product catalog sync: per connection and product key, the PSA record cspsync created or linked. Autotask
- * services are followed by id once created, so renames in the PSA are fine (prism-connect-behaviour.md §3.6).
+ * services are followed by id once created, so renames in the PSA are fine (docs/sync-behaviour.md §4.3).
  */
 export const products: CspsyncMigration = {
   name: "0005_products",

@@ -1,7 +1,7 @@
 import type { CspsyncMigration } from "./types.ts";
 
 /**
- * Seat-based Monthly start point (prism-connect-behaviour.md §3.9): a mapping starts from the most recent
+ * Seat-based Monthly start point (docs/sync-behaviour.md §6.3): a mapping starts from the most recent
  * invoice or from the next one. The invoice that was the most recent when the mapping was enabled is kept with
  * it, so the start stays put however many invoices are imported before the first sync.
  */

@@ -51,7 +51,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.match(request?.body ?? "", new RegExp(`"${CHARGE_IDEMPOTENCY_FIELD}":"${key}"`));
     const stored = await h.client.contractCharges.get(id);
     assert.equal(stored?.contractID, FIXED_PRICE_CONTRACT);
-    assert.equal(stored?.billableAmount, "86.375"); // §8.3 quantity × price, exact
+    assert.equal(stored?.billableAmount, "86.375"); // docs/autotask.md §8.3 quantity × price, exact
     assert.equal(stored?.extendedCost, "70.475");
     assert.equal(stored?.isBilled, false);
     assert.equal((await h.client.contractCharges.findByIdempotencyKey(key))?.id, id);
@@ -161,7 +161,8 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
       timeReportingRequiresStartAndStopTimes: 0,
     });
     const created = await h.client.contracts.get(id);
-    assert.equal(created?.startDate, "2025-01-01T00:00:00"); // §1 date-like fields come back without a zone
+    // docs/autotask.md §3 date-like fields come back without a zone
+    assert.equal(created?.startDate, "2025-01-01T00:00:00");
     await h.client.contractServices.create(id, { serviceID: BP_SERVICE });
     const periods = async () =>
       (await h.client.contractServiceUnits.queryAll([where.eq("contractID", id)])).map(
@@ -227,7 +228,8 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     const stored = await h.client.contractServices.get(id);
     assert.equal(stored?.unitPrice, "50.4"); // from the Service
     assert.equal(stored?.internalCurrencyAdjustedPrice, "47.25");
-    assert.equal((stored as Record<string, unknown> | null)?.adjustedPrice, undefined); // §12.9 write-only
+    // docs/autotask.md §8.4 write-only
+    assert.equal((stored as Record<string, unknown> | null)?.adjustedPrice, undefined);
     await h.client.contractServices.update(RECURRING_CONTRACT, id, { invoiceDescription: "E3 (renamed)" });
     assert.equal((await h.client.contractServices.get(id))?.invoiceDescription, "E3 (renamed)");
     const disallowed = await rawRequest(
@@ -254,7 +256,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
       contractPeriodType: 2,
       timeReportingRequiresStartAndStopTimes: 0,
     });
-    // §8.5: no contract service yet: the adjustment creates it.
+    // docs/autotask.md §8.5: no contract service yet: the adjustment creates it.
     await h.client.contractServiceAdjustments.create({
       contractID: contractId,
       serviceID: BP_SERVICE,

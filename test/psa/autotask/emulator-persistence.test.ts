@@ -40,7 +40,8 @@ describe("Autotask emulator state (autotask-api.md §16)", () => {
     try {
       const found = await second.client.contractCharges.findByIdempotencyKey(key);
       assert.equal(found?.id, chargeId);
-      assert.equal(found?.billableAmount, "0.5"); // 1.5 × 0.3333 = 0.49995, stored to 4 decimals (§8.3)
+      // 1.5 × 0.3333 = 0.49995, stored to 4 decimals (docs/autotask.md §8.3)
+      assert.equal(found?.billableAmount, "0.5");
       assert.equal((await second.client.services.get(29690000))?.unitPrice, "35.1");
       // Ids continue after the saved ones instead of restarting.
       const nextId = await second.client.contractCharges.create(29684001, {

@@ -408,7 +408,7 @@ test("classifyResponse can turn a refusal into a retry and an error body into a 
   const { url, emulator, created } = await startThings({
     threadLimitBody: { errors: ["Thread Threshold Exceeded (Itgenatr005)"] },
   });
-  // autotask-api.md §11: the thread-limit refusal may not be a 429.
+  // docs/autotask.md §9: the thread-limit refusal may not be a 429.
   emulator.addFaults({ kind: "thread-limit", status: 500, times: 1, method: "POST" });
   emulator.addFaults({
     kind: "server-error",

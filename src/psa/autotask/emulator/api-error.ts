@@ -1,4 +1,4 @@
-/** An error the emulator answers with, in one of the body shapes Autotask uses (autotask-api.md §10). */
+/** An error the emulator answers with, in one of the body shapes Autotask uses (docs/autotask.md §9). */
 export class EmulatorApiError extends Error {
   readonly status: number;
   readonly body: unknown;
@@ -17,12 +17,15 @@ function describeBody(body: unknown): string {
   return String(body);
 }
 
-/** Business-rule and validation failures are HTTP 500 with an array of strings (§10, §12.4). */
+/** Business-rule and validation failures are HTTP 500 with an array of strings (docs/autotask.md §9). */
 export function validationError(...messages: string[]): EmulatorApiError {
   return new EmulatorApiError(500, { errors: messages });
 }
 
-/** ASP.NET's routing answer for a wrong verb: capital `Message`, not the errors array (§3, §10). */
+/**
+ * ASP.NET's routing answer for a wrong verb: capital `Message`, not the errors array (docs/autotask.md §4.1,
+ * §9).
+ */
 export function methodNotAllowed(method: string): EmulatorApiError {
   return new EmulatorApiError(405, {
     Message: `The requested resource does not support http method '${method}'.`,

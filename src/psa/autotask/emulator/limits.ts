@@ -1,5 +1,5 @@
 /**
- * Request accounting for the emulator (autotask-api.md §11): the rolling hourly threshold shared by the
+ * Request accounting for the emulator (docs/autotask.md §10): the rolling hourly threshold shared by the
  * whole tenant, its latency tiers, and the per-(integration code, endpoint) concurrency limit.
  */
 
@@ -58,7 +58,9 @@ export class RequestThreshold {
     this.#timestamps.push(this.#now());
   }
 
-  /** §11: no delay under 50 % of the threshold, about 0.5 s from 50 %, about 1 s from 75 %. */
+  /**
+   * docs/autotask.md §10: no delay under 50 % of the threshold, about 0.5 s from 50 %, about 1 s from 75 %.
+   */
   usageLatencyMs(): number {
     const share = this.count() / this.#limits.hourlyThreshold;
     const base = share >= 0.75 ? 1000 : share >= 0.5 ? 500 : 0;

@@ -5,7 +5,7 @@ import type { DataType, EntityDef } from "./schema.ts";
 import type { Row } from "./store.ts";
 
 /**
- * Server-side parser and evaluator of the Autotask query language (autotask-api.md §5). It is written
+ * Server-side parser and evaluator of the Autotask query language (docs/autotask.md §5). It is written
  * independently of the client's builder (../filter.ts) so contract tests catch a disagreement.
  */
 
@@ -21,14 +21,14 @@ export type FilterNode =
   | { kind: "list"; op: "in" | "notIn"; target: Target; values: Comparable[] };
 
 export type ParsedQuery = {
-  /** The top-level `filter[]` entries are ANDed (§5.1). */
+  /** The top-level `filter[]` entries are ANDed (docs/autotask.md §5.1). */
   filter: FilterNode;
   includeFields?: string[];
   pageSize: number;
 };
 
 export type QueryEngineSwitches = {
-  /** §5.1: "the simulator should return an error for an empty or missing filter, controlled by a config flag". */
+  /** docs/autotask.md §5.1: an empty or missing filter is refused; default true (a switch, §12). */
   rejectEmptyFilter: boolean;
 };
 
@@ -56,7 +56,10 @@ const OPERATORS: Record<string, string> = Object.fromEntries(
 const STRING_ONLY_OPS = new Set(["beginsWith", "endsWith", "contains"]);
 const ORDERING_OPS = new Set(["gt", "gte", "lt", "lte"]);
 
-/** Body keys are matched case-insensitively: `filter`/`Filter`, `MaxRecords`/`maxRecords` (§1). */
+/**
+ * Body keys are matched case-insensitively: `filter`/`Filter`, `MaxRecords`/`maxRecords`
+ * (docs/autotask.md §3).
+ */
 function getKey(record: Record<string, unknown>, key: string): unknown {
   const lower = key.toLowerCase();
   for (const [name, value] of Object.entries(record)) if (name.toLowerCase() === lower) return value;
@@ -97,7 +100,7 @@ export function parseQueryModel(
   return parsed;
 }
 
-/** §16: MaxRecords is clamped to 1..500; without it a page holds 500. */
+/** docs/autotask.md §12: MaxRecords is clamped to 1..500; without it a page holds 500. */
 function parsePageSize(body: Record<string, unknown>): number {
   const raw = getKey(body, "maxRecords");
   if (raw === undefined || raw === null) return MAX_PAGE_SIZE;
@@ -174,7 +177,7 @@ function parseTarget(raw: Record<string, unknown>, entity: EntityDef, counters: 
     throw validationError("Unexpected character encountered while parsing value: udf must be true or false.");
   }
   if (udfFlag === true) {
-    // §5.2: a UDF is addressed by its name, with `udf: true`.
+    // docs/autotask.md §5.2: a UDF is addressed by its name, with `udf: true`.
     counters.udf += 1;
     const udf = findUdf(entity, fieldName);
     if (!udf) throw unknownField(fieldName, entity);
@@ -186,7 +189,9 @@ function parseTarget(raw: Record<string, unknown>, entity: EntityDef, counters: 
   return { field: field.name, udf: false, type: field.dataType };
 }
 
-/** A filter value, checked against the field's type: booleans must be real true/false (§1). */
+/**
+ * A filter value, checked against the field's type: booleans must be real true/false (docs/autotask.md §3).
+ */
 function filterValue(value: unknown, target: Target, op: string): Comparable {
   const converted = value === null || value === undefined ? undefined : toComparable(value, target.type);
   if (converted === undefined) {
@@ -216,7 +221,10 @@ export function toComparable(value: unknown, type: DataType): Comparable | undef
   return undefined;
 }
 
-/** Dates arrive as "YYYY-MM-DD", "YYYY-MM-DDTHH:mm:ss" (zone-less, read as UTC) or ISO with Z/offset (§1). */
+/**
+ * Dates arrive as "YYYY-MM-DD", "YYYY-MM-DDTHH:mm:ss" (zone-less, read as UTC) or ISO with Z/offset
+ * (docs/autotask.md §3).
+ */
 export function parseAutotaskDate(text: string): number | undefined {
   const match =
     /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(
@@ -299,7 +307,10 @@ function udfValue(row: Row, name: string): unknown {
 
 export type PageCursor = { pageSize: number; previousIds: number[]; nextIds: number[] };
 
-/** Id-cursor paging (§5.3): matches sorted by ascending id, `pageSize` rows after the cursor id. */
+/**
+ * Id-cursor paging (docs/autotask.md §5.3): matches sorted by ascending id, `pageSize` rows after the cursor
+ * id.
+ */
 export function selectPage(
   rows: Iterable<Row>,
   query: ParsedQuery,

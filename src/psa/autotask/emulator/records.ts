@@ -7,7 +7,7 @@ import type { EntityDef, FieldDef } from "./schema.ts";
 import type { Row, UdfValue } from "./store.ts";
 
 /**
- * Wire ↔ stored record conversion for the emulator (autotask-api.md §1, §6): field names case-insensitive on
+ * Wire ↔ stored record conversion for the emulator (docs/autotask.md §3, §6): field names case-insensitive on
  * input, camelCase on output; read-only and unknown fields ignored; JSON types checked the way JSON.NET does.
  */
 
@@ -29,7 +29,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-/** JSON.NET's wording for a value of the wrong JSON type (§10). */
+/** JSON.NET's wording for a value of the wrong JSON type (docs/autotask.md §9). */
 function typeMismatch(field: string, value: unknown, type: string) {
   if (typeof value === "boolean") {
     return validationError(
@@ -60,11 +60,11 @@ export function coerceBody(
       if (value !== null && value !== undefined) result.id = coerceId(value);
       continue;
     }
-    if (field.readOnly) continue; // §6: read-only fields are ignored, not rejected.
+    if (field.readOnly) continue; // docs/autotask.md §6.2: read-only fields are ignored, not rejected.
     result.fields[field.name] = coerceValue(field, value, lengths);
   }
   if (mode === "put") {
-    // §6: PUT is a full replace; writable fields left out become null.
+    // docs/autotask.md §6.2: PUT is a full replace; writable fields left out become null.
     for (const field of entity.fields) {
       if (field.name !== "id" && !field.readOnly && !(field.name in result.fields))
         result.fields[field.name] = null;
@@ -135,12 +135,12 @@ function coerceDate(field: FieldDef, value: unknown): string {
   return field.dateOnly ? formatDateOnly(millis) : formatInstant(millis);
 }
 
-/** Date-like fields: "2025-08-31T00:00:00", no zone (§1). */
+/** Date-like fields: "2025-08-31T00:00:00", no zone (docs/autotask.md §3). */
 export function formatDateOnly(millis: number): string {
   return `${new Date(millis).toISOString().slice(0, 10)}T00:00:00`;
 }
 
-/** Datetimes: UTC ISO-8601 without milliseconds, e.g. "2020-02-23T13:00:00Z" (§1). */
+/** Datetimes: UTC ISO-8601 without milliseconds, e.g. "2020-02-23T13:00:00Z" (docs/autotask.md §3). */
 export function formatInstant(millis: number): string {
   return new Date(millis).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
@@ -172,7 +172,7 @@ function coerceUdfs(entity: EntityDef, value: unknown): UdfValue[] {
   });
 }
 
-/** §6: only the UDFs listed are changed. */
+/** docs/autotask.md §6.2: only the UDFs listed are changed. */
 export function mergeUdfs(
   current: readonly UdfValue[],
   changes: readonly UdfValue[] | undefined,
@@ -185,7 +185,8 @@ export function mergeUdfs(
 
 /**
  * A stored row as the API returns it: readable fields in table order, money as bare JSON numbers,
- * `userDefinedFields` always present (§5.1, §5.3). `includeFields` projects but always keeps `id`.
+ * `userDefinedFields` always present (docs/autotask.md §5.1, §5.3). `includeFields` projects but always keeps
+ * `id`.
  */
 export function toWire(
   entity: EntityDef,

@@ -28,9 +28,10 @@ import type { EntityDef, EntityName, FieldDef } from "./schema.ts";
 import type { AutotaskStore, Row } from "./store.ts";
 
 /**
- * The emulator's URL grammar (autotask-api.md §3, §4): root entity routes, `/Contracts/{id}/{Sub}` child
+ * The emulator's URL grammar (docs/autotask.md §4.1, §4.2): root entity routes, `/Contracts/{id}/{Sub}` child
  * routes, query/next/count, metadata, zone and threshold information. Paths are matched case-insensitively
- * by the kit (§1); anything that matches a shape with another verb answers ASP.NET's 405 (§3).
+ * by the kit (docs/autotask.md §3); anything that matches a shape with another verb answers ASP.NET's 405
+ * (§4.1).
  */
 
 export const API_PREFIX = "/atservicesrest/v1.0";
@@ -41,7 +42,10 @@ export type ApiUser = {
   integrationCode: string;
   /** The resource the API user is; writes are attributed to it. */
   resourceId: number;
-  /** "read-only" models a cut-down security level: metadata says None and writes are refused (§1, §7). */
+  /**
+   * "read-only" models a cut-down security level: metadata says None and writes are refused
+   * (docs/autotask.md §3, §7.1).
+   */
   access?: "full" | "read-only";
 };
 
@@ -115,7 +119,7 @@ function requireWriteAccess(user: ApiUser, action: "create" | "update" | "delete
   }
 }
 
-// ------------------------------------------------------------------------------------------------ metadata §7
+// ------------------------------------------------------------------------------ metadata docs/autotask.md §7
 
 function entityInformation(entity: EntityDef, user: ApiUser): unknown {
   const access = (allowed: boolean) => (allowed && user.access !== "read-only" ? "All" : "None");
@@ -136,7 +140,7 @@ function entityInformation(entity: EntityDef, user: ApiUser): unknown {
   };
 }
 
-/** `picklistValues[].value` is a string although the entity field is an integer (§7, §12.13). */
+/** `picklistValues[].value` is a string although the entity field is an integer (docs/autotask.md §7.1). */
 function fieldInformation(field: FieldDef): unknown {
   const picklist = field.picklist ?? [];
   return {
@@ -193,7 +197,7 @@ function metadataReply(entity: EntityDef, kind: "info" | "fields" | "udfs", user
   return ok(udfInformation(entity));
 }
 
-// -------------------------------------------------------------------------------------------- queries §5.3
+// ----------------------------------------------------------------------------- queries docs/autotask.md §5.3
 
 const pagingSchema = z.object({
   pageSize: z.number().int().min(1).max(500),
@@ -234,7 +238,8 @@ function querySource(
   const viaPost = ctx.method === "POST";
   const raw = viaPost ? requestBody(ctx) : parseSearchParam(ctx);
   const query = parseQueryModel(raw, entity, switches);
-  // The real nextPageUrl carries `search=` for GET queries; POST queries are repeated with their body (§5.3).
+  // The real nextPageUrl carries `search=` for GET queries; POST queries are repeated with their body
+  // (docs/autotask.md §5.3).
   const carrySearch = !viaPost || switches.nextPageGetAfterPostQuery === "allow";
   return { query, search: carrySearch ? JSON.stringify(raw) : undefined, viaPost };
 }
@@ -275,7 +280,8 @@ function pageReply(
 }
 
 function requireQueryable(entity: EntityDef, ctx: EmulatorContext): void {
-  if (!entity.canQuery) throw methodNotAllowed(ctx.method); // §4: ContractServiceAdjustments cannot be queried.
+  // docs/autotask.md §4.2: ContractServiceAdjustments cannot be queried.
+  if (!entity.canQuery) throw methodNotAllowed(ctx.method);
 }
 
 function queryHandler(env: RouteEnvironment): ApiHandler {
@@ -293,7 +299,8 @@ function nextPageHandler(env: RouteEnvironment): ApiHandler {
     const paging = parsePaging(ctx);
     const hasBody = ctx.method === "POST" && ctx.rawBody.trim() !== "";
     if (!hasBody && ctx.query.get("search") === null) {
-      // A nextPageUrl from a POST query carries no search; a GET to it is refused as one client saw (§5.3).
+      // A nextPageUrl from a POST query carries no search; a GET to it is refused as one client saw
+      // (docs/autotask.md §5.3).
       if (ctx.method === "GET") throw methodNotAllowed("GET");
       throw validationError("Invalid query: repeat the original query body when following nextPageUrl.");
     }
@@ -323,7 +330,7 @@ function countHandler(env: RouteEnvironment): ApiHandler {
   };
 }
 
-/** §10, §17: a missing id answers `{"item": null}` by default, 404 when switched. */
+/** docs/autotask.md §9, §13: a missing id answers `{"item": null}` by default, 404 when switched. */
 function itemReply(
   entity: EntityDef,
   row: Row | undefined,
@@ -344,14 +351,16 @@ function getByIdHandler(env: RouteEnvironment): ApiHandler {
   };
 }
 
-// --------------------------------------------------------------------------------------------- writes §6
+// -------------------------------------------------------------------------------- writes docs/autotask.md §6
 
 type RootWriter = {
   create?: (write: WriteContext, body: unknown) => number;
   update?: (write: WriteContext, body: unknown, mode: WriteMode) => number;
 };
 
-/** §4 verb matrix: charges and contract services are written only through their contract. */
+/**
+ * docs/autotask.md §4.2 verb matrix: charges and contract services are written only through their contract.
+ */
 const ROOT_WRITERS: Partial<Record<EntityName, RootWriter>> = {
   Companies: { create: createCompany, update: updateCompany },
   Contracts: { create: createContract, update: updateContract },
@@ -440,13 +449,14 @@ function childUpdateHandler(mode: WriteMode): ApiHandler {
 function childDeleteHandler(): ApiHandler {
   return ({ ctx, user, write }) => {
     const { contractId, sub } = childFromParams(ctx);
-    if (sub !== "Charges") throw methodNotAllowed(ctx.method); // §12.11: only charges can be deleted.
+    // docs/autotask.md §4.2: only charges can be deleted.
+    if (sub !== "Charges") throw methodNotAllowed(ctx.method);
     requireWriteAccess(user, "delete");
     return ok({ itemId: deleteContractCharge(write, contractId, parseId(ctx, ctx.params.id)) });
   };
 }
 
-// --------------------------------------------------------------------------------------------- zone §2
+// ---------------------------------------------------------------------------------- zone docs/autotask.md §2
 
 function zoneInformation(env: RouteEnvironment, ctx: EmulatorContext): EmulatorReply {
   const user = (ctx.query.get("user") ?? "").toLowerCase();
@@ -500,7 +510,7 @@ export function buildRoutes(env: RouteEnvironment): EmulatorRoute[] {
       () => "ThresholdInformation",
       () => ok(env.thresholdInfo()),
     ),
-    // Metadata: child paths count against the child entity's endpoint (§3, §11).
+    // Metadata: child paths count against the child entity's endpoint (docs/autotask.md §4.1, §10).
     route("GET", `${p}/:entity/entityInformation`, entityEndpoint, meta("info", false)),
     route("GET", `${p}/:entity/entityInformation/fields`, entityEndpoint, meta("fields", false)),
     route("GET", `${p}/:entity/entityInformation/userDefinedFields`, entityEndpoint, meta("udfs", false)),
@@ -512,21 +522,21 @@ export function buildRoutes(env: RouteEnvironment): EmulatorRoute[] {
       childEndpoint,
       meta("udfs", true),
     ),
-    // Queries (§3, §5.3).
+    // Queries (docs/autotask.md §4.1, §5.3).
     route("GET", `${p}/:entity/query/count`, entityEndpoint, countHandler(env)),
     route("POST", `${p}/:entity/query/count`, entityEndpoint, countHandler(env)),
     route("GET", `${p}/:entity/query/next`, entityEndpoint, nextPageHandler(env)),
     route("POST", `${p}/:entity/query/next`, entityEndpoint, nextPageHandler(env)),
     route("GET", `${p}/:entity/query`, entityEndpoint, queryHandler(env)),
     route("POST", `${p}/:entity/query`, entityEndpoint, queryHandler(env)),
-    // Children under a contract (§3, §4).
+    // Children under a contract (docs/autotask.md §4.1, §4.2).
     route("GET", `${p}/:parent/:pid/:sub`, childEndpoint, childListHandler(env)),
     route("POST", `${p}/:parent/:pid/:sub`, childEndpoint, childCreateHandler(), true),
     route("PATCH", `${p}/:parent/:pid/:sub`, childEndpoint, childUpdateHandler("patch"), true),
     route("PUT", `${p}/:parent/:pid/:sub`, childEndpoint, childUpdateHandler("put"), true),
     route("GET", `${p}/:parent/:pid/:sub/:id`, childEndpoint, childGetHandler(env)),
     route("DELETE", `${p}/:parent/:pid/:sub/:id`, childEndpoint, childDeleteHandler(), true),
-    // Root entity (§3): get by id; create and update on the collection URL (§12.1).
+    // Root entity (docs/autotask.md §4.1): get by id; create and update on the collection URL (§4.1).
     route("GET", `${p}/:entity/:id`, entityEndpoint, getByIdHandler(env)),
     route("POST", `${p}/:entity`, entityEndpoint, rootCreateHandler(), true),
     route("PATCH", `${p}/:entity`, entityEndpoint, rootUpdateHandler("patch"), true),
@@ -534,7 +544,10 @@ export function buildRoutes(env: RouteEnvironment): EmulatorRoute[] {
   ];
 }
 
-/** A path that some route serves with another verb gets ASP.NET's 405; anything else its 404 (§3, §10). */
+/**
+ * A path that some route serves with another verb gets ASP.NET's 405; anything else its 404
+ * (docs/autotask.md §4.1, §9).
+ */
 export function notFoundReply(routes: EmulatorRoute[], ctx: EmulatorContext): EmulatorReply {
   const servedWithOtherVerb = routes.some((route) => patternRegex(route.pattern).test(ctx.path));
   const error = servedWithOtherVerb ? methodNotAllowed(ctx.method) : aspNetNotFound(ctx);

@@ -14,8 +14,8 @@ import type { EntityDef, EntityName } from "./schema.ts";
 import type { AutotaskStore, NewRow, Row } from "./store.ts";
 
 /**
- * The emulator's write side: validation and the business rules that matter to billing (autotask-api.md §6,
- * §8, §16). Every failure is an HTTP 500 `{"errors":[...]}` as on the real API (§10, §12.4).
+ * The emulator's write side: validation and the business rules that matter to billing (docs/autotask.md §6,
+ * §8, §12). Every failure is an HTTP 500 `{"errors":[...]}` as on the real API (docs/autotask.md §9).
  */
 
 /**
@@ -23,34 +23,49 @@ import type { AutotaskStore, NewRow, Row } from "./store.ts";
  * reference's best guess.
  */
 export type AutotaskEmulatorSwitches = {
-  /** §5.1: an empty or missing filter is rejected. Default true. */
+  /** docs/autotask.md §5.1: an empty or missing filter is rejected. Default true. */
   rejectEmptyFilter: boolean;
-  /** §10, §17: GET /E/{id} for a missing id answers 200 `{"item":null}` (default) or 404. */
+  /** docs/autotask.md §9, §13: GET /E/{id} for a missing id answers 200 `{"item":null}` (default) or 404. */
   missingItem: "null-item" | "404";
-  /** §5.3: a GET to a nextPageUrl produced by a POST query is refused with 405 (default) or allowed. */
+  /**
+   * docs/autotask.md §5.3: a GET to a nextPageUrl produced by a POST query is refused with 405 (default) or
+   * allowed.
+   */
   nextPageGetAfterPostQuery: "reject" | "allow";
-  /** §8.5: two adjustments of one contract service collide on the same day (default) or in the same period. */
+  /**
+   * docs/autotask.md §8.5: two adjustments of one contract service collide on the same day (default) or in
+   * the same period.
+   */
   duplicateAdjustment: "same-day" | "same-period";
-  /** §8.7, §17: Services.name max length, 100 (production experience) or 150 (SOAP metadata). */
+  /**
+   * docs/autotask.md §8.7, §13: Services.name max length, 100 (production experience) or 150 (SOAP metadata).
+   */
   serviceNameMaxLength: number;
-  /** §10, §11: the thread-limit refusal's status; "may not be 429", default 500. */
+  /** docs/autotask.md §9, §10: the thread-limit refusal's status; "may not be 429", default 500. */
   threadLimitStatus: number;
-  /** §2, §17: status for zone information on an unknown user; default 404. */
+  /** docs/autotask.md §2, §13: status for zone information on an unknown user; default 404. */
   unknownZoneUserStatus: number;
-  /** §2: zone discovery works without the auth headers (default) or requires them. */
+  /** docs/autotask.md §2: zone discovery works without the auth headers (default) or requires them. */
   zoneInformationRequiresAuth: boolean;
-  /** §10: a 401's body is empty (default) or `{"errors":[...]}`. */
+  /** docs/autotask.md §9: a 401's body is empty (default) or `{"errors":[...]}`. */
   authFailureBody: "empty" | "errors";
   /** Not documented: whether charges may be added to inactive or expired contracts. Default "allow". */
   chargesOnInactiveContracts: "allow" | "reject";
-  /** §8.2 and the contract-type activation note: contract types whose module is off; default none. */
+  /**
+   * docs/autotask.md §8.2 and the contract-type activation note: contract types whose module is off; default
+   * none.
+   */
   disabledContractTypes: number[];
-  /** §8.2: Recurring Service contracts need contractPeriodType on create ("set it on create"). Default true. */
+  /**
+   * docs/autotask.md §8.2: Recurring Service contracts need contractPeriodType on create ("should be set on
+   * create"). Default true.
+   */
   recurringContractsRequirePeriodType: boolean;
   /**
-   * §8.9: which billing codes a Product's productBillingCodeID may reference. Not documented: "active-non-system"
-   * (default: any active code whose billingCodeType is not System), "general" (active General Billing Code
-   * material codes only, the strictest plausible rule) or "any" (only that the code exists).
+   * docs/autotask.md §8.8, §8.9: which billing codes a Product's productBillingCodeID may reference. Not
+   * documented: "active-non-system" (default: any active code whose billingCodeType is not System), "general"
+   * (active General Billing Code material codes only, the strictest plausible rule) or "any" (only that the
+   * code exists).
    */
   productBillingCodes: "active-non-system" | "general" | "any";
 };
@@ -74,7 +89,10 @@ export const DEFAULT_SWITCHES: AutotaskEmulatorSwitches = {
 export type WriteContext = {
   store: AutotaskStore;
   now: () => Date;
-  /** The resource writes are attributed to: the impersonated one, else the API user's (§1, §6). */
+  /**
+   * The resource writes are attributed to: the impersonated one, else the API user's (docs/autotask.md §3,
+   * §6.4).
+   */
   resourceId: number;
   switches: AutotaskEmulatorSwitches;
 };
@@ -111,7 +129,9 @@ function requireFields(entity: EntityDef, row: Record<string, unknown>): void {
   }
 }
 
-/** §10: "Reference value on field: <field> of type: <Entity> does not exist or is invalid." */
+/**
+ * docs/autotask.md §9: "Reference value on field: <field> of type: <Entity> does not exist or is invalid."
+ */
 function checkReferences(entity: EntityDef, row: Record<string, unknown>, store: AutotaskStore): void {
   for (const field of entity.fields) {
     const value = row[field.name];
@@ -160,7 +180,7 @@ function merged(current: Row, coerced: CoercedBody): Row {
   };
 }
 
-/** Quantity, cost and price are rounded to 4 decimals on charges (§8.3). */
+/** Quantity, cost and price are rounded to 4 decimals on charges (docs/autotask.md §8.3). */
 function round4(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   const rounded = new Dec(String(value)).toDecimalPlaces(4, Dec.ROUND_HALF_UP);
@@ -172,7 +192,7 @@ function times(quantity: unknown, price: unknown): string {
   return round4(new Dec(String(quantity)).times(String(price)).toFixed()) ?? "0";
 }
 
-// ---------------------------------------------------------------------------------------------- Companies §8.1
+// --------------------------------------------------------------------------- Companies docs/autotask.md §8.1
 
 export function createCompany(ctx: WriteContext, body: unknown): number {
   const entity = entityDef("Companies");
@@ -206,7 +226,7 @@ function validateCompany(ctx: WriteContext, entity: EntityDef, row: Record<strin
   }
 }
 
-// ---------------------------------------------------------------------------------------------- Contracts §8.2
+// --------------------------------------------------------------------------- Contracts docs/autotask.md §8.2
 
 export function createContract(ctx: WriteContext, body: unknown): number {
   const entity = entityDef("Contracts");
@@ -221,12 +241,14 @@ export function updateContract(ctx: WriteContext, body: unknown, mode: WriteMode
   const coerced = coerce(entity, body, mode, ctx);
   const current = existing(entity, requireId(entity, coerced), ctx.store);
   checkContractTypeEnabled(ctx, current);
-  checkImmutable(entity, current, coerced.fields); // §12.12: contractType and companyID are fixed.
+  // docs/autotask.md §8.2: contractType and companyID are fixed.
+  checkImmutable(entity, current, coerced.fields);
   const row = merged(current, coerced);
   validateContract(ctx, entity, row);
   row.lastModifiedDateTime = nowInstant(ctx);
   ctx.store.put("Contracts", row);
-  // Moving the window (e.g. PATCHing endDate to extend a contract, §8.2) reshapes its service periods.
+  // Moving the window (e.g. PATCHing endDate to extend a contract, docs/autotask.md §8.2) reshapes its
+  // service periods.
   for (const service of ctx.store.all("ContractServices")) {
     if (service.contractID === row.id) rebuildServiceUnits(ctx, service);
   }
@@ -280,9 +302,12 @@ export function isContractExpired(contract: Row, todayMs: number): boolean {
   return end !== undefined && end < todayMs;
 }
 
-// ------------------------------------------------------------------------------------------ ContractCharges §8.3
+// --------------------------------------------------------------------- ContractCharges docs/autotask.md §8.3
 
-/** Charges are created only through `/Contracts/{id}/Charges` (§4); the route enforces the URL. */
+/**
+ * Charges are created only through `/Contracts/{id}/Charges` (docs/autotask.md §4.2); the route enforces the
+ * URL.
+ */
 export function createContractCharge(ctx: WriteContext, contractId: number, body: unknown): number {
   const entity = entityDef("ContractCharges");
   const coerced = coerce(entity, body, "create", ctx);
@@ -333,7 +358,7 @@ export function deleteContractCharge(ctx: WriteContext, contractId: number, char
   return chargeId;
 }
 
-/** §8.3: a charge can be updated or deleted only while `isBilled` is false. */
+/** docs/autotask.md §8.3: a charge can be updated or deleted only while `isBilled` is false. */
 function chargeOfContract(ctx: WriteContext, contractId: number, chargeId: number): Row {
   const charge = existing(entityDef("ContractCharges"), chargeId, ctx.store);
   if (charge.contractID !== contractId) {
@@ -384,7 +409,10 @@ function isPurchaseBillingCode(ctx: WriteContext, row: Record<string, unknown>):
   return code?.billingCodeType === BILLING_CODE_TYPES.system && /purchase$/i.test(String(code.name));
 }
 
-/** §8.3: billableAmount = quantity × price (price from the billing code when absent); extendedCost = quantity × cost. */
+/**
+ * docs/autotask.md §8.3: billableAmount = quantity × price (price from the billing code when absent);
+ * extendedCost = quantity × cost.
+ */
 function computeChargeAmounts(ctx: WriteContext, row: Record<string, unknown>): void {
   if ((row.unitPrice ?? null) === null) {
     const code = chargeBillingCode(ctx, row);
@@ -398,7 +426,7 @@ function computeChargeAmounts(ctx: WriteContext, row: Record<string, unknown>): 
   row.internalCurrencyUnitPrice = row.unitPrice;
 }
 
-// ----------------------------------------------------------------------------------------- ContractServices §8.4
+// -------------------------------------------------------------------- ContractServices docs/autotask.md §8.4
 
 export function createContractService(ctx: WriteContext, contractId: number, body: unknown): number {
   const entity = entityDef("ContractServices");
@@ -424,7 +452,8 @@ function insertContractService(ctx: WriteContext, row: NewRow): Row {
     );
   }
   const service = existing(entityDef("Services"), Number(row.serviceID), ctx.store);
-  // §8.4: unitPrice comes from the Service; adjustedPrice (write-only) is this contract's price.
+  // docs/autotask.md §8.4: unitPrice comes from the Service; adjustedPrice (write-only) is this contract's
+  // price.
   row.unitPrice = service.unitPrice;
   row.unitCost ??= service.unitCost;
   row.__basePrice = row.adjustedPrice ?? service.unitPrice;
@@ -441,7 +470,7 @@ function applyServicePrice(row: Record<string, unknown>, price: unknown): void {
   row.internalCurrencyAdjustedPrice = price;
 }
 
-/** §8.4: on update only `adjustedPrice` and `invoiceDescription` can be written. */
+/** docs/autotask.md §8.4: on update only `adjustedPrice` and `invoiceDescription` can be written. */
 const CONTRACT_SERVICE_UPDATABLE = new Set(["adjustedPrice", "invoiceDescription"]);
 
 export function updateContractService(
@@ -475,7 +504,7 @@ export function updateContractService(
   return row.id;
 }
 
-// ------------------------------------------------------------------------------- ContractServiceAdjustments §8.5
+// ---------------------------------------------------------- ContractServiceAdjustments docs/autotask.md §8.5
 
 export function createServiceAdjustment(
   ctx: WriteContext,
@@ -518,7 +547,10 @@ export function createServiceAdjustment(
   return inserted.id;
 }
 
-/** By contractServiceID, or by the (contractID, serviceID) pair; §8.5: a missing contract service is created. */
+/**
+ * By contractServiceID, or by the (contractID, serviceID) pair; docs/autotask.md §8.5: a missing contract
+ * service is created.
+ */
 function resolveAdjustedService(ctx: WriteContext, row: Record<string, unknown>): Row {
   if ((row.contractServiceID ?? null) !== null) {
     const service = existing(entityDef("ContractServices"), Number(row.contractServiceID), ctx.store);
@@ -572,7 +604,7 @@ function isLatestPriceChange(ctx: WriteContext, contractServiceId: number, adjus
   return priced.at(-1)?.id === adjustment.id;
 }
 
-// ------------------------------------------------------------------------------------- ContractServiceUnits §8.6
+// ---------------------------------------------------------------- ContractServiceUnits docs/autotask.md §8.6
 
 function addMonths(day: string, months: number): string {
   const [year, month, date] = day.split("-").map(Number) as [number, number, number];
@@ -607,9 +639,9 @@ function periodIndex(contract: Row, day: string): number {
 }
 
 /**
- * §8.6: one row per billing period of the contract, split at each adjustment's effective date (Autotask
- * pro-rates a period that starts mid-cycle); units are the running sum of `unitChange` up to the row's start.
- * Row ids stay stable for an unchanged (contract service, start date).
+ * docs/autotask.md §8.6: one row per billing period of the contract, split at each adjustment's effective
+ * date (Autotask pro-rates a period that starts mid-cycle); units are the running sum of `unitChange` up to
+ * the row's start. Row ids stay stable for an unchanged (contract service, start date).
  */
 function rebuildServiceUnits(ctx: WriteContext, contractService: Row): void {
   const contract = ctx.store.get("Contracts", Number(contractService.contractID));
@@ -653,7 +685,7 @@ function rebuildServiceUnits(ctx: WriteContext, contractService: Row): void {
   });
 }
 
-// ------------------------------------------------------------------------------------------------ Services §8.7
+// ---------------------------------------------------------------------------- Services docs/autotask.md §8.7
 
 export function createService(ctx: WriteContext, body: unknown): number {
   const entity = entityDef("Services");
@@ -691,7 +723,7 @@ function validateService(
   if (!code || code.isActive !== true || code.useType !== BILLING_CODE_USE_TYPES.recurringContractService) {
     throw validationError("billingCodeID must reference an active Recurring Contract Service billing code.");
   }
-  // The unique service-name rule surfaces as SQL Server's duplicate-key error (prism-connect-behaviour.md §5).
+  // The unique service-name rule surfaces as SQL Server's duplicate-key error (docs/autotask.md §8.7).
   const name = String(row.name).trim().toLowerCase();
   const clash = ctx.store
     .all("Services")
@@ -711,7 +743,7 @@ function markupRate(price: unknown, cost: unknown): string | null {
   return round4(new Dec(String(price)).minus(costDec).dividedBy(costDec).toFixed());
 }
 
-// ------------------------------------------------------------------------------------------------ Products §8.9
+// ---------------------------------------------------------------------------- Products docs/autotask.md §8.9
 
 export function createProduct(ctx: WriteContext, body: unknown): number {
   const entity = entityDef("Products");

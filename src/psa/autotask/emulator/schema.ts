@@ -1,7 +1,7 @@
 /**
  * The emulator's field tables: every entity the sync touches, with the types, lengths, required/read-only
- * flags and picklists from autotask-api.md §8 and §9. Metadata endpoints (§7), input coercion, filtering and
- * output shaping are all driven from here, so a field exists everywhere or nowhere.
+ * flags and picklists from docs/autotask.md §8 and §7.3. Metadata endpoints (docs/autotask.md §7), input
+ * coercion, filtering and output shaping are all driven from here, so a field exists everywhere or nowhere.
  */
 
 export type DataType =
@@ -19,11 +19,14 @@ export type FieldDef = {
   queryable?: boolean;
   reference?: EntityName;
   picklist?: readonly PicklistEntry[];
-  /** Date-like fields come back as "2025-08-31T00:00:00" without a zone (§1). */
+  /** Date-like fields come back as "2025-08-31T00:00:00" without a zone (docs/autotask.md §3). */
   dateOnly?: boolean;
-  /** Writable on create only; a different value on update is rejected (§12.12). */
+  /** Writable on create only; a different value on update is rejected (docs/autotask.md §8.2). */
   immutable?: boolean;
-  /** Accepted in write bodies but absent from reads, metadata and filters (ContractServices.adjustedPrice, §8.4). */
+  /**
+   * Accepted in write bodies but absent from reads, metadata and filters (ContractServices.adjustedPrice,
+   * docs/autotask.md §8.4).
+   */
   writeOnly?: boolean;
 };
 
@@ -52,11 +55,11 @@ export type EntityDef = {
   canCreate: boolean;
   canUpdate: boolean;
   canDelete: boolean;
-  /** Child entities are written only through `/Contracts/{id}/{sub}` (§3, §4). */
+  /** Child entities are written only through `/Contracts/{id}/{sub}` (docs/autotask.md §4.1, §4.2). */
   parent?: { entity: EntityName; sub: string; rootCreate: boolean };
 };
 
-// autotask-api.md §9: picklists with the reference's confidence noted; tenants can differ, which is why the
+// docs/autotask.md §7.3: picklists with the confidence noted there; tenants can differ, which is why the
 // client reads them from metadata instead of hard-coding these numbers.
 export const CONTRACT_TYPES = {
   timeAndMaterials: 1,
@@ -90,7 +93,7 @@ const recurringPeriodPicklist: PicklistEntry[] = [
   { value: 4, label: "Semi-Annual" },
   { value: 5, label: "Yearly" },
 ];
-// [?] One-Time exists for products only (§9).
+// [?] One-Time exists for products only (docs/autotask.md §7.3).
 const productPeriodPicklist: PicklistEntry[] = [{ value: 1, label: "One-Time" }, ...recurringPeriodPicklist];
 const billingPreferencePicklist: PicklistEntry[] = [
   { value: 1, label: "Manual" },
@@ -108,8 +111,9 @@ const billingCodeTypePicklist: PicklistEntry[] = [
   { value: 1, label: "System" },
   { value: 2, label: "Non-Billable" },
 ];
-// [?] §8.8: the six allocation-code kinds; only "2 = General Billing Code" is seen in a fixture, the other
-// numbers are this emulator's choice. Clients must resolve them by label from /entityInformation/fields.
+// [?] docs/autotask.md §8.8: the six allocation-code kinds; only "2 = General Billing Code" is seen in a
+// fixture, the other numbers are this emulator's choice. Clients must resolve them by label from
+// /entityInformation/fields.
 export const BILLING_CODE_USE_TYPES = {
   workType: 1,
   generalBillingCode: 2,
@@ -135,7 +139,8 @@ const companyTypePicklist: PicklistEntry[] = [
   { value: 7, label: "Vendor" },
   { value: 8, label: "Partner" },
 ];
-// [?] §9: tenant picklists; the labels are the UI's (Operational/Capitalized), the numbers are ours.
+// [?] docs/autotask.md §7.3: tenant picklists; the labels are the UI's (Operational/Capitalized), the numbers
+// are ours.
 export const CHARGE_TYPES = { operational: 1, capitalized: 2 } as const;
 const chargeTypePicklist: PicklistEntry[] = [
   { value: 1, label: "Operational", isDefault: true },
@@ -193,7 +198,7 @@ const picklist = (name: string, values: readonly PicklistEntry[], options: Field
   ...options,
 });
 
-/** §8.1 */
+/** docs/autotask.md §8.1 */
 const companies: EntityDef = {
   name: "Companies",
   typeName: "Company",
@@ -231,7 +236,7 @@ const companies: EntityDef = {
   ],
 };
 
-/** §8.2 */
+/** docs/autotask.md §8.2 */
 const contracts: EntityDef = {
   name: "Contracts",
   typeName: "Contract",
@@ -279,7 +284,7 @@ const contracts: EntityDef = {
   ],
 };
 
-/** §8.3 */
+/** docs/autotask.md §8.3 */
 const contractCharges: EntityDef = {
   name: "ContractCharges",
   typeName: "ContractCharge",
@@ -322,7 +327,7 @@ const contractCharges: EntityDef = {
   ],
 };
 
-/** §8.4 */
+/** docs/autotask.md §8.4 */
 const contractServices: EntityDef = {
   name: "ContractServices",
   typeName: "ContractService",
@@ -347,7 +352,7 @@ const contractServices: EntityDef = {
   ],
 };
 
-/** §8.5: create-only. */
+/** docs/autotask.md §8.5: create-only. */
 const contractServiceAdjustments: EntityDef = {
   name: "ContractServiceAdjustments",
   typeName: "ContractServiceAdjustment",
@@ -371,7 +376,7 @@ const contractServiceAdjustments: EntityDef = {
   ],
 };
 
-/** §8.6: read-only, rebuilt from adjustments. */
+/** docs/autotask.md §8.6: read-only, rebuilt from adjustments. */
 const contractServiceUnits: EntityDef = {
   name: "ContractServiceUnits",
   typeName: "ContractServiceUnit",
@@ -398,7 +403,7 @@ const contractServiceUnits: EntityDef = {
   ],
 };
 
-/** §8.7 */
+/** docs/autotask.md §8.7 */
 const services: EntityDef = {
   name: "Services",
   typeName: "Service",
@@ -409,7 +414,8 @@ const services: EntityDef = {
   udfs: [],
   fields: [
     id(),
-    // [?] §8.7: 100 characters, as learned by a production sync (SOAP metadata says 150); switchable.
+    // [?] docs/autotask.md §8.7: 100 characters, as learned by a production sync (SOAP metadata says 150);
+    // switchable.
     str("name", 100, { required: true }),
     int("billingCodeID", { required: true, reference: "BillingCodes" }),
     picklist("periodType", recurringPeriodPicklist, { required: true }),
@@ -429,7 +435,7 @@ const services: EntityDef = {
   ],
 };
 
-/** §8.9 */
+/** docs/autotask.md §8.9 */
 const products: EntityDef = {
   name: "Products",
   typeName: "Product",
@@ -465,7 +471,7 @@ const products: EntityDef = {
   ],
 };
 
-/** §8.8: query only. */
+/** docs/autotask.md §8.8: query only. */
 const billingCodes: EntityDef = {
   name: "BillingCodes",
   typeName: "BillingCode",
@@ -507,12 +513,12 @@ export const ENTITIES: Record<EntityName, EntityDef> = {
 
 const entityByLowerName = new Map(ENTITY_NAMES.map((name) => [name.toLowerCase(), name]));
 
-/** URL entity names are case-insensitive (§1). */
+/** URL entity names are case-insensitive (docs/autotask.md §3). */
 export function resolveEntityName(urlName: string): EntityName | undefined {
   return entityByLowerName.get(urlName.toLowerCase());
 }
 
-/** Field names are case-insensitive on input (§1, §12.8). */
+/** Field names are case-insensitive on input (docs/autotask.md §3). */
 export function findField(entity: EntityDef, name: string): FieldDef | undefined {
   const lower = name.toLowerCase();
   return entity.fields.find((field) => field.name.toLowerCase() === lower);

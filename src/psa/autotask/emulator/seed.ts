@@ -19,7 +19,7 @@ import {
 import type { AutotaskStore, NewRow } from "./store.ts";
 
 /**
- * Seeds for the emulator (autotask-api.md §16 "State"). Everything goes through the same write rules as API
+ * Seeds for the emulator (docs/autotask.md §12 "State"). Everything goes through the same write rules as API
  * calls, so seeded data obeys them; ids are deterministic because inserts happen in a fixed order. Contract
  * dates are relative to the emulator's clock year so "current" and "expired" stay true over time.
  */
@@ -394,7 +394,8 @@ function seedCustomerContracts(ctx: WriteContext, seed: CustomerSeed): void {
       unitCost: product?.cost ?? null,
       isBillableToCompany: true,
     });
-    // The first two customers' charges are already invoiced, to exercise the "billed" rules (§8.3).
+    // The first two customers' charges are already invoiced, to exercise the "billed" rules
+    // (docs/autotask.md §8.3).
     if (index < 2) markChargeBilled(ctx.store, chargeId);
   }
 

@@ -54,11 +54,11 @@ export type AutotaskEmulatorState = {
   readonly store: AutotaskStore;
   list(entity: EntityName): Row[];
   get(entity: EntityName, id: number): Row | undefined;
-  /** Invoicing is not an API operation; tests flip `isBilled` here (§8.3). */
+  /** Invoicing is not an API operation; tests flip `isBilled` here (docs/autotask.md §8.3). */
   markChargeBilled(chargeId: number): void;
-  /** Requests counted in the current threshold window (§11). */
+  /** Requests counted in the current threshold window (docs/autotask.md §10). */
   thresholdCount(): number;
-  /** Current and peak concurrent requests per (integration code, endpoint) (§11). */
+  /** Current and peak concurrent requests per (integration code, endpoint) (docs/autotask.md §10). */
   inFlight(endpoint: EntityName | "ThresholdInformation", integrationCode?: string): number;
   maxInFlight(endpoint: EntityName | "ThresholdInformation", integrationCode?: string): number;
   /** Holds every API request inside its thread-limit window until the returned function is called. */
@@ -77,7 +77,9 @@ export type AutotaskEmulator = {
   state: AutotaskEmulatorState;
   /** The kit server: request log, stats, faults, latency. */
   server: EmulatorServer;
-  /** Adds faults; thread-limit rules default to the Autotask status and message (§10, §11). */
+  /**
+   * Adds faults; thread-limit rules default to the Autotask status and message (docs/autotask.md §9, §10).
+   */
   addFaults(rules: FaultRule | FaultRule[]): ActiveFault[];
   close(): Promise<void>;
 };
@@ -87,7 +89,10 @@ function header(ctx: EmulatorContext, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** §1: UserName, Secret and ApiIntegrationCode on every request; header names are case-insensitive. */
+/**
+ * docs/autotask.md §3: UserName, Secret and ApiIntegrationCode on every request; header names are
+ * case-insensitive.
+ */
 function findUser(users: ApiUser[], ctx: EmulatorContext): ApiUser | undefined {
   const userName = header(ctx, "UserName")?.toLowerCase();
   const secret = header(ctx, "Secret");
@@ -147,7 +152,7 @@ export async function startAutotaskEmulator(
     store.load(saved);
   }
 
-  /** ImpersonationResourceId must name an active resource (§1, §6). */
+  /** ImpersonationResourceId must name an active resource (docs/autotask.md §3, §6.4). */
   function actingResource(ctx: EmulatorContext, user: ApiUser): number {
     const header = ctx.headers["impersonationresourceid"];
     const text = Array.isArray(header) ? header[0] : header;

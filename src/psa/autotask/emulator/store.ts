@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ENTITY_NAMES } from "./schema.ts";
 import type { EntityName } from "./schema.ts";
 
-/** A user-defined field value; UDF values are strings on the wire (autotask-api.md §6). */
+/** A user-defined field value; UDF values are strings on the wire (docs/autotask.md §6.2). */
 export type UdfValue = { name: string; value: string | null };
 
 /**

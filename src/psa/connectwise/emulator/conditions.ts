@@ -1,8 +1,9 @@
 import { Dec } from "../../../core/money.ts";
 
 /**
- * Server side of the ConnectWise `conditions` language (connectwise-api.md §4.1): a tokenizer, a recursive-descent
- * parser producing an AST, a type check against the resource's field types, and an evaluator over records.
+ * Server side of the ConnectWise `conditions` language (docs/connectwise.md §5.1): a tokenizer, a
+ * recursive-descent parser producing an AST, a type check against the resource's field types, and an
+ * evaluator over records.
  *
  * Grammar (keywords case-insensitive):
  *   expression := conjunction ("or" conjunction)*
@@ -15,7 +16,7 @@ import { Dec } from "../../../core/money.ts";
  *   literal    := "string" | 'string' | number | true | false | null | [date-time]
  */
 
-/** The server's own guidance text, appended to every literal error (quoted in §4.1). */
+/** The server's own guidance text, appended to every literal error (quoted in docs/connectwise.md §5.1). */
 export const LITERAL_GUIDANCE =
   "String values should be enclosed with double or single quotes; DateTime values should be enclosed in square brackets; numbers should consist of only digits, and optionally a decimal point and a negation sign; boolean values should be indicated with the keywords true or false; null values should be indicated by the keyword null.";
 
@@ -156,7 +157,7 @@ function parseDateTime(body: string, position: number): Literal {
   return { type: "datetime", value: new Date(epochMs).toISOString().replace(/\.\d{3}Z$/, "Z"), epochMs };
 }
 
-/** A date without a zone is read as UTC, like every other date the API handles (§3). */
+/** A date without a zone is read as UTC, like every other date the API handles (docs/connectwise.md §4). */
 function normaliseDateTime(match: RegExpExecArray): string {
   const [, year, month, day, hours = "00", minutes = "00", seconds = "00", zone = "Z"] = match;
   const offset = zone === "Z" || zone.includes(":") ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
@@ -354,7 +355,10 @@ function literalNoun(type: Literal["type"]): string {
 // ---------------------------------------------------------------------------------------------- evaluation
 
 export type EvaluationOptions = {
-  /** SQL Server collation: string comparisons ignore case (§4.1 [inferred]); a switch can turn it off. */
+  /**
+   * SQL Server collation: string comparisons ignore case (docs/connectwise.md §5.1 [inferred]); a switch can
+   * turn it off.
+   */
   caseInsensitive: boolean;
 };
 
@@ -460,7 +464,7 @@ function containsText(actual: string, text: string, options: EvaluationOptions):
 
 /**
  * `*` (guide) and `%` (seen in the wild) match any run, `_` one character, `[...]` a character class, so `[[]`
- * is a literal `[` as the guide prescribes (§4.1).
+ * is a literal `[` as the guide prescribes (docs/connectwise.md §5.1).
  */
 export function likeMatches(actual: string, pattern: string, options: EvaluationOptions): boolean {
   return likePatternToRegExp(pattern, options.caseInsensitive).test(actual);

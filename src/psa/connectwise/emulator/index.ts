@@ -1,4 +1,4 @@
-/** The ConnectWise Manage emulator (`cspsync emulator connectwise`), see connectwise-api.md §10. */
+/** The ConnectWise Manage emulator (`cspsync emulator connectwise`), see docs/connectwise.md §11. */
 export { DEFAULT_CREDENTIALS, startConnectWiseEmulator } from "./server.ts";
 export type {
   ConnectWiseCredentials,

@@ -17,7 +17,7 @@ import { badRequest } from "./replies.ts";
 import { customFieldResolver } from "./records.ts";
 
 /**
- * The list machinery shared by every collection (connectwise-api.md §4): conditions, customFieldConditions,
+ * The list machinery shared by every collection (docs/connectwise.md §5): conditions, customFieldConditions,
  * orderBy, fields, page/pageSize with RFC 5988 Link headers, forward-only paging with pageId, and /count.
  */
 
@@ -29,7 +29,10 @@ export type Filter = (view: View) => boolean;
 
 export type PagingOptions = { capPageSize: boolean };
 
-/** Compiles `conditions` and `customFieldConditions`; a bad one is a 400 with the parser's message (§4.1). */
+/**
+ * Compiles `conditions` and `customFieldConditions`; a bad one is a 400 with the parser's message
+ * (docs/connectwise.md §5.1).
+ */
 export function buildFilter(
   query: URLSearchParams,
   resolver: FieldResolver,
@@ -57,7 +60,10 @@ function compileOrReject(text: string | null, resolver: FieldResolver): CheckedN
 
 type SortKey = { field: ResolvedField; descending: boolean };
 
-/** `orderBy=field asc|desc`, several keys comma-separated (§4.2; several keys [inferred]); id breaks ties. */
+/**
+ * `orderBy=field asc|desc`, several keys comma-separated (docs/connectwise.md §5.2; several keys [inferred]);
+ * id breaks ties.
+ */
 export function parseOrderBy(text: string | null, resolver: FieldResolver): SortKey[] {
   if (text === null || text.trim() === "") return [];
   return text.split(",").map((part) => {
@@ -93,7 +99,10 @@ function compareForSort(a: unknown, b: unknown, type: FieldType, options: Evalua
   return compareStrings(String(a), String(b), options);
 }
 
-/** `fields=id,name,status/id` keeps only those, nested picks keeping their parent (§4.2; nesting [inferred]). */
+/**
+ * `fields=id,name,status/id` keeps only those, nested picks keeping their parent (docs/connectwise.md §5.2;
+ * nesting [inferred]).
+ */
 export function parseFields(text: string | null, resolver: FieldResolver): ResolvedField[] | undefined {
   if (text === null || text.trim() === "") return undefined;
   return text.split(",").map((part) => {
@@ -141,8 +150,9 @@ export function project(view: View, fields: ResolvedField[] | undefined): View {
 export type Page = { items: View[]; link: string };
 
 /**
- * Navigable paging (§4.3): `page` is 1-based, `pageSize` defaults to 25 and is capped at 1000; the Link header
- * has first/prev (past page 1), next (before the last page) and last (always); past the end the body is `[]`.
+ * Navigable paging (docs/connectwise.md §5.3): `page` is 1-based, `pageSize` defaults to 25 and is capped at
+ * 1000; the Link header has first/prev (past page 1), next (before the last page) and last (always); past the
+ * end the body is `[]`.
  */
 export function navigablePage(
   views: View[],
@@ -171,8 +181,9 @@ export function navigablePage(
 }
 
 /**
- * Forward-only paging (§4.3): results ordered by id, `pageId=N` acts as `id > N`, `page` is ignored, and the
- * Link header's `next` carries `pageId=<last id returned>`; when nothing follows, the Link header is empty.
+ * Forward-only paging (docs/connectwise.md §5.3): results ordered by id, `pageId=N` acts as `id > N`, `page`
+ * is ignored, and the Link header's `next` carries `pageId=<last id returned>`; when nothing follows, the
+ * Link header is empty.
  */
 export function forwardOnlyPage(
   views: View[],

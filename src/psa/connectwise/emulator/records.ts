@@ -5,7 +5,7 @@ import { RESOURCES } from "./resources.ts";
 import type { CwEmulatorData, Row } from "./state.ts";
 import { findRow } from "./state.ts";
 
-/** One entry of `errors[]` in a 400 InvalidObject body (connectwise-api.md §5.3). */
+/** One entry of `errors[]` in a 400 InvalidObject body (docs/connectwise.md §7.2). */
 export type ValidationIssue = { code: string; message: string; resource: string; field: string };
 
 /** What a view needs besides the row: where hrefs point and how to resolve references. */
@@ -14,9 +14,10 @@ export type ViewEnv = { data: CwEmulatorData; apiBase: string };
 // ---------------------------------------------------------------------------------------------- output
 
 /**
- * The record as the API shows it (§3, §10.8): references expanded to `{id, name|identifier, _info: {x_href}}`,
- * `_info` with lastUpdated/updatedBy, derived fields added by the caller. Money stays a decimal string here so
- * conditions and ordering compare exactly; `toWire` turns it into bare JSON numbers.
+ * The record as the API shows it (docs/connectwise.md §4, §11): references expanded to
+ * `{id, name|identifier, _info: {x_href}}`, `_info` with lastUpdated/updatedBy, derived fields added by the
+ * caller. Money stays a decimal string here so conditions and ordering compare exactly; `toWire` turns it
+ * into bare JSON numbers.
  */
 export function toView(def: ResourceDef, row: Row, env: ViewEnv): Record<string, unknown> {
   const view: Record<string, unknown> = { id: row.id };
@@ -66,8 +67,9 @@ const REFERENCE_SUBFIELDS: Record<string, FieldType> = {
 };
 
 /**
- * Resolves a field path as written in conditions, orderBy or fields (any case, §4.1) to its canonical path and type.
- * `lastUpdated` is accepted as a shorthand for `_info/lastUpdated`, as integrations use it.
+ * Resolves a field path as written in conditions, orderBy or fields (any case, docs/connectwise.md §5.1) to
+ * its canonical path and type. `lastUpdated` is accepted as a shorthand for `_info/lastUpdated`, as
+ * integrations use it.
  */
 export function fieldResolver(def: ResourceDef): FieldResolver {
   const byLowerName = new Map(Object.keys(def.fields).map((name) => [name.toLowerCase(), name]));
@@ -126,7 +128,7 @@ function scalarType(spec: FieldSpec): FieldType | undefined {
   }
 }
 
-/** customFieldConditions run against each entry of `customFields` (§4.2). */
+/** customFieldConditions run against each entry of `customFields` (docs/connectwise.md §5.2). */
 export const customFieldResolver: FieldResolver = (written) => {
   const lower = written.toLowerCase();
   if (lower === "id" || lower === "numberofdecimals")
@@ -169,7 +171,7 @@ export function coerceField(
       if (spec.maxLength !== undefined && value.length > spec.maxLength) {
         return fail(`${name} cannot be longer than ${spec.maxLength} characters.`);
       }
-      // Newlines and carriage returns come back as a single space (§3).
+      // Newlines and carriage returns come back as a single space (docs/connectwise.md §4).
       return { ok: true, value: value.replace(/\r\n|\r|\n/g, " ") };
     case "boolean":
       return typeof value === "boolean" ? { ok: true, value } : fail(`${name} must be true or false.`);
@@ -204,7 +206,10 @@ function coerceDateTime(value: unknown, fail: (message: string) => CoerceResult)
   return { ok: true, value: `${new Date(epoch).toISOString().slice(0, 19)}Z` };
 }
 
-/** On writes a reference may carry only `id`, or `identifier` where the target has one (§3). */
+/**
+ * On writes a reference may carry only `id`, or `identifier` where the target has one
+ * (docs/connectwise.md §4).
+ */
 function coerceReference(
   name: string,
   spec: FieldSpec,

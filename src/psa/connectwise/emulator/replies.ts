@@ -1,7 +1,7 @@
 import type { EmulatorReply } from "../../shared/emulator-kit.ts";
 import type { ValidationIssue } from "./records.ts";
 
-/** Error bodies in ConnectWise's `ErrorResponseMessage` shape (connectwise-api.md §5.3). */
+/** Error bodies in ConnectWise's `ErrorResponseMessage` shape (docs/connectwise.md §7.2). */
 export class CwReplyError extends Error {
   readonly reply: EmulatorReply;
   constructor(reply: EmulatorReply) {
@@ -23,7 +23,10 @@ export function badRequest(message: string): CwReplyError {
   return new CwReplyError({ status: 400, body: { code: "InvalidObject", message, errors: null } });
 }
 
-/** §5.3 [inferred]: `{"code":"NotFound","message":"<Entity> recordId <id> not found.","errors":null}`. */
+/**
+ * docs/connectwise.md §7.2 [inferred]:
+ * `{"code":"NotFound","message":"<Entity> recordId <id> not found.","errors":null}`.
+ */
 export function notFound(entityName: string, id: string | number): CwReplyError {
   return new CwReplyError({
     status: 404,
@@ -38,7 +41,7 @@ export function unknownPath(path: string): EmulatorReply {
   };
 }
 
-/** §5.2: 409 when the record is in use. */
+/** docs/connectwise.md §7.1: 409 when the record is in use. */
 export function conflict(message: string): CwReplyError {
   return new CwReplyError({ status: 409, body: { code: "Conflict", message, errors: null } });
 }
@@ -54,7 +57,10 @@ export function methodNotAllowed(): CwReplyError {
   });
 }
 
-/** §2 [observed]: bad credentials give `Unauthorized`, or `ConnectWiseApi`/`UserNotAuthenticated` on some servers. */
+/**
+ * docs/connectwise.md §3 [observed]: bad credentials give `Unauthorized`, or
+ * `ConnectWiseApi`/`UserNotAuthenticated` on some servers.
+ */
 export function unauthorized(style: "Unauthorized" | "UserNotAuthenticated", message: string): EmulatorReply {
   const body =
     style === "Unauthorized"
@@ -63,7 +69,7 @@ export function unauthorized(style: "Unauthorized" | "UserNotAuthenticated", mes
   return { status: 401, body };
 }
 
-/** §5.2: the API member's security role lacks the permission; the body is [inferred]. */
+/** docs/connectwise.md §7.1: the API member's security role lacks the permission; the body is [inferred]. */
 export function forbidden(method: string, path: string): EmulatorReply {
   return {
     status: 403,
@@ -75,7 +81,7 @@ export function forbidden(method: string, path: string): EmulatorReply {
   };
 }
 
-/** §5.4: the throttling body has a different shape from every other error. */
+/** docs/connectwise.md §7.3: the throttling body has a different shape from every other error. */
 export const RATE_LIMIT_BODY = {
   error: "ConnectWiseAPI",
   message: "Too many requests. Please try again in 30 seconds.",

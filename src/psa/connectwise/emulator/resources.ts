@@ -1,6 +1,7 @@
 /**
- * Field tables of the emulated ConnectWise resources (connectwise-api.md §6 paths, §7 schemas). One table drives
- * input validation, reference expansion, the `conditions`/`orderBy`/`fields` field resolver and JSON output.
+ * Field tables of the emulated ConnectWise resources (docs/connectwise.md §8 paths, §9 schemas). One table
+ * drives input validation, reference expansion, the `conditions`/`orderBy`/`fields` field resolver and JSON
+ * output.
  */
 
 export type TableName =
@@ -43,10 +44,10 @@ export type FieldSpec = {
   values?: readonly string[];
   /** ref: the table the reference resolves into. */
   target?: TableName;
-  /** ref: the keys shown next to `id` when the reference is expanded (§7.1). */
+  /** ref: the keys shown next to `id` when the reference is expanded (docs/connectwise.md §9.1). */
   refKeys?: readonly ("identifier" | "name")[];
   required?: boolean;
-  /** A PUT without it fails (§7.2 "Required On Updates"). */
+  /** A PUT without it fails (docs/connectwise.md §9.2 "Required On Updates"). */
   requiredOnUpdate?: boolean;
   /** Computed or server-maintained: ignored on input. */
   readOnly?: boolean;
@@ -59,7 +60,7 @@ export type ResourceDef = {
   path: string;
   /** Name used in 404 messages ("Addition recordId 5 not found."). */
   entityName: string;
-  /** `resource` in validation errors and the "<x> object is invalid" message (§5.3). */
+  /** `resource` in validation errors and the "<x> object is invalid" message (docs/connectwise.md §7.2). */
   objectName: string;
   /** Name shown in references to rows of this table. */
   displayName: (row: Record<string, unknown>) => string | null;
@@ -122,7 +123,7 @@ export const PRODUCT_CLASSES = ["Agreement", "Bundle", "Inventory", "NonInventor
 const name = (row: Record<string, unknown>): string | null =>
   typeof row.name === "string" ? row.name : null;
 
-/** §7.9 */
+/** docs/connectwise.md §9.8 */
 const companies: ResourceDef = {
   table: "companies",
   path: "/company/companies",
@@ -165,7 +166,7 @@ const companies: ResourceDef = {
   },
 };
 
-/** Contacts are only needed as the agreement's required `contact` reference (§7.2). */
+/** Contacts are only needed as the agreement's required `contact` reference (docs/connectwise.md §9.2). */
 const contacts: ResourceDef = {
   table: "contacts",
   path: "/company/contacts",
@@ -183,7 +184,7 @@ const contacts: ResourceDef = {
   },
 };
 
-/** §7.6 */
+/** docs/connectwise.md §9.5 */
 const billingCycles: ResourceDef = {
   table: "billingCycles",
   path: "/finance/billingCycles",
@@ -207,7 +208,7 @@ const billingTerms: ResourceDef = {
   fields: { name: str(50, { required: true }), defaultFlag: bool() },
 };
 
-/** §7.5 */
+/** docs/connectwise.md §9.4 */
 const agreementTypes: ResourceDef = {
   table: "agreementTypes",
   path: "/finance/agreements/types",
@@ -259,7 +260,7 @@ const agreementTypes: ResourceDef = {
   },
 };
 
-/** §7.2 */
+/** docs/connectwise.md §9.2 */
 const agreements: ResourceDef = {
   table: "agreements",
   path: "/finance/agreements",
@@ -337,7 +338,7 @@ const agreements: ResourceDef = {
     currency: literalRef(),
     periodType: oneOf(["Current", "Future", "Both", "Undefined"]),
     autoInvoiceFlag: bool(),
-    // A plain date string, not a date-time (§3).
+    // A plain date string, not a date-time (docs/connectwise.md §4).
     nextInvoiceDate: str(),
     companyLocation: literalRef(),
     agreementStatus: oneOf(AGREEMENT_STATUSES, { readOnly: true }),
@@ -345,7 +346,7 @@ const agreements: ResourceDef = {
   },
 };
 
-/** §7.3 */
+/** docs/connectwise.md §9.3 */
 const additions: ResourceDef = {
   table: "additions",
   path: "/finance/agreements/:parentId/additions",
@@ -386,7 +387,7 @@ const additions: ResourceDef = {
   },
 };
 
-/** §7.7 */
+/** docs/connectwise.md §9.6 */
 const catalogItems: ResourceDef = {
   table: "catalogItems",
   path: "/procurement/catalog",
@@ -431,7 +432,10 @@ const catalogItems: ResourceDef = {
   },
 };
 
-/** Product types and subcategories: the references a catalog item requires (§7.7). Paths are [inferred]. */
+/**
+ * Product types and subcategories: the references a catalog item requires (docs/connectwise.md §9.6). Paths
+ * are [inferred].
+ */
 const productTypes: ResourceDef = {
   table: "productTypes",
   path: "/procurement/types",

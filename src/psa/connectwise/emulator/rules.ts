@@ -9,33 +9,50 @@ import { findRow } from "./state.ts";
  * reference's best guess, and tests can flip them to check cspsync copes with the other answer.
  */
 export type CwSwitches = {
-  /** §9 [inferred]: POST/PATCH of an addition on a cancelled agreement fails with 400, field agreementId. */
+  /**
+   * docs/connectwise.md §10 [inferred]: POST/PATCH of an addition on a cancelled agreement fails with 400,
+   * field agreementId.
+   */
   rejectAdditionsOnCancelledAgreement: boolean;
-  /** §9 [inferred]: the same for an expired agreement; no evidence either way, so off. */
+  /**
+   * docs/connectwise.md §10 [inferred]: the same for an expired agreement; no evidence either way, so off.
+   */
   rejectAdditionsOnExpiredAgreement: boolean;
-  /** §9 [observed, Sync365]: effectiveDate earlier than the agreement's billStartDate (else startDate) fails. */
+  /**
+   * docs/connectwise.md §10 [observed, Sync365]: effectiveDate earlier than the agreement's billStartDate
+   * (else startDate) fails.
+   */
   rejectEffectiveDateBeforeBillingStart: boolean;
-  /** §9 [observed, Sync365]: with prorate off, an effectiveDate inside an invoiced period (before nextInvoiceDate) fails. */
+  /**
+   * docs/connectwise.md §10 [observed, Sync365]: with prorate off, an effectiveDate inside an invoiced period
+   * (before nextInvoiceDate) fails.
+   */
   rejectInvoicedPeriodWithoutProrate: boolean;
   /** [inferred] A cancelledDate earlier than the effectiveDate fails. */
   rejectCancelledBeforeEffective: boolean;
-  /** §7.7 [observed]: Bundle-class catalog items cannot be agreement additions. */
+  /** docs/connectwise.md §9.6 [observed]: Bundle-class catalog items cannot be agreement additions. */
   rejectBundleAdditions: boolean;
-  /** §3 [inferred]: an addition's product may be given as `{identifier}` alone. */
+  /** docs/connectwise.md §4 [inferred]: an addition's product may be given as `{identifier}` alone. */
   resolveProductByIdentifier: boolean;
-  /** §10.10 [inferred]: unitPrice, unitCost, description, taxableFlag and uom default from the catalog item. */
+  /**
+   * docs/connectwise.md §11 [inferred]: unitPrice, unitCost, description, taxableFlag and uom default from
+   * the catalog item.
+   */
   defaultAdditionFieldsFromCatalog: boolean;
-  /** §5.1 [inferred]: a PATCH `path` may start with `/`. */
+  /** docs/connectwise.md §6 [inferred]: a PATCH `path` may start with `/`. */
   patchPathLeadingSlash: boolean;
-  /** §4.2 [secondary source]: pageSize above 1000 is capped silently (off: 400). */
+  /** docs/connectwise.md §5.2 [secondary source]: pageSize above 1000 is capped silently (off: 400). */
   capPageSize: boolean;
-  /** §4.1 [inferred]: string comparisons ignore case (SQL Server collation). */
+  /** docs/connectwise.md §5.1 [inferred]: string comparisons ignore case (SQL Server collation). */
   caseInsensitiveStrings: boolean;
   /** [inferred] Company and catalog identifiers are unique (400 ObjectExists). */
   uniqueIdentifiers: boolean;
-  /** §1.2: after a cloud upgrade a request on the old versioned codebase gets 404 (off: any codebase works). */
+  /**
+   * docs/connectwise.md §2: after a cloud upgrade a request on the old versioned codebase gets 404 (off: any
+   * codebase works).
+   */
   rejectStaleCodebase: boolean;
-  /** §2 [observed]: which 401 body bad credentials get. */
+  /** docs/connectwise.md §3 [observed]: which 401 body bad credentials get. */
   authErrorStyle: "Unauthorized" | "UserNotAuthenticated";
 };
 
@@ -62,7 +79,10 @@ export type RuleEnv = { data: CwEmulatorData; switches: CwSwitches; now: Date };
 
 export type AgreementStatus = "Active" | "Cancelled" | "Expired" | "Inactive";
 
-/** `agreementStatus` is derived from dates and cancel flags, not set directly (§9 [inferred]). */
+/**
+ * `agreementStatus` is derived from dates and cancel flags, not set directly (docs/connectwise.md §9.2
+ * [inferred]).
+ */
 export function agreementStatus(agreement: Row, now: Date): AgreementStatus {
   if (agreement.cancelledFlag === true) return "Cancelled";
   const end = typeof agreement.endDate === "string" ? Date.parse(agreement.endDate) : Number.NaN;
@@ -90,7 +110,10 @@ export function derivedFields(table: TableName, row: Row, env: RuleEnv): Record<
 
 // ---------------------------------------------------------------------------------------------- defaults
 
-/** Server defaults on POST: "unsent required fields are defaulted where possible" (§5.1). */
+/**
+ * Server defaults on POST: required fields left out are defaulted where the server can
+ * (docs/connectwise.md §6).
+ */
 export function applyCreateDefaults(
   table: TableName,
   row: Record<string, unknown>,
@@ -150,7 +173,10 @@ function applyAgreementDefaults(row: Record<string, unknown>, env: RuleEnv): voi
 
 // ---------------------------------------------------------------------------------------------- computed fields
 
-/** §10.10 [inferred]: billedQuantity = max(0, quantity − lessIncluded); ext* = billedQuantity × unit*. */
+/**
+ * docs/connectwise.md §11 [inferred]: billedQuantity = max(0, quantity − lessIncluded); ext* = billedQuantity
+ * × unit*.
+ */
 export function computeAddition(row: Record<string, unknown>): void {
   const quantity = decimalOrZero(row.quantity);
   const billed = Dec.max(0, quantity.minus(decimalOrZero(row.lessIncluded)));
@@ -160,7 +186,7 @@ export function computeAddition(row: Record<string, unknown>): void {
   row.extPrice = canonical(extPrice);
   row.extCost = canonical(extCost);
   row.margin = canonical(extPrice.minus(extCost));
-  // Proration is not modelled: the formulas are unknown (§13 question 4).
+  // Proration is not modelled: the formulas are unknown (docs/connectwise.md §12).
   row.prorateCost = "0";
   row.proratePrice = "0";
   row.extendedProrateCost = "0";
@@ -169,7 +195,10 @@ export function computeAddition(row: Record<string, unknown>): void {
 
 // ---------------------------------------------------------------------------------------------- validation
 
-/** Business rules checked on create (previous undefined) and update; each returns the §5.3 errors[] entries. */
+/**
+ * Business rules checked on create (previous undefined) and update; each returns the docs/connectwise.md §7.2
+ * errors[] entries.
+ */
 export function businessRuleIssues(
   table: TableName,
   candidate: Record<string, unknown>,
@@ -247,7 +276,7 @@ function additionIssues(
   return issues;
 }
 
-/** "At least one address field is required" (§7.9, 2022.1 docs). */
+/** "At least one address field is required" (docs/connectwise.md §9.8, 2022.1 docs). */
 function companyAddressIssues(candidate: Record<string, unknown>): ValidationIssue[] {
   const fields = ["addressLine1", "addressLine2", "city", "state", "zip", "country"];
   const hasAddress = fields.some(
@@ -291,7 +320,7 @@ function uniqueIdentifierIssues(
   ];
 }
 
-/** Why a row cannot be deleted (409, §5.2 "the record is in use"), or undefined. */
+/** Why a row cannot be deleted (409, docs/connectwise.md §7.1 "the record is in use"), or undefined. */
 export function inUseReason(table: TableName, row: Row, data: CwEmulatorData): string | undefined {
   if (table === "agreements" && data.tables.additions.some((addition) => addition.agreementId === row.id)) {
     return "This agreement has additions and cannot be deleted.";

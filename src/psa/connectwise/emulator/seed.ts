@@ -42,8 +42,8 @@ type ReferenceIds = {
 };
 
 /**
- * Billing cycles follow the reference's seed suggestion (§7.6); ids vary by tenant, so cspsync must find the
- * one-time cycle by `billingOptions = "NotRecurring"`, never by id.
+ * Billing cycles follow the emulator's seed in docs/connectwise.md §9.5; ids vary by tenant, so cspsync must
+ * find the one-time cycle by `billingOptions = "NotRecurring"`, never by id.
  */
 function seedReferenceData(insert: Insert): ReferenceIds {
   const monthlyCycle = insert("billingCycles", {
@@ -105,7 +105,7 @@ function seedReferenceData(insert: Insert): ReferenceIds {
   }).id;
   insert("agreementTypes", { ...typeDefaults, name: "Block Time", defaultFlag: false, prorateFlag: false });
 
-  // The Miscellaneous entries are what catalog syncs default to (prism-connect-behaviour.md §3.4).
+  // The Miscellaneous entries are what catalog syncs default to (docs/sync-behaviour.md §4.1).
   insert("productTypes", { name: "Miscellaneous", inactiveFlag: false });
   const licensingProductType = insert("productTypes", { name: "Software Licensing", inactiveFlag: false }).id;
   insert("productTypes", { name: "Service", inactiveFlag: false });
@@ -246,7 +246,7 @@ const DEMO_COMPANIES: readonly DemoCompany[] = [
   },
 ];
 
-/** Illustrative prices; vendor SKUs use Microsoft's `ProductId:SkuId` form (csp-billing-data.md §2.2). */
+/** Illustrative prices; vendor SKUs use Microsoft's `ProductId:SkuId` form (docs/billing-data.md §3.2). */
 const DEMO_CATALOG: ReadonlyArray<{
   identifier: string;
   description: string;
@@ -379,7 +379,7 @@ function seedDemo(insert: Insert, ids: ReferenceIds): void {
       customFields: [],
     });
   }
-  // A bundle, which cannot be used as an addition (§7.7), to exercise that rule.
+  // A bundle, which cannot be used as an addition (docs/connectwise.md §9.6), to exercise that rule.
   insert("catalogItems", {
     identifier: "MSP-BUNDLE",
     description: "Managed workstation bundle",

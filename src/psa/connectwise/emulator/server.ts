@@ -41,7 +41,7 @@ import type { WriteEnv } from "./writes.ts";
 import { createRow, patchRow, replaceRow } from "./writes.ts";
 
 /**
- * A ConnectWise Manage emulator for development and contract tests, following connectwise-api.md (§10 is its
+ * A ConnectWise Manage emulator for development and contract tests, following docs/connectwise.md (§11 is its
  * checklist): real paths under any codebase, companyinfo discovery, Basic auth plus clientId, the conditions
  * language, paging, field shapes, error bodies, billing business rules and injectable faults.
  */
@@ -64,9 +64,11 @@ export type ConnectWiseEmulatorOptions = {
   faultSeed?: number;
   switches?: Partial<CwSwitches>;
   credentials?: ConnectWiseCredentials;
-  /** What companyinfo reports as `Codebase` for a fresh state (§1.2). Default "v2025_1/". */
+  /**
+   * What companyinfo reports as `Codebase` for a fresh state (docs/connectwise.md §2). Default "v2025_1/".
+   */
   codebase?: string;
-  /** Echoed as `api-current-version` (§2). */
+  /** Echoed as `api-current-version` (docs/connectwise.md §3). */
   apiVersion?: string;
   /** `_info.updatedBy` on records written through the API. */
   memberIdentifier?: string;
@@ -204,7 +206,10 @@ type AuthEnv = {
   decorate: Decorate;
 };
 
-/** §1.2 codebase, §2 Basic `company+public:private` and a required clientId header, §5.2 403 for denied rights. */
+/**
+ * docs/connectwise.md §2 codebase, §3 Basic `company+public:private` and a required clientId header, §7.1 403
+ * for denied rights.
+ */
 function authenticate(ctx: EmulatorContext, env: AuthEnv): EmulatorReply | undefined {
   const { decorate } = env;
   if (ctx.path.startsWith("/login/")) return undefined;
@@ -266,7 +271,10 @@ function headerValue(ctx: EmulatorContext, name: string): string | undefined {
 /** Adds the headers every reply carries. */
 type Decorate = (ctx: EmulatorContext, reply: EmulatorReply) => EmulatorReply;
 
-/** Response headers seen on real responses (§2); `x-cw-request-id` is derived from the request number. */
+/**
+ * Response headers seen on real responses (docs/connectwise.md §3); `x-cw-request-id` is derived from the
+ * request number.
+ */
 function commonHeaders(apiVersion: string): Decorate {
   return (ctx, reply) => ({
     ...reply,
@@ -283,7 +291,10 @@ function commonHeaders(apiVersion: string): Decorate {
 
 // ---------------------------------------------------------------------------------------------- fixed routes
 
-/** §1.2: no auth; PascalCase keys, `IsCloud` as a string; an unknown company gets a 200 with body `null`. */
+/**
+ * docs/connectwise.md §2: no auth; PascalCase keys, `IsCloud` as a string; an unknown company gets a 200 with
+ * body `null`.
+ */
 function companyInfoRoute(
   credentials: ConnectWiseCredentials,
   data: () => CwEmulatorData,
@@ -313,7 +324,7 @@ function companyInfoRoute(
   };
 }
 
-/** §7.10 `Info`. */
+/** docs/connectwise.md §9.9 `Info`. */
 function systemInfoRoute(apiVersion: string, decorate: Decorate): EmulatorRoute {
   return {
     method: "GET",
@@ -350,7 +361,9 @@ class ApiHandlers {
     this.#env = env;
   }
 
-  /** §6: list, count, create, get, replace, patch and delete on every collection (§10.4). */
+  /**
+   * docs/connectwise.md §8: list, count, create, get, replace, patch and delete on every collection (§11).
+   */
   routes(def: ResourceDef): EmulatorRoute[] {
     const base = `${API_PREFIX}${def.path}`;
     const route = (
@@ -448,7 +461,7 @@ class ApiHandlers {
   #store(def: ResourceDef, ctx: EmulatorContext, row: Row): EmulatorReply {
     const rows = this.#env.data().tables[def.table];
     rows[rows.findIndex((candidate) => candidate.id === row.id)] = row;
-    // PATCH and PUT answer with the full updated record (§5.1).
+    // PATCH and PUT answer with the full updated record (docs/connectwise.md §6).
     return { status: 200, body: toWire(def, this.#view(def, row, ctx)) };
   }
 
@@ -524,7 +537,7 @@ const KNOWN_PATHS: RegExp[] = [
   }),
 ];
 
-/** A known path with an unsupported method is 405 (§5.2); anything else is 404. */
+/** A known path with an unsupported method is 405 (docs/connectwise.md §7.1); anything else is 404. */
 function methodOrPathError(ctx: EmulatorContext): EmulatorReply {
   if (KNOWN_PATHS.some((pattern) => pattern.test(ctx.path))) return methodNotAllowed().reply;
   return unknownPath(ctx.path);

@@ -11,7 +11,7 @@ export type Row = { id: number; _info: Info } & Record<string, unknown>;
 
 export type CwEmulatorData = {
   formatVersion: 1;
-  /** What `/login/companyinfo` reports; a cloud upgrade changes it (§1.2). */
+  /** What `/login/companyinfo` reports; a cloud upgrade changes it (docs/connectwise.md §2). */
   codebase: string;
   nextIds: Record<TableName, number>;
   tables: Record<TableName, Row[]>;

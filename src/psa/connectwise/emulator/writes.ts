@@ -8,9 +8,9 @@ import { applyCreateDefaults, businessRuleIssues, computeAddition, isoSeconds } 
 import type { Row } from "./state.ts";
 
 /**
- * POST, PUT and PATCH (connectwise-api.md §5.1): each builds a candidate row from the request, runs field checks,
- * required fields, server defaults and business rules, and only then replaces the stored row, so a rejected
- * write changes nothing.
+ * POST, PUT and PATCH (docs/connectwise.md §6): each builds a candidate row from the request, runs field
+ * checks, required fields, server defaults and business rules, and only then replaces the stored row, so a
+ * rejected write changes nothing.
  */
 
 type Fields = Record<string, unknown>;
@@ -31,7 +31,10 @@ export function createRow(
   return finish(def, { ...values, id }, undefined, env);
 }
 
-/** PUT replaces: unsent fields are reset, and "Required On Updates" fields must be present (§5.1, §7.2). */
+/**
+ * PUT replaces: unsent fields are reset, and "Required On Updates" fields must be present
+ * (docs/connectwise.md §6, §9.2).
+ */
 export function replaceRow(def: ResourceDef, body: unknown, previous: Row, env: WriteEnv): Row {
   const input = requireObject(body);
   const { values, issues } = coerceFields(def, input, env);
@@ -51,8 +54,9 @@ const patchOperationSchema = z.object({
 });
 
 /**
- * PATCH takes `[{op, path, value}]` on top-level fields (§5.1). A nested path such as `company/identifier` is
- * accepted and ignored, reproducing the guide's warning that it "may still return a misleading 200".
+ * PATCH takes `[{op, path, value}]` on top-level fields (docs/connectwise.md §6). A nested path such as
+ * `company/identifier` is accepted and ignored, reproducing the guide's warning that it "may still return a
+ * misleading 200".
  */
 export function patchRow(def: ResourceDef, body: unknown, previous: Row, env: WriteEnv): Row {
   const parsed = z.array(patchOperationSchema).safeParse(body);
@@ -89,7 +93,7 @@ function applyOperation(
     return invalid(`Invalid patch path '${operation.path}'.`);
   const path = leadingSlash ? operation.path.slice(1) : operation.path;
   const [field, ...nested] = path.split("/");
-  // Paths are case-sensitive (§5.1).
+  // Paths are case-sensitive (docs/connectwise.md §6).
   const spec = field !== undefined && Object.hasOwn(def.fields, field) ? def.fields[field] : undefined;
   if (field === undefined || spec === undefined) {
     return field === "id" || field === "_info" ? undefined : invalid(`Unknown field '${path}'.`);
@@ -135,7 +139,9 @@ function coerceFields(
   return { values, issues };
 }
 
-/** Whether `{identifier}` alone may name the addition's product (§3 [inferred], a switch). */
+/**
+ * Whether `{identifier}` alone may name the addition's product (docs/connectwise.md §4 [inferred], a switch).
+ */
 function productIdentifierAllowed(def: ResourceDef, field: string, env: WriteEnv): boolean {
   return !(def.table === "additions" && field === "product" && !env.switches.resolveProductByIdentifier);
 }
@@ -155,7 +161,7 @@ function finish(def: ResourceDef, values: Fields, previous: Row | undefined, env
   for (const [name, spec] of Object.entries(def.fields)) {
     if (spec.readOnly && def.table !== "additions" && name !== "dateEntered") delete values[name];
   }
-  // _info is kept up to date on every write (§10.8).
+  // _info is kept up to date on every write (docs/connectwise.md §11).
   return { ...values, _info: { lastUpdated: isoSeconds(env.now), updatedBy: env.memberIdentifier } } as Row;
 }
 
