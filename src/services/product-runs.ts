@@ -11,6 +11,7 @@ import {
   ProductSync,
   ProductSyncSetupError,
   type PriceConfirmationOptions,
+  type ProductItemAmounts,
   type ProductItemResult,
   type ProductItemStatus,
   type ProductPreview,
@@ -196,7 +197,8 @@ async function recordItems(store: Store, runId: string, items: readonly ProductI
         status: item.status,
         psa_record_id: item.recordId,
         message: item.message,
-        notes: JSON.stringify(item.notes),
+        // The notes column keeps the written amounts beside the notes; older rows hold the bare notes array.
+        notes: JSON.stringify(item.amounts ? { notes: item.notes, amounts: item.amounts } : item.notes),
       })),
     )
     .execute();
@@ -302,7 +304,13 @@ export async function getProductRun(
       status: i.status as ProductItemStatus,
       recordId: i.psa_record_id,
       message: i.message,
-      notes: JSON.parse(i.notes) as string[],
+      ...storedNotes(i.notes),
     })),
   };
+}
+
+/** An item's notes column: the notes array, or (since amounts are kept) the notes with the written amounts. */
+function storedNotes(text: string): { notes: string[]; amounts: ProductItemAmounts | null } {
+  const value = JSON.parse(text) as string[] | { notes: string[]; amounts: ProductItemAmounts };
+  return Array.isArray(value) ? { notes: value, amounts: null } : value;
 }

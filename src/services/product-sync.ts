@@ -150,7 +150,39 @@ export type ProductItemResult = {
   recordId: string | null;
   message: string;
   notes: string[];
+  /** What the item wrote (or would have), as data for the web: message says the same with raw numbers. */
+  amounts: ProductItemAmounts | null;
 };
+
+/**
+ * A product's price and cost as the run left them: `to` what was written, `from` the record's before (null for a
+ * new record); `confirmed` when the price was a linked record's, written as a person confirmed it.
+ */
+export type ProductItemAmounts = {
+  created: boolean;
+  price?: { from: string | null; to: string; confirmed: boolean };
+  cost?: { from: string | null; to: string };
+};
+
+function amountsOf(item: ProductPlanItem): ProductItemAmounts | null {
+  const { changes } = item;
+  if (changes.price === undefined && changes.cost === undefined) return null;
+  const created = item.action === "create";
+  const from = (value: string | null | undefined) => (created ? null : (value ?? null));
+  return {
+    created,
+    ...(changes.price !== undefined
+      ? {
+          price: {
+            from: from(item.current?.price),
+            to: changes.price,
+            confirmed: item.linkedPrice?.handling === "needs-confirmation",
+          },
+        }
+      : {}),
+    ...(changes.cost !== undefined ? { cost: { from: from(item.current?.cost), to: changes.cost } } : {}),
+  };
+}
 
 export type ProductPreview = {
   connectionId: string;
@@ -269,6 +301,8 @@ export class ProductSync {
       recordId,
       message,
       notes,
+      // Only what was written: a failed or skipped item changed nothing.
+      amounts: status === "written" ? amountsOf(item) : null,
     });
     switch (item.action) {
       case "skip":

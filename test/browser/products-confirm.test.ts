@@ -144,10 +144,15 @@ describe("Products page: confirming sell-price changes of linked catalog items (
     await dialog.getByRole("button", { name: /^Change \d+ prices and sync$/ }).click();
     const run = page.getByRole("status").filter({ hasText: "Product sync of" });
     await run.getByText("Success", { exact: true }).waitFor({ timeout: 30_000 });
-    assert.match(
-      await run.locator('tr[data-product="CFQ7TTC0LDPB:0001"]').innerText(),
-      /written[\s\S]*price 15 → 10\.08 \(confirmed\)/,
+    // The result shows the written amounts formatted from its structured fields, not the server's sentence.
+    const result = run.locator('tr[data-product="CFQ7TTC0LDPB:0001"]');
+    assert.match(await result.innerText(), /written/);
+    assert.equal(
+      await result.locator('[data-change="price"]').innerText(),
+      "Price $15.00 → $10.08 (confirmed)",
     );
+    assert.equal(await result.locator('[data-change="cost"]').innerText(), "Cost $12.50 → $10.08");
+    assert.doesNotMatch(await result.innerText(), /price 15 → 10\.08/);
     assert.deepEqual([String(std().price), String(std().cost)], ["10.08", "10.08"]);
     assert.deepEqual(consoleErrors, [], "the browser console shows no errors");
   });

@@ -350,6 +350,12 @@ export type ProductRunItem = {
   recordId: string | null;
   message: string;
   notes: string[];
+  /** A written product's price and cost, from → to (from null for a new record); null when nothing was written. */
+  amounts: {
+    created: boolean;
+    price?: { from: string | null; to: string; confirmed: boolean };
+    cost?: { from: string | null; to: string };
+  } | null;
 };
 export type ProductRunDetail = { run: ProductRun; items: ProductRunItem[] };
 

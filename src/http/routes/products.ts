@@ -24,7 +24,18 @@ const modeQuery = z.object({
     .optional()
     .meta({ description: "Preview another mode than the saved one (nothing is saved)." }),
 });
-const runDetail = z.object({ run: productRunSchema, items: z.array(productRunItemSchema) });
+/** What a written product's price and cost went from and to, so the web formats amounts, not the message. */
+const itemAmounts = z
+  .object({
+    created: z.boolean(),
+    price: z.object({ from: z.string().nullable(), to: z.string(), confirmed: z.boolean() }).optional(),
+    cost: z.object({ from: z.string().nullable(), to: z.string() }).optional(),
+  })
+  .nullable();
+const runDetail = z.object({
+  run: productRunSchema,
+  items: z.array(productRunItemSchema.extend({ amounts: itemAmounts })),
+});
 const syncBody = z
   .object({
     confirmPriceChanges: z

@@ -10,6 +10,7 @@ import {
   type ProductPreviewItem,
   type ProductRun,
   type ProductRunDetail,
+  type ProductRunItem,
   type PsaOptionKind,
 } from "../api.ts";
 import {
@@ -397,7 +398,42 @@ function PreviewTable({ preview, currency }: { preview: ProductPreview; currency
   );
 }
 
-function RunItems({ detail }: { detail: ProductRunDetail }) {
+/**
+ * A run item's result: the written price and cost as formatted amounts from its structured fields; the server's
+ * message (meant for the command line) only where there are no amounts, such as a conflict or a failure.
+ */
+function WrittenAmounts({ item, currency }: { item: ProductRunItem; currency: string | null }) {
+  const { amounts } = item;
+  if (!amounts) return <>{[item.message, ...item.notes].filter(Boolean).join("; ")}</>;
+  return (
+    <>
+      {amounts.created && <span className="block">Created</span>}
+      {amounts.price && (
+        <span className="block" data-change="price">
+          Price {amounts.created ? "" : `${unitMoney(amounts.price.from, currency)} → `}
+          {unitMoney(amounts.price.to, currency)}
+          {amounts.price.confirmed ? " (confirmed)" : ""}
+        </span>
+      )}
+      {amounts.cost && (
+        <span className="block" data-change="cost">
+          Cost {amounts.created ? "" : `${unitMoney(amounts.cost.from, currency)} → `}
+          {unitMoney(amounts.cost.to, currency)}
+        </span>
+      )}
+      {/* The linked sell-price sentence repeats the price above with raw numbers. */}
+      {item.notes
+        .filter((note) => !note.startsWith("sell price "))
+        .map((note) => (
+          <span key={note} className="block small muted">
+            {note}
+          </span>
+        ))}
+    </>
+  );
+}
+
+function RunItems({ detail, currency }: { detail: ProductRunDetail; currency: string | null }) {
   const { run, items } = detail;
   return (
     <section className="panel" aria-labelledby={`product-run-${run.id}`} role="status">
@@ -438,7 +474,9 @@ function RunItems({ detail }: { detail: ProductRunDetail }) {
                   <Badge tone={STATUS_TONES[item.status]}>{item.status}</Badge>
                 </td>
                 <td data-label="PSA id">{item.recordId ?? "—"}</td>
-                <td data-label="Details">{[item.message, ...item.notes].filter(Boolean).join("; ")}</td>
+                <td data-label="Details">
+                  <WrittenAmounts item={item} currency={currency} />
+                </td>
               </tr>
             ))}
           </tbody>
@@ -617,7 +655,7 @@ export function ProductsPage({ id }: { id: string }) {
     setDetail(await api.get<ProductRunDetail>(`${base}/runs/${encodeURIComponent(runId)}`));
   });
   // Catalog prices are in the billing data's currency (the one currency of the imported invoices).
-  const currency = useFallbackCurrency(preview !== null || confirming !== null);
+  const currency = useFallbackCurrency(preview !== null || confirming !== null || detail !== null);
   const on = c && c.settings.productSyncMode !== undefined && c.settings.productSyncMode !== "off";
   const busy = load.busy || sync.busy || confirm.busy;
   const error = load.error ?? sync.error ?? confirm.error ?? open.error;
@@ -668,7 +706,7 @@ export function ProductsPage({ id }: { id: string }) {
             />
           )}
           {preview && <PreviewTable preview={preview} currency={currency} />}
-          {detail && <RunItems detail={detail} />}
+          {detail && <RunItems detail={detail} currency={currency} />}
           <section aria-labelledby="product-history">
             <h2 id="product-history">Product sync history</h2>
             {runs.error && <ErrorMessage error={runs.error} retry={runs.reload} />}
