@@ -453,7 +453,8 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
     await screenshot("13-sync-history");
 
     await nav().getByRole("link", { name: "Dashboard" }).click();
-    const card = page.getByRole("article", { name: "ConnectWise" });
+    // Exact: the Products card beside it is "ConnectWise catalog".
+    const card = page.getByRole("article", { name: "ConnectWise", exact: true });
     await card.getByText("Success", { exact: true }).waitFor();
     assert.match(await card.innerText(), /8\s+written/);
     assert.match(await page.locator(".stats").innerText(), /2\s+Customers[\s\S]*1\s+Invoices/);
