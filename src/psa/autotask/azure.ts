@@ -25,8 +25,9 @@ export type AutotaskAzureSettings = AutotaskAdapterSettings & { azureServiceId?:
  * take both "zero from the 1st of next month" and, a month later, "next month's amount from that same 1st".
  * A month is three steps, each done only when the PSA shows it is not yet done, so a retry or a later run
  * resumes where an interrupted one stopped and never repeats a step:
- *  1. the contract service, created with the write key in `internalDescription` (not on invoices, §6.5) and
- *     the month's description as its invoice description; found again by contract and key;
+ *  1. the contract service, created with the write key in `internalDescription` (not on invoices,
+ *     docs/autotask.md §6.5) and the month's description as its invoice description; found again by
+ *     contract and key;
  *  2. an adjustment on the month's first day to 1 unit at the month's price and cost (§8.5); done when the
  *     service's unit row starting that day (§8.6) holds 1 unit;
  *  3. an adjustment on the next month's first day to 0 units at price and cost 0; done when the unit row

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
  * therefore stamps a deterministic key into each contract charge it creates and looks it up before writing
  * again, and after a create whose outcome is unknown.
  *
- * The key lives in ContractCharges.`internalPurchaseOrderNumber` (string(50), §8.3) because:
+ * The key lives in ContractCharges.`internalPurchaseOrderNumber` (string(50), docs/autotask.md §8.3) because:
  * - it is an ordinary writable, queryable string field, so `eq` finds the charge again;
  * - it is the MSP's *internal* PO reference, not customer-facing: the customer's PO goes in
  *   `purchaseOrderNumber`, which invoices commonly print and which MSPs fill in for real customers, and
