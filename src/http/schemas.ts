@@ -310,6 +310,11 @@ export const runTotalsSchema = z
   })
   .meta({ id: "RunTotals", description: "Written lines: quantity × unit amount, exact" });
 
+// Long descriptions live in constants: inline, Prettier formats these chains differently on each pass.
+const atOrBelowCostField = z.boolean().optional().meta({
+  description: "A charge sold for no more than its cost: flagged, not held (docs/price-lists.md)",
+});
+
 export const plannedLineSchema = z
   .object({
     writeKey: z.string(),
@@ -341,10 +346,7 @@ export const plannedLineSchema = z
       description:
         "Where the price came from: price-list (Microsoft's ERP), fallback-markup, microsoft-list (the data's list price), price-rule, markup, cost-only",
     }),
-    atOrBelowCost: z
-      .boolean()
-      .optional()
-      .meta({ description: "A charge sold for no more than its cost: flagged, not held (docs/price-lists.md)" }),
+    atOrBelowCost: atOrBelowCostField,
   })
   .meta({ id: "PlannedLine" });
 
@@ -368,10 +370,7 @@ export const azureMonthLineSchema = z
       description:
         "Where the price came from: price-list (Microsoft's ERP), fallback-markup, microsoft-list (the data's list price), price-rule, markup, cost-only",
     }),
-    atOrBelowCost: z
-      .boolean()
-      .optional()
-      .meta({ description: "A charge sold for no more than its cost: flagged, not held (docs/price-lists.md)" }),
+    atOrBelowCost: atOrBelowCostField,
     currency: z.string(),
     periodStart: date,
     periodEnd: date,
@@ -399,10 +398,7 @@ export const monthlySegmentSchema = z
       description:
         "Where the price came from: price-list (Microsoft's ERP), fallback-markup, microsoft-list (the data's list price), price-rule, markup, cost-only",
     }),
-    atOrBelowCost: z
-      .boolean()
-      .optional()
-      .meta({ description: "A charge sold for no more than its cost: flagged, not held (docs/price-lists.md)" }),
+    atOrBelowCost: atOrBelowCostField,
     currency: z.string(),
     invoiceNumber: z.string(),
   })
@@ -573,6 +569,11 @@ const productKindSchema = z.enum(["catalog", "charge-product"]).meta({
     "catalog: the ConnectWise catalog item or Autotask service; charge-product: an Autotask Product for Seat-based Annual contract charges",
 });
 
+const currentPriceField = z.object({ price: decimal.nullable(), cost: decimal.nullable() }).nullable().meta({
+  description:
+    "The PSA record's price and cost now (null when there is no record yet): with changes, what changes from what",
+});
+
 export const productPreviewItemSchema = z
   .object({
     key: z.string().meta({
@@ -615,13 +616,7 @@ export const productPreviewItemSchema = z
           "A linked record whose sell price differs from the billing data's: kept (linkedPriceUpdates never) or " +
           "written only when the sync is confirmed (linkedPriceUpdates confirm)",
       }),
-    current: z
-      .object({ price: decimal.nullable(), cost: decimal.nullable() })
-      .nullable()
-      .meta({
-        description:
-          "The PSA record's price and cost now (null when there is no record yet): with changes, what changes from what",
-      }),
+    current: currentPriceField,
     reason: z.string().meta({ description: "The same in a sentence, for the command line and logs" }),
     notes: z.array(z.string()),
   })
