@@ -1,4 +1,5 @@
 import type { KeyedRecord, KeyedRecordNames, KeyedRecordSource } from "../psa/port.ts";
+import { failureSentence } from "../psa/shared/error-sentences.ts";
 
 /**
  * Defence in depth against double billing: each record cspsync writes carries a write key, and the syncs make
@@ -189,5 +190,5 @@ function listText(items: readonly string[]): string {
 }
 
 function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return failureSentence(error);
 }

@@ -10,6 +10,7 @@ import {
   type SyncScope,
   type SyncTrigger,
 } from "./sync-bookkeeping.ts";
+import { failureSentence } from "../psa/shared/error-sentences.ts";
 
 /**
  * The one place that knows which service syncs which billing motion, and when a motion counts as switched on
@@ -61,7 +62,7 @@ export async function runMotion(
     service = await syncFor(app, motion, connectionId, options);
   } catch (error) {
     if (error instanceof RunAlreadyActiveError) throw error;
-    const reason = `the sync could not start: ${error instanceof Error ? error.message : String(error)}`;
+    const reason = `the sync could not start: ${failureSentence(error)}`;
     const books = new SyncBookkeeping({
       store: app.store,
       organizationId: app.organizationId,

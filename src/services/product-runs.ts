@@ -18,6 +18,7 @@ import {
   type ProductSyncResult,
 } from "./product-sync.ts";
 import type { SyncTrigger } from "./sync-bookkeeping.ts";
+import { failureSentence } from "../psa/shared/error-sentences.ts";
 
 /**
  * Product catalog sync with a history: builds the connection's catalog target from its stored settings (or
@@ -128,7 +129,7 @@ export async function runProductSync(
       await app.store.db.deleteFrom("product_sync_runs").where("id", "=", runId).execute();
       throw error;
     }
-    await finishRun(app.store, runId, [], 0, error instanceof Error ? error.message : String(error));
+    await finishRun(app.store, runId, [], 0, failureSentence(error));
   }
   return { ...(await getProductRun(app.store, app.organizationId, runId))!, result };
 }

@@ -28,6 +28,7 @@ import type { ConnectionDetails } from "./connections.ts";
 import type { AdapterOptions } from "../psa/factory.ts";
 import type { AutotaskCatalogSettings } from "../psa/autotask/catalog.ts";
 import type { ConnectWiseCatalogSettings } from "../psa/connectwise/catalog.ts";
+import { failureSentence } from "../psa/shared/error-sentences.ts";
 
 /**
  * Product catalog sync (prism-connect-behaviour.md §3.4–§3.6): the products of the billing data become
@@ -601,5 +602,5 @@ function withoutUndefined(value: Record<string, unknown>): Record<string, unknow
 }
 
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return failureSentence(error);
 }

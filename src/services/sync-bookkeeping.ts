@@ -11,6 +11,8 @@ import type { Mapping, MappingService } from "./mappings.ts";
 import { findDuplicateKeys, keyedRecordSourceOf } from "./duplicate-keys.ts";
 import { PriceHoldGate } from "./price-holds.ts";
 import type { PsaWritesTable, RunStatus, SyncItemsTable, SyncRunsTable } from "../store/schema.ts";
+import { failureSentence } from "../psa/shared/error-sentences.ts";
+import { PsaError } from "../psa/shared/errors.ts";
 
 /**
  * The bookkeeping every sync motion shares: the run lock (one active run per connection, enforced by a
@@ -618,7 +620,9 @@ export class SyncBookkeeping {
       const message =
         error instanceof RunSupersededError
           ? error.message
-          : `An unexpected error occurred: ${error instanceof Error ? error.message : String(error)}`;
+          : error instanceof PsaError
+            ? failureSentence(error)
+            : `An unexpected error occurred: ${failureSentence(error)}`;
       const failure: RecordedItem = {
         outcome: "error",
         customerTenantId: null,
@@ -649,7 +653,7 @@ export class SyncBookkeeping {
     } catch (error) {
       // A run that lost its lock stops as a whole, not write by write.
       if (error instanceof RunSupersededError) throw error;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = failureSentence(error);
       await this.markFailed(runId, line.writeKey, message);
       return { ...reported(line), line, outcome: "error", psaRecordId: null, message };
     }

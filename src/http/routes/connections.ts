@@ -19,7 +19,8 @@ import {
 } from "../../services/connections.ts";
 import { PsaError } from "../../psa/shared/errors.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
-import { ApiError, ERROR_RESPONSES, psaSentence } from "../errors.ts";
+import { psaSentence } from "../../psa/shared/error-sentences.ts";
+import { ApiError, ERROR_RESPONSES } from "../errors.ts";
 import {
   connectionSchema,
   connectionTestSchema,

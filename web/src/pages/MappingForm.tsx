@@ -84,7 +84,10 @@ function CompanyPicker({
       >
         <input
           id="company-search"
-          type="search"
+          // Not type="search": Chromium's first Escape in a search box only clears it, and Escape must close
+          // the dialog.
+          type="text"
+          enterKeyHint="search"
           autoComplete="off"
           value={text}
           aria-describedby={describedBy("company-search", true, Boolean(error))}
