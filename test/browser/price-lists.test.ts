@@ -81,6 +81,18 @@ describe("Pricing page: Microsoft price lists change a dry run's prices (Chromiu
     );
   });
 
+  it("the Microsoft CSP page's dry run flags the same purchase as sold at or below cost", async () => {
+    await page.goto(`${server.url}/psa/${s.connectionId}/csp`);
+    await page.getByRole("button", { name: "Dry run all customers" }).click();
+    const row = page.getByRole("row").filter({ hasText: PURCHASE }).first();
+    await row.waitFor();
+    assert.match(await row.innerText(), /At or below cost\s+Billing data list price/);
+    await page.goto(`${server.url}/psa/${s.connectionId}/pricing`);
+    await page.getByRole("heading", { level: 1, name: "CW — Pricing" }).waitFor();
+    await page.getByRole("button", { name: "Check the next sync’s prices" }).click();
+    await purchaseRow().waitFor();
+  });
+
   it("uploads the sample price list; the same dry run now sells at the ERP", async () => {
     await page.getByLabel("Price list CSV").setInputFiles(PRICE_LIST);
     await page.getByRole("button", { name: "Upload price list" }).click();

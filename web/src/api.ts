@@ -82,6 +82,8 @@ export type MonthlySegment = {
   unitCost: string;
   unitPrice: string | null;
   pricedBy: PricedBy | null;
+  priceSource?: PriceSource;
+  atOrBelowCost?: boolean;
   currency: string;
   invoiceNumber: string;
 };

@@ -1,4 +1,4 @@
-import type { InvoiceSummary, MonthlyAction, PlannedLineDetails, PricedBy } from "./api.ts";
+import type { InvoiceSummary, MonthlyAction, PlannedLineDetails, PricedBy, PriceSource } from "./api.ts";
 import { Badge } from "./components.tsx";
 import { formatDate, formatMoney, formatNumber } from "./format.ts";
 import { useResource } from "./hooks.ts";
@@ -27,6 +27,10 @@ export type LineFacts = {
   unitPrice: string | null | undefined;
   currency: string | null;
   pricedBy: PricedBy | null;
+  /** Where the sell price came from (docs/price-lists.md); undefined for lines planned before price lists. */
+  priceSource: PriceSource | undefined;
+  /** A charge sold for no more than its cost: shown, never silent. */
+  atOrBelowCost: boolean;
   warnings: readonly string[];
 };
 
@@ -60,6 +64,8 @@ export function lineFacts(line: PlannedLineDetails | undefined): LineFacts {
     unitPrice: segment ? segment.unitPrice : d.unitPrice,
     currency: segment?.currency ?? d.currency ?? null,
     pricedBy: segment?.pricedBy ?? d.pricedBy ?? null,
+    priceSource: segment?.priceSource ?? d.priceSource,
+    atOrBelowCost: segment?.atOrBelowCost ?? d.atOrBelowCost ?? false,
     warnings: d.warnings ?? [],
   };
 }
@@ -73,6 +79,36 @@ export function PricedByNote({ pricedBy }: { pricedBy: PricedBy | null }) {
       Priced by rule {pricedBy.ruleName}
       {extra}
     </span>
+  );
+}
+
+export const PRICE_SOURCE_LABELS: Record<PriceSource, string> = {
+  "price-list": "Price list (ERP)",
+  "fallback-markup": "Fallback markup",
+  "microsoft-list": "Billing data list price",
+  "price-rule": "Price rule",
+  markup: "Markup",
+  "cost-only": "PSA price",
+};
+
+/** How a line's price was set: the rule that priced it, and a flag when it sells for no more than its cost. */
+export function PriceNote({
+  facts,
+}: {
+  facts: Pick<LineFacts, "pricedBy" | "priceSource" | "atOrBelowCost">;
+}) {
+  return (
+    <>
+      <PricedByNote pricedBy={facts.pricedBy} />
+      {facts.atOrBelowCost && (
+        <span className="block small">
+          <Badge tone="warn">At or below cost</Badge>
+          {facts.priceSource && facts.priceSource !== "price-rule" && (
+            <span className="muted"> {PRICE_SOURCE_LABELS[facts.priceSource]}</span>
+          )}
+        </span>
+      )}
+    </>
   );
 }
 

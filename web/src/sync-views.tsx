@@ -7,14 +7,7 @@ import {
 } from "./api.ts";
 import { EmptyState, ErrorMessage, OutcomeBadge, RunStatusBadge } from "./components.tsx";
 import { formatMoney, formatNumber, plural } from "./format.ts";
-import {
-  ActionBadge,
-  lineFacts,
-  LineWarnings,
-  PricedByNote,
-  UnitPrice,
-  useFallbackCurrency,
-} from "./lines.tsx";
+import { ActionBadge, lineFacts, LineWarnings, PriceNote, UnitPrice, useFallbackCurrency } from "./lines.tsx";
 import { Link } from "./router.tsx";
 
 /** What one motion's Sync now did: the counts and one entry per item, linking to the run. */
@@ -60,7 +53,7 @@ export function SyncResult({ result }: { result: RunSummary }) {
                     {item.message}
                   </span>
                 )}
-                <PricedByNote pricedBy={facts.pricedBy} />
+                <PriceNote facts={facts} />
               </li>
             );
           })}
@@ -138,7 +131,7 @@ function PlannedLines({
                 <UnitPrice value={facts.unitPrice} currency={facts.currency ?? currency} />
               </td>
               <td data-label="Notes">
-                <PricedByNote pricedBy={facts.pricedBy} />
+                <PriceNote facts={facts} />
                 {hold && <span className="block small text-warn">{HOLD_NOTES[hold]}</span>}
                 {product && <span className="block small muted">{product}</span>}
                 <LineWarnings warnings={facts.warnings} />

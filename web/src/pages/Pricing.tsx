@@ -33,7 +33,7 @@ import {
 } from "../components.tsx";
 import { formatDate, formatInstant, formatMoney, plural } from "../format.ts";
 import { useAction, useDocumentTitle, useResource, useSession, type Resource } from "../hooks.ts";
-import { PricedByNote, useFallbackCurrency } from "../lines.tsx";
+import { PRICE_SOURCE_LABELS, PricedByNote, useFallbackCurrency } from "../lines.tsx";
 
 /**
  * Pricing of one connection: the price rules that set sell prices ahead of each mapping's strategy, what a
@@ -627,15 +627,6 @@ function Holds({
   );
 }
 
-const SOURCE_LABELS: Record<PriceSource, string> = {
-  "price-list": "Price list (ERP)",
-  "fallback-markup": "Fallback markup",
-  "microsoft-list": "Billing data list price",
-  "price-rule": "Price rule",
-  markup: "Markup",
-  "cost-only": "PSA price",
-};
-
 /** Microsoft's NCE price lists: upload one, see what is imported, search entries (docs/price-lists.md). */
 function PriceLists({ isAdmin, onImported }: { isAdmin: boolean; onImported: () => void }) {
   const imports = useResource<{ imports: PriceListImport[] }>("/api/price-lists");
@@ -891,7 +882,7 @@ function MarginCheck({
                     ? "PSA price"
                     : formatMoney(l.unitPrice, l.currency ?? currency, { unit: true })}
                 </td>
-                <td>{l.source ? SOURCE_LABELS[l.source] : "—"}</td>
+                <td>{l.source ? PRICE_SOURCE_LABELS[l.source] : "—"}</td>
                 <td>
                   {l.atOrBelowCost ? (
                     <Badge tone="warn">At or below cost</Badge>

@@ -23,7 +23,7 @@ import {
 import { formatDuration, formatInstant, formatMoney, formatNumber, UNIT_MONEY_TITLE } from "../format.ts";
 import { useAction, useDocumentTitle, useResource, useSession } from "../hooks.ts";
 import { useConnections } from "../Layout.tsx";
-import { ActionBadge, lineFacts, PricedByNote, UnitPrice, useFallbackCurrency } from "../lines.tsx";
+import { ActionBadge, lineFacts, PriceNote, UnitPrice, useFallbackCurrency } from "../lines.tsx";
 import { Link, navigate, useLocation } from "../router.tsx";
 
 const TRIGGERS: Record<string, string> = {
@@ -290,7 +290,7 @@ function ItemRow({ item, currency }: { item: RunItemView; currency: string | nul
       </td>
       <td data-label="Unit price" className="num">
         <UnitPrice value={facts.unitPrice} currency={currency} />
-        <PricedByNote pricedBy={facts.pricedBy} />
+        <PriceNote facts={facts} />
       </td>
       <td data-label="Result" className="result">
         <OutcomeBadge outcome={item.outcome} />
