@@ -5,8 +5,8 @@ import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { createApp } from "../src/app.ts";
 import { importReconFile } from "../src/services/import-recon.ts";
-import { startConnectWiseEmulator } from "../src/psa/connectwise/emulator/index.ts";
-import { startAutotaskEmulator } from "../src/psa/autotask/emulator/index.ts";
+import { startConnectWiseEmulator } from "../emulators/connectwise/index.ts";
+import { startAutotaskEmulator } from "../emulators/autotask/index.ts";
 import { AutotaskClient } from "../src/psa/autotask/client.ts";
 import { generateAnnualRecon } from "./generate-recon.ts";
 

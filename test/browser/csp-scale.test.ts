@@ -8,7 +8,7 @@ import { generateAnnualRecon } from "../../bench/generate-recon.ts";
 import type { App } from "../../src/app.ts";
 import { buildWebApp } from "../../src/cli/commands/demo.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
-import { startAutotaskEmulator, type AutotaskEmulator } from "../../src/psa/autotask/emulator/index.ts";
+import { startAutotaskEmulator, type AutotaskEmulator } from "../../emulators/autotask/index.ts";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import { runMotion } from "../../src/services/motion-sync.ts";
 import { createTestApp, hostOf } from "../support/app.ts";

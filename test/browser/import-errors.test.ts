@@ -8,10 +8,7 @@ import { launchChromium } from "../support/browser.ts";
 import type { App } from "../../src/app.ts";
 import { buildWebApp } from "../../src/cli/commands/demo.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
-import {
-  startConnectWiseEmulator,
-  type ConnectWiseEmulator,
-} from "../../src/psa/connectwise/emulator/index.ts";
+import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
 import { createTestApp, hostOf } from "../support/app.ts";
 import { CLIENT_ID } from "../support/connectwise-setup.ts";
 import { baseRow, toCsv } from "../support/recon-builder.ts";

@@ -8,11 +8,8 @@ import { launchChromium } from "../support/browser.ts";
 import type { App } from "../../src/app.ts";
 import { buildWebApp } from "../../src/cli/commands/demo.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
-import {
-  startConnectWiseEmulator,
-  type ConnectWiseEmulator,
-} from "../../src/psa/connectwise/emulator/index.ts";
-import { allocateId } from "../../src/psa/connectwise/emulator/state.ts";
+import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
+import { allocateId } from "../../emulators/connectwise/state.ts";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import { PricingService } from "../../src/services/pricing.ts";
 import { createTestApp, hostOf } from "../support/app.ts";

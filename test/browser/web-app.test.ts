@@ -8,12 +8,9 @@ import { launchChromium } from "../support/browser.ts";
 import type { App } from "../../src/app.ts";
 import { buildWebApp } from "../../src/cli/commands/demo.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
-import { startAutotaskEmulator, type AutotaskEmulator } from "../../src/psa/autotask/emulator/index.ts";
+import { startAutotaskEmulator, type AutotaskEmulator } from "../../emulators/autotask/index.ts";
 import { ConnectWiseClient } from "../../src/psa/connectwise/client.ts";
-import {
-  startConnectWiseEmulator,
-  type ConnectWiseEmulator,
-} from "../../src/psa/connectwise/emulator/index.ts";
+import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
 import { createTestApp, hostOf } from "../support/app.ts";
 import { baseRow, toCsv } from "../support/recon-builder.ts";
 

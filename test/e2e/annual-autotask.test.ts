@@ -2,7 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { importReconFile } from "../../src/services/import-recon.ts";
-import { startAutotaskEmulator, type AutotaskEmulator } from "../../src/psa/autotask/emulator/index.ts";
+import { startAutotaskEmulator, type AutotaskEmulator } from "../../emulators/autotask/index.ts";
 import { AutotaskClient } from "../../src/psa/autotask/client.ts";
 import { MappingError } from "../../src/services/mappings.ts";
 import type { App } from "../../src/app.ts";

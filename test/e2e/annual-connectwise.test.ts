@@ -2,10 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { importReconFile } from "../../src/services/import-recon.ts";
-import {
-  startConnectWiseEmulator,
-  type ConnectWiseEmulator,
-} from "../../src/psa/connectwise/emulator/index.ts";
+import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
 import { ConnectWiseClient } from "../../src/psa/connectwise/client.ts";
 import { MappingError } from "../../src/services/mappings.ts";
 import type { App } from "../../src/app.ts";

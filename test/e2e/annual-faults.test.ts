@@ -5,7 +5,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import { RunAlreadyActiveError } from "../../src/services/annual-sync.ts";
-import type { FaultRule } from "../../src/psa/shared/emulator-kit.ts";
+import type { FaultRule } from "../../emulators/kit.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { mappedConnectWise, SAMPLE, type MappedConnectWise } from "../support/connectwise-setup.ts";
 import { createTestApp } from "../support/app.ts";

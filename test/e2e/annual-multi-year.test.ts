@@ -4,12 +4,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { importReconFile } from "../../src/services/import-recon.ts";
-import {
-  startConnectWiseEmulator,
-  type ConnectWiseEmulator,
-} from "../../src/psa/connectwise/emulator/index.ts";
+import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
 import { ConnectWiseClient } from "../../src/psa/connectwise/client.ts";
-import { startAutotaskEmulator, type AutotaskEmulator } from "../../src/psa/autotask/emulator/index.ts";
+import { startAutotaskEmulator, type AutotaskEmulator } from "../../emulators/autotask/index.ts";
 import { AutotaskClient } from "../../src/psa/autotask/client.ts";
 import type { App } from "../../src/app.ts";
 import { DIALECTS } from "../support/stores.ts";

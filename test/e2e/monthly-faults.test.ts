@@ -1,6 +1,6 @@
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { FaultRule } from "../../src/psa/shared/emulator-kit.ts";
+import type { FaultRule } from "../../emulators/kit.ts";
 import { RunAlreadyActiveError } from "../../src/services/monthly-sync.ts";
 import { IN_DOUBT_MS } from "../../src/services/sync-bookkeeping.ts";
 import { DIALECTS } from "../support/stores.ts";

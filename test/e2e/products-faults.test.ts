@@ -1,6 +1,6 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { FaultRule, RequestLogEntry } from "../../src/psa/shared/emulator-kit.ts";
+import type { FaultRule, RequestLogEntry } from "../../emulators/kit.ts";
 import { IN_DOUBT_MS } from "../../src/psa/shared/write-once.ts";
 import {
   createCatalogTarget,

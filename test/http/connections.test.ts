@@ -1,9 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import {
-  startConnectWiseEmulator,
-  type ConnectWiseEmulator,
-} from "../../src/psa/connectwise/emulator/index.ts";
+import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { hostOf } from "../support/app.ts";
 import { startHarness, type Client, type Harness } from "./helpers.ts";

@@ -1,10 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startAutotaskEmulator, type AutotaskEmulator } from "../../src/psa/autotask/emulator/index.ts";
-import {
-  startConnectWiseEmulator,
-  type ConnectWiseEmulator,
-} from "../../src/psa/connectwise/emulator/index.ts";
+import { startAutotaskEmulator, type AutotaskEmulator } from "../../emulators/autotask/index.ts";
+import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
 import { hostOf } from "../support/app.ts";
 import { startHarness, type Client, type Harness } from "./helpers.ts";
 

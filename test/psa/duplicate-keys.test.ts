@@ -270,7 +270,7 @@ describe("duplicate write keys on ConnectWise (additions: annual, Azure Plan, mo
   });
 });
 
-// Demo seed ids (deterministic): see src/psa/autotask/emulator/seed.ts and test/psa/autotask/client-writes.test.ts.
+// Demo seed ids (deterministic): see emulators/autotask/seed.ts and test/psa/autotask/client-writes.test.ts.
 const RECURRING_CONTRACT = 29684000; // Harborview, Recurring Service, 2024-01-01..2026-12-31
 const FIXED_PRICE_CONTRACT = 29684001; // Harborview, Fixed Price; its seeded charge (no key) is billed
 const SOFTWARE_CODE = 29682804; // "Software Licences"

@@ -10,10 +10,7 @@ import { gzipSync } from "node:zlib";
 import type { FastifyInstance } from "fastify";
 import { createApp, reportUnreadableCredentials, type App } from "../../src/app.ts";
 import { buildServer } from "../../src/http/server.ts";
-import {
-  startConnectWiseEmulator,
-  type ConnectWiseEmulator,
-} from "../../src/psa/connectwise/emulator/index.ts";
+import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import { openStore, type Store } from "../../src/store/db.ts";
 import { hostOf } from "../support/app.ts";

@@ -1,9 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { DEMO_API_USER, startAutotaskEmulator } from "../../src/psa/autotask/emulator/index.ts";
-import type { AutotaskEmulator } from "../../src/psa/autotask/emulator/index.ts";
-import { startConnectWiseEmulator } from "../../src/psa/connectwise/emulator/index.ts";
-import type { ConnectWiseEmulator } from "../../src/psa/connectwise/emulator/index.ts";
+import { DEMO_API_USER, startAutotaskEmulator } from "../../emulators/autotask/index.ts";
+import type { AutotaskEmulator } from "../../emulators/autotask/index.ts";
+import { startConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
+import type { ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
 import { hostOf } from "../support/app.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { startHarness, type Client, type Harness } from "../http/helpers.ts";

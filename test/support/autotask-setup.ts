@@ -1,6 +1,6 @@
 import type { App } from "../../src/app.ts";
 import { AutotaskClient } from "../../src/psa/autotask/client.ts";
-import { startAutotaskEmulator, type AutotaskEmulator } from "../../src/psa/autotask/emulator/index.ts";
+import { startAutotaskEmulator, type AutotaskEmulator } from "../../emulators/autotask/index.ts";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import type { Dialect } from "../../src/store/db.ts";
 import { createTestApp, hostOf } from "./app.ts";

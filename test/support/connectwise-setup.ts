@@ -1,11 +1,8 @@
 import path from "node:path";
 import type { App } from "../../src/app.ts";
 import { ConnectWiseClient } from "../../src/psa/connectwise/client.ts";
-import {
-  startConnectWiseEmulator,
-  type ConnectWiseEmulator,
-} from "../../src/psa/connectwise/emulator/index.ts";
-import { allocateId } from "../../src/psa/connectwise/emulator/state.ts";
+import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
+import { allocateId } from "../../emulators/connectwise/state.ts";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import type { Dialect } from "../../src/store/db.ts";
 import { createTestApp, hostOf } from "./app.ts";

@@ -4,12 +4,9 @@ import path from "node:path";
 import type { App } from "../../src/app.ts";
 import { microsoftSku } from "../../src/core/product-identity.ts";
 import { ConnectWiseClient } from "../../src/psa/connectwise/client.ts";
-import {
-  startConnectWiseEmulator,
-  type ConnectWiseEmulator,
-} from "../../src/psa/connectwise/emulator/index.ts";
+import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
 import { AutotaskClient } from "../../src/psa/autotask/client.ts";
-import { startAutotaskEmulator, type AutotaskEmulator } from "../../src/psa/autotask/emulator/index.ts";
+import { startAutotaskEmulator, type AutotaskEmulator } from "../../emulators/autotask/index.ts";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import { MonthlySync, type MonthlyLine } from "../../src/services/monthly-sync.ts";
 import type { Dialect } from "../../src/store/db.ts";

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { App } from "../../src/app.ts";
-import type { EmulatorServer, FaultRule } from "../../src/psa/shared/emulator-kit.ts";
+import type { EmulatorServer, FaultRule } from "../../emulators/kit.ts";
 import type { BillingMotion } from "../../src/core/billing.ts";
 import { syncFor } from "../../src/services/motion-sync.ts";
 import type { RunTotals } from "../../src/services/sync-bookkeeping.ts";

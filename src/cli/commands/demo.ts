@@ -3,9 +3,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createApp, type App } from "../../app.ts";
-import type { AutotaskEmulator } from "../../psa/autotask/emulator/index.ts";
+import type { AutotaskEmulator } from "../../../emulators/autotask/index.ts";
 import { ConnectWiseClient } from "../../psa/connectwise/client.ts";
-import type { ConnectWiseEmulator } from "../../psa/connectwise/emulator/index.ts";
+import type { ConnectWiseEmulator } from "../../../emulators/connectwise/index.ts";
 import { ensurePrivateDir } from "../../security/files.ts";
 import { importReconFile } from "../../services/import-recon.ts";
 import { PriceListService } from "../../services/price-lists.ts";
@@ -153,8 +153,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
   ensurePrivateDir(dataDir);
 
   // The emulators load only here, so other commands do not pay for them at start-up.
-  const { startConnectWiseEmulator } = await import("../../psa/connectwise/emulator/index.ts");
-  const { startAutotaskEmulator } = await import("../../psa/autotask/emulator/index.ts");
+  const { startConnectWiseEmulator } = await import("../../../emulators/connectwise/index.ts");
+  const { startAutotaskEmulator } = await import("../../../emulators/autotask/index.ts");
   const connectWise = await startConnectWiseEmulator({ seed: "demo" });
   const autotask = await startAutotaskEmulator({ seed: "demo" });
   const stopEmulators = async () => {

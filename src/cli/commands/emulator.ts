@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { parseArgs } from "node:util";
-import type { FaultRule } from "../../psa/shared/emulator-kit.ts";
+import type { FaultRule } from "../../../emulators/kit.ts";
 import { UsageError } from "../output.ts";
 
 export const emulatorHelp = `cspsync emulator connectwise|autotask [--port N] [--host H] [--seed demo|empty] [--latency MS]
@@ -55,7 +55,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
   };
   let close: () => Promise<void>;
   if (vendor === "connectwise") {
-    const { startConnectWiseEmulator } = await import("../../psa/connectwise/emulator/index.ts");
+    const { startConnectWiseEmulator } = await import("../../../emulators/connectwise/index.ts");
     const emulator = await startConnectWiseEmulator(options);
     close = () => emulator.close();
     console.log(`ConnectWise emulator listening on ${emulator.url}`);
@@ -63,7 +63,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
       `  company id ${emulator.credentials.companyId}, public key ${emulator.credentials.publicKey}, private key ${emulator.credentials.privateKey} (demo values), any clientId`,
     );
   } else {
-    const { startAutotaskEmulator } = await import("../../psa/autotask/emulator/index.ts");
+    const { startAutotaskEmulator } = await import("../../../emulators/autotask/index.ts");
     const emulator = await startAutotaskEmulator(options);
     close = () => emulator.close();
     const user = emulator.users[0]!;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { AutotaskClient } from "../../../src/psa/autotask/client.ts";
-import { DEMO_API_USER } from "../../../src/psa/autotask/emulator/index.ts";
+import { DEMO_API_USER } from "../../../emulators/autotask/index.ts";
 import { PicklistLabelNotFoundError, PicklistResolver } from "../../../src/psa/autotask/picklists.ts";
 import { PsaRateLimitedError } from "../../../src/psa/shared/errors.ts";
 import { recordingFetch, startHarness } from "./helpers.ts";

@@ -7,7 +7,7 @@ import { PsaAuthError, PsaValidationError } from "../../../src/psa/shared/errors
 import { rawRequest, startHarness, TEST_NOW } from "./helpers.ts";
 import type { Harness } from "./helpers.ts";
 
-// Demo seed ids (deterministic): see src/psa/autotask/emulator/seed.ts.
+// Demo seed ids (deterministic): see emulators/autotask/seed.ts.
 const RECURRING_CONTRACT = 29684000; // Harborview, Recurring Service, 2024-01-01..2026-12-31
 const FIXED_PRICE_CONTRACT = 29684001; // Harborview, Fixed Price; its seeded charge is billed
 const RECURRING_CODE = 29682800; // "Recurring Contract Services"

@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  DEFAULT_LIMITS,
-  RequestThreshold,
-  ThreadCounter,
-} from "../../../src/psa/autotask/emulator/limits.ts";
+import { DEFAULT_LIMITS, RequestThreshold, ThreadCounter } from "../../../emulators/autotask/limits.ts";
 
 describe("emulator request limits (autotask-api.md §11)", () => {
   it("§11 counts requests over a rolling window and frees them as it slides", () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { startAutotaskEmulator } from "../../../src/psa/autotask/emulator/index.ts";
+import { startAutotaskEmulator } from "../../../emulators/autotask/index.ts";
 import { where } from "../../../src/psa/autotask/filter.ts";
 import { chargeIdempotencyKey } from "../../../src/psa/autotask/idempotency.ts";
 import { startHarness, TEST_NOW } from "./helpers.ts";

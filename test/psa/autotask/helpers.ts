@@ -1,7 +1,7 @@
 import { AutotaskClient } from "../../../src/psa/autotask/client.ts";
 import type { AutotaskClientOptions } from "../../../src/psa/autotask/client.ts";
-import { DEMO_API_USER, startAutotaskEmulator } from "../../../src/psa/autotask/emulator/index.ts";
-import type { AutotaskEmulator, AutotaskEmulatorOptions } from "../../../src/psa/autotask/emulator/index.ts";
+import { DEMO_API_USER, startAutotaskEmulator } from "../../../emulators/autotask/index.ts";
+import type { AutotaskEmulator, AutotaskEmulatorOptions } from "../../../emulators/autotask/index.ts";
 
 /** The emulator's clock in tests: contracts seeded for 2024-01-01..2026-12-31 are current. */
 export const TEST_NOW = new Date("2025-06-15T12:00:00Z");

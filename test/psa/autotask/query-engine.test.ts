@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { EmulatorApiError } from "../../../src/psa/autotask/emulator/api-error.ts";
-import {
-  countMatches,
-  parseQueryModel,
-  selectPage,
-} from "../../../src/psa/autotask/emulator/query-engine.ts";
-import { ENTITIES } from "../../../src/psa/autotask/emulator/schema.ts";
-import type { Row } from "../../../src/psa/autotask/emulator/store.ts";
+import { EmulatorApiError } from "../../../emulators/autotask/api-error.ts";
+import { countMatches, parseQueryModel, selectPage } from "../../../emulators/autotask/query-engine.ts";
+import { ENTITIES } from "../../../emulators/autotask/schema.ts";
+import type { Row } from "../../../emulators/autotask/store.ts";
 import { parseJson } from "../../../src/psa/shared/json.ts";
 
 const switches = { rejectEmptyFilter: true };

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as where from "../../../src/psa/connectwise/conditions.ts";
-import { compileConditions, evaluateConditions } from "../../../src/psa/connectwise/emulator/conditions.ts";
-import type { FieldResolver } from "../../../src/psa/connectwise/emulator/conditions.ts";
+import { compileConditions, evaluateConditions } from "../../../emulators/connectwise/conditions.ts";
+import type { FieldResolver } from "../../../emulators/connectwise/conditions.ts";
 
 describe("conditions builder (connectwise-api.md §4.1)", () => {
   it("§4.1 writes strings double-quoted with backslash escapes for quotes and backslashes", () => {

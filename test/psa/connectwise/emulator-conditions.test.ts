@@ -6,9 +6,9 @@ import {
   evaluateConditions,
   LITERAL_GUIDANCE,
   parseConditions,
-} from "../../../src/psa/connectwise/emulator/conditions.ts";
-import { fieldResolver } from "../../../src/psa/connectwise/emulator/records.ts";
-import { RESOURCES } from "../../../src/psa/connectwise/emulator/resources.ts";
+} from "../../../emulators/connectwise/conditions.ts";
+import { fieldResolver } from "../../../emulators/connectwise/records.ts";
+import { RESOURCES } from "../../../emulators/connectwise/resources.ts";
 
 const agreements = fieldResolver(RESOURCES.agreements);
 const additions = fieldResolver(RESOURCES.additions);

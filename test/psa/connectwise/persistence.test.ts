@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startConnectWiseEmulator } from "../../../src/psa/connectwise/emulator/server.ts";
+import { startConnectWiseEmulator } from "../../../emulators/connectwise/server.ts";
 import { API, NOW, rawRequest, startHarness } from "./support.ts";
 
 describe("ConnectWise emulator state (seeds and persistence)", () => {

@@ -1,10 +1,10 @@
 import { ConnectWiseClient } from "../../../src/psa/connectwise/client.ts";
 import type { ConnectWiseClientOptions } from "../../../src/psa/connectwise/client.ts";
-import { startConnectWiseEmulator } from "../../../src/psa/connectwise/emulator/server.ts";
+import { startConnectWiseEmulator } from "../../../emulators/connectwise/server.ts";
 import type {
   ConnectWiseEmulator,
   ConnectWiseEmulatorOptions,
-} from "../../../src/psa/connectwise/emulator/server.ts";
+} from "../../../emulators/connectwise/server.ts";
 
 /** The emulator's clock in tests: derived statuses and _info.lastUpdated depend on it. */
 export const NOW = new Date("2025-03-15T12:00:00Z");

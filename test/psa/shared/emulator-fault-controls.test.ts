@@ -1,7 +1,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startAutotaskEmulator } from "../../../src/psa/autotask/emulator/server.ts";
-import { startConnectWiseEmulator } from "../../../src/psa/connectwise/emulator/server.ts";
+import { startAutotaskEmulator } from "../../../emulators/autotask/server.ts";
+import { startConnectWiseEmulator } from "../../../emulators/connectwise/server.ts";
 import { runCli } from "../../support/cli.ts";
 
 /**

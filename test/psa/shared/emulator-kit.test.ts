@@ -3,18 +3,14 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  createEmulatorServer,
-  loadJsonIfExists,
-  persistJsonAtomically,
-} from "../../../src/psa/shared/emulator-kit.ts";
+import { createEmulatorServer, loadJsonIfExists, persistJsonAtomically } from "../../../emulators/kit.ts";
 import type {
   EmulatorContext,
   EmulatorOptions,
   EmulatorServer,
   FaultRule,
   RequestLogEntry,
-} from "../../../src/psa/shared/emulator-kit.ts";
+} from "../../../emulators/kit.ts";
 import { jsonNumber, parseJsonKeepingNumbers } from "../../../src/psa/shared/json.ts";
 
 const servers: EmulatorServer[] = [];

@@ -1,7 +1,7 @@
 import { afterEach, describe, it, test } from "node:test";
 import assert from "node:assert/strict";
-import { createEmulatorServer } from "../../../src/psa/shared/emulator-kit.ts";
-import type { EmulatorOptions, EmulatorRoute, EmulatorServer } from "../../../src/psa/shared/emulator-kit.ts";
+import { createEmulatorServer } from "../../../emulators/kit.ts";
+import type { EmulatorOptions, EmulatorRoute, EmulatorServer } from "../../../emulators/kit.ts";
 import {
   PsaAuthError,
   PsaError,

@@ -1,4 +1,4 @@
-import type { EmulatorReply } from "../../shared/emulator-kit.ts";
+import type { EmulatorReply } from "../kit.ts";
 import type { ValidationIssue } from "./records.ts";
 
 /** Error bodies in ConnectWise's `ErrorResponseMessage` shape (docs/connectwise.md §7.2). */

@@ -1,11 +1,5 @@
-import { createEmulatorServer, loadJsonIfExists, persistJsonAtomically } from "../../shared/emulator-kit.ts";
-import type {
-  ActiveFault,
-  EmulatorContext,
-  EmulatorReply,
-  EmulatorServer,
-  FaultRule,
-} from "../../shared/emulator-kit.ts";
+import { createEmulatorServer, loadJsonIfExists, persistJsonAtomically } from "../kit.ts";
+import type { ActiveFault, EmulatorContext, EmulatorReply, EmulatorServer, FaultRule } from "../kit.ts";
 import { EmulatorApiError, validationError } from "./api-error.ts";
 import { DEFAULT_LIMITS, RequestThreshold, ThreadCounter } from "./limits.ts";
 import type { AutotaskEmulatorLimits } from "./limits.ts";

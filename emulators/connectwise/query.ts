@@ -12,7 +12,7 @@ import {
   evaluateConditions,
   valueAt,
 } from "./conditions.ts";
-import { Dec } from "../../../core/money.ts";
+import { Dec } from "../../src/core/money.ts";
 import { badRequest } from "./replies.ts";
 import { customFieldResolver } from "./records.ts";
 

@@ -1,5 +1,5 @@
-import { canonicalDecimal, Dec } from "../../../core/money.ts";
-import { jsonNumber } from "../../shared/json.ts";
+import { canonicalDecimal, Dec } from "../../src/core/money.ts";
+import { jsonNumber } from "../../src/psa/shared/json.ts";
 import { validationError } from "./api-error.ts";
 import { parseAutotaskDate } from "./query-engine.ts";
 import { findField, findUdf, isIntegerType, readableFields } from "./schema.ts";

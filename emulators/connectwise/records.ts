@@ -1,4 +1,4 @@
-import { decimalString, jsonNumber } from "../../shared/json.ts";
+import { decimalString, jsonNumber } from "../../src/psa/shared/json.ts";
 import type { FieldResolver, FieldType, ResolvedField } from "./conditions.ts";
 import type { FieldSpec, ResourceDef } from "./resources.ts";
 import { RESOURCES } from "./resources.ts";

@@ -1,11 +1,5 @@
-import type {
-  EmulatorContext,
-  EmulatorReply,
-  EmulatorRoute,
-  EmulatorServer,
-  FaultRule,
-} from "../../shared/emulator-kit.ts";
-import { createEmulatorServer, loadJsonIfExists, persistJsonAtomically } from "../../shared/emulator-kit.ts";
+import type { EmulatorContext, EmulatorReply, EmulatorRoute, EmulatorServer, FaultRule } from "../kit.ts";
+import { createEmulatorServer, loadJsonIfExists, persistJsonAtomically } from "../kit.ts";
 import type { EvaluationOptions } from "./conditions.ts";
 import {
   buildFilter,

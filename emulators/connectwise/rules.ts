@@ -1,4 +1,4 @@
-import { Dec } from "../../../core/money.ts";
+import { Dec } from "../../src/core/money.ts";
 import type { ValidationIssue } from "./records.ts";
 import type { TableName } from "./resources.ts";
 import type { CwEmulatorData, Row } from "./state.ts";

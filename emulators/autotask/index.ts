@@ -6,4 +6,4 @@ export { DEFAULT_SWITCHES } from "./rules.ts";
 export type { AutotaskEmulatorLimits } from "./limits.ts";
 export { DEFAULT_LIMITS } from "./limits.ts";
 export type { SeedName } from "./seed.ts";
-export type { FaultRule } from "../../shared/emulator-kit.ts";
+export type { FaultRule } from "../kit.ts";

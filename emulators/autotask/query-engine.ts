@@ -1,4 +1,4 @@
-import { Dec } from "../../../core/money.ts";
+import { Dec } from "../../src/core/money.ts";
 import { validationError } from "./api-error.ts";
 import { findField, findUdf, isIntegerType, isNumericType } from "./schema.ts";
 import type { DataType, EntityDef } from "./schema.ts";

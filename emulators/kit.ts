@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import type { AddressInfo } from "node:net";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { parseJson, stringifyJson } from "./json.ts";
+import { parseJson, stringifyJson } from "../src/psa/shared/json.ts";
 
 /**
  * A generic PSA emulator: routes, a request log, and injectable faults (rate limits, server errors,

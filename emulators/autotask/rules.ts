@@ -1,4 +1,4 @@
-import { Dec } from "../../../core/money.ts";
+import { Dec } from "../../src/core/money.ts";
 import { validationError } from "./api-error.ts";
 import { parseAutotaskDate } from "./query-engine.ts";
 import { coerceBody, dayOf, formatDateOnly, formatInstant, mergeUdfs } from "./records.ts";

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { parseJson } from "../../shared/json.ts";
-import type { EmulatorContext, EmulatorReply, EmulatorRoute } from "../../shared/emulator-kit.ts";
+import { parseJson } from "../../src/psa/shared/json.ts";
+import type { EmulatorContext, EmulatorReply, EmulatorRoute } from "../kit.ts";
 import { EmulatorApiError, methodNotAllowed, validationError } from "./api-error.ts";
 import { countMatches, parseQueryModel, selectPage } from "./query-engine.ts";
 import type { PageCursor, ParsedQuery } from "./query-engine.ts";

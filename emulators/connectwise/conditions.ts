@@ -1,4 +1,4 @@
-import { Dec } from "../../../core/money.ts";
+import { Dec } from "../../src/core/money.ts";
 
 /**
  * Server side of the ConnectWise `conditions` language (docs/connectwise.md §5.1): a tokenizer, a
