@@ -89,7 +89,10 @@ export function psaSentence(error: PsaError): { message: string; detail: string 
   else if (error instanceof PsaValidationError)
     message = `${vendor} rejected the data (${status ?? 400})${said || ": it gave no reason"}`;
   else if (error instanceof PsaRedirectError)
-    message = `${vendor} answered with a redirect cspsync does not follow (${status ?? "3xx"}): check the address in PSA settings`;
+    // The transport's reason names where the redirect pointed and why it was not followed: people need both.
+    message =
+      `${vendor} answered with a redirect cspsync does not follow (${status ?? "3xx"})` +
+      `${error.reason ? `: ${error.reason.replace(/^the PSA answered with a /, "")}` : ""}; check the address in PSA settings`;
   else if (status !== undefined && status >= 500)
     message = `${vendor} had an internal error (${status}): try again later; if it persists, check ${vendor}'s status`;
   else message = `${vendor} answered with an error${status !== undefined ? ` (${status})` : ""}${said}`;
