@@ -1,12 +1,35 @@
 /**
- * The cspsync HTTP API as the web app sees it (see the API contract). Types mirror the JSON the server
- * sends; money stays a decimal string all the way to the screen.
+ * The cspsync HTTP API as the web app sees it. Its types are aliases of web/src/api-types.ts, which
+ * `npm run gen:api` generates from the server's OpenAPI document (the zod route schemas), so a changed
+ * route changes the web app's types and `npm test` fails while the two disagree. The few types below that
+ * are narrower than the document say why. Money stays a decimal string all the way to the screen.
  */
+import type { components, paths } from "./api-types.ts";
 
-export type Role = "admin" | "viewer";
-export type User = { id: string; email: string; role: Role };
-export type Vendor = "connectwise" | "autotask";
-export type Motion = "seat-monthly" | "azure" | "seat-annual";
+type Schemas = components["schemas"];
+type Method = "get" | "post" | "put" | "patch" | "delete";
+type JsonOf<R> = R extends { content: { "application/json": infer T } } ? T : never;
+/** The JSON a route answers with when it succeeds (200, or 201 for creations). */
+export type Reply<P extends keyof paths, M extends Method = "get"> = paths[P][M] extends {
+  responses: infer R;
+}
+  ? R extends { 200: infer Ok }
+    ? JsonOf<Ok>
+    : R extends { 201: infer Created }
+      ? JsonOf<Created>
+      : never
+  : never;
+/** The JSON body a route accepts. */
+export type Body<P extends keyof paths, M extends Method> = paths[P][M] extends {
+  requestBody?: infer B;
+}
+  ? JsonOf<NonNullable<B>>
+  : never;
+
+export type Role = Schemas["User"]["role"];
+export type User = Schemas["Session"]["user"];
+export type Vendor = Schemas["Connection"]["vendor"];
+export type Motion = Schemas["Mapping"]["motion"];
 export const MOTIONS: readonly Motion[] = ["seat-monthly", "azure", "seat-annual"];
 export const MOTION_LABELS: Record<Motion, string> = {
   "seat-monthly": "Seat-based Monthly",
@@ -15,159 +38,46 @@ export const MOTION_LABELS: Record<Motion, string> = {
 };
 export const VENDOR_LABELS: Record<Vendor, string> = { connectwise: "ConnectWise", autotask: "Autotask" };
 
-export type RunStatus = "running" | "no-change" | "success" | "warning" | "error" | "abandoned";
-export type ItemOutcome = "written" | "found-existing" | "planned" | "skipped" | "warning" | "error" | "held";
-
-export type RunView = {
-  id: string;
-  connectionId: string;
-  trigger: string;
-  scope: Record<string, unknown>;
-  status: RunStatus;
-  startedAt: string;
-  finishedAt: string | null;
-  written: number;
-  unchanged: number;
-  warnings: number;
-  errors: number;
-  psaRequests: number;
-  message: string | null;
-  /** The one customer the run was scoped to; null for all customers. */
-  customerTenantId: string | null;
-  customerName: string | null;
-};
-
+export type RunStatus = Schemas["Run"]["status"];
+export type ItemOutcome = Schemas["RunItem"]["outcome"];
+export type RunView = Schemas["Run"];
 /** One page of Sync history (GET /api/runs with filters). */
-export type RunPage = { runs: RunView[]; total: number; offset: number; limit: number };
-
+export type RunPage = Reply<"/api/runs">;
 /** A held item's approval as data; status is the hold as it stands now. */
-export type ItemHold = {
-  writeKey: string;
-  unitCost: string | null;
-  unitPrice: string | null;
-  status: "held" | "approved" | "written" | "replaced";
-  approvedBy: string | null;
-};
-
+export type ItemHold = NonNullable<Schemas["RunItem"]["hold"]>;
 /** The run detail's totals over its written lines (exact decimals). */
-export type RunTotals = {
-  lines: number;
-  currency: string | null;
-  cost: string;
-  price: string | null;
-  margin: string | null;
-};
-
-export type RunDetail = {
-  run: RunView;
-  connection: { id: string; name: string; vendor: Vendor } | null;
-  items: RunItemView[];
-  totals: RunTotals;
-};
-
+export type RunTotals = Schemas["RunTotals"];
 /** The price rule that set a line's sell price. */
-export type PricedBy = { ruleId: string; ruleName: string; description: string };
-
+export type PricedBy = Schemas["PricedBy"];
 /** A Seat-based Monthly stretch of constant seats, product and price. */
-export type MonthlySegment = {
-  key: string;
-  subscriptionId: string;
-  productId: string;
-  skuId: string;
-  productName: string;
-  start: string;
-  /** Last day billed; null while the subscription runs on. */
-  end: string | null;
-  quantity: string;
-  unitCost: string;
-  unitPrice: string | null;
-  pricedBy: PricedBy | null;
-  priceSource?: PriceSource;
-  atOrBelowCost?: boolean;
-  currency: string;
-  invoiceNumber: string;
-};
-
+export type MonthlySegment = Schemas["MonthlySegment"];
 /** The monthly writes: a ConnectWise addition created or updated, or an Autotask unit adjustment. */
 export type MonthlyAction = "create-addition" | "update-addition" | "adjust-units";
 
 /**
- * The planned PSA line a run item or a dry run is about, whichever motion planned it (fields a motion does not
- * have are absent; empty for items that never got that far).
+ * The planned PSA line a run item or a dry run is about, whichever motion planned it: any field of an
+ * annual line, an Azure month or a monthly line (fields a motion does not have are absent; empty for items
+ * that never got that far). The document declares a run item's stored details only as an object.
  */
-export type PlannedLineDetails = {
-  writeKey?: string;
-  customerTenantId?: string;
-  subscriptionId?: string;
-  productName?: string;
-  description?: string;
-  quantity?: string;
-  unitCost?: string;
-  unitPrice?: string | null;
-  extendedCost?: string;
-  extendedPrice?: string | null;
-  effectiveDate?: string;
-  isCredit?: boolean;
-  currency?: string;
-  warnings?: readonly string[];
-  /** Seat-based Annual and Azure Plan lines. */
-  pricedBy?: PricedBy | null;
-  belowCost?: boolean;
-  /** Where the price came from (docs/price-lists.md) and whether a charge sells for no more than its cost. */
-  priceSource?: PriceSource;
-  atOrBelowCost?: boolean;
-  /** Azure Plan months. */
-  month?: string;
-  periodStart?: string;
-  periodEnd?: string;
-  /** Seat-based Monthly lines. */
-  action?: MonthlyAction | string;
-  segment?: MonthlySegment | null;
-  unitChange?: number;
-  unitsAfter?: number;
-};
+export type PlannedLineDetails = Partial<Schemas["PlannedLine"]> &
+  Partial<Schemas["AzureMonthLine"]> &
+  Partial<Schemas["MonthlyLine"]>;
 
-export type RunItemView = {
-  sequence: number;
-  customerTenantId: string | null;
-  customerName: string | null;
-  motion: string | null;
-  subscriptionId: string | null;
-  eventKey: string | null;
-  writeKey: string | null;
-  outcome: ItemOutcome;
-  psaRecordId: string | null;
-  message: string | null;
-  details: PlannedLineDetails;
-  hold?: ItemHold;
-  target?: {
-    companyName: string | null;
-    agreementId: string | null;
-    agreementName: string | null;
-    link: string | null;
-  };
+export type RunItemView = Omit<Schemas["RunItem"], "details"> & { details: PlannedLineDetails };
+export type RunDetail = Omit<Reply<"/api/runs/{id}">, "items"> & { items: RunItemView[] };
+/** A Sync now run, its items' lines read as PlannedLineDetails (whichever motion planned them). */
+export type RunSummary = Omit<Schemas["RunSummary"], "items"> & {
+  items: (Omit<Schemas["RunSummary"]["items"][number], "line"> & { line?: PlannedLineDetails })[];
 };
-
-export type RunSummary = {
-  motion: Motion;
-  runId: string;
-  status: RunStatus;
-  written: number;
-  unchanged: number;
-  warnings: number;
-  errors: number;
-  psaRequests: number;
-  items: (Omit<RunItemView, "sequence" | "customerName" | "motion" | "details"> & {
-    line?: PlannedLineDetails;
-  })[];
-};
-
 /** What Sync now answers: one run per motion it covered. */
 export type SyncResults = { runs: RunSummary[] };
 
-/** A dry run of one motion: per mapped entry, the lines a sync would write now (nothing is written). */
+/**
+ * A dry run's mapped entry, whichever motion: the document has one shape per motion (annual, Azure and
+ * monthly plans differ in their lines, skipped charges and products); the pages read them as one.
+ */
 export type PlannedEntry = {
-  mapping: { customerTenantId: string; motion: Motion; enabled: boolean };
+  mapping: Schemas["Mapping"];
   customerName: string;
   problem: string | null;
   plan: {
@@ -181,372 +91,96 @@ export type PlannedEntry = {
     }[];
   };
   /** Seat-based Annual: the PSA product each line (by write key) would be billed as, or why none matches. */
-  products?: Record<string, ProductMatch>;
+  products?: Schemas["PlannedMapping"]["products"];
   /** Azure Plan: the PSA product the months would be billed as. */
-  product?: ProductMatch;
+  product?: Schemas["PlannedAzureMapping"]["product"];
 };
-export type ProductMatch = { ok: true; productRef: string; label: string } | { ok: false; reason: string };
+export type ProductMatch = NonNullable<Schemas["PlannedAzureMapping"]["product"]>;
 /** What the hold for approval does with a line selling below cost (connections that hold such lines). */
-export type PlannedHold = "would hold" | "held" | "approved";
+export type PlannedHold = NonNullable<Schemas["MotionPlan"]["holds"]>[string];
+/** A dry run of one motion: per mapped entry, the lines a sync would write now (nothing is written). */
 export type MotionPlan = { motion: Motion; mappings: PlannedEntry[]; holds?: Record<string, PlannedHold> };
-export type SyncPlans = {
-  dryRun: true;
-  plans: MotionPlan[];
-  /** Dry run of every customer: customers with charges in a motion no mapping covers, and what they would bill. */
-  unmapped?: (UnmappedCharges & { tenantId: string; name: string })[];
-};
+export type SyncPlans = Omit<Schemas["SyncPlans"], "plans"> & { plans: MotionPlan[] };
 
-export type PriceRuleKind = "markup" | "fixed";
-export type PriceRule = {
-  id: string;
-  name: string;
-  /** ProductId, ProductId:SkuId or AZURE-PLAN; null: any product. */
-  productKey: string | null;
-  /** null: any customer. */
-  customerTenantId: string | null;
-  kind: PriceRuleKind;
-  /** markup: percent on cost; fixed: sell price per unit. */
-  value: string;
-  effectiveFrom: string;
-  effectiveTo: string | null;
-  description: string;
-  /** The product's name in the billing data; null for no product or an unknown one. */
-  productName?: string | null;
-  createdAt: string;
-  updatedAt: string;
-};
-export type PriceSource =
-  "price-list" | "fallback-markup" | "microsoft-list" | "price-rule" | "markup" | "cost-only";
+export type PriceRuleKind = Schemas["PriceRule"]["kind"];
+export type PriceRule = Schemas["PriceRule"];
+/** Where a price came from (docs/price-lists.md). */
+export type PriceSource = NonNullable<Schemas["PlannedLine"]["priceSource"]>;
 /** An imported Microsoft price list (docs/price-lists.md). */
-export type PriceListImport = {
-  id: string;
-  fileName: string;
-  market: string;
-  currency: string;
-  rowCount: number;
-  entryCount: number;
-  firstEffective: string;
-  lastEffective: string;
-  importedAt: string;
-  importedBy: string | null;
-};
-export type PriceListImportResult = {
-  import: PriceListImport;
-  duplicate: boolean;
-  added: number;
-  replaced: number;
-  skipped: Record<string, number>;
-};
-export type PriceListEntry = {
-  productId: string;
-  skuId: string;
-  productTitle: string;
-  skuTitle: string;
-  termDuration: string;
-  billingPlan: string;
-  currency: string;
-  unitPrice: string;
-  erpPrice: string;
-  tierMin: string | null;
-  tierMax: string | null;
-  effectiveStart: string;
-  effectiveEnd: string | null;
-};
-export type BillingProduct = { productKey: string; label: string };
-export type PriceRuleInput = {
-  name?: string;
-  productKey: string | null;
-  customerTenantId: string | null;
-  kind: PriceRuleKind;
-  value: string;
-  effectiveFrom: string;
-  effectiveTo: string | null;
-};
-export type BelowCostAction = "warn" | "hold";
-export type HeldLine = {
-  writeKey: string;
-  motion: string;
-  customerTenantId: string;
-  customerName: string | null;
-  eventKey: string;
-  description: string;
-  unitCost: string;
-  unitPrice: string;
-  pricedBy: PricedBy | null;
-  status: "held" | "approved";
-  heldAt: string;
-  approvedBy: string | null;
-  approvedAt: string | null;
-};
+export type PriceListImport = Schemas["PriceListImport"];
+export type PriceListImportResult = Reply<"/api/price-lists", "post">;
+export type PriceListEntry = Schemas["PriceListEntry"];
+export type BillingProduct = Schemas["BillingProduct"];
+export type PriceRuleInput = Body<"/api/connections/{id}/price-rules", "post">;
+export type BelowCostAction = Schemas["PricingSettings"]["belowCost"];
+export type HeldLine = Schemas["HeldLine"];
 
-export type ProductAction = "create" | "link" | "update" | "skip" | "conflict";
-export type ProductItemKind = "catalog" | "charge-product";
-export type ProductPreviewItem = {
-  key: string;
-  kind: ProductItemKind;
-  /** "Catalog item", "Service" or "Product (for contract charges)". */
-  kindLabel: string;
-  name: string;
-  variant: string;
-  action: ProductAction;
-  recordId: string | null;
-  recordLabel: string | null;
-  price: string | null;
-  cost: string | null;
-  changes: { price?: string; cost?: string };
-  /** cspsync: created by cspsync; linked: an existing record cspsync only linked (the MSP's own); null: none. */
-  recordOrigin: "cspsync" | "linked" | null;
-  /** A linked record's sell price that differs from the billing data's: kept, or written once confirmed. */
-  linkedPrice: { from: string | null; to: string; handling: "kept" | "needs-confirmation" } | null;
-  /** The PSA record's price and cost now; null when there is no record yet. */
-  current: { price: string | null; cost: string | null } | null;
-  reason: string;
-  notes: string[];
-};
-export type LinkedPriceUpdates = "never" | "confirm";
+export type ProductAction = Schemas["ProductPreviewItem"]["action"];
+export type ProductItemKind = Schemas["ProductPreviewItem"]["kind"];
+export type ProductPreviewItem = Schemas["ProductPreviewItem"];
+export type LinkedPriceUpdates = Schemas["ProductPreview"]["linkedPriceUpdates"];
 /** Sell-price changes on linked records that a sync writes only with their fingerprint as confirmation. */
-export type PriceConfirmation = {
-  fingerprint: string;
-  changes: {
-    key: string;
-    kind: ProductItemKind;
-    name: string;
-    recordId: string;
-    recordLabel: string | null;
-    from: string | null;
-    to: string;
-    direction: "decrease" | "increase";
-  }[];
-};
-export type ProductPreview = {
-  connectionId: string;
-  vendor: Vendor;
-  mode: "all" | "in-use";
-  linkedPriceUpdates: LinkedPriceUpdates;
-  counts: Record<ProductAction, number>;
-  items: ProductPreviewItem[];
-  priceConfirmation: PriceConfirmation;
-};
-export type ProductRun = {
-  id: string;
-  connectionId: string;
-  trigger: string;
-  mode: string;
-  status: RunStatus;
-  startedAt: string;
-  finishedAt: string | null;
-  written: number;
-  unchanged: number;
-  conflicts: number;
-  failed: number;
-  psaRequests: number;
-  message: string | null;
-};
-export type ProductRunItem = {
-  sequence: number;
-  key: string;
-  kind: ProductItemKind;
-  name: string;
-  action: ProductAction;
-  status: "written" | "unchanged" | "conflict" | "failed";
-  recordId: string | null;
-  message: string;
-  notes: string[];
-  /** A written product's price and cost, from → to (from null for a new record); null when nothing was written. */
-  amounts: {
-    created: boolean;
-    price?: { from: string | null; to: string; confirmed: boolean };
-    cost?: { from: string | null; to: string };
-  } | null;
-};
-export type ProductRunDetail = { run: ProductRun; items: ProductRunItem[] };
+export type PriceConfirmation = Schemas["PriceConfirmation"];
+export type ProductPreview = Schemas["ProductPreview"];
+export type ProductRun = Schemas["ProductRun"];
+export type ProductRunDetail = Reply<"/api/connections/{id}/products/runs/{runId}">;
+export type ProductRunItem = ProductRunDetail["items"][number];
 
-export type ConnectionView = {
-  id: string;
-  vendor: Vendor;
-  name: string;
-  config: Record<string, unknown>;
-  secretsSet: Record<string, boolean>;
-  /** False when the server's secret key cannot decrypt the stored credentials: they have to be entered again. */
-  credentialsReadable: boolean;
-  settings: Record<string, unknown>;
-  seatAnnualEnabled: boolean;
-  lastTest: { at: string; ok: boolean; message: string } | null;
-  /** The most recent finished sync run, with its first error when it failed. */
-  lastSync: { at: string; runId: string; status: RunStatus; message: string | null } | null;
-  createdAt: string;
-  updatedAt: string;
+/** A connection; its last sync's status is a run status (the document declares it only as a string). */
+export type ConnectionView = Omit<Schemas["Connection"], "lastSync"> & {
+  lastSync: (NonNullable<Schemas["Connection"]["lastSync"]> & { status: RunStatus }) | null;
 };
+export type ConnectionTest = Schemas["ConnectionTest"];
+export type DashboardView = Reply<"/api/dashboard">;
+export type InvoiceSummary = Schemas["InvoiceSummary"];
 
-export type ConnectionTest = {
-  ok: boolean;
-  message: string;
-  /** A failed test's technical account, for a Details disclosure. */
-  detail?: string;
-  checks: { name: string; ok: boolean; message: string }[];
-};
+export type PsaCompany = Schemas["PsaCompany"];
+export type PsaAgreement = Schemas["PsaAgreement"];
+export type TargetValidity = PsaAgreement["validFor"][Motion];
 
-export type DashboardView = {
-  connections: {
-    id: string;
-    name: string;
-    vendor: Vendor;
-    seatAnnualEnabled: boolean;
-    lastSuccessfulSync: string | null;
-    lastRun: RunView | null;
-    heldLines: number;
-    productSyncMode: string;
-    lastProductRun: ProductRun | null;
-  }[];
-  customers: number;
-  invoices: number;
-  unmappedCustomers: number;
-  erroredRuns: number;
-  erroredRunsSince: string;
-  heldLines: number;
-  dailySync: { dailySyncTime: string; timeZone: string };
-};
-
-export type InvoiceSummary = {
-  invoiceNumber: string;
-  currency: string;
-  firstChargeDate: string | null;
-  lastChargeDate: string | null;
-  lines: number;
-  subtotal: string;
-  total: string;
-  sourceFile: string;
-};
-
-export type PsaCompany = { id: string; name: string; identifier?: string };
-export type TargetValidity = { ok: true } | { ok: false; reason: string };
-export type PsaAgreement = {
-  id: string;
-  name: string;
-  companyId: string;
-  type: string;
-  billingCycle: string | null;
-  startDate: string | null;
-  endDate: string | null;
-  status: string;
-  validFor: Record<Motion, TargetValidity>;
-};
-
-export type PricingName = "cost-and-retail" | "cost-only" | "markup";
-export type Pricing = { strategy: PricingName; markupPercent?: string; fallbackMarkupPercent?: string };
-
-export type CustomerMapping = {
-  motion: Motion;
-  psaCompanyId: string | null;
-  psaCompanyName: string | null;
-  agreementId: string | null;
-  agreementName: string | null;
-  syncDate: string | null;
-  pricing: Pricing;
-  enabled: boolean;
-  /** Seat-based Monthly: sync from the most recent invoice when enabled, or from the next one. */
-  startPoint: StartPoint;
-  startInvoice: string | null;
-  lastSyncAt: string | null;
-  /** How the last run that covered the entry ended for it; null: never synced. */
-  lastStatus: "no-change" | "written" | "held" | "warning" | "error" | null;
-  lastMessage: string | null;
-};
-
+export type Pricing = Schemas["Mapping"]["pricing"];
+export type PricingName = Pricing["strategy"];
+export type StartPoint = Schemas["Mapping"]["startPoint"];
+export type CustomerMapping = Schemas["MappingEntry"];
 /** A motion with billable charges and no mapped entry: how many charges and their cost per currency. */
-export type UnmappedCharges = {
-  motion: Motion;
-  lines: number;
-  totals: { currency: string; amount: string }[];
-};
-
-export type CustomerView = {
-  tenantId: string;
-  name: string;
-  domain: string | null;
-  country: string | null;
-  mappings: CustomerMapping[];
-  /** Lines held for approval on the connection and not yet written. */
-  heldLines: number;
-  unmappedCharges: UnmappedCharges[];
-};
+export type UnmappedCharges = Schemas["UnmappedCharges"];
+export type CustomerView = Schemas["CustomerWithMappings"];
 
 /** The PSA lists settings pick from (GET /api/connections/:id/psa/options/:kind). */
-export type PsaOptionKind = "billing-codes" | "products" | "vendors" | "subcategories" | "product-types";
-export type PsaOption = { id: string; name: string; detail?: string };
+export type PsaOptionKind =
+  paths["/api/connections/{id}/psa/options/{kind}"]["get"]["parameters"]["path"]["kind"];
+export type PsaOption = Schemas["PsaOption"];
 
-/** The Microsoft CSP page's status filters. */
-export type CustomerFilter = "all" | "unmapped" | "mapped" | "error" | "held";
-export type CustomerPage = {
-  customers: CustomerView[];
-  total: number;
-  page: number;
-  pageSize: number;
-  counts: Record<CustomerFilter, number>;
-};
+/** One page of the Microsoft CSP page, with a count per status filter. */
+export type CustomerPage = Reply<"/api/connections/{id}/customers">;
+export type CustomerFilter = keyof CustomerPage["counts"];
+export type MappingInput = Body<"/api/connections/{id}/customers/{tenantId}/mappings/{motion}", "put">;
 
-export type MappingInput = {
-  psaCompanyId: string;
-  agreementId: string;
-  syncDate: string | null;
-  pricing: PricingName;
-  markupPercent?: string;
-  fallbackMarkupPercent?: string;
-  enabled: boolean;
-  startPoint?: StartPoint;
-};
-
-export type StartPoint = "most-recent" | "next";
-
-export type ImportSummary = {
-  importId: string;
-  file: string;
-  format: string;
-  status: "imported" | "rejected" | "empty";
-  invoices: string[];
-  lines: number;
-  newLines: number;
-  knownLines: number;
-  customers: number;
-  newEvents: number;
-  linesByMotion: Record<Motion, number>;
-  notBillable: number;
-  problem?: { row?: number; column?: string; reason: string; message: string; hint?: ImportHint };
-};
-
+export type ImportSummary = Schemas["ImportSummary"];
 /** What the user can do about a rejected file, as data: the separator the file uses. */
-export type ImportHint = { kind: "delimiter"; detected: string; expected: string };
-
-/** The CSV separators an upload can be read with; "auto" reads commas and reports another separator. */
+export type ImportHint = NonNullable<NonNullable<ImportSummary["problem"]>["hint"]>;
+/**
+ * The CSV separators an upload can be read with; "auto" reads commas and reports another separator. A
+ * multipart field, which the document does not describe.
+ */
 export type ImportDelimiter = "auto" | "comma" | "semicolon" | "tab" | "pipe";
+export type ImportRecord = Schemas["ImportRecord"];
 
-export type ImportRecord = {
-  id: string;
-  fileName: string;
-  format: string;
-  status: string;
-  startedAt: string;
-  lines: number;
-  newLines: number;
-  knownLines: number;
-  error: string | null;
-};
+export type SyncSettings = Schemas["Settings"];
+export type ApiTokenStatus = Schemas["ApiToken"]["status"];
+export type ApiToken = Schemas["ApiToken"];
+export type UserRecord = Schemas["User"];
 
-export type SyncSettings = { dailySyncTime: string; timeZone: string };
-export type ApiTokenStatus = "active" | "expired" | "owner-deleted" | "owner-demoted";
-export type ApiToken = {
-  id: string;
-  name: string;
-  role: Role;
-  createdAt: string;
-  lastUsedAt: string | null;
-  /** null: never expires. */
-  expiresAt: string | null;
-  /** The user the token acts for; null once that user is deleted. */
-  owner: { id: string; email: string } | null;
-  status: ApiTokenStatus;
-};
-export type UserRecord = User & { createdAt?: string; lastLoginAt?: string | null };
+/**
+ * The views above that read the document's per-motion shapes as one must still accept what the server
+ * sends: these assignments stop the type check when a regenerated document no longer fits them.
+ */
+type Accepts<View, Sent extends View> = Sent;
+type _ViewsFitTheDocument = [
+  Accepts<SyncPlans, Schemas["SyncPlans"]>,
+  Accepts<SyncResults, Schemas["SyncResults"]>,
+  Accepts<RunDetail, Reply<"/api/runs/{id}">>,
+];
 
 /** An error reply from the API: its code, a message meant for people, and the field it is about. */
 export class ApiError extends Error {
