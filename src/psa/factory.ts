@@ -1,67 +1,52 @@
-import { assertHostAllowed } from "../security/hosts.ts";
-import type { ConnectionDetails } from "../services/connections.ts";
-import type { AzurePsaTarget } from "../services/azure-sync.ts";
-import { ConnectWiseAdapter } from "./connectwise/adapter.ts";
-import { createConnectWiseAzureTarget } from "./connectwise/azure.ts";
-import { createConnectWiseMonthlyTarget } from "./connectwise/monthly.ts";
-import type { MonthlyLine, MonthlyPsaTarget } from "../services/monthly-sync.ts";
-import { resolveApiOrigin, type ConnectWiseClientOptions } from "./connectwise/client.ts";
-import type { PsaAdapter } from "./port.ts";
+import type {
+  AdapterOptions,
+  AzurePsaTarget,
+  MonthlyLine,
+  MonthlyPsaTarget,
+  PsaAdapter,
+  PsaConnection,
+  PsaConnectionDetails,
+} from "./port.ts";
+import { connectConnectWise } from "./connectwise/connection.ts";
 
-export type AdapterOptions = {
-  allowedHosts: readonly string[];
-  /** Overrides for tests and benchmarks (retry timing); production uses the clients' defaults. */
-  transport?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number; timeoutMs?: number };
-};
+export type { AdapterOptions } from "./port.ts";
+export { connectWiseClientOptions } from "./connectwise/client-options.ts";
 
-type ConnectWiseDetails = Extract<ConnectionDetails, { vendor: "connectwise" }>;
-
-/** The client options of a stored ConnectWise connection, once its site and API hosts pass the allow-list. */
-export function connectWiseClientOptions(
-  details: ConnectWiseDetails,
+/**
+ * The one place a stored connection becomes a PSA connection: one client per connection (one rate and
+ * concurrency budget) under every motion's target and the catalog, with hosts that are not allowed refused
+ * before any request. Autotask's modules load only when an Autotask connection is used.
+ */
+export async function createConnection(
+  details: PsaConnectionDetails,
   options: AdapterOptions,
-): ConnectWiseClientOptions {
-  assertHostAllowed(details.config.site, "connectwise", options.allowedHosts);
-  assertHostAllowed(resolveApiOrigin(details.config.site), "connectwise", options.allowedHosts);
-  return {
-    siteUrl: details.config.site,
-    companyId: details.config.companyId,
-    publicKey: details.config.publicKey,
-    privateKey: details.secrets.privateKey,
-    clientId: details.config.clientId,
-    // The first URL passing is not enough: every request and redirect hop is checked again before it leaves.
-    checkUrl: (url) => assertHostAllowed(url, "connectwise", options.allowedHosts),
-    ...(options.transport ? { transport: options.transport } : {}),
-  };
+  today?: () => string,
+): Promise<PsaConnection> {
+  if (details.vendor === "connectwise") return connectConnectWise(details, options, today);
+  const { connectAutotask } = await import("./autotask/connection.ts");
+  return connectAutotask(details, options, today);
 }
 
-/** Builds the PSA adapter for a stored connection, refusing hosts that are not allowed before any request. */
+/** The annual adapter of a stored connection (connection-level reads: test, companies, agreements, pick lists). */
 export async function createAdapter(
-  details: ConnectionDetails,
+  details: PsaConnectionDetails,
   options: AdapterOptions,
 ): Promise<PsaAdapter> {
-  if (details.vendor === "connectwise")
-    return new ConnectWiseAdapter(connectWiseClientOptions(details, options), details.settings);
-  const { createAutotaskAdapter } = await import("./autotask/adapter.ts");
-  return createAutotaskAdapter(details, options);
+  return (await createConnection(details, options)).annual;
 }
 
-/** Builds the Azure Plan target for a stored connection, under the same host allow-list as its adapter. */
+/** The Azure Plan target of a stored connection. */
 export async function createAzureTarget(
-  details: ConnectionDetails,
+  details: PsaConnectionDetails,
   options: AdapterOptions,
 ): Promise<AzurePsaTarget> {
-  if (details.vendor === "connectwise") return createConnectWiseAzureTarget(details, options);
-  const { createAutotaskAzureTarget } = await import("./autotask/azure.ts");
-  return createAutotaskAzureTarget(details, options);
+  return (await createConnection(details, options)).azure;
 }
 
-/** Builds the Seat-based Monthly target for a stored connection, under the same host allow-list as its adapter. */
+/** The Seat-based Monthly target of a stored connection. */
 export async function createMonthlyTarget(
-  details: ConnectionDetails,
+  details: PsaConnectionDetails,
   options: AdapterOptions,
 ): Promise<MonthlyPsaTarget<MonthlyLine>> {
-  if (details.vendor === "connectwise") return createConnectWiseMonthlyTarget(details, options);
-  const { createAutotaskMonthlyTarget } = await import("./autotask/monthly.ts");
-  return createAutotaskMonthlyTarget(details, options);
+  return (await createConnection(details, options)).monthly;
 }

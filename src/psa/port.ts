@@ -1,11 +1,20 @@
 import type { BillingMotion } from "../core/billing.ts";
 import type { PlannedLine } from "../core/annual-plan.ts";
+import type { AzureMonthLine } from "../core/azure-plan.ts";
+import type { MonthlyMapping, MonthlyTimelines } from "../core/monthly-plan.ts";
+import type { PriceChanges, ProductPlanItem, PsaCatalogRecord } from "../core/product-plan.ts";
 import type { MatchedRecord } from "../core/product-words.ts";
+import type { AutotaskCatalogSettings } from "./autotask/catalog-settings.ts";
+import type { ConnectWiseCatalogSettings } from "./connectwise/catalog-settings.ts";
 
 /**
- * What the sync engine needs from a PSA, whichever vendor it is. Each vendor adapter implements it on top
- * of its client; the engine never sees vendor payloads.
+ * The PSA port: everything cspsync's services need from a PSA, whichever vendor it is, declared here and
+ * implemented by the vendor adapters (connectwise/, autotask/) on top of their clients. The services never see
+ * vendor payloads and never import a vendor module; the one factory (factory.ts) builds a PsaConnection per
+ * stored connection, whose targets all share one client, so one connection has one rate and concurrency budget.
  */
+export type PsaVendor = "connectwise" | "autotask";
+
 export type PsaCompany = { id: string; name: string; identifier?: string };
 
 export type TargetValidity = { ok: true } | { ok: false; reason: string };
@@ -134,5 +143,176 @@ export interface PsaAdapter extends KeyedRecordSource {
     product: Extract<ProductMatch, { ok: true }>,
   ): Promise<WrittenRecord>;
   /** HTTP requests sent so far (benchmarks and run records). */
+  requestCount(): number;
+}
+
+// ------------------------------------------------------------------------------------------ connection
+
+/** How the ConnectWise adapter finds a product's catalog item, and the item used when none matches. */
+export type ConnectWiseAdapterSettings = {
+  catalogMatch: "identifier" | "vendor-sku" | "either";
+  fallbackCatalogItem?: string;
+};
+
+/** The Autotask product (or else billing code) annual contract charges use, and the Azure service. */
+export type AutotaskAdapterSettings = { chargeProductId?: number; chargeBillingCodeId?: number };
+export type AutotaskAzureSettings = AutotaskAdapterSettings & { azureServiceId?: number };
+
+/**
+ * What the factory needs of a stored connection (the connection service's decoded details satisfy it): where
+ * the PSA is, the credentials, and the settings the adapters read.
+ */
+export type PsaConnectionDetails =
+  | {
+      vendor: "connectwise";
+      config: { site: string; companyId: string; publicKey: string; clientId: string };
+      secrets: { privateKey: string };
+      settings: ConnectWiseAdapterSettings;
+    }
+  | {
+      vendor: "autotask";
+      config: { username: string; discoveryUrl?: string };
+      secrets: { secret: string; integrationCode: string };
+      settings: AutotaskAzureSettings;
+    };
+
+export type AdapterOptions = {
+  allowedHosts: readonly string[];
+  /** Overrides for tests and benchmarks (retry timing); production uses the clients' defaults. */
+  transport?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number; timeoutMs?: number };
+};
+
+/** The product catalog settings of one vendor (parsed from the connection's settings by the product sync). */
+export type CatalogSettings =
+  | { vendor: "connectwise"; catalog: ConnectWiseCatalogSettings }
+  | { vendor: "autotask"; catalog: AutotaskCatalogSettings };
+
+/**
+ * One stored PSA connection: a target per billing motion and the product catalog, all on ONE client, so every
+ * request of the connection goes through one rate limit and one concurrency cap, whatever the motion.
+ */
+export interface PsaConnection {
+  readonly vendor: PsaVendor;
+  /** Connection-level reads (companies, agreements, pick lists, the connection test) and the annual motion. */
+  readonly annual: PsaAdapter;
+  readonly monthly: MonthlyPsaTarget<MonthlyLine>;
+  readonly azure: AzurePsaTarget;
+  /** The product catalog sync's side, with its settings; built on the same client. */
+  catalog(settings: CatalogSettings): CatalogTarget;
+  /** HTTP requests the connection's client has sent so far, all motions together. */
+  requestCount(): number;
+}
+
+// ------------------------------------------------------------------------------------------ Azure Plan motion
+
+/** What the Azure sync needs from a PSA; each vendor implements it next to its adapter. */
+export interface AzurePsaTarget {
+  readonly vendor: PsaVendor;
+  readonly writeConcurrency: number;
+  /** Whether the mapped agreement/contract can take monthly Azure lines now, and how to fix it if not. */
+  checkAzureTarget(
+    companyId: string,
+    agreementId: string,
+  ): Promise<{ ok: true; agreement: PsaAgreement } | { ok: false; reason: string }>;
+  /** The PSA product every Azure month is billed as (catalog item or service). */
+  matchAzureProduct(): Promise<ProductMatch>;
+  /** The month's PSA record, found by the line's write key, once everything it needs is in place. */
+  findAzureMonth(agreementId: string, line: AzureMonthLine): Promise<WrittenRecord | null>;
+  /** Writes the month, stamping `line.writeKey` into the PSA record. */
+  writeAzureMonth(
+    agreementId: string,
+    line: AzureMonthLine,
+    product: Extract<ProductMatch, { ok: true }>,
+  ): Promise<WrittenRecord>;
+  listKeyedRecords?: KeyedRecordSource["listKeyedRecords"];
+  removeRecord?: KeyedRecordSource["removeRecord"];
+  requestCount(): number;
+}
+
+// ------------------------------------------------------------------------------------------ Seat-based Monthly motion
+
+/** One write of the monthly motion; each vendor's lines add what they need to be sent. */
+export type MonthlyLine = {
+  customerTenantId: string;
+  eventKey: string;
+  writeKey: string;
+  subscriptionId: string;
+  description: string;
+  action: string;
+  warnings: readonly string[];
+  /** Said in the item's message without making it a warning (e.g. sold at cost: flagged, not warned). */
+  notes?: readonly string[];
+  /** Written before, but its record is gone from the PSA (deleted by someone): written again, with a warning. */
+  rewrite?: boolean;
+};
+
+/** What a monthly write needs first, when it can be written. */
+export type MonthlyPrepared = { ok: true };
+
+/** What the monthly sync needs from a PSA; each vendor implements it next to its adapter. */
+export interface MonthlyPsaTarget<L extends MonthlyLine, P extends MonthlyPrepared = MonthlyPrepared> {
+  readonly vendor: PsaVendor;
+  readonly writeConcurrency: number;
+  /**
+   * Each write of a subscription builds on the ones before it (Autotask: one contract service, unit deltas),
+   * so once one fails in a run the later ones of that subscription wait for the next run.
+   */
+  readonly dependentLines: boolean;
+  /**
+   * The plan reads each record cspsync wrote back by its key, so a confirmed write planned again means its
+   * record was deleted in the PSA, and writing it again is the only way the PSA bills what the data billed.
+   */
+  readonly readsBackByKey: boolean;
+  checkMonthlyTarget(
+    companyId: string,
+    agreementId: string,
+  ): Promise<{ ok: true; agreement: PsaAgreement } | { ok: false; reason: string }>;
+  /** Reads what cspsync wrote to the agreement/contract and plans the writes that make it equal the data. */
+  planMonthly(mapping: MonthlyMapping, agreementId: string | null, timelines: MonthlyTimelines): Promise<L[]>;
+  /** What a write needs first (its PSA product), or why it cannot be written. */
+  prepareMonthly(line: L): Promise<P | { ok: false; reason: string }>;
+  /** The write's PSA record if it is already in place (looked up before any retry). */
+  findMonthly(agreementId: string, line: L): Promise<{ recordId: string } | null>;
+  writeMonthly(agreementId: string, line: L, prepared: P): Promise<{ recordId: string }>;
+  listKeyedRecords?: KeyedRecordSource["listKeyedRecords"];
+  removeRecord?: KeyedRecordSource["removeRecord"];
+  requestCount(): number;
+}
+
+// ------------------------------------------------------------------------------------------ product catalog
+
+/** The connection's product settings do not fit the PSA (a missing or unusable default); nothing was written. */
+export class ProductSyncSetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProductSyncSetupError";
+  }
+}
+
+export type CreatedRecord = { recordId: string; label: string; notes: string[] };
+
+/** The records of one kind a PSA holds, and how to write them. */
+export interface RecordWriter {
+  read(): Promise<PsaCatalogRecord[]>;
+  create(item: ProductPlanItem): Promise<CreatedRecord>;
+  updatePrices(recordId: string, changes: PriceChanges): Promise<void>;
+}
+
+/** Autotask Products that contract charges reference; `canCreate` is known once prepare() has run. */
+export interface ChargeProductWriter extends RecordWriter {
+  canCreate(): boolean;
+}
+
+/** One PSA's catalog, as the product sync needs it. */
+export interface CatalogTarget {
+  readonly vendor: PsaVendor;
+  readonly recordWord: string;
+  /** Checks the configured defaults against the PSA (read-only); throws ProductSyncSetupError. */
+  prepare(): Promise<void>;
+  read(): Promise<PsaCatalogRecord[]>;
+  create(item: ProductPlanItem): Promise<CreatedRecord>;
+  updatePrices(recordId: string, changes: PriceChanges): Promise<void>;
+  /** Autotask: Products for the contract charges of the Seat-based Annual sync. */
+  readonly chargeProducts?: ChargeProductWriter;
   requestCount(): number;
 }

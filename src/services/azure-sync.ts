@@ -2,7 +2,7 @@ import type { RunLockConfig } from "../config.ts";
 import { planAzureMonths, type AzureMonthLine, type AzurePlan } from "../core/azure-plan.ts";
 import { listChargeEvents } from "../store/billing-repository.ts";
 import type { Store } from "../store/db.ts";
-import type { KeyedRecordSource, ProductMatch, PsaAgreement, WrittenRecord } from "../psa/port.ts";
+import type { AzurePsaTarget, ProductMatch } from "../psa/port.ts";
 import type { PriceRule } from "../core/pricing.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
 import { priceRulesFor } from "./pricing.ts";
@@ -25,29 +25,8 @@ export { RunAlreadyActiveError, type SyncScope, type SyncTrigger } from "./sync-
  * the other motions (see sync-bookkeeping.ts).
  */
 
-/** What the Azure sync needs from a PSA; each vendor implements it next to its adapter. */
-export interface AzurePsaTarget {
-  readonly vendor: "connectwise" | "autotask";
-  readonly writeConcurrency: number;
-  /** Whether the mapped agreement/contract can take monthly Azure lines now, and how to fix it if not. */
-  checkAzureTarget(
-    companyId: string,
-    agreementId: string,
-  ): Promise<{ ok: true; agreement: PsaAgreement } | { ok: false; reason: string }>;
-  /** The PSA product every Azure month is billed as (catalog item or service). */
-  matchAzureProduct(): Promise<ProductMatch>;
-  /** The month's PSA record, found by the line's write key, once everything it needs is in place. */
-  findAzureMonth(agreementId: string, line: AzureMonthLine): Promise<WrittenRecord | null>;
-  /** Writes the month, stamping `line.writeKey` into the PSA record. */
-  writeAzureMonth(
-    agreementId: string,
-    line: AzureMonthLine,
-    product: Extract<ProductMatch, { ok: true }>,
-  ): Promise<WrittenRecord>;
-  listKeyedRecords?: KeyedRecordSource["listKeyedRecords"];
-  removeRecord?: KeyedRecordSource["removeRecord"];
-  requestCount(): number;
-}
+/** What the Azure sync needs from a PSA: declared in the PSA port, implemented by each vendor. */
+export type { AzurePsaTarget } from "../psa/port.ts";
 
 export type PlannedAzureMapping = PlannedEntry<AzurePlan, AzureMonthLine> & {
   /** For a dry run: the PSA product the months would be billed as, or why none matches. */

@@ -6,7 +6,7 @@ import { priceListFor } from "./price-lists.ts";
 import type { PriceListIndex } from "../core/price-list.ts";
 import { listChargeEvents } from "../store/billing-repository.ts";
 import type { Store } from "../store/db.ts";
-import type { KeyedRecordSource, PsaAgreement } from "../psa/port.ts";
+import type { MonthlyLine, MonthlyPrepared, MonthlyPsaTarget } from "../psa/port.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
 import {
   reported,
@@ -16,7 +16,6 @@ import {
   type RunTotals,
   type SyncScope,
   type SyncTrigger,
-  type WritableLine,
 } from "./sync-bookkeeping.ts";
 
 export { RunAlreadyActiveError, type SyncScope, type SyncTrigger } from "./sync-bookkeeping.ts";
@@ -28,14 +27,8 @@ export { RunAlreadyActiveError, type SyncScope, type SyncTrigger } from "./sync-
  * before the request), and a write whose outcome is unknown is looked up in the PSA before it is sent again.
  */
 
-/** One write of the monthly motion; each vendor's lines add what they need to be sent. */
-export type MonthlyLine = WritableLine & {
-  subscriptionId: string;
-  description: string;
-  action: string;
-  /** Written before, but its record is gone from the PSA (deleted by someone): written again, with a warning. */
-  rewrite?: boolean;
-};
+/** One write of the monthly motion, and what the sync needs from a PSA: declared in the PSA port. */
+export type { MonthlyLine, MonthlyPsaTarget } from "../psa/port.ts";
 
 export type MonthlyPlan<L extends MonthlyLine> = {
   lines: L[];
@@ -43,37 +36,7 @@ export type MonthlyPlan<L extends MonthlyLine> = {
   skipped: MonthlyTimelines["skipped"];
 };
 
-type Prepared = { ok: true };
-
-/** What the monthly sync needs from a PSA; each vendor implements it next to its adapter. */
-export interface MonthlyPsaTarget<L extends MonthlyLine, P extends Prepared = Prepared> {
-  readonly vendor: "connectwise" | "autotask";
-  readonly writeConcurrency: number;
-  /**
-   * Each write of a subscription builds on the ones before it (Autotask: one contract service, unit deltas),
-   * so once one fails in a run the later ones of that subscription wait for the next run.
-   */
-  readonly dependentLines: boolean;
-  /**
-   * The plan reads each record cspsync wrote back by its key, so a confirmed write planned again means its
-   * record was deleted in the PSA, and writing it again is the only way the PSA bills what the data billed.
-   */
-  readonly readsBackByKey: boolean;
-  checkMonthlyTarget(
-    companyId: string,
-    agreementId: string,
-  ): Promise<{ ok: true; agreement: PsaAgreement } | { ok: false; reason: string }>;
-  /** Reads what cspsync wrote to the agreement/contract and plans the writes that make it equal the data. */
-  planMonthly(mapping: Mapping, agreementId: string | null, timelines: MonthlyTimelines): Promise<L[]>;
-  /** What a write needs first (its PSA product), or why it cannot be written. */
-  prepareMonthly(line: L): Promise<P | { ok: false; reason: string }>;
-  /** The write's PSA record if it is already in place (looked up before any retry). */
-  findMonthly(agreementId: string, line: L): Promise<{ recordId: string } | null>;
-  writeMonthly(agreementId: string, line: L, prepared: P): Promise<{ recordId: string }>;
-  listKeyedRecords?: KeyedRecordSource["listKeyedRecords"];
-  removeRecord?: KeyedRecordSource["removeRecord"];
-  requestCount(): number;
-}
+type Prepared = MonthlyPrepared;
 
 export type PlannedMonthlyMapping<L extends MonthlyLine> = PlannedEntry<MonthlyPlan<L>, L>;
 export type MonthlyItemResult<L extends MonthlyLine> = MotionItem<L>;

@@ -10,24 +10,27 @@ import {
   PRODUCT_SYNC_MODES,
   type LinkedPriceUpdates,
   type PriceConfirmationItem,
-  type PriceChanges,
   type ProductAction,
   type ProductItemKind,
   type ProductLineGroup,
   type ProductPlan,
   type ProductPlanItem,
   type ProductSyncMode,
-  type PsaCatalogRecord,
   type TrackedProduct,
 } from "../core/product-plan.ts";
 import { PsaOutcomeUnknownError } from "../psa/shared/errors.ts";
 import { IN_DOUBT_MS, WriteInDoubtError } from "../psa/shared/write-once.ts";
 import type { Store } from "../store/db.ts";
 import type { Database, Flag, SyncedProductsTable } from "../store/schema.ts";
-import type { ConnectionDetails } from "./connections.ts";
-import type { AdapterOptions } from "../psa/factory.ts";
-import type { AutotaskCatalogSettings } from "../psa/autotask/catalog.ts";
-import type { ConnectWiseCatalogSettings } from "../psa/connectwise/catalog.ts";
+import { createConnection, type AdapterOptions } from "../psa/factory.ts";
+import type { AutotaskCatalogSettings } from "../psa/autotask/catalog-settings.ts";
+import type { ConnectWiseCatalogSettings } from "../psa/connectwise/catalog-settings.ts";
+import {
+  ProductSyncSetupError,
+  type CatalogTarget,
+  type PsaConnectionDetails,
+  type RecordWriter,
+} from "../psa/port.ts";
 import { failureSentence } from "../psa/shared/error-sentences.ts";
 
 /**
@@ -37,40 +40,14 @@ import { failureSentence } from "../psa/shared/error-sentences.ts";
  * nothing to do.
  */
 
-export class ProductSyncSetupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ProductSyncSetupError";
-  }
-}
-
-export type CreatedRecord = { recordId: string; label: string; notes: string[] };
-
-/** The records of one kind a PSA holds, and how to write them. */
-export interface RecordWriter {
-  read(): Promise<PsaCatalogRecord[]>;
-  create(item: ProductPlanItem): Promise<CreatedRecord>;
-  updatePrices(recordId: string, changes: PriceChanges): Promise<void>;
-}
-
-/** Autotask Products that contract charges reference; `canCreate` is known once prepare() has run. */
-export interface ChargeProductWriter extends RecordWriter {
-  canCreate(): boolean;
-}
-
-/** One PSA's catalog, as the product sync needs it. */
-export interface CatalogTarget {
-  readonly vendor: "connectwise" | "autotask";
-  readonly recordWord: string;
-  /** Checks the configured defaults against the PSA (read-only); throws ProductSyncSetupError. */
-  prepare(): Promise<void>;
-  read(): Promise<PsaCatalogRecord[]>;
-  create(item: ProductPlanItem): Promise<CreatedRecord>;
-  updatePrices(recordId: string, changes: PriceChanges): Promise<void>;
-  /** Autotask: Products for the contract charges of the Seat-based Annual sync. */
-  readonly chargeProducts?: ChargeProductWriter;
-  requestCount(): number;
-}
+/** What the product sync needs from a PSA's catalog, and its setup error: declared in the PSA port. */
+export {
+  ProductSyncSetupError,
+  type CatalogTarget,
+  type ChargeProductWriter,
+  type CreatedRecord,
+  type RecordWriter,
+} from "../psa/port.ts";
 
 // ------------------------------------------------------------------------------------------ settings
 
@@ -551,11 +528,11 @@ export async function productSettingsFrom(
     "linkedPriceUpdates",
   );
   if (vendor === "connectwise") {
-    const { connectWiseCatalogSettingsSchema } = await import("../psa/connectwise/catalog.ts");
+    const { connectWiseCatalogSettingsSchema } = await import("../psa/connectwise/catalog-settings.ts");
     const catalog = parseSetting(connectWiseCatalogSettingsSchema, raw, "settings");
     return { vendor, mode, linkedPriceUpdates, catalog };
   }
-  const { autotaskCatalogSettingsSchema } = await import("../psa/autotask/catalog.ts");
+  const { autotaskCatalogSettingsSchema } = await import("../psa/autotask/catalog-settings.ts");
   const catalog = parseSetting(autotaskCatalogSettingsSchema, raw, "settings");
   return { vendor, mode, linkedPriceUpdates, catalog };
 }
@@ -563,30 +540,18 @@ export async function productSettingsFrom(
 /** Hosts and retry timing for the PSA client: the same as the billing syncs' adapters take. */
 export type TargetOptions = AdapterOptions;
 
-/** The PSA side for a stored connection, refusing hosts that are not allowed before any request. */
+/**
+ * The PSA side for a stored connection, refusing hosts that are not allowed before any request: the catalog
+ * target of the connection the one PSA factory builds.
+ */
 export async function createCatalogTarget(
-  details: ConnectionDetails,
+  details: PsaConnectionDetails,
   settings: ProductSettings,
   options: TargetOptions,
 ): Promise<CatalogTarget> {
-  if (details.vendor === "connectwise" && settings.vendor === "connectwise") {
-    const [{ ConnectWiseClient }, { ConnectWiseCatalogTarget }, { connectWiseClientOptions }] =
-      await Promise.all([
-        import("../psa/connectwise/client.ts"),
-        import("../psa/connectwise/catalog.ts"),
-        import("../psa/factory.ts"),
-      ]);
-    const client = new ConnectWiseClient(connectWiseClientOptions(details, options));
-    return new ConnectWiseCatalogTarget(client, settings.catalog);
-  }
-  if (details.vendor === "autotask" && settings.vendor === "autotask") {
-    const [{ connectAutotaskClient }, { AutotaskCatalogTarget }] = await Promise.all([
-      import("../psa/autotask/adapter.ts"),
-      import("../psa/autotask/catalog.ts"),
-    ]);
-    return new AutotaskCatalogTarget(await connectAutotaskClient(details, options), settings.catalog);
-  }
-  throw new Error("the product settings are for another PSA than the connection");
+  if (details.vendor !== settings.vendor)
+    throw new Error("the product settings are for another PSA than the connection");
+  return (await createConnection(details, options)).catalog(settings);
 }
 
 function parseSetting<T>(schema: z.ZodType<T>, value: unknown, field: string): T {

@@ -2,13 +2,14 @@ import type { BillingMotion } from "../../core/billing.ts";
 import type { PlannedLine } from "../../core/annual-plan.ts";
 import { matchBySkuSpellings, productNotMatched } from "../../core/product-identity.ts";
 import { assertHostAllowed } from "../../security/hosts.ts";
-import type { ConnectionDetails } from "../../services/connections.ts";
-import type { AdapterOptions } from "../factory.ts";
 import type {
+  AdapterOptions,
+  AutotaskAdapterSettings,
   ConnectionTest,
   PsaAdapter,
   PsaAgreement,
   PsaCompany,
+  PsaConnectionDetails,
   PsaOption,
   PsaOptionKind,
   ProductMatch,
@@ -19,7 +20,7 @@ import { AutotaskClient, DEFAULT_DISCOVERY_BASE_URL } from "./client.ts";
 import { AutotaskChargeRecords, CHARGE_RECORD_NAMES } from "./keyed-records.ts";
 import type { Contract, Product } from "./models.ts";
 
-export type AutotaskAdapterSettings = { chargeProductId?: number; chargeBillingCodeId?: number };
+export type { AutotaskAdapterSettings } from "../port.ts";
 
 /**
  * cspsync's sync engine on Autotask: annual charges become contract charges on a Fixed Price contract
@@ -348,7 +349,7 @@ export class AutotaskAdapter implements PsaAdapter {
  * checks every later URL too (paging URLs and redirect targets also come from the PSA).
  */
 export async function connectAutotaskClient(
-  details: Extract<ConnectionDetails, { vendor: "autotask" }>,
+  details: Extract<PsaConnectionDetails, { vendor: "autotask" }>,
   options: AdapterOptions,
 ): Promise<AutotaskClient> {
   const discovery = details.config.discoveryUrl ?? DEFAULT_DISCOVERY_BASE_URL;
@@ -369,7 +370,7 @@ export async function connectAutotaskClient(
 }
 
 export async function createAutotaskAdapter(
-  details: ConnectionDetails,
+  details: PsaConnectionDetails,
   options: AdapterOptions,
 ): Promise<PsaAdapter> {
   if (details.vendor !== "autotask") throw new Error("not an Autotask connection");

@@ -1,10 +1,13 @@
 import { checkTargetFor } from "../target-check.ts";
 import { nextMonthStart, type AzureMonthLine } from "../../core/azure-plan.ts";
-import type { ConnectionDetails } from "../../services/connections.ts";
-import type { AzurePsaTarget } from "../../services/azure-sync.ts";
-import type { AdapterOptions } from "../factory.ts";
-import type { ProductMatch } from "../port.ts";
-import { AutotaskAdapter, connectAutotaskClient, type AutotaskAdapterSettings } from "./adapter.ts";
+import type {
+  AdapterOptions,
+  AutotaskAzureSettings,
+  AzurePsaTarget,
+  ProductMatch,
+  PsaConnectionDetails,
+} from "../port.ts";
+import { AutotaskAdapter, connectAutotaskClient } from "./adapter.ts";
 import type { AutotaskClient } from "./client.ts";
 import { AutotaskContractServiceRecords, CONTRACT_SERVICE_RECORD_NAMES } from "./keyed-records.ts";
 import type { ContractService, ContractServiceUnit, Service } from "./models.ts";
@@ -13,7 +16,7 @@ import type { ContractService, ContractServiceUnit, Service } from "./models.ts"
 export const AZURE_SERVICE_SKU = "AZURE-PLAN";
 export const AZURE_SERVICE_NAME = `PC_${AZURE_SERVICE_SKU}`;
 
-export type AutotaskAzureSettings = AutotaskAdapterSettings & { azureServiceId?: number };
+export type { AutotaskAzureSettings } from "../port.ts";
 
 /**
  * Azure Plan sync on Autotask (docs/sync-behaviour.md §8, §5.2): a quantity-1 contract service on the
@@ -212,9 +215,12 @@ function unitsCovering(rows: readonly ContractServiceUnit[], day: string): numbe
   return row?.units ?? 0;
 }
 
-/** Builds the Azure target for a stored Autotask connection, refusing hosts that are not allowed. */
+/**
+ * Builds the Azure target for a stored Autotask connection on one client of its own, refusing hosts that are
+ * not allowed. The app builds targets through the factory's connection (factory.ts) instead.
+ */
 export async function createAutotaskAzureTarget(
-  details: ConnectionDetails,
+  details: PsaConnectionDetails,
   options: AdapterOptions,
   today?: () => string,
 ): Promise<AutotaskAzureTarget> {

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { autotaskServiceName, chargeProductSku, VARIANT_LABELS } from "../../core/product-plan.ts";
 import type {
   PriceChanges,
@@ -6,8 +5,9 @@ import type {
   ProductVariant,
   PsaCatalogRecord,
 } from "../../core/product-plan.ts";
-import type { CatalogTarget, ChargeProductWriter, CreatedRecord } from "../../services/product-sync.ts";
-import { ProductSyncSetupError } from "../../services/product-sync.ts";
+import type { CatalogTarget, ChargeProductWriter, CreatedRecord } from "../port.ts";
+import { ProductSyncSetupError } from "../port.ts";
+import type { AutotaskCatalogSettings } from "./catalog-settings.ts";
 import { PsaValidationError } from "../shared/errors.ts";
 import { sendLookingBeforeRetrying } from "../shared/write-once.ts";
 import type { AutotaskClient } from "./client.ts";
@@ -19,18 +19,7 @@ import type { BillingCode, Product, Service } from "./models.ts";
  * optional vendor, followed by id after creation. Only unit price and unit cost are maintained afterwards.
  */
 
-export const autotaskCatalogSettingsSchema = z.object({
-  /** Billing (allocation) code of new services; must be an active Recurring Contract Service code. */
-  serviceBillingCodeId: z.coerce.number().int().positive().optional(),
-  /** Vendor company set on new services (reporting only). */
-  serviceVendorCompanyId: z.coerce.number().int().positive().optional(),
-  /**
-   * Billing code of the Products created for Seat-based Annual contract charges (docs/autotask.md §8.9
-   * productBillingCodeID). Optional: without it such Products are linked and kept current but not created.
-   */
-  productBillingCodeId: z.coerce.number().int().positive().optional(),
-});
-export type AutotaskCatalogSettings = z.infer<typeof autotaskCatalogSettingsSchema>;
+export { autotaskCatalogSettingsSchema, type AutotaskCatalogSettings } from "./catalog-settings.ts";
 
 /** docs/autotask.md §8.8: the useType picklist label of the codes services may use. */
 export const RECURRING_SERVICE_USE_TYPE = "Recurring Contract Service";

@@ -9,11 +9,13 @@ import {
   type SyncedContractService,
 } from "../../core/monthly-plan.ts";
 import { microsoftSku } from "../../core/product-identity.ts";
-import type { ConnectionDetails } from "../../services/connections.ts";
-import type { Mapping } from "../../services/mappings.ts";
-import type { MonthlyPsaTarget } from "../../services/monthly-sync.ts";
-import type { AdapterOptions } from "../factory.ts";
-import { AutotaskAdapter, connectAutotaskClient, type AutotaskAdapterSettings } from "./adapter.ts";
+import type {
+  AdapterOptions,
+  AutotaskAdapterSettings,
+  MonthlyPsaTarget,
+  PsaConnectionDetails,
+} from "../port.ts";
+import { AutotaskAdapter, connectAutotaskClient } from "./adapter.ts";
 import type { AutotaskClient } from "./client.ts";
 import { AutotaskContractServiceRecords, CONTRACT_SERVICE_RECORD_NAMES } from "./keyed-records.ts";
 import type { Contract, ContractService } from "./models.ts";
@@ -54,7 +56,7 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
     return checkTargetFor(this.contracts, "seat-monthly", companyId, agreementId);
   }
 
-  async planMonthly(mapping: Mapping, agreementId: string | null, timelines: MonthlyTimelines) {
+  async planMonthly(mapping: MonthlyMapping, agreementId: string | null, timelines: MonthlyTimelines) {
     const monthly: MonthlyMapping = {
       connectionId: mapping.connectionId,
       customerTenantId: mapping.customerTenantId,
@@ -181,9 +183,12 @@ function windowOf(contract: Contract): ContractWindow {
   };
 }
 
-/** Builds the monthly target for a stored Autotask connection, refusing hosts that are not allowed. */
+/**
+ * Builds the monthly target for a stored Autotask connection on one client of its own, refusing hosts that are
+ * not allowed. The app builds targets through the factory's connection (factory.ts) instead.
+ */
 export async function createAutotaskMonthlyTarget(
-  details: ConnectionDetails,
+  details: PsaConnectionDetails,
   options: AdapterOptions,
   today?: () => string,
 ): Promise<AutotaskMonthlyTarget> {

@@ -4,6 +4,7 @@ import { matchBySkuSpellings, productNotMatched } from "../../core/product-ident
 import { PsaNotFoundError } from "../shared/errors.ts";
 import type {
   ConnectionTest,
+  ConnectWiseAdapterSettings,
   PsaAdapter,
   PsaAgreement,
   PsaCompany,
@@ -22,10 +23,7 @@ import {
 import { CONNECTWISE_KEYED_RECORD_NAMES, ConnectWiseKeyedRecords } from "./keyed-records.ts";
 import type { Agreement, BillingCycle, CatalogItem } from "./schemas.ts";
 
-export type ConnectWiseAdapterSettings = {
-  catalogMatch: "identifier" | "vendor-sku" | "either";
-  fallbackCatalogItem?: string;
-};
+export type { ConnectWiseAdapterSettings } from "../port.ts";
 
 /**
  * cspsync's sync engine on ConnectWise Manage: annual charges become additions on an agreement whose billing
@@ -46,12 +44,13 @@ export class ConnectWiseAdapter implements PsaAdapter {
   private readonly keyed: ConnectWiseKeyedRecords;
   readonly keyedRecordNames = CONNECTWISE_KEYED_RECORD_NAMES;
 
+  /** On a client the connection's other targets share (the factory's), or on a client of its own. */
   constructor(
-    options: ConnectWiseClientOptions,
+    client: ConnectWiseClient | ConnectWiseClientOptions,
     settings: ConnectWiseAdapterSettings,
     today: () => string = () => new Date().toISOString().slice(0, 10),
   ) {
-    this.client = new ConnectWiseClient(options);
+    this.client = client instanceof ConnectWiseClient ? client : new ConnectWiseClient(client);
     this.keyed = new ConnectWiseKeyedRecords(this.client);
     this.settings = settings;
     this.today = today;

@@ -1,11 +1,16 @@
 import { checkTargetFor } from "../target-check.ts";
 import type { AzureMonthLine } from "../../core/azure-plan.ts";
-import type { ConnectionDetails } from "../../services/connections.ts";
-import type { AzurePsaTarget } from "../../services/azure-sync.ts";
-import { connectWiseClientOptions, type AdapterOptions } from "../factory.ts";
-import type { ProductMatch, PsaAdapter } from "../port.ts";
-import { ConnectWiseAdapter, type ConnectWiseAdapterSettings } from "./adapter.ts";
+import type {
+  AdapterOptions,
+  AzurePsaTarget,
+  ConnectWiseAdapterSettings,
+  ProductMatch,
+  PsaAdapter,
+  PsaConnectionDetails,
+} from "../port.ts";
+import { ConnectWiseAdapter } from "./adapter.ts";
 import { ConnectWiseClient } from "./client.ts";
+import { connectWiseClientOptions } from "./client-options.ts";
 import { CONNECTWISE_KEYED_RECORD_NAMES, ConnectWiseKeyedRecords } from "./keyed-records.ts";
 import type { CatalogItem } from "./schemas.ts";
 
@@ -25,7 +30,10 @@ export class ConnectWiseAzureTarget implements AzurePsaTarget {
   private readonly client: ConnectWiseClient;
   private readonly keyed: ConnectWiseKeyedRecords;
   readonly keyedRecordNames = CONNECTWISE_KEYED_RECORD_NAMES;
-  /** The annual adapter already decides which agreements take monthly charges (validFor.azure); reused. */
+  /**
+   * The annual adapter already decides which agreements take monthly charges (validFor.azure); reused. The
+   * factory builds it on the same client as this target (one connection, one rate and concurrency budget).
+   */
   private readonly agreements: PsaAdapter;
   private readonly settings: ConnectWiseAdapterSettings;
   private product: Promise<ProductMatch> | undefined;
@@ -84,8 +92,9 @@ export class ConnectWiseAzureTarget implements AzurePsaTarget {
     return this.keyed.removeRecord(agreementId, recordId);
   }
 
+  /** The client's requests: the agreements adapter shares the client, so they are counted once. */
   requestCount(): number {
-    return this.client.transportStats().requests + this.agreements.requestCount();
+    return this.client.transportStats().requests;
   }
 
   private async findProduct(): Promise<ProductMatch> {
@@ -119,17 +128,20 @@ export class ConnectWiseAzureTarget implements AzurePsaTarget {
   }
 }
 
-/** Builds the Azure target for a stored ConnectWise connection, refusing hosts that are not allowed. */
+/**
+ * Builds the Azure target for a stored ConnectWise connection on one client of its own, refusing hosts that are
+ * not allowed. The app builds targets through the factory's connection (factory.ts) instead.
+ */
 export function createConnectWiseAzureTarget(
-  details: ConnectionDetails,
+  details: PsaConnectionDetails,
   options: AdapterOptions,
   today?: () => string,
 ): ConnectWiseAzureTarget {
   if (details.vendor !== "connectwise") throw new Error("not a ConnectWise connection");
-  const clientOptions = connectWiseClientOptions(details, options);
+  const client = new ConnectWiseClient(connectWiseClientOptions(details, options));
   return new ConnectWiseAzureTarget(
-    new ConnectWiseClient(clientOptions),
-    new ConnectWiseAdapter(clientOptions, details.settings, today),
+    client,
+    new ConnectWiseAdapter(client, details.settings, today),
     details.settings,
   );
 }

@@ -1,12 +1,12 @@
-import { z } from "zod";
 import type {
   PriceChanges,
   ProductPlanItem,
   ProductVariant,
   PsaCatalogRecord,
 } from "../../core/product-plan.ts";
-import type { CatalogTarget, CreatedRecord } from "../../services/product-sync.ts";
-import { ProductSyncSetupError } from "../../services/product-sync.ts";
+import type { CatalogTarget, CreatedRecord } from "../port.ts";
+import { ProductSyncSetupError } from "../port.ts";
+import type { ConnectWiseCatalogSettings } from "./catalog-settings.ts";
 import { sendLookingBeforeRetrying } from "../shared/write-once.ts";
 import type { CatalogItem, NamedRecord } from "./schemas.ts";
 import type { ConnectWiseClient, NewCatalogItem } from "./client.ts";
@@ -17,19 +17,7 @@ import type { ConnectWiseClient, NewCatalogItem } from "./client.ts";
  * are linked. New items get the configured subcategory, type, category and taxable flag.
  */
 
-const idOrName = z.union([z.coerce.number().int().positive(), z.string().trim().min(1)]);
-
-export const connectWiseCatalogSettingsSchema = z.object({
-  /** Subcategory of new items, by id or name; default "Microsoft 365" (the demo seed's). */
-  productSubcategory: idOrName.default("Microsoft 365"),
-  /** Product type of new items, by id or name; default "Software Licensing". */
-  productType: idOrName.default("Software Licensing"),
-  /** Category id of new items; none: ConnectWise keeps the subcategory's own. */
-  productCategoryId: z.coerce.number().int().positive().optional(),
-  /** "Set New Products to Taxable" (docs/sync-behaviour.md §3). */
-  productTaxable: z.boolean().default(false),
-});
-export type ConnectWiseCatalogSettings = z.infer<typeof connectWiseCatalogSettingsSchema>;
+export { connectWiseCatalogSettingsSchema, type ConnectWiseCatalogSettings } from "./catalog-settings.ts";
 
 // docs/connectwise.md §9.6: identifier and description ≤ 60, vendorSku ≤ 50.
 const DESCRIPTION_MAX = 60;

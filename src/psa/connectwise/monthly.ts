@@ -2,17 +2,21 @@ import { checkTargetFor } from "../target-check.ts";
 import {
   planConnectWiseMonthly,
   type ConnectWiseMonthlyLine,
+  type MonthlyMapping,
   type MonthlyTimelines,
   type SyncedAddition,
 } from "../../core/monthly-plan.ts";
 import { monthlySkuCandidates } from "../../core/product-identity.ts";
-import type { ConnectionDetails } from "../../services/connections.ts";
-import type { Mapping } from "../../services/mappings.ts";
-import type { MonthlyPsaTarget } from "../../services/monthly-sync.ts";
-import { connectWiseClientOptions, type AdapterOptions } from "../factory.ts";
-import type { ProductMatch, PsaAdapter } from "../port.ts";
+import type {
+  AdapterOptions,
+  MonthlyPsaTarget,
+  ProductMatch,
+  PsaAdapter,
+  PsaConnectionDetails,
+} from "../port.ts";
 import { ConnectWiseAdapter } from "./adapter.ts";
 import { ConnectWiseClient } from "./client.ts";
+import { connectWiseClientOptions } from "./client-options.ts";
 import { CONNECTWISE_KEYED_RECORD_NAMES, ConnectWiseKeyedRecords } from "./keyed-records.ts";
 import type { Addition } from "./schemas.ts";
 
@@ -36,6 +40,7 @@ export class ConnectWiseMonthlyTarget implements MonthlyPsaTarget<ConnectWiseMon
   private readonly client: ConnectWiseClient;
   private readonly keyed: ConnectWiseKeyedRecords;
   readonly keyedRecordNames = CONNECTWISE_KEYED_RECORD_NAMES;
+  /** Decides which agreements take monthly charges; the factory builds it on this target's client. */
   private readonly agreements: PsaAdapter;
 
   constructor(client: ConnectWiseClient, agreements: PsaAdapter) {
@@ -49,7 +54,7 @@ export class ConnectWiseMonthlyTarget implements MonthlyPsaTarget<ConnectWiseMon
     return checkTargetFor(this.agreements, "seat-monthly", companyId, agreementId);
   }
 
-  async planMonthly(mapping: Mapping, agreementId: string | null, timelines: MonthlyTimelines) {
+  async planMonthly(mapping: MonthlyMapping, agreementId: string | null, timelines: MonthlyTimelines) {
     const additions = agreementId ? await this.client.listAdditions(Number(agreementId)) : [];
     return planConnectWiseMonthly(
       {
@@ -119,8 +124,9 @@ export class ConnectWiseMonthlyTarget implements MonthlyPsaTarget<ConnectWiseMon
     return this.keyed.removeRecord(agreementId, recordId);
   }
 
+  /** The client's requests: the agreements adapter shares the client, so they are counted once. */
   requestCount(): number {
-    return this.client.transportStats().requests + this.agreements.requestCount();
+    return this.client.transportStats().requests;
   }
 }
 
@@ -140,16 +146,16 @@ function synced(addition: Addition): SyncedAddition[] {
   ];
 }
 
-/** Builds the monthly target for a stored ConnectWise connection, refusing hosts that are not allowed. */
+/**
+ * Builds the monthly target for a stored ConnectWise connection on one client of its own, refusing hosts that
+ * are not allowed. The app builds targets through the factory's connection (factory.ts) instead.
+ */
 export function createConnectWiseMonthlyTarget(
-  details: ConnectionDetails,
+  details: PsaConnectionDetails,
   options: AdapterOptions,
   today?: () => string,
 ): ConnectWiseMonthlyTarget {
   if (details.vendor !== "connectwise") throw new Error("not a ConnectWise connection");
-  const clientOptions = connectWiseClientOptions(details, options);
-  return new ConnectWiseMonthlyTarget(
-    new ConnectWiseClient(clientOptions),
-    new ConnectWiseAdapter(clientOptions, details.settings, today),
-  );
+  const client = new ConnectWiseClient(connectWiseClientOptions(details, options));
+  return new ConnectWiseMonthlyTarget(client, new ConnectWiseAdapter(client, details.settings, today));
 }
