@@ -11,7 +11,7 @@ import { ConnectionService } from "./services/connections.ts";
 import { MappingService } from "./services/mappings.ts";
 import { MonthlySync, type MonthlyLine } from "./services/monthly-sync.ts";
 import { openStore, type Store } from "./store/db.ts";
-import { DEFAULT_ORGANIZATION_ID } from "./store/migrations/0001_foundation.ts";
+import { DEFAULT_ORGANIZATION_ID } from "./store/organization.ts";
 
 /**
  * Everything a cspsync process needs, wired once: the store, the secret box, the services, and adapters

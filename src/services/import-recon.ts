@@ -10,7 +10,7 @@ import { EmptyReconFileError, type ReconFormat } from "../sources/reconciliation
 import { readLines, type ReadLine } from "../sources/reconciliation/read-lines.ts";
 import { readLinesInWorker } from "../sources/reconciliation/read-lines-parallel.ts";
 import type { Store } from "../store/db.ts";
-import { DEFAULT_ORGANIZATION_ID } from "../store/migrations/0001_foundation.ts";
+import { DEFAULT_ORGANIZATION_ID } from "../store/organization.ts";
 import type { ChargeLinesTable, Database } from "../store/schema.ts";
 import { eventRow, lineRowToEventLine } from "../store/billing-rows.ts";
 import { insertIgnoringConflicts, takeExcluded, upsertRows } from "../store/bulk-insert.ts";

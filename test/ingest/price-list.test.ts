@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import { PriceListService } from "../../src/services/price-lists.ts";
 import { readPriceListText } from "../../src/sources/price-list/reader.ts";
 import { DIALECTS, storesForSuite } from "../support/stores.ts";
-import { DEFAULT_ORGANIZATION_ID } from "../../src/store/migrations/0001_foundation.ts";
+import { DEFAULT_ORGANIZATION_ID } from "../../src/store/organization.ts";
 
 const PRICE_LIST = path.resolve(import.meta.dirname, "../../samples/price-list-2024-06.csv");
 const HEADER =

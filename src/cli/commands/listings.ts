@@ -6,7 +6,7 @@ import {
   listCustomers,
   listInvoices,
 } from "../../store/billing-repository.ts";
-import { DEFAULT_ORGANIZATION_ID } from "../../store/migrations/0001_foundation.ts";
+import { DEFAULT_ORGANIZATION_ID } from "../../store/organization.ts";
 import { withStore } from "../context.ts";
 import { printJson, renderTable, UsageError } from "../output.ts";
 

@@ -1,7 +1,8 @@
 import { sql } from "kysely";
 import type { CspsyncMigration } from "./types.ts";
 
-export const DEFAULT_ORGANIZATION_ID = "default";
+/** Frozen here: live code takes the id from src/store/organization.ts. */
+const DEFAULT_ORGANIZATION_ID = "default";
 
 export const foundation: CspsyncMigration = {
   name: "0001_foundation",

@@ -1,5 +1,7 @@
 import type { Kysely } from "kysely";
-import type { Dialect } from "../db.ts";
+
+/** The database a migration runs on; written out here so migrations import no live code (same as db.ts's). */
+export type Dialect = "sqlite" | "postgres";
 
 /** Column types that read back the same on both dialects (see schema.ts). */
 export type ColumnTypes = {
