@@ -1,3 +1,4 @@
+import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { ApiError, api, setCsrfToken, setUnauthorizedHandler, type User } from "./api.ts";
 import { ErrorMessage, Loading } from "./components.tsx";
@@ -39,6 +40,8 @@ function mightBeSignedIn(): boolean {
 
 export function App() {
   const [auth, setAuth] = useState<AuthState>({ kind: "checking" });
+  // Cached answers belong to the session that fetched them: none survive a sign-out.
+  const queryClient = useQueryClient();
 
   const check = useCallback(async () => {
     setAuth({ kind: "checking" });
@@ -65,10 +68,11 @@ export function App() {
   useEffect(() => {
     setUnauthorizedHandler(() => {
       setCsrfToken(null);
+      queryClient.clear();
       rememberSignedIn(false);
       setAuth({ kind: "login", notice: "Your session has ended. Please sign in again." });
     });
-  }, []);
+  }, [queryClient]);
 
   const signedIn = useCallback((reply: SessionReply) => {
     setCsrfToken(reply.csrfToken);
@@ -81,10 +85,11 @@ export function App() {
       await api.delete("/api/session");
     } finally {
       setCsrfToken(null);
+      queryClient.clear();
       rememberSignedIn(false);
       setAuth({ kind: "login", notice: "You have signed out." });
     }
-  }, []);
+  }, [queryClient]);
 
   const session: Session | null = useMemo(
     () =>

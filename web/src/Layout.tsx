@@ -1,7 +1,7 @@
-import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import { VENDOR_LABELS, type ApiError, type ConnectionView } from "./api.ts";
 import { EmptyState, PageHeader } from "./components.tsx";
-import { useResource, useSession } from "./hooks.ts";
+import { useApiQuery, useSession } from "./hooks.ts";
 import { Link, match, useLocation } from "./router.tsx";
 import { ConnectionsPage } from "./pages/Connections.tsx";
 import { CustomersPage } from "./pages/Customers.tsx";
@@ -13,20 +13,19 @@ import { PsaSettingsPage } from "./pages/PsaSettings.tsx";
 import { RunDetailPage, RunsPage } from "./pages/Runs.tsx";
 import { SettingsPage } from "./pages/Settings.tsx";
 
-/** The connections, shared by the navigation and the pages (connecting a PSA adds its menu items). */
+/**
+ * The connections, shared by the navigation and the pages through the query cache (one request): a change
+ * that invalidates "/api/connections" (connecting a PSA) updates the menu and the pages together.
+ */
 export type ConnectionsState = {
   connections: ConnectionView[] | undefined;
   error: ApiError | null;
-  reload: () => void;
+  refetch: () => void;
 };
-const ConnectionsContext = createContext<ConnectionsState>({
-  connections: undefined,
-  error: null,
-  reload: () => {},
-});
 
 export function useConnections(): ConnectionsState {
-  return useContext(ConnectionsContext);
+  const list = useApiQuery<{ connections: ConnectionView[] }>("/api/connections");
+  return { connections: list.data?.connections, error: list.error, refetch: list.refetch };
 }
 
 function NavLink({ to, children, exact }: { to: string; children: ReactNode; exact?: boolean }) {
@@ -124,18 +123,12 @@ function Routes() {
 export function Layout() {
   const session = useSession();
   const { path } = useLocation();
-  const connections = useResource<{ connections: ConnectionView[] }>("/api/connections");
+  const connections = useConnections();
   const [menuOpen, setMenuOpen] = useState(false);
   useEffect(() => setMenuOpen(false), [path]);
 
   return (
-    <ConnectionsContext.Provider
-      value={{
-        connections: connections.data?.connections,
-        error: connections.error,
-        reload: connections.reload,
-      }}
-    >
+    <>
       <a className="skip-link" href="#main">
         Skip to content
       </a>
@@ -162,12 +155,12 @@ export function Layout() {
       </header>
       <div className="shell">
         <aside id="sidebar" className={menuOpen ? "sidebar open" : "sidebar"}>
-          <Navigation connections={connections.data?.connections} />
+          <Navigation connections={connections.connections} />
         </aside>
         <main id="main" className="content">
           <Routes />
         </main>
       </div>
-    </ConnectionsContext.Provider>
+    </>
   );
 }

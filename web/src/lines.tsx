@@ -1,7 +1,7 @@
 import type { InvoiceSummary, MonthlyAction, PlannedLineDetails, PricedBy, PriceSource } from "./api.ts";
 import { Badge } from "./components.tsx";
 import { formatDate, formatMoney, formatNumber } from "./format.ts";
-import { useResource } from "./hooks.ts";
+import { useApiQuery } from "./hooks.ts";
 
 /**
  * How a planned PSA line reads on screen, whichever motion planned it. Seat-based Monthly lines keep their
@@ -144,7 +144,7 @@ export function UnitPrice({
  * invoices, asked for only when some line needs it.
  */
 export function useFallbackCurrency(needed: boolean): string | null {
-  const invoices = useResource<{ invoices: InvoiceSummary[] }>(needed ? "/api/invoices" : null);
+  const invoices = useApiQuery<{ invoices: InvoiceSummary[] }>(needed ? "/api/invoices" : null);
   const currencies = new Set(invoices.data?.invoices.map((i) => i.currency));
   return currencies.size === 1 ? [...currencies][0]! : null;
 }

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { query, type PsaOption, type PsaOptionKind } from "./api.ts";
 import { ErrorMessage } from "./components.tsx";
-import { useDebounced, useResource } from "./hooks.ts";
+import { useDebounced, useApiQuery } from "./hooks.ts";
 
 function optionLabel(option: PsaOption): string {
   return `${option.name} (${option.id})${option.detail ? ` — ${option.detail}` : ""}`;
@@ -35,7 +35,7 @@ export function PsaPicker({
 }) {
   const [filter, setFilter] = useState("");
   const q = useDebounced(filter.trim(), 250);
-  const list = useResource<{ options: PsaOption[] }>(
+  const list = useApiQuery<{ options: PsaOption[] }>(
     `/api/connections/${connectionId}/psa/options/${kind}${query({ q })}`,
   );
   const options = list.data?.options ?? [];
@@ -43,7 +43,7 @@ export function PsaPicker({
   if (list.error && !list.data)
     return (
       <>
-        <ErrorMessage error={list.error} retry={list.reload} />
+        <ErrorMessage error={list.error} retry={list.refetch} />
         <input
           id={id}
           type="text"

@@ -13,7 +13,7 @@ import {
   RunStatusBadge,
 } from "../components.tsx";
 import { formatInstant } from "../format.ts";
-import { useAction, useDocumentTitle, useSession } from "../hooks.ts";
+import { useAction, useDocumentTitle, useInvalidate, useSession } from "../hooks.ts";
 import { useConnections } from "../Layout.tsx";
 import { Link } from "../router.tsx";
 
@@ -87,13 +87,14 @@ function ConnectionForm({
   vendor,
   existing,
   onClose,
-  onSaved,
 }: {
   vendor: Vendor;
   existing: ConnectionView | null;
   onClose: () => void;
-  onSaved: () => void;
 }) {
+  const invalidate = useInvalidate();
+  // A saved (or tested) connection changes the list, the menu and the dashboard's cards.
+  const onSaved = () => invalidate("/api/connections", "/api/dashboard");
   const [values, setValues] = useState(() => initialValues(vendor, existing));
   const [result, setResult] = useState<SaveResult | null>(null);
   const save = useAction(async (saveAnyway: boolean = false): Promise<SaveResult> => {
@@ -294,22 +295,17 @@ function connectionStatus(c: ConnectionView) {
   return c.lastTest.ok ? <Badge tone="ok">Connected</Badge> : <Badge tone="bad">Connection failed</Badge>;
 }
 
-function ConnectionCard({
-  connection,
-  onEdit,
-  onChanged,
-}: {
-  connection: ConnectionView;
-  onEdit: () => void;
-  onChanged: () => void;
-}) {
+function ConnectionCard({ connection, onEdit }: { connection: ConnectionView; onEdit: () => void }) {
   const { isAdmin } = useSession();
   const [test, setTest] = useState<ConnectionTest | null>(null);
-  const runTest = useAction(async () => {
-    const result = await api.post<ConnectionTest>(`/api/connections/${connection.id}/test`);
-    setTest(result);
-    onChanged();
-  });
+  // The test's outcome is stored as the connection's last test.
+  const runTest = useAction(
+    async () => {
+      const result = await api.post<ConnectionTest>(`/api/connections/${connection.id}/test`);
+      setTest(result);
+    },
+    { invalidates: ["/api/connections", "/api/dashboard"] },
+  );
   const c = connection;
   return (
     <article className={`card vendor-${c.vendor}`} aria-labelledby={`conn-${c.id}`}>
@@ -406,7 +402,7 @@ function ConnectionCard({
 export function ConnectionsPage() {
   useDocumentTitle("Connections");
   const { isAdmin } = useSession();
-  const { connections, error, reload } = useConnections();
+  const { connections, error, refetch } = useConnections();
   const [form, setForm] = useState<{ vendor: Vendor; existing: ConnectionView | null } | null>(null);
 
   return (
@@ -415,7 +411,7 @@ export function ConnectionsPage() {
       <p className="lead">
         One card per PSA. Credentials are stored encrypted and are never shown again; you can replace them.
       </p>
-      {error && <ErrorMessage error={error} retry={reload} />}
+      {error && <ErrorMessage error={error} retry={refetch} />}
       {!connections && !error && <Loading label="Loading connections…" />}
       {connections && (
         <div className="cards">
@@ -423,12 +419,7 @@ export function ConnectionsPage() {
             const mine = connections.filter((c) => c.vendor === vendor);
             if (mine.length > 0)
               return mine.map((c) => (
-                <ConnectionCard
-                  key={c.id}
-                  connection={c}
-                  onEdit={() => setForm({ vendor, existing: c })}
-                  onChanged={reload}
-                />
+                <ConnectionCard key={c.id} connection={c} onEdit={() => setForm({ vendor, existing: c })} />
               ));
             return (
               <article key={vendor} className={`card vendor-${vendor}`} aria-labelledby={`vendor-${vendor}`}>
@@ -457,14 +448,7 @@ export function ConnectionsPage() {
         </div>
       )}
       {connections && connections.length === 0 && !isAdmin && <EmptyState title="No PSA is connected yet." />}
-      {form && (
-        <ConnectionForm
-          vendor={form.vendor}
-          existing={form.existing}
-          onClose={() => setForm(null)}
-          onSaved={reload}
-        />
-      )}
+      {form && <ConnectionForm vendor={form.vendor} existing={form.existing} onClose={() => setForm(null)} />}
     </>
   );
 }

@@ -25,7 +25,16 @@ import {
   PageHeader,
 } from "../components.tsx";
 import { formatDate, formatInstant, formatMoney, formatNumber } from "../format.ts";
-import { useAction, useDebounced, useDocumentTitle, useResource, useSession } from "../hooks.ts";
+import {
+  holdsApproved,
+  syncRan,
+  useAction,
+  useApiQuery,
+  useDebounced,
+  useDocumentTitle,
+  useInvalidate,
+  useSession,
+} from "../hooks.ts";
 import { useFallbackCurrency } from "../lines.tsx";
 import { Link, navigate, useLocation } from "../router.tsx";
 import { DryRunResult, SyncResult } from "../sync-views.tsx";
@@ -114,23 +123,19 @@ function CustomerHolds({
   connectionId,
   customer,
   canEdit,
-  onApproved,
 }: {
   connectionId: string;
   customer: CustomerView;
   canEdit: boolean;
-  onApproved: () => void;
 }) {
   const [open, setOpen] = useState(false);
-  const holds = useResource<{ holds: HeldLine[] }>(
+  const holds = useApiQuery<{ holds: HeldLine[] }>(
     open ? `/api/connections/${connectionId}/holds${query({ customerTenantId: customer.tenantId })}` : null,
   );
   const currency = useFallbackCurrency(open);
   const approve = useAction(async (writeKeys: string[]) => {
     await api.post(`/api/connections/${connectionId}/holds/approve`, { writeKeys });
-    holds.reload();
-    onApproved();
-  });
+  }, holdsApproved(connectionId));
   const held = holds.data?.holds.filter((h) => h.status === "held") ?? [];
   const count = customer.heldLines;
   const panelId = `holds-${customer.tenantId}`;
@@ -152,7 +157,7 @@ function CustomerHolds({
       </p>
       {open && (
         <div id={panelId}>
-          {holds.error && <ErrorMessage error={holds.error} retry={holds.reload} />}
+          {holds.error && <ErrorMessage error={holds.error} retry={holds.refetch} />}
           {approve.error && <ErrorMessage error={approve.error} />}
           {!holds.data && holds.loading && <Loading label="Loading held lines…" />}
           {holds.data && (
@@ -221,7 +226,6 @@ function CustomerEntries({
   busy,
   onEdit,
   onSync,
-  onApproved,
 }: {
   customer: CustomerView;
   connection: ConnectionView | undefined;
@@ -229,7 +233,6 @@ function CustomerEntries({
   busy: boolean;
   onEdit: (mapping: CustomerMapping) => void;
   onSync: (request: SyncRequest) => void;
-  onApproved: () => void;
 }) {
   const headingId = `customer-${customer.tenantId}`;
   const anySyncable = customer.mappings.some((m) => canSync(m, connection));
@@ -276,12 +279,7 @@ function CustomerEntries({
         </p>
       )}
       {customer.heldLines > 0 && connection && (
-        <CustomerHolds
-          connectionId={connection.id}
-          customer={customer}
-          canEdit={canEdit}
-          onApproved={onApproved}
-        />
+        <CustomerHolds connectionId={connection.id} customer={customer} canEdit={canEdit} />
       )}
       <table className="table responsive mappings">
         <caption className="visually-hidden">Billing motions of {customer.name}</caption>
@@ -487,7 +485,7 @@ export function CustomersPage({ id }: { id: string }) {
   const status: CustomerFilter = isFilter(statusParam) ? statusParam : "all";
   const page = Math.max(1, Number.parseInt(location.search.get("page") ?? "1", 10) || 1);
   const urlSearch = location.search.get("q") ?? "";
-  const connection = useResource<{ connection: ConnectionView }>(`/api/connections/${id}`);
+  const connection = useApiQuery<{ connection: ConnectionView }>(`/api/connections/${id}`);
   const [search, setSearch] = useState(urlSearch);
   const debounced = useDebounced(search.trim(), 250);
   /** Filter, page and search live in the URL, so reload and back show the same list. */
@@ -506,7 +504,7 @@ export function CustomersPage({ id }: { id: string }) {
     // A new search starts at page 1; the URL is replaced, not pushed, for every pause in typing.
     if (debounced !== urlSearch) go({ q: debounced, page: 1 }, true);
   }, [debounced]);
-  const customers = useResource<CustomerPage>(
+  const customers = useApiQuery<CustomerPage>(
     `/api/connections/${id}/customers${query({ search: urlSearch, status, page, pageSize: PAGE_SIZE })}`,
   );
   const [editing, setEditing] = useState<{ customer: CustomerView; mapping: CustomerMapping } | null>(null);
@@ -520,6 +518,7 @@ export function CustomersPage({ id }: { id: string }) {
     panelHeading.current?.focus();
   }, [panel]);
   const c = connection.data?.connection;
+  const invalidate = useInvalidate();
   const sync = useAction(async (request: SyncRequest) => {
     setNotice(null);
     setPanel(null);
@@ -544,7 +543,7 @@ export function CustomersPage({ id }: { id: string }) {
     }
     const results = await api.post<SyncResults>(`/api/connections/${id}/sync`, body);
     setPanel({ kind: "runs", label, results });
-    customers.reload();
+    invalidate(...syncRan(id));
   });
   useDocumentTitle(c ? `${c.name} · Microsoft CSP` : "Microsoft CSP");
   const data = customers.data;
@@ -576,7 +575,7 @@ export function CustomersPage({ id }: { id: string }) {
         )}
       </PageHeader>
       <ConnectionTabs id={id} current="csp" />
-      {connection.error && <ErrorMessage error={connection.error} retry={connection.reload} />}
+      {connection.error && <ErrorMessage error={connection.error} retry={connection.refetch} />}
       {c && !c.seatAnnualEnabled && (
         <Notice kind="warning">
           Seat-based Annual subscription sync is off for this {VENDOR_LABELS[c.vendor]} connection.{" "}
@@ -627,7 +626,7 @@ export function CustomersPage({ id }: { id: string }) {
         counts={data?.counts}
         onChange={(filter) => go({ status: filter, page: 1 })}
       />
-      {customers.error && <ErrorMessage error={customers.error} retry={customers.reload} />}
+      {customers.error && <ErrorMessage error={customers.error} retry={customers.refetch} />}
       {!list && customers.loading && <Loading label="Loading customers…" />}
       {data && list && (
         <div aria-busy={customers.loading}>
@@ -673,7 +672,6 @@ export function CustomersPage({ id }: { id: string }) {
                 setEditing({ customer, mapping });
               }}
               onSync={(request) => void sync.run(request)}
-              onApproved={customers.reload}
             />
           ))}
           <Pager
@@ -691,7 +689,7 @@ export function CustomersPage({ id }: { id: string }) {
           mapping={editing.mapping}
           onClose={() => setEditing(null)}
           onSaved={(message) => {
-            customers.reload();
+            invalidate(`/api/connections/${id}/customers`, "/api/dashboard");
             if (message) {
               setNotice(message);
               setEditing(null);

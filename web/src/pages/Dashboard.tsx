@@ -1,7 +1,7 @@
 import { VENDOR_LABELS, type DashboardView } from "../api.ts";
 import { Badge, EmptyState, ErrorMessage, Loading, PageHeader, RunStatusBadge } from "../components.tsx";
 import { formatInstant, formatNumber, plural } from "../format.ts";
-import { useDocumentTitle, useResource, useSession } from "../hooks.ts";
+import { useDocumentTitle, useApiQuery, useSession } from "../hooks.ts";
 import { Link } from "../router.tsx";
 
 type Step = { key: string; text: string; to?: string; action?: string };
@@ -78,14 +78,14 @@ function NextSteps({ data, isAdmin }: { data: DashboardView; isAdmin: boolean })
 export function DashboardPage() {
   useDocumentTitle("Dashboard");
   const { isAdmin } = useSession();
-  const dashboard = useResource<DashboardView>("/api/dashboard");
+  const dashboard = useApiQuery<DashboardView>("/api/dashboard");
   const data = dashboard.data;
   const heldOn = data?.connections.find((c) => c.heldLines > 0);
 
   return (
     <>
       <PageHeader title="Dashboard" />
-      {dashboard.error && <ErrorMessage error={dashboard.error} retry={dashboard.reload} />}
+      {dashboard.error && <ErrorMessage error={dashboard.error} retry={dashboard.refetch} />}
       {!data && dashboard.loading && <Loading label="Loading the dashboard…" />}
       {data && (
         <>

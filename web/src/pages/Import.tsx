@@ -12,7 +12,7 @@ import {
 } from "../api.ts";
 import { Badge, EmptyState, ErrorMessage, Loading, PageHeader } from "../components.tsx";
 import { formatBytes, formatInstant, formatNumber } from "../format.ts";
-import { useDocumentTitle, useResource, useSession } from "../hooks.ts";
+import { useApiQuery, useDocumentTitle, useInvalidate, useSession } from "../hooks.ts";
 
 const STATUS: Record<ImportSummary["status"], ["ok" | "bad" | "neutral", string]> = {
   imported: ["ok", "Imported"],
@@ -132,7 +132,8 @@ function capitalize(text: string): string {
 export function ImportPage() {
   useDocumentTitle("Import");
   const { isAdmin } = useSession();
-  const history = useResource<{ imports: ImportRecord[] }>("/api/imports");
+  const history = useApiQuery<{ imports: ImportRecord[] }>("/api/imports");
+  const invalidate = useInvalidate();
   const input = useRef<HTMLInputElement>(null);
   const [files, setFiles] = useState<File[]>([]);
   const [delimiter, setDelimiter] = useState<ImportDelimiter>("auto");
@@ -161,7 +162,14 @@ export function ImportPage() {
         setFiles([]);
         if (input.current) input.current.value = "";
       }
-      history.reload();
+      // New billing data changes the history, invoices, the dashboard and every connection's customers.
+      invalidate(
+        "/api/imports",
+        "/api/invoices",
+        "/api/dashboard",
+        "/api/connections",
+        "/api/billing-products",
+      );
     } catch (caught) {
       setError(caught instanceof ApiError ? caught : new ApiError(0, "internal", String(caught)));
     } finally {
@@ -285,7 +293,7 @@ export function ImportPage() {
       )}
       <section aria-labelledby="history-title">
         <h2 id="history-title">Earlier imports</h2>
-        {history.error && <ErrorMessage error={history.error} retry={history.reload} />}
+        {history.error && <ErrorMessage error={history.error} retry={history.refetch} />}
         {!imports && history.loading && <Loading label="Loading imports…" />}
         {imports && imports.length === 0 && <EmptyState title="Nothing has been imported yet." />}
         {imports && imports.length > 0 && (

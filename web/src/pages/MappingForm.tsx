@@ -17,7 +17,7 @@ import {
 } from "../api.ts";
 import { describedBy, ErrorMessage, Field, Loading, Modal } from "../components.tsx";
 import { formatDate, todayIso } from "../format.ts";
-import { useAction, useDebounced, useResource } from "../hooks.ts";
+import { useAction, useDebounced, useApiQuery } from "../hooks.ts";
 import { Link } from "../router.tsx";
 import { SyncResult } from "../sync-views.tsx";
 
@@ -69,7 +69,7 @@ function CompanyPicker({
 }) {
   const [text, setText] = useState(company?.name ?? customerName);
   const search = useDebounced(text.trim(), 300);
-  const results = useResource<{ companies: PsaCompany[] }>(
+  const results = useApiQuery<{ companies: PsaCompany[] }>(
     search.length >= 2 ? `/api/connections/${connectionId}/psa/companies${query({ search })}` : null,
   );
   const companies = search.length >= 2 ? results.data?.companies : undefined;
@@ -95,7 +95,7 @@ function CompanyPicker({
         />
       </Field>
       {search.length >= 2 && results.loading && <Loading label="Searching companies…" />}
-      {results.error && search.length >= 2 && <ErrorMessage error={results.error} retry={results.reload} />}
+      {results.error && search.length >= 2 && <ErrorMessage error={results.error} retry={results.refetch} />}
       {companies && companies.length === 0 && !results.loading && (
         <p className="muted">No company matches “{search}”.</p>
       )}
@@ -152,7 +152,7 @@ function AgreementPicker({
   onPick: (id: string) => void;
   error: string | null;
 }) {
-  const agreements = useResource<{ agreements: PsaAgreement[] }>(
+  const agreements = useApiQuery<{ agreements: PsaAgreement[] }>(
     company
       ? `/api/connections/${connectionId}/psa/companies/${encodeURIComponent(company.id)}/agreements`
       : null,
@@ -171,7 +171,7 @@ function AgreementPicker({
       </legend>
       {!company && <p className="muted">Choose a company first.</p>}
       {company && agreements.loading && <Loading label={`Loading ${noun}s…`} />}
-      {company && agreements.error && <ErrorMessage error={agreements.error} retry={agreements.reload} />}
+      {company && agreements.error && <ErrorMessage error={agreements.error} retry={agreements.refetch} />}
       {running && running.length === 0 && !agreements.loading && (
         <p className="muted">
           {company?.name} has no active, unexpired {noun}. Create one in {VENDOR_LABELS[vendor]} first.

@@ -32,7 +32,15 @@ import {
   PageHeader,
 } from "../components.tsx";
 import { formatDate, formatInstant, formatMoney, plural } from "../format.ts";
-import { useAction, useDocumentTitle, useResource, useSession, type Resource } from "../hooks.ts";
+import {
+  holdsApproved,
+  useAction,
+  useApiQuery,
+  useDocumentTitle,
+  useInvalidate,
+  useSession,
+  type Resource,
+} from "../hooks.ts";
 import { PRICE_SOURCE_LABELS, PricedByNote, useFallbackCurrency } from "../lines.tsx";
 
 /**
@@ -91,24 +99,26 @@ function fieldMessage(error: ApiError | null, field: string): string | null {
   return error.message.startsWith(`${field}: `) ? error.message.slice(field.length + 2) : error.message;
 }
 
-function BelowCostForm({ connectionId, onSaved }: { connectionId: string; onSaved: () => void }) {
+function BelowCostForm({ connectionId }: { connectionId: string }) {
   const { isAdmin } = useSession();
-  const current = useResource<{ belowCost: BelowCostAction }>(`/api/connections/${connectionId}/pricing`);
+  const current = useApiQuery<{ belowCost: BelowCostAction }>(`/api/connections/${connectionId}/pricing`);
   const [choice, setChoice] = useState<BelowCostAction | null>(null);
   const [saved, setSaved] = useState(false);
   const value = choice ?? current.data?.belowCost ?? "warn";
-  const save = useAction(async () => {
-    await api.put(`/api/connections/${connectionId}/pricing`, { belowCost: value });
-    current.reload();
-    onSaved();
-    return true;
-  });
+  // Holding (or not) changes which lines wait for approval.
+  const save = useAction(
+    async () => {
+      await api.put(`/api/connections/${connectionId}/pricing`, { belowCost: value });
+      return true;
+    },
+    { invalidates: [`/api/connections/${connectionId}/pricing`, `/api/connections/${connectionId}/holds`] },
+  );
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setSaved(false);
     if (await save.run()) setSaved(true);
   };
-  if (current.error) return <ErrorMessage error={current.error} retry={current.reload} />;
+  if (current.error) return <ErrorMessage error={current.error} retry={current.refetch} />;
   if (!current.data) return <Loading label="Loading the below-cost setting…" />;
   return (
     <form className="form panel" onSubmit={(e) => void submit(e)} aria-labelledby="below-cost-title">
@@ -212,7 +222,7 @@ const PRODUCT_KEY = /^[A-Za-z0-9-]+(:[A-Za-z0-9-]+)?$/;
  */
 function ProductMatches({ text, onChoose }: { text: string; onChoose: (key: string) => void }) {
   const q = text.trim();
-  const found = useResource<{ products: BillingProduct[] }>(
+  const found = useApiQuery<{ products: BillingProduct[] }>(
     q.length >= 2 ? `/api/billing-products${query({ q: PRODUCT_KEY.test(q) ? q.split(":")[0] : q })}` : null,
   );
   const products = q.length >= 2 ? (found.data?.products ?? []) : [];
@@ -586,8 +596,7 @@ function Holds({
     setNotice(
       `${plural(approved.length, "line")} approved; the next sync writes ${approved.length === 1 ? "it" : "them"}.`,
     );
-    holds.reload();
-  });
+  }, holdsApproved(connectionId));
   const list = holds.data?.holds;
   const waiting = list?.filter((h) => h.status === "held").length ?? 0;
   return (
@@ -605,7 +614,7 @@ function Holds({
           </button>
         )}
       </div>
-      {holds.error && <ErrorMessage error={holds.error} retry={holds.reload} />}
+      {holds.error && <ErrorMessage error={holds.error} retry={holds.refetch} />}
       {approve.error && <ErrorMessage error={approve.error} />}
       {notice && <Notice kind="success">{notice}</Notice>}
       {!list && holds.loading && <Loading label="Loading held lines…" />}
@@ -628,13 +637,16 @@ function Holds({
 }
 
 /** Microsoft's NCE price lists: upload one, see what is imported, search entries (docs/price-lists.md). */
+/** A price list sets prices of lines not written yet, and the products it names can be priced by rules. */
+const PRICE_LISTS_CHANGE = { invalidates: ["/api/price-lists", "/api/billing-products"] };
+
 function PriceLists({ isAdmin, onImported }: { isAdmin: boolean; onImported: () => void }) {
-  const imports = useResource<{ imports: PriceListImport[] }>("/api/price-lists");
+  const imports = useApiQuery<{ imports: PriceListImport[] }>("/api/price-lists");
   const [file, setFile] = useState<File | null>(null);
   const [result, setResult] = useState<string | null>(null);
   const [search, setSearch] = useState("");
   const [searched, setSearched] = useState<string | null>(null);
-  const entries = useResource<{ entries: PriceListEntry[] }>(
+  const entries = useApiQuery<{ entries: PriceListEntry[] }>(
     searched ? `/api/price-lists/entries${query({ q: searched })}` : null,
   );
   const upload = useAction(async (chosen: File) => {
@@ -646,9 +658,8 @@ function PriceLists({ isAdmin, onImported }: { isAdmin: boolean; onImported: () 
         ? `${i.fileName} was already imported: nothing added.`
         : `Imported ${i.fileName}: ${i.market} ${i.currency}, ${plural(i.entryCount, "price")} (${done.added} new, ${done.replaced} replaced).`,
     );
-    imports.reload();
     onImported();
-  });
+  }, PRICE_LISTS_CHANGE);
   const submit = (event: FormEvent) => {
     event.preventDefault();
     if (file) void upload.run(file);
@@ -662,7 +673,7 @@ function PriceLists({ isAdmin, onImported }: { isAdmin: boolean; onImported: () 
         price list (Partner Center: Pricing → New commerce license-based → market → export; extract the .csv).
         Each month you import is kept; a charge takes the price in effect on its term start.
       </p>
-      {imports.error && <ErrorMessage error={imports.error} retry={imports.reload} />}
+      {imports.error && <ErrorMessage error={imports.error} retry={imports.refetch} />}
       {result && <Notice kind="success">{result}</Notice>}
       {upload.error && <ErrorMessage error={upload.error} />}
       {isAdmin && (
@@ -901,38 +912,39 @@ function MarginCheck({
 
 export function PricingPage({ id }: { id: string }) {
   const { isAdmin } = useSession();
-  const connection = useResource<{ connection: ConnectionView }>(`/api/connections/${id}`);
-  const rules = useResource<{ rules: PriceRule[] }>(`/api/connections/${id}/price-rules`);
-  const customerList = useResource<{ customers: CustomerView[] }>(`/api/connections/${id}/customers`);
+  const connection = useApiQuery<{ connection: ConnectionView }>(`/api/connections/${id}`);
+  const rules = useApiQuery<{ rules: PriceRule[] }>(`/api/connections/${id}/price-rules`);
+  const customerList = useApiQuery<{ customers: CustomerView[] }>(`/api/connections/${id}/customers`);
   const [notice, setNotice] = useState<string | null>(null);
   const [priceListVersion, setPriceListVersion] = useState(0);
-  const holds = useResource<{ holds: HeldLine[] }>(`/api/connections/${id}/holds`);
+  const holds = useApiQuery<{ holds: HeldLine[] }>(`/api/connections/${id}/holds`);
   const currency = useFallbackCurrency(true);
   const c = connection.data?.connection;
   useDocumentTitle(c ? `${c.name} · Pricing` : "Pricing");
+  const invalidate = useInvalidate();
+  const rulesChange = { invalidates: [`/api/connections/${id}/price-rules`] };
   const customers: Customers = new Map(customerList.data?.customers.map((x) => [x.tenantId, x.name]));
   const remove = useAction(async (rule: PriceRule) => {
     setNotice(null);
     await api.delete(`/api/connections/${id}/price-rules/${encodeURIComponent(rule.id)}`);
     setNotice(`Removed the rule ${rule.name}.`);
-    rules.reload();
-  });
+  }, rulesChange);
 
   return (
     <>
       <PageHeader title={c ? `${c.name} — Pricing` : "Pricing"} />
       <ConnectionTabs id={id} current="pricing" />
-      {connection.error && <ErrorMessage error={connection.error} retry={connection.reload} />}
+      {connection.error && <ErrorMessage error={connection.error} retry={connection.refetch} />}
       <p className="lead">
         Price rules set the sell price of matching lines on every billing motion, ahead of each customer
         entry’s pricing strategy: the most specific rule wins (customer and product, then product, then
         customer), then the latest start. Lines already written keep their price.
       </p>
       {!isAdmin && <Notice>You can view pricing; changing it needs an admin.</Notice>}
-      <BelowCostForm connectionId={id} onSaved={holds.reload} />
+      <BelowCostForm connectionId={id} />
       <section aria-labelledby="rules-title">
         <h2 id="rules-title">Price rules</h2>
-        {rules.error && <ErrorMessage error={rules.error} retry={rules.reload} />}
+        {rules.error && <ErrorMessage error={rules.error} retry={rules.refetch} />}
         {remove.error && <ErrorMessage error={remove.error} />}
         {notice && <Notice kind="success">{notice}</Notice>}
         {!rules.data && rules.loading && <Loading label="Loading price rules…" />}
@@ -951,7 +963,7 @@ export function PricingPage({ id }: { id: string }) {
             customers={customerList.data?.customers ?? []}
             onAdded={(rule) => {
               setNotice(`Added the rule ${rule.name}.`);
-              rules.reload();
+              invalidate(...rulesChange.invalidates);
             }}
           />
         )}

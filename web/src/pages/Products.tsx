@@ -26,7 +26,14 @@ import {
   RunStatusBadge,
 } from "../components.tsx";
 import { formatDuration, formatInstant, formatMoney, formatNumber, UNIT_MONEY_TITLE } from "../format.ts";
-import { useAction, useDocumentTitle, useResource, useSession } from "../hooks.ts";
+import {
+  connectionSaved,
+  useAction,
+  useApiQuery,
+  useDocumentTitle,
+  useInvalidate,
+  useSession,
+} from "../hooks.ts";
 import { PsaPicker } from "../psa-picker.tsx";
 import { useFallbackCurrency } from "../lines.tsx";
 
@@ -110,7 +117,7 @@ const FIELDS: Record<
 
 const text = (value: unknown) => (value === undefined || value === null ? "" : String(value));
 
-function SettingsForm({ connection, onSaved }: { connection: ConnectionView; onSaved: () => void }) {
+function SettingsForm({ connection }: { connection: ConnectionView }) {
   const { isAdmin } = useSession();
   const fields = FIELDS[connection.vendor];
   const [mode, setMode] = useState(text(connection.settings.productSyncMode) || "off");
@@ -129,8 +136,7 @@ function SettingsForm({ connection, onSaved }: { connection: ConnectionView; onS
     }
     if (connection.vendor === "connectwise") settings.productTaxable = taxable;
     await api.patch(`/api/connections/${connection.id}`, { settings });
-    onSaved();
-  });
+  }, connectionSaved(connection.id));
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setSaved(false);
@@ -605,13 +611,14 @@ function priceConfirmationOf(error: unknown): PriceConfirmation | null {
 /** Product catalog sync of one connection: settings, preview, Sync products, and the history. */
 export function ProductsPage({ id }: { id: string }) {
   const { isAdmin } = useSession();
-  const connection = useResource<{ connection: ConnectionView }>(`/api/connections/${id}`);
-  const runs = useResource<{ runs: ProductRun[] }>(`/api/connections/${id}/products/runs`);
+  const connection = useApiQuery<{ connection: ConnectionView }>(`/api/connections/${id}`);
+  const runs = useApiQuery<{ runs: ProductRun[] }>(`/api/connections/${id}/products/runs`);
   const [preview, setPreview] = useState<ProductPreview | null>(null);
   const [detail, setDetail] = useState<ProductRunDetail | null>(null);
   const c = connection.data?.connection;
   useDocumentTitle(c ? `${c.name} · Products` : "Products");
   const base = `/api/connections/${id}/products`;
+  const invalidate = useInvalidate();
   const load = useAction(async () => {
     setDetail(null);
     setPreview((await api.get<{ preview: ProductPreview }>(`${base}/preview`)).preview);
@@ -625,7 +632,7 @@ export function ProductsPage({ id }: { id: string }) {
       const done = await api.post<ProductRunDetail>(`${base}/sync`, body);
       setPreview(null);
       setDetail(done);
-      runs.reload();
+      invalidate(`${base}/runs`, "/api/dashboard");
     } catch (error) {
       // Sell-price changes on linked records nobody confirmed (or that changed since): ask, write nothing.
       const confirmation = priceConfirmationOf(error);
@@ -664,7 +671,7 @@ export function ProductsPage({ id }: { id: string }) {
     <>
       <PageHeader title={c ? `${c.name} — Products` : "Products"} />
       <ConnectionTabs id={id} current="products" />
-      {connection.error && <ErrorMessage error={connection.error} retry={connection.reload} />}
+      {connection.error && <ErrorMessage error={connection.error} retry={connection.refetch} />}
       {!c && connection.loading && <Loading label="Loading…" />}
       {c && (
         <>
@@ -673,7 +680,7 @@ export function ProductsPage({ id }: { id: string }) {
             {c.vendor === "connectwise" ? "ConnectWise catalog items" : "Autotask PC_<SKU> services"} on{" "}
             {VENDOR_LABELS[c.vendor]}. Nothing is ever deleted.
           </p>
-          <SettingsForm connection={c} onSaved={connection.reload} />
+          <SettingsForm connection={c} />
           <div className="form-actions">
             {!on && <p className="hint grow">Choose a product sync mode and save to preview or sync.</p>}
             <button
@@ -709,7 +716,7 @@ export function ProductsPage({ id }: { id: string }) {
           {detail && <RunItems detail={detail} currency={currency} />}
           <section aria-labelledby="product-history">
             <h2 id="product-history">Product sync history</h2>
-            {runs.error && <ErrorMessage error={runs.error} retry={runs.reload} />}
+            {runs.error && <ErrorMessage error={runs.error} retry={runs.refetch} />}
             <History runs={runs.data?.runs} onOpen={(runId) => void open.run(runId)} />
           </section>
         </>

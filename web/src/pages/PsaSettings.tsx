@@ -1,8 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { api, VENDOR_LABELS, type ConnectionView } from "../api.ts";
 import { describedBy, ErrorMessage, Field, Loading, Notice, PageHeader } from "../components.tsx";
-import { useAction, useDocumentTitle, useResource, useSession } from "../hooks.ts";
-import { useConnections } from "../Layout.tsx";
+import { connectionSaved, useAction, useApiQuery, useDocumentTitle, useSession } from "../hooks.ts";
 import { PsaPicker } from "../psa-picker.tsx";
 import { Link } from "../router.tsx";
 
@@ -50,7 +49,7 @@ function settingsBody(connection: ConnectionView, values: Values) {
   return { seatAnnualEnabled: values.seatAnnualEnabled, settings };
 }
 
-function SettingsForm({ connection, onSaved }: { connection: ConnectionView; onSaved: () => void }) {
+function SettingsForm({ connection }: { connection: ConnectionView }) {
   const { isAdmin } = useSession();
   const [values, setValues] = useState(() => valuesOf(connection));
   const [saved, setSaved] = useState(false);
@@ -59,8 +58,7 @@ function SettingsForm({ connection, onSaved }: { connection: ConnectionView; onS
       `/api/connections/${connection.id}`,
       settingsBody(connection, values),
     );
-    onSaved();
-  });
+  }, connectionSaved(connection.id));
   const set = <K extends keyof Values>(key: K, value: Values[K]) => {
     setSaved(false);
     setValues((v) => ({ ...v, [key]: value }));
@@ -197,8 +195,7 @@ function SettingsForm({ connection, onSaved }: { connection: ConnectionView; onS
 }
 
 export function PsaSettingsPage({ id }: { id: string }) {
-  const connection = useResource<{ connection: ConnectionView }>(`/api/connections/${id}`);
-  const { reload: reloadNav } = useConnections();
+  const connection = useApiQuery<{ connection: ConnectionView }>(`/api/connections/${id}`);
   const c = connection.data?.connection;
   useDocumentTitle(c ? `${c.name} settings` : "PSA settings");
   return (
@@ -210,20 +207,14 @@ export function PsaSettingsPage({ id }: { id: string }) {
           </Link>
         )}
       </PageHeader>
-      {connection.error && <ErrorMessage error={connection.error} retry={connection.reload} />}
+      {connection.error && <ErrorMessage error={connection.error} retry={connection.refetch} />}
       {!c && connection.loading && <Loading label="Loading settings…" />}
       {c && (
         <>
           <p className="lead">
             Microsoft CSP program settings for this {VENDOR_LABELS[c.vendor]} connection.
           </p>
-          <SettingsForm
-            connection={c}
-            onSaved={() => {
-              connection.reload();
-              reloadNav();
-            }}
-          />
+          <SettingsForm connection={c} />
         </>
       )}
     </>

@@ -21,7 +21,7 @@ import {
   RunStatusBadge,
 } from "../components.tsx";
 import { formatDuration, formatInstant, formatMoney, formatNumber, UNIT_MONEY_TITLE } from "../format.ts";
-import { useAction, useDocumentTitle, useResource, useSession } from "../hooks.ts";
+import { holdsApproved, useAction, useApiQuery, useDocumentTitle, useSession } from "../hooks.ts";
 import { useConnections } from "../Layout.tsx";
 import { ActionBadge, lineFacts, PriceNote, UnitPrice, useFallbackCurrency } from "../lines.tsx";
 import { Link, navigate, useLocation } from "../router.tsx";
@@ -76,10 +76,10 @@ export function RunsPage() {
   };
   const offset = Number(search.get("offset") ?? "0") || 0;
   const { connectionId } = filters;
-  const runs = useResource<RunPage>(`/api/runs${query({ ...filters, limit: PAGE, offset })}`);
+  const runs = useApiQuery<RunPage>(`/api/runs${query({ ...filters, limit: PAGE, offset })}`);
   // Customers are the organization's billing data: any connection's list names them all.
   const customerSource = connectionId || connections?.[0]?.id;
-  const customers = useResource<{ customers: { tenantId: string; name: string }[] }>(
+  const customers = useApiQuery<{ customers: { tenantId: string; name: string }[] }>(
     customerSource ? `/api/connections/${customerSource}/customers` : null,
   );
   const nameOf = useConnectionName();
@@ -146,7 +146,7 @@ export function RunsPage() {
         <label htmlFor="run-to">To</label>
         <input id="run-to" type="date" value={filters.to} onChange={(e) => setFilter("to", e.target.value)} />
       </div>
-      {runs.error && <ErrorMessage error={runs.error} retry={runs.reload} />}
+      {runs.error && <ErrorMessage error={runs.error} retry={runs.refetch} />}
       {!list && runs.loading && <Loading label="Loading sync history…" />}
       {list && list.length === 0 && (
         <EmptyState title="No sync has run yet.">
@@ -332,18 +332,15 @@ function HeldItems({
   items,
   connectionId,
   currency,
-  onApproved,
 }: {
   items: RunItemView[];
   connectionId: string;
   currency: (item: RunItemView) => string | null;
-  onApproved: () => void;
 }) {
   const { isAdmin } = useSession();
   const approve = useAction(async (writeKey: string) => {
     await api.post(`/api/connections/${connectionId}/holds/approve`, { writeKeys: [writeKey] });
-    onApproved();
-  });
+  }, holdsApproved(connectionId));
   return (
     <section className="panel" aria-labelledby="held-title">
       <h2 id="held-title">Held for approval</h2>
@@ -405,7 +402,7 @@ function TotalsFacts({ totals, currency }: { totals: RunTotals; currency: string
 }
 
 export function RunDetailPage({ id }: { id: string }) {
-  const detail = useResource<RunDetail>(`/api/runs/${id}`);
+  const detail = useApiQuery<RunDetail>(`/api/runs/${id}`);
   const nameOf = useConnectionName();
   const [filter, setFilter] = useState("all");
   const run = detail.data?.run;
@@ -430,7 +427,7 @@ export function RunDetailPage({ id }: { id: string }) {
           Back to history
         </Link>
       </PageHeader>
-      {detail.error && <ErrorMessage error={detail.error} retry={detail.reload} />}
+      {detail.error && <ErrorMessage error={detail.error} retry={detail.refetch} />}
       {!run && detail.loading && <Loading label="Loading the run…" />}
       {run && items && shown && (
         <>
@@ -500,12 +497,7 @@ export function RunDetailPage({ id }: { id: string }) {
             </dl>
           </section>
           {held.length > 0 && (
-            <HeldItems
-              items={held}
-              connectionId={run.connectionId}
-              currency={currencyOf}
-              onApproved={detail.reload}
-            />
+            <HeldItems items={held} connectionId={run.connectionId} currency={currencyOf} />
           )}
           <section aria-labelledby="items-title">
             <div className="section-header">

@@ -9,7 +9,7 @@ import {
 } from "../api.ts";
 import { EmptyState, ErrorMessage, Field, Loading, Notice, PageHeader } from "../components.tsx";
 import { formatInstant } from "../format.ts";
-import { useAction, useDocumentTitle, useResource, useSession } from "../hooks.ts";
+import { useAction, useDocumentTitle, useApiQuery, useSession } from "../hooks.ts";
 
 function timeZones(current: string): string[] {
   let zones: string[] = [];
@@ -24,36 +24,29 @@ function timeZones(current: string): string[] {
 
 function DailySync() {
   const { isAdmin } = useSession();
-  const settings = useResource<SyncSettings>("/api/settings");
+  const settings = useApiQuery<SyncSettings>("/api/settings");
   return (
     <section className="panel" aria-labelledby="daily-sync-title">
       <h2 id="daily-sync-title">Daily sync</h2>
-      {settings.error && <ErrorMessage error={settings.error} retry={settings.reload} />}
+      {settings.error && <ErrorMessage error={settings.error} retry={settings.refetch} />}
       {!settings.data && settings.loading && <Loading label="Loading settings…" />}
-      {settings.data && (
-        <DailySyncForm initial={settings.data} readOnly={!isAdmin} onSaved={settings.reload} />
-      )}
+      {settings.data && <DailySyncForm initial={settings.data} readOnly={!isAdmin} />}
     </section>
   );
 }
 
-function DailySyncForm({
-  initial,
-  readOnly,
-  onSaved,
-}: {
-  initial: SyncSettings;
-  readOnly: boolean;
-  onSaved: () => void;
-}) {
+function DailySyncForm({ initial, readOnly }: { initial: SyncSettings; readOnly: boolean }) {
   const [time, setTime] = useState(initial.dailySyncTime);
   const [zone, setZone] = useState(initial.timeZone);
   const [saved, setSaved] = useState(false);
   const zones = useMemo(() => timeZones(initial.timeZone), [initial.timeZone]);
-  const save = useAction(async () => {
-    await api.put<SyncSettings>("/api/settings", { dailySyncTime: time, timeZone: zone });
-    onSaved();
-  });
+  // The dashboard shows the daily sync time too.
+  const save = useAction(
+    async () => {
+      await api.put<SyncSettings>("/api/settings", { dailySyncTime: time, timeZone: zone });
+    },
+    { invalidates: ["/api/settings", "/api/dashboard"] },
+  );
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setSaved(false);
@@ -129,9 +122,13 @@ const TOKEN_STATUS: Record<ApiTokenStatus, string> = {
   "owner-demoted": "Not working: its user is no longer an admin",
 };
 
+const TOKENS_CHANGE = { invalidates: ["/api/tokens"] };
+// A user removed or demoted changes the status of their tokens too.
+const USERS_CHANGE = { invalidates: ["/api/users", "/api/tokens"] };
+
 function ApiTokens() {
   const { isAdmin } = useSession();
-  const tokens = useResource<ApiToken[] | { tokens: ApiToken[] }>("/api/tokens");
+  const tokens = useApiQuery<ApiToken[] | { tokens: ApiToken[] }>("/api/tokens");
   const [name, setName] = useState("");
   const [role, setRole] = useState<Role>("viewer");
   const [lifetime, setLifetime] = useState("90");
@@ -146,13 +143,11 @@ function ApiTokens() {
     setCreated({ name: reply.name, token: reply.token });
     setCopied(false);
     setName("");
-    tokens.reload();
-  });
+  }, TOKENS_CHANGE);
   const revoke = useAction(async (token: ApiToken) => {
     if (!window.confirm(`Revoke the API token “${token.name}”? Scripts using it stop working.`)) return;
     await api.delete(`/api/tokens/${token.id}`);
-    tokens.reload();
-  });
+  }, TOKENS_CHANGE);
   const list = Array.isArray(tokens.data) ? tokens.data : tokens.data?.tokens;
 
   const copy = async () => {
@@ -188,7 +183,7 @@ function ApiTokens() {
           </p>
         </div>
       )}
-      {tokens.error && <ErrorMessage error={tokens.error} retry={tokens.reload} />}
+      {tokens.error && <ErrorMessage error={tokens.error} retry={tokens.refetch} />}
       {!list && tokens.loading && <Loading label="Loading tokens…" />}
       {list && list.length === 0 && <EmptyState title="No API tokens." />}
       {list && list.length > 0 && (
@@ -296,7 +291,7 @@ function ApiTokens() {
 
 function Users() {
   const { user: me } = useSession();
-  const users = useResource<UserRecord[] | { users: UserRecord[] }>("/api/users");
+  const users = useApiQuery<UserRecord[] | { users: UserRecord[] }>("/api/users");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [role, setRole] = useState<Role>("viewer");
@@ -306,23 +301,20 @@ function Users() {
     setAdded(email.trim());
     setEmail("");
     setPassword("");
-    users.reload();
-  });
+  }, USERS_CHANGE);
   const remove = useAction(async (user: UserRecord) => {
     if (
       !window.confirm(`Remove ${user.email}? They can no longer sign in, and their API tokens stop working.`)
     )
       return;
     await api.delete(`/api/users/${user.id}`);
-    users.reload();
-  });
+  }, USERS_CHANGE);
   const changeRole = useAction(async (user: UserRecord, newRole: Role) => {
     const warning = newRole === "viewer" ? ` Their admin API tokens stop working.` : "";
     if (!window.confirm(`Make ${user.email} ${newRole === "admin" ? "an admin" : "a viewer"}?${warning}`))
       return;
     await api.patch(`/api/users/${user.id}`, { role: newRole });
-    users.reload();
-  });
+  }, USERS_CHANGE);
   const [resetting, setResetting] = useState<UserRecord | null>(null);
   const list = Array.isArray(users.data) ? users.data : users.data?.users;
   const errorFor = (field: string) => (add.error?.field === field ? add.error.message : null);
@@ -330,7 +322,7 @@ function Users() {
   return (
     <section className="panel" aria-labelledby="users-title">
       <h2 id="users-title">Users</h2>
-      {users.error && <ErrorMessage error={users.error} retry={users.reload} />}
+      {users.error && <ErrorMessage error={users.error} retry={users.refetch} />}
       {!list && users.loading && <Loading label="Loading users…" />}
       {list && (
         <table className="table responsive">
