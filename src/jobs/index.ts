@@ -26,12 +26,7 @@ export { DEFAULT_RETRY } from "./queue.ts";
 export { CronError, TimeZoneError, assertTimeZone, nextCronTime, parseCron } from "./cron.ts";
 export { createLocalQueue, type LocalJobQueue, type LocalQueueOptions } from "./local-queue.ts";
 export { ensureJobTables } from "./local-tables.ts";
-export {
-  createPgBossQueue,
-  scheduleQueueName,
-  type PgBossJobQueue,
-  type PgBossQueueOptions,
-} from "./pg-boss-queue.ts";
+export { createPgBossQueue, type PgBossJobQueue, type PgBossQueueOptions } from "./pg-boss-queue.ts";
 export {
   DAILY_CHECK_JOB,
   DailyTimeError,

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import PgBoss from "pg-boss";
+import { PgBoss, type QueuePolicy, type SendOptions as PgBossSendOptions } from "pg-boss";
 import { z } from "zod";
 import { isDeadlock, pgSetupLock } from "../store/setup-lock.ts";
 import { assertTimeZone, parseCron } from "./cron.ts";
@@ -9,9 +9,9 @@ import {
   assertJobName,
   encodeJobData,
   resolveSendOptions,
-  type Job,
   type JobHandler,
   type JobQueue,
+  type ResolvedSendOptions,
   type ScheduleInfo,
   type ScheduleOptions,
   type SendOptions,
@@ -30,10 +30,10 @@ export type PgBossQueueOptions = {
    * leaseSeconds × 7/6 + pollIntervalMs. Default 60.
    */
   leaseSeconds?: number;
-  /** How often pg-boss's archiving of finished jobs runs (once across all processes). Default 60 s. */
+  /** How often this process deletes finished jobs older than `retentionDays`. Default 60 s. */
   maintenanceIntervalSeconds?: number;
-  /** How often this process looks for schedules installed elsewhere, to relay their jobs. Default 60 s. */
-  scheduleRefreshSeconds?: number;
+  /** Completed and failed jobs are deleted this many days after they finished. Default 7. */
+  retentionDays?: number;
   /** PostgreSQL schema pg-boss keeps its tables in. Default "pgboss". */
   schema?: string;
   /** Connections shared by pg-boss and this driver. Default 5. */
@@ -44,57 +44,67 @@ export type PgBossQueueOptions = {
 };
 
 export type PgBossJobQueue = JobQueue & {
-  /** The underlying pg-boss instance (inspection and maintenance, e.g. getSchedules or maintain). */
+  /** The underlying pg-boss instance (inspection and maintenance, e.g. getSchedules). */
   readonly boss: PgBoss;
   /** Runs one poll cycle now; resolves once claimed jobs started. */
   poll(): Promise<void>;
 };
 
 /**
- * pg-boss 10 allows one schedule per queue and sends the cron job into the queue named like the schedule,
- * so every cspsync schedule gets its own relay queue whose jobs re-send the target job.
+ * pg-boss 10 allowed one schedule per queue, so cspsync 0.x installed every schedule on a relay queue of
+ * this prefix whose jobs re-sent the target job. pg-boss 12 keys schedules by (queue, key): a schedule now
+ * sends its job straight into the job's queue, keyed by the schedule name. Relay schedules and queues left
+ * by an older cspsync are removed on start.
  */
-export const SCHEDULE_QUEUE_PREFIX = "cspsync.schedule.";
+const LEGACY_RELAY_PREFIX = "cspsync.schedule.";
 
-export function scheduleQueueName(scheduleName: string): string {
-  return `${SCHEDULE_QUEUE_PREFIX}${scheduleName}`;
-}
+/** The schema version pg-boss 10 left; pg-boss 12 migrates only from 25 (pg-boss 11) on. */
+const PG_BOSS_10_SCHEMA_VERSION = 24;
 
-const relayPayload = z.object({
-  jobName: z.string().min(1),
-  data: z.unknown(),
-  options: z
-    .object({
-      retryLimit: z.number().optional(),
-      retryDelaySeconds: z.number().optional(),
-      retryBackoff: z.boolean().optional(),
-      startAfterSeconds: z.number().optional(),
-      serialKey: z.string().optional(),
-    })
-    .default({}),
-});
+/** Every cspsync job queue has the "short" policy: at most one queued job per singletonKey (serialKey dedup). */
+const JOB_QUEUE_POLICY: QueuePolicy = "short";
 
 const scheduleRow = z.object({
   name: z.string(),
+  key: z.string(),
   cron: z.string(),
   timezone: z.string().nullable().optional(),
-  data: relayPayload,
+  data: z.unknown().optional(),
 });
 
+/** The singletonKey a job is stored with: its serialKey, or (without one) a key of its own so "short" never merges it. */
+function singletonKeyFor(options: ResolvedSendOptions, id: string): string {
+  return options.serialKey === null ? `unique:${id}` : `serial:${options.serialKey}`;
+}
+
+/** cspsync's send options as pg-boss's (retry delays in whole seconds; the lease is the job's expiry). */
+function pgBossSendOptions(options: ResolvedSendOptions, leaseSeconds: number): PgBossSendOptions {
+  return {
+    retryLimit: options.retryLimit,
+    retryDelay: Math.ceil(options.retryDelaySeconds),
+    retryBackoff: options.retryBackoff,
+    ...(options.startAfterSeconds > 0 ? { startAfter: options.startAfterSeconds } : {}),
+    expireInSeconds: leaseSeconds,
+  };
+}
+
 /**
- * The PostgreSQL driver on pg-boss 10. pg-boss stores the jobs (one queue per job name, policy "short":
- * its unique index keeps one queued job per singletonKey, which is the serialKey dedup), computes retries
- * with backoff in `fail`, expires lost leases in its maintenance and runs cron schedules with time zones.
+ * The PostgreSQL driver on pg-boss 12. pg-boss stores the jobs (one queue per job name, policy "short":
+ * its unique index keeps one queued job per singletonKey, which is the serialKey dedup), installs and
+ * migrates its schema and runs cron schedules with time zones (its timekeeper sends each occurrence
+ * straight into the job's queue; schedules are keyed by cspsync's schedule name).
  *
- * Claiming is this driver's own SQL instead of pg-boss's `work`: pg-boss's fetch tries the oldest job even
- * when its key is already running and then returns nothing, so one busy key would stall every other key in
- * the queue. The claim below skips keys that are running, serialised per queue by an advisory lock so two
- * processes cannot start the same key at once. It follows pg-boss 10's job table (plans.js fetchNextJob).
+ * Claiming is this driver's own SQL instead of pg-boss's `work`: pg-boss's fetch takes the oldest job of a
+ * "short" queue even when its key is already running (its key_strict_fifo policy, which skips busy keys,
+ * has no dedup and lets a failed job block its key for good), so the claim below skips keys that are
+ * running, serialised per queue by an advisory lock so two processes cannot start the same key at once. It
+ * follows pg-boss 12's job table (plans.js fetchNextJob).
  *
- * Lease expiry is this driver's too (pg-boss's supervisor is off): pg-boss would hold a job whose worker died
- * back for its retry delay (a minute or more for syncs, after a maintenance interval of its own); here it is
- * runnable again as soon as the lease check sees it, counted as an attempt. Creating pg-boss's schema and
- * queue tables happens under cspsync's set-up lock: processes creating the same queue at once deadlock.
+ * Lease expiry is this driver's too (pg-boss's supervisor is off): pg-boss would fail a job whose worker
+ * died and hold it back for its retry delay (a minute or more for syncs); here it is runnable again as soon
+ * as the lease check sees it, counted as an attempt. For the same reason retention is a plain delete of
+ * finished jobs here rather than pg-boss's maintenance. Creating pg-boss's schema and queues happens under
+ * cspsync's set-up lock: processes creating the same queue at once deadlock.
  */
 export function createPgBossQueue(
   connectionString: string,
@@ -117,24 +127,24 @@ export function createPgBossQueue(
     if (!closed) onError(error, "PostgreSQL connection");
   });
   const boss = new PgBoss({
-    db: { executeSql: (text: string, values: unknown[]) => pool.query(text, values) },
+    db: { executeSql: (text: string, values?: unknown[]) => pool.query(text, values) },
     schema,
-    // Lease expiry and archiving run in PgBossStorage.maintain instead.
+    // Lease expiry and retention run in PgBossStorage.maintain instead.
     supervise: false,
   });
   boss.on("error", (error) => onError(error, "pg-boss"));
   const setupLock = pgSetupLock(pool);
 
   const knownQueues = new Set<string>();
-  async function ensureQueue(name: string, policy: PgBoss.QueuePolicy): Promise<void> {
+  async function ensureQueue(name: string): Promise<void> {
     if (knownQueues.has(name)) return;
-    if ((await boss.getQueue(name))?.policy !== policy) {
-      await setupLock(() =>
-        retryOnDeadlock(async () => {
-          await boss.createQueue(name, { name, policy });
-          const queue = await boss.getQueue(name);
-          if (queue && queue.policy !== policy) await boss.updateQueue(name, { name, policy });
-        }),
+    const existing = await boss.getQueue(name);
+    if (!existing) {
+      await setupLock(() => retryOnDeadlock(() => boss.createQueue(name, { policy: JOB_QUEUE_POLICY })));
+    } else if (existing.policy !== JOB_QUEUE_POLICY) {
+      // pg-boss 12 cannot change a queue's policy; a queue made by something else is not ours to work.
+      throw new Error(
+        `pg-boss queue "${name}" has policy "${existing.policy}", cspsync needs "${JOB_QUEUE_POLICY}"`,
       );
     }
     knownQueues.add(name);
@@ -143,51 +153,30 @@ export function createPgBossQueue(
   async function send<T>(name: string, data: T, sendOptions?: SendOptions): Promise<string | null> {
     assertJobName(name);
     const resolved = resolveSendOptions(sendOptions);
+    const json = JSON.parse(encodeJobData(data)) as object | null;
     await whenReady();
-    await ensureQueue(name, "short");
+    await ensureQueue(name);
     const id = randomUUID();
-    const result = await boss.send(
-      name,
-      // Passed as JSON text: pg would turn a top-level array into a PostgreSQL array, not jsonb.
-      encodeJobData(data) as unknown as object,
-      {
-        id,
-        // Jobs without a serialKey get a key of their own, so the "short" policy never merges them.
-        singletonKey: resolved.serialKey === null ? `unique:${id}` : `serial:${resolved.serialKey}`,
-        retryLimit: resolved.retryLimit,
-        retryDelay: Math.ceil(resolved.retryDelaySeconds),
-        retryBackoff: resolved.retryBackoff,
-        ...(resolved.startAfterSeconds > 0 ? { startAfter: resolved.startAfterSeconds } : {}),
-        expireInSeconds: leaseSeconds,
-      },
-    );
+    const result = await boss.send(name, json, {
+      id,
+      singletonKey: singletonKeyFor(resolved, id),
+      ...pgBossSendOptions(resolved, leaseSeconds),
+    });
     if (result) workers.wake();
     return result;
   }
 
-  async function relay(job: Job<unknown>): Promise<void> {
-    const payload = relayPayload.parse(job.data);
-    await send(payload.jobName, payload.data, payload.options);
+  /** The stored schedules of a cspsync schedule name (one, unless an install was interrupted). */
+  async function schedulesNamed(scheduleName: string) {
+    return (await boss.getSchedules()).filter((row) => row.key === scheduleName);
   }
 
-  let lastScheduleRefresh = Number.NEGATIVE_INFINITY;
-  async function refreshRelays(force = false): Promise<void> {
-    const refreshMs = (options.scheduleRefreshSeconds ?? 60) * 1000;
-    if (!force && Date.now() - lastScheduleRefresh < refreshMs) return;
-    lastScheduleRefresh = Date.now();
-    for (const row of await boss.getSchedules()) {
-      if (row.name.startsWith(SCHEDULE_QUEUE_PREFIX) && !workers.has(row.name)) {
-        workers.register(row.name, relay as JobHandler<unknown>, 1);
-      }
-    }
-  }
-
-  const storage = new PgBossStorage(pool, boss, {
+  const storage = new PgBossStorage(pool, {
     schema,
     leaseSeconds,
     maintenanceIntervalSeconds: options.maintenanceIntervalSeconds ?? 60,
+    retentionDays: options.retentionDays ?? 7,
     onLeaseExpired,
-    refreshRelays: () => refreshRelays(),
   });
   const workers = new WorkerPool(storage, {
     pollIntervalMs: options.pollIntervalMs ?? 1000,
@@ -198,7 +187,12 @@ export function createPgBossQueue(
   // pg-boss installs or migrates its schema on start; sending needs that too, so it happens on first use.
   const whenReady = async (): Promise<void> => {
     if (closed) throw new Error("This job queue was stopped; create a new one");
-    await (ready ??= setupLock(() => boss.start()));
+    await (ready ??= setupLock(async () => {
+      const legacy = await setAsideSchemaOfPgBoss10(pool, schema);
+      await boss.start();
+      if (legacy) await copyWaitingJobs(pool, legacy, boss, leaseSeconds);
+      await removeLegacyRelays(boss);
+    }));
   };
   const workNames: string[] = [];
 
@@ -207,8 +201,7 @@ export function createPgBossQueue(
     async start() {
       if (workers.started) return;
       await whenReady();
-      for (const name of workNames) await ensureQueue(name, "short");
-      await refreshRelays(true);
+      for (const name of workNames) await ensureQueue(name);
       workers.start();
     },
     async stop(stopOptions: StopOptions = {}) {
@@ -218,7 +211,7 @@ export function createPgBossQueue(
       await workers.stop(graceful);
       if (ready) {
         await ready.catch(() => undefined);
-        await boss.stop({ graceful, close: false, wait: true });
+        await boss.stop({ graceful, close: false });
       }
       await pool.end();
     },
@@ -226,54 +219,123 @@ export function createPgBossQueue(
       assertJobName(name);
       workers.register(name, handler as JobHandler<unknown>, workOptions.concurrency ?? 1);
       workNames.push(name);
-      if (workers.started) await ensureQueue(name, "short");
+      if (workers.started) await ensureQueue(name);
     },
     send,
     async schedule(scheduleName, cron, jobName, data, scheduleOptions: ScheduleOptions) {
       const { tz, ...sendOptions } = scheduleOptions;
       assertJobName(scheduleName, "schedule name");
       assertJobName(jobName);
-      parseCron(cron);
+      const expression = parseCron(cron);
       const timeZone = assertTimeZone(tz);
-      resolveSendOptions(sendOptions);
-      encodeJobData(data); // refuse data that would not survive the JSON trip before storing anything
-      const relayQueue = scheduleQueueName(scheduleName);
+      const resolved = resolveSendOptions(sendOptions);
+      // Refuse data that would not survive the JSON trip before storing anything. Passed as JSON text: pg
+      // would turn a top-level array into a PostgreSQL array, not jsonb.
+      const json = encodeJobData(data) as unknown as object;
       await whenReady();
-      knownQueues.delete(relayQueue); // it may have been deleted by an unschedule elsewhere
-      await ensureQueue(relayQueue, "standard");
-      await ensureQueue(jobName, "short");
-      const payload = { jobName, data: data ?? null, options: sendOptions };
-      await boss.schedule(relayQueue, cron.trim().split(/\s+/).join(" "), payload, { tz: timeZone });
-      if (!workers.has(relayQueue)) workers.register(relayQueue, relay as JobHandler<unknown>, 1);
+      await ensureQueue(jobName);
+      // A schedule name is unique across job names (as in the local driver): moving it to another job
+      // removes it from the old one.
+      for (const row of await schedulesNamed(scheduleName)) {
+        if (row.name !== jobName) await boss.unschedule(row.name, row.key);
+      }
+      await boss.schedule(jobName, expression, json, {
+        tz: timeZone,
+        key: scheduleName,
+        // Without a serialKey every fired job would share the empty singletonKey of the "short" queue, so
+        // a second firing while the first is still queued would be merged: keyless schedules get a key.
+        singletonKey:
+          resolved.serialKey === null ? `schedule:${scheduleName}` : `serial:${resolved.serialKey}`,
+        ...pgBossSendOptions(resolved, leaseSeconds),
+      });
     },
     async unschedule(scheduleName) {
-      const relayQueue = scheduleQueueName(scheduleName);
       await whenReady();
-      await boss.unschedule(relayQueue);
-      await setupLock(() => retryOnDeadlock(() => boss.deleteQueue(relayQueue)));
-      knownQueues.delete(relayQueue);
+      for (const row of await schedulesNamed(scheduleName)) await boss.unschedule(row.name, row.key);
     },
     async schedules(): Promise<ScheduleInfo[]> {
       await whenReady();
-      const rows = await boss.getSchedules();
-      return rows
-        .filter((row) => row.name.startsWith(SCHEDULE_QUEUE_PREFIX))
+      return (await boss.getSchedules())
         .map((raw) => {
           const row = scheduleRow.parse(raw);
           return {
-            name: row.name.slice(SCHEDULE_QUEUE_PREFIX.length),
+            name: row.key,
             cron: row.cron,
             timeZone: row.timezone ?? "UTC",
-            jobName: row.data.jobName,
-            data: row.data.data,
+            jobName: row.name,
+            data: row.data ?? null,
           };
         })
+        .filter((row) => row.name !== "")
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
     async poll() {
       await workers.poll();
     },
   };
+}
+
+/**
+ * pg-boss 12 cannot migrate pg-boss 10's schema (it migrates from pg-boss 11's on). A pg-boss 10 schema is
+ * renamed to `<schema>_v10` so that pg-boss 12 installs a fresh one; the jobs still waiting in it are then
+ * copied (copyWaitingJobs) and its history stays where it is. Returns the new name, or null when there was
+ * nothing to set aside. Runs under the set-up lock, so exactly one process does it.
+ */
+async function setAsideSchemaOfPgBoss10(pool: pg.Pool, schema: string): Promise<string | null> {
+  const exists = await pool.query<{ found: boolean }>("SELECT to_regclass($1) IS NOT NULL AS found", [
+    `${schema}.version`,
+  ]);
+  if (!exists.rows[0]?.found) return null; // a fresh database
+  const { rows } = await pool.query<{ version: number }>(`SELECT version FROM ${schema}.version`);
+  const version = rows[0]?.version;
+  if (version === undefined || Number(version) > PG_BOSS_10_SCHEMA_VERSION) return null;
+  const legacy = `${schema}_v10`;
+  await pool.query(`ALTER SCHEMA ${schema} RENAME TO ${legacy}`);
+  return legacy;
+}
+
+/**
+ * Sends the jobs that were waiting (created or retry) in a pg-boss 10 schema into pg-boss 12 with their
+ * id, data, key, retry settings and due time; relay jobs are left out (their schedules are re-installed).
+ */
+async function copyWaitingJobs(pool: pg.Pool, legacy: string, boss: PgBoss, leaseSeconds: number) {
+  const { rows } = await pool.query<{
+    id: string;
+    name: string;
+    data: unknown;
+    singleton_key: string | null;
+    retry_limit: number;
+    retry_delay: number;
+    retry_backoff: boolean;
+    start_after: Date;
+  }>(
+    `SELECT id, name, data, singleton_key, retry_limit, retry_delay, retry_backoff, start_after
+     FROM ${legacy}.job WHERE state IN ('created', 'retry') AND name NOT LIKE $1 ORDER BY created_on`,
+    [`${LEGACY_RELAY_PREFIX}%`],
+  );
+  const queues = new Set<string>();
+  for (const row of rows) {
+    if (!queues.has(row.name)) {
+      await boss.createQueue(row.name, { policy: JOB_QUEUE_POLICY });
+      queues.add(row.name);
+    }
+    await boss.send(row.name, row.data as object | null, {
+      id: row.id,
+      singletonKey: row.singleton_key ?? `unique:${row.id}`,
+      retryLimit: row.retry_limit,
+      retryDelay: row.retry_delay,
+      retryBackoff: row.retry_backoff,
+      startAfter: row.start_after,
+      expireInSeconds: leaseSeconds,
+    });
+  }
+}
+
+/** Removes the relay schedules and queues of cspsync on pg-boss 10 (see LEGACY_RELAY_PREFIX). */
+async function removeLegacyRelays(boss: PgBoss): Promise<void> {
+  for (const queue of await boss.getQueues()) {
+    if (queue.name.startsWith(LEGACY_RELAY_PREFIX)) await boss.deleteQueue(queue.name);
+  }
 }
 
 /** Runs `work` again (up to three times) when PostgreSQL broke a deadlock by rolling it back. */
@@ -292,24 +354,22 @@ type StorageSettings = {
   schema: string;
   leaseSeconds: number;
   maintenanceIntervalSeconds: number;
+  retentionDays: number;
   onLeaseExpired: (job: ExpiredLease) => void;
-  refreshRelays: () => Promise<void>;
 };
 
 const LEASE_EXPIRED_MESSAGE = "The job's lease expired: the process running it stopped";
 
 class PgBossStorage implements JobStorage {
   readonly #pool: pg.Pool;
-  readonly #boss: PgBoss;
   readonly #schema: string;
   readonly #leaseSeconds: number;
   readonly #settings: StorageSettings;
   #lastLeaseCheck = Number.NEGATIVE_INFINITY;
-  #lastArchive = Number.NEGATIVE_INFINITY;
+  #lastRetention = Number.NEGATIVE_INFINITY;
 
-  constructor(pool: pg.Pool, boss: PgBoss, settings: StorageSettings) {
+  constructor(pool: pg.Pool, settings: StorageSettings) {
     this.#pool = pool;
-    this.#boss = boss;
     this.#schema = settings.schema;
     this.#leaseSeconds = settings.leaseSeconds;
     this.#settings = settings;
@@ -321,11 +381,10 @@ class PgBossStorage implements JobStorage {
       this.#lastLeaseCheck = now;
       await this.#recoverExpiredLeases();
     }
-    if (now - this.#lastArchive >= this.#settings.maintenanceIntervalSeconds * 1000) {
-      this.#lastArchive = now;
-      await this.#archive();
+    if (now - this.#lastRetention >= this.#settings.maintenanceIntervalSeconds * 1000) {
+      this.#lastRetention = now;
+      await this.#deleteOldJobs();
     }
-    await this.#settings.refreshRelays();
   }
 
   /**
@@ -339,7 +398,7 @@ class PgBossStorage implements JobStorage {
          start_after = CASE WHEN retry_count < retry_limit THEN now() ELSE start_after END,
          completed_on = CASE WHEN retry_count < retry_limit THEN NULL ELSE now() END,
          output = jsonb_build_object('message', $1::text)
-       WHERE state = 'active' AND (started_on + expire_in) < now()
+       WHERE state = 'active' AND (started_on + expire_seconds * interval '1 second') < now()
        RETURNING id, name, state::text AS state, retry_count + 1 AS attempt`,
       [LEASE_EXPIRED_MESSAGE],
     );
@@ -353,18 +412,13 @@ class PgBossStorage implements JobStorage {
     }
   }
 
-  /** pg-boss's archiving and deletion of old jobs, at most once per interval across all processes. */
-  async #archive(): Promise<void> {
-    const { rows } = await this.#pool.query(
-      `UPDATE ${this.#schema}.version SET maintained_on = now()
-       WHERE EXTRACT(EPOCH FROM (now() - COALESCE(maintained_on, now() - interval '1 week'))) > $1
-       RETURNING true`,
-      [this.#settings.maintenanceIntervalSeconds],
+  /** Finished jobs are kept `retentionDays` for inspection, then deleted (idempotent in every process). */
+  async #deleteOldJobs(): Promise<void> {
+    await this.#pool.query(
+      `DELETE FROM ${this.#schema}.job
+       WHERE state IN ('completed', 'failed', 'cancelled') AND completed_on < now() - $1 * interval '1 day'`,
+      [this.#settings.retentionDays],
     );
-    if (rows.length === 0) return;
-    await this.#boss.archive();
-    // pg-boss 10 has drop() (deletes old archived jobs); its type declarations call it purge().
-    await (this.#boss as unknown as { drop(): Promise<void> }).drop();
   }
 
   async claim(name: string): Promise<ClaimedJob | null> {
@@ -402,6 +456,7 @@ class PgBossStorage implements JobStorage {
         WHERE j.name = $1
           AND j.state < 'active'
           AND j.start_after < now()
+          AND NOT j.blocked
           AND NOT EXISTS (
             SELECT 1 FROM ${job} a
             WHERE a.name = $1 AND a.state = 'active' AND a.singleton_key = j.singleton_key
@@ -413,7 +468,7 @@ class PgBossStorage implements JobStorage {
       UPDATE ${job} j SET
         state = 'active',
         started_on = now(),
-        expire_in = $2 * interval '1 second',
+        expire_seconds = $2,
         retry_count = CASE WHEN j.started_on IS NOT NULL THEN j.retry_count + 1 ELSE j.retry_count END
       FROM next
       WHERE j.name = $1 AND j.id = next.id
@@ -453,7 +508,8 @@ class PgBossStorage implements JobStorage {
   async extendLeases(jobs: readonly ClaimedJob[]): Promise<void> {
     for (const job of jobs) {
       await this.#pool.query(
-        `UPDATE ${this.#schema}.job SET expire_in = (now() - started_on) + $4 * interval '1 second'
+        `UPDATE ${this.#schema}.job
+         SET expire_seconds = ceil(extract(epoch FROM now() - started_on))::int + $4
          WHERE name = $1 AND id = $2 AND state = 'active' AND started_on = $3::timestamptz`,
         [job.name, job.id, job.token, this.#leaseSeconds],
       );

@@ -77,7 +77,6 @@ export async function jobState(store: Store, id: string): Promise<string | undef
     return row?.state;
   }
   const { rows } = await sql<{ state: string }>`
-    SELECT state::text AS state FROM pgboss.job WHERE id = ${id}::uuid
-    UNION ALL SELECT state::text FROM pgboss.archive WHERE id = ${id}::uuid`.execute(store.db);
+    SELECT state::text AS state FROM pgboss.job WHERE id = ${id}::uuid`.execute(store.db);
   return rows[0]?.state;
 }

@@ -116,7 +116,6 @@ const pgBossDriver: Driver = {
           pollIntervalMs: 50,
           leaseSeconds: options.leaseSeconds ?? 30,
           maintenanceIntervalSeconds: 1,
-          scheduleRefreshSeconds: 1,
           poolSize: 4,
           onError: errorLog.reporter(options.ignoreErrors),
           ...(options.onLeaseExpired ? { onLeaseExpired: options.onLeaseExpired } : {}),
@@ -126,7 +125,7 @@ const pgBossDriver: Driver = {
       },
       async jobState(id) {
         const { rows } = await inspector.query<{ state: string }>(
-          "SELECT state::text AS state FROM pgboss.job WHERE id = $1 UNION ALL SELECT state::text FROM pgboss.archive WHERE id = $1",
+          "SELECT state::text AS state FROM pgboss.job WHERE id = $1",
           [id],
         );
         return rows[0]?.state;
