@@ -2,8 +2,17 @@ import { loadConfig, type AppConfig } from "./config.ts";
 import { createAdapter, createAzureTarget, createMonthlyTarget, type AdapterOptions } from "./psa/factory.ts";
 import type { PsaAdapter } from "./psa/port.ts";
 import fs from "node:fs";
+import type pino from "pino";
+import {
+  createAppLogger,
+  psaTransportLogger,
+  silentLogger,
+  type Logger,
+  type LoggerOptions,
+  type SecretRegistry,
+} from "./log.ts";
+import type { TransportLogEvent } from "./psa/shared/transport.ts";
 import { ensurePrivateDir, warnOnConsole, type Warn } from "./security/files.ts";
-import { parseAllowedHosts } from "./security/hosts.ts";
 import { loadSecretBox } from "./security/secrets.ts";
 import { AnnualSync } from "./services/annual-sync.ts";
 import { AzureSync } from "./services/azure-sync.ts";
@@ -19,6 +28,13 @@ import { DEFAULT_ORGANIZATION_ID } from "./store/organization.ts";
  */
 export type App = {
   config: AppConfig;
+  /**
+   * The process's one logger (pino): the HTTP server runs on it, and the job queue, the syncs and the PSA
+   * clients log through it (children carry the connection and run ids). Secrets are never written.
+   */
+  log: pino.Logger;
+  /** The secrets `log` never writes; a logger built for the same process (a test's capture) shares them. */
+  logSecrets: SecretRegistry;
   store: Store;
   organizationId: string;
   connections: ConnectionService;
@@ -42,8 +58,20 @@ export async function reportUnreadableCredentials(app: App, warn: Warn = warnOnC
   return unreadable.length;
 }
 
-/** A clock other than the system's, for looking at a sync from a later moment (tests, replays). */
-export type SyncOptions = { now?: () => Date };
+export type SyncOptions = {
+  /** A clock other than the system's, for looking at a sync from a later moment (tests, replays). */
+  now?: () => Date;
+  /** Where the sync's PSA requests are logged (an HTTP request's logger, say); default the app's. */
+  log?: Logger;
+};
+
+/**
+ * The transport settings every PSA client of this process gets: AdapterOptions' overrides plus the transport's
+ * structured logger hook, which the clients pass through to the shared transport.
+ */
+type TransportSettings = NonNullable<AdapterOptions["transport"]> & {
+  logger?: (event: TransportLogEvent) => void;
+};
 
 export type AppOptions = {
   databaseUrl?: string;
@@ -51,11 +79,15 @@ export type AppOptions = {
   transport?: AdapterOptions["transport"];
   /** Where warnings about file permissions go (default: the console). */
   warn?: Warn;
+  /** The logger's level and destination (default CSPSYNC_LOG_LEVEL on standard output); `false` silences it. */
+  log?: false | LoggerOptions;
 };
 
 export async function createApp(options: AppOptions = {}): Promise<App> {
-  const env = options.env ?? process.env;
-  const config = loadConfig(env, options.databaseUrl ? { databaseUrl: options.databaseUrl } : {});
+  const config = loadConfig(
+    options.env ?? process.env,
+    options.databaseUrl ? { databaseUrl: options.databaseUrl } : {},
+  );
   const warn = options.warn ?? warnOnConsole;
   // The data directory is created 0700 where it is first needed (database, key file, uploads); one that
   // exists already is narrowed to that.
@@ -63,7 +95,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   const store = await openStore(config.databaseUrl, { warn });
   let box;
   try {
-    box = loadSecretBox(config.dataDir, env.CSPSYNC_SECRET_KEY, warn);
+    box = loadSecretBox(config.dataDir, config.secretKey, warn);
   } catch (error) {
     await store.close();
     throw error;
@@ -71,51 +103,71 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   const organizationId = DEFAULT_ORGANIZATION_ID;
   const connections = new ConnectionService(store, box, organizationId);
   const mappings = new MappingService(store, organizationId);
-  const adapterOptions: AdapterOptions = {
-    allowedHosts: parseAllowedHosts(env.CSPSYNC_PSA_ALLOWED_HOSTS),
-    // No PSA request outlasts the timeout the run lock counts on (CSPSYNC_PSA_TIMEOUT_SECONDS).
-    transport: { timeoutMs: config.runLock.psaTimeoutMs, ...options.transport },
+  const { log, secrets } =
+    options.log === false ? silentLogger() : createAppLogger({ level: config.logLevel, ...options.log });
+  /** Client options whose requests, retries and failures are logged on `logger` (the transport's hook). */
+  const withLogger = (logger: Logger): AdapterOptions => {
+    const transport: TransportSettings = {
+      // No PSA request outlasts the timeout the run lock counts on (CSPSYNC_PSA_TIMEOUT_SECONDS).
+      timeoutMs: config.runLock.psaTimeoutMs,
+      logger: psaTransportLogger(logger),
+      ...options.transport,
+    };
+    return { allowedHosts: config.psaAllowedHosts, transport };
   };
+  const adapterOptions = withLogger(log);
+  /** A stored connection's details, its secrets registered so that no log line ever carries them. */
+  const detailsOf = async (connectionId: string) => {
+    const details = await connections.details(connectionId);
+    secrets.add(
+      Object.values(details.secrets as Record<string, unknown>).filter((v) => typeof v === "string"),
+    );
+    return details;
+  };
+  const optionsFor = (connectionId: string, logger: Logger = log) =>
+    withLogger(logger.child({ connectionId }));
   const adapterFor = async (connectionId: string) =>
-    createAdapter(await connections.details(connectionId), adapterOptions);
+    createAdapter(await detailsOf(connectionId), optionsFor(connectionId));
   return {
     config,
+    log,
+    logSecrets: secrets,
     store,
     organizationId,
     connections,
     mappings,
     psaOptions: adapterOptions,
     adapterFor,
-    async annualSync(connectionId, options = {}) {
+    async annualSync(connectionId, { log: logger, ...options } = {}) {
       return new AnnualSync({
         ...options,
         runLock: config.runLock,
         store,
         organizationId,
         mappings,
-        adapter: await adapterFor(connectionId),
+        adapter: await createAdapter(await detailsOf(connectionId), optionsFor(connectionId, logger)),
         connectionId,
       });
     },
-    async azureSync(connectionId, options = {}) {
+    async azureSync(connectionId, { log: logger, ...options } = {}) {
       return new AzureSync({
         ...options,
         runLock: config.runLock,
         store,
         organizationId,
         mappings,
-        target: await createAzureTarget(await connections.details(connectionId), adapterOptions),
+        target: await createAzureTarget(await detailsOf(connectionId), optionsFor(connectionId, logger)),
         connectionId,
       });
     },
-    async monthlySync(connectionId, options = {}) {
+    async monthlySync(connectionId, { log: logger, ...options } = {}) {
       return new MonthlySync({
         ...options,
         runLock: config.runLock,
         store,
         organizationId,
         mappings,
-        target: await createMonthlyTarget(await connections.details(connectionId), adapterOptions),
+        target: await createMonthlyTarget(await detailsOf(connectionId), optionsFor(connectionId, logger)),
         connectionId,
       });
     },

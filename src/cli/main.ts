@@ -1,4 +1,8 @@
+import { setDefaultLogDestination } from "../log.ts";
 import { UsageError } from "./output.ts";
+
+/** Commands whose standard output is their log (long-running processes); the others log on standard error. */
+const LOGGING_TO_STDOUT = new Set(["serve", "worker"]);
 
 /**
  * The `cspsync` command. Each command's module is loaded only when that command runs, so a quick listing or
@@ -175,6 +179,8 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`Unknown command "${name}".\n\n${usage()}`);
     return 2;
   }
+  // A one-shot command's standard output is its answer (tables, --json): log lines go to standard error.
+  setDefaultLogDestination(LOGGING_TO_STDOUT.has(name) ? 1 : 2);
   const command = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     console.log(command.help);

@@ -1,22 +1,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { AppError, type ErrorKind } from "../core/errors.ts";
 import { PsaError } from "../psa/shared/errors.ts";
 import { psaSentence } from "../psa/shared/error-sentences.ts";
-import { HostNotAllowedError } from "../security/hosts.ts";
-import { AppSettingsError } from "../services/app-settings.ts";
-import { RunAlreadyActiveError } from "../services/annual-sync.ts";
-import {
-  AuthConflictError,
-  AuthInputError,
-  AuthNotFoundError,
-  InvalidCredentialsError,
-  LoginLockedError,
-} from "../services/auth.ts";
-import { ConnectionMoveError } from "../services/connection-moves.ts";
-import { ConnectionInputError, CredentialsUnreadableError } from "../services/connections.ts";
-import { MappingError } from "../services/mappings.ts";
-import { ProductRunActiveError } from "../services/product-runs.ts";
 import { ProductSyncSetupError } from "../services/product-sync.ts";
 
 /** Every error response has this one shape (api-contract.md, "Errors"). */
@@ -85,6 +72,43 @@ function validationField(error: { validation: { instancePath: string }[] }): str
   return path || undefined;
 }
 
+/**
+ * How each kind of error (src/core/errors.ts) is answered: status and code, and whether the body names the
+ * field at fault. The one place an error's kind becomes HTTP.
+ */
+const KIND_TO_HTTP: Record<ErrorKind, { status: number; code: ErrorCode; withField: boolean }> = {
+  validation: { status: 422, code: "validation", withField: true },
+  bad_request: { status: 400, code: "validation", withField: true },
+  // A missing thing is named in the message; the field that held its id is not at fault.
+  not_found: { status: 404, code: "not_found", withField: false },
+  conflict: { status: 409, code: "conflict", withField: false },
+  credentials_unreadable: { status: 409, code: "credentials_unreadable", withField: true },
+  unauthorized: { status: 401, code: "unauthorized", withField: false },
+  forbidden: { status: 403, code: "forbidden", withField: false },
+  rate_limited: { status: 429, code: "rate_limited", withField: false },
+  psa: { status: 502, code: "psa_error", withField: false },
+  internal: { status: 500, code: "internal", withField: false },
+};
+
+const INTERNAL_MESSAGE = "an unexpected error occurred; see the server log";
+
+/** The API error for one of cspsync's own errors, by its kind. */
+function fromAppError(error: AppError): ApiError {
+  const { status, code, withField } = KIND_TO_HTTP[error.kind];
+  if (error.kind === "internal") return new ApiError(status, code, INTERNAL_MESSAGE);
+  const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  const headers: Record<string, string> =
+    typeof retryAfter === "number" ? { "retry-after": String(retryAfter) } : {};
+  if (error instanceof PsaError) {
+    // The PSA's failure as a sentence for people; the request, status and server text as the detail.
+    const { message, detail } = psaSentence(error);
+    const apiError = new ApiError(status, code, message, undefined, headers);
+    apiError.detail = detail;
+    return apiError;
+  }
+  return new ApiError(status, code, error.message, withField ? error.field : undefined, headers);
+}
+
 /** Translates anything a handler throws into the API's error shape; unexpected errors become `internal`. */
 export function toApiError(error: unknown, request?: FastifyRequest): ApiError {
   if (error instanceof ApiError) return error;
@@ -94,39 +118,13 @@ export function toApiError(error: unknown, request?: FastifyRequest): ApiError {
     const where = field ?? (error as FastifyError).validationContext ?? "request";
     return new ApiError(400, "validation", `${where}: ${issue}`, field);
   }
-  if (error instanceof ConnectionMoveError)
-    return new ApiError(400, "validation", error.message, error.field);
-  if (error instanceof ConnectionInputError) {
-    if (error.field === "id") return notFound(error.message);
-    return new ApiError(422, "validation", error.message, error.field);
-  }
-  // The key changed since the credentials were stored: the connection needs them again (or the old key).
-  if (error instanceof CredentialsUnreadableError)
-    return new ApiError(409, "credentials_unreadable", error.message, "secrets");
-  if (error instanceof MappingError) return new ApiError(422, "validation", error.message, error.field);
-  if (error instanceof AppSettingsError) return new ApiError(422, "validation", error.message, error.field);
-  if (error instanceof AuthInputError) return new ApiError(422, "validation", error.message, error.field);
-  if (error instanceof AuthConflictError) return new ApiError(409, "conflict", error.message);
-  if (error instanceof AuthNotFoundError) return notFound(error.message);
-  if (error instanceof InvalidCredentialsError) return new ApiError(401, "unauthorized", error.message);
-  if (error instanceof LoginLockedError)
-    return new ApiError(429, "rate_limited", error.message, undefined, {
-      "retry-after": String(error.retryAfterSeconds),
-    });
-  if (error instanceof RunAlreadyActiveError) return new ApiError(409, "conflict", error.message);
-  if (error instanceof ProductRunActiveError) return new ApiError(409, "conflict", error.message);
+  if (error instanceof AppError) return fromAppError(error);
   if (error instanceof ProductSyncSetupError) {
     // Its message starts with the setting at fault ("productSyncMode: …", "settings.productType: …").
     const field = /^([\w.]+):/.exec(error.message)?.[1];
     return new ApiError(422, "validation", error.message, field);
   }
-  if (error instanceof HostNotAllowedError) return new ApiError(422, "validation", error.message);
-  if (error instanceof PsaError) {
-    const { message, detail } = psaSentence(error);
-    const apiError = new ApiError(502, "psa_error", message);
-    apiError.detail = detail;
-    return apiError;
-  }
+  // Fastify's own errors (a malformed body, an unknown route, the rate limit) carry their status.
   const status = (error as FastifyError | undefined)?.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500) {
     const message = (error as Error).message;
@@ -138,7 +136,7 @@ export function toApiError(error: unknown, request?: FastifyRequest): ApiError {
     // Malformed JSON, an unsupported content type, a body over the limit: the request itself is wrong.
     return new ApiError(status, "validation", message);
   }
-  return new ApiError(500, "internal", "an unexpected error occurred; see the server log");
+  return new ApiError(500, "internal", INTERNAL_MESSAGE);
 }
 
 export function sendError(reply: FastifyReply, error: ApiError): FastifyReply {

@@ -5,7 +5,7 @@ import fastifyMultipart from "@fastify/multipart";
 import fastifyRateLimit from "@fastify/rate-limit";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -15,6 +15,8 @@ import {
 } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { App } from "../app.ts";
+import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_FILES } from "../config.ts";
+import { createAppLogger } from "../log.ts";
 import { AppSettingsService, type AppSettings } from "../services/app-settings.ts";
 import { AuthService, type AuthOptions } from "../services/auth.ts";
 import type { ImportSummary } from "../services/import-recon.ts";
@@ -34,8 +36,7 @@ import { answerClientError, answerFrameworkError, installSecurityHeaders } from 
 import { fastifyTrustProxy, type TrustProxy } from "./trust-proxy.ts";
 import { DEFAULT_WEB_ROOT, installWebApp } from "./web-app.ts";
 
-export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
-export const DEFAULT_MAX_UPLOAD_FILES = 10;
+export { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_FILES } from "../config.ts";
 const JSON_BODY_LIMIT = 1024 * 1024;
 
 export type BuildServerOptions = {
@@ -55,7 +56,10 @@ export type BuildServerOptions = {
   maxUploadTotalBytes?: number;
   /** Where uploads are streamed before import (default `<data dir>/uploads`). */
   uploadDir?: string;
-  /** Log destination and level; default: standard output at the app's log level. `false` silences it. */
+  /**
+   * Log destination and level; default: the app's own logger (so requests, syncs, PSA requests and jobs log
+   * through one pino). `false` silences the server's; a stream gets a logger of its own (tests read it).
+   */
   log?: false | { level?: string; stream?: { write(line: string): void } };
   /** Session lifetimes, lockout and password-hash cost (see AuthService). */
   auth?: Omit<AuthOptions, "now">;
@@ -73,7 +77,7 @@ export type StartServerOptions = BuildServerOptions & {
   port?: number;
   /** Default 127.0.0.1 (this machine only); 0.0.0.0 listens on every interface. */
   host?: string;
-  /** Where CSPSYNC_ADMIN_EMAIL / CSPSYNC_ADMIN_PASSWORD are read from (default process.env). */
+  /** Where CSPSYNC_ADMIN_EMAIL / CSPSYNC_ADMIN_PASSWORD are read from (default the app's config). */
   env?: NodeJS.ProcessEnv;
 };
 
@@ -85,22 +89,23 @@ function packageVersion(): string {
   return parsed.success ? parsed.data.version : "unknown";
 }
 
-function loggerOptions(app: App, log: BuildServerOptions["log"]) {
-  if (log === false) return false;
-  return {
-    level: log?.level ?? app.config.logLevel,
-    ...(log?.stream ? { stream: log.stream } : {}),
-    // Default serializers log no headers or bodies; this keeps credentials out even if that changes.
-    redact: {
-      paths: [
-        "req.headers.authorization",
-        "req.headers.cookie",
-        'req.headers["x-csrf-token"]',
-        'res.headers["set-cookie"]',
-      ],
-      censor: "***",
-    },
-  };
+/**
+ * Fastify's logger: the app's pino itself unless the options ask for another level or destination. Either way
+ * credentials are redacted (see createAppLogger): default serializers log no headers or bodies, and this keeps
+ * them out even if that changes.
+ */
+function loggerOf(
+  app: App,
+  log: BuildServerOptions["log"],
+): { logger: false } | { loggerInstance: FastifyBaseLogger } {
+  if (log === false) return { logger: false };
+  if (log === undefined) return { loggerInstance: app.log };
+  const { log: own } = createAppLogger({
+    level: log.level ?? app.config.logLevel,
+    ...(log.stream ? { stream: log.stream } : {}),
+    secrets: app.logSecrets,
+  });
+  return { loggerInstance: own };
 }
 
 /**
@@ -116,7 +121,7 @@ export async function buildServer(app: App, options: BuildServerOptions = {}): P
   removeStaleUploads(uploadDir, now());
   const version = packageVersion();
   const fastify = Fastify({
-    logger: loggerOptions(app, options.log),
+    ...loggerOf(app, options.log),
     trustProxy: fastifyTrustProxy(options.trustProxy ?? false),
     bodyLimit: JSON_BODY_LIMIT,
     // Answers given before any hook runs (a malformed URL, a request that is not valid HTTP) get the
@@ -224,7 +229,12 @@ export async function startServer(app: App, options: StartServerOptions = {}): P
     ...options.auth,
     ...(options.now ? { now: options.now } : {}),
   });
-  const admin = await auth.ensureAdminFromEnv(options.env ?? process.env);
+  const admin = await auth.ensureAdminFromEnv(
+    options.env ?? {
+      CSPSYNC_ADMIN_EMAIL: app.config.admin?.email,
+      CSPSYNC_ADMIN_PASSWORD: app.config.admin?.password,
+    },
+  );
   const server = await buildServer(app, options);
   if (admin === "created") server.log.info("created the admin user from CSPSYNC_ADMIN_EMAIL");
   try {

@@ -82,6 +82,15 @@ export interface JobQueue {
   schedules(): Promise<ScheduleInfo[]>;
 }
 
+/**
+ * Where a queue reports what has no caller to throw to: failed jobs, lost leases, polling failures. pino's
+ * (object, message) form, so the process's logger fits; the jobs layer needs no logging library of its own.
+ */
+export type JobLogger = {
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+};
+
 export const DEFAULT_RETRY = { retryLimit: 2, retryDelaySeconds: 30, retryBackoff: true } as const;
 
 /** The send options with defaults applied and validated; shared by both drivers. */

@@ -1,3 +1,5 @@
+import { AppError } from "../core/errors.ts";
+
 /**
  * cspsync sends PSA credentials only to the vendors' public API hosts, over HTTPS. Anything else — an
  * on-premise ConnectWise server, a local emulator — must be allow-listed by the operator in
@@ -8,12 +10,12 @@ const PUBLIC_HOST_SUFFIXES: Record<"connectwise" | "autotask", readonly string[]
   autotask: [".autotask.net"],
 };
 
-export class HostNotAllowedError extends Error {
+export class HostNotAllowedError extends AppError {
   constructor(url: string, vendor: string) {
     super(
+      "validation",
       `${safeOrigin(url)} is not a public ${vendor} API host; add it to CSPSYNC_PSA_ALLOWED_HOSTS to allow it (nothing was sent)`,
     );
-    this.name = "HostNotAllowedError";
   }
 }
 

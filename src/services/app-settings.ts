@@ -3,6 +3,7 @@ import { MAX_ID_CHARS } from "../core/limits.ts";
 import { assertTimeZone, TimeZoneError } from "../jobs/cron.ts";
 import { dailyCron, DailyTimeError } from "../jobs/scheduler.ts";
 import type { Store } from "../store/db.ts";
+import { AppError } from "../core/errors.ts";
 
 /**
  * Organization-wide settings: when the daily sync check runs, in which time zone. Stored as JSON values in
@@ -14,12 +15,10 @@ export const DEFAULT_APP_SETTINGS: AppSettings = { dailySyncTime: "06:00", timeZ
 
 const KEYS = { dailySyncTime: "schedule.daily_sync_time", timeZone: "schedule.time_zone" } as const;
 
-export class AppSettingsError extends Error {
-  readonly field: keyof AppSettings;
+export class AppSettingsError extends AppError {
+  declare readonly field: keyof AppSettings;
   constructor(message: string, field: keyof AppSettings) {
-    super(message);
-    this.name = "AppSettingsError";
-    this.field = field;
+    super("validation", message, { field });
   }
 }
 

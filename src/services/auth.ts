@@ -4,6 +4,7 @@ import { z } from "zod";
 import { MAX_PASSWORD_LENGTH, passwordProblem } from "../security/password-policy.ts";
 import type { Store } from "../store/db.ts";
 import type { ApiTokensTable, UserRole, UsersTable } from "../store/schema.ts";
+import { AppError } from "../core/errors.ts";
 
 /**
  * Who may use cspsync over HTTP: users (e-mail + password, with a role), their login sessions, and API
@@ -96,37 +97,30 @@ export const passwordSchema = z.string().superRefine((password, context) => {
 export const enteredPasswordSchema = z.string().max(MAX_PASSWORD_LENGTH);
 export const roleSchema = z.enum(ROLES);
 
-export class AuthInputError extends Error {
-  readonly field: string | undefined;
+export class AuthInputError extends AppError {
   constructor(message: string, field?: string) {
-    super(message);
-    this.name = "AuthInputError";
-    this.field = field;
+    super("validation", message, { field });
   }
 }
-export class AuthConflictError extends Error {
+export class AuthConflictError extends AppError {
   constructor(message: string) {
-    super(message);
-    this.name = "AuthConflictError";
+    super("conflict", message);
   }
 }
-export class AuthNotFoundError extends Error {
+export class AuthNotFoundError extends AppError {
   constructor(message: string) {
-    super(message);
-    this.name = "AuthNotFoundError";
+    super("not_found", message);
   }
 }
-export class InvalidCredentialsError extends Error {
+export class InvalidCredentialsError extends AppError {
   constructor() {
-    super("wrong e-mail or password");
-    this.name = "InvalidCredentialsError";
+    super("unauthorized", "wrong e-mail or password");
   }
 }
-export class LoginLockedError extends Error {
+export class LoginLockedError extends AppError {
   readonly retryAfterSeconds: number;
   constructor(retryAfterSeconds: number) {
-    super(`too many failed logins; try again in ${retryAfterSeconds} seconds`);
-    this.name = "LoginLockedError";
+    super("rate_limited", `too many failed logins; try again in ${retryAfterSeconds} seconds`);
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

@@ -1,21 +1,21 @@
 import { DEFAULT_DISCOVERY_BASE_URL } from "../psa/autotask/client.ts";
 import { resolveApiOrigin } from "../psa/connectwise/client.ts";
 import type { Vendor } from "./connections.ts";
+import { AppError } from "../core/errors.ts";
 
 /**
  * A connection's stored secrets were entered for one host. When an update points the connection at another
  * host, the secrets must be entered again in the same update: otherwise whoever can edit the URL (or trick
  * an admin into it) would have cspsync send the stored credentials to a host of their choosing.
  */
-export class ConnectionMoveError extends Error {
+export class ConnectionMoveError extends AppError {
   /** The missing secrets, e.g. ["secrets.privateKey"]. */
   readonly fields: string[];
-  readonly field: string;
+  declare readonly field: string;
   constructor(message: string, fields: string[]) {
-    super(message);
-    this.name = "ConnectionMoveError";
+    // The update as a whole is incomplete (the secrets must come with the move): a bad request.
+    super("bad_request", message, { field: fields[0] ?? "secrets" });
     this.fields = fields;
-    this.field = fields[0] ?? "secrets";
   }
 }
 

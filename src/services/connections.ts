@@ -5,6 +5,7 @@ import { MAX_ID_CHARS, MAX_SECRET_CHARS, MAX_TEXT_CHARS } from "../core/limits.t
 import { SecretUnreadableError, type SecretBox } from "../security/secrets.ts";
 import type { Store } from "../store/db.ts";
 import type { ConnectionsTable } from "../store/schema.ts";
+import { AppError } from "../core/errors.ts";
 
 /**
  * PSA connections: what cspsync needs to reach a PSA and to write charges there. Credentials are sealed with
@@ -103,12 +104,10 @@ export type ConnectionView = {
   updatedAt: string;
 };
 
-export class ConnectionInputError extends Error {
-  readonly field: string | undefined;
+export class ConnectionInputError extends AppError {
   constructor(message: string, field?: string) {
-    super(message);
-    this.name = "ConnectionInputError";
-    this.field = field;
+    // An unknown connection id is a connection that does not exist, not a bad value.
+    super(field === "id" ? "not_found" : "validation", message, { field });
   }
 }
 
@@ -121,12 +120,12 @@ export function credentialsUnreadableMessage(connection: { id: string; name: str
 }
 
 /** A connection's credentials were sealed with another secret key than this process has. */
-export class CredentialsUnreadableError extends Error {
+export class CredentialsUnreadableError extends AppError {
   readonly connectionId: string;
   readonly connectionName: string;
   constructor(connection: { id: string; name: string }) {
-    super(credentialsUnreadableMessage(connection));
-    this.name = "CredentialsUnreadableError";
+    // The connection needs its secrets again (or the old key).
+    super("credentials_unreadable", credentialsUnreadableMessage(connection), { field: "secrets" });
     this.connectionId = connection.id;
     this.connectionName = connection.name;
   }

@@ -8,6 +8,7 @@ import { DEFAULT_PRICING, PRICING_STRATEGIES, type PricingStrategy } from "../co
 import type { PsaAdapter } from "../psa/port.ts";
 import type { Store } from "../store/db.ts";
 import type { MappingsTable } from "../store/schema.ts";
+import { AppError } from "../core/errors.ts";
 
 /** Every customer has one mapping entry per billing motion, each with its own PSA target and settings. */
 export type Mapping = {
@@ -69,12 +70,9 @@ export const mappingInputSchema = z
   });
 export type MappingInput = z.input<typeof mappingInputSchema>;
 
-export class MappingError extends Error {
-  readonly field: string | undefined;
+export class MappingError extends AppError {
   constructor(message: string, field?: string) {
-    super(message);
-    this.name = "MappingError";
-    this.field = field;
+    super("validation", message, { field });
   }
 }
 

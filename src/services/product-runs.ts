@@ -19,6 +19,7 @@ import {
 } from "./product-sync.ts";
 import type { SyncTrigger } from "./sync-bookkeeping.ts";
 import { failureSentence } from "../psa/shared/error-sentences.ts";
+import { AppError } from "../core/errors.ts";
 
 /**
  * Product catalog sync with a history: builds the connection's catalog target from its stored settings (or
@@ -26,11 +27,10 @@ import { failureSentence } from "../psa/shared/error-sentences.ts";
  * product's result in `product_sync_runs` / `product_sync_items` (migration 0009).
  */
 
-export class ProductRunActiveError extends Error {
+export class ProductRunActiveError extends AppError {
   readonly activeRunId: string;
   constructor(activeRunId: string) {
-    super(`a product sync for this connection is already running (run ${activeRunId})`);
-    this.name = "ProductRunActiveError";
+    super("conflict", `a product sync for this connection is already running (run ${activeRunId})`);
     this.activeRunId = activeRunId;
   }
 }

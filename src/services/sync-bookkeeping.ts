@@ -13,6 +13,7 @@ import { PriceHoldGate } from "./price-holds.ts";
 import type { PsaWritesTable, RunStatus, SyncItemsTable, SyncRunsTable } from "../store/schema.ts";
 import { failureSentence } from "../psa/shared/error-sentences.ts";
 import { PsaError } from "../psa/shared/errors.ts";
+import { AppError } from "../core/errors.ts";
 
 /**
  * The bookkeeping every sync motion shares: the run lock (one active run per connection, enforced by a
@@ -53,11 +54,10 @@ export type RunTotals = {
   psaRequests: number;
 };
 
-export class RunAlreadyActiveError extends Error {
+export class RunAlreadyActiveError extends AppError {
   readonly activeRunId: string;
   constructor(activeRunId: string) {
-    super(`a sync for this connection is already running (run ${activeRunId})`);
-    this.name = "RunAlreadyActiveError";
+    super("conflict", `a sync for this connection is already running (run ${activeRunId})`);
     this.activeRunId = activeRunId;
   }
 }

@@ -7,8 +7,8 @@ import {
   type JobQueue,
   type JobQueueOptions,
 } from "../jobs/index.ts";
-import type { ExpiredLease, Job } from "../jobs/index.ts";
-import { createLogger, type Logger } from "../log.ts";
+import type { Job } from "../jobs/index.ts";
+import type { Logger } from "../log.ts";
 import { AppSettingsService } from "./app-settings.ts";
 import { RunAlreadyActiveError, type SyncTrigger } from "./annual-sync.ts";
 import { ConnectionInputError, type ConnectionView } from "./connections.ts";
@@ -36,23 +36,15 @@ export type ProductJobData = { connectionId: string; trigger: SyncTrigger };
 
 /**
  * The job queue of the app's database, with the configured lease (CSPSYNC_JOB_LEASE_SECONDS): a job whose
- * worker died runs again on a live worker about one lease after its last heartbeat. Lost jobs are logged.
+ * worker died runs again on a live worker about one lease after its last heartbeat. Failed and lost jobs, and
+ * the queue's own failures, are logged on the app's logger.
  */
-export function openJobQueue(app: App, options: JobQueueOptions = {}, logger?: Logger): JobQueue {
+export function openJobQueue(app: App, options: JobQueueOptions = {}, logger: Logger = app.log): JobQueue {
   const leaseSeconds = app.config.jobLeaseSeconds;
-  const onLeaseExpired = logger
-    ? (job: ExpiredLease) =>
-        logger.warn(
-          { jobId: job.id, jobName: job.name, attempt: job.attempt, retried: job.retried },
-          job.retried
-            ? "a job's worker stopped while running it (lease expired); it runs again now"
-            : "a job's worker stopped while running it (lease expired); no retries left, the job failed",
-        )
-    : undefined;
-  const shared = { leaseSeconds, ...(onLeaseExpired ? { onLeaseExpired } : {}) };
   return createJobQueue(app.store, app.config.databaseUrl, {
-    local: { ...shared, ...options.local },
-    pgBoss: { ...shared, ...options.pgBoss },
+    local: { leaseSeconds, ...options.local },
+    pgBoss: { leaseSeconds, ...options.pgBoss },
+    logger: options.logger ?? logger,
   });
 }
 
@@ -202,7 +194,7 @@ export type SyncWorkerOptions = {
   queue?: JobQueue;
   /** Sync jobs this process runs at once. Default 2. */
   concurrency?: number;
-  /** Default: JSON lines on standard output at CSPSYNC_LOG_LEVEL. */
+  /** Default: the app's logger (JSON lines on standard output at CSPSYNC_LOG_LEVEL). */
   logger?: Logger;
 };
 
@@ -211,7 +203,7 @@ export type SyncWorkerOptions = {
  * opened is stopped before the error is thrown, so a process that could not start has nothing left running.
  */
 export async function startSyncWorker(app: App, options: SyncWorkerOptions = {}): Promise<SyncWorker> {
-  const log = options.logger ?? createLogger(app.config.logLevel);
+  const log = options.logger ?? app.log;
   const queue = options.queue ?? openJobQueue(app, {}, log);
   try {
     await queue.work<SyncJobData>(SYNC_CONNECTION_JOB, (job) => runSyncJob(app, job, log), {

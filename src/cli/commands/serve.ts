@@ -1,7 +1,6 @@
 import { parseArgs } from "node:util";
-import { z } from "zod";
 import { createApp, reportUnreadableCredentials } from "../../app.ts";
-import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_FILES, startServer } from "../../http/server.ts";
+import { startServer } from "../../http/server.ts";
 import { parseTrustProxy, TrustProxyError, type TrustProxy } from "../../http/trust-proxy.ts";
 import { UsageError } from "../output.ts";
 import { untilStopped } from "../signals.ts";
@@ -26,26 +25,17 @@ Uploads are limited to CSPSYNC_MAX_UPLOAD_BYTES per file (default 2 GiB), CSPSYN
 upload (default 10) and CSPSYNC_MAX_UPLOAD_TOTAL_BYTES per upload (default: CSPSYNC_MAX_UPLOAD_BYTES).
 Stop with Ctrl+C.`;
 
-const envSchema = z.object({
-  CSPSYNC_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-  CSPSYNC_HOST: z.string().min(1).optional(),
-  CSPSYNC_TRUST_PROXY: z.string().optional(),
-  CSPSYNC_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().optional(),
-  CSPSYNC_MAX_UPLOAD_FILES: z.coerce.number().int().positive().optional(),
-  CSPSYNC_MAX_UPLOAD_TOTAL_BYTES: z.coerce.number().int().positive().optional(),
-});
-
-function trustProxySetting(flag: string | undefined, variable: string | undefined): TrustProxy {
-  const [name, value] = flag === undefined ? ["CSPSYNC_TRUST_PROXY", variable] : ["--trust-proxy", flag];
+/** --trust-proxy, checked like CSPSYNC_TRUST_PROXY (which the config has checked already). */
+function trustProxyFlag(flag: string): TrustProxy {
   try {
-    return parseTrustProxy(value);
+    return parseTrustProxy(flag);
   } catch (error) {
-    if (error instanceof TrustProxyError) throw new UsageError(`${name}: ${error.message}`);
+    if (error instanceof TrustProxyError) throw new UsageError(`--trust-proxy: ${error.message}`);
     throw error;
   }
 }
 
-function parsePort(value: string | undefined, fallback: number): number {
+function parsePort(value: string | undefined, fallback: number | undefined): number | undefined {
   if (value === undefined) return fallback;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -64,16 +54,15 @@ export async function serveCommand(argv: string[]): Promise<number> {
       "no-worker": { type: "boolean" },
     },
   });
-  const env = envSchema.safeParse(process.env);
-  if (!env.success) {
-    const issue = env.error.issues[0];
-    throw new UsageError(`invalid environment variable ${String(issue?.path[0])}: ${issue?.message}`);
-  }
-  const port = parsePort(values.port, env.data.CSPSYNC_PORT ?? 8080);
-  const host = values.host ?? env.data.CSPSYNC_HOST ?? "127.0.0.1";
-  const trustProxy = trustProxySetting(values["trust-proxy"], env.data.CSPSYNC_TRUST_PROXY);
-
+  // Flags are checked before anything is opened; the environment is checked by the config (createApp).
+  const portFlag = parsePort(values.port, undefined);
+  const trustProxyFromFlag =
+    values["trust-proxy"] === undefined ? undefined : trustProxyFlag(values["trust-proxy"]);
   const app = await createApp(values.db ? { databaseUrl: values.db } : {});
+  const { server } = app.config;
+  const port = portFlag ?? server.port;
+  const host = values.host ?? server.host;
+  const trustProxy = trustProxyFromFlag ?? server.trustProxy;
   let running;
   let worker: SyncWorker | undefined;
   try {
@@ -84,12 +73,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
       port,
       host,
       trustProxy,
-      maxUploadBytes: env.data.CSPSYNC_MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES,
-      maxUploadFiles: env.data.CSPSYNC_MAX_UPLOAD_FILES ?? DEFAULT_MAX_UPLOAD_FILES,
-      maxUploadTotalBytes:
-        env.data.CSPSYNC_MAX_UPLOAD_TOTAL_BYTES ??
-        env.data.CSPSYNC_MAX_UPLOAD_BYTES ??
-        DEFAULT_MAX_UPLOAD_BYTES,
+      maxUploadBytes: server.maxUploadBytes,
+      maxUploadFiles: server.maxUploadFiles,
+      maxUploadTotalBytes: server.maxUploadTotalBytes,
       ...(background
         ? {
             afterImport: (files) => enqueueChecksAfterImport(app, background.queue, files),

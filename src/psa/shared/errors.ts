@@ -1,3 +1,5 @@
+import { AppError } from "../../core/errors.ts";
+
 export type Vendor = "connectwise" | "autotask";
 
 export type PsaErrorInit = {
@@ -16,7 +18,7 @@ export type PsaErrorInit = {
 };
 
 /** Base of every PSA failure; the message always names vendor, method, redacted URL, status and server text. */
-export class PsaError extends Error {
+export class PsaError extends AppError {
   readonly vendor: Vendor;
   readonly method: string;
   readonly url: string;
@@ -27,8 +29,7 @@ export class PsaError extends Error {
   readonly reason?: string;
 
   constructor(init: PsaErrorInit) {
-    super(describe(init), init.cause === undefined ? undefined : { cause: init.cause });
-    this.name = new.target.name;
+    super("psa", describe(init), { cause: init.cause });
     this.vendor = init.vendor;
     this.method = init.method;
     this.url = init.url;
