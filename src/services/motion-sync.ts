@@ -1,8 +1,10 @@
 import { BILLING_MOTIONS, MOTION_LABELS, type BillingMotion } from "../core/billing.ts";
-import type { App, SyncOptions } from "../app.ts";
+import type { RunLockConfig } from "../config.ts";
+import type { Store } from "../store/db.ts";
 import type { AnnualSync } from "./annual-sync.ts";
 import type { AzureSync } from "./azure-sync.ts";
 import type { ConnectionView } from "./connections.ts";
+import type { MappingService } from "./mappings.ts";
 import type { MonthlyLine, MonthlySync } from "./monthly-sync.ts";
 import {
   RunAlreadyActiveError,
@@ -18,6 +20,23 @@ import { failureSentence } from "../psa/shared/error-sentences.ts";
  * added later is added once.
  */
 
+/** What a sync is built with: at least another clock (the app's SyncOptions adds more, passed through). */
+export type MotionSyncOptions = { now?: () => Date };
+
+/**
+ * What the motion syncs need of the app. The app (src/app.ts's App) has all of it; it is declared here so that
+ * services never import the composition root above them.
+ */
+export type MotionApp<O extends MotionSyncOptions = MotionSyncOptions> = {
+  store: Store;
+  organizationId: string;
+  config: { runLock: RunLockConfig };
+  mappings: Pick<MappingService, "enabled">;
+  annualSync(connectionId: string, options?: O): Promise<AnnualSync>;
+  azureSync(connectionId: string, options?: O): Promise<AzureSync>;
+  monthlySync(connectionId: string, options?: O): Promise<MonthlySync<MonthlyLine>>;
+};
+
 /** Each motion's sync service. */
 export type MotionSyncs = {
   "seat-annual": AnnualSync;
@@ -26,11 +45,11 @@ export type MotionSyncs = {
 };
 
 /** The sync service of one motion on one connection. */
-export async function syncFor<M extends BillingMotion>(
-  app: App,
+export async function syncFor<M extends BillingMotion, O extends MotionSyncOptions>(
+  app: MotionApp<O>,
   motion: M,
   connectionId: string,
-  options: SyncOptions = {},
+  options?: O,
 ): Promise<MotionSyncs[M]> {
   const services: { [K in BillingMotion]: () => Promise<MotionSyncs[K]> } = {
     "seat-annual": () => app.annualSync(connectionId, options),
@@ -49,13 +68,13 @@ type MotionRun = Awaited<ReturnType<MotionSyncs[BillingMotion]["run"]>>;
  * reason, so every attempted sync is in the history and its entries show the failure. Only "another run holds
  * the lock" is thrown (RunAlreadyActiveError): that attempt did not happen.
  */
-export async function runMotion(
-  app: App,
+export async function runMotion<O extends MotionSyncOptions>(
+  app: MotionApp<O>,
   motion: BillingMotion,
   connectionId: string,
   trigger: SyncTrigger,
   scope: SyncScope = {},
-  options: SyncOptions = {},
+  options?: O,
 ): Promise<MotionRun> {
   let service: MotionSyncs[BillingMotion];
   try {
@@ -81,7 +100,7 @@ export async function runMotion(
  * switch in the PSA settings; the other motions are on for a connection once one of its entries is enabled.
  */
 export async function motionOffReason(
-  app: App,
+  app: Pick<MotionApp, "mappings">,
   connection: Pick<ConnectionView, "id" | "name" | "seatAnnualEnabled">,
   motion: BillingMotion,
 ): Promise<{ field: string; message: string } | null> {
@@ -103,7 +122,7 @@ export async function motionOffReason(
 
 /** The motions a scheduled or "sync everything" run covers on a connection. */
 export async function enabledMotions(
-  app: App,
+  app: Pick<MotionApp, "mappings">,
   connection: Pick<ConnectionView, "id" | "name" | "seatAnnualEnabled">,
 ): Promise<BillingMotion[]> {
   const on: BillingMotion[] = [];
