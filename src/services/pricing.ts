@@ -1,13 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { parseDate } from "../core/dates.ts";
-import { MAX_ID_CHARS } from "../core/limits.ts";
-import { canonicalDecimal, Dec, isDecimalText } from "../core/money.ts";
+import { canonicalDecimal } from "../core/money.ts";
+import { priceRuleInputSchema } from "../core/price-rule-input.ts";
 import {
   AZURE_PLAN_PRODUCT_KEY,
   describePriceRule,
   normalizeProductKey,
-  PRICE_RULE_KINDS,
   type PricedBy,
   type PriceRule,
 } from "../core/pricing.ts";
@@ -23,66 +21,8 @@ export const BELOW_COST_ACTIONS = ["warn", "hold"] as const;
 export type BelowCostAction = (typeof BELOW_COST_ACTIONS)[number];
 export const DEFAULT_BELOW_COST: BelowCostAction = "warn";
 
-const isoDate = (field: string) =>
-  z
-    .string()
-    .max(MAX_ID_CHARS)
-    .refine((v) => parseDate(v) === v, `${field} must be a date as YYYY-MM-DD`);
-const decimalText = (field: string) =>
-  z
-    .string()
-    .trim()
-    .max(MAX_ID_CHARS)
-    .refine(isDecimalText, `${field} must be a number such as 12.5`)
-    // Zod still runs transforms after a failed check; a non-number passes through to be reported.
-    .transform((v) => (isDecimalText(v) ? canonicalDecimal(v) : v));
-
-/** A product key as the billing data names it: `ProductId`, or `ProductId:SkuId`, or AZURE-PLAN. */
-const PRODUCT_KEY = /^[A-Za-z0-9-]+(:[A-Za-z0-9-]+)?$/;
-
-export const priceRuleInputSchema = z
-  .object({
-    name: z.string().trim().min(1, "name must not be empty").max(200).optional(),
-    productKey: z
-      .string()
-      .trim()
-      .max(MAX_ID_CHARS)
-      .regex(PRODUCT_KEY, "productKey must be a product id or ProductId:SkuId, e.g. CFQ7TTC0LCHC:0002")
-      .transform(normalizeProductKey)
-      .nullable()
-      .optional(),
-    customerTenantId: z
-      .string()
-      .trim()
-      .min(1, "customerTenantId must not be empty")
-      .max(MAX_ID_CHARS)
-      .nullable()
-      .optional(),
-    kind: z.enum(PRICE_RULE_KINDS, { message: "kind must be markup or fixed" }),
-    value: decimalText("value"),
-    effectiveFrom: isoDate("effectiveFrom"),
-    effectiveTo: isoDate("effectiveTo").nullable().optional(),
-  })
-  .refine((r) => Boolean(r.productKey) || Boolean(r.customerTenantId), {
-    message: "a rule needs a productKey, a customerTenantId, or both",
-    path: ["productKey"],
-  })
-  .refine((r) => !r.effectiveTo || r.effectiveTo >= r.effectiveFrom, {
-    message: "effectiveTo must be on or after effectiveFrom",
-    path: ["effectiveTo"],
-  })
-  .refine((r) => r.kind !== "fixed" || !isDecimalText(r.value) || !new Dec(r.value).isNegative(), {
-    message: "a fixed price must not be negative",
-    path: ["value"],
-  })
-  .refine(
-    (r) => r.kind !== "markup" || !isDecimalText(r.value) || new Dec(r.value).greaterThanOrEqualTo(-100),
-    {
-      message: "a markup must not be below -100 (that would be a negative price)",
-      path: ["value"],
-    },
-  );
-export type PriceRuleInput = z.input<typeof priceRuleInputSchema>;
+// The rule's input schema lives in src/core so the web app's form checks drafts by the same rules.
+export { priceRuleInputSchema, type PriceRuleInput } from "../core/price-rule-input.ts";
 
 export type PriceRuleView = PriceRule & {
   description: string;

@@ -1,4 +1,6 @@
 import { useState, type FormEvent } from "react";
+import { isDecimalText } from "../../../src/core/money.ts";
+import { PRODUCT_KEY, priceRuleInputSchema } from "../../../src/core/price-rule-input.ts";
 import {
   api,
   MOTION_LABELS,
@@ -184,22 +186,45 @@ const EMPTY_DRAFT: RuleDraft = {
 };
 
 /** Checks what the browser can before asking the API, which checks everything again. */
+/**
+ * The draft checked by the server's own rule schema (src/core/price-rule-input.ts, what the API parses a rule
+ * with), so the form refuses exactly what the API would; the words are the form's, per field.
+ */
 function validateRule(draft: RuleDraft): Record<string, string> {
+  const parsed = priceRuleInputSchema.safeParse(toInput(draft));
   const found: Record<string, string> = {};
-  if (!draft.productKey.trim() && !draft.customerTenantId)
-    found.productKey = "Enter a product, choose a customer, or both.";
-  else if (draft.productKey.trim() && !PRODUCT_KEY.test(draft.productKey.trim()))
-    found.productKey =
-      "Choose a product from the list, or enter ProductId:SkuId or AZURE-PLAN, e.g. CFQ7TTC0LCHC:0002.";
-  if (!/^-?\d+(\.\d+)?$/.test(draft.value.trim()))
-    found.value =
-      draft.kind === "markup" ? "Enter the markup as a number, e.g. 15." : "Enter the price, e.g. 19.50.";
-  else if (draft.kind === "fixed" && draft.value.trim().startsWith("-"))
-    found.value = "A fixed price must not be negative.";
-  if (!draft.effectiveFrom) found.effectiveFrom = "Choose the first day the rule applies.";
-  if (draft.effectiveTo && draft.effectiveFrom && draft.effectiveTo < draft.effectiveFrom)
-    found.effectiveTo = "The last day must be on or after the first day.";
+  for (const issue of parsed.error?.issues ?? []) {
+    const field = String(issue.path[0] ?? "rule");
+    found[field] ??= ruleProblem(field, draft, issue.message);
+  }
   return found;
+}
+
+function ruleProblem(field: string, draft: RuleDraft, message: string): string {
+  switch (field) {
+    case "productKey":
+      return draft.productKey.trim()
+        ? "Choose a product from the list, or enter ProductId:SkuId or AZURE-PLAN, e.g. CFQ7TTC0LCHC:0002."
+        : "Enter a product, choose a customer, or both.";
+    case "value":
+      if (!isDecimalText(draft.value.trim()))
+        return draft.kind === "markup"
+          ? "Enter the markup as a number, e.g. 15."
+          : "Enter the price, e.g. 19.50.";
+      return draft.kind === "fixed"
+        ? "A fixed price must not be negative."
+        : "A markup must not be below -100 % (that would be a negative price).";
+    case "effectiveFrom":
+      return draft.effectiveFrom
+        ? "Enter the first day as a date."
+        : "Choose the first day the rule applies.";
+    case "effectiveTo":
+      return draft.effectiveTo && draft.effectiveFrom && draft.effectiveTo < draft.effectiveFrom
+        ? "The last day must be on or after the first day."
+        : "Enter the last day as a date.";
+    default:
+      return message;
+  }
 }
 
 function toInput(draft: RuleDraft): PriceRuleInput {
@@ -213,8 +238,6 @@ function toInput(draft: RuleDraft): PriceRuleInput {
     effectiveTo: draft.effectiveTo || null,
   };
 }
-
-const PRODUCT_KEY = /^[A-Za-z0-9-]+(:[A-Za-z0-9-]+)?$/;
 
 /**
  * The billing data's products whose name holds the typed text, as "Product name — SKU name (ProductId:SkuId)";
