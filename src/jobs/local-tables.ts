@@ -70,7 +70,10 @@ async function jobTablesExist(store: Store): Promise<boolean> {
   return names.has("job_queue") && names.has("job_schedules");
 }
 
-/** The local driver's schema; migration 0004 runs it, so every database has the tables from the start. */
+/**
+ * The local driver's schema. Migration 0004 created these tables as they first were (it keeps its own frozen copy),
+ * so every database has them from the start; this live copy is what ensureJobTables checks again.
+ */
 export async function createJobTables(db: JobDb): Promise<void> {
   await db.schema
     .createTable("job_queue")
