@@ -59,20 +59,21 @@ function isPsaLookup(key: QueryKey): boolean {
  * under a connection are left alone unless named: cspsync's own changes do not change them, and reading
  * them again costs PSA requests.
  */
+export function invalidatePaths(client: QueryClient, paths: readonly string[]): Promise<void> {
+  return Promise.all(
+    paths.map((path) => {
+      const queryKey = queryKeyOf(path);
+      return client.invalidateQueries({
+        queryKey,
+        predicate: (query) => isPsaLookup(queryKey) || !isPsaLookup(query.queryKey),
+      });
+    }),
+  ).then(() => undefined);
+}
+
 export function useInvalidate(): (...paths: string[]) => void {
   const client = useQueryClient();
-  return useCallback(
-    (...paths: string[]) => {
-      for (const path of paths) {
-        const queryKey = queryKeyOf(path);
-        void client.invalidateQueries({
-          queryKey,
-          predicate: (query) => isPsaLookup(queryKey) || !isPsaLookup(query.queryKey),
-        });
-      }
-    },
-    [client],
-  );
+  return useCallback((...paths: string[]) => void invalidatePaths(client, paths), [client]);
 }
 
 export type Resource<T> = {
