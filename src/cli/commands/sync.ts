@@ -1,22 +1,16 @@
 import { parseArgs } from "node:util";
-import { MOTION_LABELS, type BillingMotion } from "../../core/billing.ts";
+import { MOTION_LABELS } from "../../core/billing.ts";
 import { describePricing } from "../../core/pricing.ts";
 import { describeRecord } from "../../core/product-words.ts";
 import { findCustomer } from "../../store/billing-repository.ts";
 import { getRun, listRuns } from "../../store/runs-repository.ts";
 import type { App } from "../../app.ts";
-import {
-  RunAlreadyActiveError,
-  type PlannedMapping,
-  type RunSummary,
-  type SyncScope,
-} from "../../services/annual-sync.ts";
+import { RunAlreadyActiveError, type PlannedMapping, type RunSummary } from "../../services/annual-sync.ts";
 import type { AzureRunSummary, PlannedAzureMapping } from "../../services/azure-sync.ts";
-import { previewHolds } from "../../services/price-holds.ts";
 import { describePriceSource, type PricedBy, type PriceSource } from "../../core/pricing.ts";
 import type { MonthlyLine, MonthlyRunSummary, PlannedMonthlyMapping } from "../../services/monthly-sync.ts";
 import { START_POINTS, type StartPoint } from "../../core/monthly-plan.ts";
-import { syncFor } from "../../services/motion-sync.ts";
+import { openMotionSync, type AnyMotionDryRun } from "../../services/sync-now.ts";
 import { parseMotion } from "./listings.ts";
 import { resolveConnection, withApp } from "./connections.ts";
 import { printJson, renderTable, UsageError } from "../output.ts";
@@ -141,24 +135,29 @@ export async function syncCommand(argv: string[]): Promise<number> {
     let exitCode = 0;
     const results: unknown[] = [];
     for (const connection of connections) {
-      const sync = await motionSyncFor(app, motion, connection.id);
+      const sync = await openMotionSync(app, motion, connection.id);
       if (connections.length > 1 && !values.json) console.log(`== ${connection.name}`);
       if (values["dry-run"]) {
-        const plan = await sync.plan(scope, !values.json);
-        const holds = await previewHolds(app.store, connection.id, plannedLines(plan.mappings));
-        if (!values.json) printHolds(holds);
+        const plan = (await sync.plan(scope)) as AnyMotionDryRun;
+        if (!values.json) {
+          printMotionPlan(plan);
+          printHolds(plan.holds);
+        }
         results.push({
           connectionId: connection.id,
           dryRun: true,
           mappings: plan.mappings,
-          holds: Object.fromEntries(holds),
+          holds: Object.fromEntries(plan.holds),
         });
         if (plan.failed) exitCode = Math.max(exitCode, 1);
         continue;
       }
       try {
-        const summary = await sync.run(scope, !values.json);
-        if (!values.json) printHoldCommands(connection.name, summary.items);
+        const summary = await sync.run("cli", scope);
+        if (!values.json) {
+          printSummary(summary);
+          printHoldCommands(connection.name, summary.items);
+        }
         results.push({ connectionId: connection.id, ...summary });
         if (summary.errors > 0) exitCode = Math.max(exitCode, 1);
       } catch (error) {
@@ -171,11 +170,6 @@ export async function syncCommand(argv: string[]): Promise<number> {
     if (values.json) printJson(connections.length === 1 ? results[0] : { connections: results });
     return exitCode;
   });
-}
-
-/** Every planned line of a dry run, whatever the motion. */
-function plannedLines(mappings: unknown[]): object[] {
-  return mappings.flatMap((entry) => (entry as { plan: { lines: object[] } }).plan.lines);
 }
 
 function printHolds(holds: Map<string, string>) {
@@ -243,55 +237,11 @@ async function mappedConnections(
   return connections;
 }
 
-/** One motion's sync as the command drives it: plan or run, printing for people when asked. */
-type MotionSync = {
-  plan(scope: SyncScope, print: boolean): Promise<{ mappings: unknown[]; failed: boolean }>;
-  run(scope: SyncScope, print: boolean): Promise<Summary>;
-};
-
-/** The motion's sync service on a connection, with the dry-run printer and failure test that suit its plan. */
-async function motionSyncFor(app: App, motion: BillingMotion, connectionId: string): Promise<MotionSync> {
-  switch (motion) {
-    case "seat-monthly": {
-      const monthly = await syncFor(app, motion, connectionId);
-      return motionSync(
-        { plan: (scope) => monthly.plan(scope), run: (trigger, scope) => monthly.run(trigger, scope) },
-        printMonthlyPlan,
-        (p) => Boolean(p.problem),
-      );
-    }
-    case "azure":
-      return motionSync(
-        await syncFor(app, motion, connectionId),
-        printAzurePlan,
-        // Without its PSA product no month can be written, so a dry run reports that as a failure.
-        (p) => Boolean(p.problem) || p.product?.ok === false,
-      );
-    case "seat-annual":
-      return motionSync(await syncFor(app, motion, connectionId), printPlan, (p) => Boolean(p.problem));
-  }
-}
-
-function motionSync<E>(
-  sync: {
-    plan(scope: SyncScope, options: { resolveProducts: boolean }): Promise<E[]>;
-    run(trigger: "cli", scope: SyncScope): Promise<Summary>;
-  },
-  printPlanned: (plan: E[]) => void,
-  fails: (entry: E) => boolean,
-): MotionSync {
-  return {
-    async plan(scope, print) {
-      const plan = await sync.plan(scope, { resolveProducts: true });
-      if (print) printPlanned(plan);
-      return { mappings: plan, failed: plan.some(fails) };
-    },
-    async run(scope, print) {
-      const summary = await sync.run("cli", scope);
-      if (print) printSummary(summary);
-      return summary;
-    },
-  };
+/** A dry run's writes, for people, in the words of its motion. */
+function printMotionPlan(plan: AnyMotionDryRun): void {
+  if (plan.motion === "seat-monthly") printMonthlyPlan(plan.mappings);
+  else if (plan.motion === "azure") printAzurePlan(plan.mappings);
+  else printPlan(plan.mappings);
 }
 
 function printAzurePlan(plan: PlannedAzureMapping[]) {

@@ -4,12 +4,15 @@ import { MAX_ID_CHARS } from "../../core/limits.ts";
 import { DEFAULT_PRICING } from "../../core/pricing.ts";
 import type { App } from "../../app.ts";
 import { listCustomers } from "../../store/billing-repository.ts";
-import type { ConnectionView } from "../../services/connections.ts";
 import { chargeTotals, heldCounts } from "../../services/customer-overview.ts";
 import { mappingInputSchema, type Mapping } from "../../services/mappings.ts";
-import { enabledMotions, motionOffReason, runMotion, syncFor } from "../../services/motion-sync.ts";
-import { previewHolds } from "../../services/price-holds.ts";
-import type { SyncScope } from "../../services/sync-bookkeeping.ts";
+import {
+  customerExists,
+  dryRunMotions,
+  motionsToSync,
+  runMotions,
+  unmappedCharges,
+} from "../../services/sync-now.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { ApiError, ERROR_RESPONSES, notFound } from "../errors.ts";
 import {
@@ -174,16 +177,6 @@ function entryOf(mapping: Mapping | undefined, motion: BillingMotion, last: Last
   };
 }
 
-async function customerExists(app: App, tenantId: string): Promise<boolean> {
-  const row = await app.store.db
-    .selectFrom("customers")
-    .select("tenant_id")
-    .where("organization_id", "=", app.organizationId)
-    .where("tenant_id", "=", tenantId)
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
 /** Customers with their three mapping entries, saving a mapping, and Sync now. */
 export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext): void {
   const { app } = ctx;
@@ -344,92 +337,18 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
         );
       const motions = await motionsToSync(app, connection, body.motion, body.customerTenantId);
       const scope = body.customerTenantId ? { customerTenantId: body.customerTenantId } : {};
+      // The syncs' PSA requests and runs are logged with this request's id.
+      const options = { log: request.log };
       if (body.dryRun) {
         // A dry run records nothing: a PSA that cannot be reached is the answer itself.
         await adapterFor(ctx, connection.id);
-        const plans = [];
-        for (const motion of motions) plans.push(await dryRun(app, connection.id, motion, scope));
+        const plans = (await dryRunMotions(app, connection.id, motions, scope, options)).map(
+          ({ failed: _failed, ...plan }) => ({ ...plan, holds: Object.fromEntries(plan.holds) }),
+        );
         if (body.customerTenantId || body.motion) return { dryRun: true as const, plans };
         return { dryRun: true as const, plans, unmapped: await unmappedCharges(app, connection.id) };
       }
-      const runs = [];
-      for (const motion of motions) {
-        // A sync that cannot start is recorded as a failed run, like every attempt, and answered as one.
-        const summary = await runMotion(app, motion, connection.id, "manual", scope);
-        runs.push({ motion, ...summary });
-      }
-      return { runs };
+      return { runs: await runMotions(app, connection.id, motions, "manual", scope, options) };
     },
-  );
-}
-
-/**
- * The motions a Sync now covers. A motion asked for must be switched on; without one, every motion that is
- * on — for a customer, those of its entries that are enabled. Nothing to sync is a validation error.
- */
-async function motionsToSync(
-  app: App,
-  connection: ConnectionView,
-  motion: BillingMotion | undefined,
-  customerTenantId: string | undefined,
-): Promise<BillingMotion[]> {
-  if (motion) {
-    const off = await motionOffReason(app, connection, motion);
-    if (off) throw new ApiError(422, "validation", off.message, off.field);
-    return [motion];
-  }
-  let motions = await enabledMotions(app, connection);
-  if (customerTenantId) {
-    const entries = await app.mappings.forCustomer(connection.id, customerTenantId);
-    motions = motions.filter((m) => entries.some((e) => e.motion === m && e.enabled));
-  }
-  if (motions.length === 0)
-    throw new ApiError(
-      422,
-      "validation",
-      customerTenantId
-        ? "this customer has no enabled entry whose motion is switched on; map one, or turn Seat-based Annual subscription sync on"
-        : `nothing to sync on ${connection.name}: turn Seat-based Annual subscription sync on, or map a Seat-based Monthly or Azure Plan entry`,
-      "motion",
-    );
-  return motions;
-}
-
-/** One motion's dry run, with what the hold for approval would do with each below-cost line (by write key). */
-async function dryRun(app: App, connectionId: string, motion: BillingMotion, scope: SyncScope) {
-  const plan = await motionPlan(app, connectionId, motion, scope);
-  const lines = (plan.mappings as { plan: { lines: object[] } }[]).flatMap((m) => m.plan.lines);
-  return { ...plan, holds: Object.fromEntries(await previewHolds(app.store, connectionId, lines)) };
-}
-
-async function motionPlan(app: App, connectionId: string, motion: BillingMotion, scope: SyncScope) {
-  if (motion === "seat-monthly") {
-    const sync = await syncFor(app, "seat-monthly", connectionId);
-    return { motion, mappings: await sync.plan(scope) };
-  }
-  if (motion === "azure") {
-    const sync = await syncFor(app, "azure", connectionId);
-    return { motion, mappings: await sync.plan(scope, { resolveProducts: true }) };
-  }
-  const sync = await syncFor(app, "seat-annual", connectionId);
-  return { motion, mappings: await sync.plan(scope, { resolveProducts: true }) };
-}
-
-/** Every customer's billable charges in a motion it has no mapped entry for, by customer name then motion. */
-async function unmappedCharges(app: App, connectionId: string) {
-  const [customers, mappingList, charges] = await Promise.all([
-    listCustomers(app.store, app.organizationId),
-    app.mappings.forConnection(connectionId),
-    chargeTotals(app.store, app.organizationId),
-  ]);
-  const mapped = new Set(
-    mappingList.filter((m) => m.psaCompanyId).map((m) => entryKey(m.customerTenantId, m.motion)),
-  );
-  return customers.flatMap((c) =>
-    BILLING_MOTIONS.flatMap((motion) => {
-      const totals = charges.get(c.tenantId)?.get(motion);
-      if (!totals || mapped.has(entryKey(c.tenantId, motion))) return [];
-      return [{ tenantId: c.tenantId, name: c.name, motion, ...totals }];
-    }),
   );
 }
