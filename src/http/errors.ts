@@ -4,7 +4,6 @@ import { z } from "zod";
 import { AppError, type ErrorKind } from "../core/errors.ts";
 import { PsaError } from "../psa/shared/errors.ts";
 import { psaSentence } from "../psa/shared/error-sentences.ts";
-import { ProductSyncSetupError } from "../services/product-sync.ts";
 
 /** Every error response has this one shape (api-contract.md, "Errors"). */
 export const ERROR_CODES = [
@@ -119,11 +118,6 @@ export function toApiError(error: unknown, request?: FastifyRequest): ApiError {
     return new ApiError(400, "validation", `${where}: ${issue}`, field);
   }
   if (error instanceof AppError) return fromAppError(error);
-  if (error instanceof ProductSyncSetupError) {
-    // Its message starts with the setting at fault ("productSyncMode: …", "settings.productType: …").
-    const field = /^([\w.]+):/.exec(error.message)?.[1];
-    return new ApiError(422, "validation", error.message, field);
-  }
   // Fastify's own errors (a malformed body, an unknown route, the rate limit) carry their status.
   const status = (error as FastifyError | undefined)?.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500) {

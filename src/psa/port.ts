@@ -6,6 +6,7 @@ import type { PriceChanges, ProductPlanItem, PsaCatalogRecord } from "../core/pr
 import type { MatchedRecord } from "../core/product-words.ts";
 import type { AutotaskCatalogSettings } from "./autotask/catalog-settings.ts";
 import type { ConnectWiseCatalogSettings } from "./connectwise/catalog-settings.ts";
+import { AppError } from "../core/errors.ts";
 
 /**
  * The PSA port: everything cspsync's services need from a PSA, whichever vendor it is, declared here and
@@ -282,10 +283,10 @@ export interface MonthlyPsaTarget<L extends MonthlyLine, P extends MonthlyPrepar
 // ------------------------------------------------------------------------------------------ product catalog
 
 /** The connection's product settings do not fit the PSA (a missing or unusable default); nothing was written. */
-export class ProductSyncSetupError extends Error {
+export class ProductSyncSetupError extends AppError {
   constructor(message: string) {
-    super(message);
-    this.name = "ProductSyncSetupError";
+    // The message starts with the setting at fault ("productSyncMode: …", "settings.productType: …").
+    super("validation", message, { field: /^([\w.]+):/.exec(message)?.[1] });
   }
 }
 

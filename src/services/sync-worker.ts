@@ -144,7 +144,10 @@ async function runSyncJob(app: App, job: Job<SyncJobData>, log: Logger): Promise
   let busy: RunAlreadyActiveError | null = null;
   for (const motion of motions) {
     try {
-      const run = await runMotion(app, motion, data.connectionId, data.trigger, scope);
+      // The run's PSA requests are logged with the job's fields (job id, connection id).
+      const run = await runMotion(app, motion, data.connectionId, data.trigger, scope, {
+        log: log.child(fields),
+      });
       log.info(
         { ...fields, motion, runId: run.runId, status: run.status, written: run.written, errors: run.errors },
         "sync run finished",
