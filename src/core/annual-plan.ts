@@ -17,7 +17,7 @@ import { microsoftSku } from "./product-identity.ts";
 
 /**
  * Plans the Seat-based Annual sync for one mapping: every billable annual charge event on or after the sync
- * date that has not been written yet becomes exactly one PSA line (prism-connect-behaviour.md §3.12).
+ * date that has not been written yet becomes exactly one PSA line (docs/sync-behaviour.md §9).
  * The plan is plain data, so it can be shown as a dry run and applied write by write.
  */
 export type AnnualMapping = {
@@ -218,8 +218,8 @@ type PeriodFields = Pick<ChargeEvent, "chargeStart" | "chargeEnd" | "termStart" 
 
 export type BillingPeriod = { start: IsoDate; end: IsoDate };
 
-// Months in one charge cycle per BillingFrequency (Partner Center's billing cycles, §3.3). Blank (or a
-// one-time spelling) means one payment for the whole term.
+// Months in one charge cycle per BillingFrequency (Partner Center's billing cycles,
+// docs/billing-data.md §5.2). Blank (or a one-time spelling) means one payment for the whole term.
 const CYCLE_MONTHS: Readonly<Record<string, number>> = {
   monthly: 1,
   annual: 12,
@@ -236,10 +236,11 @@ const WHOLE_PERIOD_KINDS: ReadonlySet<string> = new Set(["purchase", "renewal", 
  * term can be longer than its billing period — a three-year term billed annually is charged one year at a
  * time, and UnitPrice is that year's price — so the period is not the term. Microsoft's ChargeEndDate is the
  * end of the current cycle for every charge (a seat change runs to it), and a cycle lasts one billing
- * interval (365/366 days for a yearly one, §4), so the period is the interval that ends on ChargeEndDate.
- * Without a BillingFrequency the charge is paid up front for the term, and the term is the period — unless
- * the charge is a whole-period one (purchase, renewal, cycle charge) whose window is shorter than the term:
- * then it is an instalment, and its own window is the period. Null when the charge has no end date.
+ * interval (365/366 days for a yearly one, docs/billing-data.md §6), so the period is the interval that ends
+ * on ChargeEndDate. Without a BillingFrequency the charge is paid up front for the term, and the term is the
+ * period — unless the charge is a whole-period one (purchase, renewal, cycle charge) whose window is shorter
+ * than the term: then it is an instalment, and its own window is the period. Null when the charge has no end
+ * date.
  */
 export function billingPeriod(event: PeriodFields): BillingPeriod | null {
   if (!event.chargeEnd) return null;

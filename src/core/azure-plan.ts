@@ -12,7 +12,7 @@ import {
 } from "./pricing.ts";
 
 /**
- * Plans the Azure Plan sync for one mapping (prism-connect-behaviour.md §3.11): each calendar month of Azure
+ * Plans the Azure Plan sync for one mapping (docs/sync-behaviour.md §8): each calendar month of Azure
  * usage becomes exactly one quantity-1 PSA line carrying the month's charges, dated from the first to the last
  * day of the month. The month is the calendar month of the Azure lines' charge period start, because Azure
  * plan charge periods are calendar months. Like the annual plan, it is plain data: a dry run shows it and

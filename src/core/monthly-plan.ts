@@ -15,7 +15,7 @@ import {
 } from "./pricing.ts";
 
 /**
- * Plans the Seat-based Monthly sync for one mapping (prism-connect-behaviour.md §3.9, §3.16). The billing data
+ * Plans the Seat-based Monthly sync for one mapping (docs/sync-behaviour.md §7, §13). The billing data
  * gives, per subscription, a seat timeline: the charge cycles (new, renew, cycleCharge) set the seats and the
  * price of each cycle, seat changes and cancellations move the seats on their dates. The timeline is cut into
  * segments of constant seats, product and price; each PSA then gets the writes that make its records equal
@@ -71,7 +71,7 @@ export type Segment = {
 export type SubscriptionTimeline = {
   subscriptionId: string;
   segments: Segment[];
-  /** Price changes inside a charge cycle, which are not prorated (§5). */
+  /** Price changes inside a charge cycle, which are not prorated (docs/sync-behaviour.md §11). */
   warnings: PriceWarning[];
 };
 
@@ -288,8 +288,9 @@ function segmentKey(mapping: MonthlyMapping, segment: OpenSegment): string {
 /**
  * A seat change inside a cycle is charged at the price of its own day. When that differs from the cycle's
  * price, the change is not prorated (the segment keeps the cycle's price) and the run says so, in the
- * documented words (§5). The change's full-cycle cost is its prorated price scaled back by the cycle's days
- * over its own billable days (csp-billing-data.md §4); compared to the cent, as Microsoft rounds prices.
+ * documented words (docs/sync-behaviour.md §11). The change's full-cycle cost is its prorated price scaled
+ * back by the cycle's days over its own billable days (docs/billing-data.md §6); compared to the cent, as
+ * Microsoft rounds prices.
  */
 function priceChanges(event: ChargeEvent, basis: Basis): PriceWarning[] {
   const warnings: PriceWarning[] = [];
@@ -461,7 +462,7 @@ function additionChanges(existing: SyncedAddition, segment: Segment): UpdateAddi
 /** A contract's billing periods: they start on the contract's start day, every `months` months. */
 export type ContractWindow = { start: IsoDate; end: IsoDate; periodMonths: number };
 
-/** One row of ContractServiceUnits (autotask-api.md §8.6): the units in force from `start` to `end`. */
+/** One row of ContractServiceUnits (docs/autotask.md §8.6): the units in force from `start` to `end`. */
 export type UnitRow = { start: IsoDate; end: IsoDate; units: number };
 
 /** The subscription's contract service as read back, or null before cspsync created it. */

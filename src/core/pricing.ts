@@ -2,7 +2,7 @@ import type { IsoDate } from "./dates.ts";
 import { Dec, type DecimalString } from "./money.ts";
 
 /**
- * How a mapping turns distributor cost into the MSP's sell price (prism-connect-behaviour.md §3.7):
+ * How a mapping turns distributor cost into the MSP's sell price (docs/sync-behaviour.md §10):
  * - cost-and-retail (default): cost from the data, price = the estimated retail price (ERP) of Microsoft's
  *   price list, prorated like the cost (docs/price-lists.md); without a price list entry, cost plus the
  *   optional fallback markup, else the data's list price (which is the partner's price: flagged);

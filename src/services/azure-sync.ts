@@ -18,7 +18,7 @@ import {
 export { RunAlreadyActiveError, type SyncScope, type SyncTrigger } from "./sync-bookkeeping.ts";
 
 /**
- * The Azure Plan sync (prism-connect-behaviour.md §3.11): plan, then apply, like the Seat-based Annual sync.
+ * The Azure Plan sync (docs/sync-behaviour.md §8): plan, then apply, like the Seat-based Annual sync.
  * Each month of a mapped customer's Azure usage is one keyed write: the key is recorded in the `psa_writes`
  * ledger before the request and stamped into the PSA record, and a write whose outcome is unknown is looked
  * up in the PSA before it is ever sent again. Runs share `sync_runs`' one-active-run-per-connection lock with

@@ -432,7 +432,7 @@ class BatchWriter {
         };
         this.totals.invoices.set(line.invoiceNumber, invoice);
       }
-      // Microsoft issues one invoice per billing currency (csp-billing-data.md §1): another currency on the
+      // Microsoft issues one invoice per billing currency (docs/billing-data.md §2): another currency on the
       // same invoice means the file is not what it claims to be, and its totals could not be added up.
       if (line.currency !== invoice.currency) {
         throw new ReconFileError(

@@ -258,9 +258,9 @@ export class MappingService {
   }
 
   /**
-   * The invoice a Seat-based Monthly entry starts from is fixed when it is enabled (§3.9): the customer's most
-   * recent invoice then. It stays while the entry stays enabled with the same start point, so later imports
-   * do not move it.
+   * The invoice a Seat-based Monthly entry starts from is fixed when it is enabled
+   * (docs/sync-behaviour.md §6.3): the customer's most recent invoice then. It stays while the entry stays
+   * enabled with the same start point, so later imports do not move it.
    */
   private async startInvoice(
     motion: BillingMotion,

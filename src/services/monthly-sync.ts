@@ -21,7 +21,7 @@ import {
 export { RunAlreadyActiveError, type SyncScope, type SyncTrigger } from "./sync-bookkeeping.ts";
 
 /**
- * The Seat-based Monthly sync (prism-connect-behaviour.md §3.9): plan, then apply, on the bookkeeping the
+ * The Seat-based Monthly sync (docs/sync-behaviour.md §7): plan, then apply, on the bookkeeping the
  * annual and Azure syncs share. The plan compares the seat timelines of the billing data with what the mapped
  * agreement/contract holds now, so each write is only what is missing; each is keyed (recorded in the ledger
  * before the request), and a write whose outcome is unknown is looked up in the PSA before it is sent again.

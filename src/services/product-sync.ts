@@ -34,7 +34,7 @@ import {
 import { failureSentence } from "../psa/shared/error-sentences.ts";
 
 /**
- * Product catalog sync (prism-connect-behaviour.md §3.4–§3.6): the products of the billing data become
+ * Product catalog sync (docs/sync-behaviour.md §4): the products of the billing data become
  * ConnectWise catalog items or Autotask services. `preview` reads the data and the PSA and returns the plan;
  * `sync` applies it, one product at a time, remembering each PSA record in `synced_products` so a re-run has
  * nothing to do.

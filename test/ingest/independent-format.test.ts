@@ -11,9 +11,9 @@ import { lineSourceRecord } from "../../src/store/billing-repository.ts";
 
 /**
  * Independent check of the importer against reconciliation files written by hand from
- * csp-billing-data.md (§2 columns and quirks, §3 charge types, §4 money, §5 motions, §6 identity), not from
- * the shared test scenarios. Rows transcribe the documented examples (Microsoft docs, CC BY 4.0): the
- * 10.08 monthly seat with its +2 seat pair, the 120.96 annual-upfront purchase, Power BI Premium Per User
+ * docs/billing-data.md (§3 columns and quirks, §4 charge types, §6 money, §7 and §9 motions, §8 identity),
+ * not from the shared test scenarios. Rows transcribe the documented examples (Microsoft docs, CC BY 4.0):
+ * the 10.08 monthly seat with its +2 seat pair, the 120.96 annual-upfront purchase, Power BI Premium Per User
  * with a promotion and the price-adjustment array, Azure Tables meter rows, a trial add-on.
  */
 
@@ -136,10 +136,11 @@ describe("independent reconciliation files: a full month as the portal writes it
     assert.equal(summary.lines, 33);
     assert.equal(summary.newLines, 33);
     assert.deepEqual(summary.invoices, ["G052345678"]);
-    // `org:`-prefixed and upper-case spellings of customer B's tenant id are one customer (§2.2).
+    // `org:`-prefixed and upper-case spellings of customer B's tenant id are one customer
+    // (docs/billing-data.md §3.2).
     assert.equal(summary.customers, 2);
     assert.deepEqual(summary.linesByMotion, { "seat-monthly": 20, azure: 4, "seat-annual": 9 });
-    // The zero-value trial purchase and the trial half of its conversion (§5.2 "Trial → paid").
+    // The zero-value trial purchase and the trial half of its conversion (docs/billing-data.md §7).
     assert.equal(summary.notBillable, 2);
   });
 

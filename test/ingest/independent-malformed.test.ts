@@ -12,11 +12,11 @@ import { lineSourceRecord } from "../../src/store/billing-repository.ts";
 /**
  * Independent check of how malformed reconciliation files are refused: each is rejected (or reported empty)
  * with the file, row and column, and nothing of it is stored. Fixtures are literal text written from
- * csp-billing-data.md §2, not from the shared scenarios.
+ * docs/billing-data.md §3, not from the shared scenarios.
  */
 const HEADER =
   "PartnerId,CustomerId,CustomerName,CustomerDomainName,CustomerCountry,InvoiceNumber,MpnId,ResellerMpnId,OrderId,OrderDate,ProductId,SkuId,AvailabilityId,SkuName,ProductName,ChargeType,UnitPrice,Quantity,Subtotal,TaxTotal,Total,Currency,PriceAdjustmentDescription,PublisherName,PublisherId,SubscriptionDescription,SubscriptionId,ChargeStartDate,ChargeEndDate,TermAndBillingCycle,EffectiveUnitPrice,UnitType,AlternateId,BillableQuantity,BillingFrequency,PricingCurrency,PCToBCExchangeRate,PCToBCExchangeRateDate,MeterDescription,ReservationOrderId,CreditReasonCode,SubscriptionStartDate,SubscriptionEndDate,ReferenceId,ProductQualifiers,PromotionId,ProductCategory";
-// The documented P1M example: 10 seats at 10.08 from Jun 18 (§5.2).
+// The documented P1M example: 10 seats at 10.08 from Jun 18 (docs/billing-data.md §7).
 const ROW =
   "0e195b37-4574-4539-bc42-0e539b9684c0,196e2273-9651-43a3-ba7e-7cbcd918fc40,Johnny Modern Cust DE2,testcustomerdomain.onmicrosoft.com,DE,G052345678,6034453,0,6dc5c039750a,6/18/2024,CFQ7TTC0LH18,0001,CFQ7TTC0K59R,Microsoft 365 Business Basic,Microsoft 365 Business Basic,new,10.08,10,100.80,0,100.80,USD,,Microsoft Corporation,,,a0000000-0000-4000-8000-000000000001,6/18/2024,7/17/2024,One-Month commitment for monthly billing,10.08,,6dc5c039750a,10,Monthly,USD,1,6/1/2024,,,,6/18/2024,7/17/2024,,,,";
 const ROW2 = ROW.replace("a0000000-0000-4000-8000-000000000001", "a0000000-0000-4000-8000-000000000002");

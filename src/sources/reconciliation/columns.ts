@@ -2,7 +2,7 @@ import { MAX_ID_CHARS, MAX_TEXT_CHARS } from "../../core/limits.ts";
 
 /**
  * The 47 columns of the NCE invoice reconciliation file, in Microsoft's documented order
- * (csp-billing-data.md §2.1). Header names are matched case-insensitively and ignoring spaces and
+ * (docs/billing-data.md §3.1). Header names are matched case-insensitively and ignoring spaces and
  * underscores; `aliases` lists the other names the same column goes by in CSV, v1 JSON and v2 JSON Lines.
  * `required` columns must be present in the header: without them a line cannot be billed or classified.
  */

@@ -5,7 +5,7 @@ import { parseInstant } from "../../core/dates.ts";
 import { RECON_COLUMN_NAMES } from "./columns.ts";
 
 /**
- * Reconciliation lines have no id (csp-billing-data.md §6), so cspsync derives one from the content:
+ * Reconciliation lines have no id (docs/billing-data.md §8.1), so cspsync derives one from the content:
  * a hash over every column in a normalised form (so the same data as CSV or as JSON Lines, with M/D/YYYY or
  * ISO dates, hashes the same), plus the occurrence index of byte-identical rows within one file, which
  * really occur and must both be kept.
@@ -14,15 +14,15 @@ const HASHED_AS_DECIMAL = new Set(["PCToBCExchangeRate"]);
 const HASHED_AS_INSTANT = new Set(["PCToBCExchangeRateDate"]);
 // Only the reconciliation columns identify a line. Columns a distributor or a v1 response adds
 // (`attributes`, a notes column…) are stored but not hashed: a re-export that adds or drops one must still
-// be recognised as the same data (§6).
+// be recognised as the same data (docs/billing-data.md §8.1).
 const HASHED_COLUMNS: ReadonlySet<string> = new Set(RECON_COLUMN_NAMES);
 
 export function contentHash(line: ChargeLine): string {
   const typed = [
     line.customerTenantId,
     line.invoiceNumber,
-    // The portal CSV writes OrderDate as a day (`10/3/2020`), the APIs as an instant with time (§2.2): the
-    // UTC day is what both forms share.
+    // The portal CSV writes OrderDate as a day (`10/3/2020`), the APIs as an instant with time
+    // (docs/billing-data.md §3.2): the UTC day is what both forms share.
     line.orderDate?.slice(0, 10) ?? "",
     line.productId,
     line.skuId,
