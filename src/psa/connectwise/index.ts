@@ -1,4 +1,4 @@
-/** The ConnectWise Manage client cspsync's sync engine uses (connectwise-api.md). */
+/** The ConnectWise Manage client cspsync's sync engine uses (docs/connectwise.md). */
 export * from "./client.ts";
 export * as conditions from "./conditions.ts";
 export type { Condition } from "./conditions.ts";
