@@ -5,7 +5,7 @@ import { azureConnectWise, JUNE_AZURE } from "../support/azure-setup.ts";
 import { runCli } from "../support/cli.ts";
 import { CONTOSO } from "../support/recon-builder.ts";
 
-describe("cspsync sync --motion azure (ConnectWise emulator; prism-connect-behaviour.md §3.11)", () => {
+describe("cspsync sync --motion azure (ConnectWise emulator; docs/sync-behaviour.md §8)", () => {
   it("plans without writing, writes the June addition once, and finds nothing left the second time", async () => {
     const s = await azureConnectWise("sqlite");
     try {

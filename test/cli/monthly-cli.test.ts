@@ -4,7 +4,7 @@ import { monthlyConnectWise } from "../support/monthly-setup.ts";
 import { runCli } from "../support/cli.ts";
 import { MONTHLY_INVOICES } from "../support/monthly-data.ts";
 
-describe("cspsync sync --motion seat-monthly (ConnectWise emulator; prism-connect-behaviour.md §3.9)", () => {
+describe("cspsync sync --motion seat-monthly (ConnectWise emulator; docs/sync-behaviour.md §7)", () => {
   it("plans without writing, writes June's additions, and finds nothing left the second time", async () => {
     const s = await monthlyConnectWise("sqlite");
     try {

@@ -53,7 +53,7 @@ const mapping: AnnualMapping = {
   pricing: { strategy: "cost-and-retail" },
 };
 
-describe("Seat-based Annual plan (prism-connect-behaviour.md §3.12)", () => {
+describe("Seat-based Annual plan (docs/sync-behaviour.md §9)", () => {
   it("a purchase becomes one line for the term's seats, cost from the data, retail from the list price", () => {
     const { lines } = planAnnualLines(mapping, [event({})], new Set());
     assert.equal(lines.length, 1);

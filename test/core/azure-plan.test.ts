@@ -61,7 +61,7 @@ const JUNE = [
   usage({ kind: "credit", chargeType: "customerCredit", seatDelta: "1", listUnitPrice: "0", amount: "-5" }),
 ];
 
-describe("Azure Plan planner (prism-connect-behaviour.md §3.11)", () => {
+describe("Azure Plan planner (docs/sync-behaviour.md §8)", () => {
   it("sums a month's Azure charges into one quantity-1 line dated the first to the last day", () => {
     const { lines, skipped } = planAzureMonths(mapping, JUNE, new Set());
     assert.deepEqual(skipped, []);

@@ -51,7 +51,7 @@ function line(overrides: Partial<ChargeLine>): ChargeLine {
 
 const annualTerm = { subscriptionStart: "2024-06-18", subscriptionEnd: "2025-06-17", billingFrequency: null };
 
-describe("classifying lines into billing motions (csp-billing-data.md §5.1, §5.2)", () => {
+describe("classifying lines into billing motions (docs/billing-data.md §5.1, §7)", () => {
   it("monthly billing is Seat-based Monthly, including an annual commitment billed monthly", () => {
     assert.equal(classifyLine(line({})).motion, "seat-monthly");
     assert.equal(
@@ -149,7 +149,7 @@ describe("classifying lines into billing motions (csp-billing-data.md §5.1, §5
   });
 });
 
-describe("charge types (csp-billing-data.md §3.1)", () => {
+describe("charge types (docs/billing-data.md §4)", () => {
   it("compares case-insensitively and keeps unknown ones verbatim", () => {
     assert.equal(canonicalChargeType("New"), "new");
     assert.equal(canonicalChargeType("CYCLECHARGE"), "cycleCharge");

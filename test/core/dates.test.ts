@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { addDays, addMonths, daysInclusive, parseDate, parseInstant } from "../../src/core/dates.ts";
 
-describe("dates from reconciliation data (csp-billing-data.md §2.3)", () => {
+describe("dates from reconciliation data (docs/billing-data.md §3.3)", () => {
   it("reads en-US M/D/YYYY, with and without a time", () => {
     assert.equal(parseDate("6/18/2024"), "2024-06-18");
     assert.equal(parseDate("12/1/2024"), "2024-12-01");

@@ -32,7 +32,7 @@ function eventLine(overrides: Partial<EventLine>): EventLine {
   };
 }
 
-describe("charge events (csp-billing-data.md §5.3)", () => {
+describe("charge events (docs/billing-data.md §8.2)", () => {
   it("pairs lines of one subscription by ReferenceId, and only for paired charge types", () => {
     const base = { lineKey: "a-0", invoiceNumber: "G1", subscriptionId: "s", referenceId: "r" };
     assert.equal(eventKeyFor({ ...base, chargeType: "addQuantity" }), "pair:G1:s:r:addQuantity");

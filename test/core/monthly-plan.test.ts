@@ -70,7 +70,7 @@ function timeline(events: ChargeEvent[], mapping = MAPPING) {
   return monthlyTimelines(mapping, events).timelines;
 }
 
-describe("Seat-based Monthly timelines (prism-connect-behaviour.md §3.9)", () => {
+describe("Seat-based Monthly timelines (docs/sync-behaviour.md §7)", () => {
   it("a seat increase inside the cycle splits the subscription into two segments at the change date", () => {
     const [t] = timeline([
       event("renewal", "G1", "2024-06-01", "2024-06-30", "10"),

@@ -56,7 +56,7 @@ function record(overrides: Partial<PsaCatalogRecord> = {}): PsaCatalogRecord {
   return { id: "1", label: "X", keys: [], active: true, price: "12.5", cost: "10.08", ...overrides };
 }
 
-describe("product variants and keys (prism-connect-behaviour.md §2, §3.4)", () => {
+describe("product variants and keys (docs/sync-behaviour.md §2, §4.1)", () => {
   it("prefixes annual-term SKUs with P1Y:A (billed annually) or P1Y:M (billed monthly), monthly has none", () => {
     const annual = {
       subscriptionStart: "2024-06-05",
@@ -146,7 +146,7 @@ describe("collecting products from the billing data", () => {
   });
 });
 
-describe("planning the ConnectWise catalog (prism-connect-behaviour.md §3.5)", () => {
+describe("planning the ConnectWise catalog (docs/sync-behaviour.md §4.2)", () => {
   it("creates what is missing, links through the vendor SKU, updates price and cost of its own items, only cost of linked ones", () => {
     const plan = planProductSync({
       vendor: "connectwise",
@@ -224,7 +224,7 @@ describe("planning the ConnectWise catalog (prism-connect-behaviour.md §3.5)", 
   });
 });
 
-describe("planning Autotask services (prism-connect-behaviour.md §3.6, §5)", () => {
+describe("planning Autotask services (docs/sync-behaviour.md §4.3, §12.2)", () => {
   it("follows a tracked service by id whatever its name, and recreates one that was deleted", () => {
     const plan = planProductSync({
       vendor: "autotask",
@@ -283,7 +283,7 @@ describe("planning Autotask services (prism-connect-behaviour.md §3.6, §5)", (
   });
 });
 
-describe("Autotask Products for contract charges (autotask-api.md §8.3, §8.9)", () => {
+describe("Autotask Products for contract charges (docs/autotask.md §8.3, §8.9)", () => {
   const annual = (overrides: Partial<CatalogProduct> = {}) =>
     product({
       key: "P1Y:A:CFQ7TTC0LCHC:0002",

@@ -83,7 +83,7 @@ for (const dialect of DIALECTS) {
       await assertExactlyOnce(s, chargesBefore);
     });
 
-    it("a burst of 429s (autotask-api.md §11) is waited out and nothing is duplicated", async () => {
+    it("a burst of 429s (docs/autotask.md §10) is waited out and nothing is duplicated", async () => {
       const run = await withFaults([{ kind: "rate-limit", every: 2, times: 6, retryAfterSeconds: 1 }]);
       assert.deepEqual([run.status, run.errors], ["success", 0], errorsOf(run));
       await assertExactlyOnce(s, chargesBefore);
@@ -101,7 +101,7 @@ for (const dialect of DIALECTS) {
       await assertExactlyOnce(s, chargesBefore);
     });
 
-    it("Autotask's thread-limit refusal (Itgenatr005, autotask-api.md §10, §11) on creates and queries is retried, exactly once", async () => {
+    it("Autotask's thread-limit refusal (Itgenatr005, docs/autotask.md §9, §10) on creates and queries is retried, exactly once", async () => {
       const run = await withFaults([
         { kind: "thread-limit", method: "POST", path: CHARGE_CREATE, every: 2, times: 4 },
         { kind: "thread-limit", method: "POST", path: "/query", every: 3, times: 3 },
@@ -258,7 +258,7 @@ for (const dialect of DIALECTS) {
 }
 
 describe("Autotask product lookups under faults", () => {
-  it("a failed product lookup is asked again on the next line, not remembered (autotask-api.md §10)", async () => {
+  it("a failed product lookup is asked again on the next line, not remembered (docs/autotask.md §9)", async () => {
     const emulator = await startAutotaskEmulator({ seed: "demo" });
     try {
       const user = emulator.users[0]!;

@@ -57,7 +57,7 @@ function expectedJune(s: AzureAutotask) {
 }
 
 for (const dialect of DIALECTS) {
-  describe(`Azure Plan sync into Autotask (${dialect}; prism-connect-behaviour.md §3.11)`, () => {
+  describe(`Azure Plan sync into Autotask (${dialect}; docs/sync-behaviour.md §8)`, () => {
     let s: AzureAutotask;
     afterEach(async () => s?.cleanup());
 

@@ -44,7 +44,7 @@ function expectedMonth(s: AzureConnectWise, month: typeof JUNE_AZURE | typeof JU
 const expectedJune = (s: AzureConnectWise) => expectedMonth(s, JUNE_AZURE);
 
 for (const dialect of DIALECTS) {
-  describe(`Azure Plan sync into ConnectWise (${dialect}; prism-connect-behaviour.md §3.11)`, () => {
+  describe(`Azure Plan sync into ConnectWise (${dialect}; docs/sync-behaviour.md §8)`, () => {
     let s: AzureConnectWise;
     afterEach(async () => s?.cleanup());
 

@@ -14,7 +14,7 @@ function writesSent(s: MonthlyAutotask) {
 }
 
 for (const dialect of DIALECTS) {
-  describe(`Seat-based Monthly sync into Autotask (${dialect}; prism-connect-behaviour.md §3.9, §4.2)`, () => {
+  describe(`Seat-based Monthly sync into Autotask (${dialect}; docs/sync-behaviour.md §7, §5.2)`, () => {
     let s: MonthlyAutotask;
     afterEach(async () => s?.cleanup());
 

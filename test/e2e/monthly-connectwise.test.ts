@@ -17,7 +17,7 @@ function writesSent(s: MonthlyConnectWise) {
 }
 
 for (const dialect of DIALECTS) {
-  describe(`Seat-based Monthly sync into ConnectWise (${dialect}; prism-connect-behaviour.md §3.9)`, () => {
+  describe(`Seat-based Monthly sync into ConnectWise (${dialect}; docs/sync-behaviour.md §7)`, () => {
     let s: MonthlyConnectWise;
     afterEach(async () => s?.cleanup());
 

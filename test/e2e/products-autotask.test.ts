@@ -42,7 +42,7 @@ const CREATED: Array<[string, string, string, string]> = [
 ];
 
 for (const dialect of DIALECTS) {
-  describe(`Autotask product (service) sync on ${dialect} (prism-connect-behaviour.md §3.6, §5)`, () => {
+  describe(`Autotask product (service) sync on ${dialect} (docs/sync-behaviour.md §4.3, §12.2)`, () => {
     let setup: MappedAutotask;
     let settings: Record<string, unknown>;
     let seeded: number;

@@ -55,7 +55,7 @@ const CREATED: Array<[string, string, string]> = [
 ];
 
 for (const dialect of DIALECTS) {
-  describe(`ConnectWise product catalog sync on ${dialect} (prism-connect-behaviour.md §3.4, §3.5)`, () => {
+  describe(`ConnectWise product catalog sync on ${dialect} (docs/sync-behaviour.md §4.1, §4.2)`, () => {
     let setup: MappedConnectWise;
     let seededCount: number;
     before(async () => {

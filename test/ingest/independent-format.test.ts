@@ -144,7 +144,7 @@ describe("independent reconciliation files: a full month as the portal writes it
     assert.equal(summary.notBillable, 2);
   });
 
-  it("reads every charge type case-insensitively, legacy `Cancel` as cancelImmediate, unknown ones kept raw (§3.1)", async () => {
+  it("reads every charge type case-insensitively, legacy `Cancel` as cancelImmediate, unknown ones kept raw (docs/billing-data.md §4)", async () => {
     const types = (await lineRows(store)).map((l) => [l.source_row, l.charge_type]);
     assert.deepEqual(types, [
       [2, "new"],
@@ -188,7 +188,7 @@ describe("independent reconciliation files: a full month as the portal writes it
     assert.equal(raw.ChargeType, "Cancel", "the source keeps the spelling of the file");
   });
 
-  it("puts each subscription in the motion its dates and BillingFrequency say (§5.1, §5.2)", async () => {
+  it("puts each subscription in the motion its dates and BillingFrequency say (docs/billing-data.md §5.1, §7)", async () => {
     const motions = new Map<string, Set<string>>();
     for (const line of await lineRows(store)) {
       const set = motions.get(line.subscription_id) ?? new Set();
@@ -223,7 +223,7 @@ describe("independent reconciliation files: a full month as the portal writes it
     }
   });
 
-  it("nets each credit/charge pair into one event, even when its halves are 31 rows apart (§3.1, §5.3)", async () => {
+  it("nets each credit/charge pair into one event, even when its halves are 31 rows apart (docs/billing-data.md §4, §8.2)", async () => {
     const pick = (e: { seat_delta: string; seats_after: string; amount: string; line_count: number }) => [
       e.seat_delta,
       e.seats_after,
@@ -270,7 +270,7 @@ describe("independent reconciliation files: a full month as the portal writes it
     assert.equal(invoice.currency, "USD");
   });
 
-  it("keeps tiny Azure prices exactly, in plain notation (§2.2 EUP 0.03825, 1E-05, 0.00004)", async () => {
+  it("keeps tiny Azure prices exactly, in plain notation (docs/billing-data.md §3.2 EUP 0.03825, 1E-05, 0.00004)", async () => {
     const azure = (await lineRows(store)).filter((l) => l.subscription_id === SUB(20));
     assert.deepEqual(
       azure.map((l) => [l.unit_price, l.effective_unit_price, l.billable_quantity, l.subtotal, l.quantity]),
@@ -286,7 +286,7 @@ describe("independent reconciliation files: a full month as the portal writes it
     );
   });
 
-  it("normalises en-US dates with times and ISO instants with 7-digit fractions and offsets to UTC (§2.3)", async () => {
+  it("normalises en-US dates with times and ISO instants with 7-digit fractions and offsets to UTC (docs/billing-data.md §3.3)", async () => {
     const rows = await lineRows(store);
     const row = (n: number) => rows.find((l) => l.source_row === n)!;
     assert.equal(row(2).order_date, "2024-06-18T18:30:06.000Z");
@@ -338,7 +338,7 @@ describe("independent reconciliation files: a full month as the portal writes it
     );
   });
 
-  it("keeps both of two identical rows, as two events (§6: telco/non-telco split)", async () => {
+  it("keeps both of two identical rows, as two events (docs/billing-data.md §8.1: telco/non-telco split)", async () => {
     const e5 = (await lineRows(store)).filter((l) => l.subscription_id === SUB(16));
     assert.equal(e5.length, 2);
     assert.notEqual(e5[0]!.line_key, e5[1]!.line_key);
@@ -409,7 +409,7 @@ describe("independent reconciliation files: v1 JSON Lines keeps its extra attrib
 });
 
 describe("independent reconciliation files: the portal's day-only OrderDate (sqlite)", () => {
-  it("a CSV line whose OrderDate is a day and the API line with the full instant are the same line (§2.2, §6)", async () => {
+  it("a CSV line whose OrderDate is a day and the API line with the full instant are the same line (docs/billing-data.md §3.2, §8.1)", async () => {
     const { store, cleanup } = await createTestStore("sqlite");
     try {
       const dayOnly = MAIN_CSV_LINES[1]!.replace("6/18/2024 6:30:06 PM", "6/18/2024");
@@ -425,7 +425,7 @@ describe("independent reconciliation files: the portal's day-only OrderDate (sql
 });
 
 describe("independent reconciliation files: money exactness on PostgreSQL NUMERIC", () => {
-  it("stores and reads back tiny and long decimals exactly, never through a float (§4)", async () => {
+  it("stores and reads back tiny and long decimals exactly, never through a float (docs/billing-data.md §6)", async () => {
     const { store, cleanup } = await createTestStore("postgres");
     try {
       const header = MAIN_CSV_LINES[0]!;

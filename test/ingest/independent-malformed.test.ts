@@ -66,7 +66,7 @@ describe("independent malformed reconciliation files are refused precisely, noth
     }
   };
 
-  it("semicolon- and tab-separated files name the separator (§2.3 distributor dialects)", async () => {
+  it("semicolon- and tab-separated files name the separator (docs/billing-data.md §3.3 distributor dialects)", async () => {
     const semi = [HEADER, ROW].join("\r\n").replaceAll(",", ";");
     assertRefused(await importReconFile(store, write("semi.csv", semi)), {
       row: 1,
@@ -276,7 +276,7 @@ describe("independent tolerable irregularities are imported (sqlite)", () => {
     }
   });
 
-  it("BillingFrequency spelled as a one-time cycle (OneTime/None) reads like blank (§3.3)", async () => {
+  it("BillingFrequency spelled as a one-time cycle (OneTime/None) reads like blank (docs/billing-data.md §5.2)", async () => {
     const { store, cleanup } = await createTestStore("sqlite");
     try {
       const upfront = ROW.replace(

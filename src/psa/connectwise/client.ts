@@ -674,7 +674,7 @@ export class ConnectWiseClient {
   async *#iterate<T>(path: string, schema: z.ZodType<T>, options: ListOptions): AsyncGenerator<T> {
     const forwardOnly = options.paging === "forward-only";
     if (forwardOnly && options.orderBy)
-      throw new TypeError("orderBy is not allowed with forward-only paging (§4.3)");
+      throw new TypeError("orderBy is not allowed with forward-only paging (docs/connectwise.md §5.3)");
     const pageSize = options.pageSize ?? this.#options.pageSize ?? DEFAULT_PAGE_SIZE;
     const text = (value: Condition | string | undefined): string | undefined =>
       value === undefined ? undefined : where.conditionsText(value);

@@ -7,7 +7,7 @@ import { PsaRateLimitedError } from "../../../src/psa/shared/errors.ts";
 import { recordingFetch, startHarness } from "./helpers.ts";
 import type { Harness, SentRequest } from "./helpers.ts";
 
-describe("Autotask metadata and picklists (autotask-api.md §7, §9, §12.13)", () => {
+describe("Autotask metadata and picklists (docs/autotask.md §7, §7.3, §7.2)", () => {
   let h: Harness;
   let clock = 0;
   before(async () => {
@@ -15,7 +15,7 @@ describe("Autotask metadata and picklists (autotask-api.md §7, §9, §12.13)", 
   });
   after(() => h.close());
 
-  it("§7 entityInformation/fields lists picklists with string values", async () => {
+  it("docs/autotask.md §7 entityInformation/fields lists picklists with string values", async () => {
     const fields = await h.client.entityFields("Contracts");
     const contractType = fields.find((field) => field.name === "contractType");
     assert.equal(contractType?.isPickList, true);
@@ -33,7 +33,7 @@ describe("Autotask metadata and picklists (autotask-api.md §7, §9, §12.13)", 
     assert.equal(fields.find((field) => field.name === "companyID")?.referenceEntityType, "Company");
   });
 
-  it("§7 entityInformation says what the entity allows; userDefinedFields lists UDFs", async () => {
+  it("docs/autotask.md §7 entityInformation says what the entity allows; userDefinedFields lists UDFs", async () => {
     const adjustments = await h.client.entityInformation("ContractServiceAdjustments");
     assert.deepEqual(
       { canQuery: adjustments.canQuery, canCreate: adjustments.canCreate, canUpdate: adjustments.canUpdate },
@@ -46,7 +46,7 @@ describe("Autotask metadata and picklists (autotask-api.md §7, §9, §12.13)", 
     );
   });
 
-  it("§7 resolves labels to values from metadata, case-insensitively, and caches per entity", async () => {
+  it("docs/autotask.md §7 resolves labels to values from metadata, case-insensitively, and caches per entity", async () => {
     const before = h.sent.length;
     assert.equal(await h.client.picklists.value("Contracts", "contractType", "recurring service"), 7);
     assert.equal(await h.client.picklists.value("Contracts", "status", "Active"), 1);
@@ -59,7 +59,7 @@ describe("Autotask metadata and picklists (autotask-api.md §7, §9, §12.13)", 
     assert.equal(metadataCalls.length, 3); // Contracts once, BillingCodes once, ContractCharges once
   });
 
-  it("§7 reloads after the cache lifetime", async () => {
+  it("docs/autotask.md §7 reloads after the cache lifetime", async () => {
     const count = () =>
       h.sent.filter((request) => /Contracts\/entityInformation\/fields$/.test(request.url)).length;
     const before = count();
@@ -80,7 +80,7 @@ describe("Autotask metadata and picklists (autotask-api.md §7, §9, §12.13)", 
     assert.equal(await h.client.picklists.label("Contracts", "contractCategory", 17), "Legacy");
   });
 
-  it("§12.13 follows the tenant's own numbers rather than the documented ones", async () => {
+  it("docs/autotask.md §7.2 follows the tenant's own numbers rather than the documented ones", async () => {
     const resolver = new PicklistResolver({
       loadFields: async () => [
         {
@@ -95,7 +95,7 @@ describe("Autotask metadata and picklists (autotask-api.md §7, §9, §12.13)", 
   });
 });
 
-describe("Autotask test connection (§1, §2, §7, §11)", () => {
+describe("Autotask test connection (docs/autotask.md §3, §2, §7, §10)", () => {
   let h: Harness;
   const viewer = {
     userName: "viewer@cspsync-demo.example",
@@ -158,8 +158,8 @@ describe("Autotask test connection (§1, §2, §7, §11)", () => {
   });
 });
 
-describe("Autotask hourly threshold awareness (§11)", () => {
-  it("§11 ThresholdInformation counts every request, including itself", async () => {
+describe("Autotask hourly threshold awareness (docs/autotask.md §10)", () => {
+  it("docs/autotask.md §10 ThresholdInformation counts every request, including itself", async () => {
     const h = await startHarness();
     try {
       const first = await h.client.thresholdInformation();
@@ -176,7 +176,7 @@ describe("Autotask hourly threshold awareness (§11)", () => {
     }
   });
 
-  it("§11 the quota estimate counts every HTTP attempt exactly, also under concurrency and retries", async () => {
+  it("docs/autotask.md §10 the quota estimate counts every HTTP attempt exactly, also under concurrency and retries", async () => {
     const h = await startHarness({}, { quota: {} });
     try {
       h.emulator.addFaults({
@@ -197,7 +197,7 @@ describe("Autotask hourly threshold awareness (§11)", () => {
     }
   });
 
-  it("§11 slows down near the threshold, then refuses without sending, and exposes the remaining quota", async () => {
+  it("docs/autotask.md §10 slows down near the threshold, then refuses without sending, and exposes the remaining quota", async () => {
     let clock = 1_000_000;
     const sent: SentRequest[] = [];
     const h = await startHarness(

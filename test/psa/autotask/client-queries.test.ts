@@ -14,7 +14,7 @@ describe("Autotask client against the emulator: discovery, auth and queries", ()
   });
   after(() => h.close());
 
-  it("§2 discovers the zone once and sends requests to url + V1.0/", async () => {
+  it("docs/autotask.md §2 discovers the zone once and sends requests to url + V1.0/", async () => {
     const zone = await h.client.zone();
     assert.equal(zone.url, `${h.emulator.url}/ATServicesRest/`);
     await h.client.companies.get(1001);
@@ -28,7 +28,7 @@ describe("Autotask client against the emulator: discovery, auth and queries", ()
     assert.ok(h.sent.at(-1)?.url.startsWith(`${h.emulator.url}/ATServicesRest/V1.0/Companies/`));
   });
 
-  it("§1 sends UserName, Secret and ApiIntegrationCode on every request", async () => {
+  it("docs/autotask.md §3 sends UserName, Secret and ApiIntegrationCode on every request", async () => {
     await h.client.billingCodes.get(29682800);
     const last = h.sent.at(-1);
     assert.equal(last?.headers.username, DEMO_API_USER.userName);
@@ -37,7 +37,7 @@ describe("Autotask client against the emulator: discovery, auth and queries", ()
     assert.equal(last?.headers.impersonationresourceid, undefined);
   });
 
-  it("§5.3 follows nextPageUrl over several pages with the same method and body (POST)", async () => {
+  it("docs/autotask.md §5.3 follows nextPageUrl over several pages with the same method and body (POST)", async () => {
     const before = h.sent.length;
     const contracts = await h.client.contracts.queryAll([where.all()], { maxRecords: 5 });
     const expected = h.emulator.state.list("Contracts").map((row) => row.id);
@@ -56,7 +56,7 @@ describe("Autotask client against the emulator: discovery, auth and queries", ()
     }
   });
 
-  it("§5.3 pageDetails carry count, requestCount and prev/next URLs", async () => {
+  it("docs/autotask.md §5.3 pageDetails carry count, requestCount and prev/next URLs", async () => {
     const pages = [];
     for await (const page of h.client.companies.pages([where.all()], { maxRecords: 4 })) pages.push(page);
     assert.ok(pages.length >= 3);
@@ -69,7 +69,7 @@ describe("Autotask client against the emulator: discovery, auth and queries", ()
     assert.equal(pages.at(-1)?.pageDetails.nextPageUrl, null);
   });
 
-  it("§3, §5.3 a GET ?search= query pages by GETting nextPageUrl verbatim", async () => {
+  it("docs/autotask.md §4.1, §5.3 a GET ?search= query pages by GETting nextPageUrl verbatim", async () => {
     const before = h.sent.length;
     const viaGet = await h.client.contracts.queryAll([where.eq("contractType", 7)], {
       maxRecords: 4,
@@ -85,7 +85,7 @@ describe("Autotask client against the emulator: discovery, auth and queries", ()
     assert.match(getRequests[1]?.url ?? "", /\/Contracts\/query\/next\?paging=.*&search=/);
   });
 
-  it("§5.3 a GET to the nextPageUrl of a POST query is refused with 405", async () => {
+  it("docs/autotask.md §5.3 a GET to the nextPageUrl of a POST query is refused with 405", async () => {
     const first = await h.client.contracts.query([where.all()], { maxRecords: 2 });
     const next = first.pageDetails.nextPageUrl ?? "";
     const path = next.slice(h.emulator.url.length);
@@ -96,7 +96,7 @@ describe("Autotask client against the emulator: discovery, auth and queries", ()
     });
   });
 
-  it("§5.1 IncludeFields projects the response but keeps id and userDefinedFields", async () => {
+  it("docs/autotask.md §5.1 IncludeFields projects the response but keeps id and userDefinedFields", async () => {
     const selected = await h.client.contracts.select([where.eq("id", 29684000)], ["contractName"]);
     assert.deepEqual(selected, [{ id: 29684000, contractName: "Managed Services & Microsoft Cloud" }]);
     assert.match(h.sent.at(-1)?.body ?? "", /"IncludeFields":\["contractName","id"\]/);
@@ -111,12 +111,12 @@ describe("Autotask client against the emulator: discovery, auth and queries", ()
     ]);
   });
 
-  it("§5.3 query/count answers queryCount", async () => {
+  it("docs/autotask.md §5.3 query/count answers queryCount", async () => {
     const recurring = h.emulator.state.list("Contracts").filter((row) => row.contractType === 7).length;
     assert.equal(await h.client.contracts.count([h.client.contracts.where.eq("contractType", 7)]), recurring);
   });
 
-  it("§8.2 filters out inactive and expired contracts", async () => {
+  it("docs/autotask.md §8.2 filters out inactive and expired contracts", async () => {
     const current = await h.client.contracts.queryAll([
       where.eq("status", 1),
       where.gte("endDate", "2025-06-15"),
@@ -127,7 +127,7 @@ describe("Autotask client against the emulator: discovery, auth and queries", ()
     assert.equal(current.length, 12);
   });
 
-  it("§5.2 finds a company by a UDF value", async () => {
+  it("docs/autotask.md §5.2 finds a company by a UDF value", async () => {
     const [company, ...rest] = await h.client.companies.queryAll([
       where.udf.eq("Microsoft Tenant ID", "7d3a9c10-4b2e-4f61-9a0c-000000000003"),
     ]);
@@ -139,20 +139,20 @@ describe("Autotask client against the emulator: discovery, auth and queries", ()
     );
   });
 
-  it('§10 get by id returns null for a missing record ({"item": null})', async () => {
+  it('docs/autotask.md §9 get by id returns null for a missing record ({"item": null})', async () => {
     assert.equal(await h.client.contracts.get(1), null);
     const contract = await h.client.contracts.get(29684000);
     assert.equal(contract?.contractNumber, "CSP-RS-0001");
   });
 
-  it("§8.3 reads money exactly as decimal strings", async () => {
+  it("docs/autotask.md §8.3 reads money exactly as decimal strings", async () => {
     const [charge] = await h.client.contractCharges.queryAll([where.exist("productID")], { maxRecords: 1 });
     assert.equal(charge?.unitPrice, "414.6");
     assert.equal(charge?.billableAmount, "1243.8");
     assert.equal(charge?.unitQuantity, "3");
   });
 
-  it("§3 child routes list and read a contract's charges, and serve child metadata", async () => {
+  it("docs/autotask.md §4.1 child routes list and read a contract's charges, and serve child metadata", async () => {
     const list = await rawRequest(h.emulator, "GET", "/atservicesrest/v1.0/Contracts/29684001/Charges");
     const items = (list.body as { items: Array<{ id: number; contractID: number }> }).items;
     assert.ok(items.length > 0 && items.every((item) => item.contractID === 29684001));
@@ -178,13 +178,13 @@ describe("Autotask client against the emulator: discovery, auth and queries", ()
     assert.ok(!names.includes("adjustedPrice"));
   });
 
-  it("§1 matches paths and entity names case-insensitively", async () => {
+  it("docs/autotask.md §3 matches paths and entity names case-insensitively", async () => {
     const response = await rawRequest(h.emulator, "GET", "/ATSERVICESREST/V1.0/contracts/29684000");
     assert.equal(response.status, 200);
     assert.equal((response.body as { item: { id: number } }).item.id, 29684000);
   });
 
-  it("§10 an unknown filter field is a PsaValidationError from HTTP 500, not retried", async () => {
+  it("docs/autotask.md §9 an unknown filter field is a PsaValidationError from HTTP 500, not retried", async () => {
     const before = h.sent.length;
     await assert.rejects(
       () => h.client.contracts.query([where.eq("isActive", true)]),
@@ -196,7 +196,7 @@ describe("Autotask client against the emulator: discovery, auth and queries", ()
     assert.equal(h.sent.length - before, 1);
   });
 
-  it('§3, §10 routing errors keep ASP.NET\'s {"Message"} shape: 405 wrong verb, 404 unknown resource', async () => {
+  it('docs/autotask.md §4.1, §9 routing errors keep ASP.NET\'s {"Message"} shape: 405 wrong verb, 404 unknown resource', async () => {
     const wrongVerb = await rawRequest(h.emulator, "GET", "/atservicesrest/v1.0/Contracts");
     assert.equal(wrongVerb.status, 405);
     const patchById = await rawRequest(h.emulator, "PATCH", "/atservicesrest/v1.0/Contracts/29684000", {
@@ -209,7 +209,7 @@ describe("Autotask client against the emulator: discovery, auth and queries", ()
   });
 });
 
-describe("Autotask client: credential failures (§1, §2, §10)", () => {
+describe("Autotask client: credential failures (docs/autotask.md §3, §2, §9)", () => {
   let h: Harness;
   before(async () => {
     h = await startHarness();
@@ -229,7 +229,7 @@ describe("Autotask client: credential failures (§1, §2, §10)", () => {
     });
   }
 
-  it("§10 a wrong secret is a PsaAuthError (401) whose message never contains the secret", async () => {
+  it("docs/autotask.md §9 a wrong secret is a PsaAuthError (401) whose message never contains the secret", async () => {
     const secret = "wrong-secret-value-123";
     const sent: SentRequest[] = [];
     await assert.rejects(
@@ -243,14 +243,14 @@ describe("Autotask client: credential failures (§1, §2, §10)", () => {
     assert.equal(sent.filter((request) => /Contracts/.test(request.url)).length, 1);
   });
 
-  it("§1 a wrong integration code is rejected too", async () => {
+  it("docs/autotask.md §3 a wrong integration code is rejected too", async () => {
     await assert.rejects(
       () => clientWith({ integrationCode: "OTHER" }).contracts.get(29684000),
       PsaAuthError,
     );
   });
 
-  it("§2 an unknown user fails zone discovery with 'Zone information could not be determined'", async () => {
+  it("docs/autotask.md §2 an unknown user fails zone discovery with 'Zone information could not be determined'", async () => {
     await assert.rejects(
       () => clientWith({ userName: "nobody@example.com" }).zone(),
       (error: unknown) =>
@@ -258,14 +258,14 @@ describe("Autotask client: credential failures (§1, §2, §10)", () => {
     );
   });
 
-  it("§2 zone discovery works without auth headers", async () => {
+  it("docs/autotask.md §2 zone discovery works without auth headers", async () => {
     const response = await fetch(
       `${h.emulator.apiBaseUrl}zoneInformation?user=${encodeURIComponent(DEMO_API_USER.userName)}`,
     );
     assert.equal(response.status, 200);
   });
 
-  it("§6 ImpersonationResourceId attributes writes; an unknown resource is refused as a permission problem", async () => {
+  it("docs/autotask.md §3, §6.4 ImpersonationResourceId attributes writes; an unknown resource is refused as a permission problem", async () => {
     const impersonating = new AutotaskClient({
       credentials: { ...DEMO_API_USER, impersonationResourceId: 29682886 },
       discoveryBaseUrl: h.emulator.apiBaseUrl,

@@ -30,7 +30,7 @@ async function until(condition: () => boolean): Promise<void> {
   assert.ok(condition(), "condition never became true");
 }
 
-describe("Autotask client resilience against injected faults (autotask-api.md §10, §11, §12)", () => {
+describe("Autotask client resilience against injected faults (docs/autotask.md §9, §10, §11)", () => {
   let h: Harness;
   before(async () => {
     h = await startHarness();
@@ -41,7 +41,7 @@ describe("Autotask client resilience against injected faults (autotask-api.md §
     h.sleeps.length = 0;
   });
 
-  it("§11 a 429 is retried after the Retry-After the server sent", async () => {
+  it("docs/autotask.md §10 a 429 is retried after the Retry-After the server sent", async () => {
     h.emulator.addFaults({
       kind: "rate-limit",
       method: "POST",
@@ -59,13 +59,13 @@ describe("Autotask client resilience against injected faults (autotask-api.md §
     );
   });
 
-  it("§11 a 429 that persists ends in PsaRateLimitedError after the attempts run out", async () => {
+  it("docs/autotask.md §10 a 429 that persists ends in PsaRateLimitedError after the attempts run out", async () => {
     h.emulator.addFaults({ kind: "rate-limit", path: "/Services/query", retryAfterSeconds: 2 });
     await assert.rejects(() => h.client.services.queryAll([where.all()]), PsaRateLimitedError);
     assert.deepEqual(h.sleeps, [2000, 2000, 2000, 2000]);
   });
 
-  it("§11 the thread-limit refusal (Itgenatr005, not a 429) is retried, even for a create", async () => {
+  it("docs/autotask.md §10 the thread-limit refusal (Itgenatr005, not a 429) is retried, even for a create", async () => {
     h.emulator.addFaults({ kind: "thread-limit", method: "POST", path: "/Charges", nth: [1] });
     const key = chargeIdempotencyKey(["thread-limit"]);
     const id = await h.client.contractCharges.create(FIXED_PRICE_CONTRACT, charge, { idempotencyKey: key });
@@ -79,7 +79,7 @@ describe("Autotask client resilience against injected faults (autotask-api.md §
     assert.equal(await chargesWithKey(h, key), 1);
   });
 
-  it("§11 the emulator refuses a 4th concurrent request per endpoint with Itgenatr005", async () => {
+  it("docs/autotask.md §10 the emulator refuses a 4th concurrent request per endpoint with Itgenatr005", async () => {
     const release = h.emulator.state.holdRequests();
     const query = { filter: [{ op: "exist", field: "id" }] };
     const held = [1, 2, 3].map(() =>
@@ -99,7 +99,7 @@ describe("Autotask client resilience against injected faults (autotask-api.md §
     );
   });
 
-  it("§11 the client keeps at most 3 requests in flight per endpoint, keyed by entity", async () => {
+  it("docs/autotask.md §10 the client keeps at most 3 requests in flight per endpoint, keyed by entity", async () => {
     const before = h.emulator.state.maxInFlight("Contracts");
     assert.ok(before <= 3);
     const release = h.emulator.state.holdRequests();
@@ -165,7 +165,7 @@ describe("Autotask client resilience against injected faults (autotask-api.md §
     );
   });
 
-  it("§12.15 a lost response on create: outcome unknown, then a query by the stamped key finds the committed charge", async () => {
+  it("docs/autotask.md §6.5 a lost response on create: outcome unknown, then a query by the stamped key finds the committed charge", async () => {
     h.emulator.addFaults({ kind: "lose-response", method: "POST", path: "/Charges", nth: [1] });
     const key = chargeIdempotencyKey(["lost", "1"]);
     await assert.rejects(
@@ -178,7 +178,7 @@ describe("Autotask client resilience against injected faults (autotask-api.md §
     assert.equal(h.emulator.state.get("ContractCharges", found?.id ?? 0)?.internalPurchaseOrderNumber, key);
   });
 
-  it("§12.15 ensure() recovers a lost create without duplicating, and is a no-op the second time", async () => {
+  it("docs/autotask.md §6.5 ensure() recovers a lost create without duplicating, and is a no-op the second time", async () => {
     h.emulator.addFaults({ kind: "lose-response", method: "POST", path: "/Charges", nth: [1] });
     const key = chargeIdempotencyKey(["lost", "2"]);
     const first = await h.client.contractCharges.ensure(FIXED_PRICE_CONTRACT, charge, key);
@@ -206,8 +206,8 @@ describe("Autotask client resilience against injected faults (autotask-api.md §
   });
 });
 
-describe("Autotask emulator hourly threshold (§11)", () => {
-  it("§11 past the threshold the emulator answers 429 with Retry-After; the client gives up after its attempts", async () => {
+describe("Autotask emulator hourly threshold (docs/autotask.md §10)", () => {
+  it("docs/autotask.md §10 past the threshold the emulator answers 429 with Retry-After; the client gives up after its attempts", async () => {
     const h = await startHarness({ limits: { hourlyThreshold: 4 } }, { transport: { maxAttempts: 2 } });
     try {
       for (let index = 0; index < 4; index += 1) await h.client.companies.get(1001);

@@ -23,7 +23,7 @@ function rejectsWith(pattern: RegExp) {
     error.details.some((detail) => pattern.test(detail));
 }
 
-describe("Autotask client writes against the emulator (autotask-api.md §4, §6, §8)", () => {
+describe("Autotask client writes against the emulator (docs/autotask.md §4.2, §6, §8)", () => {
   let h: Harness;
   before(async () => {
     h = await startHarness();
@@ -41,7 +41,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     description: "Annual subscription 2025-06-01 to 2026-05-31",
   };
 
-  it("§4 creates a contract charge on /Contracts/{id}/Charges, money as bare JSON numbers, key stamped", async () => {
+  it("docs/autotask.md §4.2 creates a contract charge on /Contracts/{id}/Charges, money as bare JSON numbers, key stamped", async () => {
     const key = chargeIdempotencyKey(["tenant-1", "2025-06", "sub-e3", "annual"]);
     const id = await h.client.contractCharges.create(FIXED_PRICE_CONTRACT, charge, { idempotencyKey: key });
     const request = h.sent.at(-1);
@@ -57,7 +57,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.equal((await h.client.contractCharges.findByIdempotencyKey(key))?.id, id);
   });
 
-  it("§4 a POST to /ContractCharges directly is refused with 405, as the real API", async () => {
+  it("docs/autotask.md §4.2 a POST to /ContractCharges directly is refused with 405, as the real API", async () => {
     const response = await rawRequest(h.emulator, "POST", "/atservicesrest/v1.0/ContractCharges", {
       ...charge,
       contractID: FIXED_PRICE_CONTRACT,
@@ -65,7 +65,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.equal(response.status, 405);
   });
 
-  it("§8.3 rounds quantity, price and cost to 4 decimals", async () => {
+  it("docs/autotask.md §8.3 rounds quantity, price and cost to 4 decimals", async () => {
     const id = await h.client.contractCharges.create(FIXED_PRICE_CONTRACT, {
       ...charge,
       unitQuantity: "1",
@@ -74,7 +74,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.equal((await h.client.contractCharges.get(id))?.unitPrice, "0.8462");
   });
 
-  it("§8.3 a charge needs a productID or a billingCodeID", async () => {
+  it("docs/autotask.md §8.3 a charge needs a productID or a billingCodeID", async () => {
     const { billingCodeID: _omitted, ...withoutCode } = charge;
     await assert.rejects(
       () => h.client.contractCharges.create(FIXED_PRICE_CONTRACT, withoutCode),
@@ -82,7 +82,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     );
   });
 
-  it("§8.3 required fields and references are checked", async () => {
+  it("docs/autotask.md §8.3 required fields and references are checked", async () => {
     await assert.rejects(
       () => h.client.contractCharges.create(FIXED_PRICE_CONTRACT, { ...charge, name: " " }),
       rejectsWith(/^Missing Required Field: name$/),
@@ -109,7 +109,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     });
   });
 
-  it("§8.3 updates and deletes an unbilled charge through the contract's child URL", async () => {
+  it("docs/autotask.md §8.3 updates and deletes an unbilled charge through the contract's child URL", async () => {
     const id = await h.client.contractCharges.create(FIXED_PRICE_CONTRACT, charge);
     await h.client.contractCharges.update(FIXED_PRICE_CONTRACT, id, { unitQuantity: "3" });
     const patch = h.sent.at(-1);
@@ -121,7 +121,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.equal(await h.client.contractCharges.get(id), null);
   });
 
-  it("§8.3 a billed charge can be neither updated nor deleted", async () => {
+  it("docs/autotask.md §8.3 a billed charge can be neither updated nor deleted", async () => {
     const id = await h.client.contractCharges.create(FIXED_PRICE_CONTRACT, charge);
     h.emulator.state.markChargeBilled(id);
     await assert.rejects(
@@ -134,7 +134,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     );
   });
 
-  it("§8.3 Block Hours contracts take charges only with a purchase billing code", async () => {
+  it("docs/autotask.md §8.3 Block Hours contracts take charges only with a purchase billing code", async () => {
     const [block] = await h.client.contracts.queryAll([where.eq("contractType", 4)]);
     assert.ok(block);
     await assert.rejects(
@@ -148,7 +148,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.ok(id > 0);
   });
 
-  it("§8.2 creates a contract, and extending endDate by PATCH extends its service periods", async () => {
+  it("docs/autotask.md §8.2 creates a contract, and extending endDate by PATCH extends its service periods", async () => {
     const id = await h.client.contracts.create({
       companyID: 1005,
       contractName: "CSP Microsoft Annual Commit Monthly",
@@ -175,7 +175,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.equal((await periods()).length, 6);
   });
 
-  it("§12.12 contractType cannot be changed after create", async () => {
+  it("docs/autotask.md §8.2 contractType cannot be changed after create", async () => {
     const response = await rawRequest(h.emulator, "PATCH", "/atservicesrest/v1.0/Contracts", {
       id: FIXED_PRICE_CONTRACT,
       contractType: 7,
@@ -184,7 +184,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.match(JSON.stringify(response.body), /contractType cannot be changed/);
   });
 
-  it("§8.2 a Recurring Service contract needs contractPeriodType; endDate not before startDate", async () => {
+  it("docs/autotask.md §8.2 a Recurring Service contract needs contractPeriodType; endDate not before startDate", async () => {
     const base = {
       companyID: 1005,
       contractName: "No period",
@@ -205,7 +205,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     );
   });
 
-  it("§12.11 contracts cannot be deleted", async () => {
+  it("docs/autotask.md §4.2 contracts cannot be deleted", async () => {
     const response = await rawRequest(
       h.emulator,
       "DELETE",
@@ -214,7 +214,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.equal(response.status, 405);
   });
 
-  it("§8.4 contract services: child URL, Recurring Service only, prices read as internalCurrency*", async () => {
+  it("docs/autotask.md §8.4 contract services: child URL, Recurring Service only, prices read as internalCurrency*", async () => {
     await assert.rejects(
       () => h.client.contractServices.create(FIXED_PRICE_CONTRACT, { serviceID: E3_SERVICE }),
       rejectsWith(/only be added to Recurring Service contracts/),
@@ -245,7 +245,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.match(JSON.stringify(disallowed.body), /Only adjustedPrice and invoiceDescription/);
   });
 
-  it("§8.5 adjustments set units as deltas and rebuild the service-unit periods", async () => {
+  it("docs/autotask.md §8.5 adjustments set units as deltas and rebuild the service-unit periods", async () => {
     const contractId = await h.client.contracts.create({
       companyID: 1007,
       contractName: "Adjustment test",
@@ -298,7 +298,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     );
   });
 
-  it("§8.5 effectiveDate must fall inside the contract; a second adjustment on the same day collides", async () => {
+  it("docs/autotask.md §8.5 effectiveDate must fall inside the contract; a second adjustment on the same day collides", async () => {
     const adjustment = { contractID: RECURRING_CONTRACT, serviceID: BP_SERVICE, unitChange: 1 };
     await assert.rejects(
       () => h.client.contractServiceAdjustments.create({ ...adjustment, effectiveDate: "2027-01-01" }),
@@ -311,7 +311,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     );
   });
 
-  it("§8.5 adjustments are create-only: no query", async () => {
+  it("docs/autotask.md §8.5 adjustments are create-only: no query", async () => {
     const response = await rawRequest(
       h.emulator,
       "POST",
@@ -323,7 +323,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.equal(response.status, 405);
   });
 
-  it("§8.7 services: unique name (IX_service), recurring billing code, 100-character name", async () => {
+  it("docs/autotask.md §8.7 services: unique name (IX_service), recurring billing code, 100-character name", async () => {
     const service = {
       name: "Microsoft Entra ID P1",
       billingCodeID: RECURRING_CODE,
@@ -352,7 +352,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.equal((await h.client.services.get(id))?.unitPrice, "6.75");
   });
 
-  it("§6 PUT is a full replace: writable fields left out become null", async () => {
+  it("docs/autotask.md §6 PUT is a full replace: writable fields left out become null", async () => {
     const id = await h.client.services.create({
       name: "PUT test",
       billingCodeID: RECURRING_CODE,
@@ -373,7 +373,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.equal(stored?.unitPrice, "2");
   });
 
-  it("§1 wrong JSON types are rejected with JSON.NET's message", async () => {
+  it("docs/autotask.md §3 wrong JSON types are rejected with JSON.NET's message", async () => {
     const response = await rawRequest(h.emulator, "PATCH", "/atservicesrest/v1.0/Contracts", {
       id: RECURRING_CONTRACT,
       status: true,
@@ -382,7 +382,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.match(JSON.stringify(response.body), /Unexpected character encountered while parsing value: t/);
   });
 
-  it("§8.9 products: create and update", async () => {
+  it("docs/autotask.md §8.9 products: create and update", async () => {
     const id = await h.client.products.create({
       name: "Microsoft Copilot (Annual)",
       productBillingCodeID: SOFTWARE_CODE,
@@ -401,7 +401,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
     assert.equal(found?.id, id);
   });
 
-  it("§8.9 products: missing required fields are named; a System billing code is refused by default", async () => {
+  it("docs/autotask.md §8.9 products: missing required fields are named; a System billing code is refused by default", async () => {
     const raw = await rawRequest(h.emulator, "POST", "/atservicesrest/v1.0/Products", {
       name: "No flags",
       productBillingCodeID: SOFTWARE_CODE,
@@ -423,7 +423,7 @@ describe("Autotask client writes against the emulator (autotask-api.md §4, §6,
   });
 });
 
-describe("Autotask emulator: which billing codes products take is a switch (§8.9, undocumented)", () => {
+describe("Autotask emulator: which billing codes products take is a switch (docs/autotask.md §8.8, undocumented)", () => {
   const product = { name: "P", isActive: true, isSerialized: false };
   it("'general' takes only General Billing Codes; 'any' takes any existing code", async () => {
     const general = await startHarness({ switches: { productBillingCodes: "general" } });
@@ -449,7 +449,7 @@ describe("Autotask emulator: which billing codes products take is a switch (§8.
   });
 });
 
-describe("Autotask emulator switches and security levels (§8, §16)", () => {
+describe("Autotask emulator switches and security levels (docs/autotask.md §8, §12)", () => {
   it("rejects charges on inactive or expired contracts when switched on", async () => {
     const h = await startHarness({ switches: { chargesOnInactiveContracts: "reject" } });
     try {
@@ -471,7 +471,7 @@ describe("Autotask emulator switches and security levels (§8, §16)", () => {
     }
   });
 
-  it("§8.5 'same-period' duplicate detection when switched", async () => {
+  it("docs/autotask.md §8.5 'same-period' duplicate detection when switched", async () => {
     const h = await startHarness({ switches: { duplicateAdjustment: "same-period" } });
     try {
       const adjustment = { contractID: RECURRING_CONTRACT, serviceID: BP_SERVICE, unitChange: 1 };
@@ -485,7 +485,7 @@ describe("Autotask emulator switches and security levels (§8, §16)", () => {
     }
   });
 
-  it("§1, §6 a read-only security level cannot write: PsaAuthError 'adequate permissions'", async () => {
+  it("docs/autotask.md §6.4, §7.1 a read-only security level cannot write: PsaAuthError 'adequate permissions'", async () => {
     const readOnly = {
       userName: "viewer@cspsync-demo.example",
       secret: "viewer-secret",

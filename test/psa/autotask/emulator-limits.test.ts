@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DEFAULT_LIMITS, RequestThreshold, ThreadCounter } from "../../../emulators/autotask/limits.ts";
 
-describe("emulator request limits (autotask-api.md §11)", () => {
-  it("§11 counts requests over a rolling window and frees them as it slides", () => {
+describe("emulator request limits (docs/autotask.md §10)", () => {
+  it("docs/autotask.md §10 counts requests over a rolling window and frees them as it slides", () => {
     let now = 0;
     const threshold = new RequestThreshold({ ...DEFAULT_LIMITS, hourlyThreshold: 4 }, () => now);
     for (let index = 0; index < 4; index += 1) {
@@ -22,7 +22,7 @@ describe("emulator request limits (autotask-api.md §11)", () => {
     });
   });
 
-  it("§11 latency tiers: none under 50 %, 0.5 s from 50 %, 1 s from 75 %, scalable", () => {
+  it("docs/autotask.md §10 latency tiers: none under 50 %, 0.5 s from 50 %, 1 s from 75 %, scalable", () => {
     const threshold = new RequestThreshold({ ...DEFAULT_LIMITS, hourlyThreshold: 8 }, () => 0);
     const tiers: number[] = [];
     for (let index = 0; index < 8; index += 1) {
@@ -39,7 +39,7 @@ describe("emulator request limits (autotask-api.md §11)", () => {
     assert.equal(scaled.usageLatencyMs(), 0);
   });
 
-  it("§11 allows 3 concurrent requests per (integration code, endpoint) and remembers the peak", () => {
+  it("docs/autotask.md §10 allows 3 concurrent requests per (integration code, endpoint) and remembers the peak", () => {
     const threads = new ThreadCounter();
     const contracts = ThreadCounter.key("CODE", "Contracts");
     assert.deepEqual(

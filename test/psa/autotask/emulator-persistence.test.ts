@@ -8,11 +8,11 @@ import { where } from "../../../src/psa/autotask/filter.ts";
 import { chargeIdempotencyKey } from "../../../src/psa/autotask/idempotency.ts";
 import { startHarness, TEST_NOW } from "./helpers.ts";
 
-describe("Autotask emulator state (autotask-api.md §16)", () => {
+describe("Autotask emulator state (docs/autotask.md §12)", () => {
   const directory = mkdtempSync(join(tmpdir(), "cspsync-autotask-"));
   after(() => rmSync(directory, { recursive: true, force: true }));
 
-  it("§16 persists to dataFile after each write and reloads it after a restart, without reseeding", async () => {
+  it("docs/autotask.md §12 persists to dataFile after each write and reloads it after a restart, without reseeding", async () => {
     const dataFile = join(directory, "autotask.json");
     const key = chargeIdempotencyKey(["persisted"]);
     const first = await startHarness({ dataFile });
@@ -57,7 +57,7 @@ describe("Autotask emulator state (autotask-api.md §16)", () => {
     }
   });
 
-  it("§16 demo and empty seeds are deterministic; empty holds reference data only", async () => {
+  it("docs/autotask.md §12 demo and empty seeds are deterministic; empty holds reference data only", async () => {
     const now = () => TEST_NOW;
     const a = await startAutotaskEmulator({ now });
     const b = await startAutotaskEmulator({ now });

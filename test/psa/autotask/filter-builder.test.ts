@@ -11,8 +11,8 @@ import {
 import type { AutotaskFilter } from "../../../src/psa/autotask/filter.ts";
 import { stringifyJson } from "../../../src/psa/shared/json.ts";
 
-describe("Autotask filter builder (autotask-api.md §5.1, §5.2)", () => {
-  it("§5.2 builds every comparison operator with the documented wire names", () => {
+describe("Autotask filter builder (docs/autotask.md §5.1, §5.2)", () => {
+  it("docs/autotask.md §5.2 builds every comparison operator with the documented wire names", () => {
     const cases: Array<[AutotaskFilter, string]> = [
       [where.eq("companyID", 174), '{"op":"eq","field":"companyID","value":174}'],
       [where.noteq("status", 0), '{"op":"noteq","field":"status","value":0}'],
@@ -35,7 +35,7 @@ describe("Autotask filter builder (autotask-api.md §5.1, §5.2)", () => {
     for (const [filter, wire] of cases) assert.equal(stringifyJson(filter), wire);
   });
 
-  it("§5.2 nests and/or groups with items", () => {
+  it("docs/autotask.md §5.2 nests and/or groups with items", () => {
     const filter = where.and(
       where.eq("companyID", 174),
       where.or(
@@ -58,7 +58,7 @@ describe("Autotask filter builder (autotask-api.md §5.1, §5.2)", () => {
     });
   });
 
-  it("§5.2 sets udf: true and addresses a UDF by name", () => {
+  it("docs/autotask.md §5.2 sets udf: true and addresses a UDF by name", () => {
     assert.deepEqual(where.udf.gt("Number of Employees", 0), {
       op: "gt",
       field: "Number of Employees",
@@ -87,13 +87,13 @@ describe("Autotask filter builder (autotask-api.md §5.1, §5.2)", () => {
     contracts.eq("unknownField", 1);
   });
 
-  it("§5.1 all() is the conventional every-row filter", () => {
+  it("docs/autotask.md §5.1 all() is the conventional every-row filter", () => {
     assert.deepEqual(where.all(), { op: "gte", field: "id", value: 0 });
   });
 });
 
-describe("Autotask filter validation before sending (§5.1, §5.2)", () => {
-  it("§5.1 rejects an empty filter", () => {
+describe("Autotask filter validation before sending (docs/autotask.md §5.1, §5.2)", () => {
+  it("docs/autotask.md §5.1 rejects an empty filter", () => {
     assert.throws(() => assertValidFilter([]), /empty filter/);
   });
 
@@ -102,12 +102,12 @@ describe("Autotask filter validation before sending (§5.1, §5.2)", () => {
     assert.throws(() => assertValidFilter([where.in("id", [])]), /at least one value/);
   });
 
-  it("§5.2 allows only one UDF condition per query", () => {
+  it("docs/autotask.md §5.2 allows only one UDF condition per query", () => {
     assertValidFilter([where.udf.eq("A", "1"), where.eq("id", 1)]);
     assert.throws(() => assertValidFilter([where.udf.eq("A", "1"), where.or(where.udf.eq("B", "2"))]), /UDF/);
   });
 
-  it("§5.2 counts or-items and in-values against the 500 OR limit", () => {
+  it("docs/autotask.md §5.2 counts or-items and in-values against the 500 OR limit", () => {
     const ids = Array.from({ length: 498 }, (_, index) => index);
     const filters = [where.in("id", ids), where.or(where.eq("id", 1), where.eq("id", 2))];
     assert.deepEqual(countQueryLimits(filters), { orConditions: 500, udfConditions: 0 });
@@ -115,7 +115,7 @@ describe("Autotask filter validation before sending (§5.1, §5.2)", () => {
     assert.throws(() => assertValidFilter([...filters, where.notIn("id", [9])]), /500 OR/);
   });
 
-  it("§5.1 queryModel adds id to IncludeFields and checks MaxRecords 1..500", () => {
+  it("docs/autotask.md §5.1 queryModel adds id to IncludeFields and checks MaxRecords 1..500", () => {
     assert.deepEqual(queryModel([where.all()], { includeFields: ["contractName"], maxRecords: 50 }), {
       filter: [{ op: "gte", field: "id", value: 0 }],
       IncludeFields: ["contractName", "id"],

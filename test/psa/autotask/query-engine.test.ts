@@ -87,7 +87,7 @@ function rejects(body: unknown, pattern: RegExp, entity = companies): void {
   );
 }
 
-describe("emulator query engine: operators (autotask-api.md §5.2)", () => {
+describe("emulator query engine: operators (docs/autotask.md §5.2)", () => {
   it("eq / noteq, text compared case-insensitively", () => {
     assert.deepEqual(companyIds([{ op: "eq", field: "companyName", value: "old mill bakery" }]), [12]);
     assert.deepEqual(companyIds([{ op: "eq", field: "companyType", value: 1 }]), [10, 11]);
@@ -161,7 +161,7 @@ describe("emulator query engine: operators (autotask-api.md §5.2)", () => {
     );
   });
 
-  it("§5.2 UDF conditions address userDefinedFields by name with udf: true", () => {
+  it("docs/autotask.md §5.2 UDF conditions address userDefinedFields by name with udf: true", () => {
     assert.deepEqual(
       companyIds([{ op: "gt", field: "Number of Employees", value: 40, udf: true }]),
       [10, 11],
@@ -169,14 +169,14 @@ describe("emulator query engine: operators (autotask-api.md §5.2)", () => {
     assert.deepEqual(companyIds([{ op: "notExist", field: "number of employees", udf: true }]), [12]);
   });
 
-  it("§1 accepts key names, field names and operators case-insensitively", () => {
+  it("docs/autotask.md §3 accepts key names, field names and operators case-insensitively", () => {
     const body = '{"Filter":[{"Op":"BEGINSWITH","Field":"COMPANYNAME","Value":"green"}],"maxrecords":1}';
     assert.deepEqual(ids(companies, companyRows, body), [13]);
   });
 });
 
-describe("emulator query engine: paging, projection and limits (§5.1, §5.3)", () => {
-  it("§5.3 returns pageSize rows after the id cursor, ascending, and says whether more remain", () => {
+describe("emulator query engine: paging, projection and limits (docs/autotask.md §5.1, §5.3)", () => {
+  it("docs/autotask.md §5.3 returns pageSize rows after the id cursor, ascending, and says whether more remain", () => {
     const query = parseQueryModel(
       { filter: [{ op: "gte", field: "id", value: 0 }], MaxRecords: 2 },
       companies,
@@ -198,14 +198,14 @@ describe("emulator query engine: paging, projection and limits (§5.1, §5.3)", 
     assert.equal(countMatches(shuffled, query), 4);
   });
 
-  it("§16 clamps MaxRecords to 1..500 and defaults to 500", () => {
+  it("docs/autotask.md §12 clamps MaxRecords to 1..500 and defaults to 500", () => {
     const all = { filter: [{ op: "exist", field: "id" }] };
     assert.equal(parseQueryModel({ ...all, MaxRecords: 9000 }, companies, switches).pageSize, 500);
     assert.equal(parseQueryModel({ ...all, MaxRecords: 0 }, companies, switches).pageSize, 1);
     assert.equal(parseQueryModel(all, companies, switches).pageSize, 500);
   });
 
-  it("§5.1 IncludeFields resolves names case-insensitively", () => {
+  it("docs/autotask.md §5.1 IncludeFields resolves names case-insensitively", () => {
     const query = parseQueryModel(
       { filter: [{ op: "exist", field: "id" }], includeFields: ["COMPANYNAME"] },
       companies,
@@ -215,8 +215,8 @@ describe("emulator query engine: paging, projection and limits (§5.1, §5.3)", 
   });
 });
 
-describe("emulator query engine: rejected queries answer HTTP 500 errors[] (§5, §10)", () => {
-  it("§5.1 an empty or missing filter (switchable)", () => {
+describe("emulator query engine: rejected queries answer HTTP 500 errors[] (docs/autotask.md §5, §9)", () => {
+  it("docs/autotask.md §5.1 an empty or missing filter (switchable)", () => {
     rejects({ filter: [] }, /at least one filter/);
     rejects({}, /at least one filter/);
     assert.equal(
@@ -225,7 +225,7 @@ describe("emulator query engine: rejected queries answer HTTP 500 errors[] (§5,
     );
   });
 
-  it("§5.2 an unknown field: 'Unable to find <field> in the <Entity> Entity'", () => {
+  it("docs/autotask.md §5.2 an unknown field: 'Unable to find <field> in the <Entity> Entity'", () => {
     rejects(
       { filter: [{ op: "eq", field: "isActive", value: true }] },
       /Unable to find isActive in the ContractCharge Entity/,
@@ -243,7 +243,7 @@ describe("emulator query engine: rejected queries answer HTTP 500 errors[] (§5,
     rejects({ filter: "id > 0" }, /must be an array/);
   });
 
-  it("§5.2 more than 500 OR conditions (in-values count one each)", () => {
+  it("docs/autotask.md §5.2 more than 500 OR conditions (in-values count one each)", () => {
     const values = Array.from({ length: 501 }, (_, index) => index);
     rejects(
       { filter: [{ op: "in", field: "id", value: values }] },
@@ -253,7 +253,7 @@ describe("emulator query engine: rejected queries answer HTTP 500 errors[] (§5,
     rejects({ filter: [{ op: "or", items }] }, /limited to 500 or fewer 'OR' conditions/);
   });
 
-  it("§5.2 more than one UDF condition", () => {
+  it("docs/autotask.md §5.2 more than one UDF condition", () => {
     rejects(
       {
         filter: [
@@ -265,7 +265,7 @@ describe("emulator query engine: rejected queries answer HTTP 500 errors[] (§5,
     );
   });
 
-  it("§1 values of the wrong type: booleans must be true/false, numbers numeric, dates dates", () => {
+  it("docs/autotask.md §3 values of the wrong type: booleans must be true/false, numbers numeric, dates dates", () => {
     rejects({ filter: [{ op: "eq", field: "isActive", value: "true" }] }, /Invalid value "true"/);
     rejects({ filter: [{ op: "eq", field: "isActive", value: null }] }, /Invalid value null/);
     rejects({ filter: [{ op: "eq", field: "companyType", value: "customer" }] }, /Invalid value/);

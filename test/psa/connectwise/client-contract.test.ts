@@ -41,20 +41,20 @@ describe("ConnectWise client against the emulator over HTTP", () => {
   after(() => harness.close());
 
   describe("discovery and authentication", () => {
-    it("§1.1 maps UI hosts to their api- host and keeps other origins", () => {
+    it("docs/connectwise.md §2 maps UI hosts to their api- host and keeps other origins", () => {
       assert.equal(resolveApiOrigin("https://na.myconnectwise.net"), "https://api-na.myconnectwise.net");
       assert.equal(resolveApiOrigin("eu.myconnectwise.net"), "https://api-eu.myconnectwise.net");
       assert.equal(resolveApiOrigin("http://127.0.0.1:8080/"), "http://127.0.0.1:8080");
       assert.equal(resolveApiOrigin("https://cw.example.com/"), "https://cw.example.com");
     });
 
-    it("§1.2 discovers the codebase from companyinfo", async () => {
+    it("docs/connectwise.md §2 discovers the codebase from companyinfo", async () => {
       const info = await harness.client.discoverCodebase();
       assert.equal(info.codebase, "v2025_1/");
       assert.equal(info.isCloud, true);
     });
 
-    it("§1.2 an unknown company id (companyinfo answers null) is a configuration error", async () => {
+    it("docs/connectwise.md §2 an unknown company id (companyinfo answers null) is a configuration error", async () => {
       const client = harness.newClient({ companyId: "nosuchco" });
       await assert.rejects(client.discoverCodebase(), (error: unknown) => {
         assert.ok(error instanceof ConnectWiseConfigurationError);
@@ -63,7 +63,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       });
     });
 
-    it("§2 sends Basic company+public:private, the clientId header and a pinned Accept version", async () => {
+    it("docs/connectwise.md §3 sends Basic company+public:private, the clientId header and a pinned Accept version", async () => {
       const seen: Array<Record<string, string>> = [];
       const client = harness.newClient({
         apiVersion: "2024.1",
@@ -86,7 +86,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       assert.match(systemInfo.url ?? "", /\/v2025_1\/apis\/3\.0\/system\/info$/);
     });
 
-    it("§2 test connection reports success with the server version and every readable area", async () => {
+    it("docs/connectwise.md §3 test connection reports success with the server version and every readable area", async () => {
       const result = await harness.client.testConnection();
       assert.equal(result.ok, true);
       assert.deepEqual(
@@ -104,7 +104,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       assert.equal(result.companyInfo?.codebase, "v2025_1/");
     });
 
-    it("§2 test connection explains bad credentials (401) without leaking the private key", async () => {
+    it("docs/connectwise.md §3 test connection explains bad credentials (401) without leaking the private key", async () => {
       const client = harness.newClient({ privateKey: "wrong-private-key-value" });
       const result = await client.testConnection();
       assert.equal(result.ok, false);
@@ -120,7 +120,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       });
     });
 
-    it("§2 a missing clientId header is refused with 401", async () => {
+    it("docs/connectwise.md §3 a missing clientId header is refused with 401", async () => {
       const client = harness.newClient({ clientId: "" });
       await assert.rejects(client.getSystemInfo(), (error: unknown) => {
         assert.ok(error instanceof ConnectWiseAuthError);
@@ -130,7 +130,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       });
     });
 
-    it("§5.2 test connection names the area the security role may not read (403)", async () => {
+    it("docs/connectwise.md §7.1 test connection names the area the security role may not read (403)", async () => {
       harness.emulator.setForbidden([{ path: "/procurement/catalog" }]);
       try {
         const result = await harness.client.testConnection();
@@ -146,7 +146,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       }
     });
 
-    it("§1.2 after a cloud upgrade a 404 on the old codebase triggers one rediscovery and a retry", async () => {
+    it("docs/connectwise.md §2 after a cloud upgrade a 404 on the old codebase triggers one rediscovery and a retry", async () => {
       harness.emulator.switches.rejectStaleCodebase = true;
       try {
         const client = harness.newClient();
@@ -171,7 +171,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
   });
 
   describe("companies", () => {
-    it("§4.3 lists every company across several pages by following the Link header", async () => {
+    it("docs/connectwise.md §5.3 lists every company across several pages by following the Link header", async () => {
       harness.emulator.server.clearRequestLog();
       const companies = await harness.client.listCompanies({ pageSize: 5, orderBy: "id asc" });
       assert.equal(companies.length, 13);
@@ -188,7 +188,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       );
     });
 
-    it("§4.3 forward-only paging follows pageId links until the Link header is empty", async () => {
+    it("docs/connectwise.md §5.3 forward-only paging follows pageId links until the Link header is empty", async () => {
       harness.emulator.server.clearRequestLog();
       const companies = await harness.client.listCompanies({ pageSize: 5, paging: "forward-only" });
       assert.equal(companies.length, 13);
@@ -203,7 +203,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       );
     });
 
-    it("§4.1 searches companies by name (contains, startsWith, exact) and gets one by id", async () => {
+    it("docs/connectwise.md §5.1 searches companies by name (contains, startsWith, exact) and gets one by id", async () => {
       const dental = await harness.client.searchCompaniesByName("dental");
       assert.deepEqual(
         dental.map((company) => company.name),
@@ -221,7 +221,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       assert.equal(company.status?.name, "Active");
     });
 
-    it("§5.3 an unknown id is a typed 404 carrying the server's code and message", async () => {
+    it("docs/connectwise.md §7.2 an unknown id is a typed 404 carrying the server's code and message", async () => {
       await assert.rejects(harness.client.getCompany(9999), (error: unknown) => {
         assert.ok(error instanceof ConnectWiseNotFoundError);
         assert.equal(error.status, 404);
@@ -237,7 +237,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
   });
 
   describe("agreements, types and billing cycles", () => {
-    it("§6 lists a company's agreements with type and billing cycle references", async () => {
+    it("docs/connectwise.md §8 lists a company's agreements with type and billing cycle references", async () => {
       const [contoso] = await harness.client.searchCompaniesByName("Contoso Dental Group", "exact");
       const agreements = await harness.client.listAgreementsForCompany(contoso!.id);
       assert.equal(agreements.length, 2);
@@ -252,7 +252,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       assert.equal(fetched.billAmount, "0");
     });
 
-    it("§9 activeOn leaves out cancelled and expired agreements", async () => {
+    it("docs/connectwise.md §10 activeOn leaves out cancelled and expired agreements", async () => {
       for (const identifier of ["TailspinToys", "NorthwindTraders"]) {
         const [company] = await harness.client.listCompanies({
           conditions: where.eq("identifier", identifier),
@@ -265,7 +265,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       }
     });
 
-    it("§7.5 lists and gets agreement types", async () => {
+    it("docs/connectwise.md §9.4 lists and gets agreement types", async () => {
       const types = await harness.client.listAgreementTypes({ orderBy: "name asc" });
       assert.deepEqual(
         types.map((type) => type.name),
@@ -276,7 +276,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       assert.equal(fetched.billingCycle?.name, "One-Time");
     });
 
-    it("§7.6 recognises the one-time cycle by billingOptions, whatever its id and name", async () => {
+    it("docs/connectwise.md §9.5 recognises the one-time cycle by billingOptions, whatever its id and name", async () => {
       const cycles = await harness.client.listBillingCycles();
       assert.deepEqual(
         cycles.map((cycle) => cycle.billingOptions),
@@ -308,7 +308,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
   });
 
   describe("agreement additions", () => {
-    it("§5.1 creates an addition (201) with exact decimals, defaults from the catalog and the sync key stamped", async () => {
+    it("docs/connectwise.md §6 creates an addition (201) with exact decimals, defaults from the catalog and the sync key stamped", async () => {
       const agreementId = await agreementIdFor(harness, "AdventureWorks", "Microsoft CSP -");
       const addition = await harness.client.createAddition(agreementId, {
         product: { identifier: "M365-PREM" },
@@ -339,7 +339,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       assert.deepEqual(await harness.client.getAddition(agreementId, addition.id), addition);
     });
 
-    it("§8 keeps money exact through a JSON round trip (no float on the way)", async () => {
+    it("docs/connectwise.md §6 keeps money exact through a JSON round trip (no float on the way)", async () => {
       const agreementId = await agreementIdFor(harness, "AdventureWorks", "Microsoft CSP -");
       const addition = await harness.client.createAddition(agreementId, {
         product: { id: 1 },
@@ -354,7 +354,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       assert.equal(addition.extPrice, new Dec("3.1618").times("0.846202666").toFixed());
     });
 
-    it("§4.1 lists additions with conditions and counts them", async () => {
+    it("docs/connectwise.md §5.1 lists additions with conditions and counts them", async () => {
       const agreementId = await agreementIdFor(harness, "AdventureWorks", "Microsoft CSP -");
       const ongoing = await harness.client.listAdditions(agreementId, {
         conditions: where.and(where.isNull("cancelledDate"), where.eq("product/identifier", "M365-PREM")),
@@ -367,7 +367,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       );
     });
 
-    it("§5.1 patches with JSON-Patch operations and typed changes (quantity, cancel at period end)", async () => {
+    it("docs/connectwise.md §6 patches with JSON-Patch operations and typed changes (quantity, cancel at period end)", async () => {
       const agreementId = await agreementIdFor(harness, "AdventureWorks", "Microsoft CSP -");
       const [addition] = await harness.client.findAdditionsBySyncKey(agreementId, "cspsync:v1:aw-prem-0001");
       const patched = await harness.client.patchAddition(agreementId, addition!.id, [
@@ -394,7 +394,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       );
     });
 
-    it("§5.3 a rejected write is a typed 400 with the server's errors[] entries", async () => {
+    it("docs/connectwise.md §7.2 a rejected write is a typed 400 with the server's errors[] entries", async () => {
       const agreementId = await agreementIdFor(harness, "AdventureWorks", "Microsoft CSP -");
       const [addition] = await harness.client.findAdditionsBySyncKey(agreementId, "cspsync:v1:aw-prem-0001");
       await assert.rejects(
@@ -421,7 +421,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       );
     });
 
-    it("§4.3 pages through more than one page of additions, navigable and forward-only", async () => {
+    it("docs/connectwise.md §5.3 pages through more than one page of additions, navigable and forward-only", async () => {
       const agreementId = await agreementIdFor(harness, "ProsewareEng", "Microsoft CSP -");
       for (let index = 0; index < 7; index += 1) {
         await harness.client.createAddition(agreementId, {
@@ -451,8 +451,8 @@ describe("ConnectWise client against the emulator over HTTP", () => {
     });
   });
 
-  describe("business rules (§9)", () => {
-    it("§9 effectiveDate before the agreement's billing start is rejected", async () => {
+  describe("business rules (docs/connectwise.md §10)", () => {
+    it("docs/connectwise.md §10 effectiveDate before the agreement's billing start is rejected", async () => {
       const agreementId = await agreementIdFor(harness, "AlpineSkiHouse", "Microsoft CSP -");
       await assert.rejects(
         harness.client.createAddition(agreementId, {
@@ -472,7 +472,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       );
     });
 
-    it("§9 additions on a cancelled agreement are rejected on agreementId, unless the switch is off", async () => {
+    it("docs/connectwise.md §10 additions on a cancelled agreement are rejected on agreementId, unless the switch is off", async () => {
       const agreementId = await agreementIdFor(harness, "TailspinToys", "Managed Services");
       const input = {
         product: { id: 2 },
@@ -494,7 +494,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       }
     });
 
-    it("§9 with prorate off, an effectiveDate in an invoiced period is rejected", async () => {
+    it("docs/connectwise.md §10 with prorate off, an effectiveDate in an invoiced period is rejected", async () => {
       const agreementId = await agreementIdFor(harness, "BlueYonderVet", "Microsoft CSP -");
       const agreement = harness.emulator.data().tables.agreements.find((row) => row.id === agreementId)!;
       agreement.prorateFlag = false;
@@ -515,7 +515,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       assert.equal(accepted.effectiveDate, "2025-04-01T00:00:00Z");
     });
 
-    it("§7.7 a Bundle product cannot be an addition; §7.3 product and billCustomer are required", async () => {
+    it("docs/connectwise.md §9.6 a Bundle product cannot be an addition; §9.3 product and billCustomer are required", async () => {
       const agreementId = await agreementIdFor(harness, "CohoWinery", "Microsoft CSP -");
       await assert.rejects(
         harness.client.createAddition(agreementId, {
@@ -532,7 +532,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
   });
 
   describe("catalog", () => {
-    it("§7.7 lists, searches by identifier and vendor SKU, and gets catalog items", async () => {
+    it("docs/connectwise.md §9.6 lists, searches by identifier and vendor SKU, and gets catalog items", async () => {
       const all = await harness.client.listCatalogItems({ pageSize: 4 });
       assert.equal(all.length, 13);
       const [premium] = await harness.client.findCatalogItemsByVendorSku("CFQ7TTC0LCHC:0002");
@@ -544,7 +544,7 @@ describe("ConnectWise client against the emulator over HTTP", () => {
       assert.equal(fetched.vendor?.name, "Microsoft Corporation");
     });
 
-    it("§7.7 creates and updates a catalog item; a duplicate identifier is ObjectExists", async () => {
+    it("docs/connectwise.md §9.6 creates and updates a catalog item; a duplicate identifier is ObjectExists", async () => {
       const [type] = await harness.client.listProductTypes({
         conditions: where.eq("name", "Software Licensing"),
       });

@@ -4,14 +4,14 @@ import * as where from "../../../src/psa/connectwise/conditions.ts";
 import { compileConditions, evaluateConditions } from "../../../emulators/connectwise/conditions.ts";
 import type { FieldResolver } from "../../../emulators/connectwise/conditions.ts";
 
-describe("conditions builder (connectwise-api.md §4.1)", () => {
-  it("§4.1 writes strings double-quoted with backslash escapes for quotes and backslashes", () => {
+describe("conditions builder (docs/connectwise.md §5.1)", () => {
+  it("docs/connectwise.md §5.1 writes strings double-quoted with backslash escapes for quotes and backslashes", () => {
     assert.equal(where.eq("name", "Acme").text, 'name = "Acme"');
     assert.equal(where.eq("name", 'Fred "The Fixer" & Sons').text, 'name = "Fred \\"The Fixer\\" & Sons"');
     assert.equal(where.eq("name", "C:\\temp").text, 'name = "C:\\\\temp"');
   });
 
-  it("§4.1 writes numbers, decimals, booleans, null and date-times in their literal forms", () => {
+  it("docs/connectwise.md §5.1 writes numbers, decimals, booleans, null and date-times in their literal forms", () => {
     assert.equal(where.eq("company/id", 250).text, "company/id = 250");
     assert.equal(where.gt("unitPrice", where.decimal("22.50")).text, "unitPrice > 22.50");
     assert.equal(where.eq("cancelledFlag", false).text, "cancelledFlag = false");
@@ -27,7 +27,7 @@ describe("conditions builder (connectwise-api.md §4.1)", () => {
     );
   });
 
-  it("§4.1 refuses values the grammar cannot carry", () => {
+  it("docs/connectwise.md §5.1 refuses values the grammar cannot carry", () => {
     assert.throws(() => where.eq("quantity", 1.5), /decimal/);
     assert.throws(() => where.eq("quantity", Number.NaN), /finite/);
     assert.throws(() => where.decimal("1e5"), /plain decimal/);
@@ -37,7 +37,7 @@ describe("conditions builder (connectwise-api.md §4.1)", () => {
     assert.throws(() => where.and(), /at least one/);
   });
 
-  it("§4.1 writes in-lists, like, contains and their negations", () => {
+  it("docs/connectwise.md §5.1 writes in-lists, like, contains and their negations", () => {
     assert.equal(where.isIn("board/id", [3, 2, 4]).text, "board/id in (3, 2, 4)");
     assert.equal(where.isIn("name", ["John", "Ben"]).text, 'name in ("John", "Ben")');
     assert.equal(where.notIn("id", [1]).text, "id not in (1)");
@@ -47,12 +47,12 @@ describe("conditions builder (connectwise-api.md §4.1)", () => {
     assert.equal(where.notContains("summary", "Low Priority").text, 'summary not contains "Low Priority"');
   });
 
-  it("§4.1 startsWith neutralises wildcard characters in user text with bracket escapes", () => {
+  it("docs/connectwise.md §5.1 startsWith neutralises wildcard characters in user text with bracket escapes", () => {
     assert.equal(where.likeLiteral("50%_off*[x]"), "50[%][_]off[*][[]x]");
     assert.equal(where.startsWith("name", "A*B").text, 'name like "A[*]B*"');
   });
 
-  it("§4.1 groups AND/OR with parentheses around compound children only", () => {
+  it("docs/connectwise.md §5.1 groups AND/OR with parentheses around compound children only", () => {
     const condition = where.and(
       where.eq("company/id", 7),
       where.or(where.isNull("endDate"), where.ge("endDate", where.dateTime("2025-01-01"))),
@@ -84,7 +84,7 @@ describe("conditions builder (connectwise-api.md §4.1)", () => {
     const matches = (condition: where.Condition): boolean =>
       evaluateConditions(compileConditions(condition.text, resolve), record, { caseInsensitive: true });
 
-    it("§4.1 what the builder writes, the server reads back to the same value", () => {
+    it("docs/connectwise.md §5.1 what the builder writes, the server reads back to the same value", () => {
       assert.equal(matches(where.eq("name", record.name)), true);
       assert.equal(matches(where.startsWith("name", 'Fred "The Fixer" & [Sons] 50')), true);
       assert.equal(matches(where.startsWith("name", "Fred_")), false, "an escaped _ is literal");

@@ -40,8 +40,8 @@ function rejects(text: string, pattern: RegExp): void {
   );
 }
 
-describe("emulator conditions parser (connectwise-api.md §4.1)", () => {
-  it("§4.1 parses comparisons into an AST with and binding tighter than or", () => {
+describe("emulator conditions parser (docs/connectwise.md §5.1)", () => {
+  it("docs/connectwise.md §5.1 parses comparisons into an AST with and binding tighter than or", () => {
     const node = parseConditions('a = 1 or b = "x" and c != null');
     assert.equal(node.kind, "or");
     assert.ok(node.kind === "or" && node.right.kind === "and");
@@ -49,7 +49,7 @@ describe("emulator conditions parser (connectwise-api.md §4.1)", () => {
     assert.equal(grouped.kind, "and");
   });
 
-  it("§4.1 reads every literal form: quotes of both kinds with escapes, numbers, booleans, null, dates", () => {
+  it("docs/connectwise.md §5.1 reads every literal form: quotes of both kinds with escapes, numbers, booleans, null, dates", () => {
     const node = parseConditions(
       `a = 'it\\'s' and b = "say \\"hi\\"" and c = -12.5 and d = True and e = NULL and f > [2016-08-20T18:04:26Z]`,
     );
@@ -68,19 +68,19 @@ describe("emulator conditions parser (connectwise-api.md §4.1)", () => {
     );
   });
 
-  it("§4.1 keywords and field names are case-insensitive", () => {
+  it("docs/connectwise.md §5.1 keywords and field names are case-insensitive", () => {
     assert.equal(matches("CancelledFlag = FALSE AND Company/Identifier = 'contoso'"), true);
     assert.equal(matches('name Not Contains "csp"'), false);
   });
 
-  it("§4.1 comparison operators on numbers compare exactly as decimals", () => {
+  it("docs/connectwise.md §5.1 comparison operators on numbers compare exactly as decimals", () => {
     assert.equal(matches("billAmount = 1250.50"), true);
     assert.equal(matches("billAmount > 1250.49 and billAmount < 1250.51"), true);
     assert.equal(matches("billAmount >= 1250.5 and billAmount <= 1250.5 and id != 13"), true);
     assert.equal(matches("company/id = 251"), false);
   });
 
-  it("§4.1 like uses * and % wildcards, _ for one character and [[] for a literal bracket", () => {
+  it("docs/connectwise.md §5.1 like uses * and % wildcards, _ for one character and [[] for a literal bracket", () => {
     assert.equal(matches('name like "Microsoft*"'), true);
     assert.equal(matches('name like "%contoso"'), true);
     assert.equal(matches('name like "Microsoft CSP _ Contoso"'), true);
@@ -91,32 +91,32 @@ describe("emulator conditions parser (connectwise-api.md §4.1)", () => {
     assert.equal(matches('name like "[[]Other]*"', bracketed), false);
   });
 
-  it("§4.1 contains, in and not in", () => {
+  it("docs/connectwise.md §5.1 contains, in and not in", () => {
     assert.equal(matches('name contains "CSP"'), true);
     assert.equal(matches("company/id in (1, 250, 3)"), true);
     assert.equal(matches('type/name in ("Block Time", "csp licensing")'), true);
     assert.equal(matches("id not in (12)"), false);
   });
 
-  it("§4.1 null comparisons, and SQL semantics for comparisons against a null field", () => {
+  it("docs/connectwise.md §5.1 null comparisons, and SQL semantics for comparisons against a null field", () => {
     assert.equal(matches("endDate = null"), true);
     assert.equal(matches("endDate != null"), false);
     assert.equal(matches("endDate > [2020-01-01T00:00:00Z]"), false);
     assert.equal(matches("endDate < [2020-01-01T00:00:00Z]"), false);
   });
 
-  it("§4.1 date-times in brackets compare as instants; lastUpdated reads _info", () => {
+  it("docs/connectwise.md §5.1 date-times in brackets compare as instants; lastUpdated reads _info", () => {
     assert.equal(matches("startDate >= [2024-01-01T00:00:00Z] and startDate < [2024-01-02]"), true);
     assert.equal(matches("lastUpdated > [2024-05-03T14:02:10Z]"), true);
     assert.equal(matches("_info/updatedBy = 'ADMIN1'"), true);
   });
 
-  it("§4.1 string comparisons ignore case by default and respect case when the switch is off", () => {
+  it("docs/connectwise.md §5.1 string comparisons ignore case by default and respect case when the switch is off", () => {
     assert.equal(matches('name = "microsoft csp - contoso"'), true);
     assert.equal(matches('name = "microsoft csp - contoso"', agreement, false), false);
   });
 
-  it("§4.1 nested fields resolve through references (company/id, product/identifier)", () => {
+  it("docs/connectwise.md §5.1 nested fields resolve through references (company/id, product/identifier)", () => {
     const addition = {
       id: 1,
       product: { id: 55, identifier: "M365-PREM" },
@@ -130,7 +130,7 @@ describe("emulator conditions parser (connectwise-api.md §4.1)", () => {
   });
 
   describe("errors", () => {
-    it("§4.1 a wrongly typed literal gets the server's own message", () => {
+    it("docs/connectwise.md §5.1 a wrongly typed literal gets the server's own message", () => {
       rejects(
         "cancelledFlag = 1",
         /^Expected a boolean value, not a numeric\. String values should be enclosed/,
@@ -141,7 +141,7 @@ describe("emulator conditions parser (connectwise-api.md §4.1)", () => {
       rejects("name = 5", /Expected a string value, not a numeric/);
     });
 
-    it("§4.1 unquoted words, bad dates and unterminated literals are rejected with the guidance text", () => {
+    it("docs/connectwise.md §5.1 unquoted words, bad dates and unterminated literals are rejected with the guidance text", () => {
       rejects("name = Acme", /Invalid value 'Acme'.*double or single quotes/);
       rejects("startDate > [yesterday]", /Invalid date-time value/);
       rejects('name = "open', /Unterminated string/);
@@ -149,7 +149,7 @@ describe("emulator conditions parser (connectwise-api.md §4.1)", () => {
       rejects("id = 12abc", /Invalid value '12abc'/);
     });
 
-    it("§4.1 structural errors: unknown fields, missing operators, stray tokens, bad parentheses", () => {
+    it("docs/connectwise.md §5.1 structural errors: unknown fields, missing operators, stray tokens, bad parentheses", () => {
       rejects("nosuchfield = 1", /Unknown field 'nosuchfield'/);
       rejects("company/nosuch = 1", /Unknown field/);
       rejects("id 1", /Unexpected|Expected an operator/);
@@ -161,7 +161,7 @@ describe("emulator conditions parser (connectwise-api.md §4.1)", () => {
       rejects("", /empty/);
     });
 
-    it("§4.1 operator/type mismatches: null only with = and !=, like only on strings", () => {
+    it("docs/connectwise.md §5.1 operator/type mismatches: null only with = and !=, like only on strings", () => {
       rejects("endDate > null", /null can only be compared with = or !=/);
       rejects('id like "1*"', /like operator needs a string field/);
       rejects("company/id in (1, 'x')", /Expected a numeric value, not a string/);

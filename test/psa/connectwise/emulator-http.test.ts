@@ -6,7 +6,7 @@ import { API, CLIENT_ID, rawRequest, startHarness } from "./support.ts";
 type Json = Record<string, unknown>;
 const conditions = (text: string): string => `conditions=${encodeURIComponent(text)}`;
 
-describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist)", () => {
+describe("ConnectWise emulator wire behaviour (docs/connectwise.md §11 checklist)", () => {
   let harness: Harness;
   const get = (path: string, headers: Record<string, string> = {}) =>
     rawRequest(harness.emulator, "GET", path, { headers });
@@ -17,8 +17,8 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
   });
   after(() => harness.close());
 
-  describe("§1 and §2: discovery, auth and headers", () => {
-    it("§1.2 companyinfo needs no auth, uses PascalCase with IsCloud as a string, and answers null for an unknown company", async () => {
+  describe("docs/connectwise.md §2 and §3: discovery, auth and headers", () => {
+    it("docs/connectwise.md §2 companyinfo needs no auth, uses PascalCase with IsCloud as a string, and answers null for an unknown company", async () => {
       const known = await rawRequest(harness.emulator, "GET", "/login/companyinfo/CSPSYNCDEMO", {
         auth: false,
       });
@@ -36,7 +36,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.equal(unknown.text, "null");
     });
 
-    it("§1.1 accepts v4_6_release and versioned codebases, and 404s anything else", async () => {
+    it("docs/connectwise.md §2 accepts v4_6_release and versioned codebases, and 404s anything else", async () => {
       assert.equal((await get(`${API}/system/info`)).status, 200);
       assert.equal((await get("/v2019_3/apis/3.0/system/info")).status, 200);
       const bad = await get("/release/apis/3.0/system/info");
@@ -44,7 +44,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.equal((bad.body as Json).code, "NotFound");
     });
 
-    it("§2 without a clientId, or with bad keys, the answer is 401 Unauthorized", async () => {
+    it("docs/connectwise.md §3 without a clientId, or with bad keys, the answer is 401 Unauthorized", async () => {
       const noClientId = await rawRequest(harness.emulator, "GET", `${API}/system/info`, {
         auth: false,
         headers: {
@@ -83,7 +83,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       }
     });
 
-    it("§2 replies carry api-current-version and x-cw-request-id", async () => {
+    it("docs/connectwise.md §3 replies carry api-current-version and x-cw-request-id", async () => {
       const response = await get(`${API}/system/info`, {
         accept: "application/vnd.connectwise.com+json; version=2019.1",
       });
@@ -93,8 +93,8 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
     });
   });
 
-  describe("§3 and §4: shapes, fields, ordering and paging", () => {
-    it("§3 references are expanded with _info hrefs; entities carry _info lastUpdated/updatedBy and customFields", async () => {
+  describe("docs/connectwise.md §4 and §5: shapes, fields, ordering and paging", () => {
+    it("docs/connectwise.md §4 references are expanded with _info hrefs; entities carry _info lastUpdated/updatedBy and customFields", async () => {
       const response = await get(`${API}/finance/agreements/1`);
       const agreement = response.body as Json;
       assert.deepEqual(agreement.company, {
@@ -113,7 +113,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.equal(agreement.agreementStatus, "Active");
     });
 
-    it("§4.2 fields keeps only the named fields, nested picks keeping their parent", async () => {
+    it("docs/connectwise.md §5.2 fields keeps only the named fields, nested picks keeping their parent", async () => {
       const response = await get(`${API}/finance/agreements?fields=id,name,company/identifier&pageSize=2`);
       assert.deepEqual(response.body, [
         { id: 1, name: "Microsoft CSP - Contoso Dental Group", company: { identifier: "ContosoDental" } },
@@ -126,7 +126,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.equal((await get(`${API}/finance/agreements?fields=nosuch`)).status, 400);
     });
 
-    it("§4.2 orderBy sorts by one or several keys, asc or desc", async () => {
+    it("docs/connectwise.md §5.2 orderBy sorts by one or several keys, asc or desc", async () => {
       const response = await get(
         `${API}/finance/agreements?fields=id,company/id&orderBy=${encodeURIComponent("company/id desc, id asc")}&pageSize=4`,
       );
@@ -137,7 +137,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.equal((await get(`${API}/finance/agreements?orderBy=nosuch%20asc`)).status, 400);
     });
 
-    it("§4.3 the Link header has first/prev/next/last; a page past the end is []", async () => {
+    it("docs/connectwise.md §5.3 the Link header has first/prev/next/last; a page past the end is []", async () => {
       const middle = await get(`${API}/company/companies?pageSize=5&page=2&fields=id`);
       const links = middle.headers.get("link") ?? "";
       const relations = [...links.matchAll(/<[^>]*[?&]page=(\d+)[^>]*>; rel="(\w+)"/g)].map(
@@ -151,7 +151,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.match(past.headers.get("link") ?? "", /page=3>; rel="last"/);
     });
 
-    it("§4.2 pageSize defaults to 25 and is capped at 1000 (or rejected with the switch off)", async () => {
+    it("docs/connectwise.md §5.2 pageSize defaults to 25 and is capped at 1000 (or rejected with the switch off)", async () => {
       assert.equal(((await get(`${API}/finance/agreements?fields=id`)).body as Json[]).length, 25);
       const capped = await get(`${API}/company/companies?pageSize=5000&fields=id`);
       assert.equal(capped.status, 200);
@@ -165,7 +165,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.equal((await get(`${API}/company/companies?page=0`)).status, 400);
     });
 
-    it("§4.3 forward-only ignores page, rejects orderBy, uses pageId as id > N and ends with an empty Link", async () => {
+    it("docs/connectwise.md §5.3 forward-only ignores page, rejects orderBy, uses pageId as id > N and ends with an empty Link", async () => {
       const forward = { "pagination-type": "forward-only" };
       const first = await get(`${API}/company/companies?pageSize=6&page=3&fields=id`, forward);
       assert.deepEqual(
@@ -183,7 +183,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.equal(ordered.status, 400);
     });
 
-    it("§4.3 /count applies conditions; §4.1 a bad condition is a 400 with the server's text", async () => {
+    it("docs/connectwise.md §5.3 /count applies conditions; §5.1 a bad condition is a 400 with the server's text", async () => {
       const count = await get(`${API}/finance/agreements/count?${conditions("cancelledFlag = true")}`);
       assert.deepEqual(count.body, { count: 2 });
       const bad = await get(`${API}/finance/agreements/count?${conditions("cancelledFlag = 1")}`);
@@ -192,7 +192,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.match(String((bad.body as Json).message), /^Expected a boolean value, not a numeric\./);
     });
 
-    it("§4.2 customFieldConditions match records by caption and value", async () => {
+    it("docs/connectwise.md §5.2 customFieldConditions match records by caption and value", async () => {
       await send("PATCH", `${API}/company/companies/3`, [
         {
           op: "replace",
@@ -207,8 +207,8 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
     });
   });
 
-  describe("§5 and §7: writes, errors and validation", () => {
-    it("§5.3 POST without required fields is 400 InvalidObject with one MissingRequiredField per field", async () => {
+  describe("docs/connectwise.md §6 and §9: writes, errors and validation", () => {
+    it("docs/connectwise.md §7.2 POST without required fields is 400 InvalidObject with one MissingRequiredField per field", async () => {
       const response = await send("POST", `${API}/finance/agreements/1/additions`, { quantity: 2 });
       assert.equal(response.status, 400);
       assert.deepEqual(response.body, {
@@ -231,7 +231,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       });
     });
 
-    it("§5.3 404 bodies name the entity and id; an unknown parent agreement is a 404 too", async () => {
+    it("docs/connectwise.md §7.2 404 bodies name the entity and id; an unknown parent agreement is a 404 too", async () => {
       const missing = await get(`${API}/procurement/catalog/999`);
       assert.deepEqual(missing.body, {
         code: "NotFound",
@@ -243,13 +243,13 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.equal((parent.body as Json).message, "Agreement recordId 999 not found.");
     });
 
-    it("§5.2 a method a path does not support is 405; malformed JSON is 400", async () => {
+    it("docs/connectwise.md §7.1 a method a path does not support is 405; malformed JSON is 400", async () => {
       assert.equal((await send("PATCH", `${API}/finance/agreements`, [])).status, 405);
       const malformed = await send("POST", `${API}/company/companies`, "{not json");
       assert.equal(malformed.status, 400);
     });
 
-    it("§10.10 computes billedQuantity, extPrice, extCost, margin and sequenceNumber; defaults from the catalog", async () => {
+    it("docs/connectwise.md §11 computes billedQuantity, extPrice, extCost, margin and sequenceNumber; defaults from the catalog", async () => {
       const body = {
         product: { id: 4 },
         billCustomer: "Billable",
@@ -279,7 +279,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.equal(floored.uom, "Each");
     });
 
-    it("§3 a product given by identifier resolves, unless the switch says the server refuses it", async () => {
+    it("docs/connectwise.md §4 a product given by identifier resolves, unless the switch says the server refuses it", async () => {
       const body = {
         product: { identifier: "EXO-P1" },
         billCustomer: "NoCharge",
@@ -299,7 +299,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       }
     });
 
-    it("§5.1 PATCH accepts a leading slash (switchable), ignores nested paths with a misleading 200, rejects unknown fields", async () => {
+    it("docs/connectwise.md §6 PATCH accepts a leading slash (switchable), ignores nested paths with a misleading 200, rejects unknown fields", async () => {
       const path = `${API}/company/companies/4`;
       const slash = await send("PATCH", path, [{ op: "replace", path: "/phoneNumber", value: "555-9999" }]);
       assert.equal((slash.body as Json).phoneNumber, "555-9999");
@@ -319,14 +319,14 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.equal((await send("PATCH", path, { op: "replace" })).status, 400);
     });
 
-    it("§10.8 every write updates _info.lastUpdated and updatedBy", async () => {
+    it("docs/connectwise.md §11 every write updates _info.lastUpdated and updatedBy", async () => {
       const patched = (
         await send("PATCH", `${API}/company/companies/5`, [{ op: "replace", path: "city", value: "Redmond" }])
       ).body as Json;
       assert.deepEqual(patched._info, { lastUpdated: "2025-03-15T12:00:00Z", updatedBy: "APIMember" });
     });
 
-    it("§7.2 PUT replaces and requires the Required On Updates fields", async () => {
+    it("docs/connectwise.md §9.2 PUT replaces and requires the Required On Updates fields", async () => {
       const current = (await get(`${API}/finance/agreements/8`)).body as Json;
       const { employeeCompRate: _dropped, ...withoutRate } = current;
       const refused = await send("PUT", `${API}/finance/agreements/8`, withoutRate);
@@ -343,7 +343,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.equal((replaced.body as Json).internalNotes, "replaced");
     });
 
-    it("§5.1 DELETE is 204; §5.2 deleting an agreement that has additions is 409", async () => {
+    it("docs/connectwise.md §6 DELETE is 204; §7.1 deleting an agreement that has additions is 409", async () => {
       const created = (
         await send("POST", `${API}/finance/agreements/5/additions`, {
           product: { id: 1 },
@@ -360,7 +360,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.equal((await get(`${API}/finance/agreements/5/additions/${created.id}`)).status, 404);
     });
 
-    it("§7.9 a company needs an address field and a unique identifier", async () => {
+    it("docs/connectwise.md §9.8 a company needs an address field and a unique identifier", async () => {
       const noAddress = await send("POST", `${API}/company/companies`, {
         identifier: "NewCo",
         name: "New Co",
@@ -381,7 +381,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       assert.equal((created.body as Json).id, 14);
     });
 
-    it("§9 additions on an expired agreement are accepted by default and rejected with the switch on", async () => {
+    it("docs/connectwise.md §10 additions on an expired agreement are accepted by default and rejected with the switch on", async () => {
       const expired = 7;
       const body = {
         product: { id: 1 },
@@ -401,7 +401,7 @@ describe("ConnectWise emulator wire behaviour (connectwise-api.md §10 checklist
       }
     });
 
-    it("§9 a cancelledDate before the effectiveDate is rejected", async () => {
+    it("docs/connectwise.md §10 a cancelledDate before the effectiveDate is rejected", async () => {
       const response = await send("POST", `${API}/finance/agreements/3/additions`, {
         product: { id: 1 },
         billCustomer: "Billable",

@@ -6,7 +6,7 @@ import type { NewAddition } from "../../../src/psa/connectwise/client.ts";
 import type { Harness } from "./support.ts";
 import { API, rawRequest, startHarness } from "./support.ts";
 
-describe("ConnectWise client under injected faults (connectwise-api.md §5.4, §10.11)", () => {
+describe("ConnectWise client under injected faults (docs/connectwise.md §7.3, §11)", () => {
   let harness: Harness;
   let agreementId: number;
   before(async () => {
@@ -38,7 +38,7 @@ describe("ConnectWise client under injected faults (connectwise-api.md §5.4, §
       .filter((entry) => entry.path.includes(fragment))
       .map((entry) => entry.status);
 
-  it("§5.4 429 carries Retry-After and the ConnectWiseAPI body", async () => {
+  it("docs/connectwise.md §7.3 429 carries Retry-After and the ConnectWiseAPI body", async () => {
     harness.emulator.server.addFaults({
       kind: "rate-limit",
       path: "system/info",
@@ -54,7 +54,7 @@ describe("ConnectWise client under injected faults (connectwise-api.md §5.4, §
     });
   });
 
-  it("§5.4 the client waits for Retry-After on 429 and then succeeds", async () => {
+  it("docs/connectwise.md §7.3 the client waits for Retry-After on 429 and then succeeds", async () => {
     await harness.client.discoverCodebase();
     harness.emulator.server.clearRequestLog();
     harness.emulator.server.addFaults({
@@ -69,7 +69,7 @@ describe("ConnectWise client under injected faults (connectwise-api.md §5.4, §
     assert.deepEqual(statusesFor("/system/info"), [429, 429, 200]);
   });
 
-  it("§5.4 a throttled POST is resent, because the server refused it, and is created once", async () => {
+  it("docs/connectwise.md §7.3 a throttled POST is resent, because the server refused it, and is created once", async () => {
     harness.emulator.server.addFaults({
       kind: "rate-limit",
       method: "POST",
@@ -83,7 +83,7 @@ describe("ConnectWise client under injected faults (connectwise-api.md §5.4, §
     assert.equal(additionsWithKey("cspsync:fault-429-post").length, 1);
   });
 
-  it("§5.4 when throttling outlasts every attempt the error is PsaRateLimitedError", async () => {
+  it("docs/connectwise.md §7.3 when throttling outlasts every attempt the error is PsaRateLimitedError", async () => {
     const client = harness.newClient({ transport: { maxAttempts: 3 } });
     await client.discoverCodebase();
     harness.emulator.server.addFaults({ kind: "rate-limit", path: "system/info", retryAfterSeconds: 1 });
@@ -96,7 +96,7 @@ describe("ConnectWise client under injected faults (connectwise-api.md §5.4, §
     assert.deepEqual(harness.sleeps, [1000, 1000]);
   });
 
-  it("§5.2 a 5xx on a read is retried with capped exponential backoff", async () => {
+  it("docs/connectwise.md §7.1 a 5xx on a read is retried with capped exponential backoff", async () => {
     await harness.client.discoverCodebase();
     harness.emulator.server.clearRequestLog();
     harness.emulator.server.addFaults({
@@ -112,7 +112,7 @@ describe("ConnectWise client under injected faults (connectwise-api.md §5.4, §
     assert.deepEqual(statusesFor("/finance/billingCycles"), [500, 500, 200]);
   });
 
-  it("§5.2 a 500 on a create is not retried (it may have been applied) and is a PsaHttpError", async () => {
+  it("docs/connectwise.md §7.1 a 500 on a create is not retried (it may have been applied) and is a PsaHttpError", async () => {
     harness.emulator.server.addFaults({
       kind: "server-error",
       status: 500,
@@ -131,7 +131,7 @@ describe("ConnectWise client under injected faults (connectwise-api.md §5.4, §
     assert.deepEqual(harness.sleeps, []);
   });
 
-  it("§5.2 a 503 on a create is an unknown outcome; recovery finds no record and rethrows; a later retry creates it", async () => {
+  it("docs/connectwise.md §7.1 a 503 on a create is an unknown outcome; recovery finds no record and rethrows; a later retry creates it", async () => {
     harness.emulator.server.addFaults({
       kind: "server-error",
       status: 503,
@@ -152,7 +152,7 @@ describe("ConnectWise client under injected faults (connectwise-api.md §5.4, §
     assert.equal(additionsWithKey("cspsync:fault-503").length, 1);
   });
 
-  it("§10.11 a dropped connection on a read is retried transparently", async () => {
+  it("docs/connectwise.md §11 a dropped connection on a read is retried transparently", async () => {
     await harness.client.discoverCodebase();
     harness.emulator.server.clearRequestLog();
     harness.emulator.server.addFaults({
@@ -165,7 +165,7 @@ describe("ConnectWise client under injected faults (connectwise-api.md §5.4, §
     assert.deepEqual(statusesFor("/finance/agreements/types"), ["dropped", 200]);
   });
 
-  it("§10.11 a dropped connection on a create is an unknown outcome, and nothing was committed", async () => {
+  it("docs/connectwise.md §11 a dropped connection on a create is an unknown outcome, and nothing was committed", async () => {
     harness.emulator.server.addFaults({
       kind: "drop-connection",
       method: "POST",
@@ -179,7 +179,7 @@ describe("ConnectWise client under injected faults (connectwise-api.md §5.4, §
     assert.deepEqual(await harness.client.findAdditionsBySyncKey(agreementId, "cspsync:fault-drop"), []);
   });
 
-  it("§10.11 a lost response on a create: outcome unknown, then the stamped key finds the committed record", async () => {
+  it("docs/connectwise.md §11 a lost response on a create: outcome unknown, then the stamped key finds the committed record", async () => {
     harness.emulator.server.addFaults({
       kind: "lose-response",
       method: "POST",
@@ -200,7 +200,7 @@ describe("ConnectWise client under injected faults (connectwise-api.md §5.4, §
     assert.deepEqual(harness.sleeps, [], "a lost create is never resent blindly");
   });
 
-  it("§10.11 createAdditionWithRecovery returns the committed record after a lost response", async () => {
+  it("docs/connectwise.md §11 createAdditionWithRecovery returns the committed record after a lost response", async () => {
     harness.emulator.server.addFaults({
       kind: "lose-response",
       method: "POST",
@@ -216,7 +216,7 @@ describe("ConnectWise client under injected faults (connectwise-api.md §5.4, §
     assert.equal(additionsWithKey("cspsync:fault-recover").length, 1);
   });
 
-  it("§10.11 a lost response on a PATCH is an unknown outcome; reading back shows it applied", async () => {
+  it("docs/connectwise.md §11 a lost response on a PATCH is an unknown outcome; reading back shows it applied", async () => {
     const created = await harness.client.createAddition(agreementId, addition("cspsync:fault-patch"));
     harness.emulator.server.addFaults({
       kind: "lose-response",

@@ -13,7 +13,7 @@ describe("ConnectWise emulator state (seeds and persistence)", () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it("§10 seed demo: a dozen customers with monthly and one-time agreements, plus expired and cancelled ones, deterministically", async () => {
+  it("docs/connectwise.md §11 seed demo: a dozen customers with monthly and one-time agreements, plus expired and cancelled ones, deterministically", async () => {
     const first = await startConnectWiseEmulator({ now: () => NOW });
     const second = await startConnectWiseEmulator({ now: () => NOW });
     try {
@@ -35,7 +35,7 @@ describe("ConnectWise emulator state (seeds and persistence)", () => {
     }
   });
 
-  it("§10 seed empty: only reference data", async () => {
+  it("docs/connectwise.md §11 seed empty: only reference data", async () => {
     const emulator = await startConnectWiseEmulator({ seed: "empty" });
     try {
       const { tables } = emulator.data();
@@ -52,7 +52,7 @@ describe("ConnectWise emulator state (seeds and persistence)", () => {
     }
   });
 
-  it("§10 with a data file, writes survive a restart and ids continue where they left off", async () => {
+  it("docs/connectwise.md §11 with a data file, writes survive a restart and ids continue where they left off", async () => {
     const dataFile = path.join(dir, "connectwise.json");
     const harness = await startHarness({ dataFile });
     const created = await harness.client.createAddition(1, {
@@ -88,7 +88,7 @@ describe("ConnectWise emulator state (seeds and persistence)", () => {
     }
   });
 
-  it("§10 a lost response still persists the committed write", async () => {
+  it("docs/connectwise.md §11 a lost response still persists the committed write", async () => {
     const dataFile = path.join(dir, "lost.json");
     const harness = await startHarness({ dataFile });
     harness.emulator.server.addFaults({
@@ -116,7 +116,7 @@ describe("ConnectWise emulator state (seeds and persistence)", () => {
     );
   });
 
-  it("§10 reset reseeds and persists, discarding writes", async () => {
+  it("docs/connectwise.md §11 reset reseeds and persists, discarding writes", async () => {
     const dataFile = path.join(dir, "reset.json");
     const harness = await startHarness({ dataFile });
     try {
@@ -135,7 +135,7 @@ describe("ConnectWise emulator state (seeds and persistence)", () => {
     }
   });
 
-  it("§10 a corrupt data file fails loudly instead of starting empty", async () => {
+  it("docs/connectwise.md §11 a corrupt data file fails loudly instead of starting empty", async () => {
     const dataFile = path.join(dir, "corrupt.json");
     fs.writeFileSync(dataFile, JSON.stringify({ formatVersion: 2 }));
     await assert.rejects(startConnectWiseEmulator({ dataFile }));

@@ -111,7 +111,7 @@ test("routes match params (decoded), query and a trailing slash; method mismatch
   );
 });
 
-test("caseInsensitivePaths matches routes regardless of case (autotask-api.md §3)", async () => {
+test("caseInsensitivePaths matches routes regardless of case (docs/autotask.md §4.1)", async () => {
   const { url } = await startItems({ caseInsensitivePaths: true });
   await call(`${url}/api/items`, { method: "POST", body: { name: "a" } });
   assert.deepEqual((await call(`${url}/API/Items/1`)).body, { id: 1, name: "a" });
@@ -204,7 +204,7 @@ test("rate-limit answers 429 with Retry-After and the vendor body", async () => 
   assert.deepEqual(limited.body, { error: "ConnectWiseAPI", message: "Too many requests." });
 });
 
-test("thread-limit answers with the vendor's thread-limit body and status (autotask-api.md §11)", async () => {
+test("thread-limit answers with the vendor's thread-limit body and status (docs/autotask.md §10)", async () => {
   const { url } = await startItems({
     threadLimitBody: { errors: ["Thread Threshold Exceeded: Itgenatr005"] },
     faults: [{ kind: "thread-limit", status: 500, times: 1 }],

@@ -99,7 +99,7 @@ test("a 2xx response resolves with the parsed body and sends jsonNumber values b
   assert.deepEqual(created, [{ price: "0.846202666" }]);
 });
 
-test("429 with Retry-After in seconds is honoured, even for a POST (connectwise-api.md §5.4)", async () => {
+test("429 with Retry-After in seconds is honoured, even for a POST (docs/connectwise.md §7.3)", async () => {
   const { url, emulator, created } = await startThings({ rateLimitBody: { message: "Too many requests." } });
   emulator.addFaults({ kind: "rate-limit", method: "POST", times: 1, retryAfterSeconds: 3 });
   const { transport, sleeps } = makeTransport();
