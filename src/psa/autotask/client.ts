@@ -4,7 +4,6 @@ import {
   PsaAuthError,
   PsaError,
   PsaNotFoundError,
-  PsaOutcomeUnknownError,
   PsaRateLimitedError,
   PsaValidationError,
   redactSecrets,
@@ -158,13 +157,6 @@ export type ReadApi<T extends { id: number }, Field extends string> = {
   where: FilterBuilder<Field>;
 };
 
-/** How `ensureContractCharge` got its charge. */
-export type EnsuredCharge = {
-  id: number;
-  /** created: new; existing: found by key before writing; recovered: found by key after an unknown outcome. */
-  outcome: "created" | "existing" | "recovered";
-};
-
 export type EntityPermission = {
   entity: string;
   needs: Array<"query" | "create" | "update" | "delete">;
@@ -252,8 +244,6 @@ export class AutotaskClient {
     update(contractId: number, id: number, changes: ContractChargeUpdate): Promise<number>;
     delete(contractId: number, id: number): Promise<number>;
     findByIdempotencyKey(key: string): Promise<ContractCharge | null>;
-    /** Create once: look up the key, create if absent, and resolve an unknown outcome by looking again. */
-    ensure(contractId: number, input: ContractChargeCreate, idempotencyKey: string): Promise<EnsuredCharge>;
   };
   readonly contractServices: ReadApi<ContractService, ContractServiceField> & {
     create(contractId: number, input: ContractServiceCreate): Promise<number>;
@@ -316,7 +306,6 @@ export class AutotaskClient {
         this.#update("ContractCharges", ["Contracts", contractId, "Charges"], id, changes),
       delete: (contractId, id) => this.#deleteCharge(contractId, id),
       findByIdempotencyKey: (key) => this.#findChargeByKey(key),
-      ensure: (contractId, input, key) => this.#ensureCharge(contractId, input, key),
     };
     this.contractServices = {
       ...this.#readApi("ContractServices", contractServiceSchema),
@@ -596,8 +585,8 @@ export class AutotaskClient {
 
   async #create(endpoint: string, path: Array<string | number>, input: object): Promise<number> {
     const url = joinUrl(await this.#apiBase(), ...path);
-    // A create is never retried blindly: Autotask has no idempotency keys (docs/autotask.md §6.5); see
-    // ensure().
+    // A create is never retried blindly: Autotask has no idempotency keys (docs/autotask.md §6.5); the syncs
+    // send creates through sendLookingBeforeRetrying (shared/write-once.ts), which looks the key up first.
     return (await this.#send(itemIdSchema, { method: "POST", url, body: wireBody(input), endpoint })).itemId;
   }
 
@@ -647,32 +636,6 @@ export class AutotaskClient {
       });
     }
     return first ?? null;
-  }
-
-  async #ensureCharge(contractId: number, input: ContractChargeCreate, key: string): Promise<EnsuredCharge> {
-    const before = await this.#findChargeByKey(key);
-    if (before) return { id: this.#chargeOnContract(before, contractId, key), outcome: "existing" };
-    try {
-      return { id: await this.#createCharge(contractId, input, key), outcome: "created" };
-    } catch (error) {
-      if (!(error instanceof PsaOutcomeUnknownError)) throw error;
-      // The create may have been committed: the stamped key tells (docs/autotask.md §6.5).
-      const after = await this.#findChargeByKey(key);
-      if (!after) throw error;
-      return { id: this.#chargeOnContract(after, contractId, key), outcome: "recovered" };
-    }
-  }
-
-  #chargeOnContract(charge: ContractCharge, contractId: number, key: string): number {
-    if (charge.contractID !== contractId) {
-      throw new PsaError({
-        vendor: "autotask",
-        method: "POST",
-        url: "ContractCharges/query",
-        reason: `idempotency key ${key} belongs to a charge on contract ${charge.contractID}, not ${contractId}`,
-      });
-    }
-    return charge.id;
   }
 
   // ------------------------------------------------------------------------------------ request core

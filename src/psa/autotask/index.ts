@@ -10,7 +10,6 @@ export type {
   AutotaskCredentials,
   ClientQueryOptions,
   ConnectionTestResult,
-  EnsuredCharge,
   EntityPermission,
   ReadApi,
 } from "./client.ts";

@@ -345,7 +345,7 @@ export type ContractUpdate = Partial<Omit<ContractCreate, "companyID" | "contrac
 
 /**
  * docs/autotask.md §8.3. `internalPurchaseOrderNumber` is absent on purpose: it carries cspsync's idempotency
- * key (idempotency.ts) and is written only by `createContractCharge`/`ensureContractCharge`.
+ * key (idempotency.ts) and is written only by `contractCharges.create`, from its `idempotencyKey` option.
  */
 export type ContractChargeCreate = {
   name: string;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { canonicalDecimal, isDecimalText } from "../../core/money.ts";
-import { PsaError, PsaNetworkError, PsaNotFoundError, PsaOutcomeUnknownError } from "../shared/errors.ts";
+import { PsaError, PsaNetworkError, PsaNotFoundError } from "../shared/errors.ts";
 import { jsonNumber } from "../shared/json.ts";
 import { PsaTransport } from "../shared/transport.ts";
 import type { HttpMethod, PsaResponse, TransportOptions, TransportStats } from "../shared/transport.ts";
@@ -492,7 +492,8 @@ export class ConnectWiseClient {
 
   /**
    * POST an addition (docs/connectwise.md §6, 201). A PsaOutcomeUnknownError means it may have been created:
-   * look it up with `findAdditionsBySyncKey` (or use `createAdditionWithRecovery`) before writing again.
+   * look it up with `findAdditionsBySyncKey` before writing again; the syncs send it through
+   * `sendLookingBeforeRetrying` (shared/write-once.ts), which does exactly that.
    */
   async createAddition(agreementId: number, input: NewAddition): Promise<Addition> {
     const { syncKey, ...fields } = newAdditionSchema.parse(input);
@@ -501,34 +502,6 @@ export class ConnectWiseClient {
       body,
     });
     return this.#parse(additionSchema, response, "addition");
-  }
-
-  /**
-   * Creates an addition carrying a sync key; when the outcome is unknown (lost response, timeout, gateway error),
-   * looks the key up and returns the committed record instead of failing. If nothing carries the key, the
-   * original error is rethrown: the create most likely did not happen, and the caller decides when to retry.
-   */
-  async createAdditionWithRecovery(
-    agreementId: number,
-    input: NewAddition & { syncKey: string },
-  ): Promise<{ addition: Addition; recovered: boolean }> {
-    try {
-      return { addition: await this.createAddition(agreementId, input), recovered: false };
-    } catch (error) {
-      if (!(error instanceof PsaOutcomeUnknownError)) throw error;
-      const [found, ...others] = await this.findAdditionsBySyncKey(agreementId, input.syncKey);
-      if (found && others.length === 0) return { addition: found, recovered: true };
-      if (found) {
-        throw new PsaError({
-          vendor: "connectwise",
-          method: "POST",
-          url: error.url,
-          reason: `${others.length + 1} additions carry sync key ${input.syncKey}; resolve the duplicates by hand`,
-          cause: error,
-        });
-      }
-      throw error;
-    }
   }
 
   /** Additions whose `serialNumber` equals the sync key (see ADDITION_SYNC_KEY_FIELD). */

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { where } from "../../../src/psa/autotask/filter.ts";
 import { chargeIdempotencyKey } from "../../../src/psa/autotask/idempotency.ts";
+import { AutotaskAdapter } from "../../../src/psa/autotask/adapter.ts";
 import { PsaOutcomeUnknownError, PsaRateLimitedError } from "../../../src/psa/shared/errors.ts";
+import { sendLookingBeforeRetrying } from "../../../src/psa/shared/write-once.ts";
 import { rawRequest, startHarness } from "./helpers.ts";
 import type { Harness } from "./helpers.ts";
 
@@ -21,6 +23,27 @@ const charge = {
 
 async function chargesWithKey(h: Harness, key: string): Promise<number> {
   return (await h.client.contractCharges.queryAll([where.eq("internalPurchaseOrderNumber", key)])).length;
+}
+
+/**
+ * A charge create sent the way the annual sync sends one (write-once.ts): after an unknown outcome, looked up by
+ * its key through the adapter, which takes only a charge on this contract for this write.
+ */
+function writeOnce(h: Harness, contractId: number, key: string): Promise<string> {
+  const adapter = new AutotaskAdapter(h.client, {});
+  return sendLookingBeforeRetrying({
+    noun: "charge",
+    send: async () =>
+      String(await h.client.contractCharges.create(contractId, charge, { idempotencyKey: key })),
+    find: async () => (await adapter.findAnnualLine(String(contractId), key))?.recordId,
+  });
+}
+
+function chargeRequests(h: Harness): string[] {
+  return h.emulator.server
+    .requestLog()
+    .filter((entry) => entry.path.endsWith("/Charges") || entry.path.includes("/ContractCharges/query"))
+    .map((entry) => `${entry.method} ${entry.path.includes("query") ? "query" : "create"} ${entry.status}`);
 }
 
 /** Lets queued requests reach the emulator without measuring time. */
@@ -138,7 +161,7 @@ describe("Autotask client resilience against injected faults (docs/autotask.md ย
     assert.equal(h.sleeps.length, 1);
   });
 
-  it("a 503 on a create is an unknown outcome; nothing was applied, and ensure() then creates once", async () => {
+  it("a 503 on a create is an unknown outcome; nothing was applied, so the write looks its key up and sends once more: one charge", async () => {
     h.emulator.addFaults({ kind: "server-error", method: "POST", path: "/Charges", nth: [1], status: 503 });
     const key = chargeIdempotencyKey(["gateway", "1"]);
     await assert.rejects(
@@ -146,23 +169,31 @@ describe("Autotask client resilience against injected faults (docs/autotask.md ย
       PsaOutcomeUnknownError,
     );
     assert.equal(await chargesWithKey(h, key), 0);
-    const ensured = await h.client.contractCharges.ensure(FIXED_PRICE_CONTRACT, charge, key);
-    assert.equal(ensured.outcome, "created");
+    h.emulator.addFaults({ kind: "server-error", method: "POST", path: "/Charges", nth: [1], status: 503 });
+    h.emulator.server.clearRequestLog();
+    const id = await writeOnce(h, FIXED_PRICE_CONTRACT, key);
+    assert.equal(h.emulator.state.get("ContractCharges", Number(id))?.internalPurchaseOrderNumber, key);
     assert.equal(await chargesWithKey(h, key), 1);
+    assert.deepEqual(chargeRequests(h).slice(0, 3), ["POST create 503", "POST query 200", "POST create 200"]);
   });
 
-  it("a connection dropped before a create reaches the handler: unknown outcome, lookup finds nothing", async () => {
+  it("a connection dropped before a create reaches the handler: unknown outcome, the lookup finds nothing, one charge is sent after it", async () => {
     h.emulator.addFaults({ kind: "drop-connection", method: "POST", path: "/Charges", nth: [1] });
     const key = chargeIdempotencyKey(["dropped", "1"]);
     await assert.rejects(
-      () => h.client.contractCharges.ensure(FIXED_PRICE_CONTRACT, charge, key),
+      () => h.client.contractCharges.create(FIXED_PRICE_CONTRACT, charge, { idempotencyKey: key }),
       PsaOutcomeUnknownError,
     );
     assert.equal(await chargesWithKey(h, key), 0);
-    assert.equal(
-      (await h.client.contractCharges.ensure(FIXED_PRICE_CONTRACT, charge, key)).outcome,
-      "created",
-    );
+    h.emulator.addFaults({ kind: "drop-connection", method: "POST", path: "/Charges", nth: [1] });
+    h.emulator.server.clearRequestLog();
+    await writeOnce(h, FIXED_PRICE_CONTRACT, key);
+    assert.equal(await chargesWithKey(h, key), 1);
+    assert.deepEqual(chargeRequests(h).slice(0, 3), [
+      "POST create dropped",
+      "POST query 200",
+      "POST create 200",
+    ]);
   });
 
   it("docs/autotask.md ยง6.5 a lost response on create: outcome unknown, then a query by the stamped key finds the committed charge", async () => {
@@ -178,23 +209,22 @@ describe("Autotask client resilience against injected faults (docs/autotask.md ย
     assert.equal(h.emulator.state.get("ContractCharges", found?.id ?? 0)?.internalPurchaseOrderNumber, key);
   });
 
-  it("docs/autotask.md ยง6.5 ensure() recovers a lost create without duplicating, and is a no-op the second time", async () => {
+  it("docs/autotask.md ยง6.5 a write whose response was lost returns the committed charge, found by its key, and is not sent again", async () => {
     h.emulator.addFaults({ kind: "lose-response", method: "POST", path: "/Charges", nth: [1] });
     const key = chargeIdempotencyKey(["lost", "2"]);
-    const first = await h.client.contractCharges.ensure(FIXED_PRICE_CONTRACT, charge, key);
-    assert.equal(first.outcome, "recovered");
-    const second = await h.client.contractCharges.ensure(FIXED_PRICE_CONTRACT, charge, key);
-    assert.deepEqual(second, { id: first.id, outcome: "existing" });
+    h.emulator.server.clearRequestLog();
+    const id = await writeOnce(h, FIXED_PRICE_CONTRACT, key);
+    assert.equal(h.emulator.state.get("ContractCharges", Number(id))?.internalPurchaseOrderNumber, key);
     assert.equal(await chargesWithKey(h, key), 1);
+    assert.deepEqual(chargeRequests(h).slice(0, 2), ["POST create lost", "POST query 200"]);
   });
 
-  it("ensure() refuses a key that already belongs to another contract", async () => {
+  it("a charge carrying the key on another contract is not this contract's write: the lookup passes it over", async () => {
     const key = chargeIdempotencyKey(["moved"]);
-    await h.client.contractCharges.ensure(FIXED_PRICE_CONTRACT, charge, key);
-    await assert.rejects(
-      () => h.client.contractCharges.ensure(29684001, charge, key),
-      /belongs to a charge on contract/,
-    );
+    const id = await writeOnce(h, FIXED_PRICE_CONTRACT, key);
+    const adapter = new AutotaskAdapter(h.client, {});
+    assert.deepEqual(await adapter.findAnnualLine(String(FIXED_PRICE_CONTRACT), key), { recordId: id });
+    assert.equal(await adapter.findAnnualLine("29684001", key), null);
   });
 
   it("a lost response on a PATCH is resent (PATCH sets absolute values)", async () => {

@@ -3,6 +3,7 @@ import { after, afterEach, before, describe, it } from "node:test";
 import { PsaHttpError, PsaOutcomeUnknownError, PsaRateLimitedError } from "../../../src/psa/shared/errors.ts";
 import * as where from "../../../src/psa/connectwise/conditions.ts";
 import type { NewAddition } from "../../../src/psa/connectwise/client.ts";
+import { sendLookingBeforeRetrying } from "../../../src/psa/shared/write-once.ts";
 import type { Harness } from "./support.ts";
 import { API, rawRequest, startHarness } from "./support.ts";
 
@@ -32,6 +33,18 @@ describe("ConnectWise client under injected faults (docs/connectwise.md §7.3, �
   });
   const additionsWithKey = (syncKey: string) =>
     harness.emulator.data().tables.additions.filter((row) => row.serialNumber === syncKey);
+  /** A create sent the way the syncs send one (write-once.ts): after an unknown outcome, looked up by its key. */
+  const writeOnce = (syncKey: string) =>
+    sendLookingBeforeRetrying({
+      noun: "addition",
+      send: () => harness.client.createAddition(agreementId, addition(syncKey)),
+      find: async () => (await harness.client.findAdditionsBySyncKey(agreementId, syncKey))[0],
+    });
+  const additionRequests = () =>
+    harness.emulator.server
+      .requestLog()
+      .filter((entry) => entry.path.includes("/additions"))
+      .map((entry) => `${entry.method} ${entry.status}`);
   const statusesFor = (fragment: string) =>
     harness.emulator.server
       .requestLog()
@@ -131,7 +144,7 @@ describe("ConnectWise client under injected faults (docs/connectwise.md §7.3, �
     assert.deepEqual(harness.sleeps, []);
   });
 
-  it("docs/connectwise.md §7.1 a 503 on a create is an unknown outcome; recovery finds no record and rethrows; a later retry creates it", async () => {
+  it("docs/connectwise.md §7.1 a 503 on a create is an unknown outcome; the write looks its key up, finds nothing and sends once more: one addition", async () => {
     harness.emulator.server.addFaults({
       kind: "server-error",
       status: 503,
@@ -139,17 +152,11 @@ describe("ConnectWise client under injected faults (docs/connectwise.md §7.3, �
       path: "/additions",
       times: 1,
     });
-    await assert.rejects(
-      harness.client.createAdditionWithRecovery(agreementId, addition("cspsync:fault-503")),
-      PsaOutcomeUnknownError,
-    );
-    assert.equal(additionsWithKey("cspsync:fault-503").length, 0);
-    const retried = await harness.client.createAdditionWithRecovery(
-      agreementId,
-      addition("cspsync:fault-503"),
-    );
-    assert.equal(retried.recovered, false);
+    harness.emulator.server.clearRequestLog();
+    const created = await writeOnce("cspsync:fault-503");
+    assert.equal(created.serialNumber, "cspsync:fault-503");
     assert.equal(additionsWithKey("cspsync:fault-503").length, 1);
+    assert.deepEqual(additionRequests(), ["POST 503", "GET 200", "POST 201"]);
   });
 
   it("docs/connectwise.md §11 a dropped connection on a read is retried transparently", async () => {
@@ -200,20 +207,19 @@ describe("ConnectWise client under injected faults (docs/connectwise.md §7.3, �
     assert.deepEqual(harness.sleeps, [], "a lost create is never resent blindly");
   });
 
-  it("docs/connectwise.md §11 createAdditionWithRecovery returns the committed record after a lost response", async () => {
+  it("docs/connectwise.md §11 a write whose response was lost returns the committed record, found by its key, and is not sent again", async () => {
     harness.emulator.server.addFaults({
       kind: "lose-response",
       method: "POST",
       path: "/additions",
       times: 1,
     });
-    const result = await harness.client.createAdditionWithRecovery(
-      agreementId,
-      addition("cspsync:fault-recover"),
-    );
-    assert.equal(result.recovered, true);
-    assert.equal(result.addition.serialNumber, "cspsync:fault-recover");
+    harness.emulator.server.clearRequestLog();
+    const result = await writeOnce("cspsync:fault-recover");
+    assert.equal(result.serialNumber, "cspsync:fault-recover");
+    assert.equal(result.id, additionsWithKey("cspsync:fault-recover")[0]?.id);
     assert.equal(additionsWithKey("cspsync:fault-recover").length, 1);
+    assert.deepEqual(additionRequests(), ["POST lost", "GET 200"]);
   });
 
   it("docs/connectwise.md §11 a lost response on a PATCH is an unknown outcome; reading back shows it applied", async () => {
