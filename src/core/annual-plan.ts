@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { ChargeEvent } from "./events.ts";
 import { addDays, addMonths, daysInclusive, type IsoDate } from "./dates.ts";
 import { Dec, roundMoney, type DecimalString } from "./money.ts";
@@ -14,6 +13,7 @@ import {
   type RetailLookup,
 } from "./pricing.ts";
 import { microsoftSku } from "./product-identity.ts";
+import { writeKey } from "./write-keys.ts";
 
 /**
  * Plans the Seat-based Annual sync for one mapping: every billable annual charge event on or after the sync
@@ -74,8 +74,7 @@ export type AnnualPlan = { lines: PlannedLine[]; skipped: SkippedEvent[] };
 
 export function annualWriteKey(connectionId: string, customerTenantId: string, eventKey: string): string {
   // The agreement is deliberately not part of the key: remapping a customer must not bill a charge again.
-  const digest = createHash("sha256").update(`${connectionId}|${customerTenantId}|${eventKey}`).digest("hex");
-  return `cspsync-${digest.slice(0, 24)}`;
+  return writeKey([connectionId, customerTenantId, eventKey]);
 }
 
 export function planAnnualLines(

@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import type { ChargeEvent } from "./events.ts";
 import type { IsoDate } from "./dates.ts";
 import { Dec, type DecimalString } from "./money.ts";
+import { writeKey } from "./write-keys.ts";
 import {
   AZURE_PLAN_PRODUCT_KEY,
   priceLine,
@@ -66,10 +66,7 @@ export type AzurePlan = { lines: AzureMonthLine[]; skipped: SkippedMonth[] };
 
 export function azureWriteKey(connectionId: string, customerTenantId: string, month: AzureMonth): string {
   // The agreement is deliberately not part of the key: remapping a customer must not bill a month again.
-  const digest = createHash("sha256")
-    .update(`${connectionId}|${customerTenantId}|azure|${month}`)
-    .digest("hex");
-  return `cspsync-${digest.slice(0, 24)}`;
+  return writeKey([connectionId, customerTenantId, "azure", month]);
 }
 
 const MONTH_NAMES = [

@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import type { ChargeEvent, EventKind } from "./events.ts";
 import { addDays, daysInclusive, type IsoDate } from "./dates.ts";
 import { Dec, roundMoney, type DecimalString } from "./money.ts";
 import { erpQueryOf, lookupErp, type PriceListIndex } from "./price-list.ts";
+import { writeKey } from "./write-keys.ts";
 import {
   atCostNote,
   priceLine,
@@ -90,10 +90,7 @@ export function monthlyWriteKey(
   subscriptionId: string,
   ...parts: string[]
 ): string {
-  const digest = createHash("sha256")
-    .update([connectionId, customerTenantId, "seat-monthly", subscriptionId, ...parts].join("|"))
-    .digest("hex");
-  return `cspsync-${digest.slice(0, 24)}`;
+  return writeKey([connectionId, customerTenantId, "seat-monthly", subscriptionId, ...parts]);
 }
 
 const CYCLE_KINDS: ReadonlySet<EventKind> = new Set(["purchase", "renewal", "cycle"]);

@@ -1,5 +1,3 @@
-import { createHash } from "node:crypto";
-
 /**
  * Autotask has no idempotency keys: a retried POST creates a duplicate (docs/autotask.md §3, §6.5). cspsync
  * therefore stamps a deterministic key into each contract charge it creates and looks it up before writing
@@ -12,21 +10,11 @@ import { createHash } from "node:crypto";
  *   `description` is the invoice line text (charges have no separate invoiceDescription, §8.3);
  * - `notes` (2000 chars) would also stay off the invoice, but it is free text people edit, and a long-text
  *   field is a poor lookup key.
- * Its 50-character limit is why the key is a fixed-length hash rather than the raw natural key.
+ * Its 50-character limit is why the key is a fixed-length hash rather than the raw natural key: the one write
+ * key format, made by `writeKey` in core/write-keys.ts.
  */
 export const CHARGE_IDEMPOTENCY_FIELD = "internalPurchaseOrderNumber";
 export const CHARGE_IDEMPOTENCY_FIELD_MAX_LENGTH = 50;
-const KEY_PREFIX = "cspsync:";
-
-/**
- * A deterministic key (48 characters) for a charge's natural identity, e.g.
- * `chargeIdempotencyKey(["tenant-1", "2025-10", "sub-123", "annual"])`.
- */
-export function chargeIdempotencyKey(parts: readonly string[]): string {
-  const digest = createHash("sha256").update(JSON.stringify(parts)).digest("hex");
-  return `${KEY_PREFIX}${digest.slice(0, 40)}`;
-}
-
 export function assertValidIdempotencyKey(key: string): void {
   if (key.trim() === "" || key.length > CHARGE_IDEMPOTENCY_FIELD_MAX_LENGTH) {
     throw new RangeError(

@@ -28,7 +28,6 @@ export {
   assertValidIdempotencyKey,
   CHARGE_IDEMPOTENCY_FIELD,
   CHARGE_IDEMPOTENCY_FIELD_MAX_LENGTH,
-  chargeIdempotencyKey,
 } from "./idempotency.ts";
 export type * from "./models.ts";
 export { PicklistLabelNotFoundError, PicklistResolver } from "./picklists.ts";

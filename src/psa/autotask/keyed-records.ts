@@ -1,5 +1,5 @@
 import { PsaAuthError, PsaNotFoundError, PsaValidationError } from "../shared/errors.ts";
-import { isWriteKey, WRITE_KEY_PREFIX } from "../shared/keyed-records.ts";
+import { isWriteKey, WRITE_KEY_PREFIX } from "../../core/write-keys.ts";
 import type { KeyedRecord, KeyedRecordNames, KeyedRecordSource, RemoveOutcome } from "../port.ts";
 import type { AutotaskClient } from "./client.ts";
 import { CHARGE_IDEMPOTENCY_FIELD } from "./idempotency.ts";

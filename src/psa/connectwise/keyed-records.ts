@@ -1,5 +1,5 @@
 import { PsaHttpError, PsaNotFoundError } from "../shared/errors.ts";
-import { isWriteKey, WRITE_KEY_PREFIX } from "../shared/keyed-records.ts";
+import { isWriteKey, WRITE_KEY_PREFIX } from "../../core/write-keys.ts";
 import type { KeyedRecord, KeyedRecordNames, KeyedRecordSource, RemoveOutcome } from "../port.ts";
 import { ADDITION_SYNC_KEY_FIELD, type ConnectWiseClient } from "./client.ts";
 import * as where from "./conditions.ts";

@@ -7,6 +7,7 @@ import {
   type SyncedAddition,
 } from "../../core/monthly-plan.ts";
 import { monthlySkuCandidates } from "../../core/product-identity.ts";
+import { WRITE_KEY_PREFIX } from "../../core/write-keys.ts";
 import type {
   AdapterOptions,
   MonthlyPsaTarget,
@@ -133,7 +134,7 @@ export class ConnectWiseMonthlyTarget implements MonthlyPsaTarget<ConnectWiseMon
 /** An addition cspsync wrote, as the planner compares it (others are not cspsync's to change). */
 function synced(addition: Addition): SyncedAddition[] {
   const key = addition.serialNumber;
-  if (!key?.startsWith("cspsync-") || !addition.effectiveDate) return [];
+  if (!key?.startsWith(WRITE_KEY_PREFIX) || !addition.effectiveDate) return [];
   return [
     {
       recordId: String(addition.id),

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { where } from "../../../src/psa/autotask/filter.ts";
-import { chargeIdempotencyKey } from "../../../src/psa/autotask/idempotency.ts";
+import { writeKey } from "../../../src/core/write-keys.ts";
 import { AutotaskAdapter } from "../../../src/psa/autotask/adapter.ts";
 import { PsaOutcomeUnknownError, PsaRateLimitedError } from "../../../src/psa/shared/errors.ts";
 import { sendLookingBeforeRetrying } from "../../../src/psa/shared/write-once.ts";
@@ -90,7 +90,7 @@ describe("Autotask client resilience against injected faults (docs/autotask.md ย
 
   it("docs/autotask.md ยง10 the thread-limit refusal (Itgenatr005, not a 429) is retried, even for a create", async () => {
     h.emulator.addFaults({ kind: "thread-limit", method: "POST", path: "/Charges", nth: [1] });
-    const key = chargeIdempotencyKey(["thread-limit"]);
+    const key = writeKey(["thread-limit"]);
     const id = await h.client.contractCharges.create(FIXED_PRICE_CONTRACT, charge, { idempotencyKey: key });
     assert.ok(id > 0);
     assert.equal(h.sleeps.length, 1);
@@ -163,7 +163,7 @@ describe("Autotask client resilience against injected faults (docs/autotask.md ย
 
   it("a 503 on a create is an unknown outcome; nothing was applied, so the write looks its key up and sends once more: one charge", async () => {
     h.emulator.addFaults({ kind: "server-error", method: "POST", path: "/Charges", nth: [1], status: 503 });
-    const key = chargeIdempotencyKey(["gateway", "1"]);
+    const key = writeKey(["gateway", "1"]);
     await assert.rejects(
       () => h.client.contractCharges.create(FIXED_PRICE_CONTRACT, charge, { idempotencyKey: key }),
       PsaOutcomeUnknownError,
@@ -179,7 +179,7 @@ describe("Autotask client resilience against injected faults (docs/autotask.md ย
 
   it("a connection dropped before a create reaches the handler: unknown outcome, the lookup finds nothing, one charge is sent after it", async () => {
     h.emulator.addFaults({ kind: "drop-connection", method: "POST", path: "/Charges", nth: [1] });
-    const key = chargeIdempotencyKey(["dropped", "1"]);
+    const key = writeKey(["dropped", "1"]);
     await assert.rejects(
       () => h.client.contractCharges.create(FIXED_PRICE_CONTRACT, charge, { idempotencyKey: key }),
       PsaOutcomeUnknownError,
@@ -198,7 +198,7 @@ describe("Autotask client resilience against injected faults (docs/autotask.md ย
 
   it("docs/autotask.md ยง6.5 a lost response on create: outcome unknown, then a query by the stamped key finds the committed charge", async () => {
     h.emulator.addFaults({ kind: "lose-response", method: "POST", path: "/Charges", nth: [1] });
-    const key = chargeIdempotencyKey(["lost", "1"]);
+    const key = writeKey(["lost", "1"]);
     await assert.rejects(
       () => h.client.contractCharges.create(FIXED_PRICE_CONTRACT, charge, { idempotencyKey: key }),
       PsaOutcomeUnknownError,
@@ -211,7 +211,7 @@ describe("Autotask client resilience against injected faults (docs/autotask.md ย
 
   it("docs/autotask.md ยง6.5 a write whose response was lost returns the committed charge, found by its key, and is not sent again", async () => {
     h.emulator.addFaults({ kind: "lose-response", method: "POST", path: "/Charges", nth: [1] });
-    const key = chargeIdempotencyKey(["lost", "2"]);
+    const key = writeKey(["lost", "2"]);
     h.emulator.server.clearRequestLog();
     const id = await writeOnce(h, FIXED_PRICE_CONTRACT, key);
     assert.equal(h.emulator.state.get("ContractCharges", Number(id))?.internalPurchaseOrderNumber, key);
@@ -220,7 +220,7 @@ describe("Autotask client resilience against injected faults (docs/autotask.md ย
   });
 
   it("a charge carrying the key on another contract is not this contract's write: the lookup passes it over", async () => {
-    const key = chargeIdempotencyKey(["moved"]);
+    const key = writeKey(["moved"]);
     const id = await writeOnce(h, FIXED_PRICE_CONTRACT, key);
     const adapter = new AutotaskAdapter(h.client, {});
     assert.deepEqual(await adapter.findAnnualLine(String(FIXED_PRICE_CONTRACT), key), { recordId: id });

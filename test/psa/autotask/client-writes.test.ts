@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { AutotaskClient } from "../../../src/psa/autotask/client.ts";
 import { where } from "../../../src/psa/autotask/filter.ts";
-import { CHARGE_IDEMPOTENCY_FIELD, chargeIdempotencyKey } from "../../../src/psa/autotask/idempotency.ts";
+import { writeKey } from "../../../src/core/write-keys.ts";
+import { CHARGE_IDEMPOTENCY_FIELD } from "../../../src/psa/autotask/idempotency.ts";
 import { PsaAuthError, PsaValidationError } from "../../../src/psa/shared/errors.ts";
 import { rawRequest, startHarness, TEST_NOW } from "./helpers.ts";
 import type { Harness } from "./helpers.ts";
@@ -42,7 +43,7 @@ describe("Autotask client writes against the emulator (docs/autotask.md §4.2, �
   };
 
   it("docs/autotask.md §4.2 creates a contract charge on /Contracts/{id}/Charges, money as bare JSON numbers, key stamped", async () => {
-    const key = chargeIdempotencyKey(["tenant-1", "2025-06", "sub-e3", "annual"]);
+    const key = writeKey(["tenant-1", "2025-06", "sub-e3", "annual"]);
     const id = await h.client.contractCharges.create(FIXED_PRICE_CONTRACT, charge, { idempotencyKey: key });
     const request = h.sent.at(-1);
     assert.equal(request?.method, "POST");

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { startAutotaskEmulator } from "../../../emulators/autotask/index.ts";
 import { where } from "../../../src/psa/autotask/filter.ts";
-import { chargeIdempotencyKey } from "../../../src/psa/autotask/idempotency.ts";
+import { writeKey } from "../../../src/core/write-keys.ts";
 import { startHarness, TEST_NOW } from "./helpers.ts";
 
 describe("Autotask emulator state (docs/autotask.md §12)", () => {
@@ -14,7 +14,7 @@ describe("Autotask emulator state (docs/autotask.md §12)", () => {
 
   it("docs/autotask.md §12 persists to dataFile after each write and reloads it after a restart, without reseeding", async () => {
     const dataFile = join(directory, "autotask.json");
-    const key = chargeIdempotencyKey(["persisted"]);
+    const key = writeKey(["persisted"]);
     const first = await startHarness({ dataFile });
     let chargeId: number;
     try {
