@@ -131,6 +131,34 @@ export default tseslint.config(
     },
   })),
   {
+    // http and cli parse input and format output: tables are read and written by src/store repositories and
+    // src/services, never queried here (docs/architecture.md §1).
+    files: ["src/http/**/*.ts", "src/cli/**/*.ts"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          // store.db and app.store.db (not --db flags such as values.db)
+          selector:
+            "MemberExpression[property.name='db']:matches([object.name='store'], [object.property.name='store'])",
+          message:
+            "src/http and src/cli do not touch the database: call a src/store repository or a service.",
+        },
+        {
+          selector:
+            "CallExpression[callee.property.name=/^(selectFrom|insertInto|updateTable|deleteFrom|replaceInto|mergeInto)$/]",
+          message:
+            "src/http and src/cli do not query tables: move the query to a src/store repository or a service.",
+        },
+        {
+          selector: "CallExpression[callee.name=/^(selectFrom|insertInto|updateTable|deleteFrom)$/]",
+          message:
+            "src/http and src/cli do not query tables: move the query to a src/store repository or a service.",
+        },
+      ],
+    },
+  },
+  {
     // The two commands that start the emulators.
     files: ["src/cli/commands/emulator.ts", "src/cli/commands/demo.ts"],
     rules: { "import-x/no-restricted-paths": ["error", { zones: LAYER_ZONES }] },

@@ -1,6 +1,7 @@
 import type { BillingMotion } from "../core/billing.ts";
 import type { ChargeEvent } from "../core/events.ts";
 import type { Store } from "./db.ts";
+import type { ImportsTable } from "./schema.ts";
 import { eventFromRow, sourceRecordOf } from "./billing-rows.ts";
 
 /** Read side of the imported billing data, as the CLI, API and sync planner need it. */
@@ -133,4 +134,125 @@ export async function lineSourceRecord(
     .where("id", "=", line.import_id)
     .executeTakeFirst();
   return sourceRecordOf(line.source, owner?.source_fields ?? null);
+}
+
+/** A product (and SKU) that appears in the billing data. */
+export type BillingProduct = {
+  productId: string;
+  skuId: string;
+  productName: string;
+  skuName: string | null;
+};
+
+/**
+ * Up to 50 distinct products of the billing data whose product name, SKU name or product id contains the words
+ * (case-insensitive; LIKE's wildcards in them are dropped, so they match literally), by name; all when empty.
+ */
+export async function searchBillingProducts(
+  store: Store,
+  organizationId: string,
+  words: string,
+): Promise<BillingProduct[]> {
+  const q = words.toLowerCase().replace(/[%_\\]/g, "");
+  let select = store.db
+    .selectFrom("charge_lines")
+    .select(["product_id", "sku_id", "product_name", "sku_name"])
+    .distinct()
+    .where("organization_id", "=", organizationId);
+  if (q !== "")
+    select = select.where((eb) =>
+      eb.or([
+        eb(eb.fn("lower", ["product_name"]), "like", `%${q}%`),
+        eb(eb.fn("lower", ["sku_name"]), "like", `%${q}%`),
+        eb(eb.fn("lower", ["product_id"]), "like", `%${q}%`),
+      ]),
+    );
+  const rows = await select.orderBy("product_name").orderBy("sku_name").orderBy("sku_id").limit(50).execute();
+  return rows.map((r) => ({
+    productId: r.product_id,
+    skuId: r.sku_id,
+    productName: r.product_name,
+    skuName: r.sku_name,
+  }));
+}
+
+/** How many rows of the organization's customers or invoices there are. */
+export async function countRows(
+  store: Store,
+  organizationId: string,
+  table: "customers" | "invoices",
+): Promise<number> {
+  const row = await store.db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("organization_id", "=", organizationId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** In one query: how many customers have a charge line and no mapping row at all (any connection, any motion). */
+export async function countUnmappedCustomers(store: Store, organizationId: string): Promise<number> {
+  const row = await store.db
+    .selectFrom("customers")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("customers.organization_id", "=", organizationId)
+    .where(({ exists, not, selectFrom }) =>
+      exists(
+        selectFrom("charge_lines")
+          .select("charge_lines.line_key")
+          .whereRef("charge_lines.organization_id", "=", "customers.organization_id")
+          .whereRef("charge_lines.customer_tenant_id", "=", "customers.tenant_id"),
+      ).and(
+        not(
+          exists(
+            selectFrom("mappings")
+              .select("mappings.motion")
+              .whereRef("mappings.organization_id", "=", "customers.organization_id")
+              .whereRef("mappings.customer_tenant_id", "=", "customers.tenant_id"),
+          ),
+        ),
+      ),
+    )
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** One billing file import, as the import history shows it. */
+export type ImportRecord = {
+  id: string;
+  fileName: string;
+  format: string;
+  status: ImportsTable["status"];
+  startedAt: string;
+  lines: number;
+  newLines: number;
+  knownLines: number;
+  error: string | null;
+};
+
+/** The import history, newest first (ties by id), at most `limit` imports. */
+export async function listImports(
+  store: Store,
+  organizationId: string,
+  limit: number,
+): Promise<ImportRecord[]> {
+  const rows = await store.db
+    .selectFrom("imports")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .orderBy("started_at", "desc")
+    .orderBy("id")
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    fileName: r.file_name,
+    format: r.file_format,
+    status: r.status,
+    startedAt: r.started_at,
+    lines: Number(r.line_count),
+    newLines: Number(r.new_line_count),
+    knownLines: Number(r.known_line_count),
+    error: r.error,
+  }));
 }

@@ -356,3 +356,68 @@ export async function getRun(
     totals: runTotals(items),
   };
 }
+
+/** A connection's last finished sync, as the connection shows it beside its last test. */
+export type LastFinishedSync = { at: string; runId: string; status: RunStatus; message: string | null };
+
+/**
+ * The last finished (not running) sync of a connection; for a run that failed, the message of its first failed
+ * item when it has one (what went wrong, rather than the run's summary). Null when the connection never synced.
+ */
+export async function lastFinishedSync(store: Store, connectionId: string): Promise<LastFinishedSync | null> {
+  const run = await store.db
+    .selectFrom("sync_runs")
+    .select(["id", "status", "started_at", "finished_at", "message"])
+    .where("connection_id", "=", connectionId)
+    .where("status", "!=", "running")
+    .orderBy("started_at", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  if (!run) return null;
+  let message = run.message;
+  if (run.status === "error" || run.status === "abandoned") {
+    const failure = await store.db
+      .selectFrom("sync_items")
+      .select("message")
+      .where("run_id", "=", run.id)
+      .where("outcome", "=", "error")
+      .orderBy("sequence")
+      .limit(1)
+      .executeTakeFirst();
+    message = failure?.message ?? message;
+  }
+  return { at: run.finished_at ?? run.started_at, runId: run.id, status: run.status, message };
+}
+
+/** When a connection last finished a sync with one of these statuses (the dashboard's "successful"); null if never. */
+export async function lastSyncFinishedAt(
+  store: Store,
+  organizationId: string,
+  connectionId: string,
+  statuses: readonly RunStatus[],
+): Promise<string | null> {
+  const row = await store.db
+    .selectFrom("sync_runs")
+    .select((eb) => eb.fn.max("finished_at").as("at"))
+    .where("organization_id", "=", organizationId)
+    .where("connection_id", "=", connectionId)
+    .where("status", "in", statuses)
+    .executeTakeFirst();
+  return row?.at ?? null;
+}
+
+/** How many runs of the organization ended in error since this instant. */
+export async function countErroredRunsSince(
+  store: Store,
+  organizationId: string,
+  since: string,
+): Promise<number> {
+  const row = await store.db
+    .selectFrom("sync_runs")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("organization_id", "=", organizationId)
+    .where("status", "=", "error")
+    .where("started_at", ">=", since)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

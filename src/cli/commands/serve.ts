@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { createApp, reportUnreadableCredentials } from "../../app.ts";
 import { startServer } from "../../http/server.ts";
 import { parseTrustProxy, TrustProxyError, type TrustProxy } from "../../http/trust-proxy.ts";
+import { AuthService } from "../../services/auth.ts";
 import { UsageError } from "../output.ts";
 import { untilStopped } from "../signals.ts";
 import { enqueueChecksAfterImport, startSyncWorker, type SyncWorker } from "../../services/sync-worker.ts";
@@ -93,16 +94,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   console.log(
     `cspsync is serving ${app.store.describe} at ${running.url} (API docs: ${running.url}/api/docs)`,
   );
-  const needsSetup =
-    Number(
-      (
-        await app.store.db
-          .selectFrom("users")
-          .select((eb) => eb.fn.countAll<number>().as("n"))
-          .executeTakeFirstOrThrow()
-      ).n,
-    ) === 0;
-  if (needsSetup) console.log(`No user yet: open ${running.url} to create the first admin.`);
+  if (await new AuthService(app.store, app.organizationId).needsSetup())
+    console.log(`No user yet: open ${running.url} to create the first admin.`);
   const signal = await stopped;
   console.log(`${signal}: stopping.`);
   await running.close();

@@ -18,6 +18,7 @@ import {
   type ConnectionView,
 } from "../../services/connections.ts";
 import { PsaError } from "../../psa/shared/errors.ts";
+import { lastFinishedSync } from "../../store/runs-repository.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { psaSentence } from "../../psa/shared/error-sentences.ts";
 import { ApiError, ERROR_RESPONSES } from "../errors.ts";
@@ -87,29 +88,7 @@ export async function adapterFor(ctx: ServerContext, connectionId: string): Prom
  * answering shows on the connection, not only in the history.
  */
 async function withHealth(ctx: ServerContext, view: ConnectionView) {
-  const run = await ctx.app.store.db
-    .selectFrom("sync_runs")
-    .select(["id", "status", "started_at", "finished_at", "message"])
-    .where("connection_id", "=", view.id)
-    .where("status", "!=", "running")
-    .orderBy("started_at", "desc")
-    .limit(1)
-    .executeTakeFirst();
-  if (!run) return { ...view, lastSync: null };
-  let message = run.message;
-  if (run.status === "error" || run.status === "abandoned") {
-    const failure = await ctx.app.store.db
-      .selectFrom("sync_items")
-      .select("message")
-      .where("run_id", "=", run.id)
-      .where("outcome", "=", "error")
-      .orderBy("sequence")
-      .limit(1)
-      .executeTakeFirst();
-    message = failure?.message ?? message;
-  }
-  const at = run.finished_at ?? run.started_at;
-  return { ...view, lastSync: { at, runId: run.id, status: run.status, message } };
+  return { ...view, lastSync: await lastFinishedSync(ctx.app.store, view.id) };
 }
 
 function hostNotAllowed(error: HostNotAllowedError, vendor: ConnectionView["vendor"]): ApiError {

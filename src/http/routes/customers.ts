@@ -2,9 +2,8 @@ import { z } from "zod";
 import { BILLING_MOTIONS, type BillingMotion } from "../../core/billing.ts";
 import { MAX_ID_CHARS } from "../../core/limits.ts";
 import { DEFAULT_PRICING } from "../../core/pricing.ts";
-import type { App } from "../../app.ts";
 import { listCustomers } from "../../store/billing-repository.ts";
-import { chargeTotals, heldCounts } from "../../services/customer-overview.ts";
+import { chargeTotals, entryKey, heldCounts, lastSyncs } from "../../services/customer-overview.ts";
 import { mappingInputSchema, type Mapping } from "../../services/mappings.ts";
 import {
   customerExists,
@@ -28,106 +27,6 @@ import { adapterFor } from "./connections.ts";
 
 type LastSync = z.infer<typeof lastSyncSchema>;
 const NEVER_SYNCED: LastSync = { lastSyncAt: null, lastStatus: null, lastMessage: null };
-const entryKey = (tenantId: string, motion: string) => `${tenantId}\n${motion}`;
-
-/** How an entry's last sync ended, worst first when several things happened to it. */
-const STATUS_RANK = { "no-change": 0, written: 1, held: 2, warning: 3, error: 4 } as const;
-type EntryStatus = keyof typeof STATUS_RANK;
-
-function statusOfItem(outcome: string): EntryStatus {
-  if (outcome === "error") return "error";
-  if (outcome === "warning") return "warning";
-  if (outcome === "held") return "held";
-  return "written";
-}
-
-/**
- * The last sync of each customer entry of a connection: the most recent run that covered it (its motion, and
- * every customer or this one), told by what that run did to it — the worst outcome among its items (error,
- * warning, held, written) with the message that explains it; when the run failed as a whole (a PSA that
- * refused the credentials, a target that is gone) that failure; and "no-change" when the run had nothing to
- * write for it. So a run that failed never leaves an entry looking synced.
- */
-async function lastSyncs(app: App, connectionId: string): Promise<Map<string, LastSync>> {
-  const db = app.store.db;
-  const runs = await db
-    .selectFrom("sync_runs")
-    .select(["id", "scope", "status", "started_at", "finished_at"])
-    .where("connection_id", "=", connectionId)
-    .where("organization_id", "=", app.organizationId)
-    .where("status", "!=", "running")
-    .orderBy("started_at", "desc")
-    .execute();
-  const result = new Map<string, LastSync>();
-  if (runs.length === 0) return result;
-  const entries = await db
-    .selectFrom("mappings")
-    .select(["customer_tenant_id as tenant", "motion"])
-    .where("connection_id", "=", connectionId)
-    .execute();
-  // Each run's scope is read once, not once per entry: 300 customers × 3 motions against every run.
-  const scoped = runs.map((run) => ({ run, scope: parseScope(run.scope) }));
-  const latestRun = new Map<string, (typeof runs)[number]>();
-  for (const entry of entries) {
-    const covering = scoped.find(({ scope }) => covers(scope, entry.tenant, entry.motion));
-    if (covering) latestRun.set(entryKey(entry.tenant, entry.motion), covering.run);
-  }
-  const runIds = [...new Set([...latestRun.values()].map((run) => run.id))];
-  const items = [];
-  for (let i = 0; i < runIds.length; i += 500) {
-    items.push(
-      ...(await db
-        .selectFrom("sync_items")
-        .select(["run_id", "customer_tenant_id as tenant", "outcome", "message"])
-        .where("run_id", "in", runIds.slice(i, i + 500))
-        .orderBy("sequence")
-        .execute()),
-    );
-  }
-  const itemsOf = Map.groupBy(items, (item) => item.run_id);
-  for (const [key, run] of latestRun) {
-    const [tenant] = key.split("\n");
-    let status: EntryStatus = "no-change";
-    let message: string | null = null;
-    for (const item of itemsOf.get(run.id) ?? []) {
-      // An item of no customer is the run failing as a whole: it concerns every entry the run covered.
-      if (item.tenant !== null && item.tenant !== tenant) continue;
-      const itemStatus =
-        item.tenant === null && item.outcome !== "error" ? "written" : statusOfItem(item.outcome);
-      if (STATUS_RANK[itemStatus] > STATUS_RANK[status]) {
-        status = itemStatus;
-        message = itemStatus === "written" ? null : item.message;
-      }
-    }
-    result.set(key, {
-      lastSyncAt: run.finished_at ?? run.started_at,
-      lastStatus: status,
-      lastMessage: message,
-    });
-  }
-  return result;
-}
-
-type RunScope = { motion: string; customerTenantId: unknown } | null;
-
-/** A run's stored scope (`{ motion, customerTenantId? }`); null when it cannot be read (covers nothing). */
-function parseScope(scope: string): RunScope {
-  try {
-    const parsed = JSON.parse(scope) as { motion?: unknown; customerTenantId?: unknown };
-    return {
-      motion: typeof parsed.motion === "string" ? parsed.motion : "seat-annual",
-      customerTenantId: parsed.customerTenantId,
-    };
-  } catch {
-    return null;
-  }
-}
-
-/** Whether a run with this scope synced the entry. */
-function covers(scope: RunScope, tenant: string, motion: string): boolean {
-  if (scope === null || scope.motion !== motion) return false;
-  return scope.customerTenantId === undefined || scope.customerTenantId === tenant;
-}
 
 /** The CSP page's status filters: a customer can be in several (mapped for one motion, unmapped for another). */
 export const CUSTOMER_FILTERS = ["all", "unmapped", "mapped", "error", "held"] as const;
@@ -219,7 +118,7 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
       const [customers, mappingList, last, charges, held] = await Promise.all([
         listCustomers(app.store, app.organizationId, search || undefined),
         app.mappings.forConnection(connectionId),
-        lastSyncs(app, connectionId),
+        lastSyncs(app.store, app.organizationId, connectionId),
         chargeTotals(app.store, app.organizationId),
         heldCounts(app.store, app.organizationId, connectionId),
       ]);
@@ -281,7 +180,8 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
         throw notFound(`no customer with tenant id ${tenantId} in the billing data`);
       const adapter = await adapterFor(ctx, id);
       const mapping = await app.mappings.save(id, tenantId, motion, request.body, adapter);
-      const last = (await lastSyncs(app, id)).get(entryKey(tenantId, motion)) ?? NEVER_SYNCED;
+      const last =
+        (await lastSyncs(app.store, app.organizationId, id)).get(entryKey(tenantId, motion)) ?? NEVER_SYNCED;
       return { mapping: { ...mapping, ...last } };
     },
   );

@@ -1,7 +1,19 @@
 import { z } from "zod";
 import { MAX_ID_CHARS } from "../../core/limits.ts";
-import { listInvoices } from "../../store/billing-repository.ts";
-import { getRun, listRuns, listRunsPage } from "../../store/runs-repository.ts";
+import {
+  countRows,
+  countUnmappedCustomers,
+  listImports,
+  listInvoices,
+} from "../../store/billing-repository.ts";
+import {
+  countErroredRunsSince,
+  getRun,
+  lastSyncFinishedAt,
+  listRuns,
+  listRunsPage,
+} from "../../store/runs-repository.ts";
+import { heldLineCount } from "../../services/customer-overview.ts";
 import { listProductRuns } from "../../services/product-runs.ts";
 import { psaAgreementLink } from "../../services/psa-links.ts";
 import { appSettingsSchema } from "../../services/app-settings.ts";
@@ -29,7 +41,6 @@ const DAY = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a day as YYYY-MM-DD");
 /** Read-mostly resources: dashboard, invoices, import history, runs, and the organization's settings. */
 export function registerDataRoutes(fastify: ApiInstance, ctx: ServerContext): void {
   const { app } = ctx;
-  const db = app.store.db;
 
   fastify.get(
     "/api/dashboard",
@@ -76,82 +87,32 @@ export function registerDataRoutes(fastify: ApiInstance, ctx: ServerContext): vo
           connectionId: connection.id,
           limit: 1,
         });
-        const success = await db
-          .selectFrom("sync_runs")
-          .select((eb) => eb.fn.max("finished_at").as("at"))
-          .where("organization_id", "=", app.organizationId)
-          .where("connection_id", "=", connection.id)
-          .where("status", "in", SUCCESSFUL)
-          .executeTakeFirst();
         cards.push({
           id: connection.id,
           name: connection.name,
           vendor: connection.vendor,
           seatAnnualEnabled: connection.seatAnnualEnabled,
-          lastSuccessfulSync: success?.at ?? null,
-          lastRun: lastRun ?? null,
-          heldLines: Number(
-            (
-              await db
-                .selectFrom("price_holds")
-                .select((eb) => eb.fn.countAll<number>().as("n"))
-                .where("organization_id", "=", app.organizationId)
-                .where("connection_id", "=", connection.id)
-                .where("status", "=", "held")
-                .executeTakeFirstOrThrow()
-            ).n,
+          lastSuccessfulSync: await lastSyncFinishedAt(
+            app.store,
+            app.organizationId,
+            connection.id,
+            SUCCESSFUL,
           ),
+          lastRun: lastRun ?? null,
+          heldLines: await heldLineCount(app.store, app.organizationId, connection.id),
           productSyncMode: String(connection.settings.productSyncMode ?? "off"),
           lastProductRun: (await listProductRuns(app.store, app.organizationId, connection.id, 1))[0] ?? null,
         });
       }
       const since = new Date(Date.now() - ERROR_WINDOW_DAYS * 86_400_000).toISOString();
-      const errored = await db
-        .selectFrom("sync_runs")
-        .select((eb) => eb.fn.countAll<number>().as("n"))
-        .where("organization_id", "=", app.organizationId)
-        .where("status", "=", "error")
-        .where("started_at", ">=", since)
-        .executeTakeFirstOrThrow();
-      // One query: customers with a charge line and no mapping row at all (any connection, any motion).
-      const unmapped = await db
-        .selectFrom("customers")
-        .select((eb) => eb.fn.countAll<number>().as("n"))
-        .where("customers.organization_id", "=", app.organizationId)
-        .where(({ exists, not, selectFrom }) =>
-          exists(
-            selectFrom("charge_lines")
-              .select("charge_lines.line_key")
-              .whereRef("charge_lines.organization_id", "=", "customers.organization_id")
-              .whereRef("charge_lines.customer_tenant_id", "=", "customers.tenant_id"),
-          ).and(
-            not(
-              exists(
-                selectFrom("mappings")
-                  .select("mappings.motion")
-                  .whereRef("mappings.organization_id", "=", "customers.organization_id")
-                  .whereRef("mappings.customer_tenant_id", "=", "customers.tenant_id"),
-              ),
-            ),
-          ),
-        )
-        .executeTakeFirstOrThrow();
-      const count = async (table: "customers" | "invoices") =>
-        Number(
-          (
-            await db
-              .selectFrom(table)
-              .select((eb) => eb.fn.countAll<number>().as("n"))
-              .where("organization_id", "=", app.organizationId)
-              .executeTakeFirstOrThrow()
-          ).n,
-        );
+      const errored = await countErroredRunsSince(app.store, app.organizationId, since);
+      const unmapped = await countUnmappedCustomers(app.store, app.organizationId);
       return {
         connections: cards,
-        customers: await count("customers"),
-        invoices: await count("invoices"),
-        unmappedCustomers: Number(unmapped.n),
-        erroredRuns: Number(errored.n),
+        customers: await countRows(app.store, app.organizationId, "customers"),
+        invoices: await countRows(app.store, app.organizationId, "invoices"),
+        unmappedCustomers: unmapped,
+        erroredRuns: errored,
         erroredRunsSince: since,
         heldLines: cards.reduce((n, c) => n + c.heldLines, 0),
         dailySync: await ctx.settings.get(),
@@ -181,29 +142,7 @@ export function registerDataRoutes(fastify: ApiInstance, ctx: ServerContext): vo
         response: { 200: z.object({ imports: z.array(importRecordSchema) }), ...ERROR_RESPONSES },
       },
     },
-    async (request) => {
-      const rows = await db
-        .selectFrom("imports")
-        .selectAll()
-        .where("organization_id", "=", app.organizationId)
-        .orderBy("started_at", "desc")
-        .orderBy("id")
-        .limit(request.query.limit)
-        .execute();
-      return {
-        imports: rows.map((r) => ({
-          id: r.id,
-          fileName: r.file_name,
-          format: r.file_format,
-          status: r.status,
-          startedAt: r.started_at,
-          lines: Number(r.line_count),
-          newLines: Number(r.new_line_count),
-          knownLines: Number(r.known_line_count),
-          error: r.error,
-        })),
-      };
-    },
+    async (request) => ({ imports: await listImports(app.store, app.organizationId, request.query.limit) }),
   );
 
   fastify.get(

@@ -2,6 +2,7 @@ import type { FastifyRequest } from "fastify";
 import { z } from "zod";
 import { BILLING_PLANS } from "../../core/price-list.ts";
 import { PriceListError, PriceListService } from "../../services/price-lists.ts";
+import { searchBillingProducts } from "../../store/billing-repository.ts";
 import { readPriceList } from "../../sources/price-list/reader.ts";
 import { ReconFileError } from "../../sources/reconciliation/errors.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
@@ -190,36 +191,14 @@ export function registerPriceListRoutes(fastify: ApiInstance, ctx: ServerContext
       },
     },
     async (request) => {
-      const q = request.query.q.toLowerCase().replace(/[%_\\]/g, "");
-      let select = app.store.db
-        .selectFrom("charge_lines")
-        .select(["product_id", "sku_id", "product_name", "sku_name"])
-        .distinct()
-        .where("organization_id", "=", app.organizationId);
-      if (q !== "")
-        select = select.where((eb) =>
-          eb.or([
-            eb(eb.fn("lower", ["product_name"]), "like", `%${q}%`),
-            eb(eb.fn("lower", ["sku_name"]), "like", `%${q}%`),
-            eb(eb.fn("lower", ["product_id"]), "like", `%${q}%`),
-          ]),
-        );
-      const rows = await select
-        .orderBy("product_name")
-        .orderBy("sku_name")
-        .orderBy("sku_id")
-        .limit(50)
-        .execute();
+      const rows = await searchBillingProducts(app.store, app.organizationId, request.query.q);
       return {
         products: rows.map((r) => {
-          const productKey = `${r.product_id.toUpperCase()}:${r.sku_id.toUpperCase()}`;
+          const productKey = `${r.productId.toUpperCase()}:${r.skuId.toUpperCase()}`;
           return {
-            productId: r.product_id,
-            skuId: r.sku_id,
-            productName: r.product_name,
-            skuName: r.sku_name,
+            ...r,
             productKey,
-            label: `${r.product_name} — ${r.sku_name ?? r.product_name} (${productKey})`,
+            label: `${r.productName} — ${r.skuName ?? r.productName} (${productKey})`,
           };
         }),
       };
