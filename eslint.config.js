@@ -105,31 +105,6 @@ export default tseslint.config(
       "import-x/no-cycle": ["error", { ignoreExternal: true }],
     },
   },
-  // Known exceptions, each narrowed to one file and one import: services that still reach the composition root
-  // (src/app.ts) for its App type, or the job queue. To remove: declare what they need of the app in services
-  // (as motion-sync.ts's MotionApp does), move the worker (sync-worker.ts) into src/jobs, and move the daily time
-  // and time zone checks app-settings.ts borrows from src/jobs down into src/core.
-  ...[
-    ["src/services/product-runs.ts", ["./app.ts"]],
-    ["src/services/sync-now.ts", ["./app.ts"]],
-    ["src/services/sync-worker.ts", ["./app.ts", "./jobs/index.ts"]],
-    ["src/services/app-settings.ts", ["./jobs/cron.ts", "./jobs/scheduler.ts"]],
-  ].map(([file, extra]) => ({
-    files: [file],
-    rules: {
-      "import-x/no-restricted-paths": [
-        "error",
-        {
-          zones: [
-            ...LAYER_ZONES.map((zone) =>
-              zone.target === "./src/services" ? { ...zone, except: [...zone.except, ...extra] } : zone,
-            ),
-            NO_EMULATORS_ZONE,
-          ],
-        },
-      ],
-    },
-  })),
   {
     // http and cli parse input and format output: tables are read and written by src/store repositories and
     // src/services, never queried here (docs/architecture.md §1).

@@ -19,6 +19,7 @@ import { AzureSync } from "./services/azure-sync.ts";
 import { ConnectionService } from "./services/connections.ts";
 import { MappingService } from "./services/mappings.ts";
 import { MonthlySync, type MonthlyLine } from "./services/monthly-sync.ts";
+import type { SyncOptions } from "./services/sync-now.ts";
 import { openStore, type Store } from "./store/db.ts";
 import { DEFAULT_ORGANIZATION_ID } from "./store/organization.ts";
 
@@ -58,12 +59,8 @@ export async function reportUnreadableCredentials(app: App, warn: Warn = warnOnC
   return unreadable.length;
 }
 
-export type SyncOptions = {
-  /** A clock other than the system's, for looking at a sync from a later moment (tests, replays). */
-  now?: () => Date;
-  /** Where the sync's PSA requests are logged (an HTTP request's logger, say); default the app's. */
-  log?: Logger;
-};
+/** How a sync is built (another clock, another logger): declared with Sync now, in services. */
+export type { SyncOptions } from "./services/sync-now.ts";
 
 /**
  * The transport settings every PSA client of this process gets: AdapterOptions' overrides plus the transport's

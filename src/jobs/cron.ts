@@ -9,18 +9,15 @@
  * time zone: cron-parser's optional seconds field and pg-boss's RFC 5545 rules are not part of the port.
  */
 import { CronExpressionParser } from "cron-parser";
+import { assertTimeZone } from "../core/schedule.ts";
+
+// The time zone check lives in core (the settings validate with it too); re-exported for the drivers.
+export { assertTimeZone, TimeZoneError } from "../core/schedule.ts";
 
 export class CronError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "CronError";
-  }
-}
-
-export class TimeZoneError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "TimeZoneError";
   }
 }
 
@@ -55,26 +52,6 @@ export function parseCron(expression: string): string {
     );
   }
   return normalised;
-}
-
-/**
- * Checks that `timeZone` is an IANA zone name the runtime knows and returns it (with canonical capitals).
- * Fixed offsets ("+02:00") and abbreviations are refused: schedules must follow the zone's DST rules.
- */
-export function assertTimeZone(timeZone: string): string {
-  const hint = 'expected an IANA time zone name such as "Europe/Berlin", "America/New_York" or "UTC"';
-  if (typeof timeZone !== "string" || !/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(timeZone)) {
-    throw new TimeZoneError(`Invalid time zone "${String(timeZone)}": ${hint}`);
-  }
-  let resolved: string;
-  try {
-    resolved = new Intl.DateTimeFormat("en-US", { timeZone }).resolvedOptions().timeZone;
-  } catch {
-    throw new TimeZoneError(`Unknown time zone "${timeZone}": ${hint}`);
-  }
-  // ICU resolves some current names to older aliases (Asia/Kolkata → Asia/Calcutta); keep the user's
-  // name and only take ICU's capitalisation.
-  return resolved.toLowerCase() === timeZone.toLowerCase() ? resolved : timeZone;
 }
 
 /** Occurrences to look at before giving up: a daily schedule loses at most one a year to DST. */

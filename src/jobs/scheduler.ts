@@ -1,36 +1,13 @@
-import { assertTimeZone, nextCronTime } from "./cron.ts";
+import { assertTimeZone, dailyCron } from "../core/schedule.ts";
+import { nextCronTime } from "./cron.ts";
 import type { JobQueue, SendOptions } from "./queue.ts";
 
 /** The schedule that starts cspsync's daily check, and the job it sends. */
 export const DAILY_CHECK_SCHEDULE = "daily-check";
 export const DAILY_CHECK_JOB = "daily-check";
 
-export class DailyTimeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "DailyTimeError";
-  }
-}
-
-const DAILY_TIME = /^(\d{2}):(\d{2})$/;
-
-/** "HH:MM" (24-hour, 00:00–23:59) → the cron expression that fires once a day at that wall-clock time. */
-export function dailyCron(time: string): string {
-  const { hour, minute } = parseDailyTime(time);
-  return `${minute} ${hour} * * *`;
-}
-
-function parseDailyTime(time: string): { hour: number; minute: number } {
-  const match = typeof time === "string" ? DAILY_TIME.exec(time.trim()) : null;
-  const hour = Number(match?.[1]);
-  const minute = Number(match?.[2]);
-  if (!match || hour > 23 || minute > 59) {
-    throw new DailyTimeError(
-      `Invalid daily time "${String(time)}": expected HH:MM in 24-hour time, from 00:00 to 23:59 (e.g. "06:30")`,
-    );
-  }
-  return { hour, minute };
-}
+// The daily time check lives in core (the settings validate with it too).
+export { dailyCron, DailyTimeError } from "../core/schedule.ts";
 
 export type DailyCheckSchedule = {
   scheduleName: string;

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { MAX_ID_CHARS } from "../core/limits.ts";
-import { assertTimeZone, TimeZoneError } from "../jobs/cron.ts";
-import { dailyCron, DailyTimeError } from "../jobs/scheduler.ts";
+import { assertTimeZone, dailyCron, DailyTimeError, TimeZoneError } from "../core/schedule.ts";
 import type { Store } from "../store/db.ts";
 import { AppError } from "../core/errors.ts";
 

@@ -20,7 +20,7 @@ import { failureSentence } from "../psa/shared/error-sentences.ts";
  * added later is added once.
  */
 
-/** What a sync is built with: at least another clock (the app's SyncOptions adds more, passed through). */
+/** What a sync is built with: at least another clock (sync-now.ts's SyncOptions adds a logger, passed through). */
 export type MotionSyncOptions = { now?: () => Date };
 
 /**

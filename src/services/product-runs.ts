@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { App } from "../app.ts";
+import type { AdapterOptions } from "../psa/port.ts";
 import { isChargeProductKey } from "../core/product-plan.ts";
 import type { ProductAction, ProductSyncMode } from "../core/product-plan.ts";
 import type { Store } from "../store/db.ts";
@@ -17,6 +17,7 @@ import {
   type ProductPreview,
   type ProductSyncResult,
 } from "./product-sync.ts";
+import type { ConnectionService } from "./connections.ts";
 import type { SyncTrigger } from "./sync-bookkeeping.ts";
 import { failureSentence } from "../psa/shared/error-sentences.ts";
 import { AppError } from "../core/errors.ts";
@@ -26,6 +27,17 @@ import { AppError } from "../core/errors.ts";
  * overrides), previews, and runs the sync under a per-connection lock, recording every run and each
  * product's result in `product_sync_runs` / `product_sync_items` (migration 0009).
  */
+
+/**
+ * What product syncs need of the app. src/app.ts's App has all of it; it is declared here, as motion-sync.ts's
+ * MotionApp is, so that services never import the composition root above them.
+ */
+export type ProductRunsApp = {
+  store: Store;
+  organizationId: string;
+  connections: Pick<ConnectionService, "row" | "details">;
+  psaOptions: Pick<AdapterOptions, "allowedHosts" | "transport">;
+};
 
 export class ProductRunActiveError extends AppError {
   readonly activeRunId: string;
@@ -62,7 +74,7 @@ const STALE_PRODUCT_RUN_MS = 30 * 60_000;
 
 /** The mode to use and the product sync of a connection, from its stored settings and any overrides. */
 export async function productSyncOf(
-  app: App,
+  app: ProductRunsApp,
   connectionId: string,
   overrides: ProductOverrides = {},
   now?: () => Date,
@@ -94,7 +106,7 @@ function offError(): ProductSyncSetupError {
 
 /** What a product sync would do now; writes nothing. */
 export async function previewProducts(
-  app: App,
+  app: ProductRunsApp,
   connectionId: string,
   overrides: ProductOverrides = {},
 ): Promise<ProductPreview> {
@@ -110,7 +122,7 @@ export async function previewProducts(
  * (PriceConfirmationRequiredError) wrote nothing and leaves no run behind.
  */
 export async function runProductSync(
-  app: App,
+  app: ProductRunsApp,
   connectionId: string,
   trigger: SyncTrigger,
   overrides: ProductOverrides = {},
@@ -134,7 +146,12 @@ export async function runProductSync(
   return { ...(await getProductRun(app.store, app.organizationId, runId))!, result };
 }
 
-async function startRun(app: App, connectionId: string, trigger: string, mode: string): Promise<string> {
+async function startRun(
+  app: ProductRunsApp,
+  connectionId: string,
+  trigger: string,
+  mode: string,
+): Promise<string> {
   const id = randomUUID();
   const insert = () =>
     app.store.db

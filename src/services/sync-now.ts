@@ -1,13 +1,21 @@
 import { BILLING_MOTIONS, type BillingMotion } from "../core/billing.ts";
 import { AppError } from "../core/errors.ts";
-import type { App, SyncOptions } from "../app.ts";
+import type { Logger } from "../log.ts";
 import { listCustomers } from "../store/billing-repository.ts";
 import type { PlannedMapping, RunSummary } from "./annual-sync.ts";
 import type { AzureRunSummary, PlannedAzureMapping } from "./azure-sync.ts";
 import type { ConnectionView } from "./connections.ts";
 import { chargeTotals } from "./customer-overview.ts";
 import type { MonthlyLine, MonthlyRunSummary, PlannedMonthlyMapping } from "./monthly-sync.ts";
-import { enabledMotions, motionOffReason, runMotion, syncFor } from "./motion-sync.ts";
+import type { MappingService } from "./mappings.ts";
+import {
+  enabledMotions,
+  motionOffReason,
+  runMotion,
+  syncFor,
+  type MotionApp,
+  type MotionSyncOptions,
+} from "./motion-sync.ts";
 import { previewHolds } from "./price-holds.ts";
 import type { SyncScope, SyncTrigger } from "./sync-bookkeeping.ts";
 
@@ -16,6 +24,21 @@ import type { SyncScope, SyncTrigger } from "./sync-bookkeeping.ts";
  * these, and format what comes back. Every motion is driven through one contract (MotionSync): the same plan
  * and run calls whatever the motion, so a motion added later is added here and in motion-sync.ts only.
  */
+
+/**
+ * How a sync is built: a clock other than the system's, for looking at a sync from a later moment (tests,
+ * replays), and where its PSA requests are logged (an HTTP request's logger, say; default the app's).
+ */
+export type SyncOptions = MotionSyncOptions & { log?: Logger };
+
+/**
+ * What Sync now needs of the app. src/app.ts's App has all of it; it is declared here, as motion-sync.ts's
+ * MotionApp is, so that services never import the composition root above them.
+ */
+export type SyncNowApp = MotionApp<SyncOptions> & {
+  log: Logger;
+  mappings: Pick<MappingService, "enabled" | "forConnection" | "forCustomer">;
+};
 
 /** What one motion's dry run plans, per mapping. */
 export type PlannedEntries = {
@@ -71,7 +94,7 @@ function plannedLines(mappings: readonly { plan: { lines: readonly object[] } }[
  * is not allowed): that is thrown, as nothing was attempted.
  */
 export async function openMotionSync<M extends BillingMotion>(
-  app: App,
+  app: SyncNowApp,
   motion: M,
   connectionId: string,
   options: SyncOptions = {},
@@ -111,7 +134,7 @@ export class SyncNowError extends AppError {
 }
 
 /** Whether the billing data has this customer (by exact tenant id). */
-export async function customerExists(app: App, tenantId: string): Promise<boolean> {
+export async function customerExists(app: SyncNowApp, tenantId: string): Promise<boolean> {
   const row = await app.store.db
     .selectFrom("customers")
     .select("tenant_id")
@@ -126,7 +149,7 @@ export async function customerExists(app: App, tenantId: string): Promise<boolea
  * on — for a customer, those of its entries that are enabled. Nothing to sync is a SyncNowError.
  */
 export async function motionsToSync(
-  app: App,
+  app: SyncNowApp,
   connection: ConnectionView,
   motion: BillingMotion | undefined,
   customerTenantId: string | undefined,
@@ -153,7 +176,7 @@ export async function motionsToSync(
 
 /** Dry runs of these motions on a connection, in order; nothing is recorded. */
 export async function dryRunMotions(
-  app: App,
+  app: SyncNowApp,
   connectionId: string,
   motions: readonly BillingMotion[],
   scope: SyncScope,
@@ -176,7 +199,7 @@ export type MotionRunResult = { motion: BillingMotion } & Awaited<ReturnType<typ
  * (RunAlreadyActiveError). Each run is logged with its run and connection ids.
  */
 export async function runMotions(
-  app: App,
+  app: SyncNowApp,
   connectionId: string,
   motions: readonly BillingMotion[],
   trigger: SyncTrigger,
@@ -204,7 +227,7 @@ export async function runMotions(
 }
 
 /** Every customer's billable charges in a motion it has no mapped entry for, by customer name then motion. */
-export async function unmappedCharges(app: App, connectionId: string) {
+export async function unmappedCharges(app: SyncNowApp, connectionId: string) {
   const [customers, mappingList, charges] = await Promise.all([
     listCustomers(app.store, app.organizationId),
     app.mappings.forConnection(connectionId),

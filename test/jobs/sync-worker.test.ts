@@ -4,11 +4,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import { DAILY_CHECK_JOB } from "../../src/jobs/index.ts";
-import {
-  enqueueChecksAfterImport,
-  startSyncWorker,
-  type SyncWorker,
-} from "../../src/services/sync-worker.ts";
+import { enqueueChecksAfterImport, startSyncWorker, type SyncWorker } from "../../src/jobs/sync-worker.ts";
 import { AppSettingsService } from "../../src/services/app-settings.ts";
 import type { App } from "../../src/app.ts";
 import { DIALECTS } from "../support/stores.ts";
@@ -18,7 +14,7 @@ import { baseRow, writeCsv } from "../support/recon-builder.ts";
 import os from "node:os";
 import fs from "node:fs";
 import { createLogger, type Logger } from "../../src/log.ts";
-import { enqueueSync } from "../../src/services/sync-worker.ts";
+import { enqueueSync } from "../../src/jobs/sync-worker.ts";
 import { jobState, waitFor } from "./helpers.ts";
 
 type LogLine = { level: number; msg: string } & Record<string, unknown>;

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { openStore } from "../../src/store/db.ts";
-import { enqueueSync, openJobQueue } from "../../src/services/sync-worker.ts";
+import { enqueueSync, openJobQueue } from "../../src/jobs/sync-worker.ts";
 import { DIALECTS, createTestDatabase, type TestDatabase } from "../support/stores.ts";
 import { mappedConnectWise, type MappedConnectWise } from "../support/connectwise-setup.ts";
 import { jobState, waitFor } from "./helpers.ts";

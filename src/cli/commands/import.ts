@@ -44,7 +44,7 @@ export async function importCommand(argv: string[]): Promise<number> {
       results.some((r) => r.status === "imported" && r.newLines > 0 && r.linesByMotion["seat-annual"] > 0)
     ) {
       // Loaded only when there is something to queue: the job queue is not needed for a plain import.
-      const { enqueueChecksAfterImport, openJobQueue } = await import("../../services/sync-worker.ts");
+      const { enqueueChecksAfterImport, openJobQueue } = await import("../../jobs/sync-worker.ts");
       const queue = openJobQueue(app);
       try {
         queuedChecks = await enqueueChecksAfterImport(app, queue, results);

@@ -5,7 +5,7 @@ import { parseTrustProxy, TrustProxyError, type TrustProxy } from "../../http/tr
 import { AuthService } from "../../services/auth.ts";
 import { UsageError } from "../output.ts";
 import { untilStopped } from "../signals.ts";
-import { enqueueChecksAfterImport, startSyncWorker, type SyncWorker } from "../../services/sync-worker.ts";
+import { enqueueChecksAfterImport, startSyncWorker, type SyncWorker } from "../../jobs/sync-worker.ts";
 
 export const serveHelp = `cspsync serve [--port N] [--host H] [--db URL] [--trust-proxy HOPS|ADDRESSES] [--no-worker]
 

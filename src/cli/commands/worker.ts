@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { startSyncWorker, enqueueChecks, openJobQueue } from "../../services/sync-worker.ts";
+import { startSyncWorker, enqueueChecks, openJobQueue } from "../../jobs/sync-worker.ts";
 import { withApp } from "./connections.ts";
 import { untilStopped } from "../signals.ts";
 

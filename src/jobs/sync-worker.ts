@@ -6,15 +6,15 @@ import {
   installDailyCheckSchedule,
   type JobQueue,
   type JobQueueOptions,
-} from "../jobs/index.ts";
-import type { Job } from "../jobs/index.ts";
+} from "./index.ts";
+import type { Job } from "./index.ts";
 import type { Logger } from "../log.ts";
-import { AppSettingsService } from "./app-settings.ts";
-import { RunAlreadyActiveError, type SyncTrigger } from "./annual-sync.ts";
-import { ConnectionInputError, type ConnectionView } from "./connections.ts";
-import type { ImportSummary } from "./import-recon.ts";
-import { enabledMotions, motionOffReason, runMotion } from "./motion-sync.ts";
-import { ProductRunActiveError, runProductSync } from "./product-runs.ts";
+import { AppSettingsService } from "../services/app-settings.ts";
+import { RunAlreadyActiveError, type SyncTrigger } from "../services/annual-sync.ts";
+import { ConnectionInputError, type ConnectionView } from "../services/connections.ts";
+import type { ImportSummary } from "../services/import-recon.ts";
+import { enabledMotions, motionOffReason, runMotion } from "../services/motion-sync.ts";
+import { ProductRunActiveError, runProductSync } from "../services/product-runs.ts";
 
 /**
  * Background syncing: a "sync-connection" job runs the billing sync of one connection — one motion, or every
