@@ -3,16 +3,15 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { generateAnnualRecon } from "../../bench/generate-recon.ts";
 import type { App } from "../../src/app.ts";
-import { buildWebApp } from "../../src/cli/commands/demo.ts";
-import { startServer, type RunningServer } from "../../src/http/server.ts";
+import type { RunningServer } from "../../src/http/server.ts";
+import { openWebWalk, type WebWalk } from "../support/web-walk.ts";
 import { startAutotaskEmulator, type AutotaskEmulator } from "../../emulators/autotask/index.ts";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import { runMotion } from "../../src/services/motion-sync.ts";
 import { createTestApp, hostOf } from "../support/app.ts";
-import { launchChromium } from "../support/browser.ts";
 
 /**
  * The Microsoft CSP page with 300 customers: one page of 25 at a time (never one page tens of thousands of
@@ -30,9 +29,8 @@ describe("Microsoft CSP page at 300 customers, and PSA pickers (Chromium, Autota
   let app: App;
   let cleanup: () => Promise<void>;
   let server: RunningServer;
-  let browser: Browser;
+  let walk: WebWalk;
   let page: Page;
-  let webRoot: string;
   let dataDir: string;
   let connectionId: string;
   let tenants: string[];
@@ -42,9 +40,7 @@ describe("Microsoft CSP page at 300 customers, and PSA pickers (Chromium, Autota
   const filter = (key: string) => page.locator(`.filter-bar button[data-filter="${key}"]`);
 
   before(async () => {
-    webRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-web-"));
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-scale-"));
-    await buildWebApp(webRoot);
     emulator = await startAutotaskEmulator({ seed: "demo" });
     ({ app, cleanup } = await createTestApp("sqlite", [hostOf(emulator.url)]));
     const file = path.join(dataDir, "annual-300.csv");
@@ -99,30 +95,15 @@ describe("Microsoft CSP page at 300 customers, and PSA pickers (Chromium, Autota
         approved_at: null,
       })
       .execute();
-    server = await startServer(app, {
-      port: 0,
-      host: "127.0.0.1",
-      webRoot,
-      log: false,
-      env: {},
-      auth: { passwordCost: 2 ** 10 },
-    });
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US" });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-    page.on("console", (m) => {
-      if (m.type() === "error") consoleErrors.push(m.text());
-    });
-    page.on("pageerror", (error) => consoleErrors.push(`page error: ${error.message}`));
+    walk = await openWebWalk(app, { consoleErrors });
+    ({ server, page } = walk);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.close();
+    await walk?.close();
     await cleanup?.();
     await emulator?.close();
-    for (const dir of [webRoot, dataDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    for (const dir of [dataDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it("signs in and shows one page of 25 of the 300 customers", async () => {

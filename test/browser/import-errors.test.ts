@@ -3,11 +3,10 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "../support/browser.ts";
+import type { Page } from "playwright-core";
 import type { App } from "../../src/app.ts";
-import { buildWebApp } from "../../src/cli/commands/demo.ts";
-import { startServer, type RunningServer } from "../../src/http/server.ts";
+import type { RunningServer } from "../../src/http/server.ts";
+import { openWebWalk, type WebWalk } from "../support/web-walk.ts";
 import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
 import { createTestApp, hostOf } from "../support/app.ts";
 import { CLIENT_ID } from "../support/connectwise-setup.ts";
@@ -27,21 +26,18 @@ describe("Import errors in the web app and the Products page's PSA pickers (Chro
   let app: App;
   let cleanup: () => Promise<void>;
   let server: RunningServer;
-  let browser: Browser;
+  let walk: WebWalk;
   let page: Page;
-  let webRoot: string;
   let files: string;
   let connectionId: string;
   const consoleErrors: string[] = [];
 
   before(async () => {
-    webRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-web-"));
     files = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-import-errors-"));
     fs.writeFileSync(
       path.join(files, "semicolons.csv"),
       toCsv([baseRow({ InvoiceNumber: "G400000004" })], { delimiter: ";" }),
     );
-    await buildWebApp(webRoot);
     emulator = await startConnectWiseEmulator({ seed: "demo" });
     ({ app, cleanup } = await createTestApp("sqlite", [hostOf(emulator.url)]));
     const { companyId, publicKey, privateKey } = emulator.credentials;
@@ -53,22 +49,8 @@ describe("Import errors in the web app and the Products page's PSA pickers (Chro
         secrets: { privateKey },
       })
     ).id;
-    server = await startServer(app, {
-      port: 0,
-      host: "127.0.0.1",
-      webRoot,
-      log: false,
-      env: {},
-      auth: { passwordCost: 2 ** 10 },
-    });
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US" });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-    page.on("console", (m) => {
-      if (m.type() === "error") consoleErrors.push(m.text());
-    });
-    page.on("pageerror", (error) => consoleErrors.push(`page error: ${error.message}`));
+    walk = await openWebWalk(app, { consoleErrors });
+    ({ server, page } = walk);
     await page.goto(server.url);
     await page.getByRole("heading", { level: 1, name: /create the admin account/ }).waitFor();
     await page.getByLabel("Email").fill(ADMIN.email);
@@ -79,11 +61,9 @@ describe("Import errors in the web app and the Products page's PSA pickers (Chro
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.close();
+    await walk?.close();
     await cleanup?.();
     await emulator?.close();
-    if (webRoot) fs.rmSync(webRoot, { recursive: true, force: true });
     if (files) fs.rmSync(files, { recursive: true, force: true });
   });
 

@@ -1,12 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "../support/browser.ts";
-import { buildWebApp } from "../../src/cli/commands/demo.ts";
-import { startServer, type RunningServer } from "../../src/http/server.ts";
+import type { Page } from "playwright-core";
+import type { RunningServer } from "../../src/http/server.ts";
+import { openWebWalk, type WebWalk } from "../support/web-walk.ts";
 import { mappedConnectWise, type MappedConnectWise } from "../support/connectwise-setup.ts";
 
 /**
@@ -22,41 +19,22 @@ const PURCHASE = "Microsoft 365 Business Premium: 5 seats, annual term 2024-06-0
 describe("Pricing page: Microsoft price lists change a dry run's prices (Chromium, ConnectWise)", () => {
   let s: MappedConnectWise;
   let server: RunningServer;
-  let browser: Browser;
+  let walk: WebWalk;
   let page: Page;
-  let webRoot: string;
   const consoleErrors: string[] = [];
 
   const pricesTable = () => page.getByRole("table", { name: "Prices of the next sync" });
   const purchaseRow = () => pricesTable().getByRole("row").filter({ hasText: PURCHASE });
 
   before(async () => {
-    webRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-web-"));
-    await buildWebApp(webRoot);
     s = await mappedConnectWise("sqlite");
-    server = await startServer(s.app, {
-      port: 0,
-      host: "127.0.0.1",
-      webRoot,
-      log: false,
-      env: {},
-      auth: { passwordCost: 2 ** 10 },
-    });
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US" });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-    page.on("console", (m) => {
-      if (m.type() === "error") consoleErrors.push(m.text());
-    });
-    page.on("pageerror", (error) => consoleErrors.push(`page error: ${error.message}`));
+    walk = await openWebWalk(s.app, { consoleErrors });
+    ({ server, page } = walk);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.close();
+    await walk?.close();
     await s?.cleanup();
-    if (webRoot) fs.rmSync(webRoot, { recursive: true, force: true });
   });
 
   it("signs in, opens Pricing, and the dry run sells the annual purchase at cost, flagged", async () => {

@@ -1,13 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "../support/browser.ts";
+import type { Page } from "playwright-core";
 import type { App } from "../../src/app.ts";
-import { buildWebApp } from "../../src/cli/commands/demo.ts";
-import { startServer, type RunningServer } from "../../src/http/server.ts";
+import type { RunningServer } from "../../src/http/server.ts";
+import { openWebWalk, type WebWalk } from "../support/web-walk.ts";
 import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import { createTestApp, hostOf } from "../support/app.ts";
@@ -26,17 +22,14 @@ describe("Products page: confirming sell-price changes of linked catalog items (
   let app: App;
   let cleanup: () => Promise<void>;
   let server: RunningServer;
-  let browser: Browser;
+  let walk: WebWalk;
   let page: Page;
-  let webRoot: string;
   const consoleErrors: string[] = [];
 
   const std = () => emulator.data().tables.catalogItems.find((i) => i.identifier === "M365-STD")!;
   const writes = () => emulator.server.requestLog().filter((r) => r.method !== "GET").length;
 
   before(async () => {
-    webRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-web-"));
-    await buildWebApp(webRoot);
     emulator = await startConnectWiseEmulator({ seed: "demo" });
     ({ app, cleanup } = await createTestApp("sqlite", [hostOf(emulator.url)]));
     await importReconFile(app.store, SAMPLE);
@@ -48,30 +41,14 @@ describe("Products page: confirming sell-price changes of linked catalog items (
       secrets: { privateKey },
       settings: { productSyncMode: "all", linkedPriceUpdates: "confirm" },
     });
-    server = await startServer(app, {
-      port: 0,
-      host: "127.0.0.1",
-      webRoot,
-      log: false,
-      env: {},
-      auth: { passwordCost: 2 ** 10 },
-    });
-    browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US" });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-    page.on("console", (m) => {
-      if (m.type() === "error") consoleErrors.push(m.text());
-    });
-    page.on("pageerror", (error) => consoleErrors.push(`page error: ${error.message}`));
+    walk = await openWebWalk(app, { consoleErrors });
+    ({ server, page } = walk);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.close();
+    await walk?.close();
     await cleanup?.();
     await emulator?.close();
-    if (webRoot) fs.rmSync(webRoot, { recursive: true, force: true });
   });
 
   it("signs in and opens the Products page", async () => {

@@ -1,13 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "../support/browser.ts";
+import type { Page } from "playwright-core";
 import type { App } from "../../src/app.ts";
-import { buildWebApp } from "../../src/cli/commands/demo.ts";
-import { startServer, type RunningServer } from "../../src/http/server.ts";
+import type { RunningServer } from "../../src/http/server.ts";
+import { openWebWalk, type WebWalk } from "../support/web-walk.ts";
 import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
 import { allocateId } from "../../emulators/connectwise/state.ts";
 import { importReconFile } from "../../src/services/import-recon.ts";
@@ -47,9 +43,8 @@ describe("run truth in Chromium: failed PSA, held lines, dashboard next steps", 
   let app: App;
   let cleanup: () => Promise<void>;
   let server: RunningServer;
-  let browser: Browser;
+  let walk: WebWalk;
   let page: Page;
-  let webRoot: string;
   let cwId = "";
   let downId = "";
   let agreement = { id: "", name: "" };
@@ -108,42 +103,27 @@ describe("run truth in Chromium: failed PSA, held lines, dashboard next steps", 
   };
 
   before(async () => {
-    webRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-web-"));
-    await buildWebApp(webRoot);
     cw = await startConnectWiseEmulator({ seed: "demo" });
     down = await startConnectWiseEmulator({ seed: "demo" });
     addCatchAllItem(cw);
     addCatchAllItem(down);
     ({ app, cleanup } = await createTestApp("sqlite", [hostOf(cw.url), hostOf(down.url)]));
-    server = await startServer(app, {
-      port: 0,
-      host: "127.0.0.1",
-      webRoot,
-      log: false,
-      env: {},
-      auth: { passwordCost: 2 ** 10 },
+    walk = await openWebWalk(app, {
+      consoleErrors,
+      context: {
+        viewport: { width: 1280, height: 900 },
+        locale: "en-US",
+        timezoneId: "UTC",
+      },
     });
-    browser = await launchChromium();
-    const context = await browser.newContext({
-      viewport: { width: 1280, height: 900 },
-      locale: "en-US",
-      timezoneId: "UTC",
-    });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-    page.on("console", (m) => {
-      if (m.type() === "error") consoleErrors.push(`${m.text()} (${m.location().url})`);
-    });
-    page.on("pageerror", (error) => consoleErrors.push(`page error: ${error.message}`));
+    ({ server, page } = walk);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.close();
+    await walk?.close();
     await cleanup?.();
     await cw?.close();
     await down?.close().catch(() => undefined);
-    if (webRoot) fs.rmSync(webRoot, { recursive: true, force: true });
   });
 
   it("an empty app: Next steps says to add a connection (and to import data)", async () => {

@@ -3,11 +3,10 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
-import { launchChromium } from "../support/browser.ts";
+import type { Browser, Locator, Page } from "playwright-core";
 import type { App } from "../../src/app.ts";
-import { buildWebApp } from "../../src/cli/commands/demo.ts";
-import { startServer, type RunningServer } from "../../src/http/server.ts";
+import type { RunningServer } from "../../src/http/server.ts";
+import { openWebWalk, type WebWalk } from "../support/web-walk.ts";
 import { startAutotaskEmulator, type AutotaskEmulator } from "../../emulators/autotask/index.ts";
 import { ConnectWiseClient } from "../../src/psa/connectwise/client.ts";
 import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
@@ -39,10 +38,10 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
   let app: App;
   let cleanup: () => Promise<void>;
   let server: RunningServer;
+  let walk: WebWalk;
   let browser: Browser;
-  let context: BrowserContext;
+  let scratch: string;
   let page: Page;
-  let webRoot: string;
   const consoleErrors: string[] = [];
 
   const watch = (target: Page) => {
@@ -66,8 +65,7 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
 
   before(async () => {
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
-    webRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-web-"));
-    await buildWebApp(webRoot);
+    scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-web-app-"));
 
     connectWise = await startConnectWiseEmulator({ seed: "demo" });
     // This MSP's catalog has no Microsoft 365 E5 item yet: the walk shows its line failing on its own until the
@@ -102,29 +100,19 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
       productClass: "NonInventory",
     });
     ({ app, cleanup } = await createTestApp("sqlite", [hostOf(connectWise.url), hostOf(autotask.url)]));
-    server = await startServer(app, {
-      port: 0,
-      host: "127.0.0.1",
-      webRoot,
-      log: false,
-      env: {},
-      auth: { passwordCost: 2 ** 10 },
+    walk = await openWebWalk(app, {
+      consoleErrors,
+      context: { viewport: DESKTOP, locale: "en-US", timezoneId: "UTC" },
     });
-
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: DESKTOP, locale: "en-US", timezoneId: "UTC" });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-    watch(page);
+    ({ server, browser, page } = walk);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.close();
+    await walk?.close();
+    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
     await cleanup?.();
     await connectWise?.close();
     await autotask?.close();
-    if (webRoot) fs.rmSync(webRoot, { recursive: true, force: true });
   });
 
   /** The additions cspsync wrote on Contoso's recurring agreement in the emulated ConnectWise. */
@@ -167,7 +155,7 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
   });
 
   it("imports the sample with a bad file; each file gets its own result, the bad row its reason", async () => {
-    const badFile = path.join(webRoot, "bad-unit-price.csv");
+    const badFile = path.join(scratch, "bad-unit-price.csv");
     fs.writeFileSync(badFile, toCsv([baseRow(), baseRow({ UnitPrice: "twelve" })]));
     await nav().getByRole("link", { name: "Import", exact: true }).click();
     await heading("Import billing data").waitFor();
@@ -567,7 +555,7 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
 
   it("pricing: adds a rule (field errors next to the field), holds a below-cost line and approves it", async () => {
     // July brings a new annual Business Premium purchase for Contoso; the rule below sells it under its cost.
-    const july = path.join(webRoot, "july.csv");
+    const july = path.join(scratch, "july.csv");
     fs.writeFileSync(
       july,
       toCsv([
