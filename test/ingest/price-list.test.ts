@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
+import { deflateRawSync } from "node:zlib";
 import { PriceListService } from "../../src/services/price-lists.ts";
 import { readPriceListText } from "../../src/sources/price-list/reader.ts";
 import { DIALECTS, storesForSuite } from "../support/stores.ts";
@@ -99,6 +100,18 @@ describe("price list reader (docs/price-lists.md)", () => {
     );
     assert.match(await refused(`${HEADER}\r\n${ROW},extra\r\n`), /^june\.csv, row 2: is not valid CSV/);
     assert.equal(await refused(`${HEADER}\r\n`), "june.csv: has no price rows");
+  });
+
+  it("the zip archive Partner Center downloads is refused with what to do, however its bytes parse", async () => {
+    // A local file header's signature, then compressed bytes: binary that breaks CSV parsing early.
+    const archive = Buffer.concat([
+      Buffer.from([0x50, 0x4b, 0x03, 0x04]),
+      deflateRawSync(Buffer.from(fs.readFileSync(PRICE_LIST, "utf8").repeat(4))),
+    ]);
+    await assert.rejects(readPriceListText(archive, "pricelist.zip"), {
+      message:
+        "pricelist.zip, row 1: this is the zip archive Partner Center downloads; extract it and import the .csv inside",
+    });
   });
 });
 

@@ -83,7 +83,12 @@ export async function readPriceList(source: string | Readable, fileName?: string
   const file = fileName ?? (typeof source === "string" ? path.basename(source) : "price list");
   const input = typeof source === "string" ? fs.createReadStream(source) : source;
   const hash = createHash("sha256");
-  const hashed = input.on("data", (chunk: Buffer) => hash.update(chunk));
+  // A zip archive fails as CSV before its first record is seen, so its signature is read from the bytes.
+  let firstBytes: Buffer | null = null;
+  const hashed = input.on("data", (chunk: Buffer) => {
+    firstBytes ??= chunk.subarray(0, 4);
+    hash.update(chunk);
+  });
   const parser = hashed.pipe(
     parseCsv({ bom: true, skip_empty_lines: true, relax_column_count: false, trim: false }),
   );
@@ -122,6 +127,7 @@ export async function readPriceList(source: string | Readable, fileName?: string
       entries.push(entry);
     }
   } catch (error) {
+    if (firstBytes !== null && isZipSignature(firstBytes)) throw zipError(file);
     if (error instanceof ReconFileError) throw error;
     if (error instanceof CsvError) {
       // csv-parse counts the record it failed on by its line; the records read so far are one short of it.
@@ -143,13 +149,20 @@ export async function readPriceList(source: string | Readable, fileName?: string
   };
 }
 
+function zipError(file: string): PriceListFileError {
+  return new PriceListFileError(
+    file,
+    "this is the zip archive Partner Center downloads; extract it and import the .csv inside",
+    { row: 1 },
+  );
+}
+
+function isZipSignature(bytes: Buffer): boolean {
+  return bytes.length >= 4 && bytes.readUInt32LE(0) === 0x04034b50;
+}
+
 function checkNotZip(record: readonly string[], file: string): void {
-  if ((record[0] ?? "").startsWith("PK\u0003\u0004"))
-    throw new PriceListFileError(
-      file,
-      "this is the zip archive Partner Center downloads; extract it and import the .csv inside",
-      { row: 1 },
-    );
+  if ((record[0] ?? "").startsWith("PK\u0003\u0004")) throw zipError(file);
 }
 
 /** Header names match case-insensitively, ignoring spaces, dashes and underscores ("ERP Price", "erpprice"). */
