@@ -19,7 +19,9 @@ export async function createTestApp(
     CSPSYNC_SECRET_KEY: randomBytes(32).toString("hex"),
     CSPSYNC_PSA_ALLOWED_HOSTS: allowedHosts.join(","),
   };
-  const app = await createApp({ databaseUrl: database.url, env, transport });
+  // Silent: fault tests make the PSA fail on purpose, and their retries would fill the test output with
+  // warnings. test/spine/logging.test.ts builds its own app to read what is logged.
+  const app = await createApp({ databaseUrl: database.url, env, transport, log: false });
   return {
     app,
     env,
