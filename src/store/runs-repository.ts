@@ -177,18 +177,24 @@ async function withFailureReasons(store: Store, runs: RunView[]): Promise<RunVie
   const silent = runs
     .filter((r) => (r.status === "error" || r.status === "abandoned") && !r.message)
     .map((r) => r.id);
-  if (silent.length === 0) return runs;
+  const first = await firstErrorMessages(store, silent);
+  return runs.map((r) => (first.has(r.id) && !r.message ? { ...r, message: first.get(r.id)! } : r));
+}
+
+/** Each run's first failed item's message (by sequence), for the runs that have one. */
+async function firstErrorMessages(store: Store, runIds: readonly string[]): Promise<Map<string, string>> {
+  const first = new Map<string, string>();
+  if (runIds.length === 0) return first;
   const errors = await store.db
     .selectFrom("sync_items")
     .select(["run_id", "message"])
-    .where("run_id", "in", silent)
+    .where("run_id", "in", runIds)
     .where("outcome", "=", "error")
     .orderBy("run_id")
     .orderBy("sequence")
     .execute();
-  const first = new Map<string, string>();
   for (const e of errors) if (e.message && !first.has(e.run_id)) first.set(e.run_id, e.message);
-  return runs.map((r) => (first.has(r.id) && !r.message ? { ...r, message: first.get(r.id)! } : r));
+  return first;
 }
 
 export async function listRuns(
@@ -375,17 +381,8 @@ export async function lastFinishedSync(store: Store, connectionId: string): Prom
     .executeTakeFirst();
   if (!run) return null;
   let message = run.message;
-  if (run.status === "error" || run.status === "abandoned") {
-    const failure = await store.db
-      .selectFrom("sync_items")
-      .select("message")
-      .where("run_id", "=", run.id)
-      .where("outcome", "=", "error")
-      .orderBy("sequence")
-      .limit(1)
-      .executeTakeFirst();
-    message = failure?.message ?? message;
-  }
+  if (run.status === "error" || run.status === "abandoned")
+    message = (await firstErrorMessages(store, [run.id])).get(run.id) ?? message;
   return { at: run.finished_at ?? run.started_at, runId: run.id, status: run.status, message };
 }
 

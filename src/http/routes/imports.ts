@@ -112,7 +112,7 @@ function delimiterField(value: unknown): string | undefined {
   return named ? named[0] : parsed.data;
 }
 
-function fileTooLarge(ctx: ServerContext, fileName: string): ApiError {
+export function fileTooLarge(ctx: ServerContext, fileName: string): ApiError {
   return new ApiError(
     413,
     "validation",

@@ -7,7 +7,7 @@ import { readPriceList } from "../../sources/price-list/reader.ts";
 import { ReconFileError } from "../../sources/reconciliation/errors.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { ApiError, ERROR_RESPONSES, notFound } from "../errors.ts";
-import { safeFileName } from "./imports.ts";
+import { fileTooLarge, safeFileName } from "./imports.ts";
 
 /**
  * Microsoft's new commerce price lists (docs/price-lists.md): upload a price list CSV (admin), list the
@@ -123,24 +123,12 @@ export function registerPriceListRoutes(fastify: ApiInstance, ctx: ServerContext
       try {
         file = await readPriceList(part.file, fileName);
       } catch (error) {
-        if (part.file.truncated)
-          throw new ApiError(
-            413,
-            "validation",
-            `${fileName} is larger than the upload limit of ${ctx.maxUploadBytes} bytes (CSPSYNC_MAX_UPLOAD_BYTES)`,
-            "file",
-          );
+        if (part.file.truncated) throw fileTooLarge(ctx, fileName);
         if (error instanceof ReconFileError) throw new ApiError(422, "validation", error.message, "file");
         throw error;
       }
       // A file cut off at the size limit must never be stored, even when what arrived parses.
-      if (part.file.truncated)
-        throw new ApiError(
-          413,
-          "validation",
-          `${fileName} is larger than the upload limit of ${ctx.maxUploadBytes} bytes (CSPSYNC_MAX_UPLOAD_BYTES)`,
-          "file",
-        );
+      if (part.file.truncated) throw fileTooLarge(ctx, fileName);
       return service.save(file, approverOf(request));
     },
   );
