@@ -9,39 +9,9 @@ import {
 } from "../../src/core/annual-plan.ts";
 import type { PriceRule } from "../../src/core/pricing.ts";
 import type { ChargeEvent } from "../../src/core/events.ts";
+import { annualChargeEvent } from "../support/charge-events.ts";
 
-function event(overrides: Partial<ChargeEvent>): ChargeEvent {
-  return {
-    eventKey: "line:a-0",
-    invoiceNumber: "G1",
-    customerTenantId: "tenant",
-    subscriptionId: "sub-1",
-    motion: "seat-annual",
-    billable: true,
-    kind: "purchase",
-    chargeType: "new",
-    orderDate: null,
-    chargeStart: "2024-06-05",
-    chargeEnd: "2025-06-04",
-    termStart: "2024-06-05",
-    termEnd: "2025-06-04",
-    productId: "CFQ7TTC0LCHC",
-    skuId: "0002",
-    availabilityId: null,
-    productName: "Microsoft 365 Business Premium",
-    skuName: "Microsoft 365 Business Premium",
-    billingFrequency: null,
-    seatDelta: "5",
-    seatsAfter: "5",
-    effectiveUnitPrice: "240",
-    listUnitPrice: "264",
-    amount: "1200",
-    total: "1200",
-    currency: "USD",
-    lineCount: 1,
-    ...overrides,
-  };
-}
+const event = annualChargeEvent;
 
 const mapping: AnnualMapping = {
   connectionId: "conn-1",

@@ -12,6 +12,7 @@ import {
   type PriceListIndex,
 } from "../../src/core/price-list.ts";
 import { priceLine } from "../../src/core/pricing.ts";
+import { annualChargeEvent } from "../support/charge-events.ts";
 
 function entry(overrides: Partial<PriceListEntry>): PriceListEntry {
   return {
@@ -38,37 +39,9 @@ const index = (entries: PriceListEntry[]): PriceListIndex => ({
   currencies: new Set(entries.map((e) => e.currency)),
 });
 
+/** The annual purchase at cost 264 a seat (cost = list), so only a price list can lift its price. */
 function event(overrides: Partial<ChargeEvent>): ChargeEvent {
-  return {
-    eventKey: "line:a-0",
-    invoiceNumber: "G1",
-    customerTenantId: "tenant",
-    subscriptionId: "sub-1",
-    motion: "seat-annual",
-    billable: true,
-    kind: "purchase",
-    chargeType: "new",
-    orderDate: null,
-    chargeStart: "2024-06-05",
-    chargeEnd: "2025-06-04",
-    termStart: "2024-06-05",
-    termEnd: "2025-06-04",
-    productId: "CFQ7TTC0LCHC",
-    skuId: "0002",
-    availabilityId: null,
-    productName: "Microsoft 365 Business Premium",
-    skuName: "Microsoft 365 Business Premium",
-    billingFrequency: null,
-    seatDelta: "5",
-    seatsAfter: "5",
-    effectiveUnitPrice: "264",
-    listUnitPrice: "264",
-    amount: "1320",
-    total: "1320",
-    currency: "USD",
-    lineCount: 1,
-    ...overrides,
-  };
+  return annualChargeEvent({ effectiveUnitPrice: "264", amount: "1320", total: "1320", ...overrides });
 }
 
 const mapping = (over: Partial<AnnualMapping> = {}): AnnualMapping => ({

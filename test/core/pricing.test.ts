@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { planAnnualLines, type AnnualMapping } from "../../src/core/annual-plan.ts";
 import { planAzureMonths } from "../../src/core/azure-plan.ts";
 import type { ChargeEvent } from "../../src/core/events.ts";
+import { annualChargeEvent } from "../support/charge-events.ts";
 import {
   priceLine,
   resolvePriceRule,
@@ -169,36 +170,7 @@ describe("priceLine: the sell price of one line", () => {
 });
 
 function annualEvent(overrides: Partial<ChargeEvent>): ChargeEvent {
-  return {
-    eventKey: "line:a-0",
-    invoiceNumber: "G1",
-    customerTenantId: TENANT,
-    subscriptionId: "sub-1",
-    motion: "seat-annual",
-    billable: true,
-    kind: "purchase",
-    chargeType: "new",
-    orderDate: null,
-    chargeStart: "2024-06-05",
-    chargeEnd: "2025-06-04",
-    termStart: "2024-06-05",
-    termEnd: "2025-06-04",
-    productId: "CFQ7TTC0LCHC",
-    skuId: "0002",
-    availabilityId: null,
-    productName: "Microsoft 365 Business Premium",
-    skuName: "Microsoft 365 Business Premium",
-    billingFrequency: null,
-    seatDelta: "5",
-    seatsAfter: "5",
-    effectiveUnitPrice: "240",
-    listUnitPrice: "264",
-    amount: "1200",
-    total: "1200",
-    currency: "USD",
-    lineCount: 1,
-    ...overrides,
-  };
+  return annualChargeEvent({ customerTenantId: TENANT, ...overrides });
 }
 
 const annualMapping: AnnualMapping = {
