@@ -3,31 +3,21 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { PriceListService } from "../../src/services/price-lists.ts";
 import { DIALECTS } from "../support/stores.ts";
-import { mappedConnectWise, type MappedConnectWise } from "../support/connectwise-setup.ts";
+import {
+  annualPrices,
+  VISIO,
+  PREMIUM,
+  EXO,
+  EXO_REFUND,
+  SERVER,
+  PREMIUM_UP,
+  PREMIUM_DOWN,
+  E3,
+  mappedConnectWise,
+  type MappedConnectWise,
+} from "../support/connectwise-setup.ts";
 
 const PRICE_LIST = path.resolve(import.meta.dirname, "../../samples/price-list-2024-06.csv");
-
-/** Contoso's annual additions as ConnectWise holds them: description → [unit cost, unit price]. */
-async function prices(s: MappedConnectWise): Promise<Record<string, [string, string]>> {
-  const additions = await s.client.listAdditions(Number(s.agreementId), { orderBy: "id asc" });
-  return Object.fromEntries(
-    additions.map((a) => [
-      a.description ?? "",
-      [String(a.unitCost), String(a.unitPrice)] as [string, string],
-    ]),
-  );
-}
-
-const VISIO = "Visio Plan 2: 2 seats, renewal for the term 2024-06-01 to 2025-05-31";
-const PREMIUM = "Microsoft 365 Business Premium: 5 seats, annual term 2024-06-05 to 2025-06-04";
-const EXO = "Exchange Online (Plan 1): 3 seats, annual term 2024-06-10 to 2025-06-09";
-const EXO_REFUND = "Exchange Online (Plan 1): cancellation refund for 3 seats, 2024-06-12 to 2025-06-09";
-const SERVER = "Windows Server 2022 Standard - 16 Core License Pack: 1 × one-time purchase on 2024-06-18";
-const PREMIUM_UP =
-  "Microsoft 365 Business Premium: +2 seats (now 7), prorated 2024-06-25 to 2025-06-04 (345 days of the term)";
-const PREMIUM_DOWN =
-  "Microsoft 365 Business Premium: −1 seat (now 6), prorated 2024-06-27 to 2025-06-04 (343 days of the term)";
-const E3 = "Microsoft 365 E3: 3 seats billed annually, 2024-07-01 to 2025-05-31";
 
 for (const dialect of DIALECTS) {
   describe(`Price lists on the Seat-based Annual sync into ConnectWise (${dialect})`, () => {
@@ -55,7 +45,7 @@ for (const dialect of DIALECTS) {
 
       const run = await sync.run("manual");
       assert.deepEqual([run.written, run.errors], [8, 0]);
-      assert.deepEqual(await prices(s), {
+      assert.deepEqual(await annualPrices(s), {
         [VISIO]: ["180", "225"],
         [PREMIUM]: ["264", "330"],
         [EXO]: ["48", "60"],

@@ -4,29 +4,19 @@ import { annualWriteKey } from "../../src/core/annual-plan.ts";
 import { PricingService } from "../../src/services/pricing.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { CONTOSO } from "../support/recon-builder.ts";
-import { mappedConnectWise, type MappedConnectWise } from "../support/connectwise-setup.ts";
-
-/** Contoso's annual additions as ConnectWise holds them: description → [unit cost, unit price]. */
-async function prices(s: MappedConnectWise): Promise<Record<string, [string, string]>> {
-  const additions = await s.client.listAdditions(Number(s.agreementId), { orderBy: "id asc" });
-  return Object.fromEntries(
-    additions.map((a) => [
-      a.description ?? "",
-      [String(a.unitCost), String(a.unitPrice)] as [string, string],
-    ]),
-  );
-}
-
-const VISIO = "Visio Plan 2: 2 seats, renewal for the term 2024-06-01 to 2025-05-31";
-const PREMIUM = "Microsoft 365 Business Premium: 5 seats, annual term 2024-06-05 to 2025-06-04";
-const EXO = "Exchange Online (Plan 1): 3 seats, annual term 2024-06-10 to 2025-06-09";
-const EXO_REFUND = "Exchange Online (Plan 1): cancellation refund for 3 seats, 2024-06-12 to 2025-06-09";
-const SERVER = "Windows Server 2022 Standard - 16 Core License Pack: 1 × one-time purchase on 2024-06-18";
-const PREMIUM_UP =
-  "Microsoft 365 Business Premium: +2 seats (now 7), prorated 2024-06-25 to 2025-06-04 (345 days of the term)";
-const PREMIUM_DOWN =
-  "Microsoft 365 Business Premium: −1 seat (now 6), prorated 2024-06-27 to 2025-06-04 (343 days of the term)";
-const E3 = "Microsoft 365 E3: 3 seats billed annually, 2024-07-01 to 2025-05-31";
+import {
+  annualPrices,
+  VISIO,
+  PREMIUM,
+  EXO,
+  EXO_REFUND,
+  SERVER,
+  PREMIUM_UP,
+  PREMIUM_DOWN,
+  E3,
+  mappedConnectWise,
+  type MappedConnectWise,
+} from "../support/connectwise-setup.ts";
 
 for (const dialect of DIALECTS) {
   describe(`Price rules and holds on the Seat-based Annual sync into ConnectWise (${dialect})`, () => {
@@ -68,7 +58,7 @@ for (const dialect of DIALECTS) {
 
       const run = await sync.run("manual");
       assert.deepEqual([run.status, run.written, run.errors], ["success", 8, 0]);
-      assert.deepEqual(await prices(s), {
+      assert.deepEqual(await annualPrices(s), {
         [VISIO]: ["180", "198"],
         [PREMIUM]: ["264", "300"],
         [EXO]: ["48", "52.8"],
@@ -117,7 +107,7 @@ for (const dialect of DIALECTS) {
           ],
         ],
       );
-      assert.equal((await prices(s))[EXO], undefined, "the held line is not in the PSA");
+      assert.equal((await annualPrices(s))[EXO], undefined, "the held line is not in the PSA");
 
       // Held once: the next run passes over it quietly, and it stays listed.
       const second = await (await s.app.annualSync(s.connectionId)).run("manual");
@@ -158,7 +148,7 @@ for (const dialect of DIALECTS) {
         fourth.items[0]!.message,
         "Sell price 11 is below cost 48 per unit for Exchange Online (Plan 1); sold below cost, approved by billing@example.com at 2024-07-02T09:00:00.000Z",
       );
-      assert.deepEqual((await prices(s))[EXO], ["48", "11"]);
+      assert.deepEqual((await annualPrices(s))[EXO], ["48", "11"]);
       assert.deepEqual(await pricing.listHolds(s.connectionId), [], "a written line is no longer listed");
 
       const fifth = await (await s.app.annualSync(s.connectionId)).run("manual");
@@ -183,7 +173,7 @@ for (const dialect of DIALECTS) {
       });
       const run = await (await s.app.annualSync(s.connectionId)).run("manual");
       assert.deepEqual([run.status, run.written, run.warnings], ["warning", 8, 1]);
-      assert.deepEqual((await prices(s))[EXO], ["48", "10"]);
+      assert.deepEqual((await annualPrices(s))[EXO], ["48", "10"]);
       assert.deepEqual(await pricing.listHolds(s.connectionId), []);
     });
   });

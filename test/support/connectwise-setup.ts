@@ -92,3 +92,28 @@ export async function mappedConnectWise(dialect: Dialect): Promise<MappedConnect
     },
   };
 }
+
+/** Contoso's annual additions as ConnectWise holds them: description → [unit cost, unit price]. */
+export async function annualPrices(s: MappedConnectWise): Promise<Record<string, [string, string]>> {
+  const additions = await s.client.listAdditions(Number(s.agreementId), { orderBy: "id asc" });
+  return Object.fromEntries(
+    additions.map((a) => [
+      a.description ?? "",
+      [String(a.unitCost), String(a.unitPrice)] as [string, string],
+    ]),
+  );
+}
+
+/** The June sample's Seat-based Annual charges for Contoso, as their additions are described. */
+export const VISIO = "Visio Plan 2: 2 seats, renewal for the term 2024-06-01 to 2025-05-31";
+export const PREMIUM = "Microsoft 365 Business Premium: 5 seats, annual term 2024-06-05 to 2025-06-04";
+export const EXO = "Exchange Online (Plan 1): 3 seats, annual term 2024-06-10 to 2025-06-09";
+export const EXO_REFUND =
+  "Exchange Online (Plan 1): cancellation refund for 3 seats, 2024-06-12 to 2025-06-09";
+export const SERVER =
+  "Windows Server 2022 Standard - 16 Core License Pack: 1 × one-time purchase on 2024-06-18";
+export const PREMIUM_UP =
+  "Microsoft 365 Business Premium: +2 seats (now 7), prorated 2024-06-25 to 2025-06-04 (345 days of the term)";
+export const PREMIUM_DOWN =
+  "Microsoft 365 Business Premium: −1 seat (now 6), prorated 2024-06-27 to 2025-06-04 (343 days of the term)";
+export const E3 = "Microsoft 365 E3: 3 seats billed annually, 2024-07-01 to 2025-05-31";
