@@ -102,7 +102,7 @@ export async function readPriceList(source: string | Readable, fileName?: string
     for await (const record of parser as AsyncIterable<string[]>) {
       row += 1;
       if (!indexOf) {
-        checkNotZip(record, file);
+        if (isZip(firstBytes)) throw zipError(file);
         indexOf = headerIndex(record, file);
         continue;
       }
@@ -127,7 +127,7 @@ export async function readPriceList(source: string | Readable, fileName?: string
       entries.push(entry);
     }
   } catch (error) {
-    if (firstBytes !== null && isZipSignature(firstBytes)) throw zipError(file);
+    if (isZip(firstBytes)) throw zipError(file);
     if (error instanceof ReconFileError) throw error;
     if (error instanceof CsvError) {
       // csv-parse counts the record it failed on by its line; the records read so far are one short of it.
@@ -157,12 +157,8 @@ function zipError(file: string): PriceListFileError {
   );
 }
 
-function isZipSignature(bytes: Buffer): boolean {
-  return bytes.length >= 4 && bytes.readUInt32LE(0) === 0x04034b50;
-}
-
-function checkNotZip(record: readonly string[], file: string): void {
-  if ((record[0] ?? "").startsWith("PK\u0003\u0004")) throw zipError(file);
+function isZip(firstBytes: Buffer | null): boolean {
+  return firstBytes !== null && firstBytes.length >= 4 && firstBytes.readUInt32LE(0) === 0x04034b50;
 }
 
 /** Header names match case-insensitively, ignoring spaces, dashes and underscores ("ERP Price", "erpprice"). */
