@@ -67,6 +67,30 @@ export type KeyedRecord = {
   description: string;
 };
 
+/**
+ * Any record on an agreement/contract as the reconciliation report reads it back (docs/reports.md §3): with
+ * cspsync's write key when it carries one, null when someone else added it. Amounts as the PSA holds them now.
+ */
+export type AgreementRecord = {
+  recordId: string;
+  writeKey: string | null;
+  /** The PSA product it bills (catalog item / product / billing code id); null when it names none. */
+  productRef: string | null;
+  productLabel: string | null;
+  description: string;
+  quantity: string | null;
+  unitPrice: string | null;
+  unitCost: string | null;
+  /** When it starts billing and (ConnectWise) when it was cancelled; YYYY-MM-DD or null. */
+  effectiveDate: string | null;
+  endDate: string | null;
+};
+
+/** Reads, without changing anything, every record on one agreement/contract (issue: reconciliation report). */
+export interface AgreementRecordReader {
+  listAgreementRecords(targetId: string): Promise<AgreementRecord[]>;
+}
+
 /** "removed": the record is no longer in the PSA; otherwise it is still there, and why. */
 export type RemoveOutcome = "removed" | { kept: string };
 
@@ -115,7 +139,7 @@ export class PsaOptionKindError extends Error {
   }
 }
 
-export interface PsaAdapter extends KeyedRecordSource {
+export interface PsaAdapter extends KeyedRecordSource, Partial<AgreementRecordReader> {
   readonly vendor: "connectwise" | "autotask";
   /** How many writes may be in flight at once without tripping the PSA's limits. */
   readonly writeConcurrency: number;

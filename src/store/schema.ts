@@ -370,6 +370,9 @@ export interface ProductSyncRunsTable {
   mode: string;
   status: ProductRunStatus;
   started_at: string;
+  /** The run lock, as on sync_runs (migration 0014; older rows: "" and their start). */
+  heartbeat_at: string;
+  owner: string;
   finished_at: string | null;
   written: number;
   unchanged: number;
@@ -393,7 +396,98 @@ export interface ProductSyncItemsTable {
   notes: string;
 }
 
+/** The calendar feed token of an organization (migration 0017, docs/reports.md §4): only its SHA-256. */
+export interface ReportFeedTokensTable {
+  organization_id: string;
+  token_hash: string;
+  created_by: string | null;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/** A billing-data source (migration 0015, docs/partner-center.md §6): Microsoft Partner Center. */
+export interface SourceConnectionsTable {
+  id: string;
+  organization_id: string;
+  kind: "partner-center";
+  name: string;
+  /** JSON: tenant id, app id, credential type, endpoint overrides (never a secret). */
+  config: string;
+  /** The credentials, sealed with the SecretBox (bound to the source's id). */
+  secrets: string;
+  enabled: Flag;
+  /** JSON { at, ok, kind, message } of the last connection test. */
+  last_test: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export type SourceInvoiceStatus = "fetching" | "imported" | "no-data" | "failed" | "rejected";
+
+/** One invoice fetched (or being fetched: the claim) per organization (migration 0015). */
+export interface SourceInvoicesTable {
+  organization_id: string;
+  invoice_id: string;
+  source_id: string;
+  status: SourceInvoiceStatus;
+  currency: string | null;
+  invoice_total: string | null;
+  period_start: string | null;
+  /** The export manifest's eTag ("data version") of the imported data. */
+  etag: string | null;
+  import_id: string | null;
+  line_count: number | null;
+  line_total: string | null;
+  error_kind: string | null;
+  message: string | null;
+  claim_token: string | null;
+  claimed_at: string | null;
+  fetched_at: string | null;
+  updated_at: string;
+}
+
+export type FetchRunStatus = "running" | "imported" | "nothing-new" | "failed";
+
+/** One fetch from a source (migration 0015): steps and summary as JSON, the sync jobs queued after it. */
+export interface SourceFetchRunsTable {
+  id: string;
+  organization_id: string;
+  source_id: string;
+  trigger: string;
+  status: FetchRunStatus;
+  error_kind: string | null;
+  message: string | null;
+  steps: string;
+  summary: string;
+  sync_jobs: string;
+  started_at: string;
+  finished_at: string | null;
+}
+
+/** The open period's unbilled data, per currency and fetch (migration 0015): provisional, never synced. */
+export interface SourceUnbilledSnapshotsTable {
+  id: string;
+  organization_id: string;
+  source_id: string;
+  currency: string;
+  billing_period: string;
+  line_count: number;
+  total: string;
+  /** JSON [{ customerTenantId, customerName, motion, lines, total }]. */
+  by_customer: string;
+  fetched_at: string;
+}
+
 export interface Database {
+  source_connections: SourceConnectionsTable;
+  source_invoices: SourceInvoicesTable;
+  source_fetch_runs: SourceFetchRunsTable;
+  source_unbilled_snapshots: SourceUnbilledSnapshotsTable;
+  notification_channels: NotificationChannelsTable;
+  notification_outbox: NotificationOutboxTable;
+  notification_health: NotificationHealthTable;
+  notification_settings: NotificationSettingsTable;
+  report_feed_tokens: ReportFeedTokensTable;
   price_list_imports: PriceListImportsTable;
   price_list_entries: PriceListEntriesTable;
   price_rules: PriceRulesTable;
@@ -473,4 +567,75 @@ export interface LoginAttemptsTable {
   failures: number;
   last_failure_at: string;
   locked_until: string | null;
+}
+
+/** Notification channels (migration 0016, docs/notifications.md): where people are told. */
+export interface NotificationChannelsTable {
+  id: string;
+  organization_id: string;
+  kind: "email" | "teams" | "slack" | "webhook";
+  name: string;
+  /** JSON of the settings that are not secret (SMTP host, port, security, user, from, recipients). */
+  config: string;
+  /** Sealed JSON (secret box, bound to the channel id): SMTP password, webhook URL, signing secret. */
+  secrets: string;
+  min_severity: "info" | "warning" | "error";
+  /** JSON: per event kind, a severity threshold of its own or "off". */
+  overrides: string;
+  enabled: Flag;
+  /** failing: it failed this many times in a row; shown in the web app, queued sends are given up. */
+  status: "ok" | "failing";
+  consecutive_failures: number;
+  last_error: string | null;
+  last_sent_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One notification on one channel (migration 0016): claimed before sending, so it goes out at most once. */
+export interface NotificationOutboxTable {
+  key: string;
+  organization_id: string;
+  channel_id: string;
+  event_key: string;
+  event_kind: string;
+  severity: string;
+  title: string;
+  /** JSON of the rendered event (no secrets). */
+  payload: string;
+  /** uncertain: a worker stopped while sending it; it may or may not have arrived, and is not sent again. */
+  status: "queued" | "sending" | "sent" | "failed" | "uncertain";
+  attempts: number;
+  owner: string | null;
+  lease_until: string | null;
+  last_error: string | null;
+  created_at: string;
+  sent_at: string | null;
+}
+
+/** Health of a PSA connection or data source (migration 0016). */
+export interface NotificationHealthTable {
+  organization_id: string;
+  subject_kind: "connection" | "source";
+  subject_id: string;
+  subject_name: string;
+  state: "ok" | "failing";
+  failing_since: string | null;
+  last_success_at: string | null;
+  last_failure_at: string | null;
+  last_error: string | null;
+  updated_at: string;
+}
+
+export interface NotificationSettingsTable {
+  organization_id: string;
+  digest_enabled: Flag;
+  /** "HH:MM" in digest_time_zone. */
+  digest_time: string;
+  digest_time_zone: string;
+  /** Day of the month by which the month's billing data is expected; null: not watched. */
+  invoice_due_day: number | null;
+  /** The web app's public address, for links in messages; null: messages carry no links. */
+  app_url: string | null;
+  updated_at: string;
 }

@@ -245,6 +245,11 @@ export class AutotaskAdapter implements PsaAdapter {
     return this.keyed.removeRecord(agreementId, recordId);
   }
 
+  /** Every record on the agreement/contract, keyed or not; read only (the reconciliation report). */
+  listAgreementRecords(agreementId: string) {
+    return this.keyed.listAgreementRecords(agreementId);
+  }
+
   requestCount(): number {
     return this.client.stats().requests;
   }

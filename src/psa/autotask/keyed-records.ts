@@ -1,6 +1,12 @@
 import { PsaAuthError, PsaNotFoundError, PsaValidationError } from "../shared/errors.ts";
 import { isWriteKey, WRITE_KEY_PREFIX } from "../../core/write-keys.ts";
-import type { KeyedRecord, KeyedRecordNames, KeyedRecordSource, RemoveOutcome } from "../port.ts";
+import type {
+  AgreementRecord,
+  KeyedRecord,
+  KeyedRecordNames,
+  KeyedRecordSource,
+  RemoveOutcome,
+} from "../port.ts";
 import type { AutotaskClient } from "./client.ts";
 import { CHARGE_IDEMPOTENCY_FIELD } from "./idempotency.ts";
 
@@ -49,6 +55,43 @@ export class AutotaskChargeRecords implements KeyedRecordSource {
           description: charge.description ?? charge.name,
         },
       ];
+    });
+  }
+
+  /**
+   * Every contract charge on the contract, keyed or not (the reconciliation report's read-back,
+   * docs/reports.md §3): the same query without the key condition, 500 a page. Read only.
+   */
+  async listAgreementRecords(targetId: string): Promise<AgreementRecord[]> {
+    const charges = this.client.contractCharges;
+    const found = await charges.select(
+      [charges.where.eq("contractID", Number(targetId))],
+      [
+        CHARGE_IDEMPOTENCY_FIELD,
+        "name",
+        "description",
+        "productID",
+        "billingCodeID",
+        "unitQuantity",
+        "unitPrice",
+        "unitCost",
+        "datePurchased",
+      ],
+    );
+    return found.map((charge) => {
+      const ref = charge.productID ?? charge.billingCodeID;
+      return {
+        recordId: String(charge.id),
+        writeKey: isWriteKey(charge.internalPurchaseOrderNumber) ? charge.internalPurchaseOrderNumber! : null,
+        productRef: ref === undefined || ref === null ? null : String(ref),
+        productLabel: charge.name,
+        description: charge.description ?? charge.name,
+        quantity: charge.unitQuantity,
+        unitPrice: charge.unitPrice ?? null,
+        unitCost: charge.unitCost ?? null,
+        effectiveDate: charge.datePurchased.slice(0, 10),
+        endDate: null,
+      };
     });
   }
 

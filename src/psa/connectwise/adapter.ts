@@ -203,6 +203,11 @@ export class ConnectWiseAdapter implements PsaAdapter {
     return this.keyed.removeRecord(agreementId, recordId);
   }
 
+  /** Every record on the agreement/contract, keyed or not; read only (the reconciliation report). */
+  listAgreementRecords(agreementId: string) {
+    return this.keyed.listAgreementRecords(agreementId);
+  }
+
   requestCount(): number {
     return this.client.transportStats().requests;
   }

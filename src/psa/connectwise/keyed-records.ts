@@ -1,6 +1,12 @@
 import { PsaHttpError, PsaNotFoundError } from "../shared/errors.ts";
 import { isWriteKey, WRITE_KEY_PREFIX } from "../../core/write-keys.ts";
-import type { KeyedRecord, KeyedRecordNames, KeyedRecordSource, RemoveOutcome } from "../port.ts";
+import type {
+  AgreementRecord,
+  KeyedRecord,
+  KeyedRecordNames,
+  KeyedRecordSource,
+  RemoveOutcome,
+} from "../port.ts";
 import { ADDITION_SYNC_KEY_FIELD, type ConnectWiseClient } from "./client.ts";
 import * as where from "./conditions.ts";
 import type { Addition } from "./schemas.ts";
@@ -60,6 +66,26 @@ export class ConnectWiseKeyedRecords implements KeyedRecordSource {
         },
       ];
     });
+  }
+
+  /**
+   * Every addition on the agreement, keyed or not (the reconciliation report's read-back, docs/reports.md
+   * §3): the same additions list, without the key condition, 1000 a page. Read only.
+   */
+  async listAgreementRecords(targetId: string): Promise<AgreementRecord[]> {
+    const additions = await this.client.listAdditions(Number(targetId), { orderBy: "id asc" });
+    return additions.map((addition) => ({
+      recordId: String(addition.id),
+      writeKey: isWriteKey(addition.serialNumber) ? addition.serialNumber : null,
+      productRef: addition.product ? String(addition.product.id) : null,
+      productLabel: addition.product?.identifier ?? addition.product?.name ?? null,
+      description: addition.invoiceDescription ?? addition.description ?? "",
+      quantity: addition.quantity,
+      unitPrice: addition.unitPrice,
+      unitCost: addition.unitCost,
+      effectiveDate: addition.effectiveDate?.slice(0, 10) ?? null,
+      endDate: addition.cancelledDate?.slice(0, 10) ?? null,
+    }));
   }
 
   /** Three requests: the addition and its agreement are read again right before the delete. */

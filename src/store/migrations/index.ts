@@ -10,6 +10,10 @@ import { lineEvents } from "./0010_line_events.ts";
 import { tokenOwners } from "./0011_token_owners.ts";
 import { writeInFlight } from "./0012_write_in_flight.ts";
 import { priceLists } from "./0013_price_lists.ts";
+import { productRunLock } from "./0014_product_run_lock.ts";
+import { sources } from "./0015_sources.ts";
+import { reports } from "./0017_reports.ts";
+import { notifications } from "./0016_notifications.ts";
 import type { CspsyncMigration } from "./types.ts";
 
 /** Every migration, oldest first. Names sort in this order; never rename or reorder a shipped one. */
@@ -26,4 +30,8 @@ export const migrations: readonly CspsyncMigration[] = [
   tokenOwners,
   writeInFlight,
   priceLists,
+  productRunLock,
+  sources,
+  notifications,
+  reports,
 ];
