@@ -27,6 +27,7 @@ const LAYER_ZONES = [
     ["./core", "./psa"],
     "src/psa imports only src/core and the base layer (the port is in src/psa).",
   ),
+  layer("./src/notify", ["./core", "./notify"], "src/notify imports only src/core and the base layer."),
   layer("./src/store", ["./core", "./store"], "src/store imports only src/core and the base layer."),
   {
     target: "./src/store/migrations",
@@ -39,6 +40,7 @@ const LAYER_ZONES = [
       "./src/core",
       "./src/sources",
       "./src/psa",
+      "./src/notify",
       "./src/services",
       "./src/jobs",
       "./src/http",
@@ -49,7 +51,7 @@ const LAYER_ZONES = [
   },
   layer(
     "./src/services",
-    ["./core", "./sources", "./psa", "./store", "./services"],
+    ["./core", "./sources", "./psa", "./notify", "./store", "./services"],
     "src/services imports only core, sources, psa, store and the base layer (declare what you need of the app).",
   ),
   {
@@ -60,8 +62,8 @@ const LAYER_ZONES = [
   {
     target: "./emulators",
     from: "./src",
-    except: ["./core", "./psa/shared/json.ts"],
-    message: "The emulators import only src/core and src/psa/shared/json.ts of the product.",
+    except: ["./core", "./sources", "./psa/shared/json.ts"],
+    message: "The emulators import only src/core, src/sources (billing-data readers) and src/psa/shared/json.ts of the product.",
   },
 ];
 const NO_EMULATORS_ZONE = {

@@ -18,6 +18,7 @@ import { AnnualSync } from "./services/annual-sync.ts";
 import { AzureSync } from "./services/azure-sync.ts";
 import { ConnectionService } from "./services/connections.ts";
 import { MappingService } from "./services/mappings.ts";
+import { NotificationService } from "./services/notifications.ts";
 import { MonthlySync, type MonthlyLine } from "./services/monthly-sync.ts";
 import type { SyncOptions } from "./services/sync-now.ts";
 import { openStore, type Store } from "./store/db.ts";
@@ -40,6 +41,8 @@ export type App = {
   organizationId: string;
   connections: ConnectionService;
   mappings: MappingService;
+  /** Notification channels, events and delivery (docs/notifications.md). */
+  notifications: NotificationService;
   /** The PSA host allow-list and transport settings every PSA client of this process is built with. */
   psaOptions: AdapterOptions;
   adapterFor(connectionId: string): Promise<PsaAdapter>;
@@ -133,6 +136,13 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     organizationId,
     connections,
     mappings,
+    notifications: new NotificationService({
+      store,
+      box,
+      organizationId,
+      allowedHosts: config.notifyAllowedHosts,
+      log,
+    }),
     psaOptions: adapterOptions,
     adapterFor,
     async annualSync(connectionId, { log: logger, ...options } = {}) {

@@ -52,6 +52,8 @@ const envSchema = z.object({
   // Its form (32 bytes, hex or base64) is checked where the key is loaded, without echoing it.
   CSPSYNC_SECRET_KEY: optionalText("a 32-byte key as hex or base64"),
   CSPSYNC_PSA_ALLOWED_HOSTS: z.string().optional(),
+  CSPSYNC_MICROSOFT_ALLOWED_HOSTS: z.string().optional(),
+  CSPSYNC_NOTIFY_ALLOWED_HOSTS: z.string().optional(),
   CSPSYNC_PORT: wholeNumber(0, 65_535, "the port to listen on").optional(),
   CSPSYNC_HOST: optionalText("the address to listen on (127.0.0.1, 0.0.0.0, …)"),
   CSPSYNC_TRUST_PROXY: z.string().optional(),
@@ -112,6 +114,10 @@ export type AppConfig = {
   secretKey: string | undefined;
   /** CSPSYNC_PSA_ALLOWED_HOSTS: PSA hosts beyond the vendors' public ones, lower-case `host[:port]`. */
   psaAllowedHosts: string[];
+  /** CSPSYNC_MICROSOFT_ALLOWED_HOSTS: Microsoft hosts beyond Microsoft's own (an emulator), `host[:port]`. */
+  microsoftAllowedHosts: string[];
+  /** CSPSYNC_NOTIFY_ALLOWED_HOSTS: webhook hosts beyond Teams' and Slack's public ones (docs/notifications.md). */
+  notifyAllowedHosts: string[];
   /** CSPSYNC_ADMIN_EMAIL / CSPSYNC_ADMIN_PASSWORD: the first admin to create at start, when both are set. */
   admin: { email: string; password: string } | null;
   server: ServerConfig;
@@ -174,6 +180,8 @@ export function loadConfig(
     logLevel: vars.CSPSYNC_LOG_LEVEL,
     secretKey: vars.CSPSYNC_SECRET_KEY,
     psaAllowedHosts: parseAllowedHosts(vars.CSPSYNC_PSA_ALLOWED_HOSTS),
+    microsoftAllowedHosts: parseAllowedHosts(vars.CSPSYNC_MICROSOFT_ALLOWED_HOSTS),
+    notifyAllowedHosts: parseAllowedHosts(vars.CSPSYNC_NOTIFY_ALLOWED_HOSTS),
     admin:
       vars.CSPSYNC_ADMIN_EMAIL && vars.CSPSYNC_ADMIN_PASSWORD
         ? { email: vars.CSPSYNC_ADMIN_EMAIL, password: vars.CSPSYNC_ADMIN_PASSWORD }

@@ -15,6 +15,8 @@ import { ConnectionInputError, type ConnectionView } from "../services/connectio
 import type { ImportSummary } from "../services/import-recon.ts";
 import { enabledMotions, motionOffReason, runMotion } from "../services/motion-sync.ts";
 import { ProductRunActiveError, runProductSync } from "../services/product-runs.ts";
+import { notifyRunFinished } from "../services/notifications.ts";
+import { startNotifyWorker } from "./notify-worker.ts";
 
 /**
  * Background syncing: a "sync-connection" job runs the billing sync of one connection — one motion, or every
@@ -148,6 +150,7 @@ async function runSyncJob(app: App, job: Job<SyncJobData>, log: Logger): Promise
       const run = await runMotion(app, motion, data.connectionId, data.trigger, scope, {
         log: log.child(fields),
       });
+      await notifyRunFinished(app, connection, motion, run);
       log.info(
         { ...fields, motion, runId: run.runId, status: run.status, written: run.written, errors: run.errors },
         "sync run finished",
@@ -218,6 +221,7 @@ export async function startSyncWorker(app: App, options: SyncWorkerOptions = {})
       const products = await enqueueProductSyncs(app, queue, "schedule");
       log.info({ jobId: job.id, syncs, products }, "daily check queued syncs");
     });
+    await startNotifyWorker(app, queue, log);
     await queue.start();
     const settings = new AppSettingsService(app.store, app.organizationId);
     const reschedule = async () => {
