@@ -18,6 +18,7 @@ import { AnnualSync } from "./services/annual-sync.ts";
 import { AzureSync } from "./services/azure-sync.ts";
 import { ConnectionService } from "./services/connections.ts";
 import { MappingService } from "./services/mappings.ts";
+import { SourceConnectionService } from "./services/source-connections.ts";
 import { NotificationService } from "./services/notifications.ts";
 import { MonthlySync, type MonthlyLine } from "./services/monthly-sync.ts";
 import type { SyncOptions } from "./services/sync-now.ts";
@@ -41,6 +42,8 @@ export type App = {
   organizationId: string;
   connections: ConnectionService;
   mappings: MappingService;
+  /** Billing-data sources (Microsoft Partner Center), credentials sealed like connections'. */
+  sources: SourceConnectionService;
   /** Notification channels, events and delivery (docs/notifications.md). */
   notifications: NotificationService;
   /** The PSA host allow-list and transport settings every PSA client of this process is built with. */
@@ -103,6 +106,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
   const organizationId = DEFAULT_ORGANIZATION_ID;
   const connections = new ConnectionService(store, box, organizationId);
   const mappings = new MappingService(store, organizationId);
+  const sources = new SourceConnectionService(store, box, organizationId);
   const { log, secrets } =
     options.log === false ? silentLogger() : createAppLogger({ level: config.logLevel, ...options.log });
   /** Client options whose requests, retries and failures are logged on `logger` (the transport's hook). */
@@ -136,6 +140,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     organizationId,
     connections,
     mappings,
+    sources,
     notifications: new NotificationService({
       store,
       box,

@@ -50,7 +50,15 @@ export type ImportOptions = {
    */
   parallelRead?: boolean;
   onProgress?: (progress: ImportProgress) => void;
+  /**
+   * Checked inside the transaction once every line is written, before it commits: throwing a ReconFileError
+   * rejects the file and rolls everything back (a fetched invoice whose lines do not add up to its total).
+   */
+  verify?: (invoices: InvoiceLineTotals[]) => void;
 };
+
+/** Every line of one invoice in this file (new and already known): count and sum of Total. */
+export type InvoiceLineTotals = { invoiceNumber: string; currency: string; lines: number; total: string };
 
 type FileTotals = Omit<
   ImportSummary,
@@ -91,6 +99,8 @@ type InvoiceTally = {
   newLines: number;
   subtotal: Dec;
   total: Dec;
+  allLines: number;
+  allTotal: Dec;
 };
 
 /**
@@ -147,6 +157,14 @@ export async function importReconFile(
           rows: totals.lines,
         });
         await writer.finish();
+        options.verify?.(
+          [...totals.invoices].map(([invoiceNumber, t]) => ({
+            invoiceNumber,
+            currency: t.currency,
+            lines: t.allLines,
+            total: t.allTotal.toFixed(),
+          })),
+        );
         await trx
           .updateTable("imports")
           .set({
@@ -429,6 +447,8 @@ class BatchWriter {
           newLines: 0,
           subtotal: zero,
           total: zero,
+          allLines: 0,
+          allTotal: zero,
         };
         this.totals.invoices.set(line.invoiceNumber, invoice);
       }
@@ -444,6 +464,8 @@ class BatchWriter {
           },
         );
       }
+      invoice.allLines += 1;
+      invoice.allTotal = invoice.allTotal.plus(line.total);
       if (line.chargeStart < invoice.first) invoice.first = line.chargeStart;
       if (last > invoice.last) invoice.last = last;
       if (inserted.has(rows[i]!.line_key)) {

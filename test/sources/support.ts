@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { App } from "../../src/app.ts";
+import type { FetchApp, FetchOptions } from "../../src/services/fetch-partner-center.ts";
+import {
+  startPartnerCenterEmulator,
+  type PartnerCenterEmulator,
+  type PartnerCenterEmulatorOptions,
+} from "../../emulators/partner-center/index.ts";
+
+export const SAMPLE = path.resolve(import.meta.dirname, "../../samples/nce-reconciliation-2024-06.csv");
+
+/** Fast retries and polls for tests: the waits Microsoft asks for are honoured, only shorter. */
+export const FAST: Pick<FetchOptions, "poll" | "retry" | "timeoutMs"> = {
+  poll: { pollIntervalMs: 5, maxWaitMs: 5_000 },
+  retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
+  timeoutMs: 10_000,
+};
+
+export function fetchAppOf(app: App): FetchApp {
+  return {
+    store: app.store,
+    organizationId: app.organizationId,
+    dataDir: app.config.dataDir,
+    microsoftAllowedHosts: app.config.microsoftAllowedHosts,
+    sources: app.sources,
+  };
+}
+
+export async function startEmulator(
+  options: PartnerCenterEmulatorOptions = {},
+): Promise<PartnerCenterEmulator> {
+  return startPartnerCenterEmulator({ files: [SAMPLE], linesPerBlob: 7, ...options });
+}
+
+/** Adds the emulator as a Partner Center source of the app. */
+export async function addSource(app: App, emulator: PartnerCenterEmulator, name = "PC") {
+  return app.sources.create({
+    name,
+    config: { tenantId: emulator.tenantId, clientId: emulator.clientId, endpoints: emulator.endpoints },
+    secrets: { clientSecret: emulator.clientSecret },
+  });
+}
+
+export function tempDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "cspsync-pc-"));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
