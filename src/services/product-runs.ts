@@ -3,7 +3,9 @@ import type { AdapterOptions } from "../psa/port.ts";
 import { isChargeProductKey } from "../core/product-plan.ts";
 import type { ProductAction, ProductSyncMode } from "../core/product-plan.ts";
 import type { Store } from "../store/db.ts";
-import type { ProductRunStatus, ProductSyncRunsTable } from "../store/schema.ts";
+import type { ProductRunStatus, ProductSyncItemsTable, ProductSyncRunsTable } from "../store/schema.ts";
+import { ProductRunsRepository } from "../store/product-runs-repository.ts";
+import type { RunLockConfig } from "../config.ts";
 import {
   createCatalogTarget,
   productSettingsFrom,
@@ -24,8 +26,8 @@ import { AppError } from "../core/errors.ts";
 
 /**
  * Product catalog sync with a history: builds the connection's catalog target from its stored settings (or
- * overrides), previews, and runs the sync under a per-connection lock, recording every run and each
- * product's result in `product_sync_runs` / `product_sync_items` (migration 0009).
+ * overrides), previews, and runs the sync under the connection's product run lock, recording every run and
+ * each product's result (src/store/product-runs-repository.ts).
  */
 
 /**
@@ -37,6 +39,8 @@ export type ProductRunsApp = {
   organizationId: string;
   connections: Pick<ConnectionService, "row" | "details">;
   psaOptions: Pick<AdapterOptions, "allowedHosts" | "transport">;
+  /** The run lock's settings (CSPSYNC_NODE_NAME, CSPSYNC_RUN_STALE_SECONDS); the defaults without it. */
+  config?: { runLock: RunLockConfig };
 };
 
 export class ProductRunActiveError extends AppError {
@@ -68,9 +72,6 @@ export type ProductRunView = {
 
 /** One product's result as the history shows it: the run's result, in its order. */
 export type ProductRunItemView = ProductItemResult & { sequence: number };
-
-// Product syncs do not heartbeat; a run still "running" after this long belonged to a process that died.
-const STALE_PRODUCT_RUN_MS = 30 * 60_000;
 
 /** The mode to use and the product sync of a connection, from its stored settings and any overrides. */
 export async function productSyncOf(
@@ -116,10 +117,12 @@ export async function previewProducts(
 }
 
 /**
- * Runs the product sync and records it. A setup problem found once the run has started (a billing code the
- * PSA refuses, say) ends the run as an error with that message, so the history shows it too. Sell-price changes
- * on linked records follow `prices` (held unless confirmed, by default); a refused sync
- * (PriceConfirmationRequiredError) wrote nothing and leaves no run behind.
+ * Runs the product sync and records it, under the connection's product run lock (the run lock billing runs
+ * take too, src/store/run-lock.ts): one product run per connection at a time, a run whose process died taken
+ * over, and a run that lost the lock stopping before its next product. A setup problem found once the run has
+ * started (a billing code the PSA refuses, say) ends the run as an error with that message, so the history
+ * shows it too. Sell-price changes on linked records follow `prices` (held unless confirmed, by default); a
+ * refused sync (PriceConfirmationRequiredError) wrote nothing and leaves no run behind.
  */
 export async function runProductSync(
   app: ProductRunsApp,
@@ -130,96 +133,62 @@ export async function runProductSync(
 ): Promise<{ run: ProductRunView; items: ProductRunItemView[]; result: ProductSyncResult | null }> {
   const { mode, sync } = await productSyncOf(app, connectionId, overrides);
   if (!sync) throw offError();
-  const runId = await startRun(app, connectionId, trigger, mode);
+  const runs = new ProductRunsRepository(app.store);
+  const lock = runs.lock(connectionId, app.config?.runLock);
+  const runId = randomUUID();
+  const started = await runs.start(lock, {
+    id: runId,
+    organizationId: app.organizationId,
+    connectionId,
+    trigger,
+    mode,
+    startedAt: new Date().toISOString(),
+  });
+  if (!started.started) throw new ProductRunActiveError(started.activeRunId);
+  const stopBeating = lock.keepAlive(runId);
   let result: ProductSyncResult | null = null;
   try {
-    result = await sync.sync(mode, prices);
-    await recordItems(app.store, runId, result.items);
-    await finishRun(app.store, runId, result.items, result.psaRequests, null);
+    result = await sync.sync(mode, prices, async () => {
+      if (!(await lock.holds(runId))) throw new ProductRunSupersededError(runId);
+    });
+    await runs.recordItems(itemRows(runId, result.items));
+    await finishRun(runs, runId, result.items, result.psaRequests, null);
   } catch (error) {
     if (error instanceof PriceConfirmationRequiredError) {
-      await app.store.db.deleteFrom("product_sync_runs").where("id", "=", runId).execute();
+      await runs.discard(runId);
       throw error;
     }
-    await finishRun(app.store, runId, [], 0, failureSentence(error));
+    await finishRun(runs, runId, [], 0, failureSentence(error));
+  } finally {
+    stopBeating();
   }
   return { ...(await getProductRun(app.store, app.organizationId, runId))!, result };
 }
 
-async function startRun(
-  app: ProductRunsApp,
-  connectionId: string,
-  trigger: string,
-  mode: string,
-): Promise<string> {
-  const id = randomUUID();
-  const insert = () =>
-    app.store.db
-      .insertInto("product_sync_runs")
-      .values({
-        id,
-        organization_id: app.organizationId,
-        connection_id: connectionId,
-        trigger,
-        mode,
-        status: "running",
-        started_at: new Date().toISOString(),
-        finished_at: null,
-        written: 0,
-        unchanged: 0,
-        conflicts: 0,
-        failed: 0,
-        psa_requests: 0,
-        message: null,
-      })
-      .execute();
-  try {
-    await insert();
-    return id;
-  } catch (error) {
-    const active = await app.store.db
-      .selectFrom("product_sync_runs")
-      .select(["id", "started_at"])
-      .where("connection_id", "=", connectionId)
-      .where("status", "=", "running")
-      .executeTakeFirst();
-    if (!active) throw error;
-    if (Date.parse(active.started_at) > Date.now() - STALE_PRODUCT_RUN_MS)
-      throw new ProductRunActiveError(active.id);
-    await app.store.db
-      .updateTable("product_sync_runs")
-      .set({
-        status: "abandoned",
-        finished_at: new Date().toISOString(),
-        message: "the process running it stopped; a later run took over",
-      })
-      .where("id", "=", active.id)
-      .where("status", "=", "running")
-      .execute();
-    await insert();
-    return id;
+/** The run no longer holds its connection's product run lock: a later run took it over while it was silent. */
+export class ProductRunSupersededError extends AppError {
+  constructor(runId: string) {
+    super(
+      "conflict",
+      `product run ${runId} no longer holds the connection's product sync lock (a later run took it over while ` +
+        "this one was not responding); it stopped before writing anything more",
+    );
   }
 }
 
-async function recordItems(store: Store, runId: string, items: readonly ProductItemResult[]) {
-  if (items.length === 0) return;
-  await store.db
-    .insertInto("product_sync_items")
-    .values(
-      items.map((item, index) => ({
-        run_id: runId,
-        sequence: index + 1,
-        product_key: item.key,
-        name: item.name,
-        action: item.action,
-        status: item.status,
-        psa_record_id: item.recordId,
-        message: item.message,
-        // The notes column keeps the written amounts beside the notes; older rows hold the bare notes array.
-        notes: JSON.stringify(item.amounts ? { notes: item.notes, amounts: item.amounts } : item.notes),
-      })),
-    )
-    .execute();
+function itemRows(runId: string, items: readonly ProductItemResult[]): ProductSyncItemsTable[] {
+  return items.map((item, index) => ({
+    run_id: runId,
+    sequence: index + 1,
+    product_key: item.key,
+    name: item.name,
+    action: item.action,
+    status: item.status,
+    psa_record_id: item.recordId,
+    message: item.message,
+    // The notes column keeps the written amounts beside the notes; older rows hold the bare notes array.
+    notes: JSON.stringify(item.amounts ? { notes: item.notes, amounts: item.amounts } : item.notes),
+  }));
 }
 
 /** Same status words as billing runs: a conflict needs a person (warning), a failure is an error. */
@@ -230,7 +199,7 @@ export function productRunStatus(counts: { written: number; conflicts: number; f
 }
 
 async function finishRun(
-  store: Store,
+  runs: ProductRunsRepository,
   runId: string,
   items: readonly ProductItemResult[],
   psaRequests: number,
@@ -243,17 +212,14 @@ async function finishRun(
     conflicts: count("conflict"),
     failed: count("failed"),
   };
-  await store.db
-    .updateTable("product_sync_runs")
-    .set({
-      ...counts,
-      status: failure ? "error" : productRunStatus(counts),
-      finished_at: new Date().toISOString(),
-      psa_requests: psaRequests,
-      message: failure,
-    })
-    .where("id", "=", runId)
-    .execute();
+  // A run taken over keeps the outcome ("abandoned", and why) the run that took over gave it.
+  await runs.finish(runId, {
+    ...counts,
+    status: failure ? "error" : productRunStatus(counts),
+    finished_at: new Date().toISOString(),
+    psa_requests: psaRequests,
+    message: failure,
+  });
 }
 
 function toView(row: ProductSyncRunsTable): ProductRunView {
@@ -280,16 +246,7 @@ export async function listProductRuns(
   connectionId: string,
   limit = 50,
 ): Promise<ProductRunView[]> {
-  const rows = await store.db
-    .selectFrom("product_sync_runs")
-    .selectAll()
-    .where("organization_id", "=", organizationId)
-    .where("connection_id", "=", connectionId)
-    .orderBy("started_at", "desc")
-    .orderBy("id")
-    .limit(limit)
-    .execute();
-  return rows.map(toView);
+  return (await new ProductRunsRepository(store).list(organizationId, connectionId, limit)).map(toView);
 }
 
 export async function getProductRun(
@@ -297,22 +254,11 @@ export async function getProductRun(
   organizationId: string,
   runId: string,
 ): Promise<{ run: ProductRunView; items: ProductRunItemView[] } | null> {
-  const run = await store.db
-    .selectFrom("product_sync_runs")
-    .selectAll()
-    .where("organization_id", "=", organizationId)
-    .where("id", "=", runId)
-    .executeTakeFirst();
-  if (!run) return null;
-  const items = await store.db
-    .selectFrom("product_sync_items")
-    .selectAll()
-    .where("run_id", "=", runId)
-    .orderBy("sequence")
-    .execute();
+  const found = await new ProductRunsRepository(store).get(organizationId, runId);
+  if (!found) return null;
   return {
-    run: toView(run),
-    items: items.map((i) => ({
+    run: toView(found.run),
+    items: found.items.map((i) => ({
       sequence: Number(i.sequence),
       key: i.product_key,
       // Charge products are recorded under their `product:` key, so the kind needs no column of its own.

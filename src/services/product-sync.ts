@@ -238,7 +238,12 @@ export class ProductSync {
    * written only when `prices.confirmed` covers them; otherwise the sync is refused (PriceConfirmationRequiredError,
    * nothing written) or, by default, those price changes are held and everything else is written.
    */
-  async sync(mode: ProductSyncMode, prices: PriceConfirmationOptions = {}): Promise<ProductSyncResult> {
+  async sync(
+    mode: ProductSyncMode,
+    prices: PriceConfirmationOptions = {},
+    /** Called before each product is applied; it throws to stop the sync (a run that lost its lock). */
+    fence: () => Promise<void> = async () => {},
+  ): Promise<ProductSyncResult> {
     const preview = await this.preview(mode);
     const { confirmed, unconfirmed = "hold" } = prices;
     const pending = preview.priceConfirmation;
@@ -252,6 +257,7 @@ export class ProductSync {
     const items: ProductItemResult[] = [];
     for (const planned of preview.plan.items) {
       const item = confirmedNow ? confirmLinkedPrice(planned) : holdLinkedPrice(planned);
+      await fence();
       items.push(await this.#apply(item, tracked.get(item.key)));
     }
     const counts: Record<ProductItemStatus, number> = { written: 0, unchanged: 0, conflict: 0, failed: 0 };

@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
-import fs from "node:fs";
-import os from "node:os";
 import type { RunLockConfig } from "../config.ts";
 import type { BillingMotion } from "../core/billing.ts";
 import { IN_DOUBT_MS, sendLookingBeforeRetrying } from "../psa/shared/write-once.ts";
 import type { KeyedRecordSource } from "../psa/port.ts";
 import { databaseNowSql } from "../store/db-clock.ts";
+import { RunLock } from "../store/run-lock.ts";
 import type { Store } from "../store/db.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
 import { findDuplicateKeys, keyedRecordSourceOf } from "./duplicate-keys.ts";
@@ -62,69 +61,11 @@ export class RunAlreadyActiveError extends AppError {
   }
 }
 
-/** Defaults of the run lock; `cspsync` reads them from CSPSYNC_RUN_STALE_SECONDS / CSPSYNC_PSA_TIMEOUT_SECONDS. */
-export const DEFAULT_RUN_LOCK: RunLockConfig = {
-  nodeName: os.hostname(),
-  staleRunMs: 2 * 60_000,
-  psaTimeoutMs: 30_000,
-};
 // How long an interrupted attempt may still land, and the cap on sends per run: shared with the product sync.
 export { IN_DOUBT_MS, MAX_WRITE_ATTEMPTS } from "../psa/shared/write-once.ts";
 
 /** How far back the daily check reads written keys back from the PSA to look for a key written twice. */
 const DUPLICATE_LOOKBACK_MS = 7 * 24 * 3_600_000;
-
-/** Linux's id of this boot: a pid recorded before a reboot is not the process running now. */
-const BOOT_ID = readBootId();
-
-function readBootId(): string {
-  try {
-    return fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-  } catch {
-    return "";
-  }
-}
-
-/** A node name as the owner token holds it (":" separates the token's parts). */
-function nodeOf(nodeName: string): string {
-  return nodeName.replaceAll(":", "_");
-}
-
-/** Who runs a run: `node:pid:bootId`. */
-function ownerToken(nodeName: string): string {
-  return `${nodeOf(nodeName)}:${process.pid}:${BOOT_ID}`;
-}
-
-/** Why a running run may be taken over, or null while its process may still be at work. */
-function whyOwnerIsGone(
-  owner: string,
-  heartbeatAt: string,
-  databaseNow: Date,
-  lock: RunLockConfig,
-): string | null {
-  const [node, pidText, boot] = owner.split(":");
-  const pid = Number(pidText);
-  const sameBoot = boot === undefined || boot === "" || BOOT_ID === "" || boot === BOOT_ID;
-  if (node === nodeOf(lock.nodeName) && sameBoot && Number.isInteger(pid) && pid > 0) {
-    // On this node the process table is the truth: a live process keeps its run however long it has been
-    // silent (it may be frozen and wake up mid-write); a finished one is gone at once.
-    if (pid === process.pid) return null;
-    try {
-      process.kill(pid, 0);
-      return null;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ESRCH") return null;
-      return `its process (pid ${pid} on ${node}) has ended`;
-    }
-  }
-  const silentMs = databaseNow.getTime() - Date.parse(heartbeatAt);
-  if (silentMs < lock.staleRunMs) return null;
-  return (
-    `its process on ${node} has not sent a heartbeat for ${Math.round(silentMs / 1000)} s by the database's ` +
-    `clock (a run is taken over after ${lock.staleRunMs / 1000} s, longer than the ${lock.psaTimeoutMs / 1000} s ` +
-    "a PSA request may take, so nothing it had in flight can still land)"
-  );
-}
 
 /** The run no longer holds its connection's lock: another run took it over while this one was silent. */
 export class RunSupersededError extends Error {
@@ -163,7 +104,7 @@ export type BookkeepingDeps = {
   connectionId: string;
   motion: BillingMotion;
   now?: () => Date;
-  /** Node name, take-over time and PSA request timeout (default DEFAULT_RUN_LOCK). */
+  /** Node name, take-over time and PSA request timeout (default DEFAULT_RUN_LOCK in src/store/run-lock.ts). */
   runLock?: RunLockConfig;
 };
 
@@ -224,8 +165,12 @@ export type WriteOutcome = Pick<RecordedItem, "outcome" | "psaRecordId" | "messa
 export class SyncBookkeeping {
   private readonly deps: BookkeepingDeps;
 
+  /** The connection's billing run lock: the same lock (src/store/run-lock.ts) product runs take on theirs. */
+  private readonly lock: RunLock;
+
   constructor(deps: BookkeepingDeps) {
     this.deps = deps;
+    this.lock = new RunLock(deps.store, "sync_runs", deps.connectionId, deps.runLock);
   }
 
   clock(): Date {
@@ -234,10 +179,6 @@ export class SyncBookkeeping {
 
   now(): string {
     return this.clock().toISOString();
-  }
-
-  private get lock(): RunLockConfig {
-    return this.deps.runLock ?? DEFAULT_RUN_LOCK;
   }
 
   /** An update of one write's ledger row that holds only while `runId` still owns the connection. */
@@ -251,55 +192,19 @@ export class SyncBookkeeping {
 
   /** The condition every fenced statement carries: `runId` is still its connection's running run. */
   private stillOwns(runId: string) {
-    return this.deps.store.db
-      .selectFrom("sync_runs")
-      .select("sync_runs.id")
-      .where("sync_runs.id", "=", runId)
-      .where("sync_runs.status", "=", "running");
+    return this.lock.stillOwns(runId);
   }
 
   /**
    * Starts a run under the database's one-active-run rule; throws RunAlreadyActiveError when one is active.
-   * A run whose process is gone (see whyOwnerIsGone) is taken over, and the record says why.
+   * A run whose process is gone is taken over (src/store/run-lock.ts), and the record says why.
    */
   async startRun(trigger: SyncTrigger, scope: SyncScope): Promise<string> {
-    const { store } = this.deps;
     const id = randomUUID();
     const insert = () => this.insertRun(id, trigger, scope, { status: "running", finished_at: null });
-    // Each round either starts the run, or finds the active one: alive (refused), gone (taken over, then the
-    // insert is tried again), or already ended by a run taking it over at this very moment (tried again).
-    for (let round = 1; ; round += 1) {
-      try {
-        await insert();
-        return id;
-      } catch (error) {
-        const active = await this.activeRun();
-        if (!active) {
-          if (round < 3) continue;
-          throw error;
-        }
-        const why = whyOwnerIsGone(
-          active.owner,
-          active.heartbeat_at,
-          new Date(active.database_now),
-          this.lock,
-        );
-        if (why === null || round >= 3) throw new RunAlreadyActiveError(active.id);
-        // Compare-and-set on the heartbeat: a run that woke up and beat its heart meanwhile keeps its lock.
-        const abandoned = await store.db
-          .updateTable("sync_runs")
-          .set({
-            status: "abandoned",
-            finished_at: this.now(),
-            message: `taken over by run ${id}: ${why}`,
-          })
-          .where("id", "=", active.id)
-          .where("status", "=", "running")
-          .where("heartbeat_at", "=", active.heartbeat_at)
-          .executeTakeFirst();
-        if (Number(abandoned.numUpdatedRows) === 0) throw new RunAlreadyActiveError(active.id);
-      }
-    }
+    const start = await this.lock.start(id, insert, () => this.now());
+    if (!start.started) throw new RunAlreadyActiveError(start.activeRunId);
+    return id;
   }
 
   /**
@@ -359,8 +264,8 @@ export class SyncBookkeeping {
         trigger,
         scope: JSON.stringify({ motion: this.deps.motion, ...scope }),
         started_at: this.now(),
-        heartbeat_at: databaseNowSql(store.dialect),
-        owner: ownerToken(this.lock.nodeName),
+        heartbeat_at: this.lock.heartbeatNow(),
+        owner: this.lock.owner(),
         written: 0,
         unchanged: 0,
         warnings: 0,
@@ -372,30 +277,9 @@ export class SyncBookkeeping {
       .execute();
   }
 
-  private activeRun() {
-    return this.deps.store.db
-      .selectFrom("sync_runs")
-      .select(["id", "heartbeat_at", "owner"])
-      .select(databaseNowSql(this.deps.store.dialect).as("database_now"))
-      .where("connection_id", "=", this.deps.connectionId)
-      .where("status", "=", "running")
-      .executeTakeFirst();
-  }
-
   /** Beats on the database's clock; false when the run was taken over (nothing is changed then). */
-  async heartbeat(runId: string): Promise<boolean> {
-    const result = await this.deps.store.db
-      .updateTable("sync_runs")
-      .set({ heartbeat_at: databaseNowSql(this.deps.store.dialect) })
-      .where("id", "=", runId)
-      .where("status", "=", "running")
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
-  }
-
-  /** How often a run beats: well inside the take-over time, at most every 20 s. */
-  heartbeatIntervalMs(): number {
-    return Math.max(250, Math.min(20_000, Math.floor(this.lock.staleRunMs / 4)));
+  heartbeat(runId: string): Promise<boolean> {
+    return this.lock.heartbeat(runId);
   }
 
   /** Appends one result to the run (sync_items are never rewritten). */
@@ -610,8 +494,7 @@ export class SyncBookkeeping {
     const runId = await this.startRun(trigger, scope);
     const requestsBefore = psa.requestCount();
     const items: T[] = [];
-    // A missed heartbeat is harmless (the next one catches up); it must never crash the process mid-write.
-    const heartbeat = setInterval(() => this.heartbeat(runId).catch(() => {}), this.heartbeatIntervalMs());
+    const stopBeating = this.lock.keepAlive(runId);
     try {
       await work(runId, items);
     } catch (error) {
@@ -634,7 +517,7 @@ export class SyncBookkeeping {
       };
       await this.record(runId, all, failure, {});
     } finally {
-      clearInterval(heartbeat);
+      stopBeating();
     }
     return { ...(await this.finishRun(runId, items, psa.requestCount() - requestsBefore)), items };
   }

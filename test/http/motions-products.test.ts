@@ -557,6 +557,9 @@ for (const dialect of DIALECTS) {
           mode: "all",
           status: "running",
           started_at: new Date().toISOString(),
+          // A live run of another worker: it beat just now, so it is not taken over.
+          heartbeat_at: new Date().toISOString(),
+          owner: "another-worker:4242:boot",
           finished_at: null,
           written: 0,
           unchanged: 0,
