@@ -287,3 +287,32 @@ export async function feedTokenInfo(
     .executeTakeFirst();
   return row ? { createdAt: row.created_at, lastUsedAt: row.last_used_at } : null;
 }
+
+/** Errors runs of the connection reported for single events (a write that never reached the ledger). */
+export async function reportRunErrors(
+  store: Store,
+  organizationId: string,
+  connectionId: string,
+): Promise<{ customerTenantId: string; eventKey: string; message: string; at: string }[]> {
+  const rows = await store.db
+    .selectFrom("sync_items")
+    .innerJoin("sync_runs", "sync_runs.id", "sync_items.run_id")
+    .select([
+      "sync_items.customer_tenant_id",
+      "sync_items.event_key",
+      "sync_items.message",
+      "sync_items.created_at",
+    ])
+    .where("sync_items.organization_id", "=", organizationId)
+    .where("sync_runs.connection_id", "=", connectionId)
+    .where("sync_items.outcome", "=", "error")
+    .where("sync_items.event_key", "is not", null)
+    .where("sync_items.customer_tenant_id", "is not", null)
+    .execute();
+  return rows.map((r) => ({
+    customerTenantId: r.customer_tenant_id!,
+    eventKey: r.event_key!,
+    message: r.message ?? "error",
+    at: r.created_at,
+  }));
+}
