@@ -15,6 +15,13 @@ import { ConnectionInputError, type ConnectionView } from "../services/connectio
 import type { ImportSummary } from "../services/import-recon.ts";
 import { enabledMotions, motionOffReason, runMotion } from "../services/motion-sync.ts";
 import { ProductRunActiveError, runProductSync } from "../services/product-runs.ts";
+import {
+  fetchSource,
+  linkSyncJobs,
+  type FetchApp,
+  type FetchOptions,
+  type FetchOutcome,
+} from "../services/fetch-partner-center.ts";
 import { notifyRunFinished } from "../services/notifications.ts";
 import { startNotifyWorker } from "./notify-worker.ts";
 
@@ -189,6 +196,104 @@ async function runProductJob(app: App, job: Job<ProductJobData>, log: Logger): P
   }
 }
 
+/**
+ * Fetching billing data from a source (Microsoft Partner Center, docs/partner-center.md §7): one "fetch-source"
+ * job per source at a time (serial key), queued by the daily check before the syncs. A fetch that imported new
+ * lines queues the syncs at once and records them on its fetch run; a passing failure (throttled, Microsoft
+ * down, an export that did not finish, a blob cut short) fails the job so the queue retries it with backoff.
+ */
+export const FETCH_SOURCE_JOB = "fetch-source";
+export type FetchJobData = { sourceId: string; trigger: SyncTrigger; invoiceId?: string; unbilled?: boolean };
+
+export function fetchAppOf(app: App): FetchApp {
+  return {
+    store: app.store,
+    organizationId: app.organizationId,
+    dataDir: app.config.dataDir,
+    microsoftAllowedHosts: app.config.microsoftAllowedHosts,
+    sources: app.sources,
+  };
+}
+
+export function enqueueFetch(queue: JobQueue, data: FetchJobData): Promise<string | null> {
+  return queue.send(FETCH_SOURCE_JOB, data, {
+    serialKey: `fetch:${data.sourceId}`,
+    retryLimit: 4,
+    retryDelaySeconds: 300,
+    retryBackoff: true,
+  });
+}
+
+/** Queues a fetch (billed and unbilled) for every enabled source; returns how many were queued. */
+export async function enqueueFetches(app: App, queue: JobQueue, trigger: SyncTrigger): Promise<number> {
+  let queued = 0;
+  for (const source of await app.sources.list()) {
+    if (!source.enabled) continue;
+    if ((await enqueueFetch(queue, { sourceId: source.id, trigger, unbilled: true })) !== null) queued += 1;
+  }
+  return queued;
+}
+
+/**
+ * Runs one fetch and, when it brought new lines, queues the syncs of every enabled connection (linked on the
+ * fetch run). Returns the outcome; throws for a passing failure so that the job is retried.
+ */
+export async function runFetch(
+  app: App,
+  queue: JobQueue,
+  data: FetchJobData,
+  options: Partial<FetchOptions> = {},
+): Promise<FetchOutcome> {
+  const fetchApp = fetchAppOf(app);
+  const outcome = await fetchSource(fetchApp, data.sourceId, {
+    ...options,
+    trigger: data.trigger,
+    ...(data.invoiceId ? { invoiceId: data.invoiceId } : {}),
+    unbilled: data.unbilled ?? false,
+  });
+  if (outcome.newLines > 0) {
+    const jobs: { connectionId: string; jobId: string | null }[] = [];
+    for (const connection of await app.connections.list()) {
+      if ((await enabledMotions(app, connection)).length === 0) continue;
+      const jobId = await enqueueSync(queue, { connectionId: connection.id, trigger: data.trigger });
+      jobs.push({ connectionId: connection.id, jobId });
+    }
+    await linkSyncJobs(fetchApp, outcome.runId, jobs);
+  }
+  return outcome;
+}
+
+async function runFetchJob(
+  app: App,
+  queue: JobQueue,
+  job: Job<FetchJobData>,
+  log: Logger,
+  options: Partial<FetchOptions>,
+): Promise<void> {
+  const fields = { jobId: job.id, jobName: job.name, attempt: job.attempt, sourceId: job.data.sourceId };
+  let outcome: FetchOutcome;
+  try {
+    outcome = await runFetch(app, queue, job.data, options);
+  } catch (error) {
+    if (error instanceof Error && "field" in error && (error as { field?: string }).field === "id") {
+      log.info(fields, "fetch job skipped: its source was removed after it was queued");
+      return;
+    }
+    throw error;
+  }
+  log.info(
+    {
+      ...fields,
+      runId: outcome.runId,
+      status: outcome.status,
+      errorKind: outcome.errorKind,
+      newLines: outcome.newLines,
+    },
+    outcome.message,
+  );
+  if (outcome.status === "failed" && outcome.transient) throw new Error(`${outcome.message}; will try again`);
+}
+
 export type SyncWorker = {
   queue: JobQueue;
   reschedule(): Promise<{ cron: string; timeZone: string; nextRunAt: Date }>;
@@ -202,6 +307,8 @@ export type SyncWorkerOptions = {
   concurrency?: number;
   /** Default: the app's logger (JSON lines on standard output at CSPSYNC_LOG_LEVEL). */
   logger?: Logger;
+  /** How fetches poll and retry (default: Microsoft's pace; tests shorten it). */
+  fetch?: Partial<FetchOptions>;
 };
 
 /**
@@ -216,7 +323,13 @@ export async function startSyncWorker(app: App, options: SyncWorkerOptions = {})
       concurrency: options.concurrency ?? 2,
     });
     await queue.work<ProductJobData>(SYNC_PRODUCTS_JOB, (job) => runProductJob(app, job, log));
+    await queue.work<FetchJobData>(FETCH_SOURCE_JOB, (job) =>
+      runFetchJob(app, queue, job, log, options.fetch ?? {}),
+    );
     await queue.work(DAILY_CHECK_JOB, async (job) => {
+      // New billing data first: the fetches are queued before the syncs (docs/partner-center.md §7).
+      const fetches = await enqueueFetches(app, queue, "schedule");
+      if (fetches > 0) log.info({ jobId: job.id, fetches }, "daily check queued fetches");
       const syncs = await enqueueChecks(app, queue, "schedule");
       const products = await enqueueProductSyncs(app, queue, "schedule");
       log.info({ jobId: job.id, syncs, products }, "daily check queued syncs");
