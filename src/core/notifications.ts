@@ -87,7 +87,8 @@ export function severityRank(severity: Severity): number {
 
 /**
  * Whether a channel hears of an event: a test always; an event kind switched off never; otherwise its
- * severity must reach the kind's own threshold, or the channel's minimum when the kind has none.
+ * severity must reach the kind's own threshold, or the channel's minimum when the kind has none. A recovery
+ * without a rule of its own goes wherever its failure went.
  */
 export function shouldSend(
   rules: ChannelRules,
@@ -97,7 +98,12 @@ export function shouldSend(
   const override = rules.overrides[event.kind];
   if (override === "off") return false;
   const threshold = override ?? rules.minSeverity;
-  return severityRank(event.severity) >= severityRank(threshold);
+  // A recovery reaches whoever heard of the failure: without a rule of its own it counts as severe as that.
+  const severity =
+    event.kind === "subject-recovered" && override === undefined
+      ? KIND_SEVERITY["subject-failing"]
+      : event.severity;
+  return severityRank(severity) >= severityRank(threshold);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -371,11 +377,11 @@ export type DigestHold = {
   amount: DecimalString;
 };
 
+/** One import: its status, its new lines, and their amounts (one entry per line or per currency). */
 export type DigestImport = {
   status: string;
   lines: number;
-  currency: string | null;
-  total: DecimalString | null;
+  amounts: { currency: string; amount: DecimalString }[];
 };
 
 export type DigestConnection = {
@@ -458,7 +464,7 @@ export function digestFigures(
   for (const i of imports) {
     if (i.status === "rejected") rejected += 1;
     lines += i.lines;
-    if (i.currency && i.total !== null) addAmount(importTotals, i.currency, i.total);
+    for (const a of i.amounts) addAmount(importTotals, a.currency, a.amount);
   }
   const connections = [...byConnection.values()].sort((a, b) => a.name.localeCompare(b.name));
   const sum = (f: (c: DigestConnection) => number) => connections.reduce((n, c) => n + f(c), 0);

@@ -246,6 +246,11 @@ export class NotificationService {
     this.deps = deps;
   }
 
+  /** The same service on another clock (tests, and jobs that are told the time they run for). */
+  withClock(now: () => Date): NotificationService {
+    return new NotificationService({ ...this.deps, now });
+  }
+
   private now(): Date {
     return this.deps.now?.() ?? new Date();
   }
@@ -582,9 +587,13 @@ export class NotificationService {
       },
       appUrl ?? undefined,
     );
-    const keys: string[] = [];
-    for (const event of events) keys.push(...(await this.record(event)));
     const problem = connectionProblem(errorMessages);
+    const keys: string[] = [];
+    for (const event of events) {
+      // A failing connection is told once, when it starts failing (below), not as every run's errors.
+      if (problem && event.kind === "run-errors") continue;
+      keys.push(...(await this.record(event)));
+    }
     const subject: HealthSubject = {
       kind: "connection",
       id: context.connectionId,

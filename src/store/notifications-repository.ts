@@ -408,9 +408,14 @@ export async function heldLines(
   }));
 }
 
-export type ImportFacts = { status: string; lines: number; currency: string | null; total: string | null };
+export type ImportFacts = {
+  status: string;
+  lines: number;
+  /** The new lines' subtotals with their invoice's currency, one per line (summed in decimal by the caller). */
+  amounts: { currency: string; amount: string }[];
+};
 
-/** Imports that finished in [from, to), with the new lines' total per invoice currency. */
+/** Imports that finished in [from, to), with their lines' subtotals. */
 export async function importsBetween(
   store: Store,
   organizationId: string,
@@ -426,7 +431,7 @@ export async function importsBetween(
     .execute();
   const facts: ImportFacts[] = [];
   for (const i of imports) {
-    const totals = await store.db
+    const lines = await store.db
       .selectFrom("charge_lines as l")
       .innerJoin("invoices as v", (join) =>
         join
@@ -436,19 +441,11 @@ export async function importsBetween(
       .select(["v.currency", "l.subtotal"])
       .where("l.import_id", "=", i.id)
       .execute();
-    if (totals.length === 0) {
-      facts.push({ status: i.status, lines: Number(i.new_line_count), currency: null, total: null });
-      continue;
-    }
-    // One fact per line keeps the money summing in decimal (core), never in SQL floats.
-    totals.forEach((t, n) =>
-      facts.push({
-        status: i.status,
-        lines: n === 0 ? Number(i.new_line_count) : 0,
-        currency: t.currency,
-        total: String(t.subtotal),
-      }),
-    );
+    facts.push({
+      status: i.status,
+      lines: Number(i.new_line_count),
+      amounts: lines.map((l) => ({ currency: l.currency, amount: String(l.subtotal) })),
+    });
   }
   return facts;
 }
