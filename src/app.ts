@@ -11,7 +11,7 @@ import {
   type LoggerOptions,
   type SecretRegistry,
 } from "./log.ts";
-import type { TransportLogEvent } from "./psa/shared/transport.ts";
+import { RequestBudgets, type TransportLogEvent } from "./psa/shared/transport.ts";
 import { ensurePrivateDir, warnOnConsole, type Warn } from "./security/files.ts";
 import { loadSecretBox } from "./security/secrets.ts";
 import { AnnualSync } from "./services/annual-sync.ts";
@@ -48,6 +48,8 @@ export type App = {
   notifications: NotificationService;
   /** The PSA host allow-list and transport settings every PSA client of this process is built with. */
   psaOptions: AdapterOptions;
+  /** The client options of one stored connection: psaOptions with the connection's own request budget. */
+  psaOptionsFor(connectionId: string): AdapterOptions;
   adapterFor(connectionId: string): Promise<PsaAdapter>;
   annualSync(connectionId: string, options?: SyncOptions): Promise<AnnualSync>;
   azureSync(connectionId: string, options?: SyncOptions): Promise<AzureSync>;
@@ -128,8 +130,13 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     );
     return details;
   };
-  const optionsFor = (connectionId: string, logger: Logger = log) =>
-    withLogger(logger.child({ connectionId }));
+  // One request budget per connection in this process: a billing sync, a product sync and a lookup of the
+  // same connection running at once still share one concurrency cap and one rate.
+  const budgets = new RequestBudgets();
+  const optionsFor = (connectionId: string, logger: Logger = log): AdapterOptions => {
+    const options = withLogger(logger.child({ connectionId }));
+    return { ...options, transport: { ...options.transport, budget: budgets.for(connectionId) } };
+  };
   const adapterFor = async (connectionId: string) =>
     createAdapter(await detailsOf(connectionId), optionsFor(connectionId));
   return {
@@ -149,6 +156,7 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
       log,
     }),
     psaOptions: adapterOptions,
+    psaOptionsFor: (connectionId) => optionsFor(connectionId),
     adapterFor,
     async annualSync(connectionId, { log: logger, ...options } = {}) {
       return new AnnualSync({

@@ -6,6 +6,7 @@ import type { PriceChanges, ProductPlanItem, PsaCatalogRecord } from "../core/pr
 import type { MatchedRecord } from "../core/product-words.ts";
 import type { AutotaskCatalogSettings } from "./autotask/catalog-settings.ts";
 import type { ConnectWiseCatalogSettings } from "./connectwise/catalog-settings.ts";
+import type { RequestBudget } from "./shared/transport.ts";
 import { AppError } from "../core/errors.ts";
 
 /**
@@ -203,8 +204,18 @@ export type PsaConnectionDetails =
 
 export type AdapterOptions = {
   allowedHosts: readonly string[];
-  /** Overrides for tests and benchmarks (retry timing); production uses the clients' defaults. */
-  transport?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number; timeoutMs?: number };
+  /**
+   * Overrides for tests and benchmarks (retry timing; production uses the clients' defaults), and the
+   * connection's request budget: one per connection per process, so every client of it shares one
+   * concurrency cap and one rate (src/psa/shared/transport.ts, RequestBudgets).
+   */
+  transport?: {
+    maxAttempts?: number;
+    baseDelayMs?: number;
+    maxDelayMs?: number;
+    timeoutMs?: number;
+    budget?: RequestBudget;
+  };
 };
 
 /** The product catalog settings of one vendor (parsed from the connection's settings by the product sync). */

@@ -38,7 +38,8 @@ export type ProductRunsApp = {
   store: Store;
   organizationId: string;
   connections: Pick<ConnectionService, "row" | "details">;
-  psaOptions: Pick<AdapterOptions, "allowedHosts" | "transport">;
+  /** The connection's client options, with its request budget (shared with its billing syncs). */
+  psaOptionsFor(connectionId: string): Pick<AdapterOptions, "allowedHosts" | "transport">;
   /** The run lock's settings (CSPSYNC_NODE_NAME, CSPSYNC_RUN_STALE_SECONDS); the defaults without it. */
   config?: { runLock: RunLockConfig };
 };
@@ -84,10 +85,11 @@ export async function productSyncOf(
   const stored = JSON.parse(row.settings) as Record<string, unknown>;
   const settings = await productSettingsFrom(row.vendor, stored, overrides);
   if (settings.mode === "off") return { mode: "off", sync: null };
-  const target = await createCatalogTarget(await app.connections.details(connectionId), settings, {
-    allowedHosts: app.psaOptions.allowedHosts,
-    ...(app.psaOptions.transport ? { transport: app.psaOptions.transport } : {}),
-  });
+  const target = await createCatalogTarget(
+    await app.connections.details(connectionId),
+    settings,
+    app.psaOptionsFor(connectionId),
+  );
   const sync = new ProductSync({
     store: app.store,
     organizationId: app.organizationId,

@@ -10,6 +10,7 @@ import * as where from "../../src/psa/connectwise/conditions.ts";
 import { createConnection } from "../../src/psa/factory.ts";
 import type { AzureMonthLine } from "../../src/core/azure-plan.ts";
 import type { PsaConnection } from "../../src/psa/port.ts";
+import { RequestBudgets, type RequestBudget } from "../../src/psa/shared/transport.ts";
 import { CLIENT_ID, NOW } from "./connectwise/support.ts";
 
 /**
@@ -167,6 +168,48 @@ describe("one connection, one rate and concurrency budget across motions (Connec
     assert.equal(connection.monthly.requestCount(), front.total);
     assert.equal(connection.azure.requestCount(), front.total);
     assert.equal(catalog.requestCount(), front.total);
+  });
+
+  it("shares one budget between connections built for the same stored connection (two syncs at once)", async () => {
+    const details = {
+      vendor: "connectwise" as const,
+      config: {
+        site: front.url,
+        companyId: emulator.credentials.companyId,
+        publicKey: emulator.credentials.publicKey,
+        clientId: CLIENT_ID,
+      },
+      secrets: { privateKey: emulator.credentials.privateKey },
+      settings: { catalogMatch: "identifier" as const },
+    };
+    /** Reads of two connections at once (a billing sync and a product sync, say); the most in flight. */
+    const overlap = async (budgetOf: (sync: number) => RequestBudget | undefined) => {
+      const [billing, products] = await Promise.all(
+        [0, 1].map((sync) =>
+          createConnection(details, {
+            allowedHosts: [front.host],
+            transport: { timeoutMs: 10_000, budget: budgetOf(sync) },
+          }),
+        ),
+      );
+      front.maxInFlight = 0;
+      const reads: Promise<unknown>[] = [];
+      for (let round = 0; round < 6; round++) {
+        reads.push(billing!.annual.searchCompanies("Adventure"), products!.annual.searchCompanies("Contoso"));
+      }
+      await Promise.all(reads);
+      return front.maxInFlight;
+    };
+    const budgets = new RequestBudgets();
+    const shared = await overlap(() => budgets.for("connection-1"));
+    assert.ok(
+      shared <= DEFAULT_MAX_CONCURRENT,
+      `one budget: at most ${DEFAULT_MAX_CONCURRENT}, saw ${shared}`,
+    );
+    assert.ok(shared >= 2, `the two connections' reads overlapped (saw ${shared} at once)`);
+    // The control: without the shared budget each client has a cap of its own, and together they exceed it.
+    const separate = await overlap((sync) => budgets.for(`connection-${sync + 2}`));
+    assert.ok(separate > DEFAULT_MAX_CONCURRENT, `two budgets let more through (saw ${separate} at once)`);
   });
 
   it("has the factory's connection refuse a host outside the allow-list before any request", async () => {

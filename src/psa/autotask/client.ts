@@ -116,7 +116,15 @@ export type AutotaskClientOptions = {
   checkUrl?: (url: string) => void;
   transport?: Pick<
     TransportOptions,
-    "maxAttempts" | "baseDelayMs" | "maxDelayMs" | "timeoutMs" | "logger" | "fetchImpl" | "sleep" | "random"
+    | "maxAttempts"
+    | "baseDelayMs"
+    | "maxDelayMs"
+    | "timeoutMs"
+    | "logger"
+    | "fetchImpl"
+    | "sleep"
+    | "random"
+    | "budget"
   >;
   /** Clock (epoch ms) for caches and the quota. */
   now?: () => number;

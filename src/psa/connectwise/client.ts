@@ -109,6 +109,7 @@ export type ConnectWiseClientOptions = {
       | "sleep"
       | "random"
       | "now"
+      | "budget"
     >
   >;
 };

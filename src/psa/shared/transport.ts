@@ -78,6 +78,12 @@ export type TransportOptions = {
    * `burst` (default a tenth of it). Keeps a sync under a PSA's throttling threshold instead of relying on 429s.
    */
   pacing?: { perMinute: number; burst?: number };
+  /**
+   * Where the concurrency slots and the pacing bucket live. Clients of one PSA connection in one process share
+   * one (see RequestBudgets), so however many syncs of that connection run at once they stay inside one cap and
+   * one rate; without it the transport has a budget of its own.
+   */
+  budget?: RequestBudget;
 };
 
 export type TransportStats = {
@@ -111,14 +117,13 @@ type Decision =
 
 export class PsaTransport {
   readonly #options: TransportOptions;
-  readonly #semaphores = new Map<string, Semaphore>();
+  readonly #budget: RequestBudget;
   #stats: TransportStats = emptyStats();
-  #tokens: number | undefined;
-  #tokensAt = 0;
 
   constructor(options: TransportOptions) {
     if (!(options.maxConcurrentPerKey >= 1)) throw new RangeError("maxConcurrentPerKey must be at least 1");
     this.#options = options;
+    this.#budget = options.budget ?? new RequestBudget();
   }
 
   /** Resolves only for 2xx responses; otherwise rejects with a PsaError subclass. */
@@ -260,31 +265,16 @@ export class PsaTransport {
   }
 
   async #withSlot<T>(key: string, run: () => Promise<T>): Promise<T> {
-    let semaphore = this.#semaphores.get(key);
-    if (!semaphore) {
-      semaphore = new Semaphore(this.#options.maxConcurrentPerKey);
-      this.#semaphores.set(key, semaphore);
-    }
+    const semaphore = this.#budget.semaphore(key, this.#options.maxConcurrentPerKey);
     await semaphore.acquire();
     try {
-      await this.#pace();
+      const pacing = this.#options.pacing;
+      if (pacing)
+        await this.#budget.pace(pacing, this.#options.now ?? Date.now, this.#options.sleep ?? defaultSleep);
       return await run();
     } finally {
       semaphore.release();
     }
-  }
-
-  /** Token bucket: a full bucket allows a burst; afterwards attempts start at the configured rate. */
-  async #pace(): Promise<void> {
-    const pacing = this.#options.pacing;
-    if (!pacing) return;
-    const now = (this.#options.now ?? Date.now)();
-    const perMs = pacing.perMinute / 60_000;
-    const capacity = Math.max(1, pacing.burst ?? Math.ceil(pacing.perMinute / 10));
-    const tokens = Math.min(capacity, (this.#tokens ?? capacity) + (now - this.#tokensAt) * perMs);
-    this.#tokensAt = now;
-    this.#tokens = tokens - 1;
-    if (tokens < 1) await (this.#options.sleep ?? defaultSleep)(Math.ceil((1 - tokens) / perMs));
   }
 
   async #attempt(request: PsaRequest, bodyText: string | undefined, attempt: number): Promise<AttemptResult> {
@@ -444,6 +434,58 @@ function emptyStats(): TransportStats {
 
 function defaultSleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * One PSA connection's request budget: a concurrency cap per key and a token bucket for pacing. Shared by every
+ * transport built with it, so the cap and the rate hold for the connection as a whole, not per client.
+ */
+export class RequestBudget {
+  readonly #semaphores = new Map<string, Semaphore>();
+  #tokens: number | undefined;
+  #tokensAt = 0;
+
+  /** The key's semaphore; the first client to ask sets its capacity (the vendor's cap, the same for all). */
+  semaphore(key: string, capacity: number): Semaphore {
+    let semaphore = this.#semaphores.get(key);
+    if (!semaphore) {
+      semaphore = new Semaphore(capacity);
+      this.#semaphores.set(key, semaphore);
+    }
+    return semaphore;
+  }
+
+  /** Token bucket: a full bucket allows a burst; afterwards attempts start at the configured rate. */
+  async pace(
+    pacing: { perMinute: number; burst?: number },
+    clock: () => number,
+    sleep: (ms: number) => Promise<void>,
+  ): Promise<void> {
+    const now = clock();
+    const perMs = pacing.perMinute / 60_000;
+    const capacity = Math.max(1, pacing.burst ?? Math.ceil(pacing.perMinute / 10));
+    const tokens = Math.min(capacity, (this.#tokens ?? capacity) + (now - this.#tokensAt) * perMs);
+    this.#tokensAt = now;
+    this.#tokens = tokens - 1;
+    if (tokens < 1) await sleep(Math.ceil((1 - tokens) / perMs));
+  }
+}
+
+/**
+ * The request budgets of one process, one per PSA connection: every client built for a connection in this
+ * process (a billing sync, a product sync, a lookup from the web app) draws on the same one.
+ */
+export class RequestBudgets {
+  readonly #budgets = new Map<string, RequestBudget>();
+
+  for(connectionId: string): RequestBudget {
+    let budget = this.#budgets.get(connectionId);
+    if (!budget) {
+      budget = new RequestBudget();
+      this.#budgets.set(connectionId, budget);
+    }
+    return budget;
+  }
 }
 
 /** FIFO counting semaphore: requests beyond the cap wait their turn instead of tripping server limits. */
