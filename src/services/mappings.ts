@@ -1,14 +1,14 @@
-import { z } from "zod";
 import { BILLING_MOTIONS, type BillingMotion } from "../core/billing.ts";
-import { parseDate } from "../core/dates.ts";
-import { MAX_ID_CHARS } from "../core/limits.ts";
-import { canonicalDecimal, isDecimalText } from "../core/money.ts";
-import { START_POINTS, type StartPoint } from "../core/monthly-plan.ts";
-import { DEFAULT_PRICING, PRICING_STRATEGIES, type PricingStrategy } from "../core/pricing.ts";
+import { canonicalDecimal } from "../core/money.ts";
+import type { StartPoint } from "../core/monthly-plan.ts";
+import { DEFAULT_PRICING, type PricingStrategy } from "../core/pricing.ts";
 import type { PsaAdapter } from "../psa/port.ts";
 import type { Store } from "../store/db.ts";
 import type { MappingsTable } from "../store/schema.ts";
 import { AppError } from "../core/errors.ts";
+import { mappingInputSchema, type MappingInput } from "../core/mapping-input.ts";
+
+export { mappingInputSchema, type MappingInput };
 
 /** Every customer has one mapping entry per billing motion, each with its own PSA target and settings. */
 export type Mapping = {
@@ -28,47 +28,6 @@ export type Mapping = {
   startInvoice: string | null;
   updatedAt: string | null;
 };
-
-export const mappingInputSchema = z
-  .object({
-    psaCompanyId: z.string().trim().min(1).max(MAX_ID_CHARS),
-    agreementId: z.string().trim().min(1).max(MAX_ID_CHARS),
-    syncDate: z
-      .string()
-      .max(MAX_ID_CHARS)
-      .refine((v) => parseDate(v) === v, "syncDate must be a date as YYYY-MM-DD")
-      .nullable()
-      .optional(),
-    pricing: z.enum(PRICING_STRATEGIES).default("cost-and-retail"),
-    markupPercent: z
-      .string()
-      .max(MAX_ID_CHARS)
-      .refine(isDecimalText, "markupPercent must be a number")
-      .optional(),
-    /**
-     * cost-and-retail only: the markup on cost for a line the price list has no entry for (docs/price-lists.md);
-     * without it such a line takes the billing data's list price and is flagged when that is at cost.
-     */
-    fallbackMarkupPercent: z
-      .string()
-      .trim()
-      .max(MAX_ID_CHARS)
-      .refine(isDecimalText, "fallbackMarkupPercent must be a number such as 20")
-      .refine((v) => !isDecimalText(v) || Number(v) >= -100, "fallbackMarkupPercent must not be below -100")
-      .nullable()
-      .optional(),
-    enabled: z.boolean().default(true),
-    startPoint: z.enum(START_POINTS).default("most-recent"),
-  })
-  .refine((m) => m.pricing !== "markup" || m.markupPercent !== undefined, {
-    message: "markupPercent is required with markup pricing",
-    path: ["markupPercent"],
-  })
-  .refine((m) => m.pricing === "cost-and-retail" || !m.fallbackMarkupPercent, {
-    message: "fallbackMarkupPercent applies to cost-and-retail pricing only",
-    path: ["fallbackMarkupPercent"],
-  });
-export type MappingInput = z.input<typeof mappingInputSchema>;
 
 export class MappingError extends AppError {
   constructor(message: string, field?: string) {

@@ -467,6 +467,21 @@ describe("web app in Chromium (ConnectWise and Autotask emulators)", () => {
       /Not available for Azure Plan: .*monthly charges need a recurring agreement/,
     );
     await dialog.getByRole("radio", { name: "Microsoft CSP - Contoso Dental Group", exact: true }).check();
+    // The form checks the draft with the API's own mapping schema (src/core/mapping-input.ts): a mistyped
+    // fallback markup is named on its field and nothing is sent.
+    const fallback = dialog.getByLabel("Fallback markup % (optional)");
+    await fallback.fill("twenty");
+    const puts: string[] = [];
+    const onRequest = (r: { method(): string; url(): string }) => {
+      if (r.method() === "PUT" && r.url().includes("/mappings/")) puts.push(r.url());
+    };
+    page.on("request", onRequest);
+    await dialog.getByRole("button", { name: "Save", exact: true }).click();
+    await dialog.getByText("Enter the fallback markup as a number, e.g. 20, or leave it empty.").waitFor();
+    page.off("request", onRequest);
+    assert.equal(await fallback.getAttribute("aria-invalid"), "true");
+    assert.deepEqual(puts, [], "nothing was sent");
+    await fallback.fill("");
     await dialog.getByRole("button", { name: "Save", exact: true }).click();
     await page.getByText("Saved Azure Plan for Contoso Dental, LLC.").waitFor();
     const azureRow = customer.locator('tr[data-motion="azure"]');

@@ -20,6 +20,15 @@ import { formatDate, todayIso } from "../format.ts";
 import { useAction, useDebounced, useApiQuery } from "../hooks.ts";
 import { Link } from "../router.tsx";
 import { SyncResult } from "../sync-views.tsx";
+import { mappingInputSchema } from "../../../src/core/mapping-input.ts";
+
+/** The form's words for what the mapping schema refuses, per field (the schema's own message otherwise). */
+const MAPPING_PROBLEMS: Record<string, (vendor: ConnectionView["vendor"]) => string> = {
+  psaCompanyId: () => "Choose a company.",
+  agreementId: (vendor) => `Choose ${vendor === "connectwise" ? "an agreement" : "a contract"}.`,
+  markupPercent: () => "Enter the markup as a number, e.g. 12.5.",
+  fallbackMarkupPercent: () => "Enter the fallback markup as a number, e.g. 20, or leave it empty.",
+};
 
 const PRICING: { value: PricingName; label: string; hint: string }[] = [
   {
@@ -274,20 +283,14 @@ export function MappingForm({
   const canSyncNow = !annual || connection.seatAnnualEnabled;
   const base = `/api/connections/${connection.id}`;
 
+  /**
+   * The draft checked by the server's own mapping schema (src/core/mapping-input.ts, what the API parses an
+   * entry with), so the form refuses exactly what the API would; the words are the form's, per field.
+   */
   const validate = (): MappingInput | null => {
-    const found: Record<string, string> = {};
-    if (!company) found.psaCompanyId = "Choose a company.";
-    if (!agreementId)
-      found.agreementId = `Choose ${connection.vendor === "connectwise" ? "an agreement" : "a contract"}.`;
-    if (pricing === "markup" && !/^-?\d+(\.\d+)?$/.test(markup.trim()))
-      found.markupPercent = "Enter the markup as a number, e.g. 12.5.";
-    if (pricing === "cost-and-retail" && fallback.trim() && !/^-?\d+(\.\d+)?$/.test(fallback.trim()))
-      found.fallbackMarkupPercent = "Enter the fallback markup as a number, e.g. 20, or leave it empty.";
-    setProblems(found);
-    if (Object.keys(found).length > 0 || !company || !agreementId) return null;
-    return {
-      psaCompanyId: company.id,
-      agreementId,
+    const body: MappingInput = {
+      psaCompanyId: company?.id ?? "",
+      agreementId: agreementId ?? "",
       syncDate: syncDate || null,
       pricing,
       ...(pricing === "markup" ? { markupPercent: markup.trim() } : {}),
@@ -295,6 +298,13 @@ export function MappingForm({
       ...(monthly ? { startPoint } : {}),
       enabled,
     };
+    const found: Record<string, string> = {};
+    for (const issue of mappingInputSchema.safeParse(body).error?.issues ?? []) {
+      const field = String(issue.path[0] ?? "mapping");
+      found[field] ??= MAPPING_PROBLEMS[field]?.(connection.vendor) ?? issue.message;
+    }
+    setProblems(found);
+    return Object.keys(found).length > 0 ? null : body;
   };
 
   const save = useAction(async (andSync: boolean) => {

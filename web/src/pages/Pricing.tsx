@@ -185,7 +185,6 @@ const EMPTY_DRAFT: RuleDraft = {
   effectiveTo: "",
 };
 
-/** Checks what the browser can before asking the API, which checks everything again. */
 /**
  * The draft checked by the server's own rule schema (src/core/price-rule-input.ts, what the API parses a rule
  * with), so the form refuses exactly what the API would; the words are the form's, per field.
