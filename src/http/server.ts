@@ -31,6 +31,7 @@ import { registerImportRoutes, removeStaleUploads } from "./routes/imports.ts";
 import { registerPricingRoutes } from "./routes/pricing.ts";
 import { registerPriceListRoutes } from "./routes/price-lists.ts";
 import { registerProductRoutes } from "./routes/products.ts";
+import { registerReportRoutes } from "./routes/reports.ts";
 import type { LoginThrottleOptions } from "./login-throttle.ts";
 import { answerClientError, answerFrameworkError, installSecurityHeaders } from "./security-headers.ts";
 import { fastifyTrustProxy, type TrustProxy } from "./trust-proxy.ts";
@@ -187,6 +188,7 @@ export async function buildServer(app: App, options: BuildServerOptions = {}): P
   registerPricingRoutes(api, ctx);
   registerPriceListRoutes(api, ctx);
   registerProductRoutes(api, ctx);
+  registerReportRoutes(api, ctx);
   api.get(
     "/api/openapi.json",
     {

@@ -62,6 +62,14 @@ export const CONTRACT_ROUTES: readonly (readonly [string, string])[] = [
   ["GET", "/api/settings"],
   ["PUT", "/api/settings"],
   ["GET", "/api/openapi.json"],
+  ["GET", "/api/reports/reconciliation"],
+  ["GET", "/api/reports/reconciliation/export"],
+  ["GET", "/api/reports/trend"],
+  ["GET", "/api/renewals/ledger"],
+  ["GET", "/api/renewals"],
+  ["GET", "/api/renewals/export"],
+  ["POST", "/api/renewals/feed-token"],
+  ["GET", "/api/renewals/feed/{file}"],
 ];
 
 /** Writes any logged-in user may make about themselves (a viewer changing their own password). */
@@ -76,6 +84,7 @@ export const PUBLIC_ROUTES = new Set([
   "GET /api/session",
   "DELETE /api/session",
   "GET /api/openapi.json",
+  "GET /api/renewals/feed/{file}",
 ]);
 
 /** A concrete URL for an OpenAPI path (the ids need not exist: access is decided before lookup). */

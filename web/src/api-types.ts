@@ -3149,6 +3149,801 @@ export type paths = {
     patch?: never;
     trace?: never;
   };
+  "/api/reports/reconciliation": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The reconciliation and margin report of one invoice, the PSA read back (read only) */
+    get: {
+      parameters: {
+        query: {
+          invoice: string;
+          connection?: string;
+          readBack?: "true" | "false";
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              invoice: {
+                invoiceNumber: string;
+                currency: string;
+                firstChargeDate: string | null;
+                lastChargeDate: string | null;
+              };
+              connection: {
+                id: string;
+                name: string;
+                vendor: string;
+              } | null;
+              totals: {
+                currency: string;
+                /** @description Decimal string */
+                cost: string;
+                /** @description Decimal string */
+                billedCost: string;
+                /** @description Decimal string */
+                billed: string;
+                /** @description Decimal string */
+                margin: string;
+                /** @description Decimal string */
+                marginPercent: string | null;
+                /** @description Decimal string */
+                notBilled: string;
+                lines: number;
+                unpricedLines: number;
+                byStatus: {
+                  [key: string]: number;
+                };
+              }[];
+              groups: {
+                customerTenantId: string;
+                customerName: string;
+                /** @enum {string} */
+                motion: "seat-monthly" | "azure" | "seat-annual";
+                currency: string;
+                agreementName: string | null;
+                /** @description Decimal string */
+                cost: string;
+                /** @description Decimal string */
+                billedCost: string;
+                /** @description Decimal string */
+                billed: string;
+                /** @description Decimal string */
+                margin: string;
+                /** @description Decimal string */
+                marginPercent: string | null;
+                /** @description Decimal string */
+                notBilled: string;
+                lines: number;
+                unpricedLines: number;
+                byStatus: {
+                  [key: string]: number;
+                };
+              }[];
+              customers: {
+                customerTenantId: string;
+                customerName: string;
+                currency: string;
+                /** @description Decimal string */
+                cost: string;
+                /** @description Decimal string */
+                billedCost: string;
+                /** @description Decimal string */
+                billed: string;
+                /** @description Decimal string */
+                margin: string;
+                /** @description Decimal string */
+                marginPercent: string | null;
+                /** @description Decimal string */
+                notBilled: string;
+                lines: number;
+                unpricedLines: number;
+                byStatus: {
+                  [key: string]: number;
+                };
+              }[];
+              products: {
+                productKey: string;
+                productName: string;
+                currency: string;
+                /** @description Decimal string */
+                cost: string;
+                /** @description Decimal string */
+                billedCost: string;
+                /** @description Decimal string */
+                billed: string;
+                /** @description Decimal string */
+                margin: string;
+                /** @description Decimal string */
+                marginPercent: string | null;
+                /** @description Decimal string */
+                notBilled: string;
+                lines: number;
+                unpricedLines: number;
+                byStatus: {
+                  [key: string]: number;
+                };
+              }[];
+              lines: {
+                eventKey: string;
+                customerTenantId: string;
+                customerName: string;
+                /** @enum {string} */
+                motion: "seat-monthly" | "azure" | "seat-annual";
+                subscriptionId: string;
+                productKey: string;
+                productName: string;
+                kind: string;
+                chargeStart: string;
+                chargeEnd: string | null;
+                /** @description Decimal string */
+                seats: string;
+                currency: string;
+                /** @description Decimal string */
+                cost: string;
+                /** @description Decimal string */
+                billedCost: string | null;
+                /** @description Decimal string */
+                billedPrice: string | null;
+                /** @description Decimal string */
+                margin: string | null;
+                /** @description Decimal string */
+                notBilled: string;
+                /** @enum {string} */
+                status:
+                  | "written"
+                  | "not-billable"
+                  | "not-mapped"
+                  | "entry-disabled"
+                  | "before-sync-date"
+                  | "held"
+                  | "error"
+                  | "not-yet-synced"
+                  | "deleted-in-psa";
+                reason: string;
+                differences: string[];
+                writeKey: string | null;
+                psaRecordId: string | null;
+              }[];
+              drift: {
+                /** @enum {string} */
+                kind: "edited" | "deleted" | "not-written-by-cspsync";
+                customerTenantId: string;
+                customerName: string;
+                /** @enum {string} */
+                motion: "seat-monthly" | "azure" | "seat-annual";
+                targetId: string;
+                recordId: string | null;
+                writeKey: string | null;
+                description: string;
+                detail: string;
+              }[];
+              readBack: {
+                done: boolean;
+                agreements: number;
+                errors: {
+                  targetId: string;
+                  message: string;
+                }[];
+              };
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/reports/reconciliation/export": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The report's lines as CSV or the whole report as XLSX or JSON (formula-safe cells) */
+    get: {
+      parameters: {
+        query: {
+          invoice: string;
+          connection?: string;
+          readBack?: "true" | "false";
+          format?: "csv" | "xlsx" | "json";
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The file */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": unknown;
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/reports/trend": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Cost, billed, margin and not billed of the last 12 invoices, oldest first */
+    get: {
+      parameters: {
+        query?: {
+          connection?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              invoiceNumber: string;
+              period: string | null;
+              currency: string;
+              /** @description Decimal string */
+              cost: string;
+              /** @description Decimal string */
+              billed: string;
+              /** @description Decimal string */
+              margin: string;
+              /** @description Decimal string */
+              notBilled: string;
+            }[];
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/renewals/ledger": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The NCE term ledger: every seat-based subscription's term, seats, change window and renewal */
+    get: {
+      parameters: {
+        query?: {
+          customer?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              subscriptionId: string;
+              customerTenantId: string;
+              customerName: string;
+              /** @enum {string} */
+              motion: "seat-monthly" | "azure" | "seat-annual";
+              productId: string;
+              skuId: string;
+              productName: string;
+              /** @enum {string|null} */
+              term: "P1M" | "P1Y" | "P3Y" | null;
+              /** @enum {string|null} */
+              billingPlan: "monthly" | "annual" | "upfront" | null;
+              termStart: string | null;
+              termEnd: string | null;
+              /** @enum {string} */
+              status: "active" | "cancelled" | "lapsed-or-not-imported";
+              /** @description Decimal string */
+              seats: string;
+              seatHistory: {
+                at: string;
+                kind: string;
+                /** @description Decimal string */
+                delta: string;
+                /** @description Decimal string */
+                seats: string;
+                eventKey: string;
+                invoiceNumber: string;
+              }[];
+              /** @description Decimal string */
+              pricePerSeat: string | null;
+              currency: string;
+              changeWindow: {
+                /** @enum {string} */
+                basis: "purchase" | "renewal" | "seat add";
+                openedAt: string;
+                closesAt: string;
+                exact: boolean;
+                open: boolean;
+              } | null;
+              renewalDate: string | null;
+              /** @description Decimal string */
+              nextTermValue: string | null;
+              /**
+               * @description Not in the billing data: always unknown
+               * @enum {string|null}
+               */
+              autoRenew: null;
+            }[];
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/renewals": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Subscriptions renewing in the next N days (default 90) and change windows closing soon */
+    get: {
+      parameters: {
+        query?: {
+          days?: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              asOf: string;
+              days: number;
+              renewing: {
+                subscriptionId: string;
+                customerTenantId: string;
+                customerName: string;
+                /** @enum {string} */
+                motion: "seat-monthly" | "azure" | "seat-annual";
+                productId: string;
+                skuId: string;
+                productName: string;
+                /** @enum {string|null} */
+                term: "P1M" | "P1Y" | "P3Y" | null;
+                /** @enum {string|null} */
+                billingPlan: "monthly" | "annual" | "upfront" | null;
+                termStart: string | null;
+                termEnd: string | null;
+                /** @enum {string} */
+                status: "active" | "cancelled" | "lapsed-or-not-imported";
+                /** @description Decimal string */
+                seats: string;
+                seatHistory: {
+                  at: string;
+                  kind: string;
+                  /** @description Decimal string */
+                  delta: string;
+                  /** @description Decimal string */
+                  seats: string;
+                  eventKey: string;
+                  invoiceNumber: string;
+                }[];
+                /** @description Decimal string */
+                pricePerSeat: string | null;
+                currency: string;
+                changeWindow: {
+                  /** @enum {string} */
+                  basis: "purchase" | "renewal" | "seat add";
+                  openedAt: string;
+                  closesAt: string;
+                  exact: boolean;
+                  open: boolean;
+                } | null;
+                renewalDate: string | null;
+                /** @description Decimal string */
+                nextTermValue: string | null;
+                /**
+                 * @description Not in the billing data: always unknown
+                 * @enum {string|null}
+                 */
+                autoRenew: null;
+              }[];
+              windowsClosing: {
+                subscriptionId: string;
+                customerTenantId: string;
+                customerName: string;
+                /** @enum {string} */
+                motion: "seat-monthly" | "azure" | "seat-annual";
+                productId: string;
+                skuId: string;
+                productName: string;
+                /** @enum {string|null} */
+                term: "P1M" | "P1Y" | "P3Y" | null;
+                /** @enum {string|null} */
+                billingPlan: "monthly" | "annual" | "upfront" | null;
+                termStart: string | null;
+                termEnd: string | null;
+                /** @enum {string} */
+                status: "active" | "cancelled" | "lapsed-or-not-imported";
+                /** @description Decimal string */
+                seats: string;
+                seatHistory: {
+                  at: string;
+                  kind: string;
+                  /** @description Decimal string */
+                  delta: string;
+                  /** @description Decimal string */
+                  seats: string;
+                  eventKey: string;
+                  invoiceNumber: string;
+                }[];
+                /** @description Decimal string */
+                pricePerSeat: string | null;
+                currency: string;
+                changeWindow: {
+                  /** @enum {string} */
+                  basis: "purchase" | "renewal" | "seat add";
+                  openedAt: string;
+                  closesAt: string;
+                  exact: boolean;
+                  open: boolean;
+                } | null;
+                renewalDate: string | null;
+                /** @description Decimal string */
+                nextTermValue: string | null;
+                /**
+                 * @description Not in the billing data: always unknown
+                 * @enum {string|null}
+                 */
+                autoRenew: null;
+              }[];
+              totals: {
+                currency: string;
+                subscriptions: number;
+                /** @description Decimal string */
+                seats: string;
+                /** @description Decimal string */
+                nextTermValue: string;
+              }[];
+              perCustomer: {
+                customerTenantId: string;
+                customerName: string;
+                subscriptions: number;
+                currency: string;
+                /** @description Decimal string */
+                nextTermValue: string;
+              }[];
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/renewals/export": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The renewals of the next N days as CSV */
+    get: {
+      parameters: {
+        query?: {
+          days?: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The file */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": unknown;
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/renewals/feed-token": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A new calendar feed token (admin); the previous one stops working. Shown once. */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              token: string;
+              path: string;
+              createdAt: string;
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/renewals/feed/{file}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The iCalendar feed of renewals and change-window ends; the token is the URL's last part */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          file: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The file */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": unknown;
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/openapi.json": {
     parameters: {
       query?: never;

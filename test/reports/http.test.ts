@@ -1,0 +1,79 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import nodeIcal from "node-ical";
+import { DIALECTS } from "../support/stores.ts";
+import { startHarness, type Client, type Harness } from "../http/helpers.ts";
+import { importTwoMonths } from "./fixture.ts";
+
+const VIEWER = { email: "viewer@example.com", password: "viewer password 1" };
+
+for (const dialect of DIALECTS) {
+  describe(`HTTP API: reports and renewals (docs/reports.md §6, ${dialect})`, () => {
+    let h: Harness;
+    let admin: Client;
+    let viewer: Client;
+
+    before(async () => {
+      h = await startHarness(dialect);
+      admin = h.client();
+      await admin.setup();
+      await admin.post("/api/users", { ...VIEWER, role: "viewer" });
+      viewer = h.client();
+      await viewer.login(VIEWER.email, VIEWER.password);
+      await importTwoMonths(h.app.store);
+    });
+    after(async () => h.cleanup());
+
+    it("a viewer reads the report (no connection: nothing mapped) and downloads its CSV and XLSX", async () => {
+      const reply = await viewer.get("/api/reports/reconciliation?invoice=G-JUN");
+      assert.equal(reply.status, 200);
+      const body = reply.body as {
+        totals: { cost: string; notBilled: string }[];
+        lines: { reason: string }[];
+      };
+      assert.deepEqual(
+        body.totals.map((t) => [t.cost, t.notBilled]),
+        [["1829.87", "1829.87"]],
+      );
+      assert.ok(body.lines.every((l) => l.reason === "no PSA connection"));
+      const csv = await viewer.get("/api/reports/reconciliation/export?invoice=G-JUN&format=csv");
+      assert.equal(csv.status, 200);
+      assert.match(String(csv.headers["content-type"]), /^text\/csv/);
+      assert.match(String(csv.headers["content-disposition"]), /reconciliation-G-JUN\.csv/);
+      assert.equal(csv.text.trim().split("\n").length, 7);
+      const xlsx = await viewer.get("/api/reports/reconciliation/export?invoice=G-JUN&format=xlsx");
+      assert.equal(xlsx.status, 200);
+      assert.match(String(xlsx.headers["content-type"]), /spreadsheetml/);
+      assert.equal((await viewer.get("/api/reports/reconciliation?invoice=G-NOPE")).status, 404);
+      const trend = await viewer.get("/api/reports/trend");
+      assert.deepEqual(
+        (trend.body as { invoiceNumber: string; cost: string }[]).map((p) => [p.invoiceNumber, p.cost]),
+        [
+          ["G-JUN", "1829.87"],
+          ["G-JUL", "1855"],
+        ],
+      );
+    });
+
+    it("renewals and the ledger; only an admin makes a feed token; the feed answers only to it", async () => {
+      const ledger = await viewer.get("/api/renewals/ledger");
+      assert.equal(ledger.status, 200);
+      assert.equal((ledger.body as unknown[]).length, 5);
+      const renewals = await viewer.get("/api/renewals?days=90");
+      assert.equal(renewals.status, 200);
+      assert.equal((await viewer.get("/api/renewals/export?days=30")).status, 200);
+      assert.equal((await viewer.post("/api/renewals/feed-token")).status, 403);
+      const made = await admin.post("/api/renewals/feed-token");
+      assert.equal(made.status, 200);
+      const { path } = made.body as { path: string };
+      const anonymous = h.client();
+      const feed = await anonymous.get(path);
+      assert.equal(feed.status, 200);
+      assert.match(String(feed.headers["content-type"]), /^text\/calendar/);
+      const events = Object.values(nodeIcal.sync.parseICS(feed.text)).filter((c) => c?.type === "VEVENT");
+      assert.ok(events.length >= 1);
+      const wrong = await anonymous.get(`/api/renewals/feed/csf_${"x".repeat(32)}.ics`);
+      assert.equal(wrong.status, 401);
+    });
+  });
+}
