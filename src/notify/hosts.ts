@@ -17,7 +17,7 @@ export class NotifyHostNotAllowedError extends AppError {
   constructor(url: string, kind: string) {
     super(
       "validation",
-      `${originOf(url)} is not a public ${kind} webhook host; add it to CSPSYNC_NOTIFY_ALLOWED_HOSTS to allow it (nothing was sent)`,
+      `${originOf(url)} is not ${kind === "webhook" ? "an allow-listed webhook host" : `a public ${kind === "teams" ? "Teams" : "Slack"} webhook host`}; add it to CSPSYNC_NOTIFY_ALLOWED_HOSTS to allow it (nothing was sent)`,
       { field: "url" },
     );
   }

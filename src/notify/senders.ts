@@ -25,6 +25,8 @@ export class NotifySendError extends Error {
   }
 }
 
+const WEBHOOK_LABEL = { teams: "Teams webhook", slack: "Slack webhook", webhook: "webhook" } as const;
+
 export type EmailConfig = {
   host: string;
   port: number;
@@ -111,6 +113,7 @@ export async function postWebhook(
   context: SendContext,
 ): Promise<SendResult> {
   const url = assertWebhookAllowed(secrets.url, kind, context.allowedHosts);
+  const label = WEBHOOK_LABEL[kind];
   const payload =
     kind === "teams"
       ? renderTeams(event)
@@ -140,7 +143,7 @@ export async function postWebhook(
     const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : "";
     const what =
       error instanceof Error && error.name === "TimeoutError" ? "timed out" : "could not be reached";
-    throw new NotifySendError(`${kind} webhook at ${url.host} ${what}${cause}`, { cause: error });
+    throw new NotifySendError(`${label} at ${url.host} ${what}${cause}`, { cause: error });
   }
   // The answer is read and dropped: its body may echo what was sent.
   await response.arrayBuffer().catch(() => undefined);
@@ -148,11 +151,11 @@ export async function postWebhook(
     const location = response.headers.get("location");
     const target = location ? originOf(new URL(location, url).toString()) : "another address";
     throw new NotifySendError(
-      `${kind} webhook at ${url.host} answered ${response.status}, a redirect to ${target}; redirects are not followed (nothing was sent there)`,
+      `${label} at ${url.host} answered ${response.status}, a redirect to ${target}; redirects are not followed (nothing was sent there)`,
     );
   }
   if (response.status < 200 || response.status >= 300) {
-    throw new NotifySendError(`${kind} webhook at ${url.host} answered ${response.status}`);
+    throw new NotifySendError(`${label} at ${url.host} answered ${response.status}`);
   }
   return { detail: `${url.host} answered ${response.status}` };
 }
