@@ -40,11 +40,39 @@ const commands: Record<string, Command> = {
       return { run: m.chargesCommand, help: m.chargesHelp };
     },
   },
+  report: {
+    summary: "the reconciliation and margin report of an invoice (summary, CSV, XLSX or JSON)",
+    load: async () => {
+      const m = await import("./commands/reports.ts");
+      return { run: m.reportCommand, help: m.reportHelp };
+    },
+  },
+  renewals: {
+    summary: "NCE renewals and change windows, the term ledger, the calendar feed token",
+    load: async () => {
+      const m = await import("./commands/reports.ts");
+      return { run: m.renewalsCommand, help: m.renewalsHelp };
+    },
+  },
   connection: {
     summary: "add, list, test or remove PSA connections",
     load: async () => {
       const m = await import("./commands/connections.ts");
       return { run: m.connectionCommand, help: m.connectionHelp };
+    },
+  },
+  source: {
+    summary: "add, list, test or remove billing-data sources (Microsoft Partner Center)",
+    load: async () => {
+      const m = await import("./commands/sources.ts");
+      return { run: m.sourceCommand, help: m.sourceHelp };
+    },
+  },
+  fetch: {
+    summary: "fetch new invoices (and unbilled data) from Microsoft Partner Center and import them",
+    load: async () => {
+      const m = await import("./commands/sources.ts");
+      return { run: m.fetchCommand, help: m.fetchHelp };
     },
   },
   settings: {

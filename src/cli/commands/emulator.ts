@@ -9,7 +9,14 @@ export const emulatorHelp = `cspsync emulator connectwise|autotask [--port N] [-
 Runs a local PSA emulator with the real API paths, auth, query language, paging, errors and billing rules,
 for demos and tests. Its state lives in memory, or in --data FILE so it survives restarts. Faults (latency,
 429, 5xx, dropped connections, lost responses) can be set with --faults or at run time via /__emulator/faults.
-Stop it with Ctrl+C.`;
+Stop it with Ctrl+C.
+
+cspsync emulator partner-center [--port N] [--host H] [--recon FILE]… [--unbilled FILE] [--faults JSON|@FILE]
+
+Runs a local Microsoft Partner Center: the Entra token endpoint, the invoices API, the Graph billing
+reconciliation export and blob downloads, serving the invoices of the reconciliation files given (default:
+the bundled sample). Faults: rate-limit, server-error, slow-operation, failed-operation, expired-sas,
+truncated-blob, changed-etag, partial-data (docs/partner-center.md §8).`;
 
 function readFaults(value: string | undefined): FaultRule[] | undefined {
   if (!value) return undefined;
@@ -37,11 +44,14 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
       data: { type: "string" },
       faults: { type: "string" },
       "fault-seed": { type: "string" },
+      recon: { type: "string", multiple: true },
+      unbilled: { type: "string" },
     },
   });
+  if (positionals[0] === "partner-center") return partnerCenter(values);
   const vendor = positionals[0];
   if (vendor !== "connectwise" && vendor !== "autotask")
-    throw new UsageError("emulator needs connectwise or autotask");
+    throw new UsageError("emulator needs connectwise, autotask or partner-center");
   if (values.seed !== undefined && values.seed !== "demo" && values.seed !== "empty")
     throw new UsageError("--seed must be demo or empty");
   const options = {
@@ -81,5 +91,46 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
     process.once("SIGTERM", stop);
   });
   await close();
+  return 0;
+}
+
+/** The Microsoft Partner Center emulator (docs/partner-center.md §8). */
+async function partnerCenter(values: {
+  port?: string;
+  host?: string;
+  recon?: string[];
+  unbilled?: string;
+  faults?: string;
+}): Promise<number> {
+  const { startPartnerCenterEmulator } = await import("../../../emulators/partner-center/index.ts");
+  const sample = new URL("../../../samples/nce-reconciliation-2024-06.csv", import.meta.url).pathname;
+  const emulator = await startPartnerCenterEmulator({
+    port: values.port ? Number(values.port) : 0,
+    host: values.host ?? "127.0.0.1",
+    files: values.recon?.length ? values.recon : [sample],
+    ...(values.unbilled ? { unbilledFiles: [values.unbilled] } : {}),
+    ...(values.faults ? { faults: readFaults(values.faults) as never } : {}),
+  });
+  const host = new URL(emulator.url).host;
+  console.log(`Microsoft Partner Center emulator listening on ${emulator.url}`);
+  console.log(
+    `  tenant ${emulator.tenantId}, app (client) id ${emulator.clientId}, client secret ${emulator.clientSecret} (demo values)`,
+  );
+  console.log(
+    `  invoices: ${emulator
+      .invoices()
+      .map((i) => `${i.id} (${i.lineCount} lines)`)
+      .join(", ")}`,
+  );
+  console.log(
+    `  use it: CSPSYNC_MICROSOFT_ALLOWED_HOSTS=${host} PC_SECRET=${emulator.clientSecret} cspsync source add partner-center --name PC ` +
+      `--tenant-id ${emulator.tenantId} --client-id ${emulator.clientId} --client-secret-env PC_SECRET --endpoints ${emulator.url}`,
+  );
+  console.log("  admin: /__emulator/requests, /__emulator/stats, /__emulator/faults");
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  await emulator.close();
   return 0;
 }
