@@ -28,6 +28,7 @@ import { registerConnectionRoutes } from "./routes/connections.ts";
 import { registerCustomerRoutes } from "./routes/customers.ts";
 import { registerDataRoutes } from "./routes/data.ts";
 import { registerImportRoutes, removeStaleUploads } from "./routes/imports.ts";
+import { registerNotificationRoutes } from "./routes/notifications.ts";
 import { registerPricingRoutes } from "./routes/pricing.ts";
 import { registerPriceListRoutes } from "./routes/price-lists.ts";
 import { registerProductRoutes } from "./routes/products.ts";
@@ -185,6 +186,7 @@ export async function buildServer(app: App, options: BuildServerOptions = {}): P
   registerCustomerRoutes(api, ctx);
   registerDataRoutes(api, ctx);
   registerImportRoutes(api, ctx);
+  registerNotificationRoutes(api, ctx);
   registerPricingRoutes(api, ctx);
   registerPriceListRoutes(api, ctx);
   registerProductRoutes(api, ctx);

@@ -2093,6 +2093,539 @@ export type paths = {
     patch?: never;
     trace?: never;
   };
+  "/api/notifications/channels": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Notification channels (secrets are never returned: secretsSet says which are stored) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              channels: components["schemas"]["NotificationChannel"][];
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Add a channel (e-mail over SMTP, Teams, Slack or a signed generic webhook) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @enum {string} */
+            kind: "email" | "teams" | "slack" | "webhook";
+            name: string;
+            /**
+             * @default warning
+             * @enum {string}
+             */
+            minSeverity?: "info" | "warning" | "error";
+            /** @default {} */
+            overrides?: {
+              [key: string]: "info" | "warning" | "error" | "off";
+            };
+            /** @default true */
+            enabled?: boolean;
+            /** @default {} */
+            config?: {
+              [key: string]: unknown;
+            };
+            /** @default {} */
+            secrets?: {
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["NotificationChannel"];
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/notifications/channels/{id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Remove a channel */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": null;
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /** Change a channel; secrets left out are kept. Saving puts a failing channel back to ok */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            name?: string;
+            /**
+             * @default warning
+             * @enum {string}
+             */
+            minSeverity?: "info" | "warning" | "error";
+            /** @default {} */
+            overrides?: {
+              [key: string]: "info" | "warning" | "error" | "off";
+            };
+            /** @default true */
+            enabled?: boolean;
+            /** @default {} */
+            config?: {
+              [key: string]: unknown;
+            };
+            /** @default {} */
+            secrets?: {
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["NotificationChannel"];
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
+  "/api/notifications/channels/{id}/test": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Send a test notification through this channel now */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              key: string;
+              /** @enum {string} */
+              outcome: "sent" | "retry" | "failed" | "uncertain" | "skipped";
+              error: string | null;
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/notifications/deliveries": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The latest notifications and their delivery status, newest first */
+    get: {
+      parameters: {
+        query?: {
+          limit?: number;
+          channel?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              deliveries: components["schemas"]["NotificationDelivery"][];
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/notifications/settings": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Digest time and zone, invoice due day, the web app's address for links */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              digestEnabled: boolean;
+              digestTime: string;
+              digestTimeZone: string;
+              invoiceDueDay: number | null;
+              appUrl: string | null;
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    /** Change the notification settings (the digest follows within a minute) */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            digestEnabled?: boolean;
+            digestTime?: string;
+            digestTimeZone?: string;
+            invoiceDueDay?: number | null;
+            /** Format: uri */
+            appUrl?: string | null;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              digestEnabled: boolean;
+              digestTime: string;
+              digestTimeZone: string;
+              invoiceDueDay: number | null;
+              appUrl: string | null;
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/health/subjects": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Health of each PSA connection and data source: last success, failing since */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              subjects: components["schemas"]["SubjectHealth"][];
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/connections/{id}/price-rules": {
     parameters: {
       query?: never;
@@ -4940,6 +5473,57 @@ export type components = {
       dailySyncTime: string;
       timeZone: string;
     };
+    NotificationChannelInput: {
+      id: string;
+      /** @enum {string} */
+      kind: "email" | "teams" | "slack" | "webhook";
+      name: string;
+      enabled: boolean;
+      /** @enum {string} */
+      minSeverity: "info" | "warning" | "error";
+      overrides: {
+        [key: string]: "info" | "warning" | "error" | "off";
+      };
+      config: {
+        [key: string]: unknown;
+      };
+      secretsSet: {
+        password: boolean;
+        url: boolean;
+        signingSecret: boolean;
+      };
+      webhookHost: string | null;
+      /** @enum {string} */
+      status: "ok" | "failing";
+      consecutiveFailures: number;
+      lastError: string | null;
+      lastSentAt: string | null;
+    };
+    NotificationDeliveryInput: {
+      key: string;
+      channelId: string;
+      eventKind: string;
+      severity: string;
+      title: string;
+      /** @enum {string} */
+      status: "queued" | "sending" | "sent" | "failed" | "uncertain";
+      attempts: number;
+      lastError: string | null;
+      createdAt: string;
+      sentAt: string | null;
+    };
+    SubjectHealthInput: {
+      /** @enum {string} */
+      subjectKind: "connection" | "source";
+      subjectId: string;
+      name: string;
+      /** @enum {string} */
+      state: "ok" | "failing";
+      failingSince: string | null;
+      lastSuccessAt: string | null;
+      lastFailureAt: string | null;
+      lastError: string | null;
+    };
     /** @description The price rule that set a line's sell price. */
     PricedByInput: {
       ruleId: string;
@@ -6043,6 +6627,57 @@ export type components = {
     Settings: {
       dailySyncTime: string;
       timeZone: string;
+    };
+    NotificationChannel: {
+      id: string;
+      /** @enum {string} */
+      kind: "email" | "teams" | "slack" | "webhook";
+      name: string;
+      enabled: boolean;
+      /** @enum {string} */
+      minSeverity: "info" | "warning" | "error";
+      overrides: {
+        [key: string]: "info" | "warning" | "error" | "off";
+      };
+      config: {
+        [key: string]: unknown;
+      };
+      secretsSet: {
+        password: boolean;
+        url: boolean;
+        signingSecret: boolean;
+      };
+      webhookHost: string | null;
+      /** @enum {string} */
+      status: "ok" | "failing";
+      consecutiveFailures: number;
+      lastError: string | null;
+      lastSentAt: string | null;
+    };
+    NotificationDelivery: {
+      key: string;
+      channelId: string;
+      eventKind: string;
+      severity: string;
+      title: string;
+      /** @enum {string} */
+      status: "queued" | "sending" | "sent" | "failed" | "uncertain";
+      attempts: number;
+      lastError: string | null;
+      createdAt: string;
+      sentAt: string | null;
+    };
+    SubjectHealth: {
+      /** @enum {string} */
+      subjectKind: "connection" | "source";
+      subjectId: string;
+      name: string;
+      /** @enum {string} */
+      state: "ok" | "failing";
+      failingSince: string | null;
+      lastSuccessAt: string | null;
+      lastFailureAt: string | null;
+      lastError: string | null;
     };
     /** @description The price rule that set a line's sell price. */
     PricedBy: {
