@@ -34,6 +34,7 @@ import type { SecretBox } from "../security/secrets.ts";
 import type { Store } from "../store/db.ts";
 import {
   claimOutboxRow,
+  connectionName,
   deleteChannelRow,
   failQueuedRows,
   findChannelRow,
@@ -255,7 +256,7 @@ export class NotificationService {
     return this.deps.now?.() ?? new Date();
   }
 
-  private get store(): Store {
+  get store(): Store {
     return this.deps.store;
   }
 
@@ -792,7 +793,7 @@ export type NotifyingApp = { notifications?: NotificationService; log?: Logger }
  */
 export async function notifyRunFinished(
   app: NotifyingApp,
-  connection: { id: string; name: string },
+  connection: { id: string; name?: string | undefined },
   motion: string,
   run: FinishedRun,
 ): Promise<void> {
@@ -800,7 +801,7 @@ export async function notifyRunFinished(
   try {
     await app.notifications.runFinished(run, {
       connectionId: connection.id,
-      connectionName: connection.name,
+      connectionName: connection.name ?? (await connectionName(app.notifications.store, connection.id)),
       motion,
     });
   } catch (error) {
@@ -811,19 +812,27 @@ export async function notifyRunFinished(
   }
 }
 
-/** After an import was rejected (web upload or CLI); never fails the import's answer. */
-export async function notifyImportRejected(
+/** After imports (web upload or CLI): each rejected file is told; never fails the import's answer. */
+export async function notifyImportsRejected(
   app: NotifyingApp,
-  summary: { importId?: string | null | undefined; fileName: string; status: string; error?: string | null },
+  summaries: readonly {
+    importId: string;
+    file: string;
+    status: string;
+    problem?: { message: string } | undefined;
+  }[],
 ): Promise<void> {
-  if (!app.notifications || summary.status !== "rejected") return;
-  try {
-    await app.notifications.importRejected(
-      summary.importId ?? summary.fileName,
-      summary.fileName,
-      summary.error ?? "the file was rejected",
-    );
-  } catch (error) {
-    app.log?.warn({ err: error }, `notification of a rejected import failed: ${errorText(error)}`);
+  if (!app.notifications) return;
+  for (const summary of summaries) {
+    if (summary.status !== "rejected") continue;
+    try {
+      await app.notifications.importRejected(
+        summary.importId,
+        summary.file.split(/[\\/]/).pop() ?? summary.file,
+        summary.problem?.message ?? "the file was rejected",
+      );
+    } catch (error) {
+      app.log?.warn({ err: error }, `notification of a rejected import failed: ${errorText(error)}`);
+    }
   }
 }

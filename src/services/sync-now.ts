@@ -1,7 +1,8 @@
+import { notifyRunFinished } from "./notifications.ts";
 import { BILLING_MOTIONS, type BillingMotion } from "../core/billing.ts";
 import { AppError } from "../core/errors.ts";
 import type { Logger } from "../log.ts";
-import { listCustomers } from "../store/billing-repository.ts";
+import { hasCustomer, listCustomers } from "../store/billing-repository.ts";
 import type { PlannedMapping, RunSummary } from "./annual-sync.ts";
 import type { AzureRunSummary, PlannedAzureMapping } from "./azure-sync.ts";
 import type { ConnectionView } from "./connections.ts";
@@ -134,14 +135,8 @@ export class SyncNowError extends AppError {
 }
 
 /** Whether the billing data has this customer (by exact tenant id). */
-export async function customerExists(app: SyncNowApp, tenantId: string): Promise<boolean> {
-  const row = await app.store.db
-    .selectFrom("customers")
-    .select("tenant_id")
-    .where("organization_id", "=", app.organizationId)
-    .where("tenant_id", "=", tenantId)
-    .executeTakeFirst();
-  return row !== undefined;
+export function customerExists(app: SyncNowApp, tenantId: string): Promise<boolean> {
+  return hasCustomer(app.store, app.organizationId, tenantId);
 }
 
 /**
@@ -210,6 +205,7 @@ export async function runMotions(
   const runs: MotionRunResult[] = [];
   for (const motion of motions) {
     const summary = await runMotion(app, motion, connectionId, trigger, scope, options);
+    await notifyRunFinished(app, { id: connectionId }, motion, summary);
     log.info(
       {
         motion,

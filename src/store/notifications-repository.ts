@@ -465,3 +465,13 @@ export async function hasChargesInMonth(
     .executeTakeFirst();
   return row !== undefined;
 }
+
+/** A PSA connection's name (its id when it was removed). */
+export async function connectionName(store: Store, connectionId: string): Promise<string> {
+  const row = await store.db
+    .selectFrom("connections")
+    .select("name")
+    .where("id", "=", connectionId)
+    .executeTakeFirst();
+  return row?.name ?? connectionId;
+}

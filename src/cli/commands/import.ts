@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { importReconFile, type ImportSummary } from "../../services/import-recon.ts";
+import { notifyImportsRejected } from "../../services/notifications.ts";
 import { MOTION_LABELS, BILLING_MOTIONS } from "../../core/billing.ts";
 import { DELIMITER_NAMES, type ReconFileHint } from "../../sources/reconciliation/errors.ts";
 import { withApp } from "./connections.ts";
@@ -40,6 +41,7 @@ export async function importCommand(argv: string[]): Promise<number> {
         bar.finish();
       }
     }
+    await notifyImportsRejected(app, results);
     if (
       results.some((r) => r.status === "imported" && r.newLines > 0 && r.linesByMotion["seat-annual"] > 0)
     ) {

@@ -6,6 +6,7 @@ import type { FastifyRequest } from "fastify";
 import { z } from "zod";
 import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../../security/files.ts";
 import { importReconFile, type ImportSummary } from "../../services/import-recon.ts";
+import { notifyImportsRejected } from "../../services/notifications.ts";
 import { DELIMITER_NAMES } from "../../sources/reconciliation/errors.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { ApiError, ERROR_RESPONSES } from "../errors.ts";
@@ -203,6 +204,7 @@ export function registerImportRoutes(fastify: ApiInstance, ctx: ServerContext): 
       }
       if (files.length === 0)
         throw new ApiError(400, "validation", "no part named file in the upload", "file");
+      await notifyImportsRejected(ctx.app, files);
       try {
         await ctx.afterImport(files);
       } catch (error) {
