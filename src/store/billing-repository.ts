@@ -90,6 +90,17 @@ export async function listCustomers(
   });
 }
 
+/** Whether the billing data has this customer, by exact tenant id. */
+export async function hasCustomer(store: Store, organizationId: string, tenantId: string): Promise<boolean> {
+  const row = await store.db
+    .selectFrom("customers")
+    .select("tenant_id")
+    .where("organization_id", "=", organizationId)
+    .where("tenant_id", "=", tenantId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function findCustomer(store: Store, organizationId: string, idOrName: string) {
   const exact = await store.db
     .selectFrom("customers")
