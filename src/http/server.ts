@@ -33,6 +33,7 @@ import { registerPricingRoutes } from "./routes/pricing.ts";
 import { registerPriceListRoutes } from "./routes/price-lists.ts";
 import { registerProductRoutes } from "./routes/products.ts";
 import { registerReportRoutes } from "./routes/reports.ts";
+import { registerSourceRoutes } from "./routes/sources.ts";
 import type { LoginThrottleOptions } from "./login-throttle.ts";
 import { answerClientError, answerFrameworkError, installSecurityHeaders } from "./security-headers.ts";
 import { fastifyTrustProxy, type TrustProxy } from "./trust-proxy.ts";
@@ -191,6 +192,7 @@ export async function buildServer(app: App, options: BuildServerOptions = {}): P
   registerPriceListRoutes(api, ctx);
   registerProductRoutes(api, ctx);
   registerReportRoutes(api, ctx);
+  registerSourceRoutes(api, ctx);
   api.get(
     "/api/openapi.json",
     {

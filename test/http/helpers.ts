@@ -70,6 +70,13 @@ export const CONTRACT_ROUTES: readonly (readonly [string, string])[] = [
   ["GET", "/api/renewals/export"],
   ["POST", "/api/renewals/feed-token"],
   ["GET", "/api/renewals/feed/{file}"],
+  ["GET", "/api/sources"],
+  ["POST", "/api/sources"],
+  ["DELETE", "/api/sources/{id}"],
+  ["POST", "/api/sources/{id}/test"],
+  ["POST", "/api/sources/{id}/fetch"],
+  ["GET", "/api/sources/{id}/fetch-runs"],
+  ["GET", "/api/sources/{id}/unbilled"],
 ];
 
 /** Writes any logged-in user may make about themselves (a viewer changing their own password). */

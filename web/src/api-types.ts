@@ -4477,6 +4477,426 @@ export type paths = {
     patch?: never;
     trace?: never;
   };
+  "/api/sources": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Billing-data sources (Microsoft Partner Center) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              sources: components["schemas"]["Source"][];
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Add a Microsoft Partner Center source (admin); the secret or key is stored encrypted */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            name: string;
+            config: {
+              tenantId: string;
+              clientId: string;
+              /**
+               * @default secret
+               * @enum {string}
+               */
+              credential?: "secret" | "certificate";
+              thumbprintSha256?: string;
+              endpoints?: {
+                /** Format: uri */
+                login: string;
+                /** Format: uri */
+                partnerCenter: string;
+                /** Format: uri */
+                graph: string;
+              };
+              unbilledCurrencies?: string[];
+            };
+            secrets: {
+              clientSecret?: string;
+              privateKeyPem?: string;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Source"];
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/sources/{id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Remove a source (admin) */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description No content */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/sources/{id}/test": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Test a source: tokens, invoices readable, Graph billing export allowed (admin) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["SourceTest"];
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/sources/{id}/fetch": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Fetch now (admin): new invoices are exported, imported, and the syncs queued */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            invoiceId?: string;
+            unbilled?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              runId: string;
+              /** @enum {string} */
+              status: "imported" | "nothing-new" | "failed";
+              errorKind: string | null;
+              message: string;
+              newLines: number;
+              syncsQueued: number;
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/sources/{id}/fetch-runs": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A source's fetch history, newest first */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              runs: components["schemas"]["FetchRun"][];
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/sources/{id}/unbilled": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Next invoice so far (provisional unbilled data, never synced) per customer and motion */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              previews: components["schemas"]["UnbilledPreview"][];
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/openapi.json": {
     parameters: {
       query?: never;
@@ -5663,6 +6083,91 @@ export type components = {
       };
       priceConfirmation?: components["schemas"]["PriceConfirmationInput"];
     };
+    SourceTestInput: {
+      at: string;
+      ok: boolean;
+      kind: string | null;
+      message: string;
+    };
+    SourceInput: {
+      id: string;
+      /** @enum {string} */
+      kind: "partner-center";
+      name: string;
+      enabled: boolean;
+      config: {
+        tenantId: string;
+        clientId: string;
+        /** @enum {string} */
+        credential: "secret" | "certificate";
+        thumbprintSha256?: string;
+        endpoints?: {
+          login: string;
+          partnerCenter: string;
+          graph: string;
+        };
+        unbilledCurrencies?: string[];
+      };
+      secretsSet: {
+        clientSecret: boolean;
+        privateKeyPem: boolean;
+      };
+      credentialsReadable: boolean;
+      lastTest: components["schemas"]["SourceTestInput"] | null;
+      createdAt: string;
+      updatedAt: string;
+    };
+    FetchRunInput: {
+      id: string;
+      sourceId: string;
+      trigger: string;
+      /** @enum {string} */
+      status: "running" | "imported" | "nothing-new" | "failed";
+      errorKind: string | null;
+      message: string | null;
+      startedAt: string;
+      finishedAt: string | null;
+      steps: {
+        at: string;
+        step: string;
+        detail: string;
+      }[];
+      invoices: {
+        invoiceId: string;
+        /** @enum {string} */
+        outcome: "imported" | "unchanged" | "no-data" | "rejected" | "failed" | "claimed-elsewhere";
+        lines?: number;
+        newLines?: number;
+        importId?: string;
+        errorKind?: string;
+        message?: string;
+      }[];
+      unbilled: {
+        currency: string;
+        /** @enum {string} */
+        outcome: "stored" | "no-data" | "failed";
+        lines?: number;
+        total?: string;
+        message?: string;
+      }[];
+      syncJobs: {
+        connectionId: string;
+        jobId: string | null;
+      }[];
+    };
+    UnbilledPreviewInput: {
+      currency: string;
+      fetchedAt: string;
+      total: string;
+      entries: {
+        customerTenantId: string;
+        customerName: string;
+        motion: string;
+        total: string;
+        /** @description Change since the snapshot before (decimal string) */
+        change: string;
+      }[];
+    };
     PsaOptionInput: {
       id: string;
       name: string;
@@ -6817,6 +7322,91 @@ export type components = {
         detail?: string;
       };
       priceConfirmation?: components["schemas"]["PriceConfirmation"];
+    };
+    SourceTest: {
+      at: string;
+      ok: boolean;
+      kind: string | null;
+      message: string;
+    };
+    Source: {
+      id: string;
+      /** @enum {string} */
+      kind: "partner-center";
+      name: string;
+      enabled: boolean;
+      config: {
+        tenantId: string;
+        clientId: string;
+        /** @enum {string} */
+        credential: "secret" | "certificate";
+        thumbprintSha256?: string;
+        endpoints?: {
+          login: string;
+          partnerCenter: string;
+          graph: string;
+        };
+        unbilledCurrencies?: string[];
+      };
+      secretsSet: {
+        clientSecret: boolean;
+        privateKeyPem: boolean;
+      };
+      credentialsReadable: boolean;
+      lastTest: components["schemas"]["SourceTest"] | null;
+      createdAt: string;
+      updatedAt: string;
+    };
+    FetchRun: {
+      id: string;
+      sourceId: string;
+      trigger: string;
+      /** @enum {string} */
+      status: "running" | "imported" | "nothing-new" | "failed";
+      errorKind: string | null;
+      message: string | null;
+      startedAt: string;
+      finishedAt: string | null;
+      steps: {
+        at: string;
+        step: string;
+        detail: string;
+      }[];
+      invoices: {
+        invoiceId: string;
+        /** @enum {string} */
+        outcome: "imported" | "unchanged" | "no-data" | "rejected" | "failed" | "claimed-elsewhere";
+        lines?: number;
+        newLines?: number;
+        importId?: string;
+        errorKind?: string;
+        message?: string;
+      }[];
+      unbilled: {
+        currency: string;
+        /** @enum {string} */
+        outcome: "stored" | "no-data" | "failed";
+        lines?: number;
+        total?: string;
+        message?: string;
+      }[];
+      syncJobs: {
+        connectionId: string;
+        jobId: string | null;
+      }[];
+    };
+    UnbilledPreview: {
+      currency: string;
+      fetchedAt: string;
+      total: string;
+      entries: {
+        customerTenantId: string;
+        customerName: string;
+        motion: string;
+        total: string;
+        /** @description Change since the snapshot before (decimal string) */
+        change: string;
+      }[];
     };
     PsaOption: {
       id: string;
