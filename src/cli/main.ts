@@ -153,6 +153,13 @@ const commands: Record<string, Command> = {
       return { run: m.userCommand, help: m.userHelp };
     },
   },
+  notify: {
+    summary: "notification channels (e-mail, Teams, Slack, webhook), tests, the daily digest",
+    load: async () => {
+      const m = await import("./commands/notify.ts");
+      return { run: m.notifyCommand, help: m.notifyHelp };
+    },
+  },
   serve: {
     summary: "serve the web app and the HTTP API (and background syncing)",
     load: async () => {
