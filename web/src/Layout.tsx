@@ -11,6 +11,7 @@ import { PricingPage } from "./pages/Pricing.tsx";
 import { ProductsPage } from "./pages/Products.tsx";
 import { PsaSettingsPage } from "./pages/PsaSettings.tsx";
 import { RunDetailPage, RunsPage } from "./pages/Runs.tsx";
+import { SourcesPage } from "./pages/Sources.tsx";
 import { SettingsPage } from "./pages/Settings.tsx";
 
 /**
@@ -90,6 +91,9 @@ function Navigation({ connections }: { connections: ConnectionView[] | undefined
           <NavLink to="/import">Import</NavLink>
         </li>
         <li>
+          <NavLink to="/sources">Billing sources</NavLink>
+        </li>
+        <li>
           <NavLink to="/settings">Settings</NavLink>
         </li>
       </ul>
@@ -109,6 +113,7 @@ function Routes() {
   if (path === "/runs") return <RunsPage />;
   if ((params = match("/runs/:id", path))) return <RunDetailPage key={params.id} id={params.id!} />;
   if (path === "/import") return <ImportPage />;
+  if (path === "/sources") return <SourcesPage />;
   if (path === "/settings") return <SettingsPage />;
   return (
     <>

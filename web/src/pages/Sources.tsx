@@ -1,0 +1,147 @@
+import { useState } from "react";
+import type { components } from "../api-types.ts";
+import { api } from "../api.ts";
+import { EmptyState, ErrorMessage, Loading, Notice, PageHeader } from "../components.tsx";
+import { formatInstant } from "../format.ts";
+import { useAction, useApiQuery, useDocumentTitle, useSession } from "../hooks.ts";
+
+/**
+ * Billing data that arrives by itself (docs/partner-center.md): the Microsoft Partner Center sources, each
+ * with "Fetch now" (admins), its fetch history and the provisional "next invoice so far".
+ */
+type Source = components["schemas"]["Source"];
+type FetchRun = components["schemas"]["FetchRun"];
+type UnbilledPreview = components["schemas"]["UnbilledPreview"];
+type FetchResult = { status: string; message: string; newLines: number; syncsQueued: number };
+
+const STATUS_LABELS: Record<FetchRun["status"], string> = {
+  running: "Running",
+  imported: "Imported",
+  "nothing-new": "Nothing new",
+  failed: "Failed",
+};
+
+export function SourcesPage() {
+  useDocumentTitle("Billing sources");
+  const sources = useApiQuery<{ sources: Source[] }>("/api/sources");
+  return (
+    <>
+      <PageHeader title="Billing sources" />
+      <p>
+        Microsoft Partner Center sources are checked every day before the syncs: new invoices are exported
+        from Microsoft Graph, imported whole (only when their lines add up to the invoice total) and synced.
+        Add one with <code>cspsync source add partner-center</code>.
+      </p>
+      {sources.error && <ErrorMessage error={sources.error} retry={sources.refetch} />}
+      {sources.loading && !sources.data && <Loading label="Loading sources" />}
+      {sources.data && sources.data.sources.length === 0 && (
+        <EmptyState title="No billing source yet">
+          Billing data comes from uploaded files until a Microsoft Partner Center source is added.
+        </EmptyState>
+      )}
+      {sources.data?.sources.map((source) => (
+        <SourceCard key={source.id} source={source} />
+      ))}
+    </>
+  );
+}
+
+function SourceCard({ source }: { source: Source }) {
+  const { isAdmin } = useSession();
+  const runsPath = `/api/sources/${source.id}/fetch-runs`;
+  const unbilledPath = `/api/sources/${source.id}/unbilled`;
+  const runs = useApiQuery<{ runs: FetchRun[] }>(runsPath);
+  const unbilled = useApiQuery<{ previews: UnbilledPreview[] }>(unbilledPath);
+  const [result, setResult] = useState<FetchResult | null>(null);
+  const fetchNow = useAction(
+    () => api.post<FetchResult>(`/api/sources/${source.id}/fetch`, { unbilled: true }),
+    { invalidates: [runsPath, unbilledPath, "/api/invoices", "/api/runs"] },
+  );
+  const onFetch = async () => {
+    setResult(null);
+    const outcome = await fetchNow.run();
+    if (outcome) setResult(outcome);
+  };
+  return (
+    <section className="panel" aria-labelledby={`source-${source.id}`}>
+      <div className="section-header">
+        <h2 id={`source-${source.id}`}>{source.name}</h2>
+        {isAdmin && (
+          <button type="button" className="button primary" onClick={onFetch} disabled={fetchNow.busy}>
+            {fetchNow.busy ? "Fetching…" : "Fetch now"}
+          </button>
+        )}
+      </div>
+      <p>
+        Microsoft Partner Center — tenant <code>{source.config.tenantId}</code>, app{" "}
+        <code>{source.config.clientId}</code> ({source.config.credential}). Last test:{" "}
+        {source.lastTest
+          ? `${source.lastTest.ok ? "OK" : `failed — ${source.lastTest.message}`} (${formatInstant(source.lastTest.at)})`
+          : "never"}
+      </p>
+      {fetchNow.error && <ErrorMessage error={fetchNow.error} />}
+      {result && (
+        <Notice kind={result.status === "failed" ? "warning" : "success"}>
+          {result.message}
+          {result.syncsQueued > 0 ? ` → ${result.syncsQueued} sync(s) queued` : ""}
+        </Notice>
+      )}
+      <h3>Fetch history</h3>
+      {runs.error && <ErrorMessage error={runs.error} retry={runs.refetch} />}
+      {runs.data && runs.data.runs.length === 0 && <p>No fetch yet.</p>}
+      {runs.data && runs.data.runs.length > 0 && (
+        <table className="table" aria-label={`Fetch history of ${source.name}`}>
+          <thead>
+            <tr>
+              <th scope="col">Started</th>
+              <th scope="col">Trigger</th>
+              <th scope="col">Status</th>
+              <th scope="col">What happened</th>
+            </tr>
+          </thead>
+          <tbody>
+            {runs.data.runs.map((run) => (
+              <tr key={run.id}>
+                <td>{formatInstant(run.startedAt)}</td>
+                <td>{run.trigger}</td>
+                <td>{STATUS_LABELS[run.status]}</td>
+                <td>
+                  {run.message}
+                  {run.syncJobs.length > 0 ? ` → ${run.syncJobs.length} sync(s) queued` : ""}
+                  {run.errorKind ? ` (${run.errorKind})` : ""}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h3>Next invoice so far (provisional, never synced)</h3>
+      {unbilled.data && unbilled.data.previews.length === 0 && <p>No unbilled data fetched yet.</p>}
+      {unbilled.data?.previews.map((preview) => (
+        <table key={preview.currency} className="table" aria-label={`Unbilled ${preview.currency}`}>
+          <caption>
+            {preview.currency} {preview.total} so far, fetched {formatInstant(preview.fetchedAt)}
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">Customer</th>
+              <th scope="col">Motion</th>
+              <th scope="col">So far</th>
+              <th scope="col">Since the fetch before</th>
+            </tr>
+          </thead>
+          <tbody>
+            {preview.entries.map((entry) => (
+              <tr key={`${entry.customerTenantId}|${entry.motion}`}>
+                <td>{entry.customerName}</td>
+                <td>{entry.motion}</td>
+                <td className="mono">{entry.total}</td>
+                <td className="mono">{entry.change}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ))}
+    </section>
+  );
+}
