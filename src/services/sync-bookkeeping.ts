@@ -1,47 +1,26 @@
 import { randomUUID } from "node:crypto";
-import type { RunLockConfig } from "../config.ts";
-import type { BillingMotion } from "../core/billing.ts";
 import { IN_DOUBT_MS, sendLookingBeforeRetrying } from "../psa/shared/write-once.ts";
 import type { KeyedRecordSource } from "../psa/port.ts";
-import { databaseNowSql } from "../store/db-clock.ts";
-import { RunLock } from "../store/run-lock.ts";
-import type { Store } from "../store/db.ts";
+import { RunSupersededError } from "../store/run-lock.ts";
+import {
+  SyncLedger,
+  type IntendedWrite,
+  type ItemOutcome,
+  type LedgerDeps,
+  type RecordedItem,
+  type SyncScope,
+  type SyncTrigger,
+} from "../store/sync-ledger.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
 import { findDuplicateKeys, keyedRecordSourceOf } from "./duplicate-keys.ts";
 import { PriceHoldGate } from "./price-holds.ts";
-import type { PsaWritesTable, RunStatus, SyncItemsTable, SyncRunsTable } from "../store/schema.ts";
+import type { PsaWritesTable, RunStatus } from "../store/schema.ts";
 import { failureSentence } from "../psa/shared/error-sentences.ts";
 import { PsaError } from "../psa/shared/errors.ts";
 import { AppError } from "../core/errors.ts";
 
-/**
- * The bookkeeping every sync motion shares: the run lock (one active run per connection, enforced by a
- * partial unique index; a run whose process died is taken over), heartbeats, per-item results, run totals, and
- * the PSA write ledger — each write's idempotency key recorded before the request, its attempts counted, and
- * the PSA record confirmed after. The motions differ only in what they plan and how they write it.
- *
- * Fencing: a run that was taken over (its process froze — a paused VM, a sleeping laptop, a long GC — and
- * another node took the lock) must not go on writing when it wakes up. Every statement after which cspsync
- * sends a write or records its result (counting an attempt, confirming, reopening, failing a write, the
- * heartbeat and the run's end) carries the condition "this run is still the connection's running run", in
- * the same statement, so it is decided atomically by the database. A run that finds itself superseded stops
- * before sending anything more and notes it in its record; its outcome, set by the run that took over, stays.
- */
-export type SyncTrigger = "manual" | "schedule" | "import" | "cli";
-export type SyncScope = { customerTenantId?: string };
-
-export type ItemOutcome = SyncItemsTable["outcome"];
-
-/** One result of a run, as stored in sync_items and shown in the run detail. */
-export type RecordedItem = {
-  outcome: ItemOutcome;
-  customerTenantId: string | null;
-  subscriptionId: string | null;
-  eventKey: string | null;
-  writeKey: string | null;
-  psaRecordId: string | null;
-  message: string | null;
-};
+export { RunSupersededError };
+export type { IntendedWrite, ItemOutcome, RecordedItem, SyncScope, SyncTrigger };
 
 export type RunTotals = {
   runId: string;
@@ -67,19 +46,6 @@ export { IN_DOUBT_MS, MAX_WRITE_ATTEMPTS } from "../psa/shared/write-once.ts";
 /** How far back the daily check reads written keys back from the PSA to look for a key written twice. */
 const DUPLICATE_LOOKBACK_MS = 7 * 24 * 3_600_000;
 
-/** The run no longer holds its connection's lock: another run took it over while this one was silent. */
-export class RunSupersededError extends Error {
-  readonly runId: string;
-  constructor(runId: string) {
-    super(
-      `run ${runId} no longer holds the connection's sync lock (a later run took it over while this one was ` +
-        "not responding); it stopped before sending anything more",
-    );
-    this.name = "RunSupersededError";
-    this.runId = runId;
-  }
-}
-
 export async function forEachConcurrently<T>(
   items: readonly T[],
   limit: number,
@@ -98,23 +64,7 @@ export async function forEachConcurrently<T>(
   if (failed) throw failed.reason;
 }
 
-export type BookkeepingDeps = {
-  store: Store;
-  organizationId: string;
-  connectionId: string;
-  motion: BillingMotion;
-  now?: () => Date;
-  /** Node name, take-over time and PSA request timeout (default DEFAULT_RUN_LOCK in src/store/run-lock.ts). */
-  runLock?: RunLockConfig;
-};
-
-export type IntendedWrite = {
-  writeKey: string;
-  customerTenantId: string;
-  eventKey: string;
-  targetId: string;
-  payload: unknown;
-};
+export type BookkeepingDeps = LedgerDeps;
 
 /** A result of a motion, with the line it is about (kept as the item's details). */
 export type MotionItem<L> = RecordedItem & { line?: L };
@@ -162,39 +112,24 @@ type TargetCheck = { ok: true } | { ok: false; reason: string };
 
 export type WriteOutcome = Pick<RecordedItem, "outcome" | "psaRecordId" | "message">;
 
-export class SyncBookkeeping {
-  private readonly deps: BookkeepingDeps;
-
-  /** The connection's billing run lock: the same lock (src/store/run-lock.ts) product runs take on theirs. */
-  private readonly lock: RunLock;
-
-  constructor(deps: BookkeepingDeps) {
-    this.deps = deps;
-    this.lock = new RunLock(deps.store, "sync_runs", deps.connectionId, deps.runLock);
-  }
-
-  clock(): Date {
-    return this.deps.now?.() ?? new Date();
-  }
-
-  now(): string {
-    return this.clock().toISOString();
-  }
-
-  /** An update of one write's ledger row that holds only while `runId` still owns the connection. */
-  private fencedLedgerRow(runId: string, writeKey: string) {
-    return this.deps.store.db
-      .updateTable("psa_writes")
-      .where("connection_id", "=", this.deps.connectionId)
-      .where("write_key", "=", writeKey)
-      .where(({ exists }) => exists(this.stillOwns(runId)));
-  }
-
-  /** The condition every fenced statement carries: `runId` is still its connection's running run. */
-  private stillOwns(runId: string) {
-    return this.lock.stillOwns(runId);
-  }
-
+/**
+ * The bookkeeping every sync motion shares: the run lock (one active run per connection, enforced by a
+ * partial unique index; a run whose process died is taken over), heartbeats, per-item results, run totals, and
+ * the PSA write ledger — each write's idempotency key recorded before the request, its attempts counted, and
+ * the PSA record confirmed after. The motions differ only in what they plan and how they write it.
+ *
+ * Fencing: a run that was taken over (its process froze — a paused VM, a sleeping laptop, a long GC — and
+ * another node took the lock) must not go on writing when it wakes up. Every statement after which cspsync
+ * sends a write or records its result (counting an attempt, confirming, reopening, failing a write, the
+ * heartbeat and the run's end) carries the condition "this run is still the connection's running run", in
+ * the same statement, so it is decided atomically by the database. A run that finds itself superseded stops
+ * before sending anything more and notes it in its record; its outcome, set by the run that took over, stays.
+ *
+ * The records themselves (runs, items, ledger rows and their fenced statements) are kept by the class this one
+ * extends, src/store/sync-ledger.ts; this one holds the rules of a run: start under the lock, write each
+ * planned line once (look before sending again, wait out a write that may still land), end with totals.
+ */
+export class SyncBookkeeping extends SyncLedger {
   /**
    * Starts a run under the database's one-active-run rule; throws RunAlreadyActiveError when one is active.
    * A run whose process is gone is taken over (src/store/run-lock.ts), and the record says why.
@@ -246,66 +181,6 @@ export class SyncBookkeeping {
     };
   }
 
-  /** Inserts a run of this connection and motion, started now by this process; `fields` say how it stands. */
-  private insertRun(
-    id: string,
-    trigger: SyncTrigger,
-    scope: SyncScope,
-    fields: Pick<SyncRunsTable, "status" | "finished_at"> &
-      Partial<Pick<SyncRunsTable, "errors" | "message">>,
-  ) {
-    const { store, connectionId, organizationId } = this.deps;
-    return store.db
-      .insertInto("sync_runs")
-      .values({
-        id,
-        organization_id: organizationId,
-        connection_id: connectionId,
-        trigger,
-        scope: JSON.stringify({ motion: this.deps.motion, ...scope }),
-        started_at: this.now(),
-        heartbeat_at: this.lock.heartbeatNow(),
-        owner: this.lock.owner(),
-        written: 0,
-        unchanged: 0,
-        warnings: 0,
-        errors: 0,
-        psa_requests: 0,
-        message: null,
-        ...fields,
-      })
-      .execute();
-  }
-
-  /** Beats on the database's clock; false when the run was taken over (nothing is changed then). */
-  heartbeat(runId: string): Promise<boolean> {
-    return this.lock.heartbeat(runId);
-  }
-
-  /** Appends one result to the run (sync_items are never rewritten). */
-  async record<T extends RecordedItem>(runId: string, items: T[], item: T, details: unknown): Promise<void> {
-    items.push(item);
-    await this.deps.store.db
-      .insertInto("sync_items")
-      .values({
-        id: randomUUID(),
-        run_id: runId,
-        sequence: items.length,
-        organization_id: this.deps.organizationId,
-        customer_tenant_id: item.customerTenantId,
-        motion: this.deps.motion,
-        subscription_id: item.subscriptionId,
-        event_key: item.eventKey,
-        write_key: item.writeKey,
-        outcome: item.outcome,
-        psa_record_id: item.psaRecordId,
-        message: item.message,
-        details: JSON.stringify(details ?? {}),
-        created_at: this.now(),
-      })
-      .execute();
-  }
-
   async finishRun(runId: string, items: readonly RecordedItem[], psaRequests: number): Promise<RunTotals> {
     const count = (...outcomes: ItemOutcome[]) => items.filter((i) => outcomes.includes(i.outcome)).length;
     const written = count("written", "warning");
@@ -315,155 +190,21 @@ export class SyncBookkeeping {
     const errors = count("error");
     const status: RunStatus =
       errors > 0 ? "error" : warnings > 0 ? "warning" : written + unchanged > 0 ? "success" : "no-change";
-    const ended = await this.deps.store.db
-      .updateTable("sync_runs")
-      .set({
-        status,
-        finished_at: this.now(),
-        heartbeat_at: databaseNowSql(this.deps.store.dialect),
-        written,
-        unchanged,
-        warnings,
-        errors,
-        psa_requests: psaRequests,
-      })
-      .where("id", "=", runId)
-      .where("status", "=", "running")
-      .executeTakeFirst();
+    const ended = await this.endRun(runId, {
+      status,
+      written,
+      unchanged,
+      warnings,
+      errors,
+      psa_requests: psaRequests,
+    });
     // A run taken over keeps the outcome the taking run gave it ("abandoned", and why); a late end only adds
     // that it woke up and stopped.
-    if (Number(ended.numUpdatedRows) === 0) {
+    if (!ended) {
       await this.noteSuperseded(runId);
       return { runId, status: "abandoned", written, unchanged, warnings, errors, psaRequests };
     }
     return { runId, status, written, unchanged, warnings, errors, psaRequests };
-  }
-
-  /** Adds to a taken-over run's record that it resumed later and stopped; its outcome is left as it is. */
-  private async noteSuperseded(runId: string): Promise<void> {
-    const row = await this.deps.store.db
-      .selectFrom("sync_runs")
-      .select("message")
-      .where("id", "=", runId)
-      .executeTakeFirst();
-    const note = "it resumed afterwards, found the lock taken and stopped without sending anything more";
-    if (!row || (row.message ?? "").includes(note)) return;
-    await this.deps.store.db
-      .updateTable("sync_runs")
-      .set({ message: [row.message, note].filter(Boolean).join("; ") })
-      .where("id", "=", runId)
-      .where("status", "!=", "running")
-      .execute();
-  }
-
-  /** Records the intended write before it is sent; returns the ledger row (possibly from an earlier run). */
-  async reserve(runId: string, write: IntendedWrite): Promise<PsaWritesTable> {
-    const now = this.now();
-    await this.deps.store.db
-      .insertInto("psa_writes")
-      .values({
-        connection_id: this.deps.connectionId,
-        write_key: write.writeKey,
-        organization_id: this.deps.organizationId,
-        customer_tenant_id: write.customerTenantId,
-        motion: this.deps.motion,
-        event_key: write.eventKey,
-        target_id: write.targetId,
-        status: "pending",
-        psa_record_id: null,
-        payload: JSON.stringify(write.payload),
-        attempts: 0,
-        in_flight: 0,
-        last_run_id: runId,
-        last_error: null,
-        created_at: now,
-        updated_at: now,
-      })
-      .onConflict((oc) => oc.columns(["connection_id", "write_key"]).doNothing())
-      .execute();
-    return this.deps.store.db
-      .selectFrom("psa_writes")
-      .selectAll()
-      .where("connection_id", "=", this.deps.connectionId)
-      .where("write_key", "=", write.writeKey)
-      .executeTakeFirstOrThrow();
-  }
-
-  /**
-   * Counted just before each request, so a later run knows an attempt may have reached the PSA — and fenced:
-   * a run that lost its lock gets RunSupersededError here, before sending. The attempt is in flight until the
-   * PSA answers it (settleAttempt / confirm).
-   */
-  async countAttempt(runId: string, writeKey: string, targetId: string): Promise<void> {
-    const result = await this.fencedLedgerRow(runId, writeKey)
-      .set((eb) => ({
-        attempts: eb("attempts", "+", 1),
-        in_flight: 1,
-        last_run_id: runId,
-        target_id: targetId,
-        updated_at: this.now(),
-      }))
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) throw new RunSupersededError(runId);
-  }
-
-  /** The PSA answered the attempt without applying it (refused it, or failed): nothing of it is on its way. */
-  async settleAttempt(runId: string, writeKey: string): Promise<void> {
-    await this.fencedLedgerRow(runId, writeKey)
-      .set({ in_flight: 0, updated_at: this.now() })
-      .where("last_run_id", "=", runId)
-      .execute();
-  }
-
-  /** Fenced like countAttempt: a run taken over leaves the record for the run that took over to find by key. */
-  async confirm(runId: string, writeKey: string, recordId: string): Promise<void> {
-    const result = await this.fencedLedgerRow(runId, writeKey)
-      .set({
-        status: "confirmed",
-        psa_record_id: recordId,
-        in_flight: 0,
-        last_error: null,
-        last_run_id: runId,
-        updated_at: this.now(),
-      })
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) throw new RunSupersededError(runId);
-  }
-
-  /**
-   * Opens a confirmed write again because its record is gone from the PSA. Attempts are kept, so the write is
-   * still looked up before it is sent; this run becomes its last, so it is not held as another run's in-doubt write.
-   */
-  async reopen(runId: string, writeKey: string): Promise<void> {
-    await this.fencedLedgerRow(runId, writeKey)
-      .set({
-        status: "pending",
-        psa_record_id: null,
-        last_error: "its PSA record was deleted",
-        last_run_id: runId,
-        updated_at: this.now(),
-      })
-      .where("status", "=", "confirmed")
-      .execute();
-  }
-
-  /** Notes why a write failed; a write the PSA already confirmed stays confirmed. */
-  async markFailed(runId: string, writeKey: string, message: string): Promise<void> {
-    await this.fencedLedgerRow(runId, writeKey)
-      .set({ status: "failed", last_error: message, updated_at: this.now() })
-      .where("status", "!=", "confirmed")
-      .execute();
-  }
-
-  /** Keys of writes the PSA confirmed: planning leaves these out. */
-  async confirmedKeys(): Promise<Set<string>> {
-    const rows = await this.deps.store.db
-      .selectFrom("psa_writes")
-      .select("write_key")
-      .where("connection_id", "=", this.deps.connectionId)
-      .where("status", "=", "confirmed")
-      .execute();
-    return new Set(rows.map((r) => r.write_key));
   }
 
   /**
@@ -676,29 +417,15 @@ export class SyncBookkeeping {
     items: readonly MotionItem<L>[],
     trigger: SyncTrigger,
   ): Promise<Map<string, string>> {
-    const { store, connectionId, motion } = this.deps;
-    const confirmed = () =>
-      store.db
-        .selectFrom("psa_writes")
-        .select(["write_key", "target_id"])
-        .where("connection_id", "=", connectionId)
-        .where("motion", "=", motion)
-        .where("status", "=", "confirmed");
     const rows: { write_key: string; target_id: string }[] = [];
     if (trigger === "schedule") {
       const since = new Date(this.clock().getTime() - DUPLICATE_LOOKBACK_MS).toISOString();
-      rows.push(...(await confirmed().where("updated_at", ">=", since).execute()));
+      rows.push(...(await this.confirmedWritesSince(since)));
     } else {
       const keys = items
         .filter((i) => i.writeKey && ["written", "warning", "found-existing"].includes(i.outcome))
         .map((i) => i.writeKey!);
-      // In slices: a run may write thousands of lines, more than a statement may bind.
-      for (let i = 0; i < keys.length; i += 500)
-        rows.push(
-          ...(await confirmed()
-            .where("write_key", "in", keys.slice(i, i + 500))
-            .execute()),
-        );
+      rows.push(...(await this.confirmedWritesOf(keys)));
     }
     return new Map(rows.map((r) => [r.write_key, r.target_id]));
   }
@@ -713,18 +440,12 @@ export class SyncBookkeeping {
     pending: (mapping: Mapping, customerName: string, written: ReadonlySet<string>) => Promise<P>,
     check: (companyId: string, agreementId: string) => Promise<TargetCheck>,
   ): Promise<PlannedEntry<P, L>[]> {
-    const { store, organizationId, connectionId, motion } = this.deps;
+    const { connectionId, motion } = this.deps;
     const enabled = await mappings.enabled(connectionId, motion, scope.customerTenantId);
     const written = await this.confirmedKeys();
     const result: PlannedEntry<P, L>[] = [];
     for (const mapping of enabled) {
-      const customer = await store.db
-        .selectFrom("customers")
-        .select("name")
-        .where("organization_id", "=", organizationId)
-        .where("tenant_id", "=", mapping.customerTenantId)
-        .executeTakeFirst();
-      const customerName = customer?.name ?? mapping.customerTenantId;
+      const customerName = (await this.customerName(mapping.customerTenantId)) ?? mapping.customerTenantId;
       const plan = await pending(mapping, customerName, written);
       const problem =
         !mapping.psaCompanyId || !mapping.agreementId

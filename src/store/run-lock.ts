@@ -75,6 +75,19 @@ export function whyOwnerIsGone(
   );
 }
 
+/** The run no longer holds its connection's lock: another run took it over while this one was silent. */
+export class RunSupersededError extends Error {
+  readonly runId: string;
+  constructor(runId: string) {
+    super(
+      `run ${runId} no longer holds the connection's sync lock (a later run took it over while this one was ` +
+        "not responding); it stopped before sending anything more",
+    );
+    this.name = "RunSupersededError";
+    this.runId = runId;
+  }
+}
+
 /** How a start went: the run holds the lock, or another live run does. */
 export type LockStart = { started: true } | { started: false; activeRunId: string };
 
