@@ -155,11 +155,18 @@ export async function demoCommand(argv: string[]): Promise<number> {
   // The emulators load only here, so other commands do not pay for them at start-up.
   const { startConnectWiseEmulator } = await import("../../../emulators/connectwise/index.ts");
   const { startAutotaskEmulator } = await import("../../../emulators/autotask/index.ts");
+  const { startPartnerCenterEmulator } = await import("../../../emulators/partner-center/index.ts");
   const connectWise = await startConnectWiseEmulator({ seed: "demo" });
   const autotask = await startAutotaskEmulator({ seed: "demo" });
+  // Microsoft Partner Center, serving the sample billing month: the demo's data arrives by itself.
+  const partnerCenter = await startPartnerCenterEmulator({
+    files: sampleFiles(),
+    unbilledFiles: sampleFiles().slice(0, 1),
+  });
   const stopEmulators = async () => {
     await connectWise.close();
     await autotask.close();
+    await partnerCenter.close();
   };
   let app: App | null = null;
   try {
@@ -167,16 +174,29 @@ export async function demoCommand(argv: string[]): Promise<number> {
       ...process.env,
       CSPSYNC_DATA_DIR: dataDir,
       CSPSYNC_PSA_ALLOWED_HOSTS: [new URL(connectWise.url).host, new URL(autotask.url).host].join(","),
+      CSPSYNC_MICROSOFT_ALLOWED_HOSTS: new URL(partnerCenter.url).host,
     };
     delete env.CSPSYNC_DATABASE_URL;
     app = await createApp({ databaseUrl: `sqlite:${path.join(dataDir, "cspsync.db")}`, env });
 
-    for (const file of sampleFiles()) {
-      const summary = await importReconFile(app.store, file);
-      console.log(
-        `Imported ${path.basename(file)}: ${summary.status}, ${summary.lines} lines, ${summary.customers} customers`,
-      );
-    }
+    const source = await app.sources.create({
+      name: "Partner Center (emulator)",
+      config: {
+        tenantId: partnerCenter.tenantId,
+        clientId: partnerCenter.clientId,
+        endpoints: partnerCenter.endpoints,
+      },
+      secrets: { clientSecret: partnerCenter.clientSecret },
+    });
+    const { fetchAppOf } = await import("../../jobs/sync-worker.ts");
+    const { fetchSource } = await import("../../services/fetch-partner-center.ts");
+    const fetched = await fetchSource(fetchAppOf(app), source.id, { trigger: "manual", unbilled: true });
+    console.log(`Fetched from the Partner Center emulator: ${fetched.message}`);
+    if (fetched.status === "failed")
+      for (const file of sampleFiles()) {
+        const summary = await importReconFile(app.store, file);
+        console.log(`Imported ${path.basename(file)} instead: ${summary.status}, ${summary.lines} lines`);
+      }
     const priceLists = new PriceListService(app.store, app.organizationId);
     for (const file of priceListFiles()) {
       const result = await priceLists.import(file, { importedBy: DEMO_EMAIL });
@@ -200,6 +220,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
         "",
         "  PSAs      ConnectWise and Autotask emulators (in this process), Seat-based Annual sync on",
         `            ConnectWise emulator ${connectWise.url} · Autotask emulator ${autotask.url}`,
+        `  Billing   Microsoft Partner Center emulator ${partnerCenter.url} (Billing sources › Fetch now)`,
         `  Data      ${dataDir} (wiped at the next start)`,
         "",
         "Try it: Microsoft CSP under ConnectWise › search “Contoso” › pencil on Seat-based Annual ›",
