@@ -77,6 +77,15 @@ export const CONTRACT_ROUTES: readonly (readonly [string, string])[] = [
   ["POST", "/api/sources/{id}/fetch"],
   ["GET", "/api/sources/{id}/fetch-runs"],
   ["GET", "/api/sources/{id}/unbilled"],
+  ["GET", "/api/notifications/channels"],
+  ["POST", "/api/notifications/channels"],
+  ["PATCH", "/api/notifications/channels/{id}"],
+  ["DELETE", "/api/notifications/channels/{id}"],
+  ["POST", "/api/notifications/channels/{id}/test"],
+  ["GET", "/api/notifications/deliveries"],
+  ["GET", "/api/notifications/settings"],
+  ["PUT", "/api/notifications/settings"],
+  ["GET", "/api/health/subjects"],
 ];
 
 /** Writes any logged-in user may make about themselves (a viewer changing their own password). */
