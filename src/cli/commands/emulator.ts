@@ -12,6 +12,7 @@ for demos and tests. Its state lives in memory, or in --data FILE so it survives
 Stop it with Ctrl+C.
 
 cspsync emulator partner-center [--port N] [--host H] [--recon FILE]… [--unbilled FILE] [--faults JSON|@FILE]
+                                [--lines-per-blob N]
 
 Runs a local Microsoft Partner Center: the Entra token endpoint, the invoices API, the Graph billing
 reconciliation export and blob downloads, serving the invoices of the reconciliation files given (default:
@@ -46,6 +47,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
       "fault-seed": { type: "string" },
       recon: { type: "string", multiple: true },
       unbilled: { type: "string" },
+      "lines-per-blob": { type: "string" },
     },
   });
   if (positionals[0] === "partner-center") return partnerCenter(values);
@@ -101,6 +103,7 @@ async function partnerCenter(values: {
   recon?: string[];
   unbilled?: string;
   faults?: string;
+  "lines-per-blob"?: string;
 }): Promise<number> {
   const { startPartnerCenterEmulator } = await import("../../../emulators/partner-center/index.ts");
   const sample = new URL("../../../samples/nce-reconciliation-2024-06.csv", import.meta.url).pathname;
@@ -109,6 +112,7 @@ async function partnerCenter(values: {
     host: values.host ?? "127.0.0.1",
     files: values.recon?.length ? values.recon : [sample],
     ...(values.unbilled ? { unbilledFiles: [values.unbilled] } : {}),
+    ...(values["lines-per-blob"] ? { linesPerBlob: Number(values["lines-per-blob"]) } : {}),
     ...(values.faults ? { faults: readFaults(values.faults) as never } : {}),
   });
   const host = new URL(emulator.url).host;
