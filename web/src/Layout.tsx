@@ -10,9 +10,12 @@ import { ImportPage } from "./pages/Import.tsx";
 import { PricingPage } from "./pages/Pricing.tsx";
 import { ProductsPage } from "./pages/Products.tsx";
 import { PsaSettingsPage } from "./pages/PsaSettings.tsx";
+import { RenewalsPage } from "./pages/Renewals.tsx";
+import { ReportsPage } from "./pages/Reports.tsx";
 import { RunDetailPage, RunsPage } from "./pages/Runs.tsx";
 import { SourcesPage } from "./pages/Sources.tsx";
 import { SettingsPage } from "./pages/Settings.tsx";
+import { NotificationsPage } from "./pages/Notifications.tsx";
 
 /**
  * The connections, shared by the navigation and the pages through the query cache (one request): a change
@@ -85,6 +88,12 @@ function Navigation({ connections }: { connections: ConnectionView[] | undefined
           </li>
         ))}
         <li>
+          <NavLink to="/reports">Reports</NavLink>
+        </li>
+        <li>
+          <NavLink to="/renewals">Renewals</NavLink>
+        </li>
+        <li>
           <NavLink to="/runs">Sync history</NavLink>
         </li>
         <li>
@@ -110,11 +119,14 @@ function Routes() {
   if ((params = match("/psa/:id/csp", path))) return <CustomersPage key={params.id} id={params.id!} />;
   if ((params = match("/psa/:id/products", path))) return <ProductsPage key={params.id} id={params.id!} />;
   if ((params = match("/psa/:id/pricing", path))) return <PricingPage key={params.id} id={params.id!} />;
+  if (path === "/reports") return <ReportsPage />;
+  if (path === "/renewals") return <RenewalsPage />;
   if (path === "/runs") return <RunsPage />;
   if ((params = match("/runs/:id", path))) return <RunDetailPage key={params.id} id={params.id!} />;
   if (path === "/import") return <ImportPage />;
   if (path === "/sources") return <SourcesPage />;
   if (path === "/settings") return <SettingsPage />;
+  if (path === "/settings/notifications") return <NotificationsPage />;
   return (
     <>
       <PageHeader title="Page not found" />

@@ -171,6 +171,32 @@ export type ApiTokenStatus = Schemas["ApiToken"]["status"];
 export type ApiToken = Schemas["ApiToken"];
 export type UserRecord = Schemas["User"];
 
+/** The reconciliation and margin report of one invoice (docs/reports.md §1). */
+export type ReconciliationReport = Reply<"/api/reports/reconciliation">;
+export type ReportFigures = ReconciliationReport["totals"][number];
+export type ReportLine = ReconciliationReport["lines"][number];
+export type ReportLineStatus = ReportLine["status"];
+export type ReportDrift = ReconciliationReport["drift"][number];
+/** Cost, billed, margin and not billed per invoice, oldest first (the month-over-month chart). */
+export type ReportTrend = Reply<"/api/reports/trend">;
+/** Renewals of the next N days and change windows closing soon (docs/reports.md §2). */
+export type RenewalsView = Reply<"/api/renewals">;
+export type LedgerEntry = RenewalsView["renewing"][number];
+export type FeedToken = Reply<"/api/renewals/feed-token", "post">;
+
+/** Notification channels, their deliveries and settings, and subject health (docs/notifications.md). */
+export type NotificationChannel = Schemas["NotificationChannel"];
+export type ChannelKind = NotificationChannel["kind"];
+export type Severity = NotificationChannel["minSeverity"];
+export type KindOverrides = NotificationChannel["overrides"];
+export type NotificationChannelInput = Body<"/api/notifications/channels", "post">;
+export type NotificationChannelChanges = Body<"/api/notifications/channels/{id}", "patch">;
+export type NotificationDelivery = Schemas["NotificationDelivery"];
+export type DeliveryStatus = NotificationDelivery["status"];
+export type NotificationSettings = Reply<"/api/notifications/settings">;
+export type SendTestResult = Reply<"/api/notifications/channels/{id}/test", "post">;
+export type SubjectHealth = Schemas["SubjectHealth"];
+
 /**
  * The views above that read the document's per-motion shapes as one must still accept what the server
  * sends: these assignments stop the type check when a regenerated document no longer fits them.
