@@ -3,117 +3,24 @@ import assert from "node:assert/strict";
 import ExcelJS from "exceljs";
 import { parse } from "csv-parse/sync";
 import type { App } from "../../src/app.ts";
-import { ConnectWiseClient } from "../../src/psa/connectwise/client.ts";
-import { PricingService } from "../../src/services/pricing.ts";
 import { ReportsService, reportCsv, reportXlsx } from "../../src/services/reports.ts";
 import type { ReconciliationReport } from "../../src/core/reconciliation-report.ts";
-import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
-import { createTestApp, hostOf } from "../support/app.ts";
-import { CLIENT_ID } from "../support/connectwise-setup.ts";
+import { reportScenario, type ReportScenario } from "../support/report-setup.ts";
 import { DIALECTS } from "../support/stores.ts";
-import { CONTOSO, FABRIKAM, importTwoMonths, SUB } from "./fixture.ts";
-
-const PREMIUM_ADD =
-  "Microsoft 365 Business Premium: +2 seats (now 7), prorated 2024-06-25 to 2025-06-04 (345 days of the term)";
+import { CONTOSO, FABRIKAM, SUB } from "./fixture.ts";
 
 for (const dialect of DIALECTS) {
   describe(`reconciliation and margin report against ConnectWise (docs/reports.md §1, §3, ${dialect})`, () => {
-    let emulator: ConnectWiseEmulator;
+    let s: ReportScenario;
     let app: App;
-    let cleanup: () => Promise<void>;
-    let client: ConnectWiseClient;
-    let connectionId: string;
-    let agreementId: string;
 
     before(async () => {
-      emulator = await startConnectWiseEmulator({ seed: "demo" });
-      ({ app, cleanup } = await createTestApp(dialect, [hostOf(emulator.url)]));
-      await importTwoMonths(app.store);
-      const { companyId, publicKey, privateKey } = emulator.credentials;
-      const connection = await app.connections.create({
-        vendor: "connectwise",
-        name: "CW",
-        config: { site: emulator.url, companyId, publicKey, clientId: CLIENT_ID },
-        secrets: { privateKey },
-        settings: { fallbackCatalogItem: "O365-E1" },
-      });
-      connectionId = connection.id;
-      await app.connections.update(connectionId, { seatAnnualEnabled: true });
-      const adapter = await app.adapterFor(connectionId);
-      const [company] = await adapter.searchCompanies("Contoso");
-      const agreements = await adapter.listAgreements(company!.id);
-      agreementId = agreements.find((a) => a.validFor["seat-annual"].ok)!.id;
-      const monthly = agreements.find((a) => a.validFor["seat-monthly"].ok)!;
-      // Annual: from Jun 8 (the Premium purchase of Jun 5 is before it), 20 % markup.
-      await app.mappings.save(
-        connectionId,
-        CONTOSO.id,
-        "seat-annual",
-        {
-          psaCompanyId: company!.id,
-          agreementId,
-          syncDate: "2024-06-08",
-          pricing: "markup",
-          markupPercent: "20",
-        },
-        adapter,
-      );
-      // Monthly: mapped, turned off.
-      await app.mappings.save(
-        connectionId,
-        CONTOSO.id,
-        "seat-monthly",
-        { psaCompanyId: company!.id, agreementId: monthly.id, enabled: false },
-        adapter,
-      );
-      const pricing = new PricingService(app.store, app.organizationId);
-      await pricing.addRule(connectionId, {
-        name: "Premium at 300",
-        productKey: "cfq7ttc0lchc",
-        kind: "fixed",
-        value: "300",
-        effectiveFrom: "2024-01-01",
-      });
-      await pricing.addRule(connectionId, {
-        name: "Business Central at 700",
-        productKey: "cfq7ttc0lh1m",
-        kind: "fixed",
-        value: "700",
-        effectiveFrom: "2024-01-01",
-      });
-      await pricing.setBelowCost(connectionId, "hold");
-      const run = await (await app.annualSync(connectionId)).run("manual");
-      assert.equal(run.errors, 0);
-
-      // By hand in ConnectWise, through its HTTP API: the seat add's price edited, the Exchange purchase
-      // deleted, and an addition of the same catalog item that cspsync did not write.
-      client = new ConnectWiseClient({
-        siteUrl: emulator.url,
-        companyId,
-        publicKey,
-        privateKey,
-        clientId: CLIENT_ID,
-      });
-      const additions = await client.listAdditions(Number(agreementId), { orderBy: "id asc" });
-      const add = additions.find((a) => a.description === PREMIUM_ADD)!;
-      await client.patchAddition(Number(agreementId), add.id, [
-        { op: "replace", path: "unitPrice", value: 250 },
-      ]);
-      const exo = additions.find((a) => a.description?.startsWith("Exchange Online (Plan 1): 3 seats"))!;
-      await client.deleteAddition(Number(agreementId), exo.id);
-      await client.createAddition(Number(agreementId), {
-        product: { identifier: "M365-PREM-ANNUAL" },
-        billCustomer: "Billable",
-        quantity: "2",
-        unitPrice: "20",
-        unitCost: "10",
-        effectiveDate: "2024-06-20",
-        description: '=HYPERLINK("http://x") added by hand',
-      });
+      s = await reportScenario(dialect);
+      app = s.app;
+      assert.equal(s.syncErrors, 0);
     });
     after(async () => {
-      await cleanup();
-      await emulator.close();
+      await s?.cleanup();
     });
 
     let june: ReconciliationReport;
