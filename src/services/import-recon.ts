@@ -13,9 +13,12 @@ import type { Store } from "../store/db.ts";
 import { DEFAULT_ORGANIZATION_ID } from "../store/organization.ts";
 import type { ChargeLinesTable, Database } from "../store/schema.ts";
 import { eventRow, lineRowToEventLine } from "../store/billing-rows.ts";
-import { insertIgnoringConflicts, takeExcluded, upsertRows } from "../store/bulk-insert.ts";
+import { takeExcluded, upsertRows } from "../store/bulk-insert.ts";
 import type { Dialect } from "../store/db.ts";
-import { LineOccurrences } from "./line-occurrences.ts";
+import { LineKeyCounts, type ChargeLineWriter } from "../store/line-writer.ts";
+import { PostgresLineWriter } from "../store/postgres-line-writer.ts";
+import { SqliteLineWriter } from "../store/sqlite-line-writer.ts";
+import { lineKey } from "../sources/reconciliation/line-key.ts";
 
 export type ImportStatus = "imported" | "rejected" | "empty";
 
@@ -105,7 +108,8 @@ type InvoiceTally = {
 
 /**
  * Imports one reconciliation file in one transaction: either every line of the file is stored (new ones
- * added, known ones recognised by their line key) or, if any row is bad, nothing is.
+ * appended, known ones recognised by their line key against the keys stored for their invoice, see
+ * src/store/line-writer.ts) or, if any row is bad, nothing is.
  */
 export async function importReconFile(
   store: Store,
@@ -283,7 +287,10 @@ class BatchWriter {
   /** The file's name, for errors that point at a row. */
   private readonly fileLabel: string;
   private readonly now = new Date().toISOString();
-  private readonly occurrences: LineOccurrences;
+  private readonly lines: ChargeLineWriter;
+  /** This file's content hashes and the stored keys of its invoices (see LineKeyCounts). */
+  private readonly keys = new LineKeyCounts();
+  private readonly takenInvoices = new Set<string>();
 
   constructor(
     trx: Transaction<Database>,
@@ -301,36 +308,60 @@ class BatchWriter {
     this.importId = context.importId;
     this.fileLabel = context.fileLabel;
     this.totals = context.totals;
-    this.occurrences = new LineOccurrences(trx, context);
+    this.lines =
+      context.dialect === "postgres"
+        ? new PostgresLineWriter(trx, context.organizationId)
+        : new SqliteLineWriter(trx, context.organizationId);
   }
 
   async write(read: ReadLine[]): Promise<void> {
     if (read.length === 0) return;
-    const hashes = read.map((r) => r.hash);
-    const occurrences = await this.occurrences.assign(hashes);
-    const keys = occurrences.keys;
-    const rows: ChargeLinesTable[] = read.map((r, i) => this.lineRow(r, keys[i]!));
-    const lines = read.map((r) => r.line);
-    // Sorted keys land on neighbouring index pages, which SQLite writes far faster than random ones.
-    const inserted = await this.insertLines([...rows].sort((a, b) => (a.line_key < b.line_key ? -1 : 1)));
-    await this.occurrences.record(occurrences, hashes, inserted);
+    for (const r of read) {
+      const invoice = r.line.invoiceNumber;
+      if (this.takenInvoices.has(invoice)) continue;
+      this.takenInvoices.add(invoice);
+      await this.lines.takeInvoice(invoice, (key) => this.keys.addKnown(key));
+    }
+    const rows: ChargeLinesTable[] = [];
+    const fresh: boolean[] = [];
+    const added: ChargeLinesTable[] = [];
+    const addedLines: ReadLine["line"][] = [];
+    for (const r of read) {
+      const { occurrence, stored } = this.keys.next(r.hash);
+      const row = this.lineRow(r, lineKey(r.hash, occurrence));
+      rows.push(row);
+      fresh.push(!stored);
+      if (!stored) {
+        added.push(row);
+        addedLines.push(r.line);
+      }
+    }
+    // Appended in import order: the table and its index by invoice grow at their ends.
+    await this.lines.append(added);
     this.totals.lines += rows.length;
-    this.totals.newLines += inserted.size;
-    this.totals.knownLines += rows.length - inserted.size;
-    for (const row of rows) {
+    this.totals.newLines += added.length;
+    this.totals.knownLines += rows.length - added.length;
+    rows.forEach((row, i) => {
       this.totals.linesByMotion[row.motion as BillingMotion] += 1;
       if (!row.is_billable) this.totals.notBillable += 1;
       this.totals.customers.add(row.customer_tenant_id);
       // A line that is an event on its own is read as one through the charge_events view.
-      if (inserted.has(row.line_key) && !isGroupedEventKey(row.event_key)) this.totals.newEvents += 1;
+      if (fresh[i] && !isGroupedEventKey(row.event_key)) this.totals.newEvents += 1;
+    });
+    this.trackInvoices(
+      read.map((r) => r.line),
+      fresh,
+    );
+    // A known line's customer and subscription fields were stored with it (they are part of its hash).
+    if (addedLines.length > 0) {
+      await this.upsertCustomers(addedLines);
+      await this.upsertSubscriptions(addedLines);
     }
-    this.trackInvoices(lines, rows, inserted);
-    await this.upsertCustomers(lines);
-    await this.upsertSubscriptions(lines);
   }
 
   /** Events of paired lines can only be built when both halves are stored, possibly from an earlier file. */
   async finish(): Promise<void> {
+    await this.lines.flush();
     let after = "";
     for (;;) {
       const page = await this.trx
@@ -347,7 +378,6 @@ class BatchWriter {
       after = page.at(-1)!.event_key;
       await this.rebuildEvents(page.map((r) => r.event_key));
     }
-    await this.occurrences.clear();
     await this.upsertInvoices();
   }
 
@@ -422,19 +452,7 @@ class BatchWriter {
     };
   }
 
-  private async insertLines(rows: ChargeLinesTable[]): Promise<Set<string>> {
-    const keys = await insertIgnoringConflicts(
-      this.trx,
-      this.dialect,
-      "charge_lines",
-      rows,
-      ["organization_id", "line_key"],
-      "line_key",
-    );
-    return new Set(keys);
-  }
-
-  private trackInvoices(lines: ReadLine["line"][], rows: ChargeLinesTable[], inserted: Set<string>) {
+  private trackInvoices(lines: ReadLine["line"][], fresh: boolean[]) {
     lines.forEach((line, i) => {
       const last = line.chargeEnd ?? line.chargeStart;
       let invoice = this.totals.invoices.get(line.invoiceNumber);
@@ -468,7 +486,7 @@ class BatchWriter {
       invoice.allTotal = invoice.allTotal.plus(line.total);
       if (line.chargeStart < invoice.first) invoice.first = line.chargeStart;
       if (last > invoice.last) invoice.last = last;
-      if (inserted.has(rows[i]!.line_key)) {
+      if (fresh[i]) {
         invoice.newLines += 1;
         invoice.subtotal = invoice.subtotal.plus(line.subtotal);
         invoice.total = invoice.total.plus(line.total);

@@ -3,8 +3,8 @@ import type { Dialect } from "./db.ts";
 import type { Database } from "./schema.ts";
 
 /**
- * Multi-row INSERT … ON CONFLICT DO NOTHING for the import hot path. Building the same statement through the
- * query builder for every batch of hundreds of rows costs more than running it, so the SQL text is generated
+ * Multi-row INSERT (plain, or … ON CONFLICT DO NOTHING / DO UPDATE) for the import hot path. Building the
+ * same statement through the query builder for every batch of hundreds of rows costs more than running it, so the SQL text is generated
  * once per (table, columns, row count) and executed through Kysely with plain parameters. Both dialects
  * understand the statement; only the placeholder style differs.
  *
@@ -31,7 +31,9 @@ function statement(
     const tuple = () => `(${columns.map(placeholder).join(",")})`;
     const values = Array.from({ length: rows }, tuple).join(",");
     const quoted = columns.map((c) => `"${c}"`).join(",");
-    sql = `insert into "${table}" (${quoted}) values ${values} on conflict (${conflict.map((c) => `"${c}"`).join(",")}) ${update ? `do update set ${update}` : "do nothing"}`;
+    sql = `insert into "${table}" (${quoted}) values ${values}`;
+    if (conflict.length > 0)
+      sql += ` on conflict (${conflict.map((c) => `"${c}"`).join(",")}) ${update ? `do update set ${update}` : "do nothing"}`;
     if (returning) sql += ` returning "${returning}"`;
     if (statements.size > 64) statements.clear();
     statements.set(key, sql);
@@ -48,6 +50,19 @@ export async function insertIgnoringConflicts<T extends keyof Database & string>
   returning?: keyof Database[T] & string,
 ): Promise<string[]> {
   return insertInChunks(db, dialect, table, rows, conflict, { returning });
+}
+
+/**
+ * Multi-row INSERT of rows known to be new (no conflict clause): the import's append of charge lines, which
+ * has no unique index to check (see line-writer.ts).
+ */
+export async function appendRows<T extends keyof Database & string>(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  table: T,
+  rows: readonly Database[T][],
+): Promise<void> {
+  await insertInChunks(db, dialect, table, rows, [], {});
 }
 
 /**

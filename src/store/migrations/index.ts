@@ -14,6 +14,8 @@ import { productRunLock } from "./0014_product_run_lock.ts";
 import { sources } from "./0015_sources.ts";
 import { reports } from "./0017_reports.ts";
 import { notifications } from "./0016_notifications.ts";
+import { appendLines } from "./0018_append_lines.ts";
+import { fetchLinks } from "./0019_fetch_links.ts";
 import type { CspsyncMigration } from "./types.ts";
 
 /** Every migration, oldest first. Names sort in this order; never rename or reorder a shipped one. */
@@ -34,4 +36,6 @@ export const migrations: readonly CspsyncMigration[] = [
   sources,
   notifications,
   reports,
+  appendLines,
+  fetchLinks,
 ];

@@ -1,0 +1,106 @@
+import { finished } from "node:stream/promises";
+import { CompiledQuery, sql, type Transaction } from "kysely";
+import { from as copyFrom, to as copyTo } from "pg-copy-streams";
+import { CHARGE_LINE_COLUMNS, type ChargeLineWriter } from "./line-writer.ts";
+import type { ChargeLinesTable, Database } from "./schema.ts";
+
+/** Buffered COPY text sent in one COPY statement once it reaches this size (and at every flush). */
+const COPY_BUFFER_BYTES = 4 << 20;
+
+/**
+ * PostgreSQL: lines are streamed into `charge_lines` with COPY … FROM STDIN (text format), a few MB per
+ * statement, in the import's transaction. No staging table is needed: the rows have been checked against the
+ * invoice's stored keys already, under the invoice's lock, so every row COPY sends is new. The invoice lock is
+ * a transaction-scoped advisory lock on the (organization, invoice) pair: a second importer of the same
+ * invoice waits in `takeInvoice` until the first commits, then reads the keys the first stored.
+ */
+export class PostgresLineWriter implements ChargeLineWriter {
+  private readonly trx: Transaction<Database>;
+  private readonly organizationId: string;
+  private buffer: string[] = [];
+  private buffered = 0;
+
+  constructor(trx: Transaction<Database>, organizationId: string) {
+    this.trx = trx;
+    this.organizationId = organizationId;
+  }
+
+  async takeInvoice(invoiceNumber: string, onKey: (lineKey: string) => void): Promise<void> {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`cspsync:invoice:${this.organizationId}:${invoiceNumber}`}, 0))`.execute(
+      this.trx,
+    );
+    // The keys come back through COPY … TO STDOUT, a stream: a million keys never sit in one result.
+    const stream = copyTo(
+      `copy (select line_key from charge_lines where organization_id = ${literal(this.organizationId)} ` +
+        `and invoice_number = ${literal(invoiceNumber)}) to stdout`,
+    );
+    await this.submit(stream);
+    let rest = "";
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const text = rest + chunk.toString("utf8");
+      const lines = text.split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) if (line !== "") onKey(line);
+    }
+    if (rest !== "") onKey(rest);
+  }
+
+  async append(rows: readonly ChargeLinesTable[]): Promise<void> {
+    for (const row of rows) {
+      const line = copyLine(row);
+      this.buffer.push(line);
+      this.buffered += line.length;
+    }
+    if (this.buffered >= COPY_BUFFER_BYTES) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    const text = this.buffer.join("");
+    this.buffer = [];
+    this.buffered = 0;
+    const stream = copyFrom(
+      `copy charge_lines (${CHARGE_LINE_COLUMNS.map((c) => `"${c}"`).join(",")}) from stdin`,
+    );
+    await this.submit(stream);
+    stream.end(text);
+    await finished(stream);
+  }
+
+  /**
+   * Starts a COPY on the transaction's own connection. Kysely hands a query's `sql` to pg's `client.query`
+   * unchanged, and pg runs any object with a `submit` method as a query of its own (how pg-copy-streams is
+   * used with a plain client): so the stream goes in as the query text. pg returns the stream itself, which
+   * Kysely reads as an empty result; the COPY then runs on the connection until the stream ends.
+   */
+  private async submit(stream: object): Promise<void> {
+    const query = CompiledQuery.raw("copy", []);
+    await this.trx.executeQuery({ ...query, sql: stream as unknown as string });
+  }
+}
+
+/** A string literal for SQL text (standard_conforming_strings, on since PostgreSQL 9.1). */
+function literal(value: string): string {
+  if (value.includes("\u0000")) throw new Error("a NUL character cannot be sent to PostgreSQL");
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** One row in COPY's text format: tab-separated, \N for null, backslash escapes for the rest. */
+function copyLine(row: ChargeLinesTable): string {
+  let line = "";
+  for (let i = 0; i < CHARGE_LINE_COLUMNS.length; i++) {
+    const value = row[CHARGE_LINE_COLUMNS[i]!];
+    if (i > 0) line += "\t";
+    line += value === null || value === undefined ? "\\N" : escapeCopy(String(value));
+  }
+  return line + "\n";
+}
+
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+
+function escapeCopy(text: string): string {
+  if (!NEEDS_ESCAPE.test(text)) return text;
+  return text.replace(/[\\\t\n\r]/g, (c) =>
+    c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r",
+  );
+}
