@@ -143,6 +143,8 @@ export type ChannelView = {
   /** The host a webhook posts to (not the URL, which is secret). */
   webhookHost: string | null;
   status: "ok" | "failing";
+  /** When a failing channel started failing; null while it is ok. */
+  failingSince: string | null;
   consecutiveFailures: number;
   lastError: string | null;
   lastSentAt: string | null;
@@ -398,6 +400,7 @@ export class NotificationService {
       },
       webhookHost,
       status: row.status,
+      failingSince: row.status === "failing" ? row.updated_at : null,
       consecutiveFailures: Number(row.consecutive_failures),
       lastError: row.last_error,
       lastSentAt: row.last_sent_at,

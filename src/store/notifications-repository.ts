@@ -94,14 +94,15 @@ export async function recordChannelFailure(
     .set((eb) => ({
       consecutive_failures: eb("consecutive_failures", "+", 1),
       last_error: error,
-      updated_at: at,
     }))
     .where("id", "=", id)
     .execute();
+  // updated_at of a failing channel is when it started failing (its "failing since"): set at the change only.
   await store.db
     .updateTable("notification_channels")
-    .set({ status: "failing" })
+    .set({ status: "failing", updated_at: at })
     .where("id", "=", id)
+    .where("status", "=", "ok")
     .where("consecutive_failures", ">=", failingAfter)
     .execute();
   return store.db.selectFrom("notification_channels").selectAll().where("id", "=", id).executeTakeFirst();

@@ -6,7 +6,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { createTestDatabase, DIALECTS, type TestDatabase } from "../support/stores.ts";
 import { runCli } from "../support/cli.ts";
-import { startSmtpReceiver, type SmtpReceiver } from "./receivers.ts";
+import { startSmtpReceiver, type SmtpReceiver } from "../support/smtp.ts";
 
 for (const dialect of DIALECTS) {
   describe(`cspsync notify (${dialect})`, () => {

@@ -15,7 +15,7 @@ import { listImports, listInvoices } from "../../src/store/billing-repository.ts
 import { Dec } from "../../src/core/money.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { mappedConnectWise, type MappedConnectWise } from "../support/connectwise-setup.ts";
-import { startSmtpReceiver, type SmtpReceiver } from "./receivers.ts";
+import { startSmtpReceiver, type SmtpReceiver } from "../support/smtp.ts";
 
 /** Delivers everything queued, as the notify jobs would (the queue-driven path is tested below). */
 async function deliverAll(app: App): Promise<string[]> {

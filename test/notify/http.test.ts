@@ -2,7 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { DIALECTS } from "../support/stores.ts";
 import { startHarness, type Client, type Harness } from "../http/helpers.ts";
-import { startSmtpReceiver, type SmtpReceiver } from "./receivers.ts";
+import { startSmtpReceiver, type SmtpReceiver } from "../support/smtp.ts";
 
 const VIEWER = { email: "viewer@example.com", password: "viewer password 1" };
 

@@ -1,65 +1,10 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
-import { SMTPServer } from "smtp-server";
-import { simpleParser, type ParsedMail } from "mailparser";
 
 /**
- * The receiving ends of notifications in tests: a real SMTP server (smtp-server) whose arrived messages are
- * parsed with mailparser, and a local HTTP server standing in for a Teams, Slack or generic webhook.
+ * A local HTTP server standing in for a Teams, Slack or generic webhook in tests. The SMTP server that receives
+ * e-mail notifications is test/support/smtp.ts.
  */
-export type SmtpReceiver = {
-  port: number;
-  messages: ParsedMail[];
-  /** Raw SMTP envelopes: recipients per message, and the AUTH user seen. */
-  envelopes: { to: string[]; user: string | null }[];
-  waitFor(count: number): Promise<ParsedMail[]>;
-  close(): Promise<void>;
-};
-
-export async function startSmtpReceiver(
-  options: { user?: string; password?: string } = {},
-): Promise<SmtpReceiver> {
-  const messages: ParsedMail[] = [];
-  const envelopes: { to: string[]; user: string | null }[] = [];
-  const server = new SMTPServer({
-    secure: false,
-    disabledCommands: options.user ? ["STARTTLS"] : ["STARTTLS", "AUTH"],
-    authOptional: !options.user,
-    allowInsecureAuth: true,
-    logger: false,
-    onAuth(auth, _session, callback) {
-      if (auth.username === options.user && auth.password === options.password) {
-        callback(null, { user: auth.username });
-      } else callback(new Error("Invalid username or password"));
-    },
-    onData(stream, session, callback) {
-      simpleParser(stream)
-        .then((mail) => {
-          messages.push(mail);
-          envelopes.push({
-            to: session.envelope.rcptTo.map((r) => r.address),
-            user: typeof session.user === "string" ? session.user : null,
-          });
-          callback();
-        })
-        .catch((error: Error) => callback(error));
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.server.address() as AddressInfo).port;
-  return {
-    port,
-    messages,
-    envelopes,
-    async waitFor(count) {
-      for (let i = 0; i < 400 && messages.length < count; i++) await sleep(25);
-      return messages;
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
 export type HttpRequestSeen = { path: string; headers: http.IncomingHttpHeaders; body: string };
 
 export type HttpReceiver = {

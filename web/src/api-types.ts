@@ -5915,6 +5915,7 @@ export type components = {
       webhookHost: string | null;
       /** @enum {string} */
       status: "ok" | "failing";
+      failingSince: string | null;
       consecutiveFailures: number;
       lastError: string | null;
       lastSentAt: string | null;
@@ -7155,6 +7156,7 @@ export type components = {
       webhookHost: string | null;
       /** @enum {string} */
       status: "ok" | "failing";
+      failingSince: string | null;
       consecutiveFailures: number;
       lastError: string | null;
       lastSentAt: string | null;

@@ -24,6 +24,7 @@ const channelSchema = z
     secretsSet: z.object({ password: z.boolean(), url: z.boolean(), signingSecret: z.boolean() }),
     webhookHost: z.string().nullable(),
     status: z.enum(["ok", "failing"]),
+    failingSince: z.string().nullable(),
     consecutiveFailures: z.number(),
     lastError: z.string().nullable(),
     lastSentAt: z.string().nullable(),

@@ -3,6 +3,7 @@ import { Badge, EmptyState, ErrorMessage, Loading, PageHeader, RunStatusBadge } 
 import { formatInstant, formatNumber, plural } from "../format.ts";
 import { useDocumentTitle, useApiQuery, useSession } from "../hooks.ts";
 import { Link } from "../router.tsx";
+import { SubjectHealthCard } from "./Notifications.tsx";
 
 type Step = { key: string; text: string; to?: string; action?: string };
 
@@ -119,6 +120,7 @@ export function DashboardPage() {
               </p>
             )}
           </section>
+          <SubjectHealthCard />
           <section aria-labelledby="sync-cards">
             <h2 id="sync-cards">Sync results</h2>
             {data.connections.length === 0 ? (

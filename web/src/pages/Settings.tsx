@@ -10,6 +10,7 @@ import {
 import { EmptyState, ErrorMessage, Field, Loading, Notice, PageHeader } from "../components.tsx";
 import { formatInstant } from "../format.ts";
 import { useAction, useDocumentTitle, useApiQuery, useSession } from "../hooks.ts";
+import { SettingsTabs } from "./Notifications.tsx";
 
 function timeZones(current: string): string[] {
   let zones: string[] = [];
@@ -562,6 +563,7 @@ export function SettingsPage() {
   return (
     <>
       <PageHeader title="Settings" />
+      <SettingsTabs current="general" />
       <DailySync />
       <OwnPassword />
       <ApiTokens />
