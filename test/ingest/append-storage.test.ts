@@ -1,0 +1,214 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Migrator, type Migration } from "kysely";
+import { importReconFile } from "../../src/services/import-recon.ts";
+import { openStore, type Store } from "../../src/store/db.ts";
+import { LineKeyCounts } from "../../src/store/line-writer.ts";
+import { migrations } from "../../src/store/migrations/index.ts";
+import { columnTypes } from "../../src/store/migrations/types.ts";
+import { runCli } from "../support/cli.ts";
+import { baseRow, writeCsv } from "../support/recon-builder.ts";
+import { juneRows } from "../support/scenarios.ts";
+import { createTestDatabase, DIALECTS, storesForSuite } from "../support/stores.ts";
+
+/**
+ * Storage where imports append (migration 0018): lines are recognised per invoice against its stored keys,
+ * with no unique index behind them. What must hold whatever the layout: the same data again adds nothing,
+ * identical rows are all kept, a file is stored whole or not at all, two importers of one file at once store
+ * it once, and a database filled before 0018 keeps recognising its lines after it.
+ */
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-append-"));
+const june = juneRows();
+const juneCsv = writeCsv(path.join(dir, "june.csv"), june);
+// Row 0 three times: identical rows, each kept as a line of its own.
+const withCopies = [june[0]!, ...june.slice(1), june[0]!, june[0]!];
+const withCopiesCsv = writeCsv(path.join(dir, "copies.csv"), withCopies);
+// Many rows of another invoice, so that a concurrent import is under way long enough to overlap.
+const many = Array.from({ length: 3000 }, (_, i) =>
+  baseRow({
+    InvoiceNumber: "G777000001",
+    Quantity: String(1 + (i % 40)),
+    Subtotal: `${i}.00`,
+    Total: `${i}.00`,
+  }),
+);
+const manyCsv = writeCsv(path.join(dir, "many.csv"), many);
+
+async function lineCount(store: Store): Promise<number> {
+  const row = await store.db
+    .selectFrom("charge_lines")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+async function lineKeys(store: Store): Promise<string[]> {
+  const rows = await store.db.selectFrom("charge_lines").select("line_key").orderBy("line_key").execute();
+  return rows.map((r) => r.line_key);
+}
+
+async function events(store: Store) {
+  return store.db
+    .selectFrom("charge_events")
+    .select(["event_key", "kind", "seat_delta", "amount", "line_count"])
+    .orderBy("event_key")
+    .execute();
+}
+
+describe("LineKeyCounts", () => {
+  it("numbers a hash's lines in order and calls those below the stored count known", () => {
+    const counts = new LineKeyCounts();
+    const a = "a".repeat(40);
+    const b = "0123456789abcdef0123456789abcdef01234567";
+    counts.addKnown(`${a}-1`);
+    counts.addKnown(`${a}-0`);
+    assert.deepEqual(counts.next(a), { occurrence: 0, stored: true });
+    assert.deepEqual(counts.next(b), { occurrence: 0, stored: false });
+    assert.deepEqual(counts.next(a), { occurrence: 1, stored: true });
+    assert.deepEqual(counts.next(a), { occurrence: 2, stored: false });
+    assert.deepEqual(counts.next(b), { occurrence: 1, stored: false });
+    assert.equal(counts.size, 2);
+  });
+
+  it("keeps exact counts through growth, for many hashes", () => {
+    const counts = new LineKeyCounts();
+    const hash = (i: number) => i.toString(16).padStart(40, "0");
+    for (let i = 0; i < 20_000; i += 2) counts.addKnown(`${hash(i)}-0`);
+    let stored = 0;
+    for (let i = 0; i < 20_000; i++) if (counts.next(hash(i)).stored) stored += 1;
+    assert.equal(stored, 10_000);
+    assert.equal(counts.size, 20_000);
+    assert.deepEqual(counts.next(hash(4)), { occurrence: 1, stored: false });
+  });
+});
+
+for (const dialect of DIALECTS) {
+  describe(`append storage (${dialect})`, () => {
+    const stores = storesForSuite(dialect, ["main", "copies", "bad"]);
+
+    it("re-importing the same file adds nothing and writes no line", async () => {
+      const first = await importReconFile(stores.main, juneCsv, { batchSize: 3 });
+      assert.equal(first.status, "imported");
+      assert.equal(first.newLines, june.length);
+      const keys = await lineKeys(stores.main);
+      const again = await importReconFile(stores.main, juneCsv, { batchSize: 5 });
+      assert.equal(again.status, "imported");
+      assert.equal(again.newLines, 0);
+      assert.equal(again.knownLines, june.length);
+      assert.equal(again.newEvents, 0);
+      assert.deepEqual(await lineKeys(stores.main), keys);
+      const invoice = await stores.main.db.selectFrom("invoices").selectAll().executeTakeFirstOrThrow();
+      assert.equal(Number(invoice.line_count), june.length);
+    });
+
+    it("keeps identical rows as lines of their own, and a re-import still adds none of them", async () => {
+      const first = await importReconFile(stores.copies, withCopiesCsv, { batchSize: 2 });
+      assert.equal(first.newLines, withCopies.length);
+      assert.equal(await lineCount(stores.copies), withCopies.length);
+      const keys = await lineKeys(stores.copies);
+      assert.equal(new Set(keys).size, withCopies.length);
+      const again = await importReconFile(stores.copies, withCopiesCsv, { batchSize: 4 });
+      assert.equal(again.newLines, 0);
+      // The file without its extra copies is known entirely; with one copy more, that copy is new.
+      assert.equal((await importReconFile(stores.copies, juneCsv)).newLines, 0);
+      const oneMore = writeCsv(path.join(dir, "one-more.csv"), [...withCopies, june[0]!]);
+      assert.equal((await importReconFile(stores.copies, oneMore)).newLines, 1);
+      assert.equal(await lineCount(stores.copies), withCopies.length + 1);
+    });
+
+    it("a bad row in the middle, after earlier batches were appended, stores nothing", async () => {
+      const rows = [...many.slice(0, 1500), baseRow({ Subtotal: "12,5x" }), ...many.slice(1500)];
+      const summary = await importReconFile(stores.bad, writeCsv(path.join(dir, "bad.csv"), rows), {
+        batchSize: 100,
+      });
+      assert.equal(summary.status, "rejected");
+      assert.equal(summary.problem?.column, "Subtotal");
+      assert.equal(await lineCount(stores.bad), 0);
+      assert.deepEqual(await stores.bad.db.selectFrom("invoices").selectAll().execute(), []);
+      assert.deepEqual(await stores.bad.db.selectFrom("customers").selectAll().execute(), []);
+      // Nothing half-stored stands in the way of the good file afterwards.
+      assert.equal((await importReconFile(stores.bad, manyCsv)).newLines, many.length);
+    });
+
+    it("two processes importing the same file at once end with one copy of it", async () => {
+      const database = await createTestDatabase(dialect);
+      try {
+        // Migrated first, so that the two imports race on the lines rather than on creating the schema.
+        await (await openStore(database.url)).close();
+        const runs = await Promise.all(
+          [0, 1].map(() => runCli(["import", manyCsv, "--json", "--db", database.url])),
+        );
+        const summaries = runs.map((run) => {
+          assert.equal(run.code, 0, run.stderr);
+          return (JSON.parse(run.stdout) as { files: { status: string; newLines: number }[] }).files[0]!;
+        });
+        assert.deepEqual(summaries.map((s) => s.status).sort(), ["imported", "imported"]);
+        assert.deepEqual(
+          summaries.map((s) => s.newLines).sort((a, b) => a - b),
+          [0, many.length],
+        );
+        const store = await openStore(database.url);
+        try {
+          assert.equal(await lineCount(store), many.length);
+          const keys = await lineKeys(store);
+          assert.equal(new Set(keys).size, many.length);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await database.drop();
+      }
+    });
+
+    it("a database filled before migration 0018 keeps its keys and recognises its lines after it", async () => {
+      const database = await createTestDatabase(dialect);
+      try {
+        const old = await openStore(database.url, { migrate: false });
+        const before = migrations.filter((m) => m.name < "0018");
+        const migrator = new Migrator({
+          db: old.db,
+          provider: {
+            getMigrations: async () =>
+              Object.fromEntries(
+                before.map((m): [string, Migration] => [
+                  m.name,
+                  { up: (db) => m.up(db, columnTypes(dialect), dialect) },
+                ]),
+              ),
+          },
+          migrationTableName: "cspsync_migration",
+          migrationLockTableName: "cspsync_migration_lock",
+        });
+        const { error } = await migrator.migrateToLatest();
+        assert.equal(error, undefined);
+        // The old schema still has its unique line-key index; the importer's rows fit it unchanged.
+        assert.equal((await importReconFile(old, withCopiesCsv)).newLines, withCopies.length);
+        const keysBefore = await lineKeys(old);
+        const eventsBefore = await events(old);
+        await old.close();
+
+        const store = await openStore(database.url);
+        try {
+          assert.deepEqual(await lineKeys(store), keysBefore);
+          assert.deepEqual(await events(store), eventsBefore);
+          const again = await importReconFile(store, withCopiesCsv);
+          assert.equal(again.newLines, 0);
+          assert.equal(again.knownLines, withCopies.length);
+          assert.equal((await importReconFile(store, juneCsv)).newLines, 0);
+          assert.equal(await lineCount(store), withCopies.length);
+          // The lines are appended now: no unique index on the line key is left to refuse a second row.
+          const one = await store.db.selectFrom("charge_lines").selectAll().executeTakeFirstOrThrow();
+          await store.db.insertInto("charge_lines").values(one).execute();
+          assert.equal(await lineCount(store), withCopies.length + 1);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await database.drop();
+      }
+    });
+  });
+}
