@@ -12,6 +12,7 @@ import type { PriceListIndex } from "../core/price-list.ts";
 import {
   SyncBookkeeping,
   type MotionItem,
+  type PlanEmitter,
   type PlannedEntry,
   type RunTotals,
   type SyncScope,
@@ -77,7 +78,10 @@ export class AnnualSync {
    * What a sync would write now, mapping by mapping, without changing anything anywhere. With
    * `resolveProducts` (dry runs) each line also says which PSA product it would be billed as — reads only.
    */
-  async plan(scope: SyncScope = {}, options: { resolveProducts?: boolean } = {}): Promise<PlannedMapping[]> {
+  async plan(
+    scope: SyncScope = {},
+    options: { resolveProducts?: boolean; trigger?: SyncTrigger; emit?: PlanEmitter<PlannedLine> } = {},
+  ): Promise<PlannedMapping[]> {
     const { adapter, store, organizationId, connectionId } = this.deps;
     const rules = await priceRulesFor(store, organizationId, connectionId);
     const priceList = await priceListFor(store, organizationId);
@@ -86,6 +90,7 @@ export class AnnualSync {
       this.deps.mappings,
       (mapping, customerName, written) => this.pendingLines(mapping, customerName, written, rules, priceList),
       (companyId, agreementId) => adapter.checkAnnualTarget(companyId, agreementId),
+      { trigger: options.trigger, emit: options.emit },
     );
     for (const entry of planned) {
       if (!options.resolveProducts || entry.problem) continue;
@@ -106,7 +111,7 @@ export class AnnualSync {
       trigger,
       scope,
       this.deps.adapter,
-      () => this.plan(scope),
+      (emit) => this.plan(scope, { trigger, emit }),
       (runId, mapping, line) => this.apply(runId, mapping, line),
     );
   }

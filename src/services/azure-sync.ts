@@ -9,6 +9,7 @@ import { priceRulesFor } from "./pricing.ts";
 import {
   SyncBookkeeping,
   type MotionItem,
+  type PlanEmitter,
   type PlannedEntry,
   type RunTotals,
   type SyncScope,
@@ -62,7 +63,7 @@ export class AzureSync {
   /** What a sync would write now, mapping by mapping, without changing anything anywhere. */
   async plan(
     scope: SyncScope = {},
-    options: { resolveProducts?: boolean } = {},
+    options: { resolveProducts?: boolean; trigger?: SyncTrigger; emit?: PlanEmitter<AzureMonthLine> } = {},
   ): Promise<PlannedAzureMapping[]> {
     const { target, store, organizationId, connectionId } = this.deps;
     const rules = await priceRulesFor(store, organizationId, connectionId);
@@ -71,6 +72,7 @@ export class AzureSync {
       this.deps.mappings,
       (mapping, customerName, written) => this.pendingMonths(mapping, customerName, written, rules),
       (companyId, agreementId) => target.checkAzureTarget(companyId, agreementId),
+      { trigger: options.trigger, emit: options.emit },
     );
     for (const entry of planned) {
       if (options.resolveProducts && !entry.problem && entry.plan.lines.length > 0)
@@ -85,7 +87,7 @@ export class AzureSync {
       trigger,
       scope,
       this.deps.target,
-      () => this.plan(scope),
+      (emit) => this.plan(scope, { trigger, emit }),
       (runId, mapping, line) => this.apply(runId, mapping, line),
     );
   }

@@ -12,6 +12,7 @@ import {
   reported,
   SyncBookkeeping,
   type MotionItem,
+  type PlanEmitter,
   type PlannedEntry,
   type RunTotals,
   type SyncScope,
@@ -53,6 +54,8 @@ export type MonthlySyncDeps<L extends MonthlyLine, P extends Prepared> = {
   now?: () => Date;
   /** How runs hold the connection's lock (see SyncBookkeeping). */
   runLock?: RunLockConfig;
+  /** See LedgerDeps.importCommitMarginMs (tests shorten it). */
+  importCommitMarginMs?: number;
 };
 
 export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
@@ -66,16 +69,35 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
     this.books = new SyncBookkeeping({ ...deps, motion: MOTION });
   }
 
-  /** What a sync would write now, mapping by mapping, without changing anything anywhere. */
-  async plan(scope: SyncScope = {}): Promise<PlannedMonthlyMapping<L>[]> {
+  /**
+   * What a sync would write now, mapping by mapping, without changing anything anywhere. A run's daily check
+   * (`trigger`) leaves out the entries with nothing new, unread (SyncBookkeeping.nothingNew).
+   */
+  async plan(
+    scope: SyncScope = {},
+    options: { trigger?: SyncTrigger; emit?: PlanEmitter<L> } = {},
+  ): Promise<PlannedMonthlyMapping<L>[]> {
     const { target, store, organizationId, connectionId } = this.deps;
     const rules = await priceRulesFor(store, organizationId, connectionId);
     const priceList = await priceListFor(store, organizationId);
+    // One check per target and plan: planning an entry checks its target before reading its records, and the
+    // bookkeeping asks again for the entry's problem.
+    const checks = new Map<string, ReturnType<MonthlyPsaTarget<L, P>["checkMonthlyTarget"]>>();
+    const check = (companyId: string, agreementId: string) => {
+      const key = `${companyId}\u0000${agreementId}`;
+      let checked = checks.get(key);
+      if (!checked) {
+        checked = target.checkMonthlyTarget(companyId, agreementId);
+        checks.set(key, checked);
+      }
+      return checked;
+    };
     return this.books.planMappings(
       scope,
       this.deps.mappings,
-      (mapping, _customerName, written) => this.pending(mapping, rules, written, priceList),
-      (companyId, agreementId) => target.checkMonthlyTarget(companyId, agreementId),
+      (mapping, _customerName, written) => this.pending(mapping, rules, written, priceList, check),
+      check,
+      { trigger: options.trigger, emit: options.emit, unchanged: () => this.books.nothingNew() },
     );
   }
 
@@ -85,7 +107,7 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
       trigger,
       scope,
       this.deps.target,
-      () => this.plan(scope),
+      (emit) => this.plan(scope, { trigger, emit }),
       (runId, mapping, line) => this.apply(runId, mapping, line),
     );
   }
@@ -95,6 +117,7 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
     priceRules: readonly PriceRule[],
     written: ReadonlySet<string>,
     priceList: PriceListIndex,
+    check: MonthlyPsaTarget<L, P>["checkMonthlyTarget"],
   ): Promise<MonthlyPlan<L>> {
     const { target } = this.deps;
     const events = await listChargeEvents(this.deps.store, this.deps.organizationId, {
@@ -117,7 +140,7 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
     // planned, and reported as blocked by the target's problem.
     const usable =
       mapping.psaCompanyId && mapping.agreementId
-        ? (await target.checkMonthlyTarget(mapping.psaCompanyId, mapping.agreementId)).ok
+        ? (await check(mapping.psaCompanyId, mapping.agreementId)).ok
         : false;
     const planned = await target.planMonthly(mapping, usable ? mapping.agreementId : null, timelines);
     const lines =

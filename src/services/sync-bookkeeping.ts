@@ -110,6 +110,31 @@ export type KeyedWrite<P extends { ok: true }, L extends WritableLine> = {
 
 type TargetCheck = { ok: true } | { ok: false; reason: string };
 
+/** Hands one planned mapping to the run as soon as it is planned (see SyncBookkeeping.writeAsPlanned). */
+export type PlanEmitter<L> = (entry: PlannedEntry<{ lines: L[] }, L>) => Promise<void>;
+
+/** How a run plans (see SyncBookkeeping.planMappings); a dry run gives none of it. */
+export type PlanOptions<P extends { lines: L[] }, L> = {
+  /** The run's trigger: the daily check ("schedule", "import") plans cheaply. */
+  trigger?: SyncTrigger;
+  /** Receives each mapping as soon as it is planned. */
+  emit?: (entry: PlannedEntry<P, L>) => Promise<void>;
+  /** Daily check only: which entries have nothing new and are left out unread (see nothingNew). */
+  unchanged?: () => Promise<(mapping: Mapping) => boolean>;
+};
+
+/** The runs that check cheaply: the daily check, and the one queued after an import that brought new lines. */
+export function isDailyCheck(trigger: SyncTrigger | undefined): boolean {
+  return trigger === "schedule" || trigger === "import";
+}
+
+/**
+ * An import stamps its finish time in its last statement, and its lines become visible at the commit right
+ * after; the importing process's clock may also differ a little from the syncing one's. Lines of an import
+ * that finished within this margin before a run started count as new to the next run too.
+ */
+const IMPORT_COMMIT_MARGIN_MS = 60_000;
+
 export type WriteOutcome = Pick<RecordedItem, "outcome" | "psaRecordId" | "message">;
 
 /**
@@ -352,19 +377,19 @@ export class SyncBookkeeping extends SyncLedger {
   }
 
   /**
-   * Runs a motion: plans under the run lock, writes the plan (see writePlanned), then reads the PSA back for
-   * records carrying one write key twice (see checkDuplicateKeys).
+   * Runs a motion: plans under the run lock, writing each mapping's lines as soon as it is planned (so the
+   * per-mapping checks run alongside the writes, see writeAsPlanned), then reads the PSA back for records
+   * carrying one write key twice (see checkDuplicateKeys).
    */
   runPlanned<L extends ReportedLine>(
     trigger: SyncTrigger,
     scope: SyncScope,
     psa: { requestCount(): number; readonly writeConcurrency: number } & Partial<KeyedRecordSource>,
-    plan: () => Promise<readonly PlannedEntry<{ lines: L[] }, L>[]>,
+    plan: (emit: PlanEmitter<L>) => Promise<readonly PlannedEntry<{ lines: L[] }, L>[]>,
     apply: (runId: string, mapping: Mapping, line: L) => Promise<MotionItem<L>>,
   ): Promise<RunTotals & { items: MotionItem<L>[] }> {
     return this.runLocked<MotionItem<L>>(trigger, scope, psa, async (runId, items) => {
-      const planned = await plan();
-      await this.writePlanned(runId, items, planned, psa.writeConcurrency, (mapping, line) =>
+      const planned = await this.writeAsPlanned(runId, items, plan, psa.writeConcurrency, (mapping, line) =>
         apply(runId, mapping, line),
       );
       await this.checkDuplicateKeys(runId, items, planned, trigger, keyedRecordSourceOf(psa));
@@ -412,7 +437,11 @@ export class SyncBookkeeping extends SyncLedger {
     }
   }
 
-  /** Write key → the agreement/contract it was written to: this run's writes, or the last week's (daily check). */
+  /**
+   * Write key → the agreement/contract it was written to, for the writes that were sent more than once (the
+   * only ones that can be on two records, see SyncLedger.resentWritesSince): this run's, or the last week's
+   * (daily check). A run whose every write went out once reads nothing back.
+   */
   private async keysToCheck<L extends ReportedLine>(
     items: readonly MotionItem<L>[],
     trigger: SyncTrigger,
@@ -420,99 +449,198 @@ export class SyncBookkeeping extends SyncLedger {
     const rows: { write_key: string; target_id: string }[] = [];
     if (trigger === "schedule") {
       const since = new Date(this.clock().getTime() - DUPLICATE_LOOKBACK_MS).toISOString();
-      rows.push(...(await this.confirmedWritesSince(since)));
+      rows.push(...(await this.resentWritesSince(since)));
     } else {
       const keys = items
         .filter((i) => i.writeKey && ["written", "warning", "found-existing"].includes(i.outcome))
         .map((i) => i.writeKey!);
-      rows.push(...(await this.confirmedWritesOf(keys)));
+      rows.push(...(await this.resentWritesOf(keys)));
     }
     return new Map(rows.map((r) => [r.write_key, r.target_id]));
   }
 
   /**
    * Plans each enabled mapping of the motion: the lines not yet confirmed in the PSA, or — when the mapped
-   * target cannot take them — the problem, with the lines it blocks.
+   * target cannot take them — the problem, with the lines it blocks. Each entry is handed to `emit` as soon as
+   * it is planned (a run writes it while the next is planned).
+   *
+   * The daily check (trigger "schedule" or "import") checks a target only when it has lines to take: an entry
+   * with nothing to write costs no PSA request. `unchanged` (a motion that must read the PSA to plan) leaves out
+   * the entries it names without planning them (see nothingNew). Other runs check every target, so a broken one
+   * is reported even when it has nothing to write.
    */
   async planMappings<P extends { lines: L[] }, L>(
     scope: SyncScope,
     mappings: MappingService,
     pending: (mapping: Mapping, customerName: string, written: ReadonlySet<string>) => Promise<P>,
     check: (companyId: string, agreementId: string) => Promise<TargetCheck>,
+    options: PlanOptions<P, L> = {},
   ): Promise<PlannedEntry<P, L>[]> {
     const { connectionId, motion } = this.deps;
     const enabled = await mappings.enabled(connectionId, motion, scope.customerTenantId);
     const written = await this.confirmedKeys();
+    const daily = isDailyCheck(options.trigger);
+    const unchanged = daily && options.unchanged ? await options.unchanged() : () => false;
+    const names = await this.customerNames();
     const result: PlannedEntry<P, L>[] = [];
     for (const mapping of enabled) {
-      const customerName = (await this.customerName(mapping.customerTenantId)) ?? mapping.customerTenantId;
+      if (unchanged(mapping)) continue;
+      const customerName = names.get(mapping.customerTenantId) ?? mapping.customerTenantId;
       const plan = await pending(mapping, customerName, written);
       const problem =
         !mapping.psaCompanyId || !mapping.agreementId
           ? "the mapping has no PSA company and agreement"
-          : await check(mapping.psaCompanyId, mapping.agreementId).then((c) => (c.ok ? null : c.reason));
-      if (problem) {
-        const empty: P = { ...plan, lines: [] };
-        result.push({ mapping, customerName, problem, plan: empty, blocked: plan.lines });
-      } else result.push({ mapping, customerName, problem: null, plan, blocked: [] });
+          : daily && plan.lines.length === 0
+            ? null
+            : await check(mapping.psaCompanyId, mapping.agreementId).then((c) => (c.ok ? null : c.reason));
+      const entry: PlannedEntry<P, L> = problem
+        ? { mapping, customerName, problem, plan: { ...plan, lines: [] }, blocked: plan.lines }
+        : { mapping, customerName, problem: null, plan, blocked: [] };
+      result.push(entry);
+      await options.emit?.(entry);
     }
     return result;
   }
 
   /**
-   * Applies a plan: each line of the sound mappings, side by side up to what the PSA allows (they are
-   * independent of each other); a mapping with a problem fails each line it blocks, or itself when it blocks
-   * none, so a broken target never goes unseen.
+   * For the daily check of a motion that must read the PSA to plan (Seat-based Monthly): which entries have
+   * nothing new since this motion's last run over the whole connection, so that they are not read at all. An
+   * entry has nothing new when that run finished it (no error, no held line), it was not changed since, no
+   * write of its customer is left unconfirmed, and no import since brought charge lines of the motion for its
+   * customer. Without such a run every entry is planned. docs/sync-behaviour.md, "What the daily check reads".
    */
-  async writePlanned<L extends ReportedLine>(
+  async nothingNew(): Promise<(mapping: Mapping) => boolean> {
+    const last = await this.lastFullRun();
+    if (!last) return () => false;
+    const unfinished = await this.unfinishedCustomers(last.id);
+    if (unfinished === "everyone") return () => false;
+    // An import's lines are committed a moment after its finish time is stamped; a margin covers that moment.
+    const margin = this.deps.importCommitMarginMs ?? IMPORT_COMMIT_MARGIN_MS;
+    const since = new Date(Date.parse(last.startedAt) - margin).toISOString();
+    const open = await this.customersWithOpenWrites();
+    const imported = await this.customersImportedSince(since);
+    return (mapping) =>
+      !unfinished.has(mapping.customerTenantId) &&
+      !open.has(mapping.customerTenantId) &&
+      !imported.has(mapping.customerTenantId) &&
+      mapping.updatedAt !== null &&
+      mapping.updatedAt < since;
+  }
+
+  /**
+   * Applies the plan as it is made: each line of a sound mapping joins the writes as soon as its mapping is
+   * planned, and up to `concurrency` writes run side by side (they are independent of each other) while the
+   * next mappings are planned. A mapping with a problem fails each line it blocks, or itself when it blocks
+   * none, so a broken target never goes unseen. Returns the whole plan.
+   */
+  async writeAsPlanned<L extends ReportedLine>(
     runId: string,
     items: MotionItem<L>[],
-    planned: readonly PlannedEntry<{ lines: L[] }, L>[],
+    plan: (emit: PlanEmitter<L>) => Promise<readonly PlannedEntry<{ lines: L[] }, L>[]>,
     concurrency: number,
+    apply: (mapping: Mapping, line: L) => Promise<MotionItem<L>>,
+  ): Promise<readonly PlannedEntry<{ lines: L[] }, L>[]> {
+    const holds = await PriceHoldGate.forRun({ ...this.deps, now: () => this.now() });
+    const queue: { mapping: Mapping; line: L }[] = [];
+    let planningDone = false;
+    let failure: { error: unknown } | null = null;
+    let waiting: (() => void)[] = [];
+    const wake = () => {
+      const woken = waiting;
+      waiting = [];
+      for (const resume of woken) resume();
+    };
+    const emit: PlanEmitter<L> = async (entry) => {
+      if (failure) throw failure.error;
+      if (entry.problem) await this.recordProblem(runId, items, entry);
+      else for (const line of entry.plan.lines) queue.push({ mapping: entry.mapping, line });
+      wake();
+    };
+    const writer = async () => {
+      for (;;) {
+        const next = queue.shift();
+        if (next) {
+          try {
+            await this.writeOne(runId, items, holds, next.mapping, next.line, apply);
+          } catch (error) {
+            // A writer that fails (the run lost its lock) stops the planning and the other writers too.
+            failure ??= { error };
+            queue.length = 0;
+            throw error;
+          }
+          continue;
+        }
+        if (planningDone || failure) return;
+        await new Promise<void>((resume) => waiting.push(resume));
+      }
+    };
+    const planning = plan(emit).finally(() => {
+      planningDone = true;
+      wake();
+    });
+    // Every writer is waited for, even after one fails: the run must not end (and free its lock) while writes
+    // are still in flight.
+    const settled = await Promise.allSettled([
+      planning,
+      ...Array.from({ length: Math.max(1, concurrency) }, writer),
+    ]);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    // A writer's failure (set inside the closures above) is the cause; the planning's rejection only follows it.
+    const cause = failure as { error: unknown } | null;
+    if (failed) throw cause ? cause.error : failed.reason;
+    return (settled[0] as PromiseFulfilledResult<readonly PlannedEntry<{ lines: L[] }, L>[]>).value;
+  }
+
+  /** Fails each line a mapping's problem blocks, or the mapping itself when it blocks none. */
+  private async recordProblem<L extends ReportedLine>(
+    runId: string,
+    items: MotionItem<L>[],
+    entry: PlannedEntry<{ lines: L[] }, L>,
+  ): Promise<void> {
+    const record = (item: MotionItem<L>) => this.record(runId, items, item, item.line);
+    const failed = {
+      outcome: "error" as const,
+      psaRecordId: null,
+      message: `${entry.customerName}: ${entry.problem}`,
+    };
+    if (entry.blocked.length === 0) {
+      await record({
+        ...failed,
+        customerTenantId: entry.mapping.customerTenantId,
+        subscriptionId: null,
+        eventKey: null,
+        writeKey: null,
+      });
+    }
+    for (const line of entry.blocked) await record({ ...failed, ...reported(line), line });
+  }
+
+  /** One line through the price-hold gate, then written (or held, or left waiting) and recorded. */
+  private async writeOne<L extends ReportedLine>(
+    runId: string,
+    items: MotionItem<L>[],
+    holds: PriceHoldGate,
+    mapping: Mapping,
+    line: L,
     apply: (mapping: Mapping, line: L) => Promise<MotionItem<L>>,
   ): Promise<void> {
     const record = (item: MotionItem<L>) => this.record(runId, items, item, item.line);
-    const writes: { mapping: Mapping; line: L }[] = [];
-    for (const entry of planned) {
-      if (!entry.problem) {
-        for (const line of entry.plan.lines) writes.push({ mapping: entry.mapping, line });
-        continue;
-      }
-      const failed = {
-        outcome: "error" as const,
+    const decision = await holds.decide(runId, line);
+    if (decision.kind === "waiting") return;
+    if (decision.kind === "held") {
+      await record({
+        ...reported(line),
+        line,
+        outcome: "held",
         psaRecordId: null,
-        message: `${entry.customerName}: ${entry.problem}`,
-      };
-      if (entry.blocked.length === 0) {
-        await record({
-          ...failed,
-          customerTenantId: entry.mapping.customerTenantId,
-          subscriptionId: null,
-          eventKey: null,
-          writeKey: null,
-        });
-      }
-      for (const line of entry.blocked) await record({ ...failed, ...reported(line), line });
+        message: decision.message,
+      });
+      return;
     }
-    const holds = await PriceHoldGate.forRun({ ...this.deps, now: () => this.now() });
-    await forEachConcurrently(writes, concurrency, async ({ mapping, line }) => {
-      const decision = await holds.decide(runId, line);
-      if (decision.kind === "waiting") return;
-      if (decision.kind === "held") {
-        await record({
-          ...reported(line),
-          line,
-          outcome: "held",
-          psaRecordId: null,
-          message: decision.message,
-        });
-        return;
-      }
-      const item = await apply(mapping, line);
-      if (decision.kind === "approved" && item.outcome !== "error")
-        item.message = [item.message, decision.note].filter(Boolean).join("; ");
-      await record(item);
-    });
+    const item = await apply(mapping, line);
+    if (decision.kind === "approved" && item.outcome !== "error")
+      item.message = [item.message, decision.note].filter(Boolean).join("; ");
+    await record(item);
   }
 }
 

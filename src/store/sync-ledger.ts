@@ -41,6 +41,11 @@ export type LedgerDeps = {
   now?: () => Date;
   /** Node name, take-over time and PSA request timeout (default DEFAULT_RUN_LOCK in src/store/run-lock.ts). */
   runLock?: RunLockConfig;
+  /**
+   * How long before a run's start an import must have finished for the run to have seen its lines (see
+   * SyncBookkeeping.nothingNew; default one minute). Tests that import and sync within a second shorten it.
+   */
+  importCommitMarginMs?: number;
 };
 
 /** A write as it is recorded before it is sent. */
@@ -289,32 +294,109 @@ export class SyncLedger {
     return new Set(rows.map((r) => r.write_key));
   }
 
-  /** This motion's confirmed writes updated since `since`: write key and the agreement/contract it went to. */
-  confirmedWritesSince(since: string): Promise<{ write_key: string; target_id: string }[]> {
-    return this.#confirmedWrites().where("updated_at", ">=", since).execute();
+  /**
+   * This motion's confirmed writes updated since `since` that were sent more than once: write key and the
+   * agreement/contract it went to. A key reaches the PSA twice only through two counted attempts (the
+   * transport never re-sends a write whose outcome is unknown; docs/sync-behaviour.md, "What the daily check
+   * reads"), so a write confirmed after one attempt cannot be on two records by cspsync's doing.
+   */
+  resentWritesSince(since: string): Promise<{ write_key: string; target_id: string }[]> {
+    return this.#resentWrites().where("updated_at", ">=", since).execute();
   }
 
-  /** This motion's confirmed writes among `keys`. */
-  async confirmedWritesOf(keys: readonly string[]): Promise<{ write_key: string; target_id: string }[]> {
+  /** This motion's confirmed writes among `keys` that were sent more than once (see resentWritesSince). */
+  async resentWritesOf(keys: readonly string[]): Promise<{ write_key: string; target_id: string }[]> {
     const rows: { write_key: string; target_id: string }[] = [];
     // In slices: a run may write thousands of lines, more than a statement may bind.
     for (let i = 0; i < keys.length; i += 500)
       rows.push(
-        ...(await this.#confirmedWrites()
+        ...(await this.#resentWrites()
           .where("write_key", "in", keys.slice(i, i + 500))
           .execute()),
       );
     return rows;
   }
 
-  #confirmedWrites() {
+  #resentWrites() {
     const { store, connectionId, motion } = this.deps;
     return store.db
       .selectFrom("psa_writes")
       .select(["write_key", "target_id"])
       .where("connection_id", "=", connectionId)
       .where("motion", "=", motion)
-      .where("status", "=", "confirmed");
+      .where("status", "=", "confirmed")
+      .where("attempts", ">=", 2);
+  }
+
+  /**
+   * This motion's last finished run over every entry of the connection (not one customer's), or null: the run
+   * the daily check compares against to leave an entry with nothing new unread (SyncBookkeeping.nothingNew).
+   */
+  async lastFullRun(): Promise<{ id: string; startedAt: string } | null> {
+    const { store, connectionId, motion } = this.deps;
+    const run = await store.db
+      .selectFrom("sync_runs")
+      .select(["id", "started_at"])
+      .where("connection_id", "=", connectionId)
+      .where("scope", "=", JSON.stringify({ motion }))
+      .where("finished_at", "is not", null)
+      .where("status", "not in", ["running", "abandoned"])
+      .orderBy("started_at", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return run ? { id: run.id, startedAt: run.started_at } : null;
+  }
+
+  /** The customers a run left unfinished (an error or a held line), or "everyone" when it failed as a whole. */
+  async unfinishedCustomers(runId: string): Promise<Set<string> | "everyone"> {
+    const rows = await this.deps.store.db
+      .selectFrom("sync_items")
+      .select("customer_tenant_id")
+      .distinct()
+      .where("run_id", "=", runId)
+      .where("outcome", "in", ["error", "held"])
+      .execute();
+    if (rows.some((r) => r.customer_tenant_id === null)) return "everyone";
+    return new Set(rows.map((r) => r.customer_tenant_id!));
+  }
+
+  /** Customers of this motion with a write in the ledger that is not confirmed (pending or failed). */
+  async customersWithOpenWrites(): Promise<Set<string>> {
+    const { store, connectionId, motion } = this.deps;
+    const rows = await store.db
+      .selectFrom("psa_writes")
+      .select("customer_tenant_id")
+      .distinct()
+      .where("connection_id", "=", connectionId)
+      .where("motion", "=", motion)
+      .where("status", "!=", "confirmed")
+      .execute();
+    return new Set(rows.map((r) => r.customer_tenant_id));
+  }
+
+  /** Customers with charge lines of this motion stored by an import that finished at or after `since`. */
+  async customersImportedSince(since: string): Promise<Set<string>> {
+    const { store, organizationId, motion } = this.deps;
+    const rows = await store.db
+      .selectFrom("charge_lines")
+      .innerJoin("imports", "imports.id", "charge_lines.import_id")
+      .select("charge_lines.customer_tenant_id")
+      .distinct()
+      .where("charge_lines.organization_id", "=", organizationId)
+      .where("charge_lines.motion", "=", motion)
+      .where("imports.finished_at", ">=", since)
+      .execute();
+    return new Set(rows.map((r) => r.customer_tenant_id));
+  }
+
+  /** Every customer's name in the billing data, by tenant id (one read for a whole plan). */
+  async customerNames(): Promise<Map<string, string>> {
+    const rows = await this.deps.store.db
+      .selectFrom("customers")
+      .select(["tenant_id", "name"])
+      .where("organization_id", "=", this.deps.organizationId)
+      .execute();
+    return new Map(rows.map((r) => [r.tenant_id, r.name]));
   }
 
   /** The customer's name in the billing data, or null when it has none. */

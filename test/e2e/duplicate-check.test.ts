@@ -13,6 +13,14 @@ type Item = { outcome: string; writeKey: string | null; psaRecordId: string | nu
 const duplicateItems = (items: readonly Item[]) =>
   items.filter((i) => /^key cspsync-\w+ is on |cspsync key twice/.test(i.message ?? ""));
 
+/**
+ * A key reaches the PSA twice only through two counted attempts (the woken process's, and the one sent after
+ * the in-doubt wait): the ledger is left as that leaves it, since the daily check reads back only such keys.
+ */
+async function leaveLedgerAsTwoAttempts(app: { store: MappedAutotask["app"]["store"] }, key: string) {
+  await app.store.db.updateTable("psa_writes").set({ attempts: 2 }).where("write_key", "=", key).execute();
+}
+
 for (const dialect of DIALECTS) {
   describe(`duplicate write keys in the PSA (${dialect})`, () => {
     let cleanup: (() => Promise<void>) | undefined;
@@ -45,6 +53,7 @@ for (const dialect of DIALECTS) {
         },
         { idempotencyKey: key },
       );
+      await leaveLedgerAsTwoAttempts(s.app, key);
 
       const check = await (await s.app.annualSync(s.connectionId)).run("schedule");
       const found = duplicateItems(check.items);
@@ -80,6 +89,7 @@ for (const dialect of DIALECTS) {
         effectiveDate: original!.effectiveDate ?? "2024-06-01",
         syncKey: original!.serialNumber!,
       });
+      await leaveLedgerAsTwoAttempts(s.app, original!.serialNumber!);
       const check = await (await s.app.annualSync(s.connectionId)).run("schedule");
       const found = duplicateItems(check.items);
       assert.equal(found.length, 1, JSON.stringify(check.items));
