@@ -81,6 +81,26 @@ export type PsaRecordInput = {
   endDate: string | null;
 };
 
+/** What the report reads of a charge event (the repository reads only these columns). */
+export type ReportEvent = Pick<
+  ChargeEvent,
+  | "eventKey"
+  | "customerTenantId"
+  | "subscriptionId"
+  | "motion"
+  | "billable"
+  | "kind"
+  | "chargeStart"
+  | "chargeEnd"
+  | "productId"
+  | "skuId"
+  | "productName"
+  | "skuName"
+  | "seatDelta"
+  | "amount"
+  | "currency"
+>;
+
 export type ReportInputs = {
   invoice: {
     invoiceNumber: string;
@@ -89,7 +109,7 @@ export type ReportInputs = {
     lastChargeDate: string | null;
   };
   connection: { id: string; name: string; vendor: string } | null;
-  events: readonly ChargeEvent[];
+  events: readonly ReportEvent[];
   customerNames: ReadonlyMap<string, string>;
   mappings: readonly ReportMappingInput[];
   writes: readonly ReportWriteInput[];
@@ -214,6 +234,18 @@ class Accumulator {
     if (line.margin !== null) this.margin = this.margin.plus(line.margin);
   }
 
+  merge(other: Accumulator): void {
+    this.lines += other.lines;
+    this.unpriced += other.unpriced;
+    for (const [status, count] of Object.entries(other.byStatus) as [LineStatus, number][])
+      this.byStatus[status] = (this.byStatus[status] ?? 0) + count;
+    this.cost = this.cost.plus(other.cost);
+    this.billedCost = this.billedCost.plus(other.billedCost);
+    this.billed = this.billed.plus(other.billed);
+    this.margin = this.margin.plus(other.margin);
+    this.notBilled = this.notBilled.plus(other.notBilled);
+  }
+
   figures(): Figures {
     return {
       cost: money(this.cost),
@@ -227,6 +259,20 @@ class Accumulator {
       byStatus: this.byStatus,
     };
   }
+}
+
+/**
+ * One string instance per distinct value, for the strings 100,000 lines repeat (product keys, amounts,
+ * reasons): the report keeps every line, and a copy per line is most of its memory (bench:report).
+ */
+function interner(): (value: string) => string {
+  const seen = new Map<string, string>();
+  return (value) => {
+    const known = seen.get(value);
+    if (known !== undefined) return known;
+    seen.set(value, value);
+    return value;
+  };
 }
 
 function accumulate<K>(map: Map<K, Accumulator>, key: K): Accumulator {
@@ -244,7 +290,7 @@ type Covering = { write: ReportWriteInput; share: Dec | null };
 
 /** Seat-based Monthly: a segment's line covers the subscription's charges from its start to its end. */
 function monthlyCovering(
-  event: ChargeEvent,
+  event: ReportEvent,
   writes: readonly ReportWriteInput[],
 ): ReportWriteInput | undefined {
   return writes.find((w) => {
@@ -292,6 +338,7 @@ export function buildReconciliationReport(inputs: ReportInputs): ReconciliationR
         if (record.writeKey) recordByKey.set(record.writeKey, { targetId, record });
 
   const nameOf = (tenant: string) => inputs.customerNames.get(tenant) ?? tenant;
+  const shared = interner();
   const lines: ReportLine[] = [];
   const drift: DriftItem[] = [];
   const reportedRecords = new Set<string>();
@@ -304,14 +351,14 @@ export function buildReconciliationReport(inputs: ReportInputs): ReconciliationR
       customerName: nameOf(event.customerTenantId),
       motion: event.motion,
       subscriptionId: event.subscriptionId,
-      productKey: `${event.productId}:${event.skuId}`,
+      productKey: shared(`${event.productId}:${event.skuId}`),
       productName: event.skuName ?? event.productName,
       kind: event.kind,
       chargeStart: event.chargeStart,
       chargeEnd: event.chargeEnd,
       seats: event.seatDelta,
       currency: event.currency,
-      cost: new Dec(event.amount).toFixed(),
+      cost: shared(new Dec(event.amount).toFixed()),
     };
     const unbilled = (status: LineStatus, reason: string, extra: Partial<ReportLine> = {}): ReportLine => ({
       ...base,
@@ -320,7 +367,7 @@ export function buildReconciliationReport(inputs: ReportInputs): ReconciliationR
       margin: null,
       notBilled: UNBILLED.has(status) ? base.cost : "0",
       status,
-      reason,
+      reason: shared(reason),
       differences: [],
       writeKey: null,
       psaRecordId: null,
@@ -409,7 +456,12 @@ export function buildReconciliationReport(inputs: ReportInputs): ReconciliationR
       continue;
     }
     const readBack = inputs.psaRecords?.has(covering!.write.targetId) ?? false;
-    lines.push(writtenLine(base, event, covering!, recordByKey, readBack, drift, reportedRecords));
+    const line = writtenLine(base, event, covering!, recordByKey, readBack, drift, reportedRecords);
+    line.reason = shared(line.reason);
+    if (line.billedCost !== null) line.billedCost = shared(line.billedCost);
+    if (line.billedPrice !== null) line.billedPrice = shared(line.billedPrice);
+    if (line.margin !== null) line.margin = shared(line.margin);
+    lines.push(line);
   }
 
   // Records on the mapped agreements that cspsync did not write, billing a product cspsync bills there.
@@ -461,7 +513,7 @@ function writtenLine(
     | "writeKey"
     | "psaRecordId"
   >,
-  event: ChargeEvent,
+  event: ReportEvent,
   covering: Covering,
   recordByKey: ReadonlyMap<string, { targetId: string; record: PsaRecordInput }>,
   readBack: boolean,
@@ -607,17 +659,22 @@ function writtenLine(
 }
 
 function summarise(inputs: ReportInputs, lines: ReportLine[], drift: DriftItem[]): ReconciliationReport {
+  // Each line is added to its customer × motion group and to its product; customers and totals are the sums
+  // of the groups (exact decimals: the order of the additions does not change a sum).
   const totals = new Map<string, Accumulator>();
   const groups = new Map<string, Accumulator>();
   const customers = new Map<string, Accumulator>();
   const products = new Map<string, Accumulator>();
   const productNames = new Map<string, string>();
   for (const line of lines) {
-    accumulate(totals, line.currency).add(line);
     accumulate(groups, `${line.customerTenantId}|${line.motion}|${line.currency}`).add(line);
-    accumulate(customers, `${line.customerTenantId}|${line.currency}`).add(line);
     accumulate(products, `${line.productKey}|${line.currency}`).add(line);
     productNames.set(line.productKey, line.productName);
+  }
+  for (const [key, group] of groups) {
+    const [tenant, , currency] = key.split("|") as [string, string, string];
+    accumulate(customers, `${tenant}|${currency}`).merge(group);
+    accumulate(totals, currency).merge(group);
   }
   const mappingOf = new Map(inputs.mappings.map((m) => [`${m.customerTenantId}|${m.motion}`, m]));
   const nameOf = (tenant: string) => inputs.customerNames.get(tenant) ?? tenant;

@@ -12,7 +12,7 @@ import type { Store } from "../store/db.ts";
 import {
   customerNames,
   findInvoice,
-  invoiceEvents,
+  invoiceReportEvents,
   recentInvoices,
   reportConnections,
   reportHolds,
@@ -94,7 +94,7 @@ export class ReportsService {
     if (!invoice)
       throw new ReportError("not_found", `no imported invoice "${options.invoice}"`, { field: "invoice" });
     const connection = await this.connection(options.connectionId);
-    const events = await invoiceEvents(store, organizationId, invoice.invoiceNumber);
+    const events = await invoiceReportEvents(store, organizationId, invoice.invoiceNumber);
     const names = await customerNames(store, organizationId);
     if (!connection)
       return buildReconciliationReport({

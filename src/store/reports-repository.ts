@@ -1,5 +1,6 @@
 import type { BillingMotion } from "../core/billing.ts";
-import type { ChargeEvent } from "../core/events.ts";
+import type { ChargeEvent, EventKind } from "../core/events.ts";
+import type { ReportEvent } from "../core/reconciliation-report.ts";
 import type { Store } from "./db.ts";
 import { eventFromRow } from "./billing-rows.ts";
 import type { PsaWritesTable } from "./schema.ts";
@@ -95,21 +96,90 @@ export async function recentInvoices(
   }));
 }
 
-export async function invoiceEvents(
+/** The charge event fields the reconciliation report reads (src/core/reconciliation-report.ts ReportEvent). */
+const REPORT_EVENT_COLUMNS = [
+  "event_key",
+  "customer_tenant_id",
+  "subscription_id",
+  "motion",
+  "is_billable",
+  "kind",
+  "charge_start",
+  "charge_end",
+  "product_id",
+  "sku_id",
+  "product_name",
+  "sku_name",
+  "seat_delta",
+  "amount",
+  "currency",
+] as const;
+
+/**
+ * One string instance per distinct value: a large invoice repeats the same tenants, products, dates and
+ * currency on thousands of rows, and every row read brings its own copies. Keeping one of each is what lets
+ * the report of 100,000 lines stay small (BENCHMARKS.md, bench:report).
+ */
+class Interner {
+  private readonly seen = new Map<string, string>();
+  of(value: string): string;
+  of(value: string | null): string | null;
+  of(value: string | null): string | null {
+    if (value === null) return null;
+    const known = this.seen.get(value);
+    if (known !== undefined) return known;
+    this.seen.set(value, value);
+    return value;
+  }
+}
+
+/**
+ * Rows of a select, one at a time: streamed on SQLite (node:sqlite's `all()` would first build every row,
+ * then the driver a copy of each), read at once on PostgreSQL (the pool has no cursor).
+ */
+async function* rowsOf<R>(
+  store: Store,
+  query: { stream(): AsyncIterableIterator<R>; execute(): Promise<R[]> },
+): AsyncGenerator<R> {
+  if (store.dialect === "sqlite") yield* query.stream();
+  else yield* await query.execute();
+}
+
+/** An invoice's charge events with only what the report reads, repeated strings shared. */
+export async function invoiceReportEvents(
   store: Store,
   organizationId: string,
   invoiceNumber: string,
-): Promise<ChargeEvent[]> {
-  const rows = await store.db
+): Promise<ReportEvent[]> {
+  const query = store.db
     .selectFrom("charge_events")
-    .selectAll()
+    .select(REPORT_EVENT_COLUMNS)
     .where("organization_id", "=", organizationId)
     .where("invoice_number", "=", invoiceNumber)
     .orderBy("customer_tenant_id")
     .orderBy("charge_start")
-    .orderBy("event_key")
-    .execute();
-  return rows.map(eventFromRow);
+    .orderBy("event_key");
+  const text = new Interner();
+  const events: ReportEvent[] = [];
+  for await (const row of rowsOf(store, query))
+    events.push({
+      eventKey: row.event_key,
+      customerTenantId: text.of(row.customer_tenant_id),
+      subscriptionId: row.subscription_id,
+      motion: text.of(row.motion) as BillingMotion,
+      billable: Number(row.is_billable) === 1,
+      kind: text.of(row.kind) as EventKind,
+      chargeStart: text.of(row.charge_start),
+      chargeEnd: text.of(row.charge_end),
+      productId: text.of(row.product_id),
+      skuId: text.of(row.sku_id),
+      productName: text.of(row.product_name),
+      skuName: text.of(row.sku_name),
+      seatDelta: text.of(row.seat_delta),
+      amount: row.amount,
+      currency: text.of(row.currency),
+    });
+  return events;
 }
 
 /** Every Seat-based Annual and Seat-based Monthly event of every invoice (the term ledger's input). */
@@ -170,7 +240,35 @@ export async function reportMappings(
   }));
 }
 
-/** The connection's write ledger for the given customers (every motion). */
+/**
+ * The payload fields the report reads (src/core/reconciliation-report.ts): the rest of a planned line (its
+ * description parts, dates, price source…) is left out, so 50,000 writes do not hold 50,000 whole lines.
+ */
+const PAYLOAD_FIELDS = [
+  "action",
+  "description",
+  "eventKeys",
+  "subscriptionId",
+  "segment",
+  "unitCost",
+  "unitPrice",
+  "quantity",
+  "extendedCost",
+  "extendedPrice",
+  "pricedBy",
+] as const;
+
+function reportPayload(json: string, text: Interner): Record<string, unknown> {
+  const full = JSON.parse(json) as Record<string, unknown>;
+  const payload: Record<string, unknown> = {};
+  for (const field of PAYLOAD_FIELDS) {
+    const value = full[field];
+    if (value !== undefined) payload[field] = typeof value === "string" ? text.of(value) : value;
+  }
+  return payload;
+}
+
+/** The connection's write ledger for the given customers (every motion), payloads cut to what the report reads. */
 export async function reportWrites(
   store: Store,
   organizationId: string,
@@ -178,9 +276,10 @@ export async function reportWrites(
   customerTenantIds: readonly string[],
 ): Promise<ReportWrite[]> {
   const writes: ReportWrite[] = [];
+  const text = new Interner();
   // In slices: PostgreSQL and SQLite both cap the parameters of one statement.
   for (let i = 0; i < customerTenantIds.length; i += 500) {
-    const rows = await store.db
+    const query = store.db
       .selectFrom("psa_writes")
       .select([
         "write_key",
@@ -195,19 +294,18 @@ export async function reportWrites(
       ])
       .where("organization_id", "=", organizationId)
       .where("connection_id", "=", connectionId)
-      .where("customer_tenant_id", "in", customerTenantIds.slice(i, i + 500))
-      .execute();
-    for (const r of rows)
+      .where("customer_tenant_id", "in", customerTenantIds.slice(i, i + 500));
+    for await (const r of rowsOf(store, query))
       writes.push({
         writeKey: r.write_key,
-        customerTenantId: r.customer_tenant_id,
-        motion: r.motion as BillingMotion,
+        customerTenantId: text.of(r.customer_tenant_id),
+        motion: text.of(r.motion) as BillingMotion,
         eventKey: r.event_key,
-        targetId: r.target_id,
+        targetId: text.of(r.target_id),
         status: r.status,
         psaRecordId: r.psa_record_id,
         lastError: r.last_error,
-        payload: JSON.parse(r.payload) as Record<string, unknown>,
+        payload: reportPayload(r.payload, text),
       });
   }
   return writes;
