@@ -1,7 +1,9 @@
-import type { Transaction } from "kysely";
+import { sql, type Transaction } from "kysely";
 import { appendRows } from "./bulk-insert.ts";
 import type { ChargeLineWriter } from "./line-writer.ts";
 import type { ChargeLinesTable, Database } from "./schema.ts";
+
+const KEY_PAGE = 20_000;
 
 /**
  * SQLite: lines go into `charge_lines` in rowid order through cached multi-row INSERTs, so the table and its
@@ -18,14 +20,23 @@ export class SqliteLineWriter implements ChargeLineWriter {
     this.organizationId = organizationId;
   }
 
+  /** Pages of keys in rowid order, which is the order of the invoice index (it ends with the rowid). */
   async takeInvoice(invoiceNumber: string, onKey: (lineKey: string) => void): Promise<void> {
-    const keys = this.trx
-      .selectFrom("charge_lines")
-      .select("line_key")
-      .where("organization_id", "=", this.organizationId)
-      .where("invoice_number", "=", invoiceNumber)
-      .stream();
-    for await (const row of keys) onKey(row.line_key);
+    let after = -1;
+    for (;;) {
+      const page = await this.trx
+        .selectFrom("charge_lines")
+        .select([sql<number>`rowid`.as("id"), "line_key"])
+        .where("organization_id", "=", this.organizationId)
+        .where("invoice_number", "=", invoiceNumber)
+        .where(sql<number>`rowid`, ">", after)
+        .orderBy(sql`rowid`)
+        .limit(KEY_PAGE)
+        .execute();
+      for (const row of page) onKey(row.line_key);
+      if (page.length < KEY_PAGE) return;
+      after = page.at(-1)!.id;
+    }
   }
 
   async append(rows: readonly ChargeLinesTable[]): Promise<void> {
