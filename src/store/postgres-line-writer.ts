@@ -46,24 +46,25 @@ export class PostgresLineWriter implements ChargeLineWriter {
   }
 
   async append(rows: readonly ChargeLinesTable[]): Promise<void> {
-    for (const row of rows) {
-      const line = copyLine(row);
-      this.buffer.push(line);
-      this.buffered += line.length;
-    }
+    if (rows.length === 0) return;
+    let text = "";
+    for (const row of rows) text += copyLine(row);
+    this.buffer.push(text);
+    this.buffered += text.length;
     if (this.buffered >= COPY_BUFFER_BYTES) await this.flush();
   }
 
   async flush(): Promise<void> {
     if (this.buffer.length === 0) return;
-    const text = this.buffer.join("");
+    const texts = this.buffer;
     this.buffer = [];
     this.buffered = 0;
     const stream = copyFrom(
       `copy charge_lines (${CHARGE_LINE_COLUMNS.map((c) => `"${c}"`).join(",")}) from stdin`,
     );
     await this.submit(stream);
-    stream.end(text);
+    for (const text of texts) stream.write(text);
+    stream.end();
     await finished(stream);
   }
 

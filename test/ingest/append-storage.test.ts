@@ -133,6 +133,24 @@ for (const dialect of DIALECTS) {
       assert.equal((await importReconFile(stores.bad, manyCsv)).newLines, many.length);
     });
 
+    it("stores text with tabs, line breaks, backslashes and quotes exactly as read", async () => {
+      const name = 'Tab\there, "quoted"\r\nnew line \\N and a back\\slash \'';
+      const file = writeCsv(path.join(dir, "text.csv"), [
+        baseRow({ InvoiceNumber: "G888000001", ProductName: name, SkuName: "\\N" }),
+      ]);
+      const summary = await importReconFile(stores.bad, file);
+      assert.equal(summary.newLines, 1);
+      const line = await stores.bad.db
+        .selectFrom("charge_lines")
+        .select(["product_name", "sku_name", "source", "import_id"])
+        .where("invoice_number", "=", "G888000001")
+        .executeTakeFirstOrThrow();
+      assert.equal(line.product_name, name);
+      assert.equal(line.sku_name, "\\N");
+      assert.ok((JSON.parse(line.source) as string[]).includes(name));
+      assert.equal((await importReconFile(stores.bad, file)).newLines, 0);
+    });
+
     it("two processes importing the same file at once end with one copy of it", async () => {
       const database = await createTestDatabase(dialect);
       try {
