@@ -22,7 +22,7 @@ import {
   type FetchOptions,
   type FetchOutcome,
 } from "../services/fetch-partner-center.ts";
-import { notifyRunFinished } from "../services/notifications.ts";
+import { notifyProductRunFinished, notifyRunFinished } from "../services/notifications.ts";
 import { startNotifyWorker } from "./notify-worker.ts";
 
 /**
@@ -40,6 +40,8 @@ export type SyncJobData = {
   customerTenantId?: string;
   /** One motion only; without it every motion switched on for the connection. */
   motion?: BillingMotion;
+  /** The fetch run that queued this sync: its runs are linked to it in Sync history (docs/partner-center.md §7). */
+  fetchRunId?: string;
 };
 export type ProductJobData = { connectionId: string; trigger: SyncTrigger };
 
@@ -157,6 +159,8 @@ async function runSyncJob(app: App, job: Job<SyncJobData>, log: Logger): Promise
       const run = await runMotion(app, motion, data.connectionId, data.trigger, scope, {
         log: log.child(fields),
       });
+      if (data.fetchRunId)
+        await app.sources.repository.linkSyncRun(data.fetchRunId, run.runId, data.connectionId);
       await notifyRunFinished(app, connection, motion, run);
       log.info(
         { ...fields, motion, runId: run.runId, status: run.status, written: run.written, errors: run.errors },
@@ -187,7 +191,8 @@ async function runProductJob(app: App, job: Job<ProductJobData>, log: Logger): P
     return;
   }
   try {
-    const { run } = await runProductSync(app, job.data.connectionId, job.data.trigger);
+    const { run, items } = await runProductSync(app, job.data.connectionId, job.data.trigger);
+    await notifyProductRunFinished(app, connection, { run, items });
     log.info({ ...fields, runId: run.id, status: run.status }, "product sync run finished");
   } catch (error) {
     if (!(error instanceof ProductRunActiveError)) throw error;
@@ -203,7 +208,14 @@ async function runProductJob(app: App, job: Job<ProductJobData>, log: Logger): P
  * down, an export that did not finish, a blob cut short) fails the job so the queue retries it with backoff.
  */
 export const FETCH_SOURCE_JOB = "fetch-source";
-export type FetchJobData = { sourceId: string; trigger: SyncTrigger; invoiceId?: string; unbilled?: boolean };
+export type FetchJobData = {
+  sourceId: string;
+  trigger: SyncTrigger;
+  invoiceId?: string;
+  unbilled?: boolean;
+  /** The fetch run "Fetch now" queued (and answered with); the job runs it. */
+  fetchRunId?: string;
+};
 
 export function fetchAppOf(app: App): FetchApp {
   return {
@@ -249,13 +261,18 @@ export async function runFetch(
     ...options,
     trigger: data.trigger,
     ...(data.invoiceId ? { invoiceId: data.invoiceId } : {}),
+    ...(data.fetchRunId ? { runId: data.fetchRunId } : {}),
     unbilled: data.unbilled ?? false,
   });
   if (outcome.newLines > 0) {
     const jobs: { connectionId: string; jobId: string | null }[] = [];
     for (const connection of await app.connections.list()) {
       if ((await enabledMotions(app, connection)).length === 0) continue;
-      const jobId = await enqueueSync(queue, { connectionId: connection.id, trigger: data.trigger });
+      const jobId = await enqueueSync(queue, {
+        connectionId: connection.id,
+        trigger: data.trigger,
+        fetchRunId: outcome.runId,
+      });
       jobs.push({ connectionId: connection.id, jobId });
     }
     await linkSyncJobs(fetchApp, outcome.runId, jobs);

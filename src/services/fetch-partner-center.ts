@@ -14,6 +14,7 @@ import {
 import { SourceError, type RetryPolicy, type SourceErrorKind } from "../sources/partner-center/http.ts";
 import { createTokenProvider } from "../sources/partner-center/token.ts";
 import type { Store } from "../store/db.ts";
+import type { FetchHistoryRow } from "../store/sources-repository.ts";
 import type { FetchRunStatus } from "../store/schema.ts";
 import { importReconFile, type ImportSummary } from "./import-recon.ts";
 import type { SourceConnectionService, SourceTest, SourceView } from "./source-connections.ts";
@@ -45,9 +46,17 @@ export type FetchOptions = {
   retry?: RetryPolicy;
   /** Per-request timeout (default 60 s). */
   timeoutMs?: number;
-  /** A claim older than this is taken over (default 2 h). */
-  claimStaleMs?: number;
+  /**
+   * The claim's lease (default 5 min): the fetching worker heartbeats its invoice claim every fifth of it, and a
+   * claim silent for longer (its worker died) is taken over, on the database's clock.
+   */
+  claimLeaseMs?: number;
+  /** The fetch run's id (one queued by "Fetch now" is taken over); default a new one. */
+  runId?: string;
 };
+
+/** Default lease of an invoice claim: several heartbeats, far shorter than an export may take. */
+export const CLAIM_LEASE_MS = 5 * 60_000;
 
 export type InvoiceOutcome = {
   invoiceId: string;
@@ -157,11 +166,11 @@ export async function fetchSource(
 ): Promise<FetchOutcome> {
   const { view, secrets } = await app.sources.details(idOrName);
   const repo = app.sources.repository;
-  const runId = randomUUID();
+  const runId = options.runId ?? randomUUID();
   const steps: Step[] = [];
   const step = (name: string, detail: string) =>
     steps.push({ at: new Date().toISOString(), step: name, detail });
-  await repo.insertFetchRun({
+  await repo.startFetchRun({
     id: runId,
     source_id: view.id,
     trigger: options.trigger,
@@ -284,18 +293,58 @@ async function fetchInvoice(
     !new Dec(known.invoice_total).eq(invoice.totalCharges);
   if (settled && !options.invoiceId && !totalChanged) return null;
   const token = randomUUID();
-  const staleBefore = new Date(Date.now() - (options.claimStaleMs ?? 2 * 3600_000)).toISOString();
-  const claimed = await repo.claimInvoice(invoice.id, view.id, token, staleBefore, {
-    currency: invoice.currency,
-    invoice_total: invoice.totalCharges,
-    period_start: invoice.periodStart,
-  });
-  if (!claimed)
+  const lease = options.claimLeaseMs ?? CLAIM_LEASE_MS;
+  // A settled invoice is claimed again only when asked for by id or when its total changed; otherwise a worker
+  // that read the list before another one settled the invoice finds it settled here and leaves it.
+  const claimed = await repo.claimInvoice(
+    invoice.id,
+    view.id,
+    token,
+    lease,
+    { currency: invoice.currency, invoice_total: invoice.totalCharges, period_start: invoice.periodStart },
+    { reclaimSettled: options.invoiceId !== undefined },
+  );
+  if (!claimed) {
+    const now = await repo.invoice(invoice.id);
+    if (now && (now.status === "imported" || now.status === "no-data") && !options.invoiceId) return null;
     return {
       invoiceId: invoice.id,
       outcome: "claimed-elsewhere",
       message: `${invoice.id} is being fetched by another worker`,
     };
+  }
+  // The heartbeat keeps the claim while the export runs; a worker that dies stops it and loses the claim
+  // after the lease (docs/partner-center.md §6).
+  let lost = false;
+  const heartbeat = setInterval(
+    () => {
+      repo.heartbeatClaim(invoice.id, token).then(
+        (held) => (lost ||= !held),
+        () => undefined,
+      );
+    },
+    Math.max(10, Math.floor(lease / 5)),
+  );
+  heartbeat.unref();
+  try {
+    return await fetchClaimedInvoice(app, client, view, invoice, known, options, imports, token, () => lost);
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+async function fetchClaimedInvoice(
+  app: FetchApp,
+  client: PartnerCenterClient,
+  view: SourceView,
+  invoice: Invoice,
+  known: Awaited<ReturnType<FetchApp["sources"]["repository"]["invoice"]>>,
+  options: FetchOptions,
+  imports: ImportSummary[],
+  token: string,
+  claimLost: () => boolean,
+): Promise<InvoiceOutcome | null> {
+  const repo = app.sources.repository;
   try {
     let result = await client.export({ kind: "billed", invoiceId: invoice.id }, options.poll);
     if (result.kind === "no-data") {
@@ -326,6 +375,13 @@ async function fetchInvoice(
         if (result.kind === "no-data") throw error;
         await downloadAll(client, result.manifest, file);
       }
+      // Taken over while this worker was silent for longer than the lease: the other worker imports it.
+      if (claimLost() || !(await repo.holdsClaim(invoice.id, token)))
+        return {
+          invoiceId: invoice.id,
+          outcome: "claimed-elsewhere",
+          message: `${invoice.id}: another worker took the claim over while this one was silent; it imports it`,
+        };
       let incomplete: string | null = null;
       const summary = await importReconFile(app.store, file, {
         organizationId: app.organizationId,
@@ -523,4 +579,59 @@ export async function unbilledPreview(app: FetchApp, idOrName: string): Promise<
     });
   }
   return previews;
+}
+
+/** A fetch in Sync history: its outcome line and the sync runs it led to (docs/partner-center.md §7). */
+export type FetchHistoryEntry = {
+  id: string;
+  sourceId: string;
+  sourceName: string | null;
+  trigger: string;
+  status: FetchRunStatus;
+  errorKind: string | null;
+  message: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  syncRuns: FetchHistoryRow["sync_runs"];
+  /** "Partner Center: 1 new invoice(s) G… (12,345 lines) → seat-annual sync on CW: 8 written". */
+  line: string;
+};
+
+const MOTION_NAMES: Record<string, string> = {
+  "seat-annual": "annual",
+  "seat-monthly": "monthly",
+  azure: "Azure",
+};
+
+/** The one line that tells a fetch and what it led to. */
+export function pipelineLine(row: FetchHistoryRow): string {
+  const head =
+    row.message ?? (row.status === "queued" ? "Partner Center: fetch queued" : "Partner Center: fetching…");
+  if (row.sync_runs.length === 0) return head;
+  const syncs = row.sync_runs.map((r) => {
+    const what = `${r.motion ? (MOTION_NAMES[r.motion] ?? r.motion) : "billing"} sync${r.connectionName ? ` on ${r.connectionName}` : ""}`;
+    if (r.status === "running") return `${what}: running`;
+    return `${what}: ${r.written} written${r.errors > 0 ? `, ${r.errors} error(s)` : ""} (${r.status})`;
+  });
+  return `${head} → ${syncs.join("; ")}`;
+}
+
+export async function fetchHistory(
+  app: FetchApp,
+  window: { from?: string; before?: string; limit?: number } = {},
+): Promise<FetchHistoryEntry[]> {
+  const rows = await app.sources.repository.fetchHistory(window);
+  return rows.map((row) => ({
+    id: row.id,
+    sourceId: row.source_id,
+    sourceName: row.source_name,
+    trigger: row.trigger,
+    status: row.status,
+    errorKind: row.error_kind,
+    message: row.message,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    syncRuns: row.sync_runs,
+    line: pipelineLine(row),
+  }));
 }

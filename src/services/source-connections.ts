@@ -114,6 +114,66 @@ export class SourceConnectionService {
     return this.view(id);
   }
 
+  /**
+   * Edits a source in place: rotate the client secret, switch to (or change) the certificate, rename it, or
+   * change its app id or endpoints. New credentials replace the old ones sealed; the last test is cleared when
+   * the credentials or the app change, since it no longer speaks for them.
+   */
+  async update(
+    idOrName: string,
+    input: { name?: unknown; config?: unknown; secrets?: unknown },
+  ): Promise<SourceView> {
+    const row = await this.row(idOrName);
+    const current = partnerCenterConfigSchema.parse(JSON.parse(row.config));
+    const changes = parse(
+      partnerCenterConfigSchema.partial().omit({ tenantId: true }),
+      input.config ?? {},
+      "config",
+    );
+    // Only the keys given change (the schema's defaults would otherwise reset the others).
+    const given = Object.keys((input.config ?? {}) as object);
+    const picked = Object.fromEntries(Object.entries(changes).filter(([key]) => given.includes(key)));
+    const config = parse(partnerCenterConfigSchema, { ...current, ...picked }, "config");
+    const name =
+      input.name === undefined ? row.name : parse(z.string().trim().min(1).max(200), input.name, "name");
+    if (name !== row.name) {
+      const other = await this.repository.findSource(name);
+      if (other && other.id !== row.id)
+        throw new AppError("conflict", `a source named "${name}" exists already`, { field: "name" });
+    }
+    let sealed = row.secrets;
+    let secrets: PartnerCenterSecrets | null = null;
+    if (input.secrets !== undefined)
+      secrets = parse(partnerCenterSecretsSchema, input.secrets, "secrets") as PartnerCenterSecrets;
+    else if (config.credential !== current.credential)
+      throw new SourceInputError(
+        `switching to a ${config.credential} credential needs the new ${config.credential === "certificate" ? "private key" : "client secret"}`,
+        config.credential === "certificate" ? "secrets.privateKeyPem" : "secrets.clientSecret",
+      );
+    if (secrets) {
+      if (config.credential === "certificate" && (!secrets.privateKeyPem || !config.thumbprintSha256))
+        throw new SourceInputError(
+          "a certificate credential needs the private key (PEM) and the certificate's SHA-256 thumbprint",
+          "secrets.privateKeyPem",
+        );
+      if (config.credential === "secret" && !secrets.clientSecret)
+        throw new SourceInputError("a secret credential needs the client secret", "secrets.clientSecret");
+      sealed = this.box.seal(JSON.stringify(secrets), row.id);
+    }
+    const credentialsChanged =
+      secrets !== null ||
+      config.clientId !== current.clientId ||
+      config.thumbprintSha256 !== current.thumbprintSha256 ||
+      JSON.stringify(config.endpoints) !== JSON.stringify(current.endpoints);
+    await this.repository.updateSource(row.id, {
+      name,
+      config: JSON.stringify(config),
+      secrets: sealed,
+      ...(credentialsChanged ? { last_test: null } : {}),
+    });
+    return this.view(row.id);
+  }
+
   async list(): Promise<SourceView[]> {
     return (await this.repository.listSources()).map((row) => this.toView(row));
   }

@@ -446,7 +446,7 @@ export interface SourceInvoicesTable {
   updated_at: string;
 }
 
-export type FetchRunStatus = "running" | "imported" | "nothing-new" | "failed";
+export type FetchRunStatus = "queued" | "running" | "imported" | "nothing-new" | "failed";
 
 /** One fetch from a source (migration 0015): steps and summary as JSON, the sync jobs queued after it. */
 export interface SourceFetchRunsTable {
@@ -462,6 +462,15 @@ export interface SourceFetchRunsTable {
   sync_jobs: string;
   started_at: string;
   finished_at: string | null;
+}
+
+/** A sync run a fetch led to (migration 0019): Sync history's "fetch → syncs" link. */
+export interface SourceFetchLinksTable {
+  organization_id: string;
+  fetch_run_id: string;
+  sync_run_id: string;
+  connection_id: string;
+  created_at: string;
 }
 
 /** The open period's unbilled data, per currency and fetch (migration 0015): provisional, never synced. */
@@ -483,6 +492,7 @@ export interface Database {
   source_invoices: SourceInvoicesTable;
   source_fetch_runs: SourceFetchRunsTable;
   source_unbilled_snapshots: SourceUnbilledSnapshotsTable;
+  source_fetch_links: SourceFetchLinksTable;
   notification_channels: NotificationChannelsTable;
   notification_outbox: NotificationOutboxTable;
   notification_health: NotificationHealthTable;

@@ -73,6 +73,7 @@ export const CONTRACT_ROUTES: readonly (readonly [string, string])[] = [
   ["GET", "/api/sources"],
   ["POST", "/api/sources"],
   ["DELETE", "/api/sources/{id}"],
+  ["PATCH", "/api/sources/{id}"],
   ["POST", "/api/sources/{id}/test"],
   ["POST", "/api/sources/{id}/fetch"],
   ["GET", "/api/sources/{id}/fetch-runs"],

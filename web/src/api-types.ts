@@ -1897,6 +1897,8 @@ export type paths = {
               total: number;
               offset: number;
               limit: number;
+              /** @description Fetches started within this page's span of time (none when filtered by connection, motion, status or customer) */
+              fetches: components["schemas"]["HistoryFetch"][];
             };
           };
         };
@@ -4651,7 +4653,69 @@ export type paths = {
     };
     options?: never;
     head?: never;
-    patch?: never;
+    /** Edit a source (admin): rotate the client secret, change the certificate, rename */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            name?: string;
+            config?: {
+              clientId?: string;
+              /** @enum {string} */
+              credential?: "secret" | "certificate";
+              thumbprintSha256?: string;
+              endpoints?: {
+                login: string;
+                partnerCenter: string;
+                graph: string;
+              };
+              unbilledCurrencies?: string[];
+            };
+            secrets?: {
+              clientSecret?: string;
+              privateKeyPem?: string;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Source"];
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
     trace?: never;
   };
   "/api/sources/{id}/test": {
@@ -4719,7 +4783,7 @@ export type paths = {
     };
     get?: never;
     put?: never;
-    /** Fetch now (admin): new invoices are exported, imported, and the syncs queued */
+    /** Fetch now (admin): queues a fetch; a worker exports and imports new invoices, then queues the syncs */
     post: {
       parameters: {
         query?: never;
@@ -4739,19 +4803,19 @@ export type paths = {
       };
       responses: {
         /** @description Default Response */
-        200: {
+        202: {
           headers: {
             [name: string]: unknown;
           };
           content: {
             "application/json": {
-              runId: string;
+              /** @description The fetch run to follow; null when the fetch queued already has none */
+              fetchRunId: string | null;
+              /** @description null when a fetch of this source was queued already (that one runs) */
+              jobId: string | null;
               /** @enum {string} */
-              status: "imported" | "nothing-new" | "failed";
-              errorKind: string | null;
+              status: "queued";
               message: string;
-              newLines: number;
-              syncsQueued: number;
             };
           };
         };
@@ -5893,6 +5957,30 @@ export type components = {
       dailySyncTime: string;
       timeZone: string;
     };
+    /** @description A fetch of billing data (Partner Center) and the sync runs it led to */
+    HistoryFetchInput: {
+      id: string;
+      sourceId: string;
+      sourceName: string | null;
+      trigger: string;
+      /** @enum {string} */
+      status: "queued" | "running" | "imported" | "nothing-new" | "failed";
+      errorKind: string | null;
+      message: string | null;
+      startedAt: string;
+      finishedAt: string | null;
+      line: string;
+      syncRuns: {
+        id: string;
+        connectionId: string;
+        connectionName: string | null;
+        motion: string | null;
+        status: string;
+        written: number;
+        errors: number;
+        startedAt: string;
+      }[];
+    };
     NotificationChannelInput: {
       id: string;
       /** @enum {string} */
@@ -6123,7 +6211,7 @@ export type components = {
       sourceId: string;
       trigger: string;
       /** @enum {string} */
-      status: "running" | "imported" | "nothing-new" | "failed";
+      status: "queued" | "running" | "imported" | "nothing-new" | "failed";
       errorKind: string | null;
       message: string | null;
       startedAt: string;
@@ -7134,6 +7222,30 @@ export type components = {
       dailySyncTime: string;
       timeZone: string;
     };
+    /** @description A fetch of billing data (Partner Center) and the sync runs it led to */
+    HistoryFetch: {
+      id: string;
+      sourceId: string;
+      sourceName: string | null;
+      trigger: string;
+      /** @enum {string} */
+      status: "queued" | "running" | "imported" | "nothing-new" | "failed";
+      errorKind: string | null;
+      message: string | null;
+      startedAt: string;
+      finishedAt: string | null;
+      line: string;
+      syncRuns: {
+        id: string;
+        connectionId: string;
+        connectionName: string | null;
+        motion: string | null;
+        status: string;
+        written: number;
+        errors: number;
+        startedAt: string;
+      }[];
+    };
     NotificationChannel: {
       id: string;
       /** @enum {string} */
@@ -7364,7 +7476,7 @@ export type components = {
       sourceId: string;
       trigger: string;
       /** @enum {string} */
-      status: "running" | "imported" | "nothing-new" | "failed";
+      status: "queued" | "running" | "imported" | "nothing-new" | "failed";
       errorKind: string | null;
       message: string | null;
       startedAt: string;

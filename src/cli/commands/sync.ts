@@ -12,6 +12,8 @@ import type { MonthlyLine, MonthlyRunSummary, PlannedMonthlyMapping } from "../.
 import { START_POINTS, type StartPoint } from "../../core/monthly-plan.ts";
 import { openMotionSync, type AnyMotionDryRun } from "../../services/sync-now.ts";
 import { parseMotion } from "./listings.ts";
+import { fetchAppOf } from "../../jobs/sync-worker.ts";
+import { fetchHistory } from "../../services/fetch-partner-center.ts";
 import { resolveConnection, withApp } from "./connections.ts";
 import { printJson, renderTable, UsageError } from "../output.ts";
 
@@ -37,7 +39,11 @@ timelines (ConnectWise additions, Autotask unit adjustments); --motion azure wri
 Azure Plan mapping. --dry-run shows the exact writes and changes nothing. Exit code 1 if any item failed, 3 if a
 sync for the connection is already running.`;
 
-export const runsHelp = "cspsync runs [--connection CONNECTION] [--json]\ncspsync run RUN-ID [--json]";
+export const runsHelp = `cspsync runs [--connection CONNECTION] [--json]
+cspsync run RUN-ID [--json]
+
+Sync history, newest first. Without --connection the fetches of billing data (Microsoft Partner Center) are
+listed too, each with its outcome and the sync runs it led to ("fetches" in --json).`;
 export const psaHelp = `cspsync psa companies CONNECTION --search NAME [--json]
 cspsync psa agreements CONNECTION --company PSA-COMPANY-ID [--json]
 
@@ -364,7 +370,9 @@ export async function runsCommand(argv: string[]): Promise<number> {
   return withApp(values.db, async (app) => {
     const connectionId = values.connection ? (await resolveConnection(app, values.connection)).id : undefined;
     const runs = await listRuns(app.store, app.organizationId, connectionId ? { connectionId } : {});
-    if (values.json) printJson({ runs });
+    // The pipeline's fetches (docs/partner-center.md §7), with the syncs each led to.
+    const fetches = connectionId ? [] : await fetchHistory(fetchAppOf(app), { limit: 20 });
+    if (values.json) printJson(connectionId ? { runs } : { runs, fetches });
     else if (runs.length === 0) console.log("No sync runs yet.");
     else
       console.log(
@@ -378,6 +386,16 @@ export async function runsCommand(argv: string[]): Promise<number> {
           { header: "Warnings", value: (r) => String(r.warnings), align: "right" },
           { header: "Errors", value: (r) => String(r.errors), align: "right" },
         ]),
+      );
+    if (!values.json && fetches.length > 0)
+      console.log(
+        `\nBilling data fetches:\n${renderTable(fetches, [
+          { header: "Fetch", value: (f) => f.id },
+          { header: "Started", value: (f) => f.startedAt },
+          { header: "Trigger", value: (f) => f.trigger },
+          { header: "Status", value: (f) => f.status },
+          { header: "Source → syncs", value: (f) => `${f.sourceName ?? f.sourceId}: ${f.line}` },
+        ])}`,
       );
     return 0;
   });

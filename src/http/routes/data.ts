@@ -14,6 +14,8 @@ import {
   listRunsPage,
 } from "../../store/runs-repository.ts";
 import { heldLineCount } from "../../services/customer-overview.ts";
+import { fetchHistory } from "../../services/fetch-partner-center.ts";
+import { fetchAppOf } from "../../jobs/sync-worker.ts";
 import { listProductRuns } from "../../services/product-runs.ts";
 import { psaAgreementLink } from "../../services/psa-links.ts";
 import { appSettingsSchema } from "../../services/app-settings.ts";
@@ -37,6 +39,42 @@ const SUCCESSFUL = ["success", "no-change", "warning"] as const;
 const ERROR_WINDOW_DAYS = 7;
 
 const DAY = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a day as YYYY-MM-DD");
+
+/** A fetch of billing data in Sync history, with the sync runs it led to (docs/partner-center.md §7). */
+const historyFetchMeta = {
+  id: "HistoryFetch",
+  description: "A fetch of billing data (Partner Center) and the sync runs it led to",
+} as const;
+const historyFetchSchema = z
+  .object({
+    id: z.string(),
+    sourceId: z.string(),
+    sourceName: z.string().nullable(),
+    trigger: z.string(),
+    status: z.enum(["queued", "running", "imported", "nothing-new", "failed"]),
+    errorKind: z.string().nullable(),
+    message: z.string().nullable(),
+    startedAt: z.string(),
+    finishedAt: z.string().nullable(),
+    line: z.string(),
+    syncRuns: z.array(
+      z.object({
+        id: z.string(),
+        connectionId: z.string(),
+        connectionName: z.string().nullable(),
+        motion: z.string().nullable(),
+        status: z.string(),
+        written: z.number(),
+        errors: z.number(),
+        startedAt: z.string(),
+      }),
+    ),
+  })
+  .meta(historyFetchMeta);
+const fetchesMeta = {
+  description:
+    "Fetches started within this page's span of time (none when filtered by connection, motion, status or customer)",
+} as const;
 
 /** Read-mostly resources: dashboard, invoices, import history, runs, and the organization's settings. */
 export function registerDataRoutes(fastify: ApiInstance, ctx: ServerContext): void {
@@ -172,6 +210,7 @@ export function registerDataRoutes(fastify: ApiInstance, ctx: ServerContext): vo
             total: z.number().meta({ description: "Runs matching the filters, over all pages" }),
             offset: z.number(),
             limit: z.number(),
+            fetches: z.array(historyFetchSchema).meta(fetchesMeta),
           }),
           ...ERROR_RESPONSES,
         },
@@ -190,7 +229,32 @@ export function registerDataRoutes(fastify: ApiInstance, ctx: ServerContext): vo
         ...(from ? { from } : {}),
         ...(to ? { to } : {}),
       });
-      return { ...page, offset, limit };
+      // The fetches among these runs: from the page's oldest run (the last page: from `from`) up to the oldest
+      // run of the page before (the first page: up to `to`), so every fetch is on exactly one page.
+      const filtered = Boolean(connectionId || motion || status || customerTenantId);
+      const last = offset + page.runs.length >= page.total;
+      const lower = last ? from : page.runs.at(-1)?.startedAt;
+      const dayAfter = (day: string) => new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString();
+      const upper =
+        offset === 0
+          ? to && dayAfter(to)
+          : (
+              await listRuns(app.store, app.organizationId, {
+                offset: offset - 1,
+                limit: 1,
+                ...(from ? { from } : {}),
+                ...(to ? { to } : {}),
+              })
+            )[0]?.startedAt;
+      const fetches =
+        filtered || (offset > 0 && page.runs.length === 0)
+          ? []
+          : await fetchHistory(fetchAppOf(app), {
+              ...(lower ? { from: lower } : {}),
+              ...(upper ? { before: upper } : {}),
+              limit,
+            });
+      return { ...page, offset, limit, fetches };
     },
   );
 

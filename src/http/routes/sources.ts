@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { fetchAppOf } from "../../jobs/sync-worker.ts";
-import { fetchSource, testSource, unbilledPreview } from "../../services/fetch-partner-center.ts";
+import { randomUUID } from "node:crypto";
+import { enqueueFetch, fetchAppOf, openJobQueue } from "../../jobs/sync-worker.ts";
+import { testSource, unbilledPreview } from "../../services/fetch-partner-center.ts";
 import { partnerCenterConfigSchema } from "../../services/source-connections.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { ERROR_RESPONSES } from "../errors.ts";
@@ -8,7 +9,9 @@ import { idParams, noContent } from "../schemas.ts";
 
 /**
  * Billing-data sources (Microsoft Partner Center, docs/partner-center.md): list, fetch history and unbilled
- * preview for every role; add, test, remove and "Fetch now" for admins. Secrets go in and never come out.
+ * preview for every role; add, edit, test, remove and "Fetch now" for admins. Secrets go in and never come out.
+ * "Fetch now" queues a fetch-source job (a worker runs it: `cspsync serve` or `cspsync worker`) and answers
+ * 202 with the fetch run's id at once; the fetch history shows it queued, running, then its outcome.
  */
 const sourceTestSchema = z
   .object({ at: z.string(), ok: z.boolean(), kind: z.string().nullable(), message: z.string() })
@@ -58,7 +61,7 @@ export const fetchRunSchema = z
     id: z.string(),
     sourceId: z.string(),
     trigger: z.string(),
-    status: z.enum(["running", "imported", "nothing-new", "failed"]),
+    status: z.enum(["queued", "running", "imported", "nothing-new", "failed"]),
     errorKind: z.string().nullable(),
     message: z.string().nullable(),
     startedAt: z.string(),
@@ -98,13 +101,26 @@ const createBody = z.object({
 const fetchBody = z
   .object({ invoiceId: z.string().trim().min(1).max(64).optional(), unbilled: z.boolean().optional() })
   .default({});
-const fetchResultSchema = z.object({
-  runId: z.string(),
-  status: z.enum(["imported", "nothing-new", "failed"]),
-  errorKind: z.string().nullable(),
+const queuedRunMeta = { description: "The fetch run to follow; null when the fetch queued already has none" };
+const queuedJobMeta = { description: "null when a fetch of this source was queued already (that one runs)" };
+const fetchQueuedSchema = z.object({
+  fetchRunId: z.string().nullable().meta(queuedRunMeta),
+  jobId: z.string().nullable().meta(queuedJobMeta),
+  status: z.literal("queued"),
   message: z.string(),
-  newLines: z.number(),
-  syncsQueued: z.number(),
+});
+const editBody = z.object({
+  name: z.string().trim().min(1).max(200).optional(),
+  config: z
+    .object({
+      clientId: z.string().optional(),
+      credential: z.enum(["secret", "certificate"]).optional(),
+      thumbprintSha256: z.string().optional(),
+      endpoints: z.object({ login: z.string(), partnerCenter: z.string(), graph: z.string() }).optional(),
+      unbilledCurrencies: z.array(z.string()).max(20).optional(),
+    })
+    .optional(),
+  secrets: createBody.shape.secrets.optional(),
 });
 
 export function registerSourceRoutes(fastify: ApiInstance, ctx: ServerContext): void {
@@ -172,35 +188,85 @@ export function registerSourceRoutes(fastify: ApiInstance, ctx: ServerContext): 
     async (request) => testSource(fetchApp, request.params.id),
   );
 
+  fastify.patch(
+    "/api/sources/:id",
+    {
+      config: { access: "admin" },
+      schema: {
+        tags: ["sources"],
+        summary: "Edit a source (admin): rotate the client secret, change the certificate, rename",
+        params: idParams,
+        body: editBody,
+        response: { 200: sourceSchema, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => app.sources.update(request.params.id, request.body),
+  );
+
   fastify.post(
     "/api/sources/:id/fetch",
     {
       config: { access: "admin" },
       schema: {
         tags: ["sources"],
-        summary: "Fetch now (admin): new invoices are exported, imported, and the syncs queued",
+        summary:
+          "Fetch now (admin): queues a fetch; a worker exports and imports new invoices, then queues the syncs",
         params: idParams,
         body: fetchBody,
-        response: { 200: fetchResultSchema, ...ERROR_RESPONSES },
+        response: { 202: fetchQueuedSchema, ...ERROR_RESPONSES },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const body = request.body ?? {};
-      const outcome = await fetchSource(fetchApp, request.params.id, {
+      const source = await app.sources.view(request.params.id);
+      const fetchRunId = randomUUID();
+      // Recorded before the job is sent, so the job finds its run; removed again if the send is deduplicated.
+      await repo.insertFetchRun({
+        id: fetchRunId,
+        source_id: source.id,
         trigger: "manual",
-        ...(body.invoiceId ? { invoiceId: body.invoiceId } : {}),
-        unbilled: body.unbilled ?? false,
+        status: "queued",
+        error_kind: null,
+        message: null,
+        steps: "[]",
+        summary: "{}",
+        sync_jobs: "[]",
+        started_at: new Date().toISOString(),
+        finished_at: null,
       });
-      // The same follow-up as an upload: new annual or Azure lines queue the syncs.
-      const queued = outcome.imports.length > 0 ? await ctx.afterImport(outcome.imports) : 0;
-      return {
-        runId: outcome.runId,
-        status: outcome.status,
-        errorKind: outcome.errorKind,
-        message: outcome.message,
-        newLines: outcome.newLines,
-        syncsQueued: typeof queued === "number" ? queued : 0,
-      };
+      const queue = openJobQueue(app);
+      let jobId: string | null;
+      try {
+        jobId = await enqueueFetch(queue, {
+          sourceId: source.id,
+          trigger: "manual",
+          fetchRunId,
+          ...(body.invoiceId ? { invoiceId: body.invoiceId } : {}),
+          unbilled: body.unbilled ?? false,
+        });
+      } catch (error) {
+        await repo.deleteFetchRun(fetchRunId);
+        throw error;
+      } finally {
+        await queue.stop();
+      }
+      if (jobId === null) {
+        // A fetch of this source is waiting already: that one answers.
+        await repo.deleteFetchRun(fetchRunId);
+        const waiting = await repo.queuedFetchRun(source.id);
+        return reply.code(202).send({
+          fetchRunId: waiting?.id ?? null,
+          jobId: null,
+          status: "queued",
+          message: `a fetch of ${source.name} is queued already`,
+        });
+      }
+      return reply.code(202).send({
+        fetchRunId,
+        jobId,
+        status: "queued",
+        message: `fetch of ${source.name} queued; a worker runs it`,
+      });
     },
   );
 

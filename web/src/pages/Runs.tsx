@@ -57,6 +57,50 @@ const STATUSES: { value: RunStatus; label: string }[] = [
   { value: "abandoned", label: "Abandoned" },
 ];
 
+type HistoryFetch = RunPage["fetches"][number];
+
+const FETCH_STATUS: Record<HistoryFetch["status"], string> = {
+  queued: "Queued",
+  running: "Fetching",
+  imported: "Imported",
+  "nothing-new": "Nothing new",
+  failed: "Failed",
+};
+
+/** A fetch of billing data in the history: its outcome and the sync runs it led to, each a link. */
+function FetchRow({ fetch, nameOf }: { fetch: HistoryFetch; nameOf: (id: string) => string }) {
+  return (
+    <tr className="fetch-row" data-kind="fetch" data-status={fetch.status}>
+      <th scope="row" data-label="Started">
+        <Link to="/sources">{formatInstant(fetch.startedAt)}</Link>
+      </th>
+      <td data-label="Fetch" colSpan={9}>
+        <strong>Billing data: {fetch.sourceName ?? "Partner Center"}</strong> ({triggerLabel(fetch.trigger)},{" "}
+        {FETCH_STATUS[fetch.status]}) — {fetch.message ?? FETCH_STATUS[fetch.status]}
+        {fetch.errorKind && <span className="text-bad"> ({fetch.errorKind})</span>}
+        {fetch.syncRuns.length > 0 && (
+          <ul className="small">
+            {fetch.syncRuns.map((sync) => (
+              <li key={sync.id}>
+                →{" "}
+                <Link to={`/runs/${sync.id}`}>
+                  {sync.motion && MOTION_LABELS[sync.motion as Motion]
+                    ? MOTION_LABELS[sync.motion as Motion]
+                    : "Sync"}{" "}
+                  on {sync.connectionName ?? nameOf(sync.connectionId)}
+                </Link>
+                : {sync.status === "running" ? "running" : `${formatNumber(sync.written)} written`}
+                {sync.errors > 0 ? `, ${formatNumber(sync.errors)} error(s)` : ""}
+              </li>
+            ))}
+          </ul>
+        )}
+      </td>
+      <td data-label="Duration">{formatDuration(fetch.startedAt, fetch.finishedAt)}</td>
+    </tr>
+  );
+}
+
 function useConnectionName(): (id: string) => string {
   const { connections } = useConnections();
   return (id) => connections?.find((c) => c.id === id)?.name ?? "Removed connection";
@@ -85,6 +129,12 @@ export function RunsPage() {
   const nameOf = useConnectionName();
   const list = runs.data?.runs;
   const total = runs.data?.total ?? 0;
+  // Fetches of billing data (Partner Center) among the runs, by time, each with the sync runs it led to.
+  const fetches = runs.data?.fetches ?? [];
+  const rows = [
+    ...(list ?? []).map((run) => ({ at: run.startedAt, run, fetch: null })),
+    ...fetches.map((fetch) => ({ at: fetch.startedAt, run: null, fetch })),
+  ].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
   const setFilter = (key: keyof typeof filters, value: string) =>
     navigate(`/runs${query({ ...filters, [key]: value })}`, { replace: true });
 
@@ -148,12 +198,12 @@ export function RunsPage() {
       </div>
       {runs.error && <ErrorMessage error={runs.error} retry={runs.refetch} />}
       {!list && runs.loading && <Loading label="Loading sync history…" />}
-      {list && list.length === 0 && (
+      {list && list.length === 0 && fetches.length === 0 && (
         <EmptyState title="No sync has run yet.">
           <p>Runs appear here after the daily sync, or after “Sync now” on a customer’s entry.</p>
         </EmptyState>
       )}
-      {list && list.length > 0 && (
+      {list && rows.length > 0 && (
         <table className="table responsive runs">
           <caption className="visually-hidden">Sync runs, newest first</caption>
           <thead>
@@ -180,40 +230,44 @@ export function RunsPage() {
             </tr>
           </thead>
           <tbody>
-            {list.map((run) => (
-              <tr key={run.id}>
-                <th scope="row" data-label="Started">
-                  <Link to={`/runs/${run.id}`}>{formatInstant(run.startedAt)}</Link>
-                </th>
-                <td data-label="Connection">{nameOf(run.connectionId)}</td>
-                <td data-label="Customer">{run.customerName ?? run.customerTenantId ?? "All customers"}</td>
-                <td data-label="Billing motion">{motionLabel(run.scope)}</td>
-                <td data-label="Trigger">
-                  {triggerLabel(run.trigger)}
-                  <span className="block small muted">{scopeLabel(run.scope)}</span>
-                </td>
-                <td data-label="Status">
-                  <RunStatusBadge status={run.status} />
-                  {/* Why a run failed belongs in the list: an unreachable PSA should not need a click to find. */}
-                  {(run.status === "error" || run.status === "abandoned") && run.message && (
-                    <span className="block small text-bad">{run.message}</span>
-                  )}
-                </td>
-                <td data-label="Written" className="num">
-                  {formatNumber(run.written)}
-                </td>
-                <td data-label="Unchanged" className="num">
-                  {formatNumber(run.unchanged)}
-                </td>
-                <td data-label="Warnings" className="num">
-                  {formatNumber(run.warnings)}
-                </td>
-                <td data-label="Errors" className="num">
-                  {formatNumber(run.errors)}
-                </td>
-                <td data-label="Duration">{formatDuration(run.startedAt, run.finishedAt)}</td>
-              </tr>
-            ))}
+            {rows.map(({ run, fetch }) =>
+              fetch ? (
+                <FetchRow key={`fetch-${fetch.id}`} fetch={fetch} nameOf={nameOf} />
+              ) : (
+                <tr key={run.id}>
+                  <th scope="row" data-label="Started">
+                    <Link to={`/runs/${run.id}`}>{formatInstant(run.startedAt)}</Link>
+                  </th>
+                  <td data-label="Connection">{nameOf(run.connectionId)}</td>
+                  <td data-label="Customer">{run.customerName ?? run.customerTenantId ?? "All customers"}</td>
+                  <td data-label="Billing motion">{motionLabel(run.scope)}</td>
+                  <td data-label="Trigger">
+                    {triggerLabel(run.trigger)}
+                    <span className="block small muted">{scopeLabel(run.scope)}</span>
+                  </td>
+                  <td data-label="Status">
+                    <RunStatusBadge status={run.status} />
+                    {/* Why a run failed belongs in the list: an unreachable PSA should not need a click to find. */}
+                    {(run.status === "error" || run.status === "abandoned") && run.message && (
+                      <span className="block small text-bad">{run.message}</span>
+                    )}
+                  </td>
+                  <td data-label="Written" className="num">
+                    {formatNumber(run.written)}
+                  </td>
+                  <td data-label="Unchanged" className="num">
+                    {formatNumber(run.unchanged)}
+                  </td>
+                  <td data-label="Warnings" className="num">
+                    {formatNumber(run.warnings)}
+                  </td>
+                  <td data-label="Errors" className="num">
+                    {formatNumber(run.errors)}
+                  </td>
+                  <td data-label="Duration">{formatDuration(run.startedAt, run.finishedAt)}</td>
+                </tr>
+              ),
+            )}
           </tbody>
         </table>
       )}

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import type { components } from "../api-types.ts";
 import { api } from "../api.ts";
 import { EmptyState, ErrorMessage, Loading, Notice, PageHeader } from "../components.tsx";
@@ -12,9 +12,10 @@ import { useAction, useApiQuery, useDocumentTitle, useSession } from "../hooks.t
 type Source = components["schemas"]["Source"];
 type FetchRun = components["schemas"]["FetchRun"];
 type UnbilledPreview = components["schemas"]["UnbilledPreview"];
-type FetchResult = { status: string; message: string; newLines: number; syncsQueued: number };
+type FetchQueued = { fetchRunId: string | null; jobId: string | null; status: "queued"; message: string };
 
 const STATUS_LABELS: Record<FetchRun["status"], string> = {
+  queued: "Queued",
   running: "Running",
   imported: "Imported",
   "nothing-new": "Nothing new",
@@ -52,16 +53,29 @@ function SourceCard({ source }: { source: Source }) {
   const unbilledPath = `/api/sources/${source.id}/unbilled`;
   const runs = useApiQuery<{ runs: FetchRun[] }>(runsPath);
   const unbilled = useApiQuery<{ previews: UnbilledPreview[] }>(unbilledPath);
-  const [result, setResult] = useState<FetchResult | null>(null);
+  const [result, setResult] = useState<FetchQueued | null>(null);
+  // "Fetch now" queues the fetch for a worker: the history is read again until nothing is queued or running.
   const fetchNow = useAction(
-    () => api.post<FetchResult>(`/api/sources/${source.id}/fetch`, { unbilled: true }),
-    { invalidates: [runsPath, unbilledPath, "/api/invoices", "/api/runs"] },
+    () => api.post<FetchQueued>(`/api/sources/${source.id}/fetch`, { unbilled: true }),
+    { invalidates: [runsPath] },
   );
   const onFetch = async () => {
     setResult(null);
     const outcome = await fetchNow.run();
     if (outcome) setResult(outcome);
   };
+  const active = runs.data?.runs.some((r) => r.status === "queued" || r.status === "running") ?? false;
+  const { refetch: refetchRuns } = runs;
+  const { refetch: refetchUnbilled } = unbilled;
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(refetchRuns, 1000);
+    return () => {
+      clearInterval(timer);
+      refetchUnbilled();
+    };
+  }, [active, refetchRuns, refetchUnbilled]);
+  const followed = result?.fetchRunId ? runs.data?.runs.find((r) => r.id === result.fetchRunId) : undefined;
   return (
     <section className="panel" aria-labelledby={`source-${source.id}`}>
       <div className="section-header">
@@ -80,12 +94,18 @@ function SourceCard({ source }: { source: Source }) {
           : "never"}
       </p>
       {fetchNow.error && <ErrorMessage error={fetchNow.error} />}
-      {result && (
-        <Notice kind={result.status === "failed" ? "warning" : "success"}>
-          {result.message}
-          {result.syncsQueued > 0 ? ` → ${result.syncsQueued} sync(s) queued` : ""}
+      {result && (!followed || followed.status === "queued" || followed.status === "running") && (
+        <Notice kind="info">
+          {followed?.status === "running" ? "Fetching from Microsoft…" : result.message}
         </Notice>
       )}
+      {followed && followed.status !== "queued" && followed.status !== "running" && (
+        <Notice kind={followed.status === "failed" ? "warning" : "success"}>
+          {followed.message}
+          {followed.syncJobs.length > 0 ? ` → ${followed.syncJobs.length} sync(s) queued` : ""}
+        </Notice>
+      )}
+      {isAdmin && <EditCredentials source={source} />}
       <h3>Fetch history</h3>
       {runs.error && <ErrorMessage error={runs.error} retry={runs.refetch} />}
       {runs.data && runs.data.runs.length === 0 && <p>No fetch yet.</p>}
@@ -143,5 +163,50 @@ function SourceCard({ source }: { source: Source }) {
         </table>
       ))}
     </section>
+  );
+}
+
+/** Rotate the client secret (or give a new certificate key) without adding the source again. */
+function EditCredentials({ source }: { source: Source }) {
+  const [secret, setSecret] = useState("");
+  const [done, setDone] = useState(false);
+  const save = useAction(
+    () =>
+      api.patch<Source>(`/api/sources/${source.id}`, {
+        config: { credential: "secret" },
+        secrets: { clientSecret: secret },
+      }),
+    { invalidates: ["/api/sources"] },
+  );
+  const onSubmit = async (event: React.FormEvent) => {
+    event.preventDefault();
+    setDone(false);
+    if (await save.run()) {
+      setSecret("");
+      setDone(true);
+    }
+  };
+  return (
+    <form
+      className="inline-form"
+      onSubmit={onSubmit}
+      aria-label={`Rotate the client secret of ${source.name}`}
+    >
+      <label>
+        New client secret{" "}
+        <input
+          type="password"
+          autoComplete="off"
+          value={secret}
+          onChange={(e) => setSecret(e.target.value)}
+          required
+        />
+      </label>{" "}
+      <button type="submit" className="button" disabled={save.busy || secret === ""}>
+        Rotate secret
+      </button>
+      {save.error && <ErrorMessage error={save.error} />}
+      {done && <Notice kind="success">Secret replaced; test the source again.</Notice>}
+    </form>
   );
 }
