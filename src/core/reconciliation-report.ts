@@ -302,7 +302,14 @@ function monthlyCovering(
   });
 }
 
-export function buildReconciliationReport(inputs: ReportInputs): ReconciliationReport {
+/**
+ * The report built one event at a time, so a caller reading an invoice's events from the store need not hold
+ * them all: `add` turns each into its line, `finish` adds the PSA records cspsync did not write and the sums.
+ */
+export function reconciliationBuilder(inputs: Omit<ReportInputs, "events">): {
+  add(event: ReportEvent): void;
+  finish(): ReconciliationReport;
+} {
   const mappingOf = new Map(inputs.mappings.map((m) => [`${m.customerTenantId}|${m.motion}`, m]));
   const annualWrites = new Map<string, ReportWriteInput>();
   const azureWrites = new Map<string, ReportWriteInput>();
@@ -343,7 +350,7 @@ export function buildReconciliationReport(inputs: ReportInputs): ReconciliationR
   const drift: DriftItem[] = [];
   const reportedRecords = new Set<string>();
 
-  for (const event of inputs.events) {
+  const add = (event: ReportEvent): void => {
     const mapping = mappingOf.get(`${event.customerTenantId}|${event.motion}`);
     const base = {
       eventKey: event.eventKey,
@@ -376,7 +383,7 @@ export function buildReconciliationReport(inputs: ReportInputs): ReconciliationR
 
     if (!event.billable) {
       lines.push(unbilled("not-billable", "zero-value trial: nothing to bill"));
-      continue;
+      return;
     }
     if (!mapping || !mapping.agreementId) {
       lines.push(
@@ -387,11 +394,11 @@ export function buildReconciliationReport(inputs: ReportInputs): ReconciliationR
             : "no PSA connection",
         ),
       );
-      continue;
+      return;
     }
     if (!mapping.enabled) {
       lines.push(unbilled("entry-disabled", `the ${event.motion} entry is mapped but turned off`));
-      continue;
+      return;
     }
     if (mapping.syncDate && event.chargeStart < mapping.syncDate) {
       lines.push(
@@ -400,7 +407,7 @@ export function buildReconciliationReport(inputs: ReportInputs): ReconciliationR
           `charge date ${event.chargeStart} is before the entry's sync date ${mapping.syncDate}`,
         ),
       );
-      continue;
+      return;
     }
 
     let covering: Covering | null = null;
@@ -429,7 +436,7 @@ export function buildReconciliationReport(inputs: ReportInputs): ReconciliationR
         lines.push(
           unbilled("held", "sells below cost: held for approval", { writeKey: write?.writeKey ?? null }),
         );
-        continue;
+        return;
       }
       if (write?.status === "failed") {
         lines.push(
@@ -437,12 +444,12 @@ export function buildReconciliationReport(inputs: ReportInputs): ReconciliationR
             writeKey: write.writeKey,
           }),
         );
-        continue;
+        return;
       }
       const error = lastError.get(eventId);
       if (error) {
         lines.push(unbilled("error", `the last sync reported: ${error.message}`));
-        continue;
+        return;
       }
       lines.push(
         unbilled(
@@ -453,7 +460,7 @@ export function buildReconciliationReport(inputs: ReportInputs): ReconciliationR
           { writeKey: write?.writeKey ?? null },
         ),
       );
-      continue;
+      return;
     }
     const readBack = inputs.psaRecords?.has(covering!.write.targetId) ?? false;
     const line = writtenLine(base, event, covering!, recordByKey, readBack, drift, reportedRecords);
@@ -462,35 +469,46 @@ export function buildReconciliationReport(inputs: ReportInputs): ReconciliationR
     if (line.billedPrice !== null) line.billedPrice = shared(line.billedPrice);
     if (line.margin !== null) line.margin = shared(line.margin);
     lines.push(line);
-  }
+  };
 
-  // Records on the mapped agreements that cspsync did not write, billing a product cspsync bills there.
-  if (inputs.psaRecords) {
-    const agreementOwner = new Map<string, ReportMappingInput>();
-    for (const m of inputs.mappings) if (m.agreementId) agreementOwner.set(m.agreementId, m);
-    for (const [targetId, records] of inputs.psaRecords) {
-      const owner = agreementOwner.get(targetId);
-      if (!owner) continue;
-      const ourProducts = new Set(records.filter((r) => r.writeKey && r.productRef).map((r) => r.productRef));
-      for (const record of records) {
-        if (record.writeKey || !record.productRef || !ourProducts.has(record.productRef)) continue;
-        if (!inPeriod(record, inputs.invoice)) continue;
-        drift.push({
-          kind: "not-written-by-cspsync",
-          customerTenantId: owner.customerTenantId,
-          customerName: nameOf(owner.customerTenantId),
-          motion: owner.motion,
-          targetId,
-          recordId: record.recordId,
-          writeKey: null,
-          description: record.description,
-          detail: `bills ${record.productLabel ?? record.productRef} like a record cspsync wrote (${record.quantity ?? "?"} × ${record.unitPrice ?? "?"}): billed twice?`,
-        });
+  const finish = (): ReconciliationReport => {
+    // Records on the mapped agreements that cspsync did not write, billing a product cspsync bills there.
+    if (inputs.psaRecords) {
+      const agreementOwner = new Map<string, ReportMappingInput>();
+      for (const m of inputs.mappings) if (m.agreementId) agreementOwner.set(m.agreementId, m);
+      for (const [targetId, records] of inputs.psaRecords) {
+        const owner = agreementOwner.get(targetId);
+        if (!owner) continue;
+        const ourProducts = new Set(
+          records.filter((r) => r.writeKey && r.productRef).map((r) => r.productRef),
+        );
+        for (const record of records) {
+          if (record.writeKey || !record.productRef || !ourProducts.has(record.productRef)) continue;
+          if (!inPeriod(record, inputs.invoice)) continue;
+          drift.push({
+            kind: "not-written-by-cspsync",
+            customerTenantId: owner.customerTenantId,
+            customerName: nameOf(owner.customerTenantId),
+            motion: owner.motion,
+            targetId,
+            recordId: record.recordId,
+            writeKey: null,
+            description: record.description,
+            detail: `bills ${record.productLabel ?? record.productRef} like a record cspsync wrote (${record.quantity ?? "?"} × ${record.unitPrice ?? "?"}): billed twice?`,
+          });
+        }
       }
     }
-  }
 
-  return summarise(inputs, lines, drift);
+    return summarise(inputs, lines, drift);
+  };
+  return { add, finish };
+}
+
+export function buildReconciliationReport(inputs: ReportInputs): ReconciliationReport {
+  const builder = reconciliationBuilder(inputs);
+  for (const event of inputs.events) builder.add(event);
+  return builder.finish();
 }
 
 function inPeriod(record: PsaRecordInput, invoice: ReportInputs["invoice"]): boolean {
@@ -658,7 +676,11 @@ function writtenLine(
   };
 }
 
-function summarise(inputs: ReportInputs, lines: ReportLine[], drift: DriftItem[]): ReconciliationReport {
+function summarise(
+  inputs: Omit<ReportInputs, "events">,
+  lines: ReportLine[],
+  drift: DriftItem[],
+): ReconciliationReport {
   // Each line is added to its customer × motion group and to its product; customers and totals are the sums
   // of the groups (exact decimals: the order of the additions does not change a sum).
   const totals = new Map<string, Accumulator>();

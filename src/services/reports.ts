@@ -2,7 +2,7 @@ import { stringify } from "csv-stringify/sync";
 import ExcelJS from "exceljs";
 import { AppError } from "../core/errors.ts";
 import {
-  buildReconciliationReport,
+  reconciliationBuilder,
   type PsaRecordInput,
   type ReconciliationReport,
   type ReportLine,
@@ -12,7 +12,8 @@ import type { Store } from "../store/db.ts";
 import {
   customerNames,
   findInvoice,
-  invoiceReportEvents,
+  invoiceTenants,
+  eachReportEvent,
   recentInvoices,
   reportConnections,
   reportHolds,
@@ -94,13 +95,16 @@ export class ReportsService {
     if (!invoice)
       throw new ReportError("not_found", `no imported invoice "${options.invoice}"`, { field: "invoice" });
     const connection = await this.connection(options.connectionId);
-    const events = await invoiceReportEvents(store, organizationId, invoice.invoiceNumber);
     const names = await customerNames(store, organizationId);
+    // The events are read last and turned into lines as they arrive (never all held at once).
+    const build = async (inputs: Omit<Parameters<typeof reconciliationBuilder>[0], "invoice">) => {
+      const builder = reconciliationBuilder({ invoice, ...inputs });
+      await eachReportEvent(store, organizationId, invoice.invoiceNumber, builder.add);
+      return builder.finish();
+    };
     if (!connection)
-      return buildReconciliationReport({
-        invoice,
+      return build({
         connection: null,
-        events,
         customerNames: names,
         mappings: [],
         writes: [],
@@ -109,7 +113,7 @@ export class ReportsService {
         psaRecords: null,
         readBackErrors: new Map(),
       });
-    const tenants = [...new Set(events.map((e) => e.customerTenantId))];
+    const tenants = await invoiceTenants(store, organizationId, invoice.invoiceNumber);
     const [mappings, writes, holds, errors] = await Promise.all([
       reportMappings(store, organizationId, connection.id),
       reportWrites(store, organizationId, connection.id, tenants),
@@ -142,10 +146,8 @@ export class ReportsService {
       }
     }
     // Writes to agreements that could not be read back are judged from the ledger alone (see the core).
-    return buildReconciliationReport({
-      invoice,
+    return build({
       connection,
-      events,
       customerNames: names,
       mappings,
       writes,

@@ -145,12 +145,16 @@ async function* rowsOf<R>(
   else yield* await query.execute();
 }
 
-/** An invoice's charge events with only what the report reads, repeated strings shared. */
-export async function invoiceReportEvents(
+/**
+ * An invoice's charge events with only what the report reads, repeated strings shared, handed to `onEvent`
+ * one at a time in report order (SQLite streams them: the caller need not hold them all).
+ */
+export async function eachReportEvent(
   store: Store,
   organizationId: string,
   invoiceNumber: string,
-): Promise<ReportEvent[]> {
+  onEvent: (event: ReportEvent) => void,
+): Promise<void> {
   const query = store.db
     .selectFrom("charge_events")
     .select(REPORT_EVENT_COLUMNS)
@@ -160,9 +164,8 @@ export async function invoiceReportEvents(
     .orderBy("charge_start")
     .orderBy("event_key");
   const text = new Interner();
-  const events: ReportEvent[] = [];
   for await (const row of rowsOf(store, query))
-    events.push({
+    onEvent({
       eventKey: row.event_key,
       customerTenantId: text.of(row.customer_tenant_id),
       subscriptionId: row.subscription_id,
@@ -179,7 +182,23 @@ export async function invoiceReportEvents(
       amount: row.amount,
       currency: text.of(row.currency),
     });
-  return events;
+}
+
+/** The customers an invoice bills (from its lines, through the index by invoice). */
+export async function invoiceTenants(
+  store: Store,
+  organizationId: string,
+  invoiceNumber: string,
+): Promise<string[]> {
+  const rows = await store.db
+    .selectFrom("charge_lines")
+    .select("customer_tenant_id")
+    .distinct()
+    .where("organization_id", "=", organizationId)
+    .where("invoice_number", "=", invoiceNumber)
+    .orderBy("customer_tenant_id")
+    .execute();
+  return rows.map((r) => r.customer_tenant_id);
 }
 
 /** Every Seat-based Annual and Seat-based Monthly event of every invoice (the term ledger's input). */
