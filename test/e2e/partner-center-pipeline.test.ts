@@ -16,7 +16,8 @@ import { DIALECTS } from "../support/stores.ts";
 import { createTestApp, hostOf } from "../support/app.ts";
 import { CLIENT_ID, FALLBACK_ITEM } from "../support/connectwise-setup.ts";
 import { baseRow, CONTOSO, writeCsv } from "../support/recon-builder.ts";
-import { addSource, FAST, SAMPLE, tempDir } from "../sources/support.ts";
+import { addSource, FAST, fetchAppOf, SAMPLE, tempDir } from "../sources/support.ts";
+import { fetchHistory } from "../../src/services/fetch-partner-center.ts";
 
 /**
  * The daily pipeline with nobody at the keyboard (docs/partner-center.md §7): the daily check fetches from
@@ -136,6 +137,15 @@ for (const dialect of DIALECTS) {
       assert.equal(exports.filter((r) => r.path.includes("/billed/")).length, 1);
       const additions = await client.listAdditions(Number(agreementId), { orderBy: "id asc" });
       assert.equal(additions.length, 8, "the June sample's eight annual charges are in the PSA");
+      // Sync history shows the pipeline: the fetch, linked to the annual sync run it led to.
+      const [entry] = await fetchHistory(fetchAppOf(app), {});
+      assert.equal(entry?.id, run!.id);
+      const annual = entry!.syncRuns.find((r) => r.motion === "seat-annual");
+      assert.equal(annual?.written, 8, JSON.stringify(entry!.syncRuns));
+      assert.match(
+        entry!.line,
+        /^Partner Center: 1 new invoice\(s\) G100000001 \(\d+ lines\) → .*annual sync on CW: 8 written/,
+      );
     });
 
     it("day 2: nothing new — no export request for known invoices, nothing written", async () => {
