@@ -134,7 +134,12 @@ export async function startPartnerCenterEmulator(
 
   const addFile = async (file: string) => {
     const found = await scanFile(file);
-    for (const invoice of found) invoices.set(invoice.id, invoice);
+    // An invoice seeded again is a new data version of it: its manifest's eTag changes.
+    for (const invoice of found) {
+      const before = invoices.get(invoice.id);
+      if (before) invoice.etagVersion = before.etagVersion + 1;
+      invoices.set(invoice.id, invoice);
+    }
     return found;
   };
   for (const file of options.files ?? []) await addFile(file);
