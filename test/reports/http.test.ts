@@ -62,8 +62,8 @@ for (const dialect of DIALECTS) {
       const renewals = await viewer.get("/api/renewals?days=90");
       assert.equal(renewals.status, 200);
       assert.equal((await viewer.get("/api/renewals/export?days=30")).status, 200);
-      assert.equal((await viewer.post("/api/renewals/feed-token")).status, 403);
-      const made = await admin.post("/api/renewals/feed-token");
+      assert.equal((await viewer.post("/api/renewals/feed-token", {})).status, 403);
+      const made = await admin.post("/api/renewals/feed-token", {});
       assert.equal(made.status, 200);
       const { path } = made.body as { path: string };
       const anonymous = h.client();

@@ -4382,7 +4382,11 @@ export type paths = {
         path?: never;
         cookie?: never;
       };
-      requestBody?: never;
+      requestBody: {
+        content: {
+          "application/json": Record<string, never>;
+        };
+      };
       responses: {
         /** @description Default Response */
         200: {

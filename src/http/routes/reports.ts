@@ -309,6 +309,8 @@ export function registerReportRoutes(fastify: ApiInstance, ctx: ServerContext): 
       schema: {
         tags: ["renewals"],
         summary: "A new calendar feed token (admin); the previous one stops working. Shown once.",
+        // Nothing to send: an empty object, or no body at all.
+        body: z.object({}).strict().optional(),
         response: {
           200: z.object({ token: z.string(), path: z.string(), createdAt: z.string() }),
           ...ERROR_RESPONSES,
