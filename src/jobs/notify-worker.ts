@@ -7,8 +7,11 @@ import type { Job, JobQueue } from "./queue.ts";
  * Notification delivery in the job queue (docs/notifications.md §Delivery), on both drivers:
  * - "notify" sends one outbox row (data: its key); a failed send is retried with backoff by the queue, and the
  *   outbox row's claim keeps every send to at most once whatever the queue repeats;
- * - "notify-sweep", every minute, hands queued rows to "notify" (events are recorded by the sync and import
- *   code, which has no queue at hand) and marks rows whose worker died mid-send as uncertain;
+ * - an event's notifications are handed to "notify" as they are recorded (the service's dispatcher, set here),
+ *   so a failing sync's e-mail goes out at once;
+ * - "notify-sweep", every minute, is the safety net: it hands queued rows to "notify" (those recorded in a
+ *   process without a worker, such as the CLI, or whose hand-over failed) and marks rows whose worker died
+ *   mid-send as uncertain;
  * - "notify-digest", at the digest's time and zone, records the daily digest and checks for a missing invoice.
  */
 export const NOTIFY_JOB = "notify";
@@ -91,6 +94,8 @@ export async function startNotifyWorker(
     return enqueueNotifications(queue, await app.notifications.pending());
   };
   await queue.work<NotifyJobData>(NOTIFY_JOB, (job) => runNotifyJob(app, job, log), { concurrency: 2 });
+  // Each event's notifications go to the queue when they are recorded; the sweep catches what this misses.
+  app.notifications.dispatchWith((keys) => enqueueNotifications(queue, keys));
   await queue.work(NOTIFY_SWEEP_JOB, async () => {
     await sweep();
   });

@@ -215,7 +215,16 @@ export type NotificationDeps = {
   now?: () => Date;
   /** Seconds one send may take. Default 30. */
   sendTimeoutSeconds?: number;
+  /** Shared by the service and its withClock copies: who hands new notifications to the job queue. */
+  dispatcher?: Dispatcher;
 };
+
+/**
+ * Hands newly queued notifications to the job queue at once, so an event does not wait for the minute's
+ * sweep (which stays as the safety net). Set by the notify worker (src/jobs/notify-worker.ts); without a
+ * worker in the process (the CLI), the sweep of the running server sends them.
+ */
+export type Dispatcher = { dispatch: ((keys: readonly string[]) => Promise<unknown>) | null };
 
 /** A finished sync run, as the sync code has it (RunTotals plus which motion and connection). */
 export type FinishedRun = {
@@ -244,14 +253,21 @@ function errorText(error: unknown): string {
 
 export class NotificationService {
   private readonly deps: NotificationDeps;
+  private readonly dispatcher: Dispatcher;
 
   constructor(deps: NotificationDeps) {
     this.deps = deps;
+    this.dispatcher = deps.dispatcher ?? { dispatch: null };
   }
 
   /** The same service on another clock (tests, and jobs that are told the time they run for). */
   withClock(now: () => Date): NotificationService {
-    return new NotificationService({ ...this.deps, now });
+    return new NotificationService({ ...this.deps, now, dispatcher: this.dispatcher });
+  }
+
+  /** Sets (or, with null, removes) who hands new notifications to the queue at once; see Dispatcher. */
+  dispatchWith(dispatch: Dispatcher["dispatch"]): void {
+    this.dispatcher.dispatch = dispatch;
   }
 
   private now(): Date {
@@ -516,6 +532,16 @@ export class NotificationService {
       });
       if (inserted) keys.push(key);
     }
+    // Sent now rather than at the next sweep. A test is delivered by sendTest itself, not by a job. The row's
+    // claim keeps it at most once whoever sends it; a failed hand-over is left to the sweep.
+    const dispatch = this.dispatcher.dispatch;
+    if (dispatch && keys.length > 0 && !onlyChannelId) {
+      try {
+        await dispatch(keys);
+      } catch (error) {
+        this.deps.log?.warn({ err: error, keys }, `notifications left to the sweep: ${errorText(error)}`);
+      }
+    }
     return keys;
   }
 
@@ -591,7 +617,17 @@ export class NotificationService {
       },
       appUrl ?? undefined,
     );
-    const problem = connectionProblem(errorMessages);
+    return this.tellRun(events, errorMessages, run.written, context);
+  }
+
+  /** A run's events, except errors that are the connection failing (told once, as its health), then its health. */
+  private async tellRun(
+    events: readonly NotificationEvent[],
+    errorMessages: readonly string[],
+    written: number,
+    context: { connectionId: string; connectionName: string },
+  ): Promise<string[]> {
+    const problem = connectionProblem([...errorMessages]);
     const keys: string[] = [];
     for (const event of events) {
       // A failing connection is told once, when it starts failing (below), not as every run's errors.
@@ -603,9 +639,45 @@ export class NotificationService {
       id: context.connectionId,
       name: context.connectionName,
     };
-    if (problem && run.written === 0) keys.push(...(await this.subjectOutcome(subject, "failing", problem)));
+    if (problem && written === 0) keys.push(...(await this.subjectOutcome(subject, "failing", problem)));
     else if (!problem) keys.push(...(await this.subjectOutcome(subject, "ok")));
     return keys;
+  }
+
+  /**
+   * After a product catalog run: the same events as a sync run (motion "product catalog"; conflicts are its
+   * warnings, failed products and a run that failed as a whole its errors) and the connection's health.
+   */
+  async productRunFinished(
+    run: FinishedProductRun,
+    context: { connectionId: string; connectionName: string },
+  ): Promise<string[]> {
+    const messages = (status: string) =>
+      run.items
+        .filter((i) => i.status === status)
+        .slice(0, 5)
+        .map((i) => `${i.name}: ${i.message}`);
+    const errorMessages = [...(run.message ? [run.message] : []), ...messages("failed")].slice(0, 5);
+    const { appUrl } = await this.settings();
+    const link = appUrl
+      ? `${appUrl.replace(/\/+$/, "")}/psa/${encodeURIComponent(context.connectionId)}/products`
+      : undefined;
+    const events = runEvents({
+      runId: run.id,
+      connectionId: context.connectionId,
+      connectionName: context.connectionName,
+      motion: "product catalog",
+      status: run.status,
+      written: run.written,
+      warnings: run.conflicts,
+      errors: run.failed + (run.message ? 1 : 0),
+      held: { count: 0, amounts: {} },
+      errorMessages,
+      warningMessages: messages("conflict"),
+      finishedAt: this.now().toISOString(),
+      couldNotStart: false,
+    }).map((event) => ({ ...event, ...(link ? { link } : {}) }));
+    return this.tellRun(events, errorMessages, run.written, context);
   }
 
   async importRejected(importId: string, fileName: string, reason: string): Promise<string[]> {
@@ -787,6 +859,17 @@ export function localDate(at: Date, timeZone: string): string {
   return `${get("year")}-${get("month")}-${get("day")}`;
 }
 
+/** A finished product catalog run, as runProductSync answers it (src/services/product-runs.ts). */
+export type FinishedProductRun = {
+  id: string;
+  status: string;
+  written: number;
+  conflicts: number;
+  failed: number;
+  message: string | null;
+  items: readonly { name: string; status: string; message: string }[];
+};
+
 /** What callers of the sync need: the notifications, when the app has them. */
 export type NotifyingApp = { notifications?: NotificationService; log?: Logger };
 
@@ -811,6 +894,32 @@ export async function notifyRunFinished(
     app.log?.warn(
       { err: error, runId: run.runId },
       `notifications after the run failed: ${errorText(error)}`,
+    );
+  }
+}
+
+/**
+ * After a product catalog run (the worker's, the web app's, the CLI's): tells what there is to tell, and never
+ * fails the run — a notification problem is logged and dropped here.
+ */
+export async function notifyProductRunFinished(
+  app: NotifyingApp,
+  connection: { id: string; name?: string | undefined },
+  synced: { run: Omit<FinishedProductRun, "items">; items: FinishedProductRun["items"] },
+): Promise<void> {
+  if (!app.notifications) return;
+  try {
+    await app.notifications.productRunFinished(
+      { ...synced.run, items: synced.items },
+      {
+        connectionId: connection.id,
+        connectionName: connection.name ?? (await connectionName(app.notifications.store, connection.id)),
+      },
+    );
+  } catch (error) {
+    app.log?.warn(
+      { err: error, runId: synced.run.id },
+      `notifications after the product run failed: ${errorText(error)}`,
     );
   }
 }

@@ -462,7 +462,8 @@ export async function hasChargesInMonth(
     .select("invoice_number")
     .where("organization_id", "=", organizationId)
     .where("last_charge_date", ">=", `${month}-01`)
-    .where("first_charge_date", "<=", `${month}-31`)
+    // Before the next month's first day: "<month>-31" is no date in a shorter month (PostgreSQL refuses it).
+    .where("first_charge_date", "<", `${monthAfter(month)}-01`)
     .executeTakeFirst();
   return row !== undefined;
 }
@@ -475,4 +476,10 @@ export async function connectionName(store: Store, connectionId: string): Promis
     .where("id", "=", connectionId)
     .executeTakeFirst();
   return row?.name ?? connectionId;
+}
+
+/** "2026-12" → "2027-01". */
+function monthAfter(month: string): string {
+  const [y, m] = month.split("-").map(Number) as [number, number];
+  return m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, "0")}`;
 }
