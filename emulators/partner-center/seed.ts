@@ -1,5 +1,9 @@
-import { createGzip } from "node:zlib";
+import { once } from "node:events";
+import fs from "node:fs";
+import path from "node:path";
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGzip, type Gzip } from "node:zlib";
 import { Dec } from "../../src/core/money.ts";
 import { RECON_COLUMN_NAMES } from "../../src/sources/reconciliation/columns.ts";
 import { openReconFile } from "../../src/sources/reconciliation/reader.ts";
@@ -20,6 +24,8 @@ export type SeededInvoice = {
   /** Changes when the "data version" changes (a fault or an admin call). */
   etagVersion: number;
   file: string;
+  /** The invoice's blobs built ahead (prebuildBlobs), when the emulator was asked to. */
+  blobFiles?: string[];
 };
 
 export async function scanFile(file: string): Promise<SeededInvoice[]> {
@@ -100,4 +106,58 @@ export async function scanCurrency(
     total = total.plus(row.fields[indexOf.Total] || "0");
   }
   return { lines, total: total.toFixed() };
+}
+
+/**
+ * Builds every invoice's blobs of a file once, in one pass over it, as gzipped JSON Lines files in `dir`
+ * (`<invoice>-part-NNNNN.json.gz`, `linesPerBlob` lines each), so serving a blob afterwards is a plain file read:
+ * the emulator then neither re-reads the reconciliation file nor compresses while cspsync downloads (what
+ * bench:fetch needs, to time cspsync and not the emulator). Returns each invoice's blob files in order.
+ */
+export async function prebuildBlobs(
+  file: string,
+  linesPerBlob: number,
+  dir: string,
+): Promise<Map<string, string[]>> {
+  fs.mkdirSync(dir, { recursive: true });
+  const recon = await openReconFile(file);
+  const { indexOf } = recon.mapping;
+  const columns = RECON_COLUMN_NAMES.filter((name) => indexOf[name] !== -1);
+  const names = columns.map(camel);
+  type Open = { gzip: Gzip; done: Promise<void>; count: number };
+  const open = new Map<string, Open>();
+  const blobs = new Map<string, string[]>();
+  const closing: Promise<void>[] = [];
+  const start = (invoiceId: string): Open => {
+    const list = blobs.get(invoiceId) ?? [];
+    blobs.set(invoiceId, list);
+    const name = path.join(
+      dir,
+      `${invoiceId.replace(/[^\w.-]/g, "_")}-part-${String(list.length).padStart(5, "0")}.json.gz`,
+    );
+    list.push(name);
+    const gzip = createGzip();
+    const entry = { gzip, done: pipeline(gzip, fs.createWriteStream(name)), count: 0 };
+    open.set(invoiceId, entry);
+    return entry;
+  };
+  for await (const row of recon.rows) {
+    const invoiceId = row.fields[indexOf.InvoiceNumber] ?? "";
+    let entry = open.get(invoiceId) ?? start(invoiceId);
+    if (entry.count === linesPerBlob) {
+      entry.gzip.end();
+      closing.push(entry.done);
+      entry = start(invoiceId);
+    }
+    entry.count += 1;
+    const record: Record<string, string> = {};
+    for (let i = 0; i < columns.length; i++) record[names[i]!] = row.fields[indexOf[columns[i]!]] ?? "";
+    if (!entry.gzip.write(JSON.stringify(record) + "\n")) await once(entry.gzip, "drain");
+  }
+  for (const entry of open.values()) {
+    entry.gzip.end();
+    closing.push(entry.done);
+  }
+  await Promise.all(closing);
+  return blobs;
 }
