@@ -361,7 +361,7 @@ class BatchWriter {
 
   /** Events of paired lines can only be built when both halves are stored, possibly from an earlier file. */
   async finish(): Promise<void> {
-    await this.lines.flush();
+    await this.lines.finish();
     let after = "";
     for (;;) {
       const page = await this.trx

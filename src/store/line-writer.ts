@@ -16,8 +16,11 @@ export interface ChargeLineWriter {
   takeInvoice(invoiceNumber: string, onKey: (lineKey: string) => void): Promise<void>;
   /** Appends new lines (none of them stored yet); they may be buffered until `flush`. */
   append(rows: readonly ChargeLinesTable[]): Promise<void>;
-  /** Writes what `append` buffered: after it, the transaction reads every appended line. */
-  flush(): Promise<void>;
+  /**
+   * Writes what `append` buffered and readies the table for the reads that follow in the transaction (the
+   * pair lines of this import, by event): after it, the transaction reads every appended line.
+   */
+  finish(): Promise<void>;
 }
 
 /** Every column of a stored line, in the order the writers send them. */

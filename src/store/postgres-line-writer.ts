@@ -6,6 +6,8 @@ import type { ChargeLinesTable, Database } from "./schema.ts";
 
 /** Buffered COPY text sent in one COPY statement once it reaches this size (and at every flush). */
 const COPY_BUFFER_BYTES = 4 << 20;
+/** Appends of this many lines or more are followed by ANALYZE (see finish). */
+const ANALYZE_FROM_LINES = 20_000;
 
 /**
  * PostgreSQL: lines are streamed into `charge_lines` with COPY … FROM STDIN (text format), a few MB per
@@ -19,6 +21,7 @@ export class PostgresLineWriter implements ChargeLineWriter {
   private readonly organizationId: string;
   private buffer: string[] = [];
   private buffered = 0;
+  private appended = 0;
 
   constructor(trx: Transaction<Database>, organizationId: string) {
     this.trx = trx;
@@ -51,10 +54,22 @@ export class PostgresLineWriter implements ChargeLineWriter {
     for (const row of rows) text += copyLine(row);
     this.buffer.push(text);
     this.buffered += text.length;
+    this.appended += rows.length;
     if (this.buffered >= COPY_BUFFER_BYTES) await this.flush();
   }
 
-  async flush(): Promise<void> {
+  /**
+   * After a large append the table's statistics still describe it as it was (autovacuum cannot see rows that
+   * are not committed), and the planner would read a few pair lines by scanning the whole table rather than
+   * through its partial indexes. ANALYZE inside the transaction sees the new rows; it samples a fixed number
+   * of rows, about a second however large the table.
+   */
+  async finish(): Promise<void> {
+    await this.flush();
+    if (this.appended >= ANALYZE_FROM_LINES) await sql`analyze charge_lines`.execute(this.trx);
+  }
+
+  private async flush(): Promise<void> {
     if (this.buffer.length === 0) return;
     const texts = this.buffer;
     this.buffer = [];

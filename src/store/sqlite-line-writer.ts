@@ -43,5 +43,5 @@ export class SqliteLineWriter implements ChargeLineWriter {
     await appendRows(this.trx, "sqlite", "charge_lines", rows);
   }
 
-  async flush(): Promise<void> {}
+  async finish(): Promise<void> {}
 }
