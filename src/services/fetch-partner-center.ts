@@ -55,6 +55,26 @@ export type FetchOptions = {
   runId?: string;
 };
 
+/**
+ * How long a fetch may stay queued before it is given up (docs/partner-center.md §7): far longer than a fetch
+ * of the same source that it may wait behind (the job's serial key) takes, so only a fetch that no worker takes
+ * (none runs, or its job was lost) reaches it.
+ */
+export const QUEUED_FETCH_EXPIRY_MS = 60 * 60_000;
+
+/**
+ * Fetch runs queued for longer than QUEUED_FETCH_EXPIRY_MS turn failed ("not-run") with a message that says
+ * why; run before a fetch history is read. Returns how many were given up.
+ */
+export async function expireQueuedFetches(app: Pick<FetchApp, "sources">, now = Date.now()): Promise<number> {
+  const minutes = Math.round(QUEUED_FETCH_EXPIRY_MS / 60_000);
+  return app.sources.repository.expireQueuedFetchRuns(
+    new Date(now - QUEUED_FETCH_EXPIRY_MS).toISOString(),
+    `Partner Center: no worker took this fetch within ${minutes} minutes, so it was given up; ` +
+      "start a worker (cspsync serve or cspsync worker) and fetch again",
+  );
+}
+
 /** Default lease of an invoice claim: several heartbeats, far shorter than an export may take. */
 export const CLAIM_LEASE_MS = 5 * 60_000;
 
@@ -620,6 +640,7 @@ export async function fetchHistory(
   app: FetchApp,
   window: { from?: string; before?: string; limit?: number } = {},
 ): Promise<FetchHistoryEntry[]> {
+  await expireQueuedFetches(app);
   const rows = await app.sources.repository.fetchHistory(window);
   return rows.map((row) => ({
     id: row.id,

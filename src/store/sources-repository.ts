@@ -266,6 +266,22 @@ export class SourcesRepository {
       .execute();
   }
 
+  /**
+   * Gives up fetch runs left queued since before `cutoff` (no worker took their job, or the job was lost): they
+   * turn failed with error kind "not-run" and `message`, so nothing stays queued forever. A worker that takes the
+   * job later still runs it (startFetchRun turns the row to running again). Returns how many were given up.
+   */
+  async expireQueuedFetchRuns(cutoff: string, message: string): Promise<number> {
+    const expired = await this.db
+      .updateTable("source_fetch_runs")
+      .set({ status: "failed", error_kind: "not-run", message, finished_at: new Date().toISOString() })
+      .where("organization_id", "=", this.organizationId)
+      .where("status", "=", "queued")
+      .where("started_at", "<", cutoff)
+      .executeTakeFirst();
+    return Number(expired.numUpdatedRows);
+  }
+
   /** The fetch run "Fetch now" queued for a source and that no worker has started yet, if any. */
   async queuedFetchRun(sourceId: string): Promise<SourceFetchRunsTable | undefined> {
     return this.db

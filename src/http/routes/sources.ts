@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { randomUUID } from "node:crypto";
 import { enqueueFetch, fetchAppOf, openJobQueue } from "../../jobs/sync-worker.ts";
-import { testSource, unbilledPreview } from "../../services/fetch-partner-center.ts";
+import { expireQueuedFetches, testSource, unbilledPreview } from "../../services/fetch-partner-center.ts";
 import { partnerCenterConfigSchema } from "../../services/source-connections.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { ERROR_RESPONSES } from "../errors.ts";
@@ -282,6 +282,7 @@ export function registerSourceRoutes(fastify: ApiInstance, ctx: ServerContext): 
     },
     async (request) => {
       const source = await app.sources.view(request.params.id);
+      await expireQueuedFetches(fetchApp);
       const rows = await repo.listFetchRuns({ sourceId: source.id, limit: 50 });
       return {
         runs: rows.map((row) => {

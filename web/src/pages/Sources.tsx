@@ -13,6 +13,15 @@ type Source = components["schemas"]["Source"];
 type FetchRun = components["schemas"]["FetchRun"];
 type UnbilledPreview = components["schemas"]["UnbilledPreview"];
 type FetchQueued = { fetchRunId: string | null; jobId: string | null; status: "queued"; message: string };
+type SourceTest = components["schemas"]["SourceTest"];
+
+/** What a queued fetch says while no worker has taken it (it is given up after an hour, with its reason). */
+function waitingText(run: FetchRun, now: number): string {
+  const minutes = Math.floor((now - Date.parse(run.startedAt)) / 60_000);
+  return minutes < 1
+    ? "Waiting for a worker (cspsync serve or cspsync worker) to take it"
+    : `Waiting for a worker: no worker has taken it for ${minutes} minute${minutes === 1 ? "" : "s"} (is cspsync serve or cspsync worker running?)`;
+}
 
 const STATUS_LABELS: Record<FetchRun["status"], string> = {
   queued: "Queued",
@@ -24,6 +33,7 @@ const STATUS_LABELS: Record<FetchRun["status"], string> = {
 
 export function SourcesPage() {
   useDocumentTitle("Billing sources");
+  const { isAdmin } = useSession();
   const sources = useApiQuery<{ sources: Source[] }>("/api/sources");
   return (
     <>
@@ -31,8 +41,9 @@ export function SourcesPage() {
       <p>
         Microsoft Partner Center sources are checked every day before the syncs: new invoices are exported
         from Microsoft Graph, imported whole (only when their lines add up to the invoice total) and synced.
-        Add one with <code>cspsync source add partner-center</code>.
+        Add one below or with <code>cspsync source add partner-center</code>.
       </p>
+      {isAdmin && <AddSource />}
       {sources.error && <ErrorMessage error={sources.error} retry={sources.refetch} />}
       {sources.loading && !sources.data && <Loading label="Loading sources" />}
       {sources.data && sources.data.sources.length === 0 && (
@@ -54,6 +65,15 @@ function SourceCard({ source }: { source: Source }) {
   const runs = useApiQuery<{ runs: FetchRun[] }>(runsPath);
   const unbilled = useApiQuery<{ previews: UnbilledPreview[] }>(unbilledPath);
   const [result, setResult] = useState<FetchQueued | null>(null);
+  const [test, setTest] = useState<SourceTest | null>(null);
+  const testNow = useAction(() => api.post<SourceTest>(`/api/sources/${source.id}/test`), {
+    invalidates: ["/api/sources"],
+  });
+  const onTest = async () => {
+    setTest(null);
+    const outcome = await testNow.run();
+    if (outcome) setTest(outcome);
+  };
   // "Fetch now" queues the fetch for a worker: the history is read again until nothing is queued or running.
   const fetchNow = useAction(
     () => api.post<FetchQueued>(`/api/sources/${source.id}/fetch`, { unbilled: true }),
@@ -81,9 +101,14 @@ function SourceCard({ source }: { source: Source }) {
       <div className="section-header">
         <h2 id={`source-${source.id}`}>{source.name}</h2>
         {isAdmin && (
-          <button type="button" className="button primary" onClick={onFetch} disabled={fetchNow.busy}>
-            {fetchNow.busy ? "Fetching…" : "Fetch now"}
-          </button>
+          <div>
+            <button type="button" className="button" onClick={onTest} disabled={testNow.busy}>
+              {testNow.busy ? "Testing…" : "Test connection"}
+            </button>{" "}
+            <button type="button" className="button primary" onClick={onFetch} disabled={fetchNow.busy}>
+              {fetchNow.busy ? "Fetching…" : "Fetch now"}
+            </button>
+          </div>
         )}
       </div>
       <p>
@@ -93,10 +118,22 @@ function SourceCard({ source }: { source: Source }) {
           ? `${source.lastTest.ok ? "OK" : `failed — ${source.lastTest.message}`} (${formatInstant(source.lastTest.at)})`
           : "never"}
       </p>
+      {testNow.error && <ErrorMessage error={testNow.error} />}
+      {test && (
+        <Notice kind={test.ok ? "success" : "warning"}>
+          {test.ok
+            ? `Connection works: ${test.message}`
+            : `Test failed (${test.kind ?? "error"}): ${test.message}`}
+        </Notice>
+      )}
       {fetchNow.error && <ErrorMessage error={fetchNow.error} />}
       {result && (!followed || followed.status === "queued" || followed.status === "running") && (
         <Notice kind="info">
-          {followed?.status === "running" ? "Fetching from Microsoft…" : result.message}
+          {followed?.status === "running"
+            ? "Fetching from Microsoft…"
+            : followed
+              ? `${result.message}. ${waitingText(followed, Date.now())}`
+              : result.message}
         </Notice>
       )}
       {followed && followed.status !== "queued" && followed.status !== "running" && (
@@ -126,7 +163,7 @@ function SourceCard({ source }: { source: Source }) {
                 <td>{run.trigger}</td>
                 <td>{STATUS_LABELS[run.status]}</td>
                 <td>
-                  {run.message}
+                  {run.status === "queued" ? waitingText(run, Date.now()) : run.message}
                   {run.syncJobs.length > 0 ? ` → ${run.syncJobs.length} sync(s) queued` : ""}
                   {run.errorKind ? ` (${run.errorKind})` : ""}
                 </td>
@@ -207,6 +244,74 @@ function EditCredentials({ source }: { source: Source }) {
       </button>
       {save.error && <ErrorMessage error={save.error} />}
       {done && <Notice kind="success">Secret replaced; test the source again.</Notice>}
+    </form>
+  );
+}
+
+/** Add a Microsoft Partner Center source (admins): the app registration's ids and its client secret. */
+function AddSource() {
+  const empty = { name: "", tenantId: "", clientId: "", clientSecret: "", endpoints: "" };
+  const [form, setForm] = useState(empty);
+  const [added, setAdded] = useState<string | null>(null);
+  const set = (key: keyof typeof empty) => (e: React.ChangeEvent<HTMLInputElement>) =>
+    setForm({ ...form, [key]: e.target.value });
+  const add = useAction(
+    () => {
+      const base = form.endpoints.trim().replace(/\/$/, "");
+      return api.post<Source>("/api/sources", {
+        name: form.name,
+        config: {
+          tenantId: form.tenantId.trim(),
+          clientId: form.clientId.trim(),
+          ...(base
+            ? { endpoints: { login: base, partnerCenter: `${base}/partnercenter`, graph: `${base}/graph` } }
+            : {}),
+        },
+        secrets: { clientSecret: form.clientSecret },
+      });
+    },
+    { invalidates: ["/api/sources"] },
+  );
+  const onSubmit = async (event: React.FormEvent) => {
+    event.preventDefault();
+    setAdded(null);
+    const source = await add.run();
+    if (source) {
+      setForm(empty);
+      setAdded(source.name);
+    }
+  };
+  return (
+    <form className="panel" onSubmit={onSubmit} aria-label="Add a Partner Center source">
+      <h2>Add a Microsoft Partner Center source</h2>
+      <label>
+        Name <input value={form.name} onChange={set("name")} required />
+      </label>{" "}
+      <label>
+        Partner tenant id <input value={form.tenantId} onChange={set("tenantId")} required />
+      </label>{" "}
+      <label>
+        App (client) id <input value={form.clientId} onChange={set("clientId")} required />
+      </label>{" "}
+      <label>
+        Client secret{" "}
+        <input
+          type="password"
+          autoComplete="off"
+          value={form.clientSecret}
+          onChange={set("clientSecret")}
+          required
+        />
+      </label>{" "}
+      <label>
+        Emulator base URL (optional; its host must be in CSPSYNC_MICROSOFT_ALLOWED_HOSTS){" "}
+        <input value={form.endpoints} onChange={set("endpoints")} />
+      </label>{" "}
+      <button type="submit" className="button primary" disabled={add.busy}>
+        Add source
+      </button>
+      {add.error && <ErrorMessage error={add.error} />}
+      {added && <Notice kind="success">Added {added}; test it, then Fetch now.</Notice>}
     </form>
   );
 }
