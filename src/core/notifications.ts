@@ -25,6 +25,8 @@ export const EVENT_KINDS = [
   "invoice-missing",
   /** A billing data file was rejected by the importer. */
   "import-rejected",
+  /** A subscription renews, or its seat-change window closes, within the configured number of days. */
+  "renewal-reminder",
   /** The daily digest. */
   "digest",
   /** "Send test" on a channel; always sent to that channel whatever its severities. */
@@ -41,6 +43,7 @@ export const KIND_SEVERITY: Record<EventKind, Severity> = {
   "subject-recovered": "info",
   "invoice-missing": "warning",
   "import-rejected": "error",
+  "renewal-reminder": "info",
   digest: "info",
   test: "info",
 };
@@ -262,12 +265,13 @@ export function healthEvent(
   link?: string,
 ): NotificationEvent {
   const what = subject.kind === "connection" ? "PSA connection" : "data source";
+  const What = what[0]!.toUpperCase() + what.slice(1);
   if (change === "failing") {
     return {
       kind: "subject-failing",
       severity: KIND_SEVERITY["subject-failing"],
       key: `health:${subject.kind}:${subject.id}:failing:${failingSince}`,
-      title: `${what} failing: ${subject.name}`,
+      title: `${What} failing: ${subject.name}`,
       lines: [
         `The ${what} ${subject.name} is failing since ${failingSince}.`,
         ...(reason ? [`Reason: ${reason}`] : []),
@@ -285,7 +289,7 @@ export function healthEvent(
     kind: "subject-recovered",
     severity: KIND_SEVERITY["subject-recovered"],
     key: `health:${subject.kind}:${subject.id}:recovered:${failingSince}`,
-    title: `${what} recovered: ${subject.name}`,
+    title: `${What} recovered: ${subject.name}`,
     lines: [`The ${what} ${subject.name} works again (it was failing since ${failingSince}).`],
     facts: [
       { label: what, value: subject.name },
@@ -341,6 +345,44 @@ export function importRejectedEvent(
     title: `Import rejected: ${fileName}`,
     lines: [`The file ${fileName} was rejected and nothing of it was stored.`, `Reason: ${reason}`],
     facts: [{ label: "File", value: fileName }],
+    link,
+    at: now,
+  };
+}
+
+/** A renewal or a closing change window, as the renewals service finds it (docs/reports.md). */
+export type ReminderFacts = {
+  kind: "renewal" | "window-closes";
+  /** The reminder's own key: one per subscription and date, however many days it is found again. */
+  key: string;
+  at: string;
+  customerName: string;
+  productName: string;
+  seats: string;
+  text: string;
+};
+
+export function renewalReminderEvent(reminder: ReminderFacts, now: string, link?: string): NotificationEvent {
+  const renewal = reminder.kind === "renewal";
+  return {
+    kind: "renewal-reminder",
+    severity: KIND_SEVERITY["renewal-reminder"],
+    key: `reminder:${reminder.key}`,
+    title: renewal
+      ? `Renews ${reminder.at.slice(0, 10)}: ${reminder.customerName}, ${reminder.productName}`
+      : `Change window closes ${reminder.at.slice(0, 16).replace("T", " ")} UTC: ${reminder.customerName}, ${reminder.productName}`,
+    lines: [
+      reminder.text,
+      renewal
+        ? "At renewal the seats are locked in for another term; reduce or cancel before then if the customer wants to."
+        : "After the window closes, seats can no longer be reduced and the subscription cannot be cancelled until the term ends.",
+    ],
+    facts: [
+      { label: "Customer", value: reminder.customerName },
+      { label: "Product", value: reminder.productName },
+      { label: "Seats", value: reminder.seats },
+      { label: renewal ? "Renews on" : "Window closes", value: reminder.at },
+    ],
     link,
     at: now,
   };

@@ -12,7 +12,8 @@ import type { Job, JobQueue } from "./queue.ts";
  * - "notify-sweep", every minute, is the safety net: it hands queued rows to "notify" (those recorded in a
  *   process without a worker, such as the CLI, or whose hand-over failed) and marks rows whose worker died
  *   mid-send as uncertain;
- * - "notify-digest", at the digest's time and zone, records the daily digest and checks for a missing invoice.
+ * - "notify-digest", at the digest's time and zone, records the daily digest, checks for a missing invoice and
+ *   tells the renewals and closing change windows within the reminder days.
  */
 export const NOTIFY_JOB = "notify";
 export const NOTIFY_SWEEP_JOB = "notify-sweep";
@@ -54,6 +55,7 @@ export async function runDigest(app: NotifyApp, queue: JobQueue, now: Date = new
   const keys: string[] = [];
   if (settings.digestEnabled) keys.push(...(await app.notifications.digest()));
   keys.push(...(await app.notifications.checkInvoices(localDate(now, settings.digestTimeZone))));
+  keys.push(...(await app.notifications.renewalReminders()));
   return enqueueNotifications(queue, keys);
 }
 

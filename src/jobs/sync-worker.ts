@@ -22,7 +22,11 @@ import {
   type FetchOptions,
   type FetchOutcome,
 } from "../services/fetch-partner-center.ts";
-import { notifyProductRunFinished, notifyRunFinished } from "../services/notifications.ts";
+import {
+  notifyFetchFinished,
+  notifyProductRunFinished,
+  notifyRunFinished,
+} from "../services/notifications.ts";
 import { startNotifyWorker } from "./notify-worker.ts";
 
 /**
@@ -264,6 +268,7 @@ export async function runFetch(
     ...(data.fetchRunId ? { runId: data.fetchRunId } : {}),
     unbilled: data.unbilled ?? false,
   });
+  await notifyFetchFinished(app, outcome);
   if (outcome.newLines > 0) {
     const jobs: { connectionId: string; jobId: string | null }[] = [];
     for (const connection of await app.connections.list()) {

@@ -14,6 +14,7 @@ import {
   invoiceMissingEvent,
   invoiceOverdue,
   outboxKey,
+  renewalReminderEvent,
   runEvents,
   SEVERITIES,
   shouldSend,
@@ -24,6 +25,7 @@ import {
   type HealthSubject,
   type KindOverride,
   type NotificationEvent,
+  type ReminderFacts,
   type Severity,
 } from "../core/notifications.ts";
 import { assertTimeZone, dailyCron, DailyTimeError, TimeZoneError } from "../core/schedule.ts";
@@ -32,6 +34,7 @@ import { postWebhook, sendEmail, type EmailConfig, type SendContext } from "../n
 import { assertWebhookAllowed } from "../notify/hosts.ts";
 import type { SecretBox } from "../security/secrets.ts";
 import type { Store } from "../store/db.ts";
+import { RenewalsService } from "./renewals.ts";
 import {
   claimOutboxRow,
   connectionName,
@@ -169,6 +172,8 @@ export type NotificationSettings = {
   digestTimeZone: string;
   invoiceDueDay: number | null;
   appUrl: string | null;
+  /** Renewals and closing change windows are told this many days ahead; null: not told. */
+  renewalReminderDays: number | null;
 };
 
 export const settingsInput = z.object({
@@ -176,6 +181,7 @@ export const settingsInput = z.object({
   digestTime: z.string().optional(),
   digestTimeZone: z.string().optional(),
   invoiceDueDay: z.number().int().min(1).max(28).nullable().optional(),
+  renewalReminderDays: z.number().int().min(1).max(90).nullable().optional(),
   appUrl: z
     .url({ protocol: /^https?$/ })
     .max(500)
@@ -190,6 +196,7 @@ export const DEFAULT_NOTIFICATION_SETTINGS: NotificationSettings = {
   digestTimeZone: "UTC",
   invoiceDueDay: null,
   appUrl: null,
+  renewalReminderDays: null,
 };
 
 export type HealthView = {
@@ -435,6 +442,7 @@ export class NotificationService {
       digestTimeZone: row.digest_time_zone,
       invoiceDueDay: row.invoice_due_day === null ? null : Number(row.invoice_due_day),
       appUrl: row.app_url,
+      renewalReminderDays: row.renewal_reminder_days === null ? null : Number(row.renewal_reminder_days),
     };
   }
 
@@ -460,6 +468,7 @@ export class NotificationService {
       digest_time_zone: next.digestTimeZone,
       invoice_due_day: next.invoiceDueDay,
       app_url: next.appUrl,
+      renewal_reminder_days: next.renewalReminderDays,
       updated_at: this.now().toISOString(),
     });
     return this.settings();
@@ -575,8 +584,8 @@ export class NotificationService {
     });
     if (!change || !failingSince) return [];
     const { appUrl } = await this.settings();
-    const link =
-      appUrl && subject.kind === "connection" ? `${appUrl.replace(/\/+$/, "")}/connections` : undefined;
+    const page = subject.kind === "connection" ? "connections" : "sources";
+    const link = appUrl ? `${appUrl.replace(/\/+$/, "")}/${page}` : undefined;
     return this.record(healthEvent(subject, change, failingSince, now, reason, link));
   }
 
@@ -684,6 +693,24 @@ export class NotificationService {
     const { appUrl } = await this.settings();
     const link = appUrl ? `${appUrl.replace(/\/+$/, "")}/imports` : undefined;
     return this.record(importRejectedEvent(importId, fileName, reason, this.now().toISOString(), link));
+  }
+
+  /**
+   * Renewals and closing change windows within the configured days (the renewals service's term ledger), each
+   * told once: its key is the subscription and the date, however many days it is found again. Nothing when
+   * reminders are off.
+   */
+  async renewalReminders(): Promise<string[]> {
+    const { renewalReminderDays, appUrl } = await this.settings();
+    if (renewalReminderDays === null) return [];
+    const renewals = new RenewalsService(this.store, this.org, () => this.now());
+    const find = (days: number): Promise<readonly ReminderFacts[]> => renewals.upcomingRenewalReminders(days);
+    const link = appUrl ? `${appUrl.replace(/\/+$/, "")}/renewals` : undefined;
+    const now = this.now().toISOString();
+    const keys: string[] = [];
+    for (const reminder of await find(renewalReminderDays))
+      keys.push(...(await this.record(renewalReminderEvent(reminder, now, link))));
+    return keys;
   }
 
   /** On or after the configured day, a month without billing data is told once. `today` is YYYY-MM-DD. */
@@ -946,5 +973,58 @@ export async function notifyImportsRejected(
     } catch (error) {
       app.log?.warn({ err: error }, `notification of a rejected import failed: ${errorText(error)}`);
     }
+  }
+}
+
+/** What a data-source fetch says about the source itself, for its health (docs/notifications.md). */
+export type FinishedFetch = {
+  sourceId: string;
+  sourceName: string;
+  status: string;
+  errorKind: string | null;
+  message: string;
+  invoices: readonly { invoiceId: string; outcome: string; importId?: string; message?: string }[];
+};
+
+/**
+ * The fetch failures that mean the source itself is failing (its credentials, consent, permission, or
+ * Microsoft unreachable), as opposed to a failure of one invoice's data (throttling, a cut blob, a total that
+ * does not match), which is retried or told as a rejected import.
+ */
+const SOURCE_FAILURES: ReadonlySet<string> = new Set([
+  "host-not-allowed",
+  "wrong-tenant",
+  "bad-credentials",
+  "secret-expired",
+  "consent-missing",
+  "permission-missing",
+  "unavailable",
+  "timeout",
+]);
+
+/**
+ * After a data-source fetch: the source's health (failing once when it starts, recovered once) and each
+ * invoice the fetch rejected as an import rejected. Never fails the fetch.
+ */
+export async function notifyFetchFinished(app: NotifyingApp, fetch: FinishedFetch): Promise<void> {
+  if (!app.notifications) return;
+  try {
+    const subject = { kind: "source" as const, id: fetch.sourceId, name: fetch.sourceName };
+    if (fetch.errorKind !== null && SOURCE_FAILURES.has(fetch.errorKind))
+      await app.notifications.subjectOutcome(subject, "failing", fetch.message);
+    else if (fetch.status === "imported" || fetch.status === "nothing-new")
+      await app.notifications.subjectOutcome(subject, "ok");
+    for (const invoice of fetch.invoices)
+      if (invoice.outcome === "rejected")
+        await app.notifications.importRejected(
+          invoice.importId ?? `${fetch.sourceId}:${invoice.invoiceId}`,
+          `${fetch.sourceName}: invoice ${invoice.invoiceId}`,
+          invoice.message ?? "the invoice's data was refused",
+        );
+  } catch (error) {
+    app.log?.warn(
+      { err: error, sourceId: fetch.sourceId },
+      `notifications after the fetch failed: ${errorText(error)}`,
+    );
   }
 }

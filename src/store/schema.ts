@@ -647,5 +647,7 @@ export interface NotificationSettingsTable {
   invoice_due_day: number | null;
   /** The web app's public address, for links in messages; null: messages carry no links. */
   app_url: string | null;
+  /** Renewals and closing change windows are told this many days ahead (migration 0020); null: not told. */
+  renewal_reminder_days: number | null;
   updated_at: string;
 }

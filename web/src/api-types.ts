@@ -2486,6 +2486,7 @@ export type paths = {
               digestTimeZone: string;
               invoiceDueDay: number | null;
               appUrl: string | null;
+              renewalReminderDays: number | null;
             };
           };
         };
@@ -2524,6 +2525,7 @@ export type paths = {
             digestTime?: string;
             digestTimeZone?: string;
             invoiceDueDay?: number | null;
+            renewalReminderDays?: number | null;
             /** Format: uri */
             appUrl?: string | null;
           };
@@ -2542,6 +2544,7 @@ export type paths = {
               digestTimeZone: string;
               invoiceDueDay: number | null;
               appUrl: string | null;
+              renewalReminderDays: number | null;
             };
           };
         };
@@ -3691,7 +3694,7 @@ export type paths = {
       path?: never;
       cookie?: never;
     };
-    /** The reconciliation and margin report of one invoice, the PSA read back (read only) */
+    /** The reconciliation and margin report of one invoice without its lines (totals, rankings, customer × motion groups, drift); the PSA read back (read only) */
     get: {
       parameters: {
         query: {
@@ -3812,47 +3815,6 @@ export type paths = {
                   [key: string]: number;
                 };
               }[];
-              lines: {
-                eventKey: string;
-                customerTenantId: string;
-                customerName: string;
-                /** @enum {string} */
-                motion: "seat-monthly" | "azure" | "seat-annual";
-                subscriptionId: string;
-                productKey: string;
-                productName: string;
-                kind: string;
-                chargeStart: string;
-                chargeEnd: string | null;
-                /** @description Decimal string */
-                seats: string;
-                currency: string;
-                /** @description Decimal string */
-                cost: string;
-                /** @description Decimal string */
-                billedCost: string | null;
-                /** @description Decimal string */
-                billedPrice: string | null;
-                /** @description Decimal string */
-                margin: string | null;
-                /** @description Decimal string */
-                notBilled: string;
-                /** @enum {string} */
-                status:
-                  | "written"
-                  | "not-billable"
-                  | "not-mapped"
-                  | "entry-disabled"
-                  | "before-sync-date"
-                  | "held"
-                  | "error"
-                  | "not-yet-synced"
-                  | "deleted-in-psa";
-                reason: string;
-                differences: string[];
-                writeKey: string | null;
-                psaRecordId: string | null;
-              }[];
               drift: {
                 /** @enum {string} */
                 kind: "edited" | "deleted" | "not-written-by-cspsync";
@@ -3905,6 +3867,124 @@ export type paths = {
     patch?: never;
     trace?: never;
   };
+  "/api/reports/reconciliation/lines": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One page of the report's lines (the drill-down), filtered by customer, motion and status; with a customer only its agreements are read back */
+    get: {
+      parameters: {
+        query: {
+          invoice: string;
+          connection?: string;
+          readBack?: "true" | "false";
+          customer?: string;
+          motion?: "seat-monthly" | "azure" | "seat-annual";
+          status?:
+            | "written"
+            | "not-billable"
+            | "not-mapped"
+            | "entry-disabled"
+            | "before-sync-date"
+            | "held"
+            | "error"
+            | "not-yet-synced"
+            | "deleted-in-psa";
+          offset?: number;
+          limit?: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              /** @description How many lines match the filters in all */
+              total: number;
+              offset: number;
+              limit: number;
+              lines: {
+                eventKey: string;
+                customerTenantId: string;
+                customerName: string;
+                /** @enum {string} */
+                motion: "seat-monthly" | "azure" | "seat-annual";
+                subscriptionId: string;
+                productKey: string;
+                productName: string;
+                kind: string;
+                chargeStart: string;
+                chargeEnd: string | null;
+                /** @description Decimal string */
+                seats: string;
+                currency: string;
+                /** @description Decimal string */
+                cost: string;
+                /** @description Decimal string */
+                billedCost: string | null;
+                /** @description Decimal string */
+                billedPrice: string | null;
+                /** @description Decimal string */
+                margin: string | null;
+                /** @description Decimal string */
+                notBilled: string;
+                /** @enum {string} */
+                status:
+                  | "written"
+                  | "not-billable"
+                  | "not-mapped"
+                  | "entry-disabled"
+                  | "before-sync-date"
+                  | "held"
+                  | "error"
+                  | "not-yet-synced"
+                  | "deleted-in-psa";
+                reason: string;
+                differences: string[];
+                writeKey: string | null;
+                psaRecordId: string | null;
+              }[];
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/reports/reconciliation/export": {
     parameters: {
       query?: never;
@@ -3912,7 +3992,7 @@ export type paths = {
       path?: never;
       cookie?: never;
     };
-    /** The report's lines as CSV or the whole report as XLSX or JSON (formula-safe cells) */
+    /** The report's lines as CSV or the whole report as XLSX or JSON (formula-safe cells), streamed as the lines are built */
     get: {
       parameters: {
         query: {
@@ -4372,7 +4452,50 @@ export type paths = {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /** Whether a calendar feed address exists, when it was made and last read (admin); never the token */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              exists: boolean;
+              createdAt: string | null;
+              /** @description When a calendar last read the feed */
+              lastUsedAt: string | null;
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
     put?: never;
     /** A new calendar feed token (admin); the previous one stops working. Shown once. */
     post: {

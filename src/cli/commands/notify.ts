@@ -11,7 +11,7 @@ cspsync notify channel add webhook --name N --url-env VAR --signing-secret-env V
 cspsync notify channel list [--json] / channel remove CHANNEL
 cspsync notify test CHANNEL
 cspsync notify digest --now
-cspsync notify settings [--digest-time HH:MM] [--digest-zone ZONE] [--invoice-due-day N|off] [--app-url URL]
+cspsync notify settings [--digest-time HH:MM] [--digest-zone ZONE] [--invoice-due-day N|off] [--renewal-reminders DAYS|off] [--app-url URL]
 cspsync notify deliveries [--json]
 
 Notifications (docs/notifications.md). Secrets — the SMTP password, webhook URLs, the signing secret — are read
@@ -48,6 +48,7 @@ export async function notifyCommand(argv: string[]): Promise<number> {
       "digest-time": { type: "string" },
       "digest-zone": { type: "string" },
       "invoice-due-day": { type: "string" },
+      "renewal-reminders": { type: "string" },
       "app-url": { type: "string" },
     },
   });
@@ -118,17 +119,21 @@ export async function notifyCommand(argv: string[]): Promise<number> {
     }
     if (group === "settings") {
       const due = values["invoice-due-day"];
+      const reminders = values["renewal-reminders"];
       const settings = await notifications.setSettings({
         ...(values["digest-time"] ? { digestTime: values["digest-time"] } : {}),
         ...(values["digest-zone"] ? { digestTimeZone: values["digest-zone"] } : {}),
         ...(due ? { invoiceDueDay: due === "off" ? null : Number(due) } : {}),
+        ...(reminders ? { renewalReminderDays: reminders === "off" ? null : Number(reminders) } : {}),
         ...(values["app-url"] ? { appUrl: values["app-url"] } : {}),
       });
       if (values.json) printJson(settings);
       else
         console.log(
           `Digest ${settings.digestEnabled ? "on" : "off"} at ${settings.digestTime} ${settings.digestTimeZone}; ` +
-            `invoice due by day ${settings.invoiceDueDay ?? "(not watched)"}; links to ${settings.appUrl ?? "(none)"}`,
+            `invoice due by day ${settings.invoiceDueDay ?? "(not watched)"}; ` +
+            `renewal reminders ${settings.renewalReminderDays === null ? "off" : `${settings.renewalReminderDays} days ahead`}; ` +
+            `links to ${settings.appUrl ?? "(none)"}`,
         );
       return 0;
     }

@@ -53,6 +53,7 @@ const settingsSchema = z.object({
   digestTimeZone: z.string(),
   invoiceDueDay: z.number().nullable(),
   appUrl: z.string().nullable(),
+  renewalReminderDays: z.number().nullable(),
 });
 
 const HEALTH_META = { id: "SubjectHealth" };

@@ -16,6 +16,7 @@ import { reports } from "./0017_reports.ts";
 import { notifications } from "./0016_notifications.ts";
 import { appendLines } from "./0018_append_lines.ts";
 import { fetchLinks } from "./0019_fetch_links.ts";
+import { renewalReminders } from "./0020_renewal_reminders.ts";
 import type { CspsyncMigration } from "./types.ts";
 
 /** Every migration, oldest first. Names sort in this order; never rename or reorder a shipped one. */
@@ -38,4 +39,5 @@ export const migrations: readonly CspsyncMigration[] = [
   reports,
   appendLines,
   fetchLinks,
+  renewalReminders,
 ];

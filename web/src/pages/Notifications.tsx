@@ -675,6 +675,7 @@ function DigestForm({ initial, readOnly }: { initial: NotificationSettings; read
     digestTime: initial.digestTime,
     digestTimeZone: initial.digestTimeZone,
     invoiceDueDay: initial.invoiceDueDay === null ? "" : String(initial.invoiceDueDay),
+    renewalReminderDays: initial.renewalReminderDays === null ? "" : String(initial.renewalReminderDays),
     appUrl: initial.appUrl ?? "",
   });
   const [saved, setSaved] = useState(false);
@@ -686,11 +687,13 @@ function DigestForm({ initial, readOnly }: { initial: NotificationSettings; read
   const save = useAction(
     async () => {
       const day = values.invoiceDueDay.trim();
+      const ahead = values.renewalReminderDays.trim();
       await api.put<NotificationSettings>(SETTINGS, {
         digestEnabled: values.digestEnabled,
         digestTime: values.digestTime,
         digestTimeZone: values.digestTimeZone,
         invoiceDueDay: day === "" ? null : /^\d+$/.test(day) ? Number(day) : day,
+        renewalReminderDays: ahead === "" ? null : /^\d+$/.test(ahead) ? Number(ahead) : ahead,
         appUrl: values.appUrl.trim() === "" ? null : values.appUrl.trim(),
       });
       setSaved(true);
@@ -698,7 +701,14 @@ function DigestForm({ initial, readOnly }: { initial: NotificationSettings; read
     { invalidates: [SETTINGS] },
   );
   const err = (field: string) => fieldError(save.error, field);
-  const fields = ["digestTime", "digestTimeZone", "invoiceDueDay", "appUrl", "digestEnabled"];
+  const fields = [
+    "digestTime",
+    "digestTimeZone",
+    "invoiceDueDay",
+    "renewalReminderDays",
+    "appUrl",
+    "digestEnabled",
+  ];
   const submit = (event: FormEvent) => {
     event.preventDefault();
     void save.run();
@@ -755,6 +765,20 @@ function DigestForm({ initial, readOnly }: { initial: NotificationSettings; read
               inputMode="numeric"
               value={values.invoiceDueDay}
               onChange={(e) => set("invoiceDueDay", e.target.value)}
+            />
+          </Field>
+          <Field
+            id="renewal-reminders"
+            label="Renewal reminders, days ahead"
+            hint="1–90; empty: none. Renewals and closing change windows are told once each."
+            error={err("renewalReminderDays")}
+          >
+            <input
+              id="renewal-reminders"
+              type="text"
+              inputMode="numeric"
+              value={values.renewalReminderDays}
+              onChange={(e) => set("renewalReminderDays", e.target.value)}
             />
           </Field>
           <Field
