@@ -9,6 +9,7 @@ import type { Store } from "../store/db.ts";
 import type { MonthlyLine, MonthlyPrepared, MonthlyPsaTarget } from "../psa/port.ts";
 import type { Mapping, MappingService } from "./mappings.ts";
 import {
+  isDailyCheck,
   reported,
   SyncBookkeeping,
   type MotionItem,
@@ -38,6 +39,10 @@ export type MonthlyPlan<L extends MonthlyLine> = {
 };
 
 type Prepared = MonthlyPrepared;
+
+/** What planning needs of a target check: whether lines may be written there, or why not. */
+type TargetCheck = { ok: true } | { ok: false; reason: string };
+type Check = (companyId: string, agreementId: string) => Promise<TargetCheck>;
 
 export type PlannedMonthlyMapping<L extends MonthlyLine> = PlannedEntry<MonthlyPlan<L>, L>;
 export type MonthlyItemResult<L extends MonthlyLine> = MotionItem<L>;
@@ -82,23 +87,72 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
     const priceList = await priceListFor(store, organizationId);
     // One check per target and plan: planning an entry checks its target before reading its records, and the
     // bookkeeping asks again for the entry's problem.
-    const checks = new Map<string, ReturnType<MonthlyPsaTarget<L, P>["checkMonthlyTarget"]>>();
-    const check = (companyId: string, agreementId: string) => {
-      const key = `${companyId}\u0000${agreementId}`;
-      let checked = checks.get(key);
+    const checks = new Map<string, Promise<TargetCheck>>();
+    const key = (companyId: string, agreementId: string) => `${companyId}\u0000${agreementId}`;
+    const check: Check = (companyId, agreementId) => {
+      let checked = checks.get(key(companyId, agreementId));
       if (!checked) {
         checked = target.checkMonthlyTarget(companyId, agreementId);
-        checks.set(key, checked);
+        checks.set(key(companyId, agreementId), checked);
       }
       return checked;
     };
+    // The daily check takes a target as checked when the PSA confirmed a write of the entry to it since the
+    // entry was last changed and no run has left the customer unfinished since (docs/sync-behaviour.md §6.4):
+    // its one read, the comparison, still fails on a target that is gone, and that target is then checked.
+    const taken = isDailyCheck(options.trigger) ? await this.targetsTakenAsChecked() : () => false;
+    const plan = (mapping: Mapping, written: ReadonlySet<string>) =>
+      this.pending(mapping, rules, written, priceList, check, (companyId, agreementId) => {
+        if (!taken(mapping)) return null;
+        const k = key(companyId, agreementId);
+        if (!checks.has(k)) checks.set(k, Promise.resolve({ ok: true }));
+        return () => {
+          checks.delete(k);
+          return check(companyId, agreementId);
+        };
+      });
     return this.books.planMappings(
       scope,
       this.deps.mappings,
-      (mapping, _customerName, written) => this.pending(mapping, rules, written, priceList, check),
+      (mapping, _name, written) => plan(mapping, written),
       check,
-      { trigger: options.trigger, emit: options.emit, unchanged: () => this.books.nothingNew() },
+      {
+        trigger: options.trigger,
+        emit: options.emit,
+        unchanged: () => this.books.nothingNew(),
+      },
     );
+  }
+
+  /**
+   * For the daily check: the entries whose target may be taken as checked without asking the PSA — the PSA
+   * confirmed a write of this motion for the entry's customer to the entry's agreement/contract since the
+   * entry was last changed, the motion's last full run started after that change, and it left the customer
+   * finished (no error, no held line).
+   */
+  private async targetsTakenAsChecked(): Promise<(mapping: Mapping) => boolean> {
+    const last = await this.books.lastFullRun();
+    if (!last) return () => false;
+    const unfinished = await this.books.unfinishedCustomers(last.id);
+    if (unfinished === "everyone") return () => false;
+    const { store, connectionId } = this.deps;
+    const rows = await store.db
+      .selectFrom("psa_writes")
+      .select(["customer_tenant_id", "target_id", (eb) => eb.fn.max("updated_at").as("confirmed_at")])
+      .where("connection_id", "=", connectionId)
+      .where("motion", "=", MOTION)
+      .where("status", "=", "confirmed")
+      .groupBy(["customer_tenant_id", "target_id"])
+      .execute();
+    const confirmed = new Map(
+      rows.map((r) => [`${r.customer_tenant_id}\u0000${r.target_id}`, r.confirmed_at]),
+    );
+    return (mapping) => {
+      if (mapping.updatedAt === null || mapping.agreementId === null) return false;
+      if (unfinished.has(mapping.customerTenantId) || mapping.updatedAt >= last.startedAt) return false;
+      const at = confirmed.get(`${mapping.customerTenantId}\u0000${mapping.agreementId}`);
+      return at !== undefined && at >= mapping.updatedAt;
+    };
   }
 
   /** Plans and applies under a database-enforced lock: one active run per connection, whatever the motion. */
@@ -112,12 +166,17 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
     );
   }
 
+  /**
+   * `takenAsChecked` says whether the daily check takes the entry's target as checked (see plan), and gives
+   * the real check to fall back on when the comparison's read of that target fails.
+   */
   private async pending(
     mapping: Mapping,
     priceRules: readonly PriceRule[],
     written: ReadonlySet<string>,
     priceList: PriceListIndex,
-    check: MonthlyPsaTarget<L, P>["checkMonthlyTarget"],
+    check: Check,
+    takenAsChecked: (companyId: string, agreementId: string) => (() => Promise<TargetCheck>) | null,
   ): Promise<MonthlyPlan<L>> {
     const { target } = this.deps;
     const events = await listChargeEvents(this.deps.store, this.deps.organizationId, {
@@ -138,11 +197,19 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
     );
     // The PSA's records are only read from a target that can take the lines; otherwise the whole timeline is
     // planned, and reported as blocked by the target's problem.
-    const usable =
-      mapping.psaCompanyId && mapping.agreementId
-        ? (await check(mapping.psaCompanyId, mapping.agreementId)).ok
-        : false;
-    const planned = await target.planMonthly(mapping, usable ? mapping.agreementId : null, timelines);
+    const { psaCompanyId, agreementId } = mapping;
+    const recheck = psaCompanyId && agreementId ? takenAsChecked(psaCompanyId, agreementId) : null;
+    let usable = psaCompanyId && agreementId ? (await check(psaCompanyId, agreementId)).ok : false;
+    let planned: L[];
+    try {
+      planned = await target.planMonthly(mapping, usable ? agreementId : null, timelines);
+    } catch (error) {
+      // A target taken as checked whose read fails is checked for real: gone or no longer fit, its lines are
+      // planned as blocked by the problem; still fit, the read's own failure stands.
+      if (!recheck || (await recheck()).ok) throw error;
+      usable = false;
+      planned = await target.planMonthly(mapping, null, timelines);
+    }
     const lines =
       usable && target.readsBackByKey ? planned.map((l) => this.rewriteIfDeleted(l, written)) : planned;
     return { lines, invoices: timelines.invoices, skipped: timelines.skipped };

@@ -31,6 +31,11 @@ async function monthlySync(s: MonthlyConnectWise): Promise<MonthlySync<never>> {
   }) as unknown as MonthlySync<never>;
 }
 
+/** Each request as method and path under the API root, without its query. */
+function requestShapes(log: readonly { method: string; path: string }[]): string[] {
+  return log.map((r) => `${r.method} ${r.path.replace(/\?.*$/, "").replace(/^\/[^/]+\/apis\/3\.0/, "")}`);
+}
+
 for (const dialect of DIALECTS) {
   describe(`the daily check with nothing new (${dialect})`, () => {
     let cleanup: (() => Promise<void>) | undefined;
@@ -108,6 +113,18 @@ for (const dialect of DIALECTS) {
         .requestLog()
         .filter((r) => r.method === "GET" && /\/finance\/agreements\/\d+\/additions(\?|$)/.test(r.path));
       assert.ok(additionReads.length >= 1, "the agreement's additions are compared");
+      // One read for the changed entry: its agreement took June's writes and nothing changed since, so the
+      // daily check takes it as checked (no agreements or billing cycles read); the comparison is the read.
+      const julyRequests = requestShapes(s.emulator.server.requestLog());
+      assert.deepEqual(
+        julyRequests.filter(
+          (r) => r.startsWith("GET ") && !/\/(procurement\/catalog|login\/companyinfo)/.test(r),
+        ),
+        [`GET /finance/agreements/${s.agreementId}/additions`],
+        "one read per changed entry, besides the run's catalog lookups and codebase discovery",
+      );
+      const writes = julyRequests.filter((r) => !r.startsWith("GET "));
+      assert.equal(writes.length, july.written);
 
       s.emulator.server.clearRequestLog();
       await sleep(5);
@@ -119,6 +136,40 @@ for (const dialect of DIALECTS) {
       const manual = await (await monthlySync(s)).run("manual");
       assert.equal(manual.written, 0);
       assert.ok(manual.psaRequests > 0);
+    });
+
+    it("ConnectWise, Seat-based Monthly: an agreement taken as checked that is gone since is checked and reported", async () => {
+      const s = await monthlyConnectWise(dialect);
+      cleanup = s.cleanup;
+      await sleep(5);
+      const june = await (await monthlySync(s)).run("schedule");
+      assert.equal(june.errors, 0, JSON.stringify(june.items));
+      // Deleted in ConnectWise after June was written there.
+      const { agreements } = s.emulator.data().tables;
+      agreements.splice(
+        agreements.findIndex((a) => a.id === s.agreementId),
+        1,
+      );
+      await s.importJuly();
+      await sleep(5);
+      s.emulator.server.clearRequestLog();
+      const july = await (await monthlySync(s)).run("schedule");
+      assert.equal(july.written, 0);
+      assert.ok(july.errors > 0);
+      assert.ok(
+        july.items.every((i) => i.outcome === "error" && /agreement \d+ was not found/.test(i.message ?? "")),
+        JSON.stringify(july.items),
+      );
+      const reads = requestShapes(s.emulator.server.requestLog());
+      assert.ok(
+        reads.includes(`GET /finance/agreements/${s.agreementId}/additions`),
+        "the comparison's read failed",
+      );
+      assert.ok(reads.includes("GET /finance/agreements"), "then the agreement was checked");
+      assert.ok(
+        reads.every((r) => r.startsWith("GET ")),
+        "nothing was written",
+      );
     });
   });
 }
