@@ -10,8 +10,8 @@ if (major < 24) {
 }
 
 // `cspsync import` and `cspsync fetch` stream billing data of any size: a small young generation and a capped old
-// generation keep their memory flat (BENCHMARKS.md: a 1,000,000-line fetch + import peaks near 190 MB capped,
-// over 400 MB without). Only these commands run capped; `serve` and `worker` hold a whole organisation's working
+// generation keep their memory flat (BENCHMARKS.md: fetch + import of 50,000 lines peaked at 188 MB capped and
+// 416 MB without). Only these commands run capped; `serve` and `worker` hold a whole organisation's working
 // set and get Node's default heap. The flags must be given when V8 starts, so these commands run in a child
 // process with them (one extra process start, about 40 ms).
 const CAPPED_COMMANDS = new Set(["import", "fetch"]);
