@@ -304,30 +304,44 @@ function monthlyCovering(
 
 /**
  * The report built one event at a time, so a caller reading an invoice's events from the store need not hold
- * them all: `add` turns each into its line, `finish` adds the PSA records cspsync did not write and the sums.
+ * them all: `add` turns each into its line and adds it to its group's and product's sums, `finish` adds the PSA
+ * records cspsync did not write and the totals. With `keepLines: false` the lines are not kept (the caller
+ * streams or pages them; the report's `lines` is then empty), so memory does not grow with the invoice.
  */
-export function reconciliationBuilder(inputs: Omit<ReportInputs, "events">): {
-  add(event: ReportEvent): void;
+export function reconciliationBuilder(
+  inputs: Omit<ReportInputs, "events">,
+  options: { keepLines?: boolean } = {},
+): {
+  add(event: ReportEvent): ReportLine;
+  /** Replaces the writes lines are matched with (the events that follow belong to these writes' customers). */
+  useWrites(writes: readonly ReportWriteInput[]): void;
   finish(): ReconciliationReport;
 } {
+  const keepLines = options.keepLines ?? true;
   const mappingOf = new Map(inputs.mappings.map((m) => [`${m.customerTenantId}|${m.motion}`, m]));
-  const annualWrites = new Map<string, ReportWriteInput>();
-  const azureWrites = new Map<string, ReportWriteInput>();
-  const monthlyWrites = new Map<string, ReportWriteInput[]>();
-  for (const write of inputs.writes) {
-    if (write.motion === "seat-annual")
-      annualWrites.set(`${write.customerTenantId}|${write.eventKey}`, write);
-    else if (write.motion === "azure") {
-      const keys = Array.isArray(write.payload.eventKeys) ? (write.payload.eventKeys as unknown[]) : [];
-      for (const key of keys) azureWrites.set(`${write.customerTenantId}|${String(key)}`, write);
-    } else {
-      const sub = str(write.payload.subscriptionId);
-      if (sub === null) continue;
-      const list = monthlyWrites.get(`${write.customerTenantId}|${sub}`) ?? [];
-      list.push(write);
-      monthlyWrites.set(`${write.customerTenantId}|${sub}`, list);
+  let annualWrites = new Map<string, ReportWriteInput>();
+  let azureWrites = new Map<string, ReportWriteInput>();
+  let monthlyWrites = new Map<string, ReportWriteInput[]>();
+  const useWrites = (writes: readonly ReportWriteInput[]): void => {
+    annualWrites = new Map();
+    azureWrites = new Map();
+    monthlyWrites = new Map();
+    for (const write of writes) {
+      if (write.motion === "seat-annual")
+        annualWrites.set(`${write.customerTenantId}|${write.eventKey}`, write);
+      else if (write.motion === "azure") {
+        const keys = Array.isArray(write.payload.eventKeys) ? (write.payload.eventKeys as unknown[]) : [];
+        for (const key of keys) azureWrites.set(`${write.customerTenantId}|${String(key)}`, write);
+      } else {
+        const sub = str(write.payload.subscriptionId);
+        if (sub === null) continue;
+        const list = monthlyWrites.get(`${write.customerTenantId}|${sub}`) ?? [];
+        list.push(write);
+        monthlyWrites.set(`${write.customerTenantId}|${sub}`, list);
+      }
     }
-  }
+  };
+  useWrites(inputs.writes);
   const heldKeys = new Set(inputs.holds.filter((h) => h.status === "held").map((h) => h.writeKey));
   const heldEvents = new Set(
     inputs.holds.filter((h) => h.status === "held").map((h) => `${h.customerTenantId}|${h.eventKey}`),
@@ -345,12 +359,22 @@ export function reconciliationBuilder(inputs: Omit<ReportInputs, "events">): {
         if (record.writeKey) recordByKey.set(record.writeKey, { targetId, record });
 
   const nameOf = (tenant: string) => inputs.customerNames.get(tenant) ?? tenant;
-  const shared = interner();
+  // Kept lines share their repeated strings; lines handed on and dropped need no table of them.
+  const shared = keepLines ? interner() : (value: string) => value;
   const lines: ReportLine[] = [];
   const drift: DriftItem[] = [];
   const reportedRecords = new Set<string>();
+  const sums: Sums = { groups: new Map(), products: new Map(), productNames: new Map() };
+  const take = (line: ReportLine): ReportLine => {
+    // Summed as it goes by: the groups and products never need the lines again.
+    accumulate(sums.groups, `${line.customerTenantId}|${line.motion}|${line.currency}`).add(line);
+    accumulate(sums.products, `${line.productKey}|${line.currency}`).add(line);
+    sums.productNames.set(line.productKey, line.productName);
+    if (keepLines) lines.push(line);
+    return line;
+  };
 
-  const add = (event: ReportEvent): void => {
+  const add = (event: ReportEvent): ReportLine => {
     const mapping = mappingOf.get(`${event.customerTenantId}|${event.motion}`);
     const base = {
       eventKey: event.eventKey,
@@ -382,11 +406,10 @@ export function reconciliationBuilder(inputs: Omit<ReportInputs, "events">): {
     });
 
     if (!event.billable) {
-      lines.push(unbilled("not-billable", "zero-value trial: nothing to bill"));
-      return;
+      return take(unbilled("not-billable", "zero-value trial: nothing to bill"));
     }
     if (!mapping || !mapping.agreementId) {
-      lines.push(
+      return take(
         unbilled(
           "not-mapped",
           inputs.connection
@@ -394,20 +417,17 @@ export function reconciliationBuilder(inputs: Omit<ReportInputs, "events">): {
             : "no PSA connection",
         ),
       );
-      return;
     }
     if (!mapping.enabled) {
-      lines.push(unbilled("entry-disabled", `the ${event.motion} entry is mapped but turned off`));
-      return;
+      return take(unbilled("entry-disabled", `the ${event.motion} entry is mapped but turned off`));
     }
     if (mapping.syncDate && event.chargeStart < mapping.syncDate) {
-      lines.push(
+      return take(
         unbilled(
           "before-sync-date",
           `charge date ${event.chargeStart} is before the entry's sync date ${mapping.syncDate}`,
         ),
       );
-      return;
     }
 
     let covering: Covering | null = null;
@@ -433,25 +453,22 @@ export function reconciliationBuilder(inputs: Omit<ReportInputs, "events">): {
         (event.motion === "azure" &&
           heldEvents.has(`${event.customerTenantId}|azure:${event.chargeStart.slice(0, 7)}`));
       if (held) {
-        lines.push(
+        return take(
           unbilled("held", "sells below cost: held for approval", { writeKey: write?.writeKey ?? null }),
         );
-        return;
       }
       if (write?.status === "failed") {
-        lines.push(
+        return take(
           unbilled("error", `the write failed: ${write.lastError ?? "no message"}`, {
             writeKey: write.writeKey,
           }),
         );
-        return;
       }
       const error = lastError.get(eventId);
       if (error) {
-        lines.push(unbilled("error", `the last sync reported: ${error.message}`));
-        return;
+        return take(unbilled("error", `the last sync reported: ${error.message}`));
       }
-      lines.push(
+      return take(
         unbilled(
           "not-yet-synced",
           write?.status === "pending"
@@ -460,7 +477,6 @@ export function reconciliationBuilder(inputs: Omit<ReportInputs, "events">): {
           { writeKey: write?.writeKey ?? null },
         ),
       );
-      return;
     }
     const readBack = inputs.psaRecords?.has(covering!.write.targetId) ?? false;
     const line = writtenLine(base, event, covering!, recordByKey, readBack, drift, reportedRecords);
@@ -468,7 +484,7 @@ export function reconciliationBuilder(inputs: Omit<ReportInputs, "events">): {
     if (line.billedCost !== null) line.billedCost = shared(line.billedCost);
     if (line.billedPrice !== null) line.billedPrice = shared(line.billedPrice);
     if (line.margin !== null) line.margin = shared(line.margin);
-    lines.push(line);
+    return take(line);
   };
 
   const finish = (): ReconciliationReport => {
@@ -500,9 +516,9 @@ export function reconciliationBuilder(inputs: Omit<ReportInputs, "events">): {
       }
     }
 
-    return summarise(inputs, lines, drift);
+    return summarise(inputs, sums, lines, drift);
   };
-  return { add, finish };
+  return { add, useWrites, finish };
 }
 
 export function buildReconciliationReport(inputs: ReportInputs): ReconciliationReport {
@@ -676,23 +692,23 @@ function writtenLine(
   };
 }
 
+type Sums = {
+  groups: Map<string, Accumulator>;
+  products: Map<string, Accumulator>;
+  productNames: Map<string, string>;
+};
+
 function summarise(
   inputs: Omit<ReportInputs, "events">,
+  sums: Sums,
   lines: ReportLine[],
   drift: DriftItem[],
 ): ReconciliationReport {
-  // Each line is added to its customer × motion group and to its product; customers and totals are the sums
-  // of the groups (exact decimals: the order of the additions does not change a sum).
+  // Each line was added to its customer × motion group and to its product as it went by; customers and
+  // totals are the sums of the groups (exact decimals: the order of the additions does not change a sum).
+  const { groups, products, productNames } = sums;
   const totals = new Map<string, Accumulator>();
-  const groups = new Map<string, Accumulator>();
   const customers = new Map<string, Accumulator>();
-  const products = new Map<string, Accumulator>();
-  const productNames = new Map<string, string>();
-  for (const line of lines) {
-    accumulate(groups, `${line.customerTenantId}|${line.motion}|${line.currency}`).add(line);
-    accumulate(products, `${line.productKey}|${line.currency}`).add(line);
-    productNames.set(line.productKey, line.productName);
-  }
   for (const [key, group] of groups) {
     const [tenant, , currency] = key.split("|") as [string, string, string];
     accumulate(customers, `${tenant}|${currency}`).merge(group);

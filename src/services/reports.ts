@@ -1,8 +1,11 @@
 import { stringify } from "csv-stringify/sync";
+import type { Writable } from "node:stream";
 import ExcelJS from "exceljs";
 import { AppError } from "../core/errors.ts";
+import type { BillingMotion } from "../core/billing.ts";
 import {
   reconciliationBuilder,
+  type LineStatus,
   type PsaRecordInput,
   type ReconciliationReport,
   type ReportLine,
@@ -20,6 +23,7 @@ import {
   reportMappings,
   reportRunErrors,
   reportWrites,
+  type ReportInvoice,
 } from "../store/reports-repository.ts";
 
 /**
@@ -30,6 +34,17 @@ import {
  */
 
 export class ReportError extends AppError {}
+
+/**
+ * How many customers' writes are held at once: the report reads the invoice's customers in batches, each
+ * batch's ledger rows and then its events (bench:report: 50,000 writes held at once were ~60 MB).
+ */
+const WRITE_BATCH_CUSTOMERS = 250;
+
+function summaryOf(report: ReconciliationReport): ReportSummary {
+  const { lines: _lines, ...summary } = report;
+  return summary;
+}
 
 export type ReportsDeps = {
   store: Store;
@@ -44,7 +59,25 @@ export type ReportOptions = {
   connectionId?: string | undefined;
   /** Read the mapped agreements/contracts back from the PSA (default true). */
   readBack?: boolean | undefined;
+  /** Only this customer (tenant id): its lines, figures and read-back (a drill-down). */
+  customer?: string | undefined;
 };
+
+/** The report without its lines: summary, totals, rankings, customer × motion groups, drift. */
+export type ReportSummary = Omit<ReconciliationReport, "lines">;
+
+/** Where each line goes as it is built; a promise makes the report wait (a reader that is behind). */
+export type LineSink = (line: ReportLine) => void | Promise<void>;
+
+/** A report's lines, handed one by one to a sink, then its summary (see ReportsService.open). */
+export type ReportSource = (onLine: LineSink) => Promise<ReportSummary>;
+
+export type LineFilter = {
+  motion?: BillingMotion | undefined;
+  status?: LineStatus | undefined;
+};
+
+export type LinePage = { total: number; offset: number; limit: number; lines: ReportLine[] };
 
 export type TrendPoint = {
   invoiceNumber: string;
@@ -89,34 +122,42 @@ export class ReportsService {
     return found;
   }
 
-  async reconciliation(options: ReportOptions): Promise<ReconciliationReport> {
+  /**
+   * Everything the report needs except the events, gathered (and the PSA read back) now, so that an unknown
+   * invoice or connection fails before an export starts. The returned source then reads the invoice's events
+   * once, turning each into its line as it arrives; only the sums, the drift and what the sink keeps stay.
+   * Customers are read in batches with their writes, so the ledger is never all held either.
+   */
+  async open(options: ReportOptions): Promise<{ invoice: ReportInvoice; source: ReportSource }> {
     const { store, organizationId } = this.deps;
     const invoice = await findInvoice(store, organizationId, options.invoice);
     if (!invoice)
       throw new ReportError("not_found", `no imported invoice "${options.invoice}"`, { field: "invoice" });
     const connection = await this.connection(options.connectionId);
     const names = await customerNames(store, organizationId);
-    // The events are read last and turned into lines as they arrive (never all held at once).
-    const build = async (inputs: Omit<Parameters<typeof reconciliationBuilder>[0], "invoice">) => {
-      const builder = reconciliationBuilder({ invoice, ...inputs });
-      await eachReportEvent(store, organizationId, invoice.invoiceNumber, builder.add);
-      return builder.finish();
-    };
+    const scope = options.customer === undefined ? undefined : [options.customer];
+    const base = { invoice, customerNames: names, holds: [], errors: [], readBackErrors: new Map() };
     if (!connection)
-      return build({
-        connection: null,
-        customerNames: names,
-        mappings: [],
-        writes: [],
-        holds: [],
-        errors: [],
-        psaRecords: null,
-        readBackErrors: new Map(),
-      });
-    const tenants = await invoiceTenants(store, organizationId, invoice.invoiceNumber);
-    const [mappings, writes, holds, errors] = await Promise.all([
+      return {
+        invoice,
+        source: async (onLine) => {
+          const builder = reconciliationBuilder(
+            { ...base, connection: null, mappings: [], writes: [], psaRecords: null },
+            { keepLines: false },
+          );
+          await eachReportEvent(
+            store,
+            organizationId,
+            invoice.invoiceNumber,
+            (e) => onLine(builder.add(e)),
+            scope,
+          );
+          return summaryOf(builder.finish());
+        },
+      };
+    const tenants = scope ?? (await invoiceTenants(store, organizationId, invoice.invoiceNumber));
+    const [mappings, holds, errors] = await Promise.all([
       reportMappings(store, organizationId, connection.id),
-      reportWrites(store, organizationId, connection.id, tenants),
       reportHolds(store, organizationId, connection.id),
       reportRunErrors(store, organizationId, connection.id),
     ]);
@@ -132,9 +173,9 @@ export class ReportsService {
             .map((m) => m.agreementId!),
         ),
       ].sort();
-      const adapter = await this.deps.adapterFor(connection.id);
+      const adapter = targets.length > 0 ? await this.deps.adapterFor(connection.id) : null;
       for (const target of targets) {
-        if (!adapter.listAgreementRecords) {
+        if (!adapter?.listAgreementRecords) {
           readBackErrors.set(target, "this PSA's records cannot be read back");
           continue;
         }
@@ -146,16 +187,57 @@ export class ReportsService {
       }
     }
     // Writes to agreements that could not be read back are judged from the ledger alone (see the core).
-    return build({
-      connection,
-      customerNames: names,
-      mappings,
-      writes,
-      holds,
-      errors,
-      psaRecords,
-      readBackErrors,
+    return {
+      invoice,
+      source: async (onLine) => {
+        const builder = reconciliationBuilder(
+          { ...base, connection, mappings, writes: [], holds, errors, psaRecords, readBackErrors },
+          { keepLines: false },
+        );
+        for (let i = 0; i < tenants.length; i += WRITE_BATCH_CUSTOMERS) {
+          const batch = tenants.slice(i, i + WRITE_BATCH_CUSTOMERS);
+          builder.useWrites(await reportWrites(store, organizationId, connection.id, batch));
+          await eachReportEvent(
+            store,
+            organizationId,
+            invoice.invoiceNumber,
+            (e) => onLine(builder.add(e)),
+            batch.length === tenants.length && !scope ? undefined : batch,
+          );
+        }
+        return summaryOf(builder.finish());
+      },
+    };
+  }
+
+  /** The whole report with every line (small invoices, tests); the API and exports use summary/lines/open. */
+  async reconciliation(options: ReportOptions): Promise<ReconciliationReport> {
+    const { source } = await this.open(options);
+    const lines: ReportLine[] = [];
+    const summary = await source((line) => {
+      lines.push(line);
     });
+    return { ...summary, lines };
+  }
+
+  /** The report without its lines (GET /api/reports/reconciliation). */
+  async summary(options: ReportOptions): Promise<ReportSummary> {
+    const { source } = await this.open(options);
+    return source(() => {});
+  }
+
+  /** One page of the lines matching the filter (the drill-down), with how many match in all. */
+  async lines(options: ReportOptions, filter: LineFilter, offset: number, limit: number): Promise<LinePage> {
+    const { source } = await this.open(options);
+    const lines: ReportLine[] = [];
+    let total = 0;
+    await source((line) => {
+      if (filter.motion && line.motion !== filter.motion) return;
+      if (filter.status && line.status !== filter.status) return;
+      if (total >= offset && lines.length < limit) lines.push(line);
+      total += 1;
+    });
+    return { total, offset, limit, lines };
   }
 
   /** Cost, billed and margin of the most recent invoices, oldest first (the month-over-month chart). */
@@ -163,7 +245,7 @@ export class ReportsService {
     const recent = await recentInvoices(this.deps.store, this.deps.organizationId, invoices);
     const points: TrendPoint[] = [];
     for (const invoice of recent.reverse()) {
-      const report = await this.reconciliation({
+      const report = await this.summary({
         invoice: invoice.invoiceNumber,
         connectionId,
         readBack: false,
@@ -208,16 +290,62 @@ const LINE_COLUMNS: [string, (l: ReportLine) => string | null][] = [
 ];
 const MONEY_COLUMNS = new Set(["Cost", "Billed cost", "Billed", "Margin", "Not billed", "Seats"]);
 
-/** One row per line (the drill-down), every cell formula-safe. */
-export function reportCsv(report: ReconciliationReport): string {
-  return stringify([
-    LINE_COLUMNS.map(([name]) => name),
-    ...report.lines.map((line) => LINE_COLUMNS.map(([, value]) => safeCell(value(line)))),
-  ]);
+/** Resolves when `out` may take more (its buffer drained), at once when it has room. */
+function room(out: Writable): Promise<void> | undefined {
+  if (!out.writableNeedDrain) return undefined;
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      out.off("drain", done);
+      out.off("error", done);
+      out.off("close", done);
+      if (error) reject(error);
+      else resolve();
+    };
+    out.on("drain", done);
+    out.on("error", done);
+    out.on("close", done);
+  });
 }
 
-export function reportJson(report: ReconciliationReport): string {
-  return `${JSON.stringify(report, null, 2)}\n`;
+/** A report already built, as a source for the export writers. */
+export function sourceOf(report: ReconciliationReport): ReportSource {
+  return async (onLine) => {
+    for (const line of report.lines) await onLine(line);
+    return summaryOf(report);
+  };
+}
+
+/**
+ * The lines as CSV, one row per line (the drill-down), every cell formula-safe, written to `out` as they are
+ * built, waiting for `out` when it is behind; `out` is ended.
+ */
+export async function writeReportCsv(source: ReportSource, out: Writable): Promise<void> {
+  out.write(stringify([LINE_COLUMNS.map(([name]) => name)]));
+  await source((line) => {
+    out.write(stringify([LINE_COLUMNS.map(([, value]) => safeCell(value(line)))]));
+    return room(out);
+  });
+  out.end();
+}
+
+/**
+ * The whole report as JSON: `lines` first (written as they are built, one per text line), then the summary
+ * fields, which are known only once every line is in; `out` is ended.
+ */
+export async function writeReportJson(source: ReportSource, out: Writable): Promise<void> {
+  out.write('{\n  "lines": [');
+  let first = true;
+  const summary = await source((line) => {
+    out.write(`${first ? "\n" : ",\n"}    ${JSON.stringify(line)}`);
+    first = false;
+    return room(out);
+  });
+  out.write(first ? "],\n" : "\n  ],\n");
+  const fields = Object.entries(summary).map(
+    ([key, value]) => `  ${JSON.stringify(key)}: ${JSON.stringify(value, null, 2).replaceAll("\n", "\n  ")}`,
+  );
+  out.write(`${fields.join(",\n")}\n}\n`);
+  out.end();
 }
 
 const FIGURE_COLUMNS = [
@@ -230,69 +358,90 @@ const FIGURE_COLUMNS = [
   "Lines",
 ] as const;
 
-function figureCells(f: ReconciliationReport["totals"][number] | ReconciliationReport["groups"][number]) {
+function figureCells(f: ReportSummary["totals"][number] | ReportSummary["groups"][number]) {
   return [f.cost, f.billedCost, f.billed, f.margin, f.marginPercent, f.notBilled, String(f.lines)];
 }
 
 /**
- * The workbook: Summary (totals per currency), Customers (per customer × motion), Products, Lines and Drift.
- * Amounts are number cells (shown to two places); text cells are formula-safe like the CSV's.
+ * The workbook: Summary (totals per currency), Customers (per customer × motion), Products, Lines and Drift,
+ * written with exceljs's streaming writer: the Lines sheet is written first, row by row as the lines are built
+ * (a sheet's part of the file opens with its first row), the others once the sums are known; they still come
+ * in this order in the workbook. Amounts are number cells (shown to two places); text cells are formula-safe
+ * like the CSV's; no shared strings table (it would hold every text). `out` is ended.
  */
-export async function reportXlsx(report: ReconciliationReport): Promise<Buffer> {
-  const book = new ExcelJS.Workbook();
+export async function writeReportXlsx(source: ReportSource, out: Writable): Promise<void> {
+  const book = new ExcelJS.stream.xlsx.WorkbookWriter({
+    stream: out,
+    useStyles: true,
+    useSharedStrings: false,
+  });
   book.creator = "cspsync";
-  const sheet = (name: string, header: string[], rows: (string | null)[][], numeric: ReadonlySet<string>) => {
-    const ws = book.addWorksheet(name);
-    ws.addRow(header);
-    ws.getRow(1).font = { bold: true };
-    for (const row of rows)
-      ws.addRow(
-        row.map((cell, i) =>
-          cell !== null && numeric.has(header[i]!) && cell !== "" ? Number(cell) : safeCell(cell),
-        ),
-      );
-    header.forEach((name, i) => {
-      if (numeric.has(name) && name !== "Lines" && name !== "Seats") ws.getColumn(i + 1).numFmt = "0.00";
-    });
+  const sheets = ["Summary", "Customers", "Products", "Lines", "Drift"].map((name) =>
+    book.addWorksheet(name),
+  );
+  const [summarySheet, customersSheet, productsSheet, linesSheet, driftSheet] = sheets as [
+    ExcelJS.Worksheet,
+    ExcelJS.Worksheet,
+    ExcelJS.Worksheet,
+    ExcelJS.Worksheet,
+    ExcelJS.Worksheet,
+  ];
+  const begin = (ws: ExcelJS.Worksheet, header: string[], numeric: ReadonlySet<string>) => {
+    ws.columns = header.map((name) => ({
+      key: name,
+      ...(numeric.has(name) && name !== "Lines" && name !== "Seats" ? { style: { numFmt: "0.00" } } : {}),
+    }));
+    const row = ws.addRow(header);
+    row.font = { bold: true };
+    row.commit();
+    return (cells: (string | null)[]) =>
+      ws
+        .addRow(
+          cells.map((cell, i) =>
+            cell !== null && numeric.has(header[i]!) && cell !== "" ? Number(cell) : safeCell(cell),
+          ),
+        )
+        .commit();
   };
-  const figureNumeric = new Set<string>(FIGURE_COLUMNS);
-  sheet(
-    "Summary",
-    ["Invoice", "Currency", ...FIGURE_COLUMNS],
-    report.totals.map((t) => [report.invoice.invoiceNumber, t.currency, ...figureCells(t)]),
-    figureNumeric,
-  );
-  sheet(
-    "Customers",
-    ["Customer", "Motion", "Agreement", "Currency", ...FIGURE_COLUMNS],
-    report.groups.map((g) => [g.customerName, g.motion, g.agreementName, g.currency, ...figureCells(g)]),
-    figureNumeric,
-  );
-  sheet(
-    "Products",
-    ["Product", "Product key", "Currency", ...FIGURE_COLUMNS],
-    report.products.map((p) => [p.productName, p.productKey, p.currency, ...figureCells(p)]),
-    figureNumeric,
-  );
-  sheet(
-    "Lines",
+  const lineRow = begin(
+    linesSheet,
     LINE_COLUMNS.map(([name]) => name),
-    report.lines.map((line) => LINE_COLUMNS.map(([, value]) => value(line))),
     MONEY_COLUMNS,
   );
-  sheet(
-    "Drift",
+  let rows = 0;
+  const report = await source(async (line) => {
+    lineRow(LINE_COLUMNS.map(([, value]) => value(line)));
+    // exceljs gives no backpressure: let the zip take what was written now and then.
+    if (++rows % 500 === 0) await new Promise(setImmediate);
+    await room(out);
+  });
+  linesSheet.commit();
+  const figureNumeric = new Set<string>(FIGURE_COLUMNS);
+  const summaryRow = begin(summarySheet, ["Invoice", "Currency", ...FIGURE_COLUMNS], figureNumeric);
+  for (const t of report.totals) summaryRow([report.invoice.invoiceNumber, t.currency, ...figureCells(t)]);
+  summarySheet.commit();
+  const customerRow = begin(
+    customersSheet,
+    ["Customer", "Motion", "Agreement", "Currency", ...FIGURE_COLUMNS],
+    figureNumeric,
+  );
+  for (const g of report.groups)
+    customerRow([g.customerName, g.motion, g.agreementName, g.currency, ...figureCells(g)]);
+  customersSheet.commit();
+  const productRow = begin(
+    productsSheet,
+    ["Product", "Product key", "Currency", ...FIGURE_COLUMNS],
+    figureNumeric,
+  );
+  for (const p of report.products) productRow([p.productName, p.productKey, p.currency, ...figureCells(p)]);
+  productsSheet.commit();
+  const driftRow = begin(
+    driftSheet,
     ["Kind", "Customer", "Motion", "Agreement/contract", "PSA record", "Description", "Detail"],
-    report.drift.map((d) => [
-      d.kind,
-      d.customerName,
-      d.motion,
-      d.targetId,
-      d.recordId,
-      d.description,
-      d.detail,
-    ]),
     new Set(),
   );
-  return Buffer.from(await book.xlsx.writeBuffer());
+  for (const d of report.drift)
+    driftRow([d.kind, d.customerName, d.motion, d.targetId, d.recordId, d.description, d.detail]);
+  driftSheet.commit();
+  await book.commit();
 }

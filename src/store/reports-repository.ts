@@ -145,26 +145,35 @@ async function* rowsOf<R>(
   else yield* await query.execute();
 }
 
+/** How many customers' events one PostgreSQL read holds (the pool has no cursor: pages by customer). */
+const EVENT_PAGE_CUSTOMERS = 200;
+/** Events handed on between two turns of the event loop. */
+const YIELD_EVERY = 1000;
+
 /**
  * An invoice's charge events with only what the report reads, repeated strings shared, handed to `onEvent`
- * one at a time in report order (SQLite streams them: the caller need not hold them all).
+ * one at a time in report order (by customer), awaiting it when it returns a promise (an export waiting for
+ * its reader). Never all held: SQLite streams them; PostgreSQL reads them in pages of
+ * EVENT_PAGE_CUSTOMERS customers. `customers`: only these customers' events (a drill-down).
  */
 export async function eachReportEvent(
   store: Store,
   organizationId: string,
   invoiceNumber: string,
-  onEvent: (event: ReportEvent) => void,
+  onEvent: (event: ReportEvent) => void | Promise<void>,
+  customers?: readonly string[],
 ): Promise<void> {
-  const query = store.db
-    .selectFrom("charge_events")
-    .select(REPORT_EVENT_COLUMNS)
-    .where("organization_id", "=", organizationId)
-    .where("invoice_number", "=", invoiceNumber)
-    .orderBy("customer_tenant_id")
-    .orderBy("charge_start")
-    .orderBy("event_key");
+  const select = (tenants: readonly string[] | undefined) => {
+    let query = store.db
+      .selectFrom("charge_events")
+      .select(REPORT_EVENT_COLUMNS)
+      .where("organization_id", "=", organizationId)
+      .where("invoice_number", "=", invoiceNumber);
+    if (tenants) query = query.where("customer_tenant_id", "in", tenants);
+    return query.orderBy("customer_tenant_id").orderBy("charge_start").orderBy("event_key");
+  };
   const text = new Interner();
-  for await (const row of rowsOf(store, query))
+  const hand = (row: Awaited<ReturnType<ReturnType<typeof select>["execute"]>>[number]) =>
     onEvent({
       eventKey: row.event_key,
       customerTenantId: text.of(row.customer_tenant_id),
@@ -182,6 +191,26 @@ export async function eachReportEvent(
       amount: row.amount,
       currency: text.of(row.currency),
     });
+  let handed = 0;
+  if (store.dialect === "sqlite") {
+    for await (const row of select(customers).stream()) {
+      const waiting = hand(row);
+      if (waiting) await waiting;
+      // node:sqlite reads synchronously: without a turn of the event loop now and then the server answers
+      // nothing meanwhile, and V8 cannot run the tasks that finish its garbage collections (the heap grows).
+      if (++handed % YIELD_EVERY === 0) await new Promise(setImmediate);
+    }
+    return;
+  }
+  const tenants = customers ?? (await invoiceTenants(store, organizationId, invoiceNumber));
+  for (let i = 0; i < tenants.length; i += EVENT_PAGE_CUSTOMERS) {
+    const rows = await select(tenants.slice(i, i + EVENT_PAGE_CUSTOMERS)).execute();
+    for (const row of rows) {
+      const waiting = hand(row);
+      if (waiting) await waiting;
+      if (++handed % YIELD_EVERY === 0) await new Promise(setImmediate);
+    }
+  }
 }
 
 /** The customers an invoice bills (from its lines, through the index by invoice). */

@@ -159,7 +159,9 @@ describe("Reports and Renewals pages (Chromium, ConnectWise)", () => {
       .getByRole("button", { name: CONTOSO.name })
       .click();
     await page.getByRole("heading", { level: 2, name: CONTOSO.name }).waitFor();
+    // The lines are fetched for the customer (GET /api/reports/reconciliation/lines), not part of the report.
     const lines = page.getByRole("table", { name: `Lines of ${CONTOSO.name}` }).getByRole("row");
+    await lines.nth(5).waitFor();
     assert.equal(await lines.count(), 1 + 5);
     const before = lines.filter({ hasText: "Before the sync date" });
     assert.match(
@@ -188,14 +190,13 @@ describe("Reports and Renewals pages (Chromium, ConnectWise)", () => {
     ]);
     assert.match(await drift.filter({ hasText: "Edited by hand" }).innerText(), /unit price 283\.5616 → 250/);
 
+    const answered = page.waitForResponse(
+      (r) =>
+        r.url().includes("/api/reports/reconciliation/lines?") && r.url().includes("status=deleted-in-psa"),
+    );
     await page.getByLabel("Status / reason").selectOption("deleted-in-psa");
-    await page
-      .getByRole("table", { name: `Lines of ${CONTOSO.name}` })
-      .getByRole("row")
-      .nth(2)
-      .waitFor({
-        state: "detached",
-      });
+    await answered;
+    await lines.filter({ hasText: "Deleted in the PSA" }).waitFor();
     assert.equal(await lines.count(), 2);
   });
 
@@ -238,8 +239,13 @@ describe("Reports and Renewals pages (Chromium, ConnectWise)", () => {
       /\/api\/renewals\/export\?days=30$/,
     );
 
+    const feedStatus = page.getByTestId("feed-status");
+    assert.equal(await feedStatus.innerText(), "No calendar feed address has been made yet.");
     await page.getByRole("button", { name: "Make a new calendar address" }).click();
     const address = await page.getByLabel("Calendar address").inputValue();
+    await feedStatus
+      .getByText(/^A calendar feed address was made on .+; making a new one retires it\./)
+      .waitFor();
     assert.match(address, new RegExp(`^${server.url}/api/renewals/feed/csf_[A-Za-z0-9_-]{32}\\.ics$`));
     const feed = await page.request.get(address);
     assert.equal(feed.status(), 200);

@@ -27,15 +27,38 @@ for (const dialect of DIALECTS) {
     it("a viewer reads the report (no connection: nothing mapped) and downloads its CSV and XLSX", async () => {
       const reply = await viewer.get("/api/reports/reconciliation?invoice=G-JUN");
       assert.equal(reply.status, 200);
-      const body = reply.body as {
-        totals: { cost: string; notBilled: string }[];
-        lines: { reason: string }[];
-      };
+      const body = reply.body as { totals: { cost: string; notBilled: string }[]; lines?: unknown };
       assert.deepEqual(
         body.totals.map((t) => [t.cost, t.notBilled]),
         [["1829.87", "1829.87"]],
       );
-      assert.ok(body.lines.every((l) => l.reason === "no PSA connection"));
+      assert.equal(body.lines, undefined, "the summary carries no lines: they come a page at a time");
+      const page = await viewer.get("/api/reports/reconciliation/lines?invoice=G-JUN&offset=2&limit=3");
+      assert.equal(page.status, 200);
+      const lines = page.body as {
+        total: number;
+        offset: number;
+        limit: number;
+        lines: { reason: string }[];
+      };
+      assert.deepEqual([lines.total, lines.offset, lines.limit, lines.lines.length], [6, 2, 3, 3]);
+      assert.ok(lines.lines.every((l) => l.reason === "no PSA connection"));
+      const monthly = await viewer.get(
+        "/api/reports/reconciliation/lines?invoice=G-JUN&motion=seat-monthly&status=not-mapped",
+      );
+      assert.equal((monthly.body as { total: number }).total, 2);
+      assert.equal(
+        (await viewer.get("/api/reports/reconciliation/lines?invoice=G-JUN&limit=5000")).status,
+        400,
+      );
+      const json = await viewer.get("/api/reports/reconciliation/export?invoice=G-JUN&format=json");
+      assert.equal(json.status, 200);
+      const exported = JSON.parse(json.text) as { lines: unknown[]; totals: { cost: string }[] };
+      assert.deepEqual([exported.lines.length, exported.totals[0]!.cost], [6, "1829.87"]);
+      assert.equal(
+        (await viewer.get("/api/reports/reconciliation/export?invoice=G-NOPE&format=csv")).status,
+        404,
+      );
       const csv = await viewer.get("/api/reports/reconciliation/export?invoice=G-JUN&format=csv");
       assert.equal(csv.status, 200);
       assert.match(String(csv.headers["content-type"]), /^text\/csv/);
@@ -63,8 +86,21 @@ for (const dialect of DIALECTS) {
       assert.equal(renewals.status, 200);
       assert.equal((await viewer.get("/api/renewals/export?days=30")).status, 200);
       assert.equal((await viewer.post("/api/renewals/feed-token", {})).status, 403);
+      assert.equal((await viewer.get("/api/renewals/feed-token")).status, 403);
+      assert.deepEqual((await admin.get("/api/renewals/feed-token")).body, {
+        exists: false,
+        createdAt: null,
+        lastUsedAt: null,
+      });
       const made = await admin.post("/api/renewals/feed-token", {});
       assert.equal(made.status, 200);
+      const status = (await admin.get("/api/renewals/feed-token")).body as Record<string, unknown>;
+      assert.deepEqual(status, {
+        exists: true,
+        createdAt: (made.body as { createdAt: string }).createdAt,
+        lastUsedAt: null,
+      });
+      assert.ok(!JSON.stringify(status).includes("csf_"), "the token is never shown again");
       const { path } = made.body as { path: string };
       const anonymous = h.client();
       const feed = await anonymous.get(path);
@@ -74,6 +110,8 @@ for (const dialect of DIALECTS) {
       assert.ok(events.length >= 1);
       const wrong = await anonymous.get(`/api/renewals/feed/csf_${"x".repeat(32)}.ics`);
       assert.equal(wrong.status, 401);
+      const used = (await admin.get("/api/renewals/feed-token")).body as { lastUsedAt: string | null };
+      assert.ok(used.lastUsedAt !== null, "reading the feed is recorded");
     });
   });
 }

@@ -3,11 +3,33 @@ import assert from "node:assert/strict";
 import ExcelJS from "exceljs";
 import { parse } from "csv-parse/sync";
 import type { App } from "../../src/app.ts";
-import { ReportsService, reportCsv, reportXlsx } from "../../src/services/reports.ts";
+import { PassThrough } from "node:stream";
+import {
+  ReportsService,
+  sourceOf,
+  writeReportCsv,
+  writeReportJson,
+  writeReportXlsx,
+  type ReportSource,
+} from "../../src/services/reports.ts";
 import type { ReconciliationReport } from "../../src/core/reconciliation-report.ts";
 import { reportScenario, type ReportScenario } from "../support/report-setup.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { CONTOSO, FABRIKAM, SUB } from "./fixture.ts";
+
+/** What an export writer writes, collected. */
+async function exported(
+  write: (source: ReportSource, out: PassThrough) => Promise<void>,
+  source: ReportSource,
+): Promise<Buffer> {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on("data", (chunk: Buffer) => chunks.push(chunk));
+  const ended = new Promise((resolve) => out.on("end", resolve));
+  await write(source, out);
+  await ended;
+  return Buffer.concat(chunks);
+}
 
 for (const dialect of DIALECTS) {
   describe(`reconciliation and margin report against ConnectWise (docs/reports.md §1, §3, ${dialect})`, () => {
@@ -138,6 +160,61 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(june.readBack, { done: true, agreements: 1, errors: [] });
     });
 
+    it("the summary has no lines; pages of lines filter and count; streamed exports hold every line", async () => {
+      const service = new ReportsService({
+        store: app.store,
+        organizationId: app.organizationId,
+        adapterFor: app.adapterFor,
+      });
+      const summary = await service.summary({ invoice: "G-JUN" });
+      assert.equal("lines" in summary, false);
+      const { lines: _lines, ...juneSummary } = june;
+      assert.deepEqual(summary, juneSummary);
+
+      const contoso = june.lines.filter((l) => l.customerTenantId === CONTOSO.id);
+      assert.equal(contoso.length, 5);
+      const page = await service.lines({ invoice: "G-JUN", customer: CONTOSO.id }, {}, 1, 2);
+      assert.deepEqual(
+        { ...page, lines: page.lines.map((l) => l.eventKey) },
+        { total: 5, offset: 1, limit: 2, lines: contoso.slice(1, 3).map((l) => l.eventKey) },
+      );
+      assert.deepEqual(page.lines, contoso.slice(1, 3));
+      const deleted = await service.lines(
+        { invoice: "G-JUN", customer: CONTOSO.id },
+        { status: "deleted-in-psa", motion: "seat-annual" },
+        0,
+        10,
+      );
+      assert.deepEqual(
+        [deleted.total, deleted.lines.map((l) => [l.cost, l.status])],
+        [1, [["144", "deleted-in-psa"]]],
+      );
+      const everyone = await service.lines({ invoice: "G-JUN" }, { motion: "seat-monthly" }, 0, 1);
+      assert.deepEqual([everyone.total, everyone.lines.length], [2, 1]);
+
+      const json = JSON.parse(
+        (await exported(writeReportJson, (await service.open({ invoice: "G-JUN" })).source)).toString(),
+      ) as typeof june;
+      assert.deepEqual(json, june);
+      const book = new ExcelJS.Workbook();
+      await book.xlsx.load(
+        (await exported(
+          writeReportXlsx,
+          (await service.open({ invoice: "G-JUN" })).source,
+        )) as unknown as ExcelJS.Buffer,
+      );
+      assert.deepEqual(
+        book.worksheets.map((w) => [w.name, w.rowCount]),
+        [
+          ["Summary", 2],
+          ["Customers", 4],
+          ["Products", 4],
+          ["Lines", 7],
+          ["Drift", 4],
+        ],
+      );
+    });
+
     it("July: the held line, the unmapped customer, and the month-over-month figures", async () => {
       const service = new ReportsService({
         store: app.store,
@@ -167,7 +244,7 @@ for (const dialect of DIALECTS) {
     });
 
     it("exports CSV and XLSX that read back with their libraries, formula-safe", async () => {
-      const csv = parse(reportCsv(june)) as string[][];
+      const csv = parse(await exported(writeReportCsv, sourceOf(june))) as string[][];
       assert.equal(csv[0]![0], "Customer");
       assert.equal(csv.length, 7);
       const cancel = csv.find((row) => row[5] === "cancellation")!;
@@ -176,7 +253,7 @@ for (const dialect of DIALECTS) {
       for (const row of csv) for (const cell of row) assert.doesNotMatch(cell, /^[=+\-@]/);
 
       const book = new ExcelJS.Workbook();
-      await book.xlsx.load((await reportXlsx(june)) as unknown as ExcelJS.Buffer);
+      await book.xlsx.load((await exported(writeReportXlsx, sourceOf(june))) as unknown as ExcelJS.Buffer);
       assert.deepEqual(
         book.worksheets.map((w) => w.name),
         ["Summary", "Customers", "Products", "Lines", "Drift"],

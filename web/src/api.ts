@@ -174,7 +174,9 @@ export type UserRecord = Schemas["User"];
 /** The reconciliation and margin report of one invoice (docs/reports.md §1). */
 export type ReconciliationReport = Reply<"/api/reports/reconciliation">;
 export type ReportFigures = ReconciliationReport["totals"][number];
-export type ReportLine = ReconciliationReport["lines"][number];
+/** One page of the report's lines (the drill-down, filtered by customer, motion and status). */
+export type ReportLinePage = Reply<"/api/reports/reconciliation/lines">;
+export type ReportLine = ReportLinePage["lines"][number];
 export type ReportLineStatus = ReportLine["status"];
 export type ReportDrift = ReconciliationReport["drift"][number];
 /** Cost, billed, margin and not billed per invoice, oldest first (the month-over-month chart). */
@@ -183,6 +185,8 @@ export type ReportTrend = Reply<"/api/reports/trend">;
 export type RenewalsView = Reply<"/api/renewals">;
 export type LedgerEntry = RenewalsView["renewing"][number];
 export type FeedToken = Reply<"/api/renewals/feed-token", "post">;
+/** Whether a calendar feed address exists and when it was made (never the token). */
+export type FeedStatus = Reply<"/api/renewals/feed-token">;
 
 /** Notification channels, their deliveries and settings, and subject health (docs/notifications.md). */
 export type NotificationChannel = Schemas["NotificationChannel"];

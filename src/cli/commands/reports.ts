@@ -1,7 +1,16 @@
 import fs from "node:fs";
+import { PassThrough, type Writable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import { RenewalsService } from "../../services/renewals.ts";
-import { ReportsService, reportCsv, reportJson, reportXlsx } from "../../services/reports.ts";
+import {
+  ReportsService,
+  writeReportCsv,
+  writeReportJson,
+  writeReportXlsx,
+  type ReportSummary,
+} from "../../services/reports.ts";
+import type { ReportLine } from "../../core/reconciliation-report.ts";
 import { printJson, renderTable, UsageError } from "../output.ts";
 import { withApp } from "./connections.ts";
 
@@ -46,22 +55,31 @@ export async function reportCommand(argv: string[]): Promise<number> {
       organizationId: app.organizationId,
       adapterFor: app.adapterFor,
     });
-    const report = await service.reconciliation({
+    const options = {
       invoice: values.invoice!,
       connectionId: values.connection,
       readBack: !values["no-read-back"],
-    });
+    };
     if (format) {
-      const body =
-        format === "xlsx"
-          ? await reportXlsx(report)
-          : format === "json"
-            ? reportJson(report)
-            : reportCsv(report);
-      if (values.out) fs.writeFileSync(values.out, body);
-      else process.stdout.write(body);
+      // Streamed: each line is written as it is built, never the whole list held.
+      const { source } = await service.open(options);
+      let out: Writable;
+      if (values.out) out = fs.createWriteStream(values.out);
+      else {
+        out = new PassThrough();
+        (out as PassThrough).pipe(process.stdout, { end: false });
+      }
+      const write =
+        format === "xlsx" ? writeReportXlsx : format === "json" ? writeReportJson : writeReportCsv;
+      await Promise.all([write(source, out), finished(out)]);
       return 0;
     }
+    // The summary keeps only the lines worth printing: not written, or written with a difference.
+    const { source } = await service.open(options);
+    const issues: ReportLine[] = [];
+    const report: ReportSummary = await source((line) => {
+      if (line.status !== "written" || line.differences.length > 0) issues.push(line);
+    });
     console.log(
       `Invoice ${report.invoice.invoiceNumber}${report.connection ? ` on ${report.connection.name}` : ""}`,
     );
@@ -85,7 +103,6 @@ export async function reportCommand(argv: string[]): Promise<number> {
         { header: "Not billed", value: (g) => g.notBilled, align: "right" },
       ]),
     );
-    const issues = report.lines.filter((l) => l.status !== "written" || l.differences.length > 0);
     if (issues.length > 0)
       console.log(
         renderTable(issues, [

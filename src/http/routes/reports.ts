@@ -1,8 +1,9 @@
+import { PassThrough } from "node:stream";
 import { z } from "zod";
 import { BILLING_MOTIONS } from "../../core/billing.ts";
 import { LINE_STATUSES } from "../../core/reconciliation-report.ts";
 import { RenewalsService } from "../../services/renewals.ts";
-import { ReportsService, reportCsv, reportJson, reportXlsx } from "../../services/reports.ts";
+import { ReportsService, writeReportCsv, writeReportJson, writeReportXlsx } from "../../services/reports.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { ERROR_RESPONSES } from "../errors.ts";
 
@@ -77,7 +78,6 @@ const reportSchema = z.object({
   products: z.array(
     z.object({ productKey: z.string(), productName: z.string(), currency: z.string(), ...figures }),
   ),
-  lines: z.array(lineSchema),
   drift: z.array(
     z.object({
       kind: z.enum(["edited", "deleted", "not-written-by-cspsync"]),
@@ -96,6 +96,19 @@ const reportSchema = z.object({
     agreements: z.number().int(),
     errors: z.array(z.object({ targetId: z.string(), message: z.string() })),
   }),
+});
+
+const linePageSchema = z.object({
+  total: z.number().int().meta({ description: "How many lines match the filters in all" }),
+  offset: z.number().int(),
+  limit: z.number().int(),
+  lines: z.array(lineSchema),
+});
+
+const feedStatusSchema = z.object({
+  exists: z.boolean(),
+  createdAt: z.string().nullable(),
+  lastUsedAt: z.string().nullable().meta({ description: "When a calendar last read the feed" }),
 });
 
 const trendSchema = z.array(
@@ -177,6 +190,13 @@ const reportQuery = z.object({
     .default("true")
     .transform((v) => v === "true"),
 });
+const linesQuery = reportQuery.extend({
+  customer: z.string().trim().min(1).max(200).optional(),
+  motion: motion.optional(),
+  status: z.enum(LINE_STATUSES).optional(),
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
 const daysQuery = z.object({ days: z.coerce.number().int().min(1).max(3660).default(90) });
 
 /** A file download (CSV, XLSX, JSON or iCalendar): sent as it is, not serialized. */
@@ -206,13 +226,14 @@ export function registerReportRoutes(fastify: ApiInstance, ctx: ServerContext): 
     {
       schema: {
         tags: ["reports"],
-        summary: "The reconciliation and margin report of one invoice, the PSA read back (read only)",
+        summary:
+          "The reconciliation and margin report of one invoice without its lines (totals, rankings, customer × motion groups, drift); the PSA read back (read only)",
         querystring: reportQuery,
         response: { 200: reportSchema, ...ERROR_RESPONSES },
       },
     },
     async (request) =>
-      reports.reconciliation({
+      reports.summary({
         invoice: request.query.invoice,
         connectionId: request.query.connection,
         readBack: request.query.readBack,
@@ -220,24 +241,49 @@ export function registerReportRoutes(fastify: ApiInstance, ctx: ServerContext): 
   );
 
   fastify.get(
+    "/api/reports/reconciliation/lines",
+    {
+      schema: {
+        tags: ["reports"],
+        summary:
+          "One page of the report's lines (the drill-down), filtered by customer, motion and status; with a customer only its agreements are read back",
+        querystring: linesQuery,
+        response: { 200: linePageSchema, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const { invoice, connection, readBack, customer, motion, status, offset, limit } = request.query;
+      return reports.lines(
+        { invoice, connectionId: connection, readBack, customer },
+        { motion, status },
+        offset,
+        limit,
+      );
+    },
+  );
+
+  fastify.get(
     "/api/reports/reconciliation/export",
     {
       schema: {
         tags: ["reports"],
-        summary: "The report's lines as CSV or the whole report as XLSX or JSON (formula-safe cells)",
+        summary:
+          "The report's lines as CSV or the whole report as XLSX or JSON (formula-safe cells), streamed as the lines are built",
         querystring: reportQuery.extend({ format: z.enum(["csv", "xlsx", "json"]).default("csv") }),
         response: { 200: FILE, ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
       const { invoice, connection, readBack, format } = request.query;
-      const report = await reports.reconciliation({ invoice, connectionId: connection, readBack });
-      const body =
-        format === "xlsx"
-          ? await reportXlsx(report)
-          : format === "json"
-            ? reportJson(report)
-            : reportCsv(report);
+      // An unknown invoice or connection fails here, before the download starts.
+      const { source } = await reports.open({ invoice, connectionId: connection, readBack });
+      const body = new PassThrough();
+      const write =
+        format === "xlsx" ? writeReportXlsx : format === "json" ? writeReportJson : writeReportCsv;
+      write(source, body).catch((error: unknown) => {
+        request.log.error({ err: error }, "the report export failed midway");
+        body.destroy(error instanceof Error ? error : new Error(String(error)));
+      });
       return reply
         .header("content-type", CONTENT_TYPES[format])
         .header("content-disposition", `attachment; filename="${fileName(invoice, format)}"`)
@@ -300,6 +346,25 @@ export function registerReportRoutes(fastify: ApiInstance, ctx: ServerContext): 
         .header("content-type", CONTENT_TYPES.csv)
         .header("content-disposition", `attachment; filename="renewals-${request.query.days}-days.csv"`)
         .send(await renewals.renewalsCsv(request.query.days)),
+  );
+
+  fastify.get(
+    "/api/renewals/feed-token",
+    {
+      config: { access: "admin" },
+      schema: {
+        tags: ["renewals"],
+        summary:
+          "Whether a calendar feed address exists, when it was made and last read (admin); never the token",
+        response: { 200: feedStatusSchema, ...ERROR_RESPONSES },
+      },
+    },
+    async () => {
+      const info = await renewals.feedTokenInfo();
+      return info
+        ? { exists: true, createdAt: info.createdAt, lastUsedAt: info.lastUsedAt }
+        : { exists: false, createdAt: null, lastUsedAt: null };
+    },
   );
 
   fastify.post(

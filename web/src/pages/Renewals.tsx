@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { api, query, type FeedToken, type LedgerEntry, type RenewalsView } from "../api.ts";
+import { api, query, type FeedStatus, type FeedToken, type LedgerEntry, type RenewalsView } from "../api.ts";
 import { ErrorMessage, Loading, Notice, PageHeader } from "../components.tsx";
 import { formatDate, formatInstant, formatMoney, formatNumber, UNIT_MONEY_TITLE } from "../format.ts";
 import { useAction, useApiQuery, useDocumentTitle, useSession } from "../hooks.ts";
@@ -205,7 +205,10 @@ function WindowsClosing({ entries }: { entries: LedgerEntry[] }) {
 function CalendarFeed() {
   const { isAdmin } = useSession();
   const [made, setMade] = useState<FeedToken | null>(null);
-  const rotate = useAction(() => api.post<FeedToken>("/api/renewals/feed-token"));
+  const status = useApiQuery<FeedStatus>(isAdmin ? "/api/renewals/feed-token" : null);
+  const rotate = useAction(() => api.post<FeedToken>("/api/renewals/feed-token", {}), {
+    invalidates: ["/api/renewals/feed-token"],
+  });
   if (!isAdmin) return null;
   const url = made ? `${window.location.origin}${made.path}` : null;
   const onRotate = async () => {
@@ -221,6 +224,19 @@ function CalendarFeed() {
         renewal date and every change window’s end. Anyone with the address can read it; making a new one
         stops the previous one.
       </p>
+      {status.error && <ErrorMessage error={status.error} retry={status.refetch} />}
+      {status.data &&
+        (status.data.exists && status.data.createdAt ? (
+          <p data-testid="feed-status">
+            A calendar feed address was made on {formatInstant(status.data.createdAt)}; making a new one
+            retires it.{" "}
+            {status.data.lastUsedAt
+              ? `A calendar last read it ${formatInstant(status.data.lastUsedAt)}.`
+              : "No calendar has read it yet."}
+          </p>
+        ) : (
+          <p data-testid="feed-status">No calendar feed address has been made yet.</p>
+        ))}
       <button type="button" className="button primary" onClick={onRotate} disabled={rotate.busy}>
         {rotate.busy ? "Making the address…" : "Make a new calendar address"}
       </button>

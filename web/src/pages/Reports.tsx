@@ -1,4 +1,4 @@
-import { useId } from "react";
+import { useId, useState } from "react";
 import { Bar, BarChart, CartesianGrid, Cell, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
 import {
   MOTION_LABELS,
@@ -9,6 +9,7 @@ import {
   type ReportDrift,
   type ReportFigures,
   type ReportLine,
+  type ReportLinePage,
   type ReportLineStatus,
   type ReportTrend,
 } from "../api.ts";
@@ -46,6 +47,9 @@ const DRIFT_LABELS: Record<ReportDrift["kind"], string> = {
   deleted: "Deleted by hand",
   "not-written-by-cspsync": "Added by hand (not written by cspsync)",
 };
+
+/** Lines per page of a customer's drill-down (the server pages them). */
+const LINES_PER_PAGE = 100;
 
 /** How many customers the margin chart draws (the largest by cost); the table lists them all. */
 const CHART_CUSTOMERS = 15;
@@ -275,6 +279,7 @@ function Report({
 
       {selected ? (
         <CustomerDetail
+          key={`${reportQuery}|${selected.customerTenantId}|${filters.motion}|${filters.status}`}
           report={report}
           customer={selected}
           filters={filters}
@@ -564,7 +569,10 @@ function TrendSection({
   );
 }
 
-/** One customer: its lines (status, reason, differences) and the PSA records read back for it. */
+/**
+ * One customer: its lines (status, reason, differences), fetched from the server a page at a time with the
+ * filters, and the PSA records read back for it.
+ */
 function CustomerDetail({
   report,
   customer,
@@ -576,13 +584,21 @@ function CustomerDetail({
   filters: Filters;
   close: () => void;
 }) {
-  const lines = report.lines.filter(
-    (l) =>
-      l.customerTenantId === customer.customerTenantId &&
-      (!filters.motion || l.motion === filters.motion) &&
-      (!filters.status || l.status === filters.status),
+  const [offset, setOffset] = useState(0);
+  const page = useApiQuery<ReportLinePage>(
+    `/api/reports/reconciliation/lines${query({
+      invoice: filters.invoice,
+      connection: filters.connection || undefined,
+      readBack: filters.readBack,
+      customer: customer.customerTenantId,
+      motion: filters.motion || undefined,
+      status: filters.status || undefined,
+      offset,
+      limit: LINES_PER_PAGE,
+    })}`,
   );
   const drift = report.drift.filter((d) => d.customerTenantId === customer.customerTenantId);
+  const data = page.data;
   return (
     <section className="panel" aria-labelledby="report-customer-detail">
       <div className="section-header">
@@ -604,10 +620,37 @@ function CustomerDetail({
         </tbody>
       </table>
       <h3>Lines</h3>
-      {lines.length === 0 ? (
-        <p>No line matches these filters.</p>
-      ) : (
-        <LinesTable lines={lines} label={`Lines of ${customer.customerName}`} />
+      {page.error && <ErrorMessage error={page.error} retry={page.refetch} />}
+      {page.loading && <Loading label="Reading the lines" />}
+      {data && !page.loading && data.total === 0 && <p>No line matches these filters.</p>}
+      {data && !page.loading && data.total > 0 && (
+        <>
+          <LinesTable lines={data.lines} label={`Lines of ${customer.customerName}`} />
+          {data.total > data.limit && (
+            <div className="toolbar" role="group" aria-label="Pages of lines">
+              <button
+                type="button"
+                className="button secondary small"
+                disabled={offset === 0}
+                onClick={() => setOffset(Math.max(0, offset - LINES_PER_PAGE))}
+              >
+                Previous
+              </button>
+              <span className="muted">
+                Lines {formatNumber(data.offset + 1)}–{formatNumber(data.offset + data.lines.length)} of{" "}
+                {formatNumber(data.total)}
+              </span>
+              <button
+                type="button"
+                className="button secondary small"
+                disabled={data.offset + data.lines.length >= data.total}
+                onClick={() => setOffset(offset + LINES_PER_PAGE)}
+              >
+                Next
+              </button>
+            </div>
+          )}
+        </>
       )}
       <DriftTable drift={drift} readBack={report.readBack.done} />
     </section>
