@@ -18,7 +18,7 @@ function sub(c: number, i: number): string {
 
 const P1M = "One-Month commitment for monthly billing";
 const JUNE = { from: "6/1/2024", to: "6/30/2024" };
-const MONTHLY = [
+export const MONTHLY = [
   { ProductId: "CFQ7TTC0LDPB", SkuId: "0001", SkuName: "Microsoft 365 Business Standard", price: "12.5" },
   { ProductId: "CFQ7TTC0LCHC", SkuId: "0002", SkuName: "Microsoft 365 Business Premium", price: "22" },
   { ProductId: "CFQ7TTC0LH16", SkuId: "0001", SkuName: "Exchange Online (Plan 1)", price: "4" },

@@ -9,8 +9,12 @@ import { importReconFile } from "../src/services/import-recon.ts";
 import { runMotion } from "../src/services/motion-sync.ts";
 import { BILLING_MOTIONS } from "../src/core/billing.ts";
 import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../emulators/connectwise/index.ts";
+import { startAutotaskEmulator, type AutotaskEmulator } from "../emulators/autotask/index.ts";
+import type { EmulatorServer } from "../emulators/kit.ts";
 import { allocateId } from "../emulators/connectwise/state.ts";
-import { changedCustomers, tenantOf, writeChange, writeMonth } from "./daily-data.ts";
+import { changedCustomers, INVOICE, tenantOf, writeChange, writeMonth } from "./daily-data.ts";
+import { measureServe } from "./daily-serve.ts";
+import { seedAutotask } from "./daily-autotask.ts";
 
 /**
  * npm run bench:daily -- [--customers 2000] [--psa connectwise] [--latency 50]
@@ -18,7 +22,7 @@ import { changedCustomers, tenantOf, writeChange, writeMonth } from "./daily-dat
  * lines per customer on the month's invoice, the emulator answering every request after `latency` ms. Measures
  * the first full sync, a daily check with nothing new, and a daily check after 1 % of the customers changed
  * seats: PSA reads and writes, wall time, peak RSS so far, and the minimum the PSA's limits allow.
- * Only ConnectWise is built so far (see BENCHMARKS.md, "Daily check at scale").
+ * `--serve` then measures `cspsync serve` answering the customers, history and report pages on that database.
  */
 const { values } = parseArgs({
   options: {
@@ -27,14 +31,17 @@ const { values } = parseArgs({
     latency: { type: "string", default: "50" },
     /** Print each request of the "changed" check (method and path, ids as :id). */
     "show-requests": { type: "boolean", default: false },
+    /** Then start `cspsync serve` on the benchmark's database and measure its peak RSS (bench/daily-serve.ts). */
+    serve: { type: "boolean", default: false },
   },
 });
 const customers = Number(values.customers);
 const latencyMs = Number(values.latency);
-if (values.psa !== "connectwise") {
-  console.error(`--psa ${values.psa}: only connectwise is built in bench:daily so far (see BENCHMARKS.md)`);
+if (values.psa !== "connectwise" && values.psa !== "autotask") {
+  console.error(`--psa ${values.psa}: connectwise or autotask`);
   process.exit(2);
 }
+const vendor: "connectwise" | "autotask" = values.psa;
 
 /**
  * Each customer gets a company with its two agreements — recurring "Microsoft CSP" (Seat-based Monthly and
@@ -95,6 +102,33 @@ function seedCompanies(
   return targets;
 }
 
+/** The PSA connection the bench syncs to. */
+function createConnection(
+  app: App,
+  cw: ConnectWiseEmulator | null,
+  at: AutotaskEmulator | null,
+  billingCodeId: number | null,
+) {
+  if (cw) {
+    const { companyId, publicKey, privateKey } = cw.credentials;
+    return app.connections.create({
+      vendor: "connectwise",
+      name: "CW",
+      config: { site: cw.url, companyId, publicKey, clientId: "00000000-0000-4000-8000-00000000da11" },
+      secrets: { privateKey },
+      settings: { fallbackCatalogItem: "CSP-LICENSE" },
+    });
+  }
+  const user = at!.users[0]!;
+  return app.connections.create({
+    vendor: "autotask",
+    name: "AT",
+    config: { username: user.userName, discoveryUrl: at!.apiBaseUrl },
+    secrets: { secret: user.secret, integrationCode: user.integrationCode },
+    settings: { chargeBillingCodeId: billingCodeId! },
+  });
+}
+
 type Phase = {
   name: string;
   reads: number;
@@ -108,11 +142,12 @@ type Phase = {
 
 async function phase(
   app: App,
-  emulator: ConnectWiseEmulator,
+  emulator: { server: EmulatorServer },
   connectionId: string,
   name: string,
 ): Promise<Phase> {
   emulator.server.clearRequestLog();
+  const startedAt = new Date().toISOString();
   const started = process.hrtime.bigint();
   let written = 0;
   let errors = 0;
@@ -125,10 +160,18 @@ async function phase(
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const log = emulator.server.requestLog();
-  const writeLog = log.filter((r) => r.method !== "GET");
-  const touched = new Set(
-    writeLog.map((r) => /\/finance\/agreements\/(\d+)/.exec(r.path)?.[1]).filter(Boolean),
-  );
+  // Autotask queries are POSTs to /{Entity}/query: reads.
+  const writeLog = log.filter((r) => r.method !== "GET" && !/\/query(\/count)?(\?|$)/i.test(r.path));
+  // Agreements/contracts written to: the ledger's targets of this phase's confirmed writes (an Autotask
+  // adjustment's path does not name its contract).
+  const touched = await app.store.db
+    .selectFrom("psa_writes")
+    .select("target_id")
+    .distinct()
+    .where("connection_id", "=", connectionId)
+    .where("status", "=", "confirmed")
+    .where("updated_at", ">=", startedAt)
+    .execute();
   if (errors > 0) console.error(`${name}: ${errors} errors, e.g. ${firstError}`);
   return {
     name,
@@ -136,7 +179,7 @@ async function phase(
     writes: writeLog.length,
     written,
     errors,
-    agreementsTouched: touched.size,
+    agreementsTouched: touched.length,
     seconds,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
   };
@@ -145,9 +188,13 @@ async function phase(
 /**
  * ConnectWise: the client paces itself at 900 requests/minute after a burst of 90 (docs/connectwise.md §7.3)
  * over 4 connections; so a phase takes at least max(writes × latency / 4, (requests − 90) / 15 per s).
+ * Autotask: 3 concurrent requests per endpoint and 10,000 requests per hour (docs/autotask.md §10): at least
+ * max(writes × latency / 3, (requests − 10,000) / (10,000 / 3,600 per s)).
  */
-function bound(p: Phase, requests: number): number {
-  return Math.max((p.writes * latencyMs) / 1000 / 4, Math.max(0, requests - 90) / 15);
+function bound(requests: number, writes: number): number {
+  return vendor === "connectwise"
+    ? Math.max((writes * latencyMs) / 1000 / 4, Math.max(0, requests - 90) / 15)
+    : Math.max((writes * latencyMs) / 1000 / 3, Math.max(0, requests - 10_000) / (10_000 / 3600));
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-bench-daily-"));
@@ -155,30 +202,25 @@ const monthFile = path.join(dir, "june.csv");
 const changeFile = path.join(dir, "change.csv");
 const lines = writeMonth(monthFile, customers);
 const changeLines = writeChange(changeFile, customers);
-const emulator = await startConnectWiseEmulator({ seed: "demo", latencyMs: 0 });
-const targets = seedCompanies(emulator);
-const app = await createApp({
-  databaseUrl: `sqlite:${path.join(dir, "daily.db")}`,
-  env: {
-    CSPSYNC_DATA_DIR: path.join(dir, "data"),
-    CSPSYNC_SECRET_KEY: randomBytes(32).toString("hex"),
-    CSPSYNC_PSA_ALLOWED_HOSTS: new URL(emulator.url).host,
-  },
-});
+const cw = vendor === "connectwise" ? await startConnectWiseEmulator({ seed: "demo", latencyMs: 0 }) : null;
+const at = vendor === "autotask" ? await startAutotaskEmulator({ seed: "demo", latencyMs: 0 }) : null;
+const emulator: { url: string; server: EmulatorServer; close(): Promise<void> } = (cw ?? at)!;
+const seeded = cw ? seedCompanies(cw) : seedAutotask(at!, customers);
+const targets = seeded instanceof Map ? seeded : seeded.targets;
+const databaseUrl = `sqlite:${path.join(dir, "daily.db")}`;
+const appEnv = {
+  CSPSYNC_DATA_DIR: path.join(dir, "data"),
+  CSPSYNC_SECRET_KEY: randomBytes(32).toString("hex"),
+  CSPSYNC_PSA_ALLOWED_HOSTS: new URL(emulator.url).host,
+};
+const app = await createApp({ databaseUrl, env: appEnv });
 console.log(
-  `${customers} customers × 15 lines (${lines} lines; 3 × ${customers} entries on one ConnectWise connection), emulator latency ${latencyMs} ms; node ${process.version}; ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}`,
+  `${customers} customers × 15 lines (${lines} lines; 3 × ${customers} entries on one ${vendor} connection), emulator latency ${latencyMs} ms; node ${process.version}; ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}`,
 );
 try {
   const imported = await importReconFile(app.store, monthFile);
   if (imported.status !== "imported") throw new Error(`import failed: ${JSON.stringify(imported)}`);
-  const { companyId, publicKey, privateKey } = emulator.credentials;
-  const connection = await app.connections.create({
-    vendor: "connectwise",
-    name: "CW",
-    config: { site: emulator.url, companyId, publicKey, clientId: "00000000-0000-4000-8000-00000000da11" },
-    secrets: { privateKey },
-    settings: { fallbackCatalogItem: "CSP-LICENSE" },
-  });
+  const connection = await createConnection(app, cw, at, seeded instanceof Map ? null : seeded.billingCodeId);
   await app.connections.update(connection.id, { seatAnnualEnabled: true });
   for (const [c, t] of targets) {
     const tenant = tenantOf(c);
@@ -234,13 +276,27 @@ try {
 
   console.log("");
   for (const { phase: p, requests } of results) {
-    const minimum = bound(p, requests);
-    const writesOnly = Math.max((p.writes * latencyMs) / 1000 / 4, Math.max(0, p.writes - 90) / 15);
+    const minimum = bound(requests, p.writes);
+    const writesOnly = bound(p.writes, p.writes);
     console.log(
       `${p.name}\n  PSA requests ${requests} (reads ${p.reads}, writes ${p.writes}; ${p.written} lines written, ${p.errors} errors), agreements written to ${p.agreementsTouched}` +
         `\n  wall ${p.seconds.toFixed(1)} s; minimum the limits allow for these requests ${minimum.toFixed(1)} s (${(p.seconds / Math.max(minimum, 0.001)).toFixed(2)}×), for the writes alone ${writesOnly.toFixed(1)} s` +
         `\n  requests / (writes + agreements written to) = ${(requests / Math.max(1, p.writes + p.agreementsTouched)).toFixed(3)}; peak RSS so far ${p.peakRssMb.toFixed(0)} MB`,
     );
+  }
+  if (values.serve) {
+    const serve = await measureServe({
+      databaseUrl,
+      env: appEnv,
+      connectionId: connection.id,
+      invoice: INVOICE,
+      customer: tenantOf(1),
+    });
+    console.log(
+      `\ncspsync serve on this database: peak RSS (VmHWM) ${serve.peakRssMb.toFixed(0)} MB (goal < 300 MB)`,
+    );
+    for (const c of serve.calls)
+      console.log(`  ${c.status} ${c.path}: ${c.ms.toFixed(0)} ms, ${(c.bytes / 1024).toFixed(0)} KiB`);
   }
 } finally {
   await app.close();
