@@ -464,7 +464,12 @@ export function reconciliationBuilder(
           }),
         );
       }
-      const error = lastError.get(eventId);
+      // An Azure month's run item is keyed by the month (azure:YYYY-MM), not by its events.
+      const error =
+        lastError.get(eventId) ??
+        (event.motion === "azure"
+          ? lastError.get(`${event.customerTenantId}|azure:${event.chargeStart.slice(0, 7)}`)
+          : undefined);
       if (error) {
         return take(unbilled("error", `the last sync reported: ${error.message}`));
       }

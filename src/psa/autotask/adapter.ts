@@ -17,7 +17,11 @@ import type {
 } from "../port.ts";
 import { MAX_OPTIONS, PsaOptionKindError } from "../port.ts";
 import { AutotaskClient, DEFAULT_DISCOVERY_BASE_URL } from "./client.ts";
-import { AutotaskChargeRecords, CHARGE_RECORD_NAMES } from "./keyed-records.ts";
+import {
+  AutotaskChargeRecords,
+  AutotaskContractServiceRecords,
+  CHARGE_RECORD_NAMES,
+} from "./keyed-records.ts";
 import type { Contract, Product } from "./models.ts";
 
 export type { AutotaskAdapterSettings } from "../port.ts";
@@ -38,6 +42,8 @@ export class AutotaskAdapter implements PsaAdapter {
   private readonly products = new Map<string, Promise<Product[]>>();
   private chargeProduct: Promise<string | null> | undefined;
   private readonly keyed: AutotaskChargeRecords;
+  /** The contract services Azure and Seat-based Monthly write (read back with the charges for the report). */
+  private readonly services: AutotaskContractServiceRecords;
   readonly keyedRecordNames = CHARGE_RECORD_NAMES;
 
   constructor(
@@ -47,6 +53,7 @@ export class AutotaskAdapter implements PsaAdapter {
   ) {
     this.client = client;
     this.keyed = new AutotaskChargeRecords(client);
+    this.services = new AutotaskContractServiceRecords(client);
     this.settings = settings;
     this.today = today;
   }
@@ -245,9 +252,16 @@ export class AutotaskAdapter implements PsaAdapter {
     return this.keyed.removeRecord(agreementId, recordId);
   }
 
-  /** Every record on the agreement/contract, keyed or not; read only (the reconciliation report). */
-  listAgreementRecords(agreementId: string) {
-    return this.keyed.listAgreementRecords(agreementId);
+  /**
+   * Every record on the contract, keyed or not; read only (the reconciliation report): its contract charges
+   * (Seat-based Annual) and its contract services (Azure months, Seat-based Monthly subscriptions).
+   */
+  async listAgreementRecords(agreementId: string) {
+    const [charges, services] = await Promise.all([
+      this.keyed.listAgreementRecords(agreementId),
+      this.services.listAgreementRecords(agreementId),
+    ]);
+    return [...charges, ...services];
   }
 
   requestCount(): number {

@@ -161,6 +161,63 @@ export class AutotaskContractServiceRecords implements KeyedRecordSource {
     }));
   }
 
+  /**
+   * Every contract service on the contract, keyed or not, with the units, price and cost it bills (the
+   * reconciliation report's read-back, docs/reports.md §3): the services query without the key condition and
+   * the contract's unit rows (docs/autotask.md §8.6), 500 a page each. A service holds no unit count itself:
+   * its figures are those of its last unit row with units (an Azure month's row, or a subscription's latest
+   * seat count), its dates those of its rows with units. Read only.
+   */
+  async listAgreementRecords(targetId: string): Promise<AgreementRecord[]> {
+    const contractId = Number(targetId);
+    const services = this.client.contractServices;
+    const found = await services.select(
+      [services.where.eq("contractID", contractId)],
+      [
+        "serviceID",
+        "internalDescription",
+        "invoiceDescription",
+        "unitCost",
+        "unitPrice",
+        "internalCurrencyUnitPrice",
+        "internalCurrencyAdjustedPrice",
+      ],
+    );
+    if (found.length === 0) return [];
+    const units = this.client.contractServiceUnits;
+    const rows = await units.select(
+      [units.where.eq("contractID", contractId)],
+      ["contractServiceID", "startDate", "endDate", "units", "price", "cost"],
+    );
+    const billing = new Map<number, typeof rows>();
+    for (const row of rows) {
+      if (row.units <= 0) continue;
+      const list = billing.get(row.contractServiceID) ?? [];
+      list.push(row);
+      billing.set(row.contractServiceID, list);
+    }
+    return found.map((service) => {
+      const withUnits = (billing.get(service.id) ?? []).sort((a, b) =>
+        a.startDate.localeCompare(b.startDate),
+      );
+      const last = withUnits.at(-1);
+      // Without units (never adjusted up): the service's own price, docs/autotask.md §8.4's price quirk.
+      const price = last?.price ?? service.internalCurrencyAdjustedPrice ?? service.unitPrice ?? null;
+      return {
+        recordId: String(service.id),
+        writeKey: isWriteKey(service.internalDescription) ? service.internalDescription! : null,
+        productRef: `service:${service.serviceID}`,
+        productLabel: `Autotask service ${service.serviceID}`,
+        description: service.invoiceDescription ?? "",
+        quantity: String(last?.units ?? 0),
+        unitPrice: price === null ? null : String(price),
+        unitCost: last?.cost ?? service.unitCost ?? null,
+        effectiveDate: withUnits[0]?.startDate.slice(0, 10) ?? null,
+        endDate: last?.endDate.slice(0, 10) ?? null,
+      };
+    });
+  }
+
   /** Never deletes; one query to say whether it is invoiced yet, which decides what to do by hand. */
   async removeRecord(targetId: string, recordId: string): Promise<RemoveOutcome> {
     const serviceId = Number(recordId);
