@@ -288,18 +288,31 @@ function accumulate<K>(map: Map<K, Accumulator>, key: K): Accumulator {
 
 type Covering = { write: ReportWriteInput; share: Dec | null };
 
-/** Seat-based Monthly: a segment's line covers the subscription's charges from its start to its end. */
+/**
+ * Seat-based Monthly: a segment's line (ConnectWise additions) covers the subscription's charges from its start
+ * to its end; on Autotask a unit adjustment (`adjust-units`) covers them from its effective date until the next
+ * one, when it leaves units on the contract service.
+ */
 function monthlyCovering(
   event: ReportEvent,
   writes: readonly ReportWriteInput[],
 ): ReportWriteInput | undefined {
-  return writes.find((w) => {
+  const segmentWrite = writes.find((w) => {
     const segment = w.payload.segment as { start?: unknown; end?: unknown } | undefined;
     if (!segment || w.payload.action !== "create-addition") return false;
     const start = str(segment.start);
     const end = str(segment.end);
     return start !== null && start <= event.chargeStart && (end === null || end >= event.chargeStart);
   });
+  if (segmentWrite) return segmentWrite;
+  let latest: ReportWriteInput | undefined;
+  for (const w of writes) {
+    if (w.payload.action !== "adjust-units") continue;
+    const from = str(w.payload.effectiveDate);
+    if (from === null || from > event.chargeStart) continue;
+    if (!latest || from > str(latest.payload.effectiveDate)!) latest = w;
+  }
+  return latest && Number(latest.payload.unitsAfter) > 0 ? latest : undefined;
 }
 
 /**
@@ -322,10 +335,20 @@ export function reconciliationBuilder(
   let annualWrites = new Map<string, ReportWriteInput>();
   let azureWrites = new Map<string, ReportWriteInput>();
   let monthlyWrites = new Map<string, ReportWriteInput[]>();
+  /** Per Autotask contract service (its key), the write key of its latest unit adjustment. */
+  let latestAdjustment = new Map<string, ReportWriteInput>();
   const useWrites = (writes: readonly ReportWriteInput[]): void => {
     annualWrites = new Map();
     azureWrites = new Map();
     monthlyWrites = new Map();
+    latestAdjustment = new Map();
+    for (const write of writes) {
+      const serviceKey = str(write.payload.serviceKey);
+      if (write.payload.action !== "adjust-units" || serviceKey === null) continue;
+      const known = latestAdjustment.get(serviceKey);
+      if (!known || str(known.payload.effectiveDate)! < str(write.payload.effectiveDate)!)
+        latestAdjustment.set(serviceKey, write);
+    }
     for (const write of writes) {
       if (write.motion === "seat-annual")
         annualWrites.set(`${write.customerTenantId}|${write.eventKey}`, write);
@@ -484,7 +507,12 @@ export function reconciliationBuilder(
       );
     }
     const readBack = inputs.psaRecords?.has(covering!.write.targetId) ?? false;
-    const line = writtenLine(base, event, covering!, recordByKey, readBack, drift, reportedRecords);
+    const serviceKey = str(covering!.write.payload.serviceKey);
+    const line = writtenLine(base, event, covering!, recordByKey, readBack, drift, reportedRecords, {
+      recordKey: serviceKey ?? covering!.write.writeKey,
+      // A contract service shows its latest units: only its latest adjustment's are compared with them.
+      compareQuantity: serviceKey === null || latestAdjustment.get(serviceKey) === covering!.write,
+    });
     line.reason = shared(line.reason);
     if (line.billedCost !== null) line.billedCost = shared(line.billedCost);
     if (line.billedPrice !== null) line.billedPrice = shared(line.billedPrice);
@@ -558,6 +586,7 @@ function writtenLine(
   readBack: boolean,
   drift: DriftItem[],
   reportedRecords: Set<string>,
+  match: { recordKey: string; compareQuantity: boolean },
 ): ReportLine {
   const { write, share } = covering;
   const p = write.payload;
@@ -566,7 +595,7 @@ function writtenLine(
   const writtenUnitCost = str(p.unitCost);
   const writtenUnitPrice = str(p.unitPrice);
   const writtenQuantity =
-    str(p.quantity) ?? str((p.segment as Record<string, unknown> | undefined)?.quantity);
+    str(p.quantity) ?? str((p.segment as Record<string, unknown> | undefined)?.quantity) ?? str(p.unitsAfter);
   let billedCost: Dec;
   let billedPrice: Dec | null;
   if (share === null) {
@@ -600,7 +629,7 @@ function writtenLine(
 
   let status: LineStatus = "written";
   let reason = "written to the PSA";
-  const found = recordByKey.get(write.writeKey);
+  const found = recordByKey.get(match.recordKey);
   if (readBack) {
     const recordKey = `${write.targetId}|${write.writeKey}`;
     if (!found) {
@@ -625,7 +654,7 @@ function writtenLine(
       const edits: string[] = [];
       if (writtenUnitPrice !== null && !same(record.unitPrice, writtenUnitPrice))
         edits.push(`unit price ${writtenUnitPrice} → ${record.unitPrice ?? "none"}`);
-      if (writtenQuantity !== null && !same(record.quantity, writtenQuantity))
+      if (match.compareQuantity && writtenQuantity !== null && !same(record.quantity, writtenQuantity))
         edits.push(`quantity ${writtenQuantity} → ${record.quantity ?? "none"}`);
       if (writtenUnitCost !== null && !same(record.unitCost, writtenUnitCost))
         edits.push(`unit cost ${writtenUnitCost} → ${record.unitCost ?? "none"}`);

@@ -411,7 +411,8 @@ export async function writeReportXlsx(source: ReportSource, out: Writable): Prom
   let rows = 0;
   const report = await source(async (line) => {
     lineRow(LINE_COLUMNS.map(([, value]) => value(line)));
-    // exceljs gives no backpressure: let the zip take what was written now and then.
+    // exceljs gives no backpressure on a sheet being written, and its XML waits in the zip entry's stream
+    // (BENCHMARKS.md, bench:report xlsx); let other work run now and then.
     if (++rows % 500 === 0) await new Promise(setImmediate);
     await room(out);
   });

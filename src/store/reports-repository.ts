@@ -304,6 +304,9 @@ const PAYLOAD_FIELDS = [
   "extendedCost",
   "extendedPrice",
   "pricedBy",
+  "serviceKey",
+  "effectiveDate",
+  "unitsAfter",
 ] as const;
 
 function reportPayload(json: string, text: Interner): Record<string, unknown> {

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import type { ReconciliationReport } from "../../src/core/reconciliation-report.ts";
 import { ReportsService } from "../../src/services/reports.ts";
 import { azureAutotask, JUNE_AZURE, type AzureAutotask } from "../support/azure-setup.ts";
+import { monthlyAutotask } from "../support/monthly-setup.ts";
 import { CONTOSO } from "../support/recon-builder.ts";
 import { DIALECTS } from "../support/stores.ts";
 
@@ -156,6 +157,50 @@ for (const dialect of DIALECTS) {
         ],
       );
       assert.deepEqual(report.readBack.errors, []);
+    });
+  });
+}
+
+for (const dialect of DIALECTS) {
+  describe(`report on Autotask: Seat-based Monthly unit adjustments cover their lines (${dialect})`, () => {
+    it("each line is written at its adjustment's price, the contract services read back without drift", async () => {
+      const s = await monthlyAutotask(dialect);
+      try {
+        const run = await (await s.sync()).run("manual");
+        assert.deepEqual([run.written, run.errors], [5, 0]);
+        const service = new ReportsService({
+          store: s.app.store,
+          organizationId: s.app.organizationId,
+          adapterFor: s.app.adapterFor,
+        });
+        const [row] = await s.app.store.db.selectFrom("invoices").select("invoice_number").execute();
+        const report = await service.reconciliation({ invoice: row!.invoice_number });
+        assert.deepEqual(
+          report.lines
+            .filter((l) => l.motion === "seat-monthly")
+            .map((l) => [l.productName, l.kind, l.chargeStart, l.cost, l.billedPrice, l.margin, l.status])
+            .sort((a, b) => String(a).localeCompare(String(b))),
+          [
+            ["Exchange Online (Plan 1)", "renewal", "2024-06-01", "12", "12", "0", "written"],
+            ["Microsoft 365 Business Premium", "cycle", "2024-06-01", "110", "110", "0", "written"],
+            ["Microsoft 365 Business Standard", "renewal", "2024-06-01", "125", "187.5", "62.5", "written"],
+            [
+              "Microsoft 365 Business Standard",
+              "seat-change",
+              "2024-06-11",
+              "41.67",
+              "62.51",
+              "20.84",
+              "written",
+            ],
+            ["Visio Plan 2", "purchase", "2024-06-20", "16", "16", "0", "written"],
+          ],
+        );
+        assert.deepEqual(report.drift, []);
+        assert.deepEqual(report.readBack, { done: true, agreements: 1, errors: [] });
+      } finally {
+        await s.cleanup();
+      }
     });
   });
 }
