@@ -63,7 +63,8 @@ const LAYER_ZONES = [
     target: "./emulators",
     from: "./src",
     except: ["./core", "./sources", "./psa/shared/json.ts"],
-    message: "The emulators import only src/core, src/sources (billing-data readers) and src/psa/shared/json.ts of the product.",
+    message:
+      "The emulators import only src/core, src/sources (billing-data readers) and src/psa/shared/json.ts of the product.",
   },
 ];
 const NO_EMULATORS_ZONE = {
