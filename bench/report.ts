@@ -7,18 +7,28 @@ import { parseArgs } from "node:util";
 import { createApp } from "../src/app.ts";
 import { Dec } from "../src/core/money.ts";
 import { importReconFile } from "../src/services/import-recon.ts";
-import { ReportsService } from "../src/services/reports.ts";
+import {
+  ReportsService,
+  writeReportCsv,
+  writeReportXlsx,
+  type ReportSource,
+  type ReportSummary,
+} from "../src/services/reports.ts";
+import { finished } from "node:stream/promises";
 import { generateAnnualRecon } from "./generate-recon.ts";
 
 /**
- * npm run bench:report -- [--customers 2000] [--per-customer 50] [--keep | --dir DIR]
- * The reconciliation report (docs/reports.md §1) of one invoice of 100,000 Seat-based Annual lines over 2,000
- * customers, on the real path: store → report. Not timed: a synthetic reconciliation CSV is generated and
+ * npm run bench:report -- [--customers 2000] [--per-customer 50] [--keep | --dir DIR] [--what summary|csv|xlsx]
+ *   [--node-flags=--max-semi-space-size=8]
+ * The reconciliation report (docs/reports.md §1, §3a) of one invoice of 100,000 Seat-based Annual lines over
+ * 2,000 customers, on the real path: store → report. Not timed: a synthetic reconciliation CSV is generated and
  * imported with the real importer into a new SQLite database, a ConnectWise connection is added, half the
  * customers are mapped and every event of theirs gets a confirmed write in the ledger (psa_writes), as a sync
  * would leave them. Timed, in a fresh process under GNU time (so its peak RSS is the report's alone, not the
- * import's): opening the app and `ReportsService.reconciliation({ readBack: false })` (the PSA read-back
- * is network time and left out). Prints time, peak RSS and the report's totals; BENCHMARKS.md records a run.
+ * import's): opening the app and, with the PSA read-back off (network time), either the summary the report
+ * endpoint returns (`--what summary`) or an export streamed to a file (`csv`, `xlsx`). The child samples its
+ * heap every 1,000 lines (the SQLite read does not yield to timers often enough for a timer to sample it).
+ * Prints time, peak RSS, the heap's peaks and the report's totals; BENCHMARKS.md records runs.
  */
 const { values } = parseArgs({
   options: {
@@ -28,6 +38,10 @@ const { values } = parseArgs({
     /** Reuse a directory a run with --keep prepared (skips generating and importing). */
     dir: { type: "string" },
     keep: { type: "boolean" },
+    /** What the measured child does: summary (the report endpoint), csv or xlsx (the exports, to a file). */
+    what: { type: "string", default: "summary" },
+    /** Extra V8 flags for the measured child, e.g. --max-semi-space-size=8 (the capped CLI commands' flag). */
+    "node-flags": { type: "string", default: "" },
   },
 });
 
@@ -40,6 +54,8 @@ type Measured = {
   totals: unknown;
   reportMs: number;
   rssBeforeMb: number;
+  heapUsedPeakMb: number;
+  heapTotalPeakMb: number;
 };
 
 /** The measured child: opens the prepared database and builds the report once. */
@@ -53,27 +69,40 @@ async function measure(dir: string): Promise<void> {
       adapterFor: app.adapterFor,
     });
     const rssBefore = process.memoryUsage().rss;
-    const peak = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
+    const peak = { heapUsed: 0, heapTotal: 0 };
     let seen = 0;
-    const started = performance.now();
-    // The report's own loop does not yield to timers (SQLite streams synchronously): sampled from its lines.
-    const { source } = await service.open({ invoice: INVOICE, readBack: false });
-    const report = await source(() => {
+    const sample = () => {
       if (++seen % 1000 !== 0) return;
       const m = process.memoryUsage();
-      for (const k of ["heapUsed", "heapTotal", "external", "arrayBuffers"] as const)
-        peak[k] = Math.max(peak[k], m[k]);
-    });
+      peak.heapUsed = Math.max(peak.heapUsed, m.heapUsed);
+      peak.heapTotal = Math.max(peak.heapTotal, m.heapTotal);
+    };
+    const started = performance.now();
+    const { source } = await service.open({ invoice: INVOICE, readBack: false });
+    const sampled: ReportSource = (onLine) =>
+      source((line) => {
+        sample();
+        return onLine(line);
+      });
+    let report: ReportSummary;
+    if (values.what === "summary") report = await sampled(() => {});
+    else {
+      // The export as GET /api/reports/reconciliation/export streams it, to a file instead of a socket.
+      const out = fs.createWriteStream(path.join(dir, `export.${values.what}`));
+      let summary: ReportSummary | undefined;
+      const capture: ReportSource = async (onLine) => (summary = await sampled(onLine));
+      await Promise.all([
+        (values.what === "xlsx" ? writeReportXlsx : writeReportCsv)(capture, out),
+        finished(out),
+      ]);
+      report = summary!;
+    }
     const reportMs = performance.now() - started;
-    if (process.env.BENCH_MEMORY)
-      console.error(
-        JSON.stringify(
-          Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 1048576)])),
-        ),
-      );
     const result: Measured = {
       lines: report.totals.reduce((n, t) => n + t.lines, 0),
       customers: report.customers.length,
+      heapUsedPeakMb: Math.round(peak.heapUsed / 1048576),
+      heapTotalPeakMb: Math.round(peak.heapTotal / 1048576),
       totals: report.totals,
       reportMs: Math.round(reportMs),
       rssBeforeMb: Math.round(rssBefore / 1048576),
@@ -202,7 +231,17 @@ if (values.measure) {
     if (!values.dir) await prepare(dir, customers, perCustomer);
     const run = spawnSync(
       "/usr/bin/time",
-      ["-f", "TIME %e %M", process.execPath, import.meta.filename, "--measure", dir],
+      [
+        "-f",
+        "TIME %e %M",
+        process.execPath,
+        ...values["node-flags"].split(" ").filter(Boolean),
+        import.meta.filename,
+        "--measure",
+        dir,
+        "--what",
+        values.what,
+      ],
       { encoding: "utf8", maxBuffer: 64 << 20 },
     );
     if (run.status !== 0) throw new Error(`the measured run failed: ${run.stderr}`);
@@ -212,12 +251,20 @@ if (values.measure) {
       JSON.stringify({
         node: process.version,
         cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}`,
+        what: values.what,
+        nodeFlags: values["node-flags"] || null,
+        loadAverage: os
+          .loadavg()
+          .map((n) => n.toFixed(2))
+          .join(" "),
         lines: measured.lines,
         customers: measured.customers,
         totals: measured.totals,
         reportSeconds: measured.reportMs / 1000,
         processSeconds: Number(wall),
         rssBeforeReportMb: measured.rssBeforeMb,
+        heapUsedPeakMb: measured.heapUsedPeakMb,
+        heapTotalPeakMb: measured.heapTotalPeakMb,
         peakRssMb: Math.round(Number(maxKb) / 1024),
       }),
     );
