@@ -147,6 +147,7 @@ export interface ChargeEventsTable {
   line_count: number;
 }
 
+/** A scratch table of migration 0010 no code uses since the import appends (migration 0018); it stays empty. */
 export interface ImportLineOccurrencesTable {
   import_id: string;
   content_hash: string;
