@@ -79,6 +79,15 @@ for (const dialect of DIALECTS) {
       const book = new ExcelJS.Workbook();
       await book.xlsx.readFile(xlsxFile);
       assert.equal(book.getWorksheet("Lines")!.rowCount, 7);
+      // JSON to standard output, streamed: the lines first, then the summary.
+      const json = await runCli(
+        ["report", "reconciliation", "--invoice", "G-JUN", "--format", "json", "--db", database.url],
+        { env },
+      );
+      assert.equal(json.code, 0, json.stderr);
+      const report = JSON.parse(json.stdout) as { lines: { reason: string }[]; totals: { cost: string }[] };
+      assert.deepEqual([report.lines.length, report.totals.map((t) => t.cost)], [6, ["1829.87"]]);
+      assert.ok(report.lines.every((l) => l.reason === "no PSA connection"));
       const bad = await runCli(["report", "reconciliation", "--db", database.url], { env });
       assert.notEqual(bad.code, 0);
       assert.match(bad.stderr, /--invoice is required/);
