@@ -19,7 +19,7 @@ import { generateAnnualRecon } from "./generate-recon.ts";
 
 /**
  * npm run bench:report -- [--customers 2000] [--per-customer 50] [--keep | --dir DIR] [--what summary|csv|xlsx]
- *   [--node-flags=--max-semi-space-size=8]
+ *   [--node-flags="…"] (default --max-semi-space-size=8, as bin/cspsync.js starts every command)
  * The reconciliation report (docs/reports.md §1, §3a) of one invoice of 100,000 Seat-based Annual lines over
  * 2,000 customers, on the real path: store → report. Not timed: a synthetic reconciliation CSV is generated and
  * imported with the real importer into a new SQLite database, a ConnectWise connection is added, half the
@@ -40,8 +40,8 @@ const { values } = parseArgs({
     keep: { type: "boolean" },
     /** What the measured child does: summary (the report endpoint), csv or xlsx (the exports, to a file). */
     what: { type: "string", default: "summary" },
-    /** Extra V8 flags for the measured child, e.g. --max-semi-space-size=8 (the capped CLI commands' flag). */
-    "node-flags": { type: "string", default: "" },
+    /** V8 flags for the measured child; by default the young-generation size every `cspsync` command runs with. */
+    "node-flags": { type: "string", default: "--max-semi-space-size=8" },
   },
 });
 
