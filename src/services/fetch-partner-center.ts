@@ -14,7 +14,7 @@ import {
 import { SourceError, type RetryPolicy, type SourceErrorKind } from "../sources/partner-center/http.ts";
 import { createTokenProvider } from "../sources/partner-center/token.ts";
 import type { Store } from "../store/db.ts";
-import type { FetchHistoryRow } from "../store/sources-repository.ts";
+import { newFetchRun, type FetchHistoryRow } from "../store/sources-repository.ts";
 import type { FetchRunStatus } from "../store/schema.ts";
 import { importReconFile, type ImportSummary } from "./import-recon.ts";
 import type { SourceConnectionService, SourceTest, SourceView } from "./source-connections.ts";
@@ -190,19 +190,9 @@ export async function fetchSource(
   const steps: Step[] = [];
   const step = (name: string, detail: string) =>
     steps.push({ at: new Date().toISOString(), step: name, detail });
-  await repo.startFetchRun({
-    id: runId,
-    source_id: view.id,
-    trigger: options.trigger,
-    status: "running",
-    error_kind: null,
-    message: null,
-    steps: "[]",
-    summary: "{}",
-    sync_jobs: "[]",
-    started_at: new Date().toISOString(),
-    finished_at: null,
-  });
+  await repo.startFetchRun(
+    newFetchRun({ id: runId, sourceId: view.id, trigger: options.trigger, status: "running" }),
+  );
   const invoices: InvoiceOutcome[] = [];
   const unbilled: UnbilledOutcome[] = [];
   const imports: ImportSummary[] = [];

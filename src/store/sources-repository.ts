@@ -459,3 +459,25 @@ export class SourcesRepository {
     return rows.map((r) => r.currency);
   }
 }
+
+/** A fetch run's row as it starts now: "queued" (Fetch now, before its job runs) or "running" (the fetch). */
+export function newFetchRun(run: {
+  id: string;
+  sourceId: string;
+  trigger: string;
+  status: "queued" | "running";
+}): Omit<SourceFetchRunsTable, "organization_id"> {
+  return {
+    id: run.id,
+    source_id: run.sourceId,
+    trigger: run.trigger,
+    status: run.status,
+    error_kind: null,
+    message: null,
+    steps: "[]",
+    summary: "{}",
+    sync_jobs: "[]",
+    started_at: new Date().toISOString(),
+    finished_at: null,
+  };
+}

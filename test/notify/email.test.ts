@@ -15,30 +15,15 @@ import { listImports, listInvoices } from "../../src/store/billing-repository.ts
 import { Dec } from "../../src/core/money.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { mappedConnectWise, type MappedConnectWise } from "../support/connectwise-setup.ts";
-import { startSmtpReceiver, type SmtpReceiver } from "../support/smtp.ts";
+import { addMailChannel, SMTP_LOGIN, startSmtpReceiver, type SmtpReceiver } from "../support/smtp.ts";
+
+const TO = ["ops@msp.example", "billing@msp.example"];
 
 /** Delivers everything queued, as the notify jobs would (the queue-driven path is tested below). */
 async function deliverAll(app: App): Promise<string[]> {
   const outcomes: string[] = [];
   for (const key of await app.notifications.pending()) outcomes.push(await app.notifications.deliver(key));
   return outcomes;
-}
-
-async function addMailChannel(app: App, smtp: SmtpReceiver, name = "Ops mail") {
-  return app.notifications.addChannel({
-    kind: "email",
-    name,
-    minSeverity: "warning",
-    config: {
-      host: "127.0.0.1",
-      port: smtp.port,
-      security: "none",
-      user: "notify",
-      from: "cspsync@msp.example",
-      to: ["ops@msp.example", "billing@msp.example"],
-    },
-    secrets: { password: "smtp-pass-123" },
-  });
 }
 
 async function syncAndNotify(s: MappedConnectWise) {
@@ -61,8 +46,8 @@ for (const dialect of DIALECTS) {
 
     it("a failing connection e-mails once while it keeps failing, and its recovery once", async () => {
       s = await mappedConnectWise(dialect);
-      smtp = await startSmtpReceiver({ user: "notify", password: "smtp-pass-123" });
-      const channel = await addMailChannel(s.app, smtp);
+      smtp = await startSmtpReceiver(SMTP_LOGIN);
+      const channel = await addMailChannel(s.app, smtp, { to: TO });
       assert.deepEqual(channel.secretsSet, { password: true, url: false, signingSecret: false });
       const { privateKey } = s.emulator.credentials;
 
@@ -113,8 +98,8 @@ for (const dialect of DIALECTS) {
 
     it("the sync worker's run is told through the job queue: the sweep hands it to a notify job that sends it", async () => {
       s = await mappedConnectWise(dialect);
-      smtp = await startSmtpReceiver({ user: "notify", password: "smtp-pass-123" });
-      await addMailChannel(s.app, smtp);
+      smtp = await startSmtpReceiver(SMTP_LOGIN);
+      await addMailChannel(s.app, smtp, { to: TO });
       await s.app.connections.update(s.connectionId, { secrets: { privateKey: "wrong" } });
       worker = await startSyncWorker(s.app, { logger: silentLogger().log });
       await worker.queue.send("sync-connection", { connectionId: s.connectionId, trigger: "schedule" });
@@ -138,8 +123,8 @@ for (const dialect of DIALECTS) {
 
     it("at most once: two workers delivering one notification send it once; a worker killed mid-send is not repeated", async () => {
       s = await mappedConnectWise(dialect);
-      smtp = await startSmtpReceiver({ user: "notify", password: "smtp-pass-123" });
-      await addMailChannel(s.app, smtp);
+      smtp = await startSmtpReceiver(SMTP_LOGIN);
+      await addMailChannel(s.app, smtp, { to: TO });
       const at = "2026-03-02T08:00:00.000Z";
       const [first] = await s.app.notifications.record(
         importRejectedEvent("imp-1", "march.csv", "row 3: bad date", at),
@@ -196,8 +181,8 @@ for (const dialect of DIALECTS) {
 
     it("the digest arrives at its time and zone with the day's figures", async () => {
       s = await mappedConnectWise(dialect);
-      smtp = await startSmtpReceiver({ user: "notify", password: "smtp-pass-123" });
-      const channel = await addMailChannel(s.app, smtp);
+      smtp = await startSmtpReceiver(SMTP_LOGIN);
+      const channel = await addMailChannel(s.app, smtp, { to: TO });
       await s.app.notifications.updateChannel(channel.id, { minSeverity: "info" });
       await s.app.notifications.setSettings({
         digestTime: "07:30",

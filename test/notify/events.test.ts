@@ -11,7 +11,13 @@ import { silentLogger } from "../../src/log.ts";
 import { listInvoices } from "../../src/store/billing-repository.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { mappedConnectWise, type MappedConnectWise } from "../support/connectwise-setup.ts";
-import { startSmtpReceiver, type SmtpReceiver } from "../support/smtp.ts";
+import {
+  addMailChannel,
+  pollUntil,
+  SMTP_LOGIN,
+  startSmtpReceiver,
+  type SmtpReceiver,
+} from "../support/smtp.ts";
 
 /**
  * Events told at once and the ones the earlier tests leave out (docs/notifications.md): a failing sync's e-mail
@@ -19,36 +25,10 @@ import { startSmtpReceiver, type SmtpReceiver } from "../support/smtp.ts";
  * by its day is told once, on a driven clock and in the digest's zone; a product catalog run tells its
  * connection's failure and recovery like a billing run. Real SMTP server; SQLite and PostgreSQL.
  */
-const SMTP = { user: "notify", password: "smtp-pass-123" };
-
-async function addMailChannel(app: App, smtp: SmtpReceiver, minSeverity: "info" | "warning" = "warning") {
-  return app.notifications.addChannel({
-    kind: "email",
-    name: "Ops mail",
-    minSeverity,
-    config: {
-      host: "127.0.0.1",
-      port: smtp.port,
-      security: "none",
-      user: SMTP.user,
-      from: "cspsync@msp.example",
-      to: ["ops@msp.example"],
-    },
-    secrets: { password: SMTP.password },
-  });
-}
 
 /** A local queue on a clock that only moves when the test says: no schedule fires by itself. */
 function drivenQueue(app: App, clock: { now: number }): LocalJobQueue {
   return createLocalQueue(app.store, { now: () => clock.now, pollIntervalMs: 3_600_000, onError: () => {} });
-}
-
-/** Polls the driven queue until the SMTP server has `count` messages (or gives up; the caller asserts). */
-async function pollUntil(queue: LocalJobQueue, smtp: SmtpReceiver, count: number): Promise<void> {
-  for (let i = 0; i < 200 && smtp.messages.length < count; i++) {
-    await queue.poll();
-    await sleep(50);
-  }
 }
 
 for (const dialect of DIALECTS) {
@@ -69,7 +49,7 @@ for (const dialect of DIALECTS) {
 
     it("a failing sync's e-mail goes out when the run ends, without waiting for the sweep; a sweep after it sends nothing again", async () => {
       s = await mappedConnectWise(dialect);
-      smtp = await startSmtpReceiver(SMTP);
+      smtp = await startSmtpReceiver(SMTP_LOGIN);
       await addMailChannel(s.app, smtp);
       // The clock stands still half a minute before the sweep's next minute: the sweep cannot fire.
       const clock = { now: Date.parse("2026-03-02T08:00:30.000Z") };
@@ -113,7 +93,7 @@ for (const dialect of DIALECTS) {
 
     it("an invoice not arrived by the due day is told once, on that day in the digest's zone", async () => {
       s = await mappedConnectWise(dialect);
-      smtp = await startSmtpReceiver(SMTP);
+      smtp = await startSmtpReceiver(SMTP_LOGIN);
       await addMailChannel(s.app, smtp);
       await s.app.notifications.setSettings({
         digestEnabled: false,
@@ -169,8 +149,8 @@ for (const dialect of DIALECTS) {
 
     it("a product catalog run raises run events: its connection failing, then recovered (the sync worker's job)", async () => {
       s = await mappedConnectWise(dialect);
-      smtp = await startSmtpReceiver(SMTP);
-      await addMailChannel(s.app, smtp, "info");
+      smtp = await startSmtpReceiver(SMTP_LOGIN);
+      await addMailChannel(s.app, smtp, { minSeverity: "info" });
       await s.app.connections.update(s.connectionId, { settings: { productSyncMode: "all" } });
       const { privateKey } = s.emulator.credentials;
       await s.app.connections.update(s.connectionId, { secrets: { privateKey: "not-the-key" } });

@@ -11,7 +11,13 @@ import { importReconFile } from "../../src/services/import-recon.ts";
 import type { PartnerCenterEmulator } from "../../emulators/partner-center/index.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { createTestApp, hostOf } from "../support/app.ts";
-import { startSmtpReceiver, type SmtpReceiver } from "../support/smtp.ts";
+import {
+  addMailChannel,
+  pollUntil,
+  SMTP_LOGIN,
+  startSmtpReceiver,
+  type SmtpReceiver,
+} from "../support/smtp.ts";
 import { addSource, FAST, SAMPLE, startEmulator } from "../sources/support.ts";
 
 /**
@@ -20,32 +26,6 @@ import { addSource, FAST, SAMPLE, startEmulator } from "../sources/support.ts";
  * renewals and closing change windows within the configured days are told by the daily digest job, each once.
  * Real SMTP server; SQLite and PostgreSQL.
  */
-const SMTP = { user: "notify", password: "smtp-pass-123" };
-
-async function addMailChannel(app: App, smtp: SmtpReceiver) {
-  return app.notifications.addChannel({
-    kind: "email",
-    name: "Ops mail",
-    minSeverity: "info",
-    config: {
-      host: "127.0.0.1",
-      port: smtp.port,
-      security: "none",
-      user: SMTP.user,
-      from: "cspsync@msp.example",
-      to: ["ops@msp.example"],
-    },
-    secrets: { password: SMTP.password },
-  });
-}
-
-/** Polls the queue until the SMTP server has `count` messages (or gives up; the caller asserts). */
-async function pollUntil(queue: LocalJobQueue, smtp: SmtpReceiver, count: number): Promise<void> {
-  for (let i = 0; i < 200 && smtp.messages.length < count; i++) {
-    await queue.poll();
-    await sleep(50);
-  }
-}
 
 for (const dialect of DIALECTS) {
   describe(`data-source health and renewal reminders are told (${dialect})`, () => {
@@ -69,8 +49,8 @@ for (const dialect of DIALECTS) {
 
     async function start(): Promise<App> {
       ({ app, cleanup } = await createTestApp(dialect, []));
-      smtp = await startSmtpReceiver(SMTP);
-      await addMailChannel(app, smtp);
+      smtp = await startSmtpReceiver(SMTP_LOGIN);
+      await addMailChannel(app, smtp, { minSeverity: "info" });
       // The clock stands still: no schedule fires by itself; notifications go out as they are recorded.
       queue = createLocalQueue(app.store, { pollIntervalMs: 3_600_000, onError: () => {} });
       await startNotifyWorker(app, queue, silentLogger().log);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { App } from "../../src/app.ts";
-import type { FetchApp, FetchOptions } from "../../src/services/fetch-partner-center.ts";
+import type { FetchOptions } from "../../src/services/fetch-partner-center.ts";
 import {
   startPartnerCenterEmulator,
   type PartnerCenterEmulator,
@@ -18,15 +18,8 @@ export const FAST: Pick<FetchOptions, "poll" | "retry" | "timeoutMs"> = {
   timeoutMs: 10_000,
 };
 
-export function fetchAppOf(app: App): FetchApp {
-  return {
-    store: app.store,
-    organizationId: app.organizationId,
-    dataDir: app.config.dataDir,
-    microsoftAllowedHosts: app.config.microsoftAllowedHosts,
-    sources: app.sources,
-  };
-}
+/** The fetch service's view of an app: the one the jobs, the API and the CLI use. */
+export { fetchAppOf } from "../../src/jobs/sync-worker.ts";
 
 export async function startEmulator(
   options: PartnerCenterEmulatorOptions = {},

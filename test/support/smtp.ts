@@ -2,6 +2,8 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SMTPServer } from "smtp-server";
 import { simpleParser, type ParsedMail } from "mailparser";
+import type { App } from "../../src/app.ts";
+import type { LocalJobQueue } from "../../src/jobs/index.ts";
 
 /**
  * The receiving end of e-mail notifications in tests (test/notify, test/browser): a real SMTP server
@@ -57,4 +59,37 @@ export async function startSmtpReceiver(
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** The SMTP login the tests' receiver asks for and their mail channels use. */
+export const SMTP_LOGIN = { user: "notify", password: "smtp-pass-123" };
+
+/** An e-mail channel of the app that sends to the test's SMTP receiver (plain SMTP, SMTP_LOGIN). */
+export function addMailChannel(
+  app: App,
+  smtp: SmtpReceiver,
+  options: { name?: string; minSeverity?: "info" | "warning"; to?: string[] } = {},
+) {
+  return app.notifications.addChannel({
+    kind: "email",
+    name: options.name ?? "Ops mail",
+    minSeverity: options.minSeverity ?? "warning",
+    config: {
+      host: "127.0.0.1",
+      port: smtp.port,
+      security: "none",
+      user: SMTP_LOGIN.user,
+      from: "cspsync@msp.example",
+      to: options.to ?? ["ops@msp.example"],
+    },
+    secrets: { password: SMTP_LOGIN.password },
+  });
+}
+
+/** Polls a driven local queue until the SMTP receiver has `count` messages (or gives up; the caller asserts). */
+export async function pollUntil(queue: LocalJobQueue, smtp: SmtpReceiver, count: number): Promise<void> {
+  for (let i = 0; i < 200 && smtp.messages.length < count; i++) {
+    await queue.poll();
+    await sleep(50);
+  }
 }

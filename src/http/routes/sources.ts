@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { enqueueFetch, fetchAppOf, openJobQueue } from "../../jobs/sync-worker.ts";
 import { expireQueuedFetches, testSource, unbilledPreview } from "../../services/fetch-partner-center.ts";
 import { partnerCenterConfigSchema } from "../../services/source-connections.ts";
+import { newFetchRun } from "../../store/sources-repository.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { ERROR_RESPONSES } from "../errors.ts";
 import { idParams, noContent } from "../schemas.ts";
@@ -221,19 +222,9 @@ export function registerSourceRoutes(fastify: ApiInstance, ctx: ServerContext): 
       const source = await app.sources.view(request.params.id);
       const fetchRunId = randomUUID();
       // Recorded before the job is sent, so the job finds its run; removed again if the send is deduplicated.
-      await repo.insertFetchRun({
-        id: fetchRunId,
-        source_id: source.id,
-        trigger: "manual",
-        status: "queued",
-        error_kind: null,
-        message: null,
-        steps: "[]",
-        summary: "{}",
-        sync_jobs: "[]",
-        started_at: new Date().toISOString(),
-        finished_at: null,
-      });
+      await repo.insertFetchRun(
+        newFetchRun({ id: fetchRunId, sourceId: source.id, trigger: "manual", status: "queued" }),
+      );
       const queue = openJobQueue(app);
       let jobId: string | null;
       try {
