@@ -17,8 +17,8 @@ import { measureServe } from "./daily-serve.ts";
 import { seedAutotask } from "./daily-autotask.ts";
 
 /**
- * npm run bench:daily -- [--customers 2000] [--psa connectwise] [--latency 50]
- * An MSP of N customers, all three billing motions mapped on one ConnectWise connection (3 × N entries), 15
+ * npm run bench:daily -- [--customers 2000] [--psa connectwise|autotask] [--latency 50] [--serve]
+ * An MSP of N customers, all three billing motions mapped on one PSA connection (3 × N entries), 15
  * lines per customer on the month's invoice, the emulator answering every request after `latency` ms. Measures
  * the first full sync, a daily check with nothing new, and a daily check after 1 % of the customers changed
  * seats: PSA reads and writes, wall time, peak RSS so far, and the minimum the PSA's limits allow.
