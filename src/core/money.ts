@@ -68,3 +68,17 @@ export function negated(value: DecimalString): DecimalString {
   if (canonical === "0") return canonical;
   return canonical.startsWith("-") ? canonical.slice(1) : `-${canonical}`;
 }
+
+/**
+ * The currency's own minor-unit digits (USD and EUR 2, JPY 0, BHD 3), as Intl resolves them for the currency;
+ * 2 when there is no currency or Intl does not know it.
+ */
+export function currencyDecimals(currency: string | null | undefined): number {
+  if (!currency) return 2;
+  try {
+    return new Intl.NumberFormat("en-US", { style: "currency", currency }).resolvedOptions()
+      .maximumFractionDigits!;
+  } catch {
+    return 2;
+  }
+}

@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { Dec, sumDecimals, type DecimalString } from "./money.ts";
+import { currencyDecimals, Dec, sumDecimals, type DecimalString } from "./money.ts";
 
 /**
  * Notifications as data (docs/notifications.md): the events cspsync tells people about, how severe each is,
@@ -188,7 +188,13 @@ export function runLink(baseUrl: string | undefined, runId: string): string | un
 export function formatAmounts(amounts: Record<string, DecimalString>): string {
   const entries = Object.entries(amounts).sort(([a], [b]) => a.localeCompare(b));
   if (entries.length === 0) return "0";
-  return entries.map(([currency, amount]) => `${new Dec(amount).toFixed(2)} ${currency}`).join(", ");
+  // In the currency's own minor units (JPY 0, BHD 3), rounded half up.
+  return entries
+    .map(([currency, amount]) => {
+      const places = currencyDecimals(currency);
+      return `${new Dec(amount).toFixed(places, Dec.ROUND_HALF_UP)} ${currency}`;
+    })
+    .join(", ");
 }
 
 /** The events a finished run raises (the connection's health change is told apart, by healthTransition). */

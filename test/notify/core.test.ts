@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   connectionProblem,
   digestFigures,
+  formatAmounts,
   healthTransition,
   outboxKey,
   shouldSend,
@@ -73,6 +74,14 @@ describe("notification rules (pure)", () => {
       "t=1700000000,v1=49f24e537407743fa4a0242bb63b94b9a47ee99cbbe071ccd8a22550ae411686",
     );
     assert.equal(verifyWebhook("secret", signWebhook("secret", 1700000000, "{}"), "{}", 1700000100), true);
+  });
+
+  it("amounts are written in each currency's own minor units, rounded half up", () => {
+    assert.equal(
+      formatAmounts({ USD: "12.345", JPY: "1234.5", BHD: "1.2345", EUR: "-0.005" }),
+      "1.235 BHD, -0.01 EUR, 1235 JPY, 12.35 USD",
+    );
+    assert.equal(formatAmounts({}), "0");
   });
 
   it("digest figures: per connection, totals per currency in decimal", () => {

@@ -1,3 +1,4 @@
+import { currencyDecimals } from "../../src/core/money.ts";
 /**
  * Dates, instants and money for the reader's locale. Money arrives as decimal strings and is handed to
  * Intl.NumberFormat as a string, which formats it exactly (no float in between).
@@ -45,20 +46,6 @@ export const UNIT_DECIMALS = 4;
 
 /** The label for a column or figure shown with unit decimals, so four decimals never look like noise. */
 export const UNIT_MONEY_TITLE = `per unit, as written to the PSA, up to ${UNIT_DECIMALS} decimals`;
-
-/**
- * The currency's own minor-unit digits (USD and EUR 2, JPY 0, BHD 3), as Intl resolves them for the currency;
- * 2 when there is no currency or Intl does not know it.
- */
-export function currencyDecimals(currency: string | null | undefined): number {
-  if (!currency) return 2;
-  try {
-    return new Intl.NumberFormat("en-US", { style: "currency", currency }).resolvedOptions()
-      .maximumFractionDigits!;
-  } catch {
-    return 2;
-  }
-}
 
 /**
  * Money in the data's currency. Totals show exactly the currency's own decimals (rounded half-expand by Intl
@@ -121,3 +108,5 @@ export function todayIso(): string {
   const day = String(now.getDate()).padStart(2, "0");
   return `${now.getFullYear()}-${month}-${day}`;
 }
+
+export { currencyDecimals };
