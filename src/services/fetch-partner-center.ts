@@ -591,6 +591,49 @@ export async function unbilledPreview(app: FetchApp, idOrName: string): Promise<
   return previews;
 }
 
+/** A fetch run as its source's history shows it: the steps it took and what it fetched. */
+export type SourceFetchRun = {
+  id: string;
+  sourceId: string;
+  trigger: string;
+  status: FetchRunStatus;
+  errorKind: string | null;
+  message: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  steps: Step[];
+  invoices: InvoiceOutcome[];
+  unbilled: UnbilledOutcome[];
+  syncJobs: { connectionId: string; jobId: string | null }[];
+};
+
+/** A source's fetch runs, newest first; fetches queued too long without a worker are given up first. */
+export async function sourceFetchRuns(
+  app: Pick<FetchApp, "sources">,
+  sourceId: string,
+  limit = 50,
+): Promise<SourceFetchRun[]> {
+  await expireQueuedFetches(app);
+  const rows = await app.sources.repository.listFetchRuns({ sourceId, limit });
+  return rows.map((row) => {
+    const summary = JSON.parse(row.summary) as { invoices?: InvoiceOutcome[]; unbilled?: UnbilledOutcome[] };
+    return {
+      id: row.id,
+      sourceId: row.source_id,
+      trigger: row.trigger,
+      status: row.status,
+      errorKind: row.error_kind,
+      message: row.message,
+      startedAt: row.started_at,
+      finishedAt: row.finished_at,
+      steps: JSON.parse(row.steps) as Step[],
+      invoices: summary.invoices ?? [],
+      unbilled: summary.unbilled ?? [],
+      syncJobs: JSON.parse(row.sync_jobs) as SourceFetchRun["syncJobs"],
+    };
+  });
+}
+
 /** A fetch in Sync history: its outcome line and the sync runs it led to (docs/partner-center.md §7). */
 export type FetchHistoryEntry = {
   id: string;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { randomUUID } from "node:crypto";
 import { enqueueFetch, fetchAppOf, openJobQueue } from "../../jobs/sync-worker.ts";
-import { expireQueuedFetches, testSource, unbilledPreview } from "../../services/fetch-partner-center.ts";
+import { sourceFetchRuns, testSource, unbilledPreview } from "../../services/fetch-partner-center.ts";
 import { partnerCenterConfigSchema } from "../../services/source-connections.ts";
 import { newFetchRun } from "../../store/sources-repository.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
@@ -273,27 +273,7 @@ export function registerSourceRoutes(fastify: ApiInstance, ctx: ServerContext): 
     },
     async (request) => {
       const source = await app.sources.view(request.params.id);
-      await expireQueuedFetches(fetchApp);
-      const rows = await repo.listFetchRuns({ sourceId: source.id, limit: 50 });
-      return {
-        runs: rows.map((row) => {
-          const summary = JSON.parse(row.summary) as { invoices?: unknown[]; unbilled?: unknown[] };
-          return {
-            id: row.id,
-            sourceId: row.source_id,
-            trigger: row.trigger,
-            status: row.status,
-            errorKind: row.error_kind,
-            message: row.message,
-            startedAt: row.started_at,
-            finishedAt: row.finished_at,
-            steps: JSON.parse(row.steps),
-            invoices: (summary.invoices ?? []) as z.infer<typeof invoiceOutcomeSchema>[],
-            unbilled: (summary.unbilled ?? []) as z.infer<typeof unbilledOutcomeSchema>[],
-            syncJobs: JSON.parse(row.sync_jobs),
-          };
-        }),
-      };
+      return { runs: await sourceFetchRuns(fetchApp, source.id) };
     },
   );
 
