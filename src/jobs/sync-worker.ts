@@ -75,12 +75,27 @@ export function enqueueSync(queue: JobQueue, data: SyncJobData): Promise<string 
 
 /** Queues a check for every connection with at least one motion on; returns how many were queued. */
 export async function enqueueChecks(app: App, queue: JobQueue, trigger: SyncTrigger): Promise<number> {
-  let queued = 0;
+  return (await queueChecks(app, queue, { trigger })).filter((j) => j.jobId !== null).length;
+}
+
+/**
+ * Queues a check for every connection with at least one motion on, with the job data's extra fields (the fetch
+ * run that led to it); returns each connection's job id, null where one was already waiting.
+ */
+async function queueChecks(
+  app: App,
+  queue: JobQueue,
+  data: Omit<SyncJobData, "connectionId">,
+): Promise<{ connectionId: string; jobId: string | null }[]> {
+  const jobs: { connectionId: string; jobId: string | null }[] = [];
   for (const connection of await app.connections.list()) {
     if ((await enabledMotions(app, connection)).length === 0) continue;
-    if ((await enqueueSync(queue, { connectionId: connection.id, trigger })) !== null) queued += 1;
+    jobs.push({
+      connectionId: connection.id,
+      jobId: await enqueueSync(queue, { ...data, connectionId: connection.id }),
+    });
   }
-  return queued;
+  return jobs;
 }
 
 /** Queues a product catalog sync for every connection whose product sync mode is not off. */
@@ -270,16 +285,7 @@ export async function runFetch(
   });
   await notifyFetchFinished(app, outcome);
   if (outcome.newLines > 0) {
-    const jobs: { connectionId: string; jobId: string | null }[] = [];
-    for (const connection of await app.connections.list()) {
-      if ((await enabledMotions(app, connection)).length === 0) continue;
-      const jobId = await enqueueSync(queue, {
-        connectionId: connection.id,
-        trigger: data.trigger,
-        fetchRunId: outcome.runId,
-      });
-      jobs.push({ connectionId: connection.id, jobId });
-    }
+    const jobs = await queueChecks(app, queue, { trigger: data.trigger, fetchRunId: outcome.runId });
     await linkSyncJobs(fetchApp, outcome.runId, jobs);
   }
   return outcome;
