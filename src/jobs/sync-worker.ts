@@ -22,11 +22,7 @@ import {
   type FetchOptions,
   type FetchOutcome,
 } from "../services/fetch-partner-center.ts";
-import {
-  notifyFetchFinished,
-  notifyProductRunFinished,
-  notifyRunFinished,
-} from "../services/notifications.ts";
+import { notifyFetchFinished, notifyRunFinished } from "../services/notifications.ts";
 import { startNotifyWorker } from "./notify-worker.ts";
 
 /**
@@ -210,8 +206,7 @@ async function runProductJob(app: App, job: Job<ProductJobData>, log: Logger): P
     return;
   }
   try {
-    const { run, items } = await runProductSync(app, job.data.connectionId, job.data.trigger);
-    await notifyProductRunFinished(app, connection, { run, items });
+    const { run } = await runProductSync(app, job.data.connectionId, job.data.trigger);
     log.info({ ...fields, runId: run.id, status: run.status }, "product sync run finished");
   } catch (error) {
     if (!(error instanceof ProductRunActiveError)) throw error;

@@ -23,6 +23,7 @@ import type { ConnectionService } from "./connections.ts";
 import type { SyncTrigger } from "./sync-bookkeeping.ts";
 import { failureSentence } from "../psa/shared/error-sentences.ts";
 import { AppError } from "../core/errors.ts";
+import { notifyProductRunFinished, type NotifyingApp } from "./notifications.ts";
 
 /**
  * Product catalog sync with a history: builds the connection's catalog target from its stored settings (or
@@ -42,7 +43,7 @@ export type ProductRunsApp = {
   psaOptionsFor(connectionId: string): Pick<AdapterOptions, "allowedHosts" | "transport">;
   /** The run lock's settings (CSPSYNC_NODE_NAME, CSPSYNC_RUN_STALE_SECONDS); the defaults without it. */
   config?: { runLock: RunLockConfig };
-};
+} & NotifyingApp;
 
 export class ProductRunActiveError extends AppError {
   readonly activeRunId: string;
@@ -164,7 +165,10 @@ export async function runProductSync(
   } finally {
     stopBeating();
   }
-  return { ...(await getProductRun(app.store, app.organizationId, runId))!, result };
+  const recorded = (await getProductRun(app.store, app.organizationId, runId))!;
+  // Its errors, conflicts and the connection's health reach people (docs/notifications.md); never fails the run.
+  await notifyProductRunFinished(app, { id: connectionId }, recorded);
+  return { ...recorded, result };
 }
 
 /** The run no longer holds its connection's product run lock: a later run took it over while it was silent. */

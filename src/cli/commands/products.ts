@@ -5,7 +5,6 @@ import {
   type PriceConfirmationItem,
   type ProductPlanItem,
 } from "../../core/product-plan.ts";
-import { notifyProductRunFinished } from "../../services/notifications.ts";
 import { previewProducts, productSyncOf, runProductSync } from "../../services/product-runs.ts";
 import { PriceConfirmationRequiredError, type ProductItemResult } from "../../services/product-sync.ts";
 import { resolveConnection, withApp } from "./connections.ts";
@@ -85,7 +84,6 @@ export async function productsCommand(argv: string[]): Promise<number> {
       else printConfirmationNeeded(connection.name, error.confirmation.changes);
       return 1;
     }
-    await notifyProductRunFinished(app, connection, synced);
     const { run, result } = synced;
     if (!result) throw new Error(`product sync failed: ${run.message ?? "unknown error"}`);
     if (values.json) printJson({ result, runId: run.id });

@@ -6,7 +6,6 @@ import {
   previewProducts,
   runProductSync,
 } from "../../services/product-runs.ts";
-import { notifyProductRunFinished } from "../../services/notifications.ts";
 import { notesBesideLinkedPrice, PriceConfirmationRequiredError } from "../../services/product-sync.ts";
 import type { ApiInstance, ServerContext } from "../context.ts";
 import { ERROR_RESPONSES, errorBodySchema, notFound } from "../errors.ts";
@@ -144,7 +143,6 @@ export function registerProductRoutes(fastify: ApiInstance, ctx: ServerContext):
           {},
           { unconfirmed: "refuse", ...(fingerprint ? { confirmed: { fingerprint } } : {}) },
         );
-        await notifyProductRunFinished(app, { id: request.params.id }, { run, items });
         return { run, items };
       } catch (error) {
         if (!(error instanceof PriceConfirmationRequiredError)) throw error;
