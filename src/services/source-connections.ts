@@ -62,6 +62,22 @@ export type SourceView = {
   updatedAt: string;
 };
 
+const SOURCE_NAME = z.string().trim().min(1).max(200);
+
+/** The credential the config names must be among the secrets given (and a certificate needs its thumbprint). */
+function assertCredentialFits(
+  config: z.infer<typeof partnerCenterConfigSchema>,
+  secrets: PartnerCenterSecrets,
+): void {
+  if (config.credential === "certificate" && (!secrets.privateKeyPem || !config.thumbprintSha256))
+    throw new SourceInputError(
+      "a certificate credential needs the private key (PEM) and the certificate's SHA-256 thumbprint",
+      "secrets.privateKeyPem",
+    );
+  if (config.credential === "secret" && !secrets.clientSecret)
+    throw new SourceInputError("a secret credential needs the client secret", "secrets.clientSecret");
+}
+
 export class SourceInputError extends AppError {
   constructor(message: string, field?: string) {
     super(field === "id" ? "not_found" : "validation", message, { field });
@@ -86,16 +102,10 @@ export class SourceConnectionService {
   }
 
   async create(input: { name: string; config: unknown; secrets: unknown }): Promise<SourceView> {
-    const name = parse(z.string().trim().min(1).max(200), input.name, "name");
+    const name = parse(SOURCE_NAME, input.name, "name");
     const config = parse(partnerCenterConfigSchema, input.config, "config");
     const secrets = parse(partnerCenterSecretsSchema, input.secrets, "secrets") as PartnerCenterSecrets;
-    if (config.credential === "certificate" && (!secrets.privateKeyPem || !config.thumbprintSha256))
-      throw new SourceInputError(
-        "a certificate credential needs the private key (PEM) and the certificate's SHA-256 thumbprint",
-        "secrets.privateKeyPem",
-      );
-    if (config.credential === "secret" && !secrets.clientSecret)
-      throw new SourceInputError("a secret credential needs the client secret", "secrets.clientSecret");
+    assertCredentialFits(config, secrets);
     if (await this.repository.findSource(name))
       throw new AppError("conflict", `a source named "${name}" exists already`, { field: "name" });
     const id = randomUUID();
@@ -134,8 +144,7 @@ export class SourceConnectionService {
     const given = Object.keys((input.config ?? {}) as object);
     const picked = Object.fromEntries(Object.entries(changes).filter(([key]) => given.includes(key)));
     const config = parse(partnerCenterConfigSchema, { ...current, ...picked }, "config");
-    const name =
-      input.name === undefined ? row.name : parse(z.string().trim().min(1).max(200), input.name, "name");
+    const name = input.name === undefined ? row.name : parse(SOURCE_NAME, input.name, "name");
     if (name !== row.name) {
       const other = await this.repository.findSource(name);
       if (other && other.id !== row.id)
@@ -151,13 +160,7 @@ export class SourceConnectionService {
         config.credential === "certificate" ? "secrets.privateKeyPem" : "secrets.clientSecret",
       );
     if (secrets) {
-      if (config.credential === "certificate" && (!secrets.privateKeyPem || !config.thumbprintSha256))
-        throw new SourceInputError(
-          "a certificate credential needs the private key (PEM) and the certificate's SHA-256 thumbprint",
-          "secrets.privateKeyPem",
-        );
-      if (config.credential === "secret" && !secrets.clientSecret)
-        throw new SourceInputError("a secret credential needs the client secret", "secrets.clientSecret");
+      assertCredentialFits(config, secrets);
       sealed = this.box.seal(JSON.stringify(secrets), row.id);
     }
     const credentialsChanged =
