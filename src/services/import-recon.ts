@@ -7,7 +7,7 @@ import { buildEvent, eventKeyFor, isGroupedEventKey, type EventLine } from "../c
 import { Dec } from "../core/money.ts";
 import { ReconFileError, type ReconFileHint } from "../sources/reconciliation/errors.ts";
 import { EmptyReconFileError, type ReconFormat } from "../sources/reconciliation/reader.ts";
-import { readLines, type ReadLine } from "../sources/reconciliation/read-lines.ts";
+import { readLines, type ReadLine, type ReadLinesOptions } from "../sources/reconciliation/read-lines.ts";
 import { readLinesInWorker } from "../sources/reconciliation/read-lines-parallel.ts";
 import type { Store } from "../store/db.ts";
 import { DEFAULT_ORGANIZATION_ID } from "../store/organization.ts";
@@ -53,6 +53,8 @@ export type ImportOptions = {
    */
   parallelRead?: boolean;
   onProgress?: (progress: ImportProgress) => void;
+  /** How the file itself is read, beyond its separator (see ReadOptions in the reconciliation reader). */
+  read?: Omit<ReadLinesOptions, "delimiter" | "batchSize">;
   /**
    * Checked inside the transaction once every line is written, before it commits: throwing a ReconFileError
    * rejects the file and rolls everything back (a fetched invoice whose lines do not add up to its total).
@@ -132,7 +134,11 @@ export async function importReconFile(
     notBillable: 0,
   };
   try {
-    const readOptions = { delimiter: options.delimiter, batchSize: options.batchSize ?? DEFAULT_BATCH };
+    const readOptions: ReadLinesOptions = {
+      ...options.read,
+      delimiter: options.delimiter,
+      batchSize: options.batchSize ?? DEFAULT_BATCH,
+    };
     const parallel = options.parallelRead ?? fileSize(filePath) >= PARALLEL_READ_FROM_BYTES;
     const source = await (parallel ? readLinesInWorker : readLines)(filePath, readOptions);
     format = source.format;

@@ -4,7 +4,7 @@ import { classifyLine } from "../../core/classify.ts";
 import { standaloneEventFields, type StandaloneEventFields } from "../../core/events.ts";
 import { contentHash } from "./line-key.ts";
 import { sourceFieldNames } from "./columns.ts";
-import { openReconFile, type ReconFormat } from "./reader.ts";
+import { openReconFile, type ReadOptions, type ReconFormat } from "./reader.ts";
 import { toChargeLine } from "./row.ts";
 
 /**
@@ -49,16 +49,15 @@ export function endOfFileAccessors(end: () => FileEnd | null): Pick<LineSource, 
   return { sha256: () => known().sha256, sourceFields: () => known().sourceFields };
 }
 
-export type ReadLinesOptions = { delimiter?: string; batchSize: number };
+/** What openReconFile takes (it must survive being sent to the reader thread), and the batch size. */
+export type ReadLinesOptions = Omit<ReadOptions, "onChunk"> & { batchSize: number };
 
 /** Opens a reconciliation file (errors about the file itself surface here) and reads it batch by batch. */
 export async function readLines(filePath: string, options: ReadLinesOptions): Promise<LineSource> {
   const fileHash = createHash("sha256");
   let end: FileEnd | null = null;
-  const recon = await openReconFile(filePath, {
-    delimiter: options.delimiter,
-    onChunk: (chunk) => fileHash.update(chunk),
-  });
+  const { batchSize: _batchSize, ...readOptions } = options;
+  const recon = await openReconFile(filePath, { ...readOptions, onChunk: (chunk) => fileHash.update(chunk) });
   async function* batches(): AsyncGenerator<LineBatch> {
     let lines: ReadLine[] = [];
     for await (const { row, fields } of recon.rows) {
