@@ -46,7 +46,7 @@ async function sampleLines(count: number): Promise<Sample[]> {
         line.invoiceNumber,
         line.customerTenantId,
         line.subscriptionId,
-        `line:${contentHash(line)}-0`,
+        `line:${contentHash(line, fields, recon.mapping)}-0`,
         "seat-monthly",
         1,
         "billed monthly",
@@ -72,7 +72,7 @@ async function sampleLines(count: number): Promise<Sample[]> {
         line.currency,
         line.referenceId,
       ],
-      hash: contentHash(line),
+      hash: contentHash(line, fields, recon.mapping),
       source: JSON.stringify(fields),
     });
   }

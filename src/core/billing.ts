@@ -48,7 +48,10 @@ export const PAIRED_CHARGE_TYPES: ReadonlySet<ChargeType> = new Set<ChargeType>(
   "moveQuantity",
 ]);
 
-/** One reconciliation line after parsing: typed fields plus every source column as it was. */
+/**
+ * One reconciliation line after parsing: its typed fields. The row's fields as read are kept beside it (the
+ * stored source record; see src/sources/reconciliation/read-lines.ts), not in it.
+ */
 export type ChargeLine = {
   sourceRow: number;
   partnerId: string;
@@ -88,8 +91,6 @@ export type ChargeLine = {
   referenceId: string | null;
   productQualifiers: string[];
   promotionId: string | null;
-  /** Every source column in the file's canonical column order (see sources/reconciliation/columns.ts). */
-  source: Record<string, string>;
 };
 
 export type Classification = { motion: BillingMotion; billable: boolean; reason: string };

@@ -44,7 +44,6 @@ function line(overrides: Partial<ChargeLine>): ChargeLine {
     referenceId: null,
     productQualifiers: [],
     promotionId: null,
-    source: {},
     ...overrides,
   };
 }

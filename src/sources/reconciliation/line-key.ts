@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { ChargeLine } from "../../core/billing.ts";
 import { canonicalDecimal, isDecimalText } from "../../core/money.ts";
 import { parseInstant } from "../../core/dates.ts";
-import { RECON_COLUMN_NAMES } from "./columns.ts";
+import { RECON_COLUMN_NAMES, type HeaderMapping, type ReconColumn } from "./columns.ts";
 
 /**
  * Reconciliation lines have no id (docs/billing-data.md §8.1), so cspsync derives one from the content:
@@ -17,7 +17,11 @@ const HASHED_AS_INSTANT = new Set(["PCToBCExchangeRateDate"]);
 // be recognised as the same data (docs/billing-data.md §8.1).
 const HASHED_COLUMNS: ReadonlySet<string> = new Set(RECON_COLUMN_NAMES);
 
-export function contentHash(line: ChargeLine): string {
+/**
+ * The content hash of a line: its typed fields and its row's hashed untyped fields (`fields`, aligned with
+ * `mapping`, as read).
+ */
+export function contentHash(line: ChargeLine, fields: readonly string[], mapping: HeaderMapping): string {
   const typed = [
     line.customerTenantId,
     line.invoiceNumber,
@@ -43,10 +47,10 @@ export function contentHash(line: ChargeLine): string {
     line.referenceId ?? "",
     JSON.stringify(line.productQualifiers),
   ];
-  // The source record holds exactly the non-empty columns, so this is its hashed untyped columns, sorted.
-  for (const column of UNTYPED_SORTED) {
-    const value = line.source[column];
-    if (value !== undefined) typed.push(`${column}=${normaliseUntyped(column, value)}`);
+  // The row's non-empty hashed untyped columns, sorted by name (as the source record was once read).
+  for (const { column, index } of untypedColumnsOf(mapping)) {
+    const value = fields[index] ?? "";
+    if (value !== "") typed.push(`${column}=${normaliseUntyped(column, value)}`);
   }
   return createHash("sha256").update(typed.join("\u001f")).digest("hex").slice(0, 40);
 }
@@ -81,6 +85,20 @@ const TYPED_COLUMNS = new Set([
 
 const UNTYPED_SORTED = [...HASHED_COLUMNS].filter((column) => !TYPED_COLUMNS.has(column)).sort();
 
+/** Where the file has each hashed untyped column, in UNTYPED_SORTED order; worked out once per file. */
+const untypedColumns = new WeakMap<HeaderMapping, { column: string; index: number }[]>();
+function untypedColumnsOf(mapping: HeaderMapping): { column: string; index: number }[] {
+  let columns = untypedColumns.get(mapping);
+  if (!columns) {
+    columns = UNTYPED_SORTED.map((column) => ({
+      column,
+      index: mapping.indexOf[column as ReconColumn],
+    })).filter(({ index }) => index !== -1);
+    untypedColumns.set(mapping, columns);
+  }
+  return columns;
+}
+
 function normaliseUntyped(column: string, value: string): string {
   const trimmed = value.trim();
   if (HASHED_AS_DECIMAL.has(column) && isDecimalText(trimmed)) return canonicalDecimal(trimmed);
@@ -94,6 +112,17 @@ function normaliseUntyped(column: string, value: string): string {
  * forms (and any spacing) hash the same.
  */
 function canonicalJsonArray(text: string): string | null {
+  // The same few descriptions repeat across a file's lines: their canonical form is worked out once each.
+  const known = canonicalArrays.get(text);
+  if (known !== undefined) return known;
+  if (canonicalArrays.size >= 1000) canonicalArrays.clear();
+  const canonical = parseJsonArray(text);
+  canonicalArrays.set(text, canonical);
+  return canonical;
+}
+const canonicalArrays = new Map<string, string | null>();
+
+function parseJsonArray(text: string): string | null {
   try {
     const parsed: unknown = JSON.parse(text);
     return Array.isArray(parsed) ? JSON.stringify(parsed) : null;

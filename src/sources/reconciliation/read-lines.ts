@@ -13,7 +13,7 @@ import { toChargeLine } from "./row.ts";
  * one writing to the database (see read-lines-parallel.ts).
  */
 export type ReadLine = {
-  line: Omit<ChargeLine, "source">;
+  line: ChargeLine;
   hash: string;
   classification: Classification;
   /** The line's fields as an event on its own; null when it is half of a credit/charge pair. */
@@ -61,12 +61,11 @@ export async function readLines(filePath: string, options: ReadLinesOptions): Pr
   async function* batches(): AsyncGenerator<LineBatch> {
     let lines: ReadLine[] = [];
     for await (const { row, fields } of recon.rows) {
-      const full = toChargeLine(fields, recon.mapping, recon.file, row);
-      const { source: _source, ...line } = full;
-      const classification = classifyLine(full);
+      const line = toChargeLine(fields, recon.mapping, recon.file, row);
+      const classification = classifyLine(line);
       lines.push({
         line,
-        hash: contentHash(full),
+        hash: contentHash(line, fields, recon.mapping),
         classification,
         // The line key is not known yet (it depends on earlier rows); the event fields do not depend on it.
         standalone: standaloneEventFields({ ...line, ...classification, lineKey: "" }),

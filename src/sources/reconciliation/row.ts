@@ -3,13 +3,7 @@ import { canonicalChargeType } from "../../core/billing.ts";
 import { parseDate, parseInstant } from "../../core/dates.ts";
 import { canonicalDecimal, Dec, isDecimalText } from "../../core/money.ts";
 import { MAX_ID_CHARS } from "../../core/limits.ts";
-import {
-  maxFieldChars,
-  RECON_COLUMN_NAMES,
-  sourceFieldNames,
-  type HeaderMapping,
-  type ReconColumn,
-} from "./columns.ts";
+import { maxFieldChars, sourceFieldNames, type HeaderMapping, type ReconColumn } from "./columns.ts";
 import { ReconFileError } from "./errors.ts";
 
 /** Reads the fields of one data row by canonical column name and turns them into a typed ChargeLine. */
@@ -62,7 +56,6 @@ export function toChargeLine(
     referenceId: read.text("ReferenceId")?.toLowerCase() ?? null,
     productQualifiers: parseQualifiers(read.text("ProductQualifiers")),
     promotionId: read.text("PromotionId"),
-    source: read.sourceRecord(),
   };
 }
 
@@ -145,20 +138,6 @@ class FieldReader {
     const value = this.text(column);
     if (value === null) return null;
     return parseInstant(value) ?? this.fail(column, `${JSON.stringify(value)} is not a date or time`);
-  }
-
-  /** Every non-empty source column under its canonical name (unknown columns under their own name). */
-  sourceRecord(): Record<string, string> {
-    const record: Record<string, string> = {};
-    for (const name of RECON_COLUMN_NAMES) {
-      const value = this.raw(name);
-      if (value !== "") record[name] = value;
-    }
-    for (const extra of this.mapping.extras) {
-      const value = this.fields[extra.index] ?? "";
-      if (value !== "") record[extra.name] = value;
-    }
-    return record;
   }
 
   private fail(column: ReconColumn, reason: string): never {
