@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Dec } from "../core/money.ts";
 import { ReconFileError } from "../sources/reconciliation/errors.ts";
+import { GrowingFileWriter } from "../sources/reconciliation/growing-file.ts";
 import { readLines } from "../sources/reconciliation/read-lines.ts";
 import {
   isNewCommerceInvoice,
@@ -375,40 +376,29 @@ async function fetchClaimedInvoice(
     }
     const dir = fs.mkdtempSync(path.join(ensureDir(path.join(app.dataDir, "fetch")), "invoice-"));
     const file = path.join(dir, `${invoice.id}.jsonl.gz`);
+    const claimedElsewhere: InvoiceOutcome = {
+      invoiceId: invoice.id,
+      outcome: "claimed-elsewhere",
+      message: `${invoice.id}: another worker took the claim over while this one was silent; it imports it`,
+    };
     try {
+      // Taken over while this worker was silent for longer than the lease (a long export): the other worker
+      // imports it.
+      if (claimLost() || !(await repo.holdsClaim(invoice.id, token))) return claimedElsewhere;
+      const claim = { lost: claimLost, held: () => repo.holdsClaim(invoice.id, token) };
+      let fetched: FetchedFile;
       try {
-        await downloadAll(client, result.manifest, file);
+        fetched = await downloadAndImport(app, client, invoice, result.manifest, file, claim);
       } catch (error) {
-        // A SAS that expired before the download: a new export gives a new one, once.
+        // A SAS that expired before the download: a new export gives a new one, once. Whatever the first
+        // attempt had imported was rolled back with it.
         if (!(error instanceof SourceError && error.reason === "sas-expired")) throw error;
         result = await client.export({ kind: "billed", invoiceId: invoice.id }, options.poll);
         if (result.kind === "no-data") throw error;
-        await downloadAll(client, result.manifest, file);
+        fetched = await downloadAndImport(app, client, invoice, result.manifest, file, claim);
       }
-      // Taken over while this worker was silent for longer than the lease: the other worker imports it.
-      if (claimLost() || !(await repo.holdsClaim(invoice.id, token)))
-        return {
-          invoiceId: invoice.id,
-          outcome: "claimed-elsewhere",
-          message: `${invoice.id}: another worker took the claim over while this one was silent; it imports it`,
-        };
-      let incomplete: string | null = null;
-      const summary = await importReconFile(app.store, file, {
-        organizationId: app.organizationId,
-        verify: (seen) => {
-          const mine = seen.find((s) => s.invoiceNumber === invoice.id);
-          const others = seen.filter((s) => s.invoiceNumber !== invoice.id).map((s) => s.invoiceNumber);
-          if (others.length > 0)
-            incomplete = `the export of ${invoice.id} holds lines of other invoices (${others.join(", ")})`;
-          else if (invoice.totalCharges !== null && invoice.currency && mine) {
-            if (mine.currency !== invoice.currency || !new Dec(mine.total).eq(invoice.totalCharges))
-              incomplete =
-                `${invoice.id} is incomplete: its ${mine.lines} line(s) add up to ${mine.total} ${mine.currency}, ` +
-                `but the invoice total is ${invoice.totalCharges} ${invoice.currency}; nothing was stored`;
-          }
-          if (incomplete) throw new ReconFileError(`${invoice.id}.jsonl.gz`, incomplete);
-        },
-      });
+      if (fetched === "claim-lost") return claimedElsewhere;
+      const { summary, incomplete } = fetched;
       imports.push(summary);
       if (summary.status !== "imported") {
         const kind: SourceErrorKind = incomplete ? "incomplete" : "rejected";
@@ -459,6 +449,85 @@ async function fetchClaimedInvoice(
     if (!failure) throw error;
     return { invoiceId: invoice.id, outcome: "failed", errorKind: failure.reason, message: failure.message };
   }
+}
+
+/** The claim was taken over by another worker while this one downloaded or imported (docs/partner-center.md §6). */
+class ClaimLostError extends Error {}
+
+type FetchedFile = { summary: ImportSummary; incomplete: string | null } | "claim-lost";
+
+/**
+ * Downloads the export's blobs into one gzipped JSON Lines file and imports it at the same time: the import
+ * reads the file as it grows (src/sources/reconciliation/growing-file.ts) instead of waiting for the last blob,
+ * in one transaction as before. The download's failure wins: a blob that breaks off (or any other download
+ * error) fails the growing file, the import then fails and rolls back, storing nothing, and the download's error
+ * is what the fetch reports (and retries). Lines of other invoices or a sum short of the invoice total reject
+ * the import inside its transaction (`incomplete` says why).
+ */
+async function downloadAndImport(
+  app: FetchApp,
+  client: PartnerCenterClient,
+  invoice: Invoice,
+  manifest: Manifest,
+  file: string,
+  claim: { lost: () => boolean; held: () => Promise<boolean> },
+): Promise<FetchedFile> {
+  const out = GrowingFileWriter.create(file);
+  let importEnded = false;
+  const download = (async () => {
+    try {
+      for (const blob of manifest.blobs) {
+        // The import ended before the download (it failed): the rest is not needed.
+        if (importEnded) return out.fail();
+        await client.appendBlob(manifest, blob.name, out);
+      }
+      await new Promise<void>((resolve, reject) =>
+        out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+      );
+      // The import cannot commit before the file is complete, so this is the last moment to learn that another
+      // worker took the claim over. Only on PostgreSQL: SQLite's one connection is the import's until it commits
+      // (the query would wait for it), and no other process can take the claim while the import holds the
+      // database's write lock.
+      if (app.store.dialect === "postgres" && !(await claim.held())) throw new ClaimLostError();
+      out.complete();
+    } catch (error) {
+      out.fail();
+      throw error;
+    }
+  })();
+  let incomplete: string | null = null;
+  const importing = importReconFile(app.store, file, {
+    organizationId: app.organizationId,
+    // The size is not known up front: read on a worker thread, as a large file import does.
+    parallelRead: true,
+    read: { growing: out.signal },
+    verify: (seen) => {
+      if (claim.lost()) throw new ClaimLostError();
+      const mine = seen.find((s) => s.invoiceNumber === invoice.id);
+      const others = seen.filter((s) => s.invoiceNumber !== invoice.id).map((s) => s.invoiceNumber);
+      if (others.length > 0)
+        incomplete = `the export of ${invoice.id} holds lines of other invoices (${others.join(", ")})`;
+      else if (invoice.totalCharges !== null && invoice.currency && mine) {
+        if (mine.currency !== invoice.currency || !new Dec(mine.total).eq(invoice.totalCharges))
+          incomplete =
+            `${invoice.id} is incomplete: its ${mine.lines} line(s) add up to ${mine.total} ${mine.currency}, ` +
+            `but the invoice total is ${invoice.totalCharges} ${invoice.currency}; nothing was stored`;
+      }
+      if (incomplete) throw new ReconFileError(`${invoice.id}.jsonl.gz`, incomplete);
+    },
+  }).finally(() => {
+    importEnded = true;
+  });
+  const [downloaded, imported] = await Promise.allSettled([download, importing]);
+  const failure =
+    downloaded.status === "rejected"
+      ? (downloaded.reason as unknown)
+      : imported.status === "rejected"
+        ? (imported.reason as unknown)
+        : null;
+  if (failure instanceof ClaimLostError) return "claim-lost";
+  if (failure !== null) throw failure;
+  return { summary: (imported as PromiseFulfilledResult<ImportSummary>).value, incomplete };
 }
 
 async function downloadAll(client: PartnerCenterClient, manifest: Manifest, file: string): Promise<void> {

@@ -1,5 +1,4 @@
-import type fs from "node:fs";
-import { Readable, Transform } from "node:stream";
+import { Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { createGunzip } from "node:zlib";
@@ -214,7 +213,7 @@ export class PartnerCenterClient {
    * the way that they decompress to the end, so a truncated or corrupt blob is caught before anything is
    * imported. The SAS is sent to the blob host only, never a token. Returns the decompressed bytes.
    */
-  async appendBlob(manifest: Manifest, blobName: string, out: fs.WriteStream): Promise<number> {
+  async appendBlob(manifest: Manifest, blobName: string, out: Writable): Promise<number> {
     const root = manifest.rootDirectory.replace(/\/$/, "");
     const sas = manifest.sasToken.replace(/^\?/, "");
     const url = `${root}/${blobName.split("/").map(encodeURIComponent).join("/")}?${sas}`;

@@ -12,6 +12,7 @@ import {
 } from "./columns.ts";
 import { RECON_DELIMITERS, ReconFileError } from "./errors.ts";
 import { CsvRecordParser, CsvSyntaxError, MAX_RECORD_CHARS } from "./csv-records.ts";
+import { GrowingFileFailedError, readGrowingFile, settledGrowth, type GrowthSignal } from "./growing-file.ts";
 
 /**
  * Streams the rows of a reconciliation file without holding it in memory. Accepts the portal/distributor CSV
@@ -33,6 +34,12 @@ export type ReconFile = {
 export type ReadOptions = {
   delimiter?: string;
   /** sees every raw byte of the file, e.g. to hash it */ onChunk?: (chunk: Buffer) => void;
+  /**
+   * The file is still being written (a download, see growing-file.ts): it is read as it grows, up to what the
+   * writer has published, until the writer says it is complete or failed. Cloneable, so it reaches a reader
+   * thread.
+   */
+  growing?: GrowthSignal;
 };
 
 /** Reasons a file holds nothing to import, which are reported rather than treated as failures. */
@@ -41,9 +48,59 @@ export class EmptyReconFileError extends ReconFileError {}
 const MIN_RECOGNISED_COLUMNS = 8;
 
 export async function openReconFile(filePath: string, options: ReadOptions = {}): Promise<ReconFile> {
+  const growing = options.growing;
+  if (!growing)
+    return openBytes(filePath, fs.createReadStream(filePath, { highWaterMark: 1 << 20 }), options);
+  const input = readGrowingFile(filePath, growing);
+  const opened = await settleFirst(growing, () =>
+    openBytes(filePath, input.stream, options, input.bytesRead),
+  );
+  const rows = opened.rows;
+  return {
+    ...opened,
+    rows: {
+      async *[Symbol.asyncIterator]() {
+        const iterator = rows[Symbol.asyncIterator]();
+        try {
+          for (;;) {
+            const next = await settleFirst(growing, () => iterator.next());
+            if (next.done) return;
+            yield next.value;
+          }
+        } finally {
+          await iterator.return?.();
+        }
+      },
+    },
+  };
+}
+
+/**
+ * A file error met while the file is still being written waits for the writer: when the download then fails,
+ * what was read was a download cut short, not a bad file, so the import fails (and stores nothing, not even a
+ * rejection) with GrowingFileFailedError and the download's own error tells why; when the download completes,
+ * the file error stands.
+ */
+async function settleFirst<T>(growing: GrowthSignal, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof GrowingFileFailedError) throw error;
+    if (!(error instanceof ReconFileError)) throw error;
+    if ((await settledGrowth(growing)) === "failed") throw new GrowingFileFailedError(error.file);
+    throw error;
+  }
+}
+
+async function openBytes(
+  filePath: string,
+  raw: Readable,
+  options: ReadOptions,
+  readSoFar?: () => number,
+): Promise<ReconFile> {
   const file = path.basename(filePath);
+  // A growing file's size is what has been written when it is opened; its end comes from its writer.
   const sizeBytes = fs.statSync(filePath).size;
-  const raw = fs.createReadStream(filePath, { highWaterMark: 1 << 20 });
   const { stream: head, firstBytes } = await peek(raw, options.onChunk);
   const gzipped = firstBytes[0] === 0x1f && firstBytes[1] === 0x8b;
   const text = gzipped ? gunzip(head, file) : head;
@@ -56,7 +113,7 @@ export async function openReconFile(filePath: string, options: ReadOptions = {})
     .trimStart()[0];
   if (firstChar === undefined) throw new EmptyReconFileError(file, "the file is empty");
   checkIsText(firstText, firstChar, file);
-  const bytesRead = () => raw.bytesRead;
+  const bytesRead = readSoFar ?? (() => (raw as fs.ReadStream).bytesRead);
   if (firstChar === "{") {
     return {
       file,
