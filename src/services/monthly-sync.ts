@@ -68,6 +68,8 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
   private readonly books: SyncBookkeeping;
   /** Per run and subscription, why a write failed (see MonthlyPsaTarget.dependentLines). */
   private readonly failed = new Map<string, string>();
+  /** Per run and entry, the last of its lines handed over (see apply). */
+  private readonly inOrder = new Map<string, Promise<void>>();
 
   constructor(deps: MonthlySyncDeps<L, P>) {
     this.deps = deps;
@@ -222,7 +224,28 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
     return { ...line, rewrite: true, warnings: [...line.warnings, warning] };
   }
 
-  private async apply(runId: string, mapping: Mapping, line: L): Promise<MonthlyItemResult<L>> {
+  /**
+   * On a target whose lines build on each other (MonthlyPsaTarget.dependentLines), the lines of one entry go
+   * one after another, in the order they were planned, while other entries' lines run beside them.
+   */
+  private apply(runId: string, mapping: Mapping, line: L): Promise<MonthlyItemResult<L>> {
+    if (!this.deps.target.dependentLines) return this.applyAfterEarlier(runId, mapping, line);
+    const entry = `${runId}:${mapping.customerTenantId}:${mapping.agreementId ?? ""}`;
+    const mine = (this.inOrder.get(entry) ?? Promise.resolve()).then(() =>
+      this.applyAfterEarlier(runId, mapping, line),
+    );
+    const settled = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inOrder.set(entry, settled);
+    void settled.then(() => {
+      if (this.inOrder.get(entry) === settled) this.inOrder.delete(entry);
+    });
+    return mine;
+  }
+
+  private async applyAfterEarlier(runId: string, mapping: Mapping, line: L): Promise<MonthlyItemResult<L>> {
     const { target } = this.deps;
     const subscription = `${runId}:${line.subscriptionId}`;
     const earlier = target.dependentLines ? this.failed.get(subscription) : undefined;

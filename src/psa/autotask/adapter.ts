@@ -16,7 +16,7 @@ import type {
   TargetValidity,
 } from "../port.ts";
 import { MAX_OPTIONS, PsaOptionKindError } from "../port.ts";
-import { AutotaskClient, DEFAULT_DISCOVERY_BASE_URL } from "./client.ts";
+import { AutotaskClient, DEFAULT_DISCOVERY_BASE_URL, MAX_CONCURRENT_PER_ENDPOINT } from "./client.ts";
 import {
   AutotaskChargeRecords,
   AutotaskContractServiceRecords,
@@ -26,6 +26,9 @@ import type { Contract, Product } from "./models.ts";
 
 export type { AutotaskAdapterSettings } from "../port.ts";
 
+/** How many lines the Autotask syncs write at once (see AutotaskAdapter.writeConcurrency). */
+export const AUTOTASK_WRITE_CONCURRENCY = 2 * MAX_CONCURRENT_PER_ENDPOINT;
+
 /**
  * cspsync's sync engine on Autotask: annual charges become contract charges on a Fixed Price contract
  * (docs/sync-behaviour.md §9), created through the contract's child URL. The idempotency key travels
@@ -34,8 +37,12 @@ export type { AutotaskAdapterSettings } from "../port.ts";
  */
 export class AutotaskAdapter implements PsaAdapter {
   readonly vendor = "autotask" as const;
-  /** Autotask allows 3 concurrent requests per endpoint and integration (docs/autotask.md §10). */
-  readonly writeConcurrency = 3;
+  /**
+   * Lines in progress at once. The client holds every endpoint to Autotask's 3 concurrent requests per
+   * integration (docs/autotask.md §10); twice that many lines keep an endpoint busy while the others are
+   * between requests (their ledger records, their reads on other endpoints).
+   */
+  readonly writeConcurrency = AUTOTASK_WRITE_CONCURRENCY;
   private readonly client: AutotaskClient;
   private readonly settings: AutotaskAdapterSettings;
   private readonly today: () => string;
@@ -143,10 +150,20 @@ export class AutotaskAdapter implements PsaAdapter {
   }
 
   async listAgreements(companyId: string): Promise<PsaAgreement[]> {
+    return (await this.contractsOf(companyId)).map((c) => c.agreement);
+  }
+
+  /**
+   * The company's contracts as read, each beside its description: the recurring targets' checks keep the
+   * contract they checked, so planning right after does not read it again.
+   */
+  async contractsOf(companyId: string): Promise<{ contract: Contract; agreement: PsaAgreement }[]> {
     const contracts = await this.client.contracts.queryAll([
       this.client.contracts.where.eq("companyID", Number(companyId)),
     ]);
-    return Promise.all(contracts.map((c) => this.describe(c)));
+    return Promise.all(
+      contracts.map(async (contract) => ({ contract, agreement: await this.describe(contract) })),
+    );
   }
 
   async checkAnnualTarget(companyId: string, agreementId: string) {

@@ -10,7 +10,8 @@ import type {
 import { AutotaskAdapter, connectAutotaskClient } from "./adapter.ts";
 import type { AutotaskClient } from "./client.ts";
 import { AutotaskContractServiceRecords, CONTRACT_SERVICE_RECORD_NAMES } from "./keyed-records.ts";
-import type { ContractService, ContractServiceUnit, Service } from "./models.ts";
+import type { Contract, ContractServiceUnit, Service } from "./models.ts";
+import { keyedServicesOf } from "./monthly.ts";
 
 /** The Service Azure months are billed as: SKU `AZURE-PLAN`, or named like product sync names it. */
 export const AZURE_SERVICE_SKU = "AZURE-PLAN";
@@ -46,6 +47,15 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
   private readonly contracts: AutotaskAdapter;
   private readonly settings: AutotaskAzureSettings;
   private service: Promise<ProductMatch> | undefined;
+  /** Contracts as their check (or a write) in this sync read them: their dates bound the months. */
+  private readonly checked = new Map<number, Contract>();
+  /** A contract's keyed services (key → id), read beside its check. */
+  private readonly snapshots = new Map<number, Promise<Map<string, number>>>();
+  /**
+   * Per contract, write key → the month's contract service id, null when none, "ask" while a create's outcome
+   * is unknown (a write after a lost answer looks it up again). A check of the contract starts it afresh.
+   */
+  private readonly known = new Map<number, Map<string, number | null | "ask">>();
 
   constructor(client: AutotaskClient, settings: AutotaskAzureSettings, today?: () => string) {
     this.client = client;
@@ -55,8 +65,28 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
     this.writeConcurrency = this.contracts.writeConcurrency;
   }
 
-  checkAzureTarget(companyId: string, agreementId: string) {
-    return checkTargetFor(this.contracts, "azure", companyId, agreementId);
+  async checkAzureTarget(companyId: string, agreementId: string) {
+    const contractId = Number(agreementId);
+    const valid = Number.isSafeInteger(contractId) && contractId > 0;
+    // The months written after a sound check look their contract services up on this contract: read now, in
+    // one query beside the check.
+    const services = valid ? keyedServicesOf(this.client, contractId) : null;
+    services?.catch(() => undefined); // a failed read is looked up again by each write
+    const contracts = {
+      vendor: "autotask" as const,
+      listAgreements: async (company: string) => {
+        const found = await this.contracts.contractsOf(company);
+        const mine = found.find((c) => c.contract.id === contractId);
+        if (mine) this.checked.set(contractId, mine.contract);
+        else this.checked.delete(contractId);
+        return found.map((c) => c.agreement);
+      },
+    };
+    this.known.delete(contractId);
+    const result = await checkTargetFor(contracts, "azure", companyId, agreementId);
+    if (result.ok && services) this.snapshots.set(contractId, services);
+    else this.snapshots.delete(contractId);
+    return result;
   }
 
   matchAzureProduct(): Promise<ProductMatch> {
@@ -69,10 +99,10 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
 
   async findAzureMonth(agreementId: string, line: AzureMonthLine) {
     const contractId = Number(agreementId);
-    const service = await this.contractService(contractId, line.writeKey);
-    if (!service) return null;
+    const service = await this.lookUp(contractId, line.writeKey);
+    if (service === null) return null;
     const state = await this.monthState(contractId, service, line);
-    return state.on && state.off ? { recordId: String(service.id) } : null;
+    return state.on && state.off ? { recordId: String(service) } : null;
   }
 
   async writeAzureMonth(
@@ -82,14 +112,22 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
   ) {
     const contractId = Number(agreementId);
     const serviceId = Number(product.productRef);
-    const service =
-      (await this.contractService(contractId, line.writeKey)) ??
-      (await this.createContractService(contractId, serviceId, line));
-    const state = await this.monthState(contractId, service, line);
+    const found = await this.contractService(contractId, line.writeKey);
+    const service = found ?? (await this.createContractService(contractId, serviceId, line));
+    // A contract service created just now has no adjustment yet: nothing to read.
+    const state =
+      found === null
+        ? {
+            on: false,
+            off: await this.endsBefore(contractId, nextMonthStart(line.month)),
+            unitsOn: 0,
+            unitsOff: 0,
+          }
+        : await this.monthState(contractId, found, line);
     if (!state.on) {
       await this.client.contractServiceAdjustments.create({
         contractID: contractId,
-        contractServiceID: service.id,
+        contractServiceID: service,
         effectiveDate: line.periodStart,
         unitChange: 1 - state.unitsOn,
         ...(line.unitPrice === null ? {} : { adjustedUnitPrice: line.unitPrice }),
@@ -99,7 +137,7 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
     if (!state.off) {
       await this.client.contractServiceAdjustments.create({
         contractID: contractId,
-        contractServiceID: service.id,
+        contractServiceID: service,
         effectiveDate: nextMonthStart(line.month),
         // Units in force there once the month's own adjustment (just made, or made before) is counted.
         unitChange: -(state.unitsOff + (state.on ? 0 : 1 - state.unitsOn)),
@@ -107,7 +145,7 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
         adjustedUnitCost: "0",
       });
     }
-    return { recordId: String(service.id) };
+    return { recordId: String(service) };
   }
 
   listKeyedRecords(agreementId: string) {
@@ -122,21 +160,39 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
     return this.client.stats().requests;
   }
 
-  private async contractService(contractId: number, writeKey: string): Promise<ContractService | null> {
+  /**
+   * The month's contract service: as this sync last saw it (its create, a lookup, or the contract's keyed
+   * services read beside the check — one run per connection at a time, so nothing else writes them), else
+   * looked up.
+   */
+  private async contractService(contractId: number, writeKey: string): Promise<number | null> {
+    const known = this.known.get(contractId)?.get(writeKey);
+    if (typeof known === "number" || known === null) return known;
+    if (known === undefined) {
+      const snapshot = await this.snapshots.get(contractId)?.catch(() => undefined);
+      if (snapshot) return snapshot.get(writeKey) ?? null;
+    }
+    return this.lookUp(contractId, writeKey);
+  }
+
+  /** Looks the month's contract service up in Autotask now, and remembers it. */
+  private async lookUp(contractId: number, writeKey: string): Promise<number | null> {
     const { where } = this.client.contractServices;
-    const [found] = await this.client.contractServices.queryAll([
-      where.eq("contractID", contractId),
-      where.eq("internalDescription", writeKey),
-    ]);
-    return found ?? null;
+    const [found] = await this.client.contractServices.select(
+      [where.eq("contractID", contractId), where.eq("internalDescription", writeKey)],
+      ["internalDescription"],
+    );
+    const id = found?.id ?? null;
+    this.remember(contractId, writeKey, id);
+    return id;
   }
 
   private async createContractService(
     contractId: number,
     serviceId: number,
     line: AzureMonthLine,
-  ): Promise<ContractService> {
-    const contract = await this.client.contracts.get(contractId);
+  ): Promise<number> {
+    const contract = await this.contract(contractId);
     if (!contract)
       throw new Error(`Autotask contract ${contractId} was not found; it may have been deleted.`);
     if (
@@ -147,6 +203,8 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
         `${line.description} cannot be billed on contract "${contract.contractName}", which runs from ${contract.startDate.slice(0, 10)} to ${contract.endDate.slice(0, 10)}; extend the contract to cover ${line.periodStart}.`,
       );
     }
+    // Until Autotask answers, whether the service exists is unknown: a write after a lost answer looks it up.
+    this.remember(contractId, line.writeKey, "ask");
     const id = await this.client.contractServices.create(contractId, {
       serviceID: serviceId,
       ...(line.unitPrice === null ? {} : { adjustedPrice: line.unitPrice }),
@@ -154,9 +212,32 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
       invoiceDescription: line.description,
       internalDescription: line.writeKey,
     });
-    const created = await this.client.contractServices.get(id);
-    if (!created) throw new Error(`Autotask did not return the contract service ${id} it just created`);
-    return created;
+    this.remember(contractId, line.writeKey, id);
+    return id;
+  }
+
+  private remember(contractId: number, writeKey: string, id: number | null | "ask"): void {
+    let known = this.known.get(contractId);
+    if (!known) {
+      known = new Map();
+      this.known.set(contractId, known);
+    }
+    known.set(writeKey, id);
+  }
+
+  /** The contract as its check in this sync read it, else read now. */
+  private async contract(contractId: number): Promise<Contract | null> {
+    const checked = this.checked.get(contractId);
+    if (checked) return checked;
+    const contract = await this.client.contracts.get(contractId);
+    if (contract) this.checked.set(contractId, contract);
+    return contract;
+  }
+
+  /** Whether the contract ends before `day` (nothing recurs after it, so nothing is set back to zero there). */
+  private async endsBefore(contractId: number, day: string): Promise<boolean> {
+    const contract = await this.contract(contractId);
+    return day > (contract?.endDate.slice(0, 10) ?? day);
   }
 
   /**
@@ -164,17 +245,15 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
    * (docs/autotask.md §8.6): a row starting on the month's first day with 1 unit, and one starting on the
    * next month's first day with 0.
    */
-  private async monthState(contractId: number, service: ContractService, line: AzureMonthLine) {
+  private async monthState(contractId: number, service: number, line: AzureMonthLine) {
     const { where } = this.client.contractServiceUnits;
-    const rows = await this.client.contractServiceUnits.queryAll([where.eq("contractServiceID", service.id)]);
+    const rows = await this.client.contractServiceUnits.queryAll([where.eq("contractServiceID", service)]);
     const next = nextMonthStart(line.month);
     const startingOn = (day: string) => rows.find((row) => row.startDate.slice(0, 10) === day);
     const unitsOn = unitsCovering(rows, line.periodStart);
     const on = startingOn(line.periodStart)?.units === 1;
-    const contract = await this.client.contracts.get(contractId);
-    const contractEnd = contract?.endDate.slice(0, 10) ?? next;
     // Before the month's own adjustment every row holds 0 units, so "zeroed" only counts once it is on.
-    const off = next > contractEnd || (on && startingOn(next)?.units === 0);
+    const off = (await this.endsBefore(contractId, next)) || (on && startingOn(next)?.units === 0);
     return { on, off, unitsOn, unitsOff: unitsCovering(rows, next) };
   }
 

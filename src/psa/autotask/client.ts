@@ -79,6 +79,7 @@ import type {
 import { PicklistResolver } from "./picklists.ts";
 import { QuotaTracker } from "./quota.ts";
 import type { QuotaPolicy, QuotaStatus } from "./quota.ts";
+import { connectionMemory, type ConnectionMemory } from "./connection-memory.ts";
 
 /**
  * cspsync's Autotask REST client (docs/autotask.md): zone discovery (§2), the three auth headers (§3), the
@@ -231,6 +232,8 @@ export class AutotaskClient {
   readonly #quota: QuotaTracker | undefined;
   readonly #now: () => number;
   #zone: Promise<ZoneInformation> | undefined;
+  /** The connection's memory in this process (zone, threshold reading), when built with its request budget. */
+  readonly #memory: ConnectionMemory | undefined;
 
   readonly picklists: PicklistResolver;
   readonly companies: ReadApi<Company, CompanyField>;
@@ -275,6 +278,7 @@ export class AutotaskClient {
   constructor(options: AutotaskClientOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#memory = options.transport?.budget ? connectionMemory(options.transport.budget) : undefined;
     const fetchImpl = options.transport?.fetchImpl ?? fetch;
     this.#transport = new PsaTransport({
       ...options.transport,
@@ -290,10 +294,15 @@ export class AutotaskClient {
       secrets: () => [options.credentials.secret, options.credentials.integrationCode],
       classifyResponse: (response, request) => this.#classify(response, request),
     });
+    const tracker = () => new QuotaTracker(() => this.#readThreshold(), options.quota || {}, this.#now);
+    // The threshold is the tenant's: with the default policy, every client of the connection in this process
+    // shares one tracker, so a sync opened after another goes on from its reading instead of asking again.
     this.#quota =
       options.quota === false
         ? undefined
-        : new QuotaTracker(() => this.#readThreshold(), options.quota ?? {}, this.#now);
+        : options.quota === undefined && this.#memory
+          ? this.#memory.quota(options.credentials.userName, tracker)
+          : tracker();
     this.picklists = new PicklistResolver({
       loadFields: (entity) => this.entityFields(entity),
       now: this.#now,
@@ -344,18 +353,44 @@ export class AutotaskClient {
 
   // -------------------------------------------------------------------------------- zone docs/autotask.md §2
 
-  /** Discovers (once, then cached) the tenant's zone. Never hard-coded: tenants live on many hosts. */
+  /**
+   * Discovers (once, then cached) the tenant's zone. Never hard-coded: tenants live on many hosts. A client
+   * of a stored connection takes the zone its connection discovered in this process within the last day
+   * (connection-memory.ts), so opening a sync costs no request; a 401 forgets it (docs/autotask.md §2: a
+   * wrong zone fails authentication).
+   */
   zone(): Promise<ZoneInformation> {
     if (this.#options.zoneUrl !== undefined) return Promise.resolve({ url: this.#options.zoneUrl });
-    this.#zone ??= this.#discoverZone().catch((error: unknown) => {
-      this.#zone = undefined; // a failed discovery is retried on the next call
-      throw error;
-    });
+    const remembered = this.#memory?.zone(
+      this.#discoveryBase(),
+      this.#options.credentials.userName,
+      this.#now(),
+    );
+    if (remembered && !this.#zone) this.#zone = Promise.resolve(remembered);
+    this.#zone ??= this.#discoverZone().then(
+      (zone) => {
+        this.#memory?.rememberZone(
+          this.#discoveryBase(),
+          this.#options.credentials.userName,
+          zone,
+          this.#now(),
+        );
+        return zone;
+      },
+      (error: unknown) => {
+        this.#zone = undefined; // a failed discovery is retried on the next call
+        throw error;
+      },
+    );
     return this.#zone;
   }
 
+  #discoveryBase(): string {
+    return (this.#options.discoveryBaseUrl ?? DEFAULT_DISCOVERY_BASE_URL).replace(/\/?$/, "/");
+  }
+
   async #discoverZone(): Promise<ZoneInformation> {
-    const base = (this.#options.discoveryBaseUrl ?? DEFAULT_DISCOVERY_BASE_URL).replace(/\/?$/, "/");
+    const base = this.#discoveryBase();
     const url = `${base}zoneInformation?user=${encodeURIComponent(this.#options.credentials.userName)}`;
     // ZoneInformation is exempt from thread limiting (docs/autotask.md §10), so it gets its own concurrency
     // key. It answers without credentials, so none are sent: the discovery host only ever learns the user
@@ -735,6 +770,8 @@ export class AutotaskClient {
       return new PsaAuthError({ ...init, reason: "the API user's security level does not allow this" });
     }
     if (response.status === 401) {
+      // The zone may be another's now (the tenant moved): the next client discovers it again.
+      this.#memory?.forgetZone(this.#discoveryBase(), this.#options.credentials.userName);
       return new PsaAuthError({
         ...init,
         reason: "credentials rejected: check UserName, Secret and ApiIntegrationCode (or the zone)",

@@ -15,12 +15,16 @@ import type {
   MonthlyPsaTarget,
   PsaConnectionDetails,
 } from "../port.ts";
-import { AutotaskAdapter, connectAutotaskClient } from "./adapter.ts";
+import { AUTOTASK_WRITE_CONCURRENCY, AutotaskAdapter, connectAutotaskClient } from "./adapter.ts";
 import type { AutotaskClient } from "./client.ts";
+import { MAX_OR_CONDITIONS } from "./filter.ts";
+import { WRITE_KEY_PREFIX } from "../../core/write-keys.ts";
 import { AutotaskContractServiceRecords, CONTRACT_SERVICE_RECORD_NAMES } from "./keyed-records.ts";
-import type { Contract, ContractService } from "./models.ts";
+import type { Contract } from "./models.ts";
 
-type Prepared = { ok: true; serviceId: number };
+/** The Service a new contract service is made of; null when the plan found the contract service in place. */
+type Prepared = { ok: true; serviceId: number | null };
+type ServiceMatch = { ok: true; serviceId: number } | { ok: false; reason: string };
 
 /** Months per billing period by contractPeriodType (docs/autotask.md §8.2). */
 const PERIOD_MONTHS: Record<number, number> = { 2: 1, 3: 3, 4: 6, 5: 12 };
@@ -32,11 +36,19 @@ const PERIOD_MONTHS: Record<number, number> = { 2: 1, 3: 3, 4: 6, 5: 12 };
  * most one per billing period). Adjustments cannot be queried, so both the plan and the lookup after a lost
  * answer read ContractServiceUnits: an adjustment is in place when the unit row from its date holds its units.
  * The contract service carries its key in `internalDescription` (not printed on invoices).
+ *
+ * Planning an entry reads the contract (kept from its check when there was one), the contract's keyed
+ * services in one query (started beside the check) and their unit rows in one more (`in` on the service ids,
+ * docs/autotask.md §5.2); a write then adjusts the contract service the plan found, or creates it when the
+ * plan found none, without looking it up again.
  */
 export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, Prepared> {
   readonly vendor = "autotask" as const;
-  /** Each adjustment is computed from the units the ones before it left: they go one at a time. */
-  readonly writeConcurrency = 1;
+  /**
+   * Lines of different entries go side by side (the client keeps each endpoint within Autotask's thread
+   * limit); those of one entry one after another (dependentLines, MonthlySync).
+   */
+  readonly writeConcurrency = AUTOTASK_WRITE_CONCURRENCY;
   /** A later adjustment needs the contract service and the units the earlier ones create. */
   readonly dependentLines = true;
   /** Adjustments cannot be read back (docs/autotask.md §8.5); units are compared instead. */
@@ -45,6 +57,20 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
   private readonly keyed: AutotaskContractServiceRecords;
   readonly keyedRecordNames = CONTRACT_SERVICE_RECORD_NAMES;
   private readonly contracts: AutotaskAdapter;
+  /** Contracts their check just read, taken once by the plan that follows it. */
+  private readonly checked = new Map<number, Contract>();
+  /** Keyed services of a contract whose read started beside its check, taken once by the plan. */
+  private readonly started = new Map<number, Promise<Map<string, number>>>();
+  /**
+   * Contract and service key → the contract service's id, or null when the plan found none. Set by this run's
+   * plan (one run per connection at a time, so nothing else writes them meanwhile), by lookups and by creates;
+   * removed while a create's outcome is unknown, so a write after it looks the service up again.
+   */
+  private readonly known = new Map<string, number | null>();
+  /** Service keys whose contract service the last plan found (their writes need no Service). */
+  private readonly found = new Set<string>();
+  /** The Service each SKU is billed as, looked up once per sync. */
+  private readonly skus = new Map<string, Promise<ServiceMatch>>();
 
   constructor(client: AutotaskClient, settings: AutotaskAdapterSettings, today?: () => string) {
     this.client = client;
@@ -52,8 +78,25 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
     this.contracts = new AutotaskAdapter(client, settings, today);
   }
 
-  checkMonthlyTarget(companyId: string, agreementId: string) {
-    return checkTargetFor(this.contracts, "seat-monthly", companyId, agreementId);
+  async checkMonthlyTarget(companyId: string, agreementId: string) {
+    const contractId = Number(agreementId);
+    const valid = Number.isSafeInteger(contractId) && contractId > 0;
+    // The plan after a sound check reads the contract's services: started now, beside the check.
+    const services = valid ? this.keyedServices(contractId) : null;
+    services?.catch(() => undefined); // a failed read is the plan's to report, if it comes to planning
+    const contracts = {
+      vendor: "autotask" as const,
+      listAgreements: async (company: string) => {
+        const found = await this.contracts.contractsOf(company);
+        const mine = found.find((c) => c.contract.id === contractId);
+        if (mine) this.checked.set(contractId, mine.contract);
+        return found.map((c) => c.agreement);
+      },
+    };
+    const result = await checkTargetFor(contracts, "seat-monthly", companyId, agreementId);
+    if (result.ok && services) this.started.set(contractId, services);
+    else this.checked.delete(contractId);
+    return result;
   }
 
   async planMonthly(mapping: MonthlyMapping, agreementId: string | null, timelines: MonthlyTimelines) {
@@ -64,22 +107,164 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
       startInvoice: mapping.startInvoice,
       pricing: mapping.pricing,
     };
-    const contract = agreementId ? await this.client.contracts.get(Number(agreementId)) : null;
-    const window: ContractWindow = contract
-      ? windowOf(contract)
-      : { start: "0000-01-01", end: "9999-12-31", periodMonths: 1 };
     const services = new Map<string, SyncedContractService>();
-    for (const timeline of timelines.timelines) {
-      const found = contract
-        ? await this.contractService(contract.id, serviceKeyOf(monthly, timeline.subscriptionId))
-        : null;
-      services.set(timeline.subscriptionId, found ? await this.unitRows(found) : null);
+    if (!agreementId || timelines.timelines.length === 0) {
+      const window: ContractWindow = { start: "0000-01-01", end: "9999-12-31", periodMonths: 1 };
+      return planAutotaskMonthly(monthly, timelines.timelines, window, services);
     }
-    return planAutotaskMonthly(monthly, timelines.timelines, window, services);
+    const contractId = Number(agreementId);
+    const checked = this.checked.get(contractId);
+    this.checked.delete(contractId);
+    const started = this.started.get(contractId);
+    this.started.delete(contractId);
+    const [contract, keyed] = await Promise.all([
+      checked ?? this.client.contracts.get(contractId),
+      started ?? this.keyedServices(contractId),
+    ]);
+    // The contract is the comparison's first read: one gone since fails here, and the sync then checks it.
+    if (!contract)
+      throw new Error(`Autotask contract ${agreementId} was not found; it may have been deleted.`);
+    const keys = timelines.timelines.map((t) => [t.subscriptionId, serviceKeyOf(monthly, t.subscriptionId)]);
+    const ids = keys.flatMap(([, key]) => {
+      const id = keyed.get(key!);
+      return id === undefined ? [] : [id];
+    });
+    const rows = await this.unitRows(ids);
+    for (const [subscriptionId, key] of keys) {
+      const id = keyed.get(key!) ?? null;
+      this.known.set(knownKey(contractId, key!), id);
+      if (id === null) this.found.delete(key!);
+      else this.found.add(key!);
+      services.set(
+        subscriptionId!,
+        id === null ? null : { contractServiceId: String(id), rows: rows.get(id) ?? [] },
+      );
+    }
+    return planAutotaskMonthly(monthly, timelines.timelines, windowOf(contract), services);
   }
 
   async prepareMonthly(line: AdjustUnitsLine): Promise<Prepared | { ok: false; reason: string }> {
+    // A contract service the plan found needs no Service: the adjustment names the contract service.
+    if (this.found.has(line.serviceKey)) return { ok: true, serviceId: null };
+    const match = await this.serviceFor(line);
+    return match.ok ? { ok: true, serviceId: match.serviceId } : match;
+  }
+
+  async findMonthly(agreementId: string, line: AdjustUnitsLine) {
+    const service = await this.contractService(Number(agreementId), line.serviceKey);
+    if (service === null) return null;
+    const rows = (await this.unitRows([service])).get(service) ?? [];
+    const row = rows.find((r) => r.start === line.effectiveDate);
+    return row?.units === line.unitsAfter ? { recordId: String(service) } : null;
+  }
+
+  async writeMonthly(agreementId: string, line: AdjustUnitsLine, prepared: Prepared) {
+    const contractId = Number(agreementId);
+    const key = knownKey(contractId, line.serviceKey);
+    let service = this.known.get(key);
+    if (service === undefined) service = await this.contractService(contractId, line.serviceKey);
+    if (service === null) service = await this.createContractService(contractId, line, prepared.serviceId);
+    await this.client.contractServiceAdjustments.create({
+      contractID: contractId,
+      contractServiceID: service,
+      effectiveDate: line.effectiveDate,
+      unitChange: line.unitChange,
+      ...(line.unitPrice === null ? {} : { adjustedUnitPrice: line.unitPrice }),
+      ...(line.unitCost === null ? {} : { adjustedUnitCost: line.unitCost }),
+    });
+    return { recordId: String(service) };
+  }
+
+  listKeyedRecords(agreementId: string) {
+    return this.keyed.listKeyedRecords(agreementId);
+  }
+
+  removeRecord(agreementId: string, recordId: string) {
+    return this.keyed.removeRecord(agreementId, recordId);
+  }
+
+  requestCount(): number {
+    return this.client.stats().requests;
+  }
+
+  private keyedServices(contractId: number): Promise<Map<string, number>> {
+    return keyedServicesOf(this.client, contractId);
+  }
+
+  /** The contract service carrying `key` on the contract (looked up, and remembered), or null. */
+  private async contractService(contractId: number, key: string): Promise<number | null> {
+    const { where } = this.client.contractServices;
+    const [found] = await this.client.contractServices.select(
+      [where.eq("contractID", contractId), where.eq("internalDescription", key)],
+      ["internalDescription"],
+    );
+    const id = found?.id ?? null;
+    this.known.set(knownKey(contractId, key), id);
+    return id;
+  }
+
+  private async createContractService(
+    contractId: number,
+    line: AdjustUnitsLine,
+    serviceId: number | null,
+  ): Promise<number> {
+    let service = serviceId;
+    if (service === null) {
+      const match = await this.serviceFor(line);
+      if (!match.ok) throw new Error(match.reason);
+      service = match.serviceId;
+    }
+    const key = knownKey(contractId, line.serviceKey);
+    // Until Autotask answers, whether the service exists is unknown: a write after a lost answer looks it up.
+    this.known.delete(key);
+    const id = await this.client.contractServices.create(contractId, {
+      serviceID: service,
+      ...(line.unitPrice === null ? {} : { adjustedPrice: line.unitPrice }),
+      ...(line.unitCost === null ? {} : { unitCost: line.unitCost }),
+      invoiceDescription: line.invoiceDescription,
+      internalDescription: line.serviceKey,
+    });
+    this.known.set(key, id);
+    return id;
+  }
+
+  /** The unit rows of each contract service, by its id, sorted by start: one query per 500 services. */
+  private async unitRows(
+    serviceIds: readonly number[],
+  ): Promise<Map<number, { start: string; end: string; units: number }[]>> {
+    const rows = new Map<number, { start: string; end: string; units: number }[]>();
+    const units = this.client.contractServiceUnits;
+    for (let i = 0; i < serviceIds.length; i += MAX_OR_CONDITIONS) {
+      const chunk = serviceIds.slice(i, i + MAX_OR_CONDITIONS);
+      const found = await units.select(
+        [units.where.in("contractServiceID", chunk)],
+        ["contractServiceID", "startDate", "endDate", "units"],
+      );
+      for (const r of found) {
+        const list = rows.get(r.contractServiceID) ?? [];
+        list.push({ start: r.startDate.slice(0, 10), end: r.endDate.slice(0, 10), units: r.units });
+        rows.set(r.contractServiceID, list);
+      }
+    }
+    for (const list of rows.values()) list.sort((a, b) => a.start.localeCompare(b.start));
+    return rows;
+  }
+
+  /** The active Service with the line's SKU (or named PC_<SKU>), once per SKU; a failed lookup is asked again. */
+  private serviceFor(line: Pick<AdjustUnitsLine, "productId" | "skuId">): Promise<ServiceMatch> {
     const sku = microsoftSku(line.productId, line.skuId);
+    let match = this.skus.get(sku);
+    if (!match) {
+      match = this.findService(sku).catch((error: unknown) => {
+        this.skus.delete(sku);
+        throw error;
+      });
+      this.skus.set(sku, match);
+    }
+    return match;
+  }
+
+  private async findService(sku: string): Promise<ServiceMatch> {
     const { services } = this.client;
     const active = (await services.queryAll([services.where.eq("sku", sku)])).filter(
       (s) => s.isActive !== false,
@@ -98,81 +283,28 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
         : `${named.length} Autotask services match ${sku}`;
     return { ok: false, reason: `Could not find source product or multiple matches (${detail})` };
   }
+}
 
-  async findMonthly(agreementId: string, line: AdjustUnitsLine) {
-    const service = await this.contractService(Number(agreementId), line.serviceKey);
-    if (!service) return null;
-    const { rows } = await this.unitRows(service);
-    const row = rows.find((r) => r.start === line.effectiveDate);
-    return row?.units === line.unitsAfter ? { recordId: String(service.id) } : null;
-  }
+/** Every contract service on the contract that carries a cspsync key: key → id, in one query. */
+export async function keyedServicesOf(
+  client: AutotaskClient,
+  contractId: number,
+): Promise<Map<string, number>> {
+  const { contractServices } = client;
+  const { where } = contractServices;
+  const found = await contractServices.select(
+    [where.eq("contractID", contractId), where.beginsWith("internalDescription", WRITE_KEY_PREFIX)],
+    ["internalDescription"],
+  );
+  const keyed = new Map<string, number>();
+  for (const service of found)
+    if (service.internalDescription && !keyed.has(service.internalDescription))
+      keyed.set(service.internalDescription, service.id);
+  return keyed;
+}
 
-  async writeMonthly(agreementId: string, line: AdjustUnitsLine, prepared: Prepared) {
-    const contractId = Number(agreementId);
-    const service =
-      (await this.contractService(contractId, line.serviceKey)) ??
-      (await this.createContractService(contractId, line, prepared.serviceId));
-    await this.client.contractServiceAdjustments.create({
-      contractID: contractId,
-      contractServiceID: service.id,
-      effectiveDate: line.effectiveDate,
-      unitChange: line.unitChange,
-      ...(line.unitPrice === null ? {} : { adjustedUnitPrice: line.unitPrice }),
-      ...(line.unitCost === null ? {} : { adjustedUnitCost: line.unitCost }),
-    });
-    return { recordId: String(service.id) };
-  }
-
-  listKeyedRecords(agreementId: string) {
-    return this.keyed.listKeyedRecords(agreementId);
-  }
-
-  removeRecord(agreementId: string, recordId: string) {
-    return this.keyed.removeRecord(agreementId, recordId);
-  }
-
-  requestCount(): number {
-    return this.client.stats().requests;
-  }
-
-  private async contractService(contractId: number, key: string): Promise<ContractService | null> {
-    const { where } = this.client.contractServices;
-    const [found] = await this.client.contractServices.queryAll([
-      where.eq("contractID", contractId),
-      where.eq("internalDescription", key),
-    ]);
-    return found ?? null;
-  }
-
-  private async createContractService(
-    contractId: number,
-    line: AdjustUnitsLine,
-    serviceId: number,
-  ): Promise<ContractService> {
-    const id = await this.client.contractServices.create(contractId, {
-      serviceID: serviceId,
-      ...(line.unitPrice === null ? {} : { adjustedPrice: line.unitPrice }),
-      ...(line.unitCost === null ? {} : { unitCost: line.unitCost }),
-      invoiceDescription: line.invoiceDescription,
-      internalDescription: line.serviceKey,
-    });
-    const created = await this.client.contractServices.get(id);
-    if (!created) throw new Error(`Autotask did not return the contract service ${id} it just created`);
-    return created;
-  }
-
-  private async unitRows(
-    service: ContractService,
-  ): Promise<{ contractServiceId: string; rows: { start: string; end: string; units: number }[] }> {
-    const { where } = this.client.contractServiceUnits;
-    const rows = await this.client.contractServiceUnits.queryAll([where.eq("contractServiceID", service.id)]);
-    return {
-      contractServiceId: String(service.id),
-      rows: rows
-        .map((r) => ({ start: r.startDate.slice(0, 10), end: r.endDate.slice(0, 10), units: r.units }))
-        .sort((a, b) => a.start.localeCompare(b.start)),
-    };
-  }
+function knownKey(contractId: number, serviceKey: string): string {
+  return `${contractId}\u0000${serviceKey}`;
 }
 
 function windowOf(contract: Contract): ContractWindow {

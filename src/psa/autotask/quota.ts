@@ -18,6 +18,13 @@ export type QuotaPolicy = {
   slowDownDelayMs: number;
   /** From this share, refuse to send (PsaRateLimitedError) and leave the rest to others. Default 0.95. */
   refuseAt: number;
+  /**
+   * A reading older than the refresh interval that showed less than this share in use still serves, without
+   * asking again, for `staleAllowance` more requests: a daily check of a few requests then costs no reading
+   * (docs/autotask.md §10). Default 0.5 and 50 requests; 0 requests turns it off.
+   */
+  staleTrustBelow: number;
+  staleAllowance: number;
 };
 
 export const DEFAULT_QUOTA_POLICY: QuotaPolicy = {
@@ -26,6 +33,8 @@ export const DEFAULT_QUOTA_POLICY: QuotaPolicy = {
   slowDownAt: 0.75,
   slowDownDelayMs: 1000,
   refuseAt: 0.95,
+  staleTrustBelow: 0.5,
+  staleAllowance: 50,
 };
 
 export type QuotaStatus = {
@@ -50,6 +59,8 @@ export class QuotaTracker {
   #reading: { info: ThresholdInformation; at: number; sentSince: number } | undefined;
   #refresh: Promise<void> | undefined;
   #lastAttemptAt: number | undefined;
+  /** Requests let through on a stale reading (see QuotaPolicy.staleAllowance). */
+  #staleSends = 0;
 
   constructor(read: () => Promise<ThresholdInformation>, policy: Partial<QuotaPolicy> = {}, now = Date.now) {
     this.#read = read;
@@ -60,6 +71,7 @@ export class QuotaTracker {
   /** Records a ThresholdInformation reading (also when the caller fetched it for other reasons). */
   observe(info: ThresholdInformation): void {
     this.#reading = { info, at: this.#now(), sentSince: 0 };
+    this.#staleSends = 0;
   }
 
   /** Counts a request cspsync sent since the last reading. */
@@ -96,7 +108,9 @@ export class QuotaTracker {
    * retried before the next refresh interval, so a broken endpoint cannot double the request count.
    */
   async beforeRequest(): Promise<QuotaDecision> {
-    if (this.#isStale()) {
+    if (this.#isStale() && this.#trustedWhileStale()) {
+      this.#staleSends += 1;
+    } else if (this.#isStale()) {
       this.#lastAttemptAt = this.#now();
       await this.refresh().catch(() => undefined);
     } else if (!this.#reading && this.#refresh) {
@@ -120,6 +134,21 @@ export class QuotaTracker {
         this.#refresh = undefined;
       });
     return this.#refresh;
+  }
+
+  /**
+   * A stale reading still serves a few requests when it was far from the limit: those few cannot starve the
+   * tenant's other integrations whatever happened since, and the next reading comes once they are spent.
+   */
+  #trustedWhileStale(): boolean {
+    const reading = this.#reading;
+    if (!reading || this.#staleSends >= this.#policy.staleAllowance) return false;
+    const { externalRequestThreshold, currentTimeframeRequestCount } = reading.info;
+    if (externalRequestThreshold <= 0) return false;
+    return (
+      (currentTimeframeRequestCount + reading.sentSince) / externalRequestThreshold <
+      this.#policy.staleTrustBelow
+    );
   }
 
   #isStale(): boolean {
