@@ -7,7 +7,12 @@ import { buildEvent, eventKeyFor, isGroupedEventKey, type EventLine } from "../c
 import { Dec } from "../core/money.ts";
 import { ReconFileError, type ReconFileHint } from "../sources/reconciliation/errors.ts";
 import { EmptyReconFileError, type ReconFormat } from "../sources/reconciliation/reader.ts";
-import { readLines, type ReadLine, type ReadLinesOptions } from "../sources/reconciliation/read-lines.ts";
+import {
+  readLines,
+  type LineBatch,
+  type ReadLine,
+  type ReadLinesOptions,
+} from "../sources/reconciliation/read-lines.ts";
 import { readLinesInWorker } from "../sources/reconciliation/read-lines-parallel.ts";
 import type { Store } from "../store/db.ts";
 import { DEFAULT_ORGANIZATION_ID } from "../store/organization.ts";
@@ -154,7 +159,7 @@ export async function importReconFile(
           totals,
         });
         for await (const batch of source.batches) {
-          await writer.write(batch.lines);
+          await writer.write(batch);
           options.onProgress?.({
             bytesRead: batch.bytesRead,
             sizeBytes: source.sizeBytes,
@@ -320,7 +325,7 @@ class BatchWriter {
         : new SqliteLineWriter(trx, context.organizationId);
   }
 
-  async write(read: ReadLine[]): Promise<void> {
+  async write({ lines: read, sources }: LineBatch): Promise<void> {
     if (read.length === 0) return;
     for (const r of read) {
       const invoice = r.line.invoiceNumber;
@@ -342,8 +347,19 @@ class BatchWriter {
         addedLines.push(r.line);
       }
     }
-    // Appended in import order: the table and its index by invoice grow at their ends.
-    await this.lines.append(added);
+    // Appended in import order: the table and its index by invoice grow at their ends. The batch's rows as
+    // read are kept with the first of its lines stored (a block of known lines only is not needed again).
+    await this.lines.append(
+      added,
+      added.length > 0
+        ? {
+            import_id: this.importId,
+            first_row: sources.firstRow,
+            last_row: sources.lastRow,
+            data: sources.data,
+          }
+        : null,
+    );
     this.totals.lines += rows.length;
     this.totals.newLines += added.length;
     this.totals.knownLines += rows.length - added.length;
@@ -417,7 +433,7 @@ class BatchWriter {
     this.totals.newEvents += events.length;
   }
 
-  private lineRow({ line, classification, standalone, sourceJson }: ReadLine, key: string): ChargeLinesTable {
+  private lineRow({ line, classification, standalone }: ReadLine, key: string): ChargeLinesTable {
     return {
       organization_id: this.organizationId,
       line_key: key,
@@ -451,7 +467,8 @@ class BatchWriter {
       total: line.total,
       currency: line.currency,
       reference_id: line.referenceId,
-      source: sourceJson,
+      // The row as read is in the batch's source block (charge_line_sources).
+      source: "",
       kind: standalone?.kind ?? null,
       seat_delta: standalone?.seatDelta ?? null,
       seats_after: standalone?.seatsAfter ?? null,

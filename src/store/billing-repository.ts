@@ -3,6 +3,7 @@ import type { ChargeEvent } from "../core/events.ts";
 import type { Store } from "./db.ts";
 import type { ImportsTable } from "./schema.ts";
 import { eventFromRow, sourceRecordOf } from "./billing-rows.ts";
+import { fieldsInSourceBlock } from "../core/source-blocks.ts";
 
 /** Read side of the imported billing data, as the CLI, API and sync planner need it. */
 export type InvoiceSummary = {
@@ -137,14 +138,28 @@ export async function listChargeEvents(
 /** A stored line's source record as {column: value} (its non-empty fields), whichever form it was stored in. */
 export async function lineSourceRecord(
   store: Store,
-  line: { source: string; import_id: string },
+  line: { source: string; import_id: string; source_row: number },
 ): Promise<Record<string, string>> {
   const owner = await store.db
     .selectFrom("imports")
     .select("source_fields")
     .where("id", "=", line.import_id)
     .executeTakeFirst();
-  return sourceRecordOf(line.source, owner?.source_fields ?? null);
+  const sourceFields = owner?.source_fields ?? null;
+  if (line.source !== "") return sourceRecordOf(line.source, sourceFields);
+  // Stored since migration 0021: the row is in the block of its batch, the last one starting at or before it.
+  const block = await store.db
+    .selectFrom("charge_line_sources")
+    .select("data")
+    .where("import_id", "=", line.import_id)
+    .where("first_row", "<=", Number(line.source_row))
+    .orderBy("first_row", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  const fields = block ? fieldsInSourceBlock(block.data, Number(line.source_row)) : null;
+  if (!fields)
+    throw new Error(`the source record of row ${line.source_row} of import ${line.import_id} is missing`);
+  return sourceRecordOf(JSON.stringify(fields), sourceFields);
 }
 
 /** A product (and SKU) that appears in the billing data. */

@@ -1,4 +1,4 @@
-import type { ChargeLinesTable } from "./schema.ts";
+import type { ChargeLineSourcesTable, ChargeLinesTable } from "./schema.ts";
 
 /**
  * How an import stores charge lines (migration 0018): lines are appended in import order, with no unique
@@ -14,8 +14,11 @@ export interface ChargeLineWriter {
    * one commits or rolls back) and calls `onKey` with the line key of every line stored for it.
    */
   takeInvoice(invoiceNumber: string, onKey: (lineKey: string) => void): Promise<void>;
-  /** Appends new lines (none of them stored yet); they may be buffered until `flush`. */
-  append(rows: readonly ChargeLinesTable[]): Promise<void>;
+  /**
+   * Appends new lines (none of them stored yet) and the source block of their batch (null when there are
+   * none); both may be buffered until `finish`.
+   */
+  append(rows: readonly ChargeLinesTable[], sources: ChargeLineSourcesTable | null): Promise<void>;
   /**
    * Writes what `append` buffered and readies the table for the reads that follow in the transaction (the
    * pair lines of this import, by event): after it, the transaction reads every appended line.

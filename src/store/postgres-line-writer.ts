@@ -2,7 +2,7 @@ import { finished } from "node:stream/promises";
 import { CompiledQuery, sql, type Transaction } from "kysely";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { CHARGE_LINE_COLUMNS, type ChargeLineWriter } from "./line-writer.ts";
-import type { ChargeLinesTable, Database } from "./schema.ts";
+import type { ChargeLineSourcesTable, ChargeLinesTable, Database } from "./schema.ts";
 
 /** Buffered COPY text sent in one COPY statement once it reaches this size (and at every flush). */
 const COPY_BUFFER_BYTES = 4 << 20;
@@ -20,6 +20,7 @@ export class PostgresLineWriter implements ChargeLineWriter {
   private readonly trx: Transaction<Database>;
   private readonly organizationId: string;
   private buffer: string[] = [];
+  private sources: ChargeLineSourcesTable[] = [];
   private buffered = 0;
   private appended = 0;
 
@@ -48,7 +49,8 @@ export class PostgresLineWriter implements ChargeLineWriter {
     if (rest !== "") onKey(rest);
   }
 
-  async append(rows: readonly ChargeLinesTable[]): Promise<void> {
+  async append(rows: readonly ChargeLinesTable[], sources: ChargeLineSourcesTable | null): Promise<void> {
+    if (sources) this.sources.push(sources);
     if (rows.length === 0) return;
     let text = "";
     for (const row of rows) text += copyLine(row);
@@ -70,6 +72,12 @@ export class PostgresLineWriter implements ChargeLineWriter {
   }
 
   private async flush(): Promise<void> {
+    // A block is a few KB: the blocks of a COPY's lines go in one INSERT before it.
+    if (this.sources.length > 0) {
+      const sources = this.sources;
+      this.sources = [];
+      await this.trx.insertInto("charge_line_sources").values(sources).execute();
+    }
     if (this.buffer.length === 0) return;
     const texts = this.buffer;
     this.buffer = [];

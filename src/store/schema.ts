@@ -72,6 +72,14 @@ export interface SubscriptionsTable {
   updated_at: string;
 }
 
+/** The rows of an import as read, a compressed block per batch (src/sources/reconciliation/source-blocks.ts). */
+export interface ChargeLineSourcesTable {
+  import_id: string;
+  first_row: number;
+  last_row: number;
+  data: Uint8Array;
+}
+
 export interface ChargeLinesTable {
   organization_id: string;
   line_key: string;
@@ -106,8 +114,9 @@ export interface ChargeLinesTable {
   currency: string;
   reference_id: string | null;
   /**
-   * The source record: a JSON array of the row's fields as read, named by the import's `source_fields`;
-   * lines imported before migration 0010 hold a JSON object instead. Read it with sourceRecordOf.
+   * Empty: the row's fields as read are in its import's charge_line_sources block (migration 0021). Lines
+   * stored before that hold them here: a JSON array named by the import's `source_fields`, or, before
+   * migration 0010, a JSON object. Read it with lineSourceRecord.
    */
   source: string;
   /** The line's event fields when it is an event on its own (see charge_events); null for halves of a pair. */
@@ -519,6 +528,7 @@ export interface Database {
   customers: CustomersTable;
   subscriptions: SubscriptionsTable;
   charge_lines: ChargeLinesTable;
+  charge_line_sources: ChargeLineSourcesTable;
   /** A view (migration 0010): lines that are events on their own, plus charge_pair_events. Read only. */
   charge_events: ChargeEventsTable;
   charge_pair_events: ChargeEventsTable;

@@ -1,7 +1,7 @@
 import { sql, type Transaction } from "kysely";
 import { appendRows } from "./bulk-insert.ts";
 import type { ChargeLineWriter } from "./line-writer.ts";
-import type { ChargeLinesTable, Database } from "./schema.ts";
+import type { ChargeLineSourcesTable, ChargeLinesTable, Database } from "./schema.ts";
 
 const KEY_PAGE = 20_000;
 
@@ -39,8 +39,9 @@ export class SqliteLineWriter implements ChargeLineWriter {
     }
   }
 
-  async append(rows: readonly ChargeLinesTable[]): Promise<void> {
+  async append(rows: readonly ChargeLinesTable[], sources: ChargeLineSourcesTable | null): Promise<void> {
     await appendRows(this.trx, "sqlite", "charge_lines", rows);
+    if (sources) await this.trx.insertInto("charge_line_sources").values(sources).execute();
   }
 
   async finish(): Promise<void> {}

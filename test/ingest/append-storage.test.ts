@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { Migrator, type Migration } from "kysely";
 import { importReconFile } from "../../src/services/import-recon.ts";
+import { lineSourceRecord } from "../../src/store/billing-repository.ts";
 import { openStore, type Store } from "../../src/store/db.ts";
 import { LineKeyCounts } from "../../src/store/line-writer.ts";
 import { migrations } from "../../src/store/migrations/index.ts";
@@ -36,6 +37,34 @@ const many = Array.from({ length: 3000 }, (_, i) =>
   }),
 );
 const manyCsv = writeCsv(path.join(dir, "many.csv"), many);
+
+/** Imports `file` into a current store and copies what it stored into `old` (migrated to before 0018). */
+async function copyInLayoutBefore0018(scratch: Store, file: string, old: Store): Promise<void> {
+  const { importId } = await importReconFile(scratch, file);
+  const imported = await scratch.db.selectFrom("imports").selectAll().where("id", "=", importId).execute();
+  await old.db.insertInto("imports").values(imported).execute();
+  const stored = await scratch.db
+    .selectFrom("charge_lines")
+    .selectAll()
+    .where("import_id", "=", importId)
+    .execute();
+  for (const line of stored) {
+    const source = JSON.stringify(await lineSourceRecord(scratch, line));
+    await old.db
+      .insertInto("charge_lines")
+      .values({ ...line, source })
+      .execute();
+  }
+  const pairKeys = [...new Set(stored.map((l) => l.event_key).filter((k) => k.startsWith("pair:")))];
+  if (pairKeys.length > 0) {
+    const pairs = await scratch.db
+      .selectFrom("charge_pair_events")
+      .selectAll()
+      .where("event_key", "in", pairKeys)
+      .execute();
+    await old.db.insertInto("charge_pair_events").values(pairs).execute();
+  }
+}
 
 async function lineCount(store: Store): Promise<number> {
   const row = await store.db
@@ -87,7 +116,55 @@ describe("LineKeyCounts", () => {
 
 for (const dialect of DIALECTS) {
   describe(`append storage (${dialect})`, () => {
-    const stores = storesForSuite(dialect, ["main", "copies", "bad"]);
+    const stores = storesForSuite(dialect, ["main", "copies", "bad", "scratch", "blocks"]);
+
+    it("every line reads back its own row from its batch's source block; batches of known lines keep none", async () => {
+      const store = stores.blocks;
+      const first = await importReconFile(store, manyCsv, { batchSize: 64 });
+      assert.equal(first.newLines, many.length);
+      const blockCount = async () =>
+        Number(
+          (
+            await store.db
+              .selectFrom("charge_line_sources")
+              .select((e) => e.fn.countAll().as("n"))
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+      assert.equal(await blockCount(), Math.ceil(many.length / 64));
+      const stored = await store.db.selectFrom("charge_lines").selectAll().execute();
+      for (const line of stored) {
+        assert.equal(line.source, "");
+        const record = await lineSourceRecord(store, line);
+        assert.equal(record.InvoiceNumber, "G777000001");
+        assert.equal(Number(record.Subtotal), Number(line.subtotal), `row ${line.source_row}`);
+      }
+
+      // Ten new rows at the end: only the two batches holding them are kept (rows 2,945–3,008 and 3,009–3,011).
+      const more = Array.from({ length: 10 }, (_, i) => ({
+        ...many[0]!,
+        Subtotal: `${5000 + i}.00`,
+        Total: `${5000 + i}.00`,
+      }));
+      const again = await importReconFile(
+        store,
+        writeCsv(path.join(dir, "many-more.csv"), [...many, ...more]),
+        {
+          batchSize: 64,
+        },
+      );
+      assert.equal(again.newLines, 10);
+      assert.equal(await blockCount(), Math.ceil(many.length / 64) + 2);
+      const added = await store.db
+        .selectFrom("charge_lines")
+        .selectAll()
+        .where("import_id", "=", again.importId)
+        .execute();
+      assert.deepEqual(
+        (await Promise.all(added.map(async (line) => (await lineSourceRecord(store, line)).Subtotal))).sort(),
+        more.map((row) => row.Subtotal).sort(),
+      );
+    });
 
     it("re-importing the same file adds nothing and writes no line", async () => {
       const first = await importReconFile(stores.main, juneCsv, { batchSize: 3 });
@@ -142,12 +219,12 @@ for (const dialect of DIALECTS) {
       assert.equal(summary.newLines, 1);
       const line = await stores.bad.db
         .selectFrom("charge_lines")
-        .select(["product_name", "sku_name", "source", "import_id"])
+        .select(["product_name", "sku_name", "source", "import_id", "source_row"])
         .where("invoice_number", "=", "G888000001")
         .executeTakeFirstOrThrow();
       assert.equal(line.product_name, name);
       assert.equal(line.sku_name, "\\N");
-      assert.ok((JSON.parse(line.source) as string[]).includes(name));
+      assert.equal((await lineSourceRecord(stores.bad, line)).ProductName, name);
       assert.equal((await importReconFile(stores.bad, file)).newLines, 0);
     });
 
@@ -202,8 +279,10 @@ for (const dialect of DIALECTS) {
         });
         const { error } = await migrator.migrateToLatest();
         assert.equal(error, undefined);
-        // The old schema still has its unique line-key index; the importer's rows fit it unchanged.
-        assert.equal((await importReconFile(old, withCopiesCsv)).newLines, withCopies.length);
+        // The file as cspsync stored it then: lines with their source records inline, under the old schema's
+        // unique line-key index (which the rows fit unchanged).
+        await copyInLayoutBefore0018(stores.scratch, withCopiesCsv, old);
+        assert.equal(await lineCount(old), withCopies.length);
         const keysBefore = await lineKeys(old);
         const eventsBefore = await events(old);
         await old.close();

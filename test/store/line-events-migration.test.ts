@@ -7,7 +7,6 @@ import { openStore, type Store } from "../../src/store/db.ts";
 import { migrateToLatest, migrateUpTo } from "../../src/store/migrate.ts";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import { lineSourceRecord } from "../../src/store/billing-repository.ts";
-import { sourceRecordOf } from "../../src/store/billing-rows.ts";
 import { DIALECTS, createTestDatabase } from "../support/stores.ts";
 import { writeCsv } from "../support/recon-builder.ts";
 import { juneRows } from "../support/scenarios.ts";
@@ -24,7 +23,16 @@ const events = (store: Store) =>
 const lines = (store: Store) =>
   store.db
     .selectFrom("charge_lines")
-    .select(["line_key", "event_key", "kind", "seat_delta", "seats_after", "source", "import_id"])
+    .select([
+      "line_key",
+      "event_key",
+      "kind",
+      "seat_delta",
+      "seats_after",
+      "source",
+      "import_id",
+      "source_row",
+    ])
     .orderBy("line_key")
     .execute();
 
@@ -34,10 +42,9 @@ async function copyInOldLayout(current: Store, old: Store) {
   for (const { source_fields: _fields, ...row } of imports) {
     await old.db.insertInto("imports").values(row).execute();
   }
-  const fieldsOf = new Map(imports.map((i) => [i.id, i.source_fields]));
   const stored = await current.db.selectFrom("charge_lines").selectAll().execute();
   for (const { kind: _k, seat_delta: _d, seats_after: _a, ...line } of stored) {
-    const source = JSON.stringify(sourceRecordOf(line.source, fieldsOf.get(line.import_id) ?? null));
+    const source = JSON.stringify(await lineSourceRecord(current, line));
     await old.db
       .insertInto("charge_lines")
       .values({ ...line, source } as never)
@@ -81,7 +88,10 @@ for (const dialect of DIALECTS) {
           newLines.map(({ source: _s, ...rest }) => rest),
         );
         assert.ok(oldLines.every((l) => l.source.startsWith("{")));
-        assert.ok(newLines.every((l) => l.source.startsWith("[")));
+        assert.ok(
+          newLines.every((l) => l.source === ""),
+          "new lines keep their rows in source blocks",
+        );
         for (const [i, line] of oldLines.entries()) {
           assert.deepEqual(await lineSourceRecord(old, line), await lineSourceRecord(current, newLines[i]!));
         }

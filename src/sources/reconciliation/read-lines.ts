@@ -6,6 +6,7 @@ import { contentHash } from "./line-key.ts";
 import { sourceFieldNames } from "./columns.ts";
 import { openReconFile, type ReadOptions, type ReconFormat } from "./reader.ts";
 import { toChargeLine } from "./row.ts";
+import { encodeSourceBlock, type SourceBlock } from "../../core/source-blocks.ts";
 
 /**
  * Everything about a line that needs no database: its typed fields, content hash, billing motion, and its
@@ -18,11 +19,10 @@ export type ReadLine = {
   classification: Classification;
   /** The line's fields as an event on its own; null when it is half of a credit/charge pair. */
   standalone: StandaloneEventFields | null;
-  /** The row's fields as read, as a JSON array; `sourceFields` names them. */
-  sourceJson: string;
 };
 
-export type LineBatch = { lines: ReadLine[]; bytesRead: number };
+/** A batch of lines, and their rows' fields as read (named by `sourceFields`) in one compressed block. */
+export type LineBatch = { lines: ReadLine[]; sources: SourceBlock; bytesRead: number };
 
 export type LineSource = {
   file: string;
@@ -60,6 +60,15 @@ export async function readLines(filePath: string, options: ReadLinesOptions): Pr
   const recon = await openReconFile(filePath, { ...readOptions, onChunk: (chunk) => fileHash.update(chunk) });
   async function* batches(): AsyncGenerator<LineBatch> {
     let lines: ReadLine[] = [];
+    let rows: number[] = [];
+    let rowFields: string[][] = [];
+    const batch = (bytesRead: number): LineBatch => {
+      const done = { lines, sources: encodeSourceBlock(rows, rowFields), bytesRead };
+      lines = [];
+      rows = [];
+      rowFields = [];
+      return done;
+    };
     for await (const { row, fields } of recon.rows) {
       const line = toChargeLine(fields, recon.mapping, recon.file, row);
       const classification = classifyLine(line);
@@ -69,15 +78,13 @@ export async function readLines(filePath: string, options: ReadLinesOptions): Pr
         classification,
         // The line key is not known yet (it depends on earlier rows); the event fields do not depend on it.
         standalone: standaloneEventFields({ ...line, ...classification, lineKey: "" }),
-        sourceJson: JSON.stringify(fields),
       });
-      if (lines.length >= options.batchSize) {
-        yield { lines, bytesRead: recon.bytesRead() };
-        lines = [];
-      }
+      rows.push(row);
+      rowFields.push(fields);
+      if (lines.length >= options.batchSize) yield batch(recon.bytesRead());
     }
     end = { sha256: fileHash.digest("hex"), sourceFields: sourceFieldNames(recon.mapping) };
-    if (lines.length > 0) yield { lines, bytesRead: recon.sizeBytes };
+    if (lines.length > 0) yield batch(recon.sizeBytes);
   }
   const reading = batches();
   return {

@@ -17,6 +17,7 @@ import { notifications } from "./0016_notifications.ts";
 import { appendLines } from "./0018_append_lines.ts";
 import { fetchLinks } from "./0019_fetch_links.ts";
 import { renewalReminders } from "./0020_renewal_reminders.ts";
+import { lineSourceBlocks } from "./0021_line_source_blocks.ts";
 import type { CspsyncMigration } from "./types.ts";
 
 /** Every migration, oldest first. Names sort in this order; never rename or reorder a shipped one. */
@@ -40,4 +41,5 @@ export const migrations: readonly CspsyncMigration[] = [
   appendLines,
   fetchLinks,
   renewalReminders,
+  lineSourceBlocks,
 ];
