@@ -17,7 +17,7 @@ import { tenantOf, writeMonth } from "./daily-data.ts";
 import { seedConnectWise } from "./daily-connectwise.ts";
 
 /**
- * npm run bench:workers -- [--connections 8] [--customers 40] [--latency 50] [--workers 1,2,4]
+ * npm run bench:workers -- [--connections 8] [--customers 40] [--latency 50] [--workers 1,2,4] [--cpu-prof DIR]
  * Several `cspsync worker` processes on one PostgreSQL database (pg-boss): `connections` ConnectWise
  * connections, each to its own emulator (so each has its own PSA limits) with `customers` customers of
  * bench:daily's data (15 lines each, all three motions mapped), and for each W of --workers: a fresh database
@@ -36,6 +36,8 @@ const { values } = parseArgs({
     workers: { type: "string", default: "1,2,4" },
     /** Give up on a point after this many seconds (a lost job or a retry would otherwise wait minutes). */
     timeout: { type: "string", default: "300" },
+    /** Write a V8 CPU profile of every worker process into this directory (node --cpu-prof). */
+    "cpu-prof": { type: "string" },
   },
 });
 const connectionCount = Number(values.connections);
@@ -87,7 +89,10 @@ type WorkerProcess = {
 const BANNER = /^cspsync worker on .*: daily check /m;
 
 function startWorker(databaseUrl: string, env: NodeJS.ProcessEnv, logFile: string): WorkerProcess {
-  const child = spawn(process.execPath, [...NODE_FLAGS, BIN, "worker", "--db", databaseUrl], {
+  const profile = values["cpu-prof"]
+    ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(values["cpu-prof"])}`]
+    : [];
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...profile, BIN, "worker", "--db", databaseUrl], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
