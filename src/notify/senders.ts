@@ -1,4 +1,3 @@
-import nodemailer from "nodemailer";
 import {
   messageIdFor,
   renderHtml,
@@ -64,6 +63,8 @@ export async function sendEmail(
   event: NotificationEvent,
   context: SendContext,
 ): Promise<SendResult> {
+  // Loaded on the first e-mail: nodemailer is ~20 MB of a server's memory that most never use (BENCHMARKS.md).
+  const { default: nodemailer } = await import("nodemailer");
   const transport = nodemailer.createTransport({
     host: config.host,
     port: config.port,

@@ -1,4 +1,4 @@
-import { ConfidentialClientApplication, type Configuration } from "@azure/msal-node";
+import type { ConfidentialClientApplication, Configuration } from "@azure/msal-node";
 import { microsoftFetch, SourceError, type MicrosoftHttpOptions } from "./http.ts";
 
 /**
@@ -60,18 +60,26 @@ export function createTokenProvider(settings: TokenSettings): TokenProvider {
           },
         }),
   };
-  const client = new ConfidentialClientApplication({
-    auth,
-    system: { networkClient: networkClient(settings.http) },
-  });
+  // msal is loaded with the first token: ~30 MB that a server with no Partner Center source never needs
+  // (BENCHMARKS.md, serve).
+  let client: Promise<ConfidentialClientApplication> | undefined;
+  const clientOf = () =>
+    (client ??= import("@azure/msal-node").then(
+      (msal) =>
+        new msal.ConfidentialClientApplication({
+          auth,
+          system: { networkClient: networkClient(settings.http) },
+        }),
+    ));
   const cache = new Map<string, { token: string; until: number }>();
   return {
     async token(scope) {
       const cached = cache.get(scope);
       if (cached && cached.until > Date.now()) return cached.token;
+      const app = await clientOf();
       let result;
       try {
-        result = await client.acquireTokenByClientCredential({ scopes: [scope] });
+        result = await app.acquireTokenByClientCredential({ scopes: [scope] });
       } catch (error) {
         throw tokenError(error, scope);
       }
