@@ -3,11 +3,13 @@ import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
+import { sql } from "kysely";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createApp, type App } from "../src/app.ts";
 import { importReconFile } from "../src/services/import-recon.ts";
 import { runMotion } from "../src/services/motion-sync.ts";
 import { BILLING_MOTIONS } from "../src/core/billing.ts";
+import { RequestBudget } from "../src/psa/shared/transport.ts";
 import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../emulators/connectwise/index.ts";
 import { startAutotaskEmulator, type AutotaskEmulator } from "../emulators/autotask/index.ts";
 import type { EmulatorServer } from "../emulators/kit.ts";
@@ -18,11 +20,19 @@ import { seedAutotask } from "./daily-autotask.ts";
 
 /**
  * npm run bench:daily -- [--customers 2000] [--psa connectwise|autotask] [--latency 50] [--serve]
+ *                          [--unpaced] [--keep DIR] [--serve-from DIR]
  * An MSP of N customers, all three billing motions mapped on one PSA connection (3 × N entries), 15
  * lines per customer on the month's invoice, the emulator answering every request after `latency` ms. Measures
  * the first full sync, a daily check with nothing new, and a daily check after 1 % of the customers changed
  * seats: PSA reads and writes, wall time, peak RSS so far, and the minimum the PSA's limits allow.
  * `--serve` then measures `cspsync serve` answering the customers, history and report pages on that database.
+ *
+ * Building the 2,000-customer database for `--serve` takes ~30 minutes through ConnectWise's 900 requests/minute.
+ * `--unpaced --latency 0` builds the same database (same data, same runs and ledger) in a few minutes: the
+ * client's pacing waits are skipped (RequestBudget.pace returns at once; the ConnectWise emulator never
+ * throttles), so the sync phases' times are then meaningless. `--keep DIR` copies the database and
+ * what serve needs to open it (secret key, connection id) to DIR; `--serve-from DIR` measures serve on a copy
+ * of a kept database without syncing anything.
  */
 const { values } = parseArgs({
   options: {
@@ -33,6 +43,12 @@ const { values } = parseArgs({
     "show-requests": { type: "boolean", default: false },
     /** Then start `cspsync serve` on the benchmark's database and measure its peak RSS (bench/daily-serve.ts). */
     serve: { type: "boolean", default: false },
+    /** Skip the PSA client's pacing waits (seeding a database for --serve; sync times are then meaningless). */
+    unpaced: { type: "boolean", default: false },
+    /** Keep the database (and what serve needs to open it) in this directory. */
+    keep: { type: "string" },
+    /** Only measure serve, on a copy of a database kept with --keep in this directory. */
+    "serve-from": { type: "string" },
   },
 });
 const customers = Number(values.customers);
@@ -100,6 +116,58 @@ function seedCompanies(
     targets.set(c, { company: String(companyId), recurring: String(recurringId), annual: String(annualId) });
   }
   return targets;
+}
+
+/** What --keep writes beside the database, and --serve-from reads. */
+type Kept = {
+  customers: number;
+  env: Record<string, string>;
+  connectionId: string;
+  invoice: string;
+  customer: string;
+  built: string;
+};
+
+function printServe(serve: Awaited<ReturnType<typeof measureServe>>): void {
+  console.log(
+    `\ncspsync serve on this database: peak RSS (VmHWM) ${serve.peakRssMb.toFixed(0)} MB (goal < 300 MB)`,
+  );
+  for (const c of serve.calls)
+    console.log(`  ${c.status} ${c.path}: ${c.ms.toFixed(0)} ms, ${(c.bytes / 1024).toFixed(0)} KiB`);
+}
+
+if (values["serve-from"] !== undefined) {
+  // A copy, so that every measurement starts from the same file (serve adds its admin and sessions).
+  const from = path.resolve(values["serve-from"]);
+  const kept = JSON.parse(fs.readFileSync(path.join(from, "kept.json"), "utf8")) as Kept;
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-bench-serve-"));
+  try {
+    fs.copyFileSync(path.join(from, "daily.db"), path.join(work, "daily.db"));
+    console.log(
+      `serve on a copy of ${from}/daily.db: ${kept.customers} customers, built ${kept.built}; node ${process.version}; load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+    );
+    printServe(
+      await measureServe({
+        databaseUrl: `sqlite:${path.join(work, "daily.db")}`,
+        env: { ...kept.env, CSPSYNC_DATA_DIR: path.join(work, "data") },
+        connectionId: kept.connectionId,
+        invoice: kept.invoice,
+        customer: kept.customer,
+      }),
+    );
+    console.log(
+      `load average at the end ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+    );
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  process.exit(0);
 }
 
 /** The PSA connection the bench syncs to. */
@@ -213,9 +281,12 @@ const appEnv = {
   CSPSYNC_SECRET_KEY: randomBytes(32).toString("hex"),
   CSPSYNC_PSA_ALLOWED_HOSTS: new URL(emulator.url).host,
 };
+// --unpaced: the client's token bucket never waits (the ConnectWise emulator does not throttle); everything
+// else the transport does (concurrency cap, retries) is unchanged.
+if (values.unpaced) RequestBudget.prototype.pace = async () => {};
 const app = await createApp({ databaseUrl, env: appEnv });
 console.log(
-  `${customers} customers × 15 lines (${lines} lines; 3 × ${customers} entries on one ${vendor} connection), emulator latency ${latencyMs} ms; node ${process.version}; ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}`,
+  `${customers} customers × 15 lines (${lines} lines; 3 × ${customers} entries on one ${vendor} connection), emulator latency ${latencyMs} ms${values.unpaced ? ", unpaced (sync times meaningless)" : ""}; node ${process.version}; ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}`,
 );
 try {
   const imported = await importReconFile(app.store, monthFile);
@@ -284,19 +355,37 @@ try {
         `\n  requests / (writes + agreements written to) = ${(requests / Math.max(1, p.writes + p.agreementsTouched)).toFixed(3)}; peak RSS so far ${p.peakRssMb.toFixed(0)} MB`,
     );
   }
-  if (values.serve) {
-    const serve = await measureServe({
-      databaseUrl,
-      env: appEnv,
+  if (values.keep !== undefined) {
+    const keep = path.resolve(values.keep);
+    fs.mkdirSync(keep, { recursive: true });
+    // VACUUM INTO writes one consistent file, whatever is still in the write-ahead log.
+    const target = path.join(keep, "daily.db");
+    fs.rmSync(target, { force: true });
+    await sql`VACUUM INTO ${sql.lit(target)}`.execute(app.store.db);
+    const kept: Kept = {
+      customers,
+      env: {
+        CSPSYNC_SECRET_KEY: appEnv.CSPSYNC_SECRET_KEY,
+        CSPSYNC_PSA_ALLOWED_HOSTS: appEnv.CSPSYNC_PSA_ALLOWED_HOSTS,
+      },
       connectionId: connection.id,
       invoice: INVOICE,
       customer: tenantOf(1),
-    });
-    console.log(
-      `\ncspsync serve on this database: peak RSS (VmHWM) ${serve.peakRssMb.toFixed(0)} MB (goal < 300 MB)`,
+      built: `${new Date().toISOString()}: bench:daily --customers ${customers} --latency ${latencyMs}${values.unpaced ? " --unpaced" : ""}`,
+    };
+    fs.writeFileSync(path.join(keep, "kept.json"), `${JSON.stringify(kept, null, 2)}\n`);
+    console.log(`\nkept the database in ${target}`);
+  }
+  if (values.serve) {
+    printServe(
+      await measureServe({
+        databaseUrl,
+        env: appEnv,
+        connectionId: connection.id,
+        invoice: INVOICE,
+        customer: tenantOf(1),
+      }),
     );
-    for (const c of serve.calls)
-      console.log(`  ${c.status} ${c.path}: ${c.ms.toFixed(0)} ms, ${(c.bytes / 1024).toFixed(0)} KiB`);
   }
 } finally {
   await app.close();
