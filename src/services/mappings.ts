@@ -116,6 +116,21 @@ export class MappingService {
     return rows.map(toMapping);
   }
 
+  /** The stored entries of these customers (a page of the Microsoft CSP page), read 500 customers at a time. */
+  async forCustomers(connectionId: string, tenants: readonly string[]): Promise<Mapping[]> {
+    const rows = [];
+    for (let i = 0; i < tenants.length; i += 500)
+      rows.push(
+        ...(await this.store.db
+          .selectFrom("mappings")
+          .selectAll()
+          .where("connection_id", "=", connectionId)
+          .where("customer_tenant_id", "in", tenants.slice(i, i + 500))
+          .execute()),
+      );
+    return rows.map(toMapping);
+  }
+
   async enabled(connectionId: string, motion: BillingMotion, customerTenantId?: string): Promise<Mapping[]> {
     let query = this.store.db
       .selectFrom("mappings")

@@ -1,6 +1,6 @@
 import { stringify } from "csv-stringify/sync";
 import type { Writable } from "node:stream";
-import ExcelJS from "exceljs";
+import type ExcelJS from "exceljs";
 import { AppError } from "../core/errors.ts";
 import type { BillingMotion } from "../core/billing.ts";
 import {
@@ -76,6 +76,22 @@ export type LineFilter = {
   motion?: BillingMotion | undefined;
   status?: LineStatus | undefined;
 };
+
+/** Which part of the summary's per-customer lists one answer carries (the web app pages through them). */
+export type SummaryPaging = {
+  /** Groups of this customer only; `customers` then holds only its figures. */
+  customer?: string | undefined;
+  motion?: BillingMotion | undefined;
+  /** Groups with at least one line of this status. */
+  status?: LineStatus | undefined;
+  groupsOffset: number;
+  groupsLimit: number;
+  /** The first customers of the ranking (largest cost first). */
+  customersLimit: number;
+};
+
+/** The summary with one page of its customer × motion groups and the head of its customer ranking. */
+export type SummaryPage = ReportSummary & { groupsTotal: number; customersTotal: number };
 
 export type LinePage = { total: number; offset: number; limit: number; lines: ReportLine[] };
 
@@ -226,6 +242,32 @@ export class ReportsService {
     return source(() => {});
   }
 
+  /**
+   * The summary with a page of its groups (filtered by customer, motion and status) and the first customers of
+   * the ranking: at 2,000 customers every group and customer was 2.3 MB per answer (BENCHMARKS.md, serve).
+   * The totals, products and drift are whole.
+   */
+  async summaryPage(options: ReportOptions, paging: SummaryPaging): Promise<SummaryPage> {
+    const summary = await this.summary(options);
+    const groups = summary.groups.filter(
+      (g) =>
+        (paging.customer === undefined || g.customerTenantId === paging.customer) &&
+        (paging.motion === undefined || g.motion === paging.motion) &&
+        (paging.status === undefined || (g.byStatus[paging.status] ?? 0) > 0),
+    );
+    const customers =
+      paging.customer === undefined
+        ? summary.customers
+        : summary.customers.filter((c) => c.customerTenantId === paging.customer);
+    return {
+      ...summary,
+      groups: groups.slice(paging.groupsOffset, paging.groupsOffset + paging.groupsLimit),
+      groupsTotal: groups.length,
+      customers: customers.slice(0, paging.customersLimit),
+      customersTotal: customers.length,
+    };
+  }
+
   /** One page of the lines matching the filter (the drill-down), with how many match in all. */
   async lines(options: ReportOptions, filter: LineFilter, offset: number, limit: number): Promise<LinePage> {
     const { source } = await this.open(options);
@@ -370,7 +412,10 @@ function figureCells(f: ReportSummary["totals"][number] | ReportSummary["groups"
  * like the CSV's; no shared strings table (it would hold every text). `out` is ended.
  */
 export async function writeReportXlsx(source: ReportSource, out: Writable): Promise<void> {
-  const book = new ExcelJS.stream.xlsx.WorkbookWriter({
+  // exceljs (~35 MB with its zip and stream libraries) is loaded on the first XLSX export, not by every
+  // process that can make one (BENCHMARKS.md, serve).
+  const { default: Excel } = await import("exceljs");
+  const book = new Excel.stream.xlsx.WorkbookWriter({
     stream: out,
     useStyles: true,
     useSharedStrings: false,

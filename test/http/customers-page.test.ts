@@ -119,6 +119,39 @@ for (const dialect of DIALECTS) {
       assert.equal((await admin.get(`/api/connections/${s.connectionId}/customers?status=odd`)).status, 400);
     });
 
+    it("pages by name in the same order as the full list, and the pickers' names list pages and searches alike", async () => {
+      const all = GENERATED + sampleCustomers;
+      const unpaged = (await list("")).customers.map((c) => c.tenantId);
+      const paged: string[] = [];
+      for (let page = 1; page <= Math.ceil(all / 40); page++)
+        paged.push(...(await list(`pageSize=40&page=${page}`)).customers.map((c) => c.tenantId));
+      assert.deepEqual(paged, unpaged, "the pages, one after another, are the whole list in its order");
+
+      type Names = { customers: { tenantId: string; name: string }[]; total: number };
+      const names = async (params: string) => {
+        const reply = await admin.get(`/api/customers?${params}`);
+        assert.equal(reply.status, 200, reply.text);
+        return reply.body as Names;
+      };
+      const first = await names("limit=30");
+      assert.deepEqual([first.customers.length, first.total], [30, all]);
+      const rest = await names(`limit=5000&offset=30`);
+      assert.deepEqual(
+        [...first.customers, ...rest.customers].map((c) => c.tenantId),
+        unpaged,
+        "the same customers in the same order",
+      );
+      assert.deepEqual(Object.keys(first.customers[0]!).sort(), ["name", "tenantId"]);
+      const seven = await names("search=annual%20customer%207");
+      assert.ok(
+        seven.customers.some((c) => c.name === "Annual Customer 7"),
+        JSON.stringify(seven),
+      );
+      assert.equal(seven.total, seven.customers.length);
+      assert.ok(seven.total < all);
+      assert.equal((await admin.get("/api/customers?limit=5001")).status, 400);
+    });
+
     it("filters by status with a count for each, and the counts follow the search", async () => {
       const first = await list("pageSize=25");
       assert.equal(first.counts.all, first.total);

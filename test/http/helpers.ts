@@ -38,6 +38,7 @@ export const CONTRACT_ROUTES: readonly (readonly [string, string])[] = [
   ["GET", "/api/connections/{id}/psa/companies/{companyId}/agreements"],
   ["GET", "/api/connections/{id}/psa/options/{kind}"],
   ["GET", "/api/connections/{id}/customers"],
+  ["GET", "/api/customers"],
   ["PUT", "/api/connections/{id}/customers/{tenantId}/mappings/{motion}"],
   ["POST", "/api/connections/{id}/sync"],
   ["GET", "/api/connections/{id}/price-rules"],

@@ -33,6 +33,50 @@ for (const dialect of DIALECTS) {
         [["1829.87", "1829.87"]],
       );
       assert.equal(body.lines, undefined, "the summary carries no lines: they come a page at a time");
+      // The per-customer lists come a page at a time too: groups filtered and paged, the ranking's head.
+      type Summary = {
+        groups: { customerTenantId: string; motion: string }[];
+        groupsTotal: number;
+        customers: { customerTenantId: string }[];
+        customersTotal: number;
+        totals: { cost: string }[];
+      };
+      const whole = (await viewer.get("/api/reports/reconciliation?invoice=G-JUN&groupsLimit=1000"))
+        .body as Summary;
+      assert.ok(whole.groupsTotal >= 2, JSON.stringify(whole.groups));
+      assert.equal(whole.groups.length, whole.groupsTotal);
+      const pages: Summary["groups"] = [];
+      for (let offset = 0; offset < whole.groupsTotal; offset++) {
+        const one = (
+          await viewer.get(`/api/reports/reconciliation?invoice=G-JUN&groupsLimit=1&groupsOffset=${offset}`)
+        ).body as Summary;
+        assert.deepEqual([one.groups.length, one.groupsTotal], [1, whole.groupsTotal]);
+        assert.deepEqual(one.totals, whole.totals, "every page carries the whole totals");
+        pages.push(...one.groups);
+      }
+      assert.deepEqual(pages, whole.groups, "the pages, one after another, are every group in order");
+      const head = (await viewer.get("/api/reports/reconciliation?invoice=G-JUN&customersLimit=1"))
+        .body as Summary;
+      assert.deepEqual(
+        [head.customers.length, head.customersTotal, head.customers[0]],
+        [1, whole.customersTotal, whole.customers[0]],
+      );
+      const tenant = whole.groups[0]!.customerTenantId;
+      const one = (await viewer.get(`/api/reports/reconciliation?invoice=G-JUN&customer=${tenant}`))
+        .body as Summary;
+      assert.ok(one.groups.length > 0 && one.groups.every((g) => g.customerTenantId === tenant));
+      assert.deepEqual(
+        one.customers.map((c) => c.customerTenantId),
+        [tenant],
+      );
+      const notMapped = (
+        await viewer.get("/api/reports/reconciliation?invoice=G-JUN&motion=seat-monthly&status=not-mapped")
+      ).body as Summary;
+      assert.ok(notMapped.groups.length > 0 && notMapped.groups.every((g) => g.motion === "seat-monthly"));
+      assert.equal(
+        (await viewer.get("/api/reports/reconciliation?invoice=G-JUN&groupsLimit=1001")).status,
+        400,
+      );
       const page = await viewer.get("/api/reports/reconciliation/lines?invoice=G-JUN&offset=2&limit=3");
       assert.equal(page.status, 200);
       const lines = page.body as {

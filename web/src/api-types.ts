@@ -1415,6 +1415,73 @@ export type paths = {
     patch?: never;
     trace?: never;
   };
+  "/api/customers": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The billing data's customers by name, names only (for pickers), searched by name, domain or tenant id and paged */
+    get: {
+      parameters: {
+        query?: {
+          search?: string;
+          offset?: number;
+          limit?: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              customers: {
+                tenantId: string;
+                name: string;
+              }[];
+              /** @description Customers matching the search, over all pages */
+              total: number;
+              offset: number;
+              limit: number;
+            };
+          };
+        };
+        /** @description Default Response */
+        "4XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+        /** @description Default Response */
+        "5XX": {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["ErrorBody"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/connections/{id}/customers/{tenantId}/mappings/{motion}": {
     parameters: {
       query?: never;
@@ -3694,13 +3761,28 @@ export type paths = {
       path?: never;
       cookie?: never;
     };
-    /** The reconciliation and margin report of one invoice without its lines (totals, rankings, customer × motion groups, drift); the PSA read back (read only) */
+    /** The reconciliation and margin report of one invoice without its lines: totals, products and drift, one page of the customer × motion groups (filtered by customer, motion and status) and the head of the customer ranking; the PSA read back (read only) */
     get: {
       parameters: {
         query: {
           invoice: string;
           connection?: string;
           readBack?: "true" | "false";
+          customer?: string;
+          motion?: "seat-monthly" | "azure" | "seat-annual";
+          status?:
+            | "written"
+            | "not-billable"
+            | "not-mapped"
+            | "entry-disabled"
+            | "before-sync-date"
+            | "held"
+            | "error"
+            | "not-yet-synced"
+            | "deleted-in-psa";
+          groupsOffset?: number;
+          groupsLimit?: number;
+          customersLimit?: number;
         };
         header?: never;
         path?: never;
@@ -3836,6 +3918,10 @@ export type paths = {
                   message: string;
                 }[];
               };
+              /** @description Groups matching the filters in all (groups is one page) */
+              groupsTotal: number;
+              /** @description Customers in the ranking in all (customers is its head, largest cost first) */
+              customersTotal: number;
             };
           };
         };

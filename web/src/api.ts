@@ -153,6 +153,8 @@ export type PsaOption = Schemas["PsaOption"];
 
 /** One page of the Microsoft CSP page, with a count per status filter. */
 export type CustomerPage = Reply<"/api/connections/{id}/customers">;
+/** The billing data's customers, names only (the Customer pickers). */
+export type CustomerNames = Reply<"/api/customers">;
 export type CustomerFilter = keyof CustomerPage["counts"];
 export type MappingInput = Body<"/api/connections/{id}/customers/{tenantId}/mappings/{motion}", "put">;
 

@@ -2,8 +2,14 @@ import { z } from "zod";
 import { BILLING_MOTIONS, type BillingMotion } from "../../core/billing.ts";
 import { MAX_ID_CHARS } from "../../core/limits.ts";
 import { DEFAULT_PRICING } from "../../core/pricing.ts";
-import { listCustomers } from "../../store/billing-repository.ts";
-import { chargeTotals, entryKey, heldCounts, lastSyncs } from "../../services/customer-overview.ts";
+import {
+  CUSTOMER_FILTERS,
+  customerNamesPage,
+  customerPage,
+  entryKey,
+  lastSyncs,
+  type CustomerFilter,
+} from "../../services/customer-overview.ts";
 import { mappingInputSchema, type Mapping } from "../../services/mappings.ts";
 import {
   customerExists,
@@ -28,36 +34,8 @@ import { adapterFor } from "./connections.ts";
 type LastSync = z.infer<typeof lastSyncSchema>;
 const NEVER_SYNCED: LastSync = { lastSyncAt: null, lastStatus: null, lastMessage: null };
 
-/** The CSP page's status filters: a customer can be in several (mapped for one motion, unmapped for another). */
-export const CUSTOMER_FILTERS = ["all", "unmapped", "mapped", "error", "held"] as const;
-type CustomerFilter = (typeof CUSTOMER_FILTERS)[number];
+export { CUSTOMER_FILTERS } from "../../services/customer-overview.ts";
 type CountsShape = Record<CustomerFilter, z.ZodNumber>;
-
-type CustomerStatusView = {
-  mappings: { psaCompanyId: string | null; lastStatus: LastSync["lastStatus"] }[];
-  heldLines: number;
-  unmappedCharges: unknown[];
-};
-
-/**
- * unmapped: billable charges in a motion with no mapped entry (what a sync would leave out); mapped: at least
- * one entry mapped; error: the last run covering one of its entries ended in error for it; held: lines held
- * for approval and not written.
- */
-function matchesFilter(customer: CustomerStatusView, filter: CustomerFilter): boolean {
-  switch (filter) {
-    case "all":
-      return true;
-    case "unmapped":
-      return customer.unmappedCharges.length > 0;
-    case "mapped":
-      return customer.mappings.some((m) => m.psaCompanyId !== null);
-    case "error":
-      return customer.mappings.some((m) => m.psaCompanyId !== null && m.lastStatus === "error");
-    case "held":
-      return customer.heldLines > 0;
-  }
-}
 
 function entryOf(mapping: Mapping | undefined, motion: BillingMotion, last: LastSync | undefined) {
   return {
@@ -111,49 +89,72 @@ export function registerCustomerRoutes(fastify: ApiInstance, ctx: ServerContext)
     },
     async (request) => {
       const connectionId = request.params.id;
-      const { search, status, page } = request.query;
+      const { search, status, page, pageSize } = request.query;
       await app.connections.view(connectionId);
-      // A fixed number of queries whatever the number of customers: every customer's status is needed for
-      // the counts, so it is worked out for all of them in one pass and only the page is sent.
-      const [customers, mappingList, last, charges, held] = await Promise.all([
-        listCustomers(app.store, app.organizationId, search || undefined),
-        app.mappings.forConnection(connectionId),
-        lastSyncs(app.store, app.organizationId, connectionId),
-        chargeTotals(app.store, app.organizationId),
-        heldCounts(app.store, app.organizationId, connectionId),
-      ]);
-      const mappings = new Map(mappingList.map((m) => [entryKey(m.customerTenantId, m.motion), m]));
-      const views = customers.map((c) => {
+      // The page, the total and the counts are worked out in SQL; only the page's customers are built.
+      const found = await customerPage(app, connectionId, {
+        search: search || undefined,
+        status,
+        page,
+        pageSize,
+      });
+      const mappings = new Map(found.mappings.map((m) => [entryKey(m.customerTenantId, m.motion), m]));
+      const customers = found.customers.map((c) => {
         const entries = BILLING_MOTIONS.map((motion) =>
-          entryOf(mappings.get(entryKey(c.tenantId, motion)), motion, last.get(entryKey(c.tenantId, motion))),
+          entryOf(
+            mappings.get(entryKey(c.tenantId, motion)),
+            motion,
+            found.last.get(entryKey(c.tenantId, motion)),
+          ),
         );
         const unmappedCharges = BILLING_MOTIONS.flatMap((motion) => {
-          const totals = charges.get(c.tenantId)?.get(motion);
+          const totals = found.charges.get(c.tenantId)?.get(motion);
           const mapped = entries.some((e) => e.motion === motion && e.psaCompanyId !== null);
           return totals && !mapped ? [{ motion, ...totals }] : [];
         });
-        return {
-          tenantId: c.tenantId,
-          name: c.name,
-          domain: c.domain,
-          country: c.country,
-          mappings: entries,
-          heldLines: held.get(c.tenantId) ?? 0,
-          unmappedCharges,
-        };
+        return { ...c, mappings: entries, heldLines: found.held.get(c.tenantId) ?? 0, unmappedCharges };
       });
-      const counts = Object.fromEntries(
-        CUSTOMER_FILTERS.map((f) => [f, views.filter((v) => matchesFilter(v, f)).length]),
-      ) as Record<CustomerFilter, number>;
-      const matching = views.filter((v) => matchesFilter(v, status));
-      const pageSize = request.query.pageSize ?? Math.max(matching.length, 1);
       return {
-        customers: matching.slice((page - 1) * pageSize, page * pageSize),
-        total: matching.length,
+        customers,
+        total: found.total,
         page,
-        pageSize,
-        counts,
+        pageSize: pageSize ?? Math.max(found.total, 1),
+        counts: found.counts,
       };
+    },
+  );
+
+  fastify.get(
+    "/api/customers",
+    {
+      schema: {
+        tags: ["customers"],
+        summary:
+          "The billing data's customers by name, names only (for pickers), searched by name, domain or tenant id and paged",
+        querystring: z.object({
+          search: z.string().trim().max(200).optional(),
+          offset: z.coerce.number().int().min(0).default(0),
+          limit: z.coerce.number().int().min(1).max(5000).default(1000),
+        }),
+        response: {
+          200: z.object({
+            customers: z.array(z.object({ tenantId: z.string(), name: z.string() })),
+            total: z.number().int().meta({ description: "Customers matching the search, over all pages" }),
+            offset: z.number().int(),
+            limit: z.number().int(),
+          }),
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async (request) => {
+      const { search, offset, limit } = request.query;
+      const found = await customerNamesPage(app.store, app.organizationId, {
+        search: search || undefined,
+        offset,
+        limit,
+      });
+      return { ...found, offset, limit };
     },
   );
 

@@ -98,6 +98,17 @@ const reportSchema = z.object({
   }),
 });
 
+const summaryPageSchema = reportSchema.extend({
+  groupsTotal: z
+    .number()
+    .int()
+    .meta({ description: "Groups matching the filters in all (groups is one page)" }),
+  customersTotal: z
+    .number()
+    .int()
+    .meta({ description: "Customers in the ranking in all (customers is its head, largest cost first)" }),
+});
+
 const linePageSchema = z.object({
   total: z.number().int().meta({ description: "How many lines match the filters in all" }),
   offset: z.number().int(),
@@ -197,6 +208,14 @@ const linesQuery = reportQuery.extend({
   offset: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
+const summaryQuery = reportQuery.extend({
+  customer: z.string().trim().min(1).max(200).optional(),
+  motion: motion.optional(),
+  status: z.enum(LINE_STATUSES).optional(),
+  groupsOffset: z.coerce.number().int().min(0).default(0),
+  groupsLimit: z.coerce.number().int().min(1).max(1000).default(100),
+  customersLimit: z.coerce.number().int().min(1).max(1000).default(50),
+});
 const daysQuery = z.object({ days: z.coerce.number().int().min(1).max(3660).default(90) });
 
 /** A file download (CSV, XLSX, JSON or iCalendar): sent as it is, not serialized. */
@@ -227,17 +246,17 @@ export function registerReportRoutes(fastify: ApiInstance, ctx: ServerContext): 
       schema: {
         tags: ["reports"],
         summary:
-          "The reconciliation and margin report of one invoice without its lines (totals, rankings, customer × motion groups, drift); the PSA read back (read only)",
-        querystring: reportQuery,
-        response: { 200: reportSchema, ...ERROR_RESPONSES },
+          "The reconciliation and margin report of one invoice without its lines: totals, products and drift, " +
+          "one page of the customer × motion groups (filtered by customer, motion and status) and the head of " +
+          "the customer ranking; the PSA read back (read only)",
+        querystring: summaryQuery,
+        response: { 200: summaryPageSchema, ...ERROR_RESPONSES },
       },
     },
-    async (request) =>
-      reports.summary({
-        invoice: request.query.invoice,
-        connectionId: request.query.connection,
-        readBack: request.query.readBack,
-      }),
+    async (request) => {
+      const { invoice, connection, readBack, ...paging } = request.query;
+      return reports.summaryPage({ invoice, connectionId: connection, readBack }, paging);
+    },
   );
 
   fastify.get(

@@ -3,6 +3,7 @@ import { Bar, BarChart, CartesianGrid, Cell, Legend, Line, LineChart, Tooltip, X
 import {
   MOTION_LABELS,
   query,
+  type CustomerNames,
   type InvoiceSummary,
   type Motion,
   type ReconciliationReport,
@@ -51,8 +52,17 @@ const DRIFT_LABELS: Record<ReportDrift["kind"], string> = {
 /** Lines per page of a customer's drill-down (the server pages them). */
 const LINES_PER_PAGE = 100;
 
-/** How many customers the margin chart draws (the largest by cost); the table lists them all. */
+/** How many customers the margin chart draws (the largest by cost). */
 const CHART_CUSTOMERS = 15;
+
+/**
+ * The server pages the report's per-customer lists (BENCHMARKS.md, serve: 2,000 customers were 2.3 MB per
+ * answer): this many customer × motion groups a page, and the ranking's first this many customers.
+ */
+const GROUPS_PER_PAGE = 100;
+const RANKED_CUSTOMERS = 50;
+/** The Customer picker lists at most this many names (the API's largest page). */
+const CUSTOMER_PICKER_LIMIT = 5000;
 
 function StatusBadge({ status }: { status: ReportLineStatus }) {
   const [label, tone] = STATUS_LABELS[status] ?? [status, "neutral"];
@@ -75,6 +85,7 @@ type Filters = {
   motion: string;
   status: string;
   readBack: string;
+  groupsOffset: string;
 };
 
 export function ReportsPage() {
@@ -94,16 +105,36 @@ export function ReportsPage() {
     motion: search.get("motion") ?? "",
     status: search.get("status") ?? "",
     readBack: search.get("readBack") ?? "true",
+    groupsOffset: search.get("groupsOffset") ?? "",
   };
+  // Another filter starts the groups again from their first page.
   const setFilter = (changes: Partial<Filters>) =>
-    navigate(`/reports${query({ ...filters, ...changes })}`, { replace: true, sameView: true });
+    navigate(`/reports${query({ ...filters, groupsOffset: "", ...changes })}`, {
+      replace: true,
+      sameView: true,
+    });
   const reportQuery = query({
     invoice: filters.invoice,
     connection: filters.connection || undefined,
     readBack: filters.readBack,
   });
+  // The groups are filtered and paged by the server; the totals, products and drift stay whole.
+  const summaryQuery = query({
+    invoice: filters.invoice,
+    connection: filters.connection || undefined,
+    readBack: filters.readBack,
+    customer: filters.customer || undefined,
+    motion: filters.motion || undefined,
+    status: filters.status || undefined,
+    groupsOffset: filters.groupsOffset || undefined,
+    groupsLimit: GROUPS_PER_PAGE,
+    customersLimit: RANKED_CUSTOMERS,
+  });
   const report = useApiQuery<ReconciliationReport>(
-    filters.invoice ? `/api/reports/reconciliation${reportQuery}` : null,
+    filters.invoice ? `/api/reports/reconciliation${summaryQuery}` : null,
+  );
+  const customerNames = useApiQuery<CustomerNames>(
+    `/api/customers${query({ limit: CUSTOMER_PICKER_LIMIT })}`,
   );
   const trend = useApiQuery<ReportTrend>(
     `/api/reports/trend${query({ connection: filters.connection || undefined })}`,
@@ -166,7 +197,13 @@ export function ReportsPage() {
       {report.error && <ErrorMessage error={report.error} retry={report.refetch} />}
       {report.loading && <Loading label="Building the report" />}
       {report.data && (
-        <Report report={report.data} filters={filters} setFilter={setFilter} reportQuery={reportQuery} />
+        <Report
+          report={report.data}
+          customerNames={customerNames.data?.customers ?? []}
+          filters={filters}
+          setFilter={setFilter}
+          reportQuery={reportQuery}
+        />
       )}
       <TrendSection trend={trend.data} error={trend.error} retry={trend.refetch} />
     </>
@@ -175,25 +212,23 @@ export function ReportsPage() {
 
 function Report({
   report,
+  customerNames,
   filters,
   setFilter,
   reportQuery,
 }: {
   report: ReconciliationReport;
+  customerNames: CustomerNames["customers"];
   filters: Filters;
   setFilter: (changes: Partial<Filters>) => void;
   reportQuery: string;
 }) {
   const exportHref = (format: string) => `/api/reports/reconciliation/export${reportQuery}&format=${format}`;
-  const groups = report.groups.filter(
-    (g) =>
-      (!filters.customer || g.customerTenantId === filters.customer) &&
-      (!filters.motion || g.motion === filters.motion) &&
-      (!filters.status || (g.byStatus[filters.status as ReportLineStatus] ?? 0) > 0),
-  );
-  const customers = report.customers.filter(
-    (c) => !filters.customer || c.customerTenantId === filters.customer,
-  );
+  // The server sent the groups matching the filters (one page) and the ranking's head (the chosen customer's
+  // figures when one is chosen).
+  const groups = report.groups;
+  const customers = report.customers;
+  const groupsOffset = Number(filters.groupsOffset) || 0;
   const selected = report.customers.find((c) => c.customerTenantId === filters.customer);
   return (
     <>
@@ -241,13 +276,11 @@ function Report({
           onChange={(e) => setFilter({ customer: e.target.value })}
         >
           <option value="">All customers</option>
-          {[...report.customers]
-            .sort((a, b) => a.customerName.localeCompare(b.customerName))
-            .map((c) => (
-              <option key={`${c.customerTenantId}|${c.currency}`} value={c.customerTenantId}>
-                {c.customerName}
-              </option>
-            ))}
+          {customerNames.map((c) => (
+            <option key={c.tenantId} value={c.tenantId}>
+              {c.name}
+            </option>
+          ))}
         </select>
         <label htmlFor="report-motion">Billing motion</label>
         <select
@@ -290,7 +323,11 @@ function Report({
           <MarginChart customers={customers} />
           <RankingTable
             label="Customers"
-            caption="Per customer, largest cost first"
+            caption={
+              report.customersTotal > customers.length
+                ? `Per customer, largest cost first: the first ${formatNumber(customers.length)} of ${formatNumber(report.customersTotal)}`
+                : "Per customer, largest cost first"
+            }
             rows={customers.map((c) => ({
               key: `${c.customerTenantId}|${c.currency}`,
               name: c.customerName,
@@ -343,6 +380,30 @@ function Report({
               ))}
             </tbody>
           </table>
+        )}
+        {report.groupsTotal > GROUPS_PER_PAGE && (
+          <nav className="pager" aria-label="Group pages">
+            <button
+              type="button"
+              className="secondary small"
+              disabled={groupsOffset <= 0}
+              onClick={() => setFilter({ groupsOffset: String(Math.max(0, groupsOffset - GROUPS_PER_PAGE)) })}
+            >
+              Previous page
+            </button>
+            <span className="pager-position" aria-live="polite">
+              {formatNumber(groupsOffset + 1)}–{formatNumber(groupsOffset + groups.length)} of{" "}
+              {formatNumber(report.groupsTotal)}
+            </span>
+            <button
+              type="button"
+              className="secondary small"
+              disabled={groupsOffset + GROUPS_PER_PAGE >= report.groupsTotal}
+              onClick={() => setFilter({ groupsOffset: String(groupsOffset + GROUPS_PER_PAGE) })}
+            >
+              Next page
+            </button>
+          </nav>
         )}
       </section>
       {!selected && <DriftTable drift={report.drift} readBack={report.readBack.done} />}

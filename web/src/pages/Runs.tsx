@@ -2,6 +2,7 @@ import { useState } from "react";
 import {
   api,
   MOTION_LABELS,
+  type CustomerNames,
   query,
   type ItemHold,
   type ItemOutcome,
@@ -47,6 +48,8 @@ function scopeLabel(scope: Record<string, unknown>): string {
 }
 
 const PAGE = 50;
+/** The Customer picker lists at most this many names (the API's largest page). */
+const CUSTOMER_PICKER_LIMIT = 5000;
 
 const STATUSES: { value: RunStatus; label: string }[] = [
   { value: "error", label: "Error" },
@@ -121,11 +124,8 @@ export function RunsPage() {
   const offset = Number(search.get("offset") ?? "0") || 0;
   const { connectionId } = filters;
   const runs = useApiQuery<RunPage>(`/api/runs${query({ ...filters, limit: PAGE, offset })}`);
-  // Customers are the organization's billing data: any connection's list names them all.
-  const customerSource = connectionId || connections?.[0]?.id;
-  const customers = useApiQuery<{ customers: { tenantId: string; name: string }[] }>(
-    customerSource ? `/api/connections/${customerSource}/customers` : null,
-  );
+  // The organization's customers, names only: the picker needs no mapping or status of each customer.
+  const customers = useApiQuery<CustomerNames>(`/api/customers${query({ limit: CUSTOMER_PICKER_LIMIT })}`);
   const nameOf = useConnectionName();
   const list = runs.data?.runs;
   const total = runs.data?.total ?? 0;
