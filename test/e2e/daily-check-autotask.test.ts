@@ -17,8 +17,12 @@ import { MonthlySync } from "../../src/services/monthly-sync.ts";
  * the plan found; the daily check with nothing new sends nothing.
  */
 
-/** A monthly sync on the app's own connection (its request budget and memory), counting imports at once. */
-async function monthlySync(s: MonthlyAutotask): Promise<MonthlySync<never>> {
+/**
+ * A monthly sync on the app's own connection (its request budget and memory), counting imports at once — or,
+ * with a margin, counting as new the lines imported that long before the last run (so the entry is read
+ * again with nothing new to write).
+ */
+async function monthlySync(s: MonthlyAutotask, importCommitMarginMs = 0): Promise<MonthlySync<never>> {
   const target = await createMonthlyTarget(
     await s.app.connections.details(s.connectionId),
     s.app.psaOptionsFor(s.connectionId),
@@ -29,7 +33,7 @@ async function monthlySync(s: MonthlyAutotask): Promise<MonthlySync<never>> {
     mappings: s.app.mappings,
     target,
     connectionId: s.connectionId,
-    importCommitMarginMs: 0,
+    importCommitMarginMs,
   }) as unknown as MonthlySync<never>;
 }
 
@@ -111,6 +115,36 @@ for (const dialect of DIALECTS) {
       assert.equal(julyWrites.filter((w) => w === "POST /Contracts/:id/Services").length, added);
       assert.equal(julyWrites.filter((w) => w === "POST /ContractServiceAdjustments").length, july.written);
       assert.equal(julyWrites.length, july.written + added);
+
+      // The entry read again with nothing new: every subscription's contract service is known from the runs of
+      // this process, so the comparison is their unit rows alone, in one query.
+      s.emulator.server.clearRequestLog();
+      await sleep(5);
+      const again = await (await monthlySync(s, 3_600_000)).run("schedule");
+      assert.deepEqual([again.status, again.errors], ["no-change", 0], JSON.stringify(again.items));
+      assert.deepEqual(shapes(s.emulator.server.requestLog()), ["POST /ContractServiceUnits/query"]);
+
+      // The contract is extended in Autotask: its unit rows no longer fit the window remembered, so the contract
+      // and its services are read again, and nothing is written.
+      await s.client.contracts.update(s.contractId, { endDate: "2028-12-31" });
+      s.emulator.server.clearRequestLog();
+      await sleep(5);
+      const extended = await (await monthlySync(s, 3_600_000)).run("schedule");
+      assert.deepEqual([extended.status, extended.errors], ["no-change", 0], JSON.stringify(extended.items));
+      assert.deepEqual(
+        shapes(s.emulator.server.requestLog()).sort(),
+        [
+          "GET /Contracts/:id",
+          "POST /ContractServiceUnits/query",
+          "POST /ContractServiceUnits/query",
+          "POST /ContractServices/query",
+        ].sort(),
+      );
+      s.emulator.server.clearRequestLog();
+      await sleep(5);
+      await (await monthlySync(s, 3_600_000)).run("schedule");
+      assert.deepEqual(shapes(s.emulator.server.requestLog()), ["POST /ContractServiceUnits/query"]);
+      assert.deepEqual(await units(s), UNITS_AFTER_JULY);
     });
 
     it("Azure Plan: a month is its three writes beside the check and one read of the contract's keyed services", async () => {

@@ -430,6 +430,16 @@ export class AutotaskClient {
     return info;
   }
 
+  /** What the connection's clients remember in this process (connection-memory.ts); none without its budget. */
+  connectionMemory(): ConnectionMemory | undefined {
+    return this.#memory;
+  }
+
+  /** Epoch ms on the client's clock. */
+  now(): number {
+    return this.#now();
+  }
+
   /** The remaining hourly quota as last estimated; undefined before the first reading or with the guard off. */
   quota(): QuotaStatus | undefined {
     return this.#quota?.status();

@@ -1,3 +1,4 @@
+import type { ContractWindow } from "../../core/monthly-plan.ts";
 import type { RequestBudget } from "../shared/transport.ts";
 import type { ZoneInformation } from "./models.ts";
 import type { QuotaTracker } from "./quota.ts";
@@ -9,16 +10,49 @@ import type { QuotaTracker } from "./quota.ts";
  * (src/psa/shared/transport.ts, RequestBudgets), so the budget names the connection; a client built without
  * one (tests, the CLI's one-off clients) remembers nothing beyond itself.
  *
- * Only facts that cannot make a write wrong are kept here: a stale zone fails authentication (401) and is
- * forgotten then, and the threshold reading only paces cspsync. What a plan compares with is always read fresh.
+ * Only facts that cannot make a write wrong unnoticed are kept here: a stale zone fails authentication (401)
+ * and is forgotten then; the threshold reading only paces cspsync; a Recurring Service contract's window and
+ * the ids of cspsync's contract services on it are used only when the unit rows, read fresh, agree with them
+ * (AutotaskMonthlyTarget). The units a plan compares with are always read fresh.
  */
 
 /** How long a discovered zone is used without asking again (a tenant moved to another zone answers 401). */
 export const ZONE_TTL_MS = 24 * 3_600_000;
 
+/** How long a contract's window and contract services, as last read, may stand in for reading them again. */
+export const CONTRACT_TTL_MS = 7 * 24 * 3_600_000;
+
+/** A Recurring Service contract as a full read last saw it: its window, and service key → contract service id. */
+export type RememberedContract = { window: ContractWindow; services: ReadonlyMap<string, number> };
+
 export class ConnectionMemory {
   readonly #zones = new Map<string, { zone: ZoneInformation; at: number }>();
   readonly #quotas = new Map<string, QuotaTracker>();
+  readonly #contracts = new Map<number, RememberedContract & { at: number }>();
+
+  contract(contractId: number, now: number): RememberedContract | undefined {
+    const known = this.#contracts.get(contractId);
+    if (!known) return undefined;
+    if (now - known.at >= CONTRACT_TTL_MS) {
+      this.#contracts.delete(contractId);
+      return undefined;
+    }
+    return known;
+  }
+
+  rememberContract(contractId: number, contract: RememberedContract, now: number): void {
+    this.#contracts.set(contractId, { ...contract, at: now });
+  }
+
+  /** A contract service cspsync just created on a remembered contract. */
+  rememberService(contractId: number, key: string, id: number): void {
+    const known = this.#contracts.get(contractId);
+    if (known) this.#contracts.set(contractId, { ...known, services: new Map(known.services).set(key, id) });
+  }
+
+  forgetContract(contractId: number): void {
+    this.#contracts.delete(contractId);
+  }
 
   /** The zone discovered for `user` at `discovery` within the last ZONE_TTL_MS, if any. */
   zone(discovery: string, user: string, now: number): ZoneInformation | undefined {

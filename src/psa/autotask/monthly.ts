@@ -1,5 +1,7 @@
 import { checkTargetFor } from "../target-check.ts";
+import { addMonths } from "../../core/dates.ts";
 import {
+  periodStartOf,
   planAutotaskMonthly,
   serviceKeyOf,
   type AdjustUnitsLine,
@@ -117,30 +119,69 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
     this.checked.delete(contractId);
     const started = this.started.get(contractId);
     this.started.delete(contractId);
-    const [contract, keyed] = await Promise.all([
-      checked ?? this.client.contracts.get(contractId),
-      started ?? this.keyedServices(contractId),
-    ]);
-    // The contract is the comparison's first read: one gone since fails here, and the sync then checks it.
-    if (!contract)
-      throw new Error(`Autotask contract ${agreementId} was not found; it may have been deleted.`);
-    const keys = timelines.timelines.map((t) => [t.subscriptionId, serviceKeyOf(monthly, t.subscriptionId)]);
-    const ids = keys.flatMap(([, key]) => {
-      const id = keyed.get(key!);
-      return id === undefined ? [] : [id];
-    });
-    const rows = await this.unitRows(ids);
+    const keys = timelines.timelines.map(
+      (t) => [t.subscriptionId, serviceKeyOf(monthly, t.subscriptionId)] as const,
+    );
+    // Without a check just now (the daily check took the target as checked), a contract this process read in
+    // full before costs only its unit rows, when they agree with what was read (see remembered).
+    const remembered = checked || started ? null : await this.remembered(contractId, keys);
+    let window: ContractWindow;
+    let keyed: ReadonlyMap<string, number>;
+    let rows: Map<number, UnitRow[]>;
+    if (remembered) {
+      ({ window, services: keyed, rows } = remembered);
+    } else {
+      const [contract, read] = await Promise.all([
+        checked ?? this.client.contracts.get(contractId),
+        started ?? this.keyedServices(contractId),
+      ]);
+      // The contract is the comparison's first read: one gone since fails here, and the sync then checks it.
+      if (!contract)
+        throw new Error(`Autotask contract ${agreementId} was not found; it may have been deleted.`);
+      window = windowOf(contract);
+      keyed = read;
+      rows = await this.unitRows(keys.flatMap(([, key]) => (read.has(key) ? [read.get(key)!] : [])));
+      this.client
+        .connectionMemory()
+        ?.rememberContract(contractId, { window, services: read }, this.client.now());
+    }
     for (const [subscriptionId, key] of keys) {
-      const id = keyed.get(key!) ?? null;
-      this.known.set(knownKey(contractId, key!), id);
-      if (id === null) this.found.delete(key!);
-      else this.found.add(key!);
+      const id = keyed.get(key) ?? null;
+      this.known.set(knownKey(contractId, key), id);
+      if (id === null) this.found.delete(key);
+      else this.found.add(key);
       services.set(
-        subscriptionId!,
+        subscriptionId,
         id === null ? null : { contractServiceId: String(id), rows: rows.get(id) ?? [] },
       );
     }
-    return planAutotaskMonthly(monthly, timelines.timelines, windowOf(contract), services);
+    return planAutotaskMonthly(monthly, timelines.timelines, window, services);
+  }
+
+  /**
+   * The contract's window and its subscriptions' contract services as a full read in this process last saw
+   * them (connection-memory.ts), with their unit rows read now in one query — or null, and the contract is read
+   * in full, when one of the subscriptions had no contract service then (another process may have created
+   * it since), or when the rows disagree with what was remembered: a service without rows (deleted), rows that
+   * do not span the remembered window or whose periods are not its periods (the contract was changed).
+   */
+  private async remembered(
+    contractId: number,
+    keys: readonly (readonly [string, string])[],
+  ): Promise<{
+    window: ContractWindow;
+    services: ReadonlyMap<string, number>;
+    rows: Map<number, UnitRow[]>;
+  } | null> {
+    const memory = this.client.connectionMemory();
+    const known = memory?.contract(contractId, this.client.now());
+    if (!memory || !known) return null;
+    const ids = keys.map(([, key]) => known.services.get(key));
+    if (ids.some((id) => id === undefined)) return null;
+    const rows = await this.unitRows(ids as number[]);
+    if ((ids as number[]).every((id) => rowsFit(rows.get(id), known.window))) return { ...known, rows };
+    memory.forgetContract(contractId);
+    return null;
   }
 
   async prepareMonthly(line: AdjustUnitsLine): Promise<Prepared | { ok: false; reason: string }> {
@@ -225,14 +266,14 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
       internalDescription: line.serviceKey,
     });
     this.known.set(key, id);
+    this.client.connectionMemory()?.rememberService(contractId, line.serviceKey, id);
     return id;
   }
 
   /** The unit rows of each contract service, by its id, sorted by start: one query per 500 services. */
-  private async unitRows(
-    serviceIds: readonly number[],
-  ): Promise<Map<number, { start: string; end: string; units: number }[]>> {
-    const rows = new Map<number, { start: string; end: string; units: number }[]>();
+  private async unitRows(serviceIds: readonly number[]): Promise<Map<number, UnitRow[]>> {
+    const rows = new Map<number, UnitRow[]>();
+    if (serviceIds.length === 0) return rows;
     const units = this.client.contractServiceUnits;
     for (let i = 0; i < serviceIds.length; i += MAX_OR_CONDITIONS) {
       const chunk = serviceIds.slice(i, i + MAX_OR_CONDITIONS);
@@ -301,6 +342,27 @@ export async function keyedServicesOf(
     if (service.internalDescription && !keyed.has(service.internalDescription))
       keyed.set(service.internalDescription, service.id);
   return keyed;
+}
+
+type UnitRow = { start: string; end: string; units: number };
+
+/**
+ * Whether a contract service's unit rows (docs/autotask.md §8.6: one per billing period, split where an
+ * adjustment takes effect) belong to this window: they run from its start to its end, every period of it
+ * starts a row, and a row starting elsewhere changes the units.
+ */
+function rowsFit(rows: readonly UnitRow[] | undefined, window: ContractWindow): boolean {
+  if (!rows || rows.length === 0) return false;
+  if (rows[0]!.start !== window.start || rows.at(-1)!.end !== window.end) return false;
+  const starts = new Set(rows.map((r) => r.start));
+  for (let i = 0; ; i++) {
+    const period = addMonths(window.start, i * window.periodMonths);
+    if (period > window.end) break;
+    if (!starts.has(period)) return false;
+  }
+  return rows.every(
+    (row, i) => i === 0 || periodStartOf(window, row.start) === row.start || row.units !== rows[i - 1]!.units,
+  );
 }
 
 function knownKey(contractId: number, serviceKey: string): string {
