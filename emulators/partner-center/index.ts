@@ -40,6 +40,7 @@ const faultSchema = z.object({
     "failed-operation",
     "expired-sas",
     "truncated-blob",
+    "stalled-blob",
     "changed-etag",
     "partial-data",
   ]),
@@ -54,6 +55,11 @@ const faultSchema = z.object({
   /** failed-operation: the error code and message (default 5000, "No data available"). */
   code: z.string().optional(),
   message: z.string().optional(),
+  /**
+   * stalled-blob: the blob's first half is sent, then the download waits until releaseStalledBlobs() (or
+   * POST /__emulator/release) — then the rest follows, or, with `cut`, the download ends there, cut short.
+   */
+  cut: z.boolean().optional(),
 });
 export type PartnerCenterFault = z.infer<typeof faultSchema>;
 type ActiveFault = PartnerCenterFault & { id: string; fired: number };
@@ -95,6 +101,10 @@ export type PartnerCenterEmulator = {
   changeEtag(invoiceId: string): void;
   addFaults(faults: PartnerCenterFault | PartnerCenterFault[]): void;
   clearFaults(): void;
+  /** Lets every download held by a stalled-blob fault go on (the rest of its blob, or its cut). */
+  releaseStalledBlobs(): void;
+  /** Resolves once a download is held by a stalled-blob fault (its first half sent). */
+  blobStalled(): Promise<void>;
   requestLog(): RequestLogEntry[];
   clearRequestLog(): void;
   stats(): EmulatorStats;
@@ -134,6 +144,12 @@ export async function startPartnerCenterEmulator(
   const manifests = new Map<string, Required<Operation>["manifest"] & { id: string; expires: number }>();
   const grants = new Map<string, Grant>();
   let faults: ActiveFault[] = [];
+  /** Downloads held by a stalled-blob fault, and whoever waits for one to be held. */
+  const stalls: (() => void)[] = [];
+  const stallWaiters: (() => void)[] = [];
+  const releaseStalledBlobs = () => {
+    for (const release of stalls.splice(0)) release();
+  };
   let nextFault = 1;
   let log: RequestLogEntry[] = [];
   const stats: EmulatorStats = { total: 0, byMethod: {}, byRoute: {}, byStatus: {}, writes: 0 };
@@ -187,6 +203,7 @@ export async function startPartnerCenterEmulator(
     headers?: Record<string, string>;
     stream?: NodeJS.ReadableStream;
     truncate?: boolean;
+    stall?: { cut: boolean };
   };
   const json = (status: number, body?: unknown, headers?: Record<string, string>): Reply => ({
     status,
@@ -510,9 +527,16 @@ export async function startPartnerCenterEmulator(
             (index + 1) * linesPerBlob,
           );
       const truncate = Boolean(takeFault(["truncated-blob"], method, path));
+      const stalled = takeFault(["stalled-blob"], method, path);
       return {
         route: name,
-        reply: { status: 200, headers: { "content-type": "application/octet-stream" }, stream, truncate },
+        reply: {
+          status: 200,
+          headers: { "content-type": "application/octet-stream" },
+          stream,
+          truncate,
+          ...(stalled ? { stall: { cut: stalled.cut ?? false } } : {}),
+        },
       };
     }
     return { route: `${method} (no route)`, reply: json(404, { message: `no route for ${path}` }) };
@@ -581,6 +605,18 @@ export async function startPartnerCenterEmulator(
         for await (const chunk of reply.stream) chunks.push(chunk as Buffer);
         const all = Buffer.concat(chunks);
         res.end(all.subarray(0, Math.floor(all.length / 2)));
+      } else if (reply.stall) {
+        // Half the blob, then a wait until released (a slow or stuck download), then the rest or the cut.
+        const chunks: Buffer[] = [];
+        for await (const chunk of reply.stream) chunks.push(chunk as Buffer);
+        const all = Buffer.concat(chunks);
+        const half = Math.floor(all.length / 2);
+        res.write(all.subarray(0, half));
+        const released = new Promise<void>((resolve) => stalls.push(resolve));
+        for (const waiter of stallWaiters.splice(0)) waiter();
+        await released;
+        if (reply.stall.cut) res.destroy();
+        else res.end(all.subarray(half));
       } else {
         for await (const chunk of reply.stream)
           if (!res.write(chunk)) await new Promise((r) => res.once("drain", r));
@@ -620,6 +656,9 @@ export async function startPartnerCenterEmulator(
       case "POST faults":
         addFaults(JSON.parse(raw) as PartnerCenterFault);
         return send(201, faults);
+      case "POST release":
+        releaseStalledBlobs();
+        return send(204);
       case "DELETE faults":
         faults = [];
         return send(204);
@@ -672,6 +711,9 @@ export async function startPartnerCenterEmulator(
     clearFaults: () => {
       faults = [];
     },
+    releaseStalledBlobs,
+    blobStalled: () =>
+      stalls.length > 0 ? Promise.resolve() : new Promise<void>((resolve) => stallWaiters.push(resolve)),
     requestLog: () => structuredClone(log),
     clearRequestLog: () => {
       log = [];
@@ -679,6 +721,7 @@ export async function startPartnerCenterEmulator(
     stats: () => structuredClone(stats),
     close: () =>
       new Promise<void>((resolve, reject) => {
+        releaseStalledBlobs();
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       }),

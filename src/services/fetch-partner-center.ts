@@ -17,7 +17,7 @@ import { createTokenProvider } from "../sources/partner-center/token.ts";
 import type { Store } from "../store/db.ts";
 import { newFetchRun, type FetchHistoryRow } from "../store/sources-repository.ts";
 import type { FetchRunStatus } from "../store/schema.ts";
-import { importReconFile, type ImportSummary } from "./import-recon.ts";
+import { importReconFile, type ImportProgress, type ImportSummary } from "./import-recon.ts";
 import type { SourceConnectionService, SourceTest, SourceView } from "./source-connections.ts";
 
 /**
@@ -54,6 +54,11 @@ export type FetchOptions = {
   claimLeaseMs?: number;
   /** The fetch run's id (one queued by "Fetch now" is taken over); default a new one. */
   runId?: string;
+  /**
+   * Hears an invoice's import as it goes, while its blobs may still be downloading: the lines written so far
+   * (inside its transaction, so none is stored before the last one is).
+   */
+  onImportProgress?: (progress: { invoiceId: string; lines: number }) => void;
 };
 
 /**
@@ -388,14 +393,14 @@ async function fetchClaimedInvoice(
       const claim = { lost: claimLost, held: () => repo.holdsClaim(invoice.id, token) };
       let fetched: FetchedFile;
       try {
-        fetched = await downloadAndImport(app, client, invoice, result.manifest, file, claim);
+        fetched = await downloadAndImport(app, client, invoice, result.manifest, file, claim, options);
       } catch (error) {
         // A SAS that expired before the download: a new export gives a new one, once. Whatever the first
         // attempt had imported was rolled back with it.
         if (!(error instanceof SourceError && error.reason === "sas-expired")) throw error;
         result = await client.export({ kind: "billed", invoiceId: invoice.id }, options.poll);
         if (result.kind === "no-data") throw error;
-        fetched = await downloadAndImport(app, client, invoice, result.manifest, file, claim);
+        fetched = await downloadAndImport(app, client, invoice, result.manifest, file, claim, options);
       }
       if (fetched === "claim-lost") return claimedElsewhere;
       const { summary, incomplete } = fetched;
@@ -471,6 +476,7 @@ async function downloadAndImport(
   manifest: Manifest,
   file: string,
   claim: { lost: () => boolean; held: () => Promise<boolean> },
+  options: Pick<FetchOptions, "onImportProgress">,
 ): Promise<FetchedFile> {
   const out = GrowingFileWriter.create(file);
   let importEnded = false;
@@ -501,6 +507,12 @@ async function downloadAndImport(
     // The size is not known up front: read on a worker thread, as a large file import does.
     parallelRead: true,
     read: { growing: out.signal },
+    ...(options.onImportProgress
+      ? {
+          onProgress: (p: ImportProgress) =>
+            options.onImportProgress?.({ invoiceId: invoice.id, lines: p.rows }),
+        }
+      : {}),
     verify: (seen) => {
       if (claim.lost()) throw new ClaimLostError();
       const mine = seen.find((s) => s.invoiceNumber === invoice.id);

@@ -20,7 +20,7 @@ const CHANGES = 1;
 const LENGTH_OFFSET = 8;
 
 /** Bytes the first chunk waits for (unless the file completes shorter). */
-const FIRST_CHUNK = 64 << 10;
+const FIRST_CHUNK = 16 << 10;
 
 const GROWING = 0;
 const COMPLETE = 1;
