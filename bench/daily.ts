@@ -13,10 +13,10 @@ import { RequestBudget } from "../src/psa/shared/transport.ts";
 import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../emulators/connectwise/index.ts";
 import { startAutotaskEmulator, type AutotaskEmulator } from "../emulators/autotask/index.ts";
 import type { EmulatorServer } from "../emulators/kit.ts";
-import { allocateId } from "../emulators/connectwise/state.ts";
 import { changedCustomers, INVOICE, tenantOf, writeChange, writeMonth } from "./daily-data.ts";
 import { measureServe } from "./daily-serve.ts";
 import { seedAutotask } from "./daily-autotask.ts";
+import { seedConnectWise } from "./daily-connectwise.ts";
 
 /**
  * npm run bench:daily -- [--customers 2000] [--psa connectwise|autotask] [--latency 50] [--serve]
@@ -58,65 +58,6 @@ if (values.psa !== "connectwise" && values.psa !== "autotask") {
   process.exit(2);
 }
 const vendor: "connectwise" | "autotask" = values.psa;
-
-/**
- * Each customer gets a company with its two agreements — recurring "Microsoft CSP" (Seat-based Monthly and
- * Azure Plan) and one-time "Microsoft CSP Annual" — copied from the demo's Contoso, straight into the
- * emulator's data (no request of the set-up shows in its log), plus the two catalog items the syncs bill as.
- */
-function seedCompanies(
-  emulator: ConnectWiseEmulator,
-): Map<number, { company: string; recurring: string; annual: string }> {
-  const data = emulator.data();
-  const { companies, agreements, catalogItems } = data.tables;
-  const contoso = companies.find((c) => c.identifier === "ContosoDental")!;
-  const recurring = agreements.find(
-    (a) => (a.company as { id: number }).id === contoso.id && String(a.name).startsWith("Microsoft CSP -"),
-  )!;
-  const annual = agreements.find(
-    (a) =>
-      (a.company as { id: number }).id === contoso.id && String(a.name).startsWith("Microsoft CSP Annual -"),
-  )!;
-  const template = catalogItems.find((item) => item.identifier === "O365-E1")!;
-  const { vendorSku: _sku, manufacturerPartNumber: _part, ...fields } = template;
-  for (const [identifier, description] of [
-    ["CSP-LICENSE", "Microsoft CSP licence"],
-    ["AZURE-PLAN", "Azure plan"],
-  ] as const)
-    catalogItems.push({
-      ...fields,
-      id: allocateId(data, "catalogItems"),
-      identifier,
-      description,
-      customerDescription: description,
-    });
-  const targets = new Map<number, { company: string; recurring: string; annual: string }>();
-  for (let c = 1; c <= customers; c++) {
-    const companyId = allocateId(data, "companies");
-    companies.push({
-      ...contoso,
-      id: companyId,
-      identifier: `DailyCustomer${c}`,
-      name: `Daily Customer ${c}`,
-    });
-    const recurringId = allocateId(data, "agreements");
-    agreements.push({
-      ...recurring,
-      id: recurringId,
-      company: { id: companyId },
-      name: `Microsoft CSP - Daily Customer ${c}`,
-    });
-    const annualId = allocateId(data, "agreements");
-    agreements.push({
-      ...annual,
-      id: annualId,
-      company: { id: companyId },
-      name: `Microsoft CSP Annual - Daily Customer ${c}`,
-    });
-    targets.set(c, { company: String(companyId), recurring: String(recurringId), annual: String(annualId) });
-  }
-  return targets;
-}
 
 /** What --keep writes beside the database, and --serve-from reads. */
 type Kept = {
@@ -273,7 +214,7 @@ const changeLines = writeChange(changeFile, customers);
 const cw = vendor === "connectwise" ? await startConnectWiseEmulator({ seed: "demo", latencyMs: 0 }) : null;
 const at = vendor === "autotask" ? await startAutotaskEmulator({ seed: "demo", latencyMs: 0 }) : null;
 const emulator: { url: string; server: EmulatorServer; close(): Promise<void> } = (cw ?? at)!;
-const seeded = cw ? seedCompanies(cw) : seedAutotask(at!, customers);
+const seeded = cw ? seedConnectWise(cw, customers) : seedAutotask(at!, customers);
 const targets = seeded instanceof Map ? seeded : seeded.targets;
 const databaseUrl = `sqlite:${path.join(dir, "daily.db")}`;
 const appEnv = {
