@@ -9,6 +9,7 @@ import { ReconFileError, type ReconFileHint } from "../sources/reconciliation/er
 import { EmptyReconFileError, type ReconFormat } from "../sources/reconciliation/reader.ts";
 import {
   readLines,
+  type KnownKeysOf,
   type LineBatch,
   type ReadLine,
   type ReadLinesOptions,
@@ -20,10 +21,11 @@ import type { ChargeLinesTable, Database } from "../store/schema.ts";
 import { eventRow, lineRowToEventLine } from "../store/billing-rows.ts";
 import { takeExcluded, upsertRows } from "../store/bulk-insert.ts";
 import type { Dialect } from "../store/db.ts";
-import { LineKeyCounts, type ChargeLineWriter } from "../store/line-writer.ts";
+import type { ChargeLineWriter } from "../store/line-writer.ts";
+import { LineKeyCounts, type KnownKeys } from "../core/line-key-counts.ts";
+import type { FileTally, InvoiceLines } from "../sources/reconciliation/file-tally.ts";
 import { PostgresLineWriter } from "../store/postgres-line-writer.ts";
 import { SqliteLineWriter } from "../store/sqlite-line-writer.ts";
-import { lineKey } from "../sources/reconciliation/line-key.ts";
 
 export type ImportStatus = "imported" | "rejected" | "empty";
 
@@ -101,17 +103,11 @@ const SUBSCRIPTION_UPDATE =
 /** Written literally (not as a parameter) so the databases can use their partial indexes of pair lines. */
 const PAIR_LINES = sql<boolean>`event_key like 'pair:%'`;
 
-/** What one file adds to an invoice: its date range, and the count and sums of lines new to cspsync. */
-type InvoiceTally = {
-  currency: string;
-  first: string;
-  last: string;
-  newLines: number;
-  subtotal: Dec;
-  total: Dec;
-  allLines: number;
-  allTotal: Dec;
-};
+/**
+ * What one file adds to an invoice: its date range and every line of it in the file (counted by the reader,
+ * see FileTally), and the count and sums of the lines new to cspsync.
+ */
+type InvoiceTally = InvoiceLines & { newLines: number; subtotal: Dec; newTotal: Dec };
 
 /**
  * Imports one reconciliation file in one transaction: either every line of the file is stored (new ones
@@ -145,7 +141,12 @@ export async function importReconFile(
       batchSize: options.batchSize ?? DEFAULT_BATCH,
     };
     const parallel = options.parallelRead ?? fileSize(filePath) >= PARALLEL_READ_FROM_BYTES;
-    const source = await (parallel ? readLinesInWorker : readLines)(filePath, readOptions);
+    // The reader asks for an invoice's stored keys while it reads, which is inside the transaction below.
+    let knownKeysOf: KnownKeysOf = () =>
+      Promise.reject(new Error("the file is read in the import's transaction"));
+    const source = await (parallel ? readLinesInWorker : readLines)(filePath, readOptions, (invoice) =>
+      knownKeysOf(invoice),
+    );
     format = source.format;
     fileName = source.file;
     try {
@@ -158,26 +159,24 @@ export async function importReconFile(
           fileLabel: source.file,
           totals,
         });
+        knownKeysOf = (invoice) => writer.knownKeys(invoice);
         for await (const batch of source.batches) {
           await writer.write(batch);
           options.onProgress?.({
             bytesRead: batch.bytesRead,
             sizeBytes: source.sizeBytes,
-            rows: totals.lines,
+            rows: batch.rowsRead,
           });
         }
-        options.onProgress?.({
-          bytesRead: source.sizeBytes,
-          sizeBytes: source.sizeBytes,
-          rows: totals.lines,
-        });
-        await writer.finish();
+        const tally = source.tally();
+        options.onProgress?.({ bytesRead: source.sizeBytes, sizeBytes: source.sizeBytes, rows: tally.lines });
+        await writer.finish(tally);
         options.verify?.(
-          [...totals.invoices].map(([invoiceNumber, t]) => ({
+          tally.invoices.map(({ invoiceNumber, currency, lines, total }) => ({
             invoiceNumber,
-            currency: t.currency,
-            lines: t.allLines,
-            total: t.allTotal.toFixed(),
+            currency,
+            lines,
+            total,
           })),
         );
         await trx
@@ -299,9 +298,8 @@ class BatchWriter {
   private readonly fileLabel: string;
   private readonly now = new Date().toISOString();
   private readonly lines: ChargeLineWriter;
-  /** This file's content hashes and the stored keys of its invoices (see LineKeyCounts). */
-  private readonly keys = new LineKeyCounts();
-  private readonly takenInvoices = new Set<string>();
+  /** The count and sums of this file's new lines, per invoice. */
+  private readonly newByInvoice = new Map<string, { lines: number; subtotal: Dec; total: Dec }>();
 
   constructor(
     trx: Transaction<Database>,
@@ -325,64 +323,67 @@ class BatchWriter {
         : new SqliteLineWriter(trx, context.organizationId);
   }
 
-  async write({ lines: read, sources }: LineBatch): Promise<void> {
-    if (read.length === 0) return;
-    for (const r of read) {
-      const invoice = r.line.invoiceNumber;
-      if (this.takenInvoices.has(invoice)) continue;
-      this.takenInvoices.add(invoice);
-      await this.lines.takeInvoice(invoice, (key) => this.keys.addKnown(key));
-    }
-    const rows: ChargeLinesTable[] = [];
-    const fresh: boolean[] = [];
-    const added: ChargeLinesTable[] = [];
-    const addedLines: ReadLine["line"][] = [];
-    for (const r of read) {
-      const { occurrence, stored } = this.keys.next(r.hash);
-      const row = this.lineRow(r, lineKey(r.hash, occurrence));
-      rows.push(row);
-      fresh.push(!stored);
-      if (!stored) {
-        added.push(row);
-        addedLines.push(r.line);
-      }
-    }
-    // Appended in import order: the table and its index by invoice grow at their ends. The batch's rows as
-    // read are kept with the first of its lines stored (a block of known lines only is not needed again).
-    await this.lines.append(
-      added,
-      added.length > 0
-        ? {
-            import_id: this.importId,
-            first_row: sources.firstRow,
-            last_row: sources.lastRow,
-            data: sources.data,
-          }
-        : null,
-    );
-    this.totals.lines += rows.length;
-    this.totals.newLines += added.length;
-    this.totals.knownLines += rows.length - added.length;
-    rows.forEach((row, i) => {
-      this.totals.linesByMotion[row.motion as BillingMotion] += 1;
-      if (!row.is_billable) this.totals.notBillable += 1;
-      this.totals.customers.add(row.customer_tenant_id);
-      // A line that is an event on its own is read as one through the charge_events view.
-      if (fresh[i] && !isGroupedEventKey(row.event_key)) this.totals.newEvents += 1;
-    });
-    this.trackInvoices(
-      read.map((r) => r.line),
-      fresh,
-    );
-    // A known line's customer and subscription fields were stored with it (they are part of its hash).
-    if (addedLines.length > 0) {
-      await this.upsertCustomers(addedLines);
-      await this.upsertSubscriptions(addedLines);
-    }
+  /**
+   * Takes the invoice for this transaction and reads its stored keys for the reader, which then passes on
+   * only the lines of it that are not stored (see src/store/line-writer.ts).
+   */
+  async knownKeys(invoiceNumber: string): Promise<KnownKeys> {
+    const counts = new LineKeyCounts();
+    await this.lines.takeInvoice(invoiceNumber, (key) => counts.addKnown(key));
+    return counts.knownKeys();
   }
 
-  /** Events of paired lines can only be built when both halves are stored, possibly from an earlier file. */
-  async finish(): Promise<void> {
+  /** Stores a batch's new lines (the reader has left out the known ones). */
+  async write({ lines: read, sources }: LineBatch): Promise<void> {
+    if (read.length === 0 || !sources) return;
+    const rows = read.map((r) => this.lineRow(r));
+    // Appended in import order: the table and its index by invoice grow at their ends. The rows as read go
+    // with them, one block per batch.
+    await this.lines.append(rows, {
+      import_id: this.importId,
+      first_row: sources.firstRow,
+      last_row: sources.lastRow,
+      data: sources.data,
+    });
+    this.totals.newLines += rows.length;
+    // A line that is an event on its own is read as one through the charge_events view.
+    for (const row of rows) if (!isGroupedEventKey(row.event_key)) this.totals.newEvents += 1;
+    for (const { line } of read) {
+      const sums = this.newByInvoice.get(line.invoiceNumber) ?? {
+        lines: 0,
+        subtotal: new Dec(0),
+        total: new Dec(0),
+      };
+      sums.lines += 1;
+      sums.subtotal = sums.subtotal.plus(line.subtotal);
+      sums.total = sums.total.plus(line.total);
+      this.newByInvoice.set(line.invoiceNumber, sums);
+    }
+    // A known line's customer and subscription fields were stored with it (they are part of its hash).
+    const lines = read.map((r) => r.line);
+    await this.upsertCustomers(lines);
+    await this.upsertSubscriptions(lines);
+  }
+
+  /**
+   * Takes the file's counts of every line from the reader, builds the events of paired lines (only possible
+   * when both halves are stored, possibly from an earlier file) and adds the file to its invoices.
+   */
+  async finish(tally: FileTally): Promise<void> {
+    this.totals.lines = tally.lines;
+    this.totals.knownLines = tally.lines - this.totals.newLines;
+    this.totals.linesByMotion = { ...tally.linesByMotion };
+    this.totals.notBillable = tally.notBillable;
+    this.totals.customers = new Set(tally.customers);
+    for (const invoice of tally.invoices) {
+      const added = this.newByInvoice.get(invoice.invoiceNumber);
+      this.totals.invoices.set(invoice.invoiceNumber, {
+        ...invoice,
+        newLines: added?.lines ?? 0,
+        subtotal: added?.subtotal ?? new Dec(0),
+        newTotal: added?.total ?? new Dec(0),
+      });
+    }
     await this.lines.finish();
     let after = "";
     for (;;) {
@@ -433,7 +434,7 @@ class BatchWriter {
     this.totals.newEvents += events.length;
   }
 
-  private lineRow({ line, classification, standalone }: ReadLine, key: string): ChargeLinesTable {
+  private lineRow({ line, lineKey: key, classification, standalone }: ReadLine): ChargeLinesTable {
     return {
       organization_id: this.organizationId,
       line_key: key,
@@ -475,48 +476,6 @@ class BatchWriter {
     };
   }
 
-  private trackInvoices(lines: ReadLine["line"][], fresh: boolean[]) {
-    lines.forEach((line, i) => {
-      const last = line.chargeEnd ?? line.chargeStart;
-      let invoice = this.totals.invoices.get(line.invoiceNumber);
-      if (!invoice) {
-        const zero = new Dec(0);
-        invoice = {
-          currency: line.currency,
-          first: line.chargeStart,
-          last,
-          newLines: 0,
-          subtotal: zero,
-          total: zero,
-          allLines: 0,
-          allTotal: zero,
-        };
-        this.totals.invoices.set(line.invoiceNumber, invoice);
-      }
-      // Microsoft issues one invoice per billing currency (docs/billing-data.md §2): another currency on the
-      // same invoice means the file is not what it claims to be, and its totals could not be added up.
-      if (line.currency !== invoice.currency) {
-        throw new ReconFileError(
-          this.fileLabel,
-          `invoice ${line.invoiceNumber} is in ${invoice.currency} but this line is in ${line.currency}`,
-          {
-            row: line.sourceRow,
-            column: "Currency",
-          },
-        );
-      }
-      invoice.allLines += 1;
-      invoice.allTotal = invoice.allTotal.plus(line.total);
-      if (line.chargeStart < invoice.first) invoice.first = line.chargeStart;
-      if (last > invoice.last) invoice.last = last;
-      if (fresh[i]) {
-        invoice.newLines += 1;
-        invoice.subtotal = invoice.subtotal.plus(line.subtotal);
-        invoice.total = invoice.total.plus(line.total);
-      }
-    });
-  }
-
   private async upsertInvoices(): Promise<void> {
     for (const [invoiceNumber, seen] of this.totals.invoices) {
       const existing = await this.trx
@@ -544,7 +503,7 @@ class BatchWriter {
             last_charge_date: seen.last,
             line_count: seen.newLines,
             subtotal: seen.subtotal.toFixed(),
-            total: seen.total.toFixed(),
+            total: seen.newTotal.toFixed(),
             source_file: fileName,
             first_import_id: this.importId,
             created_at: this.now,
@@ -568,7 +527,7 @@ class BatchWriter {
           last_charge_date: last,
           line_count: Number(existing.line_count) + seen.newLines,
           subtotal: seen.subtotal.plus(existing.subtotal).toFixed(),
-          total: seen.total.plus(existing.total).toFixed(),
+          total: seen.newTotal.plus(existing.total).toFixed(),
           updated_at: this.now,
         })
         .where("organization_id", "=", this.organizationId)

@@ -7,7 +7,7 @@ import { Migrator, type Migration } from "kysely";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import { lineSourceRecord } from "../../src/store/billing-repository.ts";
 import { openStore, type Store } from "../../src/store/db.ts";
-import { LineKeyCounts } from "../../src/store/line-writer.ts";
+import { LineKeyCounts } from "../../src/core/line-key-counts.ts";
 import { migrations } from "../../src/store/migrations/index.ts";
 import { columnTypes } from "../../src/store/migrations/types.ts";
 import { runCli } from "../support/cli.ts";

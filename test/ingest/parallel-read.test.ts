@@ -4,6 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { importReconFile, type ImportSummary } from "../../src/services/import-recon.ts";
+import { lineSourceRecord } from "../../src/store/billing-repository.ts";
 import type { Store } from "../../src/store/db.ts";
 import { DIALECTS, storesForSuite } from "../support/stores.ts";
 import { baseRow, writeCsv, writeJsonLinesGz } from "../support/recon-builder.ts";
@@ -19,6 +20,13 @@ const june = juneRows();
 const rows = [...june, june[0]!, ...june, june[3]!];
 const csv = writeCsv(path.join(dir, "june.csv"), rows);
 const jsonl = writeJsonLinesGz(path.join(dir, "june.jsonl.gz"), rows);
+// The same rows again with one more copy of a row and a new one in between: two new lines among known ones.
+const more = writeCsv(path.join(dir, "june-more.csv"), [
+  ...rows.slice(0, 9),
+  { ...june[1]!, Subtotal: "777.00", Total: "777.00" },
+  ...rows.slice(9),
+  june[0]!,
+]);
 const badNumber = writeCsv(path.join(dir, "bad-number.csv"), [
   ...june,
   { ...june[2]!, Subtotal: "12,5O" },
@@ -32,11 +40,12 @@ const mixedCurrency = writeCsv(path.join(dir, "mixed-currency.csv"), [
 async function stored(store: Store) {
   const lines = await store.db
     .selectFrom("charge_lines")
-    .select(["source_row", "line_key", "event_key", "kind", "seat_delta", "source"])
-    .orderBy("source_row")
+    .select(["source_row", "line_key", "event_key", "kind", "seat_delta", "source", "import_id"])
+    .orderBy("line_key")
     .execute();
   const events = await store.db.selectFrom("charge_events").selectAll().orderBy("event_key").execute();
-  return { lines, events };
+  const records = await Promise.all(lines.map((line) => lineSourceRecord(store, line)));
+  return { lines: lines.map(({ import_id: _id, ...line }, i) => ({ ...line, record: records[i] })), events };
 }
 
 function withoutId(summary: ImportSummary) {
@@ -49,14 +58,14 @@ for (const dialect of DIALECTS) {
     const stores = storesForSuite(dialect, ["inline", "parallel"]);
 
     it("stores the same lines, keys, source records and events as reading inline, CSV and JSON Lines", async () => {
-      for (const file of [csv, jsonl]) {
+      for (const file of [csv, jsonl, more]) {
         const byInline = await importReconFile(stores.inline, file, { parallelRead: false, batchSize: 7 });
         const byWorker = await importReconFile(stores.parallel, file, { parallelRead: true, batchSize: 7 });
         assert.equal(byWorker.status, "imported", byWorker.problem?.message);
         assert.deepEqual(withoutId(byWorker), withoutId(byInline));
       }
       const expected = await stored(stores.inline);
-      assert.equal(expected.lines.length, rows.length);
+      assert.equal(expected.lines.length, rows.length + 2);
       assert.deepEqual(await stored(stores.parallel), expected);
     });
 

@@ -1,9 +1,11 @@
 import { Worker } from "node:worker_threads";
+import type { KnownKeys } from "../../core/line-key-counts.ts";
 import { ReconFileError, type ReconFileHint } from "./errors.ts";
 import { EmptyReconFileError } from "./reader.ts";
 import {
   endOfFileAccessors,
   type FileEnd,
+  type KnownKeysOf,
   type LineBatch,
   type LineSource,
   type ReadLinesOptions,
@@ -17,6 +19,7 @@ import {
  */
 export type ReaderMessage =
   | { kind: "opened"; file: string; format: LineSource["format"]; sizeBytes: number }
+  | { kind: "known-keys?"; invoiceNumber: string }
   | { kind: "batch"; batch: LineBatch }
   | ({ kind: "end" } & FileEnd)
   | { kind: "failed"; error: SentError };
@@ -34,12 +37,20 @@ export type SentError = {
   };
 };
 
+/** What the writer's thread sends the reader: credit for one more batch, or the stored keys it asked for. */
+export type WriterMessage = "more" | { kind: "known-keys"; known: KnownKeys };
+
 /** Batches the worker may read before the writer has taken them. */
 export const BATCHES_AHEAD = 3;
 
-export async function readLinesInWorker(filePath: string, options: ReadLinesOptions): Promise<LineSource> {
+/** readLines on a worker thread; `knownKeysOf` runs on this thread when the reader asks for an invoice's keys. */
+export async function readLinesInWorker(
+  filePath: string,
+  options: ReadLinesOptions,
+  knownKeysOf?: KnownKeysOf,
+): Promise<LineSource> {
   const worker = new Worker(new URL("./read-lines-worker.ts", import.meta.url), {
-    workerData: { filePath, options },
+    workerData: { filePath, options, recognise: knownKeysOf !== undefined },
     // The reader needs little heap of its own; a bounded one keeps the two threads' total predictable.
     resourceLimits: { maxOldGenerationSizeMb: 64 },
   });
@@ -60,8 +71,14 @@ export async function readLinesInWorker(filePath: string, options: ReadLinesOpti
       for (;;) {
         const message = await inbox.next();
         if (message.kind === "batch") {
-          worker.postMessage("more");
+          worker.postMessage("more" satisfies WriterMessage);
           yield message.batch;
+        } else if (message.kind === "known-keys?") {
+          const known = await knownKeysOf!(message.invoiceNumber);
+          worker.postMessage({ kind: "known-keys", known } satisfies WriterMessage, [
+            known.digests.buffer,
+            known.counts.buffer,
+          ]);
         } else if (message.kind === "end") {
           end = message;
           return;

@@ -1,0 +1,84 @@
+import type { BillingMotion, ChargeLine, Classification } from "../../core/billing.ts";
+import { Dec } from "../../core/money.ts";
+import { ReconFileError } from "./errors.ts";
+
+/** Every line of one invoice in a file (new and already known): currency, date range, count and sum of Total. */
+export type InvoiceLines = {
+  invoiceNumber: string;
+  currency: string;
+  first: string;
+  last: string;
+  lines: number;
+  total: string;
+};
+
+/** What a whole file holds, known and new lines alike; counted on the thread that reads it. */
+export type FileTally = {
+  lines: number;
+  linesByMotion: Record<BillingMotion, number>;
+  notBillable: number;
+  customers: string[];
+  invoices: InvoiceLines[];
+};
+
+type InvoiceSum = Omit<InvoiceLines, "total"> & { total: Dec };
+
+export class FileTallier {
+  private lines = 0;
+  private readonly linesByMotion: Record<BillingMotion, number> = {
+    "seat-monthly": 0,
+    azure: 0,
+    "seat-annual": 0,
+  };
+  private notBillable = 0;
+  private readonly customers = new Set<string>();
+  private readonly invoices = new Map<string, InvoiceSum>();
+  private readonly file: string;
+
+  constructor(file: string) {
+    this.file = file;
+  }
+
+  add(line: ChargeLine, classification: Classification): void {
+    this.lines += 1;
+    this.linesByMotion[classification.motion] += 1;
+    if (!classification.billable) this.notBillable += 1;
+    this.customers.add(line.customerTenantId);
+    const last = line.chargeEnd ?? line.chargeStart;
+    const invoice = this.invoices.get(line.invoiceNumber);
+    if (!invoice) {
+      this.invoices.set(line.invoiceNumber, {
+        invoiceNumber: line.invoiceNumber,
+        currency: line.currency,
+        first: line.chargeStart,
+        last,
+        lines: 1,
+        total: new Dec(line.total),
+      });
+      return;
+    }
+    // Microsoft issues one invoice per billing currency (docs/billing-data.md §2): another currency on the same
+    // invoice means the file is not what it claims to be, and its totals could not be added up.
+    if (line.currency !== invoice.currency) {
+      throw new ReconFileError(
+        this.file,
+        `invoice ${line.invoiceNumber} is in ${invoice.currency} but this line is in ${line.currency}`,
+        { row: line.sourceRow, column: "Currency" },
+      );
+    }
+    invoice.lines += 1;
+    invoice.total = invoice.total.plus(line.total);
+    if (line.chargeStart < invoice.first) invoice.first = line.chargeStart;
+    if (last > invoice.last) invoice.last = last;
+  }
+
+  tally(): FileTally {
+    return {
+      lines: this.lines,
+      linesByMotion: { ...this.linesByMotion },
+      notBillable: this.notBillable,
+      customers: [...this.customers],
+      invoices: [...this.invoices.values()].map((i) => ({ ...i, total: i.total.toFixed() })),
+    };
+  }
+}
