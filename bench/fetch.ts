@@ -18,8 +18,12 @@ import { generateRecon } from "./generate-recon.ts";
  *    seconds during each run are read from /proc, so what it costs the shared cores is seen;
  *  - "download only": the export, polling, manifest and every blob appended to one .jsonl.gz file with the
  *    gzip check, nothing imported (the part of the fetch that is not the importer);
+ *  - "fetch + import": `cspsync fetch` as shipped, the import reading the file while the blobs are still
+ *    downloading (docs/partner-center.md §5);
  *  - "file import (JSON Lines)": the importer alone on the very file the download wrote, which is what the fetch
- *    imports: fetch + import is compared with this (like with like) and with the CSV import.
+ *    imports: fetch + import is compared with this (like with like) and with the CSV import;
+ *  - the fixed costs apart from the lines: `cspsync fetch` with nothing new (start-up, modules, token, invoice
+ *    list) beside `cspsync import` of the 26-line sample (start-up, modules, one small import).
  *
  * Internal modes (the bench runs itself): --serve-emulator (the emulator process), --download-only.
  */
@@ -97,13 +101,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-bench-fetch-"));
 const file = path.join(dir, `recon-${lines}.csv`);
 const BIN = path.resolve(import.meta.dirname, "../bin/cspsync.js");
 const SELF = import.meta.filename;
-/**
- * The heap flags bin/cspsync.js starts `cspsync import` with (and not `fetch`), read from it so the bench follows
- * it: "fetch + import, import's heap flags" shows what the fetch costs in memory when run as the import is.
- */
-const HEAP_FLAGS = [
-  ...(/HEAP_FLAGS = \[([^\]]*)\]/.exec(fs.readFileSync(BIN, "utf8"))?.[1] ?? "").matchAll(/"([^"]+)"/g),
-].map((m) => m[1]!);
+const SAMPLE = path.resolve(import.meta.dirname, "../samples/nce-reconciliation-2024-06.csv");
 const TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
 type Result = { seconds: number; peakRssMb: number; stdout: string; emulatorCpu: number };
@@ -137,6 +135,18 @@ function measure(script: string, args: string[], env: NodeJS.ProcessEnv, flags: 
   };
 }
 
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+// The commit measured: the import may change speed between runs.
+const git = (args: string[]) =>
+  spawnSync("git", args, { cwd: path.dirname(BIN), encoding: "utf8" }).stdout?.trim() ?? "";
+const changed = git(["status", "--porcelain", "--untracked-files=no"]) !== "";
+console.log(
+  `code: ${git(["rev-parse", "--short", "HEAD"]) || "not a git checkout"}${changed ? " with uncommitted changes" : ""}`,
+);
 console.log(
   `generating ${lines.toLocaleString("en-US")} lines… (uptime: ${os
     .loadavg()
@@ -223,19 +233,21 @@ try {
   };
   const fetchDb = `sqlite:${path.join(dir, "fetch.db")}`;
   addSource(fetchDb);
-  console.log("fetch + import from the emulator…");
+  console.log(`fetch + import from the emulator… (load ${loadAverage()})`);
   const fetched = measure(BIN, ["fetch", "PC", "--json", "--db", fetchDb], env);
   const outcome = (JSON.parse(fetched.stdout) as { status: string; newLines: number }[])[0]!;
   if (outcome.status !== "imported") throw new Error(`fetch: ${fetched.stdout}`);
-  console.log(
-    `fetch + import again, into a fresh database, with the import's heap flags (${HEAP_FLAGS.join(" ")})…`,
+  console.log("fetch again, nothing new (the fetch's fixed cost)…");
+  const fetchedNothing = measure(BIN, ["fetch", "PC", "--json", "--db", fetchDb], env);
+  const nothing = (JSON.parse(fetchedNothing.stdout) as { status: string }[])[0]!;
+  if (nothing.status !== "nothing-new") throw new Error(`fetch: ${fetchedNothing.stdout}`);
+  console.log("import of the 26-line sample (the import's fixed cost)…");
+  const importedSample = measure(
+    BIN,
+    ["import", SAMPLE, "--json", "--db", `sqlite:${path.join(dir, "sample.db")}`],
+    env,
   );
-  const cappedDb = `sqlite:${path.join(dir, "fetch-capped.db")}`;
-  addSource(cappedDb);
-  const fetchedCapped = measure(BIN, ["fetch", "PC", "--json", "--db", cappedDb], env, HEAP_FLAGS);
-  const cappedOutcome = (JSON.parse(fetchedCapped.stdout) as { status: string; newLines: number }[])[0]!;
-  if (cappedOutcome.status !== "imported") throw new Error(`fetch: ${fetchedCapped.stdout}`);
-  console.log("file import of the downloaded JSON Lines…");
+  console.log(`file import of the downloaded JSON Lines… (load ${loadAverage()})`);
   const importedJsonl = measure(
     BIN,
     ["import", jsonl, "--json", "--db", `sqlite:${path.join(dir, "jsonl.db")}`],
@@ -250,9 +262,10 @@ try {
   const rows = [
     { name: "download only (export, blobs, gzip check)", lines, ...downloaded },
     { name: "fetch + import (emulator)", lines: outcome.newLines, ...fetched },
-    { name: "fetch + import, import's heap flags", lines: cappedOutcome.newLines, ...fetchedCapped },
     { name: "file import (the downloaded .jsonl.gz)", lines, ...importedJsonl },
     { name: "file import (CSV)", lines, ...importedCsv },
+    { name: "fixed cost: fetch, nothing new", lines: 0, ...fetchedNothing },
+    { name: "fixed cost: import of the 26-line sample", lines: 26, ...importedSample },
   ];
   console.log(
     "\n| run | lines | seconds | lines/s | peak RSS MB | emulator CPU s |\n| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -264,16 +277,11 @@ try {
   const pct = (a: Result, b: Result) => `${(a.seconds / b.seconds).toFixed(2)}× the time`;
   console.log(`\nfetch vs file import of the same JSON Lines: ${pct(fetched, importedJsonl)}`);
   console.log(
-    `fetch (import's heap flags) vs file import of the same JSON Lines: ${pct(fetchedCapped, importedJsonl)}`,
+    `fetch - file import of the same JSON Lines: ${(fetched.seconds - importedJsonl.seconds).toFixed(1)} s (download alone ${downloaded.seconds.toFixed(1)} s)`,
   );
   console.log(`fetch vs file import of the CSV: ${pct(fetched, importedCsv)}`);
   console.log(`JSON Lines file import vs CSV file import: ${pct(importedJsonl, importedCsv)}`);
-  console.log(
-    `load average at the end: ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ")}`,
-  );
+  console.log(`load average at the end: ${loadAverage()}`);
 } finally {
   emulator.kill("SIGTERM");
   if (!values.keep) fs.rmSync(dir, { recursive: true, force: true });
