@@ -12,7 +12,10 @@ import { setTimeout as sleep } from "node:timers/promises";
  */
 export type ServeFigures = {
   peakRssMb: number;
-  calls: { path: string; status: number; ms: number; bytes: number }[];
+  /** peakMb: the server's VmHWM once this answer was read (which request raised the peak). */
+  calls: { path: string; status: number; ms: number; bytes: number; peakMb: number }[];
+  /** The server's VmHWM once it answered its first request (/api/session), before any data was asked for. */
+  startedMb: number;
 };
 
 function freePort(): Promise<number> {
@@ -92,6 +95,7 @@ export async function measureServe(options: {
       `/api/reports/reconciliation/lines?invoice=${options.invoice}&readBack=false&customer=${options.customer}`,
       "/api/reports/trend",
     ];
+    const startedMb = vmHwmMb(child.pid!);
     const calls: ServeFigures["calls"] = [];
     for (const p of paths) {
       const started = process.hrtime.bigint();
@@ -102,9 +106,10 @@ export async function measureServe(options: {
         status: response.status,
         ms: Number(process.hrtime.bigint() - started) / 1e6,
         bytes: body.byteLength,
+        peakMb: vmHwmMb(child.pid!),
       });
     }
-    return { peakRssMb: vmHwmMb(child.pid!), calls };
+    return { peakRssMb: vmHwmMb(child.pid!), startedMb, calls };
   } finally {
     if (child.exitCode === null) {
       const exited = new Promise((resolve) => child.once("exit", resolve));

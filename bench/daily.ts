@@ -71,10 +71,12 @@ type Kept = {
 
 function printServe(serve: Awaited<ReturnType<typeof measureServe>>): void {
   console.log(
-    `\ncspsync serve on this database: peak RSS (VmHWM) ${serve.peakRssMb.toFixed(0)} MB (goal < 300 MB)`,
+    `\ncspsync serve on this database: peak RSS (VmHWM) ${serve.peakRssMb.toFixed(0)} MB (goal < 300 MB); ${serve.startedMb.toFixed(0)} MB when it first answered`,
   );
   for (const c of serve.calls)
-    console.log(`  ${c.status} ${c.path}: ${c.ms.toFixed(0)} ms, ${(c.bytes / 1024).toFixed(0)} KiB`);
+    console.log(
+      `  ${c.status} ${c.path}: ${c.ms.toFixed(0)} ms, ${(c.bytes / 1024).toFixed(0)} KiB, VmHWM after it ${c.peakMb.toFixed(0)} MB`,
+    );
 }
 
 if (values["serve-from"] !== undefined) {
