@@ -3,6 +3,7 @@ import type { KnownKeys } from "../../core/line-key-counts.ts";
 import { readLines, type ReadLinesOptions } from "./read-lines.ts";
 import {
   BATCHES_AHEAD,
+  packBatch,
   sendableError,
   type ReaderMessage,
   type WriterMessage,
@@ -44,7 +45,7 @@ try {
   for await (const batch of source.batches) {
     while (credit === 0) await new Promise<void>((resolve) => (wake = resolve));
     credit -= 1;
-    send({ kind: "batch", batch });
+    send({ kind: "batch", batch: packBatch(batch) });
   }
   send({ kind: "end", sha256: source.sha256(), sourceFields: source.sourceFields(), tally: source.tally() });
 } catch (error) {
