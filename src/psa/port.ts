@@ -144,6 +144,8 @@ export interface PsaAdapter extends KeyedRecordSource, Partial<AgreementRecordRe
   readonly vendor: "connectwise" | "autotask";
   /** How many writes may be in flight at once without tripping the PSA's limits. */
   readonly writeConcurrency: number;
+  /** How many entries a run may plan (check) at once; 1 when absent. */
+  readonly planConcurrency?: number;
   testConnection(): Promise<ConnectionTest>;
   searchCompanies(name: string): Promise<PsaCompany[]>;
   getCompany(id: string): Promise<PsaCompany | null>;
@@ -245,6 +247,8 @@ export interface PsaConnection {
 export interface AzurePsaTarget {
   readonly vendor: PsaVendor;
   readonly writeConcurrency: number;
+  /** How many entries a run may plan (check) at once; 1 when absent. */
+  readonly planConcurrency?: number;
   /** Whether the mapped agreement/contract can take monthly Azure lines now, and how to fix it if not. */
   checkAzureTarget(
     companyId: string,
@@ -289,6 +293,8 @@ export type MonthlyPrepared = { ok: true };
 export interface MonthlyPsaTarget<L extends MonthlyLine, P extends MonthlyPrepared = MonthlyPrepared> {
   readonly vendor: PsaVendor;
   readonly writeConcurrency: number;
+  /** How many entries a run may plan (read and compare) at once; 1 when absent. */
+  readonly planConcurrency?: number;
   /**
    * Each write of a subscription builds on the ones before it (Autotask: one contract service, unit deltas),
    * so once one fails in a run the later ones of that subscription wait for the next run.

@@ -90,7 +90,7 @@ export class AnnualSync {
       this.deps.mappings,
       (mapping, customerName, written) => this.pendingLines(mapping, customerName, written, rules, priceList),
       (companyId, agreementId) => adapter.checkAnnualTarget(companyId, agreementId),
-      { trigger: options.trigger, emit: options.emit },
+      { trigger: options.trigger, emit: options.emit, lookAhead: adapter.planConcurrency ?? 1 },
     );
     for (const entry of planned) {
       if (!options.resolveProducts || entry.problem) continue;

@@ -72,7 +72,7 @@ export class AzureSync {
       this.deps.mappings,
       (mapping, customerName, written) => this.pendingMonths(mapping, customerName, written, rules),
       (companyId, agreementId) => target.checkAzureTarget(companyId, agreementId),
-      { trigger: options.trigger, emit: options.emit },
+      { trigger: options.trigger, emit: options.emit, lookAhead: target.planConcurrency ?? 1 },
     );
     for (const entry of planned) {
       if (options.resolveProducts && !entry.problem && entry.plan.lines.length > 0)

@@ -122,6 +122,7 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
         trigger: options.trigger,
         emit: options.emit,
         unchanged: () => this.books.nothingNew(),
+        lookAhead: target.planConcurrency ?? 1,
       },
     );
   }

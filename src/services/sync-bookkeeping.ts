@@ -121,6 +121,11 @@ export type PlanOptions<P extends { lines: L[] }, L> = {
   emit?: (entry: PlannedEntry<P, L>) => Promise<void>;
   /** Daily check only: which entries have nothing new and are left out unread (see nothingNew). */
   unchanged?: () => Promise<(mapping: Mapping) => boolean>;
+  /**
+   * How many entries may be planned (and checked) at once, each still handed to `emit` in order; default 1.
+   * The PSA's target says (its planConcurrency, within its client's request budget).
+   */
+  lookAhead?: number;
 };
 
 /** The runs that check cheaply: the daily check, and the one queued after an import that brought new lines. */
@@ -482,9 +487,7 @@ export class SyncBookkeeping extends SyncLedger {
     const daily = isDailyCheck(options.trigger);
     const unchanged = daily && options.unchanged ? await options.unchanged() : () => false;
     const names = await this.customerNames();
-    const result: PlannedEntry<P, L>[] = [];
-    for (const mapping of enabled) {
-      if (unchanged(mapping)) continue;
+    const planOne = async (mapping: Mapping): Promise<PlannedEntry<P, L>> => {
       const customerName = names.get(mapping.customerTenantId) ?? mapping.customerTenantId;
       const plan = await pending(mapping, customerName, written);
       const problem =
@@ -493,9 +496,22 @@ export class SyncBookkeeping extends SyncLedger {
           : daily && plan.lines.length === 0
             ? null
             : await check(mapping.psaCompanyId, mapping.agreementId).then((c) => (c.ok ? null : c.reason));
-      const entry: PlannedEntry<P, L> = problem
+      return problem
         ? { mapping, customerName, problem, plan: { ...plan, lines: [] }, blocked: plan.lines }
         : { mapping, customerName, problem: null, plan, blocked: [] };
+    };
+    // Up to `lookAhead` entries are planned at once; each is handed over in order, once planned.
+    const todo = enabled.filter((mapping) => !unchanged(mapping));
+    const ahead = Math.max(1, options.lookAhead ?? 1);
+    const started: Promise<PlannedEntry<P, L>>[] = [];
+    const result: PlannedEntry<P, L>[] = [];
+    for (let i = 0; i < todo.length; i++) {
+      while (started.length < Math.min(todo.length, i + ahead)) {
+        const planning = planOne(todo[started.length]!);
+        planning.catch(() => undefined); // awaited in its turn below
+        started.push(planning);
+      }
+      const entry = await started[i]!;
       result.push(entry);
       await options.emit?.(entry);
     }

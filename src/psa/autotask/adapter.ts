@@ -43,6 +43,8 @@ export class AutotaskAdapter implements PsaAdapter {
    * between requests (their ledger records, their reads on other endpoints).
    */
   readonly writeConcurrency = AUTOTASK_WRITE_CONCURRENCY;
+  /** Entries whose contract is checked at once while others are written (3 requests per endpoint, §10). */
+  readonly planConcurrency = MAX_CONCURRENT_PER_ENDPOINT;
   private readonly client: AutotaskClient;
   private readonly settings: AutotaskAdapterSettings;
   private readonly today: () => string;

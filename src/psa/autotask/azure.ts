@@ -40,6 +40,7 @@ export type { AutotaskAzureSettings } from "../port.ts";
 export class AutotaskAzureTarget implements AzurePsaTarget {
   readonly vendor = "autotask" as const;
   readonly writeConcurrency: number;
+  readonly planConcurrency: number;
   private readonly client: AutotaskClient;
   private readonly keyed: AutotaskContractServiceRecords;
   readonly keyedRecordNames = CONTRACT_SERVICE_RECORD_NAMES;
@@ -63,6 +64,7 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
     this.settings = settings;
     this.contracts = new AutotaskAdapter(client, settings, today);
     this.writeConcurrency = this.contracts.writeConcurrency;
+    this.planConcurrency = this.contracts.planConcurrency;
   }
 
   async checkAzureTarget(companyId: string, agreementId: string) {

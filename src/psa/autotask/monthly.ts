@@ -18,7 +18,7 @@ import type {
   PsaConnectionDetails,
 } from "../port.ts";
 import { AUTOTASK_WRITE_CONCURRENCY, AutotaskAdapter, connectAutotaskClient } from "./adapter.ts";
-import type { AutotaskClient } from "./client.ts";
+import { MAX_CONCURRENT_PER_ENDPOINT, type AutotaskClient } from "./client.ts";
 import { MAX_OR_CONDITIONS } from "./filter.ts";
 import { WRITE_KEY_PREFIX } from "../../core/write-keys.ts";
 import { AutotaskContractServiceRecords, CONTRACT_SERVICE_RECORD_NAMES } from "./keyed-records.ts";
@@ -51,6 +51,8 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
    * limit); those of one entry one after another (dependentLines, MonthlySync).
    */
   readonly writeConcurrency = AUTOTASK_WRITE_CONCURRENCY;
+  /** Entries read and compared at once while others are written (3 requests per endpoint, §10). */
+  readonly planConcurrency = MAX_CONCURRENT_PER_ENDPOINT;
   /** A later adjustment needs the contract service and the units the earlier ones create. */
   readonly dependentLines = true;
   /** Adjustments cannot be read back (docs/autotask.md §8.5); units are compared instead. */
