@@ -12,6 +12,8 @@ import { setTimeout as sleep } from "node:timers/promises";
  */
 export type ServeFigures = {
   peakRssMb: number;
+  /** The VmHWM once the web app's requests were answered, before the API-only unpaged customer list. */
+  webAppPeakMb: number;
   /** peakMb: the server's VmHWM once this answer was read (which request raised the peak). */
   calls: { path: string; status: number; ms: number; bytes: number; peakMb: number }[];
   /** The server's VmHWM once it answered its first request (/api/session), before any data was asked for. */
@@ -29,6 +31,17 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The Node flags of bin/cspsync.js's `#!/usr/bin/env -S node …` line: `cspsync serve` run as users run it
+ * (npx, the bin on PATH) starts Node with them, but `node bin/cspsync.js` does not read that line. Without
+ * them the bench measured a server with twice the young generation users get.
+ */
+export function shebangFlags(script: string): string[] {
+  const first = fs.readFileSync(script, "utf8").split("\n", 1)[0] ?? "";
+  const match = /^#!\S*env -S node((?:\s+--\S+)*)\s*$/.exec(first);
+  return match?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+}
+
 function vmHwmMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = /VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1];
@@ -44,25 +57,22 @@ export async function measureServe(options: {
   customer: string;
 }): Promise<ServeFigures> {
   const port = await freePort();
+  const script = path.join(import.meta.dirname, "..", "bin", "cspsync.js");
   const email = "bench@cspsync.example";
   const password = "bench-daily-serve-Password-1";
-  const child = spawn(
-    process.execPath,
-    [path.join(import.meta.dirname, "..", "bin", "cspsync.js"), "serve"],
-    {
-      env: {
-        ...process.env,
-        ...options.env,
-        CSPSYNC_DATABASE_URL: options.databaseUrl,
-        CSPSYNC_PORT: String(port),
-        CSPSYNC_HOST: "127.0.0.1",
-        CSPSYNC_ADMIN_EMAIL: email,
-        CSPSYNC_ADMIN_PASSWORD: password,
-        CSPSYNC_LOG_LEVEL: "warn",
-      },
-      stdio: ["ignore", "ignore", "inherit"],
+  const child = spawn(process.execPath, [...shebangFlags(script), script, "serve"], {
+    env: {
+      ...process.env,
+      ...options.env,
+      CSPSYNC_DATABASE_URL: options.databaseUrl,
+      CSPSYNC_PORT: String(port),
+      CSPSYNC_HOST: "127.0.0.1",
+      CSPSYNC_ADMIN_EMAIL: email,
+      CSPSYNC_ADMIN_PASSWORD: password,
+      CSPSYNC_LOG_LEVEL: "warn",
     },
-  );
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   const base = `http://127.0.0.1:${port}`;
   try {
     for (let i = 0; ; i++) {
@@ -85,16 +95,22 @@ export async function measureServe(options: {
       .getSetCookie()
       .map((c) => c.split(";")[0])
       .join("; ");
+    // What the web app asks for: Customers (a page), the Customer pickers of Pricing, Sync history and Reports
+    // (names only), Sync history, Reports (summary, lines, a drill-down, the trend).
     const paths = [
       `/api/connections/${options.connectionId}/customers?page=1&pageSize=50`,
-      `/api/connections/${options.connectionId}/customers?status=all`,
+      "/api/customers?limit=5000",
       "/api/runs?limit=50",
       `/api/runs?limit=500&connectionId=${options.connectionId}`,
       `/api/reports/reconciliation?invoice=${options.invoice}&readBack=false`,
       `/api/reports/reconciliation/lines?invoice=${options.invoice}&readBack=false&limit=200`,
       `/api/reports/reconciliation/lines?invoice=${options.invoice}&readBack=false&customer=${options.customer}`,
       "/api/reports/trend",
+      // The API still lists every customer with its entries without pageSize (no page of the web app asks for
+      // it since the Pricing page lists names): asked last, so the peak of the web app's requests shows apart.
+      `/api/connections/${options.connectionId}/customers?status=all`,
     ];
+    const webAppPaths = paths.length - 1;
     const startedMb = vmHwmMb(child.pid!);
     const calls: ServeFigures["calls"] = [];
     for (const p of paths) {
@@ -109,7 +125,12 @@ export async function measureServe(options: {
         peakMb: vmHwmMb(child.pid!),
       });
     }
-    return { peakRssMb: vmHwmMb(child.pid!), startedMb, calls };
+    return {
+      peakRssMb: vmHwmMb(child.pid!),
+      webAppPeakMb: calls[webAppPaths - 1]!.peakMb,
+      startedMb,
+      calls,
+    };
   } finally {
     if (child.exitCode === null) {
       const exited = new Promise((resolve) => child.once("exit", resolve));

@@ -71,7 +71,7 @@ type Kept = {
 
 function printServe(serve: Awaited<ReturnType<typeof measureServe>>): void {
   console.log(
-    `\ncspsync serve on this database: peak RSS (VmHWM) ${serve.peakRssMb.toFixed(0)} MB (goal < 300 MB); ${serve.startedMb.toFixed(0)} MB when it first answered`,
+    `\ncspsync serve on this database: peak RSS (VmHWM) ${serve.peakRssMb.toFixed(0)} MB (goal < 300 MB), ${serve.webAppPeakMb.toFixed(0)} MB after the web app's requests; ${serve.startedMb.toFixed(0)} MB when it first answered`,
   );
   for (const c of serve.calls)
     console.log(

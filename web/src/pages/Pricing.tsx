@@ -15,7 +15,7 @@ import {
   type PriceSource,
   type SyncPlans,
   type ConnectionView,
-  type CustomerView,
+  type CustomerNames,
   type HeldLine,
   type Motion,
   type PriceRule,
@@ -278,7 +278,7 @@ function AddRuleForm({
   onAdded,
 }: {
   connectionId: string;
-  customers: CustomerView[];
+  customers: CustomerNames["customers"];
   onAdded: (rule: PriceRule) => void;
 }) {
   const [draft, setDraft] = useState<RuleDraft>(EMPTY_DRAFT);
@@ -932,11 +932,16 @@ function MarginCheck({
   );
 }
 
+/** The Customer picker lists at most this many names (the API's largest page). */
+const CUSTOMER_PICKER_LIMIT = 5000;
+
 export function PricingPage({ id }: { id: string }) {
   const { isAdmin } = useSession();
   const connection = useApiQuery<{ connection: ConnectionView }>(`/api/connections/${id}`);
   const rules = useApiQuery<{ rules: PriceRule[] }>(`/api/connections/${id}/price-rules`);
-  const customerList = useApiQuery<{ customers: CustomerView[] }>(`/api/connections/${id}/customers`);
+  // Names only, like the other Customer pickers: the unpaged list of customers with their mapping entries was
+  // 2 MB and 69 MB of the server's peak at 2,000 customers (BENCHMARKS.md, serve).
+  const customerList = useApiQuery<CustomerNames>(`/api/customers${query({ limit: CUSTOMER_PICKER_LIMIT })}`);
   const [notice, setNotice] = useState<string | null>(null);
   const [priceListVersion, setPriceListVersion] = useState(0);
   const holds = useApiQuery<{ holds: HeldLine[] }>(`/api/connections/${id}/holds`);
