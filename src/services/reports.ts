@@ -37,7 +37,8 @@ export class ReportError extends AppError {}
 
 /**
  * How many customers' writes are held at once: the report reads the invoice's customers in batches, each
- * batch's ledger rows and then its events (bench:report: 50,000 writes held at once were ~60 MB).
+ * batch's ledger rows and then its events (bench:report: 50,000 writes held at once were ~60 MB). The events
+ * cannot be read in one pass meanwhile: on SQLite their stream holds the one connection the writes need.
  */
 const WRITE_BATCH_CUSTOMERS = 250;
 
@@ -51,6 +52,8 @@ export type ReportsDeps = {
   organizationId: string;
   /** A connection's PSA adapter (read-back only uses listAgreementRecords). */
   adapterFor(connectionId: string): Promise<Pick<PsaAdapter, "listAgreementRecords">>;
+  /** How many customers' writes are held at once (default WRITE_BATCH_CUSTOMERS; tests use fewer). */
+  writeBatchCustomers?: number;
 };
 
 export type ReportOptions = {
@@ -210,8 +213,9 @@ export class ReportsService {
           { ...base, connection, mappings, writes: [], holds, errors, psaRecords, readBackErrors },
           { keepLines: false },
         );
-        for (let i = 0; i < tenants.length; i += WRITE_BATCH_CUSTOMERS) {
-          const batch = tenants.slice(i, i + WRITE_BATCH_CUSTOMERS);
+        const size = this.deps.writeBatchCustomers ?? WRITE_BATCH_CUSTOMERS;
+        for (let i = 0; i < tenants.length; i += size) {
+          const batch = tenants.slice(i, i + size);
           builder.useWrites(await reportWrites(store, organizationId, connection.id, batch));
           await eachReportEvent(
             store,

@@ -23,7 +23,6 @@ export type ReportConnection = { id: string; name: string; vendor: "connectwise"
 export type ReportMapping = {
   customerTenantId: string;
   motion: BillingMotion;
-  psaCompanyName: string | null;
   agreementId: string | null;
   agreementName: string | null;
   syncDate: string | null;
@@ -271,16 +270,16 @@ export async function reportMappings(
   organizationId: string,
   connectionId: string,
 ): Promise<ReportMapping[]> {
+  // Only what the report reads: every column of 6,000 entries (2,000 customers) was garbage to collect.
   const rows = await store.db
     .selectFrom("mappings")
-    .selectAll()
+    .select(["customer_tenant_id", "motion", "agreement_id", "agreement_name", "sync_date", "enabled"])
     .where("organization_id", "=", organizationId)
     .where("connection_id", "=", connectionId)
     .execute();
   return rows.map((r) => ({
     customerTenantId: r.customer_tenant_id,
     motion: r.motion as BillingMotion,
-    psaCompanyName: r.psa_company_name,
     agreementId: r.agreement_id,
     agreementName: r.agreement_name,
     syncDate: r.sync_date,
