@@ -85,7 +85,6 @@ async function settleFirst<T>(growing: GrowthSignal, read: () => Promise<T>): Pr
   try {
     return await read();
   } catch (error) {
-    if (error instanceof GrowingFileFailedError) throw error;
     if (!(error instanceof ReconFileError)) throw error;
     if ((await settledGrowth(growing)) === "failed") throw new GrowingFileFailedError(error.file);
     throw error;
