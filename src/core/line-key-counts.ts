@@ -3,8 +3,17 @@
  * how the known keys are read; src/sources/reconciliation/read-lines.ts uses this table).
  */
 
-/** Stored keys of an invoice in transferable form: per content hash, its 20-byte digest and how many are stored. */
-export type KnownKeys = { digests: Uint8Array<ArrayBuffer>; counts: Uint32Array<ArrayBuffer> };
+/**
+ * The stored keys of an invoice as a LineKeyCounts' own arrays (per content hash its 20-byte digest and how
+ * many are stored, and the slot table), handed over whole — to the reader's thread, without a copy — since the
+ * table that read them is not used again.
+ */
+export type KnownKeys = {
+  digests: Uint8Array<ArrayBuffer>;
+  counts: Uint32Array<ArrayBuffer>;
+  slots: Int32Array<ArrayBuffer>;
+  entries: number;
+};
 
 /**
  * For each content hash (40 hex digits, see src/sources/reconciliation/line-key.ts): how many lines with it
@@ -39,14 +48,25 @@ export class LineKeyCounts {
     if (occurrence + 1 > this.known[entry]!) this.known[entry] = occurrence + 1;
   }
 
-  /** The known counts held, to be merged into another table (e.g. on the reader's thread). */
+  /** Hands the known counts over (see KnownKeys): this table must not be used afterwards. */
   knownKeys(): KnownKeys {
-    return { digests: this.digests.slice(0, this.count * 20), counts: this.known.slice(0, this.count) };
+    return { digests: this.digests, counts: this.known, slots: this.slots, entries: this.count };
   }
 
-  /** Merges known counts (see knownKeys). */
+  /**
+   * Merges known counts (see knownKeys). Into an empty table — a file's first invoice, and most files hold one
+   * — the arrays are taken over as they are, so a million stored keys are held once, not twice.
+   */
   addKnownKeys(known: KnownKeys): void {
-    for (let i = 0; i < known.counts.length; i++) {
+    if (this.count === 0) {
+      this.digests = known.digests;
+      this.known = known.counts;
+      this.slots = known.slots;
+      this.count = known.entries;
+      this.seen = new Uint32Array(known.counts.length);
+      return;
+    }
+    for (let i = 0; i < known.entries; i++) {
       const entry = this.entryOf(known.digests.subarray(i * 20, i * 20 + 20));
       if (known.counts[i]! > this.known[entry]!) this.known[entry] = known.counts[i]!;
     }

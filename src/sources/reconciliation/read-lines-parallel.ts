@@ -81,6 +81,7 @@ export async function readLinesInWorker(
           worker.postMessage({ kind: "known-keys", known } satisfies WriterMessage, [
             known.digests.buffer,
             known.counts.buffer,
+            known.slots.buffer,
           ]);
         } else if (message.kind === "end") {
           end = message;
