@@ -320,10 +320,13 @@ function monthlyCovering(
  * them all: `add` turns each into its line and adds it to its group's and product's sums, `finish` adds the PSA
  * records cspsync did not write and the totals. With `keepLines: false` the lines are not kept (the caller
  * streams or pages them; the report's `lines` is then empty), so memory does not grow with the invoice.
+ * `sums` says which sums a caller reads: "totals" (per currency only: the trend) or "none" (a page of lines)
+ * leave the per customer × motion and per product sums out, and the report's other lists empty; at 2,000
+ * customers those sums were most of what one build kept (BENCHMARKS.md, serve).
  */
 export function reconciliationBuilder(
   inputs: Omit<ReportInputs, "events">,
-  options: { keepLines?: boolean } = {},
+  options: { keepLines?: boolean; sums?: ReportSums } = {},
 ): {
   add(event: ReportEvent): ReportLine;
   /** Replaces the writes lines are matched with (the events that follow belong to these writes' customers). */
@@ -331,6 +334,7 @@ export function reconciliationBuilder(
   finish(): ReconciliationReport;
 } {
   const keepLines = options.keepLines ?? true;
+  const which = options.sums ?? "all";
   const mappingOf = new Map(inputs.mappings.map((m) => [`${m.customerTenantId}|${m.motion}`, m]));
   let annualWrites = new Map<string, ReportWriteInput>();
   let azureWrites = new Map<string, ReportWriteInput>();
@@ -387,13 +391,16 @@ export function reconciliationBuilder(
   const lines: ReportLine[] = [];
   const drift: DriftItem[] = [];
   const reportedRecords = new Set<string>();
-  const sums: Sums = { groups: new Map(), products: new Map(), productNames: new Map() };
+  const sums: Sums = { groups: new Map(), products: new Map(), productNames: new Map(), totals: null };
+  if (which === "totals") sums.totals = new Map();
   const take = (line: ReportLine): ReportLine => {
+    if (keepLines) lines.push(line);
+    if (sums.totals) accumulate(sums.totals, line.currency).add(line);
+    if (which !== "all") return line;
     // Summed as it goes by: the groups and products never need the lines again.
     accumulate(sums.groups, `${line.customerTenantId}|${line.motion}|${line.currency}`).add(line);
     accumulate(sums.products, `${line.productKey}|${line.currency}`).add(line);
     sums.productNames.set(line.productKey, line.productName);
-    if (keepLines) lines.push(line);
     return line;
   };
 
@@ -730,7 +737,12 @@ type Sums = {
   groups: Map<string, Accumulator>;
   products: Map<string, Accumulator>;
   productNames: Map<string, string>;
+  /** Per currency, summed line by line when the groups are not kept (sums: "totals"). */
+  totals: Map<string, Accumulator> | null;
 };
+
+/** Which sums a report build keeps: every list, the totals per currency only, or none. */
+export type ReportSums = "all" | "totals" | "none";
 
 function summarise(
   inputs: Omit<ReportInputs, "events">,
@@ -741,12 +753,12 @@ function summarise(
   // Each line was added to its customer × motion group and to its product as it went by; customers and
   // totals are the sums of the groups (exact decimals: the order of the additions does not change a sum).
   const { groups, products, productNames } = sums;
-  const totals = new Map<string, Accumulator>();
+  const totals = sums.totals ?? new Map<string, Accumulator>();
   const customers = new Map<string, Accumulator>();
   for (const [key, group] of groups) {
     const [tenant, , currency] = key.split("|") as [string, string, string];
     accumulate(customers, `${tenant}|${currency}`).merge(group);
-    accumulate(totals, currency).merge(group);
+    if (!sums.totals) accumulate(totals, currency).merge(group);
   }
   const mappingOf = new Map(inputs.mappings.map((m) => [`${m.customerTenantId}|${m.motion}`, m]));
   const nameOf = (tenant: string) => inputs.customerNames.get(tenant) ?? tenant;

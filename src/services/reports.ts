@@ -9,6 +9,7 @@ import {
   type PsaRecordInput,
   type ReconciliationReport,
   type ReportLine,
+  type ReportSums,
 } from "../core/reconciliation-report.ts";
 import type { PsaAdapter } from "../psa/port.ts";
 import type { Store } from "../store/db.ts";
@@ -147,7 +148,11 @@ export class ReportsService {
    * once, turning each into its line as it arrives; only the sums, the drift and what the sink keeps stay.
    * Customers are read in batches with their writes, so the ledger is never all held either.
    */
-  async open(options: ReportOptions): Promise<{ invoice: ReportInvoice; source: ReportSource }> {
+  async open(
+    options: ReportOptions,
+    /** Which sums the summary holds (a page of lines needs none, the trend the totals only). */
+    sums: ReportSums = "all",
+  ): Promise<{ invoice: ReportInvoice; source: ReportSource }> {
     const { store, organizationId } = this.deps;
     const invoice = await findInvoice(store, organizationId, options.invoice);
     if (!invoice)
@@ -162,7 +167,7 @@ export class ReportsService {
         source: async (onLine) => {
           const builder = reconciliationBuilder(
             { ...base, connection: null, mappings: [], writes: [], psaRecords: null },
-            { keepLines: false },
+            { keepLines: false, sums },
           );
           await eachReportEvent(
             store,
@@ -211,7 +216,7 @@ export class ReportsService {
       source: async (onLine) => {
         const builder = reconciliationBuilder(
           { ...base, connection, mappings, writes: [], holds, errors, psaRecords, readBackErrors },
-          { keepLines: false },
+          { keepLines: false, sums },
         );
         const size = this.deps.writeBatchCustomers ?? WRITE_BATCH_CUSTOMERS;
         for (let i = 0; i < tenants.length; i += size) {
@@ -240,9 +245,9 @@ export class ReportsService {
     return { ...summary, lines };
   }
 
-  /** The report without its lines (GET /api/reports/reconciliation). */
-  async summary(options: ReportOptions): Promise<ReportSummary> {
-    const { source } = await this.open(options);
+  /** The report without its lines (GET /api/reports/reconciliation); `sums` as in open. */
+  async summary(options: ReportOptions, sums: ReportSums = "all"): Promise<ReportSummary> {
+    const { source } = await this.open(options, sums);
     return source(() => {});
   }
 
@@ -274,7 +279,7 @@ export class ReportsService {
 
   /** One page of the lines matching the filter (the drill-down), with how many match in all. */
   async lines(options: ReportOptions, filter: LineFilter, offset: number, limit: number): Promise<LinePage> {
-    const { source } = await this.open(options);
+    const { source } = await this.open(options, "none");
     const lines: ReportLine[] = [];
     let total = 0;
     await source((line) => {
@@ -291,11 +296,10 @@ export class ReportsService {
     const recent = await recentInvoices(this.deps.store, this.deps.organizationId, invoices);
     const points: TrendPoint[] = [];
     for (const invoice of recent.reverse()) {
-      const report = await this.summary({
-        invoice: invoice.invoiceNumber,
-        connectionId,
-        readBack: false,
-      });
+      const report = await this.summary(
+        { invoice: invoice.invoiceNumber, connectionId, readBack: false },
+        "totals",
+      );
       for (const total of report.totals)
         points.push({
           invoiceNumber: invoice.invoiceNumber,

@@ -56,7 +56,7 @@ for (const dialect of DIALECTS) {
         writeBatchCustomers,
       });
 
-    it("one customer's writes at a time gives the summary of all at once, and the sums of the drill-downs", async () => {
+    it("one customer's writes at a time gives the summary of all at once, the sums of the drill-downs and the trend's totals", async () => {
       for (const invoice of ["G-JUN", "G-JUL"]) {
         const options = { invoice, readBack: false };
         const whole = await service().summary(options);
@@ -84,6 +84,13 @@ for (const dialect of DIALECTS) {
             }))
             .sort((a, b) => a.currency.localeCompare(b.currency)),
           invoice,
+        );
+        // The trend sums the totals alone (no customer × motion groups): the same figures.
+        const point = (await service().trend()).filter((p) => p.invoiceNumber === invoice);
+        assert.deepEqual(
+          point.map((p) => [p.currency, p.cost, p.billed, p.margin, p.notBilled]),
+          whole.totals.map((t) => [t.currency, t.cost, t.billed, t.margin, t.notBilled]),
+          `${invoice} trend`,
         );
         // Per customer, the summary's ranking holds the same figures as that customer's lines.
         for (const customer of whole.customers) {
