@@ -308,12 +308,24 @@ const PAYLOAD_FIELDS = [
   "unitsAfter",
 ] as const;
 
+/** Of a monthly segment the report reads when it runs and its quantity; the segment repeats the whole line. */
+const SEGMENT_FIELDS = ["start", "end", "quantity"] as const;
+
 function reportPayload(json: string, text: Interner): Record<string, unknown> {
   const full = JSON.parse(json) as Record<string, unknown>;
   const payload: Record<string, unknown> = {};
   for (const field of PAYLOAD_FIELDS) {
     const value = full[field];
     if (value !== undefined) payload[field] = typeof value === "string" ? text.of(value) : value;
+  }
+  const segment = payload.segment;
+  if (segment !== null && typeof segment === "object" && !Array.isArray(segment)) {
+    const cut: Record<string, unknown> = {};
+    for (const field of SEGMENT_FIELDS) {
+      const value = (segment as Record<string, unknown>)[field];
+      if (value !== undefined) cut[field] = typeof value === "string" ? text.of(value) : value;
+    }
+    payload.segment = cut;
   }
   return payload;
 }
