@@ -322,7 +322,7 @@ function monthlyCovering(
  * streams or pages them; the report's `lines` is then empty), so memory does not grow with the invoice.
  * `sums` says which sums a caller reads: "totals" (per currency only: the trend) or "none" (a page of lines)
  * leave the per customer × motion and per product sums out, and the report's other lists empty; at 2,000
- * customers those sums were most of what one build kept (BENCHMARKS.md, serve).
+ * customers those sums were a third of what one build left for a full garbage collection (BENCHMARKS.md, serve).
  */
 export function reconciliationBuilder(
   inputs: Omit<ReportInputs, "events">,
