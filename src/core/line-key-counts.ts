@@ -107,8 +107,21 @@ export class LineKeyCounts {
     return true;
   }
 
-  private growEntries(): void {
-    const capacity = Math.max(4096, this.seen.length * 2);
+  /**
+   * Makes room for `entries` hashes at once (the number of keys about to be added, when it is known): growing by
+   * doubling holds the old arrays beside the new ones at each step, tens of MB at a million keys.
+   */
+  reserve(entries: number): void {
+    if (entries > this.seen.length) this.growEntries(entries);
+    if (entries * 2 > this.slots.length) {
+      let length = this.slots.length;
+      while (entries * 2 > length) length *= 2;
+      this.growSlots(length);
+    }
+  }
+
+  private growEntries(atLeast = 0): void {
+    const capacity = Math.max(4096, this.seen.length * 2, atLeast);
     const digests = new Uint8Array(capacity * 20);
     digests.set(this.digests);
     const seen = new Uint32Array(capacity);
@@ -120,8 +133,8 @@ export class LineKeyCounts {
     this.known = known;
   }
 
-  private growSlots(): void {
-    const slots = new Int32Array(this.slots.length * 2);
+  private growSlots(length = this.slots.length * 2): void {
+    const slots = new Int32Array(length);
     const mask = slots.length - 1;
     for (let entry = 0; entry < this.count; entry++) {
       let slot = digestHash(this.digests.subarray(entry * 20, entry * 20 + 20)) & mask;

@@ -329,7 +329,11 @@ class BatchWriter {
    */
   async knownKeys(invoiceNumber: string): Promise<KnownKeys> {
     const counts = new LineKeyCounts();
-    await this.lines.takeInvoice(invoiceNumber, (key) => counts.addKnown(key));
+    await this.lines.takeInvoice(
+      invoiceNumber,
+      (key) => counts.addKnown(key),
+      (stored) => counts.reserve(stored),
+    );
     return counts.knownKeys();
   }
 

@@ -1,4 +1,5 @@
-import type { ChargeLineSourcesTable, ChargeLinesTable } from "./schema.ts";
+import type { Kysely } from "kysely";
+import type { ChargeLineSourcesTable, ChargeLinesTable, Database } from "./schema.ts";
 
 /**
  * How an import stores charge lines (migration 0018): lines are appended in import order, with no unique
@@ -11,9 +12,14 @@ import type { ChargeLineSourcesTable, ChargeLinesTable } from "./schema.ts";
 export interface ChargeLineWriter {
   /**
    * Takes `invoiceNumber` for this transaction (a second importer of the same invoice waits here until this
-   * one commits or rolls back) and calls `onKey` with the line key of every line stored for it.
+   * one commits or rolls back), tells `onCount` how many lines are stored for it, then calls `onKey` with the
+   * line key of each.
    */
-  takeInvoice(invoiceNumber: string, onKey: (lineKey: string) => void): Promise<void>;
+  takeInvoice(
+    invoiceNumber: string,
+    onKey: (lineKey: string) => void,
+    onCount?: (storedLines: number) => void,
+  ): Promise<void>;
   /**
    * Appends new lines (none of them stored yet) and the source block of their batch (null when there are
    * none); both may be buffered until `finish`.
@@ -65,3 +71,14 @@ export const CHARGE_LINE_COLUMNS = [
   "seat_delta",
   "seats_after",
 ] as const satisfies readonly (keyof ChargeLinesTable)[];
+
+/** How many lines are stored for an invoice (through the index by invoice). */
+export async function storedLineCount(db: Kysely<Database>, organizationId: string, invoiceNumber: string) {
+  const row = await db
+    .selectFrom("charge_lines")
+    .select((e) => e.fn.countAll().as("n"))
+    .where("organization_id", "=", organizationId)
+    .where("invoice_number", "=", invoiceNumber)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -1,7 +1,7 @@
 import { finished } from "node:stream/promises";
 import { CompiledQuery, sql, type Transaction } from "kysely";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
-import { CHARGE_LINE_COLUMNS, type ChargeLineWriter } from "./line-writer.ts";
+import { CHARGE_LINE_COLUMNS, storedLineCount, type ChargeLineWriter } from "./line-writer.ts";
 import type { ChargeLineSourcesTable, ChargeLinesTable, Database } from "./schema.ts";
 
 /** Buffered COPY text sent in one COPY statement once it reaches this size (and at every flush). */
@@ -29,10 +29,15 @@ export class PostgresLineWriter implements ChargeLineWriter {
     this.organizationId = organizationId;
   }
 
-  async takeInvoice(invoiceNumber: string, onKey: (lineKey: string) => void): Promise<void> {
+  async takeInvoice(
+    invoiceNumber: string,
+    onKey: (lineKey: string) => void,
+    onCount?: (storedLines: number) => void,
+  ): Promise<void> {
     await sql`select pg_advisory_xact_lock(hashtextextended(${`cspsync:invoice:${this.organizationId}:${invoiceNumber}`}, 0))`.execute(
       this.trx,
     );
+    if (onCount) onCount(await storedLineCount(this.trx, this.organizationId, invoiceNumber));
     // The keys come back through COPY … TO STDOUT, a stream: a million keys never sit in one result.
     const stream = copyTo(
       `copy (select line_key from charge_lines where organization_id = ${literal(this.organizationId)} ` +

@@ -1,6 +1,6 @@
 import { sql, type Transaction } from "kysely";
 import { appendRows } from "./bulk-insert.ts";
-import type { ChargeLineWriter } from "./line-writer.ts";
+import { storedLineCount, type ChargeLineWriter } from "./line-writer.ts";
 import type { ChargeLineSourcesTable, ChargeLinesTable, Database } from "./schema.ts";
 
 const KEY_PAGE = 20_000;
@@ -21,7 +21,12 @@ export class SqliteLineWriter implements ChargeLineWriter {
   }
 
   /** Pages of keys in rowid order, which is the order of the invoice index (it ends with the rowid). */
-  async takeInvoice(invoiceNumber: string, onKey: (lineKey: string) => void): Promise<void> {
+  async takeInvoice(
+    invoiceNumber: string,
+    onKey: (lineKey: string) => void,
+    onCount?: (storedLines: number) => void,
+  ): Promise<void> {
+    if (onCount) onCount(await storedLineCount(this.trx, this.organizationId, invoiceNumber));
     let after = -1;
     for (;;) {
       const page = await this.trx

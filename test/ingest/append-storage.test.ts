@@ -112,6 +112,29 @@ describe("LineKeyCounts", () => {
     assert.equal(counts.size, 20_000);
     assert.deepEqual(counts.next(hash(4)), { occurrence: 1, stored: false });
   });
+
+  it("hands its known counts to another table: taken over whole when empty, merged otherwise; room made ahead", () => {
+    const hash = (i: number) => i.toString(16).padStart(40, "0");
+    const read = new LineKeyCounts();
+    read.reserve(30_000);
+    for (let i = 0; i < 30_000; i += 3) read.addKnown(`${hash(i)}-${i % 2}`);
+    const reader = new LineKeyCounts();
+    reader.addKnownKeys(read.knownKeys());
+    const other = new LineKeyCounts();
+    other.addKnown(`${hash(1)}-0`);
+    reader.addKnownKeys(other.knownKeys());
+    // hash(0): occurrence 0 stored; hash(3): occurrences 0 and 1 stored; hash(1): occurrence 0 stored (merged).
+    assert.deepEqual(reader.next(hash(0)), { occurrence: 0, stored: true });
+    assert.deepEqual(reader.next(hash(0)), { occurrence: 1, stored: false });
+    assert.deepEqual(reader.next(hash(3)), { occurrence: 0, stored: true });
+    assert.deepEqual(reader.next(hash(3)), { occurrence: 1, stored: true });
+    assert.deepEqual(reader.next(hash(3)), { occurrence: 2, stored: false });
+    assert.deepEqual(reader.next(hash(1)), { occurrence: 0, stored: true });
+    assert.deepEqual(reader.next(hash(2)), { occurrence: 0, stored: false });
+    let stored = 0;
+    for (let i = 6; i < 30_000; i++) if (reader.next(hash(i)).stored) stored += 1;
+    assert.equal(stored, 30_000 / 3 - 2);
+  });
 });
 
 for (const dialect of DIALECTS) {
