@@ -62,3 +62,25 @@ export function seedConnectWise(
   }
   return targets;
 }
+
+/** Maps a customer's three motions to its seeded agreements: monthly and Azure on the recurring one. */
+export async function mapThreeMotions(
+  mappings: {
+    save(
+      connectionId: string,
+      tenantId: string,
+      motion: "seat-annual" | "seat-monthly" | "azure",
+      target: { psaCompanyId: string; agreementId: string },
+      settings: null,
+    ): Promise<unknown>;
+  },
+  connectionId: string,
+  tenantId: string,
+  target: { company: string; recurring: string; annual: string },
+): Promise<void> {
+  const save = (motion: "seat-annual" | "seat-monthly" | "azure", agreementId: string) =>
+    mappings.save(connectionId, tenantId, motion, { psaCompanyId: target.company, agreementId }, null);
+  await save("seat-annual", target.annual);
+  await save("seat-monthly", target.recurring);
+  await save("azure", target.recurring);
+}

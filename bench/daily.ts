@@ -16,7 +16,7 @@ import type { EmulatorServer } from "../emulators/kit.ts";
 import { changedCustomers, INVOICE, tenantOf, writeChange, writeMonth } from "./daily-data.ts";
 import { measureServe } from "./daily-serve.ts";
 import { seedAutotask } from "./daily-autotask.ts";
-import { seedConnectWise } from "./daily-connectwise.ts";
+import { mapThreeMotions, seedConnectWise } from "./daily-connectwise.ts";
 
 /**
  * npm run bench:daily -- [--customers 2000] [--psa connectwise|autotask] [--latency 50] [--serve]
@@ -237,28 +237,7 @@ try {
   const connection = await createConnection(app, cw, at, seeded instanceof Map ? null : seeded.billingCodeId);
   await app.connections.update(connection.id, { seatAnnualEnabled: true });
   for (const [c, t] of targets) {
-    const tenant = tenantOf(c);
-    await app.mappings.save(
-      connection.id,
-      tenant,
-      "seat-annual",
-      { psaCompanyId: t.company, agreementId: t.annual },
-      null,
-    );
-    await app.mappings.save(
-      connection.id,
-      tenant,
-      "seat-monthly",
-      { psaCompanyId: t.company, agreementId: t.recurring },
-      null,
-    );
-    await app.mappings.save(
-      connection.id,
-      tenant,
-      "azure",
-      { psaCompanyId: t.company, agreementId: t.recurring },
-      null,
-    );
+    await mapThreeMotions(app.mappings, connection.id, tenantOf(c), t);
   }
   // The daily check counts lines imported less than a minute before a run as new to the next run too (an
   // import's commit trails its finish time): the first sync starts after that minute, as the next day's would.

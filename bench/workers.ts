@@ -14,7 +14,7 @@ import { DEFAULT_MAX_CONCURRENT, DEFAULT_REQUESTS_PER_MINUTE } from "../src/psa/
 import { isWriteKey } from "../src/core/write-keys.ts";
 import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../emulators/connectwise/index.ts";
 import { tenantOf, writeMonth } from "./daily-data.ts";
-import { seedConnectWise } from "./daily-connectwise.ts";
+import { mapThreeMotions, seedConnectWise } from "./daily-connectwise.ts";
 
 /**
  * npm run bench:workers -- [--connections 8] [--customers 40] [--latency 50] [--workers 1,2,4] [--cpu-prof DIR]
@@ -199,28 +199,7 @@ async function createConnections(app: App, emulators: ConnectWiseEmulator[]): Pr
     // companies seeded into its own emulator.
     const targets = seedConnectWise(cw, perConnection);
     for (const [c, t] of targets) {
-      const tenant = tenantOf(n * perConnection + c);
-      await app.mappings.save(
-        connection.id,
-        tenant,
-        "seat-annual",
-        { psaCompanyId: t.company, agreementId: t.annual },
-        null,
-      );
-      await app.mappings.save(
-        connection.id,
-        tenant,
-        "seat-monthly",
-        { psaCompanyId: t.company, agreementId: t.recurring },
-        null,
-      );
-      await app.mappings.save(
-        connection.id,
-        tenant,
-        "azure",
-        { psaCompanyId: t.company, agreementId: t.recurring },
-        null,
-      );
+      await mapThreeMotions(app.mappings, connection.id, tenantOf(n * perConnection + c), t);
     }
     ids.push(connection.id);
   }

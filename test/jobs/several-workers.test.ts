@@ -8,13 +8,11 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { startConnectWiseEmulator, type ConnectWiseEmulator } from "../../emulators/connectwise/index.ts";
-import { allocateId } from "../../emulators/connectwise/state.ts";
 import { isWriteKey } from "../../src/core/write-keys.ts";
 import { enqueueSync, openJobQueue } from "../../src/jobs/sync-worker.ts";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import { createTestApp, hostOf } from "../support/app.ts";
-import { CLIENT_ID, FALLBACK_ITEM, SAMPLE } from "../support/connectwise-setup.ts";
-import { CONTOSO } from "../support/recon-builder.ts";
+import { addCatchAllItem, connectContosoAnnual, SAMPLE } from "../support/connectwise-setup.ts";
 import { DIALECTS } from "../support/stores.ts";
 import { jobState, waitFor } from "./helpers.ts";
 
@@ -38,20 +36,6 @@ function startWorker(databaseUrl: string, env: NodeJS.ProcessEnv): Worker {
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-/** The catch-all catalog item, straight into the emulator's data (as test/support/connectwise-setup.ts). */
-function addCatchAllItem(emulator: ConnectWiseEmulator): void {
-  const data = emulator.data();
-  const template = data.tables.catalogItems.find((item) => item.identifier === "O365-E1")!;
-  const { vendorSku: _sku, manufacturerPartNumber: _part, ...fields } = template;
-  data.tables.catalogItems.push({
-    ...fields,
-    id: allocateId(data, "catalogItems"),
-    identifier: FALLBACK_ITEM,
-    description: "Microsoft CSP licence",
-    customerDescription: "Microsoft CSP licence",
-  });
 }
 
 for (const dialect of DIALECTS) {
@@ -78,25 +62,7 @@ for (const dialect of DIALECTS) {
       await importReconFile(app.store, SAMPLE);
       const connectionIds: string[] = [];
       for (const [n, emulator] of emulators.entries()) {
-        const { companyId, publicKey, privateKey } = emulator.credentials;
-        const connection = await app.connections.create({
-          vendor: "connectwise",
-          name: `CW ${n + 1}`,
-          config: { site: emulator.url, companyId, publicKey, clientId: CLIENT_ID },
-          secrets: { privateKey },
-          settings: { fallbackCatalogItem: FALLBACK_ITEM },
-        });
-        await app.connections.update(connection.id, { seatAnnualEnabled: true });
-        const adapter = await app.adapterFor(connection.id);
-        const [company] = await adapter.searchCompanies("Contoso");
-        const annual = (await adapter.listAgreements(company!.id)).find((a) => a.validFor["seat-annual"].ok)!;
-        await app.mappings.save(
-          connection.id,
-          CONTOSO.id,
-          "seat-annual",
-          { psaCompanyId: company!.id, agreementId: annual.id },
-          adapter,
-        );
+        const { connection } = await connectContosoAnnual(app, emulator, `CW ${n + 1}`);
         connectionIds.push(connection.id);
       }
       for (const emulator of emulators) emulator.server.clearRequestLog();

@@ -31,7 +31,7 @@ export type MappedConnectWise = {
 export const FALLBACK_ITEM = "CSP-LICENSE";
 
 /** Adds the catch-all item to the emulator's data directly, so no request of the set-up shows in its log. */
-function addCatchAllItem(emulator: ConnectWiseEmulator): void {
+export function addCatchAllItem(emulator: ConnectWiseEmulator): void {
   const data = emulator.data();
   const template = data.tables.catalogItems.find((item) => item.identifier === "O365-E1")!;
   const { vendorSku: _sku, manufacturerPartNumber: _part, ...fields } = template;
@@ -45,18 +45,14 @@ function addCatchAllItem(emulator: ConnectWiseEmulator): void {
 }
 
 /**
- * The June sample imported, a ConnectWise connection to a fresh demo emulator with annual sync on and a
- * fallback catalog item, and Contoso mapped to its One-Time agreement: ready to sync, nothing synced.
+ * A ConnectWise connection named `name` to `emulator` (a demo seed) with annual sync on and the fallback
+ * catalog item, and Contoso mapped to its One-Time agreement.
  */
-export async function mappedConnectWise(dialect: Dialect): Promise<MappedConnectWise> {
-  const emulator = await startConnectWiseEmulator({ seed: "demo" });
-  const { app, env, databaseUrl, cleanup } = await createTestApp(dialect, [hostOf(emulator.url)]);
+export async function connectContosoAnnual(app: App, emulator: ConnectWiseEmulator, name: string) {
   const { companyId, publicKey, privateKey } = emulator.credentials;
-  addCatchAllItem(emulator);
-  await importReconFile(app.store, SAMPLE);
   const connection = await app.connections.create({
     vendor: "connectwise",
-    name: "CW",
+    name,
     config: { site: emulator.url, companyId, publicKey, clientId: CLIENT_ID },
     secrets: { privateKey },
     settings: { fallbackCatalogItem: FALLBACK_ITEM },
@@ -72,6 +68,20 @@ export async function mappedConnectWise(dialect: Dialect): Promise<MappedConnect
     { psaCompanyId: company!.id, agreementId: annual.id },
     adapter,
   );
+  return { connection, annual };
+}
+
+/**
+ * The June sample imported, a ConnectWise connection to a fresh demo emulator with annual sync on and a
+ * fallback catalog item, and Contoso mapped to its One-Time agreement: ready to sync, nothing synced.
+ */
+export async function mappedConnectWise(dialect: Dialect): Promise<MappedConnectWise> {
+  const emulator = await startConnectWiseEmulator({ seed: "demo" });
+  const { app, env, databaseUrl, cleanup } = await createTestApp(dialect, [hostOf(emulator.url)]);
+  const { companyId, publicKey, privateKey } = emulator.credentials;
+  addCatchAllItem(emulator);
+  await importReconFile(app.store, SAMPLE);
+  const { connection, annual } = await connectContosoAnnual(app, emulator, "CW");
   return {
     emulator,
     app,
