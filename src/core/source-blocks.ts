@@ -2,9 +2,9 @@ import { deflateRawSync, inflateRawSync } from "node:zlib";
 
 /**
  * The rows of a reconciliation file as read (written by the reader, src/sources/reconciliation/read-lines.ts,
- * read back by the store), kept so every stored line can show exactly what Microsoft sent
- * (docs/architecture.md, the import flow). Rows are kept per batch of the import, as one compressed block: the fields of a
- * batch's rows as JSON, deflated. A row's fields repeat most of their neighbours' (customer, product, dates),
+ * read back by the store), kept so every stored line can show exactly what Microsoft sent (docs/architecture.md,
+ * the import flow). Rows are kept per batch of the import, as one compressed block: the fields of a batch's rows
+ * as JSON, deflated. A row's fields repeat most of their neighbours' (customer, product, dates),
  * so a block is about a sixteenth of the JSON, and storing a block costs one database row per batch instead of
  * ~650 bytes on every line (measured: the per-line JSON halved the rate SQLite appends lines at; BENCHMARKS.md).
  * Level 1: compressing costs ~5 µs a line on the reader's thread; higher levels gain little on such text.
