@@ -168,6 +168,27 @@ export class AutotaskAdapter implements PsaAdapter {
     );
   }
 
+  /**
+   * The company's agreements for a target check (checkTargetFor), keeping the contract `contractId` as read
+   * in `checked` — or forgetting it when the company has no such contract — so that planning right after a
+   * sound check does not read it again.
+   */
+  agreementsKeeping(
+    contractId: number,
+    checked: Map<number, Contract>,
+  ): Pick<PsaAdapter, "vendor" | "listAgreements"> {
+    return {
+      vendor: "autotask",
+      listAgreements: async (companyId) => {
+        const found = await this.contractsOf(companyId);
+        const mine = found.find((c) => c.contract.id === contractId);
+        if (mine) checked.set(contractId, mine.contract);
+        else checked.delete(contractId);
+        return found.map((c) => c.agreement);
+      },
+    };
+  }
+
   async checkAnnualTarget(companyId: string, agreementId: string) {
     const numeric = Number(agreementId);
     const contract =

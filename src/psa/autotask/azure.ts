@@ -74,18 +74,13 @@ export class AutotaskAzureTarget implements AzurePsaTarget {
     // one query beside the check.
     const services = valid ? keyedServicesOf(this.client, contractId) : null;
     services?.catch(() => undefined); // a failed read is looked up again by each write
-    const contracts = {
-      vendor: "autotask" as const,
-      listAgreements: async (company: string) => {
-        const found = await this.contracts.contractsOf(company);
-        const mine = found.find((c) => c.contract.id === contractId);
-        if (mine) this.checked.set(contractId, mine.contract);
-        else this.checked.delete(contractId);
-        return found.map((c) => c.agreement);
-      },
-    };
     this.known.delete(contractId);
-    const result = await checkTargetFor(contracts, "azure", companyId, agreementId);
+    const result = await checkTargetFor(
+      this.contracts.agreementsKeeping(contractId, this.checked),
+      "azure",
+      companyId,
+      agreementId,
+    );
     if (result.ok && services) this.snapshots.set(contractId, services);
     else this.snapshots.delete(contractId);
     return result;

@@ -88,16 +88,12 @@ export class AutotaskMonthlyTarget implements MonthlyPsaTarget<AdjustUnitsLine, 
     // The plan after a sound check reads the contract's services: started now, beside the check.
     const services = valid ? this.keyedServices(contractId) : null;
     services?.catch(() => undefined); // a failed read is the plan's to report, if it comes to planning
-    const contracts = {
-      vendor: "autotask" as const,
-      listAgreements: async (company: string) => {
-        const found = await this.contracts.contractsOf(company);
-        const mine = found.find((c) => c.contract.id === contractId);
-        if (mine) this.checked.set(contractId, mine.contract);
-        return found.map((c) => c.agreement);
-      },
-    };
-    const result = await checkTargetFor(contracts, "seat-monthly", companyId, agreementId);
+    const result = await checkTargetFor(
+      this.contracts.agreementsKeeping(contractId, this.checked),
+      "seat-monthly",
+      companyId,
+      agreementId,
+    );
     if (result.ok && services) this.started.set(contractId, services);
     else this.checked.delete(contractId);
     return result;
