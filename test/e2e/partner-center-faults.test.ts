@@ -30,7 +30,6 @@ for (const dialect of DIALECTS) {
     beforeEach(async () => {
       await cleanup?.();
       ({ app, cleanup } = await createTestApp(dialect, []));
-      app.config.microsoftAllowedHosts.push(hostOf(pc.url));
       sourceId = (await addSource(app, pc)).id;
       pc.clearFaults();
       pc.clearRequestLog();

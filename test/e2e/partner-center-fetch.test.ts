@@ -6,7 +6,7 @@ import { importReconFile } from "../../src/services/import-recon.ts";
 import { listInvoices } from "../../src/store/billing-repository.ts";
 import type { PartnerCenterEmulator } from "../../emulators/partner-center/index.ts";
 import { DIALECTS } from "../support/stores.ts";
-import { createTestApp, hostOf } from "../support/app.ts";
+import { createTestApp } from "../support/app.ts";
 import { addSource, FAST, fetchAppOf, SAMPLE, startEmulator } from "../sources/support.ts";
 
 for (const dialect of DIALECTS) {
@@ -19,7 +19,6 @@ for (const dialect of DIALECTS) {
     before(async () => {
       emulator = await startEmulator();
       ({ app, cleanup } = await createTestApp(dialect, []));
-      app.config.microsoftAllowedHosts.push(hostOf(emulator.url));
       sourceId = (await addSource(app, emulator)).id;
     });
     after(async () => {

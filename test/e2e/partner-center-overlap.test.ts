@@ -11,7 +11,7 @@ import {
 } from "../../emulators/partner-center/index.ts";
 import { generateRecon } from "../../bench/generate-recon.ts";
 import { DIALECTS } from "../support/stores.ts";
-import { createTestApp, hostOf } from "../support/app.ts";
+import { createTestApp } from "../support/app.ts";
 import { addSource, FAST, fetchAppOf, tempDir } from "../sources/support.ts";
 
 /**
@@ -39,7 +39,6 @@ for (const dialect of DIALECTS) {
     beforeEach(async () => {
       await cleanup?.();
       ({ app, cleanup } = await createTestApp(dialect, []));
-      app.config.microsoftAllowedHosts.push(hostOf(pc.url));
       sourceId = (await addSource(app, pc)).id;
       pc.clearFaults();
       pc.clearRequestLog();

@@ -62,7 +62,6 @@ for (const dialect of DIALECTS) {
       pc = await startPartnerCenterEmulator({ files: [previous], linesPerBlob: 10 });
       cw = await startConnectWiseEmulator({ seed: "demo" });
       ({ app, cleanup } = await createTestApp(dialect, [hostOf(cw.url)]));
-      app.config.microsoftAllowedHosts.push(hostOf(pc.url));
       await addSource(app, pc);
       const data = cw.data();
       const template = data.tables.catalogItems.find((item) => item.identifier === "O365-E1")!;

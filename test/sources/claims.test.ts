@@ -35,7 +35,7 @@ for (const dialect of DIALECTS) {
       cleanup = created.cleanup;
       // A second process on the same database (same key, same data directory).
       two = await createApp({ databaseUrl: created.databaseUrl, env: created.env, log: false });
-      for (const app of [one, two]) app.config.microsoftAllowedHosts.push(hostOf(pc.url));
+      two.config.microsoftAllowedHosts.push(hostOf(pc.url));
       sourceId = (await addSource(one, pc)).id;
       pc.clearFaults();
       pc.clearRequestLog();

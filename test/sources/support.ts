@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { App } from "../../src/app.ts";
+import { hostOf } from "../support/app.ts";
 import type { FetchOptions } from "../../src/services/fetch-partner-center.ts";
 import {
   startPartnerCenterEmulator,
@@ -27,8 +28,9 @@ export async function startEmulator(
   return startPartnerCenterEmulator({ files: [SAMPLE], linesPerBlob: 7, ...options });
 }
 
-/** Adds the emulator as a Partner Center source of the app. */
+/** Adds the emulator as a Partner Center source of the app, its host allowed as an operator would allow it. */
 export async function addSource(app: App, emulator: PartnerCenterEmulator, name = "PC") {
+  app.config.microsoftAllowedHosts.push(hostOf(emulator.url));
   return app.sources.create({
     name,
     config: { tenantId: emulator.tenantId, clientId: emulator.clientId, endpoints: emulator.endpoints },
