@@ -588,7 +588,7 @@ async function fetchUnbilled(
       let lines = 0;
       let total = new Dec(0);
       let period = "";
-      const source = await readLines(file, { batchSize: 500 });
+      const source = await readLines(file, { batchSize: 500, sourceBlocks: false });
       try {
         for await (const batch of source.batches)
           for (const { line, classification } of batch.lines) {

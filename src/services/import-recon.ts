@@ -339,7 +339,8 @@ class BatchWriter {
 
   /** Stores a batch's new lines (the reader has left out the known ones). */
   async write({ lines: read, sources }: LineBatch): Promise<void> {
-    if (read.length === 0 || !sources) return;
+    if (read.length === 0) return;
+    if (!sources) throw new Error("a batch of new lines came without its rows as read");
     const rows = read.map((r) => this.lineRow(r));
     // Appended in import order: the table and its index by invoice grow at their ends. The rows as read go
     // with them, one block per batch.

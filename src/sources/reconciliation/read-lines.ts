@@ -27,8 +27,8 @@ export type ReadLine = {
 
 /**
  * A batch of rows read: the lines among them cspsync does not hold yet (every line, when the reader was not
- * given the stored keys) and, when there are any, their rows as read (named by `sourceFields`) in one
- * compressed block. `rowsRead` counts every row of the file read so far, known or new.
+ * given the stored keys) and, when there are any and `sourceBlocks` is not off, their rows as read (named by
+ * `sourceFields`) in one compressed block. `rowsRead` counts every row of the file read so far, known or new.
  */
 export type LineBatch = {
   lines: ReadLine[];
@@ -76,8 +76,12 @@ export function endOfFileAccessors(
   };
 }
 
-/** What openReconFile takes (it must survive being sent to the reader thread), and the batch size. */
-export type ReadLinesOptions = Omit<ReadOptions, "onChunk"> & { batchSize: number };
+/**
+ * What openReconFile takes (it must survive being sent to the reader thread), the batch size, and whether the
+ * batches carry their rows as read (default yes; a reader that only sums lines, e.g. the unbilled preview,
+ * says no and compresses nothing).
+ */
+export type ReadLinesOptions = Omit<ReadOptions, "onChunk"> & { batchSize: number; sourceBlocks?: boolean };
 
 /**
  * Opens a reconciliation file (errors about the file itself surface here) and reads it batch by batch. Given
@@ -90,7 +94,7 @@ export async function readLines(
 ): Promise<LineSource> {
   const fileHash = createHash("sha256");
   let end: FileEnd | null = null;
-  const { batchSize: _batchSize, ...readOptions } = options;
+  const { batchSize: _batchSize, sourceBlocks = true, ...readOptions } = options;
   const recon = await openReconFile(filePath, { ...readOptions, onChunk: (chunk) => fileHash.update(chunk) });
   const keys = new LineKeyCounts();
   const askedInvoices = new Set<string>();
@@ -102,7 +106,7 @@ export async function readLines(
     let rowsRead = 0;
     let rowsInBatch = 0;
     const batch = (bytesRead: number): LineBatch => {
-      const sources = lines.length > 0 ? encodeSourceBlock(rows, rowFields) : null;
+      const sources = sourceBlocks && lines.length > 0 ? encodeSourceBlock(rows, rowFields) : null;
       const done = { lines, sources, bytesRead, rowsRead };
       lines = [];
       rows = [];
@@ -131,8 +135,10 @@ export async function readLines(
           classification,
           standalone: standaloneEventFields({ ...line, ...classification, lineKey: key }),
         });
-        rows.push(row);
-        rowFields.push(fields);
+        if (sourceBlocks) {
+          rows.push(row);
+          rowFields.push(fields);
+        }
       }
       if (rowsInBatch >= options.batchSize) yield batch(recon.bytesRead());
     }
