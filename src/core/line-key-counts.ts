@@ -40,10 +40,34 @@ export class LineKeyCounts {
 
   /** Notes a stored line key (`<hash>-<occurrence>`); keys not in that form are ignored (none are stored). */
   addKnown(lineKey: string): void {
-    const dash = lineKey.lastIndexOf("-");
-    if (dash !== 40 || !decodeHex(lineKey, this.scratch)) return;
-    const occurrence = Number(lineKey.slice(dash + 1));
-    if (!Number.isSafeInteger(occurrence) || occurrence < 0) return;
+    this.addKnownAt(lineKey, 0, lineKey.length);
+  }
+
+  /**
+   * Notes stored line keys given as one text, one key per line (how the stores read them: a million keys as a
+   * few long strings instead of a million row objects, BENCHMARKS.md bench:ingest). Lines not in the key form
+   * are ignored, as in addKnown.
+   */
+  addKnownList(keys: string): void {
+    let start = 0;
+    while (start < keys.length) {
+      let end = keys.indexOf("\n", start);
+      if (end === -1) end = keys.length;
+      this.addKnownAt(keys, start, end);
+      start = end + 1;
+    }
+  }
+
+  private addKnownAt(text: string, start: number, end: number): void {
+    if (end - start < 42 || text.charCodeAt(start + 40) !== DASH) return;
+    if (!decodeHex(text, this.scratch, start)) return;
+    let occurrence = 0;
+    for (let i = start + 41; i < end; i++) {
+      const digit = text.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) return;
+      occurrence = occurrence * 10 + digit;
+    }
+    if (!Number.isSafeInteger(occurrence)) return;
     const entry = this.entryOf(this.scratch);
     if (occurrence + 1 > this.known[entry]!) this.known[entry] = occurrence + 1;
   }
@@ -150,12 +174,14 @@ function digestHash(digest: Uint8Array): number {
   return (digest[0]! | (digest[1]! << 8) | (digest[2]! << 16) | (digest[3]! << 24)) >>> 0;
 }
 
-/** The first 40 hex digits of `text` into `out` (20 bytes); false when they are not hex digits. */
-function decodeHex(text: string, out: Uint8Array): boolean {
-  if (text.length < 40) return false;
+const DASH = 45;
+
+/** The 40 hex digits of `text` from `at` into `out` (20 bytes); false when they are not hex digits. */
+function decodeHex(text: string, out: Uint8Array, at = 0): boolean {
+  if (text.length < at + 40) return false;
   for (let i = 0; i < 20; i++) {
-    const hi = hexValue(text.charCodeAt(2 * i));
-    const lo = hexValue(text.charCodeAt(2 * i + 1));
+    const hi = hexValue(text.charCodeAt(at + 2 * i));
+    const lo = hexValue(text.charCodeAt(at + 2 * i + 1));
     if (hi < 0 || lo < 0) return false;
     out[i] = (hi << 4) | lo;
   }

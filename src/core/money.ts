@@ -28,11 +28,16 @@ export function isDecimalText(text: string): boolean {
   return match[2] === undefined || Math.abs(Number(match[2])) <= MAX_EXPONENT;
 }
 
+/** Already canonical: no sign but "-", no exponent, no leading zeros, no trailing zeros after the point. */
+const CANONICAL_DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$/;
+
 // Billing files repeat the same prices and quantities on many rows; recent answers are remembered.
 const recentCanonical = new Map<string, DecimalString>();
 
 /** Canonical decimal string: no exponent, no trailing zeros, "-0" becomes "0". */
 export function canonicalDecimal(text: string): DecimalString {
+  // Most amounts in a file are written canonically already; recognising that costs a tenth of a Decimal.
+  if (CANONICAL_DECIMAL.test(text) && text !== "-0") return text;
   const known = recentCanonical.get(text);
   if (known !== undefined) return known;
   const value = new Dec(text);

@@ -331,7 +331,7 @@ class BatchWriter {
     const counts = new LineKeyCounts();
     await this.lines.takeInvoice(
       invoiceNumber,
-      (key) => counts.addKnown(key),
+      (keys) => counts.addKnownList(keys),
       (stored) => counts.reserve(stored),
     );
     return counts.knownKeys();

@@ -12,12 +12,13 @@ import type { ChargeLineSourcesTable, ChargeLinesTable, Database } from "./schem
 export interface ChargeLineWriter {
   /**
    * Takes `invoiceNumber` for this transaction (a second importer of the same invoice waits here until this
-   * one commits or rolls back), tells `onCount` how many lines are stored for it, then calls `onKey` with the
-   * line key of each.
+   * one commits or rolls back), tells `onCount` how many lines are stored for it, then calls `onKeys` with
+   * their line keys, many at a time: one text of whole keys, one per line (row objects for a million keys
+   * cost the importer 2 of the 2.5 seconds it took to read them, BENCHMARKS.md bench:ingest).
    */
   takeInvoice(
     invoiceNumber: string,
-    onKey: (lineKey: string) => void,
+    onKeys: (lineKeys: string) => void,
     onCount?: (storedLines: number) => void,
   ): Promise<void>;
   /**

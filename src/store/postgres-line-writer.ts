@@ -31,7 +31,7 @@ export class PostgresLineWriter implements ChargeLineWriter {
 
   async takeInvoice(
     invoiceNumber: string,
-    onKey: (lineKey: string) => void,
+    onKeys: (lineKeys: string) => void,
     onCount?: (storedLines: number) => void,
   ): Promise<void> {
     await sql`select pg_advisory_xact_lock(hashtextextended(${`cspsync:invoice:${this.organizationId}:${invoiceNumber}`}, 0))`.execute(
@@ -44,14 +44,15 @@ export class PostgresLineWriter implements ChargeLineWriter {
         `and invoice_number = ${literal(invoiceNumber)}) to stdout`,
     );
     await this.submit(stream);
+    // A chunk may end inside a key: the part after its last line end waits for the next chunk.
     let rest = "";
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       const text = rest + chunk.toString("utf8");
-      const lines = text.split("\n");
-      rest = lines.pop()!;
-      for (const line of lines) if (line !== "") onKey(line);
+      const lastLineEnd = text.lastIndexOf("\n");
+      rest = text.slice(lastLineEnd + 1);
+      if (lastLineEnd > 0) onKeys(text.slice(0, lastLineEnd));
     }
-    if (rest !== "") onKey(rest);
+    if (rest !== "") onKeys(rest);
   }
 
   async append(rows: readonly ChargeLinesTable[], sources: ChargeLineSourcesTable | null): Promise<void> {

@@ -20,16 +20,19 @@ export class SqliteLineWriter implements ChargeLineWriter {
     this.organizationId = organizationId;
   }
 
-  /** Pages of keys in rowid order, which is the order of the invoice index (it ends with the rowid). */
+  /**
+   * Pages of keys in rowid order, which is the order of the invoice index (it ends with the rowid); each page
+   * comes back as one text (group_concat) rather than a row per key.
+   */
   async takeInvoice(
     invoiceNumber: string,
-    onKey: (lineKey: string) => void,
+    onKeys: (lineKeys: string) => void,
     onCount?: (storedLines: number) => void,
   ): Promise<void> {
     if (onCount) onCount(await storedLineCount(this.trx, this.organizationId, invoiceNumber));
     let after = -1;
     for (;;) {
-      const page = await this.trx
+      const keys = this.trx
         .selectFrom("charge_lines")
         .select([sql<number>`rowid`.as("id"), "line_key"])
         .where("organization_id", "=", this.organizationId)
@@ -37,10 +40,18 @@ export class SqliteLineWriter implements ChargeLineWriter {
         .where(sql<number>`rowid`, ">", after)
         .orderBy(sql`rowid`)
         .limit(KEY_PAGE)
-        .execute();
-      for (const row of page) onKey(row.line_key);
-      if (page.length < KEY_PAGE) return;
-      after = page.at(-1)!.id;
+        .as("page");
+      const page = await this.trx
+        .selectFrom(keys)
+        .select([
+          sql<string | null>`group_concat(line_key, char(10))`.as("keys"),
+          sql<number | null>`max(id)`.as("last"),
+          (e) => e.fn.countAll<number>().as("count"),
+        ])
+        .executeTakeFirstOrThrow();
+      if (page.keys !== null) onKeys(page.keys);
+      if (Number(page.count) < KEY_PAGE || page.last === null) return;
+      after = page.last;
     }
   }
 

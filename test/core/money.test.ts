@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   canonicalDecimal,
+  Dec,
   isDecimalText,
   negated,
   roundMoney,
@@ -23,6 +24,15 @@ describe("money is exact", () => {
     assert.equal(canonicalDecimal("-0.00"), "0");
     assert.equal(canonicalDecimal("+5"), "5");
     assert.equal(canonicalDecimal(".5"), "0.5");
+  });
+
+  it("gives the same canonical form on the fast path (text already canonical) as through a Decimal", () => {
+    const texts = ["0", "-0", "7", "-7", "007", "0.5", "-0.5", "00.5", "12.30", "12.3", "-12.0", "3.", "1e2"];
+    texts.push("100", "-100.001", "0.000", "10.01", "123456789012345678901234567890.123456789");
+    for (const text of texts) {
+      const decimal = new Dec(text);
+      assert.equal(canonicalDecimal(text), decimal.isZero() ? "0" : decimal.toFixed(), text);
+    }
   });
 
   it("accepts only plain numbers (no thousands separators, no decimal commas, no currency signs)", () => {

@@ -102,6 +102,21 @@ describe("LineKeyCounts", () => {
     assert.equal(counts.size, 2);
   });
 
+  it("reads stored keys given as one text, one per line, as it reads them one by one; ignores other lines", () => {
+    const a = "a".repeat(40);
+    const b = "0123456789abcdef0123456789abcdef01234567";
+    const counts = new LineKeyCounts();
+    counts.addKnownList(
+      [`${a}-12`, "", "not-a-key", `${b}-x`, `${b}-0`, `${"g".repeat(40)}-0`, `${a}-3`].join("\n"),
+    );
+    assert.equal(counts.size, 2);
+    for (let occurrence = 0; occurrence < 13; occurrence++)
+      assert.deepEqual(counts.next(a), { occurrence, stored: true });
+    assert.deepEqual(counts.next(a), { occurrence: 13, stored: false });
+    assert.deepEqual(counts.next(b), { occurrence: 0, stored: true });
+    assert.deepEqual(counts.next(b), { occurrence: 1, stored: false });
+  });
+
   it("keeps exact counts through growth, for many hashes", () => {
     const counts = new LineKeyCounts();
     const hash = (i: number) => i.toString(16).padStart(40, "0");

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { ChargeLine } from "../../core/billing.ts";
 import { canonicalDecimal, isDecimalText } from "../../core/money.ts";
 import { parseInstant } from "../../core/dates.ts";
@@ -52,7 +52,8 @@ export function contentHash(line: ChargeLine, fields: readonly string[], mapping
     const value = fields[index] ?? "";
     if (value !== "") typed.push(`${column}=${normaliseUntyped(column, value)}`);
   }
-  return createHash("sha256").update(typed.join("\u001f")).digest("hex").slice(0, 40);
+  // One-shot hashing: a Hash object per line cost twice the CPU of the digest itself (BENCHMARKS.md, bench:ingest).
+  return hash("sha256", typed.join("\u001f"), "hex").slice(0, 40);
 }
 
 export function lineKey(hash: string, occurrence: number): string {
