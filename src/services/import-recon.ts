@@ -17,6 +17,7 @@ import {
 import { readLinesInWorker } from "../sources/reconciliation/read-lines-parallel.ts";
 import type { Store } from "../store/db.ts";
 import { DEFAULT_ORGANIZATION_ID } from "../store/organization.ts";
+import { isDeadlock } from "../store/setup-lock.ts";
 import type { ChargeLinesTable, Database } from "../store/schema.ts";
 import { eventRow, lineRowToEventLine } from "../store/billing-rows.ts";
 import { takeExcluded, upsertRows } from "../store/bulk-insert.ts";
@@ -109,16 +110,34 @@ const PAIR_LINES = sql<boolean>`event_key like 'pair:%'`;
  */
 type InvoiceTally = InvoiceLines & { newLines: number; subtotal: Dec; newTotal: Dec };
 
+/** How many times an import rolled back by PostgreSQL's deadlock detector is run (see importReconFile). */
+const DEADLOCK_ATTEMPTS = 3;
+
 /**
  * Imports one reconciliation file in one transaction: either every line of the file is stored (new ones
  * appended, known ones recognised by their line key against the keys stored for their invoice, see
  * src/store/line-writer.ts) or, if any row is bad, nothing is.
+ *
+ * On PostgreSQL an import takes each invoice as its reader first meets it, so two files bringing the same
+ * invoices in opposite order, imported at once, can each hold one and wait for the other. The server breaks
+ * that deadlock by rolling one of them back; nothing of it was stored, and it is simply run again (the other
+ * has committed or is about to), reading the file from its start.
  */
 export async function importReconFile(
   store: Store,
   filePath: string,
   options: ImportOptions = {},
 ): Promise<ImportSummary> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await importOnce(store, filePath, options);
+    } catch (error) {
+      if (!isDeadlock(error) || attempt >= DEADLOCK_ATTEMPTS) throw error;
+    }
+  }
+}
+
+async function importOnce(store: Store, filePath: string, options: ImportOptions): Promise<ImportSummary> {
   const organizationId = options.organizationId ?? DEFAULT_ORGANIZATION_ID;
   const importId = randomUUID();
   const startedAt = new Date().toISOString();

@@ -296,6 +296,42 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    it("two files bringing the same two invoices in opposite order, imported at once, are both stored once", async (t) => {
+      // PostgreSQL takes each invoice when the reader first meets it: the two imports each hold one invoice and
+      // wait for the other's, and the server breaks that deadlock by rolling one back, which runs again.
+      // SQLite's single write lock serialises the imports, so the two files meet no deadlock there.
+      const invoice = (number: string, n: number, offset: number) =>
+        Array.from({ length: n }, (_, i) =>
+          baseRow({ InvoiceNumber: number, Subtotal: `${offset + i}.00`, Total: `${offset + i}.00` }),
+        );
+      const aThenB = writeCsv(path.join(dir, `a-then-b-${dialect}.csv`), [
+        ...invoice("G888000001", 1500, 0),
+        ...invoice("G888000002", 2, 0),
+      ]);
+      const bThenA = writeCsv(path.join(dir, `b-then-a-${dialect}.csv`), [
+        ...invoice("G888000002", 1500, 0),
+        ...invoice("G888000001", 2, 0),
+      ]);
+      // Read on this thread and on the reader thread: the rolled-back import's error must come through both.
+      for (const parallelRead of [false, true]) {
+        const database = await createTestDatabase(dialect);
+        t.after(() => database.drop());
+        const store = await openStore(database.url);
+        t.after(() => store.close());
+        const summaries = await Promise.all(
+          [aThenB, bThenA].map((file) => importReconFile(store, file, { parallelRead })),
+        );
+        assert.deepEqual(
+          summaries.map((s) => s.status),
+          ["imported", "imported"],
+        );
+        // Each file's two lines of its second invoice are the other file's first two of it: stored once.
+        assert.equal(summaries[0]!.newLines + summaries[1]!.newLines, 3000);
+        assert.equal(await lineCount(store), 3000);
+        assert.equal(new Set(await lineKeys(store)).size, 3000);
+      }
+    });
+
     it("a database filled before migration 0018 keeps its keys and recognises its lines after it", async () => {
       const database = await createTestDatabase(dialect);
       try {
