@@ -68,8 +68,6 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
   private readonly books: SyncBookkeeping;
   /** Per run and subscription, why a write failed (see MonthlyPsaTarget.dependentLines). */
   private readonly failed = new Map<string, string>();
-  /** Per run and entry, the last of its lines handed over (see apply). */
-  private readonly inOrder = new Map<string, Promise<void>>();
 
   constructor(deps: MonthlySyncDeps<L, P>) {
     this.deps = deps;
@@ -165,7 +163,12 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
       scope,
       this.deps.target,
       (emit) => this.plan(scope, { trigger, emit }),
-      (runId, mapping, line) => this.apply(runId, mapping, line),
+      (runId, mapping, line) => this.applyAfterEarlier(runId, mapping, line),
+      // On a target whose lines build on each other (MonthlyPsaTarget.dependentLines), the lines of one entry
+      // go one after another, in the order they were planned, while other entries' lines run beside them.
+      this.deps.target.dependentLines
+        ? (mapping) => `${mapping.customerTenantId}\u0000${mapping.agreementId ?? ""}`
+        : undefined,
     );
   }
 
@@ -223,27 +226,6 @@ export class MonthlySync<L extends MonthlyLine, P extends Prepared = Prepared> {
     const vendor = this.deps.target.vendor === "connectwise" ? "ConnectWise" : "Autotask";
     const warning = `${line.description}: written earlier (${line.writeKey}) but no longer in ${vendor}, so written again`;
     return { ...line, rewrite: true, warnings: [...line.warnings, warning] };
-  }
-
-  /**
-   * On a target whose lines build on each other (MonthlyPsaTarget.dependentLines), the lines of one entry go
-   * one after another, in the order they were planned, while other entries' lines run beside them.
-   */
-  private apply(runId: string, mapping: Mapping, line: L): Promise<MonthlyItemResult<L>> {
-    if (!this.deps.target.dependentLines) return this.applyAfterEarlier(runId, mapping, line);
-    const entry = `${runId}:${mapping.customerTenantId}:${mapping.agreementId ?? ""}`;
-    const mine = (this.inOrder.get(entry) ?? Promise.resolve()).then(() =>
-      this.applyAfterEarlier(runId, mapping, line),
-    );
-    const settled = mine.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.inOrder.set(entry, settled);
-    void settled.then(() => {
-      if (this.inOrder.get(entry) === settled) this.inOrder.delete(entry);
-    });
-    return mine;
   }
 
   private async applyAfterEarlier(runId: string, mapping: Mapping, line: L): Promise<MonthlyItemResult<L>> {

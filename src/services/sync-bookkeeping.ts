@@ -110,6 +110,12 @@ export type KeyedWrite<P extends { ok: true }, L extends WritableLine> = {
 
 type TargetCheck = { ok: true } | { ok: false; reason: string };
 
+/**
+ * The lane of a planned line: lines of one lane are written one at a time, in plan order; null for a line
+ * that may go beside any other (see SyncBookkeeping.writeAsPlanned).
+ */
+export type LaneOf<L> = (mapping: Mapping, line: L) => string | null;
+
 /** Hands one planned mapping to the run as soon as it is planned (see SyncBookkeeping.writeAsPlanned). */
 export type PlanEmitter<L> = (entry: PlannedEntry<{ lines: L[] }, L>) => Promise<void>;
 
@@ -392,10 +398,16 @@ export class SyncBookkeeping extends SyncLedger {
     psa: { requestCount(): number; readonly writeConcurrency: number } & Partial<KeyedRecordSource>,
     plan: (emit: PlanEmitter<L>) => Promise<readonly PlannedEntry<{ lines: L[] }, L>[]>,
     apply: (runId: string, mapping: Mapping, line: L) => Promise<MotionItem<L>>,
+    laneOf?: LaneOf<L>,
   ): Promise<RunTotals & { items: MotionItem<L>[] }> {
     return this.runLocked<MotionItem<L>>(trigger, scope, psa, async (runId, items) => {
-      const planned = await this.writeAsPlanned(runId, items, plan, psa.writeConcurrency, (mapping, line) =>
-        apply(runId, mapping, line),
+      const planned = await this.writeAsPlanned(
+        runId,
+        items,
+        plan,
+        psa.writeConcurrency,
+        (mapping, line) => apply(runId, mapping, line),
+        laneOf,
       );
       await this.checkDuplicateKeys(runId, items, planned, trigger, keyedRecordSourceOf(psa));
     });
@@ -545,9 +557,11 @@ export class SyncBookkeeping extends SyncLedger {
 
   /**
    * Applies the plan as it is made: each line of a sound mapping joins the writes as soon as its mapping is
-   * planned, and up to `concurrency` writes run side by side (they are independent of each other) while the
-   * next mappings are planned. A mapping with a problem fails each line it blocks, or itself when it blocks
-   * none, so a broken target never goes unseen. Returns the whole plan.
+   * planned, and up to `concurrency` writes run side by side while the next mappings are planned. Lines of one
+   * lane (`laneOf`: e.g. a Seat-based Monthly entry on Autotask, whose adjustments build on each other) go one
+   * at a time, in the order they were planned; a writer meanwhile takes the next line of another lane, so the
+   * writers stay busy across entries instead of waiting behind one. A mapping with a problem fails each line it
+   * blocks, or itself when it blocks none, so a broken target never goes unseen. Returns the whole plan.
    */
   async writeAsPlanned<L extends ReportedLine>(
     runId: string,
@@ -555,9 +569,21 @@ export class SyncBookkeeping extends SyncLedger {
     plan: (emit: PlanEmitter<L>) => Promise<readonly PlannedEntry<{ lines: L[] }, L>[]>,
     concurrency: number,
     apply: (mapping: Mapping, line: L) => Promise<MotionItem<L>>,
+    laneOf?: LaneOf<L>,
   ): Promise<readonly PlannedEntry<{ lines: L[] }, L>[]> {
     const holds = await PriceHoldGate.forRun({ ...this.deps, now: () => this.now() });
-    const queue: { mapping: Mapping; line: L }[] = [];
+    const queue: { mapping: Mapping; line: L; lane: string | null }[] = [];
+    /** Lanes with a line being written: their next line waits. */
+    const busy = new Set<string>();
+    // The first queued line whose lane is free: a lane's lines are queued in plan order, so its earliest goes
+    // first. The busy lanes' lines sit at the front, so the search stops within a few entries' lines.
+    const take = () => {
+      const at = queue.findIndex((q) => q.lane === null || !busy.has(q.lane));
+      if (at < 0) return undefined;
+      const [next] = queue.splice(at, 1);
+      if (next!.lane !== null) busy.add(next!.lane);
+      return next;
+    };
     let planningDone = false;
     let failure: { error: unknown } | null = null;
     let waiting: (() => void)[] = [];
@@ -569,12 +595,14 @@ export class SyncBookkeeping extends SyncLedger {
     const emit: PlanEmitter<L> = async (entry) => {
       if (failure) throw failure.error;
       if (entry.problem) await this.recordProblem(runId, items, entry);
-      else for (const line of entry.plan.lines) queue.push({ mapping: entry.mapping, line });
+      else
+        for (const line of entry.plan.lines)
+          queue.push({ mapping: entry.mapping, line, lane: laneOf?.(entry.mapping, line) ?? null });
       wake();
     };
     const writer = async () => {
       for (;;) {
-        const next = queue.shift();
+        const next = take();
         if (next) {
           try {
             await this.writeOne(runId, items, holds, next.mapping, next.line, apply);
@@ -583,10 +611,15 @@ export class SyncBookkeeping extends SyncLedger {
             failure ??= { error };
             queue.length = 0;
             throw error;
+          } finally {
+            // The lane's next line may go now, to whichever writer is free.
+            if (next.lane !== null) busy.delete(next.lane);
+            wake();
           }
           continue;
         }
-        if (planningDone || failure) return;
+        // Lines left whose lanes are busy wait for those lanes, even once planning is done.
+        if ((planningDone && queue.length === 0) || failure) return;
         await new Promise<void>((resume) => waiting.push(resume));
       }
     };
