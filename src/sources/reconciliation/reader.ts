@@ -47,10 +47,18 @@ export class EmptyReconFileError extends ReconFileError {}
 
 const MIN_RECOGNISED_COLUMNS = 8;
 
+/**
+ * A file is read 64 KiB at a time. Every record a chunk completes is parsed before the first of them is used, so
+ * a larger chunk keeps more parsed rows alive through each young-generation collection, which then copies and
+ * promotes them: at 1 MiB the bare parser took 7.1 s for a million lines and a re-import of them 36 s of CPU;
+ * at 64 KiB 3.0 s and 15 s (128 KiB was as slow as 1 MiB; BENCHMARKS.md, bench:ingest).
+ */
+const READ_CHUNK_BYTES = 64 << 10;
+
 export async function openReconFile(filePath: string, options: ReadOptions = {}): Promise<ReconFile> {
   const growing = options.growing;
   if (!growing)
-    return openBytes(filePath, fs.createReadStream(filePath, { highWaterMark: 1 << 20 }), options);
+    return openBytes(filePath, fs.createReadStream(filePath, { highWaterMark: READ_CHUNK_BYTES }), options);
   const input = readGrowingFile(filePath, growing);
   const opened = await settleFirst(growing, () =>
     openBytes(filePath, input.stream, options, input.bytesRead),
