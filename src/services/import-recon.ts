@@ -4,7 +4,7 @@ import type { Kysely, Transaction } from "kysely";
 import { sql } from "kysely";
 import type { BillingMotion } from "../core/billing.ts";
 import { buildEvent, eventKeyFor, isGroupedEventKey, type EventLine } from "../core/events.ts";
-import { Dec } from "../core/money.ts";
+import { Dec, ExactSum } from "../core/money.ts";
 import { ReconFileError, type ReconFileHint } from "../sources/reconciliation/errors.ts";
 import { EmptyReconFileError, type ReconFormat } from "../sources/reconciliation/reader.ts";
 import {
@@ -318,7 +318,7 @@ class BatchWriter {
   private readonly now = new Date().toISOString();
   private readonly lines: ChargeLineWriter;
   /** The count and sums of this file's new lines, per invoice. */
-  private readonly newByInvoice = new Map<string, { lines: number; subtotal: Dec; total: Dec }>();
+  private readonly newByInvoice = new Map<string, { lines: number; subtotal: ExactSum; total: ExactSum }>();
 
   constructor(
     trx: Transaction<Database>,
@@ -373,15 +373,14 @@ class BatchWriter {
     // A line that is an event on its own is read as one through the charge_events view.
     for (const row of rows) if (!isGroupedEventKey(row.event_key)) this.totals.newEvents += 1;
     for (const { line } of read) {
-      const sums = this.newByInvoice.get(line.invoiceNumber) ?? {
-        lines: 0,
-        subtotal: new Dec(0),
-        total: new Dec(0),
-      };
+      let sums = this.newByInvoice.get(line.invoiceNumber);
+      if (!sums) {
+        sums = { lines: 0, subtotal: new ExactSum(), total: new ExactSum() };
+        this.newByInvoice.set(line.invoiceNumber, sums);
+      }
       sums.lines += 1;
-      sums.subtotal = sums.subtotal.plus(line.subtotal);
-      sums.total = sums.total.plus(line.total);
-      this.newByInvoice.set(line.invoiceNumber, sums);
+      sums.subtotal.add(line.subtotal);
+      sums.total.add(line.total);
     }
     // A known line's customer and subscription fields were stored with it (they are part of its hash).
     const lines = read.map((r) => r.line);
@@ -404,8 +403,8 @@ class BatchWriter {
       this.totals.invoices.set(invoice.invoiceNumber, {
         ...invoice,
         newLines: added?.lines ?? 0,
-        subtotal: added?.subtotal ?? new Dec(0),
-        newTotal: added?.total ?? new Dec(0),
+        subtotal: new Dec(added?.subtotal.value() ?? 0),
+        newTotal: new Dec(added?.total.value() ?? 0),
       });
     }
     await this.lines.finish();

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   canonicalDecimal,
   Dec,
+  ExactSum,
   isDecimalText,
   negated,
   roundMoney,
@@ -24,6 +25,25 @@ describe("money is exact", () => {
     assert.equal(canonicalDecimal("-0.00"), "0");
     assert.equal(canonicalDecimal("+5"), "5");
     assert.equal(canonicalDecimal(".5"), "0.5");
+  });
+
+  it("adds up exactly in a running sum, to the same canonical text as summing through Decimal", () => {
+    const cases = [
+      [],
+      ["0"],
+      ["-0.00"],
+      ["1.5", "-1.5"],
+      ["0.1", "0.2"],
+      ["287.50", "1E-05", "+3", "-0.001", "12"],
+      ["-5", "2.25"],
+      ["1209.600000000000000001", "-1209.6"],
+      ["99999999999999999999.99", "0.01"],
+    ];
+    for (const values of cases) {
+      const sum = new ExactSum();
+      for (const value of values) sum.add(value);
+      assert.equal(sum.value(), sumDecimals(values), values.join(" + "));
+    }
   });
 
   it("gives the same canonical form on the fast path (text already canonical) as through a Decimal", () => {

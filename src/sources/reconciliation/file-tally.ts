@@ -1,5 +1,5 @@
 import type { BillingMotion, ChargeLine, Classification } from "../../core/billing.ts";
-import { Dec } from "../../core/money.ts";
+import { ExactSum } from "../../core/money.ts";
 import { ReconFileError } from "./errors.ts";
 
 /** Every line of one invoice in a file (new and already known): currency, date range, count and sum of Total. */
@@ -21,7 +21,7 @@ export type FileTally = {
   invoices: InvoiceLines[];
 };
 
-type InvoiceSum = Omit<InvoiceLines, "total"> & { total: Dec };
+type InvoiceSum = Omit<InvoiceLines, "total"> & { total: ExactSum };
 
 export class FileTallier {
   private lines = 0;
@@ -47,13 +47,15 @@ export class FileTallier {
     const last = line.chargeEnd ?? line.chargeStart;
     const invoice = this.invoices.get(line.invoiceNumber);
     if (!invoice) {
+      const total = new ExactSum();
+      total.add(line.total);
       this.invoices.set(line.invoiceNumber, {
         invoiceNumber: line.invoiceNumber,
         currency: line.currency,
         first: line.chargeStart,
         last,
         lines: 1,
-        total: new Dec(line.total),
+        total,
       });
       return;
     }
@@ -67,7 +69,7 @@ export class FileTallier {
       );
     }
     invoice.lines += 1;
-    invoice.total = invoice.total.plus(line.total);
+    invoice.total.add(line.total);
     if (line.chargeStart < invoice.first) invoice.first = line.chargeStart;
     if (last > invoice.last) invoice.last = last;
   }
@@ -78,7 +80,7 @@ export class FileTallier {
       linesByMotion: { ...this.linesByMotion },
       notBillable: this.notBillable,
       customers: [...this.customers],
-      invoices: [...this.invoices.values()].map((i) => ({ ...i, total: i.total.toFixed() })),
+      invoices: [...this.invoices.values()].map((i) => ({ ...i, total: i.total.value() })),
     };
   }
 }
