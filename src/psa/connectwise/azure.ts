@@ -27,6 +27,8 @@ export const AZURE_CATALOG_SKU = "AZURE-PLAN";
 export class ConnectWiseAzureTarget implements AzurePsaTarget {
   readonly vendor = "connectwise" as const;
   readonly writeConcurrency: number;
+  /** As many entries planned at once as the annual adapter (see ConnectWiseAdapter.planConcurrency). */
+  readonly planConcurrency: number;
   private readonly client: ConnectWiseClient;
   private readonly keyed: ConnectWiseKeyedRecords;
   readonly keyedRecordNames = CONNECTWISE_KEYED_RECORD_NAMES;
@@ -44,6 +46,7 @@ export class ConnectWiseAzureTarget implements AzurePsaTarget {
     this.agreements = agreements;
     this.settings = settings;
     this.writeConcurrency = agreements.writeConcurrency;
+    this.planConcurrency = agreements.planConcurrency ?? 1;
   }
 
   checkAzureTarget(companyId: string, agreementId: string) {

@@ -34,6 +34,8 @@ type Prepared = { ok: true; productRef: string | null };
 export class ConnectWiseMonthlyTarget implements MonthlyPsaTarget<ConnectWiseMonthlyLine, Prepared> {
   readonly vendor = "connectwise" as const;
   readonly writeConcurrency: number;
+  /** As many entries planned at once as the annual adapter (see ConnectWiseAdapter.planConcurrency). */
+  readonly planConcurrency: number;
   /** Each segment is an addition of its own. */
   readonly dependentLines = false;
   /** Every addition cspsync wrote carries its key in serialNumber and is read back by it. */
@@ -49,6 +51,7 @@ export class ConnectWiseMonthlyTarget implements MonthlyPsaTarget<ConnectWiseMon
     this.keyed = new ConnectWiseKeyedRecords(client);
     this.agreements = agreements;
     this.writeConcurrency = agreements.writeConcurrency;
+    this.planConcurrency = agreements.planConcurrency ?? 1;
   }
 
   checkMonthlyTarget(companyId: string, agreementId: string) {
