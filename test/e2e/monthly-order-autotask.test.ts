@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { DIALECTS } from "../support/stores.ts";
 import { createTestApp, hostOf } from "../support/app.ts";
+import { addAutotaskConnection } from "../support/autotask-setup.ts";
 import { startAutotaskEmulator } from "../../emulators/autotask/index.ts";
 import { importReconFile } from "../../src/services/import-recon.ts";
 import type { AdjustUnitsLine } from "../../src/core/monthly-plan.ts";
@@ -55,14 +56,7 @@ for (const dialect of DIALECTS) {
       writeMonth(month, CUSTOMERS);
       assert.equal((await importReconFile(app.store, month)).status, "imported");
       const { targets, billingCodeId } = seedAutotask(emulator, CUSTOMERS);
-      const user = emulator.users[0]!;
-      const connection = await app.connections.create({
-        vendor: "autotask",
-        name: "AT",
-        config: { username: user.userName, discoveryUrl: emulator.apiBaseUrl },
-        secrets: { secret: user.secret, integrationCode: user.integrationCode },
-        settings: { chargeBillingCodeId: billingCodeId },
-      });
+      const connection = await addAutotaskConnection(app, emulator, billingCodeId);
       for (const [c, t] of targets) {
         await app.mappings.save(
           connection.id,

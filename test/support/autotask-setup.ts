@@ -21,6 +21,18 @@ export type MappedAutotask = {
   cleanup(): Promise<void>;
 };
 
+/** A connection named "AT" to the emulator as its first user, with `chargeBillingCodeId` as the charge fallback. */
+export function addAutotaskConnection(app: App, emulator: AutotaskEmulator, chargeBillingCodeId: number) {
+  const user = emulator.users[0]!;
+  return app.connections.create({
+    vendor: "autotask",
+    name: "AT",
+    config: { username: user.userName, discoveryUrl: emulator.apiBaseUrl },
+    secrets: { secret: user.secret, integrationCode: user.integrationCode },
+    settings: { chargeBillingCodeId },
+  });
+}
+
 /**
  * The June sample imported, an Autotask connection named "AT" to a fresh demo emulator with annual sync on and
  * the "Software Licences" billing code as the charge fallback, and Contoso mapped to Harborview's Fixed Price
@@ -40,13 +52,7 @@ export async function mappedAutotask(dialect: Dialect): Promise<MappedAutotask> 
     ]);
     if (!code) throw new Error("the demo seed has no Software Licences billing code");
     await importReconFile(app.store, SAMPLE);
-    const connection = await app.connections.create({
-      vendor: "autotask",
-      name: "AT",
-      config: { username: user.userName, discoveryUrl: emulator.apiBaseUrl },
-      secrets: { secret: user.secret, integrationCode: user.integrationCode },
-      settings: { chargeBillingCodeId: code.id },
-    });
+    const connection = await addAutotaskConnection(app, emulator, code.id);
     await app.connections.update(connection.id, { seatAnnualEnabled: true });
     const adapter = await app.adapterFor(connection.id);
     const [company] = await adapter.searchCompanies("Harborview");
