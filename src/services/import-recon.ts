@@ -23,7 +23,7 @@ import { eventRow, lineRowToEventLine } from "../store/billing-rows.ts";
 import { takeExcluded, upsertRows } from "../store/bulk-insert.ts";
 import type { Dialect } from "../store/db.ts";
 import type { ChargeLineWriter } from "../store/line-writer.ts";
-import { LineKeyCounts, type KnownKeys } from "../core/line-key-counts.ts";
+import { LineKeyCounts, packLineKeys, type KnownKeys } from "../core/line-key-counts.ts";
 import type { FileTally, InvoiceLines } from "../sources/reconciliation/file-tally.ts";
 import { PostgresLineWriter } from "../store/postgres-line-writer.ts";
 import { SqliteLineWriter } from "../store/sqlite-line-writer.ts";
@@ -348,11 +348,7 @@ class BatchWriter {
    */
   async knownKeys(invoiceNumber: string): Promise<KnownKeys> {
     const counts = new LineKeyCounts();
-    await this.lines.takeInvoice(
-      invoiceNumber,
-      (keys) => counts.addKnownList(keys),
-      (stored) => counts.reserve(stored),
-    );
+    await this.lines.takeInvoice(invoiceNumber, counts);
     return counts.knownKeys();
   }
 
@@ -369,6 +365,7 @@ class BatchWriter {
       last_row: sources.lastRow,
       data: sources.data,
     });
+    await this.appendKeyBlocks(rows);
     this.totals.newLines += rows.length;
     // A line that is an event on its own is read as one through the charge_events view.
     for (const row of rows) if (!isGroupedEventKey(row.event_key)) this.totals.newEvents += 1;
@@ -386,6 +383,28 @@ class BatchWriter {
     const lines = read.map((r) => r.line);
     await this.upsertCustomers(lines);
     await this.upsertSubscriptions(lines);
+  }
+
+  /** The batch's new keys, packed per invoice, so that a later import reads them at once (migration 0022). */
+  private async appendKeyBlocks(rows: readonly ChargeLinesTable[]): Promise<void> {
+    const byInvoice = new Map<string, string[]>();
+    for (const row of rows) {
+      const keys = byInvoice.get(row.invoice_number);
+      if (keys) keys.push(row.line_key);
+      else byInvoice.set(row.invoice_number, [row.line_key]);
+    }
+    await this.trx
+      .insertInto("charge_line_key_blocks")
+      .values(
+        [...byInvoice].map(([invoiceNumber, keys]) => ({
+          organization_id: this.organizationId,
+          invoice_number: invoiceNumber,
+          import_id: this.importId,
+          key_count: keys.length,
+          data: packLineKeys(keys),
+        })),
+      )
+      .execute();
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import type { LineKeyCounts } from "../core/line-key-counts.ts";
 import type { ChargeLineSourcesTable, ChargeLinesTable, Database } from "./schema.ts";
 
 /**
@@ -12,15 +13,12 @@ import type { ChargeLineSourcesTable, ChargeLinesTable, Database } from "./schem
 export interface ChargeLineWriter {
   /**
    * Takes `invoiceNumber` for this transaction (a second importer of the same invoice waits here until this
-   * one commits or rolls back), tells `onCount` how many lines are stored for it, then calls `onKeys` with
-   * their line keys, many at a time: one text of whole keys, one per line (row objects for a million keys
-   * cost the importer 2 of the 2.5 seconds it took to read them, BENCHMARKS.md bench:ingest).
+   * one commits or rolls back) and reads the keys stored for it into `known`: from its key blocks when they
+   * hold every one of its lines (readKeyBlocks), otherwise from the lines themselves, many keys at a time as
+   * one text (row objects for a million keys cost the importer 2 of the 2.5 seconds it took to read them,
+   * BENCHMARKS.md bench:ingest).
    */
-  takeInvoice(
-    invoiceNumber: string,
-    onKeys: (lineKeys: string) => void,
-    onCount?: (storedLines: number) => void,
-  ): Promise<void>;
+  takeInvoice(invoiceNumber: string, known: LineKeyCounts): Promise<void>;
   /**
    * Appends new lines (none of them stored yet) and the source block of their batch (null when there are
    * none); both may be buffered until `finish`.
@@ -82,4 +80,27 @@ export async function storedLineCount(db: Kysely<Database>, organizationId: stri
     .where("invoice_number", "=", invoiceNumber)
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/**
+ * Reads an invoice's stored keys from its key blocks (migration 0022) into `known` when the blocks hold exactly
+ * its `stored` lines, and says so. Otherwise (lines stored before the migration) it reads nothing and returns
+ * false: the caller reads the keys from the lines. A re-import of a million lines read its keys in ≈ 1.5 s from
+ * the lines (every line's row visited for its key); BENCHMARKS.md bench:ingest gives the figure from blocks.
+ */
+export async function readKeyBlocks(
+  db: Kysely<Database>,
+  organizationId: string,
+  invoiceNumber: string,
+  stored: number,
+  known: LineKeyCounts,
+): Promise<boolean> {
+  const blocks = db
+    .selectFrom("charge_line_key_blocks")
+    .where("organization_id", "=", organizationId)
+    .where("invoice_number", "=", invoiceNumber);
+  const counted = await blocks.select((e) => e.fn.sum<number>("key_count").as("n")).executeTakeFirst();
+  if (Number(counted?.n ?? 0) !== stored) return false;
+  if (stored > 0) for (const { data } of await blocks.select("data").execute()) known.addKnownPacked(data);
+  return true;
 }

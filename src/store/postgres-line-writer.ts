@@ -1,7 +1,8 @@
 import { finished } from "node:stream/promises";
 import { CompiledQuery, sql, type Transaction } from "kysely";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
-import { CHARGE_LINE_COLUMNS, storedLineCount, type ChargeLineWriter } from "./line-writer.ts";
+import type { LineKeyCounts } from "../core/line-key-counts.ts";
+import { CHARGE_LINE_COLUMNS, readKeyBlocks, storedLineCount, type ChargeLineWriter } from "./line-writer.ts";
 import type { ChargeLineSourcesTable, ChargeLinesTable, Database } from "./schema.ts";
 
 /** Buffered COPY text sent in one COPY statement once it reaches this size (and at every flush). */
@@ -29,15 +30,13 @@ export class PostgresLineWriter implements ChargeLineWriter {
     this.organizationId = organizationId;
   }
 
-  async takeInvoice(
-    invoiceNumber: string,
-    onKeys: (lineKeys: string) => void,
-    onCount?: (storedLines: number) => void,
-  ): Promise<void> {
+  async takeInvoice(invoiceNumber: string, known: LineKeyCounts): Promise<void> {
     await sql`select pg_advisory_xact_lock(hashtextextended(${`cspsync:invoice:${this.organizationId}:${invoiceNumber}`}, 0))`.execute(
       this.trx,
     );
-    if (onCount) onCount(await storedLineCount(this.trx, this.organizationId, invoiceNumber));
+    const stored = await storedLineCount(this.trx, this.organizationId, invoiceNumber);
+    known.reserve(stored);
+    if (await readKeyBlocks(this.trx, this.organizationId, invoiceNumber, stored, known)) return;
     // The keys come back through COPY … TO STDOUT, a stream: a million keys never sit in one result.
     const stream = copyTo(
       `copy (select line_key from charge_lines where organization_id = ${literal(this.organizationId)} ` +
@@ -50,9 +49,9 @@ export class PostgresLineWriter implements ChargeLineWriter {
       const text = rest + chunk.toString("utf8");
       const lastLineEnd = text.lastIndexOf("\n");
       rest = text.slice(lastLineEnd + 1);
-      if (lastLineEnd > 0) onKeys(text.slice(0, lastLineEnd));
+      if (lastLineEnd > 0) known.addKnownList(text.slice(0, lastLineEnd));
     }
-    if (rest !== "") onKeys(rest);
+    if (rest !== "") known.addKnownList(rest);
   }
 
   async append(rows: readonly ChargeLinesTable[], sources: ChargeLineSourcesTable | null): Promise<void> {

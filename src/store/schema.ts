@@ -80,6 +80,15 @@ export interface ChargeLineSourcesTable {
   data: Uint8Array;
 }
 
+/** The packed keys of one batch's new lines of one invoice (migration 0022). */
+export interface ChargeLineKeyBlocksTable {
+  organization_id: string;
+  invoice_number: string;
+  import_id: string;
+  key_count: number;
+  data: Uint8Array;
+}
+
 export interface ChargeLinesTable {
   organization_id: string;
   line_key: string;
@@ -529,6 +538,7 @@ export interface Database {
   subscriptions: SubscriptionsTable;
   charge_lines: ChargeLinesTable;
   charge_line_sources: ChargeLineSourcesTable;
+  charge_line_key_blocks: ChargeLineKeyBlocksTable;
   /** A view (migration 0010): lines that are events on their own, plus charge_pair_events. Read only. */
   charge_events: ChargeEventsTable;
   charge_pair_events: ChargeEventsTable;

@@ -1,6 +1,7 @@
 import { sql, type Transaction } from "kysely";
 import { appendRows } from "./bulk-insert.ts";
-import { storedLineCount, type ChargeLineWriter } from "./line-writer.ts";
+import type { LineKeyCounts } from "../core/line-key-counts.ts";
+import { readKeyBlocks, storedLineCount, type ChargeLineWriter } from "./line-writer.ts";
 import type { ChargeLineSourcesTable, ChargeLinesTable, Database } from "./schema.ts";
 
 const KEY_PAGE = 20_000;
@@ -21,15 +22,13 @@ export class SqliteLineWriter implements ChargeLineWriter {
   }
 
   /**
-   * Pages of keys in rowid order, which is the order of the invoice index (it ends with the rowid); each page
-   * comes back as one text (group_concat) rather than a row per key.
+   * From the lines (no complete key blocks): pages of keys in rowid order, which is the order of the invoice
+   * index (it ends with the rowid); each page comes back as one text (group_concat) rather than a row per key.
    */
-  async takeInvoice(
-    invoiceNumber: string,
-    onKeys: (lineKeys: string) => void,
-    onCount?: (storedLines: number) => void,
-  ): Promise<void> {
-    if (onCount) onCount(await storedLineCount(this.trx, this.organizationId, invoiceNumber));
+  async takeInvoice(invoiceNumber: string, known: LineKeyCounts): Promise<void> {
+    const stored = await storedLineCount(this.trx, this.organizationId, invoiceNumber);
+    known.reserve(stored);
+    if (await readKeyBlocks(this.trx, this.organizationId, invoiceNumber, stored, known)) return;
     let after = -1;
     for (;;) {
       const keys = this.trx
@@ -49,7 +48,7 @@ export class SqliteLineWriter implements ChargeLineWriter {
           (e) => e.fn.countAll<number>().as("count"),
         ])
         .executeTakeFirstOrThrow();
-      if (page.keys !== null) onKeys(page.keys);
+      if (page.keys !== null) known.addKnownList(page.keys);
       if (Number(page.count) < KEY_PAGE || page.last === null) return;
       after = page.last;
     }

@@ -154,7 +154,7 @@ describe("LineKeyCounts", () => {
 
 for (const dialect of DIALECTS) {
   describe(`append storage (${dialect})`, () => {
-    const stores = storesForSuite(dialect, ["main", "copies", "bad", "scratch", "blocks"]);
+    const stores = storesForSuite(dialect, ["main", "copies", "bad", "scratch", "blocks", "keys"]);
 
     it("every line reads back its own row from its batch's source block; batches of known lines keep none", async () => {
       const store = stores.blocks;
@@ -232,6 +232,30 @@ for (const dialect of DIALECTS) {
       const oneMore = writeCsv(path.join(dir, "one-more.csv"), [...withCopies, june[0]!]);
       assert.equal((await importReconFile(stores.copies, oneMore)).newLines, 1);
       assert.equal(await lineCount(stores.copies), withCopies.length + 1);
+    });
+
+    it("reads an invoice's stored keys from its key blocks when they hold all its lines, else from the lines", async () => {
+      const store = stores.keys;
+      await importReconFile(store, withCopiesCsv, { batchSize: 2 });
+      const blocks = () => store.db.selectFrom("charge_line_key_blocks").selectAll().execute();
+      const packed = await blocks();
+      assert.equal(
+        packed.reduce((n, b) => n + Number(b.key_count), 0),
+        withCopies.length,
+      );
+      // The lines' own keys spoiled: a re-import that still recognises every line read them from the blocks.
+      await store.db.updateTable("charge_lines").set({ line_key: "spoiled" }).execute();
+      assert.equal((await importReconFile(store, withCopiesCsv)).newLines, 0);
+      // One block gone: the blocks no longer hold every line, so the keys come from the lines (spoiled here,
+      // so every line of the file looks new).
+      await store.db
+        .deleteFrom("charge_line_key_blocks")
+        .where("key_count", "=", packed[0]!.key_count)
+        .execute();
+      assert.equal(
+        (await importReconFile(store, withCopiesCsv, { batchSize: 2 })).newLines,
+        withCopies.length,
+      );
     });
 
     it("a bad row in the middle, after earlier batches were appended, stores nothing", async () => {

@@ -18,6 +18,7 @@ import { appendLines } from "./0018_append_lines.ts";
 import { fetchLinks } from "./0019_fetch_links.ts";
 import { renewalReminders } from "./0020_renewal_reminders.ts";
 import { lineSourceBlocks } from "./0021_line_source_blocks.ts";
+import { lineKeyBlocks } from "./0022_line_key_blocks.ts";
 import type { CspsyncMigration } from "./types.ts";
 
 /** Every migration, oldest first. Names sort in this order; never rename or reorder a shipped one. */
@@ -42,4 +43,5 @@ export const migrations: readonly CspsyncMigration[] = [
   fetchLinks,
   renewalReminders,
   lineSourceBlocks,
+  lineKeyBlocks,
 ];
