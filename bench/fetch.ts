@@ -10,14 +10,14 @@ import { generateRecon } from "./generate-recon.ts";
 
 /**
  * npm run bench:fetch [-- --lines N] — fetch + import of a large invoice month from the Partner Center emulator
- * (token, invoices API, Graph export, blob downloads, the gzip check, the import with its total check) beside
+ * (token, invoices API, Graph export, blob downloads, the import with its gzip and total checks) beside
  * plain file imports of the same lines, each run in a fresh process (and database) under GNU time, so the peak
  * RSS is the cspsync process's own (docs/partner-center.md §5). The parts are measured apart:
  *
  *  - the emulator runs in a process of its own and builds its gzipped blobs once, before any timing; its CPU
  *    seconds during each run are read from /proc, so what it costs the shared cores is seen;
- *  - "download only": the export, polling, manifest and every blob appended to one .jsonl.gz file with the
- *    gzip check, nothing imported (the part of the fetch that is not the importer);
+ *  - "download only": the export, polling, manifest and every blob appended to one .jsonl.gz file, nothing
+ *    imported (the part of the fetch that is not the importer; the import inflates and checks the gzip);
  *  - "fetch + import": `cspsync fetch` as shipped, the import reading the file while the blobs are still
  *    downloading (docs/partner-center.md §5);
  *  - "file import (JSON Lines)": the importer alone on the very file the download wrote, which is what the fetch
@@ -260,7 +260,7 @@ try {
     env,
   );
   const rows = [
-    { name: "download only (export, blobs, gzip check)", lines, ...downloaded },
+    { name: "download only (export, blobs)", lines, ...downloaded },
     { name: "fetch + import (emulator)", lines: outcome.newLines, ...fetched },
     { name: "file import (the downloaded .jsonl.gz)", lines, ...importedJsonl },
     { name: "file import (CSV)", lines, ...importedCsv },

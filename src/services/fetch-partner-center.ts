@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import type { Writable } from "node:stream";
 import { Dec } from "../core/money.ts";
 import { ReconFileError } from "../sources/reconciliation/errors.ts";
 import { GrowingFileWriter } from "../sources/reconciliation/growing-file.ts";
@@ -12,6 +13,7 @@ import {
   type Manifest,
   type PollOptions,
 } from "../sources/partner-center/client.ts";
+import { findDamagedBlob, type BlobExtent } from "../sources/partner-center/blob-check.ts";
 import { SourceError, type RetryPolicy, type SourceErrorKind } from "../sources/partner-center/http.ts";
 import { createTokenProvider } from "../sources/partner-center/token.ts";
 import type { Store } from "../store/db.ts";
@@ -479,17 +481,20 @@ async function downloadAndImport(
   options: Pick<FetchOptions, "onImportProgress">,
 ): Promise<FetchedFile> {
   const out = GrowingFileWriter.create(file);
+  const blobs: BlobExtent[] = [];
   let importEnded = false;
   const download = (async () => {
     try {
       for (const blob of manifest.blobs) {
-        // The import ended before the download (it failed): the rest is not needed.
-        if (importEnded) return out.fail();
-        await client.appendBlob(manifest, blob.name, out);
+        // The import ended before the download (it failed): the rest is not needed. What was appended is kept
+        // on disk whole, for findDamagedBlob to name a blob that was cut short.
+        if (importEnded) {
+          await endWriting(out);
+          return out.fail();
+        }
+        blobs.push(await appendExtent(client, manifest, blob.name, out, blobs));
       }
-      await new Promise<void>((resolve, reject) =>
-        out.end((error?: Error | null) => (error ? reject(error) : resolve())),
-      );
+      await endWriting(out);
       // The import cannot commit before the file is complete, so this is the last moment to learn that another
       // worker took the claim over. Only on PostgreSQL: SQLite's one connection is the import's until it commits
       // (the query would wait for it), and no other process can take the claim while the import holds the
@@ -527,6 +532,19 @@ async function downloadAndImport(
       }
       if (incomplete) throw new ReconFileError(`${invoice.id}.jsonl.gz`, incomplete);
     },
+    // Damaged gzip or lines that cannot be read: a blob that does not decompress whole is the reason, and then
+    // nothing is recorded. The download stops after the blob it is appending and is waited for, so every blob
+    // appended so far is on disk whole (its own failure wins, as below).
+    explainRefusal: async () => {
+      if (incomplete) return null;
+      importEnded = true;
+      try {
+        await download;
+      } catch (error) {
+        return error instanceof Error ? error : new Error(String(error));
+      }
+      return findDamagedBlob(file, blobs);
+    },
   }).finally(() => {
     importEnded = true;
   });
@@ -542,20 +560,44 @@ async function downloadAndImport(
   return { summary: (imported as PromiseFulfilledResult<ImportSummary>).value, incomplete };
 }
 
-async function downloadAll(client: PartnerCenterClient, manifest: Manifest, file: string): Promise<void> {
+/** Appends one blob after those already in `before` and says where its bytes lie in the file. */
+async function appendExtent(
+  client: PartnerCenterClient,
+  manifest: Manifest,
+  name: string,
+  out: Writable,
+  before: readonly BlobExtent[],
+): Promise<BlobExtent> {
+  const start = before.at(-1)?.end ?? 0;
+  return { name, start, end: start + (await client.appendBlob(manifest, name, out)) };
+}
+
+function endWriting(out: Writable): Promise<void> {
+  return new Promise<void>((resolve, reject) =>
+    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+  );
+}
+
+/** Downloads every blob into `file`; returns where each blob's bytes lie in it. */
+async function downloadAll(
+  client: PartnerCenterClient,
+  manifest: Manifest,
+  file: string,
+): Promise<BlobExtent[]> {
   const out = fs.createWriteStream(file, { flags: "w" });
   const opened = new Promise<void>((resolve, reject) => {
     out.once("open", () => resolve());
     out.once("error", reject);
   });
   await opened;
+  const blobs: BlobExtent[] = [];
   try {
-    for (const blob of manifest.blobs) await client.appendBlob(manifest, blob.name, out);
+    for (const blob of manifest.blobs)
+      blobs.push(await appendExtent(client, manifest, blob.name, out, blobs));
   } finally {
-    await new Promise<void>((resolve, reject) =>
-      out.end((error?: Error | null) => (error ? reject(error) : resolve())),
-    );
+    await endWriting(out);
   }
+  return blobs;
 }
 
 function ensureDir(dir: string): string {
@@ -580,7 +622,7 @@ async function fetchUnbilled(
     const dir = fs.mkdtempSync(path.join(ensureDir(path.join(app.dataDir, "fetch")), "unbilled-"));
     const file = path.join(dir, `unbilled-${currency}.jsonl.gz`);
     try {
-      await downloadAll(client, result.manifest, file);
+      const blobs = await downloadAll(client, result.manifest, file);
       const groups = new Map<
         string,
         { customerTenantId: string; customerName: string; motion: string; lines: number; total: Dec }
@@ -588,7 +630,11 @@ async function fetchUnbilled(
       let lines = 0;
       let total = new Dec(0);
       let period = "";
-      const source = await readLines(file, { batchSize: 500, sourceBlocks: false });
+      // Garbage or damaged gzip in the file: a blob that does not decompress whole is the reason.
+      const blameBlob = async (error: unknown): Promise<never> => {
+        throw error instanceof ReconFileError ? ((await findDamagedBlob(file, blobs)) ?? error) : error;
+      };
+      const source = await readLines(file, { batchSize: 500, sourceBlocks: false }).catch(blameBlob);
       try {
         for await (const batch of source.batches)
           for (const { line, classification } of batch.lines) {
@@ -607,6 +653,8 @@ async function fetchUnbilled(
             group.total = group.total.plus(line.total);
             groups.set(key, group);
           }
+      } catch (error) {
+        await blameBlob(error);
       } finally {
         await source.close();
       }

@@ -68,6 +68,12 @@ export type ImportOptions = {
    * rejects the file and rolls everything back (a fetched invoice whose lines do not add up to its total).
    */
   verify?: (invoices: InvoiceLineTotals[]) => void;
+  /**
+   * Called when the file is refused, after the rollback and before the refusal is recorded: an error it
+   * returns is thrown instead and nothing at all is recorded (a downloaded file refused because a blob of it
+   * was cut short is a failed download, not a rejected file).
+   */
+  explainRefusal?: (error: ReconFileError) => Promise<Error | null>;
 };
 
 /** Every line of one invoice in this file (new and already known): count and sum of Total. */
@@ -218,6 +224,8 @@ async function importOnce(store: Store, filePath: string, options: ImportOptions
     return { importId, file: fileName, format, status: "imported", ...publicTotals(totals) };
   } catch (error) {
     if (!(error instanceof ReconFileError)) throw error;
+    const explained = await options.explainRefusal?.(error);
+    if (explained) throw explained;
     const status: ImportStatus = error instanceof EmptyReconFileError ? "empty" : "rejected";
     const problem = {
       row: error.row,

@@ -2,7 +2,7 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { App } from "../../src/app.ts";
 import { fetchSource, testSource, type FetchOutcome } from "../../src/services/fetch-partner-center.ts";
-import { listInvoices } from "../../src/store/billing-repository.ts";
+import { listImports, listInvoices } from "../../src/store/billing-repository.ts";
 import {
   startPartnerCenterEmulator,
   type PartnerCenterEmulator,
@@ -25,7 +25,7 @@ for (const dialect of DIALECTS) {
     let sourceId: string;
 
     before(async () => {
-      pc = await startPartnerCenterEmulator({ files: [SAMPLE], linesPerBlob: 7 });
+      pc = await startPartnerCenterEmulator({ files: [SAMPLE], unbilledFiles: [SAMPLE], linesPerBlob: 7 });
     });
     beforeEach(async () => {
       await cleanup?.();
@@ -113,10 +113,24 @@ for (const dialect of DIALECTS) {
     });
 
     it("a truncated blob stores nothing and is reported as such; the next fetch recovers", async () => {
-      pc.addFaults({ kind: "truncated-blob" });
+      // The first of four blobs: the import reads the next blob's bytes as the rest of it and fails; the blob
+      // that does not decompress whole is named, and not even a rejected import is recorded.
+      pc.addFaults({ kind: "truncated-blob", path: "part-00000", times: 1 });
       const outcome = await fetch();
-      assert.match(outcome.message, /truncated or corrupt/);
+      assert.match(outcome.message, /blob part-00000\.json\.gz is truncated or corrupt/);
+      assert.deepEqual(await listImports(app.store, app.organizationId, 10), []);
       await failsThenRecovers(outcome, "corrupt-blob");
+    });
+
+    it("a truncated blob of the unbilled export stores no snapshot and names the blob", async () => {
+      pc.addFaults({ kind: "truncated-blob", path: "part-00001", times: 1 });
+      const failed = await fetch({ billed: false, unbilled: true });
+      assert.equal(failed.unbilled[0]?.outcome, "failed");
+      assert.match(failed.unbilled[0]?.message ?? "", /blob part-00001\.json\.gz is truncated or corrupt/);
+      assert.deepEqual(await app.sources.repository.latestUnbilled(sourceId, "USD"), []);
+      const stored = await fetch({ billed: false, unbilled: true });
+      assert.equal(stored.unbilled[0]?.outcome, "stored", stored.unbilled[0]?.message);
+      assert.equal(stored.unbilled[0]?.lines, pc.invoices()[0]!.lineCount);
     });
 
     it("data missing without an error (lines short of the invoice total) is rejected with both figures", async () => {
