@@ -115,6 +115,14 @@ export class LineKeyCounts {
     return { occurrence, stored: occurrence < this.known[entry]! };
   }
 
+  /** As next, for a content hash given as its 20 bytes at `at` in `digests` (see writeDigest). */
+  nextDigest(digests: Uint8Array, at: number): { occurrence: number; stored: boolean } {
+    const entry = this.entryOf(digests.subarray(at, at + 20));
+    const occurrence = this.seen[entry]!;
+    this.seen[entry] = occurrence + 1;
+    return { occurrence, stored: occurrence < this.known[entry]! };
+  }
+
   /** The entry of a digest, added (seen 0, known 0) when absent. */
   private entryOf(digest: Uint8Array): number {
     const mask = this.slots.length - 1;
@@ -204,6 +212,11 @@ export function packLineKeys(lineKeys: readonly string[]): Uint8Array<ArrayBuffe
     view.setUint32(at + 20, occurrence, true);
   });
   return data;
+}
+
+/** Writes a content hash (40 hex digits) as its 20 bytes into `out` at `at`, for nextDigest. */
+export function writeDigest(hash: string, out: Uint8Array, at: number): void {
+  if (!decodeHex(hash, out.subarray(at, at + 20))) throw new Error(`not a content hash: ${hash}`);
 }
 
 /** The 40 hex digits of `text` from `at` into `out` (20 bytes); false when they are not hex digits. */

@@ -15,6 +15,7 @@ import {
   type ReadLinesOptions,
 } from "../sources/reconciliation/read-lines.ts";
 import { readLinesInWorker } from "../sources/reconciliation/read-lines-parallel.ts";
+import { readLinesSplit, SPLIT_READ_FROM_BYTES } from "../sources/reconciliation/split-read.ts";
 import type { Store } from "../store/db.ts";
 import { DEFAULT_ORGANIZATION_ID } from "../store/organization.ts";
 import { isDeadlock } from "../store/setup-lock.ts";
@@ -60,6 +61,12 @@ export type ImportOptions = {
    * PARALLEL_READ_FROM_BYTES or more, where it pays for the thread's start-up.
    */
   parallelRead?: boolean;
+  /**
+   * Read a plain CSV file with two reader threads, taking every other stretch (split-read.ts). Default: for
+   * files of SPLIT_READ_FROM_BYTES or more; files it cannot split are read as parallelRead says. Tests set a
+   * small `stretchBytes` to have many stretches.
+   */
+  splitRead?: boolean | { stretchBytes: number };
   onProgress?: (progress: ImportProgress) => void;
   /** How the file itself is read, beyond its separator (see ReadOptions in the reconciliation reader). */
   read?: Omit<ReadLinesOptions, "delimiter" | "batchSize">;
@@ -169,9 +176,16 @@ async function importOnce(store: Store, filePath: string, options: ImportOptions
     // The reader asks for an invoice's stored keys while it reads, which is inside the transaction below.
     let knownKeysOf: KnownKeysOf = () =>
       Promise.reject(new Error("the file is read in the import's transaction"));
-    const source = await (parallel ? readLinesInWorker : readLines)(filePath, readOptions, (invoice) =>
-      knownKeysOf(invoice),
-    );
+    const askKnownKeys: KnownKeysOf = (invoice) => knownKeysOf(invoice);
+    const split = options.splitRead ?? fileSize(filePath) >= SPLIT_READ_FROM_BYTES;
+    const source =
+      (split
+        ? await readLinesSplit(
+            filePath,
+            { ...readOptions, stretchBytes: typeof split === "object" ? split.stretchBytes : undefined },
+            askKnownKeys,
+          )
+        : null) ?? (await (parallel ? readLinesInWorker : readLines)(filePath, readOptions, askKnownKeys));
     format = source.format;
     fileName = source.file;
     try {

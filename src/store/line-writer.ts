@@ -94,6 +94,7 @@ export async function readKeyBlocks(
   invoiceNumber: string,
   stored: number,
   known: LineKeyCounts,
+  read: "streamed" | "at-once",
 ): Promise<boolean> {
   const blocks = db
     .selectFrom("charge_line_key_blocks")
@@ -101,6 +102,12 @@ export async function readKeyBlocks(
     .where("invoice_number", "=", invoiceNumber);
   const counted = await blocks.select((e) => e.fn.sum<number>("key_count").as("n")).executeTakeFirst();
   if (Number(counted?.n ?? 0) !== stored) return false;
-  if (stored > 0) for (const { data } of await blocks.select("data").execute()) known.addKnownPacked(data);
+  if (stored === 0) return true;
+  const query = blocks.select("data");
+  // Streamed where the driver can (SQLite): a million keys are 24 MB of blocks, which need not be held at once
+  // beside the table they fill. The PostgreSQL pool has no cursor and reads them in one go.
+  if (read === "streamed") {
+    for await (const { data } of query.stream()) known.addKnownPacked(data);
+  } else for (const { data } of await query.execute()) known.addKnownPacked(data);
   return true;
 }

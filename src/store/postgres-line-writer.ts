@@ -36,7 +36,7 @@ export class PostgresLineWriter implements ChargeLineWriter {
     );
     const stored = await storedLineCount(this.trx, this.organizationId, invoiceNumber);
     known.reserve(stored);
-    if (await readKeyBlocks(this.trx, this.organizationId, invoiceNumber, stored, known)) return;
+    if (await readKeyBlocks(this.trx, this.organizationId, invoiceNumber, stored, known, "at-once")) return;
     // The keys come back through COPY … TO STDOUT, a stream: a million keys never sit in one result.
     const stream = copyTo(
       `copy (select line_key from charge_lines where organization_id = ${literal(this.organizationId)} ` +

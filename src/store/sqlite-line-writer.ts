@@ -28,7 +28,7 @@ export class SqliteLineWriter implements ChargeLineWriter {
   async takeInvoice(invoiceNumber: string, known: LineKeyCounts): Promise<void> {
     const stored = await storedLineCount(this.trx, this.organizationId, invoiceNumber);
     known.reserve(stored);
-    if (await readKeyBlocks(this.trx, this.organizationId, invoiceNumber, stored, known)) return;
+    if (await readKeyBlocks(this.trx, this.organizationId, invoiceNumber, stored, known, "streamed")) return;
     let after = -1;
     for (;;) {
       const keys = this.trx

@@ -46,10 +46,20 @@ export class CsvRecordParser {
   private records = 0;
   private expected = -1;
 
-  constructor(delimiter: string) {
+  /**
+   * `expectedFields`: the field count every record must have, for a parser that starts after the header (a
+   * stretch of the file read on its own, see split-read.ts); by default the first record (the header) sets it.
+   */
+  constructor(delimiter: string, expectedFields = -1) {
     if (delimiter.length !== 1) throw new Error("the CSV record parser takes a one-character delimiter");
     this.delimiter = delimiter;
     this.delimiterCode = delimiter.charCodeAt(0);
+    this.expected = expectedFields;
+  }
+
+  /** Whether every text pushed so far ended at a record's end (no record is waiting for more). */
+  get idle(): boolean {
+    return this.buffer.length === 0;
   }
 
   /** Appends decoded text; every record completed by it is pushed to `out`. */
@@ -100,7 +110,7 @@ export class CsvRecordParser {
   }
 
   private accept(fields: string[], out: string[][]): void {
-    if (this.records === 0) this.expected = fields.length;
+    if (this.expected === -1) this.expected = fields.length;
     if (fields.length !== this.expected) {
       throw new CsvSyntaxError("field-count", this.records + 1, {
         expected: this.expected,

@@ -59,19 +59,48 @@ export class FileTallier {
       });
       return;
     }
-    // Microsoft issues one invoice per billing currency (docs/billing-data.md §2): another currency on the same
-    // invoice means the file is not what it claims to be, and its totals could not be added up.
-    if (line.currency !== invoice.currency) {
-      throw new ReconFileError(
-        this.file,
-        `invoice ${line.invoiceNumber} is in ${invoice.currency} but this line is in ${line.currency}`,
-        { row: line.sourceRow, column: "Currency" },
-      );
-    }
+    if (line.currency !== invoice.currency) this.refuseCurrency(invoice, line.currency, line.sourceRow);
     invoice.lines += 1;
     invoice.total.add(line.total);
     if (line.chargeStart < invoice.first) invoice.first = line.chargeStart;
     if (last > invoice.last) invoice.last = last;
+  }
+
+  /**
+   * Adds what a later stretch of the same file holds (read apart, see split-read.ts), as if its lines had been
+   * added one by one: `firstRows[i]` is the row of the first line of `part.invoices[i]`, where a currency other
+   * than the invoice's so far is refused.
+   */
+  merge(part: FileTally, firstRows: readonly number[]): void {
+    this.lines += part.lines;
+    for (const motion of Object.keys(this.linesByMotion) as BillingMotion[])
+      this.linesByMotion[motion] += part.linesByMotion[motion];
+    this.notBillable += part.notBillable;
+    for (const customer of part.customers) this.customers.add(customer);
+    part.invoices.forEach((lines, i) => {
+      const invoice = this.invoices.get(lines.invoiceNumber);
+      if (!invoice) {
+        const total = new ExactSum();
+        total.add(lines.total);
+        this.invoices.set(lines.invoiceNumber, { ...lines, total });
+        return;
+      }
+      if (lines.currency !== invoice.currency) this.refuseCurrency(invoice, lines.currency, firstRows[i]!);
+      invoice.lines += lines.lines;
+      invoice.total.add(lines.total);
+      if (lines.first < invoice.first) invoice.first = lines.first;
+      if (lines.last > invoice.last) invoice.last = lines.last;
+    });
+  }
+
+  // Microsoft issues one invoice per billing currency (docs/billing-data.md §2): another currency on the same
+  // invoice means the file is not what it claims to be, and its totals could not be added up.
+  private refuseCurrency(invoice: InvoiceSum, currency: string, row: number): never {
+    throw new ReconFileError(
+      this.file,
+      `invoice ${invoice.invoiceNumber} is in ${invoice.currency} but this line is in ${currency}`,
+      { row, column: "Currency" },
+    );
   }
 
   tally(): FileTally {

@@ -122,7 +122,7 @@ export function sendableError(error: unknown): SentError {
   return { message: String(error) };
 }
 
-function revivedError(sent: SentError): Error {
+export function revivedError(sent: SentError): Error {
   const recon = sent.reconFile;
   if (recon) {
     const ErrorType = recon.empty ? EmptyReconFileError : ReconFileError;
@@ -205,7 +205,7 @@ export function packBatch({ lines, ...rest }: LineBatch): PackedBatch {
   return { ...rest, values };
 }
 
-function unpackBatch({ values, ...rest }: PackedBatch): LineBatch {
+export function unpackBatch({ values, ...rest }: PackedBatch): LineBatch {
   const lines: ReadLine[] = [];
   for (let at = 0; at < values.length; at += VALUES_PER_LINE) {
     const line = {} as Record<string, unknown>;

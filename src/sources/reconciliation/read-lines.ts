@@ -25,6 +25,23 @@ export type ReadLine = {
   standalone: StandaloneEventFields | null;
 };
 
+/** A new line as the writer takes it: keyed by its hash and occurrence, with its fields as an event of its own. */
+export function readLine(
+  line: ChargeLine,
+  hash: string,
+  occurrence: number,
+  classification: Classification,
+): ReadLine {
+  const key = lineKey(hash, occurrence);
+  return {
+    line,
+    hash,
+    lineKey: key,
+    classification,
+    standalone: standaloneEventFields({ ...line, ...classification, lineKey: key }),
+  };
+}
+
 /**
  * A batch of rows read: the lines among them cspsync does not hold yet (every line, when the reader was not
  * given the stored keys) and, when there are any and `sourceBlocks` is not off, their rows as read (named by
@@ -127,14 +144,7 @@ export async function readLines(
       const hash = contentHash(line, fields, recon.mapping);
       const { occurrence, stored } = keys.next(hash);
       if (!stored) {
-        const key = lineKey(hash, occurrence);
-        lines.push({
-          line,
-          hash,
-          lineKey: key,
-          classification,
-          standalone: standaloneEventFields({ ...line, ...classification, lineKey: key }),
-        });
+        lines.push(readLine(line, hash, occurrence, classification));
         if (sourceBlocks) {
           rows.push(row);
           rowFields.push(fields);

@@ -141,6 +141,50 @@ async function openBytes(
   return { file, format: gzipped ? "csv.gz" : "csv", ...csv, bytesRead, sizeBytes };
 }
 
+/**
+ * The header of a plain UTF-8 CSV file with a one-character separator, checked as openReconFile checks it, and
+ * the byte where its data rows start — for reading stretches of the file apart (split-read.ts). Null when the
+ * file is anything else (gzipped, JSON Lines, UTF-16, binary, empty, a header that is not one line…): such
+ * files are read from the start by openReconFile, which gives every reason.
+ */
+export function readCsvHead(
+  filePath: string,
+  delimiter: string,
+): { file: string; mapping: HeaderMapping; fieldCount: number; dataStart: number } | null {
+  if (delimiter.length !== 1) return null;
+  const file = path.basename(filePath);
+  const head = Buffer.alloc(HEAD_BYTES);
+  const fd = fs.openSync(filePath, "r");
+  let length: number;
+  try {
+    length = fs.readSync(fd, head, 0, HEAD_BYTES, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const bytes = head.subarray(0, length);
+  const lineEnd = bytes.indexOf(0x0a);
+  if (lineEnd === -1 || bytes.includes(0)) return null;
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  const firstChar = bytes.toString("utf8", bom, Math.min(length, bom + 64)).trimStart()[0];
+  if (firstChar === undefined || firstChar === "{" || firstChar === "[") return null;
+  const zip = bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
+  if (zip || bytes[0] === 0x1f || bytes[0] === 0xff || bytes[0] === 0xfe) return null;
+  const headerText = bytes.toString("utf8", bom, lineEnd + 1);
+  const records: string[][] = [];
+  try {
+    new CsvRecordParser(delimiter).end(headerText, records);
+  } catch {
+    return null;
+  }
+  if (records.length !== 1) return null;
+  checkDelimiter(headerText, file, delimiter);
+  const header = records[0]!;
+  return { file, mapping: checkHeader(header, file), fieldCount: header.length, dataStart: lineEnd + 1 };
+}
+
+/** The most of a file readCsvHead looks at for its header line. */
+const HEAD_BYTES = 256 << 10;
+
 /** Decompresses; a damaged archive surfaces as an error of the returned stream, never as an unhandled one. */
 function gunzip(compressed: Readable, file: string): Readable {
   const gunzipper = createGunzip();
@@ -299,7 +343,7 @@ export class Utf8Chunks {
   }
 }
 
-function syntaxError(error: CsvSyntaxError, file: string): ReconFileError {
+export function syntaxError(error: CsvSyntaxError, file: string): ReconFileError {
   const where = { row: error.record };
   switch (error.problem) {
     case "field-count":
