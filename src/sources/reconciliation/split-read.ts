@@ -121,8 +121,7 @@ export async function readLinesSplit(
     let next: { start: number; exact: boolean } | null = { start: head!.dataStart, exact: true };
     let rowsRead = 0;
     // Whether the last stretch numbered held new lines: then this thread is busy storing them, and the reader
-    // thread reads every stretch; while stretches hold nothing new (a re-import), this thread reads every
-    // other one itself.
+    // thread reads every stretch; while stretches hold nothing new (a re-import), this thread reads some itself.
     let storing = true;
     const ask = () => {
       // Stretches of new lines are smaller and fewer are read ahead (see STORING_AHEAD).
