@@ -62,7 +62,7 @@ export type ImportOptions = {
    */
   parallelRead?: boolean;
   /**
-   * Read a plain CSV file with two reader threads, taking every other stretch (split-read.ts). Default: for
+   * Read a plain CSV file in stretches, by a reader thread and, during a re-import, this one (split-read.ts). Default: for
    * files of SPLIT_READ_FROM_BYTES or more; files it cannot split are read as parallelRead says. Tests set a
    * small `stretchBytes` to have many stretches.
    */

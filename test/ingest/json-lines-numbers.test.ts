@@ -60,6 +60,18 @@ describe("numbers in JSON Lines keep their exact text", () => {
     assert.equal(row!.PCToBCExchangeRate, "1.000000");
   });
 
+  it("refuses what is not a JSON number, naming the row, as before", async () => {
+    for (const bad of ["1-2", "01", "1.", ".5"]) {
+      const file = path.join(dir, `bad-${bad}.jsonl`);
+      fs.writeFileSync(file, [base, record({ UnitPrice: bad })].join("\n") + "\n");
+      const opened = await openReconFile(file);
+      const rows = async () => {
+        for await (const _row of opened.rows);
+      };
+      await assert.rejects(rows, (error: Error) => /row 2: not valid JSON/.test(error.message), bad);
+    }
+  });
+
   it("reads a string that looks like an attribute and a number as the string it is", async () => {
     const [row] = await fieldsOf([
       record({ SubscriptionDescription: JSON.stringify('ratio:5,"seats":7} and [x:1]'), UnitPrice: "3.10" }),

@@ -540,10 +540,11 @@ function parseJsonRecord(text: string, file: string, row: number): Record<string
 }
 
 /**
- * A number written as an attribute's value (`:` then the number, then `,` `}` or `]`), for quoting it so that
- * it parses as the string of its own source text.
+ * A number written as an attribute's value (`:` then a number as JSON writes one, then `,` `}` or `]`), for
+ * quoting it so that it parses as the string of its own source text. Only JSON's own number form is matched:
+ * text like `1-2` or `01` stays as it is and fails to parse, as it would through the reviver.
  */
-const NUMBER_VALUE = /:(\s*)(-?\d[\d.eE+-]*)(?=\s*[,}\]])/g;
+const NUMBER_VALUE = /:(\s*)(-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)(?=\s*[,}\]])/g;
 
 /**
  * The usual record, parsed six times faster than through a reviver (JSON.parse with a reviver took 19 µs a
