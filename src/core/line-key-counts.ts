@@ -109,15 +109,15 @@ export class LineKeyCounts {
   /** The occurrence of this hash's next line in the file, and whether that line is already stored. */
   next(hash: string): { occurrence: number; stored: boolean } {
     if (!decodeHex(hash, this.scratch)) throw new Error(`not a content hash: ${hash}`);
-    const entry = this.entryOf(this.scratch);
-    const occurrence = this.seen[entry]!;
-    this.seen[entry] = occurrence + 1;
-    return { occurrence, stored: occurrence < this.known[entry]! };
+    return this.countLine(this.entryOf(this.scratch));
   }
 
   /** As next, for a content hash given as its 20 bytes at `at` in `digests` (see writeDigest). */
   nextDigest(digests: Uint8Array, at: number): { occurrence: number; stored: boolean } {
-    const entry = this.entryOf(digests.subarray(at, at + 20));
+    return this.countLine(this.entryOf(digests.subarray(at, at + 20)));
+  }
+
+  private countLine(entry: number): { occurrence: number; stored: boolean } {
     const occurrence = this.seen[entry]!;
     this.seen[entry] = occurrence + 1;
     return { occurrence, stored: occurrence < this.known[entry]! };

@@ -9,11 +9,12 @@ import { FileTallier } from "./file-tally.ts";
 import { contentHash } from "./line-key.ts";
 import { sendableError } from "./read-lines-parallel.ts";
 import { readLine, type LineBatch, type ReadLine } from "./read-lines.ts";
-import { readCsvHead, syntaxError, Utf8Chunks } from "./reader.ts";
+import { syntaxError, Utf8Chunks, type readCsvHead } from "./reader.ts";
 import { toChargeLine } from "./row.ts";
 import type { ChunkRead, ChunkRequest } from "./split-read.ts";
 
-type CsvHead = NonNullable<ReturnType<typeof readCsvHead>>;
+/** The header of the file as readCsvHead read it (on the main thread, which hands it to the reader thread). */
+export type CsvHead = NonNullable<ReturnType<typeof readCsvHead>>;
 
 /**
  * Reads the stretches of a file for split-read.ts, on a reader thread (split-read-worker.ts) or on the main
@@ -39,10 +40,10 @@ export class StretchReader {
   private scratch = Buffer.allocUnsafe(0);
   private readonly lineEndScratch = Buffer.allocUnsafe(BLOCK_BYTES);
 
-  constructor(filePath: string, delimiter: string, sourceBlocks: boolean) {
-    this.head = readCsvHead(filePath, delimiter)!;
-    this.size = fs.statSync(filePath).size;
-    this.fd = fs.openSync(filePath, "r");
+  constructor(file: { path: string; head: CsvHead; size: number }, delimiter: string, sourceBlocks: boolean) {
+    this.head = file.head;
+    this.size = file.size;
+    this.fd = fs.openSync(file.path, "r");
     this.delimiter = delimiter;
     this.sourceBlocks = sourceBlocks;
   }
@@ -65,19 +66,16 @@ export class StretchReader {
     const start = request.exactStart ? request.start : this.lineStartFrom(request.start);
     const reading = new StretchReading(this.head, this.keepLines);
     const onRecords = (records: string[][]) => reading.add(records);
-    let read: { end: number };
+    // A guessed end is the first line start after the offset; a proven one is where parsing finds it.
+    const guessedEnd = request.provenEnd ? null : this.lineStartFrom(request.end);
+    let end = guessedEnd ?? this.size;
     let syntax: CsvSyntaxError | null = null;
     try {
-      if (request.provenEnd) read = this.parseToRecordEnd(start, request.end, onRecords);
-      else {
-        const end = this.lineStartFrom(request.end);
-        read = { end };
-        this.parseRange(this.readBytes(start, end), onRecords);
-      }
+      if (guessedEnd === null) end = this.parseToRecordEnd(start, request.end, onRecords);
+      else this.parseRange(this.readBytes(start, guessedEnd), onRecords);
     } catch (error) {
       if (!(error instanceof CsvSyntaxError)) throw error;
       syntax = error;
-      read = { end: request.provenEnd ? this.size : this.lineStartFrom(request.end) };
     }
     let failure: ChunkRead["failure"] = reading.failure
       ? { error: sendableError(reading.failure), boundary: false }
@@ -85,16 +83,16 @@ export class StretchReader {
     if (!failure && syntax) {
       // A stretch whose end was guessed (the first line end after a byte offset) and that ends inside a quoted
       // field was cut at a line break within that field: the main thread reads it again to a proven record end.
-      const boundary = syntax.problem === "unclosed-quote" && !request.provenEnd && read.end < this.size;
+      const boundary = syntax.problem === "unclosed-quote" && guessedEnd !== null && end < this.size;
       failure = { error: sendableError(syntaxError(syntax, this.head.file)), boundary };
     }
-    if (!failure) this.held.set(request.seq, { start, end: read.end, kept: reading.kept });
+    if (!failure) this.held.set(request.seq, { start, end, kept: reading.kept });
     const tally = reading.tallier.tally();
     return {
       kind: "read",
       seq: request.seq,
       start,
-      end: read.end,
+      end,
       lines: reading.lines,
       digests: reading.digests.slice(0, reading.lines * 20),
       tally,
@@ -115,7 +113,7 @@ export class StretchReader {
     const lines: ReadLine[] = [];
     const rows: number[] = [];
     const rowFields: string[][] = [];
-    let records: string[][] = [];
+    const records: string[][] = [];
     if (!stretch.kept)
       this.parseRange(this.readBytes(stretch.start, stretch.end), (more) => records.push(...more));
     for (let at = 0; at < verdict.newLines.length; at += 2) {
@@ -130,12 +128,11 @@ export class StretchReader {
       rows.push(line.sourceRow);
       rowFields.push(fields);
     }
-    records = [];
     const sources = this.sourceBlocks && lines.length > 0 ? encodeSourceBlock(rows, rowFields) : null;
     return { lines, sources };
   }
 
-  /** Where the line holding byte `at` − 1 ends: the start of the first line at or after `at` (the file's this.size if none). */
+  /** Where the line holding byte `at` − 1 ends: the start of the first line at or after `at` (the file's size if none). */
   private lineStartFrom(at: number): number {
     if (at >= this.size) return this.size;
     for (let position = at - 1; position < this.size; position += BLOCK_BYTES) {
@@ -187,11 +184,7 @@ export class StretchReader {
    * of the file: a stretch whose end is a record end for certain, used where a guessed end fell inside a quoted
    * field.
    */
-  private parseToRecordEnd(
-    start: number,
-    atLeast: number,
-    onRecords: (records: string[][]) => void,
-  ): { end: number } {
+  private parseToRecordEnd(start: number, atLeast: number, onRecords: (records: string[][]) => void): number {
     const parser = new CsvRecordParser(this.delimiter, this.head.fieldCount);
     const decoder = new Utf8Chunks();
     // Pieces no longer than the stretch asked for, so that a small stretch (as in tests) stays small.
@@ -203,7 +196,7 @@ export class StretchReader {
       if (length === 0) {
         parser.end(decoder.end(), records);
         onRecords(records);
-        return { end: this.size };
+        return this.size;
       }
       // Pieces end at a line end where there is one, so the parser can be idle after one.
       const lf = block.subarray(0, length).lastIndexOf(LF);
@@ -211,7 +204,7 @@ export class StretchReader {
       parser.push(decoder.write(block.subarray(0, take)), records);
       onRecords(records);
       position += take;
-      if (position >= atLeast && parser.idle) return { end: position };
+      if (position >= atLeast && parser.idle) return position;
     }
   }
 }

@@ -1,15 +1,15 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { packBatch } from "./read-lines-parallel.ts";
 import type { SplitReaderMessage, SplitWriterMessage } from "./split-read.ts";
-import { StretchReader } from "./split-read-stretches.ts";
+import { StretchReader, type CsvHead } from "./split-read-stretches.ts";
 
 /** A reader thread of split-read.ts: a StretchReader answering the main thread's messages. */
-const { filePath, delimiter, sourceBlocks } = workerData as {
-  filePath: string;
+const { file, delimiter, sourceBlocks } = workerData as {
+  file: { path: string; head: CsvHead; size: number };
   delimiter: string;
   sourceBlocks: boolean;
 };
-const stretches = new StretchReader(filePath, delimiter, sourceBlocks);
+const stretches = new StretchReader(file, delimiter, sourceBlocks);
 const port = parentPort!;
 const send = (message: SplitReaderMessage, transfer: ArrayBuffer[] = []) =>
   port.postMessage(message, transfer);

@@ -102,8 +102,11 @@ export async function readLinesSplit(
   const size = fs.statSync(filePath).size;
   const sha256 = hashFile(filePath);
   sha256.catch(() => {}); // awaited at the end; an error before then is not also an unhandled one
-  const thread = new ThreadReader(filePath, delimiter, options);
-  const here = new MainThreadReader(filePath, delimiter, options);
+  // The readers take the header as read here rather than read and check it again.
+  const file = { path: filePath, head, size };
+  const sourceBlocks = options.sourceBlocks ?? true;
+  const thread = new ThreadReader(file, delimiter, sourceBlocks);
+  const here = new MainThreadReader(file, delimiter, sourceBlocks);
   const stretchBytes = options.stretchBytes ?? STRETCH_BYTES;
   let end: FileEnd | null = null;
 
@@ -230,6 +233,7 @@ export async function readLinesSplit(
 }
 
 type NewLines = Pick<LineBatch, "lines" | "sources">;
+type StretchFile = ConstructorParameters<typeof StretchReader>[0];
 
 /** What reads stretches: a reader thread, or this thread itself. */
 interface StretchSource {
@@ -254,8 +258,8 @@ class MainThreadReader implements StretchSource {
   private readonly reads = new Map<number, ChunkRead>();
   private readonly lines = new Map<number, NewLines>();
 
-  constructor(filePath: string, delimiter: string, options: ReadLinesOptions) {
-    this.stretches = new StretchReader(filePath, delimiter, options.sourceBlocks ?? true);
+  constructor(file: StretchFile, delimiter: string, sourceBlocks: boolean) {
+    this.stretches = new StretchReader(file, delimiter, sourceBlocks);
   }
 
   post(message: SplitWriterMessage): void {
@@ -310,9 +314,9 @@ class ThreadReader implements StretchSource {
   private failure: Error | null = null;
   private stopped = false;
 
-  constructor(filePath: string, delimiter: string, options: ReadLinesOptions) {
+  constructor(file: StretchFile, delimiter: string, sourceBlocks: boolean) {
     this.worker = new Worker(new URL("./split-read-worker.ts", import.meta.url), {
-      workerData: { filePath, delimiter, sourceBlocks: options.sourceBlocks ?? true },
+      workerData: { file, delimiter, sourceBlocks },
       resourceLimits: { maxOldGenerationSizeMb: 64 },
     });
     this.worker.on("message", (message: SplitReaderMessage) => {
