@@ -7,6 +7,9 @@ import { DIALECTS, createTestDatabase, type TestDatabase } from "../support/stor
 import { baseRow, toCsv, writeCsv } from "../support/recon-builder.ts";
 import { SUBS, juneRows } from "../support/scenarios.ts";
 import { runCli } from "../support/cli.ts";
+import { randomBytes } from "node:crypto";
+import { createApp } from "../../src/app.ts";
+import { openStore } from "../../src/store/db.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-cli-"));
 const june = writeCsv(path.join(dir, "june.csv"), juneRows());
@@ -126,3 +129,59 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+// What follows the imports is the command's own orchestration, the same on both databases: SQLite only.
+describe("cspsync import: what follows the imports", () => {
+  let database: TestDatabase;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cspsync-cli-notify-"));
+  const env = {
+    CSPSYNC_DATA_DIR: dataDir,
+    CSPSYNC_SECRET_KEY: randomBytes(32).toString("hex"),
+    CSPSYNC_NOTIFY_ALLOWED_HOSTS: "127.0.0.1:9",
+  };
+  before(async () => {
+    database = await createTestDatabase("sqlite");
+    const app = await createApp({ databaseUrl: database.url, env, log: false });
+    try {
+      await app.notifications.addChannel({
+        kind: "webhook",
+        name: "Hook",
+        secrets: { url: "http://127.0.0.1:9/cspsync", signingSecret: "a-signing-secret-for-tests" },
+      });
+    } finally {
+      await app.close();
+    }
+  });
+  after(async () => {
+    await database.drop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function told(): Promise<string[]> {
+    const store = await openStore(database.url);
+    try {
+      const rows = await store.db
+        .selectFrom("notification_outbox")
+        .select(["event_kind", "title"])
+        .orderBy("title")
+        .execute();
+      return rows.map((r) => `${r.event_kind}: ${r.title}`);
+    } finally {
+      await store.close();
+    }
+  }
+
+  it("a rejected file is told to the notification channels; a file imported or already known is not", async () => {
+    const rejected = await runCli(["import", bad, "--db", database.url], { env });
+    assert.equal(rejected.code, 1);
+    assert.deepEqual(await told(), ["import-rejected: Import rejected: bad.csv"]);
+    for (let run = 0; run < 2; run++) {
+      const imported = await runCli(["import", june, "--json", "--db", database.url], { env });
+      assert.equal(imported.code, 0, imported.stderr);
+      const json = JSON.parse(imported.stdout) as { files: { newLines: number }[]; queuedChecks: number };
+      // No PSA connection is set up: new annual charges queue no check.
+      assert.deepEqual([json.files[0]!.newLines, json.queuedChecks], [run === 0 ? 26 : 0, 0]);
+    }
+    assert.deepEqual(await told(), ["import-rejected: Import rejected: bad.csv"]);
+  });
+});

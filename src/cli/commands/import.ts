@@ -1,9 +1,8 @@
 import { parseArgs } from "node:util";
 import { importReconFile, type ImportSummary } from "../../services/import-recon.ts";
-import { notifyImportsRejected } from "../../services/notifications.ts";
 import { MOTION_LABELS, BILLING_MOTIONS } from "../../core/billing.ts";
 import { DELIMITER_NAMES, type ReconFileHint } from "../../sources/reconciliation/errors.ts";
-import { withApp } from "./connections.ts";
+import { withStore } from "../context.ts";
 import { printJson, progressBar, UsageError } from "../output.ts";
 
 export const importHelp = `cspsync import FILE... [--json] [--delimiter CHAR|comma|semicolon|tab|pipe] [--db URL]
@@ -20,9 +19,11 @@ export async function importCommand(argv: string[]): Promise<number> {
   });
   if (positionals.length === 0) throw new UsageError("import needs at least one FILE");
   const delimiter = delimiterOption(values.delimiter);
-  let queuedChecks = 0;
-  const summaries: ImportSummary[] = await withApp(values.db, async (app) => {
-    const store = app.store;
+  // The files are imported with the store alone: the app (PSA clients, sync services, notifications, job
+  // queue) is loaded afterwards and only when there is something to tell or queue. Its modules are ~29 MB of
+  // the process's memory (peak RSS of importing the sample: 139 MB with them, 110 MB without), which a
+  // re-import of a million lines, at the edge of its 300 MB, does not have to spare (BENCHMARKS.md).
+  const summaries: ImportSummary[] = await withStore(values.db, async (store) => {
     const results: ImportSummary[] = [];
     for (const file of positionals) {
       const bar = values.json ? progressBar("") : progressBar(file);
@@ -41,21 +42,9 @@ export async function importCommand(argv: string[]): Promise<number> {
         bar.finish();
       }
     }
-    await notifyImportsRejected(app, results);
-    if (
-      results.some((r) => r.status === "imported" && r.newLines > 0 && r.linesByMotion["seat-annual"] > 0)
-    ) {
-      // Loaded only when there is something to queue: the job queue is not needed for a plain import.
-      const { enqueueChecksAfterImport, openJobQueue } = await import("../../jobs/sync-worker.ts");
-      const queue = openJobQueue(app);
-      try {
-        queuedChecks = await enqueueChecksAfterImport(app, queue, results);
-      } finally {
-        await queue.stop();
-      }
-    }
     return results;
   });
+  const queuedChecks = await afterImports(values.db, summaries);
   if (values.json) printJson({ files: summaries, queuedChecks });
   else {
     for (const summary of summaries) process.stdout.write(describeImport(summary));
@@ -63,6 +52,33 @@ export async function importCommand(argv: string[]): Promise<number> {
       console.log(`New annual charges: queued a Seat-based Annual check for ${queuedChecks} connection(s).`);
   }
   return summaries.some((s) => s.status === "rejected") ? 1 : 0;
+}
+
+/**
+ * What follows the imports: the notification of rejected files, and a Seat-based Annual check queued for
+ * the connections whose mapped customers got new annual charges. Returns how many checks were queued.
+ */
+async function afterImports(db: string | undefined, summaries: readonly ImportSummary[]): Promise<number> {
+  const rejected = summaries.some((s) => s.status === "rejected");
+  const newAnnual = summaries.some(
+    (s) => s.status === "imported" && s.newLines > 0 && s.linesByMotion["seat-annual"] > 0,
+  );
+  if (!rejected && !newAnnual) return 0;
+  const [{ withApp }, { notifyImportsRejected }] = await Promise.all([
+    import("./connections.ts"),
+    import("../../services/notifications.ts"),
+  ]);
+  return withApp(db, async (app) => {
+    await notifyImportsRejected(app, summaries);
+    if (!newAnnual) return 0;
+    const { enqueueChecksAfterImport, openJobQueue } = await import("../../jobs/sync-worker.ts");
+    const queue = openJobQueue(app);
+    try {
+      return await enqueueChecksAfterImport(app, queue, summaries);
+    } finally {
+      await queue.stop();
+    }
+  });
 }
 
 /** --delimiter takes the character itself or its name (tab is hard to type in a shell). */
