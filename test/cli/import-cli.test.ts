@@ -184,4 +184,15 @@ describe("cspsync import: what follows the imports", () => {
     }
     assert.deepEqual(await told(), ["import-rejected: Import rejected: bad.csv"]);
   });
+
+  it("needs no secret key when nothing follows; when something does and the key is unreadable, prints what was stored first", async () => {
+    const unreadable = { ...env, CSPSYNC_SECRET_KEY: "not-a-key" };
+    const known = await runCli(["import", june, "--db", database.url], { env: unreadable });
+    assert.equal(known.code, 0, known.stderr);
+    assert.match(known.stdout, /lines\s+26 \(0 new, 26 already known\)/);
+    const rejected = await runCli(["import", june, bad, "--db", database.url], { env: unreadable });
+    assert.equal(rejected.code, 1);
+    assert.match(rejected.stdout, /june\.csv: imported[\s\S]*bad\.csv: REJECTED, nothing stored/);
+    assert.match(rejected.stderr, /CSPSYNC_SECRET_KEY must be 32 bytes/);
+  });
 });
