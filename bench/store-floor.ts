@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { sql, type Transaction } from "kysely";
 import pg from "pg";
 import { generateRecon } from "./generate-recon.ts";
-import { importReconFile } from "../src/services/import-recon.ts";
+import { importReconFile, insertImportRow } from "../src/services/import-recon.ts";
 import { openStore, type Store } from "../src/store/db.ts";
 import { DEFAULT_ORGANIZATION_ID } from "../src/store/organization.ts";
 import { PostgresLineWriter } from "../src/store/postgres-line-writer.ts";
@@ -71,24 +71,13 @@ async function measure(
   const started = performance.now();
   const cpu = process.cpuUsage();
   await store.db.transaction().execute(async (trx) => {
-    await trx
-      .insertInto("imports")
-      .values({
-        id: importId,
-        organization_id: DEFAULT_ORGANIZATION_ID,
-        file_name: "floor.csv",
-        file_sha256: "",
-        file_format: "csv",
-        status: "imported",
-        started_at: new Date().toISOString(),
-        finished_at: new Date().toISOString(),
-        line_count: 0,
-        new_line_count: 0,
-        known_line_count: 0,
-        error: null,
-        summary: "{}",
-      })
-      .execute();
+    await insertImportRow(trx, {
+      importId,
+      organizationId: DEFAULT_ORGANIZATION_ID,
+      fileName: "floor.csv",
+      format: "csv",
+      startedAt: new Date().toISOString(),
+    });
     const writer = writerFor(trx);
     for (let start = 0; start < lines; start += BATCH) {
       const rows: ChargeLinesTable[] = [];

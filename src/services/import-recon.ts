@@ -296,7 +296,8 @@ function publicTotals(totals: FileTotals) {
   };
 }
 
-async function insertImportRow(
+/** The imports row an import starts with (its counts and hash are filled in when it finishes). */
+export async function insertImportRow(
   trx: Kysely<Database>,
   row: {
     importId: string;
