@@ -55,9 +55,11 @@ for (const dialect of DIALECTS) {
       pc.addFaults({ kind: "slow-operation", polls: 100, retryAfterSeconds: 0 });
       const options = { trigger: "schedule", ...FAST, poll: { pollIntervalMs: 10, maxWaitMs: 10_000 } };
       const first = fetchSource(fetchAppOf(one), sourceId, { ...options, claimLeaseMs: 150 });
-      // The second starts when the first's claim is older than the lease: only its heartbeat keeps it.
-      await sleep(400);
+      // Once the first is exporting (however long a loaded machine takes to get there), the second starts
+      // when the first's claim is older than the lease: only its heartbeat keeps it.
+      for (let waited = 0; billedExports().length === 0 && waited < 10_000; waited += 20) await sleep(20);
       assert.equal(billedExports().length, 1, "the first is exporting");
+      await sleep(400);
       const second = fetchSource(fetchAppOf(two), sourceId, { ...options, claimLeaseMs: 150 });
       const [a, b] = await Promise.all([first, second]);
       const outcomes = [outcomeOf(a.invoices), outcomeOf(b.invoices)].map((o) => o?.outcome ?? "settled");
