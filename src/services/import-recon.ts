@@ -172,12 +172,13 @@ async function importOnce(store: Store, filePath: string, options: ImportOptions
       delimiter: options.delimiter,
       batchSize: options.batchSize ?? DEFAULT_BATCH,
     };
-    const parallel = options.parallelRead ?? fileSize(filePath) >= PARALLEL_READ_FROM_BYTES;
+    const size = fileSize(filePath);
+    const parallel = options.parallelRead ?? size >= PARALLEL_READ_FROM_BYTES;
     // The reader asks for an invoice's stored keys while it reads, which is inside the transaction below.
     let knownKeysOf: KnownKeysOf = () =>
       Promise.reject(new Error("the file is read in the import's transaction"));
     const askKnownKeys: KnownKeysOf = (invoice) => knownKeysOf(invoice);
-    const split = options.splitRead ?? fileSize(filePath) >= SPLIT_READ_FROM_BYTES;
+    const split = options.splitRead ?? size >= SPLIT_READ_FROM_BYTES;
     const source =
       (split
         ? await readLinesSplit(

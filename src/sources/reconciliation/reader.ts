@@ -163,12 +163,17 @@ export function readCsvHead(
   }
   const bytes = head.subarray(0, length);
   const lineEnd = bytes.indexOf(0x0a);
-  if (lineEnd === -1 || bytes.includes(0)) return null;
+  // Gzipped data and UTF-16 text (either byte order) are read from the start.
+  if (lineEnd === -1 || bytes[0] === 0x1f || bytes[0] === 0xff || bytes[0] === 0xfe) return null;
   const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
   const firstChar = bytes.toString("utf8", bom, Math.min(length, bom + 64)).trimStart()[0];
-  if (firstChar === undefined || firstChar === "{" || firstChar === "[") return null;
-  const zip = bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
-  if (zip || bytes[0] === 0x1f || bytes[0] === 0xff || bytes[0] === 0xfe) return null;
+  if (firstChar === undefined || firstChar === "{") return null;
+  // What openReconFile refuses (a zip archive, binary data, a JSON array) it reads and refuses itself.
+  try {
+    checkIsText(bytes, firstChar, file);
+  } catch {
+    return null;
+  }
   const headerText = bytes.toString("utf8", bom, lineEnd + 1);
   const records: string[][] = [];
   try {
